@@ -1,0 +1,42 @@
+# Compute Spread — one entry point for newcomers and CI.
+# `make demo` and `make test` bootstrap what is missing (a .venv with the locked Python
+# dependencies, node_modules with the pinned anvil), idempotently, then run.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup test test-unit test-integration fuzz bench demo clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: setup
+	$(PY) -m pytest -n 2 --dist loadfile tests
+
+test-unit: setup
+	$(PY) -m pytest -n 2 tests/unit tests/fuzz
+
+fuzz: setup
+	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -s tests/fuzz
+
+bench: setup
+	$(PY) -m scripts.bench
+
+demo: setup
+	$(PY) -m scripts.demo
+
+clean:
+	rm -rf $(VENV) node_modules .build

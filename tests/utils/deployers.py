@@ -1,0 +1,210 @@
+"""Compile each contract once and deploy the whole protocol from one place (titanoboa).
+
+Actors are named by role. Prices are USDC base units per unit (6 dp), quantities thousandths.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boa
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS = ROOT / "contracts"
+
+USDC = 10**6
+QUANTITY_SCALE = 1000
+
+
+def _partial(name: str):
+    return boa.load_partial(str(CONTRACTS / name))
+
+
+# compiled once per process
+ORACLE = _partial("Oracle.vy")
+CLEARINGHOUSE = _partial("Clearinghouse.vy")
+EXCHANGE = _partial("Exchange.vy")
+MOCK_USDC = _partial("testing/MockUSDC.vy")
+
+
+def feed_id(name: str) -> bytes:
+    return keccak(text=name)
+
+
+@dataclass
+class Reporter:
+    account: object  # eth_account LocalAccount
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+
+@dataclass
+class Trader:
+    """An EOA known to both boa (as sender) and eth_account (as signer)."""
+
+    account: object
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+
+def new_key_account():
+    return Account.create()
+
+
+def default_market(mark_feed: bytes, settlement_feed: bytes, now: int, **overrides) -> tuple:
+    """A power-like market: $/MWh, 1 kWh step, 1 cent tick, IM $15+25%, MM $10+15%."""
+    m = dict(
+        spec_hash=keccak(text="spec"),
+        mark_feed=mark_feed,
+        settlement_feed=settlement_feed,
+        delivery_start=now + 10 * 86400,
+        delivery_end=now + 40 * 86400,
+        last_trade_time=now + 40 * 86400,
+        quantity_step=1,
+        min_quantity=1,
+        price_tick=10_000,
+        im_fixed=15 * USDC,
+        im_rate_bps=2_500,
+        mm_fixed=10 * USDC,
+        mm_rate_bps=1_500,
+        max_price_age=3_600,
+        dispute_window=3_600,
+        oi_cap=10**12,
+    )
+    m.update(overrides)
+    return tuple(m.values())
+
+
+MARKET_FIELDS = (
+    "spec_hash mark_feed settlement_feed delivery_start delivery_end last_trade_time quantity_step "
+    "min_quantity price_tick im_fixed im_rate_bps mm_fixed mm_rate_bps max_price_age dispute_window oi_cap"
+).split()
+
+
+@dataclass
+class Protocol:
+    """The deployed protocol plus helpers to sign reports and orders."""
+
+    owner: str
+    guardian: str
+    reporters: list
+    usdc: object
+    oracle: object
+    clearinghouse: object
+    exchange: object
+    chain_id: int = 31337
+    feeds: dict = field(default_factory=dict)
+
+    @classmethod
+    def deploy(cls, n_reporters: int = 3, quorum: int = 2, maker_fee_bps: int = 0, taker_fee_bps: int = 0):
+        boa.env.evm.patch.chain_id = 31337
+        owner = boa.env.generate_address("owner")
+        guardian = boa.env.generate_address("guardian")
+        reporters = [Reporter(Account.create()) for _ in range(n_reporters)]
+        with boa.env.prank(owner):
+            usdc = MOCK_USDC.deploy()
+            oracle = ORACLE.deploy([r.address for r in reporters], quorum, guardian)
+            ch = CLEARINGHOUSE.deploy(usdc.address, oracle.address, guardian)
+            ex = EXCHANGE.deploy(ch.address, maker_fee_bps, taker_fee_bps)
+            ch.set_exchange(ex.address)
+        return cls(owner, guardian, reporters, usdc, oracle, ch, ex)
+
+    # ------------------------------------------------------------ markets and prices
+    def list_market(self, name: str = "M", **overrides) -> int:
+        mark, settle = feed_id(f"{name}/MARK"), feed_id(f"{name}/SETTLE")
+        with boa.env.prank(self.owner):
+            self.oracle.set_feed(mark, -10_000 * USDC, 100_000 * USDC)
+            self.oracle.set_feed(settle, -10_000 * USDC, 100_000 * USDC)
+            mid = self.clearinghouse.list_market(default_market(mark, settle, boa.env.evm.patch.timestamp, **overrides))
+        self.feeds[mid] = (mark, settle)
+        return mid
+
+    def sign_report(self, reporter: Reporter, feed_ids: list, prices: list, observed_at: int) -> bytes:
+        td = {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Report": [
+                    {"name": "feed_ids", "type": "bytes32[]"},
+                    {"name": "prices", "type": "int256[]"},
+                    {"name": "observed_at", "type": "uint256"},
+                ],
+            },
+            "primaryType": "Report",
+            "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": self.chain_id,
+                       "verifyingContract": self.oracle.address},
+            "message": {"feed_ids": list(feed_ids), "prices": list(prices), "observed_at": observed_at},
+        }
+        return reporter.account.sign_message(encode_typed_data(full_message=td)).signature
+
+    def push(self, feed_ids: list, prices: list, observed_at: int | None = None, reporters=None):
+        observed_at = boa.env.evm.patch.timestamp if observed_at is None else observed_at
+        reporters = self.reporters[: self.oracle.quorum()] if reporters is None else reporters
+        rows = [list(prices) for _ in reporters]
+        sigs = [self.sign_report(r, feed_ids, prices, observed_at) for r in reporters]
+        self.oracle.submit(list(feed_ids), observed_at, rows, sigs)
+
+    def set_mark(self, market_id: int, price: int):
+        self.push([self.feeds[market_id][0]], [price])
+
+    def set_settlement(self, market_id: int, price: int, observed_at: int | None = None):
+        self.push([self.feeds[market_id][1]], [price], observed_at)
+
+    # ------------------------------------------------------------ accounts and orders
+    def fund(self, who: str, amount: int):
+        self.usdc.mint(who, amount)
+        with boa.env.prank(who):
+            self.usdc.approve(self.clearinghouse.address, amount)
+            self.clearinghouse.deposit(amount)
+
+    def order(self, trader, market_id: int, is_buy: bool, quantity: int, price: int, nonce: int = 0,
+              expiry: int | None = None, reduce_only: bool = False) -> tuple:
+        expiry = boa.env.evm.patch.timestamp + 86400 if expiry is None else expiry
+        return (trader.address, market_id, is_buy, quantity, price, nonce, expiry, reduce_only)
+
+    def sign_order(self, trader, order: tuple) -> bytes:
+        keys = ["trader", "market_id", "is_buy", "quantity", "price", "nonce", "expiry", "reduce_only"]
+        td = {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Order": [
+                    {"name": "trader", "type": "address"}, {"name": "market_id", "type": "uint256"},
+                    {"name": "is_buy", "type": "bool"}, {"name": "quantity", "type": "uint256"},
+                    {"name": "price", "type": "int256"}, {"name": "nonce", "type": "uint256"},
+                    {"name": "expiry", "type": "uint256"}, {"name": "reduce_only", "type": "bool"},
+                ],
+            },
+            "primaryType": "Order",
+            "domain": {"name": "ComputeSpread", "version": "1", "chainId": self.chain_id,
+                       "verifyingContract": self.exchange.address},
+            "message": dict(zip(keys, order)),
+        }
+        return trader.account.sign_message(encode_typed_data(full_message=td)).signature
+
+    def trade(self, maker, taker, market_id: int, maker_is_buy: bool, quantity: int, price: int, nonce: int = 0):
+        """Maker signs, taker fills on-chain."""
+        o = self.order(maker, market_id, maker_is_buy, quantity, price, nonce)
+        sig = self.sign_order(maker, o)
+        with boa.env.prank(taker.address):
+            self.exchange.fill(o, sig, quantity)
+        return o
+
+
+def new_trader() -> Trader:
+    return Trader(Account.create())
