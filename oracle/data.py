@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from oracle.errors import SeriesUnavailable
+
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
 # Which vendored files hold each ISO's hourly prices.
@@ -41,7 +43,7 @@ GPU_CLASSES: dict[str, str] = {
 GPU_CLASSES_BY_DATA_NAME = {v: k for k, v in GPU_CLASSES.items()}
 
 
-class DataNotFound(LookupError):
+class DataNotFound(SeriesUnavailable):
     """No vendored series for the requested key (the message lists what exists)."""
 
 

@@ -113,6 +113,16 @@ def _check_str(spec: dict, key: str, path: str, pattern: re.Pattern, hint: str) 
         _fail(path, f"{key} must be {hint}, got {v!r}")
 
 
+def _is_zone(tz: Any) -> bool:
+    if not isinstance(tz, str) or not tz:
+        return False
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _validate_power(spec: dict, path: str) -> None:
     _check_keys(spec, POWER_KEYS, path)
     _check_str(spec, "iso", path, _TOKEN, "an upper-case ISO code such as ERCOT or PJM")
@@ -122,10 +132,8 @@ def _validate_power(spec: dict, path: str) -> None:
     if spec["profile"] not in PROFILES:
         _fail(path, f"profile must be one of {PROFILES}, got {spec['profile']!r}")
     tz = spec["tz"]
-    try:
-        ZoneInfo(tz) if isinstance(tz, str) and tz else (_ for _ in ()).throw(ZoneInfoNotFoundError)
-    except (ZoneInfoNotFoundError, ValueError):
-        _fail(path, f"tz must be an IANA time zone name, got {tz!r}")
+    if not _is_zone(tz):
+        _fail(path, f"tz must be an IANA time zone name such as America/Chicago, got {tz!r}")
     if spec["iso"] in ISO_TZ and tz != ISO_TZ[spec["iso"]]:
         _fail(path, f"tz for {spec['iso']} must be {ISO_TZ[spec['iso']]!r} (its prevailing time), got {tz!r}")
     _check_window(spec, path)

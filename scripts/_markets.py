@@ -1,0 +1,165 @@
+"""Turn a markets file (markets/default.json or the user's own) into listable markets.
+
+Delivery windows in the file are either absolute (`delivery_start`/`delivery_end` in the
+spec, unix seconds) or relative to the chain's clock: {period: hour|day|month, offset: N,
+hour: H} in the spec's local time zone. Human units (USD, MWh, GPU-hours, fractions) become
+contract integers here and only here.
+"""
+from __future__ import annotations
+
+import calendar
+import copy
+import datetime as dt
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from oracle import specs
+
+USDC_DECIMALS = 6
+QUANTITY_SCALE = 1000
+BPS = 10_000
+DEFAULT_MARKETS = Path(__file__).resolve().parents[1] / "markets" / "default.json"
+
+
+class MarketsFileError(ValueError):
+    """The markets file is malformed; the message names the entry and field."""
+
+
+def usd(x: str | int | Decimal) -> int:
+    """USD -> collateral base units, exact (a value finer than 1e-6 USD is an error)."""
+    v = Decimal(str(x)) * 10**USDC_DECIMALS
+    if v != v.to_integral_value():
+        raise MarketsFileError(f"{x} USD is finer than the collateral's 6 decimals")
+    return int(v)
+
+
+def qty(x: str | int | Decimal) -> int:
+    """Units -> thousandths, exact."""
+    v = Decimal(str(x)) * QUANTITY_SCALE
+    if v != v.to_integral_value():
+        raise MarketsFileError(f"quantity {x} is finer than 0.001 unit")
+    return int(v)
+
+
+def bps(x: str | Decimal) -> int:
+    v = Decimal(str(x)) * BPS
+    if v != v.to_integral_value():
+        raise MarketsFileError(f"rate {x} is finer than 1 bp")
+    return int(v)
+
+
+def _add_months(d: dt.datetime, n: int) -> dt.datetime:
+    m = d.month - 1 + n
+    return d.replace(year=d.year + m // 12, month=m % 12 + 1, day=1)
+
+
+def resolve_window(delivery: dict, tz: str, now: int) -> tuple[int, int]:
+    """Relative window -> (start, end) unix seconds; local periods, DST-correct."""
+    z = ZoneInfo(tz)
+    local = dt.datetime.fromtimestamp(now, z)
+    period, offset = delivery["period"], int(delivery.get("offset", 1))
+    if period == "month":
+        start = _add_months(local.replace(day=1, hour=0, minute=0, second=0, microsecond=0), offset)
+        end = _add_months(start, 1)
+    elif period == "day":
+        day = local.date() + dt.timedelta(days=offset)
+        start = dt.datetime.combine(day, dt.time(0), z)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), z)
+    elif period == "hour":
+        day = local.date() + dt.timedelta(days=offset)
+        start = dt.datetime.combine(day, dt.time(int(delivery.get("hour", 0))), z)
+        return int(start.timestamp()), int(start.timestamp()) + 3600
+    else:
+        raise MarketsFileError(f"unknown delivery period {period!r} (hour, day or month)")
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def _with_window(spec: dict, start: int, end: int) -> dict:
+    spec = copy.deepcopy(spec)
+    if spec["kind"] == "SPREAD":
+        for leg in ("compute", "power"):
+            spec[leg]["delivery_start"], spec[leg]["delivery_end"] = start, end
+    else:
+        spec["delivery_start"], spec["delivery_end"] = start, end
+    return spec
+
+
+@dataclass(frozen=True)
+class ListedMarket:
+    """One market ready for `Clearinghouse.list_market`, plus its manifest entry."""
+
+    spec: dict
+    symbol: str
+    spec_hash: str
+    mark_feed: bytes
+    settlement_feed: bytes
+    params: dict  # contract units, keyed like the Market struct
+    feed_bounds: tuple[int, int]  # base units per unit
+
+    def struct(self) -> tuple:
+        p = self.params
+        return (
+            bytes.fromhex(self.spec_hash[2:]), self.mark_feed, self.settlement_feed,
+            p["delivery_start"], p["delivery_end"], p["last_trade_time"], p["quantity_step"],
+            p["min_quantity"], p["price_tick"], p["im_fixed"], p["im_rate_bps"], p["mm_fixed"],
+            p["mm_rate_bps"], p["max_price_age"], p["dispute_window"], p["oi_cap"],
+        )
+
+    def manifest_entry(self, market_id: int) -> dict:
+        return {
+            "id": market_id,
+            "symbol": self.symbol,
+            "kind": self.spec["kind"],
+            "spec": self.spec,
+            "spec_hash": self.spec_hash,
+            "mark_feed": specs.feed_hex(self.mark_feed),
+            "settlement_feed": specs.feed_hex(self.settlement_feed),
+            "params": self.params,
+            "feed_bounds": list(self.feed_bounds),
+        }
+
+
+def load_markets(path: Path | str | None, now: int) -> list[ListedMarket]:
+    """Read a markets file and resolve it against chain time `now` (unix s)."""
+    path = Path(path) if path else DEFAULT_MARKETS
+    try:
+        entries = json.loads(path.read_text())["markets"]
+    except (OSError, KeyError, json.JSONDecodeError) as e:
+        raise MarketsFileError(f"{path}: cannot read markets ({e})") from e
+    out, seen = [], set()
+    for i, e in enumerate(entries):
+        where = f"{path.name} market #{i}"
+        try:
+            spec = e["spec"]
+            if "delivery" in e:
+                tz = e["delivery"].get("tz") or spec.get("tz") or spec.get("power", {}).get("tz") or "UTC"
+                start, end = resolve_window(e["delivery"], tz, now)
+                spec = _with_window(spec, start, end)
+            specs.validate_spec(spec)
+            sym = specs.symbol(spec)
+            leg = spec["power"] if spec["kind"] == "SPREAD" else spec
+            start, end = leg["delivery_start"], leg["delivery_end"]
+            last_trade = start if e.get("last_trade", "delivery_end") == "delivery_start" else end
+            params = dict(
+                delivery_start=start, delivery_end=end, last_trade_time=last_trade,
+                quantity_step=qty(e["quantity_step"]), min_quantity=qty(e["min_quantity"]),
+                price_tick=usd(e["price_tick"]),
+                im_fixed=usd(e["im_fixed"]), im_rate_bps=bps(e["im_rate"]),
+                mm_fixed=usd(e["mm_fixed"]), mm_rate_bps=bps(e["mm_rate"]),
+                max_price_age=int(e["max_price_age"]), dispute_window=int(e["dispute_window"]),
+                oi_cap=qty(e["oi_cap"]),
+            )
+            lo, hi = (usd(x) for x in e["feed_bounds"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise MarketsFileError(f"{where}: {err}") from err
+        if last_trade <= now:
+            raise MarketsFileError(f"{where} ({sym}): trading would already be closed at chain time {now}")
+        if sym in seen:
+            raise MarketsFileError(f"{where}: duplicate symbol {sym}")
+        seen.add(sym)
+        out.append(ListedMarket(spec, sym, specs.spec_hash(spec), specs.mark_feed(sym),
+                                specs.settlement_feed(sym), params, (lo, hi)))
+    return out

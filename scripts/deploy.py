@@ -1,0 +1,123 @@
+"""Deploy Compute Spread and write the deployment manifest.
+
+    ape run deploy --network ethereum:local:foundry            # ape starts anvil
+    ape run deploy --network http://127.0.0.1:8545             # any RPC (a running anvil)
+    ape run deploy --network ethereum:sepolia:node --account deployer \
+        --reporters 0xA..,0xB..,0xC.. --quorum 2 --collateral 0xUSDC
+
+On chain 31337 (anvil) the defaults use anvil's standard test mnemonic: account 0 is owner
+and guardian, accounts 1-3 are oracle reporters with quorum 2, and a MockUSDC faucet token is
+the collateral. Elsewhere an ape account (`--account`), `--reporters` and `--collateral`
+(or an explicit `--mock-usdc`) are required. The manifest (`--out`, default
+deployments/<chain_id>.json) is the one file the SDK, keepers and oracle read.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from ape import accounts, chain, project
+from ape.cli import ConnectedProviderCommand, ape_cli_context
+
+from scripts._markets import MarketsFileError, load_markets
+
+ANVIL_CHAIN_ID = 31337
+MAKER_FEE_BPS = 2
+TAKER_FEE_BPS = 5
+
+
+def _abi(contract) -> list:
+    return [a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in contract.contract_type.abi]
+
+
+def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: str | None,
+           markets_path: str | None, out: Path | None, log=print) -> dict:
+    """Deploy everything with `owner` (an ape account) and return the manifest written to `out`."""
+    now = chain.pending_timestamp
+    markets = load_markets(markets_path, now)  # fail before spending gas
+
+    mock = None
+    if collateral is None:
+        mock = project.MockUSDC.deploy(sender=owner)
+        collateral = mock.address
+        log(f"MockUSDC      {collateral}")
+    oracle = project.Oracle.deploy(reporters, quorum, guardian, sender=owner)
+    log(f"Oracle        {oracle.address}  reporters={len(reporters)} quorum={quorum}")
+    ch = project.Clearinghouse.deploy(collateral, oracle.address, guardian, sender=owner)
+    log(f"Clearinghouse {ch.address}")
+    ex = project.Exchange.deploy(ch.address, MAKER_FEE_BPS, TAKER_FEE_BPS, sender=owner)
+    log(f"Exchange      {ex.address}  fees maker={MAKER_FEE_BPS}bps taker={TAKER_FEE_BPS}bps")
+    ch.set_exchange(ex.address, sender=owner)
+
+    listed = []
+    for m in markets:
+        lo, hi = m.feed_bounds
+        oracle.set_feed(m.mark_feed, lo, hi, sender=owner)
+        oracle.set_feed(m.settlement_feed, lo, hi, sender=owner)
+        receipt = ch.list_market(m.struct(), sender=owner)
+        market_id = receipt.return_value if receipt.return_value else ch.market_count()
+        listed.append(m.manifest_entry(int(market_id)))
+        log(f"market {market_id:>2}  {m.symbol}")
+
+    contracts = {"Oracle": oracle, "Clearinghouse": ch, "Exchange": ex}
+    manifest = {
+        "chain_id": chain.chain_id,
+        "block": chain.blocks.head.number,
+        "contracts": {name: {"address": c.address, "abi": _abi(c)} for name, c in contracts.items()},
+        "roles": {
+            "owner": owner.address,
+            "guardian": guardian,
+            "reporters": reporters,
+            "quorum": quorum,
+            "test_mnemonic": chain.chain_id == ANVIL_CHAIN_ID,
+        },
+        "fees": {"maker_bps": MAKER_FEE_BPS, "taker_bps": TAKER_FEE_BPS},
+        "markets": listed,
+    }
+    # the collateral's ERC-20 ABI is MockUSDC's minus the faucet; readers use "Collateral"
+    erc20_abi = [a for a in _abi(project.MockUSDC) if a.get("name") not in ("mint", "MAX_MINT")]
+    manifest["contracts"]["Collateral"] = {"address": collateral, "abi": erc20_abi}
+    if mock is not None:
+        manifest["contracts"]["MockUSDC"] = {"address": mock.address, "abi": _abi(mock)}
+    out = out or Path("deployments") / f"{chain.chain_id}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(manifest, indent=1))
+    log(f"manifest      {out}")
+    return manifest
+
+
+@click.command(cls=ConnectedProviderCommand)
+@ape_cli_context()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Manifest path (default deployments/<chain_id>.json).")
+@click.option("--markets", "markets_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Markets file to list (default markets/default.json).")
+@click.option("--account", "account_alias", default=None, help="Ape account alias of the owner (required off anvil).")
+@click.option("--guardian", default=None, help="Guardian address (default: the owner).")
+@click.option("--reporters", default=None, help="Comma-separated reporter addresses (default on anvil: test accounts 1-3).")
+@click.option("--quorum", type=int, default=None, help="Reporter signatures per oracle round (default: majority).")
+@click.option("--collateral", default=None, help="Collateral ERC-20 address (default on anvil: a new MockUSDC).")
+@click.option("--mock-usdc", is_flag=True, help="Deploy a MockUSDC faucet token as collateral off anvil (testnets only).")
+def cli(cli_ctx, out, markets_path, account_alias, guardian, reporters, quorum, collateral, mock_usdc):
+    """Deploy the protocol, list markets, write the manifest."""
+    local = chain.chain_id == ANVIL_CHAIN_ID
+    if account_alias:
+        owner = accounts.load(account_alias)
+    elif local:
+        owner = accounts.test_accounts[0]
+    else:
+        cli_ctx.abort("off anvil, pass --account <ape account alias> for the owner")
+    if reporters:
+        reporter_list = [r.strip() for r in reporters.split(",") if r.strip()]
+    elif local:
+        reporter_list = [accounts.test_accounts[i].address for i in (1, 2, 3)]
+    else:
+        cli_ctx.abort("off anvil, pass --reporters with the reporters' addresses")
+    if collateral is None and not (local or mock_usdc):
+        cli_ctx.abort("off anvil, pass --collateral <ERC-20 address> (or --mock-usdc on a testnet)")
+    quorum = quorum or len(reporter_list) // 2 + 1
+    try:
+        deploy(owner, guardian or owner.address, reporter_list, quorum, collateral, markets_path, out, log=click.echo)
+    except MarketsFileError as e:
+        cli_ctx.abort(str(e))

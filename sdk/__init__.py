@@ -1,0 +1,1 @@
+"""Compute Spread Python SDK."""
