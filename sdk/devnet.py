@@ -136,7 +136,8 @@ def deploy(rpc_url: str, out: Path, markets: Path | None = None, timeout: float 
     cmd = [str(ape if ape.exists() else "ape"), "run", "deploy", "--network", rpc_url, "--out", str(out)]
     if markets:
         cmd += ["--markets", str(markets)]
-    env = dict(os.environ, PATH=f"{ROOT / 'node_modules' / '.bin'}:{os.environ.get('PATH', '')}")
+    # ape-vyper finds the pinned vyper on PATH (the venv's bin); vvm downloads are not reachable
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{ROOT / 'node_modules' / '.bin'}:{os.environ.get('PATH', '')}")
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if proc.returncode != 0 or not Path(out).exists():
         raise DevnetError(f"deploy failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

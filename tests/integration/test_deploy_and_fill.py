@@ -1,0 +1,158 @@
+"""Deploy to a real anvil, then trade with nothing of ours in between.
+
+One order is signed with plain eth_account typed-data signing and one with foundry's `cast
+wallet sign --data` (a signer that is not ours); both are filled with plain web3 and the
+positions read back.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3 import Web3
+
+from sdk.devnet import ANVIL_KEYS, ROOT
+
+pytestmark = pytest.mark.integration
+
+ORDER_TYPES = [
+    {"name": "trader", "type": "address"},
+    {"name": "market_id", "type": "uint256"},
+    {"name": "is_buy", "type": "bool"},
+    {"name": "quantity", "type": "uint256"},
+    {"name": "price", "type": "int256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "expiry", "type": "uint256"},
+    {"name": "reduce_only", "type": "bool"},
+]
+DOMAIN_TYPES = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+REPORT_TYPES = [
+    {"name": "feed_ids", "type": "bytes32[]"},
+    {"name": "prices", "type": "int256[]"},
+    {"name": "observed_at", "type": "uint256"},
+]
+
+
+def _contract(w3, manifest, name):
+    c = manifest["contracts"][name]
+    return w3.eth.contract(address=c["address"], abi=c["abi"])
+
+
+def _send(w3, fn, key):
+    acct = Account.from_key(key)
+    tx = fn.build_transaction({"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address)})
+    signed = acct.sign_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
+    assert receipt.status == 1
+    return receipt
+
+
+def _push_mark(w3, manifest, market, price):
+    oracle = _contract(w3, manifest, "Oracle")
+    now = w3.eth.get_block("latest")["timestamp"]
+    feed = bytes.fromhex(market["mark_feed"][2:])
+    domain = {"name": "ComputeSpread Oracle", "version": "1", "chainId": manifest["chain_id"],
+              "verifyingContract": oracle.address}
+    sigs = []
+    for key in ANVIL_KEYS[1:3]:  # reporters 1 and 2: quorum 2
+        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Report": REPORT_TYPES}, "primaryType": "Report",
+              "domain": domain, "message": {"feed_ids": [feed], "prices": [price], "observed_at": now}}
+        sigs.append(Account.from_key(key).sign_message(encode_typed_data(full_message=td)).signature)
+    _send(w3, oracle.functions.submit([feed], now, [[price], [price]], sigs), ANVIL_KEYS[0])
+
+
+def _fund(w3, manifest, key, amount):
+    usdc, ch = _contract(w3, manifest, "MockUSDC"), _contract(w3, manifest, "Clearinghouse")
+    addr = Account.from_key(key).address
+    _send(w3, usdc.functions.mint(addr, amount), key)
+    _send(w3, usdc.functions.approve(ch.address, amount), key)
+    _send(w3, ch.functions.deposit(amount), key)
+
+
+def _typed_order(manifest, order):
+    return {
+        "types": {"EIP712Domain": DOMAIN_TYPES, "Order": ORDER_TYPES},
+        "primaryType": "Order",
+        "domain": {"name": "ComputeSpread", "version": "1", "chainId": manifest["chain_id"],
+                   "verifyingContract": manifest["contracts"]["Exchange"]["address"]},
+        "message": order,
+    }
+
+
+def test_deploy__manifest__has_contracts_roles_and_default_markets(devnet):
+    anvil, manifest, path = devnet
+    assert manifest["chain_id"] == 31337
+    for name in ("Oracle", "Clearinghouse", "Exchange", "MockUSDC"):
+        assert Web3.is_checksum_address(manifest["contracts"][name]["address"])
+        assert manifest["contracts"][name]["abi"]
+    assert manifest["roles"]["quorum"] == 2 and len(manifest["roles"]["reporters"]) == 3
+    kinds = [m["kind"] for m in manifest["markets"]]
+    assert kinds.count("POWER") == 4 and kinds.count("COMPUTE") == 2 and kinds.count("SPREAD") == 1
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    ch = _contract(w3, manifest, "Clearinghouse")
+    for m in manifest["markets"]:
+        onchain = ch.functions.market(m["id"]).call()
+        assert "0x" + onchain[0].hex() == m["spec_hash"]
+        assert "0x" + onchain[1].hex() == m["mark_feed"]
+
+
+def test_fill__eth_account_signed_order__both_positions_read_back(devnet):
+    anvil, manifest, _ = devnet
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    ex, ch = _contract(w3, manifest, "Exchange"), _contract(w3, manifest, "Clearinghouse")
+    market = next(m for m in manifest["markets"] if m["symbol"].startswith("H100-SXM"))
+    _push_mark(w3, manifest, market, 2_500_000)  # $2.50 per GPU-hour
+    maker_key, taker_key = ANVIL_KEYS[5], ANVIL_KEYS[6]
+    _fund(w3, manifest, maker_key, 10_000 * 10**6)
+    _fund(w3, manifest, taker_key, 10_000 * 10**6)
+    maker = Account.from_key(maker_key)
+    order = {"trader": maker.address, "market_id": market["id"], "is_buy": True, "quantity": 100_000,
+             "price": 2_480_000, "nonce": 1, "expiry": w3.eth.get_block("latest")["timestamp"] + 3600,
+             "reduce_only": False}
+    sig = maker.sign_message(encode_typed_data(full_message=_typed_order(manifest, order))).signature
+    order_tuple = tuple(order.values())
+    _send(w3, ex.functions.fill(order_tuple, sig, 100_000), taker_key)
+
+    taker = Account.from_key(taker_key).address
+    assert ch.functions.position(maker.address, market["id"]).call() == [100_000, 248_000_000]
+    assert ch.functions.position(taker, market["id"]).call() == [-100_000, -248_000_000]
+    assert ex.functions.filled(ex.functions.order_hash(order_tuple).call()).call() == 100_000
+
+
+@pytest.mark.skipif(not (ROOT / "node_modules/.bin/cast").exists() and not shutil.which("cast"),
+                    reason="cast (npm @foundry-rs/cast) not installed")
+def test_fill__cast_wallet_signed_order__accepted(devnet, tmp_path):
+    anvil, manifest, _ = devnet
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    ex, ch = _contract(w3, manifest, "Exchange"), _contract(w3, manifest, "Clearinghouse")
+    market = next(m for m in manifest["markets"] if m["symbol"].startswith("ERCOT.HB_WEST.DA.PEAK"))
+    _push_mark(w3, manifest, market, -12_340_000)  # negative power price
+    maker_key, taker_key = ANVIL_KEYS[7], ANVIL_KEYS[8]
+    _fund(w3, manifest, maker_key, 50_000 * 10**6)
+    _fund(w3, manifest, taker_key, 50_000 * 10**6)
+    maker = Account.from_key(maker_key).address
+    order = {"trader": maker, "market_id": market["id"], "is_buy": False, "quantity": 2_500,
+             "price": -12_340_000, "nonce": 42, "expiry": w3.eth.get_block("latest")["timestamp"] + 3600,
+             "reduce_only": False}
+    td = _typed_order(manifest, {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                                 for k, v in order.items()})
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(td))
+    cast = str(ROOT / "node_modules/.bin/cast") if (ROOT / "node_modules/.bin/cast").exists() else "cast"
+    sig = subprocess.check_output([cast, "wallet", "sign", "--private-key", maker_key, "--data", "--from-file",
+                                   str(path)], text=True).strip()
+    _send(w3, ex.functions.fill(tuple(order.values()), bytes.fromhex(sig[2:]), 2_500), taker_key)
+    taker = Account.from_key(taker_key).address
+    # sold 2.5 MWh at -$12.34: the seller *pays* 30.85 USD of notional (open notional +30.85)
+    assert ch.functions.position(maker, market["id"]).call() == [-2_500, 30_850_000]
+    assert ch.functions.position(taker, market["id"]).call() == [2_500, -30_850_000]
