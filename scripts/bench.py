@@ -1,0 +1,74 @@
+"""`make bench`: run every benchmark section and write BENCHMARKS.md.
+
+Sections are plain modules with `run() -> list[dict(name, value, unit, target)]`; a section
+that fails is reported as such in the table (and the command exits non-zero), never skipped
+silently.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = [
+    ("Gas (anvil, real deploy; gasUsed per transaction incl. 21,000 base)", "scripts.bench_gas"),
+    ("Keepers", "scripts.bench_keepers"),
+    ("Oracle index methodology", "scripts.bench_index"),
+    ("SDK and relay", "scripts.bench_sdk"),
+]
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def main() -> int:
+    only = set(sys.argv[1:])
+    out = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        "Re-run `make bench` to refresh; every figure below comes from that run.",
+        "",
+    ]
+    failed = 0
+    for title, module in SECTIONS:
+        if only and module.rsplit(".", 1)[-1] not in only:
+            continue
+        out += [f"## {title}", ""]
+        t0 = time.perf_counter()
+        try:
+            mod = importlib.import_module(module)
+            rows = mod.run()
+        except ModuleNotFoundError as e:
+            if e.name == module:
+                out += [f"_not built yet ({module})_", ""]
+                continue
+            raise
+        except Exception:  # noqa: BLE001 - report, keep going, fail at the end
+            failed += 1
+            out += ["```", traceback.format_exc()[-2000:], "```", ""]
+            print(f"{module}: FAILED", file=sys.stderr)
+            continue
+        out += ["| measurement | value | unit | target |", "|---|---:|---|---|"]
+        out += [f"| {r['name']} | {_fmt(r['value'])} | {r.get('unit', '')} | {r.get('target', '')} |" for r in rows]
+        out += ["", f"_section took {time.perf_counter() - t0:.1f} s_", ""]
+        print(f"{module}: {len(rows)} rows")
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(out) + "\n")
+    print("wrote BENCHMARKS.md")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

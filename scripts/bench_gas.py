@@ -1,0 +1,207 @@
+"""Gas of every user-facing contract call, measured on a real anvil with the real deploy.
+
+Each figure is `gasUsed` of one mined transaction (receipt), so it includes the 21,000 base
+cost and calldata. Scenario accounts are fresh keys funded with anvil_setBalance.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import keccak
+from web3 import Web3
+
+from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
+
+USDC = 10**6
+DOMAIN_TYPES = [
+    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+]
+ORDER_TYPES = [
+    {"name": "trader", "type": "address"}, {"name": "market_id", "type": "uint256"},
+    {"name": "is_buy", "type": "bool"}, {"name": "quantity", "type": "uint256"},
+    {"name": "price", "type": "int256"}, {"name": "nonce", "type": "uint256"},
+    {"name": "expiry", "type": "uint256"}, {"name": "reduce_only", "type": "bool"},
+]
+REPORT_TYPES = [
+    {"name": "feed_ids", "type": "bytes32[]"}, {"name": "prices", "type": "int256[]"},
+    {"name": "observed_at", "type": "uint256"},
+]
+# first targets from the core-protocol issue
+TARGETS = {
+    "fill (both accounts already hold positions)": "<= 150,000",
+    "liquidate (partial)": "<= 200,000",
+    "liquidate (full close-out, insolvent)": "<= 200,000",
+    "oracle submit, 3 reporters x 1 feed": "<= 72,000",
+    "oracle submit, 3 reporters x 8 feeds": "<= 156,000",
+    "oracle submit, 3 reporters x 32 feeds": "<= 444,000",
+}
+
+
+class Bench:
+    def __init__(self, anvil: Anvil, manifest: dict):
+        self.anvil = anvil
+        self.m = manifest
+        self.w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 60}))
+        c = manifest["contracts"]
+        self.usdc = self.w3.eth.contract(address=c["MockUSDC"]["address"], abi=c["MockUSDC"]["abi"])
+        self.ch = self.w3.eth.contract(address=c["Clearinghouse"]["address"], abi=c["Clearinghouse"]["abi"])
+        self.ex = self.w3.eth.contract(address=c["Exchange"]["address"], abi=c["Exchange"]["abi"])
+        self.oracle = self.w3.eth.contract(address=c["Oracle"]["address"], abi=c["Oracle"]["abi"])
+        self.owner = Account.from_key(ANVIL_KEYS[0])
+        self.reporters = [Account.from_key(k) for k in ANVIL_KEYS[1:4]]
+        self.rows: list[dict] = []
+        self.nonce = 0
+
+    # ------------------------------------------------------------ plumbing
+    def send(self, fn, acct, label: str | None = None) -> dict:
+        tx = fn.build_transaction({"from": acct.address, "nonce": self.w3.eth.get_transaction_count(acct.address),
+                                   "gas": 8_000_000})
+        receipt = self.w3.eth.wait_for_transaction_receipt(
+            self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
+        if receipt.status != 1:
+            raise RuntimeError(f"{label or fn.fn_name} reverted")
+        if label:
+            self.rows.append({"name": label, "value": receipt.gasUsed, "unit": "gas", "target": TARGETS.get(label, "")})
+        return receipt
+
+    def account(self, usdc: int = 0) -> Account:
+        a = Account.create()
+        rpc(self.anvil.url, "anvil_setBalance", [a.address, hex(10**20)])
+        if usdc:
+            self.send(self.usdc.functions.mint(a.address, usdc), a)
+            self.send(self.usdc.functions.approve(self.ch.address, 2**256 - 1), a)
+        return a
+
+    def now(self) -> int:
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def sign_report(self, acct, feeds, prices, observed_at) -> bytes:
+        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Report": REPORT_TYPES}, "primaryType": "Report",
+              "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": self.m["chain_id"],
+                         "verifyingContract": self.oracle.address},
+              "message": {"feed_ids": feeds, "prices": prices, "observed_at": observed_at}}
+        return acct.sign_message(encode_typed_data(full_message=td)).signature
+
+    def submit(self, feeds: list[bytes], prices: list[int], label: str | None = None, reporters=None):
+        reporters = reporters or self.reporters[:2]
+        t = self.now() + 1
+        rpc(self.anvil.url, "evm_setNextBlockTimestamp", [t])
+        sigs = [self.sign_report(r, feeds, prices, t) for r in reporters]
+        return self.send(self.oracle.functions.submit(feeds, t, [prices] * len(reporters), sigs), self.owner, label)
+
+    def order(self, trader, market_id, is_buy, qty, price):
+        self.nonce += 1
+        o = {"trader": trader.address, "market_id": market_id, "is_buy": is_buy, "quantity": qty, "price": price,
+             "nonce": self.nonce, "expiry": self.now() + 10**6, "reduce_only": False}
+        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Order": ORDER_TYPES}, "primaryType": "Order",
+              "domain": {"name": "ComputeSpread", "version": "1", "chainId": self.m["chain_id"],
+                         "verifyingContract": self.ex.address}, "message": o}
+        return tuple(o.values()), trader.sign_message(encode_typed_data(full_message=td)).signature
+
+    def fill(self, maker, taker, market_id, maker_buys, qty, price, label=None):
+        o, sig = self.order(maker, market_id, maker_buys, qty, price)
+        return self.send(self.ex.functions.fill(o, sig, qty), taker, label)
+
+    # ------------------------------------------------------------ scenario
+    def run(self) -> list[dict]:
+        mk = {m["symbol"].split(".")[0] + "." + m["kind"]: m for m in self.m["markets"]}
+        power = next(m for m in self.m["markets"] if m["symbol"].startswith("ERCOT.HB_WEST.DA.PEAK"))
+        gpu = next(m for m in self.m["markets"] if m["symbol"].startswith("H100-SXM"))
+        short = next(m for m in self.m["markets"] if m["symbol"].startswith("BENCH"))
+        del mk
+        feeds = [bytes.fromhex(m["mark_feed"][2:]) for m in (power, gpu, short)]
+        self.submit(feeds, [45_000_000, 2_500_000, 50_000_000])
+
+        maker, taker = self.account(10**6 * USDC), self.account(10**6 * USDC)
+        self.send(self.ch.functions.deposit(500_000 * USDC), maker, "deposit (first)")
+        self.send(self.ch.functions.deposit(500_000 * USDC), taker)
+        self.send(self.ch.functions.deposit(1_000 * USDC), maker, "deposit (existing account)")
+        self.fill(maker, taker, power["id"], True, 10_000, 45_000_000, "fill (both accounts new to the market)")
+        self.fill(maker, taker, power["id"], True, 10_000, 45_100_000, "fill (both accounts already hold positions)")
+        self.fill(maker, taker, gpu["id"], False, 100_000, 2_500_000, "fill (second market: cross-margin over 2)")
+        mo, msig = self.order(maker, power["id"], True, 5_000, 45_200_000)
+        to, tsig = self.order(taker, power["id"], False, 5_000, 45_000_000)
+        self.send(self.ex.functions.match_orders(mo, msig, to, tsig, 5_000), self.owner, "match_orders")
+        co, _ = self.order(maker, power["id"], True, 1_000, 40_000_000)
+        self.send(self.ex.functions.cancel(co), maker, "cancel")
+        self.send(self.ex.functions.cancel_all(10**9), maker, "cancel_all")
+        self.send(self.ch.functions.withdraw(1_000 * USDC), maker, "withdraw (account with 2 positions)")
+
+        # oracle rounds: 3 reporters x 1, 8, 32 feeds (feeds already written once)
+        many = [keccak(text=f"BENCH/FEED/{i}") for i in range(32)]
+        for f in many:
+            self.send(self.oracle.functions.set_feed(f, -10**12, 10**12), self.owner)
+        self.submit(many, [1_000_000 + i for i in range(32)], reporters=self.reporters)
+        for n in (1, 8, 32):
+            self.submit(many[:n], [2_000_000 + i for i in range(n)], f"oracle submit, 3 reporters x {n} feed{'s' * (n > 1)}",
+                        reporters=self.reporters)
+
+        # liquidations: two thinly margined shorts, a liquidator with deep collateral
+        liquidator = self.account(10**6 * USDC)
+        self.send(self.ch.functions.deposit(10**6 * USDC), liquidator)
+        lmaker = self.account(10**6 * USDC)
+        self.send(self.ch.functions.deposit(10**6 * USDC), lmaker)
+        victims = []
+        for _ in range(2):
+            v = self.account(2_000 * USDC)
+            self.send(self.ch.functions.deposit(2_000 * USDC), v)
+            self.fill(lmaker, v, power["id"], True, 10_000, 45_000_000)  # victim short 10 MWh at $45
+            victims.append(v)
+        self.submit([feeds[0]], [200_000_000])  # $200: below maintenance, still solvent
+        self.send(self.ch.functions.liquidate(victims[0].address, power["id"], 10**12), liquidator, "liquidate (partial)")
+        self.submit([feeds[0]], [400_000_000])  # $400: insolvent -> close-out, insurance, bad debt
+        self.send(self.ch.functions.liquidate(victims[1].address, power["id"], 10**12), liquidator,
+                  "liquidate (full close-out, insolvent)")
+
+        # settlement: 51 accounts short the BENCH market against one long
+        big = self.account(10**6 * USDC)
+        self.send(self.ch.functions.deposit(10**6 * USDC), big)
+        holders = []
+        for _ in range(51):
+            h = self.account(1_000 * USDC)
+            self.send(self.ch.functions.deposit(1_000 * USDC), h)
+            self.fill(big, h, short["id"], True, 1_000, 50_000_000)
+            holders.append(h)
+        p = short["params"]
+        rpc(self.anvil.url, "evm_setNextBlockTimestamp", [p["delivery_end"] + 1])
+        rpc(self.anvil.url, "evm_mine")
+        self.submit([bytes.fromhex(short["settlement_feed"][2:])], [52_000_000])
+        rpc(self.anvil.url, "evm_increaseTime", [p["dispute_window"] + 1])
+        self.send(self.ch.functions.finalize_settlement(short["id"]), self.owner, "finalize_settlement")
+        self.send(self.ch.functions.settle(holders[0].address, short["id"]), self.owner, "settle (one account)")
+        self.send(self.ch.functions.settle_many([h.address for h in holders[1:]], short["id"]), self.owner,
+                  "settle_many (50 accounts)")
+        return self.rows
+
+
+def bench_markets_file(now: int) -> Path:
+    """Default markets plus one short-dated market that can be settled within the run."""
+    root = Path(__file__).resolve().parents[1]
+    data = json.loads((root / "markets" / "default.json").read_text())
+    short = json.loads(json.dumps(data["markets"][2]))
+    short["spec"] = {"kind": "POWER", "iso": "ERCOT", "node": "HB_NORTH", "market": "DA", "profile": "HOURLY",
+                     "tz": "America/Chicago", "delivery_start": now + 7200, "delivery_end": now + 10800}
+    short.pop("delivery")
+    data["markets"].append(short)
+    path = Path(tempfile.mkdtemp()) / "bench_markets.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def run() -> list[dict]:
+    with Anvil() as anvil, tempfile.TemporaryDirectory() as tmp:
+        markets = bench_markets_file(anvil.timestamp_now() - anvil.timestamp_now() % 3600)
+        manifest = deploy(anvil.url, Path(tmp) / "manifest.json", markets=markets)
+        # the BENCH market is the last listed; give it a recognisable name in the rows
+        manifest["markets"][-1]["symbol"] = "BENCH." + manifest["markets"][-1]["symbol"]
+        return Bench(anvil, manifest).run()
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(f"{row['name']:<50} {row['value']:>10,} {row['target']}")
