@@ -10,7 +10,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup test test-unit test-integration fuzz bench demo clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed .build/.compiled
+
+# compile once up front so parallel test workers never race on ape's build cache
+.build/.compiled: $(VENV)/.installed $(wildcard contracts/*.vy contracts/*/*.vy contracts/*/*.vyi)
+	$(VENV)/bin/ape compile >/dev/null
+	@touch $@
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
