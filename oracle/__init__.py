@@ -8,6 +8,7 @@ markets of a deployment manifest, and signs EIP-712 ``Report`` messages for the 
 
 Module map (maths modules never import FastAPI):
 
+- ``errors``    exception types (all subclass ``OracleError`` and a builtin)
 - ``units``     USD <-> contract integers (USDC, 6 decimals)
 - ``data``      loaders for the vendored CSVs in ``data/``
 - ``calendar``  NERC holidays, local-time profile masks (PEAK / OFFPEAK / ATC)

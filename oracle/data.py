@@ -95,7 +95,7 @@ def _power_file(path: str) -> dict[tuple[str, str, str], HourlySeries]:
         raise ValueError(f"{path}: unexpected header {header}")
     cols = list(zip(*rows))
     ts = parse_utc(np.asarray(cols[0]))
-    keys = np.char.add(np.char.add(np.char.add(np.asarray(cols[1]), "|"), np.char.add(np.asarray(cols[2]), "|")), np.asarray(cols[3]))
+    keys = np.asarray([f"{i}|{n}|{m}" for i, n, m in zip(cols[1], cols[2], cols[3])])
     px = np.asarray(cols[4], dtype=np.float64)
     out: dict[tuple[str, str, str], HourlySeries] = {}
     for key in np.unique(keys):

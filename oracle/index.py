@@ -113,6 +113,10 @@ def _latest_matrix(ts, prov_codes, prices, weights, n_prov, times, staleness):
 
 def _aggregate(vals: np.ndarray, wts: np.ndarray, params: GpuIndexParams):
     """Outlier rejection + aggregation over each row of an M x P quote matrix."""
+    if vals.shape[1] == 0:  # no provider at all (e.g. a time before the data starts)
+        m = vals.shape[0]
+        zeros = np.zeros(m, dtype=np.int64)
+        return np.full(m, np.nan), zeros, zeros, vals.astype(bool), np.full(m, REASON_NO_QUOTES, dtype=object)
     present = ~np.isnan(vals)
     n_fresh = present.sum(axis=1)
     s = np.sort(vals, axis=1)  # NaN sort last

@@ -24,6 +24,10 @@ log = logging.getLogger("oracle.reporter")
 MARK, SETTLEMENT = "MARK", "SETTLEMENT"
 
 
+class ReportUnavailable(OracleError, ValueError):
+    """No signed report can be produced for the request (the message says why)."""
+
+
 @dataclass(frozen=True)
 class Observation:
     observed_at: int  # chain time
@@ -49,13 +53,14 @@ class FeedState:
 
 class Reporter:
     def __init__(self, manifest: Manifest, valuer: Valuer, clock: Callable[[], int],
-                 signer: ReportSigner | None = None, history_len: int = 1000):
+                 signer: ReportSigner | None = None, history_len: int = 1000, max_report_lag_s: int = 600):
         self.manifest, self.valuer, self.clock, self.signer = manifest, valuer, clock, signer
         self.feeds: dict[bytes, FeedState] = {}
         for m in manifest.markets:
             self.feeds[m.mark_feed] = FeedState(m.mark_feed, MARK, m, history=deque(maxlen=history_len))
             self.feeds[m.settlement_feed] = FeedState(m.settlement_feed, SETTLEMENT, m, history=deque(maxlen=history_len))
         self.markets = {m.id: m for m in manifest.markets}
+        self.max_report_lag_s = max_report_lag_s
         self.now: int | None = None
         self.report: SignedReport | None = None
         self.rounds = 0
@@ -92,14 +97,68 @@ class Reporter:
         except WindowOpen as e:
             fs.status, fs.detail = "pending", str(e)
             return
-        except (OracleError, LookupError, ValueError) as e:
+        except (OracleError, LookupError, ValueError) as e:  # expected: no data, no estimate, ...
             fs.status, fs.detail = "error", f"{type(e).__name__}: {e}"
             self.errors += 1
             log.info("feed %s (%s %s) has no value: %s", fs.feed_hex, fs.market.symbol, fs.role, fs.detail)
             return
+        except Exception as e:  # a live source failing (HTTP, parsing) must not stop the other feeds
+            fs.status, fs.detail = "error", f"{type(e).__name__}: {e}"
+            self.errors += 1
+            log.exception("feed %s (%s %s) valuation failed", fs.feed_hex, fs.market.symbol, fs.role)
+            return
         obs = Observation(now, v.price_usd, v.price_units, v)
         fs.latest, fs.status, fs.detail = obs, "ok", None
         fs.history.append(obs)
+
+    def report_for(self, feed_ids: list[bytes] | None = None, observed_at: int | None = None,
+                   exclude: set[bytes] = frozenset()) -> SignedReport:
+        """A signed report for chosen feeds and/or an earlier chain time.
+
+        The on-chain ``submit`` takes ONE feed list and ONE ``observed_at`` for all reporters,
+        so a pusher collecting from several reporters asks each for the same feeds at the same
+        block time (e.g. the latest block it saw). Values at an earlier time are recomputed
+        (the methodology is deterministic in data time) and not stored in the history.
+        ``exclude`` drops feeds from the default selection (the pusher leaves out feeds that
+        are disputed or final on chain, since ``submit`` would revert for the whole bundle).
+        Feed order is as requested, else manifest order (per market: mark, settlement).
+        Raises ``KeyError`` for an unknown feed, :class:`ReportUnavailable` otherwise.
+        """
+        if self.signer is None:
+            raise ReportUnavailable("this reporter has no signing key configured")
+        with self._lock:
+            now = self.now
+            if now is None:
+                raise ReportUnavailable("no observation yet (clock unavailable?)")
+            at = now if observed_at is None else int(observed_at)
+            if at > now:
+                raise ReportUnavailable(f"observed_at {at} is in the future of this reporter's chain time {now}")
+            if now - at > self.max_report_lag_s:
+                raise ReportUnavailable(f"observed_at {at} is more than {self.max_report_lag_s}s before chain time {now}")
+            states = ([self.feeds[f] for f in feed_ids] if feed_ids is not None
+                      else [fs for f, fs in self.feeds.items() if f not in exclude])
+            prices, ids = [], []
+            for fs in states:
+                if at == now:
+                    if fs.status != "ok" or fs.latest is None or fs.latest.observed_at != now:
+                        if feed_ids is None:
+                            continue
+                        raise ReportUnavailable(f"feed {fs.feed_hex} has no value at {at}: {fs.detail}")
+                    units = fs.latest.price_units
+                else:
+                    try:
+                        spec = fs.market.spec
+                        v = self.valuer.mark(spec, at) if fs.role == MARK else self.valuer.settlement(spec, at)
+                    except Exception as e:  # same policy as _observe: a failing feed is left out or refused
+                        if feed_ids is None:
+                            continue
+                        raise ReportUnavailable(f"feed {fs.feed_hex} has no value at {at}: {e}") from None
+                    units = v.price_units
+                ids.append(fs.feed_id)
+                prices.append(units)
+            if not ids:
+                raise ReportUnavailable(f"no feed has a value at chain time {at}; see GET /feeds")
+            return self.signer.sign(ids, prices, at, self.manifest.chain_id, self.manifest.oracle)
 
     def _sign(self, now: int) -> SignedReport | None:
         fresh = [fs for fs in self.feeds.values() if fs.status == "ok" and fs.latest and fs.latest.observed_at == now]

@@ -1,0 +1,293 @@
+"""The reporter HTTP service: ``create_app(settings)`` and ``python -m oracle.service``.
+
+One router per resource (feeds, reports, markets, health, metrics); the reporter state,
+clock, price source and signer are injected, so tests pass a fixed clock and several
+reporters can run side by side (different ports, keys, data).
+
+    python -m oracle.service --manifest deployments/31337.json --port 8601 --key-env REPORTER1_KEY
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from oracle import __version__
+from oracle.manifest import Manifest, load_manifest
+from oracle.models import (FeedHistoryPublic, FeedPublic, FeedsPublic, HealthPublic, HistoryQuery, MarketSpecPublic,
+                           ObservationPublic, ReportPublic, ReportQuery)
+from oracle.reporter import FeedState, Reporter, ReportUnavailable
+from oracle.settings import OracleSettings
+from oracle.signing import KeyConfigError, ReportSigner
+from oracle.sources import (ErcotDamSource, PjmDataMinerSource, PriceSource, PrimeIntellectGpuSource, ReplaySource,
+                            RoutingSource, httpx_fetch)
+from oracle.specs import canonical_json, feed_hex, parse_feed_id
+from oracle.valuation import Valuer
+
+log = logging.getLogger("oracle.service")
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+def chain_clock(rpc_url: str) -> Callable[[], int]:
+    """Now = timestamp of the chain's latest block (devnet time, possibly warped)."""
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 5}))
+    return lambda: int(w3.eth.get_block("latest")["timestamp"])
+
+
+def system_clock() -> int:
+    return int(time.time())
+
+
+def build_source(settings: OracleSettings) -> PriceSource:
+    if settings.source == "replay":
+        return ReplaySource(settings.data_dir, settings.time_maps(), settings.default_time_map())
+    env = os.environ.get
+    ercot = ErcotDamSource(httpx_fetch, env(settings.ercot_key_env), env(settings.ercot_token_env))
+    pjm = PjmDataMinerSource(httpx_fetch, env(settings.pjm_key_env))
+    gpu = PrimeIntellectGpuSource(httpx_fetch, env(settings.prime_key_env))
+    return RoutingSource({"ERCOT": ercot, "PJM": pjm}, gpu)
+
+
+def build_signer(settings: OracleSettings) -> ReportSigner | None:
+    """Keystore file if configured, else the hex key in env var ``key_env``; None if neither is set."""
+    if settings.keyfile is not None:
+        return ReportSigner.from_keyfile(settings.keyfile, settings.keyfile_password_env)
+    if settings.key_env and os.environ.get(settings.key_env):
+        return ReportSigner.from_env(settings.key_env)
+    return None
+
+
+class _ReporterCollector:
+    """Prometheus collector reading the reporter's state at scrape time."""
+
+    def __init__(self, reporter: Reporter):
+        self.r = reporter
+
+    def collect(self):
+        price = GaugeMetricFamily("cspread_oracle_feed_price_usd", "Latest feed price in USD", labels=["feed", "symbol", "kind"])
+        age = GaugeMetricFamily("cspread_oracle_feed_observed_at_seconds", "Chain time of the latest observation",
+                                labels=["feed", "symbol", "kind"])
+        up = GaugeMetricFamily("cspread_oracle_feed_ok", "1 if the feed has a value at the current time",
+                               labels=["feed", "symbol", "kind"])
+        for fs in self.r.feeds.values():
+            labels = [fs.feed_hex, fs.market.symbol, fs.role]
+            up.add_metric(labels, 1.0 if fs.status == "ok" else 0.0)
+            if fs.latest:
+                price.add_metric(labels, fs.latest.price_usd)
+                age.add_metric(labels, fs.latest.observed_at)
+        yield price
+        yield age
+        yield up
+        yield GaugeMetricFamily("cspread_oracle_clock_seconds", "Current clock (chain time)", value=self.r.now or 0)
+        yield CounterMetricFamily("cspread_oracle_rounds", "Observation rounds", value=self.r.rounds)
+        yield CounterMetricFamily("cspread_oracle_feed_errors", "Feed valuations that failed", value=self.r.errors)
+
+
+# --------------------------------------------------------------------------- dependencies
+
+
+def get_reporter(request: Request) -> Reporter:
+    reporter: Reporter = request.app.state.reporter
+    reporter.refresh()
+    return reporter
+
+
+ReporterDep = Annotated[Reporter, Depends(get_reporter)]
+
+
+def _feed_or_404(reporter: Reporter, feed_id: str) -> FeedState:
+    try:
+        key = parse_feed_id(feed_id)
+    except ValueError as e:
+        raise HTTPException(status_code=422, detail=str(e)) from None
+    fs = reporter.feeds.get(key)
+    if fs is None:
+        raise HTTPException(status_code=404, detail=f"unknown feed {feed_id}; GET /feeds lists the feeds served")
+    return fs
+
+
+def _feed_public(fs: FeedState) -> FeedPublic:
+    obs = fs.latest
+    return FeedPublic(feed_id=fs.feed_hex, symbol=fs.market.symbol, kind=fs.role, market_id=fs.market.id,
+                      market_kind=fs.market.kind, status=fs.status, price=str(obs.price_units) if obs else None,
+                      price_usd=obs.price_usd if obs else None, observed_at=obs.observed_at if obs else None,
+                      detail=fs.detail)
+
+
+# --------------------------------------------------------------------------- routers
+
+feeds = APIRouter(prefix="/feeds", tags=["feeds"])
+
+
+@feeds.get("", response_model=FeedsPublic)
+def list_feeds(reporter: ReporterDep) -> FeedsPublic:
+    """Every feed this reporter serves (mark and settlement feed of each market)."""
+    return FeedsPublic(chain_id=reporter.manifest.chain_id, now=reporter.now,
+                       feeds=[_feed_public(fs) for fs in reporter.feeds.values()])
+
+
+@feeds.get("/{feed_id}", response_model=FeedPublic)
+def read_feed(feed_id: str, reporter: ReporterDep) -> FeedPublic:
+    return _feed_public(_feed_or_404(reporter, feed_id))
+
+
+@feeds.get("/{feed_id}/history", response_model=FeedHistoryPublic)
+def read_feed_history(feed_id: str, reporter: ReporterDep, q: Annotated[HistoryQuery, Query()]) -> FeedHistoryPublic:
+    """Observations this reporter made (one per distinct chain time), oldest first."""
+    fs = _feed_or_404(reporter, feed_id)
+    obs = list(fs.history)[-q.limit:]
+    return FeedHistoryPublic(feed_id=fs.feed_hex, symbol=fs.market.symbol, kind=fs.role, observations=[
+        ObservationPublic(observed_at=o.observed_at, price=str(o.price_units), price_usd=o.price_usd,
+                          n_hours=o.valuation.n_hours, n_realised=o.valuation.n_realised,
+                          n_expected=o.valuation.n_expected, expected_usd=o.valuation.expected_usd,
+                          missing_hours=list(o.valuation.missing)) for o in obs])
+
+
+reports = APIRouter(prefix="/reports", tags=["reports"])
+
+
+@reports.get("/latest", response_model=ReportPublic)
+def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> ReportPublic:
+    """The latest signed EIP-712 Report for ``Oracle.submit`` (prices are int strings).
+
+    A pusher combining several reporters passes the same ``feed_ids`` and ``observed_at``
+    (or the same ``exclude``) to each, because ``submit`` takes one feed list and one time
+    for all signatures.
+    """
+    def feed_list(value: str | None) -> list[bytes] | None:
+        return None if value is None else [parse_feed_id(f.strip()) for f in value.split(",") if f.strip()]
+
+    try:
+        ids, exclude = feed_list(q.feed_ids), set(feed_list(q.exclude) or ())
+    except ValueError as e:
+        raise HTTPException(status_code=422, detail=str(e)) from None
+    if ids is not None and exclude:
+        raise HTTPException(status_code=422, detail="pass either feed_ids or exclude, not both")
+    unknown = [feed_hex(f) for f in ids or [] if f not in reporter.feeds]
+    if unknown:
+        raise HTTPException(status_code=404, detail=f"unknown feed(s) {', '.join(unknown)}")
+    if reporter.signer is None:
+        raise HTTPException(status_code=503, detail="this reporter has no signing key configured")
+    if ids is None and q.observed_at is None and not (exclude & set(reporter.feeds)):
+        r = reporter.report
+        if r is None:
+            raise HTTPException(status_code=503, detail="no feed has a value at the current chain time; see GET /feeds")
+    else:
+        try:
+            r = reporter.report_for(ids, q.observed_at, exclude)
+        except ReportUnavailable as e:
+            raise HTTPException(status_code=409, detail=str(e)) from None
+    return ReportPublic(chain_id=reporter.manifest.chain_id, oracle=reporter.manifest.oracle,
+                        feed_ids=[feed_hex(f) for f in r.feed_ids], prices=[str(p) for p in r.prices],
+                        observed_at=r.observed_at, signer=r.signer, signature=r.signature, digest=r.digest)
+
+
+markets = APIRouter(prefix="/markets", tags=["markets"])
+
+
+@markets.get("/{market_id}/spec", response_model=MarketSpecPublic)
+def read_market_spec(market_id: int, request: Request) -> MarketSpecPublic:
+    m = request.app.state.reporter.markets.get(market_id)
+    if m is None:
+        raise HTTPException(status_code=404, detail=f"unknown market {market_id}")
+    return MarketSpecPublic(id=m.id, symbol=m.symbol, kind=m.kind, spec=m.spec, spec_hash=m.spec_hash,
+                            canonical_json=canonical_json(m.spec), mark_feed=feed_hex(m.mark_feed),
+                            settlement_feed=feed_hex(m.settlement_feed))
+
+
+health = APIRouter(tags=["health"])
+
+
+@health.get("/health", response_model=HealthPublic)
+def read_health(reporter: ReporterDep, response: Response) -> HealthPublic:
+    states = [fs.status for fs in reporter.feeds.values()]
+    degraded = reporter.clock_error is not None or reporter.now is None
+    if degraded:
+        response.status_code = 503
+    return HealthPublic(status="degraded" if degraded else "ok", chain_id=reporter.manifest.chain_id,
+                        oracle=reporter.manifest.oracle, signer=reporter.signer.address if reporter.signer else None,
+                        now=reporter.now, feeds=len(states), feeds_ok=states.count("ok"),
+                        feeds_error=states.count("error"), clock_error=reporter.clock_error)
+
+
+metrics = APIRouter(tags=["metrics"])
+
+
+@metrics.get("/metrics", response_class=Response)
+def read_metrics(reporter: ReporterDep, request: Request) -> Response:
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+# --------------------------------------------------------------------------- app factory
+
+
+def create_app(settings: OracleSettings, *, manifest: Manifest | None = None, clock: Callable[[], int] | None = None,
+               source: PriceSource | None = None, signer: ReportSigner | None = None) -> FastAPI:
+    """Build a reporter app. Anything not injected is built from ``settings``."""
+    manifest = manifest or load_manifest(settings.manifest)
+    if clock is None:
+        clock = chain_clock(settings.rpc_url) if settings.clock == "chain" else system_clock
+    valuer = Valuer(source or build_source(settings), settings.gpu_params(), settings.trailing_days, settings.gpu_carry_s)
+    signer = signer if signer is not None else build_signer(settings)
+    if signer is None:
+        log.warning("no signing key configured: /reports/latest will answer 503")
+    reporter = Reporter(manifest, valuer, clock, signer, settings.history_len, settings.max_report_lag_s)
+
+    app = FastAPI(title="Compute Spread oracle reporter", version=__version__)
+    app.state.reporter = reporter
+    app.state.registry = CollectorRegistry()  # per app, so several reporters can share a process
+    app.state.registry.register(_ReporterCollector(reporter))
+    for router in (feeds, reports, markets, health, metrics):
+        app.include_router(router)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m oracle.service", description=__doc__.split("\n")[0])
+    p.add_argument("--manifest", help="deployments/<chain_id>.json")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--key-env", help="env var holding this reporter's hex private key")
+    p.add_argument("--keyfile", help="eth keystore JSON (password from --password-env)")
+    p.add_argument("--password-env", help="env var holding the keystore password")
+    p.add_argument("--rpc-url")
+    p.add_argument("--clock", choices=["chain", "system"])
+    p.add_argument("--source", choices=["replay", "live"])
+    p.add_argument("--data-dir")
+    p.add_argument("--replay-offset", type=int, help="data time = chain time + this many seconds")
+    args = p.parse_args(argv)
+    overrides = {k: v for k, v in {
+        "manifest": args.manifest, "host": args.host, "port": args.port, "key_env": args.key_env,
+        "keyfile": args.keyfile, "keyfile_password_env": args.password_env, "rpc_url": args.rpc_url,
+        "clock": args.clock, "source": args.source, "data_dir": args.data_dir, "replay_offset": args.replay_offset,
+    }.items() if v is not None}
+    settings = OracleSettings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        signer = build_signer(settings)
+    except KeyConfigError as e:
+        raise SystemExit(f"oracle: {e}") from None
+    if signer is None:
+        raise SystemExit(f"oracle: no signing key; set {settings.key_env} (or --key-env VAR / --keyfile)")
+    app = create_app(settings, signer=signer)
+    log.info("reporter %s serving %d markets of chain %d on %s:%d", signer.address,
+             len(app.state.reporter.manifest.markets), app.state.reporter.manifest.chain_id, settings.host, settings.port)
+    import uvicorn
+
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+if __name__ == "__main__":
+    main()

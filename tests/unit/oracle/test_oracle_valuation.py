@@ -1,0 +1,142 @@
+"""Marks and settlement values on real data (literals copied from the vendored CSVs and
+checked against them in test_oracle_index_power.py / below)."""
+
+
+import pytest
+
+from oracle import data
+from oracle.errors import MissingData, NoEstimate, SeriesUnavailable, WindowOpen
+from oracle.index import gpu_index_at
+from oracle.sources import ReplaySource
+from oracle.specs import compute_spec, power_spec, spread_spec
+from oracle.timemap import TimeMap
+from oracle.valuation import Valuer, blend
+
+from test_oracle_index_power import FRI_0312_PEAK, MON_0315_PEAK
+from oracle_test_helpers import utc
+
+CT = "America/Chicago"
+
+
+
+# HB_WEST DA, 2021-03-09T12:00Z .. 2021-03-10T11:00Z (24 hours; the last 6 fall on 2021-03-10 CST)
+TRAIL_24 = [4.88, 5.66, 3.41, 1.82, 0.97, 0.80, 0.99, 1.75, 1.64, 0.44, 1.02, 2.80,
+            11.81, 5.66, 3.52, 0.80, 1.76, -0.28, -0.29, -1.19, -0.77, -0.29, -0.28, 5.37]
+
+
+def test_trail_literals_are_real():
+    s = data.load_power("ERCOT", "HB_WEST", "DA")
+    i = int((utc("2021-03-09T12:00Z") - s.timestamps[0]) // 3600)
+    assert list(s.prices[i:i + 24]) == TRAIL_24
+
+
+def test_blend__formula():
+    assert blend(10.0, 2, 1.0, 2) == 3.0
+    with pytest.raises(NoEstimate):
+        blend(1.0, 1, None, 1)
+
+
+def test_mark__during_delivery__realised_plus_trailing_estimate():
+    spec = power_spec("ERCOT", "HB_WEST", "DA", "ATC", utc("2021-03-10T06:00Z"), utc("2021-03-11T06:00Z"))
+    v = Valuer(ReplaySource(), trailing_days=1).mark(spec, utc("2021-03-10T12:00Z"))
+    realised = TRAIL_24[-6:]  # 06:00Z..11:00Z have ended at 12:00Z
+    expected = sum(TRAIL_24) / 24  # trailing 24 h mean = 55.61 / 24
+    hand = (sum(realised) + expected * 18) / 24
+    assert (v.n_hours, v.n_realised, v.n_expected) == (24, 6, 18)
+    assert v.expected_usd == pytest.approx(expected, abs=1e-12)
+    assert v.price_usd == pytest.approx(hand, abs=1e-12) and not v.final
+
+
+def test_mark__before_delivery__trailing_peak_mean():
+    # Mon 2021-03-15 PEAK, observed Sat 03-13 00:00 CST with a 1-day trailing window = Fri 03-12
+    spec = power_spec("ERCOT", "HB_WEST", "DA", "PEAK", utc("2021-03-15T05:00Z"), utc("2021-03-16T05:00Z"))
+    v = Valuer(ReplaySource(), trailing_days=1).mark(spec, utc("2021-03-13T06:00Z"))
+    assert (v.n_realised, v.n_expected) == (0, 16)
+    assert v.price_usd == pytest.approx(sum(FRI_0312_PEAK) / 16, abs=1e-12)
+
+
+def test_mark__trailing_window_only_holiday_and_weekend__no_estimate():
+    # Tue 2021-07-06 PEAK seen at Tue 00:00 CDT: the 2 previous days are Sunday and the Monday holiday
+    spec = power_spec("ERCOT", "HB_WEST", "DA", "PEAK", utc("2021-07-06T05:00Z"), utc("2021-07-07T05:00Z"))
+    with pytest.raises(NoEstimate):
+        Valuer(ReplaySource(), trailing_days=2).mark(spec, utc("2021-07-06T05:00Z"))
+
+
+def test_mark__hourly__same_local_hour_previous_day():
+    # 2021-03-10 03:00 CST hour, seen at 00:00 CST: yesterday's 03:00 CST = 2021-03-09T09:00Z = -1.74
+    h = utc("2021-03-10T09:00Z")
+    v = Valuer(ReplaySource(), trailing_days=1).mark(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", h, h + 3600),
+                                                     utc("2021-03-10T06:00Z"))
+    assert v.price_units == -1_740_000
+
+
+def test_settlement__before_end__raises_window_open():
+    spec = power_spec("ERCOT", "HB_WEST", "DA", "PEAK", utc("2021-03-12T06:00Z"), utc("2021-03-16T05:00Z"))
+    with pytest.raises(WindowOpen):
+        Valuer(ReplaySource()).settlement(spec, utc("2021-03-16T05:00Z") - 1)
+
+
+def test_settlement__after_end__full_window_and_mark_agrees():
+    spec = power_spec("ERCOT", "HB_WEST", "DA", "PEAK", utc("2021-03-12T06:00Z"), utc("2021-03-16T05:00Z"))
+    valuer = Valuer(ReplaySource())
+    s = valuer.settlement(spec, utc("2021-03-16T05:00Z"))
+    hand = (sum(FRI_0312_PEAK) + sum(MON_0315_PEAK)) / 32
+    assert s.final and s.n_hours == 32 and s.price_usd == pytest.approx(hand, abs=1e-12)
+    assert valuer.mark(spec, utc("2021-03-20T00:00Z")).price_units == s.price_units
+
+
+def test_settlement__missing_hours__raises_with_list():
+    spec = power_spec("ERCOT", "HB_WEST", "DA", "ATC", utc("2023-01-01T05:00Z"), utc("2023-01-01T08:00Z"))
+    with pytest.raises(MissingData) as e:
+        Valuer(ReplaySource()).settlement(spec, utc("2023-01-02T00:00Z"))
+    assert e.value.missing == (utc("2023-01-01T06:00Z"), utc("2023-01-01T07:00Z"))
+
+
+def test_mark__ercot_real_time__unavailable():
+    spec = power_spec("ERCOT", "HB_WEST", "RT", "ATC", utc("2021-03-10T06:00Z"), utc("2021-03-11T06:00Z"))
+    with pytest.raises(SeriesUnavailable):
+        Valuer(ReplaySource()).mark(spec, utc("2021-03-10T12:00Z"))
+
+
+def test_compute_settlement__mean_of_hourly_fixings():
+    q = data.load_gpu_quotes("H100-SXM")
+    s, e = utc("2025-10-22T08:00Z"), utc("2025-10-22T10:00Z")
+    v = Valuer(ReplaySource()).settlement(compute_spec("H100-SXM", s, e), e)
+    fix = [gpu_index_at(*q, t).value for t in (s, s + 3600)]
+    # 08:00 predates the 08:37:21 snapshot, 09:00 sees it (index 2.69, see test_oracle_index_gpu)
+    assert fix[1] == 2.69 and v.n_hours == 2
+    assert v.price_usd == pytest.approx(sum(fix) / 2, abs=1e-12)
+
+
+def test_spread__per_dataset_time_maps__uri_hour_against_gpu_hour():
+    """Chain hour 2026-12-03T14:00Z replays ERCOT 2021-02-17T06:00Z ($9,000.01) and GPU 2025-10-22T09:00Z (2.69)."""
+    x = utc("2026-12-03T14:00Z")
+    source = ReplaySource(time_maps={"ERCOT": TimeMap.from_offset(utc("2021-02-17T06:00Z") - x),
+                                     "GPU": TimeMap.from_offset(utc("2025-10-22T09:00Z") - x)})
+    spec = spread_spec(compute_spec("H100-SXM", x, x + 3600),
+                       power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", x, x + 3600), "0.0012")
+    v = Valuer(source).settlement(spec, x + 3600)
+    # 2.69 - 0.0012 x 9000.01 = 2.69 - 10.800012 = -8.110012
+    assert v.price_units == -8_110_012 and v.kind == "SPREAD"
+    legs = dict(v.legs)
+    assert legs["power"].price_usd == 9000.01 and legs["compute"].price_usd == 2.69
+
+
+def test_timemap__speed_and_inverse():
+    tm = TimeMap(chain_anchor=1_000, data_anchor=50_000, speed=24.0)
+    assert tm.to_data(1_000 + 3600) == 50_000 + 86_400
+    assert tm.to_data(tm.to_chain(123_456)) >= 123_456
+    with pytest.raises(ValueError):
+        TimeMap(speed=0)
+
+
+def test_carry_forward__last_valid_value_up_to_max_age():
+    import numpy as np
+
+    from oracle.valuation import carry_forward
+
+    t = np.arange(6, dtype=np.int64) * 3600
+    v = np.array([np.nan, 2.69, np.nan, np.nan, 5.69, np.nan])
+    out = carry_forward(t, v, 3600)
+    np.testing.assert_array_equal(out, [np.nan, 2.69, 2.69, np.nan, 5.69, 5.69])
+    np.testing.assert_array_equal(carry_forward(t, v, 0), v)
