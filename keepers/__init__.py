@@ -1,0 +1,10 @@
+"""Compute Spread keeper bots: oracle pusher, liquidator, settler.
+
+Decision logic lives in plain classes (chain state in, actions out) that unit tests drive
+without a chain: ``keepers.pusher``, ``keepers.liquidator``, ``keepers.settler``.
+``keepers.chain`` holds the shared plumbing (settings, RPC with reconnect, nonce-managed tx
+sender with fee bumping, JSON logs, Prometheus metrics). Entry points:
+
+    python -m keepers.pusher | keepers.liquidator | keepers.settler      (plain loop, any RPC)
+    silverback run keepers.bots.<bot>_bot:bot --network ...               (ape network)
+"""

@@ -1,0 +1,24 @@
+"""Silverback settler: `silverback run keepers.bots.settler_bot:bot --network <ecosystem:network:provider>`.
+
+Logic: keepers/settler.py. Settings: CSPREAD_* env vars (see docs/keepers.md); with no
+CSPREAD_PRIVATE_KEY / CSPREAD_KEY_ENV it runs dry and logs what it would send.
+"""
+from ape import chain
+from silverback import SilverbackBot, StateSnapshot
+
+from keepers.settler import SettlerSettings, build
+from keepers.bots._common import build_keeper, on_block
+
+bot = SilverbackBot()
+
+
+@bot.on_startup()
+def startup(_: StateSnapshot):
+    bot.state.keeper = build_keeper("settler", SettlerSettings, build)
+    bot.state.started = {}
+    return on_block(bot.state.keeper, bot.state.started)  # loads state (resync, nonce, config)
+
+
+@bot.on_(chain.blocks)
+def on_new_block(_block):
+    return on_block(bot.state.keeper, bot.state.started)

@@ -1,0 +1,27 @@
+"""Relay settings (env prefix CSPREAD_RELAY_, e.g. CSPREAD_RELAY_DATABASE_URL)."""
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RelaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CSPREAD_RELAY_")
+
+    manifest: str = "deployments/31337.json"
+    rpc_url: str = "http://127.0.0.1:8545"
+    # SQLite file by default; any SQLAlchemy URL (postgresql+psycopg://...) for shared books
+    database_url: str = "sqlite:///relay.db"
+    head_ttl: float = 0.25  # s between head polls; chain reads are cached per head block
+    min_ttl: int = 2  # s an order must still live past the head block's timestamp
+    check_margin: bool = True
+    max_open_per_trader: int = 1_000
+    follow_interval: float = 0.5  # s between event-log polls
+    revalidate_interval: float = 5.0  # s between full re-validations
+    confirmations: int = 0
+    start_block: int | None = None  # default: the manifest's deploy block
+    # matching loop (optional): the key is read from the env var named here
+    match: bool = False
+    matcher_key_env: str = "CSPREAD_MATCHER_KEY"
+    match_interval: float = 0.2
+    skip_ttl: float = 30.0
+    background: bool = True  # run follower / revalidator / matcher threads (off in unit tests)

@@ -1,0 +1,1 @@
+"""One router per resource: orders, markets (book, trades), stream (websocket), health (+ metrics)."""

@@ -1,0 +1,110 @@
+"""Run the relay (and optionally the matching loop) in one process.
+
+    python -m keepers.matcher.service --manifest deployments/31337.json --rpc http://127.0.0.1:8545 --port 8600
+    CSPREAD_MATCHER_KEY=0x... python -m keepers.matcher.service ... --match
+
+Every flag has a CSPREAD_RELAY_* environment equivalent (see keepers/matcher/config.py).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from keepers.matcher.app import create_app
+from keepers.matcher.config import RelaySettings
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m keepers.matcher.service", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--manifest", help="deployment manifest (deployments/<chain_id>.json)")
+    p.add_argument("--rpc", help="JSON-RPC URL")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8600)
+    p.add_argument("--db", help="SQLAlchemy URL or a SQLite file path (default sqlite:///relay.db)")
+    p.add_argument("--match", action="store_true", help="run the matching loop (key from --key-env)")
+    p.add_argument("--key-env", help="env var holding the matcher's private key (default CSPREAD_MATCHER_KEY)")
+    p.add_argument("--no-margin-check", action="store_true", help="accept orders without the margin pre-check")
+    p.add_argument("--log-level", default="info")
+    a = p.parse_args(argv)
+    over: dict = {}
+    if a.manifest:
+        over["manifest"] = a.manifest
+    if a.rpc:
+        over["rpc_url"] = a.rpc
+    if a.db:
+        over["database_url"] = a.db if "://" in a.db else f"sqlite:///{a.db}"
+    if a.match:
+        over["match"] = True
+    if a.key_env:
+        over["matcher_key_env"] = a.key_env
+    if a.no_margin_check:
+        over["check_margin"] = False
+    settings = RelaySettings(**over)
+    logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(create_app(settings), host=a.host, port=a.port, log_level=a.log_level, access_log=False)
+
+
+class RelayProcess:
+    """The relay as a child process on a free port, started and stopped by PID (tests, bench, devnet)."""
+
+    def __init__(self, manifest: str, rpc: str, db: str, port: int | None = None, match_key: str | None = None,
+                 log_path: str | None = None, extra_env: dict | None = None):
+        from sdk.devnet import free_port
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cmd = [sys.executable, "-m", "keepers.matcher.service", "--manifest", str(manifest), "--rpc", rpc,
+                    "--port", str(self.port), "--db", str(db), "--log-level", "warning"]
+        self.env = dict(os.environ, **(extra_env or {}))
+        if match_key:
+            self.cmd.append("--match")
+            self.env["CSPREAD_MATCHER_KEY"] = match_key
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30.0) -> "RelayProcess":
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"relay exited with {self.proc.returncode} (see {self.log_path})")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"relay did not answer on {self.url} within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.proc = None
+
+    def __enter__(self) -> "RelayProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    main()

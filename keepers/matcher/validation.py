@@ -1,0 +1,225 @@
+"""Everything the relay checks before it accepts (and while it keeps) a signed order.
+
+Pure logic over a `ChainView` and an `OrderStore`; no FastAPI. A rejection is a `RelayError`
+carrying the HTTP status, a stable machine `code` and a message a trader can act on.
+
+Margin pre-check (an estimate of what `Clearinghouse.trade` will demand, conservative):
+
+    need(order) = ceil(q * (im_fixed + im_rate_bps * |price| / 10_000) / 1000)   IM at the order price
+                + max(0, adverse mark-to-market at fill: (price - mark) * q / 1000 for a buy,
+                                                         (mark - price) * q / 1000 for a sell)
+                + ceil(|q * price| / 1000 * max(maker, taker fee bps) / 10_000)  the fee
+
+    per market, reserved = max(sum need of open buys, sum need of open sells) (only one side can
+    grow the position), summed over the trader's markets, must be <= free margin = equity - IM
+    from `Clearinghouse.account_summary`. Reduce-only orders reserve nothing.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from eth_utils import is_address, to_checksum_address
+
+from keepers.matcher.chainview import AccountInfo, ChainView, MarketInfo
+from keepers.matcher.orders import UINT256_MAX, Order, SignatureVerifier
+from keepers.matcher.store import OrderStore, StoredOrder
+
+INT64_MAX = 2**63 - 1
+
+
+class RelayError(Exception):
+    def __init__(self, status: int, code: str, detail: str, extra: dict | None = None):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra or {}
+
+
+def usd(units: int) -> str:
+    return f"{Decimal(int(units)).scaleb(-6):,.6f}".rstrip("0").rstrip(".") + " USD"
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+def margin_need(is_buy: bool, quantity: int, price: int, m: MarketInfo, fee_bps: int) -> int:
+    """Base units of free margin a fill of `quantity` at `price` would consume (module doc)."""
+    if quantity <= 0:
+        return 0
+    im = _ceil_div(quantity * (m.im_fixed * 10_000 + m.im_rate_bps * abs(price)), 1000 * 10_000)
+    adverse = (price - m.mark) if is_buy else (m.mark - price)
+    adverse = _ceil_div(max(0, adverse) * quantity, 1000)
+    fee = _ceil_div(abs(quantity * price) * fee_bps, 1000 * 10_000)
+    return im + adverse + fee
+
+
+def order_margin(o: Order, quantity: int, m: MarketInfo, fee_bps: int) -> int:
+    return 0 if o.reduce_only else margin_need(o.is_buy, quantity, o.price, m, fee_bps)
+
+
+def reserved_from_exposure(rows, markets: dict[int, MarketInfo], fee_bps: int) -> int:
+    """rows of (market_id, is_buy, remaining, price): sum over markets of max(buy, sell) need."""
+    sides: dict[tuple[int, bool], int] = defaultdict(int)
+    for mid, is_buy, rem, price in rows:
+        m = markets.get(mid)
+        if m is not None:
+            sides[(mid, is_buy)] += margin_need(is_buy, rem, price, m, fee_bps)
+    return sum(max(sides[(mid, True)], sides[(mid, False)]) for mid in {k[0] for k in sides})
+
+
+def reserved_margin(orders: list[StoredOrder], markets: dict[int, MarketInfo], fee_bps: int) -> int:
+    """Sum over markets of max(buy-side, sell-side) margin of open orders (module doc)."""
+    return reserved_from_exposure([(so.order.market_id, so.order.is_buy, so.remaining, so.order.price)
+                                   for so in orders if not so.order.reduce_only], markets, fee_bps)
+
+
+@dataclass
+class ValidationSettings:
+    fee_bps: int = 5  # max(maker, taker) fee, bps (from the manifest)
+    min_ttl: int = 2  # seconds an order must still live, past the head block's timestamp
+    check_margin: bool = True
+    max_open_per_trader: int = 1_000
+
+
+class OrderValidator:
+    def __init__(self, chain: ChainView, store: OrderStore, separator: bytes,
+                 settings: ValidationSettings | None = None, verifier: SignatureVerifier | None = None):
+        self.chain, self.store, self.separator = chain, store, separator
+        self.settings = settings or ValidationSettings()
+        self.verifier = verifier or SignatureVerifier()
+
+    # ------------------------------------------------------------ parsing
+    @staticmethod
+    def parse(data: dict) -> tuple[Order, bytes]:
+        """Wire dict -> (Order, signature); RelayError 400 on malformed fields."""
+        trader = data.get("trader", "")
+        if not is_address(trader):
+            raise RelayError(400, "bad_order", f"trader {trader!r} is not an address")
+        for k in ("quantity", "price", "market_id"):
+            v = data[k]
+            if not -INT64_MAX <= v <= INT64_MAX:
+                raise RelayError(400, "out_of_range", f"{k} {v} is outside the relay's 64-bit range")
+        if data["quantity"] <= 0:
+            raise RelayError(400, "bad_order", "quantity must be positive (thousandths of a unit)")
+        if min(data["nonce"], data["expiry"], data["market_id"]) < 0 or max(data["nonce"], data["expiry"]) > UINT256_MAX:
+            raise RelayError(400, "bad_order", "nonce, expiry and market_id are uint256")
+        sig = data.get("signature", "")
+        try:
+            raw = bytes.fromhex(sig[2:] if sig.startswith("0x") else sig)
+        except ValueError:
+            raw = b""
+        if len(raw) != 65:
+            raise RelayError(400, "bad_signature", "signature must be 65 bytes hex (r, s, v)")
+        o = Order(to_checksum_address(trader), data["market_id"], bool(data["is_buy"]), data["quantity"],
+                  data["price"], data["nonce"], data["expiry"], bool(data.get("reduce_only", False)))
+        return o, raw
+
+    # ------------------------------------------------------------ checks
+    def check(self, o: Order, signature: bytes) -> tuple[str, int]:
+        """Validate a new order; returns (order hash, on-chain remaining) or raises RelayError."""
+        digest = o.digest(self.separator)
+        h = "0x" + digest.hex()
+        if self.store.get(h) is not None:
+            raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
+        if not self.verifier.verify(digest, signature, o.trader):
+            raise RelayError(400, "bad_signature",
+                             f"signature does not recover to {o.trader} for this order under the domain "
+                             f"ComputeSpread v1, chainId {self.chain.chain_id}, Exchange {self.chain.exchange} "
+                             "(signed for another chain, contract or order?)")
+        m = self.market_checks(o)
+        _, now = self.chain.head()
+        if o.expiry <= now + self.settings.min_ttl:
+            raise RelayError(400, "expired", f"order expires at {o.expiry}, chain time is {now}")
+        min_nonce = self.chain.min_nonce(o.trader)
+        if o.nonce < min_nonce:
+            raise RelayError(400, "nonce_below_min",
+                             f"nonce {o.nonce} is below the trader's on-chain min nonce {min_nonce} (cancel_all)")
+        remaining = self.chain.remaining(o, h)
+        if remaining == 0:
+            if self.chain.cancelled(h):
+                raise RelayError(400, "cancelled", f"order {h} was cancelled on-chain")
+            raise RelayError(400, "filled", f"order {h} is already fully filled on-chain")
+        if o.reduce_only:
+            pos = self.chain.position(o.trader, o.market_id)
+            if (o.is_buy and pos >= 0) or (not o.is_buy and pos <= 0):
+                raise RelayError(400, "not_reducing", f"reduce-only order but the position is {pos} thousandths")
+        elif self.settings.check_margin:
+            self.margin_check(o, remaining, m)
+        return h, remaining
+
+    def market_checks(self, o: Order) -> MarketInfo:
+        m = self.chain.market(o.market_id)
+        if m is None:
+            raise RelayError(404, "unknown_market", f"market {o.market_id} is not listed")
+        _, now = self.chain.head()
+        if m.settled or now >= m.last_trade_time:
+            raise RelayError(400, "market_closed", f"market {o.market_id} is closed for trading")
+        if not o.reduce_only and m.halted:
+            raise RelayError(400, "market_halted", f"market {o.market_id} is halted: only reduce-only orders")
+        if not o.reduce_only and not m.mark_fresh:
+            raise RelayError(400, "stale_mark", f"market {o.market_id}'s mark (observed at {m.mark_observed_at}) "
+                                                "is stale: risk-increasing orders cannot fill until it is pushed")
+        if o.price % m.price_tick:
+            raise RelayError(400, "off_tick", f"price {o.price} is not a multiple of the tick {m.price_tick}")
+        if o.quantity % m.quantity_step or o.quantity < m.min_quantity:
+            raise RelayError(400, "bad_quantity", f"quantity {o.quantity} must be >= {m.min_quantity} and a "
+                                                  f"multiple of {m.quantity_step} (thousandths)")
+        return m
+
+    def margin_check(self, o: Order, remaining: int, m: MarketInfo) -> None:
+        acct = self.chain.account(o.trader)
+        if not acct.fresh:
+            raise RelayError(400, "stale_mark", f"a mark {o.trader}'s account depends on is stale")
+        others = self.store.open_exposure(o.trader)
+        if len(others) >= self.settings.max_open_per_trader:
+            raise RelayError(429, "too_many_orders", f"{o.trader} has {len(others)} open orders in the relay; "
+                                                     "cancel some first")
+        markets = {m.market_id: m}
+        for mid in {r[0] for r in others} - {m.market_id}:
+            mi = self.chain.market(mid)
+            if mi is not None:
+                markets[mid] = mi
+        need = reserved_from_exposure([*others, (o.market_id, o.is_buy, remaining, o.price)], markets,
+                                      self.settings.fee_bps)
+        if need > acct.free:
+            before = reserved_from_exposure(others, markets, self.settings.fee_bps)
+            raise RelayError(400, "insufficient_margin",
+                             f"insufficient margin: this order needs {usd(need - before)} of initial margin and "
+                             f"fees at {o.price} base units (open orders already reserve {usd(before)}); free "
+                             f"margin is {usd(acct.free)}: missing {usd(need - acct.free)}; deposit at least that",
+                             {"missing": need - acct.free, "free": acct.free, "required": need})
+
+    # ------------------------------------------------------------ re-validation of resting orders
+    def still_alive(self, so: StoredOrder) -> tuple[str | None, str, int]:
+        """(dead status or None, reason, remaining) for a resting order, reading the chain."""
+        o = so.order
+        _, now = self.chain.head()
+        if o.expiry <= now:
+            return "expired", f"expired at {o.expiry}", 0
+        m = self.chain.market(o.market_id)
+        if m is None or m.settled or now >= m.last_trade_time:
+            return "expired", "market closed", 0
+        if o.nonce < self.chain.min_nonce(o.trader):
+            return "cancelled", "nonce below min nonce", 0
+        rem = self.chain.remaining(o, so.hash)
+        if rem == 0:
+            if self.chain.cancelled(so.hash):
+                return "cancelled", "cancelled on-chain", 0
+            return "filled", "fully filled", 0
+        return None, "", rem
+
+    def margin_excess(self, trader: str, orders: list[StoredOrder]) -> list[StoredOrder]:
+        """Youngest orders to drop so the rest fit the trader's free margin ("margin gone")."""
+        acct: AccountInfo = self.chain.account(trader)
+        keep = sorted((so for so in orders if not so.order.reduce_only), key=lambda so: so.seq)
+        markets = {}
+        for so in keep:
+            if so.order.market_id not in markets:
+                mi = self.chain.market(so.order.market_id)
+                if mi is not None:
+                    markets[so.order.market_id] = mi
+        drop: list[StoredOrder] = []
+        while keep and reserved_margin(keep, markets, self.settings.fee_bps) > acct.free:
+            drop.append(keep.pop())
+        return drop

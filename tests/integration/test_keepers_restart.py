@@ -1,0 +1,55 @@
+"""anvil killed and restarted on the same port (state dumped and reloaded): the pusher and the
+liquidator notice the outage, reconnect, resync from events and carry on without acting twice."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from keepers_env import ATC, Env, wait_until
+from sdk.devnet import ANVIL_KEYS
+from test_keepers_liquidation import LIQ_A, SHOCK_AT, liquidatable_at, open_book
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(tmp_path):
+    e = Env(tmp_path)
+    yield e
+    e.close()
+
+
+def test_restart__anvil_killed_mid_run__bots_reconnect_resync_no_duplicates(env):
+    shorts = open_book(env)
+    pusher = env.procs[3]
+    liq = env.start_bot("liquidator", LIQ_A, "--poll-interval", "0.1")
+    wait_until(lambda: any(l.get("msg") == "startup" for l in liq.lines()), 30, 0.2, "liquidator startup")
+    block_before = env.w3.eth.block_number
+    pushes_before = len(env.oracle_events())
+
+    last_ts, port = env.now(), env.anvil.port
+    env.anvil.stop()
+    time.sleep(2.0)  # bots see the outage
+    env.start_anvil_again(port, last_ts)
+    assert env.w3.eth.block_number >= block_before  # same chain, reloaded
+    for p in (pusher, liq):
+        wait_until(lambda: any(l.get("msg") == "rpc reconnected" for l in p.lines()), 30, 0.2, f"{p.name} reconnect")
+    assert len(env.oracle_events()) == pushes_before  # nothing re-sent on reconnect
+
+    env.interval_mining(1)
+    env.warp_to(SHOCK_AT)
+    ev = wait_until(lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2, "shock push")
+    expected = liquidatable_at(env, shorts, ev[0].blockNumber)
+    assert len(expected) == 6
+    wait_until(lambda: not any(env.ch.functions.is_liquidatable(a).call() for a in shorts), 30, 0.2, "all healthy")
+    time.sleep(2)
+    liqs = env.events("Liquidation")
+    assert sorted(e.args.account for e in liqs) == sorted(expected)  # each exactly once
+    sent = [l for l in liq.lines() if l.get("msg") == "sent"]
+    assert len(sent) == len(expected), [l["account"] for l in sent]
+    assert not [l for l in liq.lines() if l.get("msg", "").startswith("liquidation not applied")]
+    obs = [e.args.observed_at for e in env.oracle_events() if e.args.feed_id == ev[0].args.feed_id]
+    assert len(obs) == len(set(obs))
+    assert pusher.alive() and liq.alive()
+    assert any(l.get("msg") == "reconnected: full resync" for l in liq.lines())
