@@ -57,7 +57,15 @@ def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: 
         oracle.set_feed(m.settlement_feed, lo, hi, sender=owner)
         receipt = ch.list_market(m.struct(), sender=owner)
         market_id = receipt.return_value if receipt.return_value else ch.market_count()
-        listed.append(m.manifest_entry(int(market_id)))
+        entry = m.manifest_entry(int(market_id))
+        # Chainlink AggregatorV3 read adapters, one per feed, for integrators' existing tooling
+        unit = "MWh" if m.spec["kind"] == "POWER" else "GPU-hour"
+        entry["aggregators"] = {
+            role: project.FeedAggregator.deploy(oracle.address, feed, 6, f"{m.symbol} {role}, USD/{unit}",
+                                                sender=owner).address
+            for role, feed in (("mark", m.mark_feed), ("settlement", m.settlement_feed))
+        }
+        listed.append(entry)
         log(f"market {market_id:>2}  {m.symbol}")
 
     contracts = {"Oracle": oracle, "Clearinghouse": ch, "Exchange": ex}
@@ -78,6 +86,7 @@ def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: 
     # the collateral's ERC-20 ABI is MockUSDC's minus the faucet; readers use "Collateral"
     erc20_abi = [a for a in _abi(project.MockUSDC) if a.get("name") not in ("mint", "MAX_MINT")]
     manifest["contracts"]["Collateral"] = {"address": collateral, "abi": erc20_abi}
+    manifest["contracts"]["FeedAggregator"] = {"abi": _abi(project.FeedAggregator), "per_market": "markets[].aggregators"}
     if mock is not None:
         manifest["contracts"]["MockUSDC"] = {"address": mock.address, "abi": _abi(mock)}
     out = out or Path("deployments") / f"{chain.chain_id}.json"

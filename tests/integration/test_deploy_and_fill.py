@@ -156,3 +156,16 @@ def test_fill__cast_wallet_signed_order__accepted(devnet, tmp_path):
     # sold 2.5 MWh at -$12.34: the seller *pays* 30.85 USD of notional (open notional +30.85)
     assert ch.functions.position(maker, market["id"]).call() == [-2_500, 30_850_000]
     assert ch.functions.position(taker, market["id"]).call() == [2_500, -30_850_000]
+
+
+def test_deploy__aggregator_per_feed__reads_latest_round(devnet):
+    anvil, manifest, _ = devnet
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    abi = manifest["contracts"]["FeedAggregator"]["abi"]
+    market = next(m for m in manifest["markets"] if m["symbol"].startswith("B200"))
+    agg = w3.eth.contract(address=market["aggregators"]["mark"], abi=abi)
+    assert agg.functions.description().call() == f"{market['symbol']} mark, USD/GPU-hour"
+    assert agg.functions.decimals().call() == 6
+    _push_mark(w3, manifest, market, 5_670_000)
+    rid, answer, started, updated, answered = agg.functions.latestRoundData().call()
+    assert answer == 5_670_000 and rid == started == answered
