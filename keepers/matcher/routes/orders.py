@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Header, Query, status
-from fastapi.concurrency import run_in_threadpool
 
 from keepers.matcher.deps import RelayDep
 from keepers.matcher.relay import order_json

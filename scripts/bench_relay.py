@@ -1,0 +1,158 @@
+"""Relay benchmarks (a `make bench` section): `run() -> list[dict(name, value, unit, target)]`.
+
+Setup: anvil + the real deploy, the H100 market's mark pushed, 32 funded traders. The relay is
+the real process (uvicorn on loopback, SQLite file store) started by PID.
+
+1. Order posts/s with full validation: pre-signed, non-crossing orders posted by 16 concurrent
+   HTTP clients. Each post does: parse, EIP-712 digest, signature check (cached per-trader key,
+   see keepers/matcher/orders.py), market rules, expiry, min nonce, `Exchange.remaining(order)`
+   (one eth_call: a new order is never in the cache), the margin pre-check over the trader's open
+   orders, the SQLite insert. Cached per head block (re-polled every 0.25 s): market params/state/
+   mark, account summaries, min nonces. One warm-up order per trader first (first-seen key:
+   ~60 ms once).
+2. End-to-end latency: a resting ask, then a crossing bid is posted; the clock stops when the
+   buyer's position is visible on-chain (relay accepts -> matcher wakes -> simulate -> send ->
+   anvil mines -> receipt). Median of 5.
+"""
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from eth_abi import decode, encode
+from eth_account import Account
+
+from keepers.matcher.chainview import Rpc, _sel
+from keepers.matcher.orders import Order, domain_separator, sign_order
+from keepers.matcher.service import RelayProcess
+from keepers.matcher.tx import TxSender
+from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
+from sdk.manifest import Manifest
+
+USDC = 10**6
+N_ORDERS = 3_000
+CONCURRENCY = 16
+N_TRADERS = 32  # ~94 resting orders each by the end
+
+
+def _push_mark(m: Manifest, url: str, market: dict, price: int) -> None:
+    from eth_account.messages import encode_typed_data
+
+    now = int(rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    feed = bytes.fromhex(market["mark_feed"][2:])
+    td = lambda: {  # noqa: E731
+        "types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                                   {"name": "chainId", "type": "uint256"},
+                                   {"name": "verifyingContract", "type": "address"}],
+                  "Report": [{"name": "feed_ids", "type": "bytes32[]"}, {"name": "prices", "type": "int256[]"},
+                             {"name": "observed_at", "type": "uint256"}]},
+        "primaryType": "Report",
+        "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": m.chain_id,
+                   "verifyingContract": m.address("Oracle")},
+        "message": {"feed_ids": [feed], "prices": [price], "observed_at": now}}
+    sigs = [Account.from_key(k).sign_message(encode_typed_data(full_message=td())).signature for k in ANVIL_KEYS[1:3]]
+    data = _sel("submit(bytes32[],uint256,int256[][],bytes[])") + encode(
+        ["bytes32[]", "uint256", "int256[][]", "bytes[]"], [[feed], now, [[price], [price]], sigs])
+    TxSender(Rpc(url), ANVIL_KEYS[0], m.chain_id).send(m.address("Oracle"), data)
+
+
+def _fund(m: Manifest, url: str, acct, amount: int) -> None:
+    rpc(url, "anvil_setBalance", [acct.address, hex(10**21)])
+    s = TxSender(Rpc(url), acct.key, m.chain_id)
+    usdc, ch = m.address("MockUSDC"), m.address("Clearinghouse")
+    s.send(usdc, _sel("mint(address,uint256)") + encode(["address", "uint256"], [acct.address, amount]))
+    s.send(usdc, _sel("approve(address,uint256)") + encode(["address", "uint256"], [ch, amount]))
+    s.send(ch, _sel("deposit(uint256)") + encode(["uint256"], [amount]))
+
+
+async def _blast(url: str, bodies: list[dict]) -> tuple[float, list[int]]:
+    codes: list[int] = []
+    queue = list(reversed(bodies))
+    async with httpx.AsyncClient(base_url=url, timeout=30,
+                                 limits=httpx.Limits(max_connections=CONCURRENCY)) as c:
+        async def worker():
+            while queue:
+                b = queue.pop()
+                codes.append((await c.post("/orders", json=b)).status_code)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return time.perf_counter() - t0, codes
+
+
+def run() -> list[dict]:
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp, Anvil() as anvil:
+        mpath = Path(tmp) / "manifest.json"
+        deploy(anvil.url, mpath)
+        m = Manifest.load(mpath)
+        market = next(x for x in m.markets if x["symbol"].startswith("H100-SXM"))
+        _push_mark(m, anvil.url, market, 2_500_000)
+        traders = [Account.from_key(bytes([0x40 + i]) * 32) for i in range(N_TRADERS)]
+        for t in traders:
+            _fund(m, anvil.url, t, 50_000 * USDC)
+        sep = domain_separator(m.chain_id, m.address("Exchange"))
+        now = int(rpc(anvil.url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+
+        def body(t, i, is_buy, price):
+            o = Order(t.address, market["id"], is_buy, 1_000, price, 10_000 + i, now + 7_200)
+            return {**o.as_dict(), "signature": "0x" + sign_order(o, t, sep).hex()}
+
+        # 1. posts/s (no matcher: bids far below asks, nothing crosses)
+        bodies = [body(traders[i % N_TRADERS], i, i % 2 == 0, (2_000_000 - (i % 300) * 1_000) if i % 2 == 0
+                       else (3_000_000 + (i % 300) * 1_000)) for i in range(N_ORDERS + N_TRADERS)]
+        with RelayProcess(str(mpath), anvil.url, str(Path(tmp) / "bench.db"),
+                          log_path=str(Path(tmp) / "relay.log")) as relay:
+            warm = [httpx.post(relay.url + "/orders", json=b).status_code for b in bodies[:N_TRADERS]]
+            assert warm == [201] * N_TRADERS, warm
+            secs, codes = asyncio.run(_blast(relay.url, bodies[N_TRADERS:]))
+            ok = codes.count(201)
+            if ok != N_ORDERS:
+                raise RuntimeError(f"only {ok}/{N_ORDERS} posts accepted: {sorted(set(codes))}")
+            rows.append({"name": f"relay order posts/s, full validation ({N_ORDERS} orders, {CONCURRENCY} "
+                                 "concurrent clients, loopback uvicorn, SQLite)",
+                         "value": round(N_ORDERS / secs, 1), "unit": "orders/s", "target": ">= 500"})
+            t0 = time.perf_counter()
+            for _ in range(20):
+                httpx.get(f"{relay.url}/markets/{market['id']}/book", params={"depth": 10})
+            rows.append({"name": f"book read with {N_ORDERS} resting orders (levels + raw orders)",
+                         "value": round((time.perf_counter() - t0) / 20 * 1000, 1), "unit": "ms", "target": ""})
+
+        # 2. post -> on-chain fill latency, matcher on
+        matcher = Account.from_key(bytes([0x77]) * 32)
+        rpc(anvil.url, "anvil_setBalance", [matcher.address, hex(10**21)])
+        r = Rpc(anvil.url)
+        ch = m.address("Clearinghouse")
+        lat = []
+        with RelayProcess(str(mpath), anvil.url, str(Path(tmp) / "e2e.db"), match_key=matcher.key.hex(),
+                          log_path=str(Path(tmp) / "relay-e2e.log")) as relay:
+            seller, buyer = traders[0], traders[1]
+            for i in range(5):
+                ask = body(seller, 900_000 + i, False, 2_490_000)
+                assert httpx.post(relay.url + "/orders", json=ask).status_code == 201
+                before = decode(["int256", "int256"], r.call(ch, _sel("position(address,uint256)") + encode(
+                    ["address", "uint256"], [buyer.address, market["id"]])))[0]
+                bid = body(buyer, 900_000 + i, True, 2_510_000)
+                t0 = time.perf_counter()
+                assert httpx.post(relay.url + "/orders", json=bid).status_code == 201
+                while True:
+                    q = decode(["int256", "int256"], r.call(ch, _sel("position(address,uint256)") + encode(
+                        ["address", "uint256"], [buyer.address, market["id"]])))[0]
+                    if q != before:
+                        break
+                    if time.perf_counter() - t0 > 30:
+                        raise RuntimeError("crossing order was not matched within 30 s")
+                    time.sleep(0.002)
+                lat.append(time.perf_counter() - t0)
+        rows.append({"name": "post crossing order -> on-chain fill visible (anvil automine, median of 5)",
+                     "value": round(statistics.median(lat) * 1000, 1), "unit": "ms", "target": ""})
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

@@ -1,0 +1,1 @@
+from matcher_helpers import chain, store, traders  # noqa: F401  (fixtures)
