@@ -4,12 +4,11 @@ Setup: anvil + the real deploy, the H100 market's mark pushed, 32 funded traders
 the real process (uvicorn on loopback, SQLite file store) started by PID.
 
 1. Order posts/s with full validation: pre-signed, non-crossing orders posted by 16 concurrent
-   HTTP clients. Each post does: parse, EIP-712 digest, signature check (cached per-trader key,
-   see keepers/matcher/orders.py), market rules, expiry, min nonce, `Exchange.remaining(order)`
+   HTTP clients. Each post does: parse, EIP-712 digest, signature check (libsecp256k1 via
+   coincurve), market rules, expiry, min nonce, `Exchange.remaining(order)`
    (one eth_call: a new order is never in the cache), the margin pre-check over the trader's open
    orders, the SQLite insert. Cached per head block (re-polled every 0.25 s): market params/state/
-   mark, account summaries, min nonces. One warm-up order per trader first (first-seen key:
-   ~60 ms once).
+   mark, account summaries, min nonces. One warm-up order per trader first.
 2. End-to-end latency: a resting ask, then a crossing bid is posted; the clock stops when the
    buyer's position is visible on-chain (relay accepts -> matcher wakes -> simulate -> send ->
    anvil mines -> receipt). Median of 5.

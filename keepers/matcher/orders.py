@@ -5,23 +5,16 @@ of DESIGN §4 so it costs a few microseconds; `tests/unit/matcher/test_matcher_o
 to the golden vectors made with an independent signer (foundry's cast).
 
 Signature verification must say exactly what the chain will say: the Exchange runs
-`ecrecover(digest, v, r, s)` (snekmate, low-s only) and compares with `order.trader`.
-Pure-Python public-key recovery costs ~7 ms (no libsecp256k1 binding is installed), which
-would cap a relay near 150 orders/s. So `SignatureVerifier` recovers the key the slow way once
-per trader, then checks further signatures against that key with precomputed tables
-(`keepers.matcher.secp256k1`): R' = u1*G + u2*Q must have x == r and y parity == v, which is
-exactly "ecrecover returns the trader" (a wrong v is refused, as on-chain).
+`ecrecover(digest, v, r, s)` (snekmate, low-s only) and compares with `order.trader`; so do we,
+through eth_keys' coincurve (libsecp256k1) backend.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from keepers.matcher import secp256k1
 
 ORDER_TYPE = (
     "Order(address trader,uint256 market_id,bool is_buy,uint256 quantity,int256 price,"
@@ -145,46 +138,11 @@ def _parse(signature: bytes) -> tuple[int, int, int] | None:
 
 
 class SignatureVerifier:
-    """Thread-safe `verify(digest, signature, address) -> bool` with a per-address key cache.
+    """Thread-safe `verify(digest, signature, address) -> bool`: ecrecover exactly as the Exchange.
 
-    First signature of an address: full recovery (~7 ms), then the key's window table is built
-    (~50 ms, once) and cached; later signatures of that address cost ~0.8 ms (see secp256k1).
+    Recovery runs in libsecp256k1 through eth_keys' coincurve backend (~50 us; pinned
+    dependency), so no key cache or hand-written curve code is needed.
     """
 
-    def __init__(self, cache_size: int = 4_096):
-        self._tables: OrderedDict[str, list] = OrderedDict()  # address -> window table of its key
-        self._size = cache_size
-        self._lock = threading.Lock()
-
     def verify(self, digest: bytes, signature: bytes, address: str) -> bool:
-        address = to_checksum_address(address)
-        parsed = _parse(signature)
-        if parsed is None:
-            return False
-        r, s, v = parsed
-        table = self._cached(address)
-        if table is not None:
-            return secp256k1.verify(int.from_bytes(digest, "big"), r, s, v, table)
-        recovered = recover_address(digest, signature)
-        if recovered != address:
-            return False
-        self._remember(address, digest, parsed)
-        return True
-
-    def _cached(self, address: str):
-        with self._lock:
-            table = self._tables.get(address)
-            if table is not None:
-                self._tables.move_to_end(address)
-            return table
-
-    def _remember(self, address: str, digest: bytes, parsed: tuple[int, int, int]) -> None:
-        from eth_keys import keys
-
-        r, s, v = parsed
-        raw = keys.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(digest).to_bytes()
-        table = secp256k1.key_table(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
-        with self._lock:
-            self._tables[address] = table
-            if len(self._tables) > self._size:
-                self._tables.popitem(last=False)
+        return recover_address(digest, signature) == to_checksum_address(address)
