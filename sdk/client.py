@@ -1,0 +1,533 @@
+"""Write side of the SDK: ``Client`` = :class:`sdk.reader.Reader` + a key.
+
+    from sdk import Client
+    c = Client("deployments/31337.json", "http://127.0.0.1:8545", private_key="0x...")
+    c.faucet(Decimal("10000")); c.deposit(Decimal("5000"))
+    o = c.buy("H100-SXM.2026-12", Decimal("100"), Decimal("2.45"))     # sign (+ post to relay)
+    fill = other_client.fill(o)                                           # take it on-chain
+
+Keys: ``private_key=``, ``keyfile=`` + ``password=`` (an eth keystore JSON), or
+``ape_account=`` (an ape account alias; needs ape installed, imported only then). Plain web3
+otherwise.
+
+Every write runs pre-flight checks first (market open and fresh, margin after the trade,
+wallet balance, allowance, gas funds), as ApePay's StreamManager.create does, and raises a
+typed :mod:`sdk.errors` exception that says how to fix it; a revert that still happens is
+decoded into the same types, never shown raw.
+
+Thread-safety: reads are safe from any thread (see Reader). Writes are serialised by one
+lock around transaction-nonce assignment and sending, so several threads may share a Client;
+order nonces come from a thread-safe :class:`sdk.signing.TimeNonce` (unique across processes).
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_defunct, encode_typed_data
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TimeExhausted
+from web3.logs import DISCARD
+
+from sdk import hedge as _hedge
+from sdk import units as u
+from sdk.errors import (
+    ComputeSpreadError, HealthWouldFall, InsufficientAllowance, InsufficientBalance, InsufficientCollateral,
+    InsufficientGasFunds, InsufficientMargin, InvalidAmount, InvalidOrder, MarketClosed, MarketHalted, NotLiquidatable,
+    NotReducing,
+    OrderRejected, SelfTrade, SignerRequired, TransactionFailed, decode_revert, usd_text,
+)
+from sdk.manifest import Manifest
+from sdk.margin import Holding, grows, project_trade, summarise
+from sdk.models import AccountState, Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder, TxEstimate
+from sdk.reader import Reader
+from sdk.relay_client import RelayClient
+from sdk.signing import NonceSource, TimeNonce, order_typed_data
+
+DEFAULT_EXPIRY = 24 * 3600  # s an order lives unless told otherwise
+GAS_HEADROOM_PCT = 20  # added to gas estimates
+
+
+# ---------------------------------------------------------------- signers
+
+
+class _LocalSigner:
+    """An eth_account key held in memory; ``repr`` shows only the address."""
+
+    def __init__(self, key):
+        self._acct = Account.from_key(key)
+        self.address = self._acct.address
+
+    def __repr__(self) -> str:
+        return f"LocalSigner({self.address})"
+
+    def sign_typed(self, typed_data: dict) -> tuple[str, str]:
+        s = self._acct.sign_message(encode_typed_data(full_message=typed_data))
+        return "0x" + bytes(s.signature).hex(), "0x" + bytes(s.message_hash).hex()
+
+    def sign_text(self, text: str) -> str:
+        return "0x" + bytes(self._acct.sign_message(encode_defunct(text=text)).signature).hex()
+
+    def sign_tx(self, tx: dict) -> bytes:
+        return bytes(self._acct.sign_transaction(tx).raw_transaction)
+
+
+class _ApeSigner:
+    """An ape account (``ape accounts import``): ape prompts for / unlocks its own passphrase."""
+
+    def __init__(self, alias: str):
+        from ape import accounts  # noqa: PLC0415 - ape is optional
+
+        self._acct = accounts.load(alias)
+        self.address = self._acct.address
+
+    def __repr__(self) -> str:
+        return f"ApeSigner({self.address})"
+
+    def sign_typed(self, typed_data: dict) -> tuple[str, str]:
+        from eth_utils import keccak  # noqa: PLC0415
+
+        sm = encode_typed_data(full_message=typed_data)
+        sig = self._acct.sign_message(sm)
+        return "0x" + sig.encode_rsv().hex(), "0x" + keccak(b"\x19" + sm.version + sm.header + sm.body).hex()
+
+    def sign_text(self, text: str) -> str:
+        return "0x" + self._acct.sign_message(encode_defunct(text=text)).encode_rsv().hex()
+
+    def sign_tx(self, tx: dict) -> bytes:
+        from ape import networks  # noqa: PLC0415
+
+        txn = networks.provider.network.ecosystem.create_transaction(**tx)
+        return bytes(self._acct.sign_transaction(txn).serialize_transaction())
+
+
+def _make_signer(private_key, keyfile, password, ape_account):
+    given = sum(x is not None for x in (private_key, keyfile, ape_account))
+    if given > 1:
+        raise SignerRequired("pass only one of private_key=, keyfile= (+ password=), ape_account=")
+    if private_key is not None:
+        try:
+            return _LocalSigner(private_key)
+        except (ValueError, TypeError) as e:
+            raise SignerRequired(f"private_key is not a valid 32-byte hex key ({type(e).__name__})") from None
+    if keyfile is not None:
+        if password is None:
+            raise SignerRequired(f"keyfile {keyfile} needs password=")
+        try:
+            key = Account.decrypt(json.loads(Path(keyfile).read_text()), password)
+        except OSError as e:
+            raise SignerRequired(f"cannot read keyfile {keyfile}: {e.strerror}") from None
+        except ValueError:
+            raise SignerRequired(f"cannot decrypt keyfile {keyfile}: wrong password or not a keystore") from None
+        return _LocalSigner(key)
+    if ape_account is not None:
+        try:
+            return _ApeSigner(ape_account)
+        except ImportError:
+            raise SignerRequired("ape_account= needs eth-ape installed; use private_key= or keyfile=") from None
+    return None
+
+
+# ---------------------------------------------------------------- client
+
+
+class Client(Reader):
+    """Trade on one deployment. Without a key it is a :class:`Reader` (writes raise SignerRequired)."""
+
+    def __init__(self, manifest: Manifest | str | Path, rpc_url: str | None = None, *, private_key=None,
+                 keyfile: str | Path | None = None, password: str | None = None, ape_account: str | None = None,
+                 relay_url: str | None = None, relay: RelayClient | None = None,
+                 nonce_source: NonceSource | None = None, w3: Web3 | None = None, receipt_timeout: float = 120.0,
+                 default_expiry: int = DEFAULT_EXPIRY):
+        super().__init__(manifest, rpc_url, w3=w3)
+        self._signer = _make_signer(private_key, keyfile, password, ape_account)
+        self.relay = relay or (RelayClient(relay_url) if relay_url else None)
+        self.nonces = nonce_source or TimeNonce()
+        self.receipt_timeout = receipt_timeout
+        self.default_expiry = default_expiry
+        self._tx_lock = threading.RLock()
+        self._tx_nonce: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Client(chain={self.chain_id}, account={self.address if self._signer else None})"
+
+    @property
+    def address(self) -> str:
+        if self._signer is None:
+            raise SignerRequired("this Client has no key: pass private_key=, keyfile= + password=, or ape_account=")
+        return self._signer.address
+
+    def me(self) -> AccountState:
+        """This client's account state."""
+        return self.account(self.address)
+
+    # ------------------------------------------------------------ transactions
+    def _estimate(self, fn, action: str, value: int = 0) -> int:
+        try:
+            return int(fn.estimate_gas({"from": self.address, "value": value}))
+        except ContractLogicError as e:
+            raise decode_revert(e, action) from None
+        except ValueError as e:  # JSON-RPC error dict
+            raise decode_revert(e, action) from None
+
+    def estimate(self, fn, action: str = "transaction", fee_units: int = 0) -> TxEstimate:
+        """Gas, gas price and protocol fee of a contract call before sending it."""
+        return TxEstimate(action, self._estimate(fn, action), int(self.w3.eth.gas_price), fee_units)
+
+    def _build_signed(self, fn, action: str, value: int = 0) -> bytes:
+        gas = self._estimate(fn, action, value) * (100 + GAS_HEADROOM_PCT) // 100
+        if self._tx_nonce is None:
+            self._tx_nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+        tx = fn.build_transaction({"from": self.address, "nonce": self._tx_nonce, "gas": gas, "value": value,
+                                   "chainId": self.chain_id})
+        price = int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
+        need = gas * price + value
+        have = self.w3.eth.get_balance(self.address)
+        if have < need:
+            raise InsufficientGasFunds(
+                f"{action}: the wallet {self.address} holds {Decimal(have).scaleb(-18)} ETH but the transaction "
+                f"may cost {Decimal(need).scaleb(-18)} ETH in gas; fund it with the chain's native coin")
+        return self._signer.sign_tx(tx)
+
+    def _send_raw(self, raw: bytes, action: str) -> bytes:
+        try:
+            h = self.w3.eth.send_raw_transaction(raw)
+        except Exception as e:  # noqa: BLE001 - nonce too low, underpriced, ...: resync and explain
+            self._tx_nonce = None
+            raise decode_revert(e, action) from None
+        self._tx_nonce += 1
+        return h
+
+    def _wait(self, tx_hash: bytes, fn, action: str, value: int = 0):
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
+        except TimeExhausted:
+            raise TransactionFailed(f"{action}: transaction 0x{bytes(tx_hash).hex()} not mined within "
+                                    f"{self.receipt_timeout:.0f} s; it may still be pending") from None
+        if receipt["status"] != 1:
+            try:  # replay at the block before to recover the reason
+                fn.call({"from": self.address, "value": value}, block_identifier=receipt["blockNumber"] - 1)
+            except ContractLogicError as e:
+                raise decode_revert(e, action) from None
+            raise TransactionFailed(f"{action}: transaction 0x{bytes(tx_hash).hex()} reverted (out of gas, or "
+                                    f"state changed before it was mined)")
+        return receipt
+
+    def _transact(self, fn, action: str, value: int = 0):
+        """Estimate (decoding any revert), sign, send, wait; returns the receipt."""
+        with self._tx_lock:
+            raw = self._build_signed(fn, action, value)
+            h = self._send_raw(raw, action)
+        return self._wait(h, fn, action, value)
+
+    def _transact_many(self, calls: Sequence[tuple[Any, str]]) -> list:
+        """Send several transactions back to back (consecutive nonces), then wait for all."""
+        sent = []
+        with self._tx_lock:
+            for fn, action in calls:
+                sent.append((self._send_raw(self._build_signed(fn, action), action), fn, action))
+        return [self._wait(h, fn, action) for h, fn, action in sent]
+
+    # ------------------------------------------------------------ collateral
+    def faucet(self, amount: u.Number = Decimal("10000")):
+        """Mint devnet MockUSDC to this wallet (at most 1,000,000 USD per call)."""
+        if self.faucet_token is None:
+            raise InsufficientBalance(f"chain {self.chain_id} has no faucet token (the collateral is real): "
+                                      f"acquire the collateral token elsewhere")
+        units = u.positive_usd(amount, "faucet amount")
+        if units > 1_000_000 * u.USD_SCALE:
+            raise InvalidAmount(f"the faucet mints at most 1,000,000 USD per call, asked {amount}")
+        return self._transact(self.faucet_token.functions.mint(self.address, units), f"faucet {amount} USD")
+
+    def approve(self, amount: u.Number | None = None):
+        """Let the Clearinghouse pull ``amount`` USD of collateral (None = unlimited)."""
+        units = u.UINT256_MAX if amount is None else u.usd_to_base(amount)
+        return self._transact(self.collateral.functions.approve(self.clearinghouse.address, units),
+                              f"approve {'unlimited' if amount is None else amount} USD")
+
+    def deposit(self, amount: u.Number, approve: bool = True):
+        """Move ``amount`` USD from the wallet into the margin account (approving first if needed)."""
+        units = u.positive_usd(amount, "deposit")
+        action = f"deposit {amount} USD"
+        bal = self.collateral.functions.balanceOf(self.address).call()
+        if bal < units:
+            hint = " (devnet: client.faucet())" if self.faucet_token is not None else ""
+            raise InsufficientBalance(f"{action}: the wallet holds {usd_text(u.base_to_usd(bal))}, "
+                                      f"{usd_text(u.base_to_usd(units - bal))} short{hint}",
+                                      missing=u.base_to_usd(units - bal))
+        allowance = self.collateral.functions.allowance(self.address, self.clearinghouse.address).call()
+        if allowance < units:
+            if not approve:
+                raise InsufficientAllowance(f"{action}: the Clearinghouse may pull only "
+                                            f"{usd_text(u.base_to_usd(allowance))}; call approve({amount}) first",
+                                            missing=u.base_to_usd(units - allowance))
+            self.approve(amount)
+        return self._transact(self.clearinghouse.functions.deposit(units), action)
+
+    def withdraw(self, amount: u.Number):
+        """Withdraw ``amount`` USD of free collateral to the wallet."""
+        units = u.positive_usd(amount, "withdrawal")
+        action = f"withdraw {amount} USD"
+        acct = self.me()
+        if units > acct.collateral_units:
+            raise InsufficientCollateral(f"{action}: the account holds {usd_text(acct.collateral)} of collateral; "
+                                         f"at most {usd_text(acct.free_collateral)} is free to withdraw",
+                                         available=acct.collateral, free=acct.free_collateral)
+        if acct.positions:
+            self._require_fresh(acct, action)
+            if acct.equity_units - units < acct.initial_margin_units:
+                missing = acct.initial_margin_units - (acct.equity_units - units)
+                raise InsufficientMargin(
+                    f"{action}: equity would be {usd_text(u.base_to_usd(acct.equity_units - units))} against "
+                    f"{usd_text(acct.initial_margin)} initial margin, {usd_text(u.base_to_usd(missing))} short; "
+                    f"withdraw at most {usd_text(acct.free_collateral)} or reduce positions",
+                    missing=u.base_to_usd(missing), required=acct.initial_margin,
+                    equity=u.base_to_usd(acct.equity_units - units))
+        return self._transact(self.clearinghouse.functions.withdraw(units), action)
+
+    # ------------------------------------------------------------ orders
+    def build_order(self, market: int | str | Market, side: str, quantity: u.Number, price: u.Number, *,
+                    expiry: int | None = None, reduce_only: bool = False) -> Order:
+        """An unsigned order in chain units: price rounded to the tick against you (buy down,
+        sell up), quantity down to the step (BelowMinimum if that is under the minimum)."""
+        m = market if isinstance(market, Market) else self._static_market(self._resolve_id(market))
+        side = str(side).lower()
+        if side not in ("buy", "sell"):
+            raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
+        q = u.quantity_to_step(m, quantity)
+        p = u.price_to_units(m, price, side)
+        exp = int(expiry) if expiry is not None else self.now() + self.default_expiry
+        return Order(self.address, m.id, side == "buy", q, p, self.nonces.next(), exp, bool(reduce_only))
+
+    def sign(self, order: Order) -> SignedOrder:
+        if order.trader.lower() != self.address.lower():
+            raise InvalidOrder(f"order.trader {order.trader} is not this client's account {self.address}")
+        sig, digest = self._signer.sign_typed(order_typed_data(order, self.chain_id, self.exchange.address))
+        return SignedOrder(order, sig, digest)
+
+    def place_order(self, market: int | str | Market, side: str, quantity: u.Number, price: u.Number, *,
+                    expiry: int | None = None, reduce_only: bool = False, post: bool = True,
+                    check: bool = True) -> SignedOrder:
+        """Sign a limit order (and post it to the relay when one is configured and ``post``).
+
+        With ``check`` the market must be open with a fresh mark and the account must carry
+        the order fully filled at its limit (InsufficientMargin says how much is missing)."""
+        order = self.build_order(market, side, quantity, price, expiry=expiry, reduce_only=reduce_only)
+        if check:
+            maker_bps, _ = self.fees_bps()
+            self._preflight_trade(self.market(order.market_id), order.is_buy, order.quantity, order.price,
+                                  maker_bps, f"{side} {u.units_to_quantity(order.quantity)} @ {order.limit} USD",
+                                  reduce_only=reduce_only)
+        signed = self.sign(order)
+        if post and self.relay is not None:
+            self.relay.post_order(signed)
+        return signed
+
+    def buy(self, market, quantity, price, **kw) -> SignedOrder:
+        return self.place_order(market, "buy", quantity, price, **kw)
+
+    def sell(self, market, quantity, price, **kw) -> SignedOrder:
+        return self.place_order(market, "sell", quantity, price, **kw)
+
+    def _order_of(self, o: Order | SignedOrder) -> Order:
+        return o.order if isinstance(o, SignedOrder) else o
+
+    def cancel(self, order: Order | SignedOrder):
+        """Cancel one of this account's orders on-chain (and at the relay, if configured)."""
+        o = self._order_of(order)
+        if o.trader.lower() != self.address.lower():
+            raise InvalidOrder(f"order belongs to {o.trader}, not {self.address}")
+        receipt = self._transact(self.exchange.functions.cancel(o.as_tuple()), f"cancel order nonce {o.nonce}")
+        self._relay_cancel([order])
+        return receipt
+
+    def cancel_many(self, orders: Iterable[Order | SignedOrder]) -> list:
+        """Batch cancel: one transaction per order, sent back to back, then awaited together."""
+        orders = list(orders)
+        calls = [(self.exchange.functions.cancel(self._order_of(o).as_tuple()),
+                  f"cancel order nonce {self._order_of(o).nonce}") for o in orders]
+        receipts = self._transact_many(calls)
+        self._relay_cancel(orders)
+        return receipts
+
+    def cancel_all(self) -> int:
+        """Kill every order issued so far (nonce below a fresh time-based nonce); returns the new minimum."""
+        n = self.nonces.next()
+        self._transact(self.exchange.functions.cancel_all(n), "cancel all orders")
+        return n
+
+    def _relay_cancel(self, orders) -> None:
+        if self.relay is None:
+            return
+        for o in orders:
+            if isinstance(o, SignedOrder):
+                try:
+                    self.relay.cancel(o.hash, self._signer.sign_text(f"cancel:{o.hash}"))
+                except ComputeSpreadError:
+                    pass  # cancelled on-chain: the relay drops it when it next checks
+
+    def fill(self, signed: SignedOrder, quantity: u.Number | None = None, *, check: bool = True) -> Fill:
+        """Take ``quantity`` units (default: all that remains) of a resting order on-chain at its price."""
+        o = signed.order
+        m = self.market(o.market_id)
+        if o.trader.lower() == self.address.lower():
+            raise SelfTrade("you cannot fill your own order: cancel it instead")
+        remaining = self.remaining(o)
+        if quantity is None:
+            q = remaining
+        else:
+            q = u.quantity_to_step(m, quantity)
+        action = f"{'sell' if o.is_buy else 'buy'} {u.units_to_quantity(q)} {m.unit} of {m.symbol} @ {o.limit} USD"
+        if remaining == 0:
+            raise OrderRejected(f"{action}: the order is dead (filled, cancelled, expired or below its "
+                                f"trader's minimum nonce)")
+        if q > remaining:
+            raise OrderRejected(f"{action}: only {u.units_to_quantity(remaining)} remains on the order")
+        if check:
+            _, taker_bps = self.fees_bps()
+            self._preflight_trade(m, not o.is_buy, q, o.price, taker_bps, action)
+        receipt = self._transact(self.exchange.functions.fill(o.as_tuple(), bytes.fromhex(signed.signature[2:]), q),
+                                 action)
+        for ev in self.exchange.events.OrderFilled().process_receipt(receipt, errors=DISCARD):
+            return self._fill(ev)
+        raise TransactionFailed(f"{action}: mined but no OrderFilled event was emitted")
+
+    def estimate_fill(self, signed: SignedOrder, quantity: u.Number | None = None) -> TxEstimate:
+        """Gas and taker fee of ``fill`` before sending (raises the typed error it would revert with)."""
+        o = signed.order
+        m = self._static_market(o.market_id)
+        q = self.remaining(o) if quantity is None else u.quantity_to_step(m, quantity)
+        _, taker_bps = self.fees_bps()
+        fn = self.exchange.functions.fill(o.as_tuple(), bytes.fromhex(signed.signature[2:]), q)
+        return self.estimate(fn, f"fill {u.units_to_quantity(q)} of {m.symbol}", u.fee_units(q, o.price, taker_bps))
+
+    def estimate_fee(self, market: int | str | Market, quantity: u.Number, price: u.Number,
+                     taker: bool = True) -> Decimal:
+        """Trading fee in USD of ``quantity`` at ``price`` as taker (or maker)."""
+        m = market if isinstance(market, Market) else self._static_market(self._resolve_id(market))
+        maker_bps, taker_bps = self.fees_bps()
+        return u.base_to_usd(u.fee_units(u.quantity_to_step(m, quantity), u.price_to_units(m, price, "sell"),
+                                         taker_bps if taker else maker_bps))
+
+    # ------------------------------------------------------------ liquidation and settlement
+    def liquidate(self, account: str, market: int | str | Market, quantity: u.Number | None = None) -> int:
+        """Take over (part of) an unhealthy account's position at the mark (the contract takes only
+        what restores health; ``quantity`` caps it, default: all). Returns thousandths taken."""
+        mid = self._resolve_id(market)
+        target = self.account(account)
+        action = f"liquidate {target.address} in market {mid}"
+        if target.maintenance_margin_units == 0 or target.equity_units >= target.maintenance_margin_units:
+            raise NotLiquidatable(f"{action}: equity {usd_text(target.equity)} is not below maintenance margin "
+                                  f"{usd_text(target.maintenance_margin)}", health=target.health_ratio)
+        if not target.fresh:
+            self._require_fresh(target, action)
+        m = self._static_market(mid)
+        q = u.UINT256_MAX if quantity is None else u.quantity_to_step(m, quantity)
+        receipt = self._transact(self.clearinghouse.functions.liquidate(target.address, mid, q), action)
+        taken = 0
+        for ev in self.clearinghouse.events.Liquidation().process_receipt(receipt, errors=DISCARD):
+            if int(ev["args"]["market_id"]) == mid:
+                taken += abs(int(ev["args"]["quantity"]))
+        return taken
+
+    def finalize_settlement(self, market: int | str | Market):
+        """Fix a market's settlement price once its settlement value has stood undisputed (anyone)."""
+        mid = self._resolve_id(market)
+        return self._transact(self.clearinghouse.functions.finalize_settlement(mid), f"finalize market {mid}")
+
+    def settle(self, market: int | str | Market, account: str | None = None):
+        """Realise ``account``'s (default: own) position in a finalised market into collateral."""
+        mid = self._resolve_id(market)
+        who = account or self.address
+        return self._transact(self.clearinghouse.functions.settle(who, mid), f"settle {who} in market {mid}")
+
+    # ------------------------------------------------------------ pre-flight
+    def _require_fresh(self, acct: AccountState, action: str) -> None:
+        if acct.fresh:
+            return
+        for p in acct.positions:
+            m = self.market(p.market_id)
+            if m.mark is not None and not m.mark.fresh:
+                raise self.stale_error(m, action)
+
+    def _preflight_trade(self, m: Market, is_buy: bool, q: int, price: int, fee_bps: int, action: str,
+                         reduce_only: bool = False) -> None:
+        if m.status in (MarketStatus.SETTLED, MarketStatus.SETTLING):
+            raise MarketClosed(f"{action}: {m.symbol} stopped trading at its last trade time; "
+                               f"{'it is settled' if m.status == MarketStatus.SETTLED else 'it awaits settlement'}",
+                               market_id=m.id)
+        acct = self.me()
+        delta = q if is_buy else -q
+        pos = acct.position(m.id)
+        q0 = pos.quantity_units if pos else 0
+        risk_up = grows(q0, delta)
+        if reduce_only and (q0 == 0 or risk_up or (q0 > 0) == is_buy):
+            raise NotReducing(f"{action}: reduce-only but your position in {m.symbol} is "
+                              f"{u.units_to_quantity(q0)}; it would not shrink")
+        if risk_up:
+            if m.status == MarketStatus.HALTED:
+                raise MarketHalted(f"{action}: {m.symbol} is halted: only risk-reducing trades pass", market_id=m.id)
+            if m.status == MarketStatus.STALE:
+                raise self.stale_error(m, action)
+            self._require_fresh(acct, action)
+        holdings = {}
+        for p in acct.positions:
+            mm = m if p.market_id == m.id else self._static_market(p.market_id)
+            holdings[p.market_id] = Holding(mm, p.quantity_units, p.open_notional_units, p.mark_units, p.settled_market)
+        mark = m.mark.price_units if m.mark else price
+        fee = u.fee_units(q, price, fee_bps)
+        before = summarise(acct.collateral_units, holdings)
+        after = project_trade(acct.collateral_units, holdings, m, mark, delta, price, fee)
+        if after.equity >= after.initial:
+            return
+        if risk_up:
+            missing = after.initial - after.equity
+            raise InsufficientMargin(
+                f"{action}: equity after the trade would be {usd_text(u.base_to_usd(after.equity))} against "
+                f"{usd_text(u.base_to_usd(after.initial))} initial margin: {usd_text(u.base_to_usd(missing))} "
+                f"missing. Deposit at least that much or trade smaller", missing=u.base_to_usd(missing),
+                required=u.base_to_usd(after.initial), equity=u.base_to_usd(after.equity))
+        if after.equity < 0 or after.equity * before.maintenance < before.equity * after.maintenance:
+            raise HealthWouldFall(f"{action}: this risk-reducing fill is too far from the mark "
+                                  f"({m.mark.price if m.mark else '?'} USD) for an under-margined account; "
+                                  f"trade closer to the mark or deposit first")
+
+    # ------------------------------------------------------------ hedging
+    def hedge_compute_spread(self, gpu: str, node: str, gpu_hours: u.Number, window, **kw) -> HedgePlan:
+        """See :func:`sdk.hedge.hedge_compute_spread`; planned for this account."""
+        return _hedge.hedge_compute_spread(self, gpu, node, gpu_hours, window, account=self.address, **kw)
+
+    def hedge_power(self, node: str, mw: u.Number, profile: str, window, **kw) -> HedgePlan:
+        """See :func:`sdk.hedge.hedge_power`; planned for this account."""
+        return _hedge.hedge_power(self, node, mw, profile, window, account=self.address, **kw)
+
+    def execute(self, plan: HedgePlan, take: Sequence[SignedOrder] | None = None) -> list[Fill | SignedOrder]:
+        """Carry out a plan: per leg, take crossing resting orders (``take``, or the relay's book
+        when a relay is configured) up to the leg's size at no worse than its limit, then place
+        the rest as a limit order. Returns the fills and the orders placed."""
+        results: list[Fill | SignedOrder] = []
+        for leg in plan.orders:
+            left = leg.quantity_units
+            is_buy = leg.side == "buy"
+            pool = list(take) if take is not None else (
+                list(self.relay.book(leg.market.id).orders) if self.relay is not None else [])
+            pool = [s for s in pool if s.order.market_id == leg.market.id and s.order.is_buy != is_buy
+                    and s.order.trader.lower() != self.address.lower()
+                    and (s.order.price <= leg.price_units if is_buy else s.order.price >= leg.price_units)]
+            pool.sort(key=lambda s: s.order.price if is_buy else -s.order.price)
+            for s in pool:
+                if left < leg.market.min_quantity:
+                    break
+                q = min(left, self.remaining(s.order)) // leg.market.quantity_step * leg.market.quantity_step
+                if q < leg.market.min_quantity:
+                    continue
+                results.append(self.fill(s, u.units_to_quantity(q)))
+                left -= q
+            if left >= leg.market.min_quantity:
+                results.append(self.place_order(leg.market.id, leg.side, u.units_to_quantity(left), leg.price))
+        return results

@@ -1,0 +1,420 @@
+"""Typed SDK exceptions and the revert decoder.
+
+One base, :class:`ComputeSpreadError`; each subclass also inherits the builtin it behaves
+like (``ValueError`` for bad input, ``RuntimeError`` for state that forbids the action,
+``PermissionError``, ``LookupError``), so ``except ValueError`` keeps working. Every message
+says what to do about it.
+
+:func:`decode_revert` turns whatever web3 raised for a reverted call or transaction (a
+``ContractLogicError``, a JSON-RPC error dict, raw ``Error(string)`` bytes, a reason string)
+into one of these: every ``assert ..., "Contract: reason"`` in contracts/*.vy has an entry in
+:data:`REVERT_REASONS` (a unit test parses the .vy files to keep it complete). Unknown
+reasons become :class:`TransactionFailed` carrying the decoded reason text, never a hex blob.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from sdk.manifest import ManifestError as _ManifestError
+
+
+class ComputeSpreadError(Exception):
+    """Base of every SDK error. ``reason`` is the contract's revert reason when there was one."""
+
+    def __init__(self, message: str, *, reason: str | None = None, **details: Any):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.details = details
+        for k, v in details.items():
+            setattr(self, k, v)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ---------------------------------------------------------------- input
+
+
+class InvalidAmount(ComputeSpreadError, ValueError):
+    """A money or size value is a float, not a number, negative or finer than the chain allows."""
+
+
+class InvalidOrder(ComputeSpreadError, ValueError):
+    """The order itself is malformed (side, tick, step, expiry, market mismatch)."""
+
+
+class BelowMinimum(InvalidOrder):
+    """The size is below the market's minimum quantity (``minimum`` in units)."""
+
+
+class InvalidParameter(ComputeSpreadError, ValueError):
+    """An admin/market parameter is outside the contract's hard bounds."""
+
+
+class ManifestError(ComputeSpreadError, _ManifestError):
+    """The deployment manifest is missing, unreadable, or does not match the chain.
+
+    Subclasses ``sdk.manifest.ManifestError`` too, so either name catches it."""
+
+
+class UnknownMarket(ComputeSpreadError, LookupError):
+    """No market with that id or symbol (in the manifest or on chain)."""
+
+
+# ---------------------------------------------------------------- account state
+
+
+class InsufficientMargin(ComputeSpreadError, RuntimeError):
+    """Equity after the action would be below initial margin. ``missing`` is the USD to add
+    (deposit) or the exposure to cut; ``required`` and ``equity`` are USD after the action."""
+
+
+class InsufficientCollateral(ComputeSpreadError, RuntimeError):
+    """Withdrawing more than the account's collateral (``available`` USD)."""
+
+
+class InsufficientBalance(ComputeSpreadError, RuntimeError):
+    """The wallet holds less of the collateral token than needed (``missing`` USD)."""
+
+
+class InsufficientGasFunds(InsufficientBalance):
+    """The wallet cannot pay gas (native coin)."""
+
+
+class InsufficientAllowance(ComputeSpreadError, RuntimeError):
+    """The Clearinghouse may not pull that much collateral: approve first."""
+
+
+class NotLiquidatable(ComputeSpreadError, RuntimeError):
+    """The account is healthy (equity >= maintenance margin) or has no position there."""
+
+
+class HealthWouldFall(ComputeSpreadError, RuntimeError):
+    """A risk-reducing fill far off the mark would lower an under-margined account's health."""
+
+
+# ---------------------------------------------------------------- markets
+
+
+class MarketError(ComputeSpreadError, RuntimeError):
+    """The market's state forbids the action."""
+
+
+class StaleMarket(MarketError):
+    """A mark the action depends on is older than the market's ``max_price_age`` (or disputed):
+    ``market_id``, ``symbol``, ``feed_id``, ``observed_at`` (unix s), ``age`` and ``max_age`` (s)."""
+
+
+class MarketClosed(MarketError):
+    """Trading has ended (last trade time passed) or the market is settled."""
+
+
+class MarketHalted(MarketClosed):
+    """The guardian halted the market: only risk-reducing trades pass."""
+
+
+class OpenInterestCap(MarketError):
+    """The trade would take the market's long open interest above its cap."""
+
+
+class SettlementNotReady(MarketError):
+    """Settlement cannot happen yet (delivery not over, no price, dispute window open, disputed)."""
+
+
+class AlreadySettled(MarketError):
+    """The market is already settled."""
+
+
+class NoPosition(ComputeSpreadError, RuntimeError):
+    """The account has no position in that market."""
+
+
+class TooManyMarkets(ComputeSpreadError, RuntimeError):
+    """The account already holds positions in the maximum number of markets (32)."""
+
+
+# ---------------------------------------------------------------- orders
+
+
+class OrderRejected(ComputeSpreadError, RuntimeError):
+    """The Exchange refused the order (dead, bad signature, not crossing, ...)."""
+
+
+class OrderExpired(OrderRejected):
+    pass
+
+
+class OrderCancelled(OrderRejected):
+    pass
+
+
+class Overfill(OrderRejected):
+    """More than the order's remaining quantity was asked for."""
+
+
+class BadSignature(OrderRejected):
+    pass
+
+
+class NotReducing(OrderRejected):
+    """A reduce-only order would not reduce the trader's position."""
+
+
+class SelfTrade(OrderRejected):
+    pass
+
+
+# ---------------------------------------------------------------- other
+
+
+class Unauthorized(ComputeSpreadError, PermissionError):
+    """Only the owner / guardian / order's trader may do this."""
+
+
+class OracleRejected(ComputeSpreadError, RuntimeError):
+    """The Oracle refused a report or dispute."""
+
+
+class SignerRequired(ComputeSpreadError, RuntimeError):
+    """A write needs a key: pass private_key=, keyfile= + password=, or ape_account=."""
+
+
+class ChainMismatch(ComputeSpreadError, RuntimeError):
+    """The RPC serves another chain than the manifest was deployed to."""
+
+
+class RelayError(ComputeSpreadError, RuntimeError):
+    """The order relay answered with an error (``status``, ``detail``) or is unreachable."""
+
+
+class TransactionFailed(ComputeSpreadError, RuntimeError):
+    """A transaction reverted for a reason the SDK has no specific type for (reason decoded)."""
+
+
+# ---------------------------------------------------------------- revert decoder
+
+_OWNER = (Unauthorized, "only the contract owner may do this")
+_PARAM = InvalidParameter
+_ORACLE = OracleRejected
+
+#: every revert reason of contracts/*.vy (and the snekmate modules they use) -> (type, advice)
+REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
+    # Clearinghouse: collateral
+    "Clearinghouse: zero amount": (InvalidAmount, "the amount must be positive"),
+    "Clearinghouse: zero account": (InvalidAmount, "deposit_for needs a non-zero account address"),
+    "Clearinghouse: exceeds collateral": (InsufficientCollateral,
+                                          "you asked to withdraw more than your collateral; see account().collateral"),
+    "Clearinghouse: transfer failed": (InsufficientBalance,
+                                       "the collateral token transfer failed: check wallet balance and allowance"),
+    "Clearinghouse: insufficient margin": (InsufficientMargin,
+                                           "equity would fall below initial margin: deposit more or trade smaller"),
+    "Clearinghouse: health would fall": (HealthWouldFall,
+                                         "this fill is too far from the mark for an under-margined account: "
+                                         "trade closer to the mark or deposit first"),
+    "Clearinghouse: stale mark": (StaleMarket,
+                                  "a mark price your account depends on is stale: wait for the oracle pusher to update it"),
+    # Clearinghouse: trading
+    "Clearinghouse: not exchange": (Unauthorized, "only the Exchange books trades: trade through Exchange.fill/match_orders"),
+    "Clearinghouse: unknown market": (UnknownMarket, "no such market id: list markets with client.markets()"),
+    "Clearinghouse: trading closed": (MarketClosed, "trading in this market has ended; wait for settlement"),
+    "Clearinghouse: self trade": (SelfTrade, "buyer and seller are the same account"),
+    "Clearinghouse: bad quantity": (InvalidOrder, "quantity must be >= the market minimum and a multiple of its step; "
+                                                  "use round_quantity()"),
+    "Clearinghouse: off tick": (InvalidOrder, "price is not a multiple of the market's tick; use round_price()"),
+    "Clearinghouse: market halted": (MarketHalted, "the market is halted: only risk-reducing trades pass"),
+    "Clearinghouse: open interest cap": (OpenInterestCap, "the market's open interest cap is reached: trade smaller"),
+    "Clearinghouse: too many markets": (TooManyMarkets, "close a position first: at most 32 open markets per account"),
+    # Clearinghouse: liquidation
+    "Clearinghouse: self liquidation": (InvalidOrder, "an account cannot liquidate itself"),
+    "Clearinghouse: account healthy": (NotLiquidatable, "the account's equity is at or above maintenance margin"),
+    "Clearinghouse: no position": (NoPosition, "the account has no position in that market"),
+    "Clearinghouse: zero quantity": (InvalidOrder, "quantity rounds down to zero steps: ask for at least one step"),
+    "Clearinghouse: market settled": (AlreadySettled, "the market is settled: settle() the position instead"),
+    # Clearinghouse: settlement
+    "Clearinghouse: already settled": (AlreadySettled, "the market is already settled"),
+    "Clearinghouse: delivery not over": (SettlementNotReady, "the delivery window has not ended yet"),
+    "Clearinghouse: no settlement price": (SettlementNotReady,
+                                           "no settlement price observed after delivery end has been reported yet"),
+    "Clearinghouse: settlement disputed": (SettlementNotReady, "the settlement price is disputed; the owner must resolve it"),
+    "Clearinghouse: dispute window open": (SettlementNotReady, "the settlement price's dispute window is still open"),
+    "Clearinghouse: not finalized": (SettlementNotReady, "the market's settlement is not finalised yet"),
+    # Clearinghouse: admin
+    "Clearinghouse: zero feed": (_PARAM, "mark and settlement feeds must be non-zero"),
+    "Clearinghouse: same feed": (_PARAM, "mark and settlement feeds must differ"),
+    "Clearinghouse: bad delivery window": (_PARAM, "delivery_start must be before delivery_end"),
+    "Clearinghouse: bad last trade time": (_PARAM, "last trade time must be in the future and <= delivery end"),
+    "Clearinghouse: bad quantity step": (_PARAM, "quantity step must be > 0 and <= min quantity"),
+    "Clearinghouse: bad tick": (_PARAM, "price tick must be > 0"),
+    "Clearinghouse: tick x step not whole": (_PARAM, "tick x step must be a whole number of base units"),
+    "Clearinghouse: zero margin": (_PARAM, "maintenance margin must be non-zero"),
+    "Clearinghouse: MM above IM": (_PARAM, "maintenance margin must not exceed initial margin"),
+    "Clearinghouse: rate above 100%": (_PARAM, "margin rate must be <= 100%"),
+    "Clearinghouse: bad max price age": (_PARAM, "max price age must be 60 s .. 7 days"),
+    "Clearinghouse: bad dispute window": (_PARAM, "dispute window must be <= 7 days"),
+    "Clearinghouse: zero OI cap": (_PARAM, "open interest cap must be > 0"),
+    "Clearinghouse: not guardian": (Unauthorized, "only the guardian or owner may halt a market"),
+    "Clearinghouse: not halted": (_PARAM, "the market is not halted"),
+    "Clearinghouse: exchange already set": (_PARAM, "the Exchange is set once and cannot change"),
+    "Clearinghouse: zero exchange": (_PARAM, "the Exchange address must be non-zero"),
+    "Clearinghouse: penalty too high": (_PARAM, "liquidation penalty must be <= 90% of maintenance margin"),
+    "Clearinghouse: share too high": (_PARAM, "insurance share must be <= 100%"),
+    "Clearinghouse: exceeds fees": (_PARAM, "more than the accrued fees was requested"),
+    # Exchange
+    "Exchange: self fill": (SelfTrade, "you cannot fill your own order"),
+    "Exchange: market mismatch": (InvalidOrder, "maker and taker orders are for different markets"),
+    "Exchange: same side": (InvalidOrder, "maker and taker orders are on the same side"),
+    "Exchange: prices do not cross": (OrderRejected, "the orders' prices do not cross"),
+    "Exchange: not your order": (Unauthorized, "only the order's trader can cancel it"),
+    "Exchange: already cancelled": (OrderCancelled, "the order is already cancelled"),
+    "Exchange: nonce not increasing": (InvalidOrder, "cancel_all needs a nonce above your current minimum nonce"),
+    "Exchange: zero quantity": (InvalidOrder, "fill quantity must be positive"),
+    "Exchange: order expired": (OrderExpired, "the order has expired: ask the maker for a fresh one"),
+    "Exchange: nonce below minimum": (OrderCancelled, "the order was cancelled by its trader's cancel_all"),
+    "Exchange: order cancelled": (OrderCancelled, "the order was cancelled by its trader"),
+    "Exchange: overfill": (Overfill, "more than the order's remaining quantity: check remaining() first"),
+    "Exchange: bad signature": (BadSignature, "the signature does not match the order and its trader"),
+    "Exchange: not reducing": (NotReducing, "a reduce-only order can only shrink the trader's position"),
+    "Exchange: fee above cap": (_PARAM, "fees are capped at 1%"),
+    # Oracle
+    "Oracle: rows != signatures": (_ORACLE, "one price row per signature"),
+    "Oracle: no feeds": (_ORACLE, "a report needs at least one feed"),
+    "Oracle: below quorum": (_ORACLE, "not enough reporter signatures for the quorum"),
+    "Oracle: future report": (_ORACLE, "observed_at is ahead of the chain clock"),
+    "Oracle: stale report": (_ORACLE, "observed_at is older than the oracle's max report age"),
+    "Oracle: row length": (_ORACLE, "each price row needs one price per feed"),
+    "Oracle: unknown reporter": (_ORACLE, "a signature is not from a registered reporter"),
+    "Oracle: duplicate reporter": (_ORACLE, "the same reporter signed twice"),
+    "Oracle: feed disputed or final": (_ORACLE, "the feed is disputed or final and takes no more reports"),
+    "Oracle: not newer": (_ORACLE, "observed_at must be newer than the feed's last observation"),
+    "Oracle: unknown feed": (_ORACLE, "the feed has no configured bounds"),
+    "Oracle: price out of bounds": (_ORACLE, "the price is outside the feed's configured bounds"),
+    "Oracle: no price": (_ORACLE, "the feed has never been reported"),
+    "Oracle: wrong bond": (_ORACLE, "a dispute needs exactly the dispute bond in wei"),
+    "Oracle: not disputed": (_ORACLE, "the feed is not disputed"),
+    "Oracle: nothing to claim": (_ORACLE, "no dispute bond to claim"),
+    "Oracle: zero reporter": (_PARAM, "reporter addresses must be non-zero"),
+    "Oracle: bad quorum": (_PARAM, "quorum must be 1..number of reporters"),
+    "Oracle: quorum not a majority": (_PARAM, "quorum must be a strict majority of reporters"),
+    "Oracle: bad bounds": (_PARAM, "min price must be below max price"),
+    "Oracle: bounds beyond int128": (_PARAM, "bounds must fit in int128"),
+    "Oracle: bad report age": (_PARAM, "max report age must be 1 .. 86,400 s"),
+    "Oracle: bad future drift": (_PARAM, "max future drift must be <= 300 s"),
+    "Oracle: price beyond int128": (_ORACLE, "the price must fit in int128"),
+    "Oracle: bad timestamp": (_ORACLE, "observed_at must fit in 64 bits"),
+    # MockUSDC faucet
+    "MockUSDC: above faucet cap": (InvalidAmount, "the faucet mints at most 1,000,000 USDC per call"),
+    # snekmate modules
+    "erc20: insufficient allowance": (InsufficientAllowance, "approve the Clearinghouse first (client.approve)"),
+    "erc20: transfer amount exceeds balance": (InsufficientBalance,
+                                               "the wallet holds too little collateral token (devnet: client.faucet)"),
+    "erc20: transfer to the zero address": (InvalidAmount, "transfer to the zero address"),
+    "erc20: transfer from the zero address": (InvalidAmount, "transfer from the zero address"),
+    "erc20: approve to the zero address": (InvalidAmount, "approve to the zero address"),
+    "erc20: approve from the zero address": (InvalidAmount, "approve from the zero address"),
+    "erc20: mint to the zero address": (InvalidAmount, "mint to the zero address"),
+    "erc20: burn from the zero address": (InvalidAmount, "burn from the zero address"),
+    "erc20: burn amount exceeds balance": (InsufficientBalance, "burn amount exceeds the balance"),
+    "erc20: minter is the zero address": (_PARAM, "the minter must be non-zero"),
+    "erc20: minter is owner address": (_PARAM, "the owner cannot be a minter"),
+    "erc20: new owner is the zero address": (_PARAM, "the new owner must be non-zero"),
+    "erc20: expired deadline": (InvalidOrder, "the permit deadline has passed"),
+    "erc20: invalid signature": (BadSignature, "the permit signature is invalid"),
+    "erc20: access is denied": _OWNER,
+    "ownable: caller is not the owner": _OWNER,
+    "ownable: new owner is the zero address": (_PARAM, "the new owner must be non-zero"),
+    "ownable_2step: caller is not the new owner": (Unauthorized, "only the pending owner may accept ownership"),
+    "ecdsa: invalid signature": (BadSignature, "the signature is malformed"),
+    "ecdsa: invalid signature `s` value": (BadSignature, "the signature is malleable (high s)"),
+}
+
+# longest first, so "ecdsa: invalid signature `s` value" wins over its prefix
+_BY_LENGTH = sorted(REVERT_REASONS, key=len, reverse=True)
+_ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+_PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
+_REASON_IN_TEXT = re.compile(r"(?:execution reverted|reverted|revert):\s*(.+)$", re.IGNORECASE | re.DOTALL)
+_HEX = re.compile(r"0x[0-9a-fA-F]{8,}")
+
+
+def _decode_error_data(data: bytes) -> str | None:
+    if data[:4] == _ERROR_SELECTOR and len(data) >= 68:
+        n = int.from_bytes(data[36:68], "big")
+        return data[68:68 + n].decode("utf-8", "replace")
+    if data[:4] == _PANIC_SELECTOR and len(data) >= 36:
+        code = int.from_bytes(data[4:36], "big")
+        return f"panic 0x{code:02x} (arithmetic overflow/underflow or out-of-bounds)"
+    return None
+
+
+def _as_bytes(data: Any) -> bytes | None:
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data)
+    if isinstance(data, str) and re.fullmatch(r"0x[0-9a-fA-F]*", data):
+        return bytes.fromhex(data[2:])
+    return None
+
+
+def revert_reason(error: Any) -> str | None:
+    """The human revert reason inside whatever a node/web3 raised, or None."""
+    candidates: list[Any] = []
+    if isinstance(error, BaseException):
+        candidates += [getattr(error, "data", None), getattr(error, "message", None)]
+        candidates += list(error.args)
+    else:
+        candidates.append(error)
+    for c in candidates:
+        if isinstance(c, dict):
+            for k in ("data", "message"):
+                if k in c:
+                    r = revert_reason(c[k])
+                    if r:
+                        return r
+            continue
+        b = _as_bytes(c)
+        if b is not None:
+            r = _decode_error_data(b)
+            if r:
+                return r
+            continue
+        if isinstance(c, str):
+            if c in REVERT_REASONS:
+                return c
+            for known in _BY_LENGTH:
+                if known in c:
+                    return known
+            for m in _HEX.finditer(c):
+                h = m.group(0)[2:]
+                r = _decode_error_data(bytes.fromhex(h[: len(h) // 2 * 2]))
+                if r:
+                    return r
+            m = _REASON_IN_TEXT.search(c)
+            if m and m.group(1).strip():
+                return m.group(1).strip().strip("'\"")
+    return None
+
+
+def decode_revert(error: Any, action: str | None = None) -> ComputeSpreadError:
+    """Map a revert (exception, RPC error dict, Error(string) bytes or reason) to a typed error.
+
+    ``action`` ("withdraw 100 USD") is prefixed to the message. Always returns an exception
+    whose message is readable; never one that shows the raw revert data.
+    """
+    if isinstance(error, ComputeSpreadError):
+        return error
+    reason = revert_reason(error)
+    prefix = f"{action}: " if action else ""
+    if reason is None:
+        return TransactionFailed(f"{prefix}the transaction reverted without a reason "
+                                 f"(out of gas, or a call into a contract that is not ours)", reason=None)
+    if reason in REVERT_REASONS:
+        cls, advice = REVERT_REASONS[reason]
+        return cls(f"{prefix}{advice} [{reason}]", reason=reason)
+    return TransactionFailed(f"{prefix}the transaction reverted: {reason}", reason=reason)
+
+
+def usd_text(x: Decimal) -> str:
+    """Decimal USD for messages: thousands separators, at least cents."""
+    q = x.quantize(Decimal("0.01")) if x == x.quantize(Decimal("0.01")) else x.normalize()
+    return f"{q:,} USD"

@@ -1,0 +1,180 @@
+"""Hedge helpers for the people the venue is for: plans first, execution on request.
+
+    plan = client.hedge_compute_spread("H100-SXM", "HB_WEST", Decimal("720"), "2026-12")
+    print(plan.summary())          # orders, limit prices, margin needed, fees, shortfall
+    client.execute(plan)           # only now is anything signed or sent
+
+An operator who rents out GPU-hours and buys the power they burn is long the compute spread
+(GPU-hour revenue - MWh/GPU-hour x power price). Hedging it means SELLING the spread: one leg
+on a SPREAD market when one is listed for that gpu/node/window, otherwise two legs: sell the
+COMPUTE future and buy the POWER future at the node for gpu_hours x mwh_per_gpu_hour MWh.
+
+Windows are given as the symbol's period label (``"2026-12"``, ``"2026-11-27"``,
+``"2026-11-27T16"``) or as ``(delivery_start, delivery_end)`` unix seconds.
+Limit prices default to the mark -/+ ``slippage`` x |mark| (a sell's limit below the mark, a
+buy's above), rounded to the tick against the user. Quantities round down to the step.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Mapping
+
+from oracle.calendar import profile_hours
+from sdk import units as u
+from sdk.errors import InvalidOrder, UnknownMarket
+from sdk.margin import Holding, apply_fill, summarise
+from sdk.models import HedgePlan, Market, PlannedOrder
+
+if TYPE_CHECKING:
+    from sdk.reader import Reader
+
+#: rough wall-plug MWh per GPU-hour incl. host share and PUE; pass your own measured figure
+DEFAULT_MWH_PER_GPU_HOUR = {
+    "H100-SXM": Decimal("0.0012"),  # 700 W TDP + host + PUE ~1.2 (the DESIGN example)
+    "B200": Decimal("0.0017"),  # 1,000 W TDP + host + PUE
+}
+DEFAULT_SLIPPAGE = Decimal("0.02")
+
+Window = str | tuple[int, int]
+
+
+def _matches(m: Market, window: Window) -> bool:
+    if isinstance(window, str):
+        return m.period == window
+    start, end = window
+    return (m.delivery_start, m.delivery_end) == (int(start), int(end))
+
+
+def _pick(reader: "Reader", kind: str, window: Window, **fields) -> Market | None:
+    found = [m for m in reader.find_markets(kind, **fields) if _matches(m, window)]
+    return found[0] if found else None
+
+
+def _available(reader: "Reader", kind: str, **fields) -> str:
+    syms = [m.symbol for m in reader.find_markets(kind, **fields)]
+    return ", ".join(syms) if syms else "none"
+
+
+def _limit(reader: "Reader", m: Market, side: str, slippage: Decimal, limits: Mapping) -> int:
+    given = limits.get(m.id, limits.get(m.symbol))
+    if given is not None:
+        return u.price_to_units(m, given, side)
+    mark = reader.mark(m.id)
+    if mark.observed_at == 0:
+        raise reader.stale_error(m, f"price a {side} of {m.symbol}")
+    shift = abs(mark.price) * u.to_decimal(slippage, "slippage")
+    return u.price_to_units(m, mark.price + shift if side == "buy" else mark.price - shift, side)
+
+
+def _plan(reader: "Reader", description: str, legs: list[tuple[Market, str, int, str]], account: str | None,
+          slippage: Decimal, limits: Mapping, notes: list[str]) -> HedgePlan:
+    _, taker_bps = reader.fees_bps()
+    holdings: dict[int, Holding] = {}
+    collateral = 0
+    if account is not None:
+        acct = reader.account(account)
+        collateral = acct.collateral_units
+        for p in acct.positions:
+            holdings[p.market_id] = Holding(reader._static_market(p.market_id), p.quantity_units,
+                                            p.open_notional_units, p.mark_units, p.settled_market)
+    before = summarise(collateral, holdings)
+    orders, fees = [], 0
+    for m, side, q, purpose in legs:
+        price = _limit(reader, m, side, slippage, limits)
+        fee = u.fee_units(q, price, taker_bps)
+        mark = reader.mark(m.id).price_units
+        h = holdings.get(m.id) or Holding(m, 0, 0, mark)
+        collateral, holdings[m.id] = apply_fill(collateral, h, q if side == "buy" else -q, price, fee)
+        orders.append(PlannedOrder(m, side, q, price, fee, purpose))
+        fees += fee
+    after = summarise(collateral, holdings)
+    # initial margin added, plus any immediate mark-to-market loss of trading at the limits
+    needed = (after.initial - before.initial) + max(0, before.equity - after.equity - fees)
+    free = max(0, before.equity - before.initial) if account is not None else 0
+    return HedgePlan(description, tuple(orders), max(0, needed), fees, free, tuple(notes))
+
+
+def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Number, window: Window, *,
+                         mwh_per_gpu_hour: u.Number | None = None, account: str | None = None,
+                         prefer_spread: bool = True, power_profile: str = "ATC",
+                         slippage: u.Number = DEFAULT_SLIPPAGE, limits: Mapping | None = None) -> HedgePlan:
+    """Plan the hedge of an operator selling ``gpu_hours`` of ``gpu`` compute and buying the
+    power they burn at ``node`` over ``window``.
+
+    ``mwh_per_gpu_hour`` defaults to the SPREAD market's own ratio when one is used, else to
+    :data:`DEFAULT_MWH_PER_GPU_HOUR` for the GPU. When your ratio differs from the SPREAD
+    market's, the difference is hedged with a POWER leg when one is listed (else noted).
+    """
+    limits = dict(limits or {})
+    slippage = u.to_decimal(slippage, "slippage")
+    hours = u.to_decimal(gpu_hours, "gpu_hours")
+    if hours <= 0:
+        raise InvalidOrder(f"gpu_hours must be positive, got {hours}")
+    ratio = None if mwh_per_gpu_hour is None else u.to_decimal(mwh_per_gpu_hour, "mwh_per_gpu_hour")
+    notes: list[str] = []
+    spread = _pick(reader, "SPREAD", window, gpu=gpu, node=node) if prefer_spread else None
+    if spread is not None:
+        spec_ratio = Decimal(spread.spec["mwh_per_gpu_hour"])
+        legs = [(spread, "sell", u.quantity_to_step(spread, hours),
+                 f"sell {hours} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)")]
+        if ratio is not None and ratio != spec_ratio:
+            extra = (ratio - spec_ratio) * hours  # MWh not covered by the spread's ratio
+            power = _pick(reader, "POWER", window, node=node, profile=spread.spec["power"]["profile"])
+            if power is not None and abs(extra) * u.QUANTITY_SCALE >= power.min_quantity:
+                legs.append((power, "buy" if extra > 0 else "sell", u.quantity_to_step(power, abs(extra)),
+                             f"{'buy' if extra > 0 else 'sell'} the {abs(extra)} MWh your ratio {ratio} differs from "
+                             f"the spread's {spec_ratio}"))
+            else:
+                notes.append(f"your {ratio} MWh/GPU-hour differs from the spread's {spec_ratio}: "
+                             f"{extra} MWh of power stays unhedged (no matching POWER market or below its minimum)")
+        desc = f"Hedge {hours} {gpu} GPU-hours at {node}, {window}: sell the compute spread {spread.symbol}"
+        return _plan(reader, desc, legs, account, slippage, limits, notes)
+
+    compute = _pick(reader, "COMPUTE", window, gpu=gpu)
+    power = _pick(reader, "POWER", window, node=node, profile=power_profile)
+    if compute is None or power is None:
+        raise UnknownMarket(
+            f"no SPREAD market for {gpu}/{node}/{window}, and no {'COMPUTE ' + gpu if compute is None else ''}"
+            f"{' and no ' if compute is None and power is None else ''}"
+            f"{'POWER ' + node + ' ' + power_profile if power is None else ''} market for {window}. Listed: "
+            f"SPREAD: {_available(reader, 'SPREAD', gpu=gpu)}; COMPUTE: {_available(reader, 'COMPUTE', gpu=gpu)}; "
+            f"POWER: {_available(reader, 'POWER', node=node)}")
+    if ratio is None:
+        if gpu not in DEFAULT_MWH_PER_GPU_HOUR:
+            raise InvalidOrder(f"pass mwh_per_gpu_hour= for {gpu} (MWh drawn per GPU-hour incl. host and PUE)")
+        ratio = DEFAULT_MWH_PER_GPU_HOUR[gpu]
+        notes.append(f"assumed {ratio} MWh per {gpu} GPU-hour; pass your measured mwh_per_gpu_hour")
+    mwh = ratio * hours
+    if (compute.delivery_start, compute.delivery_end) != (power.delivery_start, power.delivery_end):
+        notes.append(f"the legs' windows differ ({compute.symbol} vs {power.symbol}: time zones); "
+                     f"the edges of the window are not perfectly hedged")
+    legs = [(compute, "sell", u.quantity_to_step(compute, hours), f"sell {hours} GPU-hours (revenue)"),
+            (power, "buy", u.quantity_to_step(power, mwh), f"buy {mwh} MWh = {hours} x {ratio} (cost)")]
+    desc = f"Hedge {hours} {gpu} GPU-hours at {node}, {window}: sell compute, buy power"
+    return _plan(reader, desc, legs, account, slippage, limits, notes)
+
+
+def power_mwh(market: Market, mw: u.Number) -> Decimal:
+    """MWh of a flat ``mw`` load over the market's delivery hours of its profile (DST-exact)."""
+    spec = market.spec
+    hours = profile_hours(market.delivery_start, market.delivery_end, spec["profile"], spec["tz"]).size
+    return u.to_decimal(mw, "mw") * hours
+
+
+def hedge_power(reader: "Reader", node: str, mw: u.Number, profile: str, window: Window, *, side: str = "buy",
+                account: str | None = None, slippage: u.Number = DEFAULT_SLIPPAGE,
+                limits: Mapping | None = None) -> HedgePlan:
+    """Plan buying (a consumer) or selling (a generator: ``side="sell"``) ``mw`` MW flat over
+    the ``profile`` hours of ``window`` at ``node``: MW x profile hours = MWh."""
+    mw_d = u.to_decimal(mw, "mw")
+    if mw_d <= 0:
+        raise InvalidOrder(f"mw must be positive, got {mw_d}")
+    m = _pick(reader, "POWER", window, node=node, profile=profile)
+    if m is None:
+        raise UnknownMarket(f"no POWER market at {node} with profile {profile} for {window}; listed: "
+                            f"{_available(reader, 'POWER', node=node)}")
+    mwh = power_mwh(m, mw_d)
+    hours = mwh / mw_d
+    legs = [(m, side, u.quantity_to_step(m, mwh), f"{side} {mw_d} MW x {hours} {profile} hours = {mwh} MWh")]
+    desc = f"Hedge {mw_d} MW {profile} at {node}, {window}: {side} {mwh} MWh of {m.symbol}"
+    return _plan(reader, desc, legs, account, u.to_decimal(slippage, "slippage"), dict(limits or {}), [])

@@ -1,0 +1,367 @@
+"""Read side of the SDK: markets, marks, accounts, positions, PnL, fills, settlements, streams.
+
+No key needed. Plain web3 over HTTP (no ape import). Results are :mod:`sdk.models` in human
+units; chain integers stay available in ``*_units`` fields.
+
+Thread-safety: a ``Reader`` holds no mutable state besides a lock-guarded cache of static
+market data, and web3's HTTPProvider is safe for concurrent requests, so one instance may
+serve reads from many threads. Streams are generators: give each consumer its own.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.exceptions import Web3Exception
+
+from sdk import units as u
+from sdk.errors import ChainMismatch, ComputeSpreadError, ManifestError, StaleMarket, UnknownMarket
+from sdk.manifest import Manifest
+from sdk.manifest import ManifestError as _BaseManifestError
+from sdk.margin import Holding, Summary, liquidation_price
+from sdk.models import AccountState, Fill, Mark, Market, MarketStatus, Order, PnL, Position, Settlement
+
+log = logging.getLogger("sdk")
+
+LOG_CHUNK = 5_000  # blocks per eth_getLogs request
+_MARKET_FIELDS = ("spec_hash", "mark_feed", "settlement_feed", "delivery_start", "delivery_end", "last_trade_time",
+                  "quantity_step", "min_quantity", "price_tick", "im_fixed", "im_rate_bps", "mm_fixed",
+                  "mm_rate_bps", "max_price_age", "dispute_window", "oi_cap")
+
+
+def load_manifest(manifest: Manifest | str | Path) -> Manifest:
+    if isinstance(manifest, Manifest):
+        return manifest
+    try:
+        return Manifest.load(manifest)
+    except _BaseManifestError as e:
+        raise ManifestError(str(e)) from e
+
+
+def _hex(b: bytes | str) -> str:
+    return b if isinstance(b, str) else "0x" + bytes(b).hex()
+
+
+def _when(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(s: int) -> str:
+    h, rem = divmod(int(s), 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}h {m:02d}m" if h else f"{m}m {sec:02d}s"
+
+
+class Reader:
+    """Read-only view of one deployment. ``Reader(manifest_path_or_Manifest, rpc_url)``."""
+
+    def __init__(self, manifest: Manifest | str | Path, rpc_url: str | None = None, *, w3: Web3 | None = None,
+                 timeout: float = 30.0):
+        self.manifest = load_manifest(manifest)
+        if w3 is None:
+            if not rpc_url:
+                raise ComputeSpreadError("pass rpc_url= (e.g. http://127.0.0.1:8545) or w3=")
+            w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self.w3 = w3
+        try:
+            chain_id = self.w3.eth.chain_id
+        except Exception as e:  # noqa: BLE001 - any transport failure means the same to a user
+            raise ComputeSpreadError(f"cannot reach the RPC at {rpc_url or w3}: {e}; is the node running?") from e
+        if chain_id != self.manifest.chain_id:
+            raise ChainMismatch(f"the RPC serves chain {chain_id} but {self.manifest.path} was deployed to chain "
+                                f"{self.manifest.chain_id}: use the matching RPC or manifest")
+        self.chain_id = chain_id
+        m = self.manifest
+        self.clearinghouse = m.contract(self.w3, "Clearinghouse")
+        self.exchange = m.contract(self.w3, "Exchange")
+        self.oracle = m.contract(self.w3, "Oracle")
+        self.collateral = m.contract(self.w3, "Collateral")
+        self.faucet_token = m.contract(self.w3, "MockUSDC") if "MockUSDC" in m.data["contracts"] else None
+        self.deploy_block = int(m.data.get("block", 0))
+        self._cache_lock = threading.Lock()
+        self._entries = {int(e["id"]): e for e in m.markets}
+
+    # ------------------------------------------------------------ chain
+    def block_number(self) -> int:
+        return self.w3.eth.block_number
+
+    def now(self) -> int:
+        """Timestamp of the latest block (the chain's clock, not the machine's)."""
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+    # ------------------------------------------------------------ markets
+    def market_ids(self) -> list[int]:
+        n = self.clearinghouse.functions.market_count().call()
+        return list(range(1, n + 1))
+
+    def _static_market(self, market_id: int, block: Any = "latest") -> Market:
+        raw = self.clearinghouse.functions.market(market_id).call(block_identifier=block)
+        p = dict(zip(_MARKET_FIELDS, raw))
+        if p["price_tick"] == 0:
+            raise UnknownMarket(f"market {market_id} is not listed on chain {self.chain_id}; "
+                                f"list them with markets()")
+        e = self._entries.get(market_id, {})
+        return Market(
+            id=market_id, symbol=e.get("symbol", f"MARKET-{market_id}"), kind=e.get("kind", "UNKNOWN"),
+            spec=e.get("spec", {}), spec_hash=_hex(p["spec_hash"]), mark_feed=_hex(p["mark_feed"]),
+            settlement_feed=_hex(p["settlement_feed"]),
+            **{k: int(p[k]) for k in _MARKET_FIELDS[3:]},
+        )
+
+    def _resolve_id(self, ref: int | str | Market) -> int:
+        if isinstance(ref, Market):
+            return ref.id
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            return ref
+        if isinstance(ref, str):
+            if ref.isdigit():
+                return int(ref)
+            for mid, e in self._entries.items():
+                if e.get("symbol") == ref:
+                    return mid
+            near = [e["symbol"] for e in self._entries.values() if ref.lower() in e["symbol"].lower()]
+            hint = f"; did you mean {', '.join(near[:5])}?" if near else "; list them with markets()"
+            raise UnknownMarket(f"no market with symbol {ref!r} in {self.manifest.path}{hint}")
+        raise UnknownMarket(f"a market is an id, a symbol or a Market, got {ref!r}")
+
+    def market(self, ref: int | str | Market, block: Any = "latest") -> Market:
+        """A market with its on-chain parameters, state, mark and status."""
+        mid = self._resolve_id(ref)
+        m = self._static_market(mid, block)
+        halted, settled, settlement_price, long_oi = self.clearinghouse.functions.market_state(mid).call(
+            block_identifier=block)
+        price, observed_at, fresh = self.clearinghouse.functions.mark(mid).call(block_identifier=block)
+        now = int(self.w3.eth.get_block(block)["timestamp"])
+        if settled:
+            status = MarketStatus.SETTLED
+        elif now >= m.last_trade_time:
+            status = MarketStatus.SETTLING
+        elif halted:
+            status = MarketStatus.HALTED
+        elif not fresh:
+            status = MarketStatus.STALE
+        else:
+            status = MarketStatus.LIVE
+        mark = Mark(mid, m.mark_feed, int(price), int(observed_at), bool(fresh))
+        return Market(**{**m.__dict__, "status": status, "mark": mark, "long_open_interest": int(long_oi),
+                         "settlement_price_units": int(settlement_price) if settled else None})
+
+    def markets(self) -> list[Market]:
+        """Every listed market, with spec, parameters, mark and status."""
+        block = self.block_number()
+        return [self.market(mid, block) for mid in self.market_ids()]
+
+    def find_markets(self, kind: str | None = None, **spec_fields: Any) -> list[Market]:
+        """Manifest markets whose spec matches (``kind="POWER", node="HB_WEST", profile="PEAK"``).
+        For SPREAD markets fields are matched against either leg (``gpu=``, ``node=``)."""
+        out = []
+        for mid, e in sorted(self._entries.items()):
+            spec = e.get("spec", {})
+            if kind and e.get("kind") != kind:
+                continue
+            flat = dict(spec)
+            for leg in ("compute", "power"):
+                if isinstance(spec.get(leg), dict):
+                    flat.update({k: v for k, v in spec[leg].items() if k != "kind"})
+            if all(flat.get(k) == v for k, v in spec_fields.items()):
+                out.append(mid)
+        return [self._static_market(mid) for mid in out]
+
+    def mark(self, ref: int | str | Market) -> Mark:
+        mid = self._resolve_id(ref)
+        m = self._static_market(mid)
+        price, observed_at, fresh = self.clearinghouse.functions.mark(mid).call()
+        return Mark(mid, m.mark_feed, int(price), int(observed_at), bool(fresh))
+
+    def feed(self, feed_id: str | bytes) -> dict[str, Any]:
+        """Raw Oracle feed state: price (base units), observed_at, updated_at, disputed, final."""
+        fid = bytes.fromhex(feed_id[2:]) if isinstance(feed_id, str) else bytes(feed_id)
+        p, obs, upd, disputed, final = self.oracle.functions.feed(fid).call()
+        return {"price": int(p), "observed_at": int(obs), "updated_at": int(upd), "disputed": disputed, "final": final}
+
+    def stale_error(self, market: Market, action: str | None = None) -> StaleMarket:
+        """A :class:`StaleMarket` naming the market, its mark feed and since when it is stale."""
+        f = self.feed(market.mark_feed)
+        now = self.now()
+        prefix = f"{action}: " if action else ""
+        if f["observed_at"] == 0:
+            why = f"its mark feed {market.mark_feed} has never been reported"
+        elif f["disputed"]:
+            why = f"its mark feed {market.mark_feed} is disputed (since {_when(f['updated_at'])})"
+        else:
+            why = (f"its mark feed {market.mark_feed} was last observed {_when(f['observed_at'])} "
+                   f"({_duration(now - f['observed_at'])} ago; max age {_duration(market.max_price_age)}), "
+                   f"stale since {_when(f['observed_at'] + market.max_price_age)}")
+        return StaleMarket(f"{prefix}market {market.id} ({market.symbol}) is stale: {why}. Wait for the oracle "
+                           f"pusher to publish a fresh mark (only risk-reducing trades pass meanwhile)",
+                           market_id=market.id, symbol=market.symbol, feed_id=market.mark_feed,
+                           observed_at=f["observed_at"], age=now - f["observed_at"], max_age=market.max_price_age)
+
+    def fees_bps(self) -> tuple[int, int]:
+        """(maker, taker) fee in bps of |notional|, read from the Exchange."""
+        return (int(self.exchange.functions.maker_fee_bps().call()),
+                int(self.exchange.functions.taker_fee_bps().call()))
+
+    # ------------------------------------------------------------ accounts
+    def _holdings(self, address: str, block: Any) -> tuple[dict[int, Holding], dict[int, Market]]:
+        ids = self.clearinghouse.functions.open_markets(address).call(block_identifier=block)
+        holdings, markets = {}, {}
+        for mid in ids:
+            m = self.market(int(mid), block)
+            q, on = self.clearinghouse.functions.position(address, mid).call(block_identifier=block)
+            holdings[m.id] = Holding(m, int(q), int(on), m.mark.price_units, m.status == MarketStatus.SETTLED)
+            markets[m.id] = m
+        return holdings, markets
+
+    def account(self, address: str) -> AccountState:
+        """Collateral, equity, margins, positions (with liquidation prices) and wallet balances,
+        all read at one block so they are consistent."""
+        address = to_checksum_address(address)
+        block = self.block_number()
+        coll, equity, im, mm, fresh, _n = self.clearinghouse.functions.account_summary(address).call(
+            block_identifier=block)
+        holdings, markets = self._holdings(address, block)
+        summary = Summary(int(coll), int(equity), int(im), int(mm))
+        positions = []
+        for mid, h in holdings.items():
+            positions.append(Position(
+                market_id=mid, symbol=markets[mid].symbol, quantity_units=h.quantity, open_notional_units=h.open_notional,
+                mark_units=h.mark,
+                initial_margin_units=0 if h.settled else u.margin_units(h.quantity, h.market.im_fixed,
+                                                                        h.market.im_rate_bps, h.mark),
+                maintenance_margin_units=0 if h.settled else u.margin_units(h.quantity, h.market.mm_fixed,
+                                                                            h.market.mm_rate_bps, h.mark),
+                liquidation_price=liquidation_price(summary, h), settled_market=h.settled))
+        bal = self.collateral.functions.balanceOf(address).call(block_identifier=block)
+        allowance = self.collateral.functions.allowance(address, self.clearinghouse.address).call(
+            block_identifier=block)
+        return AccountState(address, int(coll), int(equity), int(im), int(mm), bool(fresh), tuple(positions),
+                            int(bal), int(allowance))
+
+    def positions(self, address: str) -> tuple[Position, ...]:
+        return self.account(address).positions
+
+    def position(self, address: str, market: int | str | Market) -> Position | None:
+        return self.account(address).position(self._resolve_id(market))
+
+    def liquidation_price(self, address: str, market: int | str | Market):
+        p = self.position(address, market)
+        return None if p is None else p.liquidation_price
+
+    def wallet_balance(self, address: str):
+        return u.base_to_usd(self.collateral.functions.balanceOf(to_checksum_address(address)).call())
+
+    def is_liquidatable(self, address: str) -> bool:
+        return bool(self.clearinghouse.functions.is_liquidatable(to_checksum_address(address)).call())
+
+    # ------------------------------------------------------------ orders
+    def remaining(self, order: Order) -> int:
+        """Thousandths still fillable (0 when dead: filled, cancelled, expired, below min nonce)."""
+        return int(self.exchange.functions.remaining(order.as_tuple()).call())
+
+    def min_nonce(self, address: str) -> int:
+        return int(self.exchange.functions.min_nonce(to_checksum_address(address)).call())
+
+    # ------------------------------------------------------------ history
+    def _logs(self, event, filters: dict, from_block: int | None, to_block: int | str) -> list:
+        start = self.deploy_block if from_block is None else int(from_block)
+        end = self.block_number() if to_block == "latest" else int(to_block)
+        out = []
+        while start <= end:
+            stop = min(end, start + LOG_CHUNK - 1)
+            out += event.get_logs(argument_filters=filters, from_block=start, to_block=stop)
+            start = stop + 1
+        return out
+
+    @staticmethod
+    def _fill(ev) -> Fill:
+        a = ev["args"]
+        return Fill(_hex(a["order_hash"]), int(a["market_id"]), a["maker"], a["taker"], bool(a["maker_is_buy"]),
+                    int(a["quantity"]), int(a["price"]), int(a["maker_fee"]), int(a["taker_fee"]),
+                    int(ev["blockNumber"]), _hex(ev["transactionHash"]), int(ev["logIndex"]))
+
+    def fills(self, address: str, from_block: int | None = None, to_block: int | str = "latest") -> list[Fill]:
+        """Own fills (as maker or taker) from OrderFilled events, oldest first."""
+        address = to_checksum_address(address)
+        ev = self.exchange.events.OrderFilled
+        logs = self._logs(ev, {"maker": address}, from_block, to_block) + \
+            self._logs(ev, {"taker": address}, from_block, to_block)
+        uniq = {(_hex(e["transactionHash"]), e["logIndex"]): e for e in logs}
+        return sorted((self._fill(e) for e in uniq.values()), key=lambda f: (f.block_number, f.log_index))
+
+    def settlements(self, address: str, from_block: int | None = None, to_block: int | str = "latest") -> list[Settlement]:
+        """Settled positions of ``address`` (Settled events) with each market's settlement price."""
+        address = to_checksum_address(address)
+        out, prices = [], {}
+        for e in self._logs(self.clearinghouse.events.Settled, {"account": address}, from_block, to_block):
+            a = e["args"]
+            mid = int(a["market_id"])
+            if mid not in prices:
+                st = self.clearinghouse.functions.market_state(mid).call()
+                prices[mid] = int(st[2]) if st[1] else None
+            out.append(Settlement(a["account"], mid, int(a["quantity"]), int(a["pnl"]), int(e["blockNumber"]),
+                                  _hex(e["transactionHash"]), prices[mid]))
+        return out
+
+    def pnl(self, address: str, from_block: int | None = None) -> PnL:
+        """Realised PnL (closed trades, liquidations and settlements: PositionUpdated.realised_pnl),
+        trading fees paid (OrderFilled), and unrealised PnL at the current marks."""
+        address = to_checksum_address(address)
+        realised = sum(int(e["args"]["realised_pnl"]) for e in
+                       self._logs(self.clearinghouse.events.PositionUpdated, {"account": address}, from_block, "latest"))
+        fees = sum(f.fee_of(address) for f in self.fills(address, from_block))
+        acct = self.account(address)
+        return PnL(u.base_to_usd(realised), u.base_to_usd(0) + fees, acct.unrealised_pnl)
+
+    # ------------------------------------------------------------ streams
+    def stream_fills(self, address: str, from_block: int | None = None, poll_interval: float = 1.0,
+                     confirmations: int = 0, stop: threading.Event | None = None,
+                     max_backoff: float = 30.0) -> Iterator[Fill]:
+        """Yield own fills forever (until ``stop`` is set), from ``from_block`` (default: the
+        next block). Polls ``eth_getLogs`` from a block cursor; on any RPC failure it backs off
+        (doubling to ``max_backoff``) and resumes from the cursor, so nothing is skipped or
+        repeated. ``confirmations`` > 0 only reads blocks that deep (reorg safety)."""
+        stop = stop or threading.Event()
+        cursor = None if from_block is None else int(from_block)
+        seen: set[tuple[str, int]] = set()
+        backoff = poll_interval
+        while not stop.is_set():
+            try:
+                head = self.block_number() - confirmations
+                if cursor is None:
+                    cursor = head + 1
+                if head >= cursor:
+                    for f in self.fills(address, cursor, head):
+                        key = (f.tx_hash, f.log_index)
+                        if key not in seen:
+                            seen.add(key)
+                            yield f
+                    cursor = head + 1
+                    if len(seen) > 10_000:
+                        seen.clear()
+                backoff = poll_interval
+                stop.wait(poll_interval)
+            except (Web3Exception, OSError, ValueError, ConnectionError) as e:
+                log.warning("fill stream: %s; retrying from block %s in %.1fs", e, cursor, backoff)
+                stop.wait(backoff)
+                backoff = min(max_backoff, backoff * 2)
+            except Exception as e:  # requests/httpx transport errors are not OSError subclasses everywhere
+                if type(e).__module__.split(".")[0] not in ("requests", "urllib3", "httpx", "aiohttp"):
+                    raise
+                log.warning("fill stream: %s; retrying from block %s in %.1fs", e, cursor, backoff)
+                stop.wait(backoff)
+                backoff = min(max_backoff, backoff * 2)
+
+    def wait_for_block(self, number: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.block_number() < number:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"block {number} not reached in {timeout} s")
+            time.sleep(0.2)

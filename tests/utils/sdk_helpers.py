@@ -1,0 +1,100 @@
+"""Helpers for the SDK tests: push an oracle price the way the pusher keeper does (integration),
+and a chain-free FakeReader with fixed marks (unit)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+from sdk.devnet import ANVIL_KEYS
+from sdk.margin import Holding
+from sdk.models import AccountState, Mark, Market, Position
+
+REPORT_TYPES = {
+    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+    "Report": [{"name": "feed_ids", "type": "bytes32[]"}, {"name": "prices", "type": "int256[]"},
+               {"name": "observed_at", "type": "uint256"}],
+}
+
+
+def push_price(reader, relayer, feed: str, price_units: int, observed_at: int | None = None) -> None:
+    """Sign a Report for one feed with anvil reporters 1-2 (quorum 2) and submit it from
+    ``relayer`` (an sdk Client). Observations must be strictly newer per feed, and several
+    pushes may share a block time, so the default is max(chain time, last observation + 1)."""
+    fid = bytes.fromhex(feed[2:])
+    now = observed_at if observed_at is not None else max(reader.now(), reader.feed(feed)["observed_at"] + 1)
+    td = {"types": REPORT_TYPES, "primaryType": "Report",
+          "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": reader.chain_id,
+                     "verifyingContract": reader.oracle.address},
+          "message": {"feed_ids": [fid], "prices": [price_units], "observed_at": now}}
+    sigs = [Account.from_key(k).sign_message(encode_typed_data(full_message=td)).signature for k in ANVIL_KEYS[1:3]]
+    relayer._transact(reader.oracle.functions.submit([fid], now, [[price_units], [price_units]], sigs), "submit report")
+
+
+# ---------------------------------------------------------------- unit-test fakes (no chain)
+
+# a fixed chain clock: 2026-11-15 12:00 UTC, so "next month" is December 2026
+NOW = int(dt.datetime(2026, 11, 15, 12, tzinfo=dt.timezone.utc).timestamp())
+
+
+def market_from_entry(e: dict) -> Market:
+    p = e["params"]
+    return Market(id=e["id"], symbol=e["symbol"], kind=e["kind"], spec=e["spec"], spec_hash=e["spec_hash"],
+                  mark_feed=e["mark_feed"], settlement_feed=e["settlement_feed"], **p)
+
+
+class FakeReader:
+    """The slice of sdk.reader.Reader the hedge helpers use, over fixed marks and one account."""
+
+    def __init__(self, markets: list[Market], marks: dict[int, int], account: AccountState | None = None,
+                 fees=(2, 5)):
+        self._markets = {m.id: m for m in markets}
+        self._marks = marks
+        self._account = account
+        self._fees = fees
+
+    def find_markets(self, kind=None, **fields):
+        out = []
+        for m in self._markets.values():
+            if kind and m.kind != kind:
+                continue
+            flat = dict(m.spec)
+            for leg in ("compute", "power"):
+                if isinstance(m.spec.get(leg), dict):
+                    flat.update({k: v for k, v in m.spec[leg].items() if k != "kind"})
+            if all(flat.get(k) == v for k, v in fields.items()):
+                out.append(m)
+        return out
+
+    def _static_market(self, mid):
+        return self._markets[mid]
+
+    def mark(self, mid):
+        return Mark(mid, self._markets[mid].mark_feed, self._marks.get(mid, 0), NOW if mid in self._marks else 0,
+                    mid in self._marks)
+
+    def fees_bps(self):
+        return self._fees
+
+    def account(self, address):
+        return self._account
+
+    def stale_error(self, market, action=None):
+        from sdk.errors import StaleMarket
+
+        return StaleMarket(f"{action}: {market.symbol} has no mark", market_id=market.id, feed_id=market.mark_feed)
+
+
+def holding(market: Market, q: int, on: int, mark: int) -> Holding:
+    return Holding(market, q, on, mark)
+
+
+def account(collateral: int, positions=(), equity=None, im=0, mm=0) -> AccountState:
+    return AccountState("0x" + "ab" * 20, collateral, collateral if equity is None else equity, im, mm, True,
+                        tuple(positions))
+
+
+def position(market_id: int, q: int, on: int, mark: int) -> Position:
+    return Position(market_id, f"M{market_id}", q, on, mark, 0, 0, None)
