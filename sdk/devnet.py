@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
 
-def _derive_keys(n: int = 10) -> list[str]:
+def _derive_keys(n: int = 20) -> list[str]:
     # derived, not pasted: a mistyped test key silently points at an empty account
     from eth_account import Account
 
@@ -29,7 +29,9 @@ def _derive_keys(n: int = 10) -> list[str]:
             for i in range(n)]
 
 
-# anvil's standard accounts 0..9 (public test keys; never use them on a real network)
+# anvil's standard accounts 0..19 (public test keys; never use them on a real network).
+# Roles on a devnet stack: 0 owner/guardian, 1-3 reporters, 4 pusher, 5 liquidator, 6 settler,
+# 7 matcher, 8 market maker, 9.. users
 ANVIL_KEYS = _derive_keys()
 
 
@@ -79,7 +81,7 @@ class Anvil:
 
     def start(self, timeout: float = 30.0) -> "Anvil":
         cmd = [anvil_binary(), "--port", str(self.port), "--host", "127.0.0.1", "--mnemonic", ANVIL_MNEMONIC,
-               "--chain-id", "31337"]
+               "--chain-id", "31337", "--accounts", str(len(ANVIL_KEYS))]
         if self.timestamp is not None:
             cmd += ["--timestamp", str(int(self.timestamp))]
         if self.block_time:
