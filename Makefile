@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup test test-unit test-integration fuzz bench demo clean
+.PHONY: setup browser test test-unit test-integration fuzz bench demo clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/.compiled
 
@@ -28,7 +28,14 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: setup
+# browser tests drive Debian's chromium (Playwright's own browser download is unreachable here)
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
+
+test: setup browser
 	$(PY) -m pytest -n 2 --dist loadfile tests
 
 test-unit: setup
