@@ -311,26 +311,41 @@ def trade(
     @param price Base units per unit (may be negative), a multiple of the price tick.
     @param buyer_fee Base units charged to the buyer's collateral.
     @param seller_fee Base units charged to the seller's collateral.
+    @dev A side whose risk grows must end >= IM on fresh marks; a side whose risk does not
+         grow must end >= IM or keep equity >= 0 and its health ratio (see _check_health_kept).
     """
     assert msg.sender == self.exchange, "Clearinghouse: not exchange"
-    m: Market = self._markets[market_id]
-    assert m.price_tick != 0, "Clearinghouse: unknown market"
-    assert block.timestamp < m.last_trade_time, "Clearinghouse: trading closed"
+    # field reads, not a struct copy: a Market is 16 storage slots
+    tick: uint256 = self._markets[market_id].price_tick
+    assert tick != 0, "Clearinghouse: unknown market"
+    assert block.timestamp < self._markets[market_id].last_trade_time, "Clearinghouse: trading closed"
     assert buyer != seller, "Clearinghouse: self trade"
-    assert quantity >= m.min_quantity and quantity % m.quantity_step == 0, "Clearinghouse: bad quantity"
-    assert price % convert(m.price_tick, int256) == 0, "Clearinghouse: off tick"
+    assert quantity >= self._markets[market_id].min_quantity and quantity % self._markets[market_id].quantity_step == 0, "Clearinghouse: bad quantity"
+    assert price % convert(tick, int256) == 0, "Clearinghouse: off tick"
 
     q: int256 = convert(quantity, int256)
+    # a side whose risk does not grow skips the IM check, so snapshot it to check that its
+    # health does not fall instead (see _check_health_kept)
+    buyer_before: AccountSummary = empty(AccountSummary)
+    seller_before: AccountSummary = empty(AccountSummary)
+    if not self._grows(self._positions[buyer][market_id].quantity, q):
+        buyer_before = self._summary(buyer)
+    if not self._grows(self._positions[seller][market_id].quantity, -q):
+        seller_before = self._summary(seller)
     buyer_risk: bool = self._apply_fill(buyer, market_id, q, price, buyer_fee)
     seller_risk: bool = self._apply_fill(seller, market_id, -q, price, seller_fee)
     self.fees += buyer_fee + seller_fee
     if buyer_risk or seller_risk:
         assert not self._market_states[market_id].halted, "Clearinghouse: market halted"
-        assert self._market_states[market_id].long_oi <= m.oi_cap, "Clearinghouse: open interest cap"
+        assert self._market_states[market_id].long_oi <= self._markets[market_id].oi_cap, "Clearinghouse: open interest cap"
     if buyer_risk:
         self._check_initial_margin(buyer)
+    else:
+        self._check_health_kept(buyer, buyer_before)
     if seller_risk:
         self._check_initial_margin(seller)
+    else:
+        self._check_health_kept(seller, seller_before)
     log Trade(
         market_id=market_id,
         buyer=buyer,
@@ -733,12 +748,12 @@ def _apply_fill(account: address, market_id: uint256, delta: int256, price: int2
 
     log PositionUpdated(account=account, market_id=market_id, quantity=q1, open_notional=on1, realised_pnl=realised)
     log CollateralUpdated(account=account, collateral=coll)
-    return abs(q1) > abs(q0) or (q1 != 0 and q0 != 0 and (q1 > 0) != (q0 > 0))
+    return self._grows(q0, delta)
 
 
 @internal
 def _liquidate_partial(account: address, market_id: uint256, quantity: uint256, s: AccountSummary) -> uint256:
-    m: Market = self._markets[market_id]
+    step: uint256 = self._markets[market_id].quantity_step
     assert not self._market_states[market_id].halted, "Clearinghouse: market halted"
     assert not self._market_states[market_id].settled, "Clearinghouse: market settled"
     q0: int256 = self._positions[account][market_id].quantity
@@ -752,19 +767,19 @@ def _liquidate_partial(account: address, market_id: uint256, quantity: uint256, 
     # it, taking x units moves equity by -k*u*x and MM by -u*x, so x >= (MM - e) / (u (1 - k)).
     # When the account cannot afford the full penalty (k capped at e / MM) nothing short of
     # the whole position restores health.
-    u: uint256 = m.mm_fixed + m.mm_rate_bps * convert(abs(mark_), uint256) // c.BPS
+    u: uint256 = self._markets[market_id].mm_fixed + self._markets[market_id].mm_rate_bps * convert(abs(mark_), uint256) // c.BPS
     e: uint256 = convert(s.equity, uint256)
     size: uint256 = convert(abs(q0), uint256)
     pen_bps: uint256 = self.liquidation_penalty_bps
     if u > 0 and pen_bps * s.maintenance <= e * c.BPS:
         needed: uint256 = self._ceil_udiv((s.maintenance - e) * c.UQUANTITY_SCALE * c.BPS, u * (c.BPS - pen_bps))
-        needed = self._ceil_udiv(needed, m.quantity_step) * m.quantity_step
+        needed = self._ceil_udiv(needed, step) * step
         size = min(size, needed)
-    size = min(size, quantity // m.quantity_step * m.quantity_step)
+    size = min(size, quantity // step * step)
     assert size > 0, "Clearinghouse: zero quantity"
 
     # transfer price: the mark rounded to the tick in the liquidated account's favour
-    tick: int256 = convert(m.price_tick, int256)
+    tick: int256 = convert(self._markets[market_id].price_tick, int256)
     price: int256 = self._floor_div(mark_, tick) * tick
     x: int256 = convert(size, int256)
     if q0 > 0:
@@ -890,12 +905,27 @@ def _check_initial_margin(account: address):
     assert s.equity >= convert(s.initial, int256), "Clearinghouse: insufficient margin"
 
 
+@internal
+def _check_health_kept(account: address, before: AccountSummary):
+    """
+    @dev For a trade side whose risk did not grow: it passes if it still meets initial margin;
+         else it must stay solvent (equity >= 0) and its health ratio (equity / MM) must not
+         fall. An account can always de-risk near the mark, but a fill far off the mark cannot
+         hand a counterparty value the account does not have (which would be hidden bad debt).
+         Marks may be stale here: the last mark is still the best reference.
+    """
+    s: AccountSummary = self._summary(account)
+    if s.equity >= convert(s.initial, int256):
+        return
+    assert s.equity >= 0 and s.equity * convert(before.maintenance, int256) >= before.equity * convert(s.maintenance, int256), "Clearinghouse: health would fall"
+
+
 @view
 @internal
 def _mark(market_id: uint256) -> (int256, uint256, bool):
-    st: MarketState = self._market_states[market_id]
-    if st.settled:
-        return st.settlement_price, block.timestamp, True
+    # field reads, not a struct copy (4 slots): this runs for every open market of an account
+    if self._market_states[market_id].settled:
+        return self._market_states[market_id].settlement_price, block.timestamp, True
     p: int256 = 0
     observed_at: uint256 = 0
     updated_at: uint256 = 0
@@ -930,6 +960,14 @@ def _summary(account: address) -> AccountSummary:
         s.initial += self._margin(size, self._markets[mid].im_fixed, self._markets[mid].im_rate_bps, absmark)
         s.maintenance += self._margin(size, self._markets[mid].mm_fixed, self._markets[mid].mm_rate_bps, absmark)
     return s
+
+
+@pure
+@internal
+def _grows(q0: int256, delta: int256) -> bool:
+    # True when moving a position from q0 by delta grows its risk: |q| up, or a flip
+    q1: int256 = q0 + delta
+    return abs(q1) > abs(q0) or (q1 != 0 and q0 != 0 and (q1 > 0) != (q0 > 0))
 
 
 @pure

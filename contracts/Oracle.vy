@@ -10,7 +10,8 @@
 
         Settlement feeds can be disputed (by the guardian for free, by anyone for a bond in
         wei); a disputed feed takes no more reports until the owner `resolve`s it, which makes
-        its value final. The owner (two-step transfer) manages reporters, quorum, feed bounds
+        its value final; the owner can `reopen` a final feed to reports (a mark feed must not
+        stay frozen). The owner (two-step transfer) manages reporters, quorum, feed bounds
         and timing; the guardian can only dispute. There is no pause: a halted feed is one
         that stops being updated, which the Clearinghouse treats as stale.
 
@@ -117,6 +118,9 @@ event Resolved:
     feed_id: indexed(bytes32)
     price: int256
     previous_price: int256
+
+event Reopened:
+    feed_id: indexed(bytes32)
 
 
 @deploy
@@ -250,6 +254,21 @@ def resolve(feed_id: bytes32, price_: int256):
         self.dispute_deposit[feed_id] = 0
     self._feeds[feed_id] = self._pack(price_, (word >> 128) & _MASK64, block.timestamp, _FINAL)
     log Resolved(feed_id=feed_id, price=price_, previous_price=previous)
+
+
+@external
+def reopen(feed_id: bytes32):
+    """
+    @notice Let reporters update a resolved (final) feed again (owner). Without it a dispute
+            of a mark feed would freeze that market's mark for good (stale: no withdrawals
+            or liquidations against it); settlement feeds are normally left final.
+    @param feed_id A final feed; it keeps its value until a newer observation is reported.
+    """
+    ownable._check_owner()
+    word: uint256 = self._feeds[feed_id]
+    assert word & _FINAL != 0, "Oracle: not final"
+    self._feeds[feed_id] = word & ~_FINAL
+    log Reopened(feed_id=feed_id)
 
 
 @external

@@ -1,0 +1,205 @@
+"""Shared fixtures for the contract unit tests (titanoboa).
+
+Deploys are module-scoped (one protocol per test file, compiled once per process by
+tests/utils/deployers.py) and every test runs inside `boa.env.anchor()`, so a test sees its
+module's setup and leaves nothing behind. Actors are named by role.
+"""
+from __future__ import annotations
+
+import boa
+import pytest
+
+from tests.utils.contract_helpers import (
+    FUNDING,
+    MARK,
+    MOCK_FAILING_TOKEN,
+    next_nonce,
+    role_account,
+    role_reporter,
+    role_trader,
+    take_state,
+)
+from tests.utils.deployers import CLEARINGHOUSE, EXCHANGE, ORACLE, Protocol
+
+
+@pytest.fixture(autouse=True)
+def _anchor():
+    with boa.env.anchor():
+        yield
+
+
+# ---------------------------------------------------------------- protocol and roles
+
+
+@pytest.fixture(scope="module")
+def protocol():
+    """Oracle (3 reporters, quorum 2), Clearinghouse, Exchange (no fees), MockUSDC."""
+    return Protocol.deploy()
+
+
+@pytest.fixture(scope="module")
+def oracle(protocol):
+    return protocol.oracle
+
+
+@pytest.fixture(scope="module")
+def clearinghouse(protocol):
+    return protocol.clearinghouse
+
+
+@pytest.fixture(scope="module")
+def exchange(protocol):
+    return protocol.exchange
+
+
+@pytest.fixture(scope="module")
+def usdc(protocol):
+    return protocol.usdc
+
+
+@pytest.fixture(scope="module")
+def owner(protocol):
+    return protocol.owner
+
+
+@pytest.fixture(scope="module")
+def guardian(protocol):
+    return protocol.guardian
+
+
+@pytest.fixture(scope="module")
+def reporters(protocol):
+    return protocol.reporters
+
+
+@pytest.fixture(scope="module")
+def non_owner():
+    return boa.env.generate_address("non_owner")
+
+
+@pytest.fixture(scope="module")
+def maker():
+    return role_trader("maker")
+
+
+@pytest.fixture(scope="module")
+def taker():
+    return role_trader("taker")
+
+
+@pytest.fixture(scope="module")
+def trader():
+    """The account whose margin, liquidation or settlement a test is about."""
+    return role_trader("trader")
+
+
+@pytest.fixture(scope="module")
+def liquidator():
+    return role_trader("liquidator")
+
+
+@pytest.fixture(scope="module")
+def keeper():
+    """Anyone: a bot that relays, matches, finalises or settles."""
+    return role_trader("keeper")
+
+
+@pytest.fixture(scope="module")
+def snapshot(protocol, maker, taker, trader, liquidator, keeper, non_owner):
+    """`snapshot(*extra_accounts, orders=(), feeds=(), contracts=())` -> State (compare with ==)."""
+
+    def take(*extra, orders=(), feeds=(), contracts=()):
+        accounts = (maker, taker, trader, liquidator, keeper, non_owner, *extra)
+        return take_state(protocol, accounts, orders=orders, feeds=feeds, contracts=contracts)
+
+    return take
+
+
+# ---------------------------------------------------------------- markets, prices, money
+
+
+@pytest.fixture
+def market(protocol):
+    """A power-like market (1 kWh step, 1 cent tick, IM $15 + 25%, MM $10 + 15%), marked at $50."""
+    mid = protocol.list_market("POWER")
+    protocol.set_mark(mid, MARK)
+    return mid
+
+
+@pytest.fixture
+def funded(protocol, maker, taker, liquidator):
+    """maker, taker and liquidator each hold FUNDING collateral."""
+    for who in (maker, taker, liquidator):
+        protocol.fund(who.address, FUNDING)
+
+
+@pytest.fixture(scope="module")
+def fund(protocol):
+    """`fund(who, amount)`: mint, approve and deposit collateral for `who`."""
+
+    def _fund(who, amount):
+        protocol.fund(getattr(who, "address", who), amount)
+
+    return _fund
+
+
+@pytest.fixture(scope="module")
+def set_mark(protocol):
+    """Push a new mark one second later (the oracle needs a strictly newer observation)."""
+
+    def _set(mid, price):
+        boa.env.time_travel(seconds=1)
+        protocol.set_mark(mid, price)
+
+    return _set
+
+
+@pytest.fixture(scope="module")
+def book(protocol):
+    """Book a trade straight into the Clearinghouse, calling as the Exchange does."""
+
+    def _book(buyer, seller, mid, quantity, price, buyer_fee=0, seller_fee=0):
+        with boa.env.prank(protocol.exchange.address):
+            protocol.clearinghouse.trade(
+                mid, getattr(buyer, "address", buyer), getattr(seller, "address", seller),
+                quantity, price, buyer_fee, seller_fee,
+            )
+
+    return _book
+
+
+@pytest.fixture(scope="module")
+def signed_order(protocol):
+    """`signed_order(who, mid, is_buy, qty, price, nonce=, expiry=, reduce_only=)` -> (order, sig)."""
+
+    def _make(who, mid, is_buy, quantity, price, nonce=None, expiry=None, reduce_only=False):
+        nonce = next_nonce() if nonce is None else nonce
+        o = protocol.order(who, mid, is_buy, quantity, price, nonce, expiry, reduce_only)
+        return o, protocol.sign_order(who, o)
+
+    return _make
+
+
+@pytest.fixture(scope="module")
+def failing_protocol():
+    """Oracle, Clearinghouse and Exchange on a collateral token that can return False."""
+    boa.env.evm.patch.chain_id = 31337
+    owner = boa.env.generate_address("owner")
+    guardian = boa.env.generate_address("guardian")
+    with boa.env.prank(owner):
+        token = MOCK_FAILING_TOKEN.deploy()
+        oracle = ORACLE.deploy([role_account("reporter").address], 1, guardian)
+        ch = CLEARINGHOUSE.deploy(token.address, oracle.address, guardian)
+        ex = EXCHANGE.deploy(ch.address, 0, 0)
+        ch.set_exchange(ex.address)
+    return Protocol(owner, guardian, [role_reporter("reporter")], token, oracle, ch, ex)
+
+
+@pytest.fixture(scope="module")
+def failing_snapshot(failing_protocol, maker, taker, trader, keeper):
+    """`failing_snapshot(*extra_accounts)` -> State of the failing-token protocol."""
+
+    def take(*extra):
+        return take_state(failing_protocol, (maker, taker, trader, keeper, *extra))
+
+    return take
