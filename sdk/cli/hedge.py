@@ -1,0 +1,161 @@
+"""`cspread hedge spread | power`: show the plan (orders, limits, margin, fees), confirm, execute.
+
+Execution (sdk ``Client.execute``) takes crossing orders from the relay's book up to each leg's
+size at no worse than its limit, then rests the remainder as a limit order at the relay.
+"""
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from sdk.cli.common import CliError, decimal_arg, num, ok, out, plain, print_json, spinner, state, usd, warn
+
+app = typer.Typer(help="Hedge a GPU operator's compute spread or a site's power cost.", no_args_is_help=True)
+
+_MONTH = typer.Option(..., "--month", help="delivery period label as in the symbols: 2026-12 (or 2026-11-27)")
+_YES = typer.Option(False, "--yes", "-y", help="execute without asking")
+_DRY = typer.Option(False, "--dry-run", help="show the plan only")
+_JSON = typer.Option(False, "--json", help="plan (and results) as JSON")
+_SLIP = typer.Option("0.02", "--slippage", help="limit = mark ± this fraction of |mark|")
+
+
+def plan_json(plan) -> dict:
+    return {"description": plan.description,
+            "orders": [{"market_id": o.market.id, "symbol": o.market.symbol, "side": o.side, "quantity": o.quantity,
+                        "unit": o.market.unit, "limit_price": o.price, "notional": o.notional,
+                        "max_fee": Decimal(o.fee_units).scaleb(-6), "purpose": o.purpose} for o in plan.orders],
+            "margin_needed": plan.margin_needed, "fees": plan.fees,
+            "free_collateral": Decimal(plan.free_collateral_units).scaleb(-6), "shortfall": plan.shortfall,
+            "notes": list(plan.notes)}
+
+
+def show_plan(plan) -> None:
+    out.print(f"[bold]{plan.description}[/]")
+    t = Table(title_justify="left")
+    for col in ("side", "qty", "market", "limit (USD)", "notional (USD)", "fee ≤ (USD)", "why"):
+        t.add_column(col, justify="right" if col in ("qty", "limit (USD)", "notional (USD)", "fee ≤ (USD)") else
+                     "left", no_wrap=col == "market")
+    for o in plan.orders:
+        t.add_row(f"[{'green' if o.side == 'buy' else 'red'}]{o.side}[/]", f"{num(o.quantity)} {o.market.unit}",
+                  o.market.symbol, usd(o.price), usd(o.notional), usd(Decimal(o.fee_units).scaleb(-6)), o.purpose)
+    out.print(t)
+    out.print(f"margin needed [bold]{usd(plan.margin_needed)}[/] USD · fees ≤ {usd(plan.fees)} USD · "
+              f"free collateral {usd(Decimal(plan.free_collateral_units).scaleb(-6))} USD")
+    if plan.shortfall > 0:
+        out.print(f"[yellow]shortfall {usd(plan.shortfall)} USD: deposit at least that much before executing[/]")
+    for n in plan.notes:
+        out.print(f"[dim]note: {n}[/]")
+
+
+def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool) -> None:
+    st = state(ctx)
+    c = st.client() if st.has_key() else None
+    if c is None and not dry_run:
+        raise CliError("hedging needs a key (CSPREAD_PRIVATE_KEY, --key-env or --keyfile); "
+                       "--dry-run shows the plan without one")
+    plan = make_plan(c if c is not None else st.reader(), c is not None)
+    if as_json and (dry_run or not yes):
+        print_json(plan_json(plan))
+        if not dry_run and not yes:
+            raise CliError("with --json, pass --yes to execute (or --dry-run for the plan only)")
+        return
+    if not as_json:
+        show_plan(plan)
+    if dry_run:
+        return
+    if plan.shortfall > 0:
+        raise CliError(f"the plan needs {usd(plan.shortfall)} USD more free collateral: deposit at least that "
+                       f"much first (`cspread deposit {plain(plan.shortfall)}`), or hedge less")
+    if c.relay is None:
+        warn("no relay configured: nothing can be taken from a book; each leg is signed but not posted")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CliError("not a terminal: pass --yes to execute the plan")
+        if not typer.confirm("execute this plan?", default=False, err=True):
+            out.print("[yellow]aborted: nothing was sent[/]")
+            raise typer.Exit(1)
+    from sdk.errors import OrderRejected
+
+    try:
+        with spinner("executing: taking crossing orders, then resting the rest…"):
+            results = c.execute(plan)
+    except OrderRejected as e:  # a book order died between reading the book and filling it
+        raise CliError(f"the book moved during execution ({e}); part of the plan may already be filled: check "
+                       f"`cspread positions` and `cspread orders` before hedging the remainder") from None
+    from sdk.models import Fill
+
+    fills = [r for r in results if isinstance(r, Fill)]
+    rest = [r for r in results if not isinstance(r, Fill)]
+    if as_json:
+        print_json({"plan": plan_json(plan),
+                    "fills": [{"market_id": f.market_id, "side": f.side_of(c.address), "quantity": f.quantity,
+                               "price": f.price, "fee": f.fee_of(c.address), "tx_hash": f.tx_hash} for f in fills],
+                    "orders": [{"hash": s.hash, "market_id": s.order.market_id, "side": s.order.side,
+                                "quantity": s.order.size, "price": s.order.limit} for s in rest]})
+        return
+    symbols = {o.market.id: o.market.symbol for o in plan.orders}
+    for f in fills:
+        ok(f"filled {f.side_of(c.address)} {num(f.quantity)} {symbols.get(f.market_id, f.market_id)} @ "
+           f"{usd(f.price)} USD [dim]tx {f.tx_hash}[/]")
+    for s in rest:
+        ok(f"resting {s.order.side} {num(s.order.size)} {symbols.get(s.order.market_id, s.order.market_id)} @ "
+           f"{usd(s.order.limit)} USD [dim]{s.hash}[/]")
+    out.print("see `cspread account` for the hedged position and its margin")
+
+
+@app.command("spread")
+def spread_cmd(ctx: typer.Context,
+               gpu: str = typer.Option(..., "--gpu", help="H100-SXM, B200, ..."),
+               node: str = typer.Option(..., "--node", help="grid node, e.g. HB_WEST"),
+               gpu_hours: str = typer.Option(..., "--gpu-hours", help="GPU-hours you will rent out in the window"),
+               month: str = _MONTH,
+               mwh_per_gpu_hour: Optional[str] = typer.Option(None, "--mwh-per-gpu-hour",
+                                                              help="your measured MWh per GPU-hour (incl. PUE)"),
+               two_legs: bool = typer.Option(False, "--two-legs", help="sell COMPUTE + buy POWER even when a "
+                                                                       "SPREAD market is listed"),
+               power_profile: str = typer.Option("ATC", "--power-profile",
+                                                 help="POWER profile of the power leg with --two-legs"),
+               slippage: str = _SLIP, yes: bool = _YES, dry_run: bool = _DRY, as_json: bool = _JSON) -> None:
+    """Lock in GPU-hour revenue minus the power it burns: sell the spread (or compute + buy power)."""
+    hours = decimal_arg(gpu_hours, "--gpu-hours")
+    ratio = None if mwh_per_gpu_hour is None else decimal_arg(mwh_per_gpu_hour, "--mwh-per-gpu-hour")
+    slip = decimal_arg(slippage, "--slippage")
+
+    def make(r, with_account: bool):
+        from sdk.hedge import hedge_compute_spread
+
+        acct = r.address if with_account else None
+        with spinner("planning…"):
+            return hedge_compute_spread(r, gpu, node, hours, month, mwh_per_gpu_hour=ratio, account=acct,
+                                        prefer_spread=not two_legs, power_profile=power_profile.upper(),
+                                        slippage=slip)
+
+    _run(ctx, make, yes, dry_run, as_json)
+
+
+@app.command("power")
+def power_cmd(ctx: typer.Context,
+              node: str = typer.Option(..., "--node", help="grid node, e.g. HB_WEST"),
+              mw: str = typer.Option(..., "--mw", help="flat load in MW"),
+              profile: str = typer.Option(..., "--profile", help="ATC, PEAK, OFFPEAK or HOURLY"),
+              month: str = _MONTH,
+              side: str = typer.Option("buy", "--side", help="buy (a consumer) or sell (a generator)"),
+              slippage: str = _SLIP, yes: bool = _YES, dry_run: bool = _DRY, as_json: bool = _JSON) -> None:
+    """Fix the price of MW flat over a profile's hours at a node: buy (or --side sell) the POWER future."""
+    load = decimal_arg(mw, "--mw")
+    slip = decimal_arg(slippage, "--slippage")
+    if side not in ("buy", "sell"):
+        raise typer.BadParameter("--side is buy or sell")
+
+    def make(r, with_account: bool):
+        from sdk.hedge import hedge_power
+
+        acct = r.address if with_account else None
+        with spinner("planning…"):
+            return hedge_power(r, node, load, profile.upper(), month, side=side, account=acct, slippage=slip)
+
+    _run(ctx, make, yes, dry_run, as_json)
