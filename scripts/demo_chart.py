@@ -1,0 +1,105 @@
+"""The `make demo` chart: real index, on-chain marks and each party's equity over the devnet month.
+
+The index lines are the vendored real data (ERCOT HB_WEST day-ahead LMP; the H100-SXM index
+computed by the oracle's own methodology from the Prime Intellect quotes), drawn on the chain
+clock through the same time maps the reporters use. Nothing is interpolated.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+
+def power_lmp(start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """ERCOT HB_WEST DA hourly LMP with hour start in [start, end) (chain time = data time)."""
+    from oracle.data import load_power
+
+    s = load_power("ERCOT", "HB_WEST", "DA")
+    keep = (s.timestamps >= start) & (s.timestamps < end)
+    return s.timestamps[keep], s.prices[keep]
+
+
+def gpu_index(start: int, end: int, offset: int, gpu: str = "H100-SXM") -> tuple[np.ndarray, np.ndarray]:
+    """Hourly GPU index fixings on the chain clock [start, end); data time = chain time + offset."""
+    from oracle.data import load_gpu_quotes
+    from oracle.index import GpuIndexParams, gpu_index_batch
+
+    q = load_gpu_quotes(gpu)
+    grid = np.arange(start - start % 3600, end, 3600, dtype=np.int64)
+    vals = gpu_index_batch(q.timestamps, q.providers, q.prices, q.n_listings, grid + offset, GpuIndexParams()).values
+    return grid, vals
+
+
+def _dates(ts) -> list[dt.datetime]:
+    return [dt.datetime.fromtimestamp(int(t), dt.timezone.utc).replace(tzinfo=None) for t in ts]
+
+
+def write_chart(path: Path, samples: list[dict], *, window: tuple[int, int], gpu_offset: int,
+                settlements: dict[str, float], parties: dict[str, str], events: list[tuple[int, str]]) -> Path:
+    """samples: [{"t": chain ts, "marks": {name: usd}, "equity": {party: usd}}]."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    start, end = window
+    t0, t1 = samples[0]["t"], samples[-1]["t"]
+    fig, axes = plt.subplots(3, 1, figsize=(12, 11), sharex=True, constrained_layout=True)
+    ts = _dates(s["t"] for s in samples)
+
+    ax = axes[0]
+    lt, lp = power_lmp(t0 - 86400, t1)
+    ax.plot(_dates(lt), lp, color="#bbbbbb", lw=0.8, label="HB_WEST DA hourly LMP (real, ERCOT 2021)")
+    for name, color in (("PEAK", "#d62728"), ("ATC", "#1f77b4")):
+        ax.step(ts, [s["marks"].get(name) for s in samples], where="post", color=color, lw=1.8,
+                label=f"{name} month mark (on-chain)")
+        if name in settlements:
+            ax.axhline(settlements[name], color=color, ls=":", lw=1, label=f"{name} settlement {settlements[name]:,.2f}")
+    ax.set_yscale("symlog", linthresh=100)
+    ax.set_ylim(bottom=min(-30.0, float(lp.min()) * 1.2 if lp.size else 0.0))
+    ax.set_ylabel("USD / MWh")
+    ax.set_title("Power: ERCOT HB_WEST day-ahead through Winter Storm Uri (Feb 2021)")
+    ax.legend(loc="upper left", fontsize=8)
+
+    ax = axes[1]
+    gt, gv = gpu_index(t0, t1, gpu_offset)
+    ax.plot(_dates(gt), gv, color="#999999", lw=0.8, label="H100-SXM index, hourly fixings (real quotes Oct-Nov 2025)")
+    ax.step(ts, [s["marks"].get("COMPUTE") for s in samples], where="post", color="#2ca02c", lw=1.8,
+            label="H100 compute month mark")
+    ax.step(ts, [s["marks"].get("SPREAD") for s in samples], where="post", color="#9467bd", lw=1.8,
+            label="compute spread month mark = GPU - 0.0012 x ATC")
+    if "SPREAD" in settlements:
+        ax.axhline(settlements["SPREAD"], color="#9467bd", ls=":", lw=1, label=f"spread settlement {settlements['SPREAD']:.4f}")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_ylabel("USD / GPU-hour")
+    ax.set_title("Compute: H100 index and the compute spread")
+    ax.legend(loc="lower left", fontsize=8)
+
+    ax = axes[2]
+    for party, color in parties.items():
+        eq = np.array([s["equity"].get(party, np.nan) for s in samples], dtype=float)
+        first = np.flatnonzero(eq != 0)
+        if first.size:  # not yet funded: no line (rather than a misleading zero)
+            eq[:first[0]] = np.nan
+        ax.plot(ts, eq, color=color, lw=1.6, label=party)
+    ax.set_yscale("symlog", linthresh=10_000)
+    ax.set_ylabel("equity, USD (symlog)")
+    ax.set_title("Equity in the Clearinghouse (collateral + unrealised PnL at the marks)")
+    labelled: set[str] = set()
+    for t, label in events:
+        color = "#d62728" if label == "liquidation" else "black"
+        for a in axes:
+            a.axvline(_dates([t])[0], color=color, ls="--", lw=0.6)
+        if label not in labelled:  # label the first of each kind only
+            labelled.add(label)
+            ax.annotate(label, (_dates([t])[0], ax.get_ylim()[1]), fontsize=7, rotation=90, va="top", ha="right")
+    ax.legend(loc="center left", fontsize=8)
+    for a in axes:
+        a.axvspan(_dates([start])[0], _dates([end])[0], color="#f4f4f4", zorder=-1)
+    axes[2].set_xlabel("devnet chain time (UTC) = real ERCOT time; shaded: delivery month")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

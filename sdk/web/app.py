@@ -1,0 +1,221 @@
+"""The dashboard's HTTP layer: server-rendered pages, a JSON API and a websocket proxy to the relay.
+
+    from sdk.web import create_app
+    app = create_app("deployments/31337.json", "http://127.0.0.1:8545", "http://127.0.0.1:8600")
+
+Errors of the SDK come back as ``{"error": <type>, "message": <what to do>, "details": {...}}``
+with a 4xx status (502 when the relay or RPC is unreachable); never a raw revert blob. The
+dashboard's own scripts send ``X-Cspread-Soft-Errors: 1`` and get the same body with HTTP 200
+and ``"status"`` inside, so an expected refusal does not show up as a failed load in the console.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from sdk.errors import (
+    ChainMismatch, ComputeSpreadError, InvalidAmount, InvalidOrder, RelayError, UnknownMarket,
+)
+from sdk.web.backend import Backend, error_json
+
+log = logging.getLogger("cspread.web")
+HERE = Path(__file__).resolve().parent
+SOFT_ERRORS_HEADER = "x-cspread-soft-errors"
+
+
+def _status(e: ComputeSpreadError) -> int:
+    if isinstance(e, UnknownMarket):
+        return 404
+    if isinstance(e, RelayError):
+        st = getattr(e, "status", None)
+        return st if isinstance(st, int) and 400 <= st < 500 else 502
+    if isinstance(e, (InvalidAmount, InvalidOrder)):
+        return 422
+    if isinstance(e, ChainMismatch):
+        return 502
+    return 400
+
+
+def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = None, *,
+               oracle_urls: list[str] | tuple[str, ...] = ()) -> FastAPI:
+    """The dashboard for one deployment. ``oracle_urls`` (reporters' base URLs) adds the index column."""
+    backend = Backend(manifest_path, rpc_url, relay_url, oracle_urls)
+    app = FastAPI(title="Compute Spread dashboard", version="0.1.0", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    app.state.backend = backend
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    @app.exception_handler(ComputeSpreadError)
+    async def _sdk_error(request: Request, e: ComputeSpreadError):
+        status = _status(e)
+        if request.headers.get(SOFT_ERRORS_HEADER) == "1":
+            # the dashboard's own pages: an expected refusal is content, not a failed load (no console noise)
+            return JSONResponse({**error_json(e), "status": status}, status_code=200)
+        return JSONResponse(error_json(e), status_code=status)
+
+    async def call(fn, *a, **kw):
+        return await run_in_threadpool(fn, *a, **kw)
+
+    def page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
+        base = {"info": backend.info(), "active": name.split(".")[0]}
+        return templates.TemplateResponse(request, name, {**base, **ctx})
+
+    # ------------------------------------------------------------ pages
+    @app.get("/", response_class=HTMLResponse)
+    async def markets_page(request: Request):
+        return page(request, "markets.html", markets=await call(backend.markets))
+
+    @app.get("/markets/{market_id}", response_class=HTMLResponse)
+    async def market_page(request: Request, market_id: int):
+        return page(request, "market.html", m=await call(backend.market, market_id))
+
+    @app.get("/account", response_class=HTMLResponse)
+    async def account_page(request: Request):
+        return page(request, "account.html", address=request.query_params.get("address", ""))
+
+    @app.get("/account/{address}", response_class=HTMLResponse)
+    async def account_addr_page(request: Request, address: str):
+        return page(request, "account.html", address=address)
+
+    @app.get("/hedge", response_class=HTMLResponse)
+    async def hedge_page(request: Request):
+        return page(request, "hedge.html", options=await call(backend.hedge_options))
+
+    @app.get("/trade", response_class=HTMLResponse)
+    async def trade_page(request: Request):
+        ms = await call(backend.markets)
+        return page(request, "trade.html", markets=ms, selected=request.query_params.get("market", ""))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return Response(status_code=204)
+
+    # ------------------------------------------------------------ JSON API
+    @app.get("/api/info")
+    async def api_info():
+        return backend.info()
+
+    @app.get("/api/markets")
+    async def api_markets():
+        return await call(backend.markets)
+
+    @app.get("/api/markets/{market_id}")
+    async def api_market(market_id: int):
+        return await call(backend.market, market_id)
+
+    @app.get("/api/markets/{market_id}/book")
+    async def api_book(market_id: int):
+        return await call(backend.book, market_id)
+
+    @app.get("/api/markets/{market_id}/trades")
+    async def api_trades(market_id: int):
+        return await call(backend.trades, market_id)
+
+    @app.get("/api/curves")
+    async def api_curves():
+        return await call(backend.curves)
+
+    @app.get("/api/account/{address}")
+    async def api_account(address: str):
+        return await call(backend.account, address)
+
+    @app.get("/api/hedge/options")
+    async def api_hedge_options():
+        return await call(backend.hedge_options)
+
+    @app.post("/api/hedge/plan")
+    async def api_hedge_plan(body: dict):
+        return await call(backend.hedge, body)
+
+    @app.post("/api/orders/build")
+    async def api_build_order(body: dict):
+        return await call(backend.build_order, body.get("account", ""), int(body.get("market_id", 0)),
+                          str(body.get("side", "")), str(body.get("quantity", "")), str(body.get("price", "")),
+                          bool(body.get("reduce_only", False)), bool(body.get("check", True)))
+
+    @app.post("/api/orders", status_code=201)
+    async def api_post_order(body: dict):
+        return await call(backend.submit_order, body)
+
+    @app.post("/api/tx/faucet")
+    async def tx_faucet(body: dict):
+        return await call(backend.tx_faucet, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/approve")
+    async def tx_approve(body: dict):
+        return await call(backend.tx_approve, body.get("account", ""), body.get("amount"))
+
+    @app.post("/api/tx/deposit")
+    async def tx_deposit(body: dict):
+        return await call(backend.tx_deposit, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/withdraw")
+    async def tx_withdraw(body: dict):
+        return await call(backend.tx_withdraw, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/cancel")
+    async def tx_cancel(body: dict):
+        return await call(backend.tx_cancel, body.get("account", ""), body.get("order") or {})
+
+    @app.post("/api/tx/cancel_all")
+    async def tx_cancel_all(body: dict):
+        return await call(backend.tx_cancel_all, body.get("account", ""))
+
+    @app.get("/api/tx/{tx_hash}")
+    async def tx_status(tx_hash: str):
+        return await call(backend.tx_status, tx_hash)
+
+    @app.get("/api/health")
+    async def health():
+        return {"status": "ok", "chain_id": backend.chain_id, "block": await call(backend.client.block_number)}
+
+    # ------------------------------------------------------------ websocket: relay stream, proxied
+    @app.websocket("/ws")
+    async def ws_proxy(ws: WebSocket):
+        """Same messages as the relay's /ws (book snapshots and trades), so the page needs one origin."""
+        await ws.accept()
+        if not backend.relay_url:
+            await ws.send_json({"type": "error", "message": "no relay configured"})
+            await ws.close()
+            return
+        import websockets
+
+        mid = ws.query_params.get("market_id")
+        url = backend.relay_url.replace("http", "ws", 1) + "/ws" + (f"?market_id={int(mid)}" if mid else "")
+        try:
+            async with websockets.connect(url, open_timeout=5, ping_interval=20) as up:
+                async def down():
+                    try:
+                        while True:
+                            await ws.receive_text()
+                    except WebSocketDisconnect:
+                        pass
+
+                waiter = asyncio.create_task(down())
+                try:
+                    while not waiter.done():
+                        recv = asyncio.create_task(up.recv())
+                        done, _ = await asyncio.wait({recv, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                        if recv in done:
+                            await ws.send_text(recv.result())
+                        else:
+                            recv.cancel()
+                finally:
+                    waiter.cancel()
+        except (OSError, websockets.WebSocketException, WebSocketDisconnect, RuntimeError) as e:
+            log.info("websocket proxy closed: %s", e)
+        try:
+            await ws.close()
+        except RuntimeError:
+            pass
+
+    return app

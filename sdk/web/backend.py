@@ -1,0 +1,723 @@
+"""What the web app knows: markets, curves, accounts, hedge plans and unsigned transactions.
+
+Plain Python over :mod:`sdk` (no FastAPI here), so it is unit-testable and the HTTP layer in
+:mod:`sdk.web.app` stays thin. The server never holds a user key: orders are returned as
+EIP-712 typed data for the browser wallet to sign (``eth_signTypedData_v4``) and transactions
+as unsigned ``{from, to, data, value, gas}`` objects for ``eth_sendTransaction``.
+
+JSON conventions: money and sizes are decimal strings in human units (USD, MWh, GPU-hours);
+chain integers keep their ``*_units`` names and are strings too (nonces exceed 2**53);
+floats only appear in chart series (``*_f``), which are for drawing, never for arithmetic.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import statistics
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils import is_address, to_checksum_address
+
+from sdk import hedge as _hedge
+from sdk import units as u
+from sdk.client import Client
+from sdk.errors import (
+    ComputeSpreadError, InsufficientBalance, InsufficientCollateral, InsufficientMargin, InvalidAmount, InvalidOrder,
+    RelayError, TransactionFailed, UnknownMarket, decode_revert, usd_text,
+)
+from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder
+from sdk.signing import TimeNonce, order_digest, order_typed_data
+
+log = logging.getLogger("cspread.web")
+
+HISTORY_MAX = 2_000  # mark points kept per feed
+GAS_HEADROOM_PCT = 20
+ORDER_TTL = 24 * 3600
+
+PROFILE_WORDS = {
+    "ATC": "around the clock (all hours)",
+    "PEAK": "peak hours (HE07-HE22 local, Mon-Fri, excl. NERC holidays)",
+    "OFFPEAK": "off-peak hours",
+    "HOURLY": "one delivery hour",
+}
+MARKET_WORDS = {"DA": "day-ahead", "RT": "real-time"}
+
+
+# ---------------------------------------------------------------- formatting helpers
+
+
+def d(x: Decimal | int | None) -> str | None:
+    """A Decimal as a plain string (no exponent), None stays None."""
+    if x is None:
+        return None
+    x = Decimal(x)
+    if x == x.to_integral_value():
+        return str(x.quantize(Decimal(1)))
+    return format(x.normalize(), "f")
+
+
+def when(ts: int | None, tz: str = "UTC") -> str | None:
+    if not ts:
+        return None
+    return dt.datetime.fromtimestamp(int(ts), ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def window_text(start: int, end: int, tz: str) -> str:
+    z = ZoneInfo(tz)
+    a, b = dt.datetime.fromtimestamp(start, z), dt.datetime.fromtimestamp(end, z)
+    hours = (end - start) / 3600
+    if hours <= 1:
+        return f"{a:%a %Y-%m-%d} {a:%H:%M}-{b:%H:%M} {tz}"
+    if hours <= 25 and a.hour == 0:
+        return f"{a:%a %Y-%m-%d} ({hours:.0f} h, {tz})"
+    if a.day == 1 and b.day == 1 and a.hour == 0:
+        return f"{a:%B %Y} ({tz})"
+    return f"{a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M} {tz}"
+
+
+def spec_tz(spec: dict) -> str:
+    if spec.get("kind") == "SPREAD":
+        return spec.get("power", {}).get("tz") or "UTC"
+    return spec.get("tz") or "UTC"
+
+
+def describe_spec(kind: str, spec: dict) -> str:
+    """A market spec in words."""
+    if kind == "POWER":
+        return (f"{spec['iso']} {spec['node']} {MARKET_WORDS.get(spec['market'], spec['market'])} power, "
+                f"{PROFILE_WORDS.get(spec['profile'], spec['profile'])}; 1 MWh per contract unit, "
+                f"delivery {window_text(spec['delivery_start'], spec['delivery_end'], spec['tz'])}")
+    if kind == "COMPUTE":
+        return (f"{spec['gpu']} GPU-hour rental index ({spec.get('region', 'GLOBAL').lower()}), mean of the daily "
+                f"index over {window_text(spec['delivery_start'], spec['delivery_end'], 'UTC')}; 1 GPU-hour per unit")
+    if kind == "SPREAD":
+        c, p = spec["compute"], spec["power"]
+        return (f"Compute spread: {c['gpu']} GPU-hour index minus {spec['mwh_per_gpu_hour']} MWh x "
+                f"{p['iso']} {p['node']} {MARKET_WORDS.get(p['market'], p['market'])} {p['profile']} power, "
+                f"delivery {window_text(p['delivery_start'], p['delivery_end'], p['tz'])}; 1 GPU-hour per unit")
+    return str(spec)
+
+
+def error_json(e: BaseException) -> dict[str, Any]:
+    """A clear, typed error for the browser: never a raw revert blob."""
+    if not isinstance(e, ComputeSpreadError):
+        e = decode_revert(e)
+    details = {k: (d(v) if isinstance(v, Decimal) else v) for k, v in getattr(e, "details", {}).items()
+               if isinstance(v, (str, int, float, bool, Decimal)) or v is None}
+    return {"error": type(e).__name__, "message": str(e), "reason": getattr(e, "reason", None), "details": details}
+
+
+def _hexint(n: int) -> str:
+    return hex(int(n))
+
+
+# ---------------------------------------------------------------- the backend
+
+
+class Backend:
+    """One deployment seen through the SDK, plus the relay and (optionally) oracle reporters."""
+
+    def __init__(self, manifest_path: str | Path, rpc_url: str, relay_url: str | None = None,
+                 oracle_urls: list[str] | tuple[str, ...] = ()):
+        self.manifest_path = Path(manifest_path)
+        self.rpc_url = rpc_url
+        self.relay_url = relay_url.rstrip("/") if relay_url else None
+        self.oracle_urls = [x.rstrip("/") for x in oracle_urls if x]
+        self.client = Client(self.manifest_path, rpc_url)  # keyless: a Reader with the write-side helpers
+        self.reader = self.client
+        self.chain_id = self.client.chain_id
+        self.http = httpx.Client(timeout=10.0)
+        self.nonces = TimeNonce()
+        self._lock = threading.Lock()
+        self._hist: dict[str, list[tuple[int, int]]] = {}  # feed id -> [(observed_at, price units)]
+        self._hist_block = self.client.deploy_block - 1
+        self._index_cache: tuple[float, dict[str, int]] = (0.0, {})
+        fees = self.client.manifest.data.get("fees", {})
+        self.fees = (int(fees.get("maker_bps", 0)), int(fees.get("taker_bps", 0)))
+
+    # ------------------------------------------------------------ info
+    def info(self) -> dict[str, Any]:
+        m = self.client.manifest
+        return {"chain_id": self.chain_id, "chain_id_hex": hex(self.chain_id),
+                "exchange": m.address("Exchange"), "clearinghouse": m.address("Clearinghouse"),
+                "collateral": m.address("Collateral"), "faucet": self.client.faucet_token is not None,
+                "relay": self.relay_url is not None, "oracle": bool(self.oracle_urls),
+                "maker_fee_bps": self.fees[0], "taker_fee_bps": self.fees[1]}
+
+    # ------------------------------------------------------------ mark history (Oracle PriceUpdated)
+    def _sync_history(self) -> None:
+        with self._lock:
+            head = self.client.block_number()
+            if head <= self._hist_block:
+                return
+            ev = self.client.oracle.events.PriceUpdated
+            start = self._hist_block + 1
+            while start <= head:
+                stop = min(head, start + 4_999)
+                for e in ev.get_logs(from_block=start, to_block=stop):
+                    fid = "0x" + bytes(e["args"]["feed_id"]).hex()
+                    pts = self._hist.setdefault(fid, [])
+                    pts.append((int(e["args"]["observed_at"]), int(e["args"]["price"])))
+                    if len(pts) > HISTORY_MAX:
+                        del pts[: len(pts) - HISTORY_MAX]
+                start = stop + 1
+            self._hist_block = head
+
+    def mark_history(self, feed_id: str) -> list[tuple[int, int]]:
+        self._sync_history()
+        return list(self._hist.get(feed_id.lower(), []))
+
+    def change_24h(self, m: Market, now: int) -> Decimal | None:
+        pts = self.mark_history(m.mark_feed)
+        if not pts or m.mark is None or m.mark.observed_at == 0:
+            return None
+        before = [p for t, p in pts if t <= now - 86_400]
+        ref = before[-1] if before else pts[0][1]
+        return u.base_to_usd(m.mark.price_units - ref)
+
+    # ------------------------------------------------------------ index (oracle reporters' off-chain values)
+    def index_prices(self) -> dict[str, int]:
+        if not self.oracle_urls:
+            return {}
+        t, cached = self._index_cache
+        if time.monotonic() - t < 2.0:
+            return cached
+        seen: dict[str, list[int]] = {}
+        for url in self.oracle_urls:
+            try:
+                for f in self.http.get(url + "/feeds", timeout=2.0).json().get("feeds", []):
+                    if f.get("price") is not None and f.get("kind") == "MARK":
+                        seen.setdefault(f["feed_id"].lower(), []).append(int(f["price"]))
+            except (httpx.HTTPError, ValueError):
+                continue
+        out = {k: int(statistics.median(v)) for k, v in seen.items()}
+        self._index_cache = (time.monotonic(), out)
+        return out
+
+    def index_history(self, feed_id: str) -> list[tuple[int, int]]:
+        for url in self.oracle_urls:
+            try:
+                r = self.http.get(f"{url}/feeds/{feed_id}/history", timeout=3.0)
+                if r.status_code == 200:
+                    return [(int(o["observed_at"]), int(o["price"])) for o in r.json().get("observations", [])
+                            if o.get("price") is not None]
+            except (httpx.HTTPError, ValueError):
+                continue
+        return []
+
+    # ------------------------------------------------------------ relay
+    def relay_get(self, path: str, **params) -> Any:
+        if not self.relay_url:
+            return None
+        try:
+            r = self.http.get(self.relay_url + path, params=params or None, timeout=5.0)
+        except httpx.HTTPError as e:
+            raise RelayError(f"the order relay at {self.relay_url} is unreachable ({type(e).__name__}); "
+                             f"is it running?", status=None, detail=str(e)) from None
+        if r.status_code >= 400:
+            raise RelayError(f"the order relay refused GET {path} ({r.status_code}): {r.text[:300]}",
+                             status=r.status_code, detail=r.text[:300])
+        return r.json()
+
+    def book(self, market_id: int) -> dict[str, Any]:
+        m = self.client._static_market(market_id)
+        raw = self.relay_get(f"/markets/{market_id}/book", depth=20) or {"bid_levels": [], "ask_levels": []}
+
+        def lv(rows):
+            return [{"price": d(u.base_to_usd(int(r["price"]))), "quantity": d(u.units_to_quantity(int(r["quantity"]))),
+                     "orders": int(r["orders"])} for r in rows]
+
+        return {"market_id": market_id, "unit": m.unit, "bids": lv(raw.get("bid_levels", [])),
+                "asks": lv(raw.get("ask_levels", [])), "block": raw.get("block")}
+
+    def trades(self, market_id: int, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.relay_get(f"/markets/{market_id}/trades", limit=limit) or []
+        return [trade_view(t) for t in rows]
+
+    # ------------------------------------------------------------ markets
+    def market_json(self, m: Market, now: int, index: dict[str, int] | None = None) -> dict[str, Any]:
+        tz = spec_tz(m.spec)
+        status = m.status.value if m.status else "unknown"
+        if m.status == MarketStatus.STALE:
+            status_text = (f"stale since {when(m.mark.observed_at + m.max_price_age)}" if m.mark and m.mark.observed_at
+                           else "stale: no mark reported yet")
+        elif m.status == MarketStatus.SETTLING:
+            status_text = f"settling: trading ended {when(m.last_trade_time)}"
+        elif m.status == MarketStatus.SETTLED:
+            status_text = f"settled at {d(m.settlement_price)} USD"
+        elif m.status == MarketStatus.HALTED:
+            status_text = "halted by the guardian: only risk-reducing trades"
+        else:
+            status_text = "live"
+        idx = (index or {}).get(m.mark_feed.lower())
+        chg = self.change_24h(m, now)
+        im_f, im_r = m.initial_margin
+        mm_f, mm_r = m.maintenance_margin
+        return {
+            "id": m.id, "symbol": m.symbol, "kind": m.kind, "unit": m.unit, "period": m.period,
+            "spec": m.spec, "spec_text": describe_spec(m.kind, m.spec) if m.spec else m.symbol,
+            "node": (m.spec.get("node") or m.spec.get("power", {}).get("node")),
+            "profile": (m.spec.get("profile") or m.spec.get("power", {}).get("profile")),
+            "gpu": (m.spec.get("gpu") or m.spec.get("compute", {}).get("gpu")),
+            "delivery_start": m.delivery_start, "delivery_end": m.delivery_end,
+            "delivery_text": window_text(m.delivery_start, m.delivery_end, tz),
+            "last_trade_time": m.last_trade_time, "last_trade_text": when(m.last_trade_time, tz),
+            "tick": d(m.tick), "step": d(m.step), "min_size": d(m.min_size),
+            "im_text": f"{d(im_f)} USD + {d(im_r * 100)}% of |mark| per {m.unit}",
+            "mm_text": f"{d(mm_f)} USD + {d(mm_r * 100)}% of |mark| per {m.unit}",
+            "mark": d(m.mark.price) if m.mark and m.mark.observed_at else None,
+            "mark_observed_at": m.mark.observed_at if m.mark else 0,
+            "mark_time_text": when(m.mark.observed_at) if m.mark else None,
+            "index": d(u.base_to_usd(idx)) if idx is not None else None,
+            "change_24h": d(chg) if chg is not None else None,
+            "open_interest": d(u.units_to_quantity(m.long_open_interest)),
+            "status": status, "status_text": status_text,
+            "settlement_price": d(m.settlement_price),
+        }
+
+    def markets(self) -> list[dict[str, Any]]:
+        now = self.client.now()
+        index = self.index_prices()
+        return [self.market_json(m, now, index) for m in self.client.markets()]
+
+    def market(self, market_id: int) -> dict[str, Any]:
+        m = self.client.market(market_id)
+        out = self.market_json(m, self.client.now(), self.index_prices())
+        out["mark_history"] = [[t, float(u.base_to_usd(p))] for t, p in self.mark_history(m.mark_feed)]
+        out["index_history"] = [[t, float(u.base_to_usd(p))] for t, p in self.index_history(m.mark_feed)]
+        return out
+
+    def curves(self) -> dict[str, Any]:
+        """Forward curves: marks by delivery start, one series per node/profile, GPU class, spread."""
+        groups: dict[str, dict[str, dict[str, Any]]] = {"power": {}, "compute": {}, "spread": {}}
+        for m in self.client.markets():
+            if m.mark is None or m.mark.observed_at == 0 or m.status == MarketStatus.SETTLED:
+                continue
+            s = m.spec
+            if m.kind == "POWER":
+                g, label = "power", f"{s['iso']} {s['node']} {s['market']} {s['profile']}"
+            elif m.kind == "COMPUTE":
+                g, label = "compute", f"{s['gpu']} ({s.get('region', 'GLOBAL')})"
+            else:
+                g, label = "spread", f"{s['compute']['gpu']} / {s['power']['node']} x {s['mwh_per_gpu_hour']} MWh"
+            series = groups[g].setdefault(label, {"label": label, "unit": m.unit, "points": []})
+            series["points"].append({"t": m.delivery_start, "mark": d(m.mark.price), "mark_f": float(m.mark.price),
+                                     "symbol": m.symbol, "id": m.id, "period": m.period})
+        out = {}
+        titles = {"power": "Power forward curves (USD/MWh)", "compute": "GPU-hour forward curves (USD/GPU-hour)",
+                  "spread": "Compute spread forward curves (USD/GPU-hour)"}
+        for g, series in groups.items():
+            for s in series.values():
+                s["points"].sort(key=lambda p: p["t"])
+            out[g] = {"title": titles[g], "series": sorted(series.values(), key=lambda s: s["label"])}
+        return out
+
+    # ------------------------------------------------------------ accounts
+    def account(self, address: str) -> dict[str, Any]:
+        if not is_address(address):
+            raise InvalidAmount(f"{address!r} is not an Ethereum address (0x followed by 40 hex digits)")
+        addr = to_checksum_address(address)
+        a = self.client.account(addr)
+        usage_im = a.margin_usage
+        positions = []
+        for p in a.positions:
+            m = self.client._static_market(p.market_id)
+            positions.append({
+                "market_id": p.market_id, "symbol": p.symbol, "unit": m.unit, "side": p.side,
+                "quantity": d(p.quantity), "entry": d(p.entry_price), "mark": d(p.mark),
+                "notional": d(p.notional), "unrealised_pnl": d(p.unrealised_pnl),
+                "initial_margin": d(p.initial_margin), "maintenance_margin": d(p.maintenance_margin),
+                "liquidation_price": d(p.liquidation_price), "settled_market": p.settled_market})
+        orders = []
+        if self.relay_url:
+            for o in self.relay_get("/orders", trader=addr, status="open") or []:
+                orders.append(order_view(o, self.client._static_market(int(o["order"]["market_id"]))))
+        fills = [fill_view(f, addr, self.client._static_market(f.market_id)) for f in self.client.fills(addr)][::-1][:100]
+        settlements = [{"market_id": s.market_id, "symbol": self.client._static_market(s.market_id).symbol,
+                        "quantity": d(s.quantity), "pnl": d(s.pnl), "settlement_price": d(s.settlement_price),
+                        "block": s.block_number, "tx_hash": s.tx_hash} for s in self.client.settlements(addr)]
+
+        def ratio(num: int, den: int) -> float | None:
+            return None if den <= 0 else round(num / den, 4)
+
+        return {
+            "address": addr, "collateral": d(a.collateral), "equity": d(a.equity),
+            "initial_margin": d(a.initial_margin), "maintenance_margin": d(a.maintenance_margin),
+            "free_collateral": d(a.free_collateral), "unrealised_pnl": d(a.unrealised_pnl),
+            "margin_usage": (None if usage_im is None or not usage_im.is_finite() else float(usage_im)),
+            "im_usage": ratio(a.initial_margin_units, a.equity_units),
+            "mm_usage": ratio(a.maintenance_margin_units, a.equity_units),
+            "health_ratio": d(a.health_ratio), "fresh": a.fresh,
+            "wallet_balance": d(a.wallet_balance), "allowance": d(u.base_to_usd(min(a.allowance_units, 10**30))),
+            "allowance_unlimited": a.allowance_units >= 2**255,
+            "eth_balance": d(Decimal(self.client.w3.eth.get_balance(addr)).scaleb(-18).quantize(Decimal("0.0001"))),
+            "positions": positions, "open_orders": orders, "fills": fills, "settlements": settlements,
+        }
+
+    # ------------------------------------------------------------ orders (typed data out, signatures in)
+    def _as(self, address: str) -> Client:
+        """A keyless Client that believes it is ``address``: pre-flight checks and order building
+        for that account (signing stays in the browser)."""
+        if not address or not is_address(address):
+            raise InvalidOrder("connect a wallet first: orders need the trader's address")
+        c = copy.copy(self.client)
+        c.__class__ = _AddressClient
+        c._watch = to_checksum_address(address)
+        c.nonces = self.nonces
+        return c
+
+    def typed(self, order: Order) -> dict[str, Any]:
+        td = order_typed_data(order, self.chain_id, self.client.exchange.address)
+        td["message"] = {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                         for k, v in td["message"].items()}
+        return td
+
+    def _leg(self, order: Order, m: Market, extra: dict | None = None) -> dict[str, Any]:
+        return {"order": order.as_json(), "typed_data": self.typed(order),
+                "hash": order_digest(order, self.chain_id, self.client.exchange.address),
+                "symbol": m.symbol, "unit": m.unit, "side": order.side, "quantity": d(order.size),
+                "price": d(order.limit), **(extra or {})}
+
+    def build_order(self, account: str, market_id: int, side: str, quantity: str, price: str,
+                    reduce_only: bool = False, check: bool = True) -> dict[str, Any]:
+        c = self._as(account)
+        m = c.market(int(market_id))
+        order = c.build_order(m, side, u.to_decimal(quantity, "quantity"), u.to_decimal(price, "price"),
+                              expiry=c.now() + ORDER_TTL, reduce_only=reduce_only)
+        if check:
+            c._preflight_trade(m, order.is_buy, order.quantity, order.price, self.fees[0],
+                               f"{side} {d(order.size)} {m.unit} of {m.symbol} @ {d(order.limit)} USD",
+                               reduce_only=reduce_only)
+        return self._leg(order, m)
+
+    def submit_order(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Check a browser-signed order locally (clear messages), then post it to the relay."""
+        try:
+            order = Order.from_json(body["order"])
+            sig = str(body["signature"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidOrder(f"the order must be {{order: {{...}}, signature}}: {e}") from None
+        signed = SignedOrder(order, sig, order_digest(order, self.chain_id, self.client.exchange.address))
+        try:
+            sm = encode_typed_data(full_message=order_typed_data(order, self.chain_id, self.client.exchange.address))
+            signer = Account.recover_message(sm, signature=sig)
+        except Exception:  # noqa: BLE001 - a malformed signature is a user error, said plainly
+            signer = None
+        if signer is None or signer.lower() != order.trader.lower():
+            raise InvalidOrder(f"the signature does not belong to {order.trader} for chain {self.chain_id} and "
+                               f"Exchange {self.client.exchange.address} (signed by {signer or 'nobody'}); "
+                               f"sign with the connected account on this chain")
+        if not self.relay_url:
+            raise RelayError("no order relay is configured for this dashboard (start it with --relay URL); "
+                             "the signed order can still be taken on-chain with Exchange.fill", status=None)
+        try:
+            r = self.http.post(self.relay_url + "/orders", json=signed.as_json(), timeout=10.0)
+        except httpx.HTTPError as e:
+            raise RelayError(f"the order relay at {self.relay_url} is unreachable ({type(e).__name__})",
+                             status=None, detail=str(e)) from None
+        if r.status_code >= 400:
+            try:
+                j = r.json()
+            except ValueError:
+                j = {"detail": r.text[:300]}
+            detail = j.get("detail") if isinstance(j.get("detail"), str) else str(j.get("detail"))
+            code = j.get("code", "")
+            extra = {k: v for k, v in j.items() if k not in ("detail", "code")}
+            msg = f"the relay rejected the order ({code or r.status_code}): {detail}"
+            if code == "insufficient_margin" and "missing" in extra and "missing" not in (detail or ""):
+                msg += f" [missing {usd_text(u.base_to_usd(int(extra['missing'])))}]"
+            raise RelayError(msg, status=r.status_code, detail=detail, code=code,
+                             **{k: str(v) for k, v in extra.items()})
+        return {"hash": signed.hash, "relay": r.json()}
+
+    # ------------------------------------------------------------ hedge planner
+    def hedge(self, body: dict[str, Any]) -> dict[str, Any]:
+        gpu = str(body.get("gpu") or "H100-SXM")
+        node = str(body.get("node") or "HB_WEST")
+        month = str(body.get("month") or "")
+        count = u.to_decimal(str(body.get("count", "1")), "GPU count")
+        util = u.to_decimal(str(body.get("utilisation", "100")), "utilisation") / 100
+        if count <= 0 or not 0 < util <= 1:
+            raise InvalidAmount("GPU count must be positive and utilisation in (0, 100] %")
+        ratio = None
+        if body.get("mwh_per_gpu_hour") not in (None, ""):
+            ratio = u.to_decimal(str(body["mwh_per_gpu_hour"]), "MWh per GPU-hour")
+        elif body.get("kw_per_gpu") not in (None, ""):
+            ratio = u.to_decimal(str(body["kw_per_gpu"]), "kW per GPU") / 1000
+        if ratio is not None and ratio <= 0:
+            raise InvalidAmount("power per GPU-hour must be positive")
+        account = body.get("account") or None
+        if account and not is_address(account):
+            raise InvalidAmount(f"{account!r} is not an address")
+        # the window: the SPREAD (else COMPUTE) market of that gpu and month
+        cands = [m for m in self.client.find_markets("SPREAD", gpu=gpu, node=node) if m.period == month] or \
+                [m for m in self.client.find_markets("COMPUTE", gpu=gpu) if m.period == month]
+        if not cands:
+            raise UnknownMarket(f"no SPREAD or COMPUTE market for {gpu} in {month or '(no month given)'}; "
+                                f"months listed: {', '.join(sorted(self.months(gpu))) or 'none'}")
+        win = cands[0]
+        window_hours = Decimal(win.delivery_end - win.delivery_start) / 3600
+        gpu_hours = (count * util * window_hours).quantize(Decimal("0.001"))
+        profiles = [m.spec["profile"] for m in self.client.find_markets("POWER", node=node) if m.period == month]
+        profile = "ATC" if "ATC" in profiles or not profiles else sorted(profiles)[0]
+        plan = _hedge.hedge_compute_spread(self.client, gpu, node, gpu_hours, month, mwh_per_gpu_hour=ratio,
+                                           account=account, power_profile=profile)
+        if profile != "ATC" and not any(o.market.kind == "SPREAD" for o in plan.orders):
+            plan = HedgePlan(plan.description, plan.orders, plan.margin_needed_units, plan.fees_units,
+                             plan.free_collateral_units, plan.notes + (
+                                 f"no ATC power market at {node} for {month}: the power leg uses {profile}, "
+                                 f"so hours outside {profile} stay unhedged",))
+        legs = []
+        now = self.client.now()
+        for leg in plan.orders:
+            extra = {"purpose": leg.purpose, "notional": d(leg.notional), "fee": d(u.base_to_usd(leg.fee_units)),
+                     "market_id": leg.market.id}
+            if account:
+                order = Order(to_checksum_address(account), leg.market.id, leg.side == "buy", leg.quantity_units,
+                              leg.price_units, self.nonces.next(), now + ORDER_TTL, False)
+                legs.append(self._leg(order, leg.market, extra))
+            else:
+                legs.append({"symbol": leg.market.symbol, "unit": leg.market.unit, "side": leg.side,
+                             "quantity": d(leg.quantity), "price": d(leg.price), **extra})
+        eff_ratio = ratio
+        if eff_ratio is None:
+            spreads = [o.market for o in plan.orders if o.market.kind == "SPREAD"]
+            eff_ratio = (Decimal(spreads[0].spec["mwh_per_gpu_hour"]) if spreads
+                         else _hedge.DEFAULT_MWH_PER_GPU_HOUR.get(gpu, Decimal("0.0012")))
+        return {
+            "description": plan.description, "summary": plan.summary(), "gpu_hours": d(gpu_hours),
+            "window_hours": d(window_hours), "window_text": window_text(win.delivery_start, win.delivery_end,
+                                                                        spec_tz(win.spec)),
+            "mwh_per_gpu_hour": d(eff_ratio), "mwh_total": d((eff_ratio * gpu_hours).quantize(Decimal("0.001"))),
+            "legs": legs, "margin_needed": d(plan.margin_needed), "fees": d(plan.fees),
+            "free_collateral": d(u.base_to_usd(plan.free_collateral_units)) if account else None,
+            "shortfall": d(plan.shortfall) if account else None, "notes": list(plan.notes),
+            "curve": self.spread_curve(gpu, node, eff_ratio),
+            "scenarios": self.scenarios(plan, gpu, node, month, gpu_hours, eff_ratio),
+        }
+
+    def months(self, gpu: str | None = None) -> set[str]:
+        return {m.period for m in self.client.find_markets("SPREAD") + self.client.find_markets("COMPUTE")
+                if gpu is None or m.spec.get("gpu", m.spec.get("compute", {}).get("gpu")) == gpu}
+
+    def hedge_options(self) -> dict[str, Any]:
+        sp = self.client.find_markets("SPREAD")
+        co = self.client.find_markets("COMPUTE")
+        po = self.client.find_markets("POWER")
+        gpus = sorted({m.spec["gpu"] for m in co} | {m.spec["compute"]["gpu"] for m in sp})
+        nodes = sorted({m.spec["node"] for m in po} | {m.spec["power"]["node"] for m in sp})
+        months = sorted({m.period for m in sp + co if len(m.period) == 7})
+        first = sp[0].spec if sp else None
+        return {"gpus": gpus, "nodes": nodes, "months": months,
+                "default_gpu": first["compute"]["gpu"] if first else (gpus[0] if gpus else None),
+                "default_node": first["power"]["node"] if first else (nodes[0] if nodes else None),
+                "default_mwh_per_gpu_hour": {k: d(v) for k, v in _hedge.DEFAULT_MWH_PER_GPU_HOUR.items()}}
+
+    def _marks_for(self, gpu: str, node: str, period: str) -> tuple[Decimal | None, Decimal | None, Market | None]:
+        """(GPU-hour price, power price, SPREAD market) for one period from the listed marks."""
+        g = p = None
+        spread = next((m for m in self.client.find_markets("SPREAD", gpu=gpu, node=node) if m.period == period), None)
+        comp = next((m for m in self.client.find_markets("COMPUTE", gpu=gpu) if m.period == period), None)
+        if comp is not None:
+            mk = self.client.mark(comp.id)
+            g = mk.price if mk.observed_at else None
+        profile = spread.spec["power"]["profile"] if spread else "ATC"
+        pw = [m for m in self.client.find_markets("POWER", node=node) if m.period == period]
+        pw.sort(key=lambda m: m.spec["profile"] != profile)
+        if pw:
+            mk = self.client.mark(pw[0].id)
+            p = mk.price if mk.observed_at else None
+        if spread is not None:
+            sm = self.client.mark(spread.id)
+            r = Decimal(spread.spec["mwh_per_gpu_hour"])
+            if sm.observed_at:
+                if g is None and p is not None:
+                    g = sm.price + r * p
+                if p is None and g is not None and r:
+                    p = (g - sm.price) / r
+        return g, p, spread
+
+    def spread_curve(self, gpu: str, node: str, ratio: Decimal) -> dict[str, Any]:
+        periods = sorted(self.months(gpu))
+        points = []
+        for per in periods:
+            g, p, spread = self._marks_for(gpu, node, per)
+            sm = self.client.mark(spread.id) if spread is not None else None
+            points.append({"period": per, "gpu": d(g), "power": d(p),
+                           "spread_mark": d(sm.price) if sm is not None and sm.observed_at else None,
+                           "your_spread": d((g - ratio * p).quantize(Decimal("0.000001")))
+                           if g is not None and p is not None else None})
+        return {"points": points}
+
+    def scenarios(self, plan: HedgePlan, gpu: str, node: str, month: str, hours: Decimal,
+                  ratio: Decimal) -> dict[str, Any]:
+        """Operator PnL over the window vs power and GPU prices, unhedged and with the plan's legs
+        filled at their limits (settled at the scenario's prices). Floats: for drawing only."""
+        g0, p0, _ = self._marks_for(gpu, node, month)
+        if g0 is None or p0 is None:
+            return {"available": False, "reason": "no GPU or power mark for that month"}
+        G0, P0, H, R = float(g0), float(p0), float(hours), float(ratio)
+        legs = [(o.market.kind, o.side, float(o.quantity), float(o.price),
+                 float(o.market.spec.get("mwh_per_gpu_hour", 0))) for o in plan.orders]
+
+        def pnl(G: float, P: float) -> tuple[float, float]:
+            unhedged = H * (G - R * P)
+            hedge = 0.0
+            for kind, side, q, limit, r_s in legs:
+                s = 1 if side == "buy" else -1
+                final = G - r_s * P if kind == "SPREAD" else (G if kind == "COMPUTE" else P)
+                hedge += s * q * (final - limit)
+            return unhedged, unhedged + hedge
+
+        span = max(abs(P0), 20.0)
+        powers = [round(P0 - 1.5 * span + i * (4 * span) / 40, 4) for i in range(41)]
+        gpus = [round(G0 * (0.4 + i * 1.2 / 40), 6) for i in range(41)]
+        by_p = [pnl(G0, p) for p in powers]
+        by_g = [pnl(g, P0) for g in gpus]
+        return {"available": True, "gpu_now": G0, "power_now": P0,
+                "power": {"x": powers, "unhedged": [a for a, _ in by_p], "hedged": [b for _, b in by_p]},
+                "gpu": {"x": gpus, "unhedged": [a for a, _ in by_g], "hedged": [b for _, b in by_g]}}
+
+    # ------------------------------------------------------------ unsigned transactions
+    def _tx(self, account: str, fn, action: str, estimate: bool = True) -> dict[str, Any]:
+        tx: dict[str, Any] = {"from": account, "to": fn.address, "data": fn._encode_transaction_data(), "value": "0x0"}
+        if estimate:
+            try:
+                gas = int(fn.estimate_gas({"from": account}))
+            except Exception as e:  # noqa: BLE001 - decoded into a typed, readable error
+                raise decode_revert(e, action) from None
+            tx["gas"] = _hexint(gas * (100 + GAS_HEADROOM_PCT) // 100)
+        return {"tx": tx, "description": action}
+
+    def _addr(self, account: str | None) -> str:
+        if not account or not is_address(account):
+            raise InvalidAmount("connect a wallet first (no account address given)")
+        return to_checksum_address(account)
+
+    def tx_faucet(self, account: str, amount: str) -> dict[str, Any]:
+        a = self._addr(account)
+        if self.client.faucet_token is None:
+            raise InsufficientBalance(f"chain {self.chain_id} has no faucet token: acquire the collateral elsewhere")
+        units = u.positive_usd(amount, "faucet amount")
+        if units > 1_000_000 * u.USD_SCALE:
+            raise InvalidAmount(f"the faucet mints at most 1,000,000 USD per call, asked {amount}")
+        return {"txs": [self._tx(a, self.client.faucet_token.functions.mint(a, units), f"faucet {amount} USD")]}
+
+    def tx_approve(self, account: str, amount: str | None) -> dict[str, Any]:
+        a = self._addr(account)
+        units = u.UINT256_MAX if not amount else u.usd_to_base(amount)
+        return {"txs": [self._tx(a, self.client.collateral.functions.approve(self.client.clearinghouse.address, units),
+                                 f"approve {'unlimited' if not amount else amount + ' USD'}")]}
+
+    def tx_deposit(self, account: str, amount: str) -> dict[str, Any]:
+        a = self._addr(account)
+        units = u.positive_usd(amount, "deposit")
+        action = f"deposit {amount} USD"
+        bal = self.client.collateral.functions.balanceOf(a).call()
+        if bal < units:
+            hint = " (devnet: use the faucet)" if self.client.faucet_token is not None else ""
+            raise InsufficientBalance(f"{action}: the wallet holds {usd_text(u.base_to_usd(bal))}, "
+                                      f"{usd_text(u.base_to_usd(units - bal))} short{hint}",
+                                      missing=u.base_to_usd(units - bal))
+        allowance = self.client.collateral.functions.allowance(a, self.client.clearinghouse.address).call()
+        txs = []
+        if allowance < units:
+            txs.append(self._tx(a, self.client.collateral.functions.approve(self.client.clearinghouse.address, units),
+                                f"approve {amount} USD for the Clearinghouse"))
+        txs.append(self._tx(a, self.client.clearinghouse.functions.deposit(units), action, estimate=not txs))
+        return {"txs": txs}
+
+    def tx_withdraw(self, account: str, amount: str) -> dict[str, Any]:
+        a = self._addr(account)
+        units = u.positive_usd(amount, "withdrawal")
+        action = f"withdraw {amount} USD"
+        acct = self.client.account(a)
+        if units > acct.collateral_units:
+            raise InsufficientCollateral(f"{action}: the account holds {usd_text(acct.collateral)} of collateral; "
+                                         f"at most {usd_text(acct.free_collateral)} is free to withdraw",
+                                         available=acct.collateral, free=acct.free_collateral)
+        if acct.positions:
+            self._as(a)._require_fresh(acct, action)
+            if acct.equity_units - units < acct.initial_margin_units:
+                missing = acct.initial_margin_units - (acct.equity_units - units)
+                raise InsufficientMargin(
+                    f"{action}: equity would be {usd_text(u.base_to_usd(acct.equity_units - units))} against "
+                    f"{usd_text(acct.initial_margin)} initial margin, {usd_text(u.base_to_usd(missing))} short; "
+                    f"withdraw at most {usd_text(acct.free_collateral)} or reduce positions",
+                    missing=u.base_to_usd(missing))
+        return {"txs": [self._tx(a, self.client.clearinghouse.functions.withdraw(units), action)]}
+
+    def tx_cancel(self, account: str, order: dict[str, Any]) -> dict[str, Any]:
+        a = self._addr(account)
+        o = Order.from_json(order)
+        if o.trader.lower() != a.lower():
+            raise InvalidOrder(f"the order belongs to {o.trader}, not the connected {a}")
+        return {"txs": [self._tx(a, self.client.exchange.functions.cancel(o.as_tuple()),
+                                 f"cancel order nonce {o.nonce}")]}
+
+    def tx_cancel_all(self, account: str) -> dict[str, Any]:
+        a = self._addr(account)
+        n = self.nonces.next()
+        return {"txs": [self._tx(a, self.client.exchange.functions.cancel_all(n), "cancel all orders")]}
+
+    def tx_status(self, tx_hash: str) -> dict[str, Any]:
+        w3 = self.client.w3
+        try:
+            r = w3.eth.get_transaction_receipt(tx_hash)
+        except Exception:  # noqa: BLE001 - not mined yet (web3 raises TransactionNotFound)
+            return {"status": "pending"}
+        if r["status"] == 1:
+            return {"status": "success", "block": r["blockNumber"]}
+        tx = w3.eth.get_transaction(tx_hash)
+        try:
+            w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]},
+                        r["blockNumber"] - 1)
+            err: ComputeSpreadError = TransactionFailed("the transaction reverted (out of gas?)")
+        except Exception as e:  # noqa: BLE001
+            err = decode_revert(e)
+        return {"status": "failed", "block": r["blockNumber"], **error_json(err)}
+
+
+class _AddressClient(Client):
+    """A keyless Client acting as ``_watch`` for reads and pre-flight checks (never signs)."""
+
+    _watch: str
+
+    @property
+    def address(self) -> str:  # type: ignore[override]
+        return self._watch
+
+
+# ---------------------------------------------------------------- views of relay / chain rows
+
+
+def trade_view(t: dict[str, Any]) -> dict[str, Any]:
+    return {"price": d(u.base_to_usd(int(t["price"]))), "quantity": d(u.units_to_quantity(int(t["quantity"]))),
+            "side": "sell" if t["maker_is_buy"] else "buy", "maker": t["maker"], "taker": t["taker"],
+            "timestamp": t.get("timestamp"), "time_text": when(int(t["timestamp"])) if t.get("timestamp") else None,
+            "block": t.get("block_number"), "tx_hash": t.get("tx_hash")}
+
+
+def order_view(o: dict[str, Any], m: Market) -> dict[str, Any]:
+    od = o["order"]
+    return {"hash": o["hash"], "order": od, "market_id": int(od["market_id"]), "symbol": m.symbol, "unit": m.unit,
+            "side": "buy" if od["is_buy"] else "sell", "quantity": d(u.units_to_quantity(int(od["quantity"]))),
+            "remaining": d(u.units_to_quantity(int(o.get("remaining", od["quantity"])))),
+            "price": d(u.base_to_usd(int(od["price"]))), "expiry_text": when(int(od["expiry"])),
+            "status": o.get("status", "open")}
+
+
+def fill_view(f: Fill, account: str, m: Market) -> dict[str, Any]:
+    return {"market_id": f.market_id, "symbol": m.symbol, "side": f.side_of(account), "quantity": d(f.quantity),
+            "price": d(f.price), "fee": d(f.fee_of(account)),
+            "role": "maker" if f.maker.lower() == account.lower() else "taker", "block": f.block_number,
+            "tx_hash": f.tx_hash}

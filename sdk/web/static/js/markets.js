@@ -1,0 +1,31 @@
+import { api, $, $$, fmt, signed, cls } from "./common.js";
+import { lineChart } from "./chart.js";
+
+async function curves() {
+  const c = await api("/api/curves");
+  for (const g of ["power", "compute", "spread"]) {
+    const series = c[g].series.map((s) => ({ label: s.label, x: s.points.map((p) => p.t), y: s.points.map((p) => p.mark_f) }));
+    lineChart($(`#curve-${g}`), series, { time: true, yLabel: "USD", xLabel: "delivery start", points: true });
+  }
+}
+
+async function refresh() {
+  const ms = await api("/api/markets");
+  for (const m of ms) {
+    const row = $(`#markets-table tr[data-id="${m.id}"]`);
+    if (!row) continue;
+    row.querySelector('[data-f="index"]').textContent = m.index ? fmt(m.index) : "—";
+    row.querySelector('[data-f="mark"]').textContent = m.mark ? fmt(m.mark) : "—";
+    const ch = row.querySelector('[data-f="change_24h"]');
+    ch.textContent = m.change_24h ? signed(m.change_24h) : "—";
+    ch.className = `n ${cls(m.change_24h)}`;
+    row.querySelector('[data-f="open_interest"]').textContent = `${fmt(m.open_interest, 3)} ${m.unit}`;
+    const st = row.querySelector('[data-f="status_text"]');
+    st.textContent = m.status_text;
+    st.className = `status s-${m.status}`;
+  }
+}
+
+curves().catch((e) => { $("#curve-power").textContent = e.message; });
+setInterval(() => { refresh().catch(() => {}); }, 10000);
+setInterval(() => { curves().catch(() => {}); }, 60000);

@@ -1,0 +1,89 @@
+import { api, $, esc, fmt, usd, say, sayError } from "./common.js";
+import { account, onAccount, requireAccount, sendTxs, signTypedData } from "./wallet.js";
+
+const sel = $("#o-market");
+let openOrders = [];
+
+function syncMarket() {
+  const o = sel.selectedOptions[0];
+  if (!o) return;
+  $("#o-unit").textContent = `(${o.dataset.unit})`;
+  if (!$("#o-price").value && o.dataset.mark) $("#o-price").value = o.dataset.mark;
+}
+sel.addEventListener("change", () => { $("#o-price").value = ""; syncMarket(); });
+syncMarket();
+
+async function refresh() {
+  const a = account();
+  if (!a) {
+    $("#orders tbody").innerHTML = '<tr><td colspan="6" class="muted">connect a wallet to see your orders</td></tr>';
+    return;
+  }
+  const s = await api(`/api/account/${a}`);
+  $("#t-wallet").textContent = usd(s.wallet_balance);
+  $("#t-collateral").textContent = usd(s.collateral);
+  $("#t-free").textContent = usd(s.free_collateral);
+  openOrders = s.open_orders;
+  $("#orders tbody").innerHTML = openOrders.length ? openOrders.map((o, i) => `<tr><td><a href="/markets/${o.market_id}">${esc(o.symbol)}</a></td><td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}</td><td class="n">${fmt(o.price)}</td><td class="n">${fmt(o.remaining, 3)} ${esc(o.unit)}</td><td>${esc(o.expiry_text)}</td><td><button type="button" class="ghost small" data-cancel="${i}">Cancel</button></td></tr>`).join("")
+    : '<tr><td colspan="6" class="muted">no open orders</td></tr>';
+}
+
+async function collateral(kind) {
+  const msg = $("#collateral-msg");
+  const amount = $("#amount").value.trim();
+  try {
+    const a = await requireAccount();
+    const r = await api(`/api/tx/${kind}`, { account: a, amount });
+    await sendTxs(r.txs, (t) => say(msg, t));
+    say(msg, `${kind === "faucet" ? "Minted" : kind === "deposit" ? "Deposited" : "Withdrew"} ${amount} USD.`, "ok");
+  } catch (e) { sayError(msg, e); }
+  refresh().catch(() => {});
+}
+
+$("#collateral-form").addEventListener("submit", (ev) => { ev.preventDefault(); collateral("deposit"); });
+const fb = $("#faucet-btn");
+if (fb) fb.addEventListener("click", () => collateral("faucet"));
+$("#deposit-btn").addEventListener("click", () => collateral("deposit"));
+$("#withdraw-btn").addEventListener("click", () => collateral("withdraw"));
+
+$("#order-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const msg = $("#order-msg");
+  try {
+    const a = await requireAccount();
+    const body = { account: a, market_id: Number(sel.value), side: $("#o-side").value, quantity: $("#o-qty").value.trim(),
+      price: $("#o-price").value.trim(), reduce_only: $("#o-reduce").checked };
+    say(msg, "Checking the order…");
+    const leg = await api("/api/orders/build", body);
+    say(msg, `Sign: ${leg.side} ${leg.quantity} ${leg.unit} of ${leg.symbol} @ ${leg.price} USD in the wallet…`);
+    const signature = await signTypedData(leg.typed_data);
+    await api("/api/orders", { order: leg.order, signature });
+    say(msg, `Placed: ${leg.side} ${leg.quantity} ${leg.unit} of ${leg.symbol} @ ${leg.price} USD.`, "ok");
+  } catch (e) { sayError(msg, e); }
+  refresh().catch(() => {});
+});
+
+$("#orders").addEventListener("click", async (ev) => {
+  const b = ev.target.closest("[data-cancel]");
+  if (!b) return;
+  const msg = $("#orders-msg");
+  try {
+    const r = await api("/api/tx/cancel", { account: account(), order: openOrders[Number(b.dataset.cancel)].order });
+    await sendTxs(r.txs, (t) => say(msg, t));
+    say(msg, "Cancelled on-chain; the relay drops it within a second.", "ok");
+  } catch (e) { sayError(msg, e); }
+  setTimeout(() => refresh().catch(() => {}), 1200);
+});
+
+$("#cancel-all-btn").addEventListener("click", async () => {
+  const msg = $("#orders-msg");
+  try {
+    const r = await api("/api/tx/cancel_all", { account: await requireAccount() });
+    await sendTxs(r.txs, (t) => say(msg, t));
+    say(msg, "Every order issued so far is cancelled on-chain.", "ok");
+  } catch (e) { sayError(msg, e); }
+  setTimeout(() => refresh().catch(() => {}), 1200);
+});
+
+onAccount(() => refresh().catch(() => {}));
+setInterval(() => { refresh().catch(() => {}); }, 5000);
