@@ -29,6 +29,7 @@ from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
 
 import constants as c
+import packing
 from interfaces import IClearinghouse
 from interfaces import IOracle
 
@@ -200,9 +201,17 @@ guardian: public(address)
 market_count: public(uint256)
 _markets: HashMap[uint256, Market]
 _market_states: HashMap[uint256, MarketState]
+# copies of the fields the hot paths read, one slot each (the Market struct spans 16 slots):
+# lot word: price_tick | quantity_step << 64 | min_quantity << 128 | last_trade_time << 192
+_lot: HashMap[uint256, uint256]
+# risk word: im_fixed | im_rate_bps << 64 | mm_fixed << 80 | mm_rate_bps << 144 | max_price_age << 160
+#            | settled << 192 (the margin scan reads one slot per market)
+_risk: HashMap[uint256, uint256]
+_SETTLED_BIT: constant(uint256) = 1 << 192
 
 _collateral: HashMap[address, int256]
-_positions: HashMap[address, HashMap[uint256, Position]]
+# account -> market -> packed position: quantity (int128, low half) | open_notional (int128, high)
+_positions: HashMap[address, HashMap[uint256, uint256]]
 _open_markets: HashMap[address, DynArray[uint256, c.MAX_OPEN_MARKETS]]
 
 # base units held against losses beyond an account's collateral
@@ -315,12 +324,12 @@ def trade(
          grow must end >= IM or keep equity >= 0 and its health ratio (see _check_health_kept).
     """
     assert msg.sender == self.exchange, "Clearinghouse: not exchange"
-    # field reads, not a struct copy: a Market is 16 storage slots
-    tick: uint256 = self._markets[market_id].price_tick
+    lot: uint256 = self._lot[market_id]
+    tick: uint256 = lot & packing.MASK64
     assert tick != 0, "Clearinghouse: unknown market"
-    assert block.timestamp < self._markets[market_id].last_trade_time, "Clearinghouse: trading closed"
+    assert block.timestamp < lot >> 192, "Clearinghouse: trading closed"
     assert buyer != seller, "Clearinghouse: self trade"
-    assert quantity >= self._markets[market_id].min_quantity and quantity % self._markets[market_id].quantity_step == 0, "Clearinghouse: bad quantity"
+    assert quantity >= (lot >> 128) & packing.MASK64 and quantity % ((lot >> 64) & packing.MASK64) == 0, "Clearinghouse: bad quantity"
     assert price % convert(tick, int256) == 0, "Clearinghouse: off tick"
 
     q: int256 = convert(quantity, int256)
@@ -328,9 +337,9 @@ def trade(
     # health does not fall instead (see _check_health_kept)
     buyer_before: AccountSummary = empty(AccountSummary)
     seller_before: AccountSummary = empty(AccountSummary)
-    if not self._grows(self._positions[buyer][market_id].quantity, q):
+    if not self._grows(self._pos(buyer, market_id).quantity, q):
         buyer_before = self._summary(buyer)
-    if not self._grows(self._positions[seller][market_id].quantity, -q):
+    if not self._grows(self._pos(seller, market_id).quantity, -q):
         seller_before = self._summary(seller)
     buyer_risk: bool = self._apply_fill(buyer, market_id, q, price, buyer_fee)
     seller_risk: bool = self._apply_fill(seller, market_id, -q, price, seller_fee)
@@ -403,7 +412,8 @@ def finalize_settlement(market_id: uint256):
     @notice Fix the settlement price of a market whose delivery window has ended, once its
             settlement feed holds a value observed at or after delivery_end that has stood
             undisputed for the market's dispute window (or was resolved final by the owner).
-            The price is rounded down to the tick so every settlement is an exact transfer.
+            The price is rounded to the nearest tick (halves up) so every settlement is an exact
+            transfer and neither side gains from the rounding.
     """
     m: Market = self._markets[market_id]
     assert m.price_tick != 0, "Clearinghouse: unknown market"
@@ -418,8 +428,11 @@ def finalize_settlement(market_id: uint256):
     assert observed_at >= m.delivery_end, "Clearinghouse: no settlement price"
     assert not disputed, "Clearinghouse: settlement disputed"
     assert final or updated_at + m.dispute_window <= block.timestamp, "Clearinghouse: dispute window open"
-    price: int256 = self._floor_div(p, convert(m.price_tick, int256)) * convert(m.price_tick, int256)
+    # nearest tick (halves up): exact transfers without favouring either side
+    tick: int256 = convert(m.price_tick, int256)
+    price: int256 = self._floor_div(p + tick // 2, tick) * tick
     self._market_states[market_id].settled = True
+    self._risk[market_id] = self._risk[market_id] | _SETTLED_BIT
     self._market_states[market_id].settlement_price = price
     log SettlementFinalized(market_id=market_id, price=price)
 
@@ -432,7 +445,7 @@ def settle(account: address, market_id: uint256):
             (quantity * price / 1000 - open_notional into collateral) and close it. Anyone may call.
     """
     assert self._market_states[market_id].settled, "Clearinghouse: not finalized"
-    assert self._positions[account][market_id].quantity != 0, "Clearinghouse: no position"
+    assert self._pos(account, market_id).quantity != 0, "Clearinghouse: no position"
     self._settle(account, market_id)
 
 
@@ -446,7 +459,7 @@ def settle_many(accounts: DynArray[address, c.MAX_SETTLE_BATCH], market_id: uint
     assert self._market_states[market_id].settled, "Clearinghouse: not finalized"
     n: uint256 = 0
     for a: address in accounts:
-        if self._positions[a][market_id].quantity != 0:
+        if self._pos(a, market_id).quantity != 0:
             self._settle(a, market_id)
             n += 1
     return n
@@ -487,6 +500,19 @@ def list_market(m: Market) -> uint256:
     market_id: uint256 = self.market_count + 1
     self.market_count = market_id
     self._markets[market_id] = m
+    assert m.price_tick <= packing.MASK64 and m.quantity_step <= packing.MASK64 and m.min_quantity <= packing.MASK64, "Clearinghouse: lot beyond 64 bits"
+    self._lot[market_id] = m.price_tick | (m.quantity_step << 64) | (m.min_quantity << 128) | (m.last_trade_time << 192)
+    self._risk[market_id] = self._pack_risk(
+        MarketParams(
+            im_fixed=m.im_fixed,
+            im_rate_bps=m.im_rate_bps,
+            mm_fixed=m.mm_fixed,
+            mm_rate_bps=m.mm_rate_bps,
+            max_price_age=m.max_price_age,
+            dispute_window=m.dispute_window,
+            oi_cap=m.oi_cap,
+        )
+    )
     log MarketListed(
         market_id=market_id,
         spec_hash=m.spec_hash,
@@ -508,12 +534,14 @@ def set_market_params(market_id: uint256, p: MarketParams):
     """
     ownable._check_owner()
     assert self._markets[market_id].price_tick != 0, "Clearinghouse: unknown market"
+    assert not self._market_states[market_id].settled, "Clearinghouse: market settled"
     self._check_params(p)
     self._markets[market_id].im_fixed = p.im_fixed
     self._markets[market_id].im_rate_bps = p.im_rate_bps
     self._markets[market_id].mm_fixed = p.mm_fixed
     self._markets[market_id].mm_rate_bps = p.mm_rate_bps
     self._markets[market_id].max_price_age = p.max_price_age
+    self._risk[market_id] = self._pack_risk(p)
     self._markets[market_id].dispute_window = p.dispute_window
     self._markets[market_id].oi_cap = p.oi_cap
     log MarketParamsSet(market_id=market_id, params=p)
@@ -610,7 +638,7 @@ def position(account: address, market_id: uint256) -> (int256, int256):
     """
     @return quantity (signed thousandths), open_notional (base units).
     """
-    pos: Position = self._positions[account][market_id]
+    pos: Position = self._pos(account, market_id)
     return pos.quantity, pos.open_notional
 
 
@@ -709,7 +737,7 @@ def _apply_fill(account: address, market_id: uint256, delta: int256, price: int2
          reduced part, charge `fee`. Returns True when the account's risk in this market grew
          (|quantity| up, or a flip).
     """
-    pos: Position = self._positions[account][market_id]
+    pos: Position = self._pos(account, market_id)
     q0: int256 = pos.quantity
     q1: int256 = q0 + delta
     notional: int256 = delta * price // c.QUANTITY_SCALE
@@ -730,7 +758,7 @@ def _apply_fill(account: address, market_id: uint256, delta: int256, price: int2
         on1 = q1 * price // c.QUANTITY_SCALE
     if q1 == 0:
         on1 = 0
-    self._positions[account][market_id] = Position(quantity=q1, open_notional=on1)
+    self._store_pos(account, market_id, q1, on1)
 
     coll: int256 = self._collateral[account] + realised - convert(fee, int256)
     self._collateral[account] = coll
@@ -756,7 +784,7 @@ def _liquidate_partial(account: address, market_id: uint256, quantity: uint256, 
     step: uint256 = self._markets[market_id].quantity_step
     assert not self._market_states[market_id].halted, "Clearinghouse: market halted"
     assert not self._market_states[market_id].settled, "Clearinghouse: market settled"
-    q0: int256 = self._positions[account][market_id].quantity
+    q0: int256 = self._pos(account, market_id).quantity
     assert q0 != 0, "Clearinghouse: no position"
     mark_: int256 = 0
     observed_at: uint256 = 0
@@ -767,7 +795,8 @@ def _liquidate_partial(account: address, market_id: uint256, quantity: uint256, 
     # it, taking x units moves equity by -k*u*x and MM by -u*x, so x >= (MM - e) / (u (1 - k)).
     # When the account cannot afford the full penalty (k capped at e / MM) nothing short of
     # the whole position restores health.
-    u: uint256 = self._markets[market_id].mm_fixed + self._markets[market_id].mm_rate_bps * convert(abs(mark_), uint256) // c.BPS
+    risk: uint256 = self._risk[market_id]
+    u: uint256 = ((risk >> 80) & packing.MASK64) + ((risk >> 144) & 65535) * convert(abs(mark_), uint256) // c.BPS
     e: uint256 = convert(s.equity, uint256)
     size: uint256 = convert(abs(q0), uint256)
     pen_bps: uint256 = self.liquidation_penalty_bps
@@ -826,7 +855,7 @@ def _close_out(account: address, market_id: uint256) -> uint256:
             self._settle(account, mid)
             continue
         assert not self._market_states[mid].halted, "Clearinghouse: market halted"
-        q: int256 = self._positions[account][mid].quantity
+        q: int256 = self._pos(account, mid).quantity
         mark_: int256 = 0
         observed_at: uint256 = 0
         fresh: bool = False
@@ -853,12 +882,12 @@ def _close_out(account: address, market_id: uint256) -> uint256:
 
 @internal
 def _settle(account: address, market_id: uint256):
-    pos: Position = self._positions[account][market_id]
+    pos: Position = self._pos(account, market_id)
     price: int256 = self._market_states[market_id].settlement_price
     pnl: int256 = pos.quantity * price // c.QUANTITY_SCALE - pos.open_notional
     coll: int256 = self._collateral[account] + pnl
     self._collateral[account] = coll
-    self._positions[account][market_id] = empty(Position)
+    self._positions[account][market_id] = 0
     if pos.quantity > 0:
         self._market_states[market_id].long_oi -= convert(pos.quantity, uint256)
     self._remove_open(account, market_id)
@@ -924,7 +953,8 @@ def _check_health_kept(account: address, before: AccountSummary):
 @internal
 def _mark(market_id: uint256) -> (int256, uint256, bool):
     # field reads, not a struct copy (4 slots): this runs for every open market of an account
-    if self._market_states[market_id].settled:
+    risk: uint256 = self._risk[market_id]
+    if risk & _SETTLED_BIT != 0:
         return self._market_states[market_id].settlement_price, block.timestamp, True
     p: int256 = 0
     observed_at: uint256 = 0
@@ -932,7 +962,7 @@ def _mark(market_id: uint256) -> (int256, uint256, bool):
     disputed: bool = False
     final: bool = False
     p, observed_at, updated_at, disputed, final = staticcall oracle.feed(self._markets[market_id].mark_feed)
-    fresh: bool = observed_at != 0 and not disputed and observed_at + self._markets[market_id].max_price_age >= block.timestamp
+    fresh: bool = observed_at != 0 and not disputed and observed_at + ((risk >> 160) & 2**32 - 1) >= block.timestamp
     return p, observed_at, fresh
 
 
@@ -944,7 +974,7 @@ def _summary(account: address) -> AccountSummary:
     s.equity = s.collateral
     s.fresh = True
     for mid: uint256 in self._open_markets[account]:
-        pos: Position = self._positions[account][mid]
+        pos: Position = self._pos(account, mid)
         mark_: int256 = 0
         observed_at: uint256 = 0
         fresh: bool = False
@@ -952,13 +982,14 @@ def _summary(account: address) -> AccountSummary:
         s.fresh = s.fresh and fresh
         s.equity += self._floor_div(pos.quantity * mark_, c.QUANTITY_SCALE) - pos.open_notional
         s.open_markets += 1
-        if self._market_states[mid].settled:
+        risk: uint256 = self._risk[mid]
+        if risk & _SETTLED_BIT != 0:
             # value is final: nothing left to margin
             continue
         size: uint256 = convert(abs(pos.quantity), uint256)
         absmark: uint256 = convert(abs(mark_), uint256)
-        s.initial += self._margin(size, self._markets[mid].im_fixed, self._markets[mid].im_rate_bps, absmark)
-        s.maintenance += self._margin(size, self._markets[mid].mm_fixed, self._markets[mid].mm_rate_bps, absmark)
+        s.initial += self._margin(size, risk & packing.MASK64, (risk >> 64) & 65535, absmark)
+        s.maintenance += self._margin(size, (risk >> 80) & packing.MASK64, (risk >> 144) & 65535, absmark)
     return s
 
 
@@ -968,6 +999,26 @@ def _grows(q0: int256, delta: int256) -> bool:
     # True when moving a position from q0 by delta grows its risk: |q| up, or a flip
     q1: int256 = q0 + delta
     return abs(q1) > abs(q0) or (q1 != 0 and q0 != 0 and (q1 > 0) != (q0 > 0))
+
+
+@view
+@internal
+def _pos(account: address, market_id: uint256) -> Position:
+    word: uint256 = self._positions[account][market_id]
+    return Position(quantity=packing.from_u128(word & packing.MASK128), open_notional=packing.from_u128(word >> 128))
+
+
+@internal
+def _store_pos(account: address, market_id: uint256, q: int256, on: int256):
+    assert packing.fits_int128(q) and packing.fits_int128(on), "Clearinghouse: position too large"
+    self._positions[account][market_id] = packing.to_u128(q) | (packing.to_u128(on) << 128)
+
+
+@pure
+@internal
+def _pack_risk(p: MarketParams) -> uint256:
+    # bounds checked by _check_params: fixed <= mask64 (mm <= im), rates <= 10_000, age <= 7 days
+    return p.im_fixed | (p.im_rate_bps << 64) | (p.mm_fixed << 80) | (p.mm_rate_bps << 144) | (p.max_price_age << 160)
 
 
 @pure
@@ -986,6 +1037,7 @@ def _check_params(p: MarketParams):
     assert p.max_price_age >= _MAX_PRICE_AGE_MIN and p.max_price_age <= _MAX_PRICE_AGE_MAX, "Clearinghouse: bad max price age"
     assert p.dispute_window <= _MAX_DISPUTE_WINDOW, "Clearinghouse: bad dispute window"
     assert p.oi_cap > 0, "Clearinghouse: zero OI cap"
+    assert p.im_fixed <= packing.MASK64, "Clearinghouse: margin beyond 64 bits"
 
 
 @pure

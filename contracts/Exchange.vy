@@ -86,8 +86,8 @@ filled: public(HashMap[bytes32, uint256])
 cancelled: public(HashMap[bytes32, bool])
 # orders with a lower nonce are dead
 min_nonce: public(HashMap[address, uint256])
-maker_fee_bps: public(uint256)
-taker_fee_bps: public(uint256)
+# maker fee bps | taker fee bps << 128: one slot read per fill
+_fee_bps: uint256
 
 
 @deploy
@@ -174,6 +174,24 @@ def set_fees(maker_fee_bps_: uint256, taker_fee_bps_: uint256):
 
 @view
 @external
+def maker_fee_bps() -> uint256:
+    """
+    @return Maker fee in bps of |notional|.
+    """
+    return self._fee_bps & (2**128 - 1)
+
+
+@view
+@external
+def taker_fee_bps() -> uint256:
+    """
+    @return Taker fee in bps of |notional|.
+    """
+    return self._fee_bps >> 128
+
+
+@view
+@external
 def order_hash(order: Order) -> bytes32:
     """
     @return The EIP-712 digest the trader signs (domain separator included).
@@ -243,8 +261,9 @@ def _use(order: Order, signature: Bytes[65], quantity: uint256) -> bytes32:
 @internal
 def _execute(h: bytes32, maker: Order, taker: address, quantity: uint256):
     notional: uint256 = convert(abs(convert(quantity, int256) * maker.price), uint256) // c.UQUANTITY_SCALE
-    maker_fee: uint256 = self._fee(notional, self.maker_fee_bps)
-    taker_fee: uint256 = self._fee(notional, self.taker_fee_bps)
+    fee_bps: uint256 = self._fee_bps
+    maker_fee: uint256 = self._fee(notional, fee_bps & (2**128 - 1))
+    taker_fee: uint256 = self._fee(notional, fee_bps >> 128)
     if maker.is_buy:
         extcall clearinghouse.trade(maker.market_id, maker.trader, taker, quantity, maker.price, maker_fee, taker_fee)
     else:
@@ -272,6 +291,5 @@ def _fee(notional: uint256, bps: uint256) -> uint256:
 @internal
 def _set_fees(maker_fee_bps_: uint256, taker_fee_bps_: uint256):
     assert maker_fee_bps_ <= MAX_FEE_BPS and taker_fee_bps_ <= MAX_FEE_BPS, "Exchange: fee above cap"
-    self.maker_fee_bps = maker_fee_bps_
-    self.taker_fee_bps = taker_fee_bps_
+    self._fee_bps = maker_fee_bps_ | (taker_fee_bps_ << 128)
     log FeesSet(maker_fee_bps=maker_fee_bps_, taker_fee_bps=taker_fee_bps_)

@@ -34,13 +34,16 @@ def test_finalize_settlement__value_stood_dispute_window__settles(protocol, clea
 
 @pytest.mark.parametrize("value, settled", [
     (45_234_999, 45_230_000),
-    (45_239_999, 45_230_000),
-    (-12_345_000, -12_350_000),   # rounded down, toward -infinity
+    (45_235_000, 45_240_000),     # half a tick rounds up
+    (45_239_999, 45_240_000),
+    (-12_345_000, -12_340_000),   # halves up (toward +infinity) for negative prices too
+    (-12_345_001, -12_350_000),
     (-12_340_000, -12_340_000),
-    (-1, -10_000),
-    (9_999, 0),
+    (-1, 0),
+    (-5_001, -10_000),
+    (9_999, 10_000),
 ])
-def test_finalize_settlement__off_tick_value__rounded_down_to_tick(protocol, clearinghouse, market, delivered,
+def test_finalize_settlement__off_tick_value__rounded_to_nearest_tick(protocol, clearinghouse, market, delivered,
                                                                    value, settled):
     protocol.set_settlement(market, value)
     boa.env.time_travel(seconds=3_600)
