@@ -17,6 +17,8 @@ Keys are anvil's public test keys (never use them on a real network); roles foll
 
 Child processes get the parent's environment minus every ``CSPREAD_*`` variable (so a shell's
 settings cannot leak into a devnet); pass reporter settings explicitly with ``oracle_env``.
+Without replay settings there, the reporters replay the real data period matching the
+chain's start time (`sdk.replay.replay_env`), so a devnet started today has live marks.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Callable
+
+from sdk.replay import replay_env
 
 import httpx
 
@@ -258,6 +262,9 @@ class Stack:
             self.anvil.start()
         except DevnetError as e:
             raise StackError(f"anvil: {e}; log tail:\n{log_tail(self.log_path('anvil'))}") from None
+        if not any(k.startswith("CSPREAD_ORACLE_REPLAY") for k in self.oracle_env):
+            # default: replay the real data period that matches the chain's start (sdk.replay)
+            self.oracle_env.update(replay_env(self.anvil.timestamp_now()))
         try:
             self.manifest = deploy(self.anvil.url, self.manifest_path, self.markets)
         except (DevnetError, subprocess.TimeoutExpired) as e:

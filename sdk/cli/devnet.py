@@ -21,6 +21,7 @@ import typer
 from rich.table import Table
 
 from sdk.cli.common import CliError, err, out, spinner, warn
+from sdk.replay import replay_offsets
 
 app = typer.Typer(help="Run a local devnet (anvil + contracts + oracle + keepers + relay + market maker).",
                   no_args_is_help=True)
@@ -43,39 +44,6 @@ def timestamp_arg(value: Optional[str]) -> Optional[int]:
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.timezone.utc)
     return int(t.timestamp())
-
-
-# the vendored data sets (data/SOURCES.md): [first, last) instant a replayed "now" may map to, and where
-# to map it when the chain clock is outside (ERCOT: the same calendar date in 2021; others: a fixed day)
-_DATA = {
-    "ERCOT": (dt.datetime(2021, 1, 8, tzinfo=dt.timezone.utc), dt.datetime(2022, 12, 1, tzinfo=dt.timezone.utc)),
-    "PJM": (dt.datetime(2025, 5, 8, tzinfo=dt.timezone.utc), dt.datetime(2025, 7, 31, tzinfo=dt.timezone.utc)),
-    "GPU": (dt.datetime(2025, 10, 26, tzinfo=dt.timezone.utc), dt.datetime(2025, 11, 16, tzinfo=dt.timezone.utc)),
-}
-_ANCHOR = {"PJM": dt.datetime(2025, 7, 10, tzinfo=dt.timezone.utc),
-           "GPU": dt.datetime(2025, 11, 9, tzinfo=dt.timezone.utc)}
-
-
-def replay_offsets(chain_now: int) -> dict[str, int]:
-    """Per-dataset replay offsets (data = chain + s, whole hours) so that the oracle has data at
-    the chain's start time: 0 where the clock already lies inside a data set, else a shift.
-    ERCOT moves by whole years (same calendar date and hour in 2021), PJM to 2025-07-10 and the
-    GPU quotes to 2025-11-09 (they span only 2025-10-19..11-16: marks last ~1 week of chain time)."""
-    now = dt.datetime.fromtimestamp(chain_now, dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
-    hour = int(now.timestamp())
-    out = {}
-    for name, (lo, hi) in _DATA.items():
-        if lo <= now < hi:
-            continue
-        if name == "ERCOT":
-            day = 28 if (now.month, now.day) == (2, 29) else now.day
-            target = now.replace(year=2021, day=day)
-            if target < lo:
-                target = target.replace(year=2022)
-        else:
-            target = _ANCHOR[name].replace(hour=now.hour)
-        out[name] = int(target.timestamp()) - hour
-    return out
 
 
 def _clean(workdir: Path) -> None:
