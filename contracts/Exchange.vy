@@ -243,8 +243,9 @@ def _use(order: Order, signature: Bytes[65], quantity: uint256) -> bytes32:
     assert not self.cancelled[h], "Exchange: order cancelled"
     done: uint256 = self.filled[h]
     assert done + quantity <= order.quantity, "Exchange: overfill"
-    # the hash binds every field, so a signature checked on the first fill holds for the rest
-    if done == 0:
+    # the hash binds every field, so an ECDSA signature checked on the first fill holds for the
+    # rest; a contract signer (EIP-1271) may revoke, so it is asked again on every fill
+    if done == 0 or order.trader.is_contract:
         assert signature_checker._is_valid_signature_now(order.trader, h, signature), "Exchange: bad signature"
     self.filled[h] = done + quantity
     if order.reduce_only:

@@ -60,3 +60,13 @@ def deposit(clearinghouse: IClearinghouse, amount: uint256):
     """
     assert msg.sender == self.owner, "Mock1271Wallet: not owner"
     extcall clearinghouse.deposit(amount)
+
+
+@external
+def set_owner(new_owner: address):
+    """
+    @notice Hand the wallet to another signer (owner): every signature of the old owner stops
+            being valid, as when a Safe rotates its owners.
+    """
+    assert msg.sender == self.owner, "Mock1271Wallet: not owner"
+    self.owner = new_owner

@@ -118,3 +118,22 @@ def test_passthrough__non_owner__reverts(wallet, usdc, clearinghouse, non_owner,
             wallet.deposit(clearinghouse.address, 1)
 
     assert snapshot(wallet.address, contracts=[wallet]) == before
+
+
+def test_fill__wallet_revokes_after_partial_fill__rest_reverts(protocol, exchange, clearinghouse, market,
+                                                               funded_wallet, wallet_owner, taker, non_owner,
+                                                               snapshot):
+    # a contract signer is asked again on every fill: rotating its owner revokes open orders
+    order = _wallet_order(funded_wallet, market, True, 2 * UNIT, MARK)
+    sig = protocol.sign_order(wallet_owner, order)
+    with boa.env.prank(taker.address):
+        exchange.fill(order, sig, UNIT)
+    with boa.env.prank(wallet_owner.address):
+        funded_wallet.set_owner(non_owner)
+    before = snapshot(funded_wallet.address, orders=[order])
+
+    with boa.env.prank(taker.address), boa.reverts("Exchange: bad signature"):
+        exchange.fill(order, sig, UNIT)
+
+    assert snapshot(funded_wallet.address, orders=[order]) == before
+    assert exchange.filled(exchange.order_hash(order)) == UNIT
