@@ -34,6 +34,16 @@ DEFAULT_MANIFEST = "deployments/31337.json"
 DEFAULT_RPC = "http://127.0.0.1:8545"
 
 out = Console(highlight=False, soft_wrap=False)
+
+
+def fit_width() -> None:
+    """Size the tables for this invocation: $COLUMNS when set (read per call, not at import),
+    else the terminal, else 160 columns so piped output is not truncated at rich's default 80."""
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit():
+        out.width = int(cols)
+    elif not out.is_terminal:
+        out.width = 160
 err = Console(stderr=True, highlight=False)
 
 

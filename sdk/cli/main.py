@@ -25,7 +25,7 @@ from typer._click.exceptions import ClickException  # typer vendors click
 from typer.core import TyperGroup
 
 from sdk.cli import account, devnet, funds, hedge, markets, trade
-from sdk.cli.common import DEFAULT_MANIFEST, DEFAULT_RPC, CliError, State, fail
+from sdk.cli.common import DEFAULT_MANIFEST, DEFAULT_RPC, CliError, State, fail, fit_width
 
 
 class _Root(TyperGroup):
@@ -115,6 +115,7 @@ def _root(
 ) -> None:
     if key_env and keyfile:
         raise typer.BadParameter("give either --key-env or --keyfile, not both")
+    fit_width()
     ctx.obj = State(manifest=manifest, rpc=rpc, relay=relay or None, key_env=key_env, keyfile=keyfile,
                     password_env=password_env)
 
