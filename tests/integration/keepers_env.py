@@ -211,3 +211,9 @@ class Env:
 
     def oracle_events(self, from_block: int = 0) -> list:
         return list(self.oracle.events.PriceUpdated.get_logs(from_block=from_block))
+
+    def signers_of(self, event) -> int:
+        """How many reporter signatures the submit that emitted `event` carried (from its calldata)."""
+        tx = self.w3.eth.get_transaction(event.transactionHash)
+        _, args = self.oracle.decode_function_input(tx["input"])
+        return len(args["signatures"])
