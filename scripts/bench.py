@@ -20,7 +20,8 @@ SECTIONS = [
     ("Gas (anvil, real deploy; gasUsed per transaction incl. 21,000 base)", "scripts.bench_gas"),
     ("Keepers", "scripts.bench_keepers"),
     ("Oracle index methodology", "scripts.bench_index"),
-    ("SDK and relay", "scripts.bench_sdk"),
+    ("SDK", "scripts.bench_sdk"),
+    ("Order relay (real process on loopback) and end-to-end latency on anvil", "scripts.bench_relay"),
 ]
 
 
