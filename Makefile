@@ -47,8 +47,9 @@ fuzz: setup
 bench: setup
 	$(PY) -m scripts.bench
 
+# SERVE=1 keeps the settled devnet and its dashboard up after the scenario, until Ctrl-C
 demo: setup
-	$(PY) -m scripts.demo
+	DEMO_SERVE=$(SERVE) $(PY) -m scripts.demo
 
 clean:
 	rm -rf $(VENV) node_modules .build

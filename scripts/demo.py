@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import sys
 import time
 from decimal import Decimal
@@ -399,10 +400,18 @@ def run() -> int:
                                    "market maker (power)": "#8c564b", "liquidator keeper": "#2ca02c"})
         section("Done")
         con.print(f"Chart of index, marks and equity: [bold]{png}[/]")
-        if dashboard is not None:
-            con.print(f"Web dashboard: {dashboard.url} (served during the run; it stops with the demo - "
-                      f"`cspread devnet up --web` keeps one running)")
-        con.print(f"Demo finished in {time.monotonic() - t_start:.0f} s; stopping every process it started.")
+        con.print(f"Demo finished in {time.monotonic() - t_start:.0f} s.")
+        if dashboard is not None and os.environ.get("DEMO_SERVE"):
+            con.print(f"Web dashboard: [bold]{dashboard.url}[/] - the settled devnet stays up until Ctrl-C.")
+            try:
+                while all(stack.alive().values()):
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+        elif dashboard is not None:
+            con.print(f"Web dashboard: {dashboard.url} (live during the run). To look around afterwards: "
+                      f"`make demo SERVE=1` keeps this settled devnet and its dashboard up until Ctrl-C.")
+        con.print("Stopping every process the demo started.")
         return 0
     except KeyboardInterrupt:
         con.print("[yellow]interrupted: stopping everything[/]")
