@@ -57,6 +57,8 @@ def create_app(settings: RelaySettings | None = None, *, chain: ChainView | None
         fee_bps = max(int(fees.get("maker_bps", 0)), int(fees.get("taker_bps", 0)))
     if start_block is None:
         start_block = settings.start_block if settings.start_block is not None else int(manifest.data.get("block", 0))
+    if settings.fill_index and isinstance(chain, RpcChain) and chain.fills is None:
+        chain.enable_fill_index(start_block)
     store = store or SqlOrderStore(settings.database_url)
     validator = OrderValidator(chain, store, domain_separator(chain.chain_id, chain.exchange),
                                ValidationSettings(fee_bps=fee_bps, min_ttl=settings.min_ttl,

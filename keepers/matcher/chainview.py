@@ -9,7 +9,8 @@ seconds, 0.25 s by default, so a read is at most that stale):
   * account summary (equity, IM, freshness) per (trader, block)
   * min nonce                               per (trader, block)
   * position                                per (trader, market, block)
-  * remaining(order)                        per (order hash, block)  — a new order is one eth_call
+  * remaining(order)                        per (order hash, block), and usually no eth_call at
+                                            all: see `FillIndex`
 
 Tests use `FakeChain` (tests/unit/matcher) with the same interface (`ChainView`).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +29,13 @@ from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
 from keepers.matcher.orders import ORDER_ABI_TUPLE, Order
+
+
+log = logging.getLogger("cspread.relay")
+
+TOPIC_FILLED = "0x" + keccak(text="OrderFilled(bytes32,address,address,uint256,bool,uint256,int256,uint256,uint256)").hex()
+TOPIC_CANCELLED = "0x" + keccak(text="OrderCancelled(bytes32,address)").hex()
+TOPIC_MIN_NONCE = "0x" + keccak(text="MinNonceSet(address,uint256)").hex()
 
 
 class ChainError(RuntimeError):
@@ -160,6 +169,71 @@ class Rpc:
             c.close()
 
 
+class FillIndex:
+    """Which orders the Exchange may have booked anything against, from its logs, up to a block.
+
+    `Exchange.remaining(order)` (contracts/Exchange.vy) is 0 when `cancelled[h]`, when
+    `block.timestamp > expiry` or when `nonce < min_nonce[trader]`, else
+    `quantity - min(quantity, filled[h])`. `filled[h]` is only written by `_use`, which runs for
+    the order of `fill` (logged as `OrderFilled.order_hash = h`) and for both orders of
+    `match_orders`: the maker (logged as `order_hash`) and the taker, whose hash is *not* logged
+    but whose trader is (`OrderFilled.taker`). `cancelled[h]` is only written by `cancel`, which
+    logs `OrderCancelled(h)`. Reverted calls leave neither state nor logs. So if, in the logs up
+    to block B, `h` never appears as an `order_hash` and its trader never appears as a `taker`,
+    then at block B `filled[h] == 0` and `cancelled[h]` is false, and `remaining(order)` at B
+    is exactly `order.quantity` once expiry and min nonce (read at B) are fine. Anything else
+    (the trader has ever taken: we cannot tell which of their hashes; the index is behind the
+    head; a log read failed) falls back to the eth_call. The sets only grow, so a log that a
+    reorg removes can only make the answer more conservative; the last `rewind` blocks are
+    re-read on every sync, so a reorg up to that depth that adds a fill is seen too (the same
+    depth as the rest of the relay trusts; `CONFIRMATIONS` for the follower).
+    """
+
+    def __init__(self, rpc: "Rpc", exchange: str, start_block: int, *, chunk: int = 2_000, max_chunks: int = 8,
+                 rewind: int = 8, cap: int = 2_000_000):
+        self.rpc, self.exchange, self.start_block = rpc, exchange, max(0, start_block)
+        self.chunk, self.max_chunks, self.rewind, self.cap = chunk, max_chunks, rewind, cap
+        self.touched: set[str] = set()  # order hashes (lower-case 0x hex) filled as maker or cancelled
+        self.takers: set[str] = set()  # trader addresses (lower-case 0x hex) that have taken
+        self.synced_to = self.start_block - 1  # logs of blocks <= this are in the sets
+        self.disabled = False
+        self._lock = threading.Lock()
+
+    def sync(self, head: int) -> None:
+        """Read logs up to `head` (at most `max_chunks` ranges per call: a long history is caught
+        up over several calls, with the eth_call fallback meanwhile)."""
+        if self.disabled or self.synced_to >= head:
+            return
+        with self._lock:
+            start = max(self.start_block, self.synced_to + 1 - self.rewind)
+            for _ in range(self.max_chunks):
+                if start > head:
+                    break
+                end = min(head, start + self.chunk - 1)
+                try:
+                    logs = self.rpc("eth_getLogs", [{"address": self.exchange, "fromBlock": hex(start),
+                                                     "toBlock": hex(end), "topics": [[TOPIC_FILLED, TOPIC_CANCELLED]]}])
+                except ChainError as e:
+                    log.warning("fill index: log read failed (eth_call fallback until it succeeds): %s", e)
+                    return
+                for lg in logs:
+                    topics = lg["topics"]
+                    self.touched.add(topics[1].lower())
+                    if topics[0] == TOPIC_FILLED:
+                        self.takers.add("0x" + topics[3][-40:].lower())
+                self.synced_to = max(self.synced_to, end)
+                start = end + 1
+            if len(self.touched) > self.cap:
+                log.warning("fill index: more than %d filled/cancelled orders; using eth_call for remaining", self.cap)
+                self.disabled = True
+                self.touched.clear()
+
+    def untouched(self, order_hash: str, trader: str, block: int) -> bool:
+        """True when the logs up to `block` prove `filled[h] == 0` and not `cancelled[h]`."""
+        return (not self.disabled and self.synced_to >= block and order_hash.lower() not in self.touched
+                and trader.lower() not in self.takers)
+
+
 class RpcChain:
     """`ChainView` over JSON-RPC with per-block caching (see module doc)."""
 
@@ -174,6 +248,13 @@ class RpcChain:
         self._head_at = 0.0
         self._cache: dict = {}
         self.reads = 0  # eth_calls made (for the bench / metrics)
+        self.fills: FillIndex | None = None  # `enable_fill_index`; None: remaining is always an eth_call
+        self.remaining_from_logs = 0  # remaining() answers proved by the fill index (no eth_call)
+
+    def enable_fill_index(self, start_block: int, **kw) -> FillIndex:
+        """Answer `remaining` of never-touched orders from the Exchange's logs (`FillIndex`)."""
+        self.fills = FillIndex(self.rpc, self.exchange, start_block, **kw)
+        return self.fills
 
     @classmethod
     def from_manifest(cls, manifest, rpc_url: str, **kw) -> "RpcChain":
@@ -186,6 +267,8 @@ class RpcChain:
                 return self._head
         blk = self.rpc("eth_getBlockByNumber", ["latest", False])
         head = (int(blk["number"], 16), int(blk["timestamp"], 16))
+        if self.fills is not None:
+            self.fills.sync(head[0])  # before the head is published: the index is never behind it
         with self._lock:
             if head[0] != self._head[0]:
                 self._cache.clear()
@@ -247,6 +330,15 @@ class RpcChain:
                                              [trader, market_id]))[0])
 
     def remaining(self, order: Order, order_hash: str) -> int:
+        """`Exchange.remaining(order)` at the cached head block; from the logs when they prove the
+        order untouched (`FillIndex`: exactly the contract's answer), else one eth_call."""
+        fills = self.fills
+        if fills is not None:
+            block, ts = self.head()
+            if (ts <= order.expiry and fills.untouched(order_hash, order.trader, block)
+                    and order.nonce >= self.min_nonce(order.trader)):
+                self.remaining_from_logs += 1
+                return order.quantity
         return self._cached(("remaining", order_hash), lambda: decode(
             ["uint256"], self._call(self.exchange, "remaining", [ORDER_ABI_TUPLE], [order.as_tuple()]))[0])
 

@@ -14,6 +14,9 @@ class RelaySettings(BaseSettings):
     head_ttl: float = 0.25  # s between head polls; chain reads are cached per head block
     min_ttl: int = 2  # s an order must still live past the head block's timestamp
     check_margin: bool = True
+    # answer Exchange.remaining of never-touched orders from the Exchange's logs instead of one
+    # eth_call per post (exact: chainview.FillIndex); off = always the eth_call
+    fill_index: bool = True
     max_open_per_trader: int = 1_000
     follow_interval: float = 0.5  # s between event-log polls
     revalidate_interval: float = 5.0  # s between full re-validations

@@ -8,7 +8,9 @@ from fastapi import Depends, Request
 from keepers.matcher.relay import Relay
 
 
-def get_relay(request: Request) -> Relay:
+async def get_relay(request: Request) -> Relay:
+    # async on purpose: FastAPI runs a sync dependency in the threadpool, one more thread hop
+    # per request for an attribute read
     return request.app.state.relay
 
 

@@ -19,17 +19,14 @@ from collections import defaultdict
 from typing import Callable
 
 from eth_abi import decode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
-from keepers.matcher.chainview import RpcChain
+from keepers.matcher.chainview import TOPIC_CANCELLED, TOPIC_FILLED, TOPIC_MIN_NONCE, RpcChain
 from keepers.matcher.store import OPEN, REJECTED, OrderStore, Trade
 from keepers.matcher.validation import OrderValidator
 
 log = logging.getLogger("cspread.relay")
 
-TOPIC_FILLED = "0x" + keccak(text="OrderFilled(bytes32,address,address,uint256,bool,uint256,int256,uint256,uint256)").hex()
-TOPIC_CANCELLED = "0x" + keccak(text="OrderCancelled(bytes32,address)").hex()
-TOPIC_MIN_NONCE = "0x" + keccak(text="MinNonceSet(address,uint256)").hex()
 
 Notify = Callable[[str, dict], None]  # (kind "book"|"trade", payload)
 

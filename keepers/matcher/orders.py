@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from functools import lru_cache
+
 from eth_account import Account
+from eth_keys import keys as _keys
 from eth_utils import keccak, to_checksum_address
 
 
@@ -75,7 +78,7 @@ class Order:
 
     def as_tuple(self) -> tuple:
         """The ABI tuple web3/eth_abi take for the `Order` struct argument."""
-        return (to_checksum_address(self.trader), self.market_id, self.is_buy, self.quantity, self.price,
+        return (checksum(self.trader), self.market_id, self.is_buy, self.quantity, self.price,
                 self.nonce, self.expiry, self.reduce_only)
 
     def as_dict(self) -> dict:
@@ -126,6 +129,25 @@ def recover_address(digest: bytes, signature: bytes) -> str | None:
         return None
 
 
+def recover_canonical(digest: bytes, signature: bytes) -> bytes | None:
+    """ecrecover as the Exchange does it, as the 20 address bytes (no checksum string: the hot
+    path compares bytes); None if invalid."""
+    parsed = _parse(signature)
+    if parsed is None:
+        return None
+    r, s, v = parsed
+    try:
+        return _keys.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(digest).to_canonical_address()
+    except Exception:  # noqa: BLE001 - malformed signature: invalid
+        return None
+
+
+@lru_cache(maxsize=65_536)
+def checksum(address: str) -> str:
+    """`to_checksum_address`, memoised (a keccak per call; the relay sees the same traders often)."""
+    return to_checksum_address(address)
+
+
 def _parse(signature: bytes) -> tuple[int, int, int] | None:
     if len(signature) != 65:
         return None
@@ -145,4 +167,8 @@ class SignatureVerifier:
     """
 
     def verify(self, digest: bytes, signature: bytes, address: str) -> bool:
-        return recover_address(digest, signature) == to_checksum_address(address)
+        try:
+            want = bytes.fromhex(address[2:] if address.startswith(("0x", "0X")) else address)
+        except ValueError:
+            return False
+        return len(want) == 20 and recover_canonical(digest, signature) == want

@@ -7,12 +7,15 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from keepers.matcher import book as bookmod
 from keepers.matcher.chainview import ChainView
 from keepers.matcher.hub import Hub
 from keepers.matcher.orders import cancel_message
 from keepers.matcher.store import CANCELLED, OPEN, OrderStore, StoredOrder, Trade
 from keepers.matcher.validation import OrderValidator, RelayError
+
+
+BOOK_ORDERS_LIMIT = 100  # raw orders per side in a book read unless asked for more (max BOOK_ORDERS_MAX)
+BOOK_ORDERS_MAX = 1_000
 
 
 class RelayMetrics:
@@ -84,11 +87,15 @@ class Relay:
         return self.store.get(h)
 
     # ------------------------------------------------------------ reads
-    def book(self, market_id: int, depth: int | None = None) -> dict:
-        orders = self.store.query(market_id=market_id, limit=100_000)
-        bids, asks = bookmod.sides(orders)
-        return {"market_id": market_id, "bids": bookmod.levels(bids, depth), "asks": bookmod.levels(asks, depth),
-                "orders": bids + asks}
+    def book(self, market_id: int, depth: int | None = None, limit: int = BOOK_ORDERS_LIMIT, offset: int = 0) -> dict:
+        """Price levels (aggregated in SQL) and, per side, at most `limit` raw orders in priority
+        order from `offset` (a book of thousands of orders is paged, not sent whole)."""
+        bids, asks = self.store.book_levels(market_id)
+        return {"market_id": market_id, "bids": bids[:depth] if depth else bids,
+                "asks": asks[:depth] if depth else asks,
+                "orders": (self.store.book_orders(market_id, True, limit, offset)
+                           + self.store.book_orders(market_id, False, limit, offset)),
+                "bid_orders": sum(r["orders"] for r in bids), "ask_orders": sum(r["orders"] for r in asks)}
 
     def trades(self, market_id: int, limit: int = 100) -> list[Trade]:
         return self.store.trades(market_id, limit)
@@ -122,4 +129,5 @@ def book_json(b: dict, block: int) -> dict:
                            for r in rows]
     return {"market_id": b["market_id"], "bids": lv(b["bids"]), "asks": lv(b["asks"]),
             "bid_levels": detail(b["bids"]), "ask_levels": detail(b["asks"]),
-            "orders": [order_json(so) for so in b["orders"]], "block": block}
+            "orders": [order_json(so) for so in b["orders"]], "bid_orders": b.get("bid_orders", len(b["bids"])),
+            "ask_orders": b.get("ask_orders", len(b["asks"])), "block": block}

@@ -64,7 +64,10 @@ class BookPublic(BaseModel):
     asks: list[list[str]]
     bid_levels: list[dict[str, str | int]] = Field(description="[{price, quantity, orders}] best first")
     ask_levels: list[dict[str, str | int]]
-    orders: list[OrderPublic] = Field(description="raw open orders, bids then asks, in priority order")
+    orders: list[OrderPublic] = Field(description="raw open orders, bids then asks, in priority order: per side "
+                                                  "at most `limit` (default 100) from `offset`")
+    bid_orders: int = Field(0, description="open bids in the book (all of them, not only those in `orders`)")
+    ask_orders: int = Field(0, description="open asks in the book")
     block: int
 
 

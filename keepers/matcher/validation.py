@@ -20,13 +20,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from eth_utils import is_address, to_checksum_address
+from functools import lru_cache
+
+from eth_utils import is_address
 
 from keepers.matcher.chainview import AccountInfo, ChainView, MarketInfo
-from keepers.matcher.orders import UINT256_MAX, Order, SignatureVerifier
+from keepers.matcher.orders import UINT256_MAX, Order, SignatureVerifier, checksum
 from keepers.matcher.store import OrderStore, StoredOrder
 
 INT64_MAX = 2**63 - 1
+
+_is_address = lru_cache(maxsize=65_536)(is_address)  # a keccak for checksummed input; traders repeat
 
 
 class RelayError(Exception):
@@ -94,7 +98,7 @@ class OrderValidator:
     def parse(data: dict) -> tuple[Order, bytes]:
         """Wire dict -> (Order, signature); RelayError 400 on malformed fields."""
         trader = data.get("trader", "")
-        if not is_address(trader):
+        if not isinstance(trader, str) or not _is_address(trader):
             raise RelayError(400, "bad_order", f"trader {trader!r} is not an address")
         for k in ("quantity", "price", "market_id"):
             v = data[k]
@@ -111,7 +115,7 @@ class OrderValidator:
             raw = b""
         if len(raw) != 65:
             raise RelayError(400, "bad_signature", "signature must be 65 bytes hex (r, s, v)")
-        o = Order(to_checksum_address(trader), data["market_id"], bool(data["is_buy"]), data["quantity"],
+        o = Order(checksum(trader), data["market_id"], bool(data["is_buy"]), data["quantity"],
                   data["price"], data["nonce"], data["expiry"], bool(data.get("reduce_only", False)))
         return o, raw
 
@@ -120,7 +124,7 @@ class OrderValidator:
         """Validate a new order; returns (order hash, on-chain remaining) or raises RelayError."""
         digest = o.digest(self.separator)
         h = "0x" + digest.hex()
-        if self.store.get(h) is not None:
+        if self.store.exists(h):
             raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
         if not self.verifier.verify(digest, signature, o.trader):
             raise RelayError(400, "bad_signature",

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Header, Query, status
+from fastapi.responses import JSONResponse
 
 from keepers.matcher.deps import RelayDep
 from keepers.matcher.relay import order_json
@@ -12,10 +13,12 @@ router = APIRouter(prefix="/orders", tags=["orders"])
 
 @router.post("", response_model=OrderPublic, status_code=status.HTTP_201_CREATED,
              responses={400: {"description": "invalid order (detail says why)"}, 409: {"description": "duplicate"}})
-def post_order(body: OrderCreate, relay: RelayDep) -> dict:
+def post_order(body: OrderCreate, relay: RelayDep):
     """Validate a signed order (signature, domain, market, tick/step, expiry, nonce, on-chain
     remaining, margin) and add it to the book."""
-    return order_json(relay.post(body.model_dump()))
+    # order_json already has the response model's shape: return it as is rather than have
+    # FastAPI validate and re-serialise it through OrderPublic on every post
+    return JSONResponse(order_json(relay.post(body.model_dump())), status_code=status.HTTP_201_CREATED)
 
 
 @router.delete("/{order_hash}", response_model=CancelPublic,

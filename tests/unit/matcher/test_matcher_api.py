@@ -200,3 +200,13 @@ def test_ws__snapshot_on_connect(client, traders):
     with client.websocket_connect("/ws?market_id=1") as ws:
         msg = ws.receive_json()
     assert msg["type"] == "book" and msg["book"]["bids"] == [["2500000", "10000"]]
+
+
+def test_book__raw_orders_paged_per_side(client, traders):
+    a = traders[0]
+    for i in range(3):
+        assert _post(client, make_order(a, is_buy=True, price=2_000_000 - i * 1_000), a).status_code == 201
+    b = client.get("/markets/1/book", params={"limit": 2}).json()
+    assert b["bid_orders"] == 3 and [o["order"]["price"] for o in b["orders"]] == ["2000000", "1999000"]
+    b = client.get("/markets/1/book", params={"limit": 2, "offset": 2}).json()
+    assert [o["order"]["price"] for o in b["orders"]] == ["1998000"] and len(b["bids"]) == 3
