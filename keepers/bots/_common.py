@@ -28,12 +28,16 @@ def head_of(keeper, block=None) -> Head:
 
 
 def on_block(keeper, started: dict) -> dict:
-    """Forward a new block; resync after an RPC outage (same rules as the plain loop)."""
+    """Forward a new block; resync after an RPC outage (same rules as the plain loop).
+
+    Returns the handler's metrics without empty values (silverback datapoints must be scalars)."""
     head = keeper.chain.head()
     if not started.get("done"):
         started["done"], started["epoch"] = True, keeper.chain.epoch
-        return keeper.start(head)
-    if keeper.chain.epoch != started["epoch"]:
-        started["epoch"] = keeper.chain.epoch
-        keeper.on_reconnect(head)
-    return keeper.on_block(head)
+        result = keeper.start(head)
+    else:
+        if keeper.chain.epoch != started["epoch"]:
+            started["epoch"] = keeper.chain.epoch
+            keeper.on_reconnect(head)
+        result = keeper.on_block(head)
+    return {k: v for k, v in (result or {}).items() if v is not None}
