@@ -39,7 +39,8 @@ def main() -> int:
         "# Benchmarks",
         "",
         f"Written by `make bench` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at start. "
         "Re-run `make bench` to refresh; every figure below comes from that run.",
         "",
     ]
@@ -63,7 +64,7 @@ def main() -> int:
             print(f"{module}: FAILED", file=sys.stderr)
             continue
         out += ["| measurement | value | unit | target |", "|---|---:|---|---|"]
-        out += [f"| {r['name']} | {_fmt(r['value'])} | {r.get('unit', '')} | {r.get('target', '')} |" for r in rows]
+        out += [f"| {r['name']} | {_fmt(r['value'])} | {r.get('unit') or ''} | {r.get('target') or ''} |" for r in rows]
         out += ["", f"_section took {time.perf_counter() - t0:.1f} s_", ""]
         print(f"{module}: {len(rows)} rows")
     (ROOT / "BENCHMARKS.md").write_text("\n".join(out) + "\n")
