@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -103,13 +102,9 @@ class Anvil:
         raise DevnetError(f"anvil did not answer on {self.url} within {timeout:.0f} s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        from sdk.processes import stop_group
+
+        stop_group(self.proc)
         self.proc = None
 
     def __enter__(self) -> "Anvil":

@@ -23,16 +23,15 @@ chain's start time (`sdk.replay.replay_env`), so a devnet started today has live
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
+from sdk.processes import http_ok, stop_group
 from sdk.replay import replay_env
 
-import httpx
 
 from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, DevnetError, deploy, free_port, rpc
 
@@ -53,30 +52,6 @@ def log_tail(path: Path, lines: int = 40) -> str:
         return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def _stop_proc(p: subprocess.Popen, grace: float = 10.0) -> None:
-    if p.poll() is not None:
-        return
-    try:
-        os.killpg(p.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        p.wait(grace)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait(5)
-
-
-def _http_ok(url: str, codes: tuple[int, ...] = (200,)) -> bool:
-    try:
-        return httpx.get(url, timeout=1.0).status_code in codes
-    except httpx.HTTPError:
-        return False
 
 
 class Stack:
@@ -144,7 +119,7 @@ class Stack:
         """Stop every process (reverse start order), then anvil. Idempotent."""
         for name in reversed(list(self.processes)):
             try:
-                _stop_proc(self.processes[name])
+                stop_group(self.processes[name])
             except Exception:  # noqa: BLE001 - keep stopping the rest
                 pass
         if self.anvil is not None:
@@ -283,7 +258,7 @@ class Stack:
 
     def _wait_reporters(self) -> None:
         for i, url in enumerate(self.reporter_urls, 1):
-            self._wait_healthy(f"reporter{i}", lambda u=url: _http_ok(u + "/health", (200, 503)), 90)
+            self._wait_healthy(f"reporter{i}", lambda u=url: http_ok(u + "/health", (200, 503)), 90)
 
     def _start_bot(self, bot: str, *args: str) -> None:
         port = free_port()
@@ -299,7 +274,7 @@ class Stack:
         self._start_bot("liquidator")
         self._start_bot("settler")
         for bot in ("pusher", "liquidator", "settler"):
-            self._wait_healthy(bot, lambda b=bot: _http_ok(f"http://127.0.0.1:{self.ports[b]}/metrics"), 60)
+            self._wait_healthy(bot, lambda b=bot: http_ok(f"http://127.0.0.1:{self.ports[b]}/metrics"), 60)
 
     def _start_relay(self) -> None:
         port = free_port()
@@ -309,7 +284,7 @@ class Stack:
                               "--rpc", self.rpc_url, "--port", str(port), "--db", str(self.workdir / "relay.db"),
                               "--log-level", "warning", "--match"], env)
         url = f"http://127.0.0.1:{port}"
-        self._wait_healthy("relay", lambda: _http_ok(url + "/health"), 60)
+        self._wait_healthy("relay", lambda: http_ok(url + "/health"), 60)
         self.relay_url = url
 
     def _start_market_maker(self) -> None:

@@ -10,17 +10,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-import httpx
 import uvicorn
 
 from keepers.matcher.app import create_app
 from keepers.matcher.config import RelaySettings
+from sdk.devnet import free_port
+from sdk.processes import ServiceProcess
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,56 +51,21 @@ def main(argv: list[str] | None = None) -> None:
     uvicorn.run(create_app(settings), host=a.host, port=a.port, log_level=a.log_level, access_log=False)
 
 
-class RelayProcess:
+class RelayProcess(ServiceProcess):
     """The relay as a child process on a free port, started and stopped by PID (tests, bench, devnet)."""
+
+    name = "relay"
 
     def __init__(self, manifest: str, rpc: str, db: str, port: int | None = None, match_key: str | None = None,
                  log_path: str | None = None, extra_env: dict | None = None):
-        from sdk.devnet import free_port
-
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [sys.executable, "-m", "keepers.matcher.service", "--manifest", str(manifest), "--rpc", rpc,
-                    "--port", str(self.port), "--db", str(db), "--log-level", "warning"]
-        self.env = dict(os.environ, **(extra_env or {}))
+        port = port or free_port()
+        cmd = [sys.executable, "-m", "keepers.matcher.service", "--manifest", str(manifest), "--rpc", rpc,
+               "--port", str(port), "--db", str(db), "--log-level", "warning"]
+        env = dict(os.environ, **(extra_env or {}))
         if match_key:
-            self.cmd.append("--match")
-            self.env["CSPREAD_MATCHER_KEY"] = match_key
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30.0) -> "RelayProcess":
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"relay exited with {self.proc.returncode} (see {self.log_path})")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"relay did not answer on {self.url} within {timeout:.0f} s")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.proc = None
-
-    def __enter__(self) -> "RelayProcess":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+            cmd.append("--match")
+            env["CSPREAD_MATCHER_KEY"] = match_key
+        super().__init__(cmd, port, env, log_path)
 
 
 if __name__ == "__main__":

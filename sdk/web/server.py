@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from sdk.devnet import free_port
+from sdk.processes import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,54 +37,20 @@ def main(argv: list[str] | None = None) -> None:
     uvicorn.run(app, host=a.host, port=a.port, log_level=a.log_level, access_log=False)
 
 
-class WebProcess:
+class WebProcess(ServiceProcess):
     """``python -m sdk.web`` as a child process (own session, free port), stopped by PID."""
+
+    name = "dashboard"
+    health_path = "/api/health"
 
     def __init__(self, manifest: str | Path, rpc: str, relay: str | None = None, port: int | None = None,
                  oracle_urls: list[str] | None = None, log_path: str | Path | None = None):
-        from sdk.devnet import free_port
-
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.cmd = [sys.executable, "-m", "sdk.web", "--manifest", str(manifest), "--rpc", rpc,
-                    "--port", str(self.port), "--log-level", "warning"]
+        port = port or free_port()
+        cmd = [sys.executable, "-m", "sdk.web", "--manifest", str(manifest), "--rpc", rpc,
+               "--port", str(port), "--log-level", "warning"]
         if relay:
-            self.cmd += ["--relay", relay]
+            cmd += ["--relay", relay]
         for o in oracle_urls or []:
-            self.cmd += ["--oracle", o]
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
+            cmd += ["--oracle", o]
+        super().__init__(cmd, port, dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"), log_path)
 
-    def start(self, timeout: float = 30.0) -> "WebProcess":
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(self.cmd, env=env, cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dashboard exited with {self.proc.returncode} (see {self.log_path})")
-            try:
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"dashboard did not answer on {self.url} within {timeout:.0f} s")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.proc = None
-
-    def __enter__(self) -> "WebProcess":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -5,13 +5,20 @@ import { api, ApiError, info, $, shortAddr, sleep } from "./common.js";
 const KEY = "cspread.account";
 const listeners = new Set();
 let current = null;
+let known = false; // the wallet has answered eth_accounts (or there is none)
 
 function provider() { return window.ethereum || null; }
 
 export function account() { return current; }
-export function onAccount(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+// a listener registered after the wallet answered still hears the current account once
+export function onAccount(fn) {
+  listeners.add(fn);
+  if (known) queueMicrotask(() => fn(current));
+  return () => listeners.delete(fn);
+}
 function setAccount(a) {
   current = a || null;
+  known = true;
   if (current) localStorage.setItem(KEY, current); else localStorage.removeItem(KEY);
   const b = $("#connect");
   if (b) { b.textContent = current ? shortAddr(current) : "Connect wallet"; b.title = current || ""; b.classList.toggle("on", !!current); }
