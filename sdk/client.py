@@ -509,7 +509,11 @@ class Client(Reader):
     def execute(self, plan: HedgePlan, take: Sequence[SignedOrder] | None = None) -> list[Fill | SignedOrder]:
         """Carry out a plan: per leg, take crossing resting orders (``take``, or the relay's book
         when a relay is configured) up to the leg's size at no worse than its limit, then place
-        the rest as a limit order. Returns the fills and the orders placed."""
+        the rest as a limit order. Returns the fills and the orders placed.
+
+        A resting order that dies between the book read and the fill (a market maker re-quoting,
+        a competitor taking it first) is skipped, not fatal: the leg moves on to the next one and
+        rests whatever is left, so a moving book never loses the fills already made."""
         results: list[Fill | SignedOrder] = []
         for leg in plan.orders:
             left = leg.quantity_units
@@ -526,7 +530,10 @@ class Client(Reader):
                 q = min(left, self.remaining(s.order)) // leg.market.quantity_step * leg.market.quantity_step
                 if q < leg.market.min_quantity:
                     continue
-                results.append(self.fill(s, u.units_to_quantity(q)))
+                try:
+                    results.append(self.fill(s, u.units_to_quantity(q)))
+                except OrderRejected:
+                    continue  # died under us (filled, cancelled, expired, bad): take the next one
                 left -= q
             if left >= leg.market.min_quantity:
                 results.append(self.place_order(leg.market.id, leg.side, u.units_to_quantity(left), leg.price))

@@ -181,6 +181,32 @@ def test_hedge_compute_spread__plan_then_execute(clients):
     assert operator.me().position(spread.id).quantity == Decimal("-500")
 
 
+def test_execute__a_resting_order_that_cannot_fill__skipped_and_the_next_taken(clients):
+    # a moving book: the first order in the pool fails at fill time (here: a signature that is
+    # not the trader's); execute must move on instead of losing the plan half-done
+    import dataclasses
+
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
+    from sdk.signing import order_typed_data
+
+    r, maker, operator, relayer = clients["reader"], clients["maker"], clients["operator"], clients["relayer"]
+    spread = next(m for m in r.markets() if m.kind == "SPREAD")
+    push(r, relayer, spread.mark_feed, 2_400_000)
+    plan = operator.hedge_compute_spread("H100-SXM", "HB_WEST", Decimal("100"), spread.period)
+    better = maker.buy(spread.id, Decimal("100"), Decimal("2.395"), post=False)
+    td = order_typed_data(better.order, r.chain_id, r.exchange.address)
+    wrong = Account.from_key(ANVIL_KEYS[0]).sign_message(encode_typed_data(full_message=td)).signature
+    forged = dataclasses.replace(better, signature="0x" + bytes(wrong).hex())
+    good = maker.buy(spread.id, Decimal("100"), Decimal("2.39"), post=False)
+    before = operator.me().position(spread.id).quantity
+    done = operator.execute(plan, take=[forged, good])
+    assert [f.quantity for f in done] == [Decimal("100")]
+    assert operator.me().position(spread.id).quantity == before - Decimal("100")
+    assert r.remaining(good.order) == 0 and r.remaining(better.order) == 100_000
+
+
 def test_hedge_power__mwh_from_profile_hours(clients):
     r, operator = clients["reader"], clients["operator"]
     hourly = next(m for m in r.markets() if m.kind == "POWER" and m.spec["profile"] == "HOURLY")
