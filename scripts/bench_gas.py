@@ -10,27 +10,15 @@ import tempfile
 from pathlib import Path
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 from web3 import Web3
 
+from oracle.signing import ReportSigner
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
+from sdk.models import Order
+from sdk.signing import sign_order
 
 USDC = 10**6
-DOMAIN_TYPES = [
-    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-]
-ORDER_TYPES = [
-    {"name": "trader", "type": "address"}, {"name": "market_id", "type": "uint256"},
-    {"name": "is_buy", "type": "bool"}, {"name": "quantity", "type": "uint256"},
-    {"name": "price", "type": "int256"}, {"name": "nonce", "type": "uint256"},
-    {"name": "expiry", "type": "uint256"}, {"name": "reduce_only", "type": "bool"},
-]
-REPORT_TYPES = [
-    {"name": "feed_ids", "type": "bytes32[]"}, {"name": "prices", "type": "int256[]"},
-    {"name": "observed_at", "type": "uint256"},
-]
 # first targets from the core-protocol issue
 TARGETS = {
     "fill (both accounts already hold positions)": "<= 150,000",
@@ -81,11 +69,8 @@ class Bench:
         return self.w3.eth.get_block("latest")["timestamp"]
 
     def sign_report(self, acct, feeds, prices, observed_at) -> bytes:
-        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Report": REPORT_TYPES}, "primaryType": "Report",
-              "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": self.m["chain_id"],
-                         "verifyingContract": self.oracle.address},
-              "message": {"feed_ids": feeds, "prices": prices, "observed_at": observed_at}}
-        return acct.sign_message(encode_typed_data(full_message=td)).signature
+        signed = ReportSigner(acct.key).sign(feeds, prices, observed_at, self.m["chain_id"], self.oracle.address)
+        return bytes.fromhex(signed.signature[2:])
 
     def submit(self, feeds: list[bytes], prices: list[int], label: str | None = None, reporters=None):
         reporters = reporters or self.reporters[:2]
@@ -96,12 +81,9 @@ class Bench:
 
     def order(self, trader, market_id, is_buy, qty, price):
         self.nonce += 1
-        o = {"trader": trader.address, "market_id": market_id, "is_buy": is_buy, "quantity": qty, "price": price,
-             "nonce": self.nonce, "expiry": self.now() + 10**6, "reduce_only": False}
-        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Order": ORDER_TYPES}, "primaryType": "Order",
-              "domain": {"name": "ComputeSpread", "version": "1", "chainId": self.m["chain_id"],
-                         "verifyingContract": self.ex.address}, "message": o}
-        return tuple(o.values()), trader.sign_message(encode_typed_data(full_message=td)).signature
+        o = Order(trader.address, market_id, is_buy, qty, price, self.nonce, self.now() + 10**6)
+        signed = sign_order(o, trader, self.m["chain_id"], self.ex.address)
+        return o.as_tuple(), bytes.fromhex(signed.signature[2:])
 
     def fill(self, maker, taker, market_id, maker_buys, qty, price, label=None):
         o, sig = self.order(maker, market_id, maker_buys, qty, price)
