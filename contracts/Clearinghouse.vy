@@ -96,6 +96,17 @@ struct AccountSummary:
     open_markets: uint256
 
 
+# AccountSummary plus what only liquidation needs (the external view keeps its pinned layout)
+struct Summary:
+    collateral: int256
+    equity: int256
+    initial: uint256
+    maintenance: uint256
+    fresh: bool
+    open_markets: uint256
+    stale_margin: uint256  # sum of the maintenance margin of stale legs, base units
+
+
 event Deposit:
     account: indexed(address)
     payer: indexed(address)
@@ -131,8 +142,20 @@ event Liquidation:
     market_id: indexed(uint256)
     quantity: int256  # signed quantity moved from account to liquidator
     price: int256
-    penalty: uint256
-    insurance_share: uint256
+    penalty: uint256  # paid by the account into the insurance fund, base units
+    reward: uint256  # paid to the liquidator from the insurance fund, base units
+
+event DeleverageNeeded:
+    account: indexed(address)
+    shortfall: uint256  # base units the insurance fund cannot carry
+
+event Deleveraged:
+    account: indexed(address)
+    counterparty: indexed(address)
+    market_id: indexed(uint256)
+    quantity: int256  # signed quantity moved from account to counterparty
+    price: int256
+    loss: uint256  # base units of the account's loss the counterparty took
 
 event BadDebt:
     account: indexed(address)
@@ -180,13 +203,20 @@ event RolesSet:
 
 event LiquidationParamsSet:
     penalty_bps: uint256
-    insurance_share_bps: uint256
+    penalty_cap_bps: uint256
+    reward_bps: uint256
+    min_reward: uint256
+    max_reward: uint256
 
 
 # hard bounds on owner-set parameters
 _MAX_PRICE_AGE_MIN: constant(uint256) = 60
 _MAX_PRICE_AGE_MAX: constant(uint256) = 7 * 86_400
 _MAX_DISPUTE_WINDOW: constant(uint256) = 7 * 86_400
+# a settlement value stands at least this long before it can be final, on any network
+_MIN_DISPUTE_WINDOW: constant(uint256) = 600
+_MAX_PENALTY_CAP_BPS: constant(uint256) = 2_500  # of the notional of the liquidated size
+_MAX_REWARD_BPS: constant(uint256) = 100  # of the notional taken
 _MAX_PENALTY_BPS: constant(uint256) = 9_000  # of the maintenance margin of the liquidated size
 
 # the collateral stablecoin
@@ -216,14 +246,17 @@ _open_markets: HashMap[address, DynArray[uint256, c.MAX_OPEN_MARKETS]]
 
 # base units held against losses beyond an account's collateral
 insurance_fund: public(uint256)
-# losses neither the account nor the insurance fund could pay, base units (never hidden)
+# losses neither the account nor the insurance fund could pay, base units. Always 0: such a
+# loss is assigned by auto-deleveraging (`deleverage`) instead; kept for integrators.
 bad_debt: public(uint256)
+# accounts whose loss the insurance fund cannot carry, waiting for `deleverage`
+adl_pending: public(HashMap[address, bool])
+adl_pending_count: public(uint256)
 # trading fees accrued, base units
 fees: public(uint256)
-# liquidation penalty as bps of the maintenance margin of the liquidated size
-liquidation_penalty_bps: public(uint256)
-# share of the penalty that goes to the insurance fund, bps
-insurance_share_bps: public(uint256)
+# liquidation parameters in one word (one SLOAD per liquidation):
+# penalty_bps (of MM) | penalty_cap_bps (of notional) << 16 | reward_bps << 32 | min_reward << 48 | max_reward << 112
+_liq_params: uint256
 
 
 @deploy
@@ -238,11 +271,10 @@ def __init__(collateral_token_: IERC20, oracle_: IOracle, guardian_: address):
     collateral_token = collateral_token_
     oracle = oracle_
     self.guardian = guardian_
-    # half the maintenance margin of the liquidated size; a fifth of it to insurance
-    self.liquidation_penalty_bps = 5_000
-    self.insurance_share_bps = 2_000
     log RolesSet(exchange=empty(address), guardian=guardian_)
-    log LiquidationParamsSet(penalty_bps=5_000, insurance_share_bps=2_000)
+    # half the MM of the liquidated size, at most 10% of its notional; keepers get $1 + 0.1% of
+    # the notional taken, at most $1,000 (6-decimal collateral)
+    self._set_liq_params(5_000, 1_000, 10, 10**6, 1_000 * 10**6)
 
 
 # ---------------------------------------------------------------- collateral
@@ -265,7 +297,7 @@ def deposit_for(account: address, amount: uint256):
     @notice Move `amount` base units from the caller into `account` (e.g. a treasury funding
             an operator's account).
     """
-    assert account != empty(address), "Clearinghouse: zero account"
+    self._req(account != empty(address), "Clearinghouse: zero account")
     self._deposit(account, amount)
 
 
@@ -277,13 +309,13 @@ def withdraw(amount: uint256):
             every mark must be fresh and equity after must stay >= initial margin.
     @param amount Base units, at most the account's collateral.
     """
-    assert amount > 0, "Clearinghouse: zero amount"
+    self._req(amount > 0, "Clearinghouse: zero amount")
     coll: int256 = self._collateral[msg.sender] - convert(amount, int256)
-    assert coll >= 0, "Clearinghouse: exceeds collateral"
+    self._req(coll >= 0, "Clearinghouse: exceeds collateral")
     self._collateral[msg.sender] = coll
     if len(self._open_markets[msg.sender]) > 0:
         self._check_initial_margin(msg.sender)
-    assert extcall collateral_token.transfer(msg.sender, amount, default_return_value=True), "Clearinghouse: transfer failed"
+    self._req(extcall collateral_token.transfer(msg.sender, amount, default_return_value=True), "Clearinghouse: transfer failed")
     log Withdraw(account=msg.sender, amount=amount)
     log CollateralUpdated(account=msg.sender, collateral=coll)
 
@@ -294,8 +326,8 @@ def fund_insurance(amount: uint256):
     """
     @notice Add `amount` base units from the caller to the insurance fund.
     """
-    assert amount > 0, "Clearinghouse: zero amount"
-    assert extcall collateral_token.transferFrom(msg.sender, self, amount, default_return_value=True), "Clearinghouse: transfer failed"
+    self._req(amount > 0, "Clearinghouse: zero amount")
+    self._req(extcall collateral_token.transferFrom(msg.sender, self, amount, default_return_value=True), "Clearinghouse: transfer failed")
     self.insurance_fund += amount
     log InsuranceFunded(payer=msg.sender, amount=amount)
 
@@ -323,20 +355,20 @@ def trade(
     @dev A side whose risk grows must end >= IM on fresh marks; a side whose risk does not
          grow must end >= IM or keep equity >= 0 and its health ratio (see _check_health_kept).
     """
-    assert msg.sender == self.exchange, "Clearinghouse: not exchange"
+    self._req(msg.sender == self.exchange, "Clearinghouse: not exchange")
     lot: uint256 = self._lot[market_id]
     tick: uint256 = lot & packing.MASK64
-    assert tick != 0, "Clearinghouse: unknown market"
-    assert block.timestamp < lot >> 192, "Clearinghouse: trading closed"
-    assert buyer != seller, "Clearinghouse: self trade"
-    assert quantity >= (lot >> 128) & packing.MASK64 and quantity % ((lot >> 64) & packing.MASK64) == 0, "Clearinghouse: bad quantity"
-    assert price % convert(tick, int256) == 0, "Clearinghouse: off tick"
+    self._req(tick != 0, "Clearinghouse: unknown market")
+    self._req(block.timestamp < lot >> 192, "Clearinghouse: trading closed")
+    self._req(buyer != seller, "Clearinghouse: self trade")
+    self._req(quantity >= (lot >> 128) & packing.MASK64 and quantity % ((lot >> 64) & packing.MASK64) == 0, "Clearinghouse: bad quantity")
+    self._req(price % convert(tick, int256) == 0, "Clearinghouse: off tick")
 
     q: int256 = convert(quantity, int256)
     # a side whose risk does not grow skips the IM check, so snapshot it to check that its
     # health does not fall instead (see _check_health_kept)
-    buyer_before: AccountSummary = empty(AccountSummary)
-    seller_before: AccountSummary = empty(AccountSummary)
+    buyer_before: Summary = empty(Summary)
+    seller_before: Summary = empty(Summary)
     if not self._grows(self._pos(buyer, market_id).quantity, q):
         buyer_before = self._summary(buyer)
     if not self._grows(self._pos(seller, market_id).quantity, -q):
@@ -345,8 +377,8 @@ def trade(
     seller_risk: bool = self._apply_fill(seller, market_id, -q, price, seller_fee)
     self.fees += buyer_fee + seller_fee
     if buyer_risk or seller_risk:
-        assert not self._market_states[market_id].halted, "Clearinghouse: market halted"
-        assert self._market_states[market_id].long_oi <= self._markets[market_id].oi_cap, "Clearinghouse: open interest cap"
+        self._req(not self._market_states[market_id].halted, "Clearinghouse: market halted")
+        self._req(self._market_states[market_id].long_oi <= self._markets[market_id].oi_cap, "Clearinghouse: open interest cap")
     if buyer_risk:
         self._check_initial_margin(buyer)
     else:
@@ -373,34 +405,167 @@ def trade(
 @nonreentrant
 def liquidate(account: address, market_id: uint256, quantity: uint256) -> uint256:
     """
-    @notice Take over (part of) an unhealthy account's position in `market_id` at the mark
-            (rounded to the tick in the account's favour) and charge it a penalty: up to
-            `liquidation_penalty_bps` of the maintenance margin of the size taken, capped so
-            the account's health ratio never falls; `insurance_share_bps` of it goes to the
-            insurance fund, the rest to the caller. Only the size that restores equity >=
-            maintenance margin is taken. An insolvent account (equity <= 0) is closed out in
-            every market at once at the marks, without penalty, and its remaining loss is
-            paid by the insurance fund, then recorded as bad debt.
-    @param account Account with equity < maintenance margin and fresh marks.
-    @param market_id Market to liquidate in (ignored for an insolvent account).
-    @param quantity Most thousandths of a unit the caller will take (rounded down to the step).
-    @return Thousandths of a unit taken in `market_id` (whole position for a close-out).
+    @notice Take over (part of) an unhealthy account's position in `market_id`, one market
+            per call. An account is unhealthy when its equity, with every stale leg valued one
+            maintenance margin against it, is below its maintenance margin: a stale or
+            disputed mark elsewhere cannot shield it. The market must have a fresh mark or be
+            halted (a halted market is liquidated at its last mark).
+            Solvent account (equity > 0 at the last marks): the caller takes the smallest size
+            that restores health, never leaving a position below the market's minimum, at the
+            mark rounded to the tick in the account's favour; the account pays a penalty
+            (`liquidation_penalty_bps` of the maintenance margin of that size, at most
+            `penalty_cap_bps` of its notional, capped so its health ratio never falls) into
+            the insurance fund.
+            Insolvent account: the caller takes the whole position in `market_id` at the
+            rounded mark without penalty. If the insurance fund cannot carry the account's
+            deficit plus `min_reward`, nothing moves: the account is flagged for `deleverage`
+            (event DeleverageNeeded) and 0 is returned. A leg in a settled market is settled.
+            The caller is paid a reward from the insurance fund (after the penalty is added):
+            `min_reward` + `reward_bps` of the notional taken, at most `max_reward` (base
+            units); for an insolvent account, at most what the fund holds beyond its deficit.
+    @param account Account to liquidate.
+    @param market_id Market to act on; the account must hold a position in it.
+    @param quantity Most thousandths of a unit the caller will take (rounded down to the step;
+           ignored for an insolvent account).
+    @return Thousandths of a unit taken (0 when the account was only flagged or settled).
     """
-    assert account != msg.sender, "Clearinghouse: self liquidation"
-    s: AccountSummary = self._summary(account)
-    assert s.fresh, "Clearinghouse: stale mark"
-    assert s.maintenance > 0 and s.equity < convert(s.maintenance, int256), "Clearinghouse: account healthy"
+    self._req(account != msg.sender, "Clearinghouse: self liquidation")
+    s: Summary = self._summary(account)
+    e: int256 = s.equity - convert(s.stale_margin, int256)
+    self._req(s.maintenance > 0 and e < convert(s.maintenance, int256), "Clearinghouse: account healthy")
+    q0: int256 = self._pos(account, market_id).quantity
+    self._req(q0 != 0, "Clearinghouse: no position")
+    if self._risk[market_id] & _SETTLED_BIT != 0:
+        self._settle(account, market_id)
+        return 0
+    mark_: int256 = 0
+    observed_at: uint256 = 0
+    fresh: bool = False
+    mark_, observed_at, fresh = self._mark(market_id)
+    self._req(fresh or self._market_states[market_id].halted, "Clearinghouse: stale mark")
+    price: int256 = self._liquidation_price(market_id, mark_, q0)
 
-    taken: uint256 = 0
-    if s.equity <= 0:
-        taken = self._close_out(account, market_id)
+    taken: uint256 = convert(abs(q0), uint256)
+    penalty: uint256 = 0
+    reward_cap: uint256 = max_value(uint256)
+    if s.equity > 0:
+        taken, penalty = self._liquidate_partial(account, market_id, q0, quantity, mark_, price, s, e)
     else:
-        taken = self._liquidate_partial(account, market_id, quantity, s)
+        # the fund must carry the deficit and still pay the minimum reward for every leg left
+        deficit: uint256 = convert(max(-s.equity, 0), uint256)
+        min_reward: uint256 = (self._liq_params >> 48) & packing.MASK64
+        if deficit + s.open_markets * min_reward > self.insurance_fund:
+            # the fund cannot carry this account: its loss must be assigned (deleverage) first
+            if not self.adl_pending[account]:
+                self.adl_pending[account] = True
+                self.adl_pending_count += 1
+            log DeleverageNeeded(account=account, shortfall=deficit + s.open_markets * min_reward - self.insurance_fund)
+            return 0
+        self._clear_adl(account)
+        self._apply_fill(account, market_id, -q0, price, 0)
+        self._apply_fill(msg.sender, market_id, q0, price, 0)
+        # the fund keeps the deficit and the other legs' minimum rewards; this reward gets the rest
+        reward_cap = self.insurance_fund - deficit - (s.open_markets - 1) * min_reward
+    reward: uint256 = self._pay_reward(taken, price, penalty, reward_cap)
+    log Liquidation(
+        account=account,
+        liquidator=msg.sender,
+        market_id=market_id,
+        quantity=q0 // abs(q0) * convert(taken, int256),
+        price=price,
+        penalty=penalty,
+        reward=reward,
+    )
     self._absorb_if_flat(account)
     log CollateralUpdated(account=account, collateral=self._collateral[account])
     log CollateralUpdated(account=msg.sender, collateral=self._collateral[msg.sender])
-    self._check_initial_margin(msg.sender)
+    # the liquidator may take a halted market's leg at its last mark: stale legs are valued
+    # conservatively here instead of refusing
+    s = self._summary(msg.sender)
+    self._req(s.equity - convert(s.stale_margin, int256) >= convert(s.initial, int256), "Clearinghouse: insufficient margin")
     return taken
+
+
+@external
+@nonreentrant
+def deleverage(account: address, market_id: uint256, counterparties: DynArray[address, c.MAX_ADL_BATCH]) -> uint256:
+    """
+    @notice Auto-deleveraging: assign the loss of an account that the insurance fund cannot
+            carry to profitable opposite positions in `market_id`, instead of leaving it on
+            the book. The account's position is closed against each listed counterparty in
+            turn at the (rounded) mark shifted against the counterparty by whole ticks, so
+            each gives up at most its unrealised profit on the closed part, until the
+            account's deficit fits in the insurance fund. Counterparties must hold the
+            opposite side, be in profit at the mark, and be listed by non-increasing
+            profit x leverage (profit * notional / equity), the order a keeper computes over
+            the whole book, as dYdX v4 and Hyperliquid rank it. Works in halted and settled
+            markets (the settlement price is the mark). The caller's reward (as for
+            `liquidate`) joins the loss being assigned.
+    @param account Account whose deficit (minus equity) exceeds the insurance fund.
+    @param market_id Market in which to close the account's position.
+    @param counterparties Up to 16 accounts holding the opposite side, ranked as above.
+    @return Thousandths of a unit of the account's position closed.
+    """
+    s: Summary = self._summary(account)
+    q0: int256 = self._pos(account, market_id).quantity
+    self._req(q0 != 0, "Clearinghouse: no position")
+    mark_: int256 = 0
+    observed_at: uint256 = 0
+    fresh: bool = False
+    mark_, observed_at, fresh = self._mark(market_id)
+    self._req(fresh or self._market_states[market_id].halted, "Clearinghouse: stale mark")
+    base: int256 = self._liquidation_price(market_id, mark_, q0)
+    held: uint256 = convert(abs(q0), uint256)
+    reward: uint256 = self._reward(held, base)
+    # enough that the account's other legs can still be closed out, each paying at least the
+    # minimum reward, and the fund then covers what is left; never more (the surplus would
+    # go to the bankrupt account)
+    min_reward: uint256 = (self._liq_params >> 48) & packing.MASK64
+    shortfall: int256 = convert(reward + (s.open_markets - 1) * min_reward, int256) - s.equity - convert(self.insurance_fund, int256)
+    self._req(shortfall > 0, "Clearinghouse: insurance covers")
+    self._collateral[account] -= convert(reward, int256)
+    self._collateral[msg.sender] += convert(reward, int256)
+
+    tick: uint256 = self._lot[market_id] & packing.MASK64
+    side: int256 = q0 // abs(q0)
+    remaining: uint256 = held
+    last_score: uint256 = max_value(uint256)
+    for cp: address in counterparties:
+        if remaining == 0 or shortfall <= 0:
+            break
+        self._req(cp != account, "Clearinghouse: counterparty is the account")
+        pc: Position = self._pos(cp, market_id)
+        self._req(pc.quantity != 0 and (pc.quantity > 0) != (q0 > 0), "Clearinghouse: not an opposite position")
+        profit: int256 = self._floor_div(pc.quantity * mark_, c.QUANTITY_SCALE) - pc.open_notional
+        self._req(profit > 0, "Clearinghouse: counterparty not in profit")
+        held_c: uint256 = convert(abs(pc.quantity), uint256)
+        eq_c: int256 = max(self._summary(cp).equity, 1)
+        score: uint256 = convert(profit, uint256) * (held_c * convert(abs(mark_), uint256) // c.UQUANTITY_SCALE) // convert(eq_c, uint256)
+        self._req(score <= last_score, "Clearinghouse: counterparties not ranked")
+        last_score = score
+        x: uint256 = min(remaining, held_c)
+        # the counterparty gives up at most its profit on the closed part, in whole ticks
+        give: uint256 = min(convert(profit, uint256) * x // held_c, convert(shortfall, uint256))
+        ticks: uint256 = self._ceil_udiv(give * c.UQUANTITY_SCALE, x * tick)
+        if ticks * tick * x // c.UQUANTITY_SCALE > convert(profit, uint256) * x // held_c:
+            ticks -= 1
+        moved: uint256 = ticks * tick * x // c.UQUANTITY_SCALE
+        price: int256 = base + side * convert(ticks * tick, int256)
+        xs: int256 = side * convert(x, int256)
+        self._apply_fill(account, market_id, -xs, price, 0)
+        self._apply_fill(cp, market_id, xs, price, 0)
+        shortfall -= convert(moved, int256)
+        remaining -= x
+        log Deleveraged(account=account, counterparty=cp, market_id=market_id, quantity=xs, price=price, loss=moved)
+        log CollateralUpdated(account=cp, collateral=self._collateral[cp])
+    if shortfall <= 0:
+        self._clear_adl(account)
+    elif not self.adl_pending[account]:
+        self.adl_pending[account] = True
+        self.adl_pending_count += 1
+    self._absorb_if_flat(account)
+    log CollateralUpdated(account=account, collateral=self._collateral[account])
+    return held - remaining
 
 
 # ---------------------------------------------------------------- settlement
@@ -415,21 +580,24 @@ def finalize_settlement(market_id: uint256):
             The price is rounded to the nearest tick (halves up) so every settlement is an exact
             transfer and neither side gains from the rounding.
     """
-    m: Market = self._markets[market_id]
-    assert m.price_tick != 0, "Clearinghouse: unknown market"
-    assert not self._market_states[market_id].settled, "Clearinghouse: already settled"
-    assert block.timestamp >= m.delivery_end, "Clearinghouse: delivery not over"
+    # field reads, not a copy of the 16-slot struct
+    tick: int256 = convert(self._lot[market_id] & packing.MASK64, int256)
+    self._req(tick != 0, "Clearinghouse: unknown market")
+    self._req(not self._market_states[market_id].settled, "Clearinghouse: already settled")
+    end: uint256 = self._markets[market_id].delivery_end
+    self._req(block.timestamp >= end, "Clearinghouse: delivery not over")
     p: int256 = 0
     observed_at: uint256 = 0
     updated_at: uint256 = 0
     disputed: bool = False
     final: bool = False
-    p, observed_at, updated_at, disputed, final = staticcall oracle.feed(m.settlement_feed)
-    assert observed_at >= m.delivery_end, "Clearinghouse: no settlement price"
-    assert not disputed, "Clearinghouse: settlement disputed"
-    assert final or updated_at + m.dispute_window <= block.timestamp, "Clearinghouse: dispute window open"
+    p, observed_at, updated_at, disputed, final = staticcall oracle.feed(self._markets[market_id].settlement_feed)
+    self._req(observed_at >= end, "Clearinghouse: no settlement price")
+    # observed_at may lead block time by the oracle's drift: the value must also be written after
+    self._req(updated_at >= end, "Clearinghouse: written before delivery end")
+    self._req(not disputed, "Clearinghouse: settlement disputed")
+    self._req(final or updated_at + self._markets[market_id].dispute_window <= block.timestamp, "Clearinghouse: dispute window open")
     # nearest tick (halves up): exact transfers without favouring either side
-    tick: int256 = convert(m.price_tick, int256)
     price: int256 = self._floor_div(p + tick // 2, tick) * tick
     self._market_states[market_id].settled = True
     self._risk[market_id] = self._risk[market_id] | _SETTLED_BIT
@@ -444,8 +612,8 @@ def settle(account: address, market_id: uint256):
     @notice Realise `account`'s position in a finalised market at the settlement price
             (quantity * price / 1000 - open_notional into collateral) and close it. Anyone may call.
     """
-    assert self._market_states[market_id].settled, "Clearinghouse: not finalized"
-    assert self._pos(account, market_id).quantity != 0, "Clearinghouse: no position"
+    self._req(self._market_states[market_id].settled, "Clearinghouse: not finalized")
+    self._req(self._pos(account, market_id).quantity != 0, "Clearinghouse: no position")
     self._settle(account, market_id)
 
 
@@ -453,15 +621,23 @@ def settle(account: address, market_id: uint256):
 @nonreentrant
 def settle_many(accounts: DynArray[address, c.MAX_SETTLE_BATCH], market_id: uint256) -> uint256:
     """
-    @notice `settle` for up to 100 accounts; accounts without a position are skipped.
+    @notice `settle` for up to 100 accounts; accounts without a position, and accounts whose
+            loss the insurance fund cannot carry (they need `deleverage`), are skipped.
     @return Number of positions settled.
     """
-    assert self._market_states[market_id].settled, "Clearinghouse: not finalized"
+    self._req(self._market_states[market_id].settled, "Clearinghouse: not finalized")
     n: uint256 = 0
+    price: int256 = self._market_states[market_id].settlement_price
     for a: address in accounts:
-        if self._pos(a, market_id).quantity != 0:
-            self._settle(a, market_id)
-            n += 1
+        pos: Position = self._pos(a, market_id)
+        if pos.quantity == 0:
+            continue
+        # an account whose loss the fund cannot carry waits for `deleverage`, not the batch
+        left: int256 = self._collateral[a] + pos.quantity * price // c.QUANTITY_SCALE - pos.open_notional
+        if left < 0 and len(self._open_markets[a]) == 1 and convert(-left, uint256) > self.insurance_fund:
+            continue
+        self._settle(a, market_id)
+        n += 1
     return n
 
 
@@ -478,41 +654,30 @@ def list_market(m: Market) -> uint256:
     @return The new market id.
     """
     ownable._check_owner()
-    assert m.mark_feed != empty(bytes32) and m.settlement_feed != empty(bytes32), "Clearinghouse: zero feed"
-    assert m.mark_feed != m.settlement_feed, "Clearinghouse: same feed"
-    assert m.delivery_start < m.delivery_end, "Clearinghouse: bad delivery window"
-    assert m.last_trade_time > block.timestamp and m.last_trade_time <= m.delivery_end, "Clearinghouse: bad last trade time"
-    assert m.quantity_step > 0 and m.min_quantity >= m.quantity_step, "Clearinghouse: bad quantity step"
-    assert m.price_tick > 0, "Clearinghouse: bad tick"
+    self._req(m.mark_feed != empty(bytes32) and m.settlement_feed != empty(bytes32), "Clearinghouse: zero feed")
+    self._req(m.mark_feed != m.settlement_feed, "Clearinghouse: same feed")
+    self._req(m.delivery_start < m.delivery_end, "Clearinghouse: bad delivery window")
+    self._req(m.last_trade_time > block.timestamp and m.last_trade_time <= m.delivery_end, "Clearinghouse: bad last trade time")
+    self._req(m.quantity_step > 0 and m.min_quantity >= m.quantity_step, "Clearinghouse: bad quantity step")
+    self._req(m.price_tick > 0, "Clearinghouse: bad tick")
     # exact notionals: tick * step is a whole number of base units
-    assert (m.price_tick * m.quantity_step) % c.UQUANTITY_SCALE == 0, "Clearinghouse: tick x step not whole"
-    self._check_params(
-        MarketParams(
-            im_fixed=m.im_fixed,
-            im_rate_bps=m.im_rate_bps,
-            mm_fixed=m.mm_fixed,
-            mm_rate_bps=m.mm_rate_bps,
-            max_price_age=m.max_price_age,
-            dispute_window=m.dispute_window,
-            oi_cap=m.oi_cap,
-        )
+    self._req((m.price_tick * m.quantity_step) % c.UQUANTITY_SCALE == 0, "Clearinghouse: tick x step not whole")
+    params: MarketParams = MarketParams(
+        im_fixed=m.im_fixed,
+        im_rate_bps=m.im_rate_bps,
+        mm_fixed=m.mm_fixed,
+        mm_rate_bps=m.mm_rate_bps,
+        max_price_age=m.max_price_age,
+        dispute_window=m.dispute_window,
+        oi_cap=m.oi_cap,
     )
+    self._check_params(params)
+    self._req(m.price_tick <= packing.MASK64 and m.quantity_step <= packing.MASK64 and m.min_quantity <= packing.MASK64, "Clearinghouse: lot beyond 64 bits")
     market_id: uint256 = self.market_count + 1
     self.market_count = market_id
     self._markets[market_id] = m
-    assert m.price_tick <= packing.MASK64 and m.quantity_step <= packing.MASK64 and m.min_quantity <= packing.MASK64, "Clearinghouse: lot beyond 64 bits"
     self._lot[market_id] = m.price_tick | (m.quantity_step << 64) | (m.min_quantity << 128) | (m.last_trade_time << 192)
-    self._risk[market_id] = self._pack_risk(
-        MarketParams(
-            im_fixed=m.im_fixed,
-            im_rate_bps=m.im_rate_bps,
-            mm_fixed=m.mm_fixed,
-            mm_rate_bps=m.mm_rate_bps,
-            max_price_age=m.max_price_age,
-            dispute_window=m.dispute_window,
-            oi_cap=m.oi_cap,
-        )
-    )
+    self._risk[market_id] = self._pack_risk(params)
     log MarketListed(
         market_id=market_id,
         spec_hash=m.spec_hash,
@@ -533,8 +698,8 @@ def set_market_params(market_id: uint256, p: MarketParams):
             60 s .. 7 days, dispute window <= 7 days, OI cap > 0.
     """
     ownable._check_owner()
-    assert self._markets[market_id].price_tick != 0, "Clearinghouse: unknown market"
-    assert not self._market_states[market_id].settled, "Clearinghouse: market settled"
+    self._req(self._markets[market_id].price_tick != 0, "Clearinghouse: unknown market")
+    self._req(not self._market_states[market_id].settled, "Clearinghouse: market settled")
     self._check_params(p)
     self._markets[market_id].im_fixed = p.im_fixed
     self._markets[market_id].im_rate_bps = p.im_rate_bps
@@ -552,8 +717,8 @@ def halt_market(market_id: uint256):
     """
     @notice Stop risk-increasing trades and liquidations in a market (guardian or owner).
     """
-    assert msg.sender == self.guardian or msg.sender == ownable.owner, "Clearinghouse: not guardian"
-    assert self._markets[market_id].price_tick != 0, "Clearinghouse: unknown market"
+    self._req(msg.sender == self.guardian or msg.sender == ownable.owner, "Clearinghouse: not guardian")
+    self._req(self._markets[market_id].price_tick != 0, "Clearinghouse: unknown market")
     self._market_states[market_id].halted = True
     log MarketHalted(market_id=market_id, halted=True)
 
@@ -564,7 +729,7 @@ def resume_market(market_id: uint256):
     @notice Lift a halt (owner).
     """
     ownable._check_owner()
-    assert self._market_states[market_id].halted, "Clearinghouse: not halted"
+    self._req(self._market_states[market_id].halted, "Clearinghouse: not halted")
     self._market_states[market_id].halted = False
     log MarketHalted(market_id=market_id, halted=False)
 
@@ -576,8 +741,8 @@ def set_exchange(exchange_: address):
             that signed an order, so it cannot be swapped afterwards).
     """
     ownable._check_owner()
-    assert self.exchange == empty(address), "Clearinghouse: exchange already set"
-    assert exchange_ != empty(address), "Clearinghouse: zero exchange"
+    self._req(self.exchange == empty(address), "Clearinghouse: exchange already set")
+    self._req(exchange_ != empty(address), "Clearinghouse: zero exchange")
     self.exchange = exchange_
     log RolesSet(exchange=exchange_, guardian=self.guardian)
 
@@ -593,29 +758,42 @@ def set_guardian(guardian_: address):
 
 
 @external
-def set_liquidation_params(penalty_bps: uint256, insurance_share_bps_: uint256):
+def set_liquidation_params(penalty_bps: uint256, penalty_cap_bps: uint256, reward_bps: uint256, min_reward: uint256, max_reward: uint256):
     """
-    @notice Set the penalty (bps of the maintenance margin of the liquidated size, <= 90%)
-            and the insurance fund's share of it (bps, <= 100%) (owner).
+    @notice Set the liquidation penalty and the liquidator's reward (owner).
+    @param penalty_bps Penalty as bps of the maintenance margin of the liquidated size (<= 90%).
+    @param penalty_cap_bps Penalty cap as bps of the liquidated notional (<= 25%).
+    @param reward_bps Reward as bps of the notional taken (<= 1%), on top of `min_reward`.
+    @param min_reward Base units paid for every liquidation, close-outs included.
+    @param max_reward Base units; cap on the reward, >= min_reward, < 2**64.
     """
     ownable._check_owner()
-    assert penalty_bps <= _MAX_PENALTY_BPS, "Clearinghouse: penalty too high"
-    assert insurance_share_bps_ <= c.BPS, "Clearinghouse: share too high"
-    self.liquidation_penalty_bps = penalty_bps
-    self.insurance_share_bps = insurance_share_bps_
-    log LiquidationParamsSet(penalty_bps=penalty_bps, insurance_share_bps=insurance_share_bps_)
+    self._set_liq_params(penalty_bps, penalty_cap_bps, reward_bps, min_reward, max_reward)
+
+
+@view
+@external
+def liquidation_params() -> (uint256, uint256, uint256, uint256, uint256):
+    """
+    @return penalty_bps (of MM), penalty_cap_bps (of notional), reward_bps (of notional),
+            min_reward and max_reward (base units).
+    """
+    p: uint256 = self._liq_params
+    return p & 65535, (p >> 16) & 65535, (p >> 32) & 65535, (p >> 48) & packing.MASK64, (p >> 112) & packing.MASK64
 
 
 @external
 @nonreentrant
 def withdraw_fees(to: address, amount: uint256):
     """
-    @notice Send accrued trading fees (base units) to `to` (owner).
+    @notice Send accrued trading fees (base units) to `to` (owner); refused while any
+            account waits for `deleverage` (its loss must be assigned before fees leave).
     """
     ownable._check_owner()
-    assert amount <= self.fees, "Clearinghouse: exceeds fees"
+    self._req(self.adl_pending_count == 0, "Clearinghouse: loss unassigned")
+    self._req(amount <= self.fees, "Clearinghouse: exceeds fees")
     self.fees -= amount
-    assert extcall collateral_token.transfer(to, amount, default_return_value=True), "Clearinghouse: transfer failed"
+    self._req(extcall collateral_token.transfer(to, amount, default_return_value=True), "Clearinghouse: transfer failed")
     log FeesWithdrawn(to=to, amount=amount)
 
 
@@ -657,7 +835,7 @@ def margin_requirements(account: address) -> (uint256, uint256):
     """
     @return initial, maintenance margin at the current marks, base units (rounded up).
     """
-    s: AccountSummary = self._summary(account)
+    s: Summary = self._summary(account)
     return s.initial, s.maintenance
 
 
@@ -665,10 +843,12 @@ def margin_requirements(account: address) -> (uint256, uint256):
 @external
 def is_liquidatable(account: address) -> bool:
     """
-    @return True when equity < maintenance margin and every mark it depends on is fresh.
+    @return True when equity, with each stale leg valued one maintenance margin against it,
+            is below the maintenance margin (what `liquidate` checks; the market acted on
+            must then be fresh or halted).
     """
-    s: AccountSummary = self._summary(account)
-    return s.fresh and s.maintenance > 0 and s.equity < convert(s.maintenance, int256)
+    s: Summary = self._summary(account)
+    return s.maintenance > 0 and s.equity - convert(s.stale_margin, int256) < convert(s.maintenance, int256)
 
 
 @view
@@ -677,7 +857,15 @@ def account_summary(account: address) -> AccountSummary:
     """
     @notice Everything a keeper or UI needs about an account in one call.
     """
-    return self._summary(account)
+    s: Summary = self._summary(account)
+    return AccountSummary(
+        collateral=s.collateral,
+        equity=s.equity,
+        initial=s.initial,
+        maintenance=s.maintenance,
+        fresh=s.fresh,
+        open_markets=s.open_markets,
+    )
 
 
 @view
@@ -722,8 +910,8 @@ def mark(market_id: uint256) -> (int256, uint256, bool):
 
 @internal
 def _deposit(account: address, amount: uint256):
-    assert amount > 0, "Clearinghouse: zero amount"
-    assert extcall collateral_token.transferFrom(msg.sender, self, amount, default_return_value=True), "Clearinghouse: transfer failed"
+    self._req(amount > 0, "Clearinghouse: zero amount")
+    self._req(extcall collateral_token.transferFrom(msg.sender, self, amount, default_return_value=True), "Clearinghouse: transfer failed")
     coll: int256 = self._collateral[account] + convert(amount, int256)
     self._collateral[account] = coll
     log Deposit(account=account, payer=msg.sender, amount=amount)
@@ -769,7 +957,7 @@ def _apply_fill(account: address, market_id: uint256, delta: int256, price: int2
         self._market_states[market_id].long_oi = self._market_states[market_id].long_oi + long1 - long0
 
     if q0 == 0:
-        assert len(self._open_markets[account]) < c.MAX_OPEN_MARKETS, "Clearinghouse: too many markets"
+        self._req(len(self._open_markets[account]) < c.MAX_OPEN_MARKETS, "Clearinghouse: too many markets")
         self._open_markets[account].append(market_id)
     elif q1 == 0:
         self._remove_open(account, market_id)
@@ -780,104 +968,86 @@ def _apply_fill(account: address, market_id: uint256, delta: int256, price: int2
 
 
 @internal
-def _liquidate_partial(account: address, market_id: uint256, quantity: uint256, s: AccountSummary) -> uint256:
-    step: uint256 = self._markets[market_id].quantity_step
-    assert not self._market_states[market_id].halted, "Clearinghouse: market halted"
-    assert not self._market_states[market_id].settled, "Clearinghouse: market settled"
-    q0: int256 = self._pos(account, market_id).quantity
-    assert q0 != 0, "Clearinghouse: no position"
-    mark_: int256 = 0
-    observed_at: uint256 = 0
-    fresh: bool = False
-    mark_, observed_at, fresh = self._mark(market_id)
-
-    # size that restores equity >= MM: with u = MM per unit and k the penalty as a share of
-    # it, taking x units moves equity by -k*u*x and MM by -u*x, so x >= (MM - e) / (u (1 - k)).
-    # When the account cannot afford the full penalty (k capped at e / MM) nothing short of
-    # the whole position restores health.
+def _liquidate_partial(
+    account: address, market_id: uint256, q0: int256, quantity: uint256, mark_: int256, price: int256, s: Summary, e: int256
+) -> (uint256, uint256):
+    lot: uint256 = self._lot[market_id]
+    step: uint256 = (lot >> 64) & packing.MASK64
+    min_q: uint256 = (lot >> 128) & packing.MASK64
+    params: uint256 = self._liq_params
+    # per unit: u = MM, pu = penalty (a share of MM, at most a share of the price)
     risk: uint256 = self._risk[market_id]
     u: uint256 = ((risk >> 80) & packing.MASK64) + ((risk >> 144) & 65535) * convert(abs(mark_), uint256) // c.BPS
-    e: uint256 = convert(s.equity, uint256)
-    size: uint256 = convert(abs(q0), uint256)
-    pen_bps: uint256 = self.liquidation_penalty_bps
-    if u > 0 and pen_bps * s.maintenance <= e * c.BPS:
-        needed: uint256 = self._ceil_udiv((s.maintenance - e) * c.UQUANTITY_SCALE * c.BPS, u * (c.BPS - pen_bps))
-        needed = self._ceil_udiv(needed, step) * step
-        size = min(size, needed)
-    size = min(size, quantity // step * step)
-    assert size > 0, "Clearinghouse: zero quantity"
+    pu: uint256 = min(u * (params & 65535) // c.BPS, convert(abs(price), uint256) * ((params >> 16) & 65535) // c.BPS)
+    # size that restores equity >= MM: taking x units moves equity by -pu*x and MM by -u*x,
+    # so x >= (MM - e) / (u - pu). When the account cannot afford the penalty on that size
+    # (pu * MM > e * u) nothing short of the whole position restores health.
+    held: uint256 = convert(abs(q0), uint256)
+    ee: uint256 = convert(max(e, 0), uint256)
+    size: uint256 = held
+    if ee > 0 and u > pu and pu * s.maintenance <= ee * u:
+        needed: uint256 = self._ceil_udiv((s.maintenance - ee) * c.UQUANTITY_SCALE, u - pu)
+        size = min(size, self._ceil_udiv(needed, step) * step)
+    cap: uint256 = quantity // step * step
+    size = min(size, cap)
+    # never leave a remainder below the market minimum: take it all, or leave at least the minimum
+    if size < held and held - size < min_q:
+        size = held
+        if held > cap:
+            size = (held - min_q) // step * step
+    self._req(size > 0, "Clearinghouse: zero quantity")
 
-    # transfer price: the mark rounded to the tick in the liquidated account's favour
-    tick: int256 = convert(self._markets[market_id].price_tick, int256)
-    price: int256 = self._floor_div(mark_, tick) * tick
     x: int256 = convert(size, int256)
     if q0 > 0:
-        if price < mark_:
-            price += tick
         x = -x
     self._apply_fill(account, market_id, x, price, 0)
     self._apply_fill(msg.sender, market_id, -x, price, 0)
 
     # penalty capped so that (e1 - p) / m1 >= e0 / m0: the health ratio never falls
-    after: AccountSummary = self._summary(account)
-    cap: int256 = after.equity
+    after: Summary = self._summary(account)
+    hcap: int256 = after.equity
     if after.maintenance > 0:
-        cap = after.equity - self._ceil_div(s.equity * convert(after.maintenance, int256), convert(s.maintenance, int256))
-    nominal: int256 = convert(size * u // c.UQUANTITY_SCALE * pen_bps // c.BPS, int256)
-    penalty: uint256 = convert(max(min(nominal, cap), 0), uint256)
-    insurance: uint256 = penalty * self.insurance_share_bps // c.BPS
-    if penalty > 0:
-        self._collateral[account] -= convert(penalty, int256)
-        self._collateral[msg.sender] += convert(penalty - insurance, int256)
-        self.insurance_fund += insurance
-    log Liquidation(
-        account=account,
-        liquidator=msg.sender,
-        market_id=market_id,
-        quantity=-x,
-        price=price,
-        penalty=penalty,
-        insurance_share=insurance,
-    )
-    return size
+        hcap = after.equity - self._ceil_div(s.equity * convert(after.maintenance, int256), convert(s.maintenance, int256))
+    penalty: uint256 = convert(max(min(convert(size * pu // c.UQUANTITY_SCALE, int256), hcap), 0), uint256)
+    self._collateral[account] -= convert(penalty, int256)
+    return size, penalty
+
+
+@view
+@internal
+def _liquidation_price(market_id: uint256, mark_: int256, q: int256) -> int256:
+    # the mark rounded to the tick in the favour of the account that holds `q`
+    tick: int256 = convert(self._lot[market_id] & packing.MASK64, int256)
+    price: int256 = self._floor_div(mark_, tick) * tick
+    if q > 0 and price < mark_:
+        price += tick
+    return price
+
+
+@view
+@internal
+def _reward(size: uint256, price: int256) -> uint256:
+    # min_reward + reward_bps of the notional, at most max_reward (base units)
+    params: uint256 = self._liq_params
+    notional: uint256 = size * convert(abs(price), uint256) // c.UQUANTITY_SCALE
+    return min(((params >> 48) & packing.MASK64) + notional * ((params >> 32) & 65535) // c.BPS, (params >> 112) & packing.MASK64)
 
 
 @internal
-def _close_out(account: address, market_id: uint256) -> uint256:
-    """
-    @dev Insolvent account: every position goes to the caller at the tick-rounded mark (in
-         the account's favour), no penalty; positions in settled markets are settled.
-    """
-    taken: uint256 = 0
-    markets: DynArray[uint256, c.MAX_OPEN_MARKETS] = self._open_markets[account]
-    for mid: uint256 in markets:
-        if self._market_states[mid].settled:
-            self._settle(account, mid)
-            continue
-        assert not self._market_states[mid].halted, "Clearinghouse: market halted"
-        q: int256 = self._pos(account, mid).quantity
-        mark_: int256 = 0
-        observed_at: uint256 = 0
-        fresh: bool = False
-        mark_, observed_at, fresh = self._mark(mid)
-        tick: int256 = convert(self._markets[mid].price_tick, int256)
-        price: int256 = self._floor_div(mark_, tick) * tick
-        if q > 0 and price < mark_:
-            price += tick
-        self._apply_fill(account, mid, -q, price, 0)
-        self._apply_fill(msg.sender, mid, q, price, 0)
-        if mid == market_id:
-            taken = convert(abs(q), uint256)
-        log Liquidation(
-            account=account,
-            liquidator=msg.sender,
-            market_id=mid,
-            quantity=q,
-            price=price,
-            penalty=0,
-            insurance_share=0,
-        )
-    return taken
+def _pay_reward(size: uint256, price: int256, penalty: uint256, cap: uint256) -> uint256:
+    # the penalty goes into the insurance fund, the reward comes out of it (never below zero)
+    fund: uint256 = self.insurance_fund + penalty
+    reward: uint256 = min(min(self._reward(size, price), fund), cap)
+    self.insurance_fund = fund - reward
+    self._collateral[msg.sender] += convert(reward, int256)
+    return reward
+
+
+@internal
+def _clear_adl(account: address):
+    if self.adl_pending[account]:
+        self.adl_pending[account] = False
+        self.adl_pending_count -= 1
 
 
 @internal
@@ -901,18 +1071,44 @@ def _settle(account: address, market_id: uint256):
 def _absorb_if_flat(account: address):
     """
     @dev An account with no positions and negative collateral is insolvent for good: the
-         insurance fund pays what it can, the rest is recorded as bad debt, collateral -> 0.
+         insurance fund pays its loss, collateral -> 0.
     """
     coll: int256 = self._collateral[account]
     if coll >= 0 or len(self._open_markets[account]) > 0:
         return
     loss: uint256 = convert(-coll, uint256)
-    covered: uint256 = min(loss, self.insurance_fund)
-    self.insurance_fund -= covered
-    self.bad_debt += loss - covered
+    # a loss the fund cannot carry must have been assigned by `deleverage` first: the token
+    # balance always covers every claim (DESIGN invariant 1), so it is never written off
+    self._req(loss <= self.insurance_fund, "Clearinghouse: deleverage needed")
+    self.insurance_fund -= loss
     self._collateral[account] = 0
-    log BadDebt(account=account, covered_by_insurance=covered, uncovered=loss - covered)
+    log BadDebt(account=account, covered_by_insurance=loss, uncovered=0)
     log CollateralUpdated(account=account, collateral=0)
+
+
+@internal
+def _set_liq_params(penalty_bps: uint256, penalty_cap_bps: uint256, reward_bps: uint256, min_reward: uint256, max_reward: uint256):
+    self._req(penalty_bps <= _MAX_PENALTY_BPS, "Clearinghouse: penalty too high")
+    self._req(penalty_cap_bps <= _MAX_PENALTY_CAP_BPS, "Clearinghouse: penalty cap too high")
+    self._req(reward_bps <= _MAX_REWARD_BPS, "Clearinghouse: reward too high")
+    self._req(min_reward <= max_reward and max_reward <= packing.MASK64, "Clearinghouse: bad reward bounds")
+    self._liq_params = penalty_bps | (penalty_cap_bps << 16) | (reward_bps << 32) | (min_reward << 48) | (max_reward << 112)
+    log LiquidationParamsSet(
+        penalty_bps=penalty_bps,
+        penalty_cap_bps=penalty_cap_bps,
+        reward_bps=reward_bps,
+        min_reward=min_reward,
+        max_reward=max_reward,
+    )
+
+
+@pure
+@internal
+def _req(ok: bool, reason: String[64]):
+    # one shared revert path: an inline `assert ..., "reason"` repeats the ABI encoding of
+    # its reason at every call site (~55 bytes each), which the 24,576-byte limit cannot afford
+    if not ok:
+        raw_revert(abi_encode(reason, method_id=method_id("Error(string)")))
 
 
 @internal
@@ -929,13 +1125,13 @@ def _remove_open(account: address, market_id: uint256):
 
 @internal
 def _check_initial_margin(account: address):
-    s: AccountSummary = self._summary(account)
-    assert s.fresh, "Clearinghouse: stale mark"
-    assert s.equity >= convert(s.initial, int256), "Clearinghouse: insufficient margin"
+    s: Summary = self._summary(account)
+    self._req(s.fresh, "Clearinghouse: stale mark")
+    self._req(s.equity >= convert(s.initial, int256), "Clearinghouse: insufficient margin")
 
 
 @internal
-def _check_health_kept(account: address, before: AccountSummary):
+def _check_health_kept(account: address, before: Summary):
     """
     @dev For a trade side whose risk did not grow: it passes if it still meets initial margin;
          else it must stay solvent (equity >= 0) and its health ratio (equity / MM) must not
@@ -943,10 +1139,10 @@ def _check_health_kept(account: address, before: AccountSummary):
          hand a counterparty value the account does not have (which would be hidden bad debt).
          Marks may be stale here: the last mark is still the best reference.
     """
-    s: AccountSummary = self._summary(account)
+    s: Summary = self._summary(account)
     if s.equity >= convert(s.initial, int256):
         return
-    assert s.equity >= 0 and s.equity * convert(before.maintenance, int256) >= before.equity * convert(s.maintenance, int256), "Clearinghouse: health would fall"
+    self._req(s.equity >= 0 and s.equity * convert(before.maintenance, int256) >= before.equity * convert(s.maintenance, int256), "Clearinghouse: health would fall")
 
 
 @view
@@ -968,8 +1164,8 @@ def _mark(market_id: uint256) -> (int256, uint256, bool):
 
 @view
 @internal
-def _summary(account: address) -> AccountSummary:
-    s: AccountSummary = empty(AccountSummary)
+def _summary(account: address) -> Summary:
+    s: Summary = empty(Summary)
     s.collateral = self._collateral[account]
     s.equity = s.collateral
     s.fresh = True
@@ -989,7 +1185,11 @@ def _summary(account: address) -> AccountSummary:
         size: uint256 = convert(abs(pos.quantity), uint256)
         absmark: uint256 = convert(abs(mark_), uint256)
         s.initial += self._margin(size, risk & packing.MASK64, (risk >> 64) & 65535, absmark)
-        s.maintenance += self._margin(size, (risk >> 80) & packing.MASK64, (risk >> 144) & 65535, absmark)
+        mm: uint256 = self._margin(size, (risk >> 80) & packing.MASK64, (risk >> 144) & 65535, absmark)
+        s.maintenance += mm
+        # a halted market is valued at its last mark on purpose (the guardian's call)
+        if not fresh and not self._market_states[mid].halted:
+            s.stale_margin += mm
     return s
 
 
@@ -1010,7 +1210,7 @@ def _pos(account: address, market_id: uint256) -> Position:
 
 @internal
 def _store_pos(account: address, market_id: uint256, q: int256, on: int256):
-    assert packing.fits_int128(q) and packing.fits_int128(on), "Clearinghouse: position too large"
+    self._req(packing.fits_int128(q) and packing.fits_int128(on), "Clearinghouse: position too large")
     self._positions[account][market_id] = packing.to_u128(q) | (packing.to_u128(on) << 128)
 
 
@@ -1031,13 +1231,13 @@ def _margin(size: uint256, fixed: uint256, rate_bps: uint256, absmark: uint256) 
 @view
 @internal
 def _check_params(p: MarketParams):
-    assert p.mm_fixed + p.mm_rate_bps > 0, "Clearinghouse: zero margin"
-    assert p.mm_fixed <= p.im_fixed and p.mm_rate_bps <= p.im_rate_bps, "Clearinghouse: MM above IM"
-    assert p.im_rate_bps <= c.BPS, "Clearinghouse: rate above 100%"
-    assert p.max_price_age >= _MAX_PRICE_AGE_MIN and p.max_price_age <= _MAX_PRICE_AGE_MAX, "Clearinghouse: bad max price age"
-    assert p.dispute_window <= _MAX_DISPUTE_WINDOW, "Clearinghouse: bad dispute window"
-    assert p.oi_cap > 0, "Clearinghouse: zero OI cap"
-    assert p.im_fixed <= packing.MASK64, "Clearinghouse: margin beyond 64 bits"
+    self._req(p.mm_fixed + p.mm_rate_bps > 0, "Clearinghouse: zero margin")
+    self._req(p.mm_fixed <= p.im_fixed and p.mm_rate_bps <= p.im_rate_bps, "Clearinghouse: MM above IM")
+    self._req(p.im_rate_bps <= c.BPS, "Clearinghouse: rate above 100%")
+    self._req(p.max_price_age >= _MAX_PRICE_AGE_MIN and p.max_price_age <= _MAX_PRICE_AGE_MAX, "Clearinghouse: bad max price age")
+    self._req(p.dispute_window >= _MIN_DISPUTE_WINDOW and p.dispute_window <= _MAX_DISPUTE_WINDOW, "Clearinghouse: bad dispute window")
+    self._req(p.oi_cap > 0, "Clearinghouse: zero OI cap")
+    self._req(p.im_fixed <= packing.MASK64, "Clearinghouse: margin beyond 64 bits")
 
 
 @pure

@@ -15,6 +15,8 @@ UQUANTITY_SCALE: constant(uint256) = 1_000
 BPS: constant(uint256) = 10_000
 # cross-margin breadth: open markets an account may hold at once
 MAX_OPEN_MARKETS: constant(uint256) = 32
+# counterparties per deleverage call
+MAX_ADL_BATCH: constant(uint256) = 16
 # accounts per settle_many batch
 MAX_SETTLE_BATCH: constant(uint256) = 100
 # reporters per oracle round and feeds per report

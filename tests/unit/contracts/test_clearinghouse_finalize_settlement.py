@@ -72,10 +72,13 @@ def test_finalize_settlement__observed_exactly_at_delivery_end__accepted(protoco
     assert clearinghouse.market_state(market).settled
 
 
-def test_finalize_settlement__zero_dispute_window__settles_at_once(protocol, clearinghouse):
-    mid = protocol.list_market("NOWINDOW", dispute_window=0)
+def test_finalize_settlement__minimum_dispute_window__settles_after_ten_minutes(protocol, clearinghouse):
+    mid = protocol.list_market("SHORTWINDOW", dispute_window=600)
     boa.env.evm.patch.timestamp = clearinghouse.market(mid).delivery_end
     protocol.set_settlement(mid, 45 * USDC)
+    with boa.reverts("Clearinghouse: dispute window open"):
+        clearinghouse.finalize_settlement(mid)
+    boa.env.time_travel(seconds=600)
     clearinghouse.finalize_settlement(mid)
 
     assert clearinghouse.market_state(mid).settlement_price == 45 * USDC

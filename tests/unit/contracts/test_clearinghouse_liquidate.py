@@ -1,6 +1,8 @@
 """Clearinghouse.liquidate: anyone takes over (part of) an account below maintenance margin at
-the mark, the account pays a penalty that never lowers its health ratio; an insolvent account
-is closed out in every market and its loss goes to the insurance fund, then to bad debt."""
+the mark, one market per call; the account pays a penalty (a share of MM, capped at a share of
+notional and so its health ratio never falls) into the insurance fund, and the liquidator is paid
+a reward from it. An insolvent account is closed out market by market; a loss the fund cannot
+carry flags the account for deleverage instead (tests in test_clearinghouse_deleverage.py)."""
 import boa
 import pytest
 
@@ -48,23 +50,36 @@ def test_liquidate__partial__takes_only_what_restores_maintenance(clearinghouse,
 
     taken = _liquidate(clearinghouse, liquidator, trader, market, 10**9)
 
-    # u = $15.25 per unit, penalty 50% of it: (15.25 - 15) / (15.25 * 0.5) MWh -> 33 kWh
-    assert taken == 33
+    # u = $15.25 MM per unit, penalty per unit min(50% of u, 10% of $35) = $3.50:
+    # (15.25 - 15) / (15.25 - 3.50) MWh -> 22 kWh
+    assert taken == 22
     (log,) = events(clearinghouse, "Liquidation")
     assert (log.account, log.liquidator, log.market_id, log.quantity, log.price) == (
-        trader.address, liquidator.address, market, 33, 35 * USDC)
-    # penalty: 33 kWh * $15.25 * 50% = $0.251625, a fifth of it to insurance
-    assert (log.penalty, log.insurance_share) == (251_625, 50_325)
-    # 33 kWh sold at $35 against an average entry of $50: $0.495 realised loss
-    assert clearinghouse.position(trader.address, market) == (967, 48_350_000)
-    assert clearinghouse.collateral(trader.address) == 30 * USDC - 495_000 - 251_625
-    assert clearinghouse.position(liquidator.address, market) == (33, 1_155_000)
-    assert clearinghouse.collateral(liquidator.address) == 10_000 * USDC + 201_300
-    assert clearinghouse.insurance_fund() == 50_325
+        trader.address, liquidator.address, market, 22, 35 * USDC)
+    # penalty 22 kWh * $3.50 into the fund; the reward ($1 + 0.1% of $0.77) is capped by the fund
+    assert (log.penalty, log.reward) == (77_000, 77_000)
+    # 22 kWh sold at $35 against an average entry of $50: $0.33 realised loss
+    assert clearinghouse.position(trader.address, market) == (978, 48_900_000)
+    assert clearinghouse.collateral(trader.address) == 30 * USDC - 330_000 - 77_000
+    assert clearinghouse.position(liquidator.address, market) == (22, 770_000)
+    assert clearinghouse.collateral(liquidator.address) == 10_000 * USDC + 77_000
+    assert clearinghouse.insurance_fund() == 0
     equity, maintenance = _health(clearinghouse, trader)
-    assert (equity, maintenance) == (14_748_375, 14_746_750)
+    assert (equity, maintenance) == (14_923_000, 14_914_500)
     assert not clearinghouse.is_liquidatable(trader.address)
 
+
+def test_liquidate__partial_with_insurance__liquidator_paid_full_reward(clearinghouse, market, underwater, insurance,
+                                                                       trader, liquidator):
+    insurance(100 * USDC)
+
+    _liquidate(clearinghouse, liquidator, trader, market, 10**9)
+
+    (log,) = events(clearinghouse, "Liquidation")
+    # $1 minimum + 10 bps of the $0.77 notional taken
+    assert (log.penalty, log.reward) == (77_000, 1_000_770)
+    assert clearinghouse.collateral(liquidator.address) == 10_000 * USDC + 1_000_770
+    assert clearinghouse.insurance_fund() == 100 * USDC + 77_000 - 1_000_770
 
 def test_liquidate__quantity_below_needed__takes_quantity(clearinghouse, market, underwater, trader, liquidator):
     e0, m0 = _health(clearinghouse, trader)
@@ -103,39 +118,57 @@ def test_liquidate__any_size_and_mark__health_ratio_never_falls(clearinghouse, m
 
 def test_liquidate__penalty_unaffordable__whole_position_and_penalty_capped(clearinghouse, market, set_mark,
                                                                           long_at_50, trader, liquidator):
-    set_mark(market, 25 * USDC)  # equity $5 < half of MM $13.75: nothing short of all restores health
+    # equity $2 < the $2.20 penalty on one unit (10% of $22): nothing short of all restores health
+    set_mark(market, 22 * USDC)
 
     taken = _liquidate(clearinghouse, liquidator, trader, market, 10**9)
 
     assert taken == UNIT
     (log,) = events(clearinghouse, "Liquidation")
-    # nominal penalty $6.875, capped at the $5 equity left: the account ends at zero, not below
-    assert log.penalty == 5 * USDC
+    # nominal penalty $2.20, capped at the $2 equity left: the account ends at zero, not below
+    assert log.penalty == 2 * USDC
     assert clearinghouse.position(trader.address, market) == (0, 0)
     assert clearinghouse.collateral(trader.address) == 0
     assert clearinghouse.open_markets(trader.address) == []
     assert clearinghouse.bad_debt() == 0
 
-
-def test_liquidate__penalty_capped_by_health_ratio__ratio_kept(clearinghouse, market, second_market, set_mark,
-                                                               funded, fund, book, trader, maker, liquidator):
+def test_liquidate__penalty_capped_by_notional__share_of_price(clearinghouse, market, second_market, set_mark,
+                                                                funded, fund, book, trader, maker, liquidator):
     fund(trader, 60 * USDC)
     book(trader, maker, market, UNIT, MARK)
     book(trader, maker, second_market, UNIT, MARK)
     set_mark(market, 2 * USDC)  # equity $12, MM $10.30 + $17.50 = $27.80
-    e0, m0 = _health(clearinghouse, trader)
-    assert (e0, m0) == (12 * USDC, 27_800_000)
 
     taken = _liquidate(clearinghouse, liquidator, trader, market, 10**9)
 
     assert taken == UNIT
     (log,) = events(clearinghouse, "Liquidation")
-    # cap = 12 - ceil(12 * 17.5 / 27.8) = $4.446043; the nominal $5.15 would lower the ratio
-    assert log.penalty == 4_446_043
-    e1, m1 = _health(clearinghouse, trader)
-    assert m1 == 17_500_000
-    assert e1 * m0 >= e0 * m1
+    # 50% of MM would be $5.15, 257% of the $2 notional; the cap is 10% of it
+    assert log.penalty == 200_000
 
+
+def test_liquidate__penalty_capped_by_health_ratio__ratio_kept(clearinghouse, market, second_market, set_mark,
+                                                               funded, fund, book, owner, trader, maker,
+                                                               liquidator):
+    with boa.env.prank(owner):
+        clearinghouse.set_liquidation_params(5_000, 2_500, 10, USDC, 1_000 * USDC)
+    fund(trader, 60 * USDC)
+    book(trader, maker, market, UNIT, MARK)
+    book(trader, maker, second_market, UNIT, MARK)
+    set_mark(second_market, 30 * USDC)
+    set_mark(market, 20 * USDC)  # equity $10, MM $13 + $14.50 = $27.50
+    e0, m0 = _health(clearinghouse, trader)
+    assert (e0, m0) == (10 * USDC, 27_500_000)
+
+    taken = _liquidate(clearinghouse, liquidator, trader, market, 10**9)
+
+    assert taken == UNIT
+    (log,) = events(clearinghouse, "Liquidation")
+    # cap = 10 - ceil(10 * 14.5 / 27.5) = $4.727272; the nominal $5 would lower the ratio
+    assert log.penalty == 4_727_272
+    e1, m1 = _health(clearinghouse, trader)
+    assert m1 == 14_500_000
+    assert e1 * m0 >= e0 * m1
 
 def test_liquidate__long_mark_off_tick__account_sells_at_tick_above(clearinghouse, market, set_mark, long_at_50,
                                                                    trader, liquidator):
@@ -197,55 +230,82 @@ def insurance(usdc, clearinghouse, keeper):
     return _fund
 
 
-def test_liquidate__insolvent__closed_out_everywhere_insurance_then_bad_debt(clearinghouse, market, second_market,
-                                                                            insolvent, insurance, trader,
-                                                                            liquidator):
+def test_liquidate__insolvent_fund_short__flags_for_deleverage_moves_nothing(clearinghouse, market, second_market,
+                                                                             insolvent, insurance, owner, trader,
+                                                                             liquidator, snapshot):
     insurance(4 * USDC)
     assert clearinghouse.equity(trader.address) == -10 * USDC
+    before = snapshot()
 
-    taken = _liquidate(clearinghouse, liquidator, trader, second_market, 1)
+    assert _liquidate(clearinghouse, liquidator, trader, market, 10**9) == 0
 
-    assert taken == UNIT  # the whole position, whatever was asked
-    (bad,) = events(clearinghouse, "BadDebt")
-    assert (bad.account, bad.covered_by_insurance, bad.uncovered) == (trader.address, 4 * USDC, 6 * USDC)
-    liquidations = events(clearinghouse, "Liquidation")
-    assert sorted((e.market_id, e.quantity, e.price, e.penalty) for e in liquidations) == [
-        (market, UNIT, -20 * USDC, 0), (second_market, UNIT, MARK, 0)]
-    assert clearinghouse.open_markets(trader.address) == []
-    assert clearinghouse.position(trader.address, market) == (0, 0)
-    assert clearinghouse.position(trader.address, second_market) == (0, 0)
-    assert clearinghouse.collateral(trader.address) == 0
-    assert clearinghouse.insurance_fund() == 0
-    assert clearinghouse.bad_debt() == 6 * USDC
-    assert clearinghouse.position(liquidator.address, market) == (UNIT, -20 * USDC)
-    assert clearinghouse.position(liquidator.address, second_market) == (UNIT, MARK)
+    (flag,) = events(clearinghouse, "DeleverageNeeded")
+    # $10 deficit + the $1 minimum reward for each of its two legs, against a $4 fund
+    assert (flag.account, flag.shortfall) == (trader.address, 8 * USDC)
+    assert events(clearinghouse, "Liquidation") == []
+    assert clearinghouse.adl_pending(trader.address) and clearinghouse.adl_pending_count() == 1
+    assert clearinghouse.position(trader.address, market) == (UNIT, MARK)
+    assert clearinghouse.insurance_fund() == 4 * USDC
+    with boa.env.prank(owner), boa.reverts("Clearinghouse: loss unassigned"):
+        clearinghouse.withdraw_fees(owner, 0)
+    # flagging twice counts the account once
+    _liquidate(clearinghouse, liquidator, trader, second_market, 10**9)
+    assert clearinghouse.adl_pending_count() == 1
 
 
-def test_liquidate__insolvent_insurance_enough__no_bad_debt(clearinghouse, market, insolvent, insurance, trader,
-                                                           liquidator):
+def test_liquidate__insolvent__one_market_per_call_with_reward(clearinghouse, market, second_market, insolvent,
+                                                               insurance, trader, liquidator):
     insurance(100 * USDC)
 
-    _liquidate(clearinghouse, liquidator, trader, market, 10**9)
+    taken = _liquidate(clearinghouse, liquidator, trader, market, 1)
 
-    assert clearinghouse.insurance_fund() == 90 * USDC
+    assert taken == UNIT  # the whole position in that market, whatever was asked
+    (log,) = events(clearinghouse, "Liquidation")
+    # no penalty from an insolvent account; $1 + 10 bps of the $20 notional from the fund
+    assert (log.market_id, log.quantity, log.price, log.penalty, log.reward) == (market, UNIT, -20 * USDC, 0, 1_020_000)
+    assert clearinghouse.open_markets(trader.address) == [second_market]
+    assert clearinghouse.equity(trader.address) == -10 * USDC
+    assert clearinghouse.position(liquidator.address, market) == (UNIT, -20 * USDC)
+
+    _liquidate(clearinghouse, liquidator, trader, second_market, 1)
+
+    (absorbed,) = events(clearinghouse, "BadDebt")
+    assert (absorbed.account, absorbed.covered_by_insurance, absorbed.uncovered) == (trader.address, 10 * USDC, 0)
+    assert clearinghouse.open_markets(trader.address) == []
+    assert clearinghouse.collateral(trader.address) == 0
+    assert clearinghouse.position(liquidator.address, second_market) == (UNIT, MARK)
+    assert clearinghouse.insurance_fund() == 100 * USDC - 1_020_000 - 1_050_000 - 10 * USDC
     assert clearinghouse.bad_debt() == 0
+
+
+def test_liquidate__insolvent_reward_capped__fund_keeps_the_deficit(clearinghouse, market, second_market, insolvent,
+                                                                    insurance, trader, liquidator):
+    insurance(12 * USDC)  # the $10 deficit plus the $1 minimum for each of two legs
+
+    _liquidate(clearinghouse, liquidator, trader, market, 1)
+    _liquidate(clearinghouse, liquidator, trader, second_market, 1)
+
+    # each reward ($1.02, then $1.05 by the notional) is capped so the fund keeps the deficit
+    assert [log.reward for log in events(clearinghouse, "Liquidation")] == [USDC]
+    assert clearinghouse.insurance_fund() == 0
     assert clearinghouse.collateral(trader.address) == 0
 
 
-def test_liquidate__zero_equity__closed_out_without_penalty(clearinghouse, market, set_mark, long_at_50, trader,
-                                                            liquidator):
+def test_liquidate__zero_equity__closed_out_without_penalty(clearinghouse, market, set_mark, long_at_50, insurance,
+                                                            trader, liquidator):
+    insurance(5 * USDC)
     set_mark(market, 20 * USDC)  # equity exactly 0
 
     _liquidate(clearinghouse, liquidator, trader, market, 1)
 
     (log,) = events(clearinghouse, "Liquidation")
-    assert (log.quantity, log.penalty) == (UNIT, 0)
+    assert (log.quantity, log.penalty, log.reward) == (UNIT, 0, 1_020_000)
     assert clearinghouse.collateral(trader.address) == 0
     assert clearinghouse.bad_debt() == 0
 
 
-def test_liquidate__insolvent_with_settled_market__settles_it(protocol, clearinghouse, market, set_mark, funded,
-                                                              fund, book, trader, maker, liquidator):
+def test_liquidate__settled_leg__settled_not_transferred(protocol, clearinghouse, market, set_mark, funded, fund,
+                                                         book, insurance, trader, maker, liquidator):
     t = now()
     short = protocol.list_market("SHORT", delivery_start=t + 1, delivery_end=t + 86_400, last_trade_time=t + 86_400)
     protocol.set_mark(short, MARK)
@@ -258,13 +318,54 @@ def test_liquidate__insolvent_with_settled_market__settles_it(protocol, clearing
     clearinghouse.finalize_settlement(short)
     set_mark(market, -20 * USDC)  # equity 60 - 70 - 5 = -$15
 
-    _liquidate(clearinghouse, liquidator, trader, market, 1)
+    assert _liquidate(clearinghouse, liquidator, trader, short, 1) == 0
 
     (settled,) = events(clearinghouse, "Settled")
     assert (settled.market_id, settled.quantity, settled.pnl) == (short, UNIT, -5 * USDC)
     assert clearinghouse.position(liquidator.address, short) == (0, 0)
+    assert clearinghouse.open_markets(trader.address) == [market]
+
+
+def test_liquidate__halted_market__liquidated_at_last_mark(clearinghouse, market, underwater, guardian, trader,
+                                                           liquidator):
+    with boa.env.prank(guardian):
+        clearinghouse.halt_market(market)
+    boa.env.time_travel(seconds=7_200)  # the mark is stale too: a halted market uses its last one
+
+    taken = _liquidate(clearinghouse, liquidator, trader, market, 10**9)
+
+    (log,) = events(clearinghouse, "Liquidation")
+    assert (taken, log.price) == (22, 35 * USDC)
+
+
+def test_liquidate__insolvent_with_halted_market__closed_out_at_last_mark(clearinghouse, market, second_market,
+                                                                          insolvent, insurance, guardian, trader,
+                                                                          liquidator):
+    insurance(100 * USDC)
+    with boa.env.prank(guardian):
+        clearinghouse.halt_market(second_market)
+
+    for mid in (second_market, market):
+        _liquidate(clearinghouse, liquidator, trader, mid, 10**9)
+
     assert clearinghouse.open_markets(trader.address) == []
-    assert clearinghouse.bad_debt() == 15 * USDC
+    assert clearinghouse.position(liquidator.address, second_market) == (UNIT, MARK)
+
+
+def test_liquidate__stale_leg_elsewhere__account_still_liquidatable(clearinghouse, market, second_market, set_mark,
+                                                                    long_at_50, fund, book, maker, trader,
+                                                                    liquidator):
+    # a 1 kWh position in a second market whose mark then goes stale used to shield the account
+    fund(trader, 1 * USDC)
+    book(trader, maker, second_market, 1, MARK)
+    boa.env.time_travel(seconds=3_601)
+    set_mark(market, 34 * USDC)  # only the first market's mark is fresh
+
+    assert clearinghouse.is_liquidatable(trader.address)
+    taken = _liquidate(clearinghouse, liquidator, trader, market, 10**9)
+
+    assert taken > 0
+    assert clearinghouse.position(trader.address, second_market)[0] == 1
 
 
 # ---------------------------------------------------------------- rejections
@@ -321,7 +422,8 @@ def test_liquidate__stale_mark__reverts(clearinghouse, market, underwater, trade
         _liquidate(clearinghouse, liquidator, trader, market, 10**9)
 
     assert snapshot() == before
-    assert not clearinghouse.is_liquidatable(trader.address)
+    # valued conservatively it is liquidatable; only a fresh or halted market can be acted on
+    assert clearinghouse.is_liquidatable(trader.address)
 
 
 def test_liquidate__disputed_mark__reverts(protocol, clearinghouse, market, underwater, guardian, trader, liquidator,
@@ -343,51 +445,6 @@ def test_liquidate__liquidator_below_initial_margin__reverts(clearinghouse, mark
     # keeper has no collateral: 33 kWh at $35 needs $0.78 of IM, the penalty share is $0.20
     with boa.reverts("Clearinghouse: insufficient margin"):
         _liquidate(clearinghouse, keeper, trader, market, 10**9)
-
-    assert snapshot() == before
-
-
-def test_liquidate__halted_market__reverts(clearinghouse, market, underwater, guardian, trader, liquidator, snapshot):
-    with boa.env.prank(guardian):
-        clearinghouse.halt_market(market)
-    before = snapshot()
-
-    with boa.reverts("Clearinghouse: market halted"):
-        _liquidate(clearinghouse, liquidator, trader, market, 10**9)
-
-    assert snapshot() == before
-
-
-def test_liquidate__insolvent_with_halted_market__reverts(clearinghouse, second_market, insolvent, guardian, trader,
-                                                          liquidator, snapshot):
-    with boa.env.prank(guardian):
-        clearinghouse.halt_market(second_market)
-    before = snapshot()
-
-    with boa.reverts("Clearinghouse: market halted"):
-        _liquidate(clearinghouse, liquidator, trader, 1, 10**9)
-
-    assert snapshot() == before
-
-
-def test_liquidate__settled_market__reverts(protocol, clearinghouse, market, set_mark, funded, fund, book, trader,
-                                           maker, liquidator, snapshot):
-    t = now()
-    short = protocol.list_market("SHORT", delivery_start=t + 1, delivery_end=t + 86_400, last_trade_time=t + 86_400)
-    protocol.set_mark(short, MARK)
-    fund(trader, 60 * USDC)
-    book(trader, maker, market, UNIT, MARK)
-    book(trader, maker, short, UNIT, MARK)
-    boa.env.time_travel(seconds=86_400)
-    protocol.set_settlement(short, MARK)
-    boa.env.time_travel(seconds=3_600)
-    clearinghouse.finalize_settlement(short)
-    set_mark(market, -1 * USDC)  # equity $9 < MM $10.15; the settled position needs no margin
-    assert clearinghouse.is_liquidatable(trader.address)
-    before = snapshot()
-
-    with boa.reverts("Clearinghouse: market settled"):
-        _liquidate(clearinghouse, liquidator, trader, short, 10**9)
 
     assert snapshot() == before
 

@@ -49,7 +49,7 @@ def test_list_market__second__next_id(clearinghouse, owner):
     dict(quantity_step=8, min_quantity=9, price_tick=125),  # 8 * 125 = 1000
     dict(im_fixed=0, im_rate_bps=10_000, mm_fixed=0, mm_rate_bps=1),  # rate-only margin
     dict(im_fixed=1, im_rate_bps=0, mm_fixed=1, mm_rate_bps=0),  # fixed-only margin
-    dict(max_price_age=60, dispute_window=0, oi_cap=1),
+    dict(max_price_age=60, dispute_window=600, oi_cap=1),
     dict(max_price_age=7 * DAY, dispute_window=7 * DAY),
 ])
 def test_list_market__parameters_at_bounds__accepted(clearinghouse, owner, overrides):
@@ -82,6 +82,8 @@ REJECTIONS = [
     (dict(max_price_age=59), "Clearinghouse: bad max price age"),
     (dict(max_price_age=7 * DAY + 1), "Clearinghouse: bad max price age"),
     (dict(dispute_window=7 * DAY + 1), "Clearinghouse: bad dispute window"),
+    (dict(dispute_window=599), "Clearinghouse: bad dispute window"),
+    (dict(dispute_window=0), "Clearinghouse: bad dispute window"),
     (dict(oi_cap=0), "Clearinghouse: zero OI cap"),
 ]
 

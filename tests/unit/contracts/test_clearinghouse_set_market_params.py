@@ -51,7 +51,7 @@ def test_set_market_params__shorter_price_age__mark_stale_sooner(clearinghouse, 
     dict(mm_fixed=0, mm_rate_bps=1, im_fixed=0, im_rate_bps=1),
     dict(im_rate_bps=10_000),
     dict(mm_fixed=15 * USDC, mm_rate_bps=2_500),
-    dict(max_price_age=60, dispute_window=0, oi_cap=1),
+    dict(max_price_age=60, dispute_window=600, oi_cap=1),
     dict(max_price_age=7 * DAY, dispute_window=7 * DAY, oi_cap=2**256 - 1),
 ])
 def test_set_market_params__at_bounds__accepted(clearinghouse, market, owner, overrides):
@@ -69,6 +69,8 @@ REJECTIONS = [
     (dict(max_price_age=59), "Clearinghouse: bad max price age"),
     (dict(max_price_age=7 * DAY + 1), "Clearinghouse: bad max price age"),
     (dict(dispute_window=7 * DAY + 1), "Clearinghouse: bad dispute window"),
+    (dict(dispute_window=599), "Clearinghouse: bad dispute window"),
+    (dict(dispute_window=0), "Clearinghouse: bad dispute window"),
     (dict(oi_cap=0), "Clearinghouse: zero OI cap"),
 ]
 

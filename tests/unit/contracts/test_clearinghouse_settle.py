@@ -59,24 +59,42 @@ def test_settle__both_sides__pnl_sums_to_zero(protocol, clearinghouse, market, p
     assert clearinghouse.collateral(taker.address) + clearinghouse.collateral(maker.address) == 20_000 * USDC
 
 
-def test_settle__flat_loser_below_zero__insurance_then_bad_debt(protocol, clearinghouse, usdc, market, funded, fund,
-                                                               book, trader, maker, keeper):
+def test_settle__flat_loser_below_zero__insurance_covers(protocol, clearinghouse, usdc, market, funded, fund, book,
+                                                         trader, maker, keeper):
+    fund(trader, 30 * USDC)
+    book(trader, maker, market, UNIT, MARK)
+    usdc.mint(keeper.address, 15 * USDC)
+    with boa.env.prank(keeper.address):
+        usdc.approve(clearinghouse.address, 15 * USDC)
+        clearinghouse.fund_insurance(15 * USDC)
+    # no liquidation before settlement: the $40 loss exceeds the $30 collateral
+    _finalize(protocol, clearinghouse, market, 10 * USDC)
+
+    clearinghouse.settle(trader.address, market)
+
+    (absorbed,) = events(clearinghouse, "BadDebt")
+    assert (absorbed.covered_by_insurance, absorbed.uncovered) == (10 * USDC, 0)
+    assert clearinghouse.collateral(trader.address) == 0
+    assert clearinghouse.insurance_fund() == 5 * USDC
+    assert clearinghouse.bad_debt() == 0
+
+
+def test_settle__flat_loser_beyond_insurance__reverts_deleverage_needed(protocol, clearinghouse, usdc, market, funded,
+                                                                        fund, book, trader, maker, keeper, snapshot):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
     usdc.mint(keeper.address, 5 * USDC)
     with boa.env.prank(keeper.address):
         usdc.approve(clearinghouse.address, 5 * USDC)
         clearinghouse.fund_insurance(5 * USDC)
-    # no liquidation before settlement: the $40 loss exceeds the $30 collateral
     _finalize(protocol, clearinghouse, market, 10 * USDC)
+    before = snapshot()
 
-    clearinghouse.settle(trader.address, market)
+    # writing the $5 beyond the fund off would leave claims the token balance cannot pay
+    with boa.reverts("Clearinghouse: deleverage needed"):
+        clearinghouse.settle(trader.address, market)
 
-    (bad,) = events(clearinghouse, "BadDebt")
-    assert (bad.covered_by_insurance, bad.uncovered) == (5 * USDC, 5 * USDC)
-    assert clearinghouse.collateral(trader.address) == 0
-    assert clearinghouse.insurance_fund() == 0
-    assert clearinghouse.bad_debt() == 5 * USDC
+    assert snapshot() == before
 
 
 def test_settle__loser_with_other_positions__collateral_negative_under_cross_margin(

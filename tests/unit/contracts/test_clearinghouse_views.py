@@ -105,13 +105,16 @@ def test_is_liquidatable__at_maintenance__false(clearinghouse, market, funded, f
     assert clearinghouse.is_liquidatable(trader.address) is False
 
 
-def test_is_liquidatable__stale_mark__false(clearinghouse, market, funded, fund, book, set_mark, trader, maker):
+def test_is_liquidatable__stale_mark__valued_one_mm_against(clearinghouse, market, funded, fund, book, set_mark,
+                                                            trader, maker):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
-    set_mark(market, 20 * USDC)
+    set_mark(market, 40 * USDC)  # equity $20 >= MM $16
     boa.env.time_travel(seconds=3_601)
 
-    assert clearinghouse.is_liquidatable(trader.address) is False
+    # stale: valued one MM against it, $20 - $16 < $16
+    assert clearinghouse.is_liquidatable(trader.address) is True
+    assert clearinghouse.account_summary(trader.address).fresh is False
 
 
 def test_is_liquidatable__no_positions__false(clearinghouse, trader):
@@ -204,4 +207,5 @@ def test_getters__deployed__roles_tokens_and_defaults(protocol, clearinghouse, g
     assert clearinghouse.guardian() == guardian
     assert clearinghouse.market_count() == 0
     assert (clearinghouse.insurance_fund(), clearinghouse.bad_debt(), clearinghouse.fees()) == (0, 0, 0)
-    assert (clearinghouse.liquidation_penalty_bps(), clearinghouse.insurance_share_bps()) == (5_000, 2_000)
+    assert clearinghouse.liquidation_params() == (5_000, 1_000, 10, USDC, 1_000 * USDC)
+    assert (clearinghouse.adl_pending_count(), clearinghouse.adl_pending(guardian)) == (0, False)

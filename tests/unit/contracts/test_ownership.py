@@ -11,7 +11,7 @@ def _admin_call(contract_name, contract):
     """An owner-only call that any of the three contracts has."""
     return {
         "oracle": lambda: contract.set_guardian(ZERO),
-        "clearinghouse": lambda: contract.set_liquidation_params(1, 1),
+        "clearinghouse": lambda: contract.set_liquidation_params(1, 1, 1, 1, 1),
         "exchange": lambda: contract.set_fees(1, 1),
     }[contract_name]
 
