@@ -13,6 +13,8 @@ from tests.utils.contract_helpers import (
     FUNDING,
     MARK,
     MOCK_FAILING_TOKEN,
+    UNIT,
+    USDC,
     next_nonce,
     role_account,
     role_reporter,
@@ -203,3 +205,34 @@ def failing_snapshot(failing_protocol, maker, taker, trader, keeper):
         return take_state(failing_protocol, (maker, taker, trader, keeper, *extra))
 
     return take
+
+
+# ---------------------------------------------------------------- liquidation scenarios
+
+
+@pytest.fixture
+def second_market(protocol):
+    mid = protocol.list_market("SECOND")
+    protocol.set_mark(mid, MARK)
+    return mid
+
+
+@pytest.fixture
+def insolvent(market, second_market, set_mark, funded, fund, book, trader, maker):
+    """trader: $60, long 1 MWh in each market at $50; market 1 marks -$20: equity -$10."""
+    fund(trader, 60 * USDC)
+    book(trader, maker, market, UNIT, MARK)
+    book(trader, maker, second_market, UNIT, MARK)
+    set_mark(market, -20 * USDC)
+    set_mark(second_market, MARK)
+
+
+@pytest.fixture
+def insurance(usdc, clearinghouse, keeper):
+    def _fund(amount):
+        usdc.mint(keeper.address, amount)
+        with boa.env.prank(keeper.address):
+            usdc.approve(clearinghouse.address, amount)
+            clearinghouse.fund_insurance(amount)
+
+    return _fund

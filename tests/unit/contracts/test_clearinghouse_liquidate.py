@@ -24,13 +24,6 @@ def underwater(long_at_50, market, set_mark):
     set_mark(market, 35 * USDC)
 
 
-@pytest.fixture
-def second_market(protocol):
-    mid = protocol.list_market("SECOND")
-    protocol.set_mark(mid, MARK)
-    return mid
-
-
 def _health(ch, who):
     s = ch.account_summary(getattr(who, "address", who))
     return s.equity, s.maintenance
@@ -207,27 +200,6 @@ def test_liquidate__quantity_rounded_down_to_step__takes_whole_steps(protocol, c
 
 
 # ---------------------------------------------------------------- insolvent close-out
-
-
-@pytest.fixture
-def insolvent(market, second_market, set_mark, funded, fund, book, trader, maker):
-    """trader: $60, long 1 MWh in each market at $50; market 1 marks -$20: equity -$10."""
-    fund(trader, 60 * USDC)
-    book(trader, maker, market, UNIT, MARK)
-    book(trader, maker, second_market, UNIT, MARK)
-    set_mark(market, -20 * USDC)
-    set_mark(second_market, MARK)
-
-
-@pytest.fixture
-def insurance(usdc, clearinghouse, keeper):
-    def _fund(amount):
-        usdc.mint(keeper.address, amount)
-        with boa.env.prank(keeper.address):
-            usdc.approve(clearinghouse.address, amount)
-            clearinghouse.fund_insurance(amount)
-
-    return _fund
 
 
 def test_liquidate__insolvent_fund_short__flags_for_deleverage_moves_nothing(clearinghouse, market, second_market,

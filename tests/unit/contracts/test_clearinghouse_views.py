@@ -10,13 +10,6 @@ ZERO32 = b"\x00" * 32
 
 
 @pytest.fixture
-def second_market(protocol):
-    mid = protocol.list_market("SECOND")
-    protocol.set_mark(mid, MARK)
-    return mid
-
-
-@pytest.fixture
 def book_two(market, second_market, funded, fund, book, set_mark, trader, maker):
     """trader ($1,000): long 0.333 MWh at $45.23 in market 1, short 0.777 at -$12.34 in market 2;
     marks then $47.123457 and -$13.000001."""
