@@ -51,6 +51,7 @@ import contextlib
 import copy
 import dataclasses
 import json
+import time
 
 import boa
 import eth_abi
@@ -86,6 +87,8 @@ DAY = 86_400
 # module-level step counter (all examples, shrinking included); the test adds it to the session stats
 STEPS = 0
 EXAMPLES = 0
+STARTED = time.monotonic()
+PROGRESS_EVERY = 25  # examples between progress lines (visible with -s, as `make fuzz` runs)
 # outcome counts ("what: ok" / "what: <revert reason>"), printed with FUZZ_COVERAGE=1 or the deep profile
 COVERAGE: collections.Counter = collections.Counter()
 
@@ -733,6 +736,10 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     def teardown(self):
         self._stack.close()
+        # a long run says how far it got as it goes (a failure stops hypothesis, then it shrinks)
+        if EXAMPLES % PROGRESS_EVERY == 0:
+            print(f"fuzz progress: {STEPS:,} steps, {EXAMPLES:,} examples, 0 failures so far, "
+                  f"{time.monotonic() - STARTED:,.0f} s", flush=True)
 
     # ------------------------------------------------------------ plumbing
     @property
