@@ -112,6 +112,7 @@ class SafeBoa:
         deployer = boa.env.generate_address("safe-deployer")
         with boa.env.prank(deployer):
             self.singleton = self._deploy("Safe")
+            self.singleton_l2 = self._deploy("SafeL2")  # the event-emitting variant used on L2s
             self.proxy_factory = self._deploy("SafeProxyFactory")
             self.handler = self._deploy("CompatibilityFallbackHandler")
             self.sign_message_lib = self._deploy("SignMessageLib")
@@ -121,14 +122,15 @@ class SafeBoa:
         address, _ = self.boa.env.deploy_code(bytecode=artifact(name)["bytecode"])
         return self.factories[name].at(address)
 
-    def create(self, owners, threshold: int):
+    def create(self, owners, threshold: int, l2: bool = False):
         """A Safe proxy of `owners` (LocalAccounts or addresses) with `threshold`, whose fallback
         handler is CompatibilityFallbackHandler (the Safe{Wallet} default: EIP-1271)."""
         self._salt += 1
         addrs = [getattr(o, "address", o) for o in owners]
+        singleton = self.singleton_l2 if l2 else self.singleton
         proxy = self.proxy_factory.createProxyWithNonce(
-            self.singleton.address, setup_calldata(addrs, threshold, self.handler.address), self._salt)
-        return self.factories["Safe"].at(proxy)
+            singleton.address, setup_calldata(addrs, threshold, self.handler.address), self._salt)
+        return self.factories["SafeL2" if l2 else "Safe"].at(proxy)
 
     def execute(self, safe, to: str, data: bytes, signers, operation: int = CALL, sender=None):
         """`safe.execTransaction(to, 0, data, operation, ...)` with `signers`' SafeTx signatures;
@@ -142,6 +144,15 @@ class SafeBoa:
     def message_signatures(self, safe, digest: bytes, owners) -> bytes:
         """The owners' signatures that make `safe.isValidSignature(digest, ·)` accept."""
         return owner_signatures(safe_message_hash(self.chain_id, safe.address, digest), owners)
+
+    def is_valid_signature(self, safe, digest: bytes, signature: bytes) -> bytes:
+        """The Safe's answer to EIP-1271 `isValidSignature(digest, signature)` (served by its
+        fallback handler): the 4-byte magic value, or b"" when it reverts (a Safe reverts on a
+        signature it does not accept)."""
+        c = self.boa.env.execute_code(to_address=safe.address, data=MAGIC + encode(["bytes32", "bytes"],
+                                                                                  [digest, signature]),
+                                      simulate=True)
+        return b"" if c.is_error else bytes(c.output[:4])
 
     def approve_on_chain(self, safe, digest: bytes, signers):
         """Mark `digest` signed by the Safe itself: delegatecall SignMessageLib.signMessage from

@@ -125,6 +125,16 @@ def test_fill__safe_2of3_any_two_owners__filled(safes, exchange, clearinghouse, 
     assert clearinghouse.position(taker.address, market) == (UNIT, MARK)
 
 
+def test_fill__safe_l2_2of3__filled(safes, exchange, clearinghouse, market, owners, fund_safe, funded, taker):
+    # SafeL2 (the singleton Safe{Wallet} deploys on L2s) validates the same way
+    safe = fund_safe(safes.create(owners, 2, l2=True), owners[:2])
+    order = _order(safe, market, True)
+
+    _fill(exchange, taker, order, safes.message_signatures(safe, exchange.order_hash(order), owners[1:]))
+
+    assert clearinghouse.position(safe.address, market) == (UNIT, MARK)
+
+
 def test_match_orders__safe_2of3_maker_and_taker__filled(safes, exchange, clearinghouse, market, safe_2of3,
                                                          safe_1of1, owners, keeper):
     # both sides contract-signed: a 130-byte maker signature and a 65-byte taker signature
@@ -367,13 +377,12 @@ def test_fill__signature_over_max_length__reverts(safes, exchange, market, safe_
     assert snapshot(safe_2of3.address, orders=[order]) == before
 
 
-def test_is_valid_signature__safe_answers_magic(safes, exchange, market, safe_2of3, owners):
+def test_is_valid_signature__safe_answers_magic_or_reverts(safes, exchange, market, safe_2of3, owners):
     # the exact call the Exchange makes, answered by the Safe's fallback handler
     order = _order(safe_2of3, market, True)
     digest = exchange.order_hash(order)
-    sig = safes.message_signatures(safe_2of3, digest, owners[:2])
-    selector = keccak(text="isValidSignature(bytes32,bytes)")[:4]
-    assert selector == MAGIC
+    assert keccak(text="isValidSignature(bytes32,bytes)")[:4] == MAGIC
 
-    out = boa.env.raw_call(safe_2of3.address, data=selector + encode(["bytes32", "bytes"], [digest, sig]))
-    assert out.output[:4] == MAGIC
+    assert safes.is_valid_signature(safe_2of3, digest, safes.message_signatures(safe_2of3, digest, owners[:2])) == MAGIC
+    assert safes.is_valid_signature(safe_2of3, digest, safes.message_signatures(safe_2of3, digest, owners[:1])) == b""
+    assert safes.is_valid_signature(safe_2of3, digest, b"") == b""  # not approved on-chain
