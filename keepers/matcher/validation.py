@@ -274,8 +274,11 @@ class OrderValidator:
         revoked it), else None. An ECDSA signature never changes its answer: no chain read."""
         if _ecdsa_signed(so.hash, so.signature, so.order.trader, self.verifier):
             return None
-        refused = self.signature_refusal(so.order, bytes.fromhex(so.hash[2:]), so.signature)
-        return None if refused is None else f"signature no longer accepted: {refused[1]}"
+        if not self.chain.has_code(so.order.trader):
+            return "signature no longer accepted: the trader has no code (no EIP-1271 wallet) any more"
+        why = self.chain.wallet_refusal(so.order.trader, bytes.fromhex(so.hash[2:]), so.signature)
+        # short: the store keeps 200 characters of reason
+        return None if why is None else f"signature no longer accepted: {explain_wallet_reason(why)}"
 
     def margin_excess(self, trader: str, orders: list[StoredOrder]) -> list[StoredOrder]:
         """Youngest orders to drop so the rest fit the trader's free margin ("margin gone")."""

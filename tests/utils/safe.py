@@ -159,3 +159,60 @@ class SafeBoa:
         an owner-approved transaction; afterwards `isValidSignature(digest, b"")` accepts."""
         self.execute(safe, self.sign_message_lib.address, sign_message_calldata(digest), signers,
                      operation=DELEGATECALL)
+
+
+class SafeWeb3:
+    """The same suite deployed on a node (anvil) with web3; transactions are sent by `key`
+    (any funded account: a Safe transaction may be relayed by anyone once owners signed it)."""
+
+    def __init__(self, w3, key: str):
+        self.w3, self.account = w3, Account.from_key(key)
+        self.chain_id = w3.eth.chain_id
+        self.singleton = self._deploy("Safe")
+        self.proxy_factory = self._deploy("SafeProxyFactory")
+        self.handler = self._deploy("CompatibilityFallbackHandler")
+        self.sign_message_lib = self._deploy("SignMessageLib")
+        self._salt = 0
+
+    def _mine(self, tx: dict):
+        tx = {**tx, "from": self.account.address, "nonce": self.w3.eth.get_transaction_count(self.account.address),
+              "chainId": self.chain_id}
+        tx.setdefault("gas", self.w3.eth.estimate_gas(tx))
+        tx.setdefault("gasPrice", self.w3.eth.gas_price)
+        receipt = self.w3.eth.wait_for_transaction_receipt(
+            self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction))
+        assert receipt.status == 1, receipt
+        return receipt
+
+    def contract(self, name: str, address: str):
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=artifact(name)["abi"])
+
+    def _deploy(self, name: str):
+        return self.contract(name, self._mine({"data": "0x" + artifact(name)["bytecode"].hex()}).contractAddress)
+
+    def create(self, owners, threshold: int):
+        """A Safe proxy (CompatibilityFallbackHandler as fallback handler), as `SafeBoa.create`."""
+        self._salt += 1
+        fn = self.proxy_factory.functions.createProxyWithNonce(
+            self.singleton.address, setup_calldata([o.address for o in owners], threshold, self.handler.address),
+            self._salt)
+        address = fn.call({"from": self.account.address})
+        self._mine({"to": self.proxy_factory.address, "data": fn._encode_transaction_data()})
+        return self.contract("Safe", address)
+
+    def execute(self, safe, to: str, data: bytes | str, signers, operation: int = CALL):
+        data = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else data  # web3 gives hex
+        h = safe_tx_hash(self.chain_id, safe.address, to, data, safe.functions.nonce().call(), operation)
+        fn = safe.functions.execTransaction(to, 0, data, operation, 0, 0, 0, ZERO, ZERO, owner_signatures(h, signers))
+        receipt = self._mine({"to": safe.address, "data": fn._encode_transaction_data()})
+        from web3.logs import DISCARD
+
+        failure = safe.events.ExecutionFailure().process_receipt(receipt, errors=DISCARD)
+        assert not failure, "Safe transaction's inner call failed"
+
+    def message_signatures(self, safe, digest: bytes, owners) -> bytes:
+        return owner_signatures(safe_message_hash(self.chain_id, safe.address, digest), owners)
+
+    def approve_on_chain(self, safe, digest: bytes, signers):
+        self.execute(safe, self.sign_message_lib.address, sign_message_calldata(digest), signers,
+                     operation=DELEGATECALL)
