@@ -14,9 +14,11 @@ import boa
 import pytest
 from boa.contracts.base_evm_contract import BoaError
 
+from eth_utils import keccak
+
 from tests.utils.contract_helpers import MARK, UNIT, next_nonce
 from tests.utils.deployers import CONTRACTS
-from tests.utils.safe import MAGIC, SafeBoa, new_owners
+from tests.utils.safe import MAGIC, ZERO, SafeBoa, new_owners
 
 _BOUND = "MAX_SIGNATURE_LENGTH: public(constant(uint256)) = 1024"
 
@@ -119,3 +121,15 @@ def test_fix__zero_address_trader_with_empty_signature__bad_signature(exchange, 
         exchange.fill(order, b"", UNIT)
 
     assert snapshot(orders=[order]) == before
+
+
+def test_fix__external_interface_unchanged(exchange):
+    # only the bound changed: the ABI types, hence the selectors wallets and matchers use, stay
+    order = "(address,uint256,bool,uint256,int256,uint256,uint256,bool)"
+    abi = {f["name"]: [i["type"] for i in f["inputs"]] for f in exchange.abi if f.get("type") == "function"}
+    assert abi["fill"] == ["tuple", "bytes", "uint256"]
+    assert abi["match_orders"] == ["tuple", "bytes", "tuple", "bytes", "uint256"]
+    o = (ZERO, 0, False, 0, 0, 0, 0, False)
+    assert exchange.fill.prepare_calldata(o, b"", 0)[:4] == keccak(text=f"fill({order},bytes,uint256)")[:4]
+    assert (exchange.match_orders.prepare_calldata(o, b"", o, b"", 0)[:4]
+            == keccak(text=f"match_orders({order},bytes,{order},bytes,uint256)")[:4])
