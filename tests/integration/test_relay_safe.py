@@ -15,12 +15,16 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from web3 import Web3
 
+from keepers.matcher.chainview import RpcChain
+from keepers.matcher.follower import Revalidator
 from keepers.matcher.orders import MAX_SIGNATURE_LENGTH, Order, domain_separator, sign_order
 from keepers.matcher.relay import personal_digest
 from keepers.matcher.service import RelayProcess
+from keepers.matcher.store import SqlOrderStore, StoredOrder
+from keepers.matcher.validation import OrderValidator
 from sdk.devnet import ANVIL_KEYS
 from tests.integration.test_deploy_and_fill import _contract, _fund, _push_mark
-from tests.utils.safe import SafeWeb3, new_owners
+from tests.utils.safe import SafeWeb3, new_owners, prev_owner
 
 pytestmark = pytest.mark.integration
 USDC = 10**6
@@ -193,3 +197,31 @@ def test_relay__safe_cancels_in_relay_with_owner_signatures(stack, safe, owners)
     two = safes.message_signatures(safe, cancel_digest, owners[1:])
     r = httpx.delete(f"{relay.url}/orders/{h}", headers={"X-Signature": "0x" + two.hex()})
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+
+
+def test_revalidator__safe_swaps_out_signer__resting_order_rejected(stack, tmp_path):
+    # the periodic re-validation (here run in-process against the same anvil) asks the Safe
+    # again: a resting order whose signer was swapped out is dropped with the Safe's reason
+    w3, manifest, _, _, safes = stack
+    own = new_owners(3)
+    s = _funded_safe(stack, own, 2)
+    o, digest = _order(stack, s.address, True, 2_000_000, 1)
+    chain = RpcChain(w3.provider.endpoint_uri, manifest["chain_id"], manifest["contracts"]["Exchange"]["address"],
+                     manifest["contracts"]["Clearinghouse"]["address"], head_ttl=0)
+    store = SqlOrderStore(f"sqlite:///{tmp_path / 'relay.db'}")
+    validator = OrderValidator(chain, store, domain_separator(manifest["chain_id"], chain.exchange))
+    sig = safes.message_signatures(s, digest, own[:2])
+    h, remaining = validator.check(o, sig)
+    store.add(StoredOrder(h, o, sig, remaining=remaining))
+    assert Revalidator(store, validator).run_once() == {}
+    assert store.get(h).status == "open"
+
+    prev = prev_owner(s.functions.getOwners().call(), own[0].address)
+    safes.execute(s, s.address, s.functions.swapOwner(prev, own[0].address, new_owners(1)[0].address)
+                  ._encode_transaction_data(), own[1:])
+
+    assert Revalidator(store, validator).run_once() == {"rejected": 1}
+    dead = store.get(h)
+    assert dead.status == "rejected" and dead.reason.startswith("signature no longer accepted")
+    assert "GS026" in dead.reason
+    store.close()

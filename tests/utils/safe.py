@@ -38,8 +38,10 @@ VERSION = "1.4.1"
 DOMAIN_TYPEHASH = keccak(text="EIP712Domain(uint256 chainId,address verifyingContract)")
 SAFE_MSG_TYPEHASH = keccak(text="SafeMessage(bytes message)")
 SAFE_TX_TYPEHASH = keccak(text="SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,"
-                               "uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,uint256 nonce)")
+                               "uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,"
+                               "uint256 nonce)")
 ZERO = "0x" + "00" * 20
+SENTINEL_OWNERS = "0x" + "00" * 19 + "01"  # head of the Safe's owner linked list
 CALL, DELEGATECALL = 0, 1
 # EIP-1271 magic value: what CompatibilityFallbackHandler.isValidSignature(bytes32,bytes) returns
 MAGIC = bytes.fromhex("1626ba7e")
@@ -50,7 +52,8 @@ def artifact(name: str) -> dict:
     """{"abi": [...], "bytecode": bytes} of a Safe 1.4.1 contract; a clear error without node_modules."""
     path = ARTIFACTS / _PATHS[name]
     if not path.exists():
-        raise FileNotFoundError(f"{path} missing: run `make setup` (npm installs @safe-global/safe-contracts@{VERSION})")
+        raise FileNotFoundError(f"{path} missing: run `make setup` (npm installs "
+                                f"@safe-global/safe-contracts@{VERSION})")
     d = json.loads(path.read_text())
     return {"abi": d["abi"], "bytecode": bytes.fromhex(d["bytecode"][2:])}
 
@@ -80,6 +83,12 @@ def owner_signatures(hash_: bytes, owners) -> bytes:
     `Safe.checkSignatures` walks); `owners` are LocalAccounts."""
     ordered = sorted(owners, key=lambda a: int(a.address, 16))
     return b"".join(bytes(a.unsafe_sign_hash(hash_).signature) for a in ordered)
+
+
+def prev_owner(owners: list[str], owner: str) -> str:
+    """The `prevOwner` argument of `swapOwner`/`removeOwner` for `owner`, given `getOwners()`."""
+    i = owners.index(owner)
+    return owners[i - 1] if i else SENTINEL_OWNERS
 
 
 def new_owners(n: int) -> list:

@@ -12,7 +12,16 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from tests.utils.contract_helpers import FUNDING, MARK, UNIT, USDC, next_nonce, role_trader
-from tests.utils.safe import MAGIC, SafeBoa, domain_separator, new_owners, safe_message_hash, safe_tx_hash, ZERO
+from tests.utils.safe import (
+    MAGIC,
+    ZERO,
+    SafeBoa,
+    domain_separator,
+    new_owners,
+    prev_owner,
+    safe_message_hash,
+    safe_tx_hash,
+)
 
 
 @pytest.fixture(scope="module")
@@ -275,9 +284,7 @@ def test_fill__owner_removed_after_partial_fill__rest_reverts(safes, exchange, c
     order = _order(safe_2of3, market, True, 2 * UNIT)
     sig = safes.message_signatures(safe_2of3, exchange.order_hash(order), owners[:2])
     _fill(exchange, taker, order, sig)
-    sentinel = "0x0000000000000000000000000000000000000001"
-    prev = sentinel if safe_2of3.getOwners()[0] == owners[0].address else next(
-        a for a, b in zip(safe_2of3.getOwners(), safe_2of3.getOwners()[1:]) if b == owners[0].address)
+    prev = prev_owner(list(safe_2of3.getOwners()), owners[0].address)
     replacement = new_owners(1)[0]
     safes.execute(safe_2of3, safe_2of3.address,
                   safe_2of3.swapOwner.prepare_calldata(prev, owners[0].address, replacement.address), owners[1:])
