@@ -81,8 +81,8 @@ ORDER_TYPEHASH: public(constant(bytes32)) = keccak256(
 # hard cap on either fee: 1%
 MAX_FEE_BPS: public(constant(uint256)) = 100
 # longest signature passed to a contract trader's EIP-1271 `isValidSignature`: a Safe's is 65
-# bytes per owner (more for contract owners), so this fits e.g. 15 owners of a Safe or a 2-of-3
-# Safe whose owners are themselves 2-of-3 Safes. An EOA's signature is exactly 65 bytes.
+# bytes per signing owner plus, for an owner that is itself a contract, that owner's own
+# signature (32-byte length + data); 15 plain owners take 975. An EOA's is 65 (or 64) bytes.
 MAX_SIGNATURE_LENGTH: public(constant(uint256)) = 1024
 # bytes4(keccak256("isValidSignature(bytes32,bytes)")): the selector, and the EIP-1271 magic value
 IERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
