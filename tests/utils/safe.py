@@ -62,10 +62,29 @@ def domain_separator(chain_id: int, safe: str) -> bytes:
     return keccak(encode(["bytes32", "uint256", "address"], [DOMAIN_TYPEHASH, chain_id, safe]))
 
 
+def safe_message_data(chain_id: int, safe: str, message: bytes) -> bytes:
+    """`CompatibilityFallbackHandler.encodeMessageDataForSafe(safe, message)`: the EIP-712
+    preimage of a SafeMessage (its keccak is what owners sign)."""
+    struct = keccak(SAFE_MSG_TYPEHASH + keccak(message))
+    return b"\x19\x01" + domain_separator(chain_id, safe) + struct
+
+
 def safe_message_hash(chain_id: int, safe: str, digest: bytes) -> bytes:
     """What owners sign so the Safe's `isValidSignature(digest, ...)` accepts (module doc)."""
-    struct = keccak(SAFE_MSG_TYPEHASH + keccak(encode(["bytes32"], [digest])))
-    return keccak(b"\x19\x01" + domain_separator(chain_id, safe) + struct)
+    return keccak(safe_message_data(chain_id, safe, encode(["bytes32"], [digest])))
+
+
+def contract_signatures(parts: dict[str, bytes]) -> bytes:
+    """A Safe signature made of contract-owner signatures (`checkNSignatures`, v = 0): per owner
+    in ascending address order a 65-byte static part (r = owner, s = offset of its data, v = 0),
+    then each owner's signature as a length-prefixed blob."""
+    owners = sorted(parts, key=lambda a: int(a, 16))
+    static, dynamic = b"", b""
+    for owner in owners:
+        offset = 65 * len(owners) + len(dynamic)
+        static += encode(["address", "uint256"], [owner, offset]) + b"\x00"
+        dynamic += encode(["uint256"], [len(parts[owner])]) + parts[owner]
+    return static + dynamic
 
 
 def safe_tx_hash(chain_id: int, safe: str, to: str, data: bytes, nonce: int, operation: int = CALL,
@@ -153,6 +172,17 @@ class SafeBoa:
     def message_signatures(self, safe, digest: bytes, owners) -> bytes:
         """The owners' signatures that make `safe.isValidSignature(digest, ·)` accept."""
         return owner_signatures(safe_message_hash(self.chain_id, safe.address, digest), owners)
+
+    def nested_message_signatures(self, safe, digest: bytes, inner: dict) -> bytes:
+        """The signature of `safe` whose signing owners are Safes: `inner` maps each owner Safe
+        to the EOA owners that sign for it. An owner Safe is asked (legacy EIP-1271,
+        `isValidSignature(bytes data, bytes sig)`) with data = the outer SafeMessage preimage,
+        so its owners sign the SafeMessage of that preimage under the owner Safe's domain."""
+        data = safe_message_data(self.chain_id, safe.address, encode(["bytes32"], [digest]))
+        return contract_signatures({
+            owner_safe.address: owner_signatures(keccak(safe_message_data(self.chain_id, owner_safe.address, data)),
+                                                 signers)
+            for owner_safe, signers in inner.items()})
 
     def is_valid_signature(self, safe, digest: bytes, signature: bytes) -> bytes:
         """The Safe's answer to EIP-1271 `isValidSignature(digest, signature)` (served by its

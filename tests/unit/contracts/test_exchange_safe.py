@@ -362,6 +362,32 @@ def test_fill__safe_15of15_signature_975_bytes__filled(safes, exchange, clearing
     assert clearinghouse.position(safe.address, market) == (UNIT, MARK)
 
 
+def test_fill__safe_owned_by_two_safes__454_byte_signature__filled(safes, exchange, clearinghouse, usdc, market,
+                                                                   funded, taker, keeper, signed_order, maker):
+    # a 2-of-2 Safe whose owners are 2-of-3 Safes (a company's treasury Safe owned by two
+    # departments' Safes): each owner Safe signs through its own owners, nested in the signature
+    inner = {safes.create(o, 2): o[:2] for o in (new_owners(3), new_owners(3))}
+    outer = safes.create(list(s.address for s in inner), 2)
+    funder = boa.env.generate_address("treasury-funder")
+    usdc.mint(funder, 1_000 * USDC)
+    with boa.env.prank(funder):
+        usdc.approve(clearinghouse.address, 1_000 * USDC)
+        clearinghouse.deposit_for(outer.address, 1_000 * USDC)
+    bid = _order(outer, market, True, 2 * UNIT)
+    sig = safes.nested_message_signatures(outer, exchange.order_hash(bid), inner)
+    assert len(sig) == 2 * 65 + 2 * (32 + 130) == 454
+
+    _fill(exchange, taker, bid, sig)
+    ask, ask_sig = signed_order(maker, market, False, UNIT, MARK)
+    with boa.env.prank(keeper.address):
+        exchange.match_orders(ask, ask_sig, bid, sig, UNIT)
+
+    assert clearinghouse.position(outer.address, market) == (2 * UNIT, 2 * MARK)
+    # one department alone is not enough
+    one = safes.nested_message_signatures(outer, exchange.order_hash(bid), dict(list(inner.items())[:1]))
+    assert safes.is_valid_signature(outer, exchange.order_hash(bid), one) == b""
+
+
 def test_fill__signature_of_max_length__passed_whole_to_wallet(safes, exchange, clearinghouse, market, safe_2of3,
                                                                owners, taker):
     # Safe.checkSignatures reads only what it needs: trailing bytes up to the bound reach it and
