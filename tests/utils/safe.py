@@ -74,17 +74,18 @@ def safe_message_hash(chain_id: int, safe: str, digest: bytes) -> bytes:
     return keccak(safe_message_data(chain_id, safe, encode(["bytes32"], [digest])))
 
 
-def contract_signatures(parts: dict[str, bytes]) -> bytes:
+def contract_signatures(parts: dict[str, bytes], gap: int = 0) -> bytes:
     """A Safe signature made of contract-owner signatures (`checkNSignatures`, v = 0): per owner
     in ascending address order a 65-byte static part (r = owner, s = offset of its data, v = 0),
-    then each owner's signature as a length-prefixed blob."""
+    then `gap` zero bytes (the offsets skip them), then each owner's signature as a
+    length-prefixed blob."""
     owners = sorted(parts, key=lambda a: int(a, 16))
     static, dynamic = b"", b""
     for owner in owners:
-        offset = 65 * len(owners) + len(dynamic)
+        offset = 65 * len(owners) + gap + len(dynamic)
         static += encode(["address", "uint256"], [owner, offset]) + b"\x00"
         dynamic += encode(["uint256"], [len(parts[owner])]) + parts[owner]
-    return static + dynamic
+    return static + bytes(gap) + dynamic
 
 
 def safe_tx_hash(chain_id: int, safe: str, to: str, data: bytes, nonce: int, operation: int = CALL,
@@ -173,7 +174,7 @@ class SafeBoa:
         """The owners' signatures that make `safe.isValidSignature(digest, ·)` accept."""
         return owner_signatures(safe_message_hash(self.chain_id, safe.address, digest), owners)
 
-    def nested_message_signatures(self, safe, digest: bytes, inner: dict) -> bytes:
+    def nested_message_signatures(self, safe, digest: bytes, inner: dict, gap: int = 0) -> bytes:
         """The signature of `safe` whose signing owners are Safes: `inner` maps each owner Safe
         to the EOA owners that sign for it. An owner Safe is asked (legacy EIP-1271,
         `isValidSignature(bytes data, bytes sig)`) with data = the outer SafeMessage preimage,
@@ -182,7 +183,7 @@ class SafeBoa:
         return contract_signatures({
             owner_safe.address: owner_signatures(keccak(safe_message_data(self.chain_id, owner_safe.address, data)),
                                                  signers)
-            for owner_safe, signers in inner.items()})
+            for owner_safe, signers in inner.items()}, gap)
 
     def is_valid_signature(self, safe, digest: bytes, signature: bytes) -> bytes:
         """The Safe's answer to EIP-1271 `isValidSignature(digest, signature)` (served by its

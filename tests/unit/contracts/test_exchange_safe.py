@@ -362,17 +362,24 @@ def test_fill__safe_15of15_signature_975_bytes__filled(safes, exchange, clearing
     assert clearinghouse.position(safe.address, market) == (UNIT, MARK)
 
 
-def test_fill__safe_owned_by_two_safes__454_byte_signature__filled(safes, exchange, clearinghouse, usdc, market,
-                                                                   funded, taker, keeper, signed_order, maker):
-    # a 2-of-2 Safe whose owners are 2-of-3 Safes (a company's treasury Safe owned by two
-    # departments' Safes): each owner Safe signs through its own owners, nested in the signature
+@pytest.fixture
+def treasury(safes, usdc, clearinghouse, market, funded):
+    """(outer, {owner Safe: its signing EOAs}): a funded 2-of-2 Safe whose owners are 2-of-3
+    Safes (a company treasury owned by two departments' Safes)."""
     inner = {safes.create(o, 2): o[:2] for o in (new_owners(3), new_owners(3))}
-    outer = safes.create(list(s.address for s in inner), 2)
+    outer = safes.create([s.address for s in inner], 2)
     funder = boa.env.generate_address("treasury-funder")
     usdc.mint(funder, 1_000 * USDC)
     with boa.env.prank(funder):
         usdc.approve(clearinghouse.address, 1_000 * USDC)
         clearinghouse.deposit_for(outer.address, 1_000 * USDC)
+    return outer, inner
+
+
+def test_fill__safe_owned_by_two_safes__454_byte_signature__filled(safes, exchange, clearinghouse, market, treasury,
+                                                                   taker, keeper, signed_order, maker):
+    # each owner Safe signs through its own owners, nested in the outer Safe's signature
+    outer, inner = treasury
     bid = _order(outer, market, True, 2 * UNIT)
     sig = safes.nested_message_signatures(outer, exchange.order_hash(bid), inner)
     assert len(sig) == 2 * 65 + 2 * (32 + 130) == 454
@@ -388,15 +395,20 @@ def test_fill__safe_owned_by_two_safes__454_byte_signature__filled(safes, exchan
     assert safes.is_valid_signature(outer, exchange.order_hash(bid), one) == b""
 
 
-def test_fill__signature_of_max_length__passed_whole_to_wallet(safes, exchange, clearinghouse, market, safe_2of3,
-                                                               owners, taker):
-    # Safe.checkSignatures reads only what it needs: trailing bytes up to the bound reach it and
-    # do not matter, so the full 1,024 bytes are passed
-    order = _order(safe_2of3, market, True)
-    sig = safes.message_signatures(safe_2of3, exchange.order_hash(order), owners[:2])
-    _fill(exchange, taker, order, sig + b"\xab" * (1024 - len(sig)))
+def test_fill__signature_of_max_length__reaches_wallet_whole(safes, exchange, clearinghouse, market, treasury, taker):
+    # the same nested Safe signature, its owner Safes' parts moved to the very end of 1,024
+    # bytes: the Safe reads them there (a cut anywhere would fail GS022/GS023 or GS024)
+    outer, inner = treasury
+    order = _order(outer, market, True)
+    digest = exchange.order_hash(order)
+    sig = safes.nested_message_signatures(outer, digest, inner, gap=1024 - 454)
+    assert len(sig) == 1024
+    cut = sig[:-1]
+    assert safes.is_valid_signature(outer, digest, cut) == b""
 
-    assert clearinghouse.position(safe_2of3.address, market) == (UNIT, MARK)
+    _fill(exchange, taker, order, sig)
+
+    assert clearinghouse.position(outer.address, market) == (UNIT, MARK)
 
 
 def test_fill__signature_over_max_length__reverts(safes, exchange, market, safe_2of3, owners, taker, snapshot):
