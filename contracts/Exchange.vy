@@ -6,7 +6,8 @@
         `Order(address trader,uint256 market_id,bool is_buy,uint256 quantity,int256 price,
         uint256 nonce,uint256 expiry,bool reduce_only)` under the domain
         {name: "ComputeSpread", version: "1", chainId, verifyingContract: this}; any EIP-712
-        signer works, and contract accounts (a Safe) sign through EIP-1271.
+        signer works, and contract accounts (a Safe, any threshold) sign through EIP-1271 with
+        signatures of up to MAX_SIGNATURE_LENGTH bytes.
 
         `fill`: the caller takes a resting order (caller = taker). `match_orders`: anyone (a
         matcher) crosses two signed orders. Fills execute at the maker's price; partial fills
@@ -20,8 +21,8 @@
 
 from snekmate.auth import ownable
 from snekmate.auth import ownable_2step
+from snekmate.utils import ecdsa
 from snekmate.utils import eip712_domain_separator as eip712
-from snekmate.utils import signature_checker
 
 import constants as c
 from interfaces import IClearinghouse
@@ -79,6 +80,12 @@ ORDER_TYPEHASH: public(constant(bytes32)) = keccak256(
 )
 # hard cap on either fee: 1%
 MAX_FEE_BPS: public(constant(uint256)) = 100
+# longest signature passed to a contract trader's EIP-1271 `isValidSignature`: a Safe's is 65
+# bytes per signing owner plus, for an owner that is itself a contract, that owner's own
+# signature (32-byte length + data); 15 plain owners take 975. An EOA's is 65 (or 64) bytes.
+MAX_SIGNATURE_LENGTH: public(constant(uint256)) = 1024
+# bytes4(keccak256("isValidSignature(bytes32,bytes)")): the selector, and the EIP-1271 magic value
+IERC1271_MAGIC: constant(bytes4) = 0x1626ba7e
 
 clearinghouse: public(immutable(IClearinghouse))
 # thousandths of a unit filled per order hash
@@ -105,12 +112,17 @@ def __init__(clearinghouse_: IClearinghouse, maker_fee_bps_: uint256, taker_fee_
 
 
 @external
-def fill(order: Order, signature: Bytes[65], quantity: uint256):
+def fill(order: Order, signature: Bytes[MAX_SIGNATURE_LENGTH], quantity: uint256):
     """
     @notice Take `quantity` of a signed resting order; the caller is the taker and pays the
             taker fee. Executes at the order's price.
     @param order The maker's order as signed.
-    @param signature 65-byte ECDSA signature, or what the maker contract's EIP-1271 accepts.
+    @param signature For an EOA trader: the 65-byte ECDSA signature (r, s, v; low s) of
+           `order_hash(order)`, or its 64-byte EIP-2098 form. For a contract trader (a
+           Safe): up to MAX_SIGNATURE_LENGTH (1,024) bytes, passed as is to its EIP-1271
+           `isValidSignature(order_hash(order), signature)` on every fill (a Safe: its
+           owners' signatures of the SafeMessage, or empty when the Safe approved the
+           message on-chain through SignMessageLib).
     @param quantity Thousandths of a unit, at most the order's remaining quantity.
     """
     assert msg.sender != order.trader, "Exchange: self fill"
@@ -120,12 +132,18 @@ def fill(order: Order, signature: Bytes[65], quantity: uint256):
 
 @external
 def match_orders(
-    maker: Order, maker_signature: Bytes[65], taker: Order, taker_signature: Bytes[65], quantity: uint256
+    maker: Order,
+    maker_signature: Bytes[MAX_SIGNATURE_LENGTH],
+    taker: Order,
+    taker_signature: Bytes[MAX_SIGNATURE_LENGTH],
+    quantity: uint256,
 ):
     """
     @notice Cross two signed orders at the maker's price (anyone may call: a matcher).
     @param maker The resting order; its price is the execution price.
+    @param maker_signature The maker's signature, as for `fill`.
     @param taker The incoming order; its limit must cross the maker's price.
+    @param taker_signature The taker's signature, as for `fill`.
     @param quantity Thousandths of a unit, within both orders' remaining quantities.
     """
     assert maker.market_id == taker.market_id, "Exchange: market mismatch"
@@ -232,7 +250,7 @@ def _order_hash(o: Order) -> bytes32:
 
 
 @internal
-def _use(order: Order, signature: Bytes[65], quantity: uint256) -> bytes32:
+def _use(order: Order, signature: Bytes[MAX_SIGNATURE_LENGTH], quantity: uint256) -> bytes32:
     """
     @dev Check the order is alive and signed, book `quantity` against it.
     """
@@ -246,7 +264,7 @@ def _use(order: Order, signature: Bytes[65], quantity: uint256) -> bytes32:
     # the hash binds every field, so an ECDSA signature checked on the first fill holds for the
     # rest; a contract signer (EIP-1271) may revoke, so it is asked again on every fill
     if done == 0 or order.trader.is_contract:
-        assert signature_checker._is_valid_signature_now(order.trader, h, signature), "Exchange: bad signature"
+        assert self._is_valid_signature(order.trader, h, signature), "Exchange: bad signature"
     self.filled[h] = done + quantity
     if order.reduce_only:
         q: int256 = 0
@@ -257,6 +275,37 @@ def _use(order: Order, signature: Bytes[65], quantity: uint256) -> bytes32:
         else:
             assert q > 0 and convert(quantity, int256) <= q, "Exchange: not reducing"
     return h
+
+
+@view
+@internal
+def _is_valid_signature(signer: address, h: bytes32, signature: Bytes[MAX_SIGNATURE_LENGTH]) -> bool:
+    """
+    @dev snekmate's `signature_checker._is_valid_signature_now` with the bound raised for
+         contracts only: an account without code is checked by ECDSA (65 or 64 bytes, low s),
+         one with code by its EIP-1271 `isValidSignature` alone, exactly as snekmate decides.
+    """
+    if not signer.is_contract:
+        # snekmate's ECDSA takes the 65-byte (r, s, v) and the 64-byte EIP-2098 form; any other
+        # length is refused here (snekmate would recover the zero address from it)
+        n: uint256 = len(signature)
+        if n == 65:
+            return ecdsa._recover_sig(h, slice(signature, 0, 65)) == signer
+        if n == 64:
+            return ecdsa._recover_sig(h, slice(signature, 0, 64)) == signer
+        return False
+    ok: bool = False
+    magic: Bytes[32] = b""
+    # a wallet without `isValidSignature`, one that reverts on a bad signature (a Safe does) and
+    # one that answers anything but the magic value all read as "not signed"
+    ok, magic = raw_call(
+        signer,
+        abi_encode(h, signature, method_id=IERC1271_MAGIC),
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    return ok and len(magic) == 32 and convert(magic, bytes32) == convert(IERC1271_MAGIC, bytes32)
 
 
 @internal

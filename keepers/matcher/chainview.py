@@ -42,6 +42,24 @@ class ChainError(RuntimeError):
     """The RPC failed or a call reverted."""
 
 
+class CallReverted(ChainError):
+    """An eth_call reverted (JSON-RPC error code 3 / "execution reverted"): the chain answered."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def revert_reason(message: str, data) -> str:
+    """The revert string of an `Error(string)` payload, else the node's message."""
+    if isinstance(data, str) and data.startswith("0x08c379a0"):
+        try:
+            return decode(["string"], bytes.fromhex(data[10:]))[0]
+        except Exception:  # noqa: BLE001 - malformed payload: fall back to the message
+            pass
+    return message.removeprefix("execution reverted").lstrip(": ") or "reverted without a reason"
+
+
 @dataclass(frozen=True)
 class MarketInfo:
     market_id: int
@@ -92,6 +110,13 @@ class ChainView(Protocol):
 
     def cancelled(self, order_hash: str) -> bool: ...
 
+    def has_code(self, address: str) -> bool:
+        """True when `address` has code (a contract wallet: the Exchange asks it, EIP-1271)."""
+
+    def wallet_refusal(self, wallet: str, digest: bytes, signature: bytes) -> str | None:
+        """None when `wallet.isValidSignature(digest, signature)`, called as the Exchange calls
+        it, returns the EIP-1271 magic value; else why not (the wallet's revert reason)."""
+
 
 def _sel(sig: str) -> bytes:
     return keccak(text=sig)[:4]
@@ -110,7 +135,11 @@ SEL = {
     "match_orders": _sel(f"match_orders({ORDER_ABI_TUPLE},bytes,{ORDER_ABI_TUPLE},bytes,uint256)"),
     "cancel_all": _sel("cancel_all(uint256)"),
     "cancel": _sel(f"cancel({ORDER_ABI_TUPLE})"),
+    "is_valid_signature": _sel("isValidSignature(bytes32,bytes)"),
 }
+# EIP-1271: `isValidSignature(bytes32,bytes)` returns its own selector for a valid signature;
+# the Exchange reads at most 32 bytes back and wants exactly this word
+EIP1271_MAGIC_WORD = SEL["is_valid_signature"] + bytes(28)
 
 
 class Rpc:
@@ -156,11 +185,17 @@ class Rpc:
             raise ChainError(f"{method}: RPC {self.url} unreachable: {e}") from e
         if "error" in body:
             err = body["error"]
-            raise ChainError(f"{method}: {err.get('message')}" + (f" {err.get('data')}" if err.get("data") else ""))
+            msg = f"{method}: {err.get('message')}" + (f" {err.get('data')}" if err.get("data") else "")
+            if method == "eth_call" and (err.get("code") == 3 or "revert" in str(err.get("message", "")).lower()):
+                raise CallReverted(msg, revert_reason(str(err.get("message", "")), err.get("data")))
+            raise ChainError(msg)
         return body["result"]
 
-    def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
-        out = self(method="eth_call", params=[{"to": to, "data": "0x" + data.hex()}, block])
+    def call(self, to: str, data: bytes, block: str = "latest", sender: str | None = None) -> bytes:
+        tx = {"to": to, "data": "0x" + data.hex()}
+        if sender:
+            tx["from"] = sender
+        out = self(method="eth_call", params=[tx, block])
         return bytes.fromhex(out[2:])
 
     def close(self) -> None:
@@ -345,6 +380,26 @@ class RpcChain:
     def cancelled(self, order_hash: str) -> bool:
         return self._cached(("cancelled", order_hash), lambda: decode(
             ["bool"], self._call(self.exchange, "cancelled", ["bytes32"], [bytes.fromhex(order_hash[2:])]))[0])
+
+    def has_code(self, address: str) -> bool:
+        """Whether `address` has code at the head block (a Safe proxy, or a 7702 delegation)."""
+        return self._cached(("code", address.lower()), lambda: self.rpc("eth_getCode", [address, "latest"])
+                            not in ("0x", "0x0", "", None))
+
+    def wallet_refusal(self, wallet: str, digest: bytes, signature: bytes) -> str | None:
+        """EIP-1271 exactly as the Exchange checks it (`_is_valid_signature`): a static call from
+        the Exchange (some wallets look at the caller) of `isValidSignature(digest, signature)`;
+        valid iff it returns and its first 32 bytes are the magic word. Never cached: a wallet
+        can revoke at any block. Raises ChainError when the node cannot answer (not a refusal)."""
+        self.reads += 1
+        try:
+            out = self.rpc.call(wallet, SEL["is_valid_signature"] + encode(["bytes32", "bytes"], [digest, signature]),
+                                sender=self.exchange)
+        except CallReverted as e:
+            return f"isValidSignature reverted: {e.reason}"
+        if out[:32] == EIP1271_MAGIC_WORD:
+            return None
+        return f"isValidSignature returned 0x{out[:32].hex()}, not the EIP-1271 magic value 0x1626ba7e"
 
     def logs(self, from_block: int, to_block: int, topics: list) -> list[dict]:
         return self.rpc("eth_getLogs", [{"address": self.exchange, "fromBlock": hex(from_block),

@@ -7,11 +7,13 @@ Per market, `book.select_match` picks the first crossing pair in price-time prio
 
 1. `store.claim(maker, taker)` marks both in flight atomically: a second matcher (or the
    follower/revalidator) leaves them alone, so an order is never sent twice;
-2. `TxSender.send` simulates then sends `match_orders(maker, sig, taker, sig, qty)`: one tx at a
+2. a contract wallet's signature is asked again (EIP-1271 `eth_call`; a Safe may have revoked
+   since the post): a refused order is dropped and nothing is sent;
+3. `TxSender.send` simulates then sends `match_orders(maker, sig, taker, sig, qty)`: one tx at a
    time from the matcher account (which needs only gas), local nonce;
-3. success: both orders' `remaining` is re-read from the chain (a partly filled order stays in
+4. success: both orders' `remaining` is re-read from the chain (a partly filled order stays in
    the book with its smaller remaining), the trade is recorded from the receipt's log;
-4. failure (simulation revert, on-chain revert, RPC error): both orders are re-validated from
+5. failure (simulation revert, on-chain revert, RPC error): both orders are re-validated from
    the chain (expiry, nonce, remaining, the trader's margin); a dead one is dropped with the
    reason, a live one is kept. If both still look alive the pair is skipped for `skip_ttl`
    seconds so the book is not stuck on it. Both are always released: nothing is lost.
@@ -88,6 +90,12 @@ class Matcher:
         if match is None or not self.store.claim(match.pair):
             return None
         t0 = time.perf_counter()
+        revoked = self._revoked(match)
+        if revoked:
+            self.notify("book", {"market_id": market_id})
+            return MatchResult(market_id, match.maker.hash, match.taker.hash, match.quantity, match.price, False,
+                               reason=revoked[0][1], dropped=tuple(h for h, _ in revoked),
+                               seconds=time.perf_counter() - t0)
         try:
             receipt = self.sender.send(self.chain.exchange, match_calldata(match))
         except (TxFailed, ChainError) as e:
@@ -115,6 +123,25 @@ class Matcher:
         log.info("matched market=%s qty=%s price=%s tx=%s", market_id, match.quantity, match.price, receipt.tx_hash)
         return MatchResult(market_id, match.maker.hash, match.taker.hash, match.quantity, match.price, True,
                            receipt.tx_hash, seconds=time.perf_counter() - t0)
+
+    def _revoked(self, match: Match) -> list[tuple[str, str]]:
+        """Ask contract wallets again right before sending (a Safe may have revoked since the
+        post; ECDSA signatures need no read): drop a refused order, release the pair, send
+        nothing. [(hash, reason)] of the dropped; [] to go ahead (also when the node cannot
+        answer: the transaction's own simulation is the backstop)."""
+        dropped: list[tuple[str, str]] = []
+        try:
+            for so in (match.maker, match.taker):
+                reason = self.validator.revoked(so)
+                if reason:
+                    self.store.kill(so.hash, REJECTED, reason)
+                    dropped.append((so.hash, reason))
+        except ChainError as e:
+            log.warning("signature re-check before matching failed (the send simulates anyway): %s", e)
+        if dropped:
+            self.store.release(match.pair)
+            log.warning("match skipped market=%s: %s", match.maker.order.market_id, dropped)
+        return dropped
 
     def _refresh(self, so: StoredOrder) -> str | None:
         status, reason, rem = self.validator.still_alive(so)

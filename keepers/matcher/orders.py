@@ -4,9 +4,12 @@ Pure module (no FastAPI, no web3 provider). The digest is built by hand from the
 of DESIGN §4 so it costs a few microseconds; `tests/unit/matcher/test_matcher_orders.py` pins it
 to the golden vectors made with an independent signer (foundry's cast).
 
-Signature verification must say exactly what the chain will say: the Exchange runs
-`ecrecover(digest, v, r, s)` (snekmate, low-s only) and compares with `order.trader`; so do we,
-through eth_keys' coincurve (libsecp256k1) backend.
+Signature verification must say exactly what the chain will say. For an account without code
+the Exchange runs `ecrecover(digest, v, r, s)` (snekmate, low-s only) and compares with
+`order.trader`; so do we, through eth_keys' coincurve (libsecp256k1) backend. For a contract
+account (a Safe) the Exchange asks the account, EIP-1271 `isValidSignature(digest, signature)`
+with up to MAX_SIGNATURE_LENGTH bytes; the relay makes the same call (`ChainView.wallet_refusal`,
+driven by `validation.OrderValidator.signature_refusal`).
 """
 from __future__ import annotations
 
@@ -30,6 +33,9 @@ DOMAIN_VERSION = "1"
 ORDER_ABI_TUPLE = "(address,uint256,bool,uint256,int256,uint256,uint256,bool)"
 
 UINT256_MAX = 2**256 - 1
+# Exchange.MAX_SIGNATURE_LENGTH: the longest signature `fill`/`match_orders` pass to a contract
+# trader (a Safe: 65 bytes per owner); an EOA's is 65 bytes
+MAX_SIGNATURE_LENGTH = 1024
 INT256_MIN, INT256_MAX = -(2**255), 2**255 - 1
 
 # secp256k1
@@ -110,6 +116,28 @@ def sign_order(order: Order, key, separator: bytes) -> bytes:
     """Sign `order` with a private key (hex/bytes or LocalAccount): 65 bytes r‖s‖v, v in {27, 28}."""
     acct = key if hasattr(key, "unsafe_sign_hash") else Account.from_key(key)
     return bytes(acct.unsafe_sign_hash(order.digest(separator)).signature)
+
+
+# Safe 1.4.1's revert codes (contracts/Safe.sol, CompatibilityFallbackHandler) a trader meets
+# when its Safe refuses an order signature, in words
+SAFE_ERRORS = {
+    "GS020": "signatures too short for the Safe's threshold (65 bytes per owner)",
+    "GS021": "a contract-owner signature points inside the signatures' static part",
+    "GS022": "a contract-owner signature is out of bounds",
+    "GS023": "a contract-owner signature's length is out of bounds",
+    "GS024": "a contract owner refused its signature",
+    "GS025": "an owner's hash approval is missing",
+    "GS026": "a signature is not by an owner of the Safe, or the owners are not in ascending address order",
+    "Hash not approved": "empty signature but the Safe has not approved this order on-chain (SignMessageLib)",
+}
+
+
+def explain_wallet_reason(reason: str) -> str:
+    """`reason` with a Safe revert code spelt out."""
+    for code, words in SAFE_ERRORS.items():
+        if reason.endswith(code):
+            return f"{reason} ({words})"
+    return reason
 
 
 def cancel_message(order_hash: str) -> str:

@@ -5,11 +5,12 @@ import threading
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
+from eth_utils import keccak
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from keepers.matcher.chainview import ChainView
+from keepers.matcher.chainview import ChainError, ChainView
 from keepers.matcher.hub import Hub
-from keepers.matcher.orders import cancel_message
+from keepers.matcher.orders import MAX_SIGNATURE_LENGTH, cancel_message
 from keepers.matcher.store import CANCELLED, OPEN, OrderStore, StoredOrder, Trade
 from keepers.matcher.validation import OrderValidator, RelayError
 
@@ -65,13 +66,11 @@ class Relay:
         if so is None:
             raise RelayError(404, "not_found", f"order {h} is not known to the relay")
         if signature:
-            try:
-                signer = Account.recover_message(encode_defunct(text=cancel_message(h)), signature=signature)
-            except Exception:  # noqa: BLE001
-                signer = None
-            if signer != so.order.trader:
+            if not self._cancel_signed(so.order.trader, h, signature):
                 raise RelayError(403, "bad_cancel_signature",
-                                 f"the cancel must be signed (EIP-191 personal_sign of 'cancel:{h}') by {so.order.trader}")
+                                 f"the cancel must be signed (EIP-191 personal_sign of 'cancel:{h}') by {so.order.trader}"
+                                 " (a contract wallet: a signature its EIP-1271 isValidSignature accepts for that "
+                                 "message's hash)")
             if so.status == OPEN and so.in_flight:
                 raise RelayError(409, "in_flight", "a match of this order is being sent; cancel on-chain or retry")
             if so.status == OPEN:
@@ -85,6 +84,25 @@ class Relay:
             self.store.kill(h, status, reason)
         self.notify("book", {"market_id": so.order.market_id})
         return self.store.get(h)
+
+    def _cancel_signed(self, trader: str, order_hash: str, signature: str) -> bool:
+        """EIP-191 "cancel:<hash>" signed by the trader's key, or accepted by the trader's
+        contract wallet (EIP-1271, as for orders)."""
+        text = cancel_message(order_hash)
+        try:
+            if Account.recover_message(encode_defunct(text=text), signature=signature) == trader:
+                return True
+        except Exception:  # noqa: BLE001 - not an ECDSA signature: maybe a wallet's
+            pass
+        try:
+            raw = bytes.fromhex(signature.removeprefix("0x"))
+        except ValueError:
+            return False
+        try:
+            return (len(raw) <= MAX_SIGNATURE_LENGTH and self.chain.has_code(trader)
+                    and self.chain.wallet_refusal(trader, personal_digest(text), raw) is None)
+        except ChainError as e:
+            raise RelayError(503, "chain_unavailable", f"cannot check {trader}'s cancel signature on-chain: {e}") from e
 
     # ------------------------------------------------------------ reads
     def book(self, market_id: int, depth: int | None = None, limit: int = BOOK_ORDERS_LIMIT, offset: int = 0) -> dict:
@@ -106,6 +124,12 @@ class Relay:
             self.hub.mark_dirty(payload["market_id"])
         elif kind == "trade":
             self.hub.publish({"type": "trade", "market_id": payload["market_id"], "trade": trade_json(payload["trade"])})
+
+
+def personal_digest(text: str) -> bytes:
+    """EIP-191 version 0x45 (personal_sign) hash of `text`: what a wallet signs for a cancel."""
+    data = text.encode()
+    return keccak(b"\x19Ethereum Signed Message:\n" + str(len(data)).encode() + data)
 
 
 def order_json(so: StoredOrder) -> dict:

@@ -19,7 +19,9 @@ class OrderCreate(BaseModel):
     nonce: int
     expiry: int = Field(description="unix seconds; dead after it")
     reduce_only: bool = False
-    signature: str = Field(description="0x + 65-byte EIP-712 signature (r, s, v)")
+    signature: str = Field(description="0x + hex: an EOA's 65-byte EIP-712 signature (r, s, v), or for a contract "
+                                       "wallet (a Safe) what its EIP-1271 isValidSignature accepts for the order "
+                                       "digest, at most 1,024 bytes (empty: approved on-chain)")
     hash: str | None = Field(default=None, description="optional; must equal the EIP-712 digest if given")
 
     @model_validator(mode="before")

@@ -137,7 +137,7 @@ orders_t = Table(
     Column("nonce", String(78), nullable=False),  # uint256 as decimal text (SDK nonces exceed 64 bits)
     Column("expiry", String(78), nullable=False),
     Column("reduce_only", Boolean, nullable=False),
-    Column("signature", LargeBinary(65), nullable=False),
+    Column("signature", LargeBinary(1024), nullable=False),  # up to Exchange.MAX_SIGNATURE_LENGTH (a Safe's)
     Column("status", String(12), nullable=False),
     Column("remaining", BigInteger, nullable=False),
     Column("in_flight", Boolean, nullable=False, default=False),

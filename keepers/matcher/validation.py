@@ -13,6 +13,16 @@ Margin pre-check (an estimate of what `Clearinghouse.trade` will demand, conserv
     per market, reserved = max(sum need of open buys, sum need of open sells) (only one side can
     grow the position), summed over the trader's markets, must be <= free margin = equity - IM
     from `Clearinghouse.account_summary`. Reduce-only orders reserve nothing.
+
+Signatures, as the Exchange checks them: a 65-byte ECDSA signature (low s) recovering to the
+trader is accepted without a chain read. Otherwise, if the trader has code (a Safe or another
+EIP-1271 wallet), the relay `eth_call`s its `isValidSignature(digest, signature)` from the
+Exchange's address, at post time and again just before the order is matched and on every
+re-validation (a Safe can revoke: new owners, a higher threshold); a refusal is a 400
+`bad_signature` naming the wallet's reason, and a resting order whose wallet stops accepting
+is dropped (`rejected`, "signature no longer accepted"). Signatures are at most
+MAX_SIGNATURE_LENGTH bytes (the Exchange's bound); empty is allowed for a contract wallet (a
+Safe that approved the order on-chain through SignMessageLib).
 """
 from __future__ import annotations
 
@@ -24,13 +34,27 @@ from functools import lru_cache
 
 from eth_utils import is_address
 
-from keepers.matcher.chainview import AccountInfo, ChainView, MarketInfo
-from keepers.matcher.orders import UINT256_MAX, Order, SignatureVerifier, checksum
-from keepers.matcher.store import OrderStore, StoredOrder
+from keepers.matcher.chainview import AccountInfo, ChainError, ChainView, MarketInfo
+from keepers.matcher.orders import (
+    MAX_SIGNATURE_LENGTH,
+    UINT256_MAX,
+    Order,
+    SignatureVerifier,
+    checksum,
+    explain_wallet_reason,
+)
+from keepers.matcher.store import REJECTED, OrderStore, StoredOrder
 
 INT64_MAX = 2**63 - 1
 
 _is_address = lru_cache(maxsize=65_536)(is_address)  # a keccak for checksummed input; traders repeat
+
+
+@lru_cache(maxsize=65_536)
+def _ecdsa_signed(order_hash: str, signature: bytes, trader: str, verifier: SignatureVerifier) -> bool:
+    """The order's signature is the trader's own ECDSA: valid for good (memoised: re-validation
+    walks every resting order)."""
+    return len(signature) == 65 and verifier.verify(bytes.fromhex(order_hash[2:]), signature, trader)
 
 
 class RelayError(Exception):
@@ -111,10 +135,12 @@ class OrderValidator:
         sig = data.get("signature", "")
         try:
             raw = bytes.fromhex(sig[2:] if sig.startswith("0x") else sig)
-        except ValueError:
-            raw = b""
-        if len(raw) != 65:
-            raise RelayError(400, "bad_signature", "signature must be 65 bytes hex (r, s, v)")
+        except (ValueError, TypeError, AttributeError):
+            raise RelayError(400, "bad_signature", "signature must be hex: 65 bytes (r, s, v) from an EOA, or what "
+                                                   "a contract wallet's EIP-1271 isValidSignature accepts") from None
+        if len(raw) > MAX_SIGNATURE_LENGTH:
+            raise RelayError(400, "bad_signature", f"signature is {len(raw)} bytes; the Exchange passes at most "
+                                                   f"{MAX_SIGNATURE_LENGTH} (MAX_SIGNATURE_LENGTH)")
         o = Order(checksum(trader), data["market_id"], bool(data["is_buy"]), data["quantity"],
                   data["price"], data["nonce"], data["expiry"], bool(data.get("reduce_only", False)))
         return o, raw
@@ -126,11 +152,7 @@ class OrderValidator:
         h = "0x" + digest.hex()
         if self.store.exists(h):
             raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
-        if not self.verifier.verify(digest, signature, o.trader):
-            raise RelayError(400, "bad_signature",
-                             f"signature does not recover to {o.trader} for this order under the domain "
-                             f"ComputeSpread v1, chainId {self.chain.chain_id}, Exchange {self.chain.exchange} "
-                             "(signed for another chain, contract or order?)")
+        self.check_signature(o, digest, signature)
         m = self.market_checks(o)
         _, now = self.chain.head()
         if o.expiry <= now + self.settings.min_ttl:
@@ -151,6 +173,37 @@ class OrderValidator:
         elif self.settings.check_margin:
             self.margin_check(o, remaining, m)
         return h, remaining
+
+    def signature_refusal(self, o: Order, digest: bytes, signature: bytes) -> tuple[str, str] | None:
+        """None when the Exchange would accept `signature` for `o` now, else (code, reason).
+        ECDSA by the trader's key needs no chain read; anything else is asked of the trader's
+        contract (EIP-1271) when it has code. ChainError when the node cannot answer."""
+        if len(signature) == 65 and self.verifier.verify(digest, signature, o.trader):
+            return None
+        if self.chain.has_code(o.trader):
+            why = self.chain.wallet_refusal(o.trader, digest, signature)
+            if why is None:
+                return None
+            return "bad_signature", (f"contract wallet {o.trader} does not accept this signature for order digest "
+                                     f"0x{digest.hex()}: {explain_wallet_reason(why)}. A Safe signs the SafeMessage of "
+                                     "the digest (threshold owner signatures in ascending owner order) or approves "
+                                     "it on-chain (SignMessageLib) and sends an empty signature")
+        if len(signature) != 65:
+            return "bad_signature", (f"signature is {len(signature)} bytes; {o.trader} has no code, so the Exchange "
+                                     "wants a 65-byte ECDSA signature (r, s, v)")
+        return "bad_signature", (f"signature does not recover to {o.trader} for this order under the domain "
+                                 f"ComputeSpread v1, chainId {self.chain.chain_id}, Exchange {self.chain.exchange} "
+                                 "(signed for another chain, contract or order?)")
+
+    def check_signature(self, o: Order, digest: bytes, signature: bytes) -> None:
+        """RelayError 400 naming the reason when the Exchange would refuse the signature now; 503
+        when the chain cannot tell (not the trader's fault)."""
+        try:
+            refused = self.signature_refusal(o, digest, signature)
+        except ChainError as e:
+            raise RelayError(503, "chain_unavailable", f"cannot check {o.trader}'s signature on-chain: {e}") from e
+        if refused:
+            raise RelayError(400, *refused)
 
     def market_checks(self, o: Order) -> MarketInfo:
         m = self.chain.market(o.market_id)
@@ -211,7 +264,21 @@ class OrderValidator:
             if self.chain.cancelled(so.hash):
                 return "cancelled", "cancelled on-chain", 0
             return "filled", "fully filled", 0
+        revoked = self.revoked(so)
+        if revoked:
+            return REJECTED, revoked, 0
         return None, "", rem
+
+    def revoked(self, so: StoredOrder) -> str | None:
+        """Why the Exchange would now refuse a resting order's signature (a contract wallet
+        revoked it), else None. An ECDSA signature never changes its answer: no chain read."""
+        if _ecdsa_signed(so.hash, so.signature, so.order.trader, self.verifier):
+            return None
+        if not self.chain.has_code(so.order.trader):
+            return "signature no longer accepted: the trader has no code (no EIP-1271 wallet) any more"
+        why = self.chain.wallet_refusal(so.order.trader, bytes.fromhex(so.hash[2:]), so.signature)
+        # short: the store keeps 200 characters of reason
+        return None if why is None else f"signature no longer accepted: {explain_wallet_reason(why)}"
 
     def margin_excess(self, trader: str, orders: list[StoredOrder]) -> list[StoredOrder]:
         """Youngest orders to drop so the rest fit the trader's free margin ("margin gone")."""

@@ -1,9 +1,12 @@
 """Contract accounts (a Safe via EIP-1271) trade through the Exchange: Mock1271Wallet accepts
-ECDSA signatures of its EOA owner and moves collateral through owner-only passthroughs."""
+ECDSA signatures of its EOA owner and moves collateral through owner-only passthroughs; the
+real Safe 1.4.1 is in test_exchange_safe.py."""
 import boa
 import pytest
+from boa.contracts.base_evm_contract import BoaError
 
 from tests.utils.contract_helpers import MARK, MOCK_1271_WALLET, UNIT, USDC, next_nonce, role_trader
+from tests.utils.deployers import CONTRACTS
 
 MAGIC = bytes.fromhex("1626ba7e")
 
@@ -137,3 +140,32 @@ def test_fill__wallet_revokes_after_partial_fill__rest_reverts(protocol, exchang
 
     assert snapshot(funded_wallet.address, orders=[order]) == before
     assert exchange.filled(exchange.order_hash(order)) == UNIT
+
+
+MOCK_STATEFUL_WALLET = boa.load_partial(str(CONTRACTS / "testing" / "MockStatefulWallet.vy"))
+
+
+def test_fill__wallet_writes_state_while_answering__bad_signature(exchange, market, taker, snapshot):
+    # the Exchange asks with STATICCALL: a wallet that tries to change state (re-enter, count,
+    # move funds) while answering fails its own check, whatever it returns
+    wallet = MOCK_STATEFUL_WALLET.deploy(True)
+    order = (wallet.address, market, True, UNIT, MARK, next_nonce(), 2**40, False)
+    before = snapshot(wallet.address, orders=[order], contracts=[wallet])
+
+    with boa.env.prank(taker.address), boa.reverts("Exchange: bad signature"):
+        exchange.fill(order, b"\x01" * 200, UNIT)
+
+    assert snapshot(wallet.address, orders=[order], contracts=[wallet]) == before
+    assert wallet.answered() == 0
+
+
+def test_fill__same_wallet_answering_as_a_view__passes_signature_check(exchange, market, taker):
+    # control: the same answer without the write gets past the signature (and stops at margin:
+    # this wallet holds no collateral)
+    wallet = MOCK_STATEFUL_WALLET.deploy(False)
+    order = (wallet.address, market, True, UNIT, MARK, next_nonce(), 2**40, False)
+
+    with boa.env.prank(taker.address), pytest.raises(BoaError) as e:
+        exchange.fill(order, b"\x01" * 200, UNIT)
+
+    assert "Exchange: bad signature" not in str(e.value) and "Clearinghouse:" in str(e.value)

@@ -257,3 +257,37 @@ def test_match_orders__taker_without_margin__reverts(exchange, market, funded, s
         _match(exchange, ask, bid, UNIT, maker)
 
     assert snapshot(orders=[ask[0], bid[0]]) == before
+
+
+@pytest.mark.parametrize("named_maker", ["ask", "bid"])
+def test_match_orders__matcher_names_either_maker__price_within_both_limits(exchange, clearinghouse, market,
+                                                                           crossing, maker, taker, keeper,
+                                                                           named_maker):
+    # docs/relay.md: whichever order the caller names the maker, the fill is at that order's own
+    # price, so the buyer never pays above its $51 limit and the seller never gets below $50
+    ask, bid = crossing
+    if named_maker == "ask":
+        _match(exchange, ask, bid, UNIT, keeper)
+    else:
+        _match(exchange, bid, ask, UNIT, keeper)
+
+    (log,) = events(exchange, "OrderFilled")
+    price = MARK if named_maker == "ask" else 51 * USDC
+    assert log.price == price and MARK <= log.price <= 51 * USDC
+    assert clearinghouse.position(taker.address, market) == (UNIT, price)
+    assert clearinghouse.position(maker.address, market) == (-UNIT, -price)
+
+
+def test_match_orders__no_naming_beats_a_limit__non_crossing_pair_reverts_both_ways(exchange, market, funded,
+                                                                                   signed_order, maker, taker,
+                                                                                   keeper, snapshot):
+    # a matcher cannot push a trade beyond either limit by choosing the roles: $49 bid vs $50 ask
+    bid = signed_order(taker, market, True, UNIT, 49 * USDC)
+    ask = signed_order(maker, market, False, UNIT, MARK)
+    before = snapshot(orders=[bid[0], ask[0]])
+
+    for m, t in ((ask, bid), (bid, ask)):
+        with boa.reverts("Exchange: prices do not cross"):
+            _match(exchange, m, t, UNIT, keeper)
+
+    assert snapshot(orders=[bid[0], ask[0]]) == before

@@ -55,6 +55,12 @@ class FakeChain:
     def cancelled(self, order_hash):
         return order_hash in self.cancelled_
 
+    def has_code(self, address):
+        return False  # every trader here is a key; contract wallets: tests/integration/test_relay_safe.py
+
+    def wallet_refusal(self, wallet, digest, signature):
+        raise AssertionError("FakeChain has no contract wallets")
+
 
 SEP = domain_separator(CHAIN_ID, EXCHANGE)
 _nonces = itertools.count(1)

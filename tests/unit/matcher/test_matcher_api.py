@@ -63,6 +63,30 @@ def test_post__tampered_field__400_bad_signature(client, traders):
     assert client.post("/orders", json=w).json()["code"] == "bad_signature"
 
 
+@pytest.mark.parametrize("sig, words", [
+    ("0x", "0 bytes"),  # empty is only for a contract wallet that approved on-chain
+    ("0x" + "11" * 130, "130 bytes"),  # a multisig's length from an address without code
+    ("0x" + "11" * 1025, "at most 1024"),  # beyond Exchange.MAX_SIGNATURE_LENGTH
+    ("0xzz", "must be hex"),
+], ids=["empty", "130_bytes_eoa", "over_bound", "not_hex"])
+def test_post__eoa_signature_of_wrong_shape__400_bad_signature_says_why(client, store, traders, sig, words):
+    w = {**wire(make_order(traders[0]), traders[0]), "signature": sig}
+    r = client.post("/orders", json=w)
+    assert r.status_code == 400 and r.json()["code"] == "bad_signature"
+    assert words in r.json()["detail"]
+    assert store.query(status=None) == []
+
+
+def test_post__eoa_compact_signature__400(client, traders):
+    # the Exchange takes EIP-2098 64-byte signatures from EOAs; the relay keeps to one form (65)
+    o = make_order(traders[0])
+    w = wire(o, traders[0])
+    raw = bytes.fromhex(w["signature"][2:])
+    vs = int.from_bytes(raw[32:64], "big") | ((raw[64] - 27) << 255)
+    r = client.post("/orders", json={**w, "signature": "0x" + (raw[:32] + vs.to_bytes(32, "big")).hex()})
+    assert r.status_code == 400 and "64 bytes" in r.json()["detail"]
+
+
 def test_post__replay_of_accepted_order__409(client, traders):
     o = make_order(traders[0])
     assert _post(client, o, traders[0]).status_code == 201

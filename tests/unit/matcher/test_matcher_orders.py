@@ -57,3 +57,22 @@ def test_verify__high_s_or_bad_v__rejected_like_snekmate():
     high = sig[:32] + (n - s).to_bytes(32, "big") + bytes([55 - sig[64]])
     assert recover_address(o.digest(sep), high) is None
     assert not SignatureVerifier().verify(o.digest(sep), sig[:64] + bytes([sig[64] - 27]), acct.address)
+
+
+def test_revert_reason__error_string_payload__decoded():
+    from eth_abi import encode
+
+    from keepers.matcher.chainview import revert_reason
+
+    payload = "0x08c379a0" + encode(["string"], ["GS026"]).hex()
+    assert revert_reason("execution reverted: GS026", payload) == "GS026"
+    assert revert_reason("execution reverted", None) == "reverted without a reason"
+    assert revert_reason("execution reverted: Hash not approved", "0x") == "Hash not approved"
+
+
+def test_explain_wallet_reason__safe_codes_spelt_out():
+    from keepers.matcher.orders import explain_wallet_reason
+
+    assert "threshold" in explain_wallet_reason("isValidSignature reverted: GS020")
+    assert "not by an owner" in explain_wallet_reason("isValidSignature reverted: GS026")
+    assert explain_wallet_reason("isValidSignature reverted: custom") == "isValidSignature reverted: custom"
