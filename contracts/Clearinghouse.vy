@@ -504,7 +504,8 @@ def deleverage(account: address, market_id: uint256, counterparties: DynArray[ad
     @param account Account whose deficit (minus equity) exceeds the insurance fund.
     @param market_id Market in which to close the account's position.
     @param counterparties Up to 16 accounts holding the opposite side, ranked as above.
-    @return Thousandths of a unit of the account's position closed.
+    @return Thousandths of a unit of the account's position closed (0 when a flagged account no
+            longer needs it: the flag is cleared).
     """
     s: Summary = self._summary(account)
     q0: int256 = self._pos(account, market_id).quantity
@@ -522,6 +523,10 @@ def deleverage(account: address, market_id: uint256, counterparties: DynArray[ad
     # go to the bankrupt account)
     min_reward: uint256 = (self._liq_params >> 48) & packing.MASK64
     shortfall: int256 = convert(reward + (s.open_markets - 1) * min_reward, int256) - s.equity - convert(self.insurance_fund, int256)
+    if shortfall <= 0 and self.adl_pending[account]:
+        # prices or the fund recovered since the account was flagged: unflag it (fees unblock)
+        self._clear_adl(account)
+        return 0
     self._req(shortfall > 0, "Clearinghouse: insurance covers")
     self._collateral[account] -= convert(reward, int256)
     self._collateral[msg.sender] += convert(reward, int256)
@@ -1073,8 +1078,12 @@ def _absorb_if_flat(account: address):
     @dev An account with no positions and negative collateral is insolvent for good: the
          insurance fund pays its loss, collateral -> 0.
     """
+    if len(self._open_markets[account]) > 0:
+        return
+    # a flat account owes nothing more to deleverage (its loss is paid here or the call reverts)
+    self._clear_adl(account)
     coll: int256 = self._collateral[account]
-    if coll >= 0 or len(self._open_markets[account]) > 0:
+    if coll >= 0:
         return
     loss: uint256 = convert(-coll, uint256)
     # a loss the fund cannot carry must have been assigned by `deleverage` first: the token

@@ -378,8 +378,11 @@ class Ledger:
         return pnl
 
     def absorb_if_flat(self, a: str) -> tuple[int, int] | None:
+        if self.open_markets(a):
+            return None
+        self.adl_pending.discard(a)
         coll = self.coll[a]
-        if coll >= 0 or self.open_markets(a):
+        if coll >= 0:
             return None
         loss = -coll
         if loss > self.insurance:
@@ -1819,6 +1822,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         minr = led.liq_params[3]
         shortfall = reward + (s.open_markets - 1) * minr - s.equity - led.insurance
         if shortfall <= 0:
+            if acct in led.adl_pending:  # recovered since it was flagged: unflagged, nothing moves
+                new = led.copy()
+                new.adl_pending.discard(acct)
+                return set(), new, dict(closed=0, moves=[], reward=0)
             return {"Clearinghouse: insurance covers"}, None, {}
         new = led.copy()
         new.coll[acct] -= reward

@@ -227,3 +227,17 @@ def test_deleverage__counterparty_at_a_loss__reverts(protocol, clearinghouse, ma
         _deleverage(clearinghouse, keeper, trader, market, [taker])
 
     assert snapshot() == before
+
+
+def test_deleverage__flagged_account_recovered__flag_cleared_fees_unblocked(clearinghouse, market, flagged, set_mark,
+                                                                            owner, trader, maker, keeper):
+    set_mark(market, 45 * USDC)  # prices come back: the trader is solvent again
+    with boa.env.prank(owner), boa.reverts("Clearinghouse: loss unassigned"):
+        clearinghouse.withdraw_fees(owner, 0)
+
+    assert _deleverage(clearinghouse, keeper, trader, market, [maker]) == 0
+
+    assert not clearinghouse.adl_pending(trader.address) and clearinghouse.adl_pending_count() == 0
+    assert events(clearinghouse, "Deleveraged") == []
+    with boa.env.prank(owner):
+        clearinghouse.withdraw_fees(owner, 0)
