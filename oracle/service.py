@@ -239,7 +239,7 @@ def create_app(settings: OracleSettings, *, manifest: Manifest | None = None, cl
     manifest = manifest or load_manifest(settings.manifest)
     if clock is None:
         clock = chain_clock(settings.rpc_url) if settings.clock == "chain" else system_clock
-    valuer = Valuer(source or build_source(settings), settings.gpu_params(), settings.trailing_days, settings.gpu_carry_s)
+    valuer = Valuer(source or build_source(settings), **settings.valuer_kwargs())
     signer = signer if signer is not None else build_signer(settings)
     if signer is None:
         log.warning("no signing key configured: /reports/latest will answer 503")

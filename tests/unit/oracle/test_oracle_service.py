@@ -72,21 +72,21 @@ def test_feeds__before_delivery__marks_ok_settlements_pending_rt_error(manifest_
         assert feeds[(m, "SETTLEMENT")]["status"] == "pending" and feeds[(m, "SETTLEMENT")]["price"] is None
     rt = feeds[(4, "MARK")]
     assert rt["status"] == "error" and "RTM" in rt["detail"] and rt["price"] is None
-    assert feeds[(1, "MARK")]["symbol"] == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03T08"
+    assert feeds[(1, "MARK")]["symbol"] == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03HE09"
 
 
 def test_feeds__after_delivery__settlement_values_on_real_data(manifest_path):
     clock = Clock(X + 3600)
     client = make_client(manifest_path, clock)
     feeds = by_symbol_kind(client.get("/feeds").json()["feeds"])
-    # Uri hour 2021-02-17T06:00Z = $9,000.01; H100 index at 2025-10-22T09:00Z = 2.69;
-    # spread = 2.69 - 0.0012 x 9000.01 = -8.110012
+    # Uri hour 2021-02-17T06:00Z = $9,000.01; H100 index at 2025-10-22T09:00Z = 2.40 (median of
+    # five providers, test_oracle_index_gpu); spread = 2.40 - 0.0012 x 9000.01 = -8.400012
     assert feeds[(1, "SETTLEMENT")]["price"] == "9000010000"
-    assert feeds[(2, "SETTLEMENT")]["price"] == "2690000"
-    assert feeds[(3, "SETTLEMENT")]["price"] == "-8110012"
-    assert feeds[(3, "MARK")]["price"] == "-8110012"  # a closed window's mark is its settlement
+    assert feeds[(2, "SETTLEMENT")]["price"] == "2400000"
+    assert feeds[(3, "SETTLEMENT")]["price"] == "-8400012"
+    assert feeds[(3, "MARK")]["price"] == "-8400012"  # a closed window's mark is its settlement
     one = client.get(f"/feeds/{feeds[(3, 'SETTLEMENT')]['feed_id']}").json()
-    assert one["price_usd"] == pytest.approx(-8.110012) and one["kind"] == "SETTLEMENT"
+    assert one["price_usd"] == pytest.approx(-8.400012) and one["kind"] == "SETTLEMENT"
 
 
 def test_reports_latest__signed_report_of_fresh_feeds_verifies(manifest_path):
@@ -140,7 +140,7 @@ def test_unknown_feed_and_market__4xx_with_detail(manifest_path):
 def test_market_spec__canonical_json_and_hash(manifest_path):
     body = make_client(manifest_path, Clock(X)).get("/markets/3/spec").json()
     assert body["spec"] == SPREAD and body["canonical_json"] == canonical_json(SPREAD)
-    assert body["spec_hash"] == spec_hash(SPREAD) and body["symbol"] == "SPREAD.H100-SXM.HB_WEST.DA.HOURLY.2026-12-03T08"
+    assert body["spec_hash"] == spec_hash(SPREAD) and body["symbol"] == "SPREAD.H100-SXM.HB_WEST.DA.HOURLY.2026-12-03HE09"
 
 
 def test_health_and_metrics(manifest_path):
@@ -192,7 +192,7 @@ def test_reports_latest__chosen_feeds_and_earlier_block__for_quorum_alignment(ma
     params = {"feed_ids": ",".join(wanted), "observed_at": X + 3600}
     ra, rb = a.get("/reports/latest", params=params).json(), b.get("/reports/latest", params=params).json()
     assert ra["feed_ids"] == rb["feed_ids"] == wanted and ra["observed_at"] == rb["observed_at"] == X + 3600
-    assert ra["prices"] == rb["prices"] == ["-8110012", "9000010000"]
+    assert ra["prices"] == rb["prices"] == ["-8400012", "9000010000"]
     for r in (ra, rb):
         assert recover_report_signer(r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337,
                                      ORACLE_ADDRESS, r["signature"]) == r["signer"]
