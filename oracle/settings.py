@@ -59,6 +59,7 @@ class OracleSettings(BaseSettings):
     mark_method: Literal["blend", "trailing"] = "blend"  # trailing: the old mark, comparison only
     seasonal_days: int = 28
     decay_days: float = 1.0
+    recent_days: int = 1
     gpu_carry_s: int = 86_400  # a GPU fixing without a valid index reuses the last one up to this age
     history_len: int = 1000
     max_report_lag_s: int = 600  # how far back GET /reports/latest?observed_at= may value feeds
@@ -92,7 +93,8 @@ class OracleSettings(BaseSettings):
         """Everything a :class:`~oracle.valuation.Valuer` takes besides its source (one place, so
         the service and ``cspread index value`` value feeds with the same parameters)."""
         return {"gpu_params": self.gpu_params(), "trailing_days": self.trailing_days, "carry_s": self.gpu_carry_s,
-                "mark_method": self.mark_method, "seasonal_days": self.seasonal_days, "decay_days": self.decay_days}
+                "mark_method": self.mark_method, "seasonal_days": self.seasonal_days, "decay_days": self.decay_days,
+                "recent_days": self.recent_days}
 
     def default_time_map(self) -> TimeMap:
         if self.replay_chain_anchor is not None:

@@ -16,8 +16,9 @@ from the last known one (``mark_method="blend"``, the default) is::
 
     E(d) = S + (R - S) * exp(-d / tau)
 
-with R the mean of the profile's hours over the last ``trailing_days`` known days, S the
-median of the profile's *daily* means over the last ``seasonal_days`` known days (a median,
+with R the mean of the profile's *daily* means over its last ``recent_days`` (1) known days
+that have hours of the profile (a PEAK mark on Monday uses Friday, not the weekend), S the
+median of those daily means over the last ``seasonal_days`` calendar days (a median,
 so a few storm days do not move it) and tau = ``decay_days``: the recent level counts for
 the next day or two, the seasonal level for the rest of the month, so a storm is not
 extrapolated over the whole window. ``mark_method="trailing"`` is the previous rule (ended
@@ -73,19 +74,21 @@ class Valuer:
     """Computes marks and settlement values of specs from a :class:`PriceSource`."""
 
     def __init__(self, source: PriceSource, gpu_params: GpuIndexParams = GpuIndexParams(), trailing_days: int = 7,
-                 carry_s: int = 86_400, mark_method: str = "blend", seasonal_days: int = 28, decay_days: float = 1.0):
+                 carry_s: int = 86_400, mark_method: str = "blend", seasonal_days: int = 28, decay_days: float = 1.0,
+                 recent_days: int = 1):
         if trailing_days < 1:
             raise ValueError("trailing_days must be >= 1")
         if carry_s < 0:
             raise ValueError("carry_s must be >= 0")
         if mark_method not in MARK_METHODS:
             raise ValueError(f"mark_method must be one of {MARK_METHODS}, got {mark_method!r}")
-        if seasonal_days < 1:
-            raise ValueError("seasonal_days must be >= 1")
+        if not 1 <= recent_days <= seasonal_days:
+            raise ValueError("need 1 <= recent_days <= seasonal_days")
         if not decay_days > 0:
             raise ValueError("decay_days must be > 0")
         self.source, self.gpu_params, self.trailing_days, self.carry_s = source, gpu_params, trailing_days, carry_s
         self.mark_method, self.seasonal_days, self.decay_days = mark_method, seasonal_days, float(decay_days)
+        self.recent_days = recent_days
 
     # ----------------------------------------------------------------- public
 
@@ -174,22 +177,25 @@ class Valuer:
             return trail
 
         def estimates(unknown: np.ndarray) -> np.ndarray:
-            recent = same_kind(known_end - self.trailing_days * DAY)
-            rpx, rfound = lookup_hours(series.timestamps, series.prices, recent)
-            if not rfound.any():
-                raise NoEstimate(f"no POWER data in the {self.trailing_days} days before data time {known_end} "
-                                 f"to estimate {len(unknown)} unknown hours")
-            r = float(rpx[rfound].mean())
-            if self.mark_method == "trailing":
-                return np.full(len(unknown), r)
+            if self.mark_method == "trailing":  # the old rule: mean of the trailing calendar days
+                recent = same_kind(known_end - self.trailing_days * DAY)
+                rpx, rfound = lookup_hours(series.timestamps, series.prices, recent)
+                if not rfound.any():
+                    raise NoEstimate(f"no POWER data in the {self.trailing_days} days before data time {known_end} "
+                                     f"to estimate {len(unknown)} unknown hours")
+                return np.full(len(unknown), float(rpx[rfound].mean()))
             season = same_kind(known_end - self.seasonal_days * DAY)
             spx, sfound = lookup_hours(series.timestamps, series.prices, season)
+            if not sfound.any():
+                raise NoEstimate(f"no {profile} POWER data in the {self.seasonal_days} days before data time "
+                                 f"{known_end} to estimate {len(unknown)} unknown hours")
             day = LocalTime(season[sfound], tz).day
             _, inv = np.unique(day, return_inverse=True)
-            daily = np.bincount(inv, weights=spx[sfound]) / np.bincount(inv)
-            s_level = float(np.median(daily))
+            daily = np.bincount(inv, weights=spx[sfound]) / np.bincount(inv)  # local days in time order
+            recent = float(daily[-self.recent_days:].mean())  # R: the last recent_days days of this profile
+            level = float(np.median(daily))  # S: robust to a few storm days
             dist_days = np.maximum(unknown - known_end, 0) / DAY
-            return s_level + (r - s_level) * np.exp(-dist_days / self.decay_days)
+            return level + (recent - level) * np.exp(-dist_days / self.decay_days)
 
         return self._finish("POWER", final, px, known, found, estimates, ds, de, now, hours, UNIT_SCALE)
 

@@ -1,8 +1,11 @@
 """`make demo`: a month of Compute Spread on a local devnet, on real prices, narrated.
 
 A 5 MW West Texas H100 operator hedges next month's compute spread, a speculator buys the
-power spike with leverage and is liquidated by the keeper, the month settles through the
-settler, and every party's PnL is printed and charted (out/demo.png).
+power spike with leverage (the liquidator keeper takes it over if the mark turns against it),
+the month settles through the settler, and every party's PnL is printed and charted
+(out/demo.png). The narration shows how the oracle's marks are made: day-ahead hours ERCOT has
+already published count as known, the rest decays from the last day's level to the 28-day
+median (docs/methodology.md §7), next to what the old trailing-7-day rule would have said.
 
 Clock: anvil starts at 2021-01-31T23:00Z, so the devnet's "next month" IS February 2021 and
 ERCOT prices replay unshifted (Winter Storm Uri, Feb 14-19). The GPU quotes come from
@@ -80,9 +83,20 @@ class Demo:
         self.events: list[tuple[int, str]] = []
         self.block_cursor = stack.w3.eth.block_number
         self.liquidations: list = []
+        from oracle.sources import ReplaySource
+        from oracle.valuation import Valuer
         from scripts.demo_chart import power_lmp
 
         self.lmp_t, self.lmp_p = power_lmp(T0 - 86400 * 8, T0 + 86400 * 40)
+        # ERCOT replays unshifted (chain time = data time), so the reporters' own Valuer tells the
+        # narration how many PEAK hours each mark already knows, and what the old rule would say
+        self.valuer, self.old_valuer = Valuer(ReplaySource()), Valuer(ReplaySource(), mark_method="trailing")
+
+    def peak_mark_parts(self, t: int) -> tuple[int, int, float]:
+        """(known PEAK hours, all PEAK hours, the old rule's mark) at chain time t."""
+        spec = self.m["PEAK"].spec
+        v = self.valuer.mark(spec, t)
+        return v.n_realised, v.n_hours, self.old_valuer.mark(spec, t).price_usd
 
     # ------------------------------------------------------------------ reads
     def mark_usd(self, name: str) -> float:
@@ -204,10 +218,13 @@ class Demo:
         q = float(SPEC_QTY)
         need = q * im + q * max(0.0, ask - mark) + q * ask * 5e-4
         deposit = int(math.ceil(need * float(SPEC_LEVERAGE_BUFFER) / 100) * 100)
-        con.print(f"[bold]Speculator[/]: the storm is breaking, but the February PEAK mark still extrapolates last "
-                  f"week's prices: {mark:,.2f} USD/MWh. Betting it stays there, it buys {q:.0f} MWh at the best ask "
-                  f"{ask:,.2f} with only {deposit:,} USDC: notional {q * ask:,.0f} USD, leverage "
-                  f"{q * ask / deposit:.2f}x (max allowed by IM {ask / im:.2f}x).")
+        known, n, old = self.peak_mark_parts(self.st.now())
+        con.print(f"[bold]Speculator[/]: the storm is breaking. The February PEAK mark already counts the {known} of {n} "
+                  f"PEAK hours whose day-ahead prices ERCOT has published and values the other {n - known} from the last "
+                  f"day's level decaying to the 28-day median: {mark:,.2f} USD/MWh (the old rule, extrapolating the "
+                  f"storm week over the rest of the month, would mark {old:,.2f}). Betting on a second spike, it buys "
+                  f"{q:.0f} MWh at the best ask {ask:,.2f} with only {deposit:,} USDC: notional {q * ask:,.0f} USD, "
+                  f"leverage {q * ask / deposit:.2f}x (max allowed by IM {ask / im:.2f}x).")
         self.st.fund("user2", deposit)
         self.deposits["speculator"] = deposit
         self.spec.buy(m.id, SPEC_QTY, Decimal(str(ask)))
@@ -240,9 +257,12 @@ class Demo:
         s = self.sample(t)
         avg, mx = self.lmp_24h(t)
         e = s["equity"]
-        con.print(f"{dt.datetime.fromtimestamp(t, CT):%a %m-%d %H:%M} | LMP 24h avg {avg:7,.0f} max {mx:5,.0f} | "
-                  f"PEAK {s['marks']['PEAK']:8,.2f} ATC {s['marks']['ATC']:8,.2f} | H100 {s['marks']['COMPUTE']:.3f} "
-                  f"spread {s['marks']['SPREAD']:7.4f} | op {e['operator'] / 1e6:5.2f}M spec {e['speculator']:7,.0f}")
+        known, n, old = self.peak_mark_parts(t)
+        s["old_peak"] = old
+        con.print(f"{dt.datetime.fromtimestamp(t, CT):%a %m-%d %H:%M} | LMP 24h {avg:6,.0f}/{mx:5,.0f} | "
+                  f"PEAK {s['marks']['PEAK']:8,.2f} ({known:3}/{n}h known; old {old:6,.0f}) ATC {s['marks']['ATC']:8,.2f} | "
+                  f"H100 {s['marks']['COMPUTE']:.3f} spread {s['marks']['SPREAD']:7.4f} | op {e['operator'] / 1e6:5.2f}M "
+                  f"spec {e['speculator']:7,.0f}")
 
     def replay(self) -> None:
         section("2. February 2021 replays (chain clock warped step by step; the pusher pushes, keepers act)")
@@ -253,8 +273,10 @@ class Demo:
             list(range(storm_b, end + 1, 86400))
         spec_at = int(dt.datetime(2021, 2, 20, tzinfo=UTC).timestamp())
         assert spec_at in times
-        con.print("Each line: chain time (Central) | real ERCOT HB_WEST DA LMP over the last 24 h, USD/MWh | on-chain "
-                  "marks of the four markets | equity (USD) of the operator and the speculator.")
+        con.print("Each line: chain time (Central) | real ERCOT HB_WEST DA LMP over the last 24 h, mean/max USD/MWh | "
+                  "on-chain marks of the four markets; for PEAK also how many of its hours are already known (ended or "
+                  "day-ahead published) and what the old trailing-7-day rule would mark | equity (USD) of the operator "
+                  "and the speculator.")
         for t in times:
             self.step(t, spec_at)
 
@@ -336,6 +358,14 @@ class Demo:
         n = len(self.liquidations)
         con.print(f"Liquidations seen on-chain: {n}; the speculator's {SPEC_QTY} MWh long was "
                   f"{'taken over by the liquidator keeper' if n else 'never liquidated'}.")
+        peaks = [x["marks"]["PEAK"] for x in self.samples if "old_peak" in x]
+        olds = [x["old_peak"] for x in self.samples if "old_peak" in x]
+        if peaks:
+            final = self.oracle_settle["PEAK"]
+            con.print(f"Marks vs settlement: the February PEAK settled at {final:,.2f}; the highest on-chain PEAK mark of "
+                      f"the replay was {max(peaks):,.2f} ({max(peaks) - final:+,.2f}). The old trailing-7-day rule would "
+                      f"have peaked at {max(olds):,.2f} ({max(olds) - final:+,.2f}) at the same steps, marking shorts "
+                      f"at a price the month never settled at (docs/methodology.md §7).")
 
 
 def start_dashboard(stack: Stack):

@@ -220,3 +220,25 @@ def test_reports_latest__exclude_leaves_feeds_out_and_resigns(manifest_path):
     assert recover_report_signer(r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337,
                                  ORACLE_ADDRESS, r["signature"]) == r["signer"]
     assert client.get("/reports/latest", params={"exclude": drop, "feed_ids": drop}).status_code == 422
+
+
+def test_missing_hours__settlement_feed_reported_missing__never_signed(tmp_path):
+    """A window with any hour missing from the data has no settlement value: the feed is in error
+    with the missing hours named, the signed report leaves it out and asking for it is a 409."""
+    s, e = utc("2022-12-31T12:00Z"), utc("2023-01-01T12:00Z")  # ERCOT data ends 2023-01-01T05:00Z
+    spec = power_spec("ERCOT", "HB_WEST", "DA", "ATC", s, e)
+    obj = manifest_obj()
+    obj["markets"] = [market_entry(1, spec), market_entry(2, power_spec("ERCOT", "HB_WEST", "DA", "ATC", s - 86400, s))]
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(obj))
+    client = TestClient(create_app(OracleSettings(manifest=p), clock=Clock(e + 7200), source=ReplaySource(),
+                                   signer=ReportSigner(REPORTER_KEY)))
+    feeds = by_symbol_kind(client.get("/feeds").json()["feeds"])
+    bad = feeds[(1, "SETTLEMENT")]
+    assert bad["status"] == "error" and bad["price"] is None and "MissingData" in bad["detail"]
+    assert "6 of 24" in bad["detail"]  # 06:00Z..11:00Z of 2023-01-01
+    assert feeds[(2, "SETTLEMENT")]["status"] == "ok"  # the complete day next to it settles
+    r = client.get("/reports/latest").json()
+    assert bad["feed_id"] not in r["feed_ids"] and feeds[(2, "SETTLEMENT")]["feed_id"] in r["feed_ids"]
+    asked = client.get("/reports/latest", params={"feed_ids": bad["feed_id"]})
+    assert asked.status_code == 409 and "no value" in asked.json()["detail"]

@@ -177,3 +177,32 @@ def test_carry_forward__last_valid_value_up_to_max_age():
     out = carry_forward(t, v, 3600)
     np.testing.assert_array_equal(out, [np.nan, 2.69, 2.69, np.nan, 5.69, 5.69])
     np.testing.assert_array_equal(carry_forward(t, v, 0), v)
+
+
+def test_mark__uri__worst_overshoot_cut_at_least_in_half_and_other_months_not_worse():
+    """Issue 9's acceptance on the real data (the full table is docs/methodology.md §7, made by
+    scripts/methodology.py): HB_WEST ATC, marks every 3 h through Feb 2021; days 5/10/15/20 of
+    every other month."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from oracle.specs import month_window
+
+    src = ReplaySource()
+    new, old = Valuer(src), Valuer(src, **OLD)
+    s, e = month_window(2021, 2, CT)
+    feb = power_spec("ERCOT", "HB_WEST", "DA", "ATC", s, e)
+    final = new.settlement(feb, e).price_usd
+    over = {name: max(v.mark(feb, t).price_usd for t in range(s, e, 3 * 3600)) - final
+            for name, v in (("old", old), ("new", new))}
+    assert over["old"] > 1800 and over["new"] <= over["old"] / 2
+    errs = {"old": [], "new": []}
+    for y, m in [(y, m) for y in (2021, 2022) for m in range(1, 13) if (y, m) != (2021, 2)]:
+        ms, me = month_window(y, m, CT)
+        spec = power_spec("ERCOT", "HB_WEST", "DA", "ATC", ms, me)
+        fin = new.settlement(spec, me).price_usd
+        for d in (5, 10, 15, 20):
+            t = int(dt.datetime(y, m, d, tzinfo=ZoneInfo(CT)).timestamp())
+            for name, v in (("old", old), ("new", new)):
+                errs[name].append(abs(v.mark(spec, t).price_usd - fin))
+    assert sum(errs["new"]) <= sum(errs["old"])
