@@ -259,10 +259,10 @@ class Demo:
         e = s["equity"]
         known, n, old = self.peak_mark_parts(t)
         s["old_peak"] = old
-        con.print(f"{dt.datetime.fromtimestamp(t, CT):%a %m-%d %H:%M} | LMP 24h {avg:6,.0f}/{mx:5,.0f} | "
-                  f"PEAK {s['marks']['PEAK']:8,.2f} ({known:3}/{n}h known; old {old:6,.0f}) ATC {s['marks']['ATC']:8,.2f} | "
+        con.print(f"{dt.datetime.fromtimestamp(t, CT):%a %m-%d %H:%M} | LMP {avg:5,.0f}/{mx:5,.0f} | "
+                  f"PEAK {s['marks']['PEAK']:8,.2f} [{known:3}/{n}h, old {old:5,.0f}] ATC {s['marks']['ATC']:8,.2f} | "
                   f"H100 {s['marks']['COMPUTE']:.3f} spread {s['marks']['SPREAD']:7.4f} | op {e['operator'] / 1e6:5.2f}M "
-                  f"spec {e['speculator']:7,.0f}")
+                  f"spec {e['speculator']:6,.0f}")
 
     def replay(self) -> None:
         section("2. February 2021 replays (chain clock warped step by step; the pusher pushes, keepers act)")
@@ -274,9 +274,9 @@ class Demo:
         spec_at = int(dt.datetime(2021, 2, 20, tzinfo=UTC).timestamp())
         assert spec_at in times
         con.print("Each line: chain time (Central) | real ERCOT HB_WEST DA LMP over the last 24 h, mean/max USD/MWh | "
-                  "on-chain marks of the four markets; for PEAK also how many of its hours are already known (ended or "
-                  "day-ahead published) and what the old trailing-7-day rule would mark | equity (USD) of the operator "
-                  "and the speculator.")
+                  "on-chain marks of the four markets; for PEAK also [hours already known (ended or day-ahead "
+                  "published) / all its hours, and what the old trailing-7-day rule would mark] | equity (USD) of the "
+                  "operator and the speculator.")
         for t in times:
             self.step(t, spec_at)
 
