@@ -120,3 +120,16 @@ def test_validate_spec__unknown_kind_and_non_dict():
         validate_spec({"kind": "GAS"})
     with pytest.raises(ValueError):
         validate_spec([1, 2])
+
+
+def test_power_spec__peak_names_its_iso_block__unknown_iso_and_wrong_zone_refused():
+    s, e = 1751342400, 1754020800  # July 2025 EDT
+    pjm = power_spec("PJM", "WESTERN HUB", "DA", "PEAK", s, e)
+    assert pjm["tz"] == "America/New_York"
+    for iso, tz in (("CAISO", "America/Los_Angeles"), ("SPP", "America/Chicago"), ("ISO-NE", "America/New_York")):
+        assert power_spec(iso, "HUB", "DA", "PEAK", s, e)["tz"] == tz
+    with pytest.raises(SpecError, match="peak block"):
+        power_spec("AESO", "HUB", "DA", "PEAK", s, e, tz="America/Edmonton")
+    assert power_spec("AESO", "HUB", "DA", "ATC", s, e, tz="America/Edmonton")["profile"] == "ATC"  # no block needed
+    with pytest.raises(SpecError, match="prevailing time"):
+        power_spec("PJM", "WESTERN HUB", "DA", "PEAK", s, e, tz="America/Chicago")
