@@ -25,7 +25,7 @@ import numpy as np
 from oracle import data
 from oracle.calendar import PEAK_BLOCKS, TZ_ABBREV, hours_between, profile_hours
 from oracle.data import GPU_CLASSES
-from oracle.index import GpuIndexParams, gpu_index_batch, manipulation_bound
+from oracle.index import GpuIndexParams, gpu_index_at, gpu_index_batch, manipulation_bound
 from oracle.sources import ReplaySource
 from oracle.specs import compute_spec, month_window, power_spec
 from oracle.units import to_units
@@ -191,21 +191,31 @@ def _settle(source, params: GpuIndexParams) -> float:
     return Valuer(source, gpu_params=params).settlement(compute_spec("H100-SXM", s, e), e).price_usd
 
 
+def _quotes_unchanged(gpu: str, grid: np.ndarray) -> np.ndarray:
+    """For each fixing after the first: True if every provider's fresh quote (price) is the same as
+    at the previous fixing (listing counts may differ)."""
+    q = data.load_gpu_quotes(gpu)
+    seen = [gpu_index_at(*q, int(t), GpuIndexParams(min_quotes=1)) for t in grid]
+    votes = [tuple(sorted(r.used.items())) for r in seen]
+    return np.array([a == b for a, b in zip(votes[:-1], votes[1:])])
+
+
 def gpu() -> dict[str, str]:
     rows = []
     for g in GPU_CLASSES:
         cells = [g]
         for params in (OLD_GPU, NEW_GPU):
-            _, v = _fixings(g, params)
+            grid, v = _fixings(g, params)
             cov = float(np.mean(~np.isnan(v))) * 100
             mean, mx, n = _moves(v)
             hourly = np.abs(np.diff(v))
-            hourly = hourly[~np.isnan(hourly)]
+            ok = ~np.isnan(hourly)
+            still = _quotes_unchanged(g, grid) & ok
             cells += [f"{cov:.0f} %", "—" if n == 0 else f"{mean:.3f} / {mx:.3f}",
-                      "—" if hourly.size == 0 else f"{int((hourly > 0).sum())}"]
+                      "—" if not ok.any() else f"{int((hourly[ok] > 0).sum())} ({int((hourly[still] > 0).sum())})"]
         rows.append(cells)
-    moves = _table(["class", "old: coverage", "old: daily move mean / max", "old: hourly changes",
-                    "new: coverage", "new: daily move mean / max", "new: hourly changes"], rows)
+    moves = _table(["class", "old: coverage", "old: daily move mean / max", "old: hourly changes (no quote changed)",
+                    "new: coverage", "new: daily move mean / max", "new: hourly changes (no quote changed)"], rows)
 
     # one provider's listing count alone, and a new provider joining, on the H100 27-day settlement
     base = data.load_gpu_quotes("H100-SXM")
