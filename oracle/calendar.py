@@ -237,3 +237,12 @@ def profile_hours(start: int, end: int, profile: str, tz: str, iso: str | None =
     """Delivery hours (UTC starts) of ``profile`` within [start, end); PEAK is ``iso``'s block."""
     h = hours_between(start, end)
     return h[profile_mask(h, profile, tz, iso)]
+
+
+def profile_words(spec: dict) -> str | None:
+    """The block a POWER spec's (or a SPREAD's power leg's) PEAK/OFFPEAK profile names, in words."""
+    power = spec.get("power", spec) if spec.get("kind") == "SPREAD" else spec
+    if power.get("kind") != "POWER" or power.get("profile") not in ("PEAK", "OFFPEAK"):
+        return None
+    b = peak_block(power["iso"])
+    return ("" if power["profile"] == "PEAK" else "every hour outside ") + f"{b.iso} peak {b.label}"

@@ -136,7 +136,7 @@ def _iso(ts: int) -> str:
 
 def value_of(spec: dict[str, Any], settings) -> dict[str, Any]:
     """The settlement value of ``spec`` through the reporter's own Valuer, as a JSON-able dict."""
-    from oracle.calendar import peak_block, profile_hours
+    from oracle.calendar import profile_hours, profile_words
     from oracle.errors import MissingData, OracleError, WindowOpen
     from oracle.service import build_source
     from oracle.specs import feed_hex, settlement_feed, symbol
@@ -144,7 +144,6 @@ def value_of(spec: dict[str, Any], settings) -> dict[str, Any]:
     from oracle.valuation import Valuer
 
     sym = symbol(spec)
-    power = spec["power"] if spec["kind"] == "SPREAD" else spec if spec["kind"] == "POWER" else None
     end = (spec["power"] if spec["kind"] == "SPREAD" else spec)["delivery_end"]
     res: dict[str, Any] = {
         "symbol": sym, "kind": spec["kind"], "spec": spec, "settlement_feed": feed_hex(settlement_feed(sym)),
@@ -153,9 +152,8 @@ def value_of(spec: dict[str, Any], settings) -> dict[str, Any]:
         "rounding": "exact mean of integer micro-dollar prices, rounded once to 0.000001 USD half-to-even",
         "sources": sources_of(spec, settings),
     }
-    if power is not None and power["profile"] in ("PEAK", "OFFPEAK"):
-        b = peak_block(power["iso"])
-        res["block"] = ("" if power["profile"] == "PEAK" else "every hour outside ") + f"{b.iso} peak {b.label}"
+    if (block := profile_words(spec)) is not None:
+        res["block"] = block
     if spec["kind"] == "COMPUTE" or spec["kind"] == "SPREAD":
         leg = spec if spec["kind"] == "COMPUTE" else spec["compute"]
         res["hours"] = (leg["delivery_end"] - leg["delivery_start"]) // 3600

@@ -141,6 +141,19 @@ def test_market_spec__canonical_json_and_hash(manifest_path):
     body = make_client(manifest_path, Clock(X)).get("/markets/3/spec").json()
     assert body["spec"] == SPREAD and body["canonical_json"] == canonical_json(SPREAD)
     assert body["spec_hash"] == spec_hash(SPREAD) and body["symbol"] == "SPREAD.H100-SXM.HB_WEST.DA.HOURLY.2026-12-03HE09"
+    assert body["block"] is None  # HOURLY names no block
+
+
+def test_market_spec__peak_names_its_iso_block(tmp_path):
+    s, e = utc("2025-07-01T04:00Z"), utc("2025-08-01T04:00Z")
+    obj = manifest_obj()
+    obj["markets"] = [market_entry(1, power_spec("PJM", "AEP-DAYTON HUB", "DA", "PEAK", s, e)),
+                      market_entry(2, power_spec("PJM", "AEP-DAYTON HUB", "DA", "OFFPEAK", s, e))]
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(obj))
+    client = TestClient(create_app(OracleSettings(manifest=p), clock=Clock(e), source=ReplaySource(), signer=None))
+    assert client.get("/markets/1/spec").json()["block"] == "PJM peak HE08-HE23 EPT Mon-Fri excl. NERC holidays"
+    assert client.get("/markets/2/spec").json()["block"].startswith("every hour outside PJM peak HE08-HE23")
 
 
 def test_health_and_metrics(manifest_path):
