@@ -1,7 +1,7 @@
 """`make demo`: a month of Compute Spread on a local devnet, on real prices, narrated.
 
-A 5 MW West Texas H100 operator hedges next month's compute spread, a speculator buys the
-power spike with leverage (the liquidator keeper takes it over if the mark turns against it),
+A 5 MW West Texas H100 operator hedges next month's compute spread, a speculator sells the
+power spike short with leverage and is liquidated by the keeper as the storm goes on,
 the month settles through the settler, and every party's PnL is printed and charted
 (out/demo.png). The narration shows how the oracle's marks are made: day-ahead hours ERCOT has
 already published count as known, the rest decays from the last day's level to the 28-day
@@ -35,7 +35,7 @@ T0 = 1612134000  # 2021-01-31T23:00:00Z (17:00 Central): "next month" = February
 GPU_OFFSET = 148_780_800  # chain 2021-02-01T00:00Z -> GPU data 2025-10-20T00:00Z (whole hours)
 LAST_GPU_SNAPSHOT = "2025-11-16T06:47Z"
 MW, KW_PER_GPU, PUE = Decimal(5), Decimal("1.0"), Decimal("1.2")
-SPEC_QTY, SPEC_LEVERAGE_BUFFER = Decimal(20), Decimal("1.02")
+SPEC_QTY, SPEC_IM_MULTIPLE = Decimal(20), Decimal("1.5")
 OUT = ROOT / "out"
 SPREAD_MM_ARGS = ["--size", "1500000000", "--levels", "2", "--max-position", "4000000000", "--spread-bps", "100",
                   "--level-step-bps", "50", "--max-margin-usage", "0.8"]
@@ -144,8 +144,8 @@ class Demo:
     def intro(self) -> None:
         con.print(Panel.fit(
             "[bold]Compute Spread: one month on a local devnet, on real prices[/]\n"
-            "A 5 MW West Texas H100 operator hedges February's compute spread; a speculator buys the\n"
-            "Winter Storm Uri power spike with leverage; a market maker quotes; keepers push the oracle,\n"
+            "A 5 MW West Texas H100 operator hedges February's compute spread; a speculator sells the\n"
+            "Winter Storm Uri power spike short with leverage; a market maker quotes; keepers push the oracle,\n"
             "liquidate and settle. Every price below comes from vendored real data (data/SOURCES.md)."))
         section("Which real periods are paired on the devnet month")
         con.print(f"- Chain clock starts at {utc(T0)} ({ct(T0)}), so the devnet's \"next month\" is [bold]February 2021[/].")
@@ -206,40 +206,41 @@ class Demo:
                   f"≈ {abs(usd(pos.open_notional_units)):,.0f} USD for the month.")
         self.events.append((self.st.now(), "operator hedges"))
 
-    def speculator_buys(self) -> None:
+    def speculator_sells(self) -> None:
         m = self.m["PEAK"]
         mark = self.mark_usd("PEAK")
-        # the market maker re-quotes around each new mark: wait for its ask to be within 1% of this one
-        self.st.wait_until(lambda: (a := self.reader.relay.book(m.id).asks) and mark <= usd(a[0].price_units) <= mark * 1.01,
+        # the market maker re-quotes around each new mark: wait for its bid to be within 1% of this one
+        self.st.wait_until(lambda: (b := self.reader.relay.book(m.id).bids) and mark * 0.99 <= usd(b[0].price_units) <= mark,
                            30, 0.25, "market-maker quotes around the new PEAK mark")
-        b = self.reader.relay.book(m.id)
-        ask = usd(b.asks[0].price_units)
-        im = usd(m.im_fixed) + m.im_rate_bps / 1e4 * ask
+        bid = usd(self.reader.relay.book(m.id).bids[0].price_units)
+        im = usd(m.im_fixed) + m.im_rate_bps / 1e4 * max(mark, bid)
         q = float(SPEC_QTY)
-        need = q * im + q * max(0.0, ask - mark) + q * ask * 5e-4
-        deposit = int(math.ceil(need * float(SPEC_LEVERAGE_BUFFER) / 100) * 100)
+        need = q * im + q * max(0.0, mark - bid) + q * bid * 5e-4
+        deposit = int(math.ceil(need * float(SPEC_IM_MULTIPLE) / 100) * 100)
         known, n, old = self.peak_mark_parts(self.st.now())
-        con.print(f"[bold]Speculator[/]: the storm is breaking. The February PEAK mark already counts the {known} of {n} "
-                  f"PEAK hours whose day-ahead prices ERCOT has published and values the other {n - known} from the last "
-                  f"day's level decaying to the 28-day median: {mark:,.2f} USD/MWh (the old rule, extrapolating the "
-                  f"storm week over the rest of the month, would mark {old:,.2f}). Betting on a second spike, it buys "
-                  f"{q:.0f} MWh at the best ask {ask:,.2f} with only {deposit:,} USDC: notional {q * ask:,.0f} USD, "
-                  f"leverage {q * ask / deposit:.2f}x (max allowed by IM {ask / im:.2f}x).")
+        con.print(f"[bold]Speculator[/]: day two of the storm. The February PEAK mark counts the {known} of {n} PEAK hours "
+                  f"whose day-ahead prices ERCOT has published (Monday's included) and values the other {n - known} "
+                  f"from the last day's level decaying to the 28-day median: {mark:,.2f} USD/MWh (the old rule, "
+                  f"extrapolating the trailing week, would still mark {old:,.2f}). Betting the storm breaks by Tuesday, "
+                  f"it sells {q:.0f} MWh short at the best bid {bid:,.2f} with {deposit:,} USDC "
+                  f"({float(SPEC_IM_MULTIPLE):.1f}x the initial margin): notional {q * bid:,.0f} USD, leverage "
+                  f"{q * bid / deposit:.2f}x.")
         self.st.fund("user2", deposit)
         self.deposits["speculator"] = deposit
-        self.spec.buy(m.id, SPEC_QTY, Decimal(str(ask)))
-        self.st.wait_until(lambda: (p := self.spec.position(self.spec.address, m.id)) and p.quantity_units > 0,
+        self.spec.sell(m.id, SPEC_QTY, Decimal(str(bid)))
+        self.st.wait_until(lambda: (p := self.spec.position(self.spec.address, m.id)) and p.quantity_units < 0,
                            30, 0.25, "the matcher to match the speculator's order")
         p = self.spec.position(self.spec.address, m.id)
-        con.print(f"  posted to the relay; the matcher crossed it on-chain (match_orders): long {p.quantity_units / 1000:.1f} MWh, "
-                  f"liquidation price ≈ {p.liquidation_price:,.2f} USD/MWh.")
-        self.events.append((self.st.now(), "speculator buys"))
+        con.print(f"  posted to the relay; the matcher crossed it on-chain (match_orders): short "
+                  f"{-p.quantity_units / 1000:.1f} MWh, liquidation price ≈ {p.liquidation_price:,.2f} USD/MWh. The "
+                  f"next day-ahead prices ERCOT publishes move the mark.")
+        self.events.append((self.st.now(), "speculator sells"))
 
     def step(self, t: int, spec_at: int) -> None:
         self.st.warp_to(t)
         self.st.wait_fresh([m.id for m in self.m.values()], after=t, timeout=60)
         if t == spec_at:
-            self.speculator_buys()
+            self.speculator_sells()
         spec_addr = self.spec.address
         deadline = time.monotonic() + 20
         while self.ch.functions.is_liquidatable(spec_addr).call() and time.monotonic() < deadline:
@@ -271,7 +272,7 @@ class Demo:
         storm_a, storm_b = start + 12 * 86400, start + 24 * 86400
         times = list(range(start, storm_a, 86400)) + list(range(storm_a, storm_b, 6 * 3600)) + \
             list(range(storm_b, end + 1, 86400))
-        spec_at = int(dt.datetime(2021, 2, 20, tzinfo=UTC).timestamp())
+        spec_at = int(dt.datetime(2021, 2, 15, 6, tzinfo=UTC).timestamp())  # Mon 02-15 00:00 Central
         assert spec_at in times
         con.print("Each line: chain time (Central) | real ERCOT HB_WEST DA LMP over the last 24 h, mean/max USD/MWh | "
                   "on-chain marks of the four markets; for PEAK also [hours already known (ended or day-ahead "
@@ -356,8 +357,12 @@ class Demo:
         ins, bad = usd(self.ch.functions.insurance_fund().call()), usd(self.ch.functions.bad_debt().call())
         con.print(f"Insurance fund: [bold]{ins:,.2f} USD[/] (its share of liquidation penalties); bad debt: [bold]{bad:,.2f} USD[/].")
         n = len(self.liquidations)
-        con.print(f"Liquidations seen on-chain: {n}; the speculator's {SPEC_QTY} MWh long was "
+        con.print(f"Liquidations seen on-chain: {n}; the speculator's {SPEC_QTY} MWh short was "
                   f"{'taken over by the liquidator keeper' if n else 'never liquidated'}.")
+        if self.liquidations:
+            px = usd(self.liquidations[0]["args"]["price"])
+            con.print(f"It was liquidated at {px:,.2f}, below the {self.oracle_settle['PEAK']:,.2f} February PEAK finally "
+                      f"settled at: the loss the mark forced was one the month really delivered, not a mark artefact.")
         peaks = [x["marks"]["PEAK"] for x in self.samples if "old_peak" in x]
         olds = [x["old_peak"] for x in self.samples if "old_peak" in x]
         if peaks:
