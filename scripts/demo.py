@@ -360,9 +360,10 @@ class Demo:
         con.print(f"Liquidations seen on-chain: {n}; the speculator's {SPEC_QTY} MWh short was "
                   f"{'taken over by the liquidator keeper' if n else 'never liquidated'}.")
         if self.liquidations:
-            px = usd(self.liquidations[0]["args"]["price"])
-            con.print(f"It was liquidated at {px:,.2f}, below the {self.oracle_settle['PEAK']:,.2f} February PEAK finally "
-                      f"settled at: the loss the mark forced was one the month really delivered, not a mark artefact.")
+            pxs = ", ".join(f"{usd(ev['args']['price']):,.2f}" for ev in self.liquidations)
+            con.print(f"It was liquidated at {pxs} USD/MWh, below the {self.oracle_settle['PEAK']:,.2f} February PEAK "
+                      f"finally settled at: the loss the marks forced was one the month really delivered, not a mark "
+                      f"artefact.")
         peaks = [x["marks"]["PEAK"] for x in self.samples if "old_peak" in x]
         olds = [x["old_peak"] for x in self.samples if "old_peak" in x]
         if peaks:
