@@ -356,6 +356,11 @@ class Demo:
         con.print(p)
         ins, bad = usd(self.ch.functions.insurance_fund().call()), usd(self.ch.functions.bad_debt().call())
         con.print(f"Insurance fund: [bold]{ins:,.2f} USD[/] (its share of liquidation penalties); bad debt: [bold]{bad:,.2f} USD[/].")
+        if bad > 0:
+            con.print("  The bad debt is a gap, not a rounding: the marks move once a day, when ERCOT publishes the next "
+                      "day-ahead prices (up to +50 % a day in the storm), and the part of the short left after a partial "
+                      "liquidation met the next jump with less equity than the jump cost. Maintenance margins for storm "
+                      "months have to cover one day-ahead publication (docs/markets.md).")
         n = len(self.liquidations)
         con.print(f"Liquidations seen on-chain: {n}; the speculator's {SPEC_QTY} MWh short was "
                   f"{'taken over by the liquidator keeper' if n else 'never liquidated'}.")
