@@ -66,12 +66,13 @@ _WEEKDAYS, _WEEKDAYS_SAT = (0, 1, 2, 3, 4), (0, 1, 2, 3, 4, 5)
 PEAK_BLOCKS: dict[str, PeakBlock] = {b.iso: b for b in (
     PeakBlock("ERCOT", "America/Chicago", 7, 22, _WEEKDAYS, 13.5,
               "ERCOT 5x16 on-peak (ICE ERCOT North 345KV Peak / CME ERCOT contracts: HE0700-2200 CPT Mon-Fri, "
-              "excl. NERC holidays); DAM results posted by 13:30 CPT (ERCOT Nodal Protocols 4.1)"),
+              "excl. NERC holidays); DAM results posted by 13:30 CPT (ERCOT Nodal Protocols, DAM timeline)"),
     PeakBlock("PJM", "America/New_York", 8, 23, _WEEKDAYS, 13.5,
               "PJM on-peak (PJM Manual 11 / ICE and CME PJM Western Hub Peak: HE0800-2300 EPT Mon-Fri, "
-              "excl. NERC holidays); DA results posted by 13:30 EPT (PJM Manual 11 §2)"),
+              "excl. NERC holidays); DA results posted by 13:30 EPT (PJM Manual 11, day-ahead market timeline)"),
     PeakBlock("MISO", "America/New_York", 8, 23, _WEEKDAYS, None,
-              "MISO Indiana Hub on-peak (ICE / CME MISO Indiana Hub Peak: HE0800-2300 EPT Mon-Fri, excl. NERC holidays)"),
+              "MISO Indiana Hub on-peak (ICE / CME MISO Indiana Hub Peak: HE0800-2300 EPT Mon-Fri, excl. NERC holidays; "
+              "MISO's own market clock is EST all year, so its prices must be mapped to UTC before this block applies)"),
     PeakBlock("SPP", "America/Chicago", 7, 22, _WEEKDAYS, None,
               "SPP on-peak (ICE SPP South Hub Peak: HE0700-2200 CPT Mon-Fri, excl. NERC holidays)"),
     PeakBlock("CAISO", "America/Los_Angeles", 7, 22, _WEEKDAYS_SAT, None,
