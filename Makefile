@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser test test-unit test-integration fuzz bench demo clean
+.PHONY: setup browser test test-unit test-integration fuzz bench demo clean methodology methodology-check
 
 setup: $(VENV)/.installed node_modules/.installed .build/.compiled
 
@@ -46,6 +46,13 @@ fuzz: setup
 
 bench: setup
 	$(PY) -m scripts.bench
+
+# the generated tables of docs/methodology.md (peak blocks, exactness, GPU moves and attacks, mark errors)
+methodology: setup
+	$(PY) -m scripts.methodology --write
+
+methodology-check: setup
+	$(PY) -m scripts.methodology --check
 
 # SERVE=1 keeps the settled devnet and its dashboard up after the scenario, until Ctrl-C
 demo: setup

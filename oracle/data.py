@@ -120,6 +120,20 @@ def power_keys(data_dir: str | Path | None = None) -> list[tuple[str, str, str]]
     return sorted(keys)
 
 
+def power_file(iso: str, node: str, market: str, data_dir: str | Path | None = None) -> Path:
+    """The vendored file that holds one node's hourly prices (what ``cspread index value`` cites)."""
+    code = MARKET_CODES.get(market)
+    base = _resolve(data_dir)
+    for name in POWER_FILES.get(iso, ()):
+        if (iso, node, code) in _power_file(str(base / name)):
+            return base / name
+    raise DataNotFound(f"no vendored {iso} {node} {code} prices")
+
+
+def gpu_file(data_dir: str | Path | None = None) -> Path:
+    return _resolve(data_dir) / GPU_FILE
+
+
 def load_power(iso: str, node: str, market: str, data_dir: str | Path | None = None) -> HourlySeries:
     """Hourly prices of one node. ``market`` is ``DA``/``RT`` (spec codes) or ``DAM``/``RTM``.
 

@@ -1,9 +1,13 @@
 """Index methodology (pure numpy; see ``docs/methodology.md`` for the formulas).
 
-- GPU index of a GPU class at time t: each provider's latest quote no older than the
-  staleness cut-off, MAD outlier rejection, minimum quote count, then a weighted median
-  (weights = capped listing counts) or a trimmed mean. :func:`gpu_index_batch` evaluates
-  many times at once (one provider x time matrix, no Python loop over times).
+- GPU index of a GPU class at time t (default ``median``): each provider's latest quote no
+  older than the staleness cut-off is ONE vote, whatever its listing count; with at least
+  ``min_quotes`` independent providers the index is the plain median of the votes. One
+  provider alone then moves the index at most to the neighbouring order statistics of the
+  others (:func:`manipulation_bound`). The previous listing-weighted median with MAD
+  rejection (``weighted_median``) is kept only to measure old against new.
+  :func:`gpu_index_batch` evaluates many times at once (one provider x time matrix, no
+  Python loop over times).
 - POWER: arithmetic mean of hourly prices over the profile's delivery hours, reporting
   missing hours instead of averaging fewer.
 - SPREAD: GPU index - mwh_per_gpu_hour x power price, in ``Decimal``.
@@ -32,11 +36,10 @@ class GpuIndexParams:
     """Parameters of the GPU index (defaults are the published methodology)."""
 
     staleness_s: int = 86_400  # a provider quote older than this is ignored
-    mad_k: float = 3.0  # reject |x - median| > mad_k * 1.4826 * MAD
-    min_quotes: int = 3  # fewer surviving quotes -> no index value
-    method: Literal["weighted_median", "trimmed_mean"] = "weighted_median"
-    weight_cap: int = 10  # weight = min(n_listings, cap): no provider dominates by listing spam
-    trim: float = 0.2  # trimmed mean: drop floor(n * trim) quotes at each end
+    mad_k: float = 3.0  # weighted_median only: reject |x - median| > mad_k * 1.4826 * MAD
+    min_quotes: int = 3  # fewer independent providers (one vote each) -> no index value
+    method: Literal["median", "weighted_median"] = "median"
+    weight_cap: int = 10  # weighted_median only: weight = min(n_listings, cap)
 
     def __post_init__(self) -> None:
         if self.staleness_s <= 0:
@@ -45,12 +48,10 @@ class GpuIndexParams:
             raise ValueError("mad_k must be positive")
         if self.min_quotes < 1:
             raise ValueError("min_quotes must be >= 1")
-        if self.method not in ("weighted_median", "trimmed_mean"):
-            raise ValueError(f"method must be weighted_median or trimmed_mean, got {self.method!r}")
+        if self.method not in ("median", "weighted_median"):
+            raise ValueError(f"method must be median or weighted_median, got {self.method!r}")
         if self.weight_cap < 1:
             raise ValueError("weight_cap must be >= 1")
-        if not 0 <= self.trim < 0.5:
-            raise ValueError("trim must be in [0, 0.5)")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ def _aggregate(vals: np.ndarray, wts: np.ndarray, params: GpuIndexParams):
     n_fresh = present.sum(axis=1)
     s = np.sort(vals, axis=1)  # NaN sort last
     med = _row_median(s, n_fresh)
+    if params.method == "median":
+        # one vote per provider, no filter: a filter whose cut-off depends on the attacker's own
+        # quote (MAD) would let it eject honest quotes and widen the bound of manipulation_bound
+        reasons = np.full(vals.shape[0], REASON_OK, dtype=object)
+        reasons[n_fresh < params.min_quotes] = REASON_TOO_FEW
+        reasons[n_fresh == 0] = REASON_NO_QUOTES
+        return np.where(reasons == REASON_OK, med, np.nan), n_fresh, n_fresh, present, reasons
     dev = np.abs(vals - med[:, None])
     mad = _row_median(np.sort(dev, axis=1), n_fresh)
     keep = present & (dev <= params.mad_k * MAD_TO_SIGMA * mad[:, None])
@@ -130,20 +138,13 @@ def _aggregate(vals: np.ndarray, wts: np.ndarray, params: GpuIndexParams):
     order = np.argsort(kv, axis=1)  # kept values first (ascending), NaN last
     sv = np.take_along_axis(kv, order, axis=1)
     rows = np.arange(vals.shape[0])
-    if params.method == "weighted_median":
-        sw = np.take_along_axis(np.where(keep, wts, 0.0), order, axis=1)
-        cw = np.cumsum(sw, axis=1)  # integer-valued weights: exact in float64
-        half = cw[:, -1] / 2.0
-        j = np.argmax(cw >= half[:, None], axis=1)
-        exact_half = (cw[rows, j] == half) & (j + 1 < n_used)
-        nxt = sv[rows, np.minimum(j + 1, sv.shape[1] - 1)]
-        value = np.where(exact_half, (sv[rows, j] + nxt) / 2.0, sv[rows, j])
-    else:
-        g = np.floor(n_used * params.trim).astype(np.int64)
-        pos = np.arange(vals.shape[1])[None, :]
-        inside = (pos >= g[:, None]) & (pos < (n_used - g)[:, None])
-        cnt = np.maximum(n_used - 2 * g, 1)
-        value = np.where(inside, np.nan_to_num(sv), 0.0).sum(axis=1) / cnt
+    sw = np.take_along_axis(np.where(keep, wts, 0.0), order, axis=1)
+    cw = np.cumsum(sw, axis=1)  # integer-valued weights: exact in float64
+    half = cw[:, -1] / 2.0
+    j = np.argmax(cw >= half[:, None], axis=1)
+    exact_half = (cw[rows, j] == half) & (j + 1 < n_used)
+    nxt = sv[rows, np.minimum(j + 1, sv.shape[1] - 1)]
+    value = np.where(exact_half, (sv[rows, j] + nxt) / 2.0, sv[rows, j])
 
     reasons = np.full(vals.shape[0], REASON_OK, dtype=object)
     reasons[n_used < params.min_quotes] = REASON_TOO_FEW
@@ -209,6 +210,25 @@ def gpu_index_at(ts, providers, prices, n_listings, time: int, params: GpuIndexP
     stale = tuple(str(names[i]) for i in range(len(names)) if np.isnan(row[i]))
     v = None if reasons[0] else float(value[0])
     return GpuIndexResult(int(time), v, None if v is None else to_units(v), str(reasons[0]), used, rejected, stale)
+
+
+def manipulation_bound(other_quotes) -> tuple[float, float]:
+    """[lo, hi] the ``median`` index can take when ONE provider joins ``other_quotes``.
+
+    Whatever that provider quotes (and however many listings or rows it posts: it has one
+    vote), the median of the others plus its vote lies between the median with its vote at
+    -inf and at +inf, i.e. between the neighbouring order statistics of the others: for m
+    others sorted y_1..y_m, [y_(m/2), y_(m/2+1)] when m is even and
+    [(y_k + y_(k+1))/2, (y_(k+1) + y_(k+2))/2] when m = 2k+1. Dropping out (quoting nothing)
+    gives the others' own median, which also lies in [lo, hi].
+    """
+    y = np.sort(np.asarray(other_quotes, dtype=np.float64))
+    if y.size == 0:
+        raise ValueError("need at least one other provider")
+    def med(v):
+        n = len(v)
+        return (v[(n - 1) // 2] + v[n // 2]) / 2.0
+    return float(med(np.concatenate([[-np.inf], y]))), float(med(np.concatenate([y, [np.inf]])))
 
 
 # --------------------------------------------------------------------------- power

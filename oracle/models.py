@@ -83,6 +83,9 @@ class MarketSpecPublic(BaseModel):
     canonical_json: str
     mark_feed: str
     settlement_feed: str
+    # what the power leg's profile means: the ISO's own block, e.g. "PJM peak HE08-HE23 EPT Mon-Fri
+    # excl. NERC holidays" (None for ATC/HOURLY and COMPUTE)
+    block: str | None = None
 
 
 class HealthPublic(BaseModel):

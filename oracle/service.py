@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from oracle import __version__
+from oracle.calendar import profile_words
 from oracle.manifest import Manifest, load_manifest
 from oracle.models import (FeedHistoryPublic, FeedPublic, FeedsPublic, HealthPublic, HistoryQuery, MarketSpecPublic,
                            ObservationPublic, ReportPublic, ReportQuery)
@@ -204,7 +205,7 @@ def read_market_spec(market_id: int, request: Request) -> MarketSpecPublic:
         raise HTTPException(status_code=404, detail=f"unknown market {market_id}")
     return MarketSpecPublic(id=m.id, symbol=m.symbol, kind=m.kind, spec=m.spec, spec_hash=m.spec_hash,
                             canonical_json=canonical_json(m.spec), mark_feed=feed_hex(m.mark_feed),
-                            settlement_feed=feed_hex(m.settlement_feed))
+                            settlement_feed=feed_hex(m.settlement_feed), block=profile_words(m.spec))
 
 
 health = APIRouter(tags=["health"])
@@ -239,7 +240,7 @@ def create_app(settings: OracleSettings, *, manifest: Manifest | None = None, cl
     manifest = manifest or load_manifest(settings.manifest)
     if clock is None:
         clock = chain_clock(settings.rpc_url) if settings.clock == "chain" else system_clock
-    valuer = Valuer(source or build_source(settings), settings.gpu_params(), settings.trailing_days, settings.gpu_carry_s)
+    valuer = Valuer(source or build_source(settings), **settings.valuer_kwargs())
     signer = signer if signer is not None else build_signer(settings)
     if signer is None:
         log.warning("no signing key configured: /reports/latest will answer 503")

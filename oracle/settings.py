@@ -53,10 +53,13 @@ class OracleSettings(BaseSettings):
     gpu_staleness_s: int = 86_400
     gpu_mad_k: float = 3.0
     gpu_min_quotes: int = 3
-    gpu_method: Literal["weighted_median", "trimmed_mean"] = "weighted_median"
+    gpu_method: Literal["median", "weighted_median"] = "median"  # weighted_median: the old method, comparison only
     gpu_weight_cap: int = 10
-    gpu_trim: float = 0.2
     trailing_days: int = 7
+    mark_method: Literal["blend", "trailing"] = "blend"  # trailing: the old mark, comparison only
+    seasonal_days: int = 28
+    decay_days: float = 1.0
+    recent_days: int = 1
     gpu_carry_s: int = 86_400  # a GPU fixing without a valid index reuses the last one up to this age
     history_len: int = 1000
     max_report_lag_s: int = 600  # how far back GET /reports/latest?observed_at= may value feeds
@@ -83,8 +86,15 @@ class OracleSettings(BaseSettings):
         return self
 
     def gpu_params(self) -> GpuIndexParams:
-        return GpuIndexParams(self.gpu_staleness_s, self.gpu_mad_k, self.gpu_min_quotes, self.gpu_method,
-                              self.gpu_weight_cap, self.gpu_trim)
+        return GpuIndexParams(staleness_s=self.gpu_staleness_s, mad_k=self.gpu_mad_k, min_quotes=self.gpu_min_quotes,
+                              method=self.gpu_method, weight_cap=self.gpu_weight_cap)
+
+    def valuer_kwargs(self) -> dict:
+        """Everything a :class:`~oracle.valuation.Valuer` takes besides its source (one place, so
+        the service and ``cspread index value`` value feeds with the same parameters)."""
+        return {"gpu_params": self.gpu_params(), "trailing_days": self.trailing_days, "carry_s": self.gpu_carry_s,
+                "mark_method": self.mark_method, "seasonal_days": self.seasonal_days, "decay_days": self.decay_days,
+                "recent_days": self.recent_days}
 
     def default_time_map(self) -> TimeMap:
         if self.replay_chain_anchor is not None:

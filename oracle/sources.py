@@ -231,17 +231,23 @@ class PrimeIntellectGpuSource(PriceSource):
 
     ``GET {base}/availability/?gpu_type=H100_80GB`` returns ``{gpu_type: [offer, ...]}``
     (older shape) or ``{"items": [offer, ...]}``; an offer has ``provider``, ``socket``,
-    ``gpuCount`` and ``prices.onDemand`` / ``prices.communityPrice`` (total $/h). Each poll
-    becomes one snapshot of per-provider quotes computed like the vendored tracker: the
-    provider's cheapest price per GPU (rounded to cents) and its listing count. Snapshots
-    are kept in memory for ``retention_s`` so marks can use trailing days of history.
+    ``gpuCount``, ``isSpot`` and ``prices.onDemand`` / ``prices.communityPrice`` (total $/h).
+    Each poll becomes one snapshot of per-provider quotes computed like the vendored tracker:
+    the provider's cheapest price per GPU (rounded to cents) and its listing count.
+    Snapshots are kept in memory for ``retention_s`` so marks can use trailing days of history.
+
+    Unlike the vendored tracker, this API says which offers are spot, so the product is kept
+    comparable: by default (``spot=False``) only on-demand offers (``isSpot`` false, with an
+    ``onDemand`` price) are quoted; ``spot=True`` quotes the spot offers only, for a separate
+    spot class. A provider's cheap spot offer can then not pull an on-demand index down.
     """
 
     name = "primeintellect"
 
     def __init__(self, fetch: Fetch, api_key: str | None = None, base_url: str = "https://api.primeintellect.ai/api/v1",
-                 clock: Callable[[], float] = time.time, poll_interval_s: int = 300, retention_s: int = 10 * 86400):
-        self.fetch, self.base_url, self.clock = fetch, base_url.rstrip("/"), clock
+                 clock: Callable[[], float] = time.time, poll_interval_s: int = 300, retention_s: int = 10 * 86400,
+                 spot: bool = False):
+        self.fetch, self.base_url, self.clock, self.spot = fetch, base_url.rstrip("/"), clock, spot
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.poll_interval_s, self.retention_s = poll_interval_s, retention_s
         self._rows: dict[str, list[tuple[int, str, float, int]]] = {}
@@ -264,8 +270,13 @@ class PrimeIntellectGpuSource(PriceSource):
         for o in offers:
             if o.get("gpuType", gpu_type) != gpu_type or (socket and o.get("socket") != socket):
                 continue
+            if bool(o.get("isSpot", False)) != self.spot:  # spot and on-demand are different products
+                continue
             prices = o.get("prices") or {}
-            total = prices.get("onDemand") if prices.get("onDemand") is not None else prices.get("communityPrice")
+            if self.spot:
+                total = prices.get("onDemand") if prices.get("onDemand") is not None else prices.get("communityPrice")
+            else:
+                total = prices.get("onDemand")
             count = o.get("gpuCount") or 0
             if total is None or count <= 0 or not math.isfinite(float(total)) or float(total) <= 0:
                 continue

@@ -18,13 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eth_utils import keccak
 
-from oracle.calendar import PROFILES, profile_hours
+from oracle.calendar import ISO_TZ, PEAK_BLOCKS, PROFILES, hour_ending_label, profile_hours
 
 KINDS = ("POWER", "COMPUTE", "SPREAD")
 POWER_MARKETS = ("DA", "RT")
-# Each ISO's prevailing time zone; a POWER spec must use its ISO's zone when known,
-# since the profile (PEAK hours, holidays) is defined in it.
-ISO_TZ = {"ERCOT": "America/Chicago", "PJM": "America/New_York"}
+# ISO_TZ (from oracle.calendar.PEAK_BLOCKS): each ISO's prevailing time zone; a POWER spec
+# must use its ISO's zone, since the profile (PEAK hours, holidays) is defined in it.
 GLOBAL_REGION = "GLOBAL"
 
 POWER_KEYS = {"kind", "iso", "node", "market", "profile", "delivery_start", "delivery_end", "tz"}
@@ -136,10 +135,14 @@ def _validate_power(spec: dict, path: str) -> None:
         _fail(path, f"tz must be an IANA time zone name such as America/Chicago, got {tz!r}")
     if spec["iso"] in ISO_TZ and tz != ISO_TZ[spec["iso"]]:
         _fail(path, f"tz for {spec['iso']} must be {ISO_TZ[spec['iso']]!r} (its prevailing time), got {tz!r}")
+    if spec["profile"] in ("PEAK", "OFFPEAK") and spec["iso"] not in PEAK_BLOCKS:
+        # PEAK means the ISO's own block: an ISO without a row in the table has no PEAK
+        _fail(path, f"{spec['profile']} needs an ISO with a defined peak block ({', '.join(PEAK_BLOCKS)}), "
+                    f"got {spec['iso']!r}")
     _check_window(spec, path)
     if spec["profile"] == "HOURLY" and spec["delivery_end"] - spec["delivery_start"] != 3600:
         _fail(path, "an HOURLY profile needs a one-hour window (delivery_end - delivery_start == 3600)")
-    if profile_hours(spec["delivery_start"], spec["delivery_end"], spec["profile"], tz).size == 0:
+    if profile_hours(spec["delivery_start"], spec["delivery_end"], spec["profile"], tz, spec["iso"]).size == 0:
         _fail(path, f"the window contains no {spec['profile']} hours")
 
 
@@ -225,9 +228,10 @@ def period_label(start: int, end: int, tz: str) -> str:
     """Short label of a window in local time.
 
     ``2026-12`` for exactly one calendar month, ``2026-12-03`` for one local day,
-    ``2026-12-03T14`` for one hour (the repeated fall-back hour gets its zone abbreviation,
-    ``2026-11-01T01CST``, so both 01:00 hours stay distinct), otherwise
-    ``<start>_<end>`` in local ``YYYY-MM-DDTHH``.
+    ``2026-12-03HE15`` for one hour, labelled **hour ending** as the ISOs publish it (HE15 =
+    14:00-15:00 local; the repeated fall-back hour gets its zone abbreviation,
+    ``2026-11-01HE02CDT`` then ``2026-11-01HE02CST``), otherwise ``<start>_<end>`` in local
+    ``YYYY-MM-DDTHH`` (hour-beginning clock times, as any other timestamp).
     """
     z = ZoneInfo(tz)
     s = dt.datetime.fromtimestamp(start, z)
@@ -238,7 +242,7 @@ def period_label(start: int, end: int, tz: str) -> str:
     if midnight and (e.date() - s.date()).days == 1:
         return f"{s:%Y-%m-%d}"
     if end - start == 3600:
-        label = f"{s:%Y-%m-%dT%H}"
+        label = f"{s:%Y-%m-%d}{hour_ending_label(start, tz)}"
         ambiguous = s.replace(fold=1 - s.fold).utcoffset() != s.utcoffset()
         return label + (s.tzname() or "") if ambiguous else label
     return f"{s:%Y-%m-%dT%H}_{e:%Y-%m-%dT%H}"

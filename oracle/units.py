@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
+import numpy as np
+
 USDC_DECIMALS = 6
 UNIT_SCALE = 10**USDC_DECIMALS  # base units per 1 USD
 PRICE_QUANTUM = Decimal("0.000001")  # 1 base unit in USD
@@ -52,3 +54,42 @@ def from_units(units: int) -> Decimal:
     if isinstance(units, bool) or not isinstance(units, int):
         raise TypeError(f"units must be int, got {type(units).__name__}")
     return Decimal(units).scaleb(-USDC_DECIMALS)  # exact, no context rounding
+
+
+# --------------------------------------------------------------------------- exact averages
+#
+# THE rounding rule of every settlement value: the exact rational mean of the inputs (integer
+# micro-dollars, or half-micro-dollars for GPU medians), rounded once to the micro-dollar,
+# half-to-even. No float touches a settlement value.
+
+
+def div_half_even(numerator: int, denominator: int) -> int:
+    """``round(numerator / denominator)`` exactly, ties to even (integers of any size)."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    q, r = divmod(int(numerator), int(denominator))  # floor division: 0 <= r < denominator
+    twice = 2 * r
+    if twice > denominator or (twice == denominator and q % 2 == 1):
+        q += 1
+    return q
+
+
+def exact_units(prices_usd: np.ndarray, scale: int = UNIT_SCALE) -> np.ndarray:
+    """Float USD prices -> exact int64 multiples of 1/``scale`` USD, refusing anything finer.
+
+    A price read from decimal text with at most 6 decimals is the float nearest that decimal,
+    so ``rint(x * 10**6)`` recovers the decimal exactly (the float error is far below half a
+    unit for any |x| < 10**9). A price with more decimals would be rounded silently, so it is
+    refused: the vendored data has 2 (ERCOT) and 6 (PJM) decimals, GPU quotes whole cents.
+    """
+    x = np.asarray(prices_usd, dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("prices must be finite")
+    if np.any(np.abs(x) >= 1e9):
+        raise ValueError("price out of range for exact micro-dollar arithmetic")
+    u = np.rint(x * scale)
+    if not np.all(np.abs(x * scale - u) < 1e-3):
+        bad = x[np.abs(x * scale - u) >= 1e-3][:3]
+        raise ValueError(f"prices {bad.tolist()} are not whole multiples of 1/{scale} USD; "
+                         "settlement arithmetic would not be exact")
+    return u.astype(np.int64)

@@ -1,8 +1,11 @@
 """`make demo`: a month of Compute Spread on a local devnet, on real prices, narrated.
 
-A 5 MW West Texas H100 operator hedges next month's compute spread, a speculator buys the
-power spike with leverage and is liquidated by the keeper, the month settles through the
-settler, and every party's PnL is printed and charted (out/demo.png).
+A 5 MW West Texas H100 operator hedges next month's compute spread, a speculator sells the
+power spike short with leverage and is liquidated by the keeper as the storm goes on,
+the month settles through the settler, and every party's PnL is printed and charted
+(out/demo.png). The narration shows how the oracle's marks are made: day-ahead hours ERCOT has
+already published count as known, the rest decays from the last day's level to the 28-day
+median (docs/methodology.md §7), next to what the old trailing-7-day rule would have said.
 
 Clock: anvil starts at 2021-01-31T23:00Z, so the devnet's "next month" IS February 2021 and
 ERCOT prices replay unshifted (Winter Storm Uri, Feb 14-19). The GPU quotes come from
@@ -32,7 +35,7 @@ T0 = 1612134000  # 2021-01-31T23:00:00Z (17:00 Central): "next month" = February
 GPU_OFFSET = 148_780_800  # chain 2021-02-01T00:00Z -> GPU data 2025-10-20T00:00Z (whole hours)
 LAST_GPU_SNAPSHOT = "2025-11-16T06:47Z"
 MW, KW_PER_GPU, PUE = Decimal(5), Decimal("1.0"), Decimal("1.2")
-SPEC_QTY, SPEC_LEVERAGE_BUFFER = Decimal(20), Decimal("1.02")
+SPEC_QTY, SPEC_IM_MULTIPLE = Decimal(20), Decimal("1.5")
 OUT = ROOT / "out"
 SPREAD_MM_ARGS = ["--size", "1500000000", "--levels", "2", "--max-position", "4000000000", "--spread-bps", "100",
                   "--level-step-bps", "50", "--max-margin-usage", "0.8"]
@@ -80,9 +83,20 @@ class Demo:
         self.events: list[tuple[int, str]] = []
         self.block_cursor = stack.w3.eth.block_number
         self.liquidations: list = []
+        from oracle.sources import ReplaySource
+        from oracle.valuation import Valuer
         from scripts.demo_chart import power_lmp
 
         self.lmp_t, self.lmp_p = power_lmp(T0 - 86400 * 8, T0 + 86400 * 40)
+        # ERCOT replays unshifted (chain time = data time), so the reporters' own Valuer tells the
+        # narration how many PEAK hours each mark already knows, and what the old rule would say
+        self.valuer, self.old_valuer = Valuer(ReplaySource()), Valuer(ReplaySource(), mark_method="trailing")
+
+    def peak_mark_parts(self, t: int) -> tuple[int, int, float]:
+        """(known PEAK hours, all PEAK hours, the old rule's mark) at chain time t."""
+        spec = self.m["PEAK"].spec
+        v = self.valuer.mark(spec, t)
+        return v.n_realised, v.n_hours, self.old_valuer.mark(spec, t).price_usd
 
     # ------------------------------------------------------------------ reads
     def mark_usd(self, name: str) -> float:
@@ -130,8 +144,8 @@ class Demo:
     def intro(self) -> None:
         con.print(Panel.fit(
             "[bold]Compute Spread: one month on a local devnet, on real prices[/]\n"
-            "A 5 MW West Texas H100 operator hedges February's compute spread; a speculator buys the\n"
-            "Winter Storm Uri power spike with leverage; a market maker quotes; keepers push the oracle,\n"
+            "A 5 MW West Texas H100 operator hedges February's compute spread; a speculator sells the\n"
+            "Winter Storm Uri power spike short with leverage; a market maker quotes; keepers push the oracle,\n"
             "liquidate and settle. Every price below comes from vendored real data (data/SOURCES.md)."))
         section("Which real periods are paired on the devnet month")
         con.print(f"- Chain clock starts at {utc(T0)} ({ct(T0)}), so the devnet's \"next month\" is [bold]February 2021[/].")
@@ -192,37 +206,41 @@ class Demo:
                   f"≈ {abs(usd(pos.open_notional_units)):,.0f} USD for the month.")
         self.events.append((self.st.now(), "operator hedges"))
 
-    def speculator_buys(self) -> None:
+    def speculator_sells(self) -> None:
         m = self.m["PEAK"]
         mark = self.mark_usd("PEAK")
-        # the market maker re-quotes around each new mark: wait for its ask to be within 1% of this one
-        self.st.wait_until(lambda: (a := self.reader.relay.book(m.id).asks) and mark <= usd(a[0].price_units) <= mark * 1.01,
+        # the market maker re-quotes around each new mark: wait for its bid to be within 1% of this one
+        self.st.wait_until(lambda: (b := self.reader.relay.book(m.id).bids) and mark * 0.99 <= usd(b[0].price_units) <= mark,
                            30, 0.25, "market-maker quotes around the new PEAK mark")
-        b = self.reader.relay.book(m.id)
-        ask = usd(b.asks[0].price_units)
-        im = usd(m.im_fixed) + m.im_rate_bps / 1e4 * ask
+        bid = usd(self.reader.relay.book(m.id).bids[0].price_units)
+        im = usd(m.im_fixed) + m.im_rate_bps / 1e4 * max(mark, bid)
         q = float(SPEC_QTY)
-        need = q * im + q * max(0.0, ask - mark) + q * ask * 5e-4
-        deposit = int(math.ceil(need * float(SPEC_LEVERAGE_BUFFER) / 100) * 100)
-        con.print(f"[bold]Speculator[/]: the storm is breaking, but the February PEAK mark still extrapolates last "
-                  f"week's prices: {mark:,.2f} USD/MWh. Betting it stays there, it buys {q:.0f} MWh at the best ask "
-                  f"{ask:,.2f} with only {deposit:,} USDC: notional {q * ask:,.0f} USD, leverage "
-                  f"{q * ask / deposit:.2f}x (max allowed by IM {ask / im:.2f}x).")
+        need = q * im + q * max(0.0, mark - bid) + q * bid * 5e-4
+        deposit = int(math.ceil(need * float(SPEC_IM_MULTIPLE) / 100) * 100)
+        known, n, old = self.peak_mark_parts(self.st.now())
+        con.print(f"[bold]Speculator[/]: day two of the storm. The February PEAK mark counts the {known} of {n} PEAK hours "
+                  f"whose day-ahead prices ERCOT has published (Monday's included) and values the other {n - known} "
+                  f"from the last day's level decaying to the 28-day median: {mark:,.2f} USD/MWh (the old rule, "
+                  f"extrapolating the trailing week, would still mark {old:,.2f}). Betting the storm breaks by Tuesday, "
+                  f"it sells {q:.0f} MWh short at the best bid {bid:,.2f} with {deposit:,} USDC "
+                  f"({float(SPEC_IM_MULTIPLE):.1f}x the initial margin): notional {q * bid:,.0f} USD, leverage "
+                  f"{q * bid / deposit:.2f}x.")
         self.st.fund("user2", deposit)
         self.deposits["speculator"] = deposit
-        self.spec.buy(m.id, SPEC_QTY, Decimal(str(ask)))
-        self.st.wait_until(lambda: (p := self.spec.position(self.spec.address, m.id)) and p.quantity_units > 0,
+        self.spec.sell(m.id, SPEC_QTY, Decimal(str(bid)))
+        self.st.wait_until(lambda: (p := self.spec.position(self.spec.address, m.id)) and p.quantity_units < 0,
                            30, 0.25, "the matcher to match the speculator's order")
         p = self.spec.position(self.spec.address, m.id)
-        con.print(f"  posted to the relay; the matcher crossed it on-chain (match_orders): long {p.quantity_units / 1000:.1f} MWh, "
-                  f"liquidation price ≈ {p.liquidation_price:,.2f} USD/MWh.")
-        self.events.append((self.st.now(), "speculator buys"))
+        con.print(f"  posted to the relay; the matcher crossed it on-chain (match_orders): short "
+                  f"{-p.quantity_units / 1000:.1f} MWh, liquidation price ≈ {p.liquidation_price:,.2f} USD/MWh. The "
+                  f"next day-ahead prices ERCOT publishes move the mark.")
+        self.events.append((self.st.now(), "speculator sells"))
 
     def step(self, t: int, spec_at: int) -> None:
         self.st.warp_to(t)
         self.st.wait_fresh([m.id for m in self.m.values()], after=t, timeout=60)
         if t == spec_at:
-            self.speculator_buys()
+            self.speculator_sells()
         spec_addr = self.spec.address
         deadline = time.monotonic() + 20
         while self.ch.functions.is_liquidatable(spec_addr).call() and time.monotonic() < deadline:
@@ -240,9 +258,12 @@ class Demo:
         s = self.sample(t)
         avg, mx = self.lmp_24h(t)
         e = s["equity"]
-        con.print(f"{dt.datetime.fromtimestamp(t, CT):%a %m-%d %H:%M} | LMP 24h avg {avg:7,.0f} max {mx:5,.0f} | "
-                  f"PEAK {s['marks']['PEAK']:8,.2f} ATC {s['marks']['ATC']:8,.2f} | H100 {s['marks']['COMPUTE']:.3f} "
-                  f"spread {s['marks']['SPREAD']:7.4f} | op {e['operator'] / 1e6:5.2f}M spec {e['speculator']:7,.0f}")
+        known, n, old = self.peak_mark_parts(t)
+        s["old_peak"] = old
+        con.print(f"{dt.datetime.fromtimestamp(t, CT):%a %m-%d %H:%M} | LMP {avg:5,.0f}/{mx:5,.0f} | "
+                  f"PEAK {s['marks']['PEAK']:8,.2f} [{known:3}/{n}h, old {old:5,.0f}] ATC {s['marks']['ATC']:8,.2f} | "
+                  f"H100 {s['marks']['COMPUTE']:.3f} spread {s['marks']['SPREAD']:7.4f} | op {e['operator'] / 1e6:5.2f}M "
+                  f"spec {e['speculator']:6,.0f}")
 
     def replay(self) -> None:
         section("2. February 2021 replays (chain clock warped step by step; the pusher pushes, keepers act)")
@@ -251,10 +272,12 @@ class Demo:
         storm_a, storm_b = start + 12 * 86400, start + 24 * 86400
         times = list(range(start, storm_a, 86400)) + list(range(storm_a, storm_b, 6 * 3600)) + \
             list(range(storm_b, end + 1, 86400))
-        spec_at = int(dt.datetime(2021, 2, 20, tzinfo=UTC).timestamp())
+        spec_at = int(dt.datetime(2021, 2, 15, 6, tzinfo=UTC).timestamp())  # Mon 02-15 00:00 Central
         assert spec_at in times
-        con.print("Each line: chain time (Central) | real ERCOT HB_WEST DA LMP over the last 24 h, USD/MWh | on-chain "
-                  "marks of the four markets | equity (USD) of the operator and the speculator.")
+        con.print("Each line: chain time (Central) | real ERCOT HB_WEST DA LMP over the last 24 h, mean/max USD/MWh | "
+                  "on-chain marks of the four markets; for PEAK also [hours already known (ended or day-ahead "
+                  "published) / all its hours, and what the old trailing-7-day rule would mark] | equity (USD) of the "
+                  "operator and the speculator.")
         for t in times:
             self.step(t, spec_at)
 
@@ -333,9 +356,27 @@ class Demo:
         con.print(p)
         ins, bad = usd(self.ch.functions.insurance_fund().call()), usd(self.ch.functions.bad_debt().call())
         con.print(f"Insurance fund: [bold]{ins:,.2f} USD[/] (its share of liquidation penalties); bad debt: [bold]{bad:,.2f} USD[/].")
+        if bad > 0:
+            con.print("  The bad debt is a gap, not a rounding: the marks move once a day, when ERCOT publishes the next "
+                      "day-ahead prices (up to +50 % a day in the storm), and the part of the short left after a partial "
+                      "liquidation met the next jump with less equity than the jump cost. Maintenance margins for storm "
+                      "months have to cover one day-ahead publication (docs/markets.md).")
         n = len(self.liquidations)
-        con.print(f"Liquidations seen on-chain: {n}; the speculator's {SPEC_QTY} MWh long was "
+        con.print(f"Liquidations seen on-chain: {n}; the speculator's {SPEC_QTY} MWh short was "
                   f"{'taken over by the liquidator keeper' if n else 'never liquidated'}.")
+        if self.liquidations:
+            pxs = ", ".join(f"{usd(ev['args']['price']):,.2f}" for ev in self.liquidations)
+            con.print(f"It was liquidated at {pxs} USD/MWh, below the {self.oracle_settle['PEAK']:,.2f} February PEAK "
+                      f"finally settled at: the loss the marks forced was one the month really delivered, not a mark "
+                      f"artefact.")
+        peaks = [x["marks"]["PEAK"] for x in self.samples if "old_peak" in x]
+        olds = [x["old_peak"] for x in self.samples if "old_peak" in x]
+        if peaks:
+            final = self.oracle_settle["PEAK"]
+            con.print(f"Marks vs settlement: the February PEAK settled at {final:,.2f}; the highest on-chain PEAK mark of "
+                      f"the replay was {max(peaks):,.2f} ({max(peaks) - final:+,.2f}). The old trailing-7-day rule would "
+                      f"have peaked at {max(olds):,.2f} ({max(olds) - final:+,.2f}) at the same steps, marking shorts "
+                      f"at a price the month never settled at (docs/methodology.md §7).")
 
 
 def start_dashboard(stack: Stack):

@@ -124,6 +124,7 @@ for _module in (markets, funds, trade, account):
     app.add_typer(_module.app)
 app.add_typer(hedge.app, name="hedge")
 app.add_typer(devnet.app, name="devnet")
+app.add_typer(__import__("sdk.cli.index", fromlist=["app"]).app, name="index")  # cspread index value (oracle maths)
 
 
 def main() -> None:  # pragma: no cover - `python -m sdk.cli`

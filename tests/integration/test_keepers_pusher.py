@@ -28,7 +28,10 @@ def test_pusher__three_reporters__marks_on_chain__one_down_quorum_still_met(env)
     ev = wait_until(lambda: env.oracle_events(), 30, 0.2, "first push")
     assert {env.signers_of(e) for e in ev} == {3}
     mark, observed, fresh = env.mark(ATC)
-    assert fresh and 120_000_000 < mark < 125_000_000  # real HB_WEST trailing ATC ~ $122.38
+    # real HB_WEST ATC of 2021-02-14 seen at 12:00 CST on 02-13, before that day's DAM is posted:
+    # 02-13's level (Uri begins) decaying to the 28-day median = $778.376043 (the old trailing
+    # 7-day mean said $122.38; the day settled at $3,946.65)
+    assert fresh and 778_000_000 < mark < 779_000_000
     assert env.mark(PEAK)[2]
 
     env.reporters[3].stop()

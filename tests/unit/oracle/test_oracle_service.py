@@ -72,21 +72,21 @@ def test_feeds__before_delivery__marks_ok_settlements_pending_rt_error(manifest_
         assert feeds[(m, "SETTLEMENT")]["status"] == "pending" and feeds[(m, "SETTLEMENT")]["price"] is None
     rt = feeds[(4, "MARK")]
     assert rt["status"] == "error" and "RTM" in rt["detail"] and rt["price"] is None
-    assert feeds[(1, "MARK")]["symbol"] == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03T08"
+    assert feeds[(1, "MARK")]["symbol"] == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03HE09"
 
 
 def test_feeds__after_delivery__settlement_values_on_real_data(manifest_path):
     clock = Clock(X + 3600)
     client = make_client(manifest_path, clock)
     feeds = by_symbol_kind(client.get("/feeds").json()["feeds"])
-    # Uri hour 2021-02-17T06:00Z = $9,000.01; H100 index at 2025-10-22T09:00Z = 2.69;
-    # spread = 2.69 - 0.0012 x 9000.01 = -8.110012
+    # Uri hour 2021-02-17T06:00Z = $9,000.01; H100 index at 2025-10-22T09:00Z = 2.40 (median of
+    # five providers, test_oracle_index_gpu); spread = 2.40 - 0.0012 x 9000.01 = -8.400012
     assert feeds[(1, "SETTLEMENT")]["price"] == "9000010000"
-    assert feeds[(2, "SETTLEMENT")]["price"] == "2690000"
-    assert feeds[(3, "SETTLEMENT")]["price"] == "-8110012"
-    assert feeds[(3, "MARK")]["price"] == "-8110012"  # a closed window's mark is its settlement
+    assert feeds[(2, "SETTLEMENT")]["price"] == "2400000"
+    assert feeds[(3, "SETTLEMENT")]["price"] == "-8400012"
+    assert feeds[(3, "MARK")]["price"] == "-8400012"  # a closed window's mark is its settlement
     one = client.get(f"/feeds/{feeds[(3, 'SETTLEMENT')]['feed_id']}").json()
-    assert one["price_usd"] == pytest.approx(-8.110012) and one["kind"] == "SETTLEMENT"
+    assert one["price_usd"] == pytest.approx(-8.400012) and one["kind"] == "SETTLEMENT"
 
 
 def test_reports_latest__signed_report_of_fresh_feeds_verifies(manifest_path):
@@ -140,7 +140,20 @@ def test_unknown_feed_and_market__4xx_with_detail(manifest_path):
 def test_market_spec__canonical_json_and_hash(manifest_path):
     body = make_client(manifest_path, Clock(X)).get("/markets/3/spec").json()
     assert body["spec"] == SPREAD and body["canonical_json"] == canonical_json(SPREAD)
-    assert body["spec_hash"] == spec_hash(SPREAD) and body["symbol"] == "SPREAD.H100-SXM.HB_WEST.DA.HOURLY.2026-12-03T08"
+    assert body["spec_hash"] == spec_hash(SPREAD) and body["symbol"] == "SPREAD.H100-SXM.HB_WEST.DA.HOURLY.2026-12-03HE09"
+    assert body["block"] is None  # HOURLY names no block
+
+
+def test_market_spec__peak_names_its_iso_block(tmp_path):
+    s, e = utc("2025-07-01T04:00Z"), utc("2025-08-01T04:00Z")
+    obj = manifest_obj()
+    obj["markets"] = [market_entry(1, power_spec("PJM", "AEP-DAYTON HUB", "DA", "PEAK", s, e)),
+                      market_entry(2, power_spec("PJM", "AEP-DAYTON HUB", "DA", "OFFPEAK", s, e))]
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(obj))
+    client = TestClient(create_app(OracleSettings(manifest=p), clock=Clock(e), source=ReplaySource(), signer=None))
+    assert client.get("/markets/1/spec").json()["block"] == "PJM peak HE08-HE23 EPT Mon-Fri excl. NERC holidays"
+    assert client.get("/markets/2/spec").json()["block"].startswith("every hour outside PJM peak HE08-HE23")
 
 
 def test_health_and_metrics(manifest_path):
@@ -192,7 +205,7 @@ def test_reports_latest__chosen_feeds_and_earlier_block__for_quorum_alignment(ma
     params = {"feed_ids": ",".join(wanted), "observed_at": X + 3600}
     ra, rb = a.get("/reports/latest", params=params).json(), b.get("/reports/latest", params=params).json()
     assert ra["feed_ids"] == rb["feed_ids"] == wanted and ra["observed_at"] == rb["observed_at"] == X + 3600
-    assert ra["prices"] == rb["prices"] == ["-8110012", "9000010000"]
+    assert ra["prices"] == rb["prices"] == ["-8400012", "9000010000"]
     for r in (ra, rb):
         assert recover_report_signer(r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337,
                                      ORACLE_ADDRESS, r["signature"]) == r["signer"]
@@ -220,3 +233,25 @@ def test_reports_latest__exclude_leaves_feeds_out_and_resigns(manifest_path):
     assert recover_report_signer(r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337,
                                  ORACLE_ADDRESS, r["signature"]) == r["signer"]
     assert client.get("/reports/latest", params={"exclude": drop, "feed_ids": drop}).status_code == 422
+
+
+def test_missing_hours__settlement_feed_reported_missing__never_signed(tmp_path):
+    """A window with any hour missing from the data has no settlement value: the feed is in error
+    with the missing hours named, the signed report leaves it out and asking for it is a 409."""
+    s, e = utc("2022-12-31T12:00Z"), utc("2023-01-01T12:00Z")  # ERCOT data ends 2023-01-01T05:00Z
+    spec = power_spec("ERCOT", "HB_WEST", "DA", "ATC", s, e)
+    obj = manifest_obj()
+    obj["markets"] = [market_entry(1, spec), market_entry(2, power_spec("ERCOT", "HB_WEST", "DA", "ATC", s - 86400, s))]
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps(obj))
+    client = TestClient(create_app(OracleSettings(manifest=p), clock=Clock(e + 7200), source=ReplaySource(),
+                                   signer=ReportSigner(REPORTER_KEY)))
+    feeds = by_symbol_kind(client.get("/feeds").json()["feeds"])
+    bad = feeds[(1, "SETTLEMENT")]
+    assert bad["status"] == "error" and bad["price"] is None and "MissingData" in bad["detail"]
+    assert "6 of 24" in bad["detail"]  # 06:00Z..11:00Z of 2023-01-01
+    assert feeds[(2, "SETTLEMENT")]["status"] == "ok"  # the complete day next to it settles
+    r = client.get("/reports/latest").json()
+    assert bad["feed_id"] not in r["feed_ids"] and feeds[(2, "SETTLEMENT")]["feed_id"] in r["feed_ids"]
+    asked = client.get("/reports/latest", params={"feed_ids": bad["feed_id"]})
+    assert asked.status_code == 409 and "no value" in asked.json()["detail"]

@@ -75,9 +75,28 @@ def test_prime_intellect__snapshot_to_quotes__same_index_as_vendored(load_fixtur
     assert dict(zip(q.providers.tolist(), q.prices.tolist())) == dict(zip(vendored.providers[sel].tolist(),
                                                                          vendored.prices[sel].tolist()))
     assert q.n_listings.tolist() == [1, 1, 1, 1]  # the fixture has one offer per provider
-    # index from these four quotes alone (no hyperstack): [1.00, 2.12, 2.69, 3.09], none rejected
-    # (MAD .485), equal weights -> median (2.12 + 2.69) / 2 = 2.405
+    # index from these four quotes alone (no hyperstack): [1.00, 2.12, 2.69, 3.09] -> one vote
+    # each, median (2.12 + 2.69) / 2 = 2.405
     assert gpu_index_at(*q, t).units == 2_405_000
+
+
+def test_prime_intellect__spot_offers_kept_out_of_the_on_demand_index(load_fixture):
+    """A provider adding a cheap spot offer does not change the on-demand quotes. The spot offer
+    (0.50 $/GPU-h) is an attack input like issue 9's "$0.50 provider", not a market price."""
+    import copy
+
+    fx = load_fixture("primeintellect_availability_h100.json")
+    t = utc(fx["snapshot_utc"])
+    resp = copy.deepcopy(fx["response"])
+    spot = copy.deepcopy(resp["H100_80GB"][0])  # lambdalabs SXM5, 8 GPUs
+    spot.update(isSpot=True, cloudId="lambdalabs-SXM5-8x-spot", prices={**spot["prices"], "onDemand": 4.00})
+    resp["H100_80GB"].append(spot)
+    on_demand = PrimeIntellectGpuSource(RecordedFetch([resp]), clock=lambda: t).gpu_quotes("H100-SXM", "GLOBAL", t, t + 1)
+    assert dict(zip(on_demand.providers.tolist(), on_demand.prices.tolist()))["lambdalabs"] == 3.09
+    assert gpu_index_at(*on_demand, t).units == 2_405_000
+    spot_q = PrimeIntellectGpuSource(RecordedFetch([resp]), clock=lambda: t, spot=True).gpu_quotes("H100-SXM", "GLOBAL",
+                                                                                                      t, t + 1)
+    assert dict(zip(spot_q.providers.tolist(), spot_q.prices.tolist())) == {"lambdalabs": 0.5}
 
 
 def test_prime_intellect__socket_filter_pcie(load_fixture):

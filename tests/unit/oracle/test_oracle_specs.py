@@ -46,10 +46,17 @@ def test_symbol__day_and_hour_and_fall_back_hours():
     d0, d1 = day_window(dt.date(2026, 12, 3), CT)
     assert symbol(power_spec("ERCOT", "HB_WEST", "DA", "ATC", d0, d1)) == "ERCOT.HB_WEST.DA.ATC.2026-12-03"
     h = d0 + 14 * 3600
-    assert symbol(power_spec("ERCOT", "HB_WEST", "RT", "HOURLY", h, h + 3600)) == "ERCOT.HB_WEST.RT.HOURLY.2026-12-03T14"
-    f0, _ = day_window(dt.date(2026, 11, 1), CT)  # fall-back day: 01:00 happens twice
+    # 14:00-15:00 local is hour ending 15, as ERCOT publishes it
+    assert symbol(power_spec("ERCOT", "HB_WEST", "RT", "HOURLY", h, h + 3600)) == "ERCOT.HB_WEST.RT.HOURLY.2026-12-03HE15"
+    assert symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", d0, d0 + 3600)) == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03HE01"
+    last = d1 - 3600
+    assert symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", last, d1)) == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03HE24"
+    f0, _ = day_window(dt.date(2026, 11, 1), CT)  # fall-back day: 01:00-02:00 happens twice, HE02 twice
     first, second = (symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", t, t + 3600)) for t in (f0 + 3600, f0 + 7200))
-    assert first == "ERCOT.HB_WEST.DA.HOURLY.2026-11-01T01CDT" and second == "ERCOT.HB_WEST.DA.HOURLY.2026-11-01T01CST"
+    assert first == "ERCOT.HB_WEST.DA.HOURLY.2026-11-01HE02CDT" and second == "ERCOT.HB_WEST.DA.HOURLY.2026-11-01HE02CST"
+    s0, _ = day_window(dt.date(2026, 3, 8), CT)  # spring-forward day: HE03 does not exist
+    labels = [symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", t, t + 3600))[-4:] for t in range(s0, s0 + 3 * 3600, 3600)]
+    assert labels == ["HE01", "HE02", "HE04"]
 
 
 def test_feed_ids__keccak_of_symbol_suffix():
@@ -113,3 +120,16 @@ def test_validate_spec__unknown_kind_and_non_dict():
         validate_spec({"kind": "GAS"})
     with pytest.raises(ValueError):
         validate_spec([1, 2])
+
+
+def test_power_spec__peak_names_its_iso_block__unknown_iso_and_wrong_zone_refused():
+    s, e = 1751342400, 1754020800  # July 2025 EDT
+    pjm = power_spec("PJM", "WESTERN HUB", "DA", "PEAK", s, e)
+    assert pjm["tz"] == "America/New_York"
+    for iso, tz in (("CAISO", "America/Los_Angeles"), ("SPP", "America/Chicago"), ("ISO-NE", "America/New_York")):
+        assert power_spec(iso, "HUB", "DA", "PEAK", s, e)["tz"] == tz
+    with pytest.raises(SpecError, match="peak block"):
+        power_spec("AESO", "HUB", "DA", "PEAK", s, e, tz="America/Edmonton")
+    assert power_spec("AESO", "HUB", "DA", "ATC", s, e, tz="America/Edmonton")["profile"] == "ATC"  # no block needed
+    with pytest.raises(SpecError, match="prevailing time"):
+        power_spec("PJM", "WESTERN HUB", "DA", "PEAK", s, e, tz="America/Chicago")
