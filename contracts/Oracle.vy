@@ -252,6 +252,7 @@ def submit(
     assert n >= q, "Oracle: below quorum"
     assert observed_at <= block.timestamp + self.max_future_drift, "Oracle: future report"
     assert observed_at + self.max_report_age >= block.timestamp, "Oracle: stale report"
+    assert observed_at <= _MASK64, "Oracle: bad timestamp"
 
     ids_hash: bytes32 = keccak256(slice(abi_encode(feed_ids), 64, 32 * nf))
     signers: DynArray[address, c.MAX_REPORTERS] = []
@@ -279,8 +280,9 @@ def submit(
         cfg: uint256 = self._config[fid]
         old_obs: uint256 = (word >> 128) & _MASK64
         assert word & (_DISPUTED | _FINAL) == 0, "Oracle: feed disputed or final"
-        hi: int256 = self._from_u64(cfg & _MASK64)
-        lo: int256 = self._from_u64((cfg >> 64) & _MASK64)
+        # int64 fields sign-extended by an arithmetic shift
+        hi: int256 = convert(convert(cfg << 192, bytes32), int256) >> 192
+        lo: int256 = convert(convert(cfg << 128, bytes32), int256) >> 192
         assert lo < hi, "Oracle: unknown feed"
         if cfg & _SETTLEMENT != 0:
             # one value per settlement feed: a rewrite would restart its dispute window
@@ -289,63 +291,75 @@ def submit(
             assert block.timestamp >= not_before and observed_at >= not_before, "Oracle: settlement too early"
         assert observed_at > old_obs, "Oracle: not newer"
 
+        # every value below is within int64 bounds or the 48/14-bit band fields, so the
+        # arithmetic cannot overflow and runs unchecked
         band_floor: int256 = convert((cfg >> 128) & _MASK48, int256)
         band_bps: int256 = convert((cfg >> 176) & _MASK14, int256)
         value: int256 = 0
         agreeing: uint256 = 0
-        a: int256 = prices[0][j]
-        b: int256 = 0
         if n == 3:
-            b = prices[1][j]
-        if n == 3 and min(min(a, b), prices[2][j]) >= lo and max(max(a, b), prices[2][j]) <= hi:
-            # the common round (three reporters, all in bounds), inline: no array copy, no sort
+            # the common round (three reporters), inline: no copy, no sort
+            a: int256 = prices[0][j]
+            b: int256 = prices[1][j]
             x: int256 = prices[2][j]
             med: int256 = max(min(a, b), min(max(a, b), x))
-            band: int256 = max(band_floor, band_bps * abs(med) // _BPS)
-            total: int256 = 0
-            if abs(a - med) <= band:
-                agreeing += 1
-                total += a
-            if abs(b - med) <= band:
-                agreeing += 1
-                total += b
-            if abs(x - med) <= band:
-                agreeing += 1
-                total += x
-            # the median row always agrees with itself: 3 -> the median, 2 -> their mean
-            value = med if agreeing == 3 else total // 2
+            if med >= lo and med <= hi:
+                band: int256 = max(band_floor, unsafe_div(unsafe_mul(band_bps, max(med, unsafe_sub(0, med))), _BPS))
+                down: int256 = unsafe_sub(med, band)
+                up: int256 = unsafe_add(med, band)
+                # only rows within the band are added: no overflow from a wild row
+                total: int256 = 0
+                if a >= down and a <= up:
+                    agreeing = 1
+                    total = a
+                if b >= down and b <= up:
+                    agreeing = unsafe_add(agreeing, 1)
+                    total = unsafe_add(total, b)
+                if x >= down and x <= up:
+                    agreeing = unsafe_add(agreeing, 1)
+                    total = unsafe_add(total, x)
+                # the median row always agrees with itself: 3 -> the median, 2 -> their
+                # mean (truncated toward zero, as `_mid`)
+                value = med
+                if agreeing == 2:
+                    value = unsafe_div(total, 2)
+                    if value < lo or value > hi:
+                        agreeing = 0
         else:
             column: DynArray[int256, c.MAX_REPORTERS] = []
             for i: uint256 in range(n, bound=c.MAX_REPORTERS):
-                p: int256 = prices[i][j]
-                if p >= lo and p <= hi:
-                    column.append(p)
-            value, agreeing = self._agreeing_median(self._sorted(column), band_floor, band_bps)
+                column.append(prices[i][j])
+            value, agreeing = self._agreeing_median(self._sorted(column), lo, hi, band_floor, band_bps)
 
         if agreeing < q:
             log Disagreement(feed_id=fid, agreeing=agreeing, quorum=q)
             continue
 
-        jump_floor: int256 = convert((cfg >> 190) & _MASK48, int256)
-        jump_bps: int256 = convert((cfg >> 238) & _MASK16, int256)
-        if old_obs != 0 and (jump_floor != 0 or jump_bps != 0):
-            old: int256 = self._price_of(word)
-            allowed: int256 = (
-                max(jump_floor, jump_bps * abs(old) // _BPS)
-                * convert(min(observed_at - old_obs, _JUMP_PERIOD), int256)
-                // convert(_JUMP_PERIOD, int256)
+        # circuit breaker (never reached by settlement feeds: their first value has old_obs 0)
+        jump: uint256 = cfg >> 190
+        if old_obs != 0 and jump != 0:
+            old: int256 = convert(convert(word << 128, bytes32), int256) >> 128
+            jump_bps: int256 = convert(jump >> 48, int256)
+            allowed: int256 = unsafe_div(
+                unsafe_mul(
+                    max(convert(jump & _MASK48, int256), unsafe_div(unsafe_mul(jump_bps, max(old, unsafe_sub(0, old))), _BPS)),
+                    convert(min(unsafe_sub(observed_at, old_obs), _JUMP_PERIOD), int256),
+                ),
+                convert(_JUMP_PERIOD, int256),
             )
-            if abs(value - old) > allowed:
+            if value > unsafe_add(old, allowed) or value < unsafe_sub(old, allowed):
                 if everyone == 0:
                     everyone = len(self.reporters)
                 if agreeing < everyone:
-                    clamped: int256 = old + allowed if value > old else old - allowed
+                    clamped: int256 = unsafe_add(old, allowed) if value > old else unsafe_sub(old, allowed)
                     log Clamped(feed_id=fid, reported=value, stored=clamped)
                     value = clamped
 
-        self._feeds[fid] = self._pack(value, observed_at, block.timestamp, 0)
+        self._feeds[fid] = (
+            (convert(convert(value, bytes32), uint256) & _MASK128) | (observed_at << 128) | (block.timestamp << 192)
+        )
         log PriceUpdated(feed_id=fid, price=value, observed_at=observed_at)
-        stored += 1
+        stored = unsafe_add(stored, 1)
     assert stored > 0, "Oracle: no agreement"
 
 
@@ -406,18 +420,18 @@ def dispute(feed_id: bytes32):
     """
     @notice Freeze a feed's value until the owner resolves it. A mark feed only by the
             guardian (a public dispute must never make a mark stale: that froze liquidations).
-            A settlement value by the guardian for free or by anyone posting `dispute_bond`
-            wei, within the feed's dispute window after the value was written.
+            A settlement value by anyone posting `dispute_bond` wei within the feed's dispute
+            window after the value was written, or by the guardian for free at any time
+            before it is final (the emergency role, as for halts).
     @param feed_id A feed that has a price and is neither disputed nor final.
     """
     word: uint256 = self._feeds[feed_id]
     assert (word >> 128) & _MASK64 != 0, "Oracle: no price"
     assert word & (_DISPUTED | _FINAL) == 0, "Oracle: feed disputed or final"
-    settlement: bool = self._config[feed_id] & _SETTLEMENT != 0
     if msg.sender != self.guardian:
-        assert settlement, "Oracle: only the guardian disputes marks"
+        assert self._config[feed_id] & _SETTLEMENT != 0, "Oracle: only the guardian disputes marks"
         assert self.dispute_bond > 0 and msg.value == self.dispute_bond, "Oracle: wrong bond"
-    if settlement:
+        # a value that stood its window is not held hostage by a late public dispute
         window: uint256 = self._settlement[feed_id] >> 64
         assert block.timestamp < ((word >> 192) & _MASK56) + window, "Oracle: dispute window closed"
     self.disputer[feed_id] = msg.sender
@@ -747,13 +761,13 @@ def _sorted(xs: DynArray[int256, c.MAX_REPORTERS]) -> DynArray[int256, c.MAX_REP
         if i >= n:
             break
         v: int256 = a[i]
-        j: uint256 = i
-        for _k: uint256 in range(c.MAX_REPORTERS):
-            if j == 0 or a[j - 1] <= v:
+        k: uint256 = i
+        for _s: uint256 in range(c.MAX_REPORTERS):
+            if k == 0 or a[k - 1] <= v:
                 break
-            a[j] = a[j - 1]
-            j -= 1
-        a[j] = v
+            a[k] = a[k - 1]
+            k -= 1
+        a[k] = v
     return a
 
 
@@ -769,11 +783,16 @@ def _mid(a: DynArray[int256, c.MAX_REPORTERS], first: uint256, count: uint256) -
 
 @pure
 @internal
-def _agreeing_median(a: DynArray[int256, c.MAX_REPORTERS], band_floor: int256, band_bps: int256) -> (int256, uint256):
-    # rows within the band of the median of all (sorted) rows form one run; return its
-    # median and length
+def _agreeing_median(
+    a: DynArray[int256, c.MAX_REPORTERS], lo: int256, hi: int256, band_floor: int256, band_bps: int256
+) -> (int256, uint256):
+    # a is sorted. The median of all rows must lie within the bounds; the rows within the
+    # band of it form one run; return the run's median (if within the bounds) and length.
     n: uint256 = len(a)
     if n == 0:
+        return 0, 0
+    # middle rows checked before adding them: a wild row cannot overflow the mean
+    if a[(n - 1) // 2] < lo or a[n // 2] > hi:
         return 0, 0
     med: int256 = self._mid(a, 0, n)
     band: int256 = max(band_floor, band_bps * abs(med) // _BPS)
@@ -782,13 +801,14 @@ def _agreeing_median(a: DynArray[int256, c.MAX_REPORTERS], band_floor: int256, b
     for i: uint256 in range(c.MAX_REPORTERS):
         if i >= n:
             break
-        if abs(a[i] - med) <= band:
+        if a[i] >= med - band and a[i] <= med + band:
             if count == 0:
                 first = i
             count += 1
-    if count == 0:
+    value: int256 = self._mid(a, first, count)
+    if value < lo or value > hi:
         return 0, 0
-    return self._mid(a, first, count), count
+    return value, count
 
 
 @pure
