@@ -805,6 +805,8 @@ def _agreeing_median(
             if count == 0:
                 first = i
             count += 1
+    if count == 0:
+        return 0, 0
     value: int256 = self._mid(a, first, count)
     if value < lo or value > hi:
         return 0, 0
