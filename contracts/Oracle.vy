@@ -97,8 +97,9 @@ guardian: public(address)
 # registered reporters (enumerable) and membership
 reporters: public(DynArray[address, c.MAX_REPORTERS])
 is_reporter: public(HashMap[address, bool])
-# agreeing rows needed per feed; always a majority of `reporters`
-quorum: public(uint256)
+# agreeing rows needed per feed (low 128 bits; always a majority of `reporters`) and the
+# number of reporters (high 128 bits): one slot, since `submit` needs both
+_roster: uint256
 # seconds an observation may lag block.timestamp when submitted
 max_report_age: public(uint256)
 # seconds an observation may lead block.timestamp (reporter clock skew)
@@ -246,7 +247,8 @@ def submit(
     """
     n: uint256 = len(signatures)
     nf: uint256 = len(feed_ids)
-    q: uint256 = self.quorum
+    roster: uint256 = self._roster
+    q: uint256 = roster & _MASK128
     assert n == len(prices), "Oracle: rows != signatures"
     assert nf > 0, "Oracle: no feeds"
     assert n >= q, "Oracle: below quorum"
@@ -272,8 +274,6 @@ def submit(
         signers.append(signer)
 
     stored: uint256 = 0
-    # registered reporters, read only when a move exceeds a jump limit
-    everyone: uint256 = 0
     for j: uint256 in range(nf, bound=c.MAX_FEEDS):
         fid: bytes32 = feed_ids[j]
         word: uint256 = self._feeds[fid]
@@ -348,9 +348,8 @@ def submit(
                 convert(_JUMP_PERIOD, int256),
             )
             if value > unsafe_add(old, allowed) or value < unsafe_sub(old, allowed):
-                if everyone == 0:
-                    everyone = len(self.reporters)
-                if agreeing < everyone:
+                # every registered reporter's row agrees: a real move, stored as reported
+                if agreeing < roster >> 128:
                     clamped: int256 = unsafe_add(old, allowed) if value > old else unsafe_sub(old, allowed)
                     log Clamped(feed_id=fid, reported=value, stored=clamped)
                     value = clamped
@@ -725,6 +724,15 @@ def report_digest(
 
 @view
 @external
+def quorum() -> uint256:
+    """
+    @return Agreeing rows needed per feed in `submit` (a majority of the reporters).
+    """
+    return self._roster & _MASK128
+
+
+@view
+@external
 def reporter_count() -> uint256:
     """
     @return Number of registered reporters.
@@ -747,7 +755,7 @@ def _set_reporters(reporters_: DynArray[address, c.MAX_REPORTERS], quorum_: uint
     # a majority, so two disjoint quorums cannot both exist
     assert quorum_ * 2 > len(reporters_), "Oracle: quorum not a majority"
     self.reporters = reporters_
-    self.quorum = quorum_
+    self._roster = quorum_ | (len(reporters_) << 128)
     log ReportersSet(reporters=reporters_, quorum=quorum_)
 
 
