@@ -7,10 +7,10 @@
         {name: "ComputeSpread Oracle", version: "1", chainId, verifyingContract: this}.
         Anyone may relay (`submit`) a bundle of signed rows; the signatures carry the trust.
 
-        Agreement: per feed, the rows within the feed's bounds are sorted; a row agrees when
-        it lies within the feed's band, max(band_floor, band_bps * |median| / 10_000), of the
-        median of those rows. A value is stored only when at least `quorum` rows agree, and it
-        is the median of the agreeing rows, so one key (or a relayer choosing which rows to
+        Agreement: per feed, a row agrees when it lies within the feed's band,
+        max(band_floor, band_bps * |median| / 10_000), of the median of all rows. A value is
+        stored only when at least `quorum` rows agree and the median and the stored value lie
+        within the feed's bounds; it is the median of the agreeing rows, so one key (or a relayer choosing which rows to
         send) moves a stored value at most within the band. A feed without agreement is
         skipped (event `Disagreement`) so one bad key cannot block a 32-feed bundle; a submit
         that stores nothing reverts.
@@ -241,8 +241,8 @@ def submit(
            block time by more than `max_future_drift`; for a settlement feed at or after
            its `not_before`, with block time at or after it too.
     @param prices One row per reporter, one price per feed (collateral base units per unit,
-           may be negative), in `feed_ids` order. A price outside the feed's bounds counts
-           as no row for that feed.
+           may be negative), in `feed_ids` order. A row far from the others (even near
+           int256's limits) is only a disagreeing row.
     @param signatures One 65-byte EIP-712 `Report` signature per row, by distinct reporters.
     """
     n: uint256 = len(signatures)

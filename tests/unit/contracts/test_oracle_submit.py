@@ -105,9 +105,9 @@ def test_submit__prices_at_bounds__accepted(protocol, oracle, reporters):
     assert oracle.price(FEEDS[1])[0] == HIGH
 
 
-def test_submit__outlier_row_out_of_bounds__counts_as_no_row(protocol, oracle, reporters):
+def test_submit__outlier_row_out_of_bounds__only_disagrees(protocol, oracle, reporters):
     # one reporter's wild row cannot block the others, nor overflow the band arithmetic:
-    # a price outside the bounds is dropped, the two others agree
+    # it is outside the band of the median, the two others agree
     submit_rows(protocol, reporters, FEEDS[:1], [[50 * USDC], [10**30], [51 * USDC]])
 
     assert oracle.price(FEEDS[0])[0] == 50_500_000
