@@ -117,3 +117,15 @@ def test_reopen__settlement_feed__reverts(protocol, market, end, guardian, owner
         protocol.oracle.resolve(_settle_feed(protocol, market), 45 * USDC)
         with boa.reverts("Oracle: settlement feed"):
             protocol.oracle.reopen(_settle_feed(protocol, market))
+
+
+def test_guardian__disputes_settlement_after_the_window__allowed(protocol, clearinghouse, market, end, guardian):
+    # the emergency role may still stop a wrong value nobody caught, until it is final
+    boa.env.evm.patch.timestamp = end
+    protocol.set_settlement(market, 45 * USDC)
+    boa.env.time_travel(seconds=3_600)
+    with boa.env.prank(guardian):
+        protocol.oracle.dispute(_settle_feed(protocol, market))
+
+    with boa.reverts("Clearinghouse: settlement disputed"):
+        clearinghouse.finalize_settlement(market)
