@@ -6,11 +6,16 @@ observed_at, distinct registered signers, valid signatures), :class:`PushPolicy`
 this bundle go on chain now, given the on-chain feeds). :class:`Pusher` wires them to HTTP
 (``GET <reporter>/reports/latest``) and to ``Oracle.submit``.
 
+Every valid row of the chosen group is sent, not just a quorum: the Oracle stores a move
+beyond a feed's jump limit only when every registered reporter's row agrees, so with all
+reporters up marks follow a real spike at once (with one down they are clamped to the
+limit per hour).
+
 Never submitted: fewer than quorum valid rows, an observed_at older than the Oracle's
 ``max_report_age`` (or the pusher's own ``max_report_lag``), one not newer than a feed's
-stored observation, a bundle containing a disputed or final feed (``submit`` would revert
-for the whole bundle; the pusher asks reporters to leave such feeds out with
-``?exclude=``, see docs/keepers.md).
+stored observation, a bundle containing a disputed or final feed, or a settlement feed
+before its delivery_end or already written (``submit`` would revert for the whole bundle;
+the pusher asks reporters to leave such feeds out with ``?exclude=``, see docs/keepers.md).
 
     python -m keepers.pusher --manifest deployments/31337.json --reporters http://127.0.0.1:8601,http://127.0.0.1:8602
 """
@@ -143,17 +148,20 @@ class PushPolicy:
                 return Decision(False, f"feed {f} is {'disputed' if st.disputed else 'final'}: submit would revert")
             if b.observed_at <= st.observed_at:
                 return Decision(False, f"feed {f} already has observation {st.observed_at} >= {b.observed_at}")
+            if st.role == "settlement":
+                # the Oracle takes one settlement value, observed and written at or after
+                # delivery_end; a written value changes only through dispute / resolve
+                if st.observed_at != 0:
+                    return Decision(False, f"settlement feed {f} already written: submit would revert")
+                if b.observed_at < st.delivery_end or now < st.delivery_end:
+                    return Decision(False, f"settlement feed {f} before delivery end: submit would revert")
+                triggers.append(f"{f}:first")  # its one value
+                continue
             if st.observed_at == 0:
                 triggers.append(f"{f}:first")
                 continue
             new, old = med[f], st.price
             moved = abs(new - old) * 10_000 > st.deviation_bps * abs(old) if old != 0 else new != 0
-            if st.role == "settlement":
-                if st.observed_at < st.delivery_end <= b.observed_at:
-                    triggers.append(f"{f}:settlement")
-                elif moved:
-                    triggers.append(f"{f}:settlement-correction")
-                continue  # no heartbeat: re-pushing would restart the dispute window
             if moved:
                 triggers.append(f"{f}:deviation")
             elif now - st.updated_at >= st.heartbeat:
@@ -284,10 +292,11 @@ class Pusher:
             self.m_age.set(head.timestamp - min(s.observed_at for s in marks))
         if self.sender.in_flight("submit"):
             return {"in_flight": True}
-        # a settlement feed that already holds a post-delivery value is left out: re-pushing it
-        # with the marks would restart its dispute window (corrections go through dispute/resolve)
+        # a settlement feed is pushed once, after delivery_end: before it, or once written,
+        # it is left out (the Oracle would revert the whole bundle; corrections go through
+        # dispute / resolve)
         exclude = [f for f, s in state.items() if s.disputed or s.final
-                   or (s.role == "settlement" and 0 < s.delivery_end <= s.observed_at)]
+                   or (s.role == "settlement" and (s.observed_at != 0 or head.timestamp < s.delivery_end))]
         rows = [r for r in self.pool.map(lambda u: self._fetch(u, exclude), self.s.reporters) if r is not None]
         self.m_rows.set(len(rows))
         b, notes = bundle(rows, self.quorum, self.reporter_set, self._verify if self.s.verify_signatures else None)

@@ -24,6 +24,23 @@ BPS = 10_000
 DEFAULT_MARKETS = Path(__file__).resolve().parents[1] / "markets" / "default.json"
 
 
+# Oracle agreement band and jump limit per feed, by kind, in human units (override per market
+# with "feed_limits": {"band_floor", "band", "jump_floor", "jump"}): reporters' rows agree
+# within max(band_floor USD, band x |median|); without every reporter a value moves at most
+# max(jump_floor USD, jump x |value|) per hour. Power crosses zero, hence the USD floors.
+DEFAULT_FEED_LIMITS = {
+    "POWER": {"band_floor": "0.05", "band": "0.005", "jump_floor": "20", "jump": "0.5"},
+    "COMPUTE": {"band_floor": "0.005", "band": "0.005", "jump_floor": "0.25", "jump": "0.5"},
+    "SPREAD": {"band_floor": "0.005", "band": "0.005", "jump_floor": "0.25", "jump": "0.5"},
+}
+
+
+def feed_limits(kind: str, overrides: dict | None = None) -> tuple[int, int, int, int]:
+    """(band_floor, band_bps, jump_floor, jump_bps) in contract units for `Oracle.set_feed_limits`."""
+    h = {**DEFAULT_FEED_LIMITS[kind], **(overrides or {})}
+    return usd(h["band_floor"]), bps(h["band"]), usd(h["jump_floor"]), bps(h["jump"])
+
+
 class MarketsFileError(ValueError):
     """The markets file is malformed; the message names the entry and field."""
 
@@ -98,6 +115,7 @@ class ListedMarket:
     settlement_feed: bytes
     params: dict  # contract units, keyed like the Market struct
     feed_bounds: tuple[int, int]  # base units per unit
+    feed_limits: tuple[int, int, int, int] = (0, 0, 0, 0)  # band_floor, band_bps, jump_floor, jump_bps
 
     def struct(self) -> tuple:
         p = self.params
@@ -119,6 +137,7 @@ class ListedMarket:
             "settlement_feed": specs.feed_hex(self.settlement_feed),
             "params": self.params,
             "feed_bounds": list(self.feed_bounds),
+            "feed_limits": list(self.feed_limits),
         }
 
 
@@ -153,6 +172,7 @@ def load_markets(path: Path | str | None, now: int) -> list[ListedMarket]:
                 oi_cap=qty(e["oi_cap"]),
             )
             lo, hi = (usd(x) for x in e["feed_bounds"])
+            limits = feed_limits(spec["kind"], e.get("feed_limits"))
         except (KeyError, TypeError, ValueError) as err:
             raise MarketsFileError(f"{where}: {err}") from err
         if last_trade <= now:
@@ -161,5 +181,5 @@ def load_markets(path: Path | str | None, now: int) -> list[ListedMarket]:
             raise MarketsFileError(f"{where}: duplicate symbol {sym}")
         seen.add(sym)
         out.append(ListedMarket(spec, sym, specs.spec_hash(spec), specs.mark_feed(sym),
-                                specs.settlement_feed(sym), params, (lo, hi)))
+                                specs.settlement_feed(sym), params, (lo, hi), limits))
     return out

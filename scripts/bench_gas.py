@@ -14,6 +14,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from oracle.signing import ReportSigner
+from scripts._markets import feed_limits
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
 from sdk.models import Order
 from sdk.signing import sign_order
@@ -73,7 +74,9 @@ class Bench:
         return bytes.fromhex(signed.signature[2:])
 
     def submit(self, feeds: list[bytes], prices: list[int], label: str | None = None, reporters=None):
-        reporters = reporters or self.reporters[:2]
+        # every reporter signs, as the pusher sends every row it has: a move beyond a feed's
+        # jump limit (the liquidation scenario's $45 -> $200) is stored, not clamped
+        reporters = reporters or self.reporters
         t = self.now() + 1
         rpc(self.anvil.url, "evm_setNextBlockTimestamp", [t])
         sigs = [self.sign_report(r, feeds, prices, t) for r in reporters]
@@ -118,6 +121,7 @@ class Bench:
         many = [keccak(text=f"BENCH/FEED/{i}") for i in range(32)]
         for f in many:
             self.send(self.oracle.functions.set_feed(f, -10**12, 10**12), self.owner)
+            self.send(self.oracle.functions.set_feed_limits(f, *feed_limits("POWER")), self.owner)
         self.submit(many, [1_000_000 + i for i in range(32)], reporters=self.reporters)
         for n in (1, 8, 32):
             self.submit(many[:n], [2_000_000 + i for i in range(n)], f"oracle submit, 3 reporters x {n} feed{'s' * (n > 1)}",

@@ -54,7 +54,11 @@ def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: 
     for m in markets:
         lo, hi = m.feed_bounds
         oracle.set_feed(m.mark_feed, lo, hi, sender=owner)
-        oracle.set_feed(m.settlement_feed, lo, hi, sender=owner)
+        oracle.set_feed_limits(m.mark_feed, *m.feed_limits, sender=owner)
+        # one value, written after delivery_end; the Oracle's dispute window floor is 10 min
+        oracle.set_settlement_feed(m.settlement_feed, lo, hi, m.params["delivery_end"],
+                                   max(m.params["dispute_window"], 600), sender=owner)
+        oracle.set_feed_limits(m.settlement_feed, *m.feed_limits, sender=owner)
         receipt = ch.list_market(m.struct(), sender=owner)
         market_id = receipt.return_value if receipt.return_value else ch.market_count()
         entry = m.manifest_entry(int(market_id))

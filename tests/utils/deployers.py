@@ -82,6 +82,13 @@ def default_market(mark_feed: bytes, settlement_feed: bytes, now: int, **overrid
     return tuple(m.values())
 
 
+# agreement band and jump limit of the test feeds: rows within max($0.05, 0.5%) of their
+# median agree; without every reporter a value moves at most max($20, 50%) per hour
+FEED_LIMITS = (50_000, 50, 20 * USDC, 5_000)
+# the Oracle's floor on a settlement feed's dispute window (issue 16: >= 10 minutes)
+MIN_DISPUTE_WINDOW = 600
+
+
 MARKET_FIELDS = (
     "spec_hash mark_feed settlement_feed delivery_start delivery_end last_trade_time quantity_step "
     "min_quantity price_tick im_fixed im_rate_bps mm_fixed mm_rate_bps max_price_age dispute_window oi_cap"
@@ -119,10 +126,15 @@ class Protocol:
     # ------------------------------------------------------------ markets and prices
     def list_market(self, name: str = "M", **overrides) -> int:
         mark, settle = feed_id(f"{name}/MARK"), feed_id(f"{name}/SETTLE")
+        m = dict(zip(MARKET_FIELDS, default_market(mark, settle, boa.env.evm.patch.timestamp, **overrides)))
         with boa.env.prank(self.owner):
             self.oracle.set_feed(mark, -10_000 * USDC, 100_000 * USDC)
-            self.oracle.set_feed(settle, -10_000 * USDC, 100_000 * USDC)
-            mid = self.clearinghouse.list_market(default_market(mark, settle, boa.env.evm.patch.timestamp, **overrides))
+            self.oracle.set_feed_limits(mark, *FEED_LIMITS)
+            # the settlement feed takes one value, written after delivery_end
+            self.oracle.set_settlement_feed(settle, -10_000 * USDC, 100_000 * USDC, m["delivery_end"],
+                                            max(m["dispute_window"], MIN_DISPUTE_WINDOW))
+            self.oracle.set_feed_limits(settle, *FEED_LIMITS)
+            mid = self.clearinghouse.list_market(tuple(m.values()))
         self.feeds[mid] = (mark, settle)
         return mid
 
@@ -149,8 +161,10 @@ class Protocol:
         return reporter.account.sign_message(encode_typed_data(full_message=td)).signature
 
     def push(self, feed_ids: list, prices: list, observed_at: int | None = None, reporters=None):
+        """Every reporter signs (as the pusher sends every row it has), so a move beyond a
+        feed's jump limit is stored, not clamped; pass `reporters` to sign with fewer."""
         observed_at = boa.env.evm.patch.timestamp if observed_at is None else observed_at
-        reporters = self.reporters[: self.oracle.quorum()] if reporters is None else reporters
+        reporters = self.reporters if reporters is None else reporters
         rows = [list(prices) for _ in reporters]
         sigs = [self.sign_report(r, feed_ids, prices, observed_at) for r in reporters]
         self.oracle.submit(list(feed_ids), observed_at, rows, sigs)
@@ -208,3 +222,12 @@ class Protocol:
 
 def new_trader() -> Trader:
     return Trader(Account.create())
+
+
+def configure_settlement_feed(oracle, owner, fid: bytes, lo: int, hi: int, not_before: int | None = None,
+                              dispute_window: int = 3_600) -> int:
+    """Make `fid` a settlement feed whose value may be written from `not_before` (default: now)."""
+    not_before = boa.env.evm.patch.timestamp if not_before is None else not_before
+    with boa.env.prank(getattr(owner, "address", owner)):
+        oracle.set_settlement_feed(fid, lo, hi, not_before, dispute_window)
+    return not_before

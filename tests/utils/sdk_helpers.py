@@ -20,7 +20,7 @@ REPORT_TYPES = {
 
 
 def push_price(reader, relayer, feed: str, price_units: int, observed_at: int | None = None) -> None:
-    """Sign a Report for one feed with anvil reporters 1-2 (quorum 2) and submit it from
+    """Sign a Report for one feed with anvil reporters 1-3 (all of them) and submit it from
     ``relayer`` (an sdk Client). Observations must be strictly newer per feed, and several
     pushes may share a block time, so the default is max(chain time, last observation + 1)."""
     fid = bytes.fromhex(feed[2:])
@@ -29,8 +29,10 @@ def push_price(reader, relayer, feed: str, price_units: int, observed_at: int | 
           "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": reader.chain_id,
                      "verifyingContract": reader.oracle.address},
           "message": {"feed_ids": [fid], "prices": [price_units], "observed_at": now}}
-    sigs = [Account.from_key(k).sign_message(encode_typed_data(full_message=td)).signature for k in ANVIL_KEYS[1:3]]
-    relayer._transact(reader.oracle.functions.submit([fid], now, [[price_units], [price_units]], sigs), "submit report")
+    # every reporter signs, as the pusher sends every row: a move beyond the feed's jump
+    # limit is stored, not clamped (Oracle circuit breaker)
+    sigs = [Account.from_key(k).sign_message(encode_typed_data(full_message=td)).signature for k in ANVIL_KEYS[1:4]]
+    relayer._transact(reader.oracle.functions.submit([fid], now, [[price_units]] * len(sigs), sigs), "submit report")
 
 
 # ---------------------------------------------------------------- unit-test fakes (no chain)

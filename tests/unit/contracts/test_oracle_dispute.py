@@ -2,8 +2,8 @@
 import boa
 import pytest
 
-from tests.utils.contract_helpers import USDC, submit_rows
-from tests.utils.deployers import feed_id
+from tests.utils.contract_helpers import USDC, now, submit_rows
+from tests.utils.deployers import configure_settlement_feed, feed_id
 
 FEED = feed_id("DISPUTE/SETTLE")
 PRICE = 45 * USDC
@@ -12,8 +12,8 @@ BOND = 10**17
 
 @pytest.fixture(scope="module", autouse=True)
 def reported(protocol, owner, reporters):
-    with boa.env.prank(owner):
-        protocol.oracle.set_feed(FEED, -1_000 * USDC, 1_000 * USDC)
+    # settlement feed written from now on (not_before = now - 200)
+    configure_settlement_feed(protocol.oracle, owner, FEED, -1_000 * USDC, 1_000 * USDC, now() - 200)
     submit_rows(protocol, reporters[:2], [FEED], [[PRICE], [PRICE]])
 
 

@@ -3,7 +3,7 @@ import boa
 import pytest
 
 from tests.utils.contract_helpers import USDC, now, submit_rows
-from tests.utils.deployers import feed_id
+from tests.utils.deployers import configure_settlement_feed, feed_id
 
 FEED = feed_id("RESOLVE/SETTLE")
 PRICE = 45 * USDC
@@ -18,8 +18,8 @@ def disputer():
 
 @pytest.fixture(scope="module", autouse=True)
 def reported(protocol, owner, reporters):
-    with boa.env.prank(owner):
-        protocol.oracle.set_feed(FEED, LOW, HIGH)
+    # settlement feed written from now on (not_before = now - 200)
+    configure_settlement_feed(protocol.oracle, owner, FEED, LOW, HIGH, now() - 200)
     submit_rows(protocol, reporters[:2], [FEED], [[PRICE], [PRICE]], now() - 100)
 
 

@@ -6,7 +6,7 @@ from tests.utils.contract_helpers import USDC, submit_rows
 from tests.utils.deployers import feed_id
 
 FEED = feed_id("SET_FEED/MARK")
-LIMIT = 2**127 - 1
+LIMIT = 2**63 - 1  # bounds are packed as int64
 
 
 def test_set_feed__owner__stores_bounds(oracle, owner):
@@ -43,7 +43,7 @@ def test_set_feed__narrowed_bounds__apply_to_next_report(protocol, oracle, owner
     boa.env.time_travel(seconds=1)
     before = snapshot(feeds=[FEED])
 
-    with boa.reverts("Oracle: price out of bounds"):
+    with boa.reverts("Oracle: no agreement"):
         submit_rows(protocol, reporters[:2], [FEED], [[100], [100]])
 
     assert snapshot(feeds=[FEED]) == before
@@ -62,10 +62,10 @@ def test_set_feed__min_not_below_max__reverts(oracle, owner, snapshot, lo, hi):
 
 
 @pytest.mark.parametrize("lo, hi", [(-LIMIT - 1, 0), (0, LIMIT + 1), (-(2**255), 2**255 - 1)])
-def test_set_feed__bounds_beyond_int128__reverts(oracle, owner, snapshot, lo, hi):
+def test_set_feed__bounds_beyond_int64__reverts(oracle, owner, snapshot, lo, hi):
     before = snapshot(feeds=[FEED])
 
-    with boa.env.prank(owner), boa.reverts("Oracle: bounds beyond int128"):
+    with boa.env.prank(owner), boa.reverts("Oracle: bounds beyond int64"):
         oracle.set_feed(FEED, lo, hi)
 
     assert snapshot(feeds=[FEED]) == before
