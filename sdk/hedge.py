@@ -23,7 +23,7 @@ from oracle.calendar import profile_hours
 from sdk import units as u
 from sdk.errors import InvalidOrder, UnknownMarket
 from sdk.margin import Holding, apply_fill, summarise
-from sdk.models import HedgePlan, Market, PlannedOrder
+from sdk.models import HedgePlan, LegDepth, Market, PlannedOrder
 
 if TYPE_CHECKING:
     from sdk.reader import Reader
@@ -91,7 +91,56 @@ def _plan(reader: "Reader", description: str, legs: list[tuple[Market, str, int,
     # initial margin added, plus any immediate mark-to-market loss of trading at the limits
     needed = (after.initial - before.initial) + max(0, before.equity - after.equity - fees)
     free = max(0, before.equity - before.initial) if account is not None else 0
-    return HedgePlan(description, tuple(orders), max(0, needed), fees, free, tuple(notes))
+    depth = book_depth(reader, orders, account)
+    return HedgePlan(description, tuple(orders), max(0, needed), fees, free, tuple(notes), depth)
+
+
+#: what a resting remainder lives unless told otherwise (sdk.client.DEFAULT_EXPIRY)
+RESTING_TTL = 24 * 3600
+
+
+def fillable_units(levels, own, limit_units: int, side: str) -> int:
+    """Thousandths of other traders' crossing size at no worse than ``limit_units``.
+
+    ``levels``: the opposite side's ``(price_units, quantity_units)``; ``own``: the account's own
+    orders on that side ``(price_units, quantity_units)``, taken out (one never fills oneself)."""
+    def crosses(price: int) -> bool:
+        return price >= limit_units if side == "sell" else price <= limit_units
+
+    total = sum(q for p, q in levels if crosses(p))
+    mine = sum(q for p, q in own if crosses(p))
+    return max(0, total - mine)
+
+
+def book_depth(reader: "Reader", orders, account: str | None,
+               books: Mapping[int, tuple[list, list]] | None = None) -> tuple[LegDepth, ...]:
+    """Per planned leg, how much the relay's book fills now and what would rest (empty without a
+    relay). ``books`` (market id -> (bid levels, ask levels) as (price_units, quantity_units)) is for
+    callers that read the book themselves, such as the web dashboard."""
+    relay = getattr(reader, "relay", None)
+    if relay is None and books is None:
+        return ()
+    expiry = reader.now() + int(getattr(reader, "default_expiry", RESTING_TTL))
+    out = []
+    for o in orders:
+        m = o.market
+        opposite, own = [], []
+        if books is not None:
+            bids, asks = books.get(m.id, ([], []))
+            opposite = list(bids if o.side == "sell" else asks)
+        else:
+            try:
+                book = relay.book(m.id)
+            except Exception:  # noqa: BLE001 - an unreachable relay must not block planning; said in the note
+                return ()
+            levels = book.bids if o.side == "sell" else book.asks
+            opposite = [(lv.price_units, lv.quantity_units) for lv in levels]
+            if account:
+                own = [(s.order.price, s.order.quantity) for s in book.orders
+                       if s.order.trader.lower() == account.lower() and s.order.is_buy == (o.side == "sell")]
+        out.append(LegDepth(m.id, m.symbol, m.unit, o.side, o.quantity_units, o.price_units,
+                            fillable_units(opposite, own, o.price_units, o.side), expiry, m.price_tick))
+    return tuple(out)
 
 
 def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Number, window: Window, *,
