@@ -27,9 +27,8 @@ def _fail(message: str) -> "SystemExit":
 
 def _why(e: BaseException) -> str:
     text = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
-    if isinstance(e, FileNotFoundError):
-        return f"{text}: no deployment manifest there (pass --manifest or set {ENV_MANIFEST}; " \
-               f"`cspread devnet up` writes one)"
+    if "cannot reach the RPC" in text:
+        return f"{text} (pass --rpc or set {ENV_RPC}; `cspread devnet up` starts a node)"
     return text
 
 
@@ -67,7 +66,10 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if not _port_free(a.host, a.port):
+    if not Path(a.manifest).is_file():
+        raise _fail(f"the dashboard cannot start: no deployment manifest at {a.manifest} (pass --manifest or set "
+                    f"{ENV_MANIFEST}; `cspread devnet up` writes one and prints it)")
+    if a.port and not _port_free(a.host, a.port):
         raise _fail(f"port {a.port} on {a.host} is in use (another dashboard?): pass --port N")
     try:
         app = create_app(a.manifest, a.rpc, a.relay, oracle_urls=oracles)
