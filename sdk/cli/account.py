@@ -44,7 +44,7 @@ def positions_table(a, r=None) -> Table:
         tick = tick_of(r, p.market_id) if r is not None else None
         unit = _unit(r, p.market_id)
         side = f"[{'green' if p.side == 'long' else 'red'}]{p.side}[/]" + (" (settled)" if p.settled_market else "")
-        t.add_row(p.symbol, side, f"{num(p.quantity)} {unit}".strip(), price(p.entry_price, tick),
+        t.add_row(p.symbol, side, f"{num(abs(p.quantity))} {unit}".strip(), price(p.entry_price, tick),
                   price(p.mark, tick), pnl(p.unrealised_pnl), usd(p.initial_margin), usd(p.maintenance_margin),
                   price(p.liquidation_price, tick) if p.liquidation_price is not None else "[dim]none[/]")
     t.caption = "entry, mark and liquidation price in USD per unit"
