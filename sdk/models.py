@@ -38,11 +38,14 @@ def price_text(price: Decimal | None, tick_units: int = 0) -> str:
     return f"{Decimal(price).quantize(Decimal(1).scaleb(-places)):,}"
 
 
-def usd_text(amount: Decimal | None, signed: bool = False) -> str:
-    """Money to the cent with the unit: ``1,234.57 USD`` (``+1,234.57 USD`` when ``signed``)."""
+def usd_text(amount: Decimal | None, signed: bool = False, up: bool = False) -> str:
+    """Money to the cent with the unit: ``1,234.57 USD`` (``+1,234.57 USD`` when ``signed``);
+    ``up`` rounds a requirement up, so depositing the amount shown is enough."""
+    from decimal import ROUND_CEILING, ROUND_HALF_EVEN
+
     if amount is None:
         return "none"
-    q = Decimal(amount).quantize(Decimal("0.01"))
+    q = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_CEILING if up else ROUND_HALF_EVEN)
     return f"{q:+,} USD" if signed else f"{q:,} USD"
 
 
@@ -604,8 +607,8 @@ class HedgePlan:
             lines.append(f"  {o.side:<4} {qty_text(o.quantity)} {o.market.unit} {o.market.symbol} @ "
                          f"{price_text(o.price, o.market.price_tick)} USD/{o.market.unit} (notional "
                          f"{usd_text(o.notional)}, fee <= {usd_text(u.base_to_usd(o.fee_units))}) - {o.purpose}")
-        lines.append(f"  margin needed {usd_text(self.margin_needed)}, fees {usd_text(self.fees)}, "
-                     f"shortfall {usd_text(self.shortfall)}")
+        lines.append(f"  margin needed {usd_text(self.margin_needed, up=True)}, fees {usd_text(self.fees, up=True)}, "
+                     f"shortfall {usd_text(self.shortfall, up=True)}")
         lines += [f"  WARNING {w}" for w in self.warnings()]
         lines += [f"  book: {d.text()}" for d in self.depth if not d.thin]
         lines += [f"  note: {n}" for n in self.notes]

@@ -36,6 +36,7 @@ from sdk.errors import (
     RelayError, TransactionFailed, UnknownMarket, decode_revert, usd_text,
 )
 from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder
+from sdk.models import usd_text as money
 from sdk.signing import TimeNonce, order_digest, order_typed_data
 
 log = logging.getLogger("cspread.web")
@@ -431,10 +432,10 @@ class Backend:
         ch = self.client.clearinghouse
         rows: list[dict[str, Any]] = []
         for e in self.client._logs(ch.events.Deposit, {"account": addr}, None, "latest"):
-            rows.append({"kind": "deposit", "block": e["blockNumber"], "text": f"deposit {usd_text(u.base_to_usd(int(e['args']['amount'])))}",
+            rows.append({"kind": "deposit", "block": e["blockNumber"], "text": f"deposit {money(u.base_to_usd(int(e['args']['amount'])))}",
                          "amount": cents(u.base_to_usd(int(e["args"]["amount"]))), "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
         for e in self.client._logs(ch.events.Withdraw, {"account": addr}, None, "latest"):
-            rows.append({"kind": "withdrawal", "block": e["blockNumber"], "text": f"withdraw {usd_text(u.base_to_usd(int(e['args']['amount'])))}",
+            rows.append({"kind": "withdrawal", "block": e["blockNumber"], "text": f"withdraw {money(u.base_to_usd(int(e['args']['amount'])))}",
                          "amount": cents(-u.base_to_usd(int(e["args"]["amount"]))), "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
         for e in self.client._logs(ch.events.Liquidation, {"account": addr}, None, "latest"):
             m = self.client._static_market(int(e["args"]["market_id"]))
@@ -442,19 +443,19 @@ class Backend:
             rows.append({"kind": "liquidation", "block": e["blockNumber"],
                          "text": f"liquidated {d(q)} {m.unit} of {m.symbol} at "
                                  f"{px(u.base_to_usd(int(e['args']['price'])), m.price_tick)} USD/{m.unit}, penalty "
-                                 f"{usd_text(u.base_to_usd(int(e['args']['penalty'])))}",
+                                 f"{money(u.base_to_usd(int(e['args']['penalty'])))}",
                          "amount": None, "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
         for f in self.client.fills(addr):
             m = self.client._static_market(f.market_id)
             rows.append({"kind": "fill", "block": f.block_number,
                          "text": f"{f.side_of(addr)} {d(f.quantity)} {m.unit} {m.symbol} at "
-                                 f"{px(f.price, m.price_tick)} USD/{m.unit}, fee {usd_text(f.fee_of(addr))}",
+                                 f"{px(f.price, m.price_tick)} USD/{m.unit}, fee {money(f.fee_of(addr))}",
                          "amount": cents(-f.fee_of(addr)), "tx_hash": f.tx_hash})
         for s_ in self.client.settlements(addr):
             m = self.client._static_market(s_.market_id)
             rows.append({"kind": "settlement", "block": s_.block_number,
                          "text": f"settled {d(abs(s_.quantity))} {m.unit} {m.symbol} at "
-                                 f"{px(s_.settlement_price, m.price_tick)} USD/{m.unit}: PnL {usd_text(s_.pnl)}",
+                                 f"{px(s_.settlement_price, m.price_tick)} USD/{m.unit}: PnL {money(s_.pnl)}",
                          "amount": cents(s_.pnl), "tx_hash": s_.tx_hash})
         for r in rows:
             r["ts"] = self.block_time(r["block"])
