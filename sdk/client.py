@@ -46,6 +46,7 @@ from sdk.manifest import Manifest
 from sdk.margin import Holding, grows, project_trade, summarise
 from sdk.models import (
     AccountState, Execution, Fill, HedgePlan, LegResult, Market, MarketStatus, Order, SignedOrder, TxEstimate,
+    price_text, qty_text,
 )
 from sdk.reader import Reader
 from sdk.relay_client import RelayClient
@@ -322,9 +323,10 @@ class Client(Reader):
         order = self.build_order(market, side, quantity, price, expiry=expiry, reduce_only=reduce_only)
         if check:
             maker_bps, _ = self.fees_bps()
-            self._preflight_trade(self.market(order.market_id), order.is_buy, order.quantity, order.price,
-                                  maker_bps, f"{side} {u.units_to_quantity(order.quantity)} @ {order.limit} USD",
-                                  reduce_only=reduce_only)
+            m = self.market(order.market_id)
+            self._preflight_trade(m, order.is_buy, order.quantity, order.price, maker_bps,
+                                  f"{side} {qty_text(order.size)} {m.unit} of {m.symbol} @ "
+                                  f"{price_text(order.limit, m.price_tick)} USD/{m.unit}", reduce_only=reduce_only)
         signed = self.sign(order)
         if post and self.relay is not None:
             self.relay.post_order(signed)
@@ -384,7 +386,8 @@ class Client(Reader):
             q = remaining
         else:
             q = u.quantity_to_step(m, quantity)
-        action = f"{'sell' if o.is_buy else 'buy'} {u.units_to_quantity(q)} {m.unit} of {m.symbol} @ {o.limit} USD"
+        action = (f"{'sell' if o.is_buy else 'buy'} {qty_text(u.units_to_quantity(q))} {m.unit} of {m.symbol} @ "
+                  f"{price_text(o.limit, m.price_tick)} USD/{m.unit}")
         if remaining == 0:
             raise OrderRejected(f"{action}: the order is dead (filled, cancelled, expired or below its "
                                 f"trader's minimum nonce)")

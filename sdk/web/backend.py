@@ -524,7 +524,8 @@ class Backend:
                               expiry=c.now() + ORDER_TTL, reduce_only=reduce_only)
         if check:
             c._preflight_trade(m, order.is_buy, order.quantity, order.price, self.fees[0],
-                               f"{side} {d(order.size)} {m.unit} of {m.symbol} @ {d(order.limit)} USD",
+                               f"{side} {d(order.size)} {m.unit} of {m.symbol} @ {px(order.limit, m.price_tick)} "
+                               f"USD/{m.unit}",
                                reduce_only=reduce_only)
         return self._leg(order, m)
 

@@ -161,6 +161,7 @@ def test_point2_devnet_web_serves_the_dashboard_and_env_names_work(page_for, web
         p.wait_for_selector("#markets-table tbody tr")
         assert "no relay configured" not in p.locator("footer").inner_text()
     finally:
+        p.goto("about:blank")  # leave that dashboard before stopping it (its pages poll)
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
         log.close()
