@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Mapping
 from oracle.calendar import profile_hours
 from sdk import units as u
 from sdk.errors import InvalidOrder, UnknownMarket
-from sdk.margin import Holding, apply_fill, summarise
+from sdk.margin import Holding, apply_fill, liquidation_price, summarise
 from sdk.models import HedgePlan, LegDepth, Market, PlannedOrder
 
 if TYPE_CHECKING:
@@ -93,6 +93,56 @@ def _plan(reader: "Reader", description: str, legs: list[tuple[Market, str, int,
     free = max(0, before.equity - before.initial) if account is not None else 0
     depth = book_depth(reader, orders, account)
     return HedgePlan(description, tuple(orders), max(0, needed), fees, free, tuple(notes), depth)
+
+
+def plan_liquidation_prices(reader: "Reader", plan: HedgePlan, *, account: str | None = None,
+                            collateral: u.Number | None = None) -> dict[int, Decimal | None]:
+    """Pre-trade liquidation price (USD per unit) of each planned leg's market once every leg has
+    filled at its limit, other marks unchanged.
+
+    With ``account`` the account as it is (its collateral and positions) takes the plan: the
+    exact price at which it would become liquidatable. With ``collateral`` (USD) the plan is held
+    alone in an account funded with exactly that: what a leverage choice means. None = no price
+    liquidates it."""
+    holdings: dict[int, Holding] = {}
+    coll = 0
+    if account is not None:
+        acct = reader.account(account)
+        coll = acct.collateral_units
+        for p in acct.positions:
+            holdings[p.market_id] = Holding(reader._static_market(p.market_id), p.quantity_units,
+                                            p.open_notional_units, p.mark_units, p.settled_market)
+    if collateral is not None:
+        coll = u.usd_to_base(collateral)
+    for o in plan.orders:
+        h = holdings.get(o.market.id) or Holding(o.market, 0, 0, reader.mark(o.market.id).price_units)
+        coll, holdings[o.market.id] = apply_fill(coll, h, o.quantity_units if o.side == "buy" else -o.quantity_units,
+                                                 o.price_units, o.fee_units)
+    summary = summarise(coll, holdings)
+    return {o.market.id: liquidation_price(summary, holdings[o.market.id]) for o in plan.orders}
+
+
+#: leverage choices offered before a hedge (notional / collateral); "max" = initial margin + fees
+LEVERAGES = (Decimal(1), Decimal("1.5"), Decimal(2), Decimal(3), Decimal(5))
+
+
+def leverage_choices(reader: "Reader", plan: HedgePlan) -> list[dict]:
+    """For each leverage (plan notional / collateral) the venue accepts, the collateral it takes
+    and each leg's pre-trade liquidation price in an account holding only this hedge."""
+    notional = sum((o.notional for o in plan.orders), Decimal(0))
+    floor = u.base_to_usd(plan.margin_needed_units + plan.fees_units)  # the least collateral accepted
+    out = []
+    for lev in LEVERAGES:
+        need = (notional / lev).quantize(Decimal("0.01"))
+        if need < floor:
+            continue
+        out.append({"label": f"{lev.normalize()}x", "leverage": lev, "collateral": need,
+                    "liquidation": plan_liquidation_prices(reader, plan, collateral=need)})
+    if floor > 0:
+        lev = (notional / floor).quantize(Decimal("0.01")) if floor else None
+        out.append({"label": f"max ({lev}x: initial margin + fees)", "leverage": lev, "collateral": floor,
+                    "liquidation": plan_liquidation_prices(reader, plan, collateral=floor)})
+    return out
 
 
 #: what a resting remainder lives unless told otherwise (sdk.client.DEFAULT_EXPIRY)

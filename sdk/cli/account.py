@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from sdk.cli.common import (
-    block_times, num, out, pnl, price, print_json, short, state, tick_of, usage_bar, usd, warn, when,
+    block_times, num, out, plain, pnl, price, print_json, short, state, tick_of, usage_bar, usd, warn, when,
 )
 
 app = typer.Typer()
@@ -113,11 +113,30 @@ def positions_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_json:
     out.print(positions_table(a, r))
 
 
+CSV = typer.Option(False, "--csv", help="CSV for accounting (UTC ISO times, USD to the cent) on stdout")
+
+
+def _csv(header: list[str], rows: list[list]) -> None:
+    import csv
+    import sys
+
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    sys.stdout.flush()
+
+
+def _iso(ts: int | None) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
+
+
 @app.command("fills")
 def fills_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS,
               market: Optional[str] = typer.Option(None, "--market", help="only this market (id or symbol)"),
               from_block: Optional[int] = typer.Option(None, "--from-block", help="default: the deploy block"),
-              as_json: bool = JSON) -> None:
+              as_json: bool = JSON, as_csv: bool = CSV) -> None:
     """Your fills (as maker or taker), oldest first."""
     st = state(ctx)
     who = st.address(address)
@@ -128,6 +147,15 @@ def fills_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS,
         fills = [f for f in fills if f.market_id == mid]
     symbols = {m["id"]: m["symbol"] for m in r.manifest.markets}
     times = block_times(r, [f.block_number for f in fills])
+    if as_csv:
+        units = {m["id"]: m.get("unit") or "" for m in r.manifest.markets}
+        _csv(["time_utc", "market", "side", "role", "quantity", "unit", "price_usd", "fee_usd", "notional_usd",
+              "tx_hash", "block"],
+             [[_iso(times.get(f.block_number)), symbols.get(f.market_id, f.market_id), f.side_of(who),
+               "maker" if f.maker.lower() == who.lower() else "taker", plain(f.quantity), _unit(r, f.market_id)
+               or units.get(f.market_id, ""), plain(f.price), usd(f.fee_of(who)).replace(",", ""),
+               usd(abs(f.quantity * f.price)).replace(",", ""), f.tx_hash, f.block_number] for f in fills])
+        return
     if as_json:
         print_json([{"time": times.get(f.block_number), "block": f.block_number, "market_id": f.market_id, "symbol": symbols.get(f.market_id),
                      "side": f.side_of(who), "role": "maker" if f.maker.lower() == who.lower() else "taker",
@@ -151,7 +179,8 @@ def fills_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS,
 
 
 @app.command("settlements")
-def settlements_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_json: bool = JSON) -> None:
+def settlements_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_json: bool = JSON,
+                    as_csv: bool = CSV) -> None:
     """Positions settled at expiry: size, settlement price, realised PnL."""
     st = state(ctx)
     who = st.address(address)
@@ -159,6 +188,12 @@ def settlements_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_jso
     rows = r.settlements(who)
     symbols = {m["id"]: m["symbol"] for m in r.manifest.markets}
     times = block_times(r, [s.block_number for s in rows])
+    if as_csv:
+        _csv(["time_utc", "market", "quantity", "unit", "settlement_price_usd", "pnl_usd", "tx_hash", "block"],
+             [[_iso(times.get(s.block_number)), symbols.get(s.market_id, s.market_id), plain(s.quantity),
+               _unit(r, s.market_id), "" if s.settlement_price is None else plain(s.settlement_price),
+               usd(s.pnl).replace(",", ""), s.tx_hash, s.block_number] for s in rows])
+        return
     if as_json:
         print_json([{"time": times.get(s.block_number), "market_id": s.market_id, "symbol": symbols.get(s.market_id), "quantity": s.quantity,
                      "settlement_price": s.settlement_price, "pnl": s.pnl, "block": s.block_number,

@@ -61,6 +61,22 @@ def show_plan(plan) -> None:
         out.print(f"[dim]note: {n}[/]")
 
 
+def show_liquidation(r, plan, account: str | None) -> None:
+    """Pre-trade liquidation prices: the account as it is once the plan fills, and per leverage."""
+    from sdk.hedge import leverage_choices, plan_liquidation_prices
+
+    markets = {o.market.id: o.market for o in plan.orders}
+
+    def words(liq: dict) -> str:
+        return "; ".join(f"{markets[mid].symbol} {price(v, markets[mid].tick) + ' USD/' + markets[mid].unit if v is not None else 'none'}"
+                         for mid, v in liq.items())
+
+    if account:
+        out.print(f"liquidation price once filled (your account): {words(plan_liquidation_prices(r, plan, account=account))}")
+    for ch in leverage_choices(r, plan):
+        out.print(f"[dim]  held alone with {usd(ch['collateral'])} USD ({ch['label']}): {words(ch['liquidation'])}[/]")
+
+
 def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool) -> None:
     st = state(ctx)
     c = st.client() if st.has_key() else None
@@ -75,6 +91,7 @@ def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool)
         return
     if not as_json:
         show_plan(plan)
+        show_liquidation(c if c is not None else st.reader(), plan, c.address if c is not None else None)
     if dry_run:
         return
     if plan.shortfall > 0:

@@ -178,6 +178,25 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
     async def api_history(address: str):
         return await call(backend.history, address)
 
+    @app.get("/api/account/{address}/history.csv")
+    async def api_history_csv(address: str):
+        """The history for accounting: UTC ISO times, USD to the cent, one row per event."""
+        import csv
+        import datetime as dt
+        import io
+
+        h = await call(backend.history, address)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["time_utc", "kind", "details", "cash_usd", "tx_hash", "block"])
+        for r in reversed(h["rows"]):  # oldest first, as a ledger
+            t = dt.datetime.fromtimestamp(r["ts"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if r["ts"] else ""
+            w.writerow([t, r["kind"], r["text"], r["amount"] if r["amount"] is not None else "", r["tx_hash"],
+                        r["block"]])
+        name = f"cspread-history-{h['address']}.csv"
+        return Response(buf.getvalue(), media_type="text/csv",
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
+
     @app.post("/api/orders/status")
     async def api_orders_status(body: dict):
         return await call(backend.orders_status, list(body.get("orders") or []))

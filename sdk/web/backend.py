@@ -635,9 +635,28 @@ class Backend:
                        "price": px(u.base_to_usd(x.limit_units), x.price_tick), "expiry": x.expiry,
                        "expiry_text": when(x.expiry), "text": x.text()} for x in plan.depth],
             "warnings": plan.warnings(),
+            "leverage": self._leverage(plan, account),
             "curve": self.spread_curve(gpu, node, eff_ratio),
             "scenarios": self.scenarios(plan, gpu, node, month, gpu_hours, eff_ratio),
         }
+
+    def _leverage(self, plan: HedgePlan, account: str | None) -> list[dict[str, Any]]:
+        """Pre-trade liquidation prices: with the connected account as it is, and per leverage choice."""
+        markets = {o.market.id: o.market for o in plan.orders}
+
+        def prices(liq: dict) -> list[dict[str, Any]]:
+            return [{"symbol": markets[mid].symbol, "unit": markets[mid].unit,
+                     "price": px(v, markets[mid].price_tick)} for mid, v in liq.items()]
+
+        rows = []
+        if account:
+            acct = self.client.account(account)
+            rows.append({"label": "your account as it is", "collateral": cents(acct.collateral), "leverage": None,
+                         "liquidation": prices(_hedge.plan_liquidation_prices(self.client, plan, account=account))})
+        for c in _hedge.leverage_choices(self.client, plan):
+            rows.append({"label": c["label"], "collateral": cents(c["collateral"]), "leverage": d(c["leverage"]),
+                         "liquidation": prices(c["liquidation"])})
+        return rows
 
     def months(self, gpu: str | None = None) -> set[str]:
         return {m.period for m in self.client.find_markets("SPREAD") + self.client.find_markets("COMPUTE")

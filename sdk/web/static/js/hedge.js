@@ -29,6 +29,8 @@ function render(p) {
   const depth = $("#plan-depth");
   depth.innerHTML = (p.depth || []).map((x) => `<li class="${x.thin ? "warn" : "ok"}">${x.thin ? "<b>Thin book:</b> " : ""}${esc(x.text)}</li>`).join("");
   depth.hidden = !(p.depth || []).length;
+  $("#leverage tbody").innerHTML = (p.leverage || []).map((r) => `<tr><td data-label="Backed by">${esc(r.label)}</td><td data-label="Collateral" class="n">${usd(r.collateral)}</td><td data-label="Liquidation price">${r.liquidation.map((x) => `${esc(x.symbol)}: ${x.price === null ? "none" : esc(x.price) + " USD/" + esc(x.unit)}`).join("<br>")}</td></tr>`).join("")
+    || '<tr><td colspan="3" class="muted">—</td></tr>';
   $("#place-btn").disabled = !p.legs.length;
   $("#place-btn").textContent = (p.depth || []).some((x) => x.thin) ? "Place orders anyway (the rest rests; sign in wallet)" : "Place orders (sign in wallet)";
   $("#exec-report").hidden = true;

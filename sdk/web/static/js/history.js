@@ -21,6 +21,9 @@ async function load(addr) {
   } catch (e) { $("#history").hidden = true; sayError(err, e); return; }
   err.hidden = true;
   $("#history").hidden = false;
+  const csv = $("#hist-csv");
+  csv.href = `/api/account/${addr}/history.csv`;
+  csv.hidden = false;
   $("#hist-filter").hidden = false;
   render();
 }
