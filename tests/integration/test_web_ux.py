@@ -242,6 +242,10 @@ def test_point1_planner_default_fills_and_thin_book_warns_before_signing(page_fo
     assert hours > 5000
     depth = p.locator("#plan-depth").inner_text()
     assert "the book covers all" in depth and "Thin book" not in depth, depth
+    # the pre-trade liquidation price: the account as it is, and per leverage choice
+    lev = p.locator("#leverage tbody").inner_text()
+    assert "your account as it is" in lev and "1x" in lev and "max (" in lev, lev
+    assert re.search(r"SPREAD\.H100-SXM\.HB_WEST\.2026-12: \d+\.\d{4} USD/GPU-hour", lev), lev
     p.click("#place-btn")
     p.wait_for_selector("#place-msg.ok", timeout=30_000)
     p.wait_for_selector("#exec-report li", timeout=30_000)
@@ -312,6 +316,12 @@ def test_point4_notifications_history_coverage_phone_layout_error_pages(page_for
     rows = p.locator("#history tbody").inner_text()
     assert "deposit" in rows and "fill" in rows and "UTC" in rows, rows
     assert p.locator("#history tbody tr.k-deposit").count() >= 1
+    # the CSV export for accounting: a ledger with UTC times and cents
+    csv_href = p.locator("#hist-csv").get_attribute("href")
+    csv_text = httpx.get(web_env.web_url + csv_href).text
+    assert csv_text.splitlines()[0] == "time_utc,kind,details,cash_usd,tx_hash,block"
+    assert re.search(r'^20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ,deposit,"deposit [\d,]+\.\d\d USD",\d+\.\d\d,0x', csv_text, re.M), csv_text
+    assert ",fill," in csv_text
     _no_overflow(h, "/history")
     screenshot(h, f"ux-p4-history-{size[0]}")
 

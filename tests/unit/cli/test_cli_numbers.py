@@ -266,3 +266,36 @@ def test_devnet_up__web_block_is_reached(monkeypatch, tmp_path):
     env_sh = (tmp_path / "w" / "env.sh").read_text()
     assert "CSPREAD_WEB_URL=http://127.0.0.1:8765" in env_sh and "CSPREAD_RPC_URL=" in env_sh
     _ = dv
+
+
+# ---------------------------------------------------------------- point 5: pre-trade liquidation price
+
+
+def test_pre_trade_liquidation__more_collateral_further_away_and_exact(default_markets):
+    from dataclasses import replace as dc_replace
+
+    from sdk.hedge import hedge_compute_spread, leverage_choices, plan_liquidation_prices
+    from sdk.margin import Holding, apply_fill, summarise
+    from tests.utils.sdk_helpers import FakeReader, account
+
+    marks = {m.id: {"POWER": 45_000_000, "COMPUTE": 2_500_000, "SPREAD": 2_400_000}[m.kind] for m in default_markets}
+    r = FakeReader(default_markets, marks, account(10_000 * 10**6))
+    plan = hedge_compute_spread(r, "H100-SXM", "HB_WEST", Decimal("720"), "2026-12")
+    (leg,) = plan.orders
+    choices = leverage_choices(r, plan)
+    assert [c["label"] for c in choices][0] == "1x" and choices[-1]["label"].startswith("max (")
+    floor = plan.margin_needed + plan.fees
+    assert choices[-1]["collateral"] == floor and all(c["collateral"] >= floor for c in choices)
+    prices = [c["liquidation"][leg.market.id] for c in choices]  # a short: less collateral, closer liquidation
+    assert all(a > b for a, b in zip(prices, prices[1:])), prices
+    assert prices[-1] > Decimal("2.40")  # above today's mark for a short
+    # exact: at the liquidation mark equity meets maintenance margin (to the base unit)
+    liq = plan_liquidation_prices(r, plan, collateral=floor)[leg.market.id]
+    coll, h = apply_fill(int(floor * 10**6), Holding(leg.market, 0, 0, 2_400_000), -leg.quantity_units,
+                         leg.price_units, leg.fee_units)
+    at = summarise(coll, {leg.market.id: dc_replace(h, mark=int(liq * 10**6))})
+    before = summarise(coll, {leg.market.id: dc_replace(h, mark=int(liq * 10**6) - 1)})
+    assert at.equity < at.maintenance and before.equity >= before.maintenance
+    # the account as it is (10,000 USD, no positions) is further from liquidation than max leverage
+    mine = plan_liquidation_prices(r, plan, account="0xabc")[leg.market.id]
+    assert mine > prices[-1]
