@@ -6,10 +6,11 @@ size at no worse than its limit, then rests the remainder as a limit order at th
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from sdk.cli.common import CliError, decimal_arg, num, ok, out, plain, price, print_json, spinner, state, usd, warn
@@ -49,14 +50,15 @@ def show_plan(plan) -> None:
                   usd(Decimal(o.fee_units).scaleb(-6)), o.purpose)
     out.print(t)
     for d in plan.depth:  # before anyone signs: what fills now and what would rest, where, until when
-        if d.thin:
-            warn("thin book: " + d.text())
+        if d.thin:  # part of the plan (stdout), so stderr keeps its one-line error contract
+            out.print(f"[bold yellow]warning: thin book:[/] {escape(d.text())}")
         else:
-            out.print(f"[green]book:[/] {d.text()}")
+            out.print(f"[green]book:[/] {escape(d.text())}")
     out.print(f"margin needed [bold]{usd(plan.margin_needed)}[/] USD · fees ≤ {usd(plan.fees)} USD · "
               f"free collateral {usd(Decimal(plan.free_collateral_units).scaleb(-6))} USD")
     if plan.shortfall > 0:
-        out.print(f"[yellow]shortfall {usd(plan.shortfall)} USD: deposit at least that much before executing[/]")
+        need = plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+        out.print(f"[yellow]shortfall {usd(need)} USD: deposit at least that much before executing[/]")
     for n in plan.notes:
         out.print(f"[dim]note: {n}[/]")
 
@@ -95,8 +97,9 @@ def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool)
     if dry_run:
         return
     if plan.shortfall > 0:
-        raise CliError(f"the plan needs {usd(plan.shortfall)} USD more free collateral: deposit at least that "
-                       f"much first (`cspread deposit {plain(plan.shortfall)}`), or hedge less")
+        need = plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)  # depositing it must suffice
+        raise CliError(f"the plan needs {usd(need)} USD more free collateral: deposit at least that "
+                       f"much first (`cspread deposit {plain(need)}`), or hedge less")
     if c.relay is None:
         warn("no relay configured: nothing can be taken from a book; each leg is signed but not posted")
     if not yes:
@@ -131,8 +134,11 @@ def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool)
                               "text": leg.text()} for leg in getattr(results, "legs", ())]})
         return
     legs = getattr(results, "legs", ())
-    for leg in legs:  # "filled X of Y, Z resting at P until T", one line per leg
-        (ok if not leg.resting_units and leg.filled_units >= leg.planned_units else warn)(leg.text())
+    for leg in legs:  # "filled X of Y, Z resting at P until T", one line per leg (the result: stdout)
+        if leg.filled_units >= leg.planned_units:
+            ok(leg.text())
+        else:
+            out.print(f"[yellow]![/] {leg.text()}")
     markets = {o.market.id: o.market for o in plan.orders}
     for f in fills:
         m = markets.get(f.market_id)
