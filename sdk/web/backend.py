@@ -18,7 +18,7 @@ import logging
 import statistics
 import threading
 import time
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -460,7 +460,26 @@ class Backend:
         for r in rows:
             r["ts"] = self.block_time(r["block"])
             r["time_text"] = when(r["ts"])
-        rows.sort(key=lambda r: (r["block"], r["kind"]), reverse=True)
+        # orders as the relay saw them (placed, filled, cancelled, expired); their time is the relay's
+        # clock when it accepted them, which on a devnet with a moved chain clock differs from block times
+        if self.relay_url:
+            try:
+                placed = self.relay_get("/orders", trader=addr, status="all", limit=200) or []
+            except RelayError:
+                placed = []
+            for o in placed:
+                od = o["order"]
+                m = self.client._static_market(int(od["market_id"]))
+                rem = u.units_to_quantity(int(o.get("remaining", od["quantity"])))
+                status = o.get("status", "open")
+                rows.append({"kind": "order", "block": None, "ts": int(float(o.get("created_at") or 0)),
+                             "text": f"placed {'buy' if od['is_buy'] else 'sell'} {d(u.units_to_quantity(int(od['quantity'])))} "
+                                     f"{m.unit} {m.symbol} at {px(u.base_to_usd(int(od['price'])), m.price_tick)} "
+                                     f"USD/{m.unit}, expires {when(int(od['expiry']))}: {status}"
+                                     + (f", {d(rem)} {m.unit} left" if status == "open" else ""),
+                             "amount": None, "tx_hash": o["hash"]})
+                rows[-1]["time_text"] = when(rows[-1]["ts"])
+        rows.sort(key=lambda r: (r["ts"] or 0, r["kind"]), reverse=True)
         return {"address": addr, "rows": rows}
 
     def orders_status(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -514,7 +533,7 @@ class Backend:
         return {"order": order.as_json(), "typed_data": self.typed(order),
                 "hash": order_digest(order, self.chain_id, self.client.exchange.address),
                 "symbol": m.symbol, "unit": m.unit, "side": order.side, "quantity": d(order.size),
-                "price": d(order.limit), **(extra or {})}
+                "price": px(order.limit, m.price_tick), **(extra or {})}
 
     def build_order(self, account: str, market_id: int, side: str, quantity: str, price: str,
                     reduce_only: bool = False, check: bool = True) -> dict[str, Any]:
@@ -616,7 +635,7 @@ class Backend:
                 legs.append(self._leg(order, leg.market, extra))
             else:
                 legs.append({"symbol": leg.market.symbol, "unit": leg.market.unit, "side": leg.side,
-                             "quantity": d(leg.quantity), "price": d(leg.price), **extra})
+                             "quantity": d(leg.quantity), "price": px(leg.price, leg.market.price_tick), **extra})
         eff_ratio = ratio
         if eff_ratio is None:
             spreads = [o.market for o in plan.orders if o.market.kind == "SPREAD"]
@@ -629,7 +648,8 @@ class Backend:
             "mwh_per_gpu_hour": d(eff_ratio), "mwh_total": d((eff_ratio * gpu_hours).quantize(Decimal("0.001"))),
             "legs": legs, "margin_needed": d(plan.margin_needed), "fees": d(plan.fees),
             "free_collateral": d(u.base_to_usd(plan.free_collateral_units)) if account else None,
-            "shortfall": d(plan.shortfall) if account else None, "notes": list(plan.notes),
+            # what to deposit, rounded up to the cent: depositing the amount shown is enough
+            "shortfall": str(plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)) if account else None, "notes": list(plan.notes),
             "depth": [{"symbol": x.symbol, "side": x.side, "unit": x.unit, "thin": x.thin,
                        "fillable": d(x.fillable), "resting": d(x.resting),
                        "price": px(u.base_to_usd(x.limit_units), x.price_tick), "expiry": x.expiry,

@@ -316,6 +316,8 @@ def test_point4_notifications_history_coverage_phone_layout_error_pages(page_for
     rows = p.locator("#history tbody").inner_text()
     assert "deposit" in rows and "fill" in rows and "UTC" in rows, rows
     assert p.locator("#history tbody tr.k-deposit").count() >= 1
+    orders = p.locator("#history tbody tr.k-order").first.inner_text()
+    assert "placed sell" in orders and "USD/GPU-hour" in orders and "expires" in orders, orders
     # the CSV export for accounting: a ledger with UTC times and cents
     csv_href = p.locator("#hist-csv").get_attribute("href")
     csv_text = httpx.get(web_env.web_url + csv_href).text

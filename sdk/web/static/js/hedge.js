@@ -22,7 +22,7 @@ function render(p) {
   $("#p-fees").textContent = usd(p.fees);
   $("#p-free").textContent = p.free_collateral === null ? "connect a wallet" : usd(p.free_collateral);
   $("#p-short").textContent = p.shortfall === null ? "—" : usd(p.shortfall);
-  $("#legs tbody").innerHTML = p.legs.map((l, i) => `<tr data-leg="${i}"><td><a href="/markets/${l.market_id}">${esc(l.symbol)}</a></td><td class="${l.side === "buy" ? "pos" : "neg"}">${l.side}</td><td class="n">${fmt(l.quantity, 3)} ${esc(l.unit)}</td><td class="n">${esc(l.price)} USD/${esc(l.unit)}</td><td class="n">${usd(l.notional)}</td><td class="small">${esc(l.purpose)}</td><td class="leg-status">${l.typed_data ? "ready to sign" : "connect a wallet"}</td></tr>`).join("");
+  $("#legs tbody").innerHTML = p.legs.map((l, i) => `<tr data-leg="${i}"><td data-label="Market"><a href="/markets/${l.market_id}">${esc(l.symbol)}</a></td><td data-label="Side" class="${l.side === "buy" ? "pos" : "neg"}">${l.side}</td><td data-label="Size" class="n">${fmt(l.quantity, 3)} ${esc(l.unit)}</td><td data-label="Limit price" class="n">${esc(l.price)} USD/${esc(l.unit)}</td><td data-label="Notional" class="n">${usd(l.notional)}</td><td data-label="Why" class="small">${esc(l.purpose)}</td><td data-label="Status" class="leg-status">${l.typed_data ? "ready to sign" : "connect a wallet"}</td></tr>`).join("");
   $("#plan-notes").innerHTML = p.notes.map((n) => `<li>${esc(n)}</li>`).join("") +
     (p.shortfall !== null && Number(p.shortfall) > 0 ? `<li class="neg">Deposit at least ${usd(p.shortfall)} before placing (Trade page), or the relay will reject the orders for insufficient margin.</li>` : "");
   // before anyone signs: how much the book fills now, and what would rest where, until when
