@@ -23,7 +23,7 @@ from oracle.calendar import profile_hours
 from sdk import units as u
 from sdk.errors import InvalidOrder, UnknownMarket
 from sdk.margin import Holding, apply_fill, liquidation_price, summarise
-from sdk.models import HedgePlan, LegDepth, Market, PlannedOrder
+from sdk.models import HedgePlan, LegDepth, Market, PlannedOrder, qty_text
 
 if TYPE_CHECKING:
     from sdk.reader import Reader
@@ -215,7 +215,7 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
     if spread is not None:
         spec_ratio = Decimal(spread.spec["mwh_per_gpu_hour"])
         legs = [(spread, "sell", u.quantity_to_step(spread, hours),
-                 f"sell {hours} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)")]
+                 f"sell {qty_text(hours)} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)")]
         if ratio is not None and ratio != spec_ratio:
             extra = (ratio - spec_ratio) * hours  # MWh not covered by the spread's ratio
             power = _pick(reader, "POWER", window, node=node, profile=spread.spec["power"]["profile"])
@@ -226,7 +226,7 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
             else:
                 notes.append(f"your {ratio} MWh/GPU-hour differs from the spread's {spec_ratio}: "
                              f"{extra} MWh of power stays unhedged (no matching POWER market or below its minimum)")
-        desc = f"Hedge {hours} {gpu} GPU-hours at {node}, {window}: sell the compute spread {spread.symbol}"
+        desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell the compute spread {spread.symbol}"
         return _plan(reader, desc, legs, account, slippage, limits, notes)
 
     compute = _pick(reader, "COMPUTE", window, gpu=gpu)
@@ -247,9 +247,10 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
     if (compute.delivery_start, compute.delivery_end) != (power.delivery_start, power.delivery_end):
         notes.append(f"the legs' windows differ ({compute.symbol} vs {power.symbol}: time zones); "
                      f"the edges of the window are not perfectly hedged")
-    legs = [(compute, "sell", u.quantity_to_step(compute, hours), f"sell {hours} GPU-hours (revenue)"),
-            (power, "buy", u.quantity_to_step(power, mwh), f"buy {mwh} MWh = {hours} x {ratio} (cost)")]
-    desc = f"Hedge {hours} {gpu} GPU-hours at {node}, {window}: sell compute, buy power"
+    legs = [(compute, "sell", u.quantity_to_step(compute, hours), f"sell {qty_text(hours)} GPU-hours (revenue)"),
+            (power, "buy", u.quantity_to_step(power, mwh),
+             f"buy {qty_text(mwh)} MWh = {qty_text(hours)} x {ratio} (cost)")]
+    desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell compute, buy power"
     return _plan(reader, desc, legs, account, slippage, limits, notes)
 
 
