@@ -94,7 +94,9 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
         status = _status(e)
         if wants_page(request):
             title = "Market not found" if isinstance(e, UnknownMarket) else type(e).__name__
-            return error_page(request, status, title, str(e))
+            # the SDK's advice names Python calls; a page names pages
+            msg = str(e).replace("; list them with markets()", ": every listed market is on the Markets page")
+            return error_page(request, status, title, msg)
         if request.headers.get(SOFT_ERRORS_HEADER) == "1":
             # the dashboard's own pages: an expected refusal is content, not a failed load (no console noise)
             return JSONResponse({**error_json(e), "status": status}, status_code=200)
