@@ -299,3 +299,41 @@ def test_pre_trade_liquidation__more_collateral_further_away_and_exact(default_m
     # the account as it is (10,000 USD, no positions) is further from liquidation than max leverage
     mine = plan_liquidation_prices(r, plan, account="0xabc")[leg.market.id]
     assert mine > prices[-1]
+
+
+# ---------------------------------------------------------------- point 1: the devnet market maker's depth
+
+
+def _info(mid, mark, tick, step, min_q, im_fixed_usd, im_rate_bps):
+    from keepers.matcher.chainview import MarketInfo
+
+    return MarketInfo(mid, NOW + 30 * 86_400, step, min_q, tick, int(Decimal(im_fixed_usd) * 10**6), im_rate_bps,
+                      False, False, mark, NOW, True)
+
+
+def test_devnet_mm_depth__covers_readme_and_planner_defaults_within_its_margin():
+    """The devnet's quoting (sdk.stack.DEVNET_MM_ARGS) on the default markets' margins: the
+    README's 720 and the planner's default 5,356 GPU-hours of spread fill inside the 2 % limit,
+    and the margin the relay reserves for all quotes fits the market maker's deposit."""
+    from keepers.marketmaker import MarketMaker, QuoteParams
+    from keepers.matcher.validation import reserved_from_exposure
+    from sdk.stack import DEVNET_MM_ARGS, MM_DEPOSIT_USD
+
+    args = dict(zip(DEVNET_MM_ARGS[::2], DEVNET_MM_ARGS[1::2]))
+    mm = MarketMaker(QuoteParams(levels=int(args["--levels"]), level_margin_usd=int(args["--level-margin-usd"]),
+                                 max_position_margin_usd=int(args["--max-position-margin-usd"])))
+    markets = {  # id: (mark, tick, step, min, im_fixed, im_rate_bps) as in markets/default.json
+        1: _info(1, 47_400_000, 10_000, 1, 100, "300", 5000), 2: _info(2, 41_250_000, 10_000, 1, 100, "250", 5000),
+        3: _info(3, 52_440_000, 10_000, 1, 100, "60", 3000), 4: _info(4, 58_490_000, 10_000, 1, 100, "25", 2500),
+        5: _info(5, 2_177_000, 1_000, 100, 1000, "0.40", 1500), 6: _info(6, 5_674_000, 1_000, 100, 1000, "0.60", 1500),
+        7: _info(7, 2_127_500, 100, 1000, 1000, "0.90", 1500),
+    }
+    quotes = {mid: mm.quotes(m, 0, MM_DEPOSIT_USD * 10**6, 0) for mid, m in markets.items()}
+    spread_bids = [q for q in quotes[7] if q.is_buy]
+    limit = markets[7].mark * 98 // 100  # the hedge's sell limit: mark - 2 %
+    depth = sum(q.quantity for q in spread_bids if q.price >= limit)
+    assert depth >= 42_855_000, depth  # >= the issue's planner figure, so >= 720 and 5,356 GPU-hours too
+    assert sum(q.quantity for q in quotes[1] if q.is_buy) <= 200_000  # an hourly MWh stays small (~60 per level)
+    rows = [(mid, q.is_buy, q.quantity, q.price) for mid, qs in quotes.items() for q in qs]
+    reserved = reserved_from_exposure(rows, markets, 5)
+    assert reserved <= MM_DEPOSIT_USD * 10**6 * 6 // 10, reserved  # every quote postable, with room to spare
