@@ -7,7 +7,7 @@ import typer
 from rich.table import Table
 
 from sdk.cli.common import (
-    ago, num, out, price, print_json, spec_words, state, status_text, usd,
+    ago, num, out, price, print_json, spec_words, state, status_text,
 )
 
 app = typer.Typer()
