@@ -383,8 +383,9 @@ class Backend:
         if self.relay_url:
             for o in self.relay_get("/orders", trader=addr, status="open") or []:
                 orders.append(order_view(o, self.client._static_market(int(o["order"]["market_id"]))))
+        all_fills = self.client.fills(addr)
         fills = [fill_view(f, addr, self.client._static_market(f.market_id), self.block_time(f.block_number))
-                 for f in self.client.fills(addr)][::-1][:100]
+                 for f in all_fills][::-1][:100]
         settlements = []
         for s_ in self.client.settlements(addr):
             m = self.client._static_market(s_.market_id)
@@ -394,9 +395,11 @@ class Backend:
                                 "settlement_price": px(s_.settlement_price, m.price_tick), "block": s_.block_number,
                                 "ts": ts, "time_text": when(ts), "tx_hash": s_.tx_hash,
                                 "key": f"{s_.tx_hash}:{s_.market_id}"})
-        try:
-            realised = self.client.pnl(addr)
-            realised_pnl, fees_paid = cents(realised.realised), cents(realised.fees)
+        try:  # as Reader.pnl, without reading the account and the fills a second time (pages poll this)
+            realised = sum(int(e["args"]["realised_pnl"]) for e in self.client._logs(
+                self.client.clearinghouse.events.PositionUpdated, {"account": addr}, None, "latest"))
+            realised_pnl = cents(u.base_to_usd(realised))
+            fees_paid = cents(sum((f.fee_of(addr) for f in all_fills), Decimal(0)))
         except Exception:  # noqa: BLE001 - a history read must not blank the account
             realised_pnl = fees_paid = None
 
