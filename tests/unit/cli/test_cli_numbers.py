@@ -337,3 +337,44 @@ def test_devnet_mm_depth__covers_readme_and_planner_defaults_within_its_margin()
     rows = [(mid, q.is_buy, q.quantity, q.price) for mid, qs in quotes.items() for q in qs]
     reserved = reserved_from_exposure(rows, markets, 5)
     assert reserved <= MM_DEPOSIT_USD * 10**6 * 6 // 10, reserved  # every quote postable, with room to spare
+
+
+def test_devnet_up__web_cannot_start__one_line_why_and_everything_stopped(monkeypatch, tmp_path):
+    import sdk.stack
+    import sdk.web.server
+
+    stopped = {}
+
+    class FakeStack:
+        def __init__(self, workdir, **kw):
+            self.log_dir, self.manifest_path = tmp_path / "logs", tmp_path / "manifest.json"
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self.rpc_url, self.relay_url, self.reporter_urls = "http://127.0.0.1:1", "http://127.0.0.1:2", []
+            self.processes, self.anvil, self.ports = {}, None, {}
+
+        def start(self):
+            return self
+
+        def stop(self):
+            stopped["stack"] = True
+
+    class FailingWeb:
+        def __init__(self, *a, log_path=None, **kw):
+            self.log_path = log_path
+
+        def start(self, timeout=30):
+            self.log_path.write_text("INFO booting\nerror: port 8700 on 127.0.0.1 is in use (another dashboard?): "
+                                     "pass --port N\n")
+            raise RuntimeError("dashboard exited with 1")
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(sdk.stack, "Stack", FakeStack)
+    monkeypatch.setattr(sdk.web.server, "WebProcess", FailingWeb)
+    r = CliRunner().invoke(app, ["devnet", "up", "--workdir", str(tmp_path / "w"), "--web"], env=ENV)
+    assert r.exit_code == 1 and stopped.get("stack")
+    err_lines = [x for x in r.output.splitlines() if x.startswith("error:")]
+    assert len(err_lines) == 1, r.output
+    assert "the web dashboard failed to start: port 8700 on 127.0.0.1 is in use" in err_lines[0]
+    assert "web.log" in r.output and "Traceback" not in r.output
