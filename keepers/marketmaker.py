@@ -9,6 +9,15 @@ Risk limits: bids stop where they would take the position beyond +max_position (
 are made. Prices are rounded away from the mark onto the tick (bids down, asks up), sizes down
 to the step.
 
+Depth by margin (`level_margin_usd`, `max_position_margin_usd`, 0 = off): markets differ by
+orders of magnitude in what a unit risks (an hourly MWh carries ~320 USD of initial margin, a
+GPU-hour of spread ~1.2 USD), so a fixed size is either nothing in one market or the whole
+account in another. With these set, each level quotes at least the size whose initial margin
+(`im_fixed + im_rate x |mark|` per unit) is `level_margin_usd`, and the position limit is at
+least the size whose margin is `max_position_margin_usd`. The devnet (`sdk.stack`) runs the
+market maker this way so that the README's and the planner's default hedges fill
+(docs/web.md, "The devnet's market maker", has the numbers).
+
 Refresh (`needs_refresh`): when the mark moved more than `refresh_bps` since the last quotes,
 when quotes were filled or dropped, or before they expire. A refresh first kills every
 outstanding quote on-chain with `Exchange.cancel_all(new_min_nonce)` (one tx, all markets; no
@@ -48,6 +57,8 @@ class QuoteParams:
     max_margin_usage: float = 0.5  # initial margin / equity above which only reducing quotes are made
     refresh_bps: int = 20  # mark move that triggers a re-quote
     ttl: int = 3_600  # s quotes live
+    level_margin_usd: int = 0  # >0: each level at least this much initial margin (USD) deep (module doc)
+    max_position_margin_usd: int = 0  # >0: position limit at least this much initial margin (USD)
 
 
 @dataclass(frozen=True)
@@ -69,24 +80,39 @@ class MarketMaker:
     def __init__(self, params: QuoteParams | None = None):
         self.p = params or QuoteParams()
 
+    def sizes(self, m: MarketInfo) -> tuple[int, int]:
+        """(quote size, position limit) in thousandths for market `m` (module doc: depth by margin)."""
+        p = self.p
+        # initial margin of one thousandth at the mark, base units (x 1000 to stay in integers)
+        im_milli = m.im_fixed + m.im_rate_bps * abs(m.mark) // 10_000
+        size, max_pos = p.size, p.max_position
+        if im_milli > 0:
+            if p.level_margin_usd > 0:
+                size = max(size, p.level_margin_usd * 10**6 * 1000 // im_milli)
+            if p.max_position_margin_usd > 0:
+                max_pos = max(max_pos, p.max_position_margin_usd * 10**6 * 1000 // im_milli)
+        step = max(m.quantity_step, 1)
+        return size // step * step, max_pos
+
     def quotes(self, m: MarketInfo, position: int, equity: int, initial: int) -> list[Quote]:
         p, mark, tick = self.p, m.mark, m.price_tick
         if not m.mark_fresh or m.halted or m.settled:
             return []
+        size, max_position = self.sizes(m)
         scale = abs(mark) or tick * 100
         half = max(scale * p.spread_bps // 20_000, p.min_half_spread_ticks * tick)
         step_out = max(scale * p.level_step_bps // 10_000, tick)
-        centre = mark - position * p.skew_bps * scale // (10_000 * p.max_position)
+        centre = mark - position * p.skew_bps * scale // (10_000 * max_position)
         reduce_only_mode = equity <= 0 or initial >= p.max_margin_usage * equity
-        bid_room = p.max_position - position
-        ask_room = p.max_position + position
+        bid_room = max_position - position
+        ask_room = max_position + position
         if reduce_only_mode:
             bid_room, ask_room = max(0, -position), max(0, position)
         out: list[Quote] = []
         for i in range(p.levels):
             for is_buy in (True, False):
                 room = bid_room if is_buy else ask_room
-                q = _floor(min(p.size, room), m.quantity_step)
+                q = _floor(min(size, room), m.quantity_step)
                 if q < m.min_quantity:
                     continue
                 price = _floor(centre - half - i * step_out, tick) if is_buy else _ceil(centre + half + i * step_out, tick)

@@ -44,7 +44,10 @@ from sdk.errors import (
 )
 from sdk.manifest import Manifest
 from sdk.margin import Holding, grows, project_trade, summarise
-from sdk.models import AccountState, Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder, TxEstimate
+from sdk.models import (
+    AccountState, Execution, Fill, HedgePlan, LegResult, Market, MarketStatus, Order, SignedOrder, TxEstimate,
+    price_text, qty_text,
+)
 from sdk.reader import Reader
 from sdk.relay_client import RelayClient
 from sdk.signing import NonceSource, TimeNonce, order_typed_data
@@ -320,9 +323,10 @@ class Client(Reader):
         order = self.build_order(market, side, quantity, price, expiry=expiry, reduce_only=reduce_only)
         if check:
             maker_bps, _ = self.fees_bps()
-            self._preflight_trade(self.market(order.market_id), order.is_buy, order.quantity, order.price,
-                                  maker_bps, f"{side} {u.units_to_quantity(order.quantity)} @ {order.limit} USD",
-                                  reduce_only=reduce_only)
+            m = self.market(order.market_id)
+            self._preflight_trade(m, order.is_buy, order.quantity, order.price, maker_bps,
+                                  f"{side} {qty_text(order.size)} {m.unit} of {m.symbol} @ "
+                                  f"{price_text(order.limit, m.price_tick)} USD/{m.unit}", reduce_only=reduce_only)
         signed = self.sign(order)
         if post and self.relay is not None:
             self.relay.post_order(signed)
@@ -382,7 +386,8 @@ class Client(Reader):
             q = remaining
         else:
             q = u.quantity_to_step(m, quantity)
-        action = f"{'sell' if o.is_buy else 'buy'} {u.units_to_quantity(q)} {m.unit} of {m.symbol} @ {o.limit} USD"
+        action = (f"{'sell' if o.is_buy else 'buy'} {qty_text(u.units_to_quantity(q))} {m.unit} of {m.symbol} @ "
+                  f"{price_text(o.limit, m.price_tick)} USD/{m.unit}")
         if remaining == 0:
             raise OrderRejected(f"{action}: the order is dead (filled, cancelled, expired or below its "
                                 f"trader's minimum nonce)")
@@ -506,15 +511,17 @@ class Client(Reader):
         """See :func:`sdk.hedge.hedge_power`; planned for this account."""
         return _hedge.hedge_power(self, node, mw, profile, window, account=self.address, **kw)
 
-    def execute(self, plan: HedgePlan, take: Sequence[SignedOrder] | None = None) -> list[Fill | SignedOrder]:
+    def execute(self, plan: HedgePlan, take: Sequence[SignedOrder] | None = None) -> Execution:
         """Carry out a plan: per leg, take crossing resting orders (``take``, or the relay's book
         when a relay is configured) up to the leg's size at no worse than its limit, then place
-        the rest as a limit order. Returns the fills and the orders placed.
+        the rest as a limit order. Returns the fills and the orders placed (a list), whose
+        ``.legs`` / ``.summary()`` say per leg "filled X of Y, Z resting at P until T".
 
         A resting order that dies between the book read and the fill (a market maker re-quoting,
         a competitor taking it first) is skipped, not fatal: the leg moves on to the next one and
         rests whatever is left, so a moving book never loses the fills already made."""
         results: list[Fill | SignedOrder] = []
+        legs: list[LegResult] = []
         for leg in plan.orders:
             left = leg.quantity_units
             is_buy = leg.side == "buy"
@@ -535,6 +542,13 @@ class Client(Reader):
                 except OrderRejected:
                     continue  # died under us (filled, cancelled, expired, bad): take the next one
                 left -= q
+            rest = None
             if left >= leg.market.min_quantity:
-                results.append(self.place_order(leg.market.id, leg.side, u.units_to_quantity(left), leg.price))
-        return results
+                rest = self.place_order(leg.market.id, leg.side, u.units_to_quantity(left), leg.price)
+                results.append(rest)
+            m = leg.market
+            legs.append(LegResult(m.id, m.symbol, m.unit, leg.side, leg.quantity_units, leg.quantity_units - left,
+                                  left if rest is not None else 0, rest.order.price if rest is not None else None,
+                                  rest.order.expiry if rest is not None else None, m.price_tick,
+                                  rest.hash if rest is not None else None))
+        return Execution(results, legs)

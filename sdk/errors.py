@@ -436,6 +436,8 @@ def decode_revert(error: Any, action: str | None = None) -> ComputeSpreadError:
 
 
 def usd_text(x: Decimal) -> str:
-    """Decimal USD for messages: thousands separators, at least cents."""
-    q = x.quantize(Decimal("0.01")) if x == x.quantize(Decimal("0.01")) else x.normalize()
-    return f"{q:,} USD"
+    """Decimal USD for messages: to the cent, thousands separators. Rounded up (ceiling): a message
+    mostly names what is needed or missing, and depositing the amount it names must be enough."""
+    from decimal import ROUND_CEILING
+
+    return f"{Decimal(x).quantize(Decimal('0.01'), rounding=ROUND_CEILING):,} USD"

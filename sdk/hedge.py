@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Mapping
 from oracle.calendar import profile_hours
 from sdk import units as u
 from sdk.errors import InvalidOrder, UnknownMarket
-from sdk.margin import Holding, apply_fill, summarise
-from sdk.models import HedgePlan, Market, PlannedOrder
+from sdk.margin import Holding, apply_fill, liquidation_price, summarise
+from sdk.models import HedgePlan, LegDepth, Market, PlannedOrder, qty_text
 
 if TYPE_CHECKING:
     from sdk.reader import Reader
@@ -91,7 +91,106 @@ def _plan(reader: "Reader", description: str, legs: list[tuple[Market, str, int,
     # initial margin added, plus any immediate mark-to-market loss of trading at the limits
     needed = (after.initial - before.initial) + max(0, before.equity - after.equity - fees)
     free = max(0, before.equity - before.initial) if account is not None else 0
-    return HedgePlan(description, tuple(orders), max(0, needed), fees, free, tuple(notes))
+    depth = book_depth(reader, orders, account)
+    return HedgePlan(description, tuple(orders), max(0, needed), fees, free, tuple(notes), depth)
+
+
+def plan_liquidation_prices(reader: "Reader", plan: HedgePlan, *, account: str | None = None,
+                            collateral: u.Number | None = None) -> dict[int, Decimal | None]:
+    """Pre-trade liquidation price (USD per unit) of each planned leg's market once every leg has
+    filled at its limit, other marks unchanged.
+
+    With ``account`` the account as it is (its collateral and positions) takes the plan: the
+    exact price at which it would become liquidatable. With ``collateral`` (USD) the plan is held
+    alone in an account funded with exactly that: what a leverage choice means. None = no price
+    liquidates it."""
+    holdings: dict[int, Holding] = {}
+    coll = 0
+    if account is not None:
+        acct = reader.account(account)
+        coll = acct.collateral_units
+        for p in acct.positions:
+            holdings[p.market_id] = Holding(reader._static_market(p.market_id), p.quantity_units,
+                                            p.open_notional_units, p.mark_units, p.settled_market)
+    if collateral is not None:
+        coll = u.usd_to_base(collateral)
+    for o in plan.orders:
+        h = holdings.get(o.market.id) or Holding(o.market, 0, 0, reader.mark(o.market.id).price_units)
+        coll, holdings[o.market.id] = apply_fill(coll, h, o.quantity_units if o.side == "buy" else -o.quantity_units,
+                                                 o.price_units, o.fee_units)
+    summary = summarise(coll, holdings)
+    return {o.market.id: liquidation_price(summary, holdings[o.market.id]) for o in plan.orders}
+
+
+#: leverage choices offered before a hedge (notional / collateral); "max" = initial margin + fees
+LEVERAGES = (Decimal(1), Decimal("1.5"), Decimal(2), Decimal(3), Decimal(5))
+
+
+def leverage_choices(reader: "Reader", plan: HedgePlan) -> list[dict]:
+    """For each leverage (plan notional / collateral) the venue accepts, the collateral it takes
+    and each leg's pre-trade liquidation price in an account holding only this hedge."""
+    notional = sum((o.notional for o in plan.orders), Decimal(0))
+    floor = u.base_to_usd(plan.margin_needed_units + plan.fees_units)  # the least collateral accepted
+    out = []
+    for lev in LEVERAGES:
+        need = (notional / lev).quantize(Decimal("0.01"))
+        if need < floor:
+            continue
+        out.append({"label": f"{lev.normalize()}x", "leverage": lev, "collateral": need,
+                    "liquidation": plan_liquidation_prices(reader, plan, collateral=need)})
+    if floor > 0:
+        lev = (notional / floor).quantize(Decimal("0.01")) if floor else None
+        out.append({"label": f"max ({lev}x: initial margin + fees)", "leverage": lev, "collateral": floor,
+                    "liquidation": plan_liquidation_prices(reader, plan, collateral=floor)})
+    return out
+
+
+#: what a resting remainder lives unless told otherwise (sdk.client.DEFAULT_EXPIRY)
+RESTING_TTL = 24 * 3600
+
+
+def fillable_units(levels, own, limit_units: int, side: str) -> int:
+    """Thousandths of other traders' crossing size at no worse than ``limit_units``.
+
+    ``levels``: the opposite side's ``(price_units, quantity_units)``; ``own``: the account's own
+    orders on that side ``(price_units, quantity_units)``, taken out (one never fills oneself)."""
+    def crosses(price: int) -> bool:
+        return price >= limit_units if side == "sell" else price <= limit_units
+
+    total = sum(q for p, q in levels if crosses(p))
+    mine = sum(q for p, q in own if crosses(p))
+    return max(0, total - mine)
+
+
+def book_depth(reader: "Reader", orders, account: str | None,
+               books: Mapping[int, tuple[list, list]] | None = None) -> tuple[LegDepth, ...]:
+    """Per planned leg, how much the relay's book fills now and what would rest (empty without a
+    relay). ``books`` (market id -> (bid levels, ask levels) as (price_units, quantity_units)) is for
+    callers that read the book themselves, such as the web dashboard."""
+    relay = getattr(reader, "relay", None)
+    if relay is None and books is None:
+        return ()
+    expiry = reader.now() + int(getattr(reader, "default_expiry", RESTING_TTL))
+    out = []
+    for o in orders:
+        m = o.market
+        opposite, own = [], []
+        if books is not None:
+            bids, asks = books.get(m.id, ([], []))
+            opposite = list(bids if o.side == "sell" else asks)
+        else:
+            try:
+                book = relay.book(m.id)
+            except Exception:  # noqa: BLE001 - an unreachable relay must not block planning; said in the note
+                return ()
+            levels = book.bids if o.side == "sell" else book.asks
+            opposite = [(lv.price_units, lv.quantity_units) for lv in levels]
+            if account:
+                own = [(s.order.price, s.order.quantity) for s in book.orders
+                       if s.order.trader.lower() == account.lower() and s.order.is_buy == (o.side == "sell")]
+        out.append(LegDepth(m.id, m.symbol, m.unit, o.side, o.quantity_units, o.price_units,
+                            fillable_units(opposite, own, o.price_units, o.side), expiry, m.price_tick))
+    return tuple(out)
 
 
 def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Number, window: Window, *,
@@ -116,7 +215,7 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
     if spread is not None:
         spec_ratio = Decimal(spread.spec["mwh_per_gpu_hour"])
         legs = [(spread, "sell", u.quantity_to_step(spread, hours),
-                 f"sell {hours} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)")]
+                 f"sell {qty_text(hours)} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)")]
         if ratio is not None and ratio != spec_ratio:
             extra = (ratio - spec_ratio) * hours  # MWh not covered by the spread's ratio
             power = _pick(reader, "POWER", window, node=node, profile=spread.spec["power"]["profile"])
@@ -127,7 +226,7 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
             else:
                 notes.append(f"your {ratio} MWh/GPU-hour differs from the spread's {spec_ratio}: "
                              f"{extra} MWh of power stays unhedged (no matching POWER market or below its minimum)")
-        desc = f"Hedge {hours} {gpu} GPU-hours at {node}, {window}: sell the compute spread {spread.symbol}"
+        desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell the compute spread {spread.symbol}"
         return _plan(reader, desc, legs, account, slippage, limits, notes)
 
     compute = _pick(reader, "COMPUTE", window, gpu=gpu)
@@ -148,9 +247,10 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
     if (compute.delivery_start, compute.delivery_end) != (power.delivery_start, power.delivery_end):
         notes.append(f"the legs' windows differ ({compute.symbol} vs {power.symbol}: time zones); "
                      f"the edges of the window are not perfectly hedged")
-    legs = [(compute, "sell", u.quantity_to_step(compute, hours), f"sell {hours} GPU-hours (revenue)"),
-            (power, "buy", u.quantity_to_step(power, mwh), f"buy {mwh} MWh = {hours} x {ratio} (cost)")]
-    desc = f"Hedge {hours} {gpu} GPU-hours at {node}, {window}: sell compute, buy power"
+    legs = [(compute, "sell", u.quantity_to_step(compute, hours), f"sell {qty_text(hours)} GPU-hours (revenue)"),
+            (power, "buy", u.quantity_to_step(power, mwh),
+             f"buy {qty_text(mwh)} MWh = {qty_text(hours)} x {ratio} (cost)")]
+    desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell compute, buy power"
     return _plan(reader, desc, legs, account, slippage, limits, notes)
 
 

@@ -27,6 +27,47 @@ class MarketStatus(str, Enum):
 UNIT_NAMES = {"POWER": "MWh", "COMPUTE": "GPU-hour", "SPREAD": "GPU-hour"}
 
 
+def price_text(price: Decimal | None, tick_units: int = 0) -> str:
+    """A price to the market's tick (``tick_units`` base units; 10_000 = 0.01 USD -> 2 decimals),
+    at least cents: what a trader reads, never the 6-decimal chain value."""
+    if price is None:
+        return "none"
+    places = 2
+    if tick_units > 0:
+        places = max(2, -u.base_to_usd(tick_units).normalize().as_tuple().exponent)
+    return f"{Decimal(price).quantize(Decimal(1).scaleb(-places)):,}"
+
+
+def usd_text(amount: Decimal | None, signed: bool = False, up: bool = False) -> str:
+    """Money to the cent with the unit: ``1,234.57 USD`` (``+1,234.57 USD`` when ``signed``);
+    ``up`` rounds a requirement up, so depositing the amount shown is enough."""
+    from decimal import ROUND_CEILING, ROUND_HALF_EVEN
+
+    if amount is None:
+        return "none"
+    q = Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_CEILING if up else ROUND_HALF_EVEN)
+    return f"{q:+,} USD" if signed else f"{q:,} USD"
+
+
+def qty_text(quantity: Decimal) -> str:
+    n = Decimal(quantity).normalize()
+    return f"{n.quantize(Decimal(1)) if n == n.to_integral_value() else n:,}"
+
+
+def time_text(ts: int | None) -> str:
+    """A chain time in UTC and in this machine's zone: ``2026-11-11 18:00 UTC (12:00 CST local)``."""
+    import datetime as dt
+
+    if not ts:
+        return "never"
+    t = dt.datetime.fromtimestamp(int(ts), dt.timezone.utc)
+    text = t.strftime("%Y-%m-%d %H:%M UTC")
+    local = t.astimezone()
+    if local.utcoffset() != dt.timedelta(0):
+        text += f" ({local.strftime('%H:%M %Z' if local.date() == t.date() else '%Y-%m-%d %H:%M %Z')} local)"
+    return text
+
+
 @dataclass(frozen=True)
 class Mark:
     """A market's mark price as the Clearinghouse sees it."""
@@ -126,6 +167,21 @@ class Position:
     maintenance_margin_units: int
     liquidation_price: Decimal | None  # USD per unit; None when no price liquidates it
     settled_market: bool = False
+    price_tick: int = 0  # the market's tick, base units (for display; 0 = unknown, cents)
+    unit: str = ""  # "MWh" / "GPU-hour" (for display)
+
+    def __str__(self) -> str:
+        """``short 720 GPU-hour SPREAD.…: entry 1.8613, mark 1.8650 USD/GPU-hour, unrealised PnL -2.66 USD,
+        liquidation price 9.1234 USD/GPU-hour``: prices to the tick, money to the cent."""
+        per = f"USD/{self.unit}" if self.unit else "USD per unit"
+        liq = (f"liquidation price {price_text(self.liquidation_price, self.price_tick)} {per}"
+               if self.liquidation_price is not None else "no liquidation price")
+        if self.settled_market:
+            return f"{self.side} {qty_text(abs(self.quantity))} {self.unit} {self.symbol}: market settled, settle it"
+        return (f"{self.side} {qty_text(abs(self.quantity))} {self.unit} {self.symbol}: entry "
+                f"{price_text(self.entry_price, self.price_tick)}, mark {price_text(self.mark, self.price_tick)} {per}, "
+                f"unrealised PnL {usd_text(self.unrealised_pnl, signed=True)}, margin {usd_text(self.initial_margin)} "
+                f"initial / {usd_text(self.maintenance_margin)} maintenance, {liq}").replace("  ", " ")
 
     @property
     def quantity(self) -> Decimal:
@@ -416,6 +472,103 @@ class PlannedOrder:
 
 
 @dataclass(frozen=True)
+class LegDepth:
+    """How much of one planned leg the relay's book can fill now, and what would rest.
+
+    ``fillable_units``: other traders' crossing orders at no worse than the leg's limit (your own
+    orders excluded); the rest rests as a limit order at the limit until ``expiry`` (the SDK's
+    default order lifetime, 24 h), filled only if someone takes it."""
+
+    market_id: int
+    symbol: str
+    unit: str
+    side: Side
+    quantity_units: int
+    limit_units: int
+    fillable_units: int
+    expiry: int  # unix s a resting remainder would expire
+    price_tick: int = 0
+
+    @property
+    def fillable(self) -> Decimal:
+        return u.units_to_quantity(min(self.fillable_units, self.quantity_units))
+
+    @property
+    def resting(self) -> Decimal:
+        return u.units_to_quantity(max(0, self.quantity_units - self.fillable_units))
+
+    @property
+    def thin(self) -> bool:
+        return self.fillable_units < self.quantity_units
+
+    def text(self) -> str:
+        lim = f"{price_text(u.base_to_usd(self.limit_units), self.price_tick)} USD/{self.unit}"
+        q = qty_text(u.units_to_quantity(self.quantity_units))
+        if not self.thin:
+            return f"{self.symbol}: the book covers all {q} {self.unit} at {lim} or better"
+        where = "bids at or above" if self.side == "sell" else "asks at or below"
+        return (f"{self.symbol}: the book holds only {qty_text(self.fillable)} {self.unit} of {where} {lim}: "
+                f"{qty_text(self.fillable)} of {q} fill now, {qty_text(self.resting)} {self.unit} would rest as a "
+                f"{self.side} order at {lim} until {time_text(self.expiry)}, filled only if someone takes it")
+
+
+@dataclass(frozen=True)
+class LegResult:
+    """What executing one planned leg did: filled now, resting (at what price, until when)."""
+
+    market_id: int
+    symbol: str
+    unit: str
+    side: Side
+    planned_units: int
+    filled_units: int
+    resting_units: int
+    resting_price_units: int | None
+    expiry: int | None
+    price_tick: int = 0
+    order_hash: str | None = None
+
+    @property
+    def filled(self) -> Decimal:
+        return u.units_to_quantity(self.filled_units)
+
+    @property
+    def resting(self) -> Decimal:
+        return u.units_to_quantity(self.resting_units)
+
+    @property
+    def planned(self) -> Decimal:
+        return u.units_to_quantity(self.planned_units)
+
+    def text(self) -> str:
+        """``filled 100 of 720 GPU-hour, 620 resting at 1.8612 USD/GPU-hour until …`` (the issue's wording)."""
+        head = f"{self.symbol} {self.side}: filled {qty_text(self.filled)} of {qty_text(self.planned)} {self.unit}"
+        if self.resting_units and self.resting_price_units is not None:
+            return (f"{head}, {qty_text(self.resting)} resting at "
+                    f"{price_text(u.base_to_usd(self.resting_price_units), self.price_tick)} USD/{self.unit} "
+                    f"until {time_text(self.expiry)}")
+        left = self.planned_units - self.filled_units
+        return head + (f", {qty_text(u.units_to_quantity(left))} not placed (below the minimum size)" if left > 0
+                       else "")
+
+
+class Execution(list):
+    """What :meth:`sdk.client.Client.execute` returns: the fills and resting orders (a list, as
+    before) plus ``legs``, one :class:`LegResult` per planned leg, and :meth:`summary`."""
+
+    def __init__(self, items=(), legs: "tuple[LegResult, ...]" = ()):
+        super().__init__(items)
+        self.legs = tuple(legs)
+
+    @property
+    def complete(self) -> bool:
+        return all(leg.filled_units >= leg.planned_units for leg in self.legs)
+
+    def summary(self) -> str:
+        return "\n".join(leg.text() for leg in self.legs)
+
+
+@dataclass(frozen=True)
 class HedgePlan:
     """What a hedge helper will do, computed before anything is sent."""
 
@@ -425,6 +578,15 @@ class HedgePlan:
     fees_units: int  # taker fees if all legs fill as taker
     free_collateral_units: int  # of the account the plan was made for (0 without one)
     notes: tuple[str, ...] = ()
+    depth: tuple[LegDepth, ...] = ()  # per leg, the relay's book at planning time (empty without a relay)
+
+    @property
+    def thin(self) -> bool:
+        """True when the book cannot fill every leg now: part of the plan would rest."""
+        return any(d.thin for d in self.depth)
+
+    def warnings(self) -> list[str]:
+        return [f"thin book: {d.text()}" for d in self.depth if d.thin]
 
     @property
     def margin_needed(self) -> Decimal:
@@ -442,9 +604,12 @@ class HedgePlan:
     def summary(self) -> str:
         lines = [self.description]
         for o in self.orders:
-            lines.append(f"  {o.side:<4} {o.quantity} {o.market.unit} {o.market.symbol} @ {o.price} USD "
-                         f"(notional {o.notional} USD, fee <= {u.base_to_usd(o.fee_units)} USD) - {o.purpose}")
-        lines.append(f"  margin needed {self.margin_needed} USD, fees {self.fees} USD, "
-                     f"shortfall {self.shortfall} USD")
+            lines.append(f"  {o.side:<4} {qty_text(o.quantity)} {o.market.unit} {o.market.symbol} @ "
+                         f"{price_text(o.price, o.market.price_tick)} USD/{o.market.unit} (notional "
+                         f"{usd_text(o.notional)}, fee <= {usd_text(u.base_to_usd(o.fee_units))}) - {o.purpose}")
+        lines.append(f"  margin needed {usd_text(self.margin_needed, up=True)}, fees {usd_text(self.fees, up=True)}, "
+                     f"shortfall {usd_text(self.shortfall, up=True)}")
+        lines += [f"  WARNING {w}" for w in self.warnings()]
+        lines += [f"  book: {d.text()}" for d in self.depth if not d.thin]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

@@ -238,7 +238,8 @@ class Reader:
                                                                         h.market.im_rate_bps, h.mark),
                 maintenance_margin_units=0 if h.settled else u.margin_units(h.quantity, h.market.mm_fixed,
                                                                             h.market.mm_rate_bps, h.mark),
-                liquidation_price=liquidation_price(summary, h), settled_market=h.settled))
+                liquidation_price=liquidation_price(summary, h), settled_market=h.settled,
+                price_tick=markets[mid].price_tick, unit=markets[mid].unit))
         bal = self.collateral.functions.balanceOf(address).call(block_identifier=block)
         allowance = self.collateral.functions.allowance(address, self.clearinghouse.address).call(
             block_identifier=block)

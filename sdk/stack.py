@@ -41,6 +41,13 @@ ROLE_INDEX = {"owner": 0, "reporter1": 1, "reporter2": 2, "reporter3": 3, "pushe
 FIRST_USER = 9
 LIQUIDATOR_DEPOSIT_USD = 5_000_000
 MM_DEPOSIT_USD = 1_000_000
+#: the devnet market maker's depth (keepers.marketmaker, "depth by margin"): per market and side,
+#: 3 levels 0.5 %, 1 % and 1.5 % from the mark, each ~20,000 USD of initial margin deep, position
+#: limit ~150,000 USD of margin. On the default markets that is ~50,000 GPU-hours of compute spread
+#: and ~80,000 GPU-hours of compute per side (the README's 720 and the planner's defaults fill at
+#: once), ~60 MWh per level in an hourly power market (its margin is 300 USD/MWh + 50 %).
+#: Reserved margin at the relay: <= 3 x 20,000 USD per market, within MM_DEPOSIT_USD.
+DEVNET_MM_ARGS = ("--levels", "3", "--level-margin-usd", "20000", "--max-position-margin-usd", "150000")
 
 
 class StackError(RuntimeError):
@@ -73,7 +80,7 @@ class Stack:
         self.oracle_env = dict(oracle_env or {})
         self.with_keepers, self.with_relay, self.with_mm = keepers, relay, market_maker
         self.mm_markets = mm_markets
-        self.mm_args = list(mm_args or [])
+        self.mm_args = list(DEVNET_MM_ARGS if mm_args is None else mm_args)
         self.mm_deposit_usd, self.liquidator_deposit_usd = mm_deposit_usd, liquidator_deposit_usd
         self.block_time = block_time
         self.poll_interval = poll_interval

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 from functools import lru_cache
 
@@ -47,6 +47,15 @@ from keepers.matcher.store import REJECTED, OrderStore, StoredOrder
 
 INT64_MAX = 2**63 - 1
 
+def _utc(ts: int) -> str:
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return "never"
+
+
 _is_address = lru_cache(maxsize=65_536)(is_address)  # a keccak for checksummed input; traders repeat
 
 
@@ -63,8 +72,32 @@ class RelayError(Exception):
         self.status, self.code, self.detail, self.extra = status, code, detail, extra or {}
 
 
-def usd(units: int) -> str:
-    return f"{Decimal(int(units)).scaleb(-6):,.6f}".rstrip("0").rstrip(".") + " USD"
+def usd(units: int, rounding: str = ROUND_HALF_EVEN) -> str:
+    """Money for a message: USD to the cent (a trader reads dollars, never base units). What is
+    missing rounds up (ROUND_UP), what is free rounds down (ROUND_DOWN): depositing the amount a
+    message names is always enough."""
+    return f"{Decimal(int(units)).scaleb(-6).quantize(Decimal('0.01'), rounding=rounding):,} USD"
+
+
+def price_text(units: int, tick: int | None = None) -> str:
+    """A price for a message: USD per unit with the tick's decimals (0.01 -> 2 decimals)."""
+    places = min(6, _tick_places(tick)) if tick else 6
+    return f"{Decimal(int(units)).scaleb(-6):,.{places}f} USD"
+
+
+def _tick_places(tick: int) -> int:
+    """Decimals of a tick in base units (6-decimal collateral): 10_000 -> 2, 100 -> 4, 1 -> 6."""
+    t, places = int(tick), 6
+    while places > 0 and t % 10 == 0:
+        t //= 10
+        places -= 1
+    return places
+
+
+def qty_text(thousandths: int) -> str:
+    """A quantity in units (thousandths on the wire), without trailing zeros."""
+    q = Decimal(int(thousandths)).scaleb(-3).normalize()
+    return f"{q:,f}"
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -129,7 +162,7 @@ class OrderValidator:
             if not -INT64_MAX <= v <= INT64_MAX:
                 raise RelayError(400, "out_of_range", f"{k} {v} is outside the relay's 64-bit range")
         if data["quantity"] <= 0:
-            raise RelayError(400, "bad_order", "quantity must be positive (thousandths of a unit)")
+            raise RelayError(400, "bad_order", "quantity must be positive")
         if min(data["nonce"], data["expiry"], data["market_id"]) < 0 or max(data["nonce"], data["expiry"]) > UINT256_MAX:
             raise RelayError(400, "bad_order", "nonce, expiry and market_id are uint256")
         sig = data.get("signature", "")
@@ -156,11 +189,13 @@ class OrderValidator:
         m = self.market_checks(o)
         _, now = self.chain.head()
         if o.expiry <= now + self.settings.min_ttl:
-            raise RelayError(400, "expired", f"order expires at {o.expiry}, chain time is {now}")
+            raise RelayError(400, "expired", f"order expires {_utc(o.expiry)}, chain time is {_utc(now)}: "
+                                             f"give it at least {self.settings.min_ttl} s to live")
         min_nonce = self.chain.min_nonce(o.trader)
         if o.nonce < min_nonce:
             raise RelayError(400, "nonce_below_min",
-                             f"nonce {o.nonce} is below the trader's on-chain min nonce {min_nonce} (cancel_all)")
+                             "the order's nonce is below the trader's on-chain minimum: cancel_all cancelled it; sign it again "
+                             "with a fresh nonce")
         remaining = self.chain.remaining(o, h)
         if remaining == 0:
             if self.chain.cancelled(h):
@@ -169,7 +204,9 @@ class OrderValidator:
         if o.reduce_only:
             pos = self.chain.position(o.trader, o.market_id)
             if (o.is_buy and pos >= 0) or (not o.is_buy and pos <= 0):
-                raise RelayError(400, "not_reducing", f"reduce-only order but the position is {pos} thousandths")
+                raise RelayError(400, "not_reducing", f"reduce-only {'buy' if o.is_buy else 'sell'} but the position "
+                                                      f"is {'flat' if pos == 0 else ('long ' if pos > 0 else 'short ') + qty_text(abs(pos))}"
+                                                      f": it would not reduce it")
         elif self.settings.check_margin:
             self.margin_check(o, remaining, m)
         return h, remaining
@@ -215,13 +252,15 @@ class OrderValidator:
         if not o.reduce_only and m.halted:
             raise RelayError(400, "market_halted", f"market {o.market_id} is halted: only reduce-only orders")
         if not o.reduce_only and not m.mark_fresh:
-            raise RelayError(400, "stale_mark", f"market {o.market_id}'s mark (observed at {m.mark_observed_at}) "
+            raise RelayError(400, "stale_mark", f"market {o.market_id}'s mark (observed {_utc(m.mark_observed_at)}) "
                                                 "is stale: risk-increasing orders cannot fill until it is pushed")
         if o.price % m.price_tick:
-            raise RelayError(400, "off_tick", f"price {o.price} is not a multiple of the tick {m.price_tick}")
+            raise RelayError(400, "off_tick", f"price {price_text(o.price)} is not on the market's tick of "
+                                                  f"{price_text(m.price_tick, m.price_tick)}")
         if o.quantity % m.quantity_step or o.quantity < m.min_quantity:
-            raise RelayError(400, "bad_quantity", f"quantity {o.quantity} must be >= {m.min_quantity} and a "
-                                                  f"multiple of {m.quantity_step} (thousandths)")
+            raise RelayError(400, "bad_quantity", f"quantity {qty_text(o.quantity)} must be at least "
+                                                  f"{qty_text(m.min_quantity)} and a multiple of "
+                                                  f"{qty_text(m.quantity_step)} units")
         return m
 
     def margin_check(self, o: Order, remaining: int, m: MarketInfo) -> None:
@@ -242,9 +281,10 @@ class OrderValidator:
         if need > acct.free:
             before = reserved_from_exposure(others, markets, self.settings.fee_bps)
             raise RelayError(400, "insufficient_margin",
-                             f"insufficient margin: this order needs {usd(need - before)} of initial margin and "
-                             f"fees at {o.price} base units (open orders already reserve {usd(before)}); free "
-                             f"margin is {usd(acct.free)}: missing {usd(need - acct.free)}; deposit at least that",
+                             f"insufficient margin: this order needs {usd(need - before, ROUND_UP)} of initial margin "
+                             f"and fees at {price_text(o.price, m.price_tick)} (open orders already reserve "
+                             f"{usd(before, ROUND_UP)}); free margin is {usd(acct.free, ROUND_DOWN)}: missing "
+                             f"{usd(need - acct.free, ROUND_UP)}; deposit at least that",
                              {"missing": need - acct.free, "free": acct.free, "required": need})
 
     # ------------------------------------------------------------ re-validation of resting orders

@@ -7,7 +7,9 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from sdk.cli.common import num, out, pnl, print_json, state, usage_bar, usd, warn
+from sdk.cli.common import (
+    block_times, num, out, plain, pnl, price, print_json, short, state, tick_of, usage_bar, usd, warn, when,
+)
 
 app = typer.Typer()
 
@@ -33,16 +35,30 @@ def account_json(a, realised=None) -> dict:
             "positions": [position_json(p) for p in a.positions]}
 
 
-def positions_table(a) -> Table:
+def positions_table(a, r=None) -> Table:
+    """Prices to each market's tick (USD per unit), money to the cent (USD)."""
     t = Table(title="Positions", title_justify="left")
-    for col in ("market", "side", "qty", "entry", "mark", "uPnL", "IM", "MM", "liq. price"):
+    for col in ("market", "side", "qty", "entry", "mark", "uPnL (USD)", "IM (USD)", "MM (USD)", "liq. price"):
         t.add_column(col, justify="left" if col in ("market", "side") else "right", no_wrap=col == "market")
     for p in a.positions:
+        tick = tick_of(r, p.market_id) if r is not None else None
+        unit = _unit(r, p.market_id)
         side = f"[{'green' if p.side == 'long' else 'red'}]{p.side}[/]" + (" (settled)" if p.settled_market else "")
-        t.add_row(p.symbol, side, num(p.quantity), usd(p.entry_price), usd(p.mark), pnl(p.unrealised_pnl),
-                  usd(p.initial_margin), usd(p.maintenance_margin),
-                  usd(p.liquidation_price) if p.liquidation_price is not None else "[dim]none[/]")
+        t.add_row(p.symbol, side, f"{num(abs(p.quantity))} {unit}".strip(), price(p.entry_price, tick),
+                  price(p.mark, tick), pnl(p.unrealised_pnl), usd(p.initial_margin), usd(p.maintenance_margin),
+                  price(p.liquidation_price, tick) if p.liquidation_price is not None else "[dim]none[/]")
+    t.caption = "entry, mark and liquidation price in USD per unit"
     return t
+
+
+def _unit(r, market_id: int) -> str:
+    try:
+        return r._static_market(market_id).unit if r is not None else ""
+    except Exception:  # noqa: BLE001 - a label only
+        try:
+            return r.market(market_id).unit
+        except Exception:  # noqa: BLE001
+            return ""
 
 
 @app.command("account")
@@ -77,7 +93,7 @@ def account_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_json: b
     if not a.fresh:
         warn("a mark this account depends on is stale: no risk-increasing trades or withdrawals until it updates")
     if a.positions:
-        out.print(positions_table(a))
+        out.print(positions_table(a, r))
     else:
         out.print("[dim]no open positions[/]")
 
@@ -86,21 +102,41 @@ def account_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_json: b
 def positions_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_json: bool = JSON) -> None:
     """Open positions: size, entry, mark, unrealised PnL, margins, liquidation price."""
     st = state(ctx)
-    a = st.reader().account(st.address(address))
+    r = st.reader()
+    a = r.account(st.address(address))
     if as_json:
         print_json([position_json(p) for p in a.positions])
         return
     if not a.positions:
         out.print(f"[dim]no open positions for {a.address}[/]")
         return
-    out.print(positions_table(a))
+    out.print(positions_table(a, r))
+
+
+CSV = typer.Option(False, "--csv", help="CSV for accounting (UTC ISO times, USD to the cent) on stdout")
+
+
+def _csv(header: list[str], rows: list[list]) -> None:
+    import csv
+    import sys
+
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    sys.stdout.flush()
+
+
+def _iso(ts: int | None) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
 
 
 @app.command("fills")
 def fills_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS,
               market: Optional[str] = typer.Option(None, "--market", help="only this market (id or symbol)"),
               from_block: Optional[int] = typer.Option(None, "--from-block", help="default: the deploy block"),
-              as_json: bool = JSON) -> None:
+              as_json: bool = JSON, as_csv: bool = CSV) -> None:
     """Your fills (as maker or taker), oldest first."""
     st = state(ctx)
     who = st.address(address)
@@ -110,8 +146,18 @@ def fills_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS,
         mid = r.market(market).id
         fills = [f for f in fills if f.market_id == mid]
     symbols = {m["id"]: m["symbol"] for m in r.manifest.markets}
+    times = block_times(r, [f.block_number for f in fills])
+    if as_csv:
+        units = {m["id"]: m.get("unit") or "" for m in r.manifest.markets}
+        _csv(["time_utc", "market", "side", "role", "quantity", "unit", "price_usd", "fee_usd", "notional_usd",
+              "tx_hash", "block"],
+             [[_iso(times.get(f.block_number)), symbols.get(f.market_id, f.market_id), f.side_of(who),
+               "maker" if f.maker.lower() == who.lower() else "taker", plain(f.quantity), _unit(r, f.market_id)
+               or units.get(f.market_id, ""), plain(f.price), usd(f.fee_of(who)).replace(",", ""),
+               usd(abs(f.quantity * f.price)).replace(",", ""), f.tx_hash, f.block_number] for f in fills])
+        return
     if as_json:
-        print_json([{"block": f.block_number, "market_id": f.market_id, "symbol": symbols.get(f.market_id),
+        print_json([{"time": times.get(f.block_number), "block": f.block_number, "market_id": f.market_id, "symbol": symbols.get(f.market_id),
                      "side": f.side_of(who), "role": "maker" if f.maker.lower() == who.lower() else "taker",
                      "quantity": f.quantity, "price": f.price, "fee": f.fee_of(who), "order_hash": f.order_hash,
                      "tx_hash": f.tx_hash} for f in fills])
@@ -120,28 +166,36 @@ def fills_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS,
         out.print(f"[dim]no fills for {who}[/]")
         return
     t = Table(title=f"Fills of {who}", title_justify="left")
-    for col in ("block", "market", "side", "role", "qty", "price (USD)", "fee (USD)", "tx"):
-        t.add_column(col, justify="right" if col in ("block", "qty", "price (USD)", "fee (USD)") else "left",
-                     no_wrap=col in ("market", "tx"))
+    for col in ("time", "market", "side", "role", "qty", "price (USD)", "fee (USD)", "tx"):
+        t.add_column(col, justify="right" if col in ("qty", "price (USD)", "fee (USD)") else "left",
+                     no_wrap=col in ("time", "market", "tx"))
     for f in fills:
         side = f.side_of(who)
-        t.add_row(str(f.block_number), symbols.get(f.market_id, str(f.market_id)),
+        t.add_row(when(times.get(f.block_number)), symbols.get(f.market_id, str(f.market_id)),
                   f"[{'green' if side == 'buy' else 'red'}]{side}[/]",
-                  "maker" if f.maker.lower() == who.lower() else "taker", num(f.quantity), usd(f.price),
-                  usd(f.fee_of(who)), f.tx_hash)
+                  "maker" if f.maker.lower() == who.lower() else "taker", num(f.quantity),
+                  price(f.price, tick_of(r, f.market_id)), usd(f.fee_of(who)), short(f.tx_hash))
     out.print(t)
 
 
 @app.command("settlements")
-def settlements_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_json: bool = JSON) -> None:
+def settlements_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_json: bool = JSON,
+                    as_csv: bool = CSV) -> None:
     """Positions settled at expiry: size, settlement price, realised PnL."""
     st = state(ctx)
     who = st.address(address)
     r = st.reader()
     rows = r.settlements(who)
     symbols = {m["id"]: m["symbol"] for m in r.manifest.markets}
+    times = block_times(r, [s.block_number for s in rows])
+    if as_csv:
+        _csv(["time_utc", "market", "quantity", "unit", "settlement_price_usd", "pnl_usd", "tx_hash", "block"],
+             [[_iso(times.get(s.block_number)), symbols.get(s.market_id, s.market_id), plain(s.quantity),
+               _unit(r, s.market_id), "" if s.settlement_price is None else plain(s.settlement_price),
+               usd(s.pnl).replace(",", ""), s.tx_hash, s.block_number] for s in rows])
+        return
     if as_json:
-        print_json([{"market_id": s.market_id, "symbol": symbols.get(s.market_id), "quantity": s.quantity,
+        print_json([{"time": times.get(s.block_number), "market_id": s.market_id, "symbol": symbols.get(s.market_id), "quantity": s.quantity,
                      "settlement_price": s.settlement_price, "pnl": s.pnl, "block": s.block_number,
                      "tx_hash": s.tx_hash} for s in rows])
         return
@@ -149,11 +203,12 @@ def settlements_cmd(ctx: typer.Context, address: Optional[str] = ADDRESS, as_jso
         out.print(f"[dim]no settled positions for {who}[/]")
         return
     t = Table(title=f"Settlements of {who}", title_justify="left")
-    for col in ("block", "market", "qty", "settlement price", "PnL (USD)", "tx"):
-        t.add_column(col, justify="left" if col in ("market", "tx") else "right", no_wrap=col in ("market", "tx"))
+    for col in ("time", "market", "qty", "settlement price (USD)", "PnL (USD)", "tx"):
+        t.add_column(col, justify="left" if col in ("time", "market", "tx") else "right",
+                     no_wrap=col in ("time", "market", "tx"))
     for s in rows:
-        t.add_row(str(s.block_number), symbols.get(s.market_id, str(s.market_id)), num(s.quantity),
-                  usd(s.settlement_price), pnl(s.pnl), s.tx_hash)
+        t.add_row(when(times.get(s.block_number)), symbols.get(s.market_id, str(s.market_id)), num(s.quantity),
+                  price(s.settlement_price, tick_of(r, s.market_id)), pnl(s.pnl), short(s.tx_hash))
     out.print(t)
     total = sum((s.pnl for s in rows), start=rows[0].pnl * 0)
     out.print(f"total settled PnL {pnl(total)} USD")

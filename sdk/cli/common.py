@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -206,12 +206,42 @@ def warn(message: str) -> None:
 # ---------------------------------------------------------------- formatting
 
 
+CENT = Decimal("0.01")
+
+
 def usd(x: Decimal | None, signed: bool = False) -> str:
+    """Money: USD to the cent, thousands separated (``1,234.57``; ``+12.30`` with ``signed``)."""
     if x is None:
         return "—"
-    q = x.quantize(Decimal("0.01")) if x == x.quantize(Decimal("0.01")) else x.normalize()
-    s = f"{q:+,}" if signed else f"{q:,}"
-    return s
+    q = Decimal(x).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return f"{q:+,}" if signed else f"{q:,}"
+
+
+def tick_places(tick: Decimal | None) -> int:
+    """Decimals a price is shown with: the tick's (0.01 -> 2, 0.0001 -> 4), at least cents."""
+    if tick is None or tick <= 0:
+        return 2
+    return max(2, -Decimal(tick).normalize().as_tuple().exponent)
+
+
+def price(x: Decimal | None, tick: Decimal | None = None, signed: bool = False) -> str:
+    """A price to the market's tick (a mark of 45.231234 on a 0.01 tick reads ``45.23``)."""
+    if x is None:
+        return "—"
+    q = Decimal(x).quantize(Decimal(1).scaleb(-tick_places(tick)), rounding=ROUND_HALF_EVEN)
+    return f"{q:+,}" if signed else f"{q:,}"
+
+
+def tick_of(r: Any, market_id: int) -> Decimal | None:
+    """The price tick of ``market_id`` from a Reader (static data, no RPC after the first read)."""
+    for fn in ("_static_market", "market"):
+        f = getattr(r, fn, None)
+        if f is not None:
+            try:
+                return f(market_id).tick
+            except Exception:  # noqa: BLE001 - formatting must never fail a command; cents then
+                continue
+    return None
 
 
 def num(x: Decimal | None) -> str:
@@ -236,9 +266,23 @@ def pnl(x: Decimal | None) -> str:
 
 
 def when(ts: int | None) -> str:
+    """A time in UTC and in the machine's local zone: ``2026-11-10 18:00 UTC (12:00 CST local)``."""
     if not ts:
         return "—"
-    return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    from sdk.models import time_text
+
+    return time_text(ts)
+
+
+def block_times(r: Any, blocks: "list[int] | set[int]") -> dict[int, int]:
+    """Unix time of each block (one RPC read per distinct block): history is listed by time, not block."""
+    out_: dict[int, int] = {}
+    for b in sorted(set(blocks)):
+        try:
+            out_[b] = int(r.w3.eth.get_block(int(b))["timestamp"])
+        except Exception:  # noqa: BLE001 - a missing time must not fail the listing
+            out_[b] = 0
+    return out_
 
 
 def ago(seconds: int) -> str:
@@ -320,9 +364,20 @@ def usage_bar(usage: Decimal | None, width: int = 20) -> str:
 # ---------------------------------------------------------------- parsing
 
 
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
 def decimal_arg(value: str, what: str) -> Decimal:
+    """A number from the command line. ``1,000`` and ``1_000`` are thousands; ``1,5`` (a decimal
+    comma) is refused rather than silently read as 15."""
+    v = str(value).strip().replace("_", "")
+    if "," in v:
+        if not _GROUPED.match(v):
+            raise typer.BadParameter(f"{what} {value!r}: write decimals with a point ({v.replace(',', '.')}); "
+                                     f"a comma only groups thousands (1,000)")
+        v = v.replace(",", "")
     try:
-        d = Decimal(str(value).strip().replace("_", "").replace(",", ""))
+        d = Decimal(v)
     except InvalidOperation:
         raise typer.BadParameter(f"{what} {value!r} is not a number") from None
     if not d.is_finite():

@@ -73,6 +73,10 @@ def _env_lines(d: dict) -> list[str]:
     lines = [f"export CSPREAD_MANIFEST={d['manifest']}", f"export CSPREAD_RPC_URL={d['rpc_url']}"]
     if d["relay_url"]:
         lines.append(f"export CSPREAD_RELAY_URL={d['relay_url']}")
+    if d.get("reporter_urls"):
+        lines.append(f"export CSPREAD_ORACLE_URL={d['reporter_urls'][0]}")
+    if d.get("web_url"):
+        lines.append(f"export CSPREAD_WEB_URL={d['web_url']}")
     lines.append(f"export CSPREAD_PRIVATE_KEY={d['users']['user1']['private_key']}   # user1 (anvil test key)")
     return lines
 
@@ -116,6 +120,32 @@ def _print(d: dict, workdir: Path, stack) -> None:
     _ = stack
 
 
+def _start_web(stack):
+    """The dashboard on a free port, its log next to the others; a failed start is one line naming the log."""
+    from sdk.web.server import WebProcess
+
+    log_path = stack.log_dir / "web.log"
+    dashboard = WebProcess(stack.manifest_path, stack.rpc_url, stack.relay_url,
+                           oracle_urls=stack.reporter_urls[:1], log_path=log_path)
+    try:
+        with spinner("starting the web dashboard…"):
+            dashboard.start(timeout=60)
+    except RuntimeError as e:
+        why = _last_error_line(log_path) or str(e)
+        raise CliError(f"the web dashboard failed to start: {why} (log: {log_path})") from None
+    return dashboard
+
+
+def _last_error_line(log_path: Path) -> str:
+    """The dashboard's own one-line ``error: ...`` if it printed one, else the log's last line."""
+    try:
+        lines = [x.strip() for x in log_path.read_text(errors="replace").splitlines() if x.strip()]
+    except OSError:
+        return ""
+    errs = [x for x in lines if x.startswith("error:")]
+    return (errs[-1][len("error:"):].strip() if errs else lines[-1] if lines else "")
+
+
 @app.command("up")
 def up_cmd(
     workdir: Path = typer.Option(Path(".cspread/devnet"), "--workdir", help="logs, manifest, relay database"),
@@ -129,7 +159,8 @@ def up_cmd(
     offsets: Optional[str] = typer.Option(None, "--replay-offsets", help='oracle replay offsets, JSON '
                                           '{"ERCOT": s, "PJM": s, "GPU": s} (default: computed so that the '
                                           'vendored data cover the chain clock)'),
-    web: bool = typer.Option(False, "--web", help="also serve the web dashboard (sdk.web)"),
+    web: bool = typer.Option(False, "--web", help="also serve the web dashboard (sdk.web) on a free port; its "
+                                                  "URL is in the table and in $CSPREAD_WEB_URL"),
 ) -> None:
     """Start the local stack in the foreground; Ctrl-C stops every process it started."""
     from sdk.stack import Stack
@@ -170,12 +201,8 @@ def up_cmd(
         except Exception as e:  # StackError carries a log tail: keep the one-line contract, point at the log
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise CliError(f"devnet failed to start: {first} (logs in {stack.log_dir})") from None
-            if web:
-                from sdk.web.server import WebProcess
-
-                dashboard = WebProcess(stack.manifest_path, stack.rpc_url, stack.relay_url,
-                                       oracle_urls=stack.reporter_urls[:1], log_path=stack.log_dir / "web.log")
-                dashboard.start()
+        if web:
+            dashboard = _start_web(stack)
         d = _describe(stack, workdir)
         if dashboard is not None:
             d["web_url"] = dashboard.url

@@ -6,13 +6,14 @@ size at no worse than its limit, then rests the remainder as a limit order at th
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from sdk.cli.common import CliError, decimal_arg, num, ok, out, plain, print_json, spinner, state, usd, warn
+from sdk.cli.common import CliError, decimal_arg, num, ok, out, plain, price, print_json, spinner, state, usd, warn
 
 app = typer.Typer(help="Hedge a GPU operator's compute spread or a site's power cost.", no_args_is_help=True)
 
@@ -30,25 +31,52 @@ def plan_json(plan) -> dict:
                         "max_fee": Decimal(o.fee_units).scaleb(-6), "purpose": o.purpose} for o in plan.orders],
             "margin_needed": plan.margin_needed, "fees": plan.fees,
             "free_collateral": Decimal(plan.free_collateral_units).scaleb(-6), "shortfall": plan.shortfall,
-            "notes": list(plan.notes)}
+            "notes": list(plan.notes),
+            "book": [{"market_id": d.market_id, "symbol": d.symbol, "side": d.side, "fillable_now": d.fillable,
+                      "would_rest": d.resting, "rest_price": Decimal(d.limit_units).scaleb(-6),
+                      "rest_until": d.expiry, "text": d.text()} for d in plan.depth],
+            "warnings": plan.warnings()}
 
 
 def show_plan(plan) -> None:
     out.print(f"[bold]{plan.description}[/]")
     t = Table(title_justify="left")
-    for col in ("side", "qty", "market", "limit (USD)", "notional (USD)", "fee ≤ (USD)", "why"):
-        t.add_column(col, justify="right" if col in ("qty", "limit (USD)", "notional (USD)", "fee ≤ (USD)") else
+    for col in ("side", "qty", "market", "limit (USD/unit)", "notional (USD)", "fee ≤ (USD)", "why"):
+        t.add_column(col, justify="right" if col in ("qty", "limit (USD/unit)", "notional (USD)", "fee ≤ (USD)") else
                      "left", no_wrap=col == "market")
     for o in plan.orders:
         t.add_row(f"[{'green' if o.side == 'buy' else 'red'}]{o.side}[/]", f"{num(o.quantity)} {o.market.unit}",
-                  o.market.symbol, usd(o.price), usd(o.notional), usd(Decimal(o.fee_units).scaleb(-6)), o.purpose)
+                  o.market.symbol, price(o.price, o.market.tick), usd(o.notional),
+                  usd(Decimal(o.fee_units).scaleb(-6)), o.purpose)
     out.print(t)
+    for d in plan.depth:  # before anyone signs: what fills now and what would rest, where, until when
+        if d.thin:  # part of the plan (stdout), so stderr keeps its one-line error contract
+            out.print(f"[bold yellow]warning: thin book:[/] {escape(d.text())}")
+        else:
+            out.print(f"[green]book:[/] {escape(d.text())}")
     out.print(f"margin needed [bold]{usd(plan.margin_needed)}[/] USD · fees ≤ {usd(plan.fees)} USD · "
               f"free collateral {usd(Decimal(plan.free_collateral_units).scaleb(-6))} USD")
     if plan.shortfall > 0:
-        out.print(f"[yellow]shortfall {usd(plan.shortfall)} USD: deposit at least that much before executing[/]")
+        need = plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+        out.print(f"[yellow]shortfall {usd(need)} USD: deposit at least that much before executing[/]")
     for n in plan.notes:
         out.print(f"[dim]note: {n}[/]")
+
+
+def show_liquidation(r, plan, account: str | None) -> None:
+    """Pre-trade liquidation prices: the account as it is once the plan fills, and per leverage."""
+    from sdk.hedge import leverage_choices, plan_liquidation_prices
+
+    markets = {o.market.id: o.market for o in plan.orders}
+
+    def words(liq: dict) -> str:
+        return "; ".join(f"{markets[mid].symbol} {price(v, markets[mid].tick) + ' USD/' + markets[mid].unit if v is not None else 'none'}"
+                         for mid, v in liq.items())
+
+    if account:
+        out.print(f"liquidation price once filled (your account): {words(plan_liquidation_prices(r, plan, account=account))}")
+    for ch in leverage_choices(r, plan):
+        out.print(f"[dim]  held alone with {usd(ch['collateral'])} USD ({ch['label']}): {words(ch['liquidation'])}[/]")
 
 
 def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool) -> None:
@@ -65,11 +93,13 @@ def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool)
         return
     if not as_json:
         show_plan(plan)
+        show_liquidation(c if c is not None else st.reader(), plan, c.address if c is not None else None)
     if dry_run:
         return
     if plan.shortfall > 0:
-        raise CliError(f"the plan needs {usd(plan.shortfall)} USD more free collateral: deposit at least that "
-                       f"much first (`cspread deposit {plain(plan.shortfall)}`), or hedge less")
+        need = plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)  # depositing it must suffice
+        raise CliError(f"the plan needs {usd(need)} USD more free collateral: deposit at least that "
+                       f"much first (`cspread deposit {plain(need)}`), or hedge less")
     if c.relay is None:
         warn("no relay configured: nothing can be taken from a book; each leg is signed but not posted")
     if not yes:
@@ -95,16 +125,30 @@ def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool)
                     "fills": [{"market_id": f.market_id, "side": f.side_of(c.address), "quantity": f.quantity,
                                "price": f.price, "fee": f.fee_of(c.address), "tx_hash": f.tx_hash} for f in fills],
                     "orders": [{"hash": s.hash, "market_id": s.order.market_id, "side": s.order.side,
-                                "quantity": s.order.size, "price": s.order.limit} for s in rest]})
+                                "quantity": s.order.size, "price": s.order.limit, "expiry": s.order.expiry}
+                               for s in rest],
+                    "legs": [{"market_id": leg.market_id, "symbol": leg.symbol, "side": leg.side,
+                              "planned": leg.planned, "filled": leg.filled, "resting": leg.resting,
+                              "resting_price": None if leg.resting_price_units is None else
+                              Decimal(leg.resting_price_units).scaleb(-6), "resting_until": leg.expiry,
+                              "text": leg.text()} for leg in getattr(results, "legs", ())]})
         return
-    symbols = {o.market.id: o.market.symbol for o in plan.orders}
+    legs = getattr(results, "legs", ())
+    for leg in legs:  # "filled X of Y, Z resting at P until T", one line per leg (the result: stdout)
+        if leg.filled_units >= leg.planned_units:
+            ok(leg.text())
+        else:
+            out.print(f"[yellow]![/] {leg.text()}")
+    markets = {o.market.id: o.market for o in plan.orders}
     for f in fills:
-        ok(f"filled {f.side_of(c.address)} {num(f.quantity)} {symbols.get(f.market_id, f.market_id)} @ "
-           f"{usd(f.price)} USD [dim]tx {f.tx_hash}[/]")
+        m = markets.get(f.market_id)
+        out.print(f"  [dim]fill {f.side_of(c.address)} {num(f.quantity)} {m.unit if m else ''} "
+                  f"{m.symbol if m else f.market_id} @ {price(f.price, m.tick if m else None)} USD, "
+                  f"tx {f.tx_hash}[/]")
     for s in rest:
-        ok(f"resting {s.order.side} {num(s.order.size)} {symbols.get(s.order.market_id, s.order.market_id)} @ "
-           f"{usd(s.order.limit)} USD [dim]{s.hash}[/]")
-    out.print("see `cspread account` for the hedged position and its margin")
+        out.print(f"  [dim]resting order {s.hash}: cancel with `cspread cancel {s.hash}`[/]")
+    out.print("see `cspread account` for the hedged position and its margin"
+              + (", `cspread orders` for what rests" if rest else ""))
 
 
 @app.command("spread")

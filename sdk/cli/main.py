@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer._click.exceptions import ClickException  # typer vendors click
+from typer._click.exceptions import ClickException, NoSuchOption, UsageError  # typer vendors click
 from typer.core import TyperGroup
 
 from sdk.cli import account, devnet, funds, hedge, markets, trade
@@ -34,6 +34,8 @@ class _Root(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except NoSuchOption as e:
+            raise _negative_number_hint(e) from None
         except (typer.Exit, typer.Abort, ClickException):
             raise
         except KeyboardInterrupt:
@@ -42,6 +44,20 @@ class _Root(TyperGroup):
             if os.environ.get("CSPREAD_DEBUG"):
                 raise
             fail(_message(e))
+
+
+def _negative_number_hint(e: NoSuchOption) -> ClickException:
+    """``cspread sell 5 1 -10`` reads ``-10`` as options ``-1 -0``: say how to pass a negative number."""
+    import re
+    import sys
+
+    name = e.option_name or ""
+    if not re.fullmatch(r"-\d[\d.]*", name):
+        return e
+    negs = [a for a in sys.argv[1:] if re.fullmatch(r"-\d[\d.,_]*", a)]
+    shown = negs[0] if negs else name + "…"
+    return UsageError(f"{shown} looks like an option: to pass a negative number, put `--` before the arguments, "
+                      f"e.g. `cspread sell MARKET QTY -- {shown}` (power prices can be negative)", e.ctx)
 
 
 def _message(e: BaseException) -> str:

@@ -7,7 +7,7 @@ import typer
 from rich.table import Table
 
 from sdk.cli.common import (
-    ago, num, out, print_json, spec_words, state, status_text, usd,
+    ago, num, out, price, print_json, spec_words, state, status_text,
 )
 
 app = typer.Typer()
@@ -50,14 +50,15 @@ def markets_cmd(ctx: typer.Context, as_json: bool = JSON,
         return
     t = Table(title=f"Markets on chain {r.chain_id}", title_justify="left", expand=False)
     for col, kw in (("id", {"justify": "right"}), ("symbol", {"no_wrap": True}), ("kind", {}), ("spec", {"ratio": 1}),
-                    ("mark (USD)", {"justify": "right", "no_wrap": True}), ("status", {}),
+                    ("mark (USD/unit)", {"justify": "right", "no_wrap": True}), ("status", {}),
                     ("tick / lot (min)", {"justify": "right", "no_wrap": True})):
         t.add_column(col, **kw)
     for m in ms:
         mk = m.mark
-        mark = "never reported" if not mk or not mk.observed_at else f"{usd(mk.price)} [dim]({ago(mk.age(now))})[/]"
+        mark = ("never reported" if not mk or not mk.observed_at
+                else f"{price(mk.price, m.tick)} [dim]({ago(mk.age(now))} ago)[/]")
         t.add_row(str(m.id), m.symbol, m.kind, spec_words(m), mark, status_text(m.status),
-                  f"{num(m.tick)} / {num(m.step)} ({num(m.min_size)}) {m.unit}")
+                  f"{num(m.tick)} USD / {num(m.step)} ({num(m.min_size)}) {m.unit}")
     out.print(t)
 
 
@@ -80,18 +81,18 @@ def book_cmd(ctx: typer.Context, market: str = typer.Argument(..., help="market 
                        for s in book.orders],
         })
         return
-    mark = f"mark {usd(m.mark.price)}" if m.mark and m.mark.observed_at else "no mark yet"
+    mark = f"mark {price(m.mark.price, m.tick)} USD" if m.mark and m.mark.observed_at else "no mark yet"
     out.print(f"[bold]{m.symbol}[/] (id {m.id}) · {mark} · USD per {m.unit}")
     t = Table()
-    t.add_column("bid size", justify="right")
-    t.add_column("bid", justify="right", style="green")
-    t.add_column("ask", justify="right", style="red")
-    t.add_column("ask size", justify="right")
+    t.add_column(f"bid size ({m.unit})", justify="right")
+    t.add_column("bid (USD)", justify="right", style="green")
+    t.add_column("ask (USD)", justify="right", style="red")
+    t.add_column(f"ask size ({m.unit})", justify="right")
     bids, asks = book.bids[:depth], book.asks[:depth]
     for i in range(max(len(bids), len(asks))):
         b = bids[i] if i < len(bids) else None
         a = asks[i] if i < len(asks) else None
-        t.add_row(num(b.quantity) if b else "", usd(b.price) if b else "", usd(a.price) if a else "",
+        t.add_row(num(b.quantity) if b else "", price(b.price, m.tick) if b else "", price(a.price, m.tick) if a else "",
                   num(a.quantity) if a else "")
     out.print(t)
     if not bids and not asks:
@@ -99,9 +100,10 @@ def book_cmd(ctx: typer.Context, market: str = typer.Argument(..., help="market 
     else:
         bb, ba = book.best_bid, book.best_ask
         if bb and ba:
-            out.print(f"spread {usd(ba.price - bb.price)} USD · {len(book.orders)} open orders")
+            out.print(f"spread {price(ba.price - bb.price, m.tick)} USD · {len(book.orders)} open orders")
         if book.orders:
             best = list(book.orders[:4])
             out.print("[dim]best orders (take one with --take HASH):[/]")
             for s in best:
-                out.print(f"  [dim]{s.order.side:<4} {num(s.order.size):>10} @ {usd(s.order.limit):>10}  {s.hash}[/]")
+                out.print(f"  [dim]{s.order.side:<4} {num(s.order.size):>10} {m.unit} @ {price(s.order.limit, m.tick):>10} USD  "
+                          f"{s.hash}[/]")

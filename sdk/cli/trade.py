@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from sdk.cli.common import (
-    CliError, decimal_arg, expiry_arg, num, ok, out, print_json, spinner, state, usd, warn, when,
+    CliError, decimal_arg, expiry_arg, num, ok, out, price, print_json, spinner, state, tick_of, usd, warn, when,
 )
 
 app = typer.Typer()
@@ -53,8 +53,8 @@ def _take(c, st, m, side: str, q_units: int, limit: Decimal, take: str | None) -
             other = "sell" if is_buy else "buy"
             raise CliError(f"order {take} is a {s.order.side} order: take it with `cspread {other} ... --take`")
         if (s.order.price > limit_units) if is_buy else (s.order.price < limit_units):
-            raise CliError(f"order {take} is priced at {usd(s.order.limit)} USD, worse than your limit "
-                           f"{usd(limit)} USD")
+            raise CliError(f"order {take} is priced at {price(s.order.limit, m.tick)} USD, worse than your limit "
+                           f"{price(limit, m.tick)} USD")
         pool = [s]
     else:
         me = c.address.lower()
@@ -62,7 +62,7 @@ def _take(c, st, m, side: str, q_units: int, limit: Decimal, take: str | None) -
                 and (s.order.price <= limit_units if is_buy else s.order.price >= limit_units)]
         pool.sort(key=lambda s: s.order.price if is_buy else -s.order.price)  # stable: time priority kept
         if not pool:
-            raise CliError(f"no {'ask at or below' if is_buy else 'bid at or above'} {usd(limit)} USD in "
+            raise CliError(f"no {'ask at or below' if is_buy else 'bid at or above'} {price(limit, m.tick)} USD in "
                            f"{m.symbol}'s book (other than your own); place a limit order instead")
     fills, left = [], q_units
     for s in pool:
@@ -71,7 +71,7 @@ def _take(c, st, m, side: str, q_units: int, limit: Decimal, take: str | None) -
         q = min(left, c.remaining(s.order)) // m.quantity_step * m.quantity_step
         if q < m.min_quantity:
             continue
-        with spinner(f"{side} {u.units_to_quantity(q)} {m.unit} @ {usd(s.order.limit)}: waiting for the fill…"):
+        with spinner(f"{side} {u.units_to_quantity(q)} {m.unit} @ {price(s.order.limit, m.tick)}: waiting for the fill…"):
             fills.append(c.fill(s, u.units_to_quantity(q)))
         left -= q
     if not fills:
@@ -80,7 +80,7 @@ def _take(c, st, m, side: str, q_units: int, limit: Decimal, take: str | None) -
     return fills, left
 
 
-def _trade(ctx: typer.Context, side: str, market: str, qty: str, price: str, take: Optional[str], take_best: bool,
+def _trade(ctx: typer.Context, side: str, market: str, qty: str, price_: str, take: Optional[str], take_best: bool,
            reduce_only: bool, expiry: Optional[str], no_post: bool, as_json: bool) -> None:
     from sdk import units as u
 
@@ -89,7 +89,7 @@ def _trade(ctx: typer.Context, side: str, market: str, qty: str, price: str, tak
     if (take or take_best) and (expiry or reduce_only or no_post):
         raise typer.BadParameter("--expiry, --reduce-only and --no-post apply to limit orders, not to --take")
     q = decimal_arg(qty, "QTY")
-    p = decimal_arg(price, "PRICE")
+    p = decimal_arg(price_, "PRICE")
     st = state(ctx)
     c = st.client()
     m = c.market(market)
@@ -100,7 +100,7 @@ def _trade(ctx: typer.Context, side: str, market: str, qty: str, price: str, tak
             print_json({"fills": [_fill_json(f, c.address) for f in fills], "unfilled": u.units_to_quantity(left)})
             return
         for f in fills:
-            ok(f"{f.side_of(c.address)} {num(f.quantity)} {m.unit} {m.symbol} @ {usd(f.price)} USD, fee "
+            ok(f"{f.side_of(c.address)} {num(f.quantity)} {m.unit} {m.symbol} @ {price(f.price, m.tick)} USD, fee "
                f"{usd(f.fee_of(c.address))} USD  [dim]tx {f.tx_hash}[/]")
         if left:
             warn(f"{num(u.units_to_quantity(left))} {m.unit} not filled (no more crossing orders)")
@@ -115,7 +115,7 @@ def _trade(ctx: typer.Context, side: str, market: str, qty: str, price: str, tak
         return
     rounded = "" if o.limit == p and o.size == q else f" [dim](rounded from {num(q)} @ {p} to tick and lot)[/]"
     verb = "posted" if post else "signed"
-    ok(f"{verb} {o.side} {num(o.size)} {m.unit} {m.symbol} @ {usd(o.limit)} USD"
+    ok(f"{verb} {o.side} {num(o.size)} {m.unit} {m.symbol} @ {price(o.limit, m.tick)} USD"
        f"{' reduce-only' if o.reduce_only else ''}, expires {when(o.expiry)}{rounded}")
     out.print(f"  order hash {signed.hash}")
     if not post:
@@ -219,5 +219,5 @@ def orders_cmd(ctx: typer.Context, address: Optional[str] = typer.Argument(None,
         o = s.order
         t.add_row(s.hash, symbols.get(o.market_id, str(o.market_id)),
                   f"[{'green' if o.is_buy else 'red'}]{o.side}[/]" + (" RO" if o.reduce_only else ""), num(o.size),
-                  num(Decimal(rem).scaleb(-3)), usd(o.limit), when(o.expiry))
+                  num(Decimal(rem).scaleb(-3)), price(o.limit, tick_of(r, o.market_id)), when(o.expiry))
     out.print(t)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -54,9 +56,47 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
 
+    def wants_page(request: Request) -> bool:
+        """A person's browser navigating (not the API, not the page's own scripts): show a page."""
+        path = request.url.path
+        return not (path.startswith("/api") or path.startswith("/static") or path == "/ws") and \
+            "text/html" in request.headers.get("accept", "")
+
+    def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+        try:
+            info = backend.info()
+        except Exception:  # noqa: BLE001 - an error page must render even when the chain is down
+            info = {"chain_id": backend.chain_id, "exchange": "", "relay": backend.relay_url is not None}
+        return templates.TemplateResponse(request, "error.html", {"info": info, "active": "error", "status": status,
+                                                                 "title": title, "message": message},
+                                          status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, e: StarletteHTTPException):
+        if wants_page(request):
+            title = "Page not found" if e.status_code == 404 else f"Error {e.status_code}"
+            msg = (f"There is no page at {request.url.path}." if e.status_code == 404 else str(e.detail))
+            return error_page(request, e.status_code, title, msg)
+        return JSONResponse({"detail": e.detail}, status_code=e.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, e: RequestValidationError):
+        if wants_page(request):
+            return error_page(request, 404, "Page not found",
+                              f"{request.url.path} is not a page here: market and account addresses are numbers "
+                              f"and 0x addresses (e.g. /markets/1).")
+        return JSONResponse({"error": "InvalidRequest", "message": "; ".join(
+            f"{'.'.join(str(x) for x in err.get('loc', ()))}: {err.get('msg')}" for err in e.errors()),
+            "details": {}}, status_code=422)
+
     @app.exception_handler(ComputeSpreadError)
     async def _sdk_error(request: Request, e: ComputeSpreadError):
         status = _status(e)
+        if wants_page(request):
+            title = "Market not found" if isinstance(e, UnknownMarket) else type(e).__name__
+            # the SDK's advice names Python calls; a page names pages
+            msg = str(e).replace("; list them with markets()", ": every listed market is on the Markets page")
+            return error_page(request, status, title, msg)
         if request.headers.get(SOFT_ERRORS_HEADER) == "1":
             # the dashboard's own pages: an expected refusal is content, not a failed load (no console noise)
             return JSONResponse({**error_json(e), "status": status}, status_code=200)
@@ -85,6 +125,14 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
     @app.get("/account/{address}", response_class=HTMLResponse)
     async def account_addr_page(request: Request, address: str):
         return page(request, "account.html", address=address)
+
+    @app.get("/history", response_class=HTMLResponse)
+    async def history_page(request: Request):
+        return page(request, "history.html", address=request.query_params.get("address", ""))
+
+    @app.get("/history/{address}", response_class=HTMLResponse)
+    async def history_addr_page(request: Request, address: str):
+        return page(request, "history.html", address=address)
 
     @app.get("/hedge", response_class=HTMLResponse)
     async def hedge_page(request: Request):
@@ -127,6 +175,33 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
     @app.get("/api/account/{address}")
     async def api_account(address: str):
         return await call(backend.account, address)
+
+    @app.get("/api/account/{address}/history")
+    async def api_history(address: str):
+        return await call(backend.history, address)
+
+    @app.get("/api/account/{address}/history.csv")
+    async def api_history_csv(address: str):
+        """The history for accounting: UTC ISO times, USD to the cent, one row per event."""
+        import csv
+        import datetime as dt
+        import io
+
+        h = await call(backend.history, address)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["time_utc", "kind", "details", "cash_usd", "tx_hash", "block"])
+        for r in reversed(h["rows"]):  # oldest first, as a ledger
+            t = dt.datetime.fromtimestamp(r["ts"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if r["ts"] else ""
+            w.writerow([t, r["kind"], r["text"], r["amount"] if r["amount"] is not None else "", r["tx_hash"],
+                        r["block"]])
+        name = f"cspread-history-{h['address']}.csv"
+        return Response(buf.getvalue(), media_type="text/csv",
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
+
+    @app.post("/api/orders/status")
+    async def api_orders_status(body: dict):
+        return await call(backend.orders_status, list(body.get("orders") or []))
 
     @app.get("/api/hedge/options")
     async def api_hedge_options():

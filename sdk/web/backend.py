@@ -12,12 +12,13 @@ floats only appear in chart series (``*_f``), which are for drawing, never for a
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import logging
 import statistics
 import threading
 import time
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +36,7 @@ from sdk.errors import (
     RelayError, TransactionFailed, UnknownMarket, decode_revert, usd_text,
 )
 from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder
+from sdk.models import usd_text as money
 from sdk.signing import TimeNonce, order_digest, order_typed_data
 
 log = logging.getLogger("cspread.web")
@@ -66,9 +68,31 @@ def d(x: Decimal | int | None) -> str | None:
 
 
 def when(ts: int | None, tz: str = "UTC") -> str | None:
+    """A time in ``tz`` and, unless that is UTC, in UTC too (the page adds the viewer's local time
+    from the ``*_ts`` unix field next to it)."""
     if not ts:
         return None
-    return dt.datetime.fromtimestamp(int(ts), ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
+    t = dt.datetime.fromtimestamp(int(ts), ZoneInfo(tz))
+    text = t.strftime("%Y-%m-%d %H:%M %Z")
+    if tz != "UTC":
+        text += dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime(" (%H:%M UTC)")
+    return text
+
+
+def places(tick_units: int) -> int:
+    """Decimals a price of a market with this tick (base units) is shown with: at least cents."""
+    return max(2, -u.base_to_usd(int(tick_units)).normalize().as_tuple().exponent) if tick_units else 2
+
+
+def px(x: Decimal | None, tick_units: int) -> str | None:
+    """A price as a decimal string quantized to the market's tick (never the 6-decimal chain value)."""
+    if x is None:
+        return None
+    return str(Decimal(x).quantize(Decimal(1).scaleb(-places(tick_units))))
+
+
+def cents(x: Decimal | None) -> str | None:
+    return None if x is None else str(Decimal(x).quantize(Decimal("0.01")))
 
 
 def window_text(start: int, end: int, tz: str) -> str:
@@ -132,7 +156,8 @@ class Backend:
         self.rpc_url = rpc_url
         self.relay_url = relay_url.rstrip("/") if relay_url else None
         self.oracle_urls = [x.rstrip("/") for x in oracle_urls if x]
-        self.client = Client(self.manifest_path, rpc_url)  # keyless: a Reader with the write-side helpers
+        # keyless: a Reader with the write-side helpers; with the relay so hedge plans carry book depth
+        self.client = Client(self.manifest_path, rpc_url, relay_url=self.relay_url)
         self.reader = self.client
         self.chain_id = self.client.chain_id
         self.http = httpx.Client(timeout=10.0)
@@ -143,6 +168,17 @@ class Backend:
         self._index_cache: tuple[float, dict[str, int]] = (0.0, {})
         fees = self.client.manifest.data.get("fees", {})
         self.fees = (int(fees.get("maker_bps", 0)), int(fees.get("taker_bps", 0)))
+        self._block_ts: dict[int, int] = {}
+
+    def block_time(self, block: int) -> int:
+        """Unix time of a block (cached: history is listed by time, not by block number)."""
+        b = int(block)
+        if b not in self._block_ts:
+            try:
+                self._block_ts[b] = int(self.client.w3.eth.get_block(b)["timestamp"])
+            except Exception:  # noqa: BLE001 - a missing time never fails a page
+                return 0
+        return self._block_ts[b]
 
     # ------------------------------------------------------------ info
     def info(self) -> dict[str, Any]:
@@ -233,15 +269,17 @@ class Backend:
         raw = self.relay_get(f"/markets/{market_id}/book", depth=20) or {"bid_levels": [], "ask_levels": []}
 
         def lv(rows):
-            return [{"price": d(u.base_to_usd(int(r["price"]))), "quantity": d(u.units_to_quantity(int(r["quantity"]))),
-                     "orders": int(r["orders"])} for r in rows]
+            return [{"price": px(u.base_to_usd(int(r["price"])), m.price_tick),
+                     "quantity": d(u.units_to_quantity(int(r["quantity"]))), "orders": int(r["orders"])} for r in rows]
 
-        return {"market_id": market_id, "unit": m.unit, "bids": lv(raw.get("bid_levels", [])),
+        return {"market_id": market_id, "unit": m.unit, "places": places(m.price_tick),
+                "bids": lv(raw.get("bid_levels", [])),
                 "asks": lv(raw.get("ask_levels", [])), "block": raw.get("block")}
 
     def trades(self, market_id: int, limit: int = 50) -> list[dict[str, Any]]:
         rows = self.relay_get(f"/markets/{market_id}/trades", limit=limit) or []
-        return [trade_view(t) for t in rows]
+        tick = self.client._static_market(market_id).price_tick
+        return [trade_view(t, tick) for t in rows]
 
     # ------------------------------------------------------------ markets
     def market_json(self, m: Market, now: int, index: dict[str, int] | None = None) -> dict[str, Any]:
@@ -253,7 +291,7 @@ class Backend:
         elif m.status == MarketStatus.SETTLING:
             status_text = f"settling: trading ended {when(m.last_trade_time)}"
         elif m.status == MarketStatus.SETTLED:
-            status_text = f"settled at {d(m.settlement_price)} USD"
+            status_text = f"settled at {px(m.settlement_price, m.price_tick)} USD/{m.unit}"
         elif m.status == MarketStatus.HALTED:
             status_text = "halted by the guardian: only risk-reducing trades"
         else:
@@ -274,14 +312,17 @@ class Backend:
             "tick": d(m.tick), "step": d(m.step), "min_size": d(m.min_size),
             "im_text": f"{d(im_f)} USD + {d(im_r * 100)}% of |mark| per {m.unit}",
             "mm_text": f"{d(mm_f)} USD + {d(mm_r * 100)}% of |mark| per {m.unit}",
-            "mark": d(m.mark.price) if m.mark and m.mark.observed_at else None,
+            "places": places(m.price_tick),
+            "mark": px(m.mark.price, m.price_tick) if m.mark and m.mark.observed_at else None,
             "mark_observed_at": m.mark.observed_at if m.mark else 0,
             "mark_time_text": when(m.mark.observed_at) if m.mark else None,
-            "index": d(u.base_to_usd(idx)) if idx is not None else None,
-            "change_24h": d(chg) if chg is not None else None,
+            "index": px(u.base_to_usd(idx), m.price_tick) if idx is not None else None,
+            "change_24h": px(chg, m.price_tick) if chg is not None else None,
+            "change_24h_text": (f"{Decimal(px(chg, m.price_tick)):+,} USD" if chg else
+                                "0.00 USD (no change)" if chg is not None else "—"),
             "open_interest": d(u.units_to_quantity(m.long_open_interest)),
             "status": status, "status_text": status_text,
-            "settlement_price": d(m.settlement_price),
+            "settlement_price": px(m.settlement_price, m.price_tick),
         }
 
     def markets(self) -> list[dict[str, Any]]:
@@ -332,36 +373,146 @@ class Backend:
         for p in a.positions:
             m = self.client._static_market(p.market_id)
             positions.append({
-                "market_id": p.market_id, "symbol": p.symbol, "unit": m.unit, "side": p.side,
-                "quantity": d(p.quantity), "entry": d(p.entry_price), "mark": d(p.mark),
-                "notional": d(p.notional), "unrealised_pnl": d(p.unrealised_pnl),
-                "initial_margin": d(p.initial_margin), "maintenance_margin": d(p.maintenance_margin),
-                "liquidation_price": d(p.liquidation_price), "settled_market": p.settled_market})
+                "market_id": p.market_id, "symbol": p.symbol, "unit": m.unit, "period": m.period, "side": p.side,
+                "places": places(m.price_tick), "quantity": d(p.quantity), "entry": px(p.entry_price, m.price_tick),
+                "mark": px(p.mark, m.price_tick), "notional": cents(p.notional),
+                "unrealised_pnl": cents(p.unrealised_pnl), "initial_margin": cents(p.initial_margin),
+                "maintenance_margin": cents(p.maintenance_margin),
+                "liquidation_price": px(p.liquidation_price, m.price_tick), "settled_market": p.settled_market})
         orders = []
         if self.relay_url:
             for o in self.relay_get("/orders", trader=addr, status="open") or []:
                 orders.append(order_view(o, self.client._static_market(int(o["order"]["market_id"]))))
-        fills = [fill_view(f, addr, self.client._static_market(f.market_id)) for f in self.client.fills(addr)][::-1][:100]
-        settlements = [{"market_id": s.market_id, "symbol": self.client._static_market(s.market_id).symbol,
-                        "quantity": d(s.quantity), "pnl": d(s.pnl), "settlement_price": d(s.settlement_price),
-                        "block": s.block_number, "tx_hash": s.tx_hash} for s in self.client.settlements(addr)]
+        all_fills = self.client.fills(addr)
+        fills = [fill_view(f, addr, self.client._static_market(f.market_id), self.block_time(f.block_number))
+                 for f in all_fills][::-1][:100]
+        settlements = []
+        for s_ in self.client.settlements(addr):
+            m = self.client._static_market(s_.market_id)
+            ts = self.block_time(s_.block_number)
+            settlements.append({"market_id": s_.market_id, "symbol": m.symbol, "unit": m.unit,
+                                "quantity": d(s_.quantity), "pnl": cents(s_.pnl),
+                                "settlement_price": px(s_.settlement_price, m.price_tick), "block": s_.block_number,
+                                "ts": ts, "time_text": when(ts), "tx_hash": s_.tx_hash,
+                                "key": f"{s_.tx_hash}:{s_.market_id}"})
+        try:  # as Reader.pnl, without reading the account and the fills a second time (pages poll this)
+            realised = sum(int(e["args"]["realised_pnl"]) for e in self.client._logs(
+                self.client.clearinghouse.events.PositionUpdated, {"account": addr}, None, "latest"))
+            realised_pnl = cents(u.base_to_usd(realised))
+            fees_paid = cents(sum((f.fee_of(addr) for f in all_fills), Decimal(0)))
+        except Exception:  # noqa: BLE001 - a history read must not blank the account
+            realised_pnl = fees_paid = None
 
         def ratio(num: int, den: int) -> float | None:
             return None if den <= 0 else round(num / den, 4)
 
+        # liquidation warning: equity within 20 % of the maintenance margin (or below it)
+        warn_liq = bool(a.maintenance_margin_units and a.equity_units < a.maintenance_margin_units * 12 // 10)
         return {
-            "address": addr, "collateral": d(a.collateral), "equity": d(a.equity),
-            "initial_margin": d(a.initial_margin), "maintenance_margin": d(a.maintenance_margin),
-            "free_collateral": d(a.free_collateral), "unrealised_pnl": d(a.unrealised_pnl),
+            "address": addr, "collateral": cents(a.collateral), "equity": cents(a.equity),
+            "initial_margin": cents(a.initial_margin), "maintenance_margin": cents(a.maintenance_margin),
+            "free_collateral": cents(a.free_collateral), "unrealised_pnl": cents(a.unrealised_pnl),
+            "realised_pnl": realised_pnl, "fees_paid": fees_paid,
             "margin_usage": (None if usage_im is None or not usage_im.is_finite() else float(usage_im)),
             "im_usage": ratio(a.initial_margin_units, a.equity_units),
             "mm_usage": ratio(a.maintenance_margin_units, a.equity_units),
             "health_ratio": d(a.health_ratio), "fresh": a.fresh,
-            "wallet_balance": d(a.wallet_balance), "allowance": d(u.base_to_usd(min(a.allowance_units, 10**30))),
+            "liquidation_warning": warn_liq,
+            "liquidatable": bool(a.maintenance_margin_units and a.equity_units < a.maintenance_margin_units),
+            "wallet_balance": cents(a.wallet_balance), "allowance": d(u.base_to_usd(min(a.allowance_units, 10**30))),
             "allowance_unlimited": a.allowance_units >= 2**255,
             "eth_balance": d(Decimal(self.client.w3.eth.get_balance(addr)).scaleb(-18).quantize(Decimal("0.0001"))),
             "positions": positions, "open_orders": orders, "fills": fills, "settlements": settlements,
+            "now": self.client.now(),
         }
+
+    def history(self, address: str) -> dict[str, Any]:
+        """Everything that moved the account, newest first, each with its time: deposits,
+        withdrawals, fills, liquidations and settlements (from the Clearinghouse's and Exchange's logs)."""
+        if not is_address(address):
+            raise InvalidAmount(f"{address!r} is not an Ethereum address (0x followed by 40 hex digits)")
+        addr = to_checksum_address(address)
+        ch = self.client.clearinghouse
+        rows: list[dict[str, Any]] = []
+        for e in self.client._logs(ch.events.Deposit, {"account": addr}, None, "latest"):
+            rows.append({"kind": "deposit", "block": e["blockNumber"], "text": f"deposit {money(u.base_to_usd(int(e['args']['amount'])))}",
+                         "amount": cents(u.base_to_usd(int(e["args"]["amount"]))), "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
+        for e in self.client._logs(ch.events.Withdraw, {"account": addr}, None, "latest"):
+            rows.append({"kind": "withdrawal", "block": e["blockNumber"], "text": f"withdraw {money(u.base_to_usd(int(e['args']['amount'])))}",
+                         "amount": cents(-u.base_to_usd(int(e["args"]["amount"]))), "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
+        for e in self.client._logs(ch.events.Liquidation, {"account": addr}, None, "latest"):
+            m = self.client._static_market(int(e["args"]["market_id"]))
+            q = u.units_to_quantity(abs(int(e["args"]["quantity"])))
+            rows.append({"kind": "liquidation", "block": e["blockNumber"],
+                         "text": f"liquidated {d(q)} {m.unit} of {m.symbol} at "
+                                 f"{px(u.base_to_usd(int(e['args']['price'])), m.price_tick)} USD/{m.unit}, penalty "
+                                 f"{money(u.base_to_usd(int(e['args']['penalty'])))}",
+                         "amount": None, "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
+        for f in self.client.fills(addr):
+            m = self.client._static_market(f.market_id)
+            rows.append({"kind": "fill", "block": f.block_number,
+                         "text": f"{f.side_of(addr)} {d(f.quantity)} {m.unit} {m.symbol} at "
+                                 f"{px(f.price, m.price_tick)} USD/{m.unit}, fee {money(f.fee_of(addr))}",
+                         "amount": cents(-f.fee_of(addr)), "tx_hash": f.tx_hash})
+        for s_ in self.client.settlements(addr):
+            m = self.client._static_market(s_.market_id)
+            rows.append({"kind": "settlement", "block": s_.block_number,
+                         "text": f"settled {d(abs(s_.quantity))} {m.unit} {m.symbol} at "
+                                 f"{px(s_.settlement_price, m.price_tick)} USD/{m.unit}: PnL {money(s_.pnl)}",
+                         "amount": cents(s_.pnl), "tx_hash": s_.tx_hash})
+        for r in rows:
+            r["ts"] = self.block_time(r["block"])
+            r["time_text"] = when(r["ts"])
+        # orders as the relay saw them (placed, filled, cancelled, expired); their time is the relay's
+        # clock when it accepted them, which on a devnet with a moved chain clock differs from block times
+        if self.relay_url:
+            try:
+                placed = self.relay_get("/orders", trader=addr, status="all", limit=200) or []
+            except RelayError:
+                placed = []
+            for o in placed:
+                od = o["order"]
+                m = self.client._static_market(int(od["market_id"]))
+                rem = u.units_to_quantity(int(o.get("remaining", od["quantity"])))
+                status = o.get("status", "open")
+                rows.append({"kind": "order", "block": None, "ts": int(float(o.get("created_at") or 0)),
+                             "text": f"placed {'buy' if od['is_buy'] else 'sell'} {d(u.units_to_quantity(int(od['quantity'])))} "
+                                     f"{m.unit} {m.symbol} at {px(u.base_to_usd(int(od['price'])), m.price_tick)} "
+                                     f"USD/{m.unit}, expires {when(int(od['expiry']))}: {status}"
+                                     + (f", {d(rem)} {m.unit} left" if status == "open" else ""),
+                             "amount": None, "tx_hash": o["hash"]})
+                rows[-1]["time_text"] = when(rows[-1]["ts"])
+        rows.sort(key=lambda r: (r["ts"] or 0, r["kind"]), reverse=True)
+        return {"address": addr, "rows": rows}
+
+    def orders_status(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per signed order (as posted): how much filled on-chain and what still rests, at what price,
+        until when, in the words of issue 14: "filled X of Y, Z resting at P until T"."""
+        out = []
+        now = self.client.now()
+        for od in orders[:20]:
+            try:
+                o = Order.from_json(od)
+            except (KeyError, TypeError, ValueError) as e:
+                raise InvalidOrder(f"not an order: {e}") from None
+            m = self.client._static_market(o.market_id)
+            h = order_digest(o, self.chain_id, self.client.exchange.address)
+            filled = int(self.client.exchange.functions.filled(h).call())
+            remaining = self.client.remaining(o)
+            alive = remaining > 0 and o.expiry > now
+            resting = remaining if alive else 0
+            total = int(o.quantity)
+            price_s = px(o.limit, m.price_tick)
+            text = f"{m.symbol} {o.side}: filled {d(u.units_to_quantity(filled))} of {d(o.size)} {m.unit}"
+            if resting:
+                text += f", {d(u.units_to_quantity(resting))} resting at {price_s} USD/{m.unit} until {when(o.expiry)}"
+            elif filled < total:
+                text += f", the rest {'expired' if o.expiry <= now else 'cancelled'}"
+            out.append({"hash": h, "market_id": m.id, "symbol": m.symbol, "unit": m.unit, "side": o.side,
+                        "quantity": d(o.size), "filled": d(u.units_to_quantity(filled)),
+                        "resting": d(u.units_to_quantity(resting)), "price": price_s, "expiry": o.expiry,
+                        "expiry_text": when(o.expiry), "text": text})
+        return out
 
     # ------------------------------------------------------------ orders (typed data out, signatures in)
     def _as(self, address: str) -> Client:
@@ -385,7 +536,7 @@ class Backend:
         return {"order": order.as_json(), "typed_data": self.typed(order),
                 "hash": order_digest(order, self.chain_id, self.client.exchange.address),
                 "symbol": m.symbol, "unit": m.unit, "side": order.side, "quantity": d(order.size),
-                "price": d(order.limit), **(extra or {})}
+                "price": px(order.limit, m.price_tick), **(extra or {})}
 
     def build_order(self, account: str, market_id: int, side: str, quantity: str, price: str,
                     reduce_only: bool = False, check: bool = True) -> dict[str, Any]:
@@ -395,7 +546,8 @@ class Backend:
                               expiry=c.now() + ORDER_TTL, reduce_only=reduce_only)
         if check:
             c._preflight_trade(m, order.is_buy, order.quantity, order.price, self.fees[0],
-                               f"{side} {d(order.size)} {m.unit} of {m.symbol} @ {d(order.limit)} USD",
+                               f"{side} {d(order.size)} {m.unit} of {m.symbol} @ {px(order.limit, m.price_tick)} "
+                               f"USD/{m.unit}",
                                reduce_only=reduce_only)
         return self._leg(order, m)
 
@@ -472,10 +624,9 @@ class Backend:
         plan = _hedge.hedge_compute_spread(self.client, gpu, node, gpu_hours, month, mwh_per_gpu_hour=ratio,
                                            account=account, power_profile=profile)
         if profile != "ATC" and not any(o.market.kind == "SPREAD" for o in plan.orders):
-            plan = HedgePlan(plan.description, plan.orders, plan.margin_needed_units, plan.fees_units,
-                             plan.free_collateral_units, plan.notes + (
-                                 f"no ATC power market at {node} for {month}: the power leg uses {profile}, "
-                                 f"so hours outside {profile} stay unhedged",))
+            plan = dataclasses.replace(plan, notes=plan.notes + (
+                f"no ATC power market at {node} for {month}: the power leg uses {profile}, "
+                f"so hours outside {profile} stay unhedged",))
         legs = []
         now = self.client.now()
         for leg in plan.orders:
@@ -487,7 +638,7 @@ class Backend:
                 legs.append(self._leg(order, leg.market, extra))
             else:
                 legs.append({"symbol": leg.market.symbol, "unit": leg.market.unit, "side": leg.side,
-                             "quantity": d(leg.quantity), "price": d(leg.price), **extra})
+                             "quantity": d(leg.quantity), "price": px(leg.price, leg.market.price_tick), **extra})
         eff_ratio = ratio
         if eff_ratio is None:
             spreads = [o.market for o in plan.orders if o.market.kind == "SPREAD"]
@@ -500,10 +651,35 @@ class Backend:
             "mwh_per_gpu_hour": d(eff_ratio), "mwh_total": d((eff_ratio * gpu_hours).quantize(Decimal("0.001"))),
             "legs": legs, "margin_needed": d(plan.margin_needed), "fees": d(plan.fees),
             "free_collateral": d(u.base_to_usd(plan.free_collateral_units)) if account else None,
-            "shortfall": d(plan.shortfall) if account else None, "notes": list(plan.notes),
+            # what to deposit, rounded up to the cent: depositing the amount shown is enough
+            "shortfall": str(plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)) if account else None, "notes": list(plan.notes),
+            "depth": [{"symbol": x.symbol, "side": x.side, "unit": x.unit, "thin": x.thin,
+                       "fillable": d(x.fillable), "resting": d(x.resting),
+                       "price": px(u.base_to_usd(x.limit_units), x.price_tick), "expiry": x.expiry,
+                       "expiry_text": when(x.expiry), "text": x.text()} for x in plan.depth],
+            "warnings": plan.warnings(),
+            "leverage": self._leverage(plan, account),
             "curve": self.spread_curve(gpu, node, eff_ratio),
             "scenarios": self.scenarios(plan, gpu, node, month, gpu_hours, eff_ratio),
         }
+
+    def _leverage(self, plan: HedgePlan, account: str | None) -> list[dict[str, Any]]:
+        """Pre-trade liquidation prices: with the connected account as it is, and per leverage choice."""
+        markets = {o.market.id: o.market for o in plan.orders}
+
+        def prices(liq: dict) -> list[dict[str, Any]]:
+            return [{"symbol": markets[mid].symbol, "unit": markets[mid].unit,
+                     "price": px(v, markets[mid].price_tick)} for mid, v in liq.items()]
+
+        rows = []
+        if account:
+            acct = self.client.account(account)
+            rows.append({"label": "your account as it is", "collateral": cents(acct.collateral), "leverage": None,
+                         "liquidation": prices(_hedge.plan_liquidation_prices(self.client, plan, account=account))})
+        for c in _hedge.leverage_choices(self.client, plan):
+            rows.append({"label": c["label"], "collateral": cents(c["collateral"]), "leverage": d(c["leverage"]),
+                         "liquidation": prices(c["liquidation"])})
+        return rows
 
     def months(self, gpu: str | None = None) -> set[str]:
         return {m.period for m in self.client.find_markets("SPREAD") + self.client.find_markets("COMPUTE")
@@ -700,8 +876,8 @@ class _AddressClient(Client):
 # ---------------------------------------------------------------- views of relay / chain rows
 
 
-def trade_view(t: dict[str, Any]) -> dict[str, Any]:
-    return {"price": d(u.base_to_usd(int(t["price"]))), "quantity": d(u.units_to_quantity(int(t["quantity"]))),
+def trade_view(t: dict[str, Any], tick: int = 0) -> dict[str, Any]:
+    return {"price": px(u.base_to_usd(int(t["price"])), tick), "quantity": d(u.units_to_quantity(int(t["quantity"]))),
             "side": "sell" if t["maker_is_buy"] else "buy", "maker": t["maker"], "taker": t["taker"],
             "timestamp": t.get("timestamp"), "time_text": when(int(t["timestamp"])) if t.get("timestamp") else None,
             "block": t.get("block_number"), "tx_hash": t.get("tx_hash")}
@@ -710,14 +886,15 @@ def trade_view(t: dict[str, Any]) -> dict[str, Any]:
 def order_view(o: dict[str, Any], m: Market) -> dict[str, Any]:
     od = o["order"]
     return {"hash": o["hash"], "order": od, "market_id": int(od["market_id"]), "symbol": m.symbol, "unit": m.unit,
-            "side": "buy" if od["is_buy"] else "sell", "quantity": d(u.units_to_quantity(int(od["quantity"]))),
+            "period": m.period, "side": "buy" if od["is_buy"] else "sell",
+            "quantity": d(u.units_to_quantity(int(od["quantity"]))),
             "remaining": d(u.units_to_quantity(int(o.get("remaining", od["quantity"])))),
-            "price": d(u.base_to_usd(int(od["price"]))), "expiry_text": when(int(od["expiry"])),
-            "status": o.get("status", "open")}
+            "price": px(u.base_to_usd(int(od["price"])), m.price_tick), "expiry": int(od["expiry"]),
+            "expiry_text": when(int(od["expiry"])), "status": o.get("status", "open")}
 
 
-def fill_view(f: Fill, account: str, m: Market) -> dict[str, Any]:
-    return {"market_id": f.market_id, "symbol": m.symbol, "side": f.side_of(account), "quantity": d(f.quantity),
-            "price": d(f.price), "fee": d(f.fee_of(account)),
+def fill_view(f: Fill, account: str, m: Market, ts: int = 0) -> dict[str, Any]:
+    return {"market_id": f.market_id, "symbol": m.symbol, "unit": m.unit, "side": f.side_of(account),
+            "quantity": d(f.quantity), "price": px(f.price, m.price_tick), "fee": cents(f.fee_of(account)),
             "role": "maker" if f.maker.lower() == account.lower() else "taker", "block": f.block_number,
-            "tx_hash": f.tx_hash}
+            "ts": ts, "time_text": when(ts), "tx_hash": f.tx_hash, "key": f"{f.tx_hash}:{f.log_index}"}

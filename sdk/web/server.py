@@ -14,25 +14,69 @@ from sdk.processes import ServiceProcess
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: the same names `cspread` and the devnet's env.sh use (docs/cli.md), so one `source env.sh` serves both
+ENV_MANIFEST, ENV_RPC, ENV_RELAY, ENV_ORACLE = ("CSPREAD_MANIFEST", "CSPREAD_RPC_URL", "CSPREAD_RELAY_URL",
+                                                "CSPREAD_ORACLE_URL")
+
+
+def _fail(message: str) -> "SystemExit":
+    """One line on stderr and exit 1: a service that cannot start says why, without a traceback."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    return SystemExit(1)
+
+
+def _why(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+    if "cannot reach the RPC" in text:
+        return f"{text} (pass --rpc or set {ENV_RPC}; `cspread devnet up` starts a node)"
+    return text
+
+
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m sdk.web", description="Compute Spread web dashboard")
-    p.add_argument("--manifest", default=os.environ.get("CSPREAD_MANIFEST", "deployments/31337.json"),
-                   help="deployment manifest (deployments/<chain_id>.json)")
-    p.add_argument("--rpc", default=os.environ.get("CSPREAD_RPC", "http://127.0.0.1:8545"), help="JSON-RPC URL")
-    p.add_argument("--relay", default=os.environ.get("CSPREAD_RELAY"), help="order relay URL (book, orders, stream)")
-    p.add_argument("--oracle", action="append", default=[],
-                   help="an oracle reporter's URL, for the index column and chart (repeatable)")
+    p.add_argument("--manifest", default=os.environ.get(ENV_MANIFEST, "deployments/31337.json"),
+                   help=f"deployment manifest (deployments/<chain_id>.json); default ${ENV_MANIFEST}")
+    p.add_argument("--rpc", default=os.environ.get(ENV_RPC, "http://127.0.0.1:8545"),
+                   help=f"JSON-RPC URL; default ${ENV_RPC}")
+    p.add_argument("--relay", default=os.environ.get(ENV_RELAY) or None,
+                   help=f"order relay URL (book, orders, stream); default ${ENV_RELAY}")
+    p.add_argument("--oracle", action="append", default=None,
+                   help=f"an oracle reporter's URL, for the index column and chart (repeatable); default "
+                        f"${ENV_ORACLE} (comma-separated)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8700)
     p.add_argument("--log-level", default="info")
     a = p.parse_args(argv)
+    oracles = a.oracle if a.oracle is not None else [x for x in os.environ.get(ENV_ORACLE, "").split(",") if x]
     import uvicorn
 
     from sdk.web.app import create_app
 
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = create_app(a.manifest, a.rpc, a.relay, oracle_urls=a.oracle)
+    if not Path(a.manifest).is_file():
+        raise _fail(f"the dashboard cannot start: no deployment manifest at {a.manifest} (pass --manifest or set "
+                    f"{ENV_MANIFEST}; `cspread devnet up` writes one and prints it)")
+    if a.port and not _port_free(a.host, a.port):
+        raise _fail(f"port {a.port} on {a.host} is in use (another dashboard?): pass --port N")
+    try:
+        app = create_app(a.manifest, a.rpc, a.relay, oracle_urls=oracles)
+    except Exception as e:  # noqa: BLE001 - the one place a failed start becomes one line
+        if os.environ.get("CSPREAD_DEBUG"):
+            raise
+        raise _fail(f"the dashboard cannot start: {_why(e)}") from None
     print(f"Compute Spread dashboard: http://{a.host}:{a.port}/", flush=True)
     uvicorn.run(app, host=a.host, port=a.port, log_level=a.log_level, access_log=False)
 

@@ -219,7 +219,7 @@ def test_hedge_power__plan_confirm_execute(env):
     assert r.exit_code == 1 and "--yes" in one_error_line(r.stderr)
     r = cli(env, *args, "--yes", key=HEDGER)
     assert r.exit_code == 0, r.stderr
-    assert "resting buy 1,760" in r.stdout
+    assert "buy: filled 0 of 1,760 MWh, 1,760 resting at" in r.stdout and "until" in r.stdout
 
 
 # ---------------------------------------------------------------- errors

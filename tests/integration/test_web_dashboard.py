@@ -43,8 +43,8 @@ def test_markets_and_curves_render(page_for, web_env):
         assert m["symbol"] in text
     assert "HB_WEST" in text and "peak hours" in text and "H100-SXM GPU-hour" in text and "Compute spread" in text
     assert p.locator("#markets-table .status.s-live").count() == len(web_env.manifest["markets"])
-    marks = p.locator('#markets-table [data-f="mark"]').all_inner_texts()
-    assert all(re.match(r"^-?[\d,.]+$", x) for x in marks), marks
+    marks = [x.splitlines()[0].strip() for x in p.locator('#markets-table [data-f="mark"]').all_inner_texts()]
+    assert all(re.match(r"^-?[\d,]+\.\d{2,4}$", x) for x in marks), marks  # to each market's tick
     for g in ("power", "compute", "spread"):
         p.wait_for_selector(f"#curve-{g} .uplot canvas")
     screenshot(h, "markets")
@@ -68,7 +68,7 @@ def test_book_updates_when_sdk_posts(page_for, web_env):
     mark = c.mark(H100).price
     price = (mark * Decimal("0.9")).quantize(Decimal("0.001"))
     c.buy(H100, Decimal("3"), price)
-    shown = f"{price:,.3f}".rstrip("0").rstrip(".")
+    shown = f"{price:,.3f}"  # the book shows prices to the market's 0.001 tick
     p.wait_for_function("(s) => Array.from(document.querySelectorAll('#bids td.pos')).some(td => td.textContent === s)",
                         arg=shown, timeout=15_000)
     screenshot(h, "market-book")

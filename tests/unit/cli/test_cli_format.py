@@ -158,8 +158,9 @@ def test_account__panel_bar_positions_and_json(stub, live_markets):
     stub(StubReader(live_markets, acct))
     r = invoke("account", "0x" + "ab" * 20)
     assert r.exit_code == 0, r.stderr
-    for s in ("equity", "9,990.00", "free collateral", "0.8%", "183.817069", "short"):
+    for s in ("equity", "9,990.00", "free collateral", "0.8%", "183.817", "short"):
         assert s in r.stdout
+    assert "183.817069" not in r.stdout  # the liquidation price reads to the market's 0.001 tick
     d = json.loads(invoke("account", "0x" + "ab" * 20, "--json").stdout)
     assert d["equity"] == "9990.000000" and d["positions"][0]["liquidation_price"] == "183.817069"
     assert d["pnl"]["total"] == "-0.75" and d["liquidatable"] is False

@@ -136,7 +136,7 @@ def test_post__insufficient_margin__400_says_missing_amount(client, chain, trade
     # 100 GPU-hours at $2.50: IM 100 * (0.40 + 15% * 2.50) = 77.5 USD + fee 0.125 USD
     r = _post(client, make_order(traders[0], quantity=100_000), traders[0])
     assert r.status_code == 400 and r.json()["code"] == "insufficient_margin"
-    assert r.json()["missing"] == 77_625_000 - 10 * USDC and "missing 67.625 USD" in r.json()["detail"]
+    assert r.json()["missing"] == 77_625_000 - 10 * USDC and "missing 67.63 USD" in r.json()["detail"]
 
 
 def test_post__open_orders_reserve_margin__per_side_max(client, chain, traders):

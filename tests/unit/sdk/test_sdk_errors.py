@@ -133,4 +133,6 @@ def test_usd_text__readable():
     from decimal import Decimal
 
     assert errors.usd_text(Decimal("1234.5")) == "1,234.50 USD"
-    assert errors.usd_text(Decimal("0.0496")) == "0.0496 USD"
+    # money to the cent (issue 14), rounded up: a message names what is needed or missing
+    assert errors.usd_text(Decimal("0.0496")) == "0.05 USD"
+    assert errors.usd_text(Decimal("67.625")) == "67.63 USD"

@@ -50,11 +50,30 @@ export function fmt(v, digits = 6) {
   if (!Number.isFinite(n)) return String(v);
   return n.toLocaleString("en-US", { maximumFractionDigits: digits });
 }
-export function usd(v) { return v === null || v === undefined ? "—" : `${fmt(v, 2)} USD`; }
-export function signed(v, digits = 6) {
-  if (v === null || v === undefined) return "—";
+// money: always to the cent, with its unit
+export function usd(v) { return v === null || v === undefined || v === "" ? "—" : `${px(v, 2)} USD`; }
+// a price to the market's tick: exactly `places` decimals (the API sends `places` with every price)
+export function px(v, places = 2) {
+  if (v === null || v === undefined || v === "") return "—";
   const n = Number(v);
-  return (n > 0 ? "+" : "") + fmt(v, digits);
+  if (!Number.isFinite(n)) return String(v);
+  return n.toLocaleString("en-US", { minimumFractionDigits: places, maximumFractionDigits: places });
+}
+export function signed(v, places = 2) {
+  if (v === null || v === undefined || v === "") return "—";
+  const n = Number(v);
+  return (n > 0 ? "+" : "") + px(v, places);
+}
+// a unix time in the viewer's zone and in UTC: "Nov 11, 2026, 12:00 CST (18:00 UTC)"
+export function timeText(ts) {
+  if (!ts) return "—";
+  const t = new Date(Number(ts) * 1000);
+  const local = t.toLocaleString("en-US", { year: "numeric", month: "short", day: "numeric", hour: "2-digit",
+    minute: "2-digit", hour12: false, timeZoneName: "short" });
+  const utc = t.toLocaleString("en-US", { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "UTC" });
+  const utcDay = t.toLocaleString("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
+  const localDay = t.toLocaleString("en-US", { month: "short", day: "numeric" });
+  return / UTC$/.test(local) ? local : `${local} (${utcDay === localDay ? "" : utcDay + ", "}${utc} UTC)`;
 }
 export function cls(v) { const n = Number(v); return n > 0 ? "pos" : n < 0 ? "neg" : ""; }
 

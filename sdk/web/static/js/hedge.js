@@ -1,4 +1,4 @@
-import { api, $, esc, fmt, usd, say, sayError } from "./common.js";
+import { api, $, esc, fmt, px, usd, say, sayError, sleep } from "./common.js";
 import { account, onAccount, signTypedData } from "./wallet.js";
 import { lineChart } from "./chart.js";
 
@@ -22,10 +22,18 @@ function render(p) {
   $("#p-fees").textContent = usd(p.fees);
   $("#p-free").textContent = p.free_collateral === null ? "connect a wallet" : usd(p.free_collateral);
   $("#p-short").textContent = p.shortfall === null ? "—" : usd(p.shortfall);
-  $("#legs tbody").innerHTML = p.legs.map((l, i) => `<tr data-leg="${i}"><td><a href="/markets/${l.market_id}">${esc(l.symbol)}</a></td><td class="${l.side === "buy" ? "pos" : "neg"}">${l.side}</td><td class="n">${fmt(l.quantity, 3)} ${esc(l.unit)}</td><td class="n">${fmt(l.price)}</td><td class="n">${usd(l.notional)}</td><td class="small">${esc(l.purpose)}</td><td class="leg-status">${l.typed_data ? "ready to sign" : "connect a wallet"}</td></tr>`).join("");
+  $("#legs tbody").innerHTML = p.legs.map((l, i) => `<tr data-leg="${i}"><td data-label="Market"><a href="/markets/${l.market_id}">${esc(l.symbol)}</a></td><td data-label="Side" class="${l.side === "buy" ? "pos" : "neg"}">${l.side}</td><td data-label="Size" class="n">${fmt(l.quantity, 3)} ${esc(l.unit)}</td><td data-label="Limit price" class="n">${esc(l.price)} USD/${esc(l.unit)}</td><td data-label="Notional" class="n">${usd(l.notional)}</td><td data-label="Why" class="small">${esc(l.purpose)}</td><td data-label="Status" class="leg-status">${l.typed_data ? "ready to sign" : "connect a wallet"}</td></tr>`).join("");
   $("#plan-notes").innerHTML = p.notes.map((n) => `<li>${esc(n)}</li>`).join("") +
     (p.shortfall !== null && Number(p.shortfall) > 0 ? `<li class="neg">Deposit at least ${usd(p.shortfall)} before placing (Trade page), or the relay will reject the orders for insufficient margin.</li>` : "");
+  // before anyone signs: how much the book fills now, and what would rest where, until when
+  const depth = $("#plan-depth");
+  depth.innerHTML = (p.depth || []).map((x) => `<li class="${x.thin ? "warn" : "ok"}">${x.thin ? "<b>Thin book:</b> " : ""}${esc(x.text)}</li>`).join("");
+  depth.hidden = !(p.depth || []).length;
+  $("#leverage tbody").innerHTML = (p.leverage || []).map((r) => `<tr><td data-label="Backed by">${esc(r.label)}</td><td data-label="Collateral" class="n">${usd(r.collateral)}</td><td data-label="Liquidation price">${r.liquidation.map((x) => `${esc(x.symbol)}: ${x.price === null ? "none" : esc(x.price) + " USD/" + esc(x.unit)}`).join("<br>")}</td></tr>`).join("")
+    || '<tr><td colspan="3" class="muted">—</td></tr>';
   $("#place-btn").disabled = !p.legs.length;
+  $("#place-btn").textContent = (p.depth || []).some((x) => x.thin) ? "Place orders anyway (the rest rests; sign in wallet)" : "Place orders (sign in wallet)";
+  $("#exec-report").hidden = true;
   const pts = p.curve.points;
   const xs = pts.map((_, i) => i);
   lineChart($("#spread-curve"), [
@@ -84,8 +92,39 @@ $("#place-btn").addEventListener("click", async () => {
     }
     say(msg, `Placed ${placed.length} order(s). Matching resting orders fill on-chain; watch the Account page.`, "ok");
     $("#place-btn").disabled = true;
+    remember(plan);
+    await report(plan.legs.map((l) => l.order));
   } catch (e) { sayError(msg, e); }
 });
+
+// the planned hedge, for the coverage panel on the Account page (this browser only)
+function remember(p) {
+  const key = `cspread-plans:${(account() || "").toLowerCase()}`;
+  const all = JSON.parse(localStorage.getItem(key) || "[]");
+  for (const l of p.legs) {
+    all.push({ market_id: l.market_id, symbol: l.symbol, unit: l.unit, side: l.side, quantity: l.quantity,
+      price: l.price, hash: l.hash, expiry: Number(l.order.expiry), placed_at: Math.floor(Date.now() / 1000) });
+  }
+  localStorage.setItem(key, JSON.stringify(all.slice(-200)));
+}
+
+// after placing: "filled X of Y, Z resting at P until T" per leg, from the chain, until it settles down
+async function report(orders) {
+  const box = $("#exec-report");
+  box.hidden = false;
+  let last = "";
+  for (let i = 0; i < 10; i++) {
+    await sleep(i === 0 ? 1500 : 2000);
+    let st;
+    try { st = await api("/api/orders/status", { orders }); } catch (e) { sayError(box, e); return; }
+    const text = st.map((x) => x.text).join("\n");
+    box.innerHTML = `<b>Result</b><ul>${st.map((x) => `<li class="${Number(x.resting) > 0 ? "warn" : "ok"}">${esc(x.text)}</li>`).join("")}</ul>` +
+      (st.some((x) => Number(x.resting) > 0) ? '<p class="small">A resting remainder fills only if someone takes it; cancel it on the Account page.</p>' : "");
+    box.dataset.done = "1";
+    if (text === last && i >= 2) break;  // stable: the matcher has done what it can
+    last = text;
+  }
+}
 
 onAccount(() => { if (plan) doPlan(); });
 doPlan();

@@ -1,5 +1,5 @@
 // Market page: book and trades live from the relay stream (proxied at /ws), with reconnect.
-import { api, $, esc, fmt, signed, cls } from "./common.js";
+import { api, $, esc, fmt, px, signed, cls, timeText } from "./common.js";
 import { lineChart } from "./chart.js";
 
 const m = JSON.parse($("#market-data").textContent);
@@ -11,15 +11,15 @@ function levels(rows) {
 }
 
 function renderBook(bids, asks) {
-  $("#bids").innerHTML = bids.length ? bids.map((l) => `<tr><td class="n">${fmt(l.quantity, 3)}</td><td class="n pos">${fmt(l.price)}</td></tr>`).join("")
+  $("#bids").innerHTML = bids.length ? bids.map((l) => `<tr><td class="n">${fmt(l.quantity, 3)}</td><td class="n pos">${px(l.price, m.places)}</td></tr>`).join("")
     : '<tr><td colspan="2" class="muted">no bids</td></tr>';
-  $("#asks").innerHTML = asks.length ? asks.map((l) => `<tr><td class="n neg">${fmt(l.price)}</td><td class="n">${fmt(l.quantity, 3)}</td></tr>`).join("")
+  $("#asks").innerHTML = asks.length ? asks.map((l) => `<tr><td class="n neg">${px(l.price, m.places)}</td><td class="n">${fmt(l.quantity, 3)}</td></tr>`).join("")
     : '<tr><td colspan="2" class="muted">no asks</td></tr>';
 }
 
 const trades = [];
 function renderTrades() {
-  $("#trades").innerHTML = trades.length ? trades.slice(0, 50).map((t) => `<tr><td>${esc(t.time_text || "block " + t.block)}</td><td class="${t.side === "buy" ? "pos" : "neg"}">${t.side}</td><td class="n">${fmt(t.price)}</td><td class="n">${fmt(t.quantity, 3)}</td></tr>`).join("")
+  $("#trades").innerHTML = trades.length ? trades.slice(0, 50).map((t) => `<tr><td>${esc(t.timestamp ? timeText(t.timestamp) : (t.time_text || "pending"))}</td><td class="${t.side === "buy" ? "pos" : "neg"}">${t.side}</td><td class="n">${px(t.price, m.places)}</td><td class="n">${fmt(t.quantity, 3)}</td></tr>`).join("")
     : '<tr><td colspan="4" class="muted">no trades yet</td></tr>';
 }
 
@@ -68,8 +68,8 @@ async function loadTrades() {
 
 async function refresh() {
   const d = await api(`/api/markets/${m.id}`);
-  $("#m-mark").textContent = d.mark ? fmt(d.mark) : "—";
-  $("#m-index").textContent = d.index ? fmt(d.index) : "—";
+  $("#m-mark").textContent = d.mark ? px(d.mark, d.places) : "—";
+  $("#m-index").textContent = d.index ? px(d.index, d.places) : "—";
   const ch = $("#m-change"); ch.textContent = d.change_24h ? signed(d.change_24h) : "—"; ch.className = cls(d.change_24h);
   const st = $("#m-status"); st.textContent = d.status_text; st.className = `status s-${d.status}`;
   chart(d);

@@ -1,4 +1,4 @@
-import { api, $, $$, fmt, signed, cls } from "./common.js";
+import { api, $, $$, fmt, px, cls } from "./common.js";
 import { lineChart } from "./chart.js";
 
 async function curves() {
@@ -14,10 +14,10 @@ async function refresh() {
   for (const m of ms) {
     const row = $(`#markets-table tr[data-id="${m.id}"]`);
     if (!row) continue;
-    row.querySelector('[data-f="index"]').textContent = m.index ? fmt(m.index) : "—";
-    row.querySelector('[data-f="mark"]').textContent = m.mark ? fmt(m.mark) : "—";
+    row.querySelector('[data-f="index"]').textContent = m.index ? px(m.index, m.places) : "—";
+    row.querySelector('[data-f="mark"]').textContent = m.mark ? px(m.mark, m.places) : "—";
     const ch = row.querySelector('[data-f="change_24h"]');
-    ch.textContent = m.change_24h ? signed(m.change_24h) : "—";
+    ch.textContent = m.change_24h_text;
     ch.className = `n ${cls(m.change_24h)}`;
     row.querySelector('[data-f="open_interest"]').textContent = `${fmt(m.open_interest, 3)} ${m.unit}`;
     const st = row.querySelector('[data-f="status_text"]');

@@ -1,4 +1,4 @@
-import { api, $, esc, fmt, usd, say, sayError } from "./common.js";
+import { api, $, esc, fmt, usd, say, sayError, timeText } from "./common.js";
 import { account, onAccount, requireAccount, sendTxs, signTypedData } from "./wallet.js";
 
 const sel = $("#o-market");
@@ -24,7 +24,7 @@ async function refresh() {
   $("#t-collateral").textContent = usd(s.collateral);
   $("#t-free").textContent = usd(s.free_collateral);
   openOrders = s.open_orders;
-  $("#orders tbody").innerHTML = openOrders.length ? openOrders.map((o, i) => `<tr><td><a href="/markets/${o.market_id}">${esc(o.symbol)}</a></td><td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}</td><td class="n">${fmt(o.price)}</td><td class="n">${fmt(o.remaining, 3)} ${esc(o.unit)}</td><td>${esc(o.expiry_text)}</td><td><button type="button" class="ghost small" data-cancel="${i}">Cancel</button></td></tr>`).join("")
+  $("#orders tbody").innerHTML = openOrders.length ? openOrders.map((o, i) => `<tr><td><a href="/markets/${o.market_id}">${esc(o.symbol)}</a></td><td class="${o.side === "buy" ? "pos" : "neg"}">${o.side}</td><td class="n">${esc(o.price)} USD/${esc(o.unit)}</td><td class="n">${fmt(o.remaining, 3)} ${esc(o.unit)}</td><td>${esc(timeText(o.expiry))}</td><td><button type="button" class="ghost small" data-cancel="${i}">Cancel</button></td></tr>`).join("")
     : '<tr><td colspan="6" class="muted">no open orders</td></tr>';
 }
 
@@ -55,10 +55,10 @@ $("#order-form").addEventListener("submit", async (ev) => {
       price: $("#o-price").value.trim(), reduce_only: $("#o-reduce").checked };
     say(msg, "Checking the order…");
     const leg = await api("/api/orders/build", body);
-    say(msg, `Sign: ${leg.side} ${leg.quantity} ${leg.unit} of ${leg.symbol} @ ${leg.price} USD in the wallet…`);
+    say(msg, `Sign: ${leg.side} ${leg.quantity} ${leg.unit} of ${leg.symbol} @ ${leg.price} USD/${leg.unit} in the wallet…`);
     const signature = await signTypedData(leg.typed_data);
     await api("/api/orders", { order: leg.order, signature });
-    say(msg, `Placed: ${leg.side} ${leg.quantity} ${leg.unit} of ${leg.symbol} @ ${leg.price} USD.`, "ok");
+    say(msg, `Placed: ${leg.side} ${leg.quantity} ${leg.unit} of ${leg.symbol} @ ${leg.price} USD/${leg.unit}.`, "ok");
   } catch (e) { sayError(msg, e); }
   refresh().catch(() => {});
 });
