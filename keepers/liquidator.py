@@ -55,15 +55,22 @@ class MarketVector:
     halted: np.ndarray  # bool
     settled: np.ndarray  # bool
     price_tick: np.ndarray | None = None  # base units per unit (None: 1, no rounding)
+    quantity_step: np.ndarray | None = None  # thousandths (None: 1)
+    min_quantity: np.ndarray | None = None  # thousandths (None: 0)
 
     @classmethod
     def empty(cls, market_ids: list[int]) -> "MarketVector":
         n = len(market_ids)
         return cls(list(market_ids), np.zeros(n), np.zeros(n, bool), np.zeros(n), np.zeros(n), np.zeros(n, bool),
-                   np.zeros(n, bool), np.ones(n))
+                   np.zeros(n, bool), np.ones(n), np.ones(n), np.zeros(n))
 
     def tick(self, j: int) -> int:
         return 1 if self.price_tick is None else max(int(self.price_tick[j]), 1)
+
+    def lot(self, j: int) -> tuple[int, int]:
+        """(quantity_step, min_quantity) in thousandths."""
+        step = 1 if self.quantity_step is None else max(int(self.quantity_step[j]), 1)
+        return step, 0 if self.min_quantity is None else int(self.min_quantity[j])
 
     def actionable(self, j: int) -> bool:
         """``liquidate`` may act on this market now: fresh or halted (last mark), not settled."""
@@ -225,41 +232,24 @@ class Planner:
              open_notional: dict[str, dict[int, int]] | None = None) -> tuple[list[Target], list[AdlTarget], list[dict]]:
         """confirmed: (account, summary{equity, maintenance, open_markets, liquidatable, adl_pending,
         stale_margin?}, positions{market: qty}); fund: the insurance fund (base units).
-        Returns (liquidation targets sorted by shortfall desc, ADL targets by deficit desc,
-        skipped with reasons). An insolvent account the fund can carry gets one target per
-        actionable market (close-out is per market); one it cannot carry becomes an ADL target."""
-        targets, adl, skipped = [], [], []
+
+        Returns (liquidation targets in the order to send them, ADL targets, skipped with
+        reasons). Solvent accounts come first, largest shortfall first: their penalties flow
+        into the fund before the close-outs of this block run (same sender, nonce order), so
+        the fund they leave is what decides the insolvent accounts. An insolvent account the
+        fund can carry (deficit + one minimum reward per leg) gets one close-out per actionable
+        market; one it cannot carry becomes an ADL target (``deleverage``)."""
+        targets, closeouts, adl, skipped = [], [], [], []
         col = {m: j for j, m in enumerate(mv.market_ids)}
         p = self.params
-        for account, s, positions in confirmed:
+        rows = sorted(confirmed, key=lambda r: int(r[1]["maintenance"]) - int(r[1]["equity"]), reverse=True)
+        solvent = [r for r in rows if int(r[1]["equity"]) > 0]
+        insolvent = [r for r in rows if int(r[1]["equity"]) <= 0]
+        fund_est = fund
+        for account, s, positions in solvent:
             eq, mm = int(s["equity"]), int(s["maintenance"])
-            n_open = int(s.get("open_markets", len(positions)))
-            liquidatable = bool(s.get("liquidatable", mm > 0 and eq < mm))
-            if eq <= 0 and positions and not p.fund_carries(eq, n_open, fund):
-                order = self.loss_order(positions, (open_notional or {}).get(account, {}), mv)
-                if not order:
-                    skipped.append({"account": account, "reason": "needs ADL but every mark is stale"})
-                    continue
-                adl.append(AdlTarget(account, -eq, order, bool(s.get("adl_pending"))))
-                continue
-            if not liquidatable:
-                skipped.append({"account": account, "reason": "healthy on chain" if eq > 0 or mm > 0
-                                else "insolvent in settled markets only: left to the settler"})
-                continue
-            if eq <= 0:
-                # close-out, one market per tx: each leg pays its own reward, the fund keeps
-                # the deficit and one minimum reward per leg still open
-                legs = [(mid, abs(q)) for mid, q in sorted(positions.items()) if q and mid in col and mv.actionable(col[mid])]
-                if not legs:
-                    skipped.append({"account": account, "reason": "no fresh or halted market to close out"})
-                    continue
-                f, left = fund, n_open
-                for mid, size in legs:
-                    j = col[mid]
-                    price = liquidation_price(int(mv.mark[j]), positions[mid], mv.tick(j))
-                    r = min(p.reward(size, price), f - (-eq) - (left - 1) * p.min_reward)
-                    f, left = f - r, left - 1
-                    targets.append(Target(account, mid, size, mm - eq, True, max(r, 0)))
+            if not s.get("liquidatable", mm > 0 and eq < mm):
+                skipped.append({"account": account, "reason": "healthy on chain"})
                 continue
             choice = self.choose_market(positions, mv)
             if choice is None:
@@ -268,18 +258,48 @@ class Planner:
             mid, size = choice
             j = col[mid]
             price = liquidation_price(int(mv.mark[j]), positions[mid], mv.tick(j))
+            step, min_q = mv.lot(j)
             take, penalty = self.expected_partial(eq, int(s.get("stale_margin", 0)), mm, size, int(mv.mark[j]), price,
-                                                  int(mv.mm_fixed[j]), int(mv.mm_rate_bps[j]))
-            reward = min(p.reward(take, price), fund + penalty)
+                                                  int(mv.mm_fixed[j]), int(mv.mm_rate_bps[j]), min_q, step)
+            reward = min(p.reward(take, price), fund_est + penalty)
             if self.check_profit and reward < self.gas_cost_units + self.min_profit_units:
                 skipped.append({"account": account, "reason": "unprofitable", "reward": reward,
                                 "gas_cost": self.gas_cost_units})
                 continue
+            fund_est += penalty - reward
             targets.append(Target(account, mid, size, mm - eq, False, reward, penalty))
-        targets.sort(key=lambda t: t.shortfall, reverse=True)
-        adl.sort(key=lambda a: a.deficit, reverse=True)
-        return targets, adl, skipped
-
+        for account, s, positions in insolvent:
+            eq, mm = int(s["equity"]), int(s["maintenance"])
+            n_open = int(s.get("open_markets", len(positions)))
+            if not positions:
+                skipped.append({"account": account, "reason": "no position in the book"})
+                continue
+            if not p.fund_carries(eq, n_open, fund_est):
+                order = self.loss_order(positions, (open_notional or {}).get(account, {}), mv)
+                if not order:
+                    skipped.append({"account": account, "reason": "needs ADL but every mark is stale"})
+                    continue
+                adl.append(AdlTarget(account, -eq, order, bool(s.get("adl_pending"))))
+                continue
+            if not s.get("liquidatable", mm > 0 and eq < mm):
+                skipped.append({"account": account, "reason": "insolvent in settled markets only: left to the settler"})
+                continue
+            # close-out, one market per tx: each leg pays its own reward, the fund keeps the
+            # deficit and one minimum reward per leg still open
+            legs = [(mid, abs(q)) for mid, q in sorted(positions.items()) if q and mid in col and mv.actionable(col[mid])]
+            if not legs:
+                skipped.append({"account": account, "reason": "no fresh or halted market to close out"})
+                continue
+            left = n_open
+            for mid, size in legs:
+                j = col[mid]
+                price = liquidation_price(int(mv.mark[j]), positions[mid], mv.tick(j))
+                r = max(min(p.reward(size, price), fund_est - (-eq) - (left - 1) * p.min_reward), 0)
+                fund_est, left = fund_est - r, left - 1
+                closeouts.append(Target(account, mid, size, mm - eq, True, r))
+            if left == 0:
+                fund_est += eq  # flat: the fund absorbs the deficit
+        return targets + closeouts, adl, skipped
 
 def adl_score(quantity: int, open_notional: int, equity: int, mark: int) -> int:
     """``deleverage``'s rank of a counterparty: profit x notional / equity (profit x leverage),
@@ -380,7 +400,7 @@ class Liquidator:
         self.guard = SendGuard()
         self.planner = Planner()
         self.market_ids: list[int] = []
-        self.params: dict[int, tuple[int, int, int]] = {}
+        self.params: dict[int, tuple[int, int, int, int, int]] = {}
         self.m_liq = metrics.counter("liquidations_sent_total", "Liquidation txs sent")
         self.m_liq_ok = metrics.counter("liquidations_mined_total", "Liquidation txs mined successfully")
         self.m_lost = metrics.counter("liquidations_lost_total", "Liquidations reverted or rejected (race, healthy)")
@@ -425,7 +445,8 @@ class Liquidator:
         self.market_ids = list(range(1, n + 1))
         self.params = {}
         for mid, m in zip(self.market_ids, batch_call(self.chain.w3, [self.ch.functions.market(i) for i in self.market_ids])):
-            self.params[mid] = (int(m[11]), int(m[12]), int(m[8]))  # mm_fixed, mm_rate_bps, price_tick
+            # mm_fixed, mm_rate_bps, price_tick, quantity_step, min_quantity
+            self.params[mid] = (int(m[11]), int(m[12]), int(m[8]), int(m[6]), int(m[7]))
 
     def market_vector(self) -> MarketVector:
         """Marks, freshness and parameters for the book's columns (one batched read)."""
@@ -438,7 +459,8 @@ class Liquidator:
         mv = MarketVector.empty(ids)
         for j, m in enumerate(ids):
             mv.mark[j], mv.fresh[j] = marks[j][0], bool(marks[j][2])
-            mv.mm_fixed[j], mv.mm_rate_bps[j], mv.price_tick[j] = self.params[m]
+            (mv.mm_fixed[j], mv.mm_rate_bps[j], mv.price_tick[j], mv.quantity_step[j],
+             mv.min_quantity[j]) = self.params[m]
             mv.halted[j], mv.settled[j] = bool(states[j][0]), bool(states[j][1])
         return mv
 
@@ -489,7 +511,10 @@ class Liquidator:
                                  describe={"account": t.account, "market_id": t.market_id, "quantity": t.quantity,
                                            "shortfall": t.shortfall, "insolvent": t.insolvent,
                                            "expected_reward": t.expected_reward,
-                                           "expected_penalty": t.expected_penalty})
+                                           "expected_penalty": t.expected_penalty},
+                                 # a close-out simulated before this block's penalties reach the fund
+                                 # takes the cheap flag-only path: give it the full close-out's gas
+                                 min_gas=self.s.gas_per_liquidation if t.insolvent else 0)
             self.guard.sent(t.account, head.number)
             if r.status in ("sent", "dry"):
                 sent += 1
@@ -654,7 +679,7 @@ class Liquidator:
             mark = int(self.ch.functions.mark(mid).call(block_identifier=blk)[0])
         except Exception:
             return 0
-        tick = self.params.get(mid, (0, 0, 1))[2] or 1
+        tick = self.params.get(mid, (0, 0, 1, 1, 0))[2] or 1
         return self.planner.params.reward(abs(int(q)), liquidation_price(mark, int(q), tick)) if q else 0
 
     def _gas_cost_units(self) -> int:

@@ -105,9 +105,10 @@ def test_planner__largest_shortfall_first__halted_market_liquidated_at_last_mark
         ("0xE", {"equity": 10, "maintenance": 100, "open_markets": 1, "liquidatable": True}, {2: 1000}),  # halted
     ]
     targets, adl, skipped = p.plan(confirmed, MV, FUND)
-    assert [t.account for t in targets] == ["0xB", "0xE", "0xA"] and not adl  # shortfall 600, 90, 50
-    assert targets[0].insolvent and targets[0].quantity == 2000 and targets[0].market_id == 1
-    assert targets[1].market_id == 2  # MV halts market 2: taken at its last mark, not skipped
+    # solvent first (their penalties reach the fund first), each group largest shortfall first
+    assert [t.account for t in targets] == ["0xE", "0xA", "0xB"] and not adl
+    assert targets[2].insolvent and targets[2].quantity == 2000 and targets[2].market_id == 1
+    assert targets[0].market_id == 2  # MV halts market 2: taken at its last mark, not skipped
     assert {s["account"]: s["reason"] for s in skipped} == {"0xC": "healthy on chain"}
 
 
@@ -148,6 +149,24 @@ def test_planner__fund_cannot_carry_insolvent__adl_target_largest_loss_market_fi
     assert adl[0].deficit == 30 * 10**6 and adl[0].markets == (1, 2) and adl[0].flagged
     targets, adl, _ = Planner(LP).plan([("0xA", s, pos)], mv, fund + 1, ons)  # now the fund carries it
     assert not adl and len(targets) == 2
+
+
+def test_planner__penalties_of_this_block_fund_the_close_outs_after_them():
+    # Uri-like: $746 mark, MM $346.50/unit; a solvent short pays ~$74.60 into the fund, so an
+    # insolvent short $50 under water is closed out in the same block, not deleveraged
+    mv = MarketVector([1], np.array([746e6]), np.ones(1, bool), np.array([160e6]), np.array([2500]),
+                      np.zeros(1, bool), np.zeros(1, bool), np.array([10_000]), np.array([1]), np.array([100]))
+    solvent = ("0xS", {"equity": 76 * 10**6, "maintenance": 346_500_000, "open_markets": 1, "liquidatable": True},
+               {1: -1000})
+    debtor = ("0xD", {"equity": -50 * 10**6, "maintenance": 346_500_000, "open_markets": 1, "liquidatable": True},
+              {1: -1000})
+    targets, adl, _ = Planner(LP).plan([debtor, solvent], mv, 0)
+    assert [(t.account, t.insolvent) for t in targets] == [("0xS", False), ("0xD", True)] and not adl
+    assert targets[0].expected_penalty == 74_600_000 and targets[0].expected_reward == 1_746_000
+    assert targets[1].expected_reward == 1_746_000  # the fund keeps $50 of the $72.85 for the deficit
+    debtor[1]["equity"] = -80 * 10**6  # beyond what the penalty brings: ADL
+    targets, adl, _ = Planner(LP).plan([debtor, solvent], mv, 0)
+    assert [t.account for t in targets] == ["0xS"] and [a.account for a in adl] == ["0xD"]
 
 
 def test_planner__insolvent_in_settled_markets_only__left_to_settler_unless_fund_short():
