@@ -501,7 +501,9 @@ class Liquidator:
         targets, adl, skipped = self.planner.plan(confirmed, mv, fund, ons)
         self.m_adl_wait.set(len(adl))
         for sk in skipped:
-            kv(log, logging.DEBUG if sk["reason"] == "healthy on chain" else logging.INFO, "skip", block=head.number, **sk)
+            # the healthy and the settler's accounts are re-screened every block: not worth a line each
+            quiet = sk["reason"] == "healthy on chain" or "settler" in sk["reason"]
+            kv(log, logging.DEBUG if quiet else logging.INFO, "skip", block=head.number, **sk)
         sent = 0
         for t in targets:
             key = f"liq:{t.account}:{t.market_id}" if t.insolvent else f"liq:{t.account}"

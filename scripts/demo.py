@@ -352,8 +352,9 @@ class Demo:
         rewards = sum(usd(e["args"]["reward"]) for e in self.liquidations)
         penalties = sum(usd(e["args"]["penalty"]) for e in self.liquidations)
         con.print(f"Insurance fund: [bold]{ins:,.2f} USD[/] (liquidation penalties {penalties:,.2f} in, liquidator "
-                  f"rewards {rewards:,.2f} out, losses it covered); bad debt: [bold]{bad:,.2f} USD[/] (a loss the fund "
-                  f"cannot carry is assigned by auto-deleveraging, never written off).")
+                  f"rewards {rewards:,.2f} out, net of losses it covered).")
+        con.print(f"Recorded bad debt: [bold]{bad:,.2f} USD[/] (a loss the fund cannot carry is assigned by "
+                  f"auto-deleveraging, never written off).")
         n = len(self.liquidations)
         con.print(f"Liquidations seen on-chain: {n}, earning the liquidator keeper {rewards:,.2f} USD in rewards; the "
                   f"speculator's {SPEC_QTY} MWh long was "
