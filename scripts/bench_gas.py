@@ -12,6 +12,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
+from web3.logs import DISCARD
 
 from oracle.signing import ReportSigner
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
@@ -89,6 +90,13 @@ class Bench:
         o, sig = self.order(maker, market_id, maker_buys, qty, price)
         return self.send(self.ex.functions.fill(o, sig, qty), taker, label)
 
+    def expect(self, receipt, event: str, n: int) -> list:
+        """The row measures what its label says: `n` `event`s in the receipt."""
+        evs = getattr(self.ch.events, event)().process_receipt(receipt, errors=DISCARD)
+        if len(evs) != n:
+            raise RuntimeError(f"expected {n} {event} events, got {len(evs)}")
+        return evs
+
     def adl_score(self, account: str, market_id: int) -> int:
         """deleverage's rank: profit x notional / equity, as the contract computes it."""
         q, on = self.ch.functions.position(account, market_id).call()
@@ -154,19 +162,25 @@ class Bench:
         self.send(self.ch.functions.liquidate(victims[0].address, power["id"], 10**12), liquidator, "liquidate (partial)")
         # $400: every short insolvent. The fund holds only the partial's penalty: liquidate flags
         self.submit([feeds[0]], [400_000_000])
-        self.send(self.ch.functions.liquidate(victims[1].address, power["id"], 10**12), liquidator,
-                  "liquidate (insolvent, fund short: flags for deleverage)")
-        self.send(self.ch.functions.deleverage(victims[1].address, power["id"], [lmaker.address]), liquidator,
-                  "deleverage (1 counterparty)")
+        r = self.send(self.ch.functions.liquidate(victims[1].address, power["id"], 10**12), liquidator,
+                      "liquidate (insolvent, fund short: flags for deleverage)")
+        self.expect(r, "DeleverageNeeded", 1)
+        r = self.send(self.ch.functions.deleverage(victims[1].address, power["id"], [lmaker.address]), liquidator,
+                      "deleverage (1 counterparty)")
+        self.expect(r, "Deleveraged", 1)
         # deficit 40 x 355 - 3,000 = 11,200 USD > 3 longs' profit (3 x 3,550): all four give some
         ranked = sorted(longs, key=lambda a: -self.adl_score(a.address, power["id"]))
-        self.send(self.ch.functions.deleverage(deep.address, power["id"], [a.address for a in ranked]), liquidator,
-                  "deleverage (4 counterparties)")
+        r = self.send(self.ch.functions.deleverage(deep.address, power["id"], [a.address for a in ranked]), liquidator,
+                      "deleverage (4 counterparties)")
+        self.expect(r, "Deleveraged", 4)
         # a funded insurance: the insolvent short is closed out in its one market, liquidator paid
         funder = self.account(50_000 * USDC)
         self.send(self.ch.functions.fund_insurance(50_000 * USDC), funder)
-        self.send(self.ch.functions.liquidate(victims[2].address, power["id"], 10**12), liquidator,
-                  "liquidate (close-out, one market, insolvent, with reward)")
+        r = self.send(self.ch.functions.liquidate(victims[2].address, power["id"], 10**12), liquidator,
+                      "liquidate (close-out, one market, insolvent, with reward)")
+        (ev,) = self.expect(r, "Liquidation", 1)
+        if abs(ev.args.quantity) != 10_000 or ev.args.reward < USDC:
+            raise RuntimeError(f"close-out row did not close out with a reward: {dict(ev.args)}")
 
         # settlement: 51 accounts short the BENCH market against one long
         big = self.account(10**6 * USDC)
