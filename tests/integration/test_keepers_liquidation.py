@@ -104,6 +104,9 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     # its loss went to the whale (the only opposite position, in profit); the $500 one was closed out
     whale = Account.from_key(ANVIL_KEYS[WHALE]).address
     assert adls and {e.args.counterparty for e in adls} == {whale}
+    assert {e.args.account for e in adls} == {shorts[0]}  # only the $400 one: the $500 one fits in the fund
+    closeouts = [e for e in liqs if e.args.account == shorts[1]]
+    assert len(closeouts) == 1 and abs(closeouts[0].args.quantity) == 1_000 and closeouts[0].args.penalty == 0
     assert all(e.args.loss > 0 for e in adls)
     assert env.ch.functions.bad_debt().call() == 0 and env.ch.functions.adl_pending_count().call() == 0
     for a in expected:
