@@ -122,3 +122,6 @@ def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_delever
     fees = env.ch.functions.fees().call() - fees0
     assert pnl + fees + reward + env.ch.functions.insurance_fund().call() == 0, (pnl, fees, reward)
     assert any(l.get("msg") == "deleveraged" and l["counterparty"] == addr[winner] for l in liq.lines())
+    # no event carries a deleverage's reward: the keeper recomputes it, and reports what the chain paid
+    mined = wait_until(lambda: [l for l in liq.lines() if l.get("msg") == "deleverage mined"], 10, 0.2, "report")
+    assert int(mined[0]["reward"]) == reward and int(mined[0]["earned_total"]) == reward
