@@ -403,7 +403,7 @@ class TxSender:
         return self.fees.initial(base, self.w3.eth.gas_price if base is None else 0)
 
     def send(self, key: str, fn, head_number: int, kind: str = "tx", meta: dict | None = None,
-             describe: dict | None = None) -> SendResult:
+             describe: dict | None = None, min_gas: int = 0) -> SendResult:
         if key in self.by_key:
             return SendResult("in_flight", reason="already in flight")
         desc = {"key": key, "kind": kind, "fn": fn.fn_name, **(describe or {})}
@@ -423,7 +423,8 @@ class TxSender:
             return SendResult("dry")
         if self.nonce is None:
             self.sync_nonce()
-        tx = fn.build_transaction({"from": sender, "nonce": self.nonce, "gas": int(gas * self.gas_multiplier),
+        # min_gas: a tx whose path depends on txs ahead of it in the block (estimated on a cheaper path)
+        tx = fn.build_transaction({"from": sender, "nonce": self.nonce, "gas": max(int(gas * self.gas_multiplier), min_gas),
                                    "chainId": self.chain_id, **self._fee_fields()})
         for attempt in (0, 1):
             try:

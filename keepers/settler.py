@@ -2,8 +2,17 @@
 stood undisputed for the dispute window, then settle every open position in batches of
 at most 100 accounts (``Clearinghouse.settle_many``).
 
-Plain logic: :func:`finalizable` (may ``finalize_settlement`` succeed at time ``now``?) and
-:func:`batches` (holders -> batches). :class:`Settler` reads markets, the oracle's settlement
+Plain logic: :func:`finalizable` (may ``finalize_settlement`` succeed at time ``now``?),
+:func:`needs_adl` (would ``settle_many`` skip this holder because its loss exceeds the insurance
+fund?), :func:`plan_settlement` (which holders to batch, which wait for the liquidator's ADL,
+which opposite holders to hold back meanwhile) and :func:`batches` (holders -> batches).
+
+An account whose final loss the insurance fund cannot carry is skipped by ``settle_many``
+(``settle`` would revert "Clearinghouse: deleverage needed"): its loss must first be assigned
+by ``deleverage`` to the profitable opposite positions of that market, which the liquidator
+keeper does. The settler leaves it out of its batches and reports it once (log + gauge)
+instead of resending it every block, and holds back the holders on the other side of it for
+``adl_hold_blocks`` (they are the only ones ADL can assign the loss to once they are settled). :class:`Settler` reads markets, the oracle's settlement
 feeds and the holders (from PositionUpdated events via :class:`~keepers.book.PositionBook`).
 
     python -m keepers.settler --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
@@ -50,11 +59,45 @@ def finalizable(m: MarketInfo, f: SettlementFeed, now: int) -> tuple[bool, str]:
         return False, "delivery not over"
     if f.observed_at < m.delivery_end:
         return False, "no settlement price observed after delivery_end yet"
+    if f.updated_at < m.delivery_end:
+        return False, "settlement value written before delivery_end: it must be disputed and resolved"
     if f.disputed:
         return False, "settlement disputed"
     if not f.final and f.updated_at + m.dispute_window > now:
         return False, f"dispute window open for {f.updated_at + m.dispute_window - now} s"
     return True, "ok"
+
+
+def _tdiv(a: int, b: int) -> int:
+    """Integer division truncated toward zero (Vyper's ``//`` on signed integers)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def needs_adl(collateral: int, quantity: int, open_notional: int, price: int, open_markets: int, fund: int) -> bool:
+    """Mirror of ``settle_many``'s skip: settling this last position would leave a loss the
+    insurance fund cannot carry."""
+    left = collateral + _tdiv(quantity * price, 1000) - open_notional
+    return left < 0 and open_markets == 1 and -left > fund
+
+
+@dataclass(frozen=True)
+class SettlementPlan:
+    settle: list[str]  # holders to pass to settle_many now
+    waiting: list[str]  # holders whose loss needs deleverage first (skipped by the contract)
+    held: list[str]  # opposite holders kept open for ADL while someone waits (up to adl_hold_blocks)
+
+
+def plan_settlement(holders: list[tuple[str, int, int, int, int]], price: int, fund: int, hold: bool) -> SettlementPlan:
+    """holders: (account, quantity, open_notional, collateral, open_markets) in a settled market.
+    With ``hold``, holders on the opposite side of a waiting account are not settled yet: once
+    settled, ADL cannot assign the waiting account's loss to them in this market."""
+    waiting = [h for h in holders if needs_adl(h[3], h[1], h[2], price, h[4], fund)]
+    wait_set = {h[0] for h in waiting}
+    sides = {1 if h[1] > 0 else -1 for h in waiting}
+    held = [h[0] for h in holders if hold and h[0] not in wait_set and (-1 if h[1] > 0 else 1) in sides]
+    skip = wait_set | set(held)
+    return SettlementPlan([h[0] for h in holders if h[0] not in skip], [h[0] for h in waiting], held)
 
 
 def batches(accounts: list[str], size: int = MAX_SETTLE_BATCH) -> list[list[str]]:
@@ -66,6 +109,7 @@ def batches(accounts: list[str], size: int = MAX_SETTLE_BATCH) -> list[list[str]
 class SettlerSettings(KeeperSettings):
     poll_interval: float = 1.0
     batch_size: int = MAX_SETTLE_BATCH
+    adl_hold_blocks: int = 30  # blocks the other side of a waiting account stays unsettled for ADL
 
     @field_validator("batch_size")
     @classmethod
@@ -92,6 +136,10 @@ class Settler:
         self.m_final = metrics.counter("finalized_total", "finalize_settlement txs sent")
         self.m_settled = metrics.counter("settle_batches_total", "settle_many txs sent")
         self.m_open = metrics.gauge("open_positions_in_settled_markets", "Positions waiting to be settled")
+        self.m_adl = metrics.gauge("adl_waiting", "Positions skipped by settle_many: their loss needs deleverage")
+        self.m_held = metrics.gauge("held_for_adl", "Opposite positions held back so ADL can assign a loss")
+        self.reported: set[tuple[int, str]] = set()  # (market, account) waiting for ADL, already logged
+        self.hold_since: dict[int, int] = {}  # market -> block its first waiting account was seen
 
     def start(self, head: Head) -> dict:
         self.sender.sync_nonce()
@@ -133,12 +181,17 @@ class Settler:
             if r.status in ("sent", "dry"):
                 finalized += 1
                 self.m_final.inc()
-        for m in markets:
-            if not m.settled:
-                continue
+        settled_markets = [m for m in markets if m.settled]
+        states = batch_call(self.chain.w3, [self.ch.functions.market_state(m.market_id) for m in settled_markets])
+        fund = int(self.ch.functions.insurance_fund().call()) if settled_markets else 0
+        n_adl = n_held = 0
+        for m, st in zip(settled_markets, states):
             holders = self.book.holders(m.market_id)
             waiting += len(holders)
-            for k, chunk in enumerate(batches(holders, self.s.batch_size)):
+            plan = self._plan(m.market_id, holders, int(st[2]), fund, head.number)
+            n_adl += len(plan.waiting)
+            n_held += len(plan.held)
+            for k, chunk in enumerate(batches(plan.settle, self.s.batch_size)):
                 r = self.sender.send(f"settle:{m.market_id}:{k}", self.ch.functions.settle_many(chunk, m.market_id),
                                      head.number, kind="settle", meta={"kind": "settle", "market_id": m.market_id},
                                      describe={"market_id": m.market_id, "accounts": len(chunk), "batch": k})
@@ -146,8 +199,31 @@ class Settler:
                     settled += 1
                     self.m_settled.inc()
         self.m_open.set(waiting)
+        self.m_adl.set(n_adl)
+        self.m_held.set(n_held)
         return {"expired": len(expired), "finalize_sent": finalized, "settle_batches": settled,
-                "open_in_settled": waiting}
+                "open_in_settled": waiting, "adl_waiting": n_adl, "held_for_adl": n_held}
+
+    def _plan(self, mid: int, holders: list[str], price: int, fund: int, block: int) -> SettlementPlan:
+        rows = []
+        for a in holders:
+            i = self.book.index[a]
+            q, on = self.book.position(a, mid)
+            rows.append((a, q, on, int(self.book.collateral[i]), int((self.book.qty[i] != 0).sum())))
+        first = self.hold_since.get(mid)
+        hold = first is None or block - first < self.s.adl_hold_blocks
+        plan = plan_settlement(rows, price, fund, hold)
+        if plan.waiting:
+            self.hold_since.setdefault(mid, block)
+        else:
+            self.hold_since.pop(mid, None)
+        for a in plan.waiting:
+            if (mid, a) not in self.reported:
+                self.reported.add((mid, a))
+                kv(log, logging.WARNING, "left to the liquidator: loss exceeds the insurance fund, needs deleverage",
+                   market_id=mid, account=a, insurance_fund=fund, holding_opposite=len(plan.held),
+                   hold_blocks=self.s.adl_hold_blocks)
+        return plan
 
 
 def build(settings: SettlerSettings, chain: Chain, metrics: Metrics) -> Settler:

@@ -12,6 +12,7 @@ from pathlib import Path
 from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
+from web3.logs import DISCARD
 
 from oracle.signing import ReportSigner
 from scripts._markets import feed_limits
@@ -24,7 +25,7 @@ USDC = 10**6
 TARGETS = {
     "fill (both accounts already hold positions)": "<= 150,000",
     "liquidate (partial)": "<= 200,000",
-    "liquidate (full close-out, insolvent)": "<= 200,000",
+    "liquidate (close-out, one market, insolvent, with reward)": "<= 200,000",
     "oracle submit, 3 reporters x 1 feed": "<= 72,000",
     "oracle submit, 3 reporters x 8 feeds": "<= 156,000",
     "oracle submit, 3 reporters x 32 feeds": "<= 444,000",
@@ -92,6 +93,20 @@ class Bench:
         o, sig = self.order(maker, market_id, maker_buys, qty, price)
         return self.send(self.ex.functions.fill(o, sig, qty), taker, label)
 
+    def expect(self, receipt, event: str, n: int) -> list:
+        """The row measures what its label says: `n` `event`s in the receipt."""
+        evs = getattr(self.ch.events, event)().process_receipt(receipt, errors=DISCARD)
+        if len(evs) != n:
+            raise RuntimeError(f"expected {n} {event} events, got {len(evs)}")
+        return evs
+
+    def adl_score(self, account: str, market_id: int) -> int:
+        """deleverage's rank: profit x notional / equity, as the contract computes it."""
+        q, on = self.ch.functions.position(account, market_id).call()
+        mark = self.ch.functions.mark(market_id).call()[0]
+        eq = max(self.ch.functions.equity(account).call(), 1)
+        return (q * mark // 1000 - on) * (abs(q) * abs(mark) // 1000) // eq
+
     # ------------------------------------------------------------ scenario
     def run(self) -> list[dict]:
         mk = {m["symbol"].split(".")[0] + "." + m["kind"]: m for m in self.m["markets"]}
@@ -127,22 +142,49 @@ class Bench:
             self.submit(many[:n], [2_000_000 + i for i in range(n)], f"oracle submit, 3 reporters x {n} feed{'s' * (n > 1)}",
                         reporters=self.reporters)
 
-        # liquidations: two thinly margined shorts, a liquidator with deep collateral
+        # liquidations: thinly margined shorts (each 2,000 USDC, short at $45), a liquidator with deep collateral
         liquidator = self.account(10**6 * USDC)
         self.send(self.ch.functions.deposit(10**6 * USDC), liquidator)
         lmaker = self.account(10**6 * USDC)
         self.send(self.ch.functions.deposit(10**6 * USDC), lmaker)
         victims = []
-        for _ in range(2):
+        for _ in range(3):
             v = self.account(2_000 * USDC)
             self.send(self.ch.functions.deposit(2_000 * USDC), v)
             self.fill(lmaker, v, power["id"], True, 10_000, 45_000_000)  # victim short 10 MWh at $45
             victims.append(v)
+        # ADL: one short 40 MWh against four longs of 10 MWh, equal deposits (equal rank)
+        longs = []
+        deep = self.account(3_000 * USDC)  # IM of 40 MWh at $45: 40 x (60 + 30% x 45) = 2,940
+        self.send(self.ch.functions.deposit(3_000 * USDC), deep)
+        for _ in range(4):
+            lg = self.account(20_000 * USDC)
+            self.send(self.ch.functions.deposit(20_000 * USDC), lg)
+            self.fill(lg, deep, power["id"], True, 10_000, 45_000_000)
+            longs.append(lg)
         self.submit([feeds[0]], [200_000_000])  # $200: below maintenance, still solvent
         self.send(self.ch.functions.liquidate(victims[0].address, power["id"], 10**12), liquidator, "liquidate (partial)")
-        self.submit([feeds[0]], [400_000_000])  # $400: insolvent -> close-out, insurance, bad debt
-        self.send(self.ch.functions.liquidate(victims[1].address, power["id"], 10**12), liquidator,
-                  "liquidate (full close-out, insolvent)")
+        # $400: every short insolvent. The fund holds only the partial's penalty: liquidate flags
+        self.submit([feeds[0]], [400_000_000])
+        r = self.send(self.ch.functions.liquidate(victims[1].address, power["id"], 10**12), liquidator,
+                      "liquidate (insolvent, fund short: flags for deleverage)")
+        self.expect(r, "DeleverageNeeded", 1)
+        r = self.send(self.ch.functions.deleverage(victims[1].address, power["id"], [lmaker.address]), liquidator,
+                      "deleverage (1 counterparty)")
+        self.expect(r, "Deleveraged", 1)
+        # deficit 40 x 355 - 3,000 = 11,200 USD > 3 longs' profit (3 x 3,550): all four give some
+        ranked = sorted(longs, key=lambda a: -self.adl_score(a.address, power["id"]))
+        r = self.send(self.ch.functions.deleverage(deep.address, power["id"], [a.address for a in ranked]), liquidator,
+                      "deleverage (4 counterparties)")
+        self.expect(r, "Deleveraged", 4)
+        # a funded insurance: the insolvent short is closed out in its one market, liquidator paid
+        funder = self.account(50_000 * USDC)
+        self.send(self.ch.functions.fund_insurance(50_000 * USDC), funder)
+        r = self.send(self.ch.functions.liquidate(victims[2].address, power["id"], 10**12), liquidator,
+                      "liquidate (close-out, one market, insolvent, with reward)")
+        (ev,) = self.expect(r, "Liquidation", 1)
+        if abs(ev.args.quantity) != 10_000 or ev.args.reward < USDC:
+            raise RuntimeError(f"close-out row did not close out with a reward: {dict(ev.args)}")
 
         # settlement: 51 accounts short the BENCH market against one long
         big = self.account(10**6 * USDC)

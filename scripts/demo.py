@@ -1,11 +1,13 @@
 """`make demo`: a month of Compute Spread on a local devnet, on real prices, narrated.
 
 A 5 MW West Texas H100 operator hedges next month's compute spread, a speculator sells the
-power spike short with leverage and is liquidated by the keeper as the storm goes on,
-the month settles through the settler, and every party's PnL is printed and charted
-(out/demo.png). The narration shows how the oracle's marks are made: day-ahead hours ERCOT has
-already published count as known, the rest decays from the last day's level to the 28-day
-median (docs/methodology.md §7), next to what the old trailing-7-day rule would have said.
+power spike short with leverage and is liquidated by the keeper as the storm goes on (paid a
+reward from the insurance fund; if the fund cannot carry a loss, the keeper auto-deleverages the
+most profitable opposite positions and the demo names them), the month settles through the
+settler, and every party's PnL is printed and charted (out/demo.png). The narration shows how the
+oracle's marks are made: day-ahead hours ERCOT has already published count as known, the rest
+decays from the last day's level to the 28-day median (docs/methodology.md §7), next to what the
+old trailing-7-day rule would have said.
 
 Clock: anvil starts at 2021-01-31T23:00Z, so the devnet's "next month" IS February 2021 and
 ERCOT prices replay unshifted (Winter Storm Uri, Feb 14-19). The GPU quotes come from
@@ -83,6 +85,7 @@ class Demo:
         self.events: list[tuple[int, str]] = []
         self.block_cursor = stack.w3.eth.block_number
         self.liquidations: list = []
+        self.deleveraged: list = []
         from oracle.sources import ReplaySource
         from oracle.valuation import Valuer
         from scripts.demo_chart import power_lmp
@@ -113,13 +116,19 @@ class Demo:
         p = self.lmp_p[sel]
         return (float(p.mean()), float(p.max())) if p.size else (math.nan, math.nan)
 
-    def new_liquidations(self) -> list:
+    def new_liquidations(self) -> tuple[list, list]:
+        """Liquidation and Deleveraged (ADL) events since the last call."""
         head = self.st.w3.eth.block_number
         if head < self.block_cursor + 1:
-            return []
-        logs = list(self.ch.events.Liquidation.get_logs(from_block=self.block_cursor + 1, to_block=head))
+            return [], []
+        ev = self.ch.events
+        logs = list(ev.Liquidation.get_logs(from_block=self.block_cursor + 1, to_block=head))
+        adl = list(ev.Deleveraged.get_logs(from_block=self.block_cursor + 1, to_block=head))
         self.block_cursor = head
-        return logs
+        return logs, adl
+
+    def who(self, address: str) -> str:
+        return next((p for p, ad in self.parties.items() if ad.lower() == address.lower()), address[:10] + "…")
 
     def book_table(self, name: str, depth: int = 2) -> Table:
         m = self.m[name]
@@ -245,16 +254,25 @@ class Demo:
         deadline = time.monotonic() + 20
         while self.ch.functions.is_liquidatable(spec_addr).call() and time.monotonic() < deadline:
             time.sleep(0.25)
-        for ev in self.new_liquidations():
+        liqs, adls = self.new_liquidations()
+        for ev in liqs:
             a = ev["args"]
-            who = next((p for p, ad in self.parties.items() if ad.lower() == a["account"].lower()), a["account"])
+            m = next((x for x in self.m.values() if x.id == a["market_id"]), self.m["PEAK"])
             self.liquidations.append(ev)
             self.events.append((t, "liquidation"))
             con.print(f"  [bold red]⚡ Liquidation[/] (chain event, block {ev['blockNumber']}): the liquidator keeper "
                       f"({a['liquidator'][:10]}…) "
-                      f"took {abs(a['quantity']) / 1000:.3f} MWh of the {who}'s {self.m['PEAK'].symbol} at "
-                      f"{usd(a['price']):,.2f} USD/MWh; penalty {usd(a['penalty']):,.2f} USD, "
-                      f"{usd(a['insurance_share']):,.2f} to the insurance fund.")
+                      f"took {abs(a['quantity']) / 1000:.3f} MWh of the {self.who(a['account'])}'s {m.symbol} at "
+                      f"{usd(a['price']):,.2f} USD/MWh; penalty {usd(a['penalty']):,.2f} USD into the insurance fund, "
+                      f"liquidator's reward {usd(a['reward']):,.2f} USD paid from it.")
+        for ev in adls:
+            a = ev["args"]
+            self.deleveraged.append(ev)
+            self.events.append((t, "deleveraged"))
+            con.print(f"  [bold magenta]⚖ Auto-deleveraged[/] (block {ev['blockNumber']}): the insurance fund could not "
+                      f"carry the {self.who(a['account'])}'s loss, so the {self.who(a['counterparty'])} (most profitable "
+                      f"opposite position, ranked by profit x leverage) took over {abs(a['quantity']) / 1000:.3f} units "
+                      f"of market {a['market_id']} at {usd(a['price']):,.2f} and gave up {usd(a['loss']):,.2f} USD of profit.")
         s = self.sample(t)
         avg, mx = self.lmp_24h(t)
         e = s["equity"]
@@ -355,15 +373,25 @@ class Demo:
             p.add_row(party, f"{dep:,.0f}", f"{coll:,.2f}", f"{coll - dep:,.2f}")
         con.print(p)
         ins, bad = usd(self.ch.functions.insurance_fund().call()), usd(self.ch.functions.bad_debt().call())
-        con.print(f"Insurance fund: [bold]{ins:,.2f} USD[/] (its share of liquidation penalties); bad debt: [bold]{bad:,.2f} USD[/].")
-        if bad > 0:
-            con.print("  The bad debt is a gap, not a rounding: the marks move once a day, when ERCOT publishes the next "
-                      "day-ahead prices (up to +50 % a day in the storm), and the part of the short left after a partial "
-                      "liquidation met the next jump with less equity than the jump cost. Maintenance margins for storm "
-                      "months have to cover one day-ahead publication (docs/markets.md).")
+        rewards = sum(usd(e["args"]["reward"]) for e in self.liquidations)
+        penalties = sum(usd(e["args"]["penalty"]) for e in self.liquidations)
+        con.print(f"Insurance fund: [bold]{ins:,.2f} USD[/] (liquidation penalties {penalties:,.2f} in, liquidator "
+                  f"rewards {rewards:,.2f} out, net of losses it covered).")
+        con.print(f"Recorded bad debt: [bold]{bad:,.2f} USD[/] (a loss the fund cannot carry is assigned by "
+                  f"auto-deleveraging, never written off).")
         n = len(self.liquidations)
-        con.print(f"Liquidations seen on-chain: {n}; the speculator's {SPEC_QTY} MWh short was "
+        con.print(f"Liquidations seen on-chain: {n}, earning the liquidator keeper {rewards:,.2f} USD in rewards; the "
+                  f"speculator's {SPEC_QTY} MWh short was "
                   f"{'taken over by the liquidator keeper' if n else 'never liquidated'}.")
+        if self.deleveraged:
+            hit = {}
+            for e in self.deleveraged:
+                w = self.who(e["args"]["counterparty"])
+                hit[w] = hit.get(w, 0.0) + usd(e["args"]["loss"])
+            con.print("Deleveraged (the fund ran dry): " + ", ".join(f"{w} gave up {x:,.2f} USD" for w, x in hit.items())
+                      + ".")
+        else:
+            con.print("Nobody was deleveraged: the insurance fund carried every loss.")
         if self.liquidations:
             pxs = ", ".join(f"{usd(ev['args']['price']):,.2f}" for ev in self.liquidations)
             con.print(f"It was liquidated at {pxs} USD/MWh, below the {self.oracle_settle['PEAK']:,.2f} February PEAK "

@@ -421,17 +421,24 @@ class Client(Reader):
 
     # ------------------------------------------------------------ liquidation and settlement
     def liquidate(self, account: str, market: int | str | Market, quantity: u.Number | None = None) -> int:
-        """Take over (part of) an unhealthy account's position at the mark (the contract takes only
-        what restores health; ``quantity`` caps it, default: all). Returns thousandths taken."""
+        """Take over (part of) an unhealthy account's position in one market at the mark (the
+        contract takes only what restores health; ``quantity`` caps it, default: all; an insolvent
+        account's position in that market is taken whole). The caller is paid a reward from the
+        insurance fund (event Liquidation.reward). Returns thousandths taken: 0 when the
+        account was only flagged for deleverage (the insurance fund cannot carry it) or its leg
+        in a settled market was settled instead."""
         mid = self._resolve_id(market)
         target = self.account(account)
         action = f"liquidate {target.address} in market {mid}"
-        if target.maintenance_margin_units == 0 or target.equity_units >= target.maintenance_margin_units:
-            raise NotLiquidatable(f"{action}: equity {usd_text(target.equity)} is not below maintenance margin "
-                                  f"{usd_text(target.maintenance_margin)}", health=target.health_ratio)
-        if not target.fresh:
-            self._require_fresh(target, action)
-        m = self._static_market(mid)
+        # the contract's rule: equity with each stale leg valued one MM against it < MM
+        if not self.clearinghouse.functions.is_liquidatable(target.address).call():
+            raise NotLiquidatable(f"{action}: equity {usd_text(target.equity)} (stale legs counted against it) is "
+                                  f"not below maintenance margin {usd_text(target.maintenance_margin)}",
+                                  health=target.health_ratio)
+        m = self.market(mid)
+        halted = bool(self.clearinghouse.functions.market_state(mid).call()[0])
+        if m.mark is not None and not m.mark.fresh and not halted and m.status != MarketStatus.SETTLED:
+            raise self.stale_error(m, action)
         q = u.UINT256_MAX if quantity is None else u.quantity_to_step(m, quantity)
         receipt = self._transact(self.clearinghouse.functions.liquidate(target.address, mid, q), action)
         taken = 0

@@ -7,7 +7,8 @@ says what to do about it.
 
 :func:`decode_revert` turns whatever web3 raised for a reverted call or transaction (a
 ``ContractLogicError``, a JSON-RPC error dict, raw ``Error(string)`` bytes, a reason string)
-into one of these: every ``assert ..., "Contract: reason"`` in contracts/*.vy has an entry in
+into one of these: every ``assert ..., "Contract: reason"`` (or ``self._req(..., "reason")``) in
+contracts/*.vy has an entry in
 :data:`REVERT_REASONS` (a unit test parses the .vy files to keep it complete). Unknown
 reasons become :class:`TransactionFailed` carrying the decoded reason text, never a hex blob.
 """
@@ -90,6 +91,24 @@ class InsufficientAllowance(ComputeSpreadError, RuntimeError):
 
 class NotLiquidatable(ComputeSpreadError, RuntimeError):
     """The account is healthy (equity >= maintenance margin) or has no position there."""
+
+
+class DeleverageRequired(ComputeSpreadError, RuntimeError):
+    """The account's loss exceeds what the insurance fund can carry: it must first be assigned to
+    profitable opposite positions (``Clearinghouse.deleverage``, run by the liquidator keeper)."""
+
+
+class DeleverageNotNeeded(ComputeSpreadError, RuntimeError):
+    """``deleverage`` was called for an account the insurance fund can carry: liquidate it instead."""
+
+
+class BadCounterparties(ComputeSpreadError, ValueError):
+    """The counterparty list given to ``deleverage`` is invalid: each must hold the opposite side
+    in profit, not be the account, and the list must be ranked by non-increasing profit x leverage."""
+
+
+class LossUnassigned(ComputeSpreadError, RuntimeError):
+    """Fees cannot leave while an account waits for ``deleverage`` (``adl_pending_count`` > 0)."""
 
 
 class HealthWouldFall(ComputeSpreadError, RuntimeError):
@@ -233,7 +252,25 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Clearinghouse: account healthy": (NotLiquidatable, "the account's equity is at or above maintenance margin"),
     "Clearinghouse: no position": (NoPosition, "the account has no position in that market"),
     "Clearinghouse: zero quantity": (InvalidOrder, "quantity rounds down to zero steps: ask for at least one step"),
-    "Clearinghouse: market settled": (AlreadySettled, "the market is settled: settle() the position instead"),
+    "Clearinghouse: market settled": (AlreadySettled, "the market is settled: its parameters can no longer change"),
+    # Clearinghouse: auto-deleveraging (loss beyond the insurance fund)
+    "Clearinghouse: deleverage needed": (DeleverageRequired,
+                                         "the account's loss exceeds the insurance fund: it must be deleveraged "
+                                         "(Clearinghouse.deleverage, done by the liquidator keeper) before it can settle"),
+    "Clearinghouse: insurance covers": (DeleverageNotNeeded,
+                                        "the insurance fund covers this account's deficit: liquidate it instead"),
+    "Clearinghouse: counterparty is the account": (BadCounterparties,
+                                                   "the deleveraged account cannot be its own counterparty"),
+    "Clearinghouse: not an opposite position": (BadCounterparties,
+                                                "every counterparty must hold the side opposite the account in that market"),
+    "Clearinghouse: counterparty not in profit": (BadCounterparties,
+                                                  "every counterparty must be in profit at the mark"),
+    "Clearinghouse: counterparties not ranked": (BadCounterparties,
+                                                 "list counterparties by non-increasing profit x notional / equity "
+                                                 "(keepers.liquidator.rank_counterparties)"),
+    "Clearinghouse: loss unassigned": (LossUnassigned,
+                                       "an account waits for deleverage (adl_pending_count > 0): fees cannot be "
+                                       "withdrawn until its loss is assigned"),
     # Clearinghouse: settlement
     "Clearinghouse: already settled": (AlreadySettled, "the market is already settled"),
     "Clearinghouse: delivery not over": (SettlementNotReady, "the delivery window has not ended yet"),
@@ -242,6 +279,9 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Clearinghouse: settlement disputed": (SettlementNotReady, "the settlement price is disputed; the owner must resolve it"),
     "Clearinghouse: dispute window open": (SettlementNotReady, "the settlement price's dispute window is still open"),
     "Clearinghouse: not finalized": (SettlementNotReady, "the market's settlement is not finalised yet"),
+    "Clearinghouse: written before delivery end": (SettlementNotReady,
+                                                   "the settlement value was written before delivery ended; it must "
+                                                   "be disputed and resolved with a value written after"),
     # Clearinghouse: admin
     "Clearinghouse: zero feed": (_PARAM, "mark and settlement feeds must be non-zero"),
     "Clearinghouse: same feed": (_PARAM, "mark and settlement feeds must differ"),
@@ -256,14 +296,16 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Clearinghouse: MM above IM": (_PARAM, "maintenance margin must not exceed initial margin"),
     "Clearinghouse: rate above 100%": (_PARAM, "margin rate must be <= 100%"),
     "Clearinghouse: bad max price age": (_PARAM, "max price age must be 60 s .. 7 days"),
-    "Clearinghouse: bad dispute window": (_PARAM, "dispute window must be <= 7 days"),
+    "Clearinghouse: bad dispute window": (_PARAM, "dispute window must be 600 s .. 7 days"),
     "Clearinghouse: zero OI cap": (_PARAM, "open interest cap must be > 0"),
     "Clearinghouse: not guardian": (Unauthorized, "only the guardian or owner may halt a market"),
     "Clearinghouse: not halted": (_PARAM, "the market is not halted"),
     "Clearinghouse: exchange already set": (_PARAM, "the Exchange is set once and cannot change"),
     "Clearinghouse: zero exchange": (_PARAM, "the Exchange address must be non-zero"),
     "Clearinghouse: penalty too high": (_PARAM, "liquidation penalty must be <= 90% of maintenance margin"),
-    "Clearinghouse: share too high": (_PARAM, "insurance share must be <= 100%"),
+    "Clearinghouse: penalty cap too high": (_PARAM, "liquidation penalty cap must be <= 25% of notional"),
+    "Clearinghouse: reward too high": (_PARAM, "liquidator reward must be <= 1% of notional"),
+    "Clearinghouse: bad reward bounds": (_PARAM, "min reward must be <= max reward, and max reward < 2**64 base units"),
     "Clearinghouse: exceeds fees": (_PARAM, "more than the accrued fees was requested"),
     # Exchange
     "Exchange: self fill": (SelfTrade, "you cannot fill your own order"),

@@ -1,6 +1,7 @@
 """Silverback liquidator: `silverback run keepers.bots.liquidator_bot:bot --network <ecosystem:network:provider>`.
 
-Logic: keepers/liquidator.py. Settings: CSPREAD_* env vars (see docs/keepers.md); with no
+Logic: keepers/liquidator.py (one-market liquidations paid by the insurance fund's reward,
+per-market close-outs of insolvent accounts, auto-deleveraging when the fund cannot carry one). Settings: CSPREAD_* env vars (see docs/keepers.md); with no
 CSPREAD_PRIVATE_KEY / CSPREAD_KEY_ENV it runs dry and logs what it would send.
 """
 from ape import chain

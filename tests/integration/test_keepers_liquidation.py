@@ -4,6 +4,10 @@ ERCOT HB_WEST DA ATC for 2021-02-14 is marked at ~$122/MWh on 2021-02-13 18:00Z;
 later the real day-ahead prices of the storm have pushed the mark to ~$746/MWh. Shorts with
 thin collateral fall below maintenance (some insolvent). The liquidator must close every one
 of them within 2 blocks of the price landing, and must do nothing while the mark is stale.
+It is paid a reward from the insurance fund for each liquidation; the fund starts empty, so
+the penalties of the solvent shorts are all it has: the insolvent short it can carry is closed
+out, the one it cannot is auto-deleveraged against the only profitable opposite position (the
+whale's long), and no loss is left unassigned (bad_debt 0, no adl_pending).
 """
 from __future__ import annotations
 
@@ -82,17 +86,43 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     assert new_mark > 700 * USDC, new_mark  # real HB_WEST data: ~ $746/MWh
     expected = liquidatable_at(env, shorts, push_block)
     assert len(expected) == 6, expected  # all but the $1,500 and $5,000 accounts
-    wait_until(lambda: {e.args.account for e in env.events("Liquidation")} >= expected and
+    wait_until(lambda: handled(env) >= expected and
                not any(env.ch.functions.is_liquidatable(a).call() for a in shorts), 30, 0.2, "all liquidated")
-    liqs = env.events("Liquidation")
-    last = max(e.blockNumber for e in liqs)
+    liqs, adls = env.events("Liquidation"), env.events("Deleveraged")
+    last = max(e.blockNumber for e in liqs + adls)
     assert last - push_block <= 2, f"price at block {push_block}, last liquidation at {last}"
-    assert {e.args.account for e in liqs} == expected
+    assert handled(env) == expected
     # one liquidation tx per target (the contract restores health in one go)
     txs = {(e.args.account, e.transactionHash) for e in liqs}
     assert len({a for a, _ in txs}) == len(txs)
-    assert all(e.args.liquidator == Account.from_key(ANVIL_KEYS[LIQ_A]).address for e in liqs)
-    print(f"\nSHOCK_BLOCKS={last - push_block} push_block={push_block} last_liquidation={last}")
+    me = Account.from_key(ANVIL_KEYS[LIQ_A]).address
+    assert all(e.args.liquidator == me for e in liqs)
+    # the liquidator is paid: at least the $1 minimum reward for every liquidation, close-outs included
+    assert all(e.args.reward >= 10**6 for e in liqs), [e.args for e in liqs]
+    earned = sum(e.args.reward for e in liqs)
+    # the fund started empty: the $400 short's $224 deficit is more than the penalties bring, so
+    # its loss went to the whale (the only opposite position, in profit); the $500 one was closed out
+    whale = Account.from_key(ANVIL_KEYS[WHALE]).address
+    assert adls and {e.args.counterparty for e in adls} == {whale}
+    assert {e.args.account for e in adls} == {shorts[0]}  # only the $400 one: the $500 one fits in the fund
+    closeouts = [e for e in liqs if e.args.account == shorts[1]]
+    assert len(closeouts) == 1 and abs(closeouts[0].args.quantity) == 1_000 and closeouts[0].args.penalty == 0
+    assert all(e.args.loss > 0 for e in adls)
+    assert env.ch.functions.bad_debt().call() == 0 and env.ch.functions.adl_pending_count().call() == 0
+    for a in expected:
+        assert env.ch.functions.collateral(a).call() >= 0 or env.ch.functions.account_summary(a).call()[5] > 0
+    log_lines = liq.lines()
+    mined = [l for l in log_lines if l.get("msg") == "liquidation mined"]
+    assert sum(int(l["reward"]) for l in mined) == earned and mined[-1]["earned_total"] >= earned
+    dl = [l for l in log_lines if l.get("msg") == "deleveraged"]
+    assert {l["counterparty"] for l in dl} == {whale}
+    print(f"\nSHOCK_BLOCKS={last - push_block} push_block={push_block} last_liquidation={last} "
+          f"rewards={earned / 1e6:.2f} USD deleveraged={[e.args.account for e in adls]}")
+
+
+def handled(env: Env) -> set[str]:
+    """Accounts liquidated or deleveraged so far."""
+    return {e.args.account for e in env.events("Liquidation")} | {e.args.account for e in env.events("Deleveraged")}
 
 
 def test_race__two_liquidators__every_target_once_losers_logged_not_retried(env):
@@ -108,21 +138,22 @@ def test_race__two_liquidators__every_target_once_losers_logged_not_retried(env)
     wait_until(lambda: not any(env.ch.functions.is_liquidatable(x).call() for x in shorts), 30, 0.2, "all healthy")
     time.sleep(3)  # a few more blocks: nobody keeps retrying
     liqs = env.events("Liquidation")
-    assert {e.args.account for e in liqs} == expected
+    assert handled(env) == expected
     per_account = {}
     for e in liqs:
         per_account.setdefault(e.args.account, set()).add(e.transactionHash)
     assert all(len(v) == 1 for v in per_account.values()), per_account
     sent = {p.name: [l for l in p.lines() if l.get("msg") == "sent"] for p in (a, b)}
-    # each bot sends each target at most once; together they cover every target
+    # each bot sends each (target, action) at most once; together they cover every target
     for name, s in sent.items():
-        accts = [l["account"] for l in s]
-        assert len(accts) == len(set(accts)), (name, accts)
-    assert sum(len(s) for s in sent.values()) <= 2 * len(expected)
+        acts = [(l["account"], l["kind"]) for l in s]
+        assert len(acts) == len(set(acts)), (name, acts)
+    assert sum(len(s) for s in sent.values()) <= 2 * (len(expected) + 1)
     # losers are logged (reverted on chain or rejected in simulation), and both bots are still alive
     lost = [l for p in (a, b) for l in p.lines()
-            if l.get("msg", "").startswith("liquidation not applied") or
-            (l.get("msg") == "not sent: simulation reverted" and l.get("kind") == "liquidation")]
+            if " not applied" in l.get("msg", "") or
+            (l.get("msg") == "not sent: simulation reverted" and l.get("kind") in ("liquidation", "deleverage"))]
     both = sum(len(s) for s in sent.values())
     assert both == len(expected) or lost, "duplicates sent but never logged as lost"
+    assert env.ch.functions.adl_pending_count().call() == 0
     assert a.alive() and b.alive()

@@ -63,3 +63,65 @@ def test_settlement__expired_market__finalised_after_dispute_window_and_all_sett
     settled = env.events("Settled")
     assert {ev.args.account for ev in settled} == set(holders) - set()  # everyone had a position
     assert len([l for l in settler.lines() if l.get("msg") == "sent" and l.get("kind") == "finalize"]) == 1
+
+
+def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_deleverages_the_winner(env):
+    """A short that the storm hour's settlement ($3,107.62 vs $42.01) puts $2,500+ under water
+    with an empty insurance fund: settle_many would skip it, so the settler leaves it out of its
+    batches, reports it once and holds the opposite long open; the liquidator then
+    auto-deleverages the long (the only opposite position in profit) in the settled market and
+    nothing is left unassigned: every position closes, bad_debt 0, no adl_pending, zero-sum."""
+    m = next(x for x in env.manifest["markets"] if x["id"] == HOURLY)
+    delivery_end = m["params"]["delivery_end"]
+    for i in (1, 2, 3):
+        env.start_reporter(i, wait=False)
+    for i in (1, 2, 3):
+        wait_until(lambda: env._up(f"http://127.0.0.1:{env.reporter_ports[i]}/health"), 60, 0.2, f"reporter {i}")
+    env.start_bot("pusher", 0, "--reporters", env.reporter_urls(), "--poll-interval", "0.2")
+    wait_until(lambda: env.mark(HOURLY)[2], 30, 0.2, "mark pushed")
+    assert env.ch.functions.insurance_fund().call() == 0
+    fees0 = env.ch.functions.fees().call()
+    winner, thin, other = env.new_account(), env.new_account(), env.new_account()
+    deposits = {winner: 50_000, thin: 500, other: 50_000}
+    for k, usd in deposits.items():
+        env.fund(k, usd)
+    px = 42_010_000
+    env.trade(thin, winner, HOURLY, False, 1_000, px)  # thin short 1 MWh, winner long
+    env.trade(other, winner, HOURLY, False, 500, px)  # a well-funded short: settles normally
+    settler = env.start_bot("settler", 5, "--poll-interval", "0.2")
+    wait_until(lambda: any(l.get("msg") == "startup" for l in settler.lines()), 30, 0.2, "settler startup")
+
+    env.warp_to(delivery_end + 60)
+    sfeed = bytes.fromhex(m["settlement_feed"][2:])
+    wait_until(lambda: env.oracle.functions.feed(sfeed).call()[1] >= delivery_end, 30, 0.2, "settlement pushed")
+    env.warp_to(env.now() + 3_601)
+    wait_until(lambda: env.ch.functions.market_state(HOURLY).call()[1], 30, 0.2, "finalised")
+    addr = {k: Account.from_key(k).address for k in deposits}
+    wait_until(lambda: env.ch.functions.position(addr[other], HOURLY).call()[0] == 0, 30, 0.2, "other settled")
+    left = wait_until(lambda: [l for l in settler.lines() if l.get("msg", "").startswith("left to the liquidator")],
+                      30, 0.2, "settler reports the ADL account")
+    assert [l["account"] for l in left] == [addr[thin]]  # reported once, not every block
+    # the long is held back for ADL; the thin short was never sent (settle would revert)
+    assert env.ch.functions.position(addr[winner], HOURLY).call()[0] == 1_500
+    assert env.ch.functions.position(addr[thin], HOURLY).call()[0] == -1_000
+    sent = [l for l in settler.lines() if l.get("msg") == "sent" and l.get("kind") == "settle"]
+    assert sent and all(l["accounts"] == 1 for l in sent)
+
+    env.fund(ANVIL_KEYS[7], 1_000)
+    liq = env.start_bot("liquidator", 7, "--poll-interval", "0.2")
+    adl = wait_until(lambda: env.events("Deleveraged"), 30, 0.2, "deleverage")
+    assert {(e.args.account, e.args.counterparty, e.args.market_id) for e in adl} == {(addr[thin], addr[winner], HOURLY)}
+    wait_until(lambda: all(env.ch.functions.position(a, HOURLY).call()[0] == 0 for a in addr.values()), 30, 0.2,
+               "every position closed")
+    assert env.ch.functions.bad_debt().call() == 0 and env.ch.functions.adl_pending_count().call() == 0
+    assert env.ch.functions.collateral(addr[thin]).call() >= 0
+    me = Account.from_key(ANVIL_KEYS[7]).address
+    reward = env.ch.functions.collateral(me).call() - 1_000 * USDC
+    assert reward > 0  # the deleverage caller's reward, charged to the account (so to the winner)
+    pnl = sum(env.ch.functions.collateral(a).call() - deposits[k] * USDC for k, a in addr.items())
+    fees = env.ch.functions.fees().call() - fees0
+    assert pnl + fees + reward + env.ch.functions.insurance_fund().call() == 0, (pnl, fees, reward)
+    assert any(l.get("msg") == "deleveraged" and l["counterparty"] == addr[winner] for l in liq.lines())
+    # no event carries a deleverage's reward: the keeper recomputes it, and reports what the chain paid
+    mined = wait_until(lambda: [l for l in liq.lines() if l.get("msg") == "deleverage mined"], 10, 0.2, "report")
+    assert int(mined[0]["reward"]) == reward and int(mined[0]["earned_total"]) == reward

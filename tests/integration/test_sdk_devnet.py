@@ -281,3 +281,38 @@ def test_settlement__history_and_pnl(clients, devnet):
     assert pnl.unrealised == Decimal("-0.76")  # 38 short at 2.48, mark 2.50
     with pytest.raises(errors.MarketClosed):
         taker.fill(maker.sell(hourly.id, Decimal("1"), Decimal("45"), check=False))
+
+
+def test_liquidate__stale_leg_elsewhere_does_not_shield__one_market__reward_paid(clients, devnet):
+    """Issue 16's freeze attack through the SDK: an account underwater in H100 that also holds a
+    small spread leg whose mark went stale is still liquidatable (the stale leg counts one MM
+    against it); Client.liquidate acts on the fresh market, refuses the stale one up front, and
+    the liquidator is paid the reward from the insurance fund (event Liquidation.reward)."""
+    anvil, path = devnet
+    r, maker, relayer = clients["reader"], clients["maker"], clients["relayer"]
+    victim = Client(path, anvil.url, private_key=ANVIL_KEYS[8])
+    keeper = Client(path, anvil.url, private_key=ANVIL_KEYS[9])
+    m, spread = h100(r), next(x for x in r.markets() if x.kind == "SPREAD")
+    for feed, price in ((m.mark_feed, 2_500_000), (spread.mark_feed, 2_400_000)):
+        push(r, relayer, feed, price)
+    victim.faucet(Decimal("1000"))
+    victim.deposit(Decimal("100"))
+    keeper.faucet(Decimal("10000"))
+    keeper.deposit(Decimal("5000"))
+    victim.fill(maker.buy(m.id, Decimal("100"), Decimal("2.5")))  # victim short 100 GPU-h at 2.50
+    victim.fill(maker.buy(spread.id, Decimal("1"), Decimal("2.4")))  # and a 1 GPU-h spread leg
+    anvil.warp(3700)  # every mark stale; then only H100 is pushed again, 28% higher
+    push(r, relayer, m.mark_feed, 3_200_000)
+    acct = r.account(victim.address)
+    assert not acct.fresh and acct.equity_units < acct.maintenance_margin_units + 10**6
+    assert r.is_liquidatable(victim.address)  # the stale spread leg shields nobody
+    with pytest.raises(errors.StaleMarket):
+        keeper.liquidate(victim.address, spread.id)  # the stale market itself cannot be acted on
+    coll0, block0 = r.account(keeper.address).collateral_units, r.w3.eth.block_number
+    taken = keeper.liquidate(victim.address, m.id)
+    assert taken > 0 and taken % 100 == 0  # whole steps of 0.1 GPU-h
+    (ev,) = r.clearinghouse.events.Liquidation.get_logs(from_block=block0 + 1)
+    assert ev.args.liquidator == keeper.address and ev.args.market_id == m.id and abs(ev.args.quantity) == taken
+    assert ev.args.reward > 0 and r.account(keeper.address).collateral_units - coll0 == ev.args.reward
+    pos = r.account(victim.address).position(m.id)
+    assert (pos.quantity_units if pos else 0) == -100_000 + taken  # only H100 moved; the spread leg waits for a mark

@@ -13,7 +13,8 @@ from sdk import errors
 from sdk.manifest import ManifestError as BaseManifestError
 
 ROOT = Path(__file__).resolve().parents[3]
-ASSERT_REASON = re.compile(r'(?:assert\s[^\n]*?|raise\s+)"([A-Za-z0-9_]+: [^"]+)"')
+# `assert cond, "reason"`, `raise "reason"` and the Clearinghouse's shared `self._req(cond, "reason")`
+ASSERT_REASON = re.compile(r'(?:assert\s[^\n]*?|raise\s+|_req\([^\n]*?)"([A-Za-z0-9_]+: [^"]+)"')
 SNEKMATE_MODULES = ("tokens/erc20.vy", "auth/ownable.vy", "auth/ownable_2step.vy", "utils/ecdsa.vy",
                     "utils/signature_checker.vy", "utils/eip712_domain_separator.vy")
 
