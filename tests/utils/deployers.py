@@ -124,15 +124,20 @@ class Protocol:
         return cls(owner, guardian, reporters, usdc, oracle, ch, ex)
 
     # ------------------------------------------------------------ markets and prices
-    def list_market(self, name: str = "M", **overrides) -> int:
+    def list_market(self, name: str = "M", plain_settlement_feed: bool = False, **overrides) -> int:
+        """`plain_settlement_feed`: configure the settlement feed like a mark feed (an Oracle that
+        does not enforce settlement timing), to test the Clearinghouse's own checks behind it."""
         mark, settle = feed_id(f"{name}/MARK"), feed_id(f"{name}/SETTLE")
         m = dict(zip(MARKET_FIELDS, default_market(mark, settle, boa.env.evm.patch.timestamp, **overrides)))
         with boa.env.prank(self.owner):
             self.oracle.set_feed(mark, -10_000 * USDC, 100_000 * USDC)
             self.oracle.set_feed_limits(mark, *FEED_LIMITS)
-            # the settlement feed takes one value, written after delivery_end
-            self.oracle.set_settlement_feed(settle, -10_000 * USDC, 100_000 * USDC, m["delivery_end"],
-                                            max(m["dispute_window"], MIN_DISPUTE_WINDOW))
+            if plain_settlement_feed:
+                self.oracle.set_feed(settle, -10_000 * USDC, 100_000 * USDC)
+            else:
+                # the settlement feed takes one value, written after delivery_end
+                self.oracle.set_settlement_feed(settle, -10_000 * USDC, 100_000 * USDC, m["delivery_end"],
+                                                max(m["dispute_window"], MIN_DISPUTE_WINDOW))
             self.oracle.set_feed_limits(settle, *FEED_LIMITS)
             mid = self.clearinghouse.list_market(tuple(m.values()))
         self.feeds[mid] = (mark, settle)

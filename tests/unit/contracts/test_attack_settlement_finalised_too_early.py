@@ -10,7 +10,6 @@ the value to have been written (not only observed) at or after `delivery_end`. T
 (settlement values written once, never before the window ends) has its own attack test.
 """
 import boa
-from boa.contracts.base_evm_contract import BoaError
 
 from tests.utils.contract_helpers import USDC
 from tests.utils.deployers import default_market, feed_id
@@ -23,18 +22,24 @@ def test_attack__zero_dispute_window__cannot_be_listed(protocol, clearinghouse, 
         clearinghouse.list_market(default_market(mark, settle, boa.env.evm.patch.timestamp, dispute_window=0))
 
 
-def test_attack__value_written_before_delivery_end__not_finalised(protocol, clearinghouse):
+def test_attack__value_written_before_delivery_end__oracle_refuses(protocol, clearinghouse):
     mid = protocol.list_market("EARLY", dispute_window=600)
     end = clearinghouse.market(mid).delivery_end
     boa.env.evm.patch.timestamp = end - 60
+
     # the old move: observed_at = delivery_end, written 60 s early through the future drift
-    try:
+    with boa.reverts("Oracle: settlement too early"):
         protocol.set_settlement(mid, 45 * USDC, observed_at=end)
-        written = True
-    except BoaError:  # the hardened Oracle refuses a settlement value before delivery_end
-        written = False
+
+
+def test_attack__value_written_before_delivery_end__clearinghouse_refuses_too(protocol, clearinghouse):
+    # behind an Oracle that did not enforce it (a plain feed), the Clearinghouse still refuses
+    mid = protocol.list_market("EARLY", dispute_window=600, plain_settlement_feed=True)
+    end = clearinghouse.market(mid).delivery_end
+    boa.env.evm.patch.timestamp = end - 60
+    protocol.set_settlement(mid, 45 * USDC, observed_at=end)
     boa.env.evm.patch.timestamp = end + 600
 
-    with boa.reverts("Clearinghouse: written before delivery end" if written else "Clearinghouse: no settlement price"):
+    with boa.reverts("Clearinghouse: written before delivery end"):
         clearinghouse.finalize_settlement(mid)
     assert not clearinghouse.market_state(mid).settled

@@ -105,7 +105,13 @@ def test_finalize_settlement__already_settled__reverts(protocol, clearinghouse, 
     assert snapshot() == before
 
 
-def test_finalize_settlement__delivery_not_over__reverts(protocol, clearinghouse, market, snapshot):
+# The Oracle refuses settlement values before delivery end and re-writes of them; the markets
+# below configure their settlement feed as a plain feed (an Oracle that does not enforce that)
+# to show the Clearinghouse's own checks behind it.
+
+
+def test_finalize_settlement__delivery_not_over__reverts(protocol, clearinghouse, snapshot):
+    market = protocol.list_market("PLAIN", plain_settlement_feed=True)
     end = clearinghouse.market(market).delivery_end
     boa.env.evm.patch.timestamp = end - 1
     protocol.set_settlement(market, 45 * USDC, observed_at=end + 59)  # within future drift
@@ -126,8 +132,10 @@ def test_finalize_settlement__no_settlement_value__reverts(clearinghouse, market
     assert snapshot() == before
 
 
-def test_finalize_settlement__value_observed_before_delivery_end__reverts(protocol, clearinghouse, market,
-                                                                         delivered, snapshot):
+def test_finalize_settlement__value_observed_before_delivery_end__reverts(protocol, clearinghouse, snapshot):
+    market = protocol.list_market("PLAIN", plain_settlement_feed=True)
+    delivered = clearinghouse.market(market).delivery_end
+    boa.env.evm.patch.timestamp = delivered
     protocol.set_settlement(market, 45 * USDC, observed_at=delivered - 1)
     boa.env.time_travel(seconds=3_600)
     before = snapshot()
@@ -163,8 +171,23 @@ def test_finalize_settlement__dispute_window_open__reverts(protocol, clearinghou
     assert snapshot() == before
 
 
-def test_finalize_settlement__newer_value_restarts_window__reverts(protocol, clearinghouse, market, delivered,
-                                                                  snapshot):
+def test_finalize_settlement__value_written_before_delivery_end__reverts(protocol, clearinghouse, snapshot):
+    market = protocol.list_market("PLAIN", plain_settlement_feed=True)
+    end = clearinghouse.market(market).delivery_end
+    boa.env.evm.patch.timestamp = end - 60
+    protocol.set_settlement(market, 45 * USDC, observed_at=end)  # observed "at" the end, 60 s early
+    boa.env.time_travel(seconds=7_200)
+    before = snapshot()
+
+    with boa.reverts("Clearinghouse: written before delivery end"):
+        clearinghouse.finalize_settlement(market)
+
+    assert snapshot() == before
+
+
+def test_finalize_settlement__newer_value_restarts_window__reverts(protocol, clearinghouse, snapshot):
+    market = protocol.list_market("PLAIN", plain_settlement_feed=True)
+    boa.env.evm.patch.timestamp = clearinghouse.market(market).delivery_end
     protocol.set_settlement(market, 45 * USDC)
     boa.env.time_travel(seconds=3_000)
     protocol.set_settlement(market, 46 * USDC)
