@@ -80,9 +80,9 @@ class TimelockAdmin:
 
     def __init__(self, w3: Web3, manifest: Manifest, account: Any = None):
         if "Timelock" not in manifest.data["contracts"]:
-            raise ManifestError(
-                f"{manifest.path} has no Timelock: this deployment's owner is {manifest.data.get('roles', {}).get('owner')}"
-                " (on anvil with delay 0 the deployer owns the contracts directly)")
+            owner = manifest.data.get("roles", {}).get("owner")
+            raise ManifestError(f"{manifest.path} has no Timelock: this deployment's owner is {owner}"
+                                " (on anvil with delay 0 the deployer owns the contracts directly)")
         self.w3, self.manifest, self.account = w3, manifest, account
         self.timelock = manifest.contract(w3, "Timelock")
         self._by_address = {manifest.address(n).lower(): n for n in OWNED if n in manifest.data["contracts"]}
@@ -97,7 +97,8 @@ class TimelockAdmin:
     def encode(self, contract: str, function: str, args: list) -> tuple[str, bytes]:
         """(target, calldata) of `contract.function(*args)` from the manifest ABI."""
         if contract not in self._by_address.values():
-            raise ManifestError(f"{contract!r} is not a contract the Timelock owns ({', '.join(self._by_address.values())})")
+            owned = ", ".join(self._by_address.values())
+            raise ManifestError(f"{contract!r} is not a contract the Timelock owns ({owned})")
         c = self.manifest.contract(self.w3, contract)
         try:
             data = c.encode_abi(function, args=list(args))

@@ -3,7 +3,7 @@ owner, i.e. the Timelock) and can only move it on through a queued call."""
 import boa
 import pytest
 
-from tests.utils.contract_helpers import USDC, events, submit_rows
+from tests.utils.contract_helpers import USDC, submit_rows
 from tests.utils.deployers import feed_id
 from tests.utils.timelock import DAY, calldata, govern
 
