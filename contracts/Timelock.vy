@@ -137,12 +137,16 @@ def queue(target: address, value_: uint256, data: Bytes[MAX_CALLDATA], eta: uint
     @param target Contract (or account) to call; non-zero.
     @param value_ Wei to send with the call, from this contract's balance at execution.
     @param data Full calldata (selector + ABI-encoded arguments), at most MAX_CALLDATA bytes.
-    @param eta Unix seconds, >= block.timestamp + delay: the earliest execution time.
+    @param eta Unix seconds, block.timestamp + delay .. + delay + GRACE_PERIOD: the earliest
+           execution time. The upper bound keeps an announcement from being parked for
+           months and executed when nobody is watching any more.
     @return The operation id, keccak256(abi_encode(target, value_, data, eta)).
     """
     ownable._check_owner()
     assert target != empty(address), "Timelock: zero target"
-    assert eta >= block.timestamp + self.delay, "Timelock: eta before delay"
+    earliest: uint256 = block.timestamp + self.delay
+    assert eta >= earliest, "Timelock: eta before delay"
+    assert eta <= earliest + GRACE_PERIOD, "Timelock: eta too far"
     op: bytes32 = self._operation_id(target, value_, data, eta)
     assert not self.queued[op], "Timelock: already queued"
     self.queued[op] = True

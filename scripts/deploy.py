@@ -52,6 +52,8 @@ def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: 
     `timelock_delay` > 0: the protocol ends owned by a Timelock with that delay (seconds),
     administered by `owner` (or proposed to `timelock_admin`); 0: `owner` stays the owner.
     """
+    if chain.chain_id != ANVIL_CHAIN_ID and timelock_delay < MIN_TIMELOCK_DELAY:
+        raise ValueError(f"off anvil the owner must be a Timelock with delay >= {MIN_TIMELOCK_DELAY} s")
     now = chain.pending_timestamp
     markets = load_markets(markets_path, now)  # fail before spending gas
 

@@ -319,6 +319,7 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Timelock: delay above maximum": (_PARAM, "the Timelock delay is at most 30 days"),
     "Timelock: delay below minimum": (_PARAM, "the Timelock delay is at least 86,400 s off chain 31337"),
     "Timelock: eta before delay": (TimelockRejected, "eta must be at least the Timelock delay after this block"),
+    "Timelock: eta too far": (TimelockRejected, "eta must be within 14 days after the earliest eta (now + delay)"),
     "Timelock: already queued": (TimelockRejected, "this exact call and eta is already queued"),
     "Timelock: not queued": (TimelockRejected, "no such queued call: check target, value, calldata and eta"),
     "Timelock: not ready": (TimelockRejected, "the call's eta has not passed yet: wait for the notice period"),

@@ -5,7 +5,7 @@ import pytest
 from eth_abi import decode
 
 from tests.utils.contract_helpers import events
-from tests.utils.timelock import DAY, MAX_CALLDATA, calldata, govern, operation_id
+from tests.utils.timelock import DAY, GRACE_PERIOD, MAX_CALLDATA, calldata, govern, operation_id
 
 ZERO = "0x0000000000000000000000000000000000000000"
 
@@ -50,12 +50,24 @@ def test_queue__eta_exactly_now_plus_delay__accepted(governed, timelock, fee_cal
     assert timelock.queued(op)
 
 
-def test_queue__eta_later_than_delay__accepted(governed, timelock, fee_call):
-    eta = governed.eta(7 * DAY)
+@pytest.mark.parametrize("later", [1, 7 * DAY, GRACE_PERIOD])
+def test_queue__eta_later_than_delay_within_grace__accepted(governed, timelock, fee_call, later):
+    eta = governed.eta(later)
     with boa.env.prank(governed.admin):
         op = timelock.queue(*fee_call, eta)
 
     assert timelock.queued(op)
+
+
+@pytest.mark.parametrize("later", [GRACE_PERIOD + 1, 365 * DAY])
+def test_queue__eta_beyond_delay_plus_grace__reverts(governed, timelock, fee_call, snapshot, later):
+    """An announcement cannot be parked for months and run when nobody watches any more."""
+    before = snapshot(contracts=[timelock])
+
+    with boa.env.prank(governed.admin), boa.reverts("Timelock: eta too far"):
+        timelock.queue(*fee_call, governed.eta(later))
+
+    assert snapshot(contracts=[timelock]) == before
 
 
 def test_queue__same_call_other_eta__separate_operation(governed, timelock, fee_call):
