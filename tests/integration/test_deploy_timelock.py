@@ -12,7 +12,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, deploy
+from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, DevnetError, deploy
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +102,29 @@ def test_guardian__halt_market__immediate_under_timelock(governed_devnet):
 
     assert receipt["status"] == 1
     assert ch.functions.market_state(market_id).call()[0] is True  # halted, no queue
+
+
+def test_deploy__timelock_admin__proposed_until_it_accepts(governed_devnet, tmp_path):
+    anvil, _, _ = governed_devnet
+    safe = Account.from_key(ANVIL_KEYS[9])  # stands in for a multisig admin
+    manifest = deploy(anvil.url, tmp_path / "m.json",
+                      extra_args=["--timelock-delay", str(2 * DELAY), "--timelock-admin", safe.address])
+    w3 = Web3(Web3.HTTPProvider(anvil.url))
+    timelock = _contract(w3, manifest, "Timelock")
+    deployer = Account.from_key(ANVIL_KEYS[0]).address
+
+    assert manifest["roles"]["timelock"]["admin"] == deployer
+    assert manifest["roles"]["timelock"]["pending_admin"] == safe.address
+    assert timelock.functions.delay().call() == 2 * DELAY
+    tx = timelock.functions.accept_ownership().build_transaction(
+        {"from": safe.address, "nonce": w3.eth.get_transaction_count(safe.address)})
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(safe.sign_transaction(tx).raw_transaction))
+    assert timelock.functions.owner().call() == safe.address
+    for name in OWNED:
+        assert _contract(w3, manifest, name).functions.owner().call() == timelock.address
+
+
+def test_deploy__timelock_admin_without_delay__refused(governed_devnet, tmp_path):
+    anvil, _, _ = governed_devnet
+    with pytest.raises(DevnetError, match="--timelock-admin needs a Timelock"):
+        deploy(anvil.url, tmp_path / "m.json", extra_args=["--timelock-admin", Account.from_key(ANVIL_KEYS[9]).address])
