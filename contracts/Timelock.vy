@@ -120,9 +120,11 @@ def __init__(admin_: address, delay_: uint256):
 @payable
 def __default__():
     """
-    @notice Receive ETH (forfeited dispute bonds, funds for a queued call's value).
-            Kept within the 2,300 gas a Vyper `send` forwards.
+    @notice Receive ETH (forfeited dispute bonds, funds for a queued call's value). Plain
+            transfers only: a call to a function this contract does not have reverts instead
+            of silently succeeding. Kept within the 2,300 gas a Vyper `send` forwards.
     """
+    assert len(msg.data) == 0, "Timelock: unknown function"
     log Received(sender=msg.sender, amount=msg.value)
 
 

@@ -325,6 +325,7 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Timelock: not ready": (TimelockRejected, "the call's eta has not passed yet: wait for the notice period"),
     "Timelock: stale": (TimelockRejected, "the grace period (14 days after eta) is over: queue the call again"),
     "Timelock: insufficient balance": (TimelockRejected, "the Timelock holds less ETH than the call's value"),
+    "Timelock: unknown function": (_PARAM, "the Timelock has no such function; plain ETH transfers only"),
     "Timelock: only through the timelock": (Unauthorized, "set_delay must itself be queued through the Timelock"),
     # MockUSDC faucet
     "MockUSDC: above faucet cap": (InvalidAmount, "the faucet mints at most 1,000,000 USDC per call"),

@@ -2,13 +2,16 @@
 owner, i.e. the Timelock) and can only move it on through a queued call."""
 import boa
 import pytest
+from eth.exceptions import Revert
+from eth_abi import encode
 
 from tests.utils.contract_helpers import USDC, submit_rows
 from tests.utils.deployers import feed_id
-from tests.utils.timelock import DAY, calldata, govern
+from tests.utils.timelock import DAY, govern
 
 FEED = feed_id("TIMELOCK/SETTLE")
 BOND = 10**17
+ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +76,15 @@ def test_default__held_eth__leaves_only_through_queue(governed, timelock, non_ow
     assert boa.env.get_balance(non_owner) == BOND
 
 
-def test_default__unknown_selector_with_data__accepted_as_transfer(timelock, non_owner):
-    """Vyper routes unknown calldata to __default__: it is a receive, not a command."""
-    with boa.env.prank(non_owner):
-        boa.env.raw_call(timelock.address, data=calldata(timelock, "delay")[:3] + b"\x00")
+@pytest.mark.parametrize("data", [bytes.fromhex("715018a6"), b"\x00", bytes.fromhex("deadbeef") + b"\x00" * 32])
+def test_default__calldata_of_no_function__reverts(timelock, non_owner, snapshot, data):
+    """e.g. renounce_ownership() (0x715018a6), which the Timelock does not have: a typo or a
+    wrong ABI must fail loudly, not succeed doing nothing."""
+    boa.env.set_balance(non_owner, 10**18)
+    before = snapshot(non_owner, contracts=[timelock])
 
-    assert timelock.delay() == DAY
+    with boa.env.prank(non_owner), pytest.raises(Revert) as e:
+        boa.env.raw_call(timelock.address, data=data, value=1)
+
+    assert e.value.args[0] == ERROR_SELECTOR + encode(["string"], ["Timelock: unknown function"])
+    assert snapshot(non_owner, contracts=[timelock]) == before
