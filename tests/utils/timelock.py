@@ -36,6 +36,15 @@ def operation_id(target: str, value: int, data: bytes, eta: int) -> bytes:
     return keccak(encode(["address", "uint256", "bytes", "uint256"], [str(target), value, data, eta]))
 
 
+def penalty_raise(clearinghouse) -> tuple[list, object]:
+    """(args, applied) of a maximal liquidation-penalty raise, for either signature of
+    Clearinghouse.set_liquidation_params: (penalty, insurance share) before issue 16 point 4,
+    (penalty, penalty cap, reward, min reward, max reward) after it."""
+    if len(clearinghouse.set_liquidation_params.func_t.arguments) == 2:
+        return [9_000, 0], lambda: clearinghouse.liquidation_penalty_bps() == 9_000
+    return [9_000, 2_500, 100, 10**6, 1_000 * 10**6], lambda: clearinghouse.liquidation_params()[0] == 9_000
+
+
 @dataclass
 class Governed:
     """A protocol whose Oracle, Clearinghouse and Exchange are owned by `timelock`;

@@ -46,7 +46,7 @@ def test_accept_ownership_of__done__former_owner_loses_instant_power(timelock, p
         with boa.reverts("ownable: caller is not the owner"):
             protocol.oracle.set_reporters([owner], 1)
         with boa.reverts("ownable: caller is not the owner"):
-            protocol.clearinghouse.set_liquidation_params(9_000, 0)
+            protocol.clearinghouse.set_guardian(owner)
         with boa.reverts("ownable: caller is not the owner"):
             protocol.clearinghouse.transfer_ownership(owner)
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.utils.contract_helpers import MARK, USDC, events
 from tests.utils.deployers import default_market, feed_id
-from tests.utils.timelock import DAY, govern
+from tests.utils.timelock import DAY, govern, penalty_raise
 
 NEW_FEED = feed_id("ROLES/NEW")
 PARAMS = (20 * USDC, 3_000, 12 * USDC, 2_000, 3_600, 3_600, 10**12)  # IM $20 + 30%, MM $12 + 20%
@@ -43,8 +43,7 @@ def _owner_calls(protocol, mid, non_owner):
         ("oracle.transfer_ownership", o, "transfer_ownership", [non_owner], lambda: o.pending_owner() == non_owner),
         ("clearinghouse.set_market_params", ch, "set_market_params", [mid, PARAMS],
          lambda: ch.market(mid)[12] == 2_000),
-        ("clearinghouse.set_liquidation_params", ch, "set_liquidation_params", [9_000, 0],
-         lambda: ch.liquidation_penalty_bps() == 9_000),
+        ("clearinghouse.set_liquidation_params", ch, "set_liquidation_params", *penalty_raise(ch)),
         ("clearinghouse.list_market", ch, "list_market", [market], lambda: ch.market_count() == mid + 1),
         ("clearinghouse.set_guardian", ch, "set_guardian", [non_owner], lambda: ch.guardian() == non_owner),
         ("clearinghouse.withdraw_fees", ch, "withdraw_fees", [non_owner, 0], lambda: True),
