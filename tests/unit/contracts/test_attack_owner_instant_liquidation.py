@@ -24,8 +24,9 @@ COLLATERAL = 30 * USDC
 # MM raised to $40 + 25% of |mark|: $52.50 per MWh at $50, above the trader's $30
 RAISED = dict(im_fixed=40 * USDC, im_rate_bps=2_500, mm_fixed=40 * USDC, mm_rate_bps=2_500,
               max_price_age=3_600, dispute_window=3_600, oi_cap=10**12)
-# the owner's own mark: the trader's $30 is gone at $20
-CRUSHING_MARK = 20 * USDC
+# the owner's own mark: at $30 the trader's equity is $10, below MM $10 + 15% x $30 = $14.50
+# (solvent, so a liquidator takes part of the position with a penalty)
+CRUSHING_MARK = 30 * USDC
 
 
 def _params(p: dict) -> tuple:
