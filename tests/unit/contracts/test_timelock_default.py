@@ -17,7 +17,11 @@ ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 @pytest.fixture(scope="module")
 def governed(protocol, owner, reporters):
     with boa.env.prank(owner):
-        protocol.oracle.set_feed(FEED, -1_000 * USDC, 1_000 * USDC)
+        if hasattr(protocol.oracle, "set_settlement_feed"):
+            # issue 16.1 Oracle: only a settlement feed takes public (bonded) disputes
+            protocol.oracle.set_settlement_feed(FEED, -1_000 * USDC, 1_000 * USDC, boa.env.evm.patch.timestamp, 3_600)
+        else:
+            protocol.oracle.set_feed(FEED, -1_000 * USDC, 1_000 * USDC)
     submit_rows(protocol, reporters[:2], [FEED], [[5], [5]])
     return govern(protocol, DAY)
 
