@@ -127,12 +127,15 @@ class Anvil:
         rpc(self.url, "evm_mine")
 
 
-def deploy(rpc_url: str, out: Path, markets: Path | None = None, timeout: float = 180.0) -> dict:
-    """Run the real deploy script (`ape run deploy`) against `rpc_url`; return the manifest."""
+def deploy(rpc_url: str, out: Path, markets: Path | None = None, timeout: float = 180.0,
+           extra_args: list[str] | tuple[str, ...] = ()) -> dict:
+    """Run the real deploy script (`ape run deploy`) against `rpc_url`; return the manifest.
+    `extra_args` go to the script as given (e.g. ["--timelock-delay", "3600"])."""
     ape = Path(sys.executable).with_name("ape")
     cmd = [str(ape if ape.exists() else "ape"), "run", "deploy", "--network", rpc_url, "--out", str(out)]
     if markets:
         cmd += ["--markets", str(markets)]
+    cmd += list(extra_args)
     # ape-vyper finds the pinned vyper on PATH (the venv's bin); vvm downloads are not reachable
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{ROOT / 'node_modules' / '.bin'}:{os.environ.get('PATH', '')}")
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)

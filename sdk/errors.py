@@ -213,6 +213,11 @@ class TransactionFailed(ComputeSpreadError, RuntimeError):
     """A transaction reverted for a reason the SDK has no specific type for (reason decoded)."""
 
 
+class TimelockRejected(ComputeSpreadError, RuntimeError):
+    """The Timelock refused to queue, run or cancel an owner call (too early, too late, unknown).
+    See scripts/timelock.py ``pending`` for what is queued and when it is ready."""
+
+
 # ---------------------------------------------------------------- revert decoder
 
 _OWNER = (Unauthorized, "only the contract owner may do this")
@@ -367,6 +372,20 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Oracle: bad future drift": (_PARAM, "max future drift must be <= 300 s"),
     "Oracle: price beyond int128": (_ORACLE, "the price must fit in int128"),
     "Oracle: bad timestamp": (_ORACLE, "observed_at must fit in 64 bits"),
+    # Timelock (owner of Oracle, Clearinghouse, Exchange off anvil)
+    "Timelock: zero admin": (_PARAM, "the Timelock admin must be non-zero"),
+    "Timelock: zero target": (_PARAM, "a queued call needs a non-zero target"),
+    "Timelock: delay above maximum": (_PARAM, "the Timelock delay is at most 30 days"),
+    "Timelock: delay below minimum": (_PARAM, "the Timelock delay is at least 86,400 s off chain 31337"),
+    "Timelock: eta before delay": (TimelockRejected, "eta must be at least the Timelock delay after this block"),
+    "Timelock: eta too far": (TimelockRejected, "eta must be within 14 days after the earliest eta (now + delay)"),
+    "Timelock: already queued": (TimelockRejected, "this exact call and eta is already queued"),
+    "Timelock: not queued": (TimelockRejected, "no such queued call: check target, value, calldata and eta"),
+    "Timelock: not ready": (TimelockRejected, "the call's eta has not passed yet: wait for the notice period"),
+    "Timelock: stale": (TimelockRejected, "the grace period (14 days after eta) is over: queue the call again"),
+    "Timelock: insufficient balance": (TimelockRejected, "the Timelock holds less ETH than the call's value"),
+    "Timelock: unknown function": (_PARAM, "the Timelock has no such function; plain ETH transfers only"),
+    "Timelock: only through the timelock": (Unauthorized, "set_delay must itself be queued through the Timelock"),
     # MockUSDC faucet
     "MockUSDC: above faucet cap": (InvalidAmount, "the faucet mints at most 1,000,000 USDC per call"),
     # snekmate modules
