@@ -530,6 +530,8 @@ def deleverage(account: address, market_id: uint256, counterparties: DynArray[ad
     self._req(shortfall > 0, "Clearinghouse: insurance covers")
     self._collateral[account] -= convert(reward, int256)
     self._collateral[msg.sender] += convert(reward, int256)
+    # event-built books (keepers, indexers) see the caller's reward
+    log CollateralUpdated(account=msg.sender, collateral=self._collateral[msg.sender])
 
     tick: uint256 = self._lot[market_id] & packing.MASK64
     side: int256 = q0 // abs(q0)

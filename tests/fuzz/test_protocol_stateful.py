@@ -72,7 +72,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from tests.utils.deployers import Protocol, Trader, USDC
+from tests.utils.deployers import FEED_LIMITS, Protocol, Trader, USDC
 
 BPS = 10_000
 QS = 1_000  # QUANTITY_SCALE
@@ -390,6 +390,58 @@ class Ledger:
         self.insurance -= loss
         self.coll[a] = 0
         return loss, 0
+
+
+def _tdiv(a: int, b: int) -> int:
+    """Vyper's signed `//`: truncates toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+FEED_LO, FEED_HI = -10_000 * USDC, 100_000 * USDC  # bounds tests/utils/deployers gives every feed
+JUMP_PERIOD = 3_600
+
+
+def oracle_fold(rows: list[int], old: int, old_obs: int, observed_at: int, roster: int, quorum: int) -> int | None:
+    """Oracle.submit for one feed (FEED_LIMITS): the median of the rows that agree within the
+    band, if at least a quorum agree (else None: skipped), clamped by the per-hour jump limit
+    unless every registered reporter's row agrees."""
+    band_floor, band_bps, jump_floor, jump_bps = FEED_LIMITS
+    a = sorted(rows)
+    n = len(a)
+
+    def mid(first, count):
+        if count % 2:
+            return a[first + count // 2]
+        return _tdiv(a[first + count // 2 - 1] + a[first + count // 2], 2)
+
+    if n == 3:
+        med = a[1]
+        agreeing, value = 0, med
+        if FEED_LO <= med <= FEED_HI:
+            band = max(band_floor, band_bps * abs(med) // BPS)
+            inside = [x for x in rows if med - band <= x <= med + band]
+            agreeing = len(inside)
+            if agreeing == 2:
+                value = _tdiv(sum(inside), 2)
+                if not FEED_LO <= value <= FEED_HI:
+                    agreeing = 0
+    else:
+        agreeing, value = 0, 0
+        if a[(n - 1) // 2] >= FEED_LO and a[n // 2] <= FEED_HI:
+            med = mid(0, n)
+            band = max(band_floor, band_bps * abs(med) // BPS)
+            idx = [i for i in range(n) if med - band <= a[i] <= med + band]
+            if idx:
+                value = mid(idx[0], len(idx))
+                agreeing = len(idx) if FEED_LO <= value <= FEED_HI else 0
+    if agreeing < quorum:
+        return None
+    if old_obs:
+        allowed = max(jump_floor, jump_bps * abs(old) // BPS) * min(observed_at - old_obs, JUMP_PERIOD) // JUMP_PERIOD
+        if not old - allowed <= value <= old + allowed and agreeing < roster:
+            value = old + allowed if value > old else old - allowed
+    return value
 
 
 def fee_of(quantity: int, price: int, bps: int) -> int:
@@ -1377,6 +1429,108 @@ class ProtocolMachine(RuleBasedStateMachine):
         for m, price in zip(ms, prices):
             self.led.mark[m] = [price, self.now]
 
+    @rule(mi=market_idx, layout=st.sampled_from(["2+bad", "2+bad", "1+bad", "3 honest"]),
+          skew=st.sampled_from(["wild", "huge", "band_edge", "just_outside", "inside"]), sign=st.booleans(),
+          kind=st.sampled_from(["walk", "tick", "jump", "spike"]), r=permille, pos=st.integers(0, 2))
+    def skewed_report(self, mi, layout, skew, sign, kind, r, pos):
+        """Adversary: one reporter key signs a skewed row (wild, at the band's edge, just outside
+        it), relayed with the honest rows or with only one of them (a reporter down, or a relayer
+        choosing rows). DESIGN invariant 7: the stored value is never further than the agreement
+        band from what the honest rows alone would store, and a lone honest row plus a bad one
+        stores nothing."""
+        self._step()
+        m = self._mid(mi)
+        if self.led.settled[m] or self.led.mark_disputed[m]:
+            COVERAGE["skewed report: market settled or mark disputed, skipped"] += 1
+            return
+        fid = self.p.feeds[m][0]
+        old, old_obs = self.led.mark[m]
+        honest = self._next_mark(m, kind, r)
+        band = max(FEED_LIMITS[0], FEED_LIMITS[1] * abs(honest) // BPS)
+        off = {"wild": 10**30, "huge": 1_000 * USDC, "band_edge": band, "just_outside": 2 * band + 1,
+               "inside": band // 2}[skew]
+        bad = honest + (off if sign else -off)
+        reps = list(self.p.reporters)
+        if layout == "3 honest":
+            rows = [honest, honest, honest]
+        elif layout == "2+bad":
+            rows = [honest, honest]
+            rows.insert(pos % 3, bad)
+        else:
+            rows = [honest, bad] if sign else [bad, honest]
+            reps = reps[:2]
+        self._fresh_push_time([fid], [old_obs])
+        now = self.now
+        quorum = self.p.oracle.quorum()
+        want = oracle_fold(rows, old, old_obs, now, len(self.p.reporters), quorum)
+        honest_only = oracle_fold([x for x in rows if x == honest], old, old_obs, now, len(self.p.reporters), quorum) \
+            if rows.count(honest) >= quorum else None
+        sigs = [self.p.sign_report(rep, [fid], [row], now) for rep, row in zip(reps, rows)]
+        _note(f"skewed report m{m} ({layout}, {skew}): rows {[usd(x) for x in rows]} -> model "
+             f"{usd(want) if want is not None else 'nothing stored'}")
+        expect = {"Oracle: no agreement"} if want is None else set()
+        if self._call(self.w.matcher, self.p.oracle.submit, [fid], now, [[x] for x in rows], sigs, expect=expect,
+                      what=f"submit({layout})") is None:
+            assert self.w.raw.feed_price(fid) == old
+            return
+        got = self.w.raw.feed_price(fid)
+        assert got == want, f"oracle stored {got}, model {want}"
+        if honest_only is not None:
+            # what the honest rows alone store (possibly clamped toward the honest price by the
+            # circuit breaker) and the honest price itself bound what one more key can achieve;
+            # an agreeing bad row may lift the clamp (every reporter then agrees), never more
+            lo, hi = min(honest_only, honest) - band, max(honest_only, honest) + band
+            assert lo <= got <= hi, (
+                f"invariant 7: one key moved the value to {got}, beyond the band {band} around the honest "
+                f"{honest} / {honest_only}")
+        COVERAGE[f"skewed report: {layout}/{skew} stored{' (clamped)' if want != honest and layout != '3 honest' else ''}"] += 1
+        self.led.mark[m] = [got, now]
+
+    @rule(mi=market_idx, which=st.sampled_from(["mark", "settlement"]))
+    def stranger_dispute(self, mi, which):
+        """Adversary: anyone disputes for the bond. A mark: refused (only the guardian can make a
+        mark stale; that froze liquidations). A settlement value: only with the bond, within its
+        dispute window after it was written."""
+        self._step()
+        m = self._mid(mi)
+        stranger = boa.env.generate_address("stranger")
+        bond = self.p.oracle.dispute_bond()
+        boa.env.set_balance(stranger, 10 * bond)
+        if which == "mark":
+            expect = {"Oracle: only the guardian disputes marks", "Oracle: feed disputed or final"}
+            if self.led.mark[m][1] == 0:
+                expect.add("Oracle: no price")
+            try:
+                with boa.env.prank(stranger):
+                    self.p.oracle.dispute(self.p.feeds[m][0], value=bond)
+            except BoaError as err:
+                reason = revert_reason(err)
+                assert reason in expect, f"stranger's mark dispute reverted {reason!r}, expected {sorted(expect)}"
+                COVERAGE[f"stranger disputes a mark: {reason}"] += 1
+                return
+            raise AssertionError("a stranger made a mark stale for the bond")
+        f = self.led.sfeed[m]
+        expect = set()
+        if f["observed_at"] == 0:
+            expect.add("Oracle: no price")
+        elif f["disputed"] or f["final"]:
+            expect.add("Oracle: feed disputed or final")
+        elif self.now >= f["updated_at"] + max(self._cfg(m).dispute_window, 600):
+            expect.add("Oracle: dispute window closed")
+        _note(f"stranger disputes the settlement value of m{m}")
+        self.stats["calls"] += 1
+        try:
+            with boa.env.prank(stranger):
+                self.p.oracle.dispute(self.p.feeds[m][1], value=bond)
+        except BoaError as err:
+            reason = revert_reason(err)
+            assert expect and reason in expect, f"stranger dispute reverted {reason!r}, model {sorted(expect)}"
+            COVERAGE[f"stranger disputes a settlement: {reason}"] += 1
+            return
+        assert not expect, f"stranger dispute succeeded, model expected {sorted(expect)}"
+        COVERAGE["stranger disputes a settlement: ok"] += 1
+        f["disputed"] = True
+
     @rule(mi=market_idx, op=st.sampled_from(["dispute", "dispute", "resolve"]), kind=mark_moves, r=permille)
     def guardian_mark_dispute(self, mi, op, kind, r):
         """Adversary / emergency: the guardian disputes a MARK (it counts as stale: no trades that
@@ -1915,11 +2069,21 @@ class ProtocolMachine(RuleBasedStateMachine):
     # ================================================================ rules: settlement
 
     def _push_settlement(self, m: int, price: int):
+        """Reporters write a settlement value: once, and never before delivery end (the Oracle
+        refuses both, so a rewrite cannot restart the dispute window)."""
         fid = self.p.feeds[m][1]
         f = self.led.sfeed[m]
+        reason = None
         if f["disputed"] or f["final"]:
-            with boa.reverts("Oracle: feed disputed or final"):
+            reason = "Oracle: feed disputed or final"
+        elif f["observed_at"] != 0:
+            reason = "Oracle: settlement already written"
+        elif self.now < self._cfg(m).delivery_end:
+            reason = "Oracle: settlement too early"
+        if reason:
+            with boa.reverts(reason):
                 self.p.push([fid], [price])
+            COVERAGE[f"settlement push: {reason}"] += 1
             return False
         self._fresh_push_time([fid], [f["observed_at"]])
         self.p.push([fid], [price])
