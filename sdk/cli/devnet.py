@@ -83,9 +83,10 @@ def _env_lines(d: dict) -> list[str]:
 
 def _print(d: dict, workdir: Path, stack) -> None:
     t = Table(title="Compute Spread devnet", title_justify="left")
-    t.add_column("what")
-    t.add_column("where", no_wrap=True)
-    t.add_column("pid", justify="right")
+    # labels and pids never wrap; a long path folds instead of squeezing the labels to "web da…"
+    t.add_column("what", no_wrap=True)
+    t.add_column("where", overflow="fold")
+    t.add_column("pid", justify="right", no_wrap=True)
     pids = d["pids"]
     t.add_row("chain (anvil, id 31337)", d["rpc_url"], str(pids.get("anvil", "")))
     if d.get("web_url"):

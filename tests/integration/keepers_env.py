@@ -177,7 +177,14 @@ class Env:
         h = self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
         self.nonces[acct.address] = nonce + 1
         r = self.w3.eth.wait_for_transaction_receipt(h, timeout=30)
-        assert r.status == 1, f"{fn.fn_name} reverted"
+        if r.status != 1:
+            # replay it as a call on the parent block for the revert reason
+            try:
+                fn.call({"from": acct.address}, block_identifier=r.blockNumber - 1)
+                why = "(no reason on replay)"
+            except Exception as e:  # noqa: BLE001 - whatever the node says is the diagnosis
+                why = str(e)
+            raise AssertionError(f"{fn.fn_name} reverted: {why}")
         return r
 
     def new_account(self) -> str:

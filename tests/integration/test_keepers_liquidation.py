@@ -1,7 +1,8 @@
 """Liquidator on anvil with real reporters and the pusher, replaying Winter Storm Uri.
 
-ERCOT HB_WEST DA ATC for 2021-02-14 is marked at ~$122/MWh on 2021-02-13 18:00Z; 18 hours
-later the real day-ahead prices of the storm have pushed the mark to ~$746/MWh. Shorts with
+ERCOT HB_WEST DA ATC for 2021-02-14 is marked at ~$778/MWh on 2021-02-13 18:00Z (02-13's level
+decaying to the 28-day median, docs/methodology.md); 18 hours later ERCOT has published the
+storm's day-ahead prices for the 14th and the mark is their mean, ~$3,947/MWh. Shorts with
 thin collateral fall below maintenance (some insolvent). The liquidator must close every one
 of them within 2 blocks of the price landing, and must do nothing while the mark is stale.
 It is paid a reward from the insurance fund for each liquidation; the fund starts empty, so
@@ -21,7 +22,10 @@ from sdk.devnet import ANVIL_KEYS
 
 pytestmark = pytest.mark.integration
 
-SHORT_COLLATERAL_USD = [400, 500, 700, 800, 900, 950, 1500, 5000]  # 1 MWh short each at $122.38
+# 1 MWh short each at $778.38; the shock costs ~$3,168 and MM is then ~$1,147: the first two end
+# insolvent (deficits ~$1,168 and ~$118), the next four solvent but below MM, the last two healthy
+ENTRY = 778_380_000
+SHORT_COLLATERAL_USD = [2_000, 3_050, 3_250, 3_350, 3_450, 3_500, 5_000, 9_000]
 SHOCK_AT = T0 + 18 * 3600
 # ANVIL_KEYS[4] in sdk/devnet.py is not anvil account 4 (its address has no ETH); use 7-9
 LIQ_A, LIQ_B, WHALE = 7, 8, 9
@@ -49,7 +53,7 @@ def open_book(env: Env, liquidators=(LIQ_A,)) -> list[str]:
     for usd in SHORT_COLLATERAL_USD:
         k = env.new_account()
         env.fund(k, usd)
-        env.trade(k, ANVIL_KEYS[WHALE], ATC, False, 1_000, 122_380_000)
+        env.trade(k, ANVIL_KEYS[WHALE], ATC, False, 1_000, ENTRY)
         shorts.append(Account.from_key(k).address)
     return shorts
 
@@ -83,9 +87,9 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     ev = wait_until(lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2, "shock push")
     push_block = ev[0].blockNumber
     new_mark = env.mark(ATC)[0]
-    assert new_mark > 700 * USDC, new_mark  # real HB_WEST data: ~ $746/MWh
+    assert new_mark > 3_000 * USDC, new_mark  # real HB_WEST day-ahead mean for 2021-02-14: ~$3,947/MWh
     expected = liquidatable_at(env, shorts, push_block)
-    assert len(expected) == 6, expected  # all but the $1,500 and $5,000 accounts
+    assert len(expected) == 6, expected  # all but the $5,000 and $9,000 accounts
     wait_until(lambda: handled(env) >= expected and
                not any(env.ch.functions.is_liquidatable(a).call() for a in shorts), 30, 0.2, "all liquidated")
     liqs, adls = env.events("Liquidation"), env.events("Deleveraged")
@@ -100,11 +104,11 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     # the liquidator is paid: at least the $1 minimum reward for every liquidation, close-outs included
     assert all(e.args.reward >= 10**6 for e in liqs), [e.args for e in liqs]
     earned = sum(e.args.reward for e in liqs)
-    # the fund started empty: the $400 short's $224 deficit is more than the penalties bring, so
-    # its loss went to the whale (the only opposite position, in profit); the $500 one was closed out
+    # the fund started empty: the $2,000 short's ~$1,168 deficit is more than the penalties bring, so
+    # its loss went to the whale (the only opposite position, in profit); the $3,050 one was closed out
     whale = Account.from_key(ANVIL_KEYS[WHALE]).address
     assert adls and {e.args.counterparty for e in adls} == {whale}
-    assert {e.args.account for e in adls} == {shorts[0]}  # only the $400 one: the $500 one fits in the fund
+    assert {e.args.account for e in adls} == {shorts[0]}  # only the $2,000 one: the $3,050 one fits in the fund
     closeouts = [e for e in liqs if e.args.account == shorts[1]]
     assert len(closeouts) == 1 and abs(closeouts[0].args.quantity) == 1_000 and closeouts[0].args.penalty == 0
     assert all(e.args.loss > 0 for e in adls)

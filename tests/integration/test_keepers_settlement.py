@@ -82,10 +82,13 @@ def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_delever
     assert env.ch.functions.insurance_fund().call() == 0
     fees0 = env.ch.functions.fees().call()
     winner, thin, other = env.new_account(), env.new_account(), env.new_account()
-    deposits = {winner: 50_000, thin: 500, other: 50_000}
+    # the thin short enters at the mark with just its initial margin ($300 + 50% of the mark):
+    # 2021-02-14 HE17 then settles at $3,107.62, a loss far beyond it
+    px = env.mark(HOURLY)[0] // 10_000 * 10_000
+    assert px < 2_000 * USDC, px
+    deposits = {winner: 50_000, thin: 300 + px // 2 // USDC + 25, other: 50_000}
     for k, usd in deposits.items():
         env.fund(k, usd)
-    px = 42_010_000
     env.trade(thin, winner, HOURLY, False, 1_000, px)  # thin short 1 MWh, winner long
     env.trade(other, winner, HOURLY, False, 500, px)  # a well-funded short: settles normally
     settler = env.start_bot("settler", 5, "--poll-interval", "0.2")
