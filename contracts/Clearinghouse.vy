@@ -496,7 +496,8 @@ def deleverage(account: address, market_id: uint256, counterparties: DynArray[ad
             turn at the (rounded) mark shifted against the counterparty by whole ticks, so
             each gives up at most its unrealised profit on the closed part, until the
             account's deficit fits in the insurance fund. Counterparties must hold the
-            opposite side, be in profit at the mark, and be listed by non-increasing
+            opposite side, be in profit at the mark and solvent (equity > 0; each keeps equity
+            >= 0), and be listed by non-increasing
             profit x leverage (profit * notional / equity), the order a keeper computes over
             the whole book, as dYdX v4 and Hyperliquid rank it. Works in halted and settled
             markets (the settlement price is the mark). The caller's reward (as for
@@ -546,15 +547,21 @@ def deleverage(account: address, market_id: uint256, counterparties: DynArray[ad
         profit: int256 = self._floor_div(pc.quantity * mark_, c.QUANTITY_SCALE) - pc.open_notional
         self._req(profit > 0, "Clearinghouse: counterparty not in profit")
         held_c: uint256 = convert(abs(pc.quantity), uint256)
-        eq_c: int256 = max(self._summary(cp).equity, 1)
+        # an account insolvent overall is the liquidator's, not a source of profit to assign
+        eq_c: int256 = self._summary(cp).equity
+        self._req(eq_c > 0, "Clearinghouse: counterparty insolvent")
         score: uint256 = convert(profit, uint256) * (held_c * convert(abs(mark_), uint256) // c.UQUANTITY_SCALE) // convert(eq_c, uint256)
         self._req(score <= last_score, "Clearinghouse: counterparties not ranked")
         last_score = score
         x: uint256 = min(remaining, held_c)
-        # the counterparty gives up at most its profit on the closed part, in whole ticks
-        give: uint256 = min(convert(profit, uint256) * x // held_c, convert(shortfall, uint256))
+        # the counterparty gives up at most its profit on the closed part, and never so much
+        # that its own equity goes below zero (the transfer price's rounding costs it up to a
+        # tick per unit): in whole ticks
+        room: int256 = eq_c - convert(self._ceil_udiv(x * tick, c.UQUANTITY_SCALE), int256)
+        share: uint256 = min(convert(profit, uint256) * x // held_c, convert(max(room, 0), uint256))
+        give: uint256 = min(share, convert(shortfall, uint256))
         ticks: uint256 = self._ceil_udiv(give * c.UQUANTITY_SCALE, x * tick)
-        if ticks * tick * x // c.UQUANTITY_SCALE > convert(profit, uint256) * x // held_c:
+        if ticks * tick * x // c.UQUANTITY_SCALE > share:
             ticks -= 1
         moved: uint256 = ticks * tick * x // c.UQUANTITY_SCALE
         price: int256 = base + side * convert(ticks * tick, int256)
@@ -564,6 +571,7 @@ def deleverage(account: address, market_id: uint256, counterparties: DynArray[ad
         shortfall -= convert(moved, int256)
         remaining -= x
         log Deleveraged(account=account, counterparty=cp, market_id=market_id, quantity=xs, price=price, loss=moved)
+        self._absorb_if_flat(cp)
         log CollateralUpdated(account=cp, collateral=self._collateral[cp])
     if shortfall <= 0:
         self._clear_adl(account)

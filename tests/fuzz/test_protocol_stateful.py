@@ -1954,12 +1954,12 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     # ================================================================ rules: auto-deleveraging
 
-    def _score(self, led: Ledger, cp: str, m: int, mark: int) -> tuple[int, int]:
-        """(profit at the mark, profit x notional / equity), as `deleverage` ranks counterparties."""
+    def _score(self, led: Ledger, cp: str, m: int, mark: int) -> tuple[int, int, int]:
+        """(profit at the mark, profit x notional / equity, equity), as `deleverage` ranks."""
         qc, onc = led.pos[(cp, m)]
         profit = (qc * mark) // QS - onc
-        eq = max(led.summary(cp, self.now).equity, 1)
-        return profit, (profit * (abs(qc) * abs(mark) // QS) // eq if profit > 0 else -1)
+        eq = led.summary(cp, self.now).equity
+        return profit, (profit * (abs(qc) * abs(mark) // QS) // eq if profit > 0 and eq > 0 else -1), eq
 
     def _predict_deleverage(self, acct: str, m: int, cps: list[str], caller: str):
         led, now = self.led, self.now
@@ -1996,14 +1996,16 @@ class ProtocolMachine(RuleBasedStateMachine):
             qc = new.pos[(cp, m)][0]
             if qc == 0 or (qc > 0) == (q0 > 0):
                 return {"Clearinghouse: not an opposite position"}, None, {}
-            profit, score = self._score(new, cp, m, mark)
+            profit, score, eq = self._score(new, cp, m, mark)
             if profit <= 0:
                 return {"Clearinghouse: counterparty not in profit"}, None, {}
+            if eq <= 0:
+                return {"Clearinghouse: counterparty insolvent"}, None, {}
             if last is not None and score > last:
                 return {"Clearinghouse: counterparties not ranked"}, None, {}
             last = score
             x = min(remaining, abs(qc))
-            share = profit * x // abs(qc)
+            share = min(profit * x // abs(qc), max(eq - ceil_div(x * tick, QS), 0))
             give = min(share, shortfall)
             ticks = ceil_div(give * QS, x * tick)
             if ticks * tick * x // QS > share:
@@ -2013,6 +2015,10 @@ class ProtocolMachine(RuleBasedStateMachine):
             new.apply_fill(acct, m, -side * x, price, 0)
             new.apply_fill(cp, m, side * x, price, 0)
             moves.append((cp, side * x, price, moved))
+            try:
+                new.absorb_if_flat(cp)
+            except NeedsAdl:
+                return {"Clearinghouse: deleverage needed"}, None, {}
             shortfall -= moved
             remaining -= x
         if shortfall <= 0:
@@ -2041,7 +2047,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         q0 = self.led.pos[(acct, m)][0]
         mark, _ = self.led.mark_of(m, now)
         opposite = [a for a in self.accounts if a != acct and self.led.pos[(a, m)][0] * q0 < 0]
-        ranked = sorted((a for a in opposite if self._score(self.led, a, m, mark)[0] > 0),
+        ranked = sorted((a for a in opposite if self._score(self.led, a, m, mark)[1] >= 0),
                         key=lambda a: -self._score(self.led, a, m, mark)[1])[:n]
         if order == "reversed":
             ranked = ranked[::-1]

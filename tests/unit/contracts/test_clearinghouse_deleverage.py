@@ -241,3 +241,50 @@ def test_deleverage__flagged_account_recovered__flag_cleared_fees_unblocked(clea
     assert events(clearinghouse, "Deleveraged") == []
     with boa.env.prank(owner):
         clearinghouse.withdraw_fees(owner, 0)
+
+
+@pytest.fixture
+def leveraged_short(protocol, market, flagged, fund, book, set_mark, liquidator):
+    """A second short in `market` ($70 profit at -$20) that lost elsewhere: `third(mark)` sets
+    its other leg's mark; it deposited $80 and is long 1 MWh of THIRD at $50."""
+    cp = role_trader("leveraged_short")
+    fund(cp, 80 * USDC)
+    third = protocol.list_market("THIRD")
+    protocol.set_mark(third, MARK)
+    book(liquidator, cp, market, UNIT, MARK)
+    book(cp, liquidator, third, UNIT, MARK)
+
+    def at(mark):
+        set_mark(third, mark)
+        set_mark(market, -20 * USDC)
+        return cp
+
+    return at
+
+
+def test_deleverage__counterparty_with_losses_elsewhere__keeps_equity_non_negative(clearinghouse, market,
+                                                                                  leveraged_short, trader,
+                                                                                  keeper):
+    # fuzz finding (deep run, 2026-11-29): a profitable counterparty with losses elsewhere gave
+    # up all its profit here and ended flat with negative collateral. Now it gives up at most
+    # what leaves its equity >= 0 (80 + 70 - 145 = $5, less a tick of rounding)
+    cp = leveraged_short(-95 * USDC)
+    assert clearinghouse.equity(cp.address) == 5 * USDC
+
+    _deleverage(clearinghouse, keeper, trader, market, [cp])
+
+    (log,) = events(clearinghouse, "Deleveraged")
+    assert log.loss == 4_990_000
+    assert clearinghouse.equity(cp.address) >= 0
+    assert clearinghouse.adl_pending(trader.address)  # $8.02 were needed: the rest waits
+
+
+def test_deleverage__insolvent_counterparty__reverts(clearinghouse, market, leveraged_short, trader, keeper,
+                                                     snapshot):
+    cp = leveraged_short(-110 * USDC)  # 80 + 70 - 160 = -$10
+    before = snapshot(cp)
+
+    with boa.reverts("Clearinghouse: counterparty insolvent"):
+        _deleverage(clearinghouse, keeper, trader, market, [cp])
+
+    assert snapshot(cp) == before
