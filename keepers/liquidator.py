@@ -305,9 +305,9 @@ def adl_score(quantity: int, open_notional: int, equity: int, mark: int) -> int:
     """``deleverage``'s rank of a counterparty: profit x notional / equity (profit x leverage),
     integer maths exactly as the contract computes it (0 when not in profit)."""
     profit = quantity * mark // QUANTITY_SCALE - open_notional
-    if profit <= 0:
+    if profit <= 0 or equity <= 0:
         return 0
-    return profit * (abs(quantity) * abs(mark) // QUANTITY_SCALE) // max(equity, 1)
+    return profit * (abs(quantity) * abs(mark) // QUANTITY_SCALE) // equity
 
 
 @dataclass(frozen=True)
@@ -320,7 +320,7 @@ class Counterparty:
 
 def rank_counterparties(account_q: int, holders: list[tuple[str, int, int, int]], mark: int, shortfall: int,
                         limit: int = MAX_ADL_BATCH) -> list[Counterparty]:
-    """The counterparties to pass to ``deleverage``: opposite positions in profit, ranked by
+    """The counterparties to pass to ``deleverage``: solvent opposite positions in profit, ranked by
     non-increasing profit x leverage (ties by address, so the order is deterministic), cut as
     soon as their give-up (at most their profit on the part closed against them) covers the
     shortfall or the account's position is used up; at most ``limit``.
@@ -334,9 +334,10 @@ def rank_counterparties(account_q: int, holders: list[tuple[str, int, int, int]]
         if q == 0 or (q > 0) == (side > 0):
             continue
         profit = q * mark // QUANTITY_SCALE - on
-        if profit <= 0:
+        if profit <= 0 or eq <= 0:  # the contract refuses an insolvent counterparty
             continue
-        ranked.append(Counterparty(a, q, profit, adl_score(q, on, eq, mark)))
+        # it gives up at most its profit and never more than its equity (the contract's cap)
+        ranked.append(Counterparty(a, q, min(profit, eq), adl_score(q, on, eq, mark)))
     ranked.sort(key=lambda c: (-c.score, c.account.lower()))
     out, remaining, left = [], abs(account_q), shortfall
     for c in ranked:

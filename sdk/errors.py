@@ -270,6 +270,9 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
                                                 "every counterparty must hold the side opposite the account in that market"),
     "Clearinghouse: counterparty not in profit": (BadCounterparties,
                                                   "every counterparty must be in profit at the mark"),
+    "Clearinghouse: counterparty insolvent": (BadCounterparties,
+                                              "a listed counterparty's equity is not positive: it is "
+                                              "liquidated, not deleveraged; list solvent positions"),
     "Clearinghouse: counterparties not ranked": (BadCounterparties,
                                                  "list counterparties by non-increasing profit x notional / equity "
                                                  "(keepers.liquidator.rank_counterparties)"),

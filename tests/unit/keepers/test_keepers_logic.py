@@ -223,7 +223,8 @@ def test_adl_score__profit_times_leverage_exact_integer():
     # long 2 units entered at $100, mark $150: profit $100, notional $300, equity $50
     assert adl_score(2000, 200 * 10**6, 50 * 10**6, 150 * 10**6) == 100 * 10**6 * 300 * 10**6 // (50 * 10**6)
     assert adl_score(2000, 400 * 10**6, 50 * 10**6, 150 * 10**6) == 0  # in loss
-    assert adl_score(2000, 200 * 10**6, -5, 150 * 10**6) == 100 * 10**6 * 300 * 10**6  # equity floored at 1
+    # an insolvent counterparty is refused by the contract ("counterparty insolvent"): never ranked
+    assert adl_score(2000, 200 * 10**6, -5, 150 * 10**6) == 0
 
 
 def test_rank_counterparties__only_opposite_in_profit__ranked_by_profit_x_leverage__cut_at_shortfall():
