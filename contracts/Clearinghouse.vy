@@ -573,6 +573,9 @@ def deleverage(account: address, market_id: uint256, counterparties: DynArray[ad
         log Deleveraged(account=account, counterparty=cp, market_id=market_id, quantity=xs, price=price, loss=moved)
         self._absorb_if_flat(cp)
         log CollateralUpdated(account=cp, collateral=self._collateral[cp])
+    # the caller's reward pays for closing something: an empty or useless call would only
+    # charge the bankrupt account (so its counterparties) again and again
+    self._req(remaining < held, "Clearinghouse: zero quantity")
     if shortfall <= 0:
         self._clear_adl(account)
     elif not self.adl_pending[account]:

@@ -2021,6 +2021,8 @@ class ProtocolMachine(RuleBasedStateMachine):
                 return {"Clearinghouse: deleverage needed"}, None, {}
             shortfall -= moved
             remaining -= x
+        if remaining == held:
+            return {"Clearinghouse: zero quantity"}, None, {}
         if shortfall <= 0:
             new.adl_pending.discard(acct)
         else:

@@ -288,3 +288,15 @@ def test_deleverage__insolvent_counterparty__reverts(clearinghouse, market, leve
         _deleverage(clearinghouse, keeper, trader, market, [cp])
 
     assert snapshot(cp) == before
+
+
+def test_deleverage__nothing_closed__reverts_no_reward_drain(clearinghouse, market, flagged, trader, keeper,
+                                                             snapshot):
+    # an empty call used to pay the caller the reward out of the bankrupt account, again and
+    # again: a drain on whoever is deleveraged later
+    before = snapshot()
+
+    with boa.reverts("Clearinghouse: zero quantity"):
+        _deleverage(clearinghouse, keeper, trader, market, [])
+
+    assert snapshot() == before
