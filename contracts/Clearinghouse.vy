@@ -432,7 +432,7 @@ def liquidate(account: address, market_id: uint256, quantity: uint256) -> uint25
     self._req(account != msg.sender, "Clearinghouse: self liquidation")
     s: Summary = self._summary(account)
     e: int256 = s.equity - convert(s.stale_margin, int256)
-    self._req(s.maintenance > 0 and e < convert(s.maintenance, int256), "Clearinghouse: account healthy")
+    self._req(self._unhealthy(s), "Clearinghouse: account healthy")
     q0: int256 = self._pos(account, market_id).quantity
     self._req(q0 != 0, "Clearinghouse: no position")
     if self._risk[market_id] & _SETTLED_BIT != 0:
@@ -865,8 +865,7 @@ def is_liquidatable(account: address) -> bool:
             is below the maintenance margin (what `liquidate` checks; the market acted on
             must then be fresh or halted).
     """
-    s: Summary = self._summary(account)
-    return s.maintenance > 0 and s.equity - convert(s.stale_margin, int256) < convert(s.maintenance, int256)
+    return self._unhealthy(self._summary(account))
 
 
 @view
@@ -1182,6 +1181,13 @@ def _mark(market_id: uint256) -> (int256, uint256, bool):
     p, observed_at, updated_at, disputed, final = staticcall oracle.feed(self._markets[market_id].mark_feed)
     fresh: bool = observed_at != 0 and not disputed and observed_at + ((risk >> 160) & 2**32 - 1) >= block.timestamp
     return p, observed_at, fresh
+
+
+@pure
+@internal
+def _unhealthy(s: Summary) -> bool:
+    # below maintenance margin with every stale leg valued one MM against the account
+    return s.maintenance > 0 and s.equity - convert(s.stale_margin, int256) < convert(s.maintenance, int256)
 
 
 @view
