@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser test test-unit test-integration fuzz bench demo clean methodology methodology-check
+.PHONY: setup browser test test-unit test-integration lint fuzz bench demo clean methodology methodology-check
 
 setup: $(VENV)/.installed node_modules/.installed .build/.compiled
 
@@ -40,6 +40,13 @@ test: setup browser
 
 test-unit: setup
 	$(PY) -m pytest -n 2 tests/unit tests/fuzz
+
+# ruff (rules and format, config in pyproject.toml) and the import-linter architecture contracts;
+# the same three checks run as pre-commit hooks (.pre-commit-config.yaml)
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 fuzz: setup
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -s tests/fuzz

@@ -17,8 +17,8 @@ import numpy as np
 
 from keepers.book import PositionBook
 from keepers.liquidator import MarketVector, scan
+from scripts._keepers_env import LIQ_A, SHOCK_AT, Env, handled, liquidatable_at, open_book, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
 N_MARKETS = 8
 POSITIONS_PER_ACCOUNT = 4
 
@@ -57,10 +57,6 @@ def bench_scan(n: int, repeats: int = 5) -> float:
 
 def bench_shock() -> dict:
     """The integration scenario: real reporters + pusher + liquidator on anvil (1 s blocks)."""
-    sys.path.insert(0, str(ROOT / "tests" / "integration"))
-    from keepers_env import Env, wait_until
-    from test_keepers_liquidation import LIQ_A, SHOCK_AT, handled, liquidatable_at, open_book
-
     with tempfile.TemporaryDirectory() as tmp:
         env = Env(Path(tmp))
         try:

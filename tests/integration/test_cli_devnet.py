@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,13 +19,13 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
+from scripts._keepers_env import wait_until
 from sdk.cli.main import app
 from sdk.client import Client
 from sdk.devnet import ANVIL_KEYS
 from sdk.reader import Reader
 from tests.utils.sdk_helpers import push_price
 
-RelayProcess = pytest.importorskip("keepers.matcher.service").RelayProcess
 pytestmark = pytest.mark.integration
 
 CSPREAD = str(Path(sys.executable).with_name("cspread"))
@@ -36,17 +35,17 @@ H100, SPREAD, HOURLY, B200 = 5, 7, 1, 6  # ids in markets/default.json order
 
 
 @pytest.fixture(scope="module")
-def env(devnet, tmp_path_factory):
+def env(devnet, start_relay):
+    """The CLI's environment (overrides the keepers' `env`): the module's devnet, marks pushed,
+    and a relay without its matching loop."""
     anvil, manifest, path = devnet
-    tmp = tmp_path_factory.mktemp("cli")
-    relay = RelayProcess(str(path), anvil.url, str(tmp / "relay.db"), log_path=str(tmp / "relay.log"))
-    with relay:
-        r = Reader(path, anvil.url)
-        owner = Client(path, anvil.url, private_key=ANVIL_KEYS[0])
-        for mid, price in MARKS.items():
-            push_price(r, owner, r._static_market(mid).mark_feed, price)
-        yield {"CSPREAD_MANIFEST": str(path), "CSPREAD_RPC_URL": anvil.url, "CSPREAD_RELAY_URL": relay.url,
-               "CSPREAD_PRIVATE_KEY": "", "CSPREAD_KEY_ENV": "", "COLUMNS": "200"}, anvil, r, owner
+    relay = start_relay()
+    r = Reader(path, anvil.url)
+    owner = Client(path, anvil.url, private_key=ANVIL_KEYS[0])
+    for mid, price in MARKS.items():
+        push_price(r, owner, r._static_market(mid).mark_feed, price)
+    return {"CSPREAD_MANIFEST": str(path), "CSPREAD_RPC_URL": anvil.url, "CSPREAD_RELAY_URL": relay.url,
+            "CSPREAD_PRIVATE_KEY": "", "CSPREAD_KEY_ENV": "", "COLUMNS": "200"}, anvil, r, owner
 
 
 def cli(env, *args, key=None, input=None):
@@ -169,9 +168,7 @@ def test_cancel__one_and_all(env):
     assert r.exit_code == 0 and a in r.stdout
     assert a not in [x["hash"] for x in js(cli(env, "orders", "--json", key=MAKER))]
     assert cli(env, "cancel", "--all", key=MAKER).exit_code == 0
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and js(cli(env, "orders", "--json", key=MAKER)):
-        time.sleep(0.3)
+    wait_until(lambda: not js(cli(env, "orders", "--json", key=MAKER)), 15, 0.3, "every order cancelled")
     assert js(cli(env, "orders", "--json", key=MAKER)) == []
     r = cli(env, "cancel", b, key=MAKER)
     assert r.exit_code == 1 and "not among your open orders" in one_error_line(r.stderr)

@@ -17,6 +17,7 @@ from eth_account.messages import encode_typed_data
 from web3 import Web3
 
 from sdk.devnet import ANVIL_KEYS, ROOT
+from tests.utils.plain_web3 import DOMAIN_TYPES, contract, fund, push_mark, send
 
 pytestmark = pytest.mark.integration
 
@@ -30,55 +31,6 @@ ORDER_TYPES = [
     {"name": "expiry", "type": "uint256"},
     {"name": "reduce_only", "type": "bool"},
 ]
-DOMAIN_TYPES = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-REPORT_TYPES = [
-    {"name": "feed_ids", "type": "bytes32[]"},
-    {"name": "prices", "type": "int256[]"},
-    {"name": "observed_at", "type": "uint256"},
-]
-
-
-def _contract(w3, manifest, name):
-    c = manifest["contracts"][name]
-    return w3.eth.contract(address=c["address"], abi=c["abi"])
-
-
-def _send(w3, fn, key):
-    acct = Account.from_key(key)
-    tx = fn.build_transaction({"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address)})
-    signed = acct.sign_transaction(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction))
-    assert receipt.status == 1
-    return receipt
-
-
-def _push_mark(w3, manifest, market, price):
-    oracle = _contract(w3, manifest, "Oracle")
-    now = w3.eth.get_block("latest")["timestamp"]
-    feed = bytes.fromhex(market["mark_feed"][2:])
-    domain = {"name": "ComputeSpread Oracle", "version": "1", "chainId": manifest["chain_id"],
-              "verifyingContract": oracle.address}
-    sigs = []
-    # every reporter signs, as the pusher sends every row: with only a quorum the Oracle's
-    # circuit breaker would clamp a move beyond the feed's per-hour jump limit
-    for key in ANVIL_KEYS[1:4]:
-        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Report": REPORT_TYPES}, "primaryType": "Report",
-              "domain": domain, "message": {"feed_ids": [feed], "prices": [price], "observed_at": now}}
-        sigs.append(Account.from_key(key).sign_message(encode_typed_data(full_message=td)).signature)
-    _send(w3, oracle.functions.submit([feed], now, [[price]] * len(sigs), sigs), ANVIL_KEYS[0])
-
-
-def _fund(w3, manifest, key, amount):
-    usdc, ch = _contract(w3, manifest, "MockUSDC"), _contract(w3, manifest, "Clearinghouse")
-    addr = Account.from_key(key).address
-    _send(w3, usdc.functions.mint(addr, amount), key)
-    _send(w3, usdc.functions.approve(ch.address, amount), key)
-    _send(w3, ch.functions.deposit(amount), key)
 
 
 def _typed_order(manifest, order):
@@ -101,7 +53,7 @@ def test_deploy__manifest__has_contracts_roles_and_default_markets(devnet):
     kinds = [m["kind"] for m in manifest["markets"]]
     assert kinds.count("POWER") == 4 and kinds.count("COMPUTE") == 2 and kinds.count("SPREAD") == 1
     w3 = Web3(Web3.HTTPProvider(anvil.url))
-    ch = _contract(w3, manifest, "Clearinghouse")
+    ch = contract(w3, manifest, "Clearinghouse")
     for m in manifest["markets"]:
         onchain = ch.functions.market(m["id"]).call()
         assert "0x" + onchain[0].hex() == m["spec_hash"]
@@ -111,19 +63,19 @@ def test_deploy__manifest__has_contracts_roles_and_default_markets(devnet):
 def test_fill__eth_account_signed_order__both_positions_read_back(devnet):
     anvil, manifest, _ = devnet
     w3 = Web3(Web3.HTTPProvider(anvil.url))
-    ex, ch = _contract(w3, manifest, "Exchange"), _contract(w3, manifest, "Clearinghouse")
+    ex, ch = contract(w3, manifest, "Exchange"), contract(w3, manifest, "Clearinghouse")
     market = next(m for m in manifest["markets"] if m["symbol"].startswith("H100-SXM"))
-    _push_mark(w3, manifest, market, 2_500_000)  # $2.50 per GPU-hour
+    push_mark(w3, manifest, market, 2_500_000)  # $2.50 per GPU-hour
     maker_key, taker_key = ANVIL_KEYS[5], ANVIL_KEYS[6]
-    _fund(w3, manifest, maker_key, 10_000 * 10**6)
-    _fund(w3, manifest, taker_key, 10_000 * 10**6)
+    fund(w3, manifest, maker_key, 10_000 * 10**6)
+    fund(w3, manifest, taker_key, 10_000 * 10**6)
     maker = Account.from_key(maker_key)
     order = {"trader": maker.address, "market_id": market["id"], "is_buy": True, "quantity": 100_000,
              "price": 2_480_000, "nonce": 1, "expiry": w3.eth.get_block("latest")["timestamp"] + 3600,
              "reduce_only": False}
     sig = maker.sign_message(encode_typed_data(full_message=_typed_order(manifest, order))).signature
     order_tuple = tuple(order.values())
-    _send(w3, ex.functions.fill(order_tuple, sig, 100_000), taker_key)
+    send(w3, ex.functions.fill(order_tuple, sig, 100_000), taker_key)
 
     taker = Account.from_key(taker_key).address
     assert ch.functions.position(maker.address, market["id"]).call() == [100_000, 248_000_000]
@@ -136,12 +88,12 @@ def test_fill__eth_account_signed_order__both_positions_read_back(devnet):
 def test_fill__cast_wallet_signed_order__accepted(devnet, tmp_path):
     anvil, manifest, _ = devnet
     w3 = Web3(Web3.HTTPProvider(anvil.url))
-    ex, ch = _contract(w3, manifest, "Exchange"), _contract(w3, manifest, "Clearinghouse")
+    ex, ch = contract(w3, manifest, "Exchange"), contract(w3, manifest, "Clearinghouse")
     market = next(m for m in manifest["markets"] if m["symbol"].startswith("ERCOT.HB_WEST.DA.PEAK"))
-    _push_mark(w3, manifest, market, -12_340_000)  # negative power price
+    push_mark(w3, manifest, market, -12_340_000)  # negative power price
     maker_key, taker_key = ANVIL_KEYS[7], ANVIL_KEYS[8]
-    _fund(w3, manifest, maker_key, 50_000 * 10**6)
-    _fund(w3, manifest, taker_key, 50_000 * 10**6)
+    fund(w3, manifest, maker_key, 50_000 * 10**6)
+    fund(w3, manifest, taker_key, 50_000 * 10**6)
     maker = Account.from_key(maker_key).address
     order = {"trader": maker, "market_id": market["id"], "is_buy": False, "quantity": 2_500,
              "price": -12_340_000, "nonce": 42, "expiry": w3.eth.get_block("latest")["timestamp"] + 3600,
@@ -153,7 +105,7 @@ def test_fill__cast_wallet_signed_order__accepted(devnet, tmp_path):
     cast = str(ROOT / "node_modules/.bin/cast") if (ROOT / "node_modules/.bin/cast").exists() else "cast"
     sig = subprocess.check_output([cast, "wallet", "sign", "--private-key", maker_key, "--data", "--from-file",
                                    str(path)], text=True).strip()
-    _send(w3, ex.functions.fill(tuple(order.values()), bytes.fromhex(sig[2:]), 2_500), taker_key)
+    send(w3, ex.functions.fill(tuple(order.values()), bytes.fromhex(sig[2:]), 2_500), taker_key)
     taker = Account.from_key(taker_key).address
     # sold 2.5 MWh at -$12.34: the seller *pays* 30.85 USD of notional (open notional +30.85)
     assert ch.functions.position(maker, market["id"]).call() == [-2_500, 30_850_000]
@@ -168,6 +120,6 @@ def test_deploy__aggregator_per_feed__reads_latest_round(devnet):
     agg = w3.eth.contract(address=market["aggregators"]["mark"], abi=abi)
     assert agg.functions.description().call() == f"{market['symbol']} mark, USD/GPU-hour"
     assert agg.functions.decimals().call() == 6
-    _push_mark(w3, manifest, market, 5_670_000)
+    push_mark(w3, manifest, market, 5_670_000)
     rid, answer, started, updated, answered = agg.functions.latestRoundData().call()
     assert answer == 5_670_000 and rid == started == answered

@@ -12,60 +12,22 @@ whale's long), and no loss is left unassigned (bad_debt 0, no adl_pending).
 """
 from __future__ import annotations
 
-import time
-
 import pytest
 from eth_account import Account
 
-from keepers_env import ATC, T0, USDC, Env, wait_until
+from scripts._keepers_env import (ATC, LIQ_A, LIQ_B, SHOCK_AT, USDC, WHALE, Env, handled, liquidatable_at,
+                                  open_book, wait_blocks, wait_until)
 from sdk.devnet import ANVIL_KEYS
 
 pytestmark = pytest.mark.integration
 
-# 1 MWh short each at $778.38; the shock costs ~$3,168 and MM is then ~$1,147: the first two end
-# insolvent (deficits ~$1,168 and ~$118), the next four solvent but below MM, the last two healthy
-ENTRY = 778_380_000
-SHORT_COLLATERAL_USD = [2_000, 3_050, 3_250, 3_350, 3_450, 3_500, 5_000, 9_000]
-SHOCK_AT = T0 + 18 * 3600
-# ANVIL_KEYS[4] in sdk/devnet.py is not anvil account 4 (its address has no ETH); use 7-9
-LIQ_A, LIQ_B, WHALE = 7, 8, 9
-
-
-@pytest.fixture
-def env(tmp_path):
-    e = Env(tmp_path)
-    yield e
-    e.close()
-
-
-def open_book(env: Env, liquidators=(LIQ_A,)) -> list[str]:
-    """Reporters + pusher up, marks on chain, shorts opened against a whale. Returns short addresses."""
-    for i in (1, 2, 3):
-        env.start_reporter(i, wait=False)
-    for i in (1, 2, 3):
-        wait_until(lambda: env._up(f"http://127.0.0.1:{env.reporter_ports[i]}/health"), 60, 0.2, f"reporter {i}")
-    env.start_bot("pusher", 0, "--reporters", env.reporter_urls(), "--poll-interval", "0.2")
-    wait_until(lambda: env.mark(ATC)[2], 30, 0.2, "first mark pushed")
-    for li in liquidators:
-        env.fund(ANVIL_KEYS[li], 200_000)
-    env.fund(ANVIL_KEYS[WHALE], 200_000)
-    shorts = []
-    for usd in SHORT_COLLATERAL_USD:
-        k = env.new_account()
-        env.fund(k, usd)
-        env.trade(k, ANVIL_KEYS[WHALE], ATC, False, 1_000, ENTRY)
-        shorts.append(Account.from_key(k).address)
-    return shorts
-
-
-def liquidatable_at(env: Env, accounts: list[str], block: int) -> set[str]:
-    return {a for a in accounts if env.ch.functions.is_liquidatable(a).call(block_identifier=block)}
-
 
 def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(env):
     shorts = open_book(env)
+    pusher = env.procs[3]
     liq = env.start_bot("liquidator", LIQ_A, "--poll-interval", "0.1")
-    wait_until(lambda: any(l.get("msg") == "startup" for l in liq.lines()), 30, 0.2, "liquidator startup")
+    liq.wait_logged("startup")
+    liq.wait_processed(env.w3.eth.block_number)
     assert not env.events("Liquidation")
 
     # two of three reporters down: no quorum, the old mark goes stale across the storm
@@ -73,13 +35,15 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     env.reporters[3].stop()
     env.interval_mining(1)
     env.warp_to(SHOCK_AT)
-    start = env.w3.eth.block_number
-    wait_until(lambda: env.w3.eth.block_number >= start + 4, 20, 0.2, "4 blocks on stale marks")
+    stale_until = wait_blocks(env.w3, 4, 20)
+    # both keepers handled those blocks: the pusher found no quorum, the liquidator scanned
+    pusher.wait_processed(stale_until)
+    liq.wait_processed(stale_until)
     mark, observed, fresh = env.mark(ATC)
     assert not fresh and observed < SHOCK_AT - 3600
     assert not env.events("Liquidation"), "liquidated on a stale price"
     assert not any(env.ch.functions.is_liquidatable(a).call() for a in shorts)
-    assert any(l.get("msg") == "no quorum bundle: not submitting" for l in env.procs[3].lines())
+    assert pusher.logged("no quorum bundle: not submitting")
 
     # reporters back: the storm price lands, every unhealthy short goes within 2 blocks
     env.start_reporter(2, wait=False)
@@ -124,23 +88,21 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
           f"rewards={earned / 1e6:.2f} USD deleveraged={[e.args.account for e in adls]}")
 
 
-def handled(env: Env) -> set[str]:
-    """Accounts liquidated or deleveraged so far."""
-    return {e.args.account for e in env.events("Liquidation")} | {e.args.account for e in env.events("Deleveraged")}
-
-
 def test_race__two_liquidators__every_target_once_losers_logged_not_retried(env):
     shorts = open_book(env, liquidators=(LIQ_A, LIQ_B))
     a = env.start_bot("liquidator", LIQ_A, "--poll-interval", "0.1", name="liqA")
     b = env.start_bot("liquidator", LIQ_B, "--poll-interval", "0.1", name="liqB")
     for p in (a, b):
-        wait_until(lambda: any(l.get("msg") == "startup" for l in p.lines()), 30, 0.2, f"{p.name} startup")
+        p.wait_logged("startup")
     env.interval_mining(1)
     env.warp_to(SHOCK_AT)
     ev = wait_until(lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2, "shock push")
     expected = liquidatable_at(env, shorts, ev[0].blockNumber)
     wait_until(lambda: not any(env.ch.functions.is_liquidatable(x).call() for x in shorts), 30, 0.2, "all healthy")
-    time.sleep(3)  # a few more blocks: nobody keeps retrying
+    # three more blocks, each handled by both bots: nobody keeps retrying
+    quiet_until = wait_blocks(env.w3, 3)
+    for p in (a, b):
+        p.wait_processed(quiet_until)
     liqs = env.events("Liquidation")
     assert handled(env) == expected
     per_account = {}

@@ -2,39 +2,30 @@
 liquidator notice the outage, reconnect, resync from events and carry on without acting twice."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from keepers_env import ATC, Env, wait_until
-from sdk.devnet import ANVIL_KEYS
-from test_keepers_liquidation import LIQ_A, SHOCK_AT, liquidatable_at, open_book
+from scripts._keepers_env import LIQ_A, SHOCK_AT, liquidatable_at, open_book, wait_blocks, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def env(tmp_path):
-    e = Env(tmp_path)
-    yield e
-    e.close()
 
 
 def test_restart__anvil_killed_mid_run__bots_reconnect_resync_no_duplicates(env):
     shorts = open_book(env)
     pusher = env.procs[3]
     liq = env.start_bot("liquidator", LIQ_A, "--poll-interval", "0.1")
-    wait_until(lambda: any(l.get("msg") == "startup" for l in liq.lines()), 30, 0.2, "liquidator startup")
+    liq.wait_logged("startup")
     block_before = env.w3.eth.block_number
     pushes_before = len(env.oracle_events())
 
     last_ts, port = env.now(), env.anvil.port
     env.anvil.stop()
-    time.sleep(2.0)  # bots see the outage
+    for p in (pusher, liq):
+        p.wait_logged("rpc down")  # bots see the outage
     env.start_anvil_again(port, last_ts)
     assert env.w3.eth.block_number >= block_before  # same chain, reloaded
     for p in (pusher, liq):
-        wait_until(lambda: any(l.get("msg") == "rpc reconnected" for l in p.lines()), 30, 0.2, f"{p.name} reconnect")
+        p.wait_logged("rpc reconnected")
+        p.wait_processed(block_before, after="rpc reconnected")  # its first block after the outage
     assert len(env.oracle_events()) == pushes_before  # nothing re-sent on reconnect
 
     env.interval_mining(1)
@@ -43,7 +34,8 @@ def test_restart__anvil_killed_mid_run__bots_reconnect_resync_no_duplicates(env)
     expected = liquidatable_at(env, shorts, ev[0].blockNumber)
     assert len(expected) == 6
     wait_until(lambda: not any(env.ch.functions.is_liquidatable(a).call() for a in shorts), 30, 0.2, "all healthy")
-    time.sleep(2)
+    quiet_until = wait_blocks(env.w3, 2)  # two more blocks handled by the liquidator: nothing sent twice
+    liq.wait_processed(quiet_until)
     liqs = env.events("Liquidation")
     # the insolvent short the (empty) insurance fund cannot carry is deleveraged instead
     adl = sorted({e.args.account for e in env.events("Deleveraged")})

@@ -6,27 +6,17 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from keepers_env import HOURLY, T0, USDC, Env, wait_until
+from scripts._keepers_env import HOURLY, USDC, wait_until
 from sdk.devnet import ANVIL_KEYS
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def env(tmp_path):
-    e = Env(tmp_path)
-    yield e
-    e.close()
-
-
 def test_settlement__expired_market__finalised_after_dispute_window_and_all_settled_zero_sum(env):
     m = next(x for x in env.manifest["markets"] if x["id"] == HOURLY)
     delivery_end = m["params"]["delivery_end"]
-    for i in (1, 2, 3):
-        env.start_reporter(i, wait=False)
-    for i in (1, 2, 3):
-        wait_until(lambda: env._up(f"http://127.0.0.1:{env.reporter_ports[i]}/health"), 60, 0.2, f"reporter {i}")
-    pusher = env.start_bot("pusher", 0, "--reporters", env.reporter_urls(), "--poll-interval", "0.2")
+    env.start_reporters()
+    env.start_pusher()
     wait_until(lambda: env.mark(HOURLY)[2], 30, 0.2, "mark pushed")
     fees0 = env.ch.functions.fees().call()
     keys = [env.new_account() for _ in range(5)]
@@ -38,7 +28,7 @@ def test_settlement__expired_market__finalised_after_dispute_window_and_all_sett
     env.trade(c, d, HOURLY, True, 1_500, px + 50_000)  # c long 1.5, d short 1.5
     env.trade(a, e, HOURLY, False, 500, px + 20_000)   # a sells 0.5 to e: a realises PnL
     settler = env.start_bot("settler", 5, "--poll-interval", "0.2")
-    wait_until(lambda: any(l.get("msg") == "startup" for l in settler.lines()), 30, 0.2, "settler startup")
+    settler.wait_logged("startup")
 
     env.warp_to(delivery_end + 60)
     sfeed = bytes.fromhex(m["settlement_feed"][2:])
@@ -73,11 +63,8 @@ def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_delever
     nothing is left unassigned: every position closes, bad_debt 0, no adl_pending, zero-sum."""
     m = next(x for x in env.manifest["markets"] if x["id"] == HOURLY)
     delivery_end = m["params"]["delivery_end"]
-    for i in (1, 2, 3):
-        env.start_reporter(i, wait=False)
-    for i in (1, 2, 3):
-        wait_until(lambda: env._up(f"http://127.0.0.1:{env.reporter_ports[i]}/health"), 60, 0.2, f"reporter {i}")
-    env.start_bot("pusher", 0, "--reporters", env.reporter_urls(), "--poll-interval", "0.2")
+    env.start_reporters()
+    env.start_pusher()
     wait_until(lambda: env.mark(HOURLY)[2], 30, 0.2, "mark pushed")
     assert env.ch.functions.insurance_fund().call() == 0
     fees0 = env.ch.functions.fees().call()
@@ -92,7 +79,7 @@ def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_delever
     env.trade(thin, winner, HOURLY, False, 1_000, px)  # thin short 1 MWh, winner long
     env.trade(other, winner, HOURLY, False, 500, px)  # a well-funded short: settles normally
     settler = env.start_bot("settler", 5, "--poll-interval", "0.2")
-    wait_until(lambda: any(l.get("msg") == "startup" for l in settler.lines()), 30, 0.2, "settler startup")
+    settler.wait_logged("startup")
 
     env.warp_to(delivery_end + 60)
     sfeed = bytes.fromhex(m["settlement_feed"][2:])

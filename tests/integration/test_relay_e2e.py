@@ -5,8 +5,6 @@ the matching loop on; traders sign with plain eth_account and post over HTTP.
 """
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from eth_account import Account
@@ -14,38 +12,23 @@ from web3 import Web3
 
 from keepers.marketmaker import MarketMakerRunner, QuoteParams
 from keepers.matcher.orders import Order, domain_separator, sign_order
-from keepers.matcher.service import RelayProcess
+from scripts._keepers_env import wait_until
 from sdk.devnet import ANVIL_KEYS
 from sdk.manifest import Manifest
-from tests.integration.test_deploy_and_fill import _contract, _fund, _push_mark, _send
+from tests.utils.plain_web3 import contract, marked_market, push_mark, send
 
 pytestmark = pytest.mark.integration
 USDC = 10**6
 
 
-def _wait(pred, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
+def stack(devnet, start_relay):
     anvil, manifest, path = devnet
     w3 = Web3(Web3.HTTPProvider(anvil.url))
-    market = next(m for m in manifest["markets"] if m["symbol"].startswith("H100-SXM"))
-    _push_mark(w3, manifest, market, 2_500_000)
-    for key in ANVIL_KEYS[5:9]:  # (ANVIL_KEYS[4] is not a funded anvil account)
-        _fund(w3, manifest, key, 20_000 * USDC)
-    tmp = tmp_path_factory.mktemp("relay")
-    relay = RelayProcess(str(path), anvil.url, str(tmp / "relay.db"), match_key=ANVIL_KEYS[9],
-                         log_path=str(tmp / "relay.log"))
-    with relay:
-        yield anvil, manifest, path, w3, market, relay
+    # (ANVIL_KEYS[4] is not a funded anvil account)
+    market = marked_market(w3, manifest, "H100-SXM", 2_500_000, ANVIL_KEYS[5:9], 20_000 * USDC)
+    relay = start_relay(match_key=ANVIL_KEYS[9])
+    return anvil, manifest, path, w3, market, relay
 
 
 def _post(relay, manifest, key, market, is_buy, qty, price, nonce, w3):
@@ -59,19 +42,19 @@ def _post(relay, manifest, key, market, is_buy, qty, price, nonce, w3):
 
 def test_relay__crossing_orders__matched_on_chain_at_maker_price(stack):
     anvil, manifest, _, w3, market, relay = stack
-    ch = _contract(w3, manifest, "Clearinghouse")
+    ch = contract(w3, manifest, "Clearinghouse")
     seller, buyer = Account.from_key(ANVIL_KEYS[5]).address, Account.from_key(ANVIL_KEYS[6]).address
     _, r = _post(relay, manifest, ANVIL_KEYS[5], market, False, 10_000, 2_490_000, 1, w3)
     assert r.status_code == 201, r.text
     maker_hash = r.json()["hash"]
     _, r = _post(relay, manifest, ANVIL_KEYS[6], market, True, 10_000, 2_510_000, 1, w3)
     assert r.status_code == 201, r.text
-    _wait(lambda: ch.functions.position(buyer, market["id"]).call()[0] == 10_000, what="the match on-chain")
+    wait_until(lambda: ch.functions.position(buyer, market["id"]).call()[0] == 10_000, what="the match on-chain")
     assert ch.functions.position(buyer, market["id"]).call() == [10_000, 24_900_000]  # at the maker's $2.49
     assert ch.functions.position(seller, market["id"]).call() == [-10_000, -24_900_000]
-    trades = _wait(lambda: httpx.get(f"{relay.url}/markets/{market['id']}/trades").json(), what="the trade")
+    trades = wait_until(lambda: httpx.get(f"{relay.url}/markets/{market['id']}/trades").json(), what="the trade")
     assert trades[0]["order_hash"] == maker_hash and trades[0]["price"] == "2490000"
-    _wait(lambda: httpx.get(f"{relay.url}/orders/{maker_hash}").json()["status"] == "filled", what="filled status")
+    wait_until(lambda: httpx.get(f"{relay.url}/orders/{maker_hash}").json()["status"] == "filled", what="filled status")
     assert httpx.get(f"{relay.url}/markets/{market['id']}/book").json()["orders"] == []
 
 
@@ -80,8 +63,8 @@ def test_relay__order_cancelled_on_chain__dropped_by_follower(stack):
     o, r = _post(relay, manifest, ANVIL_KEYS[7], market, True, 5_000, 2_000_000, 7, w3)
     assert r.status_code == 201, r.text
     h = r.json()["hash"]
-    _send(w3, _contract(w3, manifest, "Exchange").functions.cancel(o.as_tuple()), ANVIL_KEYS[7])
-    got = _wait(lambda: (x := httpx.get(f"{relay.url}/orders/{h}").json())["status"] != "open" and x, what="drop")
+    send(w3, contract(w3, manifest, "Exchange").functions.cancel(o.as_tuple()), ANVIL_KEYS[7])
+    got = wait_until(lambda: (x := httpx.get(f"{relay.url}/orders/{h}").json())["status"] != "open" and x, what="drop")
     assert got["status"] == "cancelled"
     # and a replay of it is refused
     sep = domain_separator(manifest["chain_id"], manifest["contracts"]["Exchange"]["address"])
@@ -109,9 +92,9 @@ def test_marketmaker__quotes_appear_in_book_and_refresh_cancels_old(stack):
     assert len(mine) == 4 and len(book["bids"]) == 2 and len(book["asks"]) == 2
     assert int(book["bids"][0][0]) < 2_500_000 < int(book["asks"][0][0])
     # the mark moves 2 %: cancel_all on-chain, then four new quotes around the new mark
-    _push_mark(w3, manifest, market, 2_550_000)
+    push_mark(w3, manifest, market, 2_550_000)
     assert mm.step()["posted"] == 4
-    live = _wait(lambda: (x := httpx.get(f"{relay.url}/orders", params={"trader": mm.account.address}).json())
+    live = wait_until(lambda: (x := httpx.get(f"{relay.url}/orders", params={"trader": mm.account.address}).json())
                  and len(x) == 4 and x, what="old quotes dropped")
     assert all(int(o["order"]["nonce"]) >= min(int(q["order"]["nonce"]) for q in live) for o in live)
     assert int(httpx.get(f"{relay.url}/markets/{market['id']}/book").json()["bids"][0][0]) > int(book["bids"][0][0])

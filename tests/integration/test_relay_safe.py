@@ -7,7 +7,7 @@ it is matched and on every re-validation; a refusal is a 400 naming the Safe's r
 """
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,11 +19,11 @@ from keepers.matcher.chainview import RpcChain
 from keepers.matcher.follower import Revalidator
 from keepers.matcher.orders import MAX_SIGNATURE_LENGTH, Order, domain_separator, sign_order
 from keepers.matcher.relay import personal_digest
-from keepers.matcher.service import RelayProcess
 from keepers.matcher.store import SqlOrderStore, StoredOrder
 from keepers.matcher.validation import OrderValidator
+from scripts._keepers_env import wait_until
 from sdk.devnet import ANVIL_KEYS
-from tests.integration.test_deploy_and_fill import _contract, _fund, _push_mark
+from tests.utils.plain_web3 import contract, marked_market
 from tests.utils.safe import SafeWeb3, new_owners, prev_owner
 
 pytestmark = pytest.mark.integration
@@ -31,37 +31,20 @@ USDC = 10**6
 QTY = 10_000  # 10 GPU-hours
 
 
-def _wait(pred, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
-def stack(devnet, tmp_path_factory):
-    anvil, manifest, path = devnet
+def stack(devnet, start_relay):
+    anvil, manifest, _ = devnet
     w3 = Web3(Web3.HTTPProvider(anvil.url))
-    market = next(m for m in manifest["markets"] if m["symbol"].startswith("H100-SXM"))
-    _push_mark(w3, manifest, market, 2_500_000)
-    for key in ANVIL_KEYS[5:8]:
-        _fund(w3, manifest, key, 20_000 * USDC)
+    market = marked_market(w3, manifest, "H100-SXM", 2_500_000, ANVIL_KEYS[5:8], 20_000 * USDC)
     safes = SafeWeb3(w3, ANVIL_KEYS[0])
-    tmp = tmp_path_factory.mktemp("relay-safe")
     # periodic re-validation off: a revoked order must be caught by the matcher's own re-check
-    relay = RelayProcess(str(path), anvil.url, str(tmp / "relay.db"), match_key=ANVIL_KEYS[9],
-                         log_path=str(tmp / "relay.log"), extra_env={"CSPREAD_RELAY_REVALIDATE_INTERVAL": "3600"})
-    relay.log_file = tmp / "relay.log"
-    with relay:
-        yield w3, manifest, market, relay, safes
+    relay = start_relay(match_key=ANVIL_KEYS[9], extra_env={"CSPREAD_RELAY_REVALIDATE_INTERVAL": "3600"})
+    return w3, manifest, market, relay, safes
 
 
 def _funded_safe(stack, owners, threshold):
     w3, manifest, _, _, safes = stack
-    usdc, ch = _contract(w3, manifest, "MockUSDC"), _contract(w3, manifest, "Clearinghouse")
+    usdc, ch = contract(w3, manifest, "MockUSDC"), contract(w3, manifest, "Clearinghouse")
     safe = safes.create(owners, threshold)
     amount = 20_000 * USDC
     safes._mine({"to": usdc.address, "data": usdc.functions.mint(safe.address, amount)._encode_transaction_data()})
@@ -104,12 +87,12 @@ def _post_eoa(stack, key, is_buy, price, nonce):
 
 def _position(stack, who):
     w3, manifest, market, _, _ = stack
-    return _contract(w3, manifest, "Clearinghouse").functions.position(who, market["id"]).call()
+    return contract(w3, manifest, "Clearinghouse").functions.position(who, market["id"]).call()
 
 
 def test_exchange_bound__equals_relay_bound(stack):
     w3, manifest, _, _, _ = stack
-    assert _contract(w3, manifest, "Exchange").functions.MAX_SIGNATURE_LENGTH().call() == MAX_SIGNATURE_LENGTH
+    assert contract(w3, manifest, "Exchange").functions.MAX_SIGNATURE_LENGTH().call() == MAX_SIGNATURE_LENGTH
 
 
 def test_relay__safe_2of3_order__accepted_and_matched_at_maker_price(stack, safe, owners):
@@ -124,9 +107,9 @@ def test_relay__safe_2of3_order__accepted_and_matched_at_maker_price(stack, safe
 
     _post_eoa(stack, ANVIL_KEYS[5], True, 2_510_000, 1)
 
-    _wait(lambda: _position(stack, safe.address)[0] == before[0] - QTY, what="the match on-chain")
+    wait_until(lambda: _position(stack, safe.address)[0] == before[0] - QTY, what="the match on-chain")
     assert _position(stack, safe.address)[1] == before[1] - 24_900_000  # at the Safe's (maker's) $2.49
-    _wait(lambda: httpx.get(f"{relay.url}/orders/{maker_hash}").json()["status"] == "filled", what="filled")
+    wait_until(lambda: httpx.get(f"{relay.url}/orders/{maker_hash}").json()["status"] == "filled", what="filled")
 
 
 def test_relay__safe_order_approved_on_chain__empty_signature_accepted_and_matched(stack, safe, owners):
@@ -139,8 +122,8 @@ def test_relay__safe_order_approved_on_chain__empty_signature_accepted_and_match
     r = _post(relay, o, b"")
     assert r.status_code == 201, r.text
 
-    _wait(lambda: _position(stack, safe.address)[0] == before[0] + QTY, what="the match on-chain")
-    _wait(lambda: httpx.get(f"{relay.url}/orders/{maker}").json()["status"] == "filled", what="filled")
+    wait_until(lambda: _position(stack, safe.address)[0] == before[0] + QTY, what="the match on-chain")
+    wait_until(lambda: httpx.get(f"{relay.url}/orders/{maker}").json()["status"] == "filled", what="filled")
 
 
 @pytest.mark.parametrize("who, words", [("one_owner", "GS020"), ("owner_and_stranger", "GS026"),
@@ -172,11 +155,12 @@ def test_relay__safe_revokes_before_match__order_dropped_nothing_sent(stack, own
 
     ask = _post_eoa(stack, ANVIL_KEYS[7], False, 2_300_000, 3)
 
-    got = _wait(lambda: (x := httpx.get(f"{relay.url}/orders/{h}").json())["status"] != "open" and x, what="drop")
+    got = wait_until(lambda: (x := httpx.get(f"{relay.url}/orders/{h}").json())["status"] != "open" and x, what="drop")
     assert got["status"] == "rejected" and "no longer accepted" in got["reason"] and "GS020" in got["reason"]
-    assert f"match skipped market={o.market_id}: [('{h}'" in relay.log_file.read_text()  # by the matcher
+    # the matcher had its chance: its pass over the crossing pair re-checked the Safe and skipped it
+    assert f"match skipped market={o.market_id}: [('{h}'" in Path(relay.log_path).read_text()
+    # so nothing was sent: the Safe has no position and the ask, with nobody left to cross it, rests
     assert _position(stack, revoking.address) == [0, 0]
-    time.sleep(1.0)  # the matcher had its chance: the ask is still resting, nothing was sent
     assert httpx.get(f"{relay.url}/orders/{ask}").json()["status"] == "open"
     acct = Account.from_key(ANVIL_KEYS[7])
     sig = acct.sign_message(encode_defunct(text=f"cancel:{ask}")).signature.hex()

@@ -1,5 +1,7 @@
-"""Helpers for the keeper integration tests: real processes (anvil, oracle reporter
-services, keeper bots) started by PID on free ports, plus plain-web3 trading helpers.
+"""The keeper environment shared by the keeper integration tests and `scripts.bench_keepers`:
+real processes (anvil, oracle reporter services, keeper bots) started by PID on free ports,
+plain-web3 trading helpers, and the Winter Storm Uri liquidation scenario. It lives outside
+tests/ so that a bench never imports a test module.
 
 Scenario clock: anvil starts at 2021-02-13T18:00Z, the eve of Winter Storm Uri; the default
 markets then resolve to ERCOT HB_WEST DA HOURLY 2021-02-14T16 (id 1), ATC 2021-02-14 (id 2)
@@ -7,6 +9,7 @@ and PEAK 2021-03 (id 3), valued by the reporters from the vendored real ERCOT da
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -39,6 +42,7 @@ DOMAIN_TYPES = [
 
 
 def wait_until(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
+    """Poll `cond` until it returns something truthy (and return that), or fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         v = cond()
@@ -48,6 +52,13 @@ def wait_until(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def wait_blocks(w3: Web3, n: int, timeout: float = 30.0) -> int:
+    """Wait until `n` blocks past the current head are mined; returns the block number reached."""
+    target = w3.eth.block_number + n
+    wait_until(lambda: w3.eth.block_number >= target, timeout, 0.1, f"block {target}")
+    return target
+
+
 class Proc:
     """A child process in its own session, stopped by PID (never by name)."""
 
@@ -55,10 +66,10 @@ class Proc:
         self.name, self.cmd, self.env, self.log = name, cmd, env, log
         self.p: subprocess.Popen | None = None
 
-    def start(self) -> "Proc":
-        out = open(self.log, "ab")
-        self.p = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+    def start(self) -> Proc:
+        with open(self.log, "ab") as out:  # the child holds its own descriptor
+            self.p = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
         return self
 
     def alive(self) -> bool:
@@ -73,13 +84,30 @@ class Proc:
                 os.killpg(self.p.pid, signal.SIGKILL)
                 self.p.wait(5)
 
+    def logged(self, msg: str) -> list[dict]:
+        return [ln for ln in self.lines() if ln.get("msg") == msg]
+
+    def wait_logged(self, msg: str, timeout: float = 30.0) -> list[dict]:
+        """Wait until the process has logged a line with this `msg`; returns every such line."""
+        return wait_until(lambda: self.logged(msg), timeout, 0.2, f"{self.name} to log {msg!r}")
+
+    def wait_processed(self, block: int, after: str | None = None, timeout: float = 30.0) -> dict:
+        """Wait until the keeper's loop has handled `block` or a later one (its DEBUG "block"
+        line; with `after`, a line logged after the last `after` line); returns that line.
+        A "nothing happened" assertion comes after this: the keeper had its chance."""
+        def seen():
+            lines = self.lines()
+            if after is not None:
+                marks = [i for i, ln in enumerate(lines) if ln.get("msg") == after]
+                lines = lines[marks[-1] + 1:] if marks else []
+            return next((ln for ln in lines if ln.get("msg") == "block" and int(ln["block"]) >= block), None)
+        return wait_until(seen, timeout, 0.1, f"{self.name} to handle block {block}")
+
     def lines(self) -> list[dict]:
         out = []
         for ln in self.log.read_text(errors="replace").splitlines():
-            try:
+            with contextlib.suppress(ValueError):  # not every line is JSON (a traceback, a warning)
                 out.append(json.loads(ln))
-            except ValueError:
-                pass
         return out
 
 
@@ -118,7 +146,7 @@ class Env:
         self.procs.append(p)
         self.reporters[i] = p
         if wait:
-            wait_until(lambda: self._up(f"http://127.0.0.1:{port}/health"), 60, 0.2, f"reporter {i}")
+            wait_until(lambda port=port: self._up(f"http://127.0.0.1:{port}/health"), 60, 0.2, f"reporter {i}")
         return p
 
     @staticmethod
@@ -128,13 +156,26 @@ class Env:
         except httpx.HTTPError:
             return False
 
+    def start_reporters(self) -> None:
+        """All three reporters, started together and then waited for."""
+        for i in self.reporter_ports:
+            self.start_reporter(i, wait=False)
+        for i, port in self.reporter_ports.items():
+            wait_until(lambda port=port: self._up(f"http://127.0.0.1:{port}/health"), 60, 0.2, f"reporter {i}")
+
     def reporter_urls(self) -> str:
         return ",".join(f"http://127.0.0.1:{p}" for p in self.reporter_ports.values())
 
+    def start_pusher(self, key_index: int | None = 0, name: str | None = None) -> Proc:
+        """The pusher polling every reporter (no key: a dry run that only logs)."""
+        return self.start_bot("pusher", key_index, "--reporters", self.reporter_urls(), "--poll-interval", "0.2",
+                              name=name)
+
     def start_bot(self, bot: str, key_index: int | None, *args: str, name: str | None = None) -> Proc:
         extra = {"CSPREAD_PRIVATE_KEY": ANVIL_KEYS[key_index]} if key_index is not None else {}
+        # DEBUG: the loop logs a "block" line for each head it handles (Proc.wait_processed)
         cmd = [sys.executable, "-m", f"keepers.{bot}", "--rpc-url", self.anvil.url, "--manifest",
-               str(self.manifest_path), "--metrics-port", str(free_port()), *args]
+               str(self.manifest_path), "--metrics-port", str(free_port()), "--log-level", "DEBUG", *args]
         p = Proc(name or bot, cmd, self._env(**extra), self.tmp / f"{name or bot}.log").start()
         self.procs.append(p)
         return p
@@ -224,3 +265,41 @@ class Env:
         tx = self.w3.eth.get_transaction(event.transactionHash)
         _, args = self.oracle.decode_function_input(tx["input"])
         return len(args["signatures"])
+
+
+# ---------------------------------------------------------------- Winter Storm Uri liquidation scenario
+# ERCOT HB_WEST DA ATC for 2021-02-14 is marked at ~$778/MWh at T0; 18 hours later the storm's
+# day-ahead prices are out and the mark is their mean, ~$3,947/MWh.
+# 1 MWh short each at $778.38; the shock costs ~$3,168 and MM is then ~$1,147: the first two end
+# insolvent (deficits ~$1,168 and ~$118), the next four solvent but below MM, the last two healthy
+ENTRY = 778_380_000
+SHORT_COLLATERAL_USD = [2_000, 3_050, 3_250, 3_350, 3_450, 3_500, 5_000, 9_000]
+SHOCK_AT = T0 + 18 * 3600
+# ANVIL_KEYS[4] in sdk/devnet.py is not anvil account 4 (its address has no ETH); use 7-9
+LIQ_A, LIQ_B, WHALE = 7, 8, 9
+
+
+def open_book(env: Env, liquidators=(LIQ_A,)) -> list[str]:
+    """Reporters + pusher up, marks on chain, shorts opened against a whale. Returns short addresses."""
+    env.start_reporters()
+    env.start_pusher()
+    wait_until(lambda: env.mark(ATC)[2], 30, 0.2, "first mark pushed")
+    for li in liquidators:
+        env.fund(ANVIL_KEYS[li], 200_000)
+    env.fund(ANVIL_KEYS[WHALE], 200_000)
+    shorts = []
+    for usd in SHORT_COLLATERAL_USD:
+        k = env.new_account()
+        env.fund(k, usd)
+        env.trade(k, ANVIL_KEYS[WHALE], ATC, False, 1_000, ENTRY)
+        shorts.append(Account.from_key(k).address)
+    return shorts
+
+
+def liquidatable_at(env: Env, accounts: list[str], block: int) -> set[str]:
+    return {a for a in accounts if env.ch.functions.is_liquidatable(a).call(block_identifier=block)}
+
+
+def handled(env: Env) -> set[str]:
+    """Accounts liquidated or deleveraged so far."""
+    return {e.args.account for e in env.events("Liquidation")} | {e.args.account for e in env.events("Deleveraged")}
