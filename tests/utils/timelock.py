@@ -70,6 +70,12 @@ class Governed:
             self.timelock.queue(*call, eta)
         return (*call, eta)
 
+    def queue_due(self, call: tuple, eta: int | None = None) -> tuple:
+        """Queue `call` and warp to its eta: the op is ready to execute."""
+        op = self.queue(call, eta)
+        self.warp_to(op[3])
+        return op
+
     def execute(self, op: tuple):
         with boa.env.prank(self.admin):
             return self.timelock.execute(*op)

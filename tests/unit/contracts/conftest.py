@@ -39,71 +39,32 @@ def protocol():
     return Protocol.deploy()
 
 
-@pytest.fixture(scope="module")
-def oracle(protocol):
-    return protocol.oracle
+def _part_of_protocol(name: str):
+    @pytest.fixture(scope="module", name=name)
+    def part(protocol):
+        return getattr(protocol, name)
+
+    return part
 
 
-@pytest.fixture(scope="module")
-def clearinghouse(protocol):
-    return protocol.clearinghouse
+def _role(name: str):
+    @pytest.fixture(scope="module", name=name)
+    def role():
+        return role_trader(name)
+
+    return role
 
 
-@pytest.fixture(scope="module")
-def exchange(protocol):
-    return protocol.exchange
-
-
-@pytest.fixture(scope="module")
-def usdc(protocol):
-    return protocol.usdc
-
-
-@pytest.fixture(scope="module")
-def owner(protocol):
-    return protocol.owner
-
-
-@pytest.fixture(scope="module")
-def guardian(protocol):
-    return protocol.guardian
-
-
-@pytest.fixture(scope="module")
-def reporters(protocol):
-    return protocol.reporters
+oracle, clearinghouse, exchange, usdc = (_part_of_protocol(n) for n in ("oracle", "clearinghouse", "exchange", "usdc"))
+owner, guardian, reporters = (_part_of_protocol(n) for n in ("owner", "guardian", "reporters"))
+# funded-able traders: `trader` is the account whose margin, liquidation or settlement a test is
+# about; `keeper` is anyone (a bot that relays, matches, finalises or settles)
+maker, taker, trader, liquidator, keeper = (_role(n) for n in ("maker", "taker", "trader", "liquidator", "keeper"))
 
 
 @pytest.fixture(scope="module")
 def non_owner():
     return boa.env.generate_address("non_owner")
-
-
-@pytest.fixture(scope="module")
-def maker():
-    return role_trader("maker")
-
-
-@pytest.fixture(scope="module")
-def taker():
-    return role_trader("taker")
-
-
-@pytest.fixture(scope="module")
-def trader():
-    """The account whose margin, liquidation or settlement a test is about."""
-    return role_trader("trader")
-
-
-@pytest.fixture(scope="module")
-def liquidator():
-    return role_trader("liquidator")
-
-
-@pytest.fixture(scope="module")
-def keeper():
-    """Anyone: a bot that relays, matches, finalises or settles."""
-    return role_trader("keeper")
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +166,28 @@ def failing_snapshot(failing_protocol, maker, taker, trader, keeper):
         return take_state(failing_protocol, (maker, taker, trader, keeper, *extra))
 
     return take
+
+
+# ---------------------------------------------------------------- the Timelock
+
+
+@pytest.fixture(scope="module")
+def governed(protocol):
+    """The module's protocol owned by a Timelock (one-day delay) that its former owner administers."""
+    from tests.utils.timelock import DAY, govern  # compiles Timelock.vy: only for the modules that use it
+
+    return govern(protocol, DAY)
+
+
+@pytest.fixture(scope="module")
+def timelock(governed):
+    return governed.timelock
+
+
+@pytest.fixture
+def fee_op(governed, exchange):
+    """Exchange.set_fees(3, 6), queued for the earliest eta."""
+    return governed.queue(governed.call(exchange, "set_fees", 3, 6))
 
 
 # ---------------------------------------------------------------- liquidation scenarios

@@ -133,8 +133,7 @@ def test_timelock__fee_hike__order_resting_past_eta_pays_new_fee(governed, proto
                                                                  resting_order, taker):
     """The bound is the fee at signing for `delay` seconds after the announcement, no longer."""
     order, sig = resting_order
-    op = governed.queue(governed.call(exchange, "set_fees", *HIKE))
-    governed.warp_to(op[3])
+    op = governed.queue_due(governed.call(exchange, "set_fees", *HIKE))
     protocol.set_mark(market, MARK)
     governed.execute(op)
 

@@ -110,9 +110,15 @@ def test_finalize_settlement__already_settled__reverts(protocol, clearinghouse, 
 # to show the Clearinghouse's own checks behind it.
 
 
-def test_finalize_settlement__delivery_not_over__reverts(protocol, clearinghouse, snapshot):
-    market = protocol.list_market("PLAIN", plain_settlement_feed=True)
-    end = clearinghouse.market(market).delivery_end
+@pytest.fixture
+def plain(protocol, clearinghouse):
+    """(market id, delivery_end) of a market whose settlement feed is a plain feed."""
+    mid = protocol.list_market("PLAIN", plain_settlement_feed=True)
+    return mid, clearinghouse.market(mid).delivery_end
+
+
+def test_finalize_settlement__delivery_not_over__reverts(protocol, clearinghouse, plain, snapshot):
+    market, end = plain
     boa.env.evm.patch.timestamp = end - 1
     protocol.set_settlement(market, 45 * USDC, observed_at=end + 59)  # within future drift
     before = snapshot()
@@ -132,9 +138,8 @@ def test_finalize_settlement__no_settlement_value__reverts(clearinghouse, market
     assert snapshot() == before
 
 
-def test_finalize_settlement__value_observed_before_delivery_end__reverts(protocol, clearinghouse, snapshot):
-    market = protocol.list_market("PLAIN", plain_settlement_feed=True)
-    delivered = clearinghouse.market(market).delivery_end
+def test_finalize_settlement__value_observed_before_delivery_end__reverts(protocol, clearinghouse, plain, snapshot):
+    market, delivered = plain
     boa.env.evm.patch.timestamp = delivered
     protocol.set_settlement(market, 45 * USDC, observed_at=delivered - 1)
     boa.env.time_travel(seconds=3_600)
@@ -171,9 +176,8 @@ def test_finalize_settlement__dispute_window_open__reverts(protocol, clearinghou
     assert snapshot() == before
 
 
-def test_finalize_settlement__value_written_before_delivery_end__reverts(protocol, clearinghouse, snapshot):
-    market = protocol.list_market("PLAIN", plain_settlement_feed=True)
-    end = clearinghouse.market(market).delivery_end
+def test_finalize_settlement__value_written_before_delivery_end__reverts(protocol, clearinghouse, plain, snapshot):
+    market, end = plain
     boa.env.evm.patch.timestamp = end - 60
     protocol.set_settlement(market, 45 * USDC, observed_at=end)  # observed "at" the end, 60 s early
     boa.env.time_travel(seconds=7_200)
@@ -185,9 +189,9 @@ def test_finalize_settlement__value_written_before_delivery_end__reverts(protoco
     assert snapshot() == before
 
 
-def test_finalize_settlement__newer_value_restarts_window__reverts(protocol, clearinghouse, snapshot):
-    market = protocol.list_market("PLAIN", plain_settlement_feed=True)
-    boa.env.evm.patch.timestamp = clearinghouse.market(market).delivery_end
+def test_finalize_settlement__newer_value_restarts_window__reverts(protocol, clearinghouse, plain, snapshot):
+    market, end = plain
+    boa.env.evm.patch.timestamp = end
     protocol.set_settlement(market, 45 * USDC)
     boa.env.time_travel(seconds=3_000)
     protocol.set_settlement(market, 46 * USDC)

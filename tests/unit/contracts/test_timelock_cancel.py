@@ -3,22 +3,6 @@ import boa
 import pytest
 
 from tests.utils.contract_helpers import events
-from tests.utils.timelock import DAY, govern
-
-
-@pytest.fixture(scope="module")
-def governed(protocol):
-    return govern(protocol, DAY)
-
-
-@pytest.fixture(scope="module")
-def timelock(governed):
-    return governed.timelock
-
-
-@pytest.fixture
-def fee_op(governed, exchange):
-    return governed.queue(governed.call(exchange, "set_fees", 3, 6))
 
 
 def test_cancel__admin__dropped_and_never_runs(governed, timelock, exchange, fee_op, snapshot):

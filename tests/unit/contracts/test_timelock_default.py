@@ -57,8 +57,7 @@ def test_default__forfeited_bond__claimed_through_queue(governed, timelock, orac
     governed.warp_to(resolve[3])
     governed.execute(resolve)
     assert oracle.bond_claims(timelock.address) == BOND
-    claim = governed.queue(governed.call(oracle, "claim_bond"))
-    governed.warp_to(claim[3])
+    claim = governed.queue_due(governed.call(oracle, "claim_bond"))
 
     governed.execute(claim)
 

@@ -5,23 +5,7 @@ import pytest
 
 from tests.utils.contract_helpers import events
 from tests.utils.deployers import default_market
-from tests.utils.timelock import DAY, GRACE_PERIOD, govern
-
-
-@pytest.fixture(scope="module")
-def governed(protocol):
-    return govern(protocol, DAY)
-
-
-@pytest.fixture(scope="module")
-def timelock(governed):
-    return governed.timelock
-
-
-@pytest.fixture
-def fee_op(governed, exchange):
-    """Exchange.set_fees(3, 6), queued for the earliest eta."""
-    return governed.queue(governed.call(exchange, "set_fees", 3, 6))
+from tests.utils.timelock import DAY, GRACE_PERIOD
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +39,7 @@ def test_execute__returns_call_result(governed, timelock, exchange, protocol):
     """list_market returns the new id: the Timelock hands back the raw return data."""
     mark, settle = b"\x11" * 32, b"\x22" * 32
     market = default_market(mark, settle, boa.env.evm.patch.timestamp + 2 * DAY)
-    op = governed.queue(governed.call(protocol.clearinghouse, "list_market", market))
-    governed.warp_to(op[3])
+    op = governed.queue_due(governed.call(protocol.clearinghouse, "list_market", market))
 
     out = governed.execute(op)
 
@@ -130,8 +113,7 @@ def test_execute__twice__reverts(governed, timelock, fee_op, snapshot):
 
 
 def test_execute__target_reverts__bubbles_reason_and_stays_queued(governed, timelock, exchange, snapshot):
-    op = governed.queue(governed.call(exchange, "set_fees", 101, 0))
-    governed.warp_to(op[3])
+    op = governed.queue_due(governed.call(exchange, "set_fees", 101, 0))
     before = snapshot(contracts=[timelock])
 
     with boa.env.prank(governed.admin), boa.reverts("Exchange: fee above cap"):
@@ -143,8 +125,7 @@ def test_execute__target_reverts__bubbles_reason_and_stays_queued(governed, time
 
 def test_execute__value_to_account__forwarded(governed, timelock, recipient):
     boa.env.set_balance(timelock.address, 10**18)
-    op = governed.queue((recipient, 4 * 10**17, b""))
-    governed.warp_to(op[3])
+    op = governed.queue_due((recipient, 4 * 10**17, b""))
 
     governed.execute(op)
 
@@ -153,8 +134,7 @@ def test_execute__value_to_account__forwarded(governed, timelock, recipient):
 
 
 def test_execute__value_attached_by_admin__forwarded(governed, timelock, recipient):
-    op = governed.queue((recipient, 10**17, b""))
-    governed.warp_to(op[3])
+    op = governed.queue_due((recipient, 10**17, b""))
     boa.env.set_balance(governed.admin, 10**18)
 
     with boa.env.prank(governed.admin):
@@ -164,8 +144,7 @@ def test_execute__value_attached_by_admin__forwarded(governed, timelock, recipie
 
 
 def test_execute__value_above_balance__reverts(governed, timelock, recipient, snapshot):
-    op = governed.queue((recipient, 10**17, b""))
-    governed.warp_to(op[3])
+    op = governed.queue_due((recipient, 10**17, b""))
     before = snapshot(recipient, contracts=[timelock])
 
     with boa.env.prank(governed.admin), boa.reverts("Timelock: insufficient balance"):

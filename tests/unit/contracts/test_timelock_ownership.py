@@ -3,19 +3,9 @@ immediate (a new admin still waits `delay` for every call); no renounce_ownershi
 import boa
 import pytest
 
-from tests.utils.timelock import DAY, govern
+from tests.utils.timelock import DAY
 
 ZERO = "0x0000000000000000000000000000000000000000"
-
-
-@pytest.fixture(scope="module")
-def governed(protocol):
-    return govern(protocol, DAY)
-
-
-@pytest.fixture(scope="module")
-def timelock(governed):
-    return governed.timelock
 
 
 @pytest.fixture(scope="module")

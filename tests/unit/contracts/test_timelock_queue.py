@@ -5,19 +5,9 @@ import pytest
 from eth_abi import decode
 
 from tests.utils.contract_helpers import events
-from tests.utils.timelock import DAY, GRACE_PERIOD, MAX_CALLDATA, calldata, govern, operation_id
+from tests.utils.timelock import DAY, GRACE_PERIOD, MAX_CALLDATA, calldata, operation_id
 
 ZERO = "0x0000000000000000000000000000000000000000"
-
-
-@pytest.fixture(scope="module")
-def governed(protocol):
-    return govern(protocol, DAY)
-
-
-@pytest.fixture(scope="module")
-def timelock(governed):
-    return governed.timelock
 
 
 @pytest.fixture

@@ -4,17 +4,7 @@ import boa
 import pytest
 
 from tests.utils.contract_helpers import events
-from tests.utils.timelock import DAY, MAX_DELAY, MIN_DELAY, SEPOLIA, TIMELOCK, calldata, govern
-
-
-@pytest.fixture(scope="module")
-def governed(protocol):
-    return govern(protocol, DAY)
-
-
-@pytest.fixture(scope="module")
-def timelock(governed):
-    return governed.timelock
+from tests.utils.timelock import DAY, MAX_DELAY, MIN_DELAY, SEPOLIA, TIMELOCK, calldata
 
 
 def _delay_call(timelock, delay):
@@ -22,8 +12,7 @@ def _delay_call(timelock, delay):
 
 
 def test_set_delay__through_queue__applies_after_old_delay(governed, timelock):
-    op = governed.queue(_delay_call(timelock, 2 * DAY))
-    governed.warp_to(op[3])
+    op = governed.queue_due(_delay_call(timelock, 2 * DAY))
 
     governed.execute(op)
 
@@ -36,8 +25,7 @@ def test_set_delay__through_queue__applies_after_old_delay(governed, timelock):
 
 def test_set_delay__lowered__earlier_queued_calls_keep_eta(governed, timelock, exchange):
     fee_op = governed.queue(governed.call(exchange, "set_fees", 3, 6), governed.eta(5 * DAY))
-    op = governed.queue(_delay_call(timelock, 0))
-    governed.warp_to(op[3])
+    op = governed.queue_due(_delay_call(timelock, 0))
     governed.execute(op)
     before = timelock.queued(timelock.operation_id(*fee_op))
 
@@ -57,8 +45,7 @@ def test_set_delay__direct_admin_call__reverts(governed, timelock, snapshot):
 
 
 def test_set_delay__above_maximum__reverts_and_stays_queued(governed, timelock, snapshot):
-    op = governed.queue(_delay_call(timelock, MAX_DELAY + 1))
-    governed.warp_to(op[3])
+    op = governed.queue_due(_delay_call(timelock, MAX_DELAY + 1))
     before = snapshot(contracts=[timelock])
 
     with boa.env.prank(governed.admin), boa.reverts("Timelock: delay above maximum"):
