@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.utils.devnet_up import alive, left_running, read_until_ready, ready
 
 pytestmark = pytest.mark.integration
 
@@ -35,36 +36,20 @@ def _descendants(pid: int) -> set[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_devnet_up__ready_markets_then_sigint_stops_every_child(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
     work = tmp_path / "devnet"
     proc = subprocess.Popen([CSPREAD, "devnet", "up", "--workdir", str(work), "--no-market-maker"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("devnet ready"):
-                break
-        assert lines and lines[-1].startswith("devnet ready"), "".join(lines) + proc.stderr.read()
+        lines = read_until_ready(proc, 120)
+        assert ready(lines), "".join(lines) + proc.stderr.read()
         out = "".join(lines)
         assert "PUBLIC test keys" in out and "CSPREAD_RPC_URL" in out
         info = json.loads((work / "devnet.json").read_text())
         pids = set(info["pids"].values()) | _descendants(proc.pid)
         assert {"anvil", "relay", "pusher", "liquidator", "settler", "reporter1"} <= set(info["pids"])
-        assert all(_alive(p) for p in info["pids"].values())
+        assert all(alive(p) for p in info["pids"].values())
 
         q = subprocess.run([CSPREAD, "markets", "--json"], capture_output=True, text=True, timeout=60,
                            env=dict(env, CSPREAD_RPC_URL=info["rpc_url"], CSPREAD_MANIFEST=info["manifest"]))
@@ -79,7 +64,4 @@ def test_devnet_up__ready_markets_then_sigint_stops_every_child(tmp_path):
             raise
     assert rc == 0, proc.stderr.read()
     assert "stopped" in proc.stdout.read()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.2)
-    assert not [p for p in pids if _alive(p)], "processes left running"
+    assert not left_running(pids, 10), "processes left running"

@@ -16,10 +16,11 @@ import re
 import shlex
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.utils.devnet_up import alive, left_running, read_until_ready, ready
 
 pytestmark = pytest.mark.integration
 
@@ -60,16 +61,9 @@ def _terminal2(cmd: str, setup: str, tty_input: str | None = None, timeout: floa
     return r.stdout + r.stderr
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_readme_cli_path_then_python_snippet_as_written():
     info = WORKDIR / "devnet.json"
-    if info.exists() and _alive(int(json.loads(info.read_text()).get("cli_pid", 0) or 0)):
+    if info.exists() and alive(int(json.loads(info.read_text()).get("cli_pid", 0) or 0)):
         pytest.skip(f"a devnet of yours runs in {WORKDIR}: the README's path would collide with it")
     steps = _readme_cli_steps()
     assert steps[0] == "make setup" and steps[1] == ".venv/bin/cspread devnet up"
@@ -81,16 +75,8 @@ def test_readme_cli_path_then_python_snippet_as_written():
     up = subprocess.Popen(["bash", "-c", f"exec {steps[1]}"], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            line = up.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("devnet ready"):
-                break
-        assert lines and lines[-1].startswith("devnet ready"), "".join(lines) + up.stderr.read()
+        lines = read_until_ready(up, 240)
+        assert ready(lines), "".join(lines) + up.stderr.read()
         d = json.loads(info.read_text())
         pids = set(d["pids"].values())
         manifest = json.loads(Path(d["manifest"]).read_text())
@@ -126,7 +112,4 @@ def test_readme_cli_path_then_python_snippet_as_written():
         except subprocess.TimeoutExpired:
             os.killpg(up.pid, signal.SIGKILL)
             raise
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.2)
-    assert not [p for p in pids if _alive(p)], "processes left running"
+    assert not left_running(pids, 15), "processes left running"

@@ -26,6 +26,7 @@ import pytest
 from tests.integration.conftest_web import (  # noqa: F401 - fixtures
     CHROMIUM, PageHandle, WebEnv, _wait_fresh, _wait_quotes, browser, page_for, screenshot, web_failure_hook,
 )
+from tests.utils.devnet_up import read_until_ready, ready
 
 pytestmark = pytest.mark.integration
 
@@ -58,17 +59,9 @@ def web_env(tmp_path_factory):
         proc = subprocess.Popen([CSPREAD, "devnet", "up", "--web", "--workdir", str(work), "--timestamp", CHAIN_T0],
                                 env=_env_without_cspread(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=ROOT)
-        lines: list[str] = []
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("devnet ready"):
-                break
+        lines = read_until_ready(proc, 240)
         table = "".join(lines)
-        if not table.rstrip().splitlines() or not table.rstrip().splitlines()[-1].startswith("devnet ready"):
+        if not ready(lines):
             proc.kill()
             pytest.fail("devnet did not start:\n" + table + proc.stderr.read())
         info = json.loads((work / "devnet.json").read_text())

@@ -62,9 +62,16 @@ owner, guardian, reporters = (_part_of_protocol(n) for n in ("owner", "guardian"
 maker, taker, trader, liquidator, keeper = (_role(n) for n in ("maker", "taker", "trader", "liquidator", "keeper"))
 
 
-@pytest.fixture(scope="module")
-def non_owner():
-    return boa.env.generate_address("non_owner")
+def _address(name: str):
+    @pytest.fixture(scope="module", name=name)
+    def address():
+        return boa.env.generate_address(name)
+
+    return address
+
+
+# plain addresses (no collateral): a caller without rights, and the parties of token transfers
+non_owner, holder, spender, recipient = (_address(n) for n in ("non_owner", "holder", "spender", "recipient"))
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,9 @@
 """MockUSDC.approve (snekmate erc20)."""
 import boa
-import pytest
 
 from tests.utils.contract_helpers import events
 
 ZERO = "0x0000000000000000000000000000000000000000"
-
-
-@pytest.fixture(scope="module")
-def holder():
-    return boa.env.generate_address("holder")
-
-
-@pytest.fixture(scope="module")
-def spender():
-    return boa.env.generate_address("spender")
 
 
 def test_approve__spender__allowance_set_and_overwritten(usdc, holder, spender):

@@ -1,16 +1,10 @@
 """MockUSDC.mint: open devnet faucet, at most 1,000,000 USDC per call."""
 import boa
-import pytest
 
 from tests.utils.contract_helpers import USDC, events
 
 ZERO = "0x0000000000000000000000000000000000000000"
 CAP = 1_000_000 * USDC
-
-
-@pytest.fixture(scope="module")
-def holder():
-    return boa.env.generate_address("holder")
 
 
 def test_mint__anyone__credits_recipient(usdc, non_owner, holder):

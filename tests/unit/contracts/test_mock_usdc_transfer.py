@@ -7,16 +7,6 @@ from tests.utils.contract_helpers import USDC, events
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
-@pytest.fixture(scope="module")
-def holder():
-    return boa.env.generate_address("holder")
-
-
-@pytest.fixture(scope="module")
-def recipient():
-    return boa.env.generate_address("recipient")
-
-
 @pytest.fixture
 def minted(usdc, holder):
     usdc.mint(holder, 100 * USDC)

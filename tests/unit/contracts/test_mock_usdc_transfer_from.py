@@ -7,21 +7,6 @@ from tests.utils.contract_helpers import USDC
 ZERO = "0x0000000000000000000000000000000000000000"
 
 
-@pytest.fixture(scope="module")
-def holder():
-    return boa.env.generate_address("holder")
-
-
-@pytest.fixture(scope="module")
-def spender():
-    return boa.env.generate_address("spender")
-
-
-@pytest.fixture(scope="module")
-def recipient():
-    return boa.env.generate_address("recipient")
-
-
 @pytest.fixture
 def approved(usdc, holder, spender):
     usdc.mint(holder, 100 * USDC)

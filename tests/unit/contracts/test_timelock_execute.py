@@ -8,11 +8,6 @@ from tests.utils.deployers import default_market
 from tests.utils.timelock import DAY, GRACE_PERIOD
 
 
-@pytest.fixture(scope="module")
-def recipient():
-    return boa.env.generate_address("recipient")
-
-
 def test_execute__at_eta__call_runs_once(governed, timelock, exchange, fee_op):
     governed.warp_to(fee_op[3])
     op_id = timelock.operation_id(*fee_op)
