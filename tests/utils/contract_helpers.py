@@ -27,6 +27,20 @@ UNIT = 1_000
 FUNDING = 10_000 * USDC
 BPS = 10_000
 
+# margin and timing parameters out of bounds, as both list_market and set_market_params refuse them
+MARKET_PARAM_REJECTIONS = [
+    (dict(mm_fixed=0, mm_rate_bps=0), "Clearinghouse: zero margin"),
+    (dict(mm_fixed=15 * USDC + 1), "Clearinghouse: MM above IM"),
+    (dict(mm_rate_bps=2_501), "Clearinghouse: MM above IM"),
+    (dict(im_rate_bps=10_001), "Clearinghouse: rate above 100%"),
+    (dict(max_price_age=59), "Clearinghouse: bad max price age"),
+    (dict(max_price_age=7 * 86_400 + 1), "Clearinghouse: bad max price age"),
+    (dict(dispute_window=7 * 86_400 + 1), "Clearinghouse: bad dispute window"),
+    (dict(dispute_window=599), "Clearinghouse: bad dispute window"),
+    (dict(dispute_window=0), "Clearinghouse: bad dispute window"),
+    (dict(oi_cap=0), "Clearinghouse: zero OI cap"),
+]
+
 ORDER_KEYS = ["trader", "market_id", "is_buy", "quantity", "price", "nonce", "expiry", "reduce_only"]
 DOMAIN_TYPE = [
     {"name": "name", "type": "string"},

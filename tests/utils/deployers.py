@@ -180,6 +180,15 @@ class Protocol:
     def set_settlement(self, market_id: int, price: int, observed_at: int | None = None):
         self.push([self.feeds[market_id][1]], [price], observed_at)
 
+    def finalize(self, market_id: int, price: int):
+        """Settle the market at `price`: at delivery_end the value is reported, stands for the
+        dispute window, and finalize_settlement runs."""
+        ch = self.clearinghouse
+        boa.env.evm.patch.timestamp = ch.market(market_id).delivery_end
+        self.set_settlement(market_id, price)
+        boa.env.time_travel(seconds=ch.market(market_id).dispute_window)
+        ch.finalize_settlement(market_id)
+
     # ------------------------------------------------------------ accounts and orders
     def fund(self, who: str, amount: int):
         self.usdc.mint(who, amount)

@@ -2,7 +2,7 @@
 import boa
 import pytest
 
-from tests.utils.contract_helpers import USDC, events, now
+from tests.utils.contract_helpers import MARKET_PARAM_REJECTIONS, USDC, events, now
 from tests.utils.deployers import MARKET_FIELDS, default_market, feed_id
 
 MARK_FEED, SETTLE_FEED = feed_id("LIST/MARK"), feed_id("LIST/SETTLE")
@@ -75,16 +75,7 @@ REJECTIONS = [
     (dict(price_tick=0), "Clearinghouse: bad tick"),
     (dict(quantity_step=1, price_tick=999), "Clearinghouse: tick x step not whole"),
     (dict(quantity_step=3, min_quantity=3, price_tick=500), "Clearinghouse: tick x step not whole"),
-    (dict(mm_fixed=0, mm_rate_bps=0), "Clearinghouse: zero margin"),
-    (dict(mm_fixed=15 * USDC + 1), "Clearinghouse: MM above IM"),
-    (dict(mm_rate_bps=2_501), "Clearinghouse: MM above IM"),
-    (dict(im_rate_bps=10_001), "Clearinghouse: rate above 100%"),
-    (dict(max_price_age=59), "Clearinghouse: bad max price age"),
-    (dict(max_price_age=7 * DAY + 1), "Clearinghouse: bad max price age"),
-    (dict(dispute_window=7 * DAY + 1), "Clearinghouse: bad dispute window"),
-    (dict(dispute_window=599), "Clearinghouse: bad dispute window"),
-    (dict(dispute_window=0), "Clearinghouse: bad dispute window"),
-    (dict(oi_cap=0), "Clearinghouse: zero OI cap"),
+    *MARKET_PARAM_REJECTIONS,
 ]
 
 

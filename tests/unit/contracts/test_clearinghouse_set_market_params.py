@@ -3,7 +3,7 @@ cap of a listed market within the same hard bounds as listing."""
 import boa
 import pytest
 
-from tests.utils.contract_helpers import MARK, UNIT, USDC, events, margin
+from tests.utils.contract_helpers import MARK, MARKET_PARAM_REJECTIONS, UNIT, USDC, events, margin
 
 DAY = 86_400
 # im_fixed, im_rate_bps, mm_fixed, mm_rate_bps, max_price_age, dispute_window, oi_cap
@@ -61,18 +61,7 @@ def test_set_market_params__at_bounds__accepted(clearinghouse, market, owner, ov
     assert tuple(clearinghouse.market(market))[9:] == _params(**overrides)
 
 
-REJECTIONS = [
-    (dict(mm_fixed=0, mm_rate_bps=0), "Clearinghouse: zero margin"),
-    (dict(mm_fixed=15 * USDC + 1), "Clearinghouse: MM above IM"),
-    (dict(mm_rate_bps=2_501), "Clearinghouse: MM above IM"),
-    (dict(im_rate_bps=10_001), "Clearinghouse: rate above 100%"),
-    (dict(max_price_age=59), "Clearinghouse: bad max price age"),
-    (dict(max_price_age=7 * DAY + 1), "Clearinghouse: bad max price age"),
-    (dict(dispute_window=7 * DAY + 1), "Clearinghouse: bad dispute window"),
-    (dict(dispute_window=599), "Clearinghouse: bad dispute window"),
-    (dict(dispute_window=0), "Clearinghouse: bad dispute window"),
-    (dict(oi_cap=0), "Clearinghouse: zero OI cap"),
-]
+REJECTIONS = MARKET_PARAM_REJECTIONS
 
 
 @pytest.mark.parametrize("overrides, reason", REJECTIONS, ids=[f"{r[1].split(': ')[1]}-{i}" for i, r in

@@ -6,13 +6,6 @@ import pytest
 from tests.utils.contract_helpers import MARK, UNIT, USDC, events
 
 
-def _finalize(protocol, clearinghouse, mid, price):
-    boa.env.evm.patch.timestamp = clearinghouse.market(mid).delivery_end
-    protocol.set_settlement(mid, price)
-    boa.env.time_travel(seconds=clearinghouse.market(mid).dispute_window)
-    clearinghouse.finalize_settlement(mid)
-
-
 @pytest.fixture
 def positions(market, funded, book, maker, taker):
     """taker long 2 MWh at $50, maker short 2 MWh."""
@@ -20,7 +13,7 @@ def positions(market, funded, book, maker, taker):
 
 
 def test_settle__long_winner__realises_profit_and_closes(protocol, clearinghouse, market, positions, taker, keeper):
-    _finalize(protocol, clearinghouse, market, 57_770_000)
+    protocol.finalize(market, 57_770_000)
     with boa.env.prank(keeper.address):
         clearinghouse.settle(taker.address, market)
 
@@ -33,7 +26,7 @@ def test_settle__long_winner__realises_profit_and_closes(protocol, clearinghouse
 
 
 def test_settle__short_loser__realises_loss(protocol, clearinghouse, market, positions, maker):
-    _finalize(protocol, clearinghouse, market, 57_770_000)
+    protocol.finalize(market, 57_770_000)
     clearinghouse.settle(maker.address, market)
 
     assert clearinghouse.collateral(maker.address) == 10_000 * USDC - 15_540_000
@@ -43,7 +36,7 @@ def test_settle__short_loser__realises_loss(protocol, clearinghouse, market, pos
 
 def test_settle__negative_settlement_price__long_pays_more_than_price(protocol, clearinghouse, market, positions,
                                                                      taker, maker):
-    _finalize(protocol, clearinghouse, market, -5 * USDC)
+    protocol.finalize(market, -5 * USDC)
     clearinghouse.settle(taker.address, market)
     clearinghouse.settle(maker.address, market)
 
@@ -52,7 +45,7 @@ def test_settle__negative_settlement_price__long_pays_more_than_price(protocol, 
 
 
 def test_settle__both_sides__pnl_sums_to_zero(protocol, clearinghouse, market, positions, taker, maker):
-    _finalize(protocol, clearinghouse, market, 12_340_000)
+    protocol.finalize(market, 12_340_000)
     clearinghouse.settle(taker.address, market)
     clearinghouse.settle(maker.address, market)
 
@@ -68,7 +61,7 @@ def test_settle__flat_loser_below_zero__insurance_covers(protocol, clearinghouse
         usdc.approve(clearinghouse.address, 15 * USDC)
         clearinghouse.fund_insurance(15 * USDC)
     # no liquidation before settlement: the $40 loss exceeds the $30 collateral
-    _finalize(protocol, clearinghouse, market, 10 * USDC)
+    protocol.finalize(market, 10 * USDC)
 
     clearinghouse.settle(trader.address, market)
 
@@ -87,7 +80,7 @@ def test_settle__flat_loser_beyond_insurance__reverts_deleverage_needed(protocol
     with boa.env.prank(keeper.address):
         usdc.approve(clearinghouse.address, 5 * USDC)
         clearinghouse.fund_insurance(5 * USDC)
-    _finalize(protocol, clearinghouse, market, 10 * USDC)
+    protocol.finalize(market, 10 * USDC)
     before = snapshot()
 
     # writing the $5 beyond the fund off would leave claims the token balance cannot pay
@@ -105,7 +98,7 @@ def test_settle__loser_with_other_positions__collateral_negative_under_cross_mar
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
     book(trader, maker, other, 50, 100 * USDC)  # IM $2, total $29.50
-    _finalize(protocol, clearinghouse, market, 10 * USDC)
+    protocol.finalize(market, 10 * USDC)
     protocol.set_mark(other, 600 * USDC)  # +$25 on the other position
 
     clearinghouse.settle(trader.address, market)
@@ -137,7 +130,7 @@ def test_settle__delivery_over_not_finalized__reverts(protocol, clearinghouse, m
 
 
 def test_settle__no_position__reverts(protocol, clearinghouse, market, positions, trader, snapshot):
-    _finalize(protocol, clearinghouse, market, MARK)
+    protocol.finalize(market, MARK)
     before = snapshot()
 
     with boa.reverts("Clearinghouse: no position"):
@@ -147,7 +140,7 @@ def test_settle__no_position__reverts(protocol, clearinghouse, market, positions
 
 
 def test_settle__twice__reverts(protocol, clearinghouse, market, positions, taker, snapshot):
-    _finalize(protocol, clearinghouse, market, MARK)
+    protocol.finalize(market, MARK)
     clearinghouse.settle(taker.address, market)
     before = snapshot()
 

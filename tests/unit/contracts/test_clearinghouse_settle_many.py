@@ -6,13 +6,6 @@ import pytest
 from tests.utils.contract_helpers import FUNDING, UNIT, USDC, events
 
 
-def _finalize(protocol, clearinghouse, mid, price):
-    boa.env.evm.patch.timestamp = clearinghouse.market(mid).delivery_end
-    protocol.set_settlement(mid, price)
-    boa.env.time_travel(seconds=clearinghouse.market(mid).dispute_window)
-    clearinghouse.finalize_settlement(mid)
-
-
 @pytest.fixture
 def traded(market, funded, fund, book, maker, taker, trader, keeper):
     """Four accounts trade with fees, partial closes and flips; net positions
@@ -29,7 +22,7 @@ def traded(market, funded, fund, book, maker, taker, trader, keeper):
 
 def test_settle_many__everyone__pnl_plus_fees_sum_to_zero(protocol, clearinghouse, market, traded, keeper):
     assert sum(clearinghouse.position(a, market)[0] for a in traded) == 0
-    _finalize(protocol, clearinghouse, market, 47_770_000)
+    protocol.finalize(market, 47_770_000)
 
     with boa.env.prank(keeper.address):
         n = clearinghouse.settle_many(list(traded), market)
@@ -45,7 +38,7 @@ def test_settle_many__everyone__pnl_plus_fees_sum_to_zero(protocol, clearinghous
 
 def test_settle_many__flat_and_repeated_accounts__skipped(protocol, clearinghouse, market, traded, maker, taker,
                                                           non_owner):
-    _finalize(protocol, clearinghouse, market, 47_770_000)
+    protocol.finalize(market, 47_770_000)
 
     n = clearinghouse.settle_many([maker.address, non_owner, maker.address, taker.address], market)
 
@@ -55,13 +48,13 @@ def test_settle_many__flat_and_repeated_accounts__skipped(protocol, clearinghous
 
 
 def test_settle_many__empty_batch__settles_nothing(protocol, clearinghouse, market, traded):
-    _finalize(protocol, clearinghouse, market, 47_770_000)
+    protocol.finalize(market, 47_770_000)
 
     assert clearinghouse.settle_many([], market) == 0
 
 
 def test_settle_many__same_result_as_settle(protocol, clearinghouse, market, traded, maker, taker):
-    _finalize(protocol, clearinghouse, market, 47_770_000)
+    protocol.finalize(market, 47_770_000)
     with boa.env.anchor():
         clearinghouse.settle(maker.address, market)
         clearinghouse.settle(taker.address, market)
