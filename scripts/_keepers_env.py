@@ -303,3 +303,25 @@ def liquidatable_at(env: Env, accounts: list[str], block: int) -> set[str]:
 def handled(env: Env) -> set[str]:
     """Accounts liquidated or deleveraged so far."""
     return {e.args.account for e in env.events("Liquidation")} | {e.args.account for e in env.events("Deleveraged")}
+
+
+def start_liquidator(env: Env, key_index: int = LIQ_A, name: str | None = None) -> Proc:
+    """A liquidator polling every 0.1 s, once it has logged its startup."""
+    p = env.start_bot("liquidator", key_index, "--poll-interval", "0.1", name=name)
+    p.wait_logged("startup")
+    return p
+
+
+def shock_push(env: Env):
+    """Wait for the pusher to land the storm's price (observed at or after SHOCK_AT); its first event."""
+    return wait_until(lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2,
+                      "shock push")[0]
+
+
+def land_shock(env: Env, shorts: list[str]) -> tuple:
+    """1 s blocks, the clock to SHOCK_AT, the storm price pushed: (its PriceUpdated event, the
+    shorts liquidatable in its block)."""
+    env.interval_mining(1)
+    env.warp_to(SHOCK_AT)
+    push = shock_push(env)
+    return push, liquidatable_at(env, shorts, push.blockNumber)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from scripts._keepers_env import (ATC, LIQ_A, LIQ_B, SHOCK_AT, USDC, WHALE, Env, handled, liquidatable_at,
-                                  open_book, wait_blocks, wait_until)
+from scripts._keepers_env import (ATC, LIQ_A, LIQ_B, SHOCK_AT, USDC, WHALE, handled, land_shock, liquidatable_at,
+                                  open_book, shock_push, start_liquidator, wait_blocks, wait_until)
 from sdk.devnet import ANVIL_KEYS
 
 pytestmark = pytest.mark.integration
@@ -25,8 +25,7 @@ pytestmark = pytest.mark.integration
 def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(env):
     shorts = open_book(env)
     pusher = env.procs[3]
-    liq = env.start_bot("liquidator", LIQ_A, "--poll-interval", "0.1")
-    liq.wait_logged("startup")
+    liq = start_liquidator(env)
     liq.wait_processed(env.w3.eth.block_number)
     assert not env.events("Liquidation")
 
@@ -48,8 +47,7 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     # reporters back: the storm price lands, every unhealthy short goes within 2 blocks
     env.start_reporter(2, wait=False)
     env.start_reporter(3, wait=False)
-    ev = wait_until(lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2, "shock push")
-    push_block = ev[0].blockNumber
+    push_block = shock_push(env).blockNumber
     new_mark = env.mark(ATC)[0]
     assert new_mark > 3_000 * USDC, new_mark  # real HB_WEST day-ahead mean for 2021-02-14: ~$3,947/MWh
     expected = liquidatable_at(env, shorts, push_block)
@@ -80,24 +78,18 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     for a in expected:
         assert env.ch.functions.collateral(a).call() >= 0 or env.ch.functions.account_summary(a).call()[5] > 0
     log_lines = liq.lines()
-    mined = [l for l in log_lines if l.get("msg") == "liquidation mined"]
-    assert sum(int(l["reward"]) for l in mined) == earned and mined[-1]["earned_total"] >= earned
-    dl = [l for l in log_lines if l.get("msg") == "deleveraged"]
-    assert {l["counterparty"] for l in dl} == {whale}
+    mined = [ln for ln in log_lines if ln.get("msg") == "liquidation mined"]
+    assert sum(int(ln["reward"]) for ln in mined) == earned and mined[-1]["earned_total"] >= earned
+    dl = [ln for ln in log_lines if ln.get("msg") == "deleveraged"]
+    assert {ln["counterparty"] for ln in dl} == {whale}
     print(f"\nSHOCK_BLOCKS={last - push_block} push_block={push_block} last_liquidation={last} "
           f"rewards={earned / 1e6:.2f} USD deleveraged={[e.args.account for e in adls]}")
 
 
 def test_race__two_liquidators__every_target_once_losers_logged_not_retried(env):
     shorts = open_book(env, liquidators=(LIQ_A, LIQ_B))
-    a = env.start_bot("liquidator", LIQ_A, "--poll-interval", "0.1", name="liqA")
-    b = env.start_bot("liquidator", LIQ_B, "--poll-interval", "0.1", name="liqB")
-    for p in (a, b):
-        p.wait_logged("startup")
-    env.interval_mining(1)
-    env.warp_to(SHOCK_AT)
-    ev = wait_until(lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2, "shock push")
-    expected = liquidatable_at(env, shorts, ev[0].blockNumber)
+    a, b = start_liquidator(env, LIQ_A, "liqA"), start_liquidator(env, LIQ_B, "liqB")
+    _, expected = land_shock(env, shorts)
     wait_until(lambda: not any(env.ch.functions.is_liquidatable(x).call() for x in shorts), 30, 0.2, "all healthy")
     # three more blocks, each handled by both bots: nobody keeps retrying
     quiet_until = wait_blocks(env.w3, 3)
@@ -109,16 +101,16 @@ def test_race__two_liquidators__every_target_once_losers_logged_not_retried(env)
     for e in liqs:
         per_account.setdefault(e.args.account, set()).add(e.transactionHash)
     assert all(len(v) == 1 for v in per_account.values()), per_account
-    sent = {p.name: [l for l in p.lines() if l.get("msg") == "sent"] for p in (a, b)}
+    sent = {p.name: [ln for ln in p.lines() if ln.get("msg") == "sent"] for p in (a, b)}
     # each bot sends each (target, action) at most once; together they cover every target
     for name, s in sent.items():
-        acts = [(l["account"], l["kind"]) for l in s]
+        acts = [(ln["account"], ln["kind"]) for ln in s]
         assert len(acts) == len(set(acts)), (name, acts)
     assert sum(len(s) for s in sent.values()) <= 2 * (len(expected) + 1)
     # losers are logged (reverted on chain or rejected in simulation), and both bots are still alive
-    lost = [l for p in (a, b) for l in p.lines()
-            if " not applied" in l.get("msg", "") or
-            (l.get("msg") == "not sent: simulation reverted" and l.get("kind") in ("liquidation", "deleverage"))]
+    lost = [ln for p in (a, b) for ln in p.lines()
+            if " not applied" in ln.get("msg", "") or
+            (ln.get("msg") == "not sent: simulation reverted" and ln.get("kind") in ("liquidation", "deleverage"))]
     both = sum(len(s) for s in sent.values())
     assert both == len(expected) or lost, "duplicates sent but never logged as lost"
     assert env.ch.functions.adl_pending_count().call() == 0

@@ -52,7 +52,7 @@ def test_settlement__expired_market__finalised_after_dispute_window_and_all_sett
     assert pnl + fees == 0, (pnl, fees)
     settled = env.events("Settled")
     assert {ev.args.account for ev in settled} == set(holders) - set()  # everyone had a position
-    assert len([l for l in settler.lines() if l.get("msg") == "sent" and l.get("kind") == "finalize"]) == 1
+    assert len([ln for ln in settler.lines() if ln.get("msg") == "sent" and ln.get("kind") == "finalize"]) == 1
 
 
 def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_deleverages_the_winner(env):
@@ -88,14 +88,14 @@ def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_delever
     wait_until(lambda: env.ch.functions.market_state(HOURLY).call()[1], 30, 0.2, "finalised")
     addr = {k: Account.from_key(k).address for k in deposits}
     wait_until(lambda: env.ch.functions.position(addr[other], HOURLY).call()[0] == 0, 30, 0.2, "other settled")
-    left = wait_until(lambda: [l for l in settler.lines() if l.get("msg", "").startswith("left to the liquidator")],
+    left = wait_until(lambda: [ln for ln in settler.lines() if ln.get("msg", "").startswith("left to the liquidator")],
                       30, 0.2, "settler reports the ADL account")
-    assert [l["account"] for l in left] == [addr[thin]]  # reported once, not every block
+    assert [ln["account"] for ln in left] == [addr[thin]]  # reported once, not every block
     # the long is held back for ADL; the thin short was never sent (settle would revert)
     assert env.ch.functions.position(addr[winner], HOURLY).call()[0] == 1_500
     assert env.ch.functions.position(addr[thin], HOURLY).call()[0] == -1_000
-    sent = [l for l in settler.lines() if l.get("msg") == "sent" and l.get("kind") == "settle"]
-    assert sent and all(l["accounts"] == 1 for l in sent)
+    sent = [ln for ln in settler.lines() if ln.get("msg") == "sent" and ln.get("kind") == "settle"]
+    assert sent and all(ln["accounts"] == 1 for ln in sent)
 
     env.fund(ANVIL_KEYS[7], 1_000)
     liq = env.start_bot("liquidator", 7, "--poll-interval", "0.2")
@@ -111,7 +111,7 @@ def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_delever
     pnl = sum(env.ch.functions.collateral(a).call() - deposits[k] * USDC for k, a in addr.items())
     fees = env.ch.functions.fees().call() - fees0
     assert pnl + fees + reward + env.ch.functions.insurance_fund().call() == 0, (pnl, fees, reward)
-    assert any(l.get("msg") == "deleveraged" and l["counterparty"] == addr[winner] for l in liq.lines())
+    assert any(ln.get("msg") == "deleveraged" and ln["counterparty"] == addr[winner] for ln in liq.lines())
     # no event carries a deleverage's reward: the keeper recomputes it, and reports what the chain paid
-    mined = wait_until(lambda: [l for l in liq.lines() if l.get("msg") == "deleverage mined"], 10, 0.2, "report")
+    mined = wait_until(lambda: [ln for ln in liq.lines() if ln.get("msg") == "deleverage mined"], 10, 0.2, "report")
     assert int(mined[0]["reward"]) == reward and int(mined[0]["earned_total"]) == reward
