@@ -204,10 +204,9 @@ def test_liquidate__quantity_rounded_down_to_step__takes_whole_steps(protocol, c
 
 def test_liquidate__insolvent_fund_short__flags_for_deleverage_moves_nothing(clearinghouse, market, second_market,
                                                                              insolvent, insurance, owner, trader,
-                                                                             liquidator, snapshot):
+                                                                             liquidator):
     insurance(4 * USDC)
     assert clearinghouse.equity(trader.address) == -10 * USDC
-    before = snapshot()
 
     assert _liquidate(clearinghouse, liquidator, trader, market, 10**9) == 0
 

@@ -2,7 +2,7 @@
 import boa
 import pytest
 
-from tests.utils.contract_helpers import MARKET_PARAM_REJECTIONS, USDC, events, now
+from tests.utils.contract_helpers import MARKET_PARAM_REJECTIONS, events, now
 from tests.utils.deployers import MARKET_FIELDS, default_market, feed_id
 
 MARK_FEED, SETTLE_FEED = feed_id("LIST/MARK"), feed_id("LIST/SETTLE")

@@ -1,7 +1,6 @@
 """Timelock.set_delay: only the Timelock itself (a queued call that waited the current delay)
 changes the delay, within the constructor's bounds; calls already queued keep their eta."""
 import boa
-import pytest
 
 from tests.utils.contract_helpers import events
 from tests.utils.timelock import DAY, MAX_DELAY, MIN_DELAY, SEPOLIA, TIMELOCK, calldata
