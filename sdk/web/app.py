@@ -47,9 +47,10 @@ def _status(e: ComputeSpreadError) -> int:
 
 
 def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = None, *,
-               oracle_urls: list[str] | tuple[str, ...] = ()) -> FastAPI:
-    """The dashboard for one deployment. ``oracle_urls`` (reporters' base URLs) adds the index column."""
-    backend = Backend(manifest_path, rpc_url, relay_url, oracle_urls)
+               oracle_urls: list[str] | tuple[str, ...] = (), backend: Backend | None = None) -> FastAPI:
+    """The dashboard for one deployment. ``oracle_urls`` (reporters' base URLs) adds the index column;
+    ``backend`` replaces the one built from the other arguments (tests)."""
+    backend = backend or Backend(manifest_path, rpc_url, relay_url, oracle_urls)
     app = FastAPI(title="Compute Spread dashboard", version="0.1.0", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.backend = backend
@@ -201,7 +202,7 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
 
     @app.post("/api/orders/status")
     async def api_orders_status(body: dict):
-        return await call(backend.orders_status, list(body.get("orders") or []))
+        return await call(backend.orders_status, body.get("orders") or [])
 
     @app.get("/api/hedge/options")
     async def api_hedge_options():
@@ -213,7 +214,7 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
 
     @app.post("/api/orders/build")
     async def api_build_order(body: dict):
-        return await call(backend.build_order, body.get("account", ""), int(body.get("market_id", 0)),
+        return await call(backend.build_order, body.get("account", ""), body.get("market_id", 0),
                           str(body.get("side", "")), str(body.get("quantity", "")), str(body.get("price", "")),
                           bool(body.get("reduce_only", False)), bool(body.get("check", True)))
 
