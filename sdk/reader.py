@@ -133,10 +133,12 @@ class Reader:
         if isinstance(ref, Market):
             return ref.id
         if isinstance(ref, int) and not isinstance(ref, bool):
+            if not 0 < ref < 2**256:  # not a uint256: no such market, rather than an ABI encoding error
+                raise UnknownMarket(f"market {ref} is not listed on chain {self.chain_id}; list them with markets()")
             return ref
         if isinstance(ref, str):
             if ref.isdigit():
-                return int(ref)
+                return self._resolve_id(int(ref))
             for mid, e in self._entries.items():
                 if e.get("symbol") == ref:
                     return mid

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 import statistics
 import threading
 import time
@@ -38,6 +39,7 @@ log = logging.getLogger("cspread.web")
 
 HISTORY_MAX = 2_000  # mark points kept per feed
 ORDER_TTL = 24 * 3600
+TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 PROFILE_WORDS = {
     "ATC": "around the clock (all hours)",
@@ -502,7 +504,7 @@ class Backend:
                     reduce_only: bool = False, check: bool = True) -> dict[str, Any]:
         c = self._as(account)
         if isinstance(market_id, bool) or not (isinstance(market_id, int) or str(market_id).isdigit()):
-            raise UnknownMarket(f"market_id must be a market's number, got {market_id!r}")
+            raise InvalidOrder(f"market_id must be a market's number, got {market_id!r}")
         m = c.market(int(market_id))
         order = c.build_order(m, side, u.to_decimal(quantity, "quantity"), u.to_decimal(price, "price"),
                               expiry=c.now() + ORDER_TTL, reduce_only=reduce_only)
@@ -737,6 +739,8 @@ class Backend:
         return self._txs(self.client.watch(self._addr(account)).unsigned_cancel_all())
 
     def tx_status(self, tx_hash: str) -> dict[str, Any]:
+        if not TX_HASH.fullmatch(tx_hash or ""):
+            raise ComputeSpreadError(f"{tx_hash[:80]!r} is not a transaction hash (0x followed by 64 hex digits)")
         st = self.client.tx_status(tx_hash)
         if st.status == "pending":
             return {"status": "pending"}
