@@ -1,9 +1,11 @@
 """What the web app knows: markets, curves, accounts, hedge plans and unsigned transactions.
 
-Plain Python over :mod:`sdk` (no FastAPI here), so it is unit-testable and the HTTP layer in
+Plain Python over the public SDK only (``Client``, its ``watch(address)`` for the connected
+wallet, ``RelayClient``; no private methods, no web3), with no FastAPI here, so it is
+unit-testable against a fake of that interface (tests/unit/web) and the HTTP layer in
 :mod:`sdk.web.app` stays thin. The server never holds a user key: orders are returned as
 EIP-712 typed data for the browser wallet to sign (``eth_signTypedData_v4``) and transactions
-as unsigned ``{from, to, data, value, gas}`` objects for ``eth_sendTransaction``.
+as unsigned ``{from, to, data, value, gas}`` objects (``UnsignedTx``) for ``eth_sendTransaction``.
 
 JSON conventions: money and sizes are decimal strings in human units (USD, MWh, GPU-hours);
 chain integers keep their ``*_units`` names and are strings too (nonces exceed 2**53);
