@@ -266,6 +266,10 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
         import websockets
 
         mid = ws.query_params.get("market_id")
+        if mid is not None and not mid.isdigit():
+            await ws.send_json({"type": "error", "message": f"market_id must be a market's number, got {mid[:40]!r}"})
+            await ws.close()
+            return
         url = backend.relay_url.replace("http", "ws", 1) + "/ws" + (f"?market_id={int(mid)}" if mid else "")
         try:
             async with websockets.connect(url, open_timeout=5, ping_interval=20) as up:

@@ -141,3 +141,19 @@ def test_tx_routes__valid_input__unsigned_txs_for_the_wallet(api, fake_client):
         (tx,) = r.json()["txs"]
         assert tx["tx"]["from"].lower() == TRADER and tx["tx"]["gas"] == hex(60_000)
     assert [f for f, _ in fake_client.sent] == ["mint", "approve", "deposit", "withdraw", "cancel", "cancel_all"]
+
+
+def test_page__address_is_markup__escaped_not_run(api):
+    r = api.get("/account", params={"address": "<script>alert(1)</script>"}, headers={"accept": "text/html"})
+    assert r.status_code == 200 and "<script>alert(1)</script>" not in r.text and "&lt;script&gt;" in r.text
+
+
+def test_ws__market_id_not_a_number__error_message_then_closed(api):
+    with api.websocket_connect("/ws?market_id=1%20OR%201") as ws:
+        msg = ws.receive_json()
+    assert msg["type"] == "error" and "market_id" in msg["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/info", "/api/markets", "/api/curves", "/api/hedge/options", "/api/health"])
+def test_route__no_input__200(api, path):
+    assert api.get(path).status_code == 200
