@@ -23,6 +23,10 @@ when quotes were filled or dropped, or before they expire. A refresh first kills
 outstanding quote on-chain with `Exchange.cancel_all(new_min_nonce)` (one tx, all markets; no
 stale signed quote survives), then signs and posts new quotes with nonces >= that minimum.
 
+The runner is a trader like any other: it reads markets and its account, signs and cancels with
+`sdk.Client`, and posts and lists its quotes through the relay's public HTTP API
+(`sdk.relay_client.RelayClient`); it knows nothing of the relay's internals.
+
 Runner:
     python -m keepers.marketmaker --manifest deployments/31337.json --rpc http://127.0.0.1:8545 \
         --relay http://127.0.0.1:8600 --key-env CSPREAD_MM_KEY [--markets 5,6] [--deposit 100000]
@@ -34,13 +38,13 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
 
-import httpx
-from eth_abi import encode
-
-from keepers.matcher.chainview import SEL, MarketInfo, Rpc, RpcChain, _sel
-from keepers.matcher.orders import Order, domain_separator, sign_order
-from keepers.matcher.tx import TxFailed, TxSender
+from sdk import units as u
+from sdk.client import Client
+from sdk.errors import ComputeSpreadError, RelayError, UnknownMarket
+from sdk.models import Market, MarketStatus
 
 log = logging.getLogger("cspread.marketmaker")
 
@@ -59,6 +63,42 @@ class QuoteParams:
     ttl: int = 3_600  # s quotes live
     level_margin_usd: int = 0  # >0: each level at least this much initial margin (USD) deep (module doc)
     max_position_margin_usd: int = 0  # >0: position limit at least this much initial margin (USD)
+
+
+class QuotedMarket(Protocol):
+    """What quoting reads of a market, chain units (`QuoteMarket.of(sdk Market)` builds one)."""
+
+    market_id: int
+    quantity_step: int  # thousandths
+    min_quantity: int  # thousandths
+    price_tick: int  # base units
+    im_fixed: int  # initial margin per unit, base units
+    im_rate_bps: int  # plus this share of |mark|
+    mark: int  # base units per unit, may be negative
+    mark_fresh: bool
+    halted: bool
+    settled: bool
+
+
+@dataclass(frozen=True)
+class QuoteMarket:
+    market_id: int
+    quantity_step: int
+    min_quantity: int
+    price_tick: int
+    im_fixed: int
+    im_rate_bps: int
+    mark: int
+    mark_fresh: bool
+    halted: bool
+    settled: bool  # settled, or past its last trade time (settling): no more trading
+
+    @classmethod
+    def of(cls, m: Market) -> "QuoteMarket":
+        mark = m.mark
+        return cls(m.id, m.quantity_step, m.min_quantity, m.price_tick, m.im_fixed, m.im_rate_bps,
+                   mark.price_units if mark else 0, bool(mark and mark.fresh), m.status == MarketStatus.HALTED,
+                   m.status in (MarketStatus.SETTLED, MarketStatus.SETTLING))
 
 
 @dataclass(frozen=True)
@@ -80,21 +120,23 @@ class MarketMaker:
     def __init__(self, params: QuoteParams | None = None):
         self.p = params or QuoteParams()
 
-    def sizes(self, m: MarketInfo) -> tuple[int, int]:
+    def sizes(self, m: QuotedMarket) -> tuple[int, int]:
         """(quote size, position limit) in thousandths for market `m` (module doc: depth by margin)."""
         p = self.p
-        # initial margin of one thousandth at the mark, base units (x 1000 to stay in integers)
-        im_milli = m.im_fixed + m.im_rate_bps * abs(m.mark) // 10_000
+        # initial margin of one unit at the mark, base units (so the size below stays in integers)
+        im_unit = m.im_fixed + m.im_rate_bps * abs(m.mark) // u.BPS
         size, max_pos = p.size, p.max_position
-        if im_milli > 0:
+        if im_unit > 0:
             if p.level_margin_usd > 0:
-                size = max(size, p.level_margin_usd * 10**6 * 1000 // im_milli)
+                size = max(size, u.usd_to_base(p.level_margin_usd) * u.QUANTITY_SCALE // im_unit)
             if p.max_position_margin_usd > 0:
-                max_pos = max(max_pos, p.max_position_margin_usd * 10**6 * 1000 // im_milli)
+                max_pos = max(max_pos, u.usd_to_base(p.max_position_margin_usd) * u.QUANTITY_SCALE // im_unit)
         step = max(m.quantity_step, 1)
         return size // step * step, max_pos
 
-    def quotes(self, m: MarketInfo, position: int, equity: int, initial: int) -> list[Quote]:
+    def quotes(self, m: QuotedMarket, position: int, equity: int, initial: int) -> list[Quote]:
+        """Quotes for market `m` given the position (thousandths) and the account's equity and
+        initial margin (base units)."""
         p, mark, tick = self.p, m.mark, m.price_tick
         if not m.mark_fresh or m.halted or m.settled:
             return []
@@ -103,7 +145,7 @@ class MarketMaker:
         half = max(scale * p.spread_bps // 20_000, p.min_half_spread_ticks * tick)
         step_out = max(scale * p.level_step_bps // 10_000, tick)
         centre = mark - position * p.skew_bps * scale // (10_000 * max_position)
-        reduce_only_mode = equity <= 0 or initial >= p.max_margin_usage * equity
+        reduce_only_mode = equity <= 0 or initial >= Decimal(str(p.max_margin_usage)) * equity
         bid_room = max_position - position
         ask_room = max_position + position
         if reduce_only_mode:
@@ -138,82 +180,83 @@ class _State:
 
 
 class MarketMakerRunner:
-    """Reads the chain, decides with `MarketMaker`, cancels on-chain, posts to the relay."""
+    """Reads the chain, decides with `MarketMaker`, cancels on-chain, posts to the relay: all
+    through the public SDK (`sdk.Client` with its relay client)."""
 
     def __init__(self, manifest, rpc_url: str, relay_url: str, key: str, market_ids: list[int],
                  params: QuoteParams | None = None):
         self.manifest = manifest
-        self.rpc = Rpc(rpc_url)
-        self.chain = RpcChain(self.rpc, manifest.chain_id, manifest.address("Exchange"),
-                              manifest.address("Clearinghouse"), head_ttl=0.0)
-        self.sender = TxSender(self.rpc, key, manifest.chain_id)
-        self.account = self.sender.account
+        self.client = Client(manifest, rpc_url, private_key=key, relay_url=relay_url)
         self.mm = MarketMaker(params)
-        self.relay = httpx.Client(base_url=relay_url.rstrip("/"), timeout=10)
         self.markets = market_ids
-        self.sep = domain_separator(manifest.chain_id, manifest.address("Exchange"))
         self.state = _State()
 
-    def deposit(self, amount: int) -> None:
-        """Devnet: mint MockUSDC, approve and deposit `amount` base units."""
-        usdc, ch = self.manifest.address("MockUSDC"), self.manifest.address("Clearinghouse")
-        me = self.account.address
-        self.sender.send(usdc, _sel("mint(address,uint256)") + encode(["address", "uint256"], [me, amount]))
-        self.sender.send(usdc, _sel("approve(address,uint256)") + encode(["address", "uint256"], [ch, amount]))
-        self.sender.send(ch, _sel("deposit(uint256)") + encode(["uint256"], [amount]))
-        self.chain.invalidate()
+    @property
+    def account(self) -> Client:
+        """The quoting account (``.address``)."""
+        return self.client
+
+    def deposit(self, usd: u.Number) -> None:
+        """Devnet: mint `usd` of MockUSDC (the faucet's 1,000,000 per call, in chunks) and deposit it."""
+        left = u.to_decimal(usd, "deposit")
+        while left > 0:
+            chunk = min(left, Decimal(1_000_000))
+            self.client.faucet(chunk)
+            left -= chunk
+        self.client.deposit(usd)
 
     def _live(self) -> dict[int, int]:
-        r = self.relay.get("/orders", params={"trader": self.account.address})
-        r.raise_for_status()
+        """Open quotes at the relay per market."""
         live: dict[int, int] = {}
-        for o in r.json():
-            live[int(o["order"]["market_id"])] = live.get(int(o["order"]["market_id"]), 0) + 1
+        for o in self.client.relay.orders(self.client.address):
+            live[o.order.market_id] = live.get(o.order.market_id, 0) + 1
         return live
 
     def step(self) -> dict:
         """One round; returns metrics (quotes posted, rejected, whether it refreshed)."""
-        self.chain.invalidate()
-        me = self.account.address
-        acct = self.chain.account(me)
-        plans: dict[int, tuple[MarketInfo, list[Quote]]] = {}
+        c = self.client
+        acct = c.me()
+        plans: dict[int, tuple[Market, list[Quote]]] = {}
         for mid in self.markets:
-            m = self.chain.market(mid)
-            if m is None:
+            try:
+                m = c.market(mid)
+            except UnknownMarket:
                 continue
-            plans[mid] = (m, self.mm.quotes(m, self.chain.position(me, mid), acct.equity, acct.initial))
+            pos = acct.position(mid)
+            plans[mid] = (m, self.mm.quotes(QuoteMarket.of(m), pos.quantity_units if pos else 0, acct.equity_units,
+                                            acct.initial_margin_units))
         live = self._live()
         now = time.time()
-        refresh = any(self.mm.needs_refresh(self.state.last_mark.get(mid), m.mark, live.get(mid, 0), len(qs),
-                                            self.state.expires_at, now)
+        refresh = any(self.mm.needs_refresh(self.state.last_mark.get(mid), m.mark.price_units, live.get(mid, 0),
+                                            len(qs), self.state.expires_at, now)
                       for mid, (m, qs) in plans.items() if qs)
         if not refresh:
             return {"refreshed": False, "posted": 0, "rejected": 0}
-        nonce = time.time_ns() // 1_000  # microseconds: increasing across restarts
         if any(live.values()) or self.state.hashes:
             try:
-                self.sender.send(self.chain.exchange, SEL["cancel_all"] + encode(["uint256"], [nonce]))
-            except TxFailed as e:
-                log.warning("cancel_all failed: %s", e.reason)
-                return {"refreshed": False, "posted": 0, "rejected": 0, "error": e.reason}
-            self.chain.invalidate()
-        _, head_ts = self.chain.head()
-        expiry = head_ts + self.mm.p.ttl
+                c.cancel_all()  # new quotes take nonces from the same source, so above the new minimum
+            except ComputeSpreadError as e:
+                log.warning("cancel_all failed: %s", e)
+                return {"refreshed": False, "posted": 0, "rejected": 0, "error": getattr(e, "reason", None) or str(e)}
+        expiry = c.now() + self.mm.p.ttl
         posted = rejected = 0
         self.state.hashes = {}
         for mid, (m, qs) in plans.items():
             for q in qs:
-                o = Order(me, mid, q.is_buy, q.quantity, q.price, nonce, expiry, False)
-                nonce += 1
-                sig = sign_order(o, self.account, self.sep)
-                r = self.relay.post("/orders", json={**o.as_dict(), "signature": "0x" + sig.hex()})
-                if r.status_code == 201:
-                    posted += 1
-                    self.state.hashes.setdefault(mid, []).append(r.json()["hash"])
-                else:
+                try:
+                    # no SDK pre-flight per quote: the relay checks each against the margin of every
+                    # resting quote (stricter than the SDK's one-order check) and says why it refuses
+                    signed = c.place_order(m, "buy" if q.is_buy else "sell", u.units_to_quantity(q.quantity),
+                                           u.base_to_usd(q.price), expiry=expiry, check=False)
+                except RelayError as e:
+                    if e.status is None:
+                        raise  # the relay is unreachable: this round is over, the next one re-reads everything
                     rejected += 1
-                    log.warning("quote rejected market=%s %s: %s", mid, q, r.text[:300])
-            self.state.last_mark[mid] = m.mark
+                    log.warning("quote rejected market=%s %s: %s", mid, q, e)
+                    continue
+                posted += 1
+                self.state.hashes.setdefault(mid, []).append(signed.hash)
+            self.state.last_mark[mid] = m.mark.price_units
         self.state.expires_at = now + self.mm.p.ttl
         log.info("quoted %s orders (%s rejected) in markets %s", posted, rejected, list(plans))
         return {"refreshed": True, "posted": posted, "rejected": rejected}
@@ -252,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     params = QuoteParams(**{k: getattr(a, k) for k in QuoteParams.__dataclass_fields__})
     runner = MarketMakerRunner(manifest, a.rpc, a.relay, key, mids, params)
     if a.deposit:
-        runner.deposit(int(a.deposit * 10**6))
+        runner.deposit(Decimal(str(a.deposit)))
     if a.once:
         print(runner.step())
         return

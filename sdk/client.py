@@ -21,6 +21,7 @@ order nonces come from a thread-safe :class:`sdk.signing.TimeNonce` (unique acro
 """
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Iterable, Sequence
@@ -46,7 +47,7 @@ from sdk.manifest import Manifest
 from sdk.margin import Holding, grows, project_trade, summarise
 from sdk.models import (
     AccountState, Execution, Fill, HedgePlan, LegResult, Market, MarketStatus, Order, SignedOrder, TxEstimate,
-    price_text, qty_text,
+    UnsignedTx, price_text, qty_text,
 )
 from sdk.reader import Reader
 from sdk.relay_client import RelayClient
@@ -109,6 +110,23 @@ class _ApeSigner:
         return bytes(self._acct.sign_transaction(txn).serialize_transaction())
 
 
+class _WatchOnlySigner:
+    """An address without a key (``Client.watch``): reads, pre-flight checks and unsigned
+    transactions act as this account; anything that needs a signature raises SignerRequired."""
+
+    def __init__(self, address: str):
+        self.address = address
+
+    def __repr__(self) -> str:
+        return f"WatchOnly({self.address})"
+
+    def _refuse(self, *_a, **_kw):
+        raise SignerRequired(f"{self.address} is watched without its key: sign in the wallet that holds it "
+                             f"(the SDK returns typed data and unsigned transactions for that)")
+
+    sign_typed = sign_text = sign_tx = _refuse
+
+
 def _make_signer(private_key, keyfile, password, ape_account):
     given = sum(x is not None for x in (private_key, keyfile, ape_account))
     if given > 1:
@@ -168,6 +186,20 @@ class Client(Reader):
     def me(self) -> AccountState:
         """This client's account state."""
         return self.account(self.address)
+
+    def watch(self, address: str) -> "Client":
+        """A keyless Client acting as ``address``: its reads, pre-flight checks (``check_order``,
+        ``check_deposit``, ``check_withdraw``), order building and ``unsigned_*`` transactions
+        are that account's; signing or sending raises SignerRequired. For apps whose users
+        sign in their own wallet (the dashboard). Shares this client's connection, relay and
+        order-nonce source; cheap (no RPC call)."""
+        if not isinstance(address, str) or not Web3.is_address(address):
+            raise InvalidOrder(f"{address!r} is not an Ethereum address (0x followed by 40 hex digits)")
+        c = copy.copy(self)  # same w3, contracts, caches and nonce source; a signer of its own
+        c._signer = _WatchOnlySigner(Web3.to_checksum_address(address))
+        c._tx_lock = threading.RLock()
+        c._tx_nonce = None
+        return c
 
     # ------------------------------------------------------------ transactions
     def _estimate(self, fn, action: str, value: int = 0) -> int:
@@ -247,33 +279,23 @@ class Client(Reader):
             raise InvalidAmount(f"the faucet mints at most 1,000,000 USD per call, asked {amount}")
         return self._transact(self.faucet_token.functions.mint(self.address, units), f"faucet {amount} USD")
 
-    def approve(self, amount: u.Number | None = None):
-        """Let the Clearinghouse pull ``amount`` USD of collateral (None = unlimited)."""
-        units = u.UINT256_MAX if amount is None else u.usd_to_base(amount)
-        return self._transact(self.collateral.functions.approve(self.clearinghouse.address, units),
-                              f"approve {'unlimited' if amount is None else amount} USD")
-
-    def deposit(self, amount: u.Number, approve: bool = True):
-        """Move ``amount`` USD from the wallet into the margin account (approving first if needed)."""
+    def check_deposit(self, amount: u.Number) -> tuple[int, int]:
+        """Pre-flight of ``deposit(amount)`` (USD): InvalidAmount, or InsufficientBalance when the
+        wallet holds less. Returns (amount, current allowance to the Clearinghouse) in base units."""
         units = u.positive_usd(amount, "deposit")
-        action = f"deposit {amount} USD"
         bal = self.collateral.functions.balanceOf(self.address).call()
         if bal < units:
-            hint = " (devnet: client.faucet())" if self.faucet_token is not None else ""
-            raise InsufficientBalance(f"{action}: the wallet holds {usd_text(u.base_to_usd(bal))}, "
+            how = "client.faucet()" if not isinstance(self._signer, _WatchOnlySigner) else "use the faucet"
+            hint = f" (devnet: {how})" if self.faucet_token is not None else ""
+            raise InsufficientBalance(f"deposit {amount} USD: the wallet holds {usd_text(u.base_to_usd(bal))}, "
                                       f"{usd_text(u.base_to_usd(units - bal))} short{hint}",
                                       missing=u.base_to_usd(units - bal))
-        allowance = self.collateral.functions.allowance(self.address, self.clearinghouse.address).call()
-        if allowance < units:
-            if not approve:
-                raise InsufficientAllowance(f"{action}: the Clearinghouse may pull only "
-                                            f"{usd_text(u.base_to_usd(allowance))}; call approve({amount}) first",
-                                            missing=u.base_to_usd(units - allowance))
-            self.approve(amount)
-        return self._transact(self.clearinghouse.functions.deposit(units), action)
+        return units, int(self.collateral.functions.allowance(self.address, self.clearinghouse.address).call())
 
-    def withdraw(self, amount: u.Number):
-        """Withdraw ``amount`` USD of free collateral to the wallet."""
+    def check_withdraw(self, amount: u.Number) -> int:
+        """Pre-flight of ``withdraw(amount)`` (USD): InsufficientCollateral beyond the collateral,
+        StaleMarket when a position's mark is stale, InsufficientMargin when equity would fall
+        below initial margin. Returns the amount in base units."""
         units = u.positive_usd(amount, "withdrawal")
         action = f"withdraw {amount} USD"
         acct = self.me()
@@ -291,7 +313,30 @@ class Client(Reader):
                     f"withdraw at most {usd_text(acct.free_collateral)} or reduce positions",
                     missing=u.base_to_usd(missing), required=acct.initial_margin,
                     equity=u.base_to_usd(acct.equity_units - units))
-        return self._transact(self.clearinghouse.functions.withdraw(units), action)
+        return units
+
+    def approve(self, amount: u.Number | None = None):
+        """Let the Clearinghouse pull ``amount`` USD of collateral (None = unlimited)."""
+        units = u.UINT256_MAX if amount is None else u.usd_to_base(amount)
+        return self._transact(self.collateral.functions.approve(self.clearinghouse.address, units),
+                              f"approve {'unlimited' if amount is None else amount} USD")
+
+    def deposit(self, amount: u.Number, approve: bool = True):
+        """Move ``amount`` USD from the wallet into the margin account (approving first if needed)."""
+        units, allowance = self.check_deposit(amount)
+        action = f"deposit {amount} USD"
+        if allowance < units:
+            if not approve:
+                raise InsufficientAllowance(f"{action}: the Clearinghouse may pull only "
+                                            f"{usd_text(u.base_to_usd(allowance))}; call approve({amount}) first",
+                                            missing=u.base_to_usd(units - allowance))
+            self.approve(amount)
+        return self._transact(self.clearinghouse.functions.deposit(units), action)
+
+    def withdraw(self, amount: u.Number):
+        """Withdraw ``amount`` USD of free collateral to the wallet."""
+        units = self.check_withdraw(amount)
+        return self._transact(self.clearinghouse.functions.withdraw(units), f"withdraw {amount} USD")
 
     # ------------------------------------------------------------ orders
     def build_order(self, market: int | str | Market, side: str, quantity: u.Number, price: u.Number, *,
@@ -322,15 +367,25 @@ class Client(Reader):
         the order fully filled at its limit (InsufficientMargin says how much is missing)."""
         order = self.build_order(market, side, quantity, price, expiry=expiry, reduce_only=reduce_only)
         if check:
-            maker_bps, _ = self.fees_bps()
-            m = self.market(order.market_id)
-            self._preflight_trade(m, order.is_buy, order.quantity, order.price, maker_bps,
-                                  f"{side} {qty_text(order.size)} {m.unit} of {m.symbol} @ "
-                                  f"{price_text(order.limit, m.price_tick)} USD/{m.unit}", reduce_only=reduce_only)
+            self.check_order(order)
         signed = self.sign(order)
         if post and self.relay is not None:
             self.relay.post_order(signed)
         return signed
+
+    def check_order(self, order: Order, *, maker_fee_bps: int | None = None) -> None:
+        """Pre-flight of a resting order of this account, as if it filled whole at its limit
+        paying the maker fee (``maker_fee_bps``; default: read from the Exchange): the market
+        must be open (MarketClosed, MarketHalted, StaleMarket for risk-increasing orders), a
+        reduce-only order must shrink the position (NotReducing), and equity after the fill
+        must cover initial margin (InsufficientMargin says how much is missing). Nothing is sent."""
+        if order.trader.lower() != self.address.lower():
+            raise InvalidOrder(f"order.trader {order.trader} is not this client's account {self.address}")
+        fee_bps = self.fees_bps()[0] if maker_fee_bps is None else int(maker_fee_bps)
+        m = self.market(order.market_id)
+        self._preflight_trade(m, order.is_buy, order.quantity, order.price, fee_bps,
+                              f"{order.side} {qty_text(order.size)} {m.unit} of {m.symbol} @ "
+                              f"{price_text(order.limit, m.price_tick)} USD/{m.unit}", reduce_only=order.reduce_only)
 
     def buy(self, market, quantity, price, **kw) -> SignedOrder:
         return self.place_order(market, "buy", quantity, price, **kw)
@@ -418,6 +473,59 @@ class Client(Reader):
         maker_bps, taker_bps = self.fees_bps()
         return u.base_to_usd(u.fee_units(u.quantity_to_step(m, quantity), u.price_to_units(m, price, "sell"),
                                          taker_bps if taker else maker_bps))
+
+    # ------------------------------------------------------------ unsigned transactions (external wallets)
+    def _unsigned(self, contract, fn_name: str, args: list, action: str, estimate: bool = True) -> UnsignedTx:
+        """``contract.fn_name(*args)`` from this account as an UnsignedTx; with ``estimate`` the
+        gas (plus headroom) is estimated now, and a revert is raised as its typed error."""
+        gas = None
+        if estimate:
+            gas = self._estimate(getattr(contract.functions, fn_name)(*args), action)
+            gas = gas * (100 + GAS_HEADROOM_PCT) // 100
+        return UnsignedTx(self.address, contract.address, contract.encode_abi(fn_name, args=args), action, gas)
+
+    def unsigned_faucet(self, amount: u.Number) -> list[UnsignedTx]:
+        """Devnet: mint ``amount`` USD of MockUSDC to this wallet (at most 1,000,000 per call)."""
+        if self.faucet_token is None:
+            raise InsufficientBalance(f"chain {self.chain_id} has no faucet token: acquire the collateral elsewhere")
+        units = u.positive_usd(amount, "faucet amount")
+        if units > 1_000_000 * u.USD_SCALE:
+            raise InvalidAmount(f"the faucet mints at most 1,000,000 USD per call, asked {amount}")
+        return [self._unsigned(self.faucet_token, "mint", [self.address, units], f"faucet {amount} USD")]
+
+    def unsigned_approve(self, amount: u.Number | None = None) -> list[UnsignedTx]:
+        """Let the Clearinghouse pull ``amount`` USD (None = unlimited)."""
+        units = u.UINT256_MAX if amount is None else u.usd_to_base(amount)
+        return [self._unsigned(self.collateral, "approve", [self.clearinghouse.address, units],
+                               f"approve {'unlimited' if amount is None else f'{amount} USD'}")]
+
+    def unsigned_deposit(self, amount: u.Number) -> list[UnsignedTx]:
+        """``check_deposit``, then an approve (when the allowance is short) and the deposit. The
+        deposit after an approve carries no gas estimate: it only passes once the approve landed."""
+        units, allowance = self.check_deposit(amount)
+        txs = []
+        if allowance < units:
+            txs.append(self._unsigned(self.collateral, "approve", [self.clearinghouse.address, units],
+                                      f"approve {amount} USD for the Clearinghouse"))
+        txs.append(self._unsigned(self.clearinghouse, "deposit", [units], f"deposit {amount} USD", estimate=not txs))
+        return txs
+
+    def unsigned_withdraw(self, amount: u.Number) -> list[UnsignedTx]:
+        """``check_withdraw``, then the withdrawal."""
+        units = self.check_withdraw(amount)
+        return [self._unsigned(self.clearinghouse, "withdraw", [units], f"withdraw {amount} USD")]
+
+    def unsigned_cancel(self, order: Order | SignedOrder) -> list[UnsignedTx]:
+        """Cancel one of this account's orders on-chain."""
+        o = self._order_of(order)
+        if o.trader.lower() != self.address.lower():
+            raise InvalidOrder(f"the order belongs to {o.trader}, not the connected {self.address}")
+        return [self._unsigned(self.exchange, "cancel", [o.as_tuple()], f"cancel order nonce {o.nonce}")]
+
+    def unsigned_cancel_all(self, min_nonce: int | None = None) -> list[UnsignedTx]:
+        """Kill every order with a nonce below ``min_nonce`` (default: a fresh time-based nonce)."""
+        n = self.nonces.next() if min_nonce is None else int(min_nonce)
+        return [self._unsigned(self.exchange, "cancel_all", [n], "cancel all orders")]
 
     # ------------------------------------------------------------ liquidation and settlement
     def liquidate(self, account: str, market: int | str | Market, quantity: u.Number | None = None) -> int:

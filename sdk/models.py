@@ -613,3 +613,96 @@ class HedgePlan:
         lines += [f"  book: {d.text()}" for d in self.depth if not d.thin]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- account history and transactions
+
+
+@dataclass(frozen=True)
+class CollateralMove:
+    """A deposit into (``amount_units`` > 0) or withdrawal from (< 0) a margin account
+    (Clearinghouse ``Deposit`` / ``Withdraw``); ``timestamp`` is the block's, unix s."""
+
+    kind: Literal["deposit", "withdrawal"]
+    account: str
+    amount_units: int  # signed, collateral base units
+    block_number: int
+    tx_hash: str
+    log_index: int
+    timestamp: int
+
+    @property
+    def amount(self) -> Decimal:
+        return u.base_to_usd(self.amount_units)
+
+
+@dataclass(frozen=True)
+class LiquidationEvent:
+    """Part of ``account``'s position taken over by ``liquidator`` (Clearinghouse ``Liquidation``)."""
+
+    account: str
+    liquidator: str
+    market_id: int
+    quantity_units: int  # signed thousandths moved from the account to the liquidator
+    price_units: int  # base units per unit, may be negative
+    penalty_units: int  # paid by the account, base units
+    reward_units: int  # paid to the liquidator, base units
+    block_number: int
+    tx_hash: str
+    log_index: int
+    timestamp: int
+
+    @property
+    def quantity(self) -> Decimal:
+        return u.units_to_quantity(self.quantity_units)
+
+    @property
+    def price(self) -> Decimal:
+        return u.base_to_usd(self.price_units)
+
+    @property
+    def penalty(self) -> Decimal:
+        return u.base_to_usd(self.penalty_units)
+
+
+@dataclass(frozen=True)
+class PriceUpdate:
+    """One value the Oracle stored (``PriceUpdated``): feed id, price and when it was observed."""
+
+    feed_id: str  # 0x + 32 bytes, lower case
+    price_units: int  # base units per unit, may be negative
+    observed_at: int  # unix s
+    block_number: int
+
+    @property
+    def price(self) -> Decimal:
+        return u.base_to_usd(self.price_units)
+
+
+@dataclass(frozen=True)
+class UnsignedTx:
+    """A transaction for an external wallet to sign and send (``eth_sendTransaction``)."""
+
+    sender: str
+    to: str
+    data: str  # 0x + calldata
+    description: str
+    gas: int | None = None  # estimate incl. headroom; None: the wallet estimates (an earlier tx must land first)
+    value: int = 0  # wei
+
+    def as_rpc(self) -> dict[str, str]:
+        """The ``eth_sendTransaction`` params: hex quantities."""
+        tx = {"from": self.sender, "to": self.to, "data": self.data, "value": hex(self.value)}
+        if self.gas is not None:
+            tx["gas"] = hex(self.gas)
+        return tx
+
+
+@dataclass(frozen=True)
+class TxStatus:
+    """What became of a sent transaction: ``pending``, ``success`` or ``failed`` (with the
+    decoded reason as a typed SDK error)."""
+
+    status: Literal["pending", "success", "failed"]
+    block_number: int | None = None
+    error: Any = None  # a sdk.errors.ComputeSpreadError when failed

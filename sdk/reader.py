@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,22 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from sdk import units as u
-from sdk.errors import ChainMismatch, ComputeSpreadError, ManifestError, StaleMarket, UnknownMarket
+from sdk.errors import (
+    ChainMismatch, ComputeSpreadError, ManifestError, StaleMarket, TransactionFailed, UnknownMarket, decode_revert,
+)
 from sdk.manifest import Manifest
 from sdk.manifest import ManifestError as _BaseManifestError
 from sdk.margin import Holding, Summary, liquidation_price
-from sdk.models import AccountState, Fill, Mark, Market, MarketStatus, Order, PnL, Position, Settlement
+from sdk.models import (
+    AccountState, CollateralMove, Fill, LiquidationEvent, Mark, Market, MarketStatus, Order, PnL, Position,
+    PriceUpdate, Settlement, TxStatus,
+)
+from sdk.signing import order_digest
 
 log = logging.getLogger("sdk")
 
 LOG_CHUNK = 5_000  # blocks per eth_getLogs request
+BLOCK_TIME_CACHE = 100_000  # block timestamps kept (a block's time never changes once mined deep enough)
 _MARKET_FIELDS = ("spec_hash", "mark_feed", "settlement_feed", "delivery_start", "delivery_end", "last_trade_time",
                   "quantity_step", "min_quantity", "price_tick", "im_fixed", "im_rate_bps", "mm_fixed",
                   "mm_rate_bps", "max_price_age", "dispute_window", "oi_cap")
@@ -87,6 +95,7 @@ class Reader:
         self.deploy_block = int(m.data.get("block", 0))
         self._cache_lock = threading.Lock()
         self._entries = {int(e["id"]): e for e in m.markets}
+        self._block_ts: dict[int, int] = {}
 
     # ------------------------------------------------------------ chain
     def block_number(self) -> int:
@@ -100,6 +109,11 @@ class Reader:
     def market_ids(self) -> list[int]:
         n = self.clearinghouse.functions.market_count().call()
         return list(range(1, n + 1))
+
+    def market_params(self, ref: int | str | Market) -> Market:
+        """A market's listing and on-chain parameters (spec, feeds, delivery window, tick, step,
+        minimum, margin numbers) without its live state: one call. ``market()`` adds mark and status."""
+        return self._static_market(self._resolve_id(ref))
 
     def _static_market(self, market_id: int, block: Any = "latest") -> Market:
         raw = self.clearinghouse.functions.market(market_id).call(block_identifier=block)
@@ -119,10 +133,12 @@ class Reader:
         if isinstance(ref, Market):
             return ref.id
         if isinstance(ref, int) and not isinstance(ref, bool):
+            if not 0 < ref < 2**256:  # not a uint256: no such market, rather than an ABI encoding error
+                raise UnknownMarket(f"market {ref} is not listed on chain {self.chain_id}; list them with markets()")
             return ref
         if isinstance(ref, str):
             if ref.isdigit():
-                return int(ref)
+                return self._resolve_id(int(ref))
             for mid, e in self._entries.items():
                 if e.get("symbol") == ref:
                     return mid
@@ -315,11 +331,97 @@ class Reader:
         """Realised PnL (closed trades, liquidations and settlements: PositionUpdated.realised_pnl),
         trading fees paid (OrderFilled), and unrealised PnL at the current marks."""
         address = to_checksum_address(address)
-        realised = sum(int(e["args"]["realised_pnl"]) for e in
-                       self._logs(self.clearinghouse.events.PositionUpdated, {"account": address}, from_block, "latest"))
+        realised = self.realised_pnl(address, from_block)
         fees = sum(f.fee_of(address) for f in self.fills(address, from_block))
         acct = self.account(address)
-        return PnL(u.base_to_usd(realised), u.base_to_usd(0) + fees, acct.unrealised_pnl)
+        return PnL(realised, u.base_to_usd(0) + fees, acct.unrealised_pnl)
+
+    def realised_pnl(self, address: str, from_block: int | None = None, to_block: int | str = "latest") -> Decimal:
+        """USD realised by closed trades, liquidations and settlements (``PositionUpdated.realised_pnl``),
+        fees excluded."""
+        address = to_checksum_address(address)
+        return u.base_to_usd(sum(int(e["args"]["realised_pnl"]) for e in self._logs(
+            self.clearinghouse.events.PositionUpdated, {"account": address}, from_block, to_block)))
+
+    def block_time(self, block: int) -> int:
+        """Unix time of block ``block`` (cached: history rows are listed by time)."""
+        b = int(block)
+        ts = self._block_ts.get(b)
+        if ts is None:
+            ts = int(self.w3.eth.get_block(b)["timestamp"])
+            with self._cache_lock:
+                if len(self._block_ts) >= BLOCK_TIME_CACHE:
+                    self._block_ts.clear()
+                self._block_ts[b] = ts
+        return ts
+
+    def _collateral_moves(self, kind: str, address: str, from_block, to_block) -> list[CollateralMove]:
+        event, sign = ((self.clearinghouse.events.Deposit, 1) if kind == "deposit"
+                       else (self.clearinghouse.events.Withdraw, -1))
+        address = to_checksum_address(address)
+        return [CollateralMove(kind, address, sign * int(e["args"]["amount"]), int(e["blockNumber"]),
+                               _hex(e["transactionHash"]), int(e["logIndex"]), self.block_time(e["blockNumber"]))
+                for e in self._logs(event, {"account": address}, from_block, to_block)]
+
+    def deposits(self, address: str, from_block: int | None = None,
+                 to_block: int | str = "latest") -> list[CollateralMove]:
+        """Deposits into ``address``'s margin account (``Deposit``; also those paid by another
+        wallet through ``deposit_for``), oldest first, each with its block time."""
+        return self._collateral_moves("deposit", address, from_block, to_block)
+
+    def withdrawals(self, address: str, from_block: int | None = None,
+                    to_block: int | str = "latest") -> list[CollateralMove]:
+        """Withdrawals from ``address``'s margin account (``Withdraw``; ``amount_units`` < 0), oldest first."""
+        return self._collateral_moves("withdrawal", address, from_block, to_block)
+
+    def liquidations(self, address: str, from_block: int | None = None,
+                     to_block: int | str = "latest") -> list[LiquidationEvent]:
+        """Liquidations of ``address`` (as the liquidated account), oldest first, with block times."""
+        address = to_checksum_address(address)
+        out = []
+        for e in self._logs(self.clearinghouse.events.Liquidation, {"account": address}, from_block, to_block):
+            a = e["args"]
+            out.append(LiquidationEvent(a["account"], a["liquidator"], int(a["market_id"]), int(a["quantity"]),
+                                        int(a["price"]), int(a["penalty"]), int(a["reward"]), int(e["blockNumber"]),
+                                        _hex(e["transactionHash"]), int(e["logIndex"]),
+                                        self.block_time(e["blockNumber"])))
+        return out
+
+    def price_updates(self, from_block: int | None = None, to_block: int | str = "latest") -> list[PriceUpdate]:
+        """Every value the Oracle stored (``PriceUpdated``) in the block range, oldest first."""
+        return [PriceUpdate(_hex(e["args"]["feed_id"]).lower(), int(e["args"]["price"]),
+                            int(e["args"]["observed_at"]), int(e["blockNumber"]))
+                for e in self._logs(self.oracle.events.PriceUpdated, {}, from_block, to_block)]
+
+    def eth_balance(self, address: str) -> Decimal:
+        """The wallet's native coin balance (ETH), which pays for gas."""
+        return Decimal(self.w3.eth.get_balance(to_checksum_address(address))).scaleb(-18)
+
+    def order_hash(self, order: Order) -> str:
+        """The order's EIP-712 digest on this deployment (what ``Exchange.order_hash`` returns)."""
+        return order_digest(order, self.chain_id, self.exchange.address)
+
+    def filled(self, order: Order) -> int:
+        """Thousandths of ``order`` filled on-chain so far."""
+        return int(self.exchange.functions.filled(self.order_hash(order)).call())
+
+    def tx_status(self, tx_hash: str) -> TxStatus:
+        """Whether a sent transaction is pending, succeeded or failed; a failure carries the
+        revert decoded into a typed error (replayed at the block before it was mined)."""
+        try:
+            r = self.w3.eth.get_transaction_receipt(tx_hash)
+        except Exception:  # noqa: BLE001 - not mined yet (web3 raises TransactionNotFound)
+            return TxStatus("pending")
+        if r["status"] == 1:
+            return TxStatus("success", int(r["blockNumber"]))
+        tx = self.w3.eth.get_transaction(tx_hash)
+        try:
+            self.w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]},
+                             r["blockNumber"] - 1)
+            err: ComputeSpreadError = TransactionFailed("the transaction reverted (out of gas?)")
+        except Exception as e:  # noqa: BLE001 - any revert shape: decoded into a typed error
+            err = decode_revert(e)
+        return TxStatus("failed", int(r["blockNumber"]), err)
 
     # ------------------------------------------------------------ streams
     def stream_fills(self, address: str, from_block: int | None = None, poll_interval: float = 1.0,

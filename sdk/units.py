@@ -66,6 +66,8 @@ def to_decimal(value: Number, what: str = "amount") -> Decimal:
         raise InvalidAmount(f"{what} must be a Decimal, int or str, got {type(value).__name__}")
     if not d.is_finite():
         raise InvalidAmount(f"{what} must be finite, got {value!r}")
+    if d and d.adjusted() > 77:  # beyond every uint256/int256 the chain holds; scaling it would overflow Decimal
+        raise InvalidAmount(f"{what} {value!r} is too large")
     return d
 
 

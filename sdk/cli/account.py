@@ -53,7 +53,7 @@ def positions_table(a, r=None) -> Table:
 
 def _unit(r, market_id: int) -> str:
     try:
-        return r._static_market(market_id).unit if r is not None else ""
+        return r.market_params(market_id).unit if r is not None else ""
     except Exception:  # noqa: BLE001 - a label only
         try:
             return r.market(market_id).unit

@@ -234,7 +234,7 @@ def price(x: Decimal | None, tick: Decimal | None = None, signed: bool = False) 
 
 def tick_of(r: Any, market_id: int) -> Decimal | None:
     """The price tick of ``market_id`` from a Reader (static data, no RPC after the first read)."""
-    for fn in ("_static_market", "market"):
+    for fn in ("market_params", "market"):
         f = getattr(r, fn, None)
         if f is not None:
             try:
@@ -279,7 +279,7 @@ def block_times(r: Any, blocks: "list[int] | set[int]") -> dict[int, int]:
     out_: dict[int, int] = {}
     for b in sorted(set(blocks)):
         try:
-            out_[b] = int(r.w3.eth.get_block(int(b))["timestamp"])
+            out_[b] = r.block_time(b)
         except Exception:  # noqa: BLE001 - a missing time must not fail the listing
             out_[b] = 0
     return out_

@@ -47,9 +47,10 @@ def _status(e: ComputeSpreadError) -> int:
 
 
 def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = None, *,
-               oracle_urls: list[str] | tuple[str, ...] = ()) -> FastAPI:
-    """The dashboard for one deployment. ``oracle_urls`` (reporters' base URLs) adds the index column."""
-    backend = Backend(manifest_path, rpc_url, relay_url, oracle_urls)
+               oracle_urls: list[str] | tuple[str, ...] = (), backend: Backend | None = None) -> FastAPI:
+    """The dashboard for one deployment. ``oracle_urls`` (reporters' base URLs) adds the index column;
+    ``backend`` replaces the one built from the other arguments (tests)."""
+    backend = backend or Backend(manifest_path, rpc_url, relay_url, oracle_urls)
     app = FastAPI(title="Compute Spread dashboard", version="0.1.0", docs_url="/api/docs", redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.backend = backend
@@ -201,7 +202,7 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
 
     @app.post("/api/orders/status")
     async def api_orders_status(body: dict):
-        return await call(backend.orders_status, list(body.get("orders") or []))
+        return await call(backend.orders_status, body.get("orders") or [])
 
     @app.get("/api/hedge/options")
     async def api_hedge_options():
@@ -213,7 +214,7 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
 
     @app.post("/api/orders/build")
     async def api_build_order(body: dict):
-        return await call(backend.build_order, body.get("account", ""), int(body.get("market_id", 0)),
+        return await call(backend.build_order, body.get("account", ""), body.get("market_id", 0),
                           str(body.get("side", "")), str(body.get("quantity", "")), str(body.get("price", "")),
                           bool(body.get("reduce_only", False)), bool(body.get("check", True)))
 
@@ -265,6 +266,10 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
         import websockets
 
         mid = ws.query_params.get("market_id")
+        if mid is not None and not mid.isdigit():
+            await ws.send_json({"type": "error", "message": f"market_id must be a market's number, got {mid[:40]!r}"})
+            await ws.close()
+            return
         url = backend.relay_url.replace("http", "ws", 1) + "/ws" + (f"?market_id={int(mid)}" if mid else "")
         try:
             async with websockets.connect(url, open_timeout=5, ping_interval=20) as up:

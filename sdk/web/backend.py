@@ -1,9 +1,11 @@
 """What the web app knows: markets, curves, accounts, hedge plans and unsigned transactions.
 
-Plain Python over :mod:`sdk` (no FastAPI here), so it is unit-testable and the HTTP layer in
+Plain Python over the public SDK only (``Client``, its ``watch(address)`` for the connected
+wallet, ``RelayClient``; no private methods, no web3), with no FastAPI here, so it is
+unit-testable against a fake of that interface (tests/unit/web) and the HTTP layer in
 :mod:`sdk.web.app` stays thin. The server never holds a user key: orders are returned as
 EIP-712 typed data for the browser wallet to sign (``eth_signTypedData_v4``) and transactions
-as unsigned ``{from, to, data, value, gas}`` objects for ``eth_sendTransaction``.
+as unsigned ``{from, to, data, value, gas}`` objects (``UnsignedTx``) for ``eth_sendTransaction``.
 
 JSON conventions: money and sizes are decimal strings in human units (USD, MWh, GPU-hours);
 chain integers keep their ``*_units`` names and are strings too (nonces exceed 2**53);
@@ -11,10 +13,10 @@ floats only appear in chart series (``*_f``), which are for drawing, never for a
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
 import logging
+import re
 import statistics
 import threading
 import time
@@ -24,26 +26,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import is_address, to_checksum_address
 
 from sdk import hedge as _hedge
 from sdk import units as u
 from sdk.client import Client
-from sdk.errors import (
-    ComputeSpreadError, InsufficientBalance, InsufficientCollateral, InsufficientMargin, InvalidAmount, InvalidOrder,
-    RelayError, TransactionFailed, UnknownMarket, decode_revert, usd_text,
-)
-from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder
+from sdk.errors import ComputeSpreadError, InvalidAmount, InvalidOrder, RelayError, UnknownMarket, decode_revert
+from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder, UnsignedTx
 from sdk.models import usd_text as money
-from sdk.signing import TimeNonce, order_digest, order_typed_data
+from sdk.relay_client import RelayOrder
+from sdk.signing import order_typed_data, recover_signer
 
 log = logging.getLogger("cspread.web")
 
 HISTORY_MAX = 2_000  # mark points kept per feed
-GAS_HEADROOM_PCT = 20
 ORDER_TTL = 24 * 3600
+TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
 PROFILE_WORDS = {
     "ATC": "around the clock (all hours)",
@@ -140,10 +138,6 @@ def error_json(e: BaseException) -> dict[str, Any]:
     return {"error": type(e).__name__, "message": str(e), "reason": getattr(e, "reason", None), "details": details}
 
 
-def _hexint(n: int) -> str:
-    return hex(int(n))
-
-
 # ---------------------------------------------------------------- the backend
 
 
@@ -151,34 +145,33 @@ class Backend:
     """One deployment seen through the SDK, plus the relay and (optionally) oracle reporters."""
 
     def __init__(self, manifest_path: str | Path, rpc_url: str, relay_url: str | None = None,
-                 oracle_urls: list[str] | tuple[str, ...] = ()):
+                 oracle_urls: list[str] | tuple[str, ...] = (), *, client: Client | None = None):
+        """``client``: a keyless :class:`sdk.Client` to use instead of connecting one to
+        ``manifest_path`` / ``rpc_url`` / ``relay_url`` (the unit tests pass a fake of the same
+        public interface)."""
         self.manifest_path = Path(manifest_path)
         self.rpc_url = rpc_url
         self.relay_url = relay_url.rstrip("/") if relay_url else None
         self.oracle_urls = [x.rstrip("/") for x in oracle_urls if x]
         # keyless: a Reader with the write-side helpers; with the relay so hedge plans carry book depth
-        self.client = Client(self.manifest_path, rpc_url, relay_url=self.relay_url)
-        self.reader = self.client
+        self.client = client if client is not None else Client(self.manifest_path, rpc_url, relay_url=self.relay_url)
+        self.relay = self.client.relay
         self.chain_id = self.client.chain_id
-        self.http = httpx.Client(timeout=10.0)
-        self.nonces = TimeNonce()
+        self.http = httpx.Client(timeout=10.0)  # the oracle reporters' HTTP APIs (index column)
+        self.nonces = self.client.nonces
         self._lock = threading.Lock()
         self._hist: dict[str, list[tuple[int, int]]] = {}  # feed id -> [(observed_at, price units)]
         self._hist_block = self.client.deploy_block - 1
         self._index_cache: tuple[float, dict[str, int]] = (0.0, {})
         fees = self.client.manifest.data.get("fees", {})
         self.fees = (int(fees.get("maker_bps", 0)), int(fees.get("taker_bps", 0)))
-        self._block_ts: dict[int, int] = {}
 
     def block_time(self, block: int) -> int:
-        """Unix time of a block (cached: history is listed by time, not by block number)."""
-        b = int(block)
-        if b not in self._block_ts:
-            try:
-                self._block_ts[b] = int(self.client.w3.eth.get_block(b)["timestamp"])
-            except Exception:  # noqa: BLE001 - a missing time never fails a page
-                return 0
-        return self._block_ts[b]
+        """Unix time of a block, 0 when the node cannot say (a missing time never fails a page)."""
+        try:
+            return self.client.block_time(block)
+        except Exception:  # noqa: BLE001 - any transport error: show the row without its time
+            return 0
 
     # ------------------------------------------------------------ info
     def info(self) -> dict[str, Any]:
@@ -195,17 +188,11 @@ class Backend:
             head = self.client.block_number()
             if head <= self._hist_block:
                 return
-            ev = self.client.oracle.events.PriceUpdated
-            start = self._hist_block + 1
-            while start <= head:
-                stop = min(head, start + 4_999)
-                for e in ev.get_logs(from_block=start, to_block=stop):
-                    fid = "0x" + bytes(e["args"]["feed_id"]).hex()
-                    pts = self._hist.setdefault(fid, [])
-                    pts.append((int(e["args"]["observed_at"]), int(e["args"]["price"])))
-                    if len(pts) > HISTORY_MAX:
-                        del pts[: len(pts) - HISTORY_MAX]
-                start = stop + 1
+            for e in self.client.price_updates(self._hist_block + 1, head):
+                pts = self._hist.setdefault(e.feed_id, [])
+                pts.append((e.observed_at, e.price_units))
+                if len(pts) > HISTORY_MAX:
+                    del pts[: len(pts) - HISTORY_MAX]
             self._hist_block = head
 
     def mark_history(self, feed_id: str) -> list[tuple[int, int]]:
@@ -251,34 +238,23 @@ class Backend:
         return []
 
     # ------------------------------------------------------------ relay
-    def relay_get(self, path: str, **params) -> Any:
-        if not self.relay_url:
-            return None
-        try:
-            r = self.http.get(self.relay_url + path, params=params or None, timeout=5.0)
-        except httpx.HTTPError as e:
-            raise RelayError(f"the order relay at {self.relay_url} is unreachable ({type(e).__name__}); "
-                             f"is it running?", status=None, detail=str(e)) from None
-        if r.status_code >= 400:
-            raise RelayError(f"the order relay refused GET {path} ({r.status_code}): {r.text[:300]}",
-                             status=r.status_code, detail=r.text[:300])
-        return r.json()
-
     def book(self, market_id: int) -> dict[str, Any]:
-        m = self.client._static_market(market_id)
-        raw = self.relay_get(f"/markets/{market_id}/book", depth=20) or {"bid_levels": [], "ask_levels": []}
+        m = self.client.market_params(market_id)
+        if self.relay is None:
+            return {"market_id": market_id, "unit": m.unit, "places": places(m.price_tick), "bids": [], "asks": [],
+                    "block": None}
+        b = self.relay.book(market_id, depth=20)
 
-        def lv(rows):
-            return [{"price": px(u.base_to_usd(int(r["price"])), m.price_tick),
-                     "quantity": d(u.units_to_quantity(int(r["quantity"]))), "orders": int(r["orders"])} for r in rows]
+        def lv(levels):
+            return [{"price": px(x.price, m.price_tick), "quantity": d(x.quantity), "orders": x.orders}
+                    for x in levels]
 
         return {"market_id": market_id, "unit": m.unit, "places": places(m.price_tick),
-                "bids": lv(raw.get("bid_levels", [])),
-                "asks": lv(raw.get("ask_levels", [])), "block": raw.get("block")}
+                "bids": lv(b.bids), "asks": lv(b.asks), "block": b.block}
 
     def trades(self, market_id: int, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.relay_get(f"/markets/{market_id}/trades", limit=limit) or []
-        tick = self.client._static_market(market_id).price_tick
+        tick = self.client.market_params(market_id).price_tick
+        rows = self.relay.trades(market_id, limit=limit) if self.relay is not None else []
         return [trade_view(t, tick) for t in rows]
 
     # ------------------------------------------------------------ markets
@@ -371,7 +347,7 @@ class Backend:
         usage_im = a.margin_usage
         positions = []
         for p in a.positions:
-            m = self.client._static_market(p.market_id)
+            m = self.client.market_params(p.market_id)
             positions.append({
                 "market_id": p.market_id, "symbol": p.symbol, "unit": m.unit, "period": m.period, "side": p.side,
                 "places": places(m.price_tick), "quantity": d(p.quantity), "entry": px(p.entry_price, m.price_tick),
@@ -380,15 +356,15 @@ class Backend:
                 "maintenance_margin": cents(p.maintenance_margin),
                 "liquidation_price": px(p.liquidation_price, m.price_tick), "settled_market": p.settled_market})
         orders = []
-        if self.relay_url:
-            for o in self.relay_get("/orders", trader=addr, status="open") or []:
-                orders.append(order_view(o, self.client._static_market(int(o["order"]["market_id"]))))
+        if self.relay is not None:
+            for o in self.relay.order_statuses(addr, status="open"):
+                orders.append(order_view(o, self.client.market_params(o.order.market_id)))
         all_fills = self.client.fills(addr)
-        fills = [fill_view(f, addr, self.client._static_market(f.market_id), self.block_time(f.block_number))
+        fills = [fill_view(f, addr, self.client.market_params(f.market_id), self.block_time(f.block_number))
                  for f in all_fills][::-1][:100]
         settlements = []
         for s_ in self.client.settlements(addr):
-            m = self.client._static_market(s_.market_id)
+            m = self.client.market_params(s_.market_id)
             ts = self.block_time(s_.block_number)
             settlements.append({"market_id": s_.market_id, "symbol": m.symbol, "unit": m.unit,
                                 "quantity": d(s_.quantity), "pnl": cents(s_.pnl),
@@ -396,9 +372,7 @@ class Backend:
                                 "ts": ts, "time_text": when(ts), "tx_hash": s_.tx_hash,
                                 "key": f"{s_.tx_hash}:{s_.market_id}"})
         try:  # as Reader.pnl, without reading the account and the fills a second time (pages poll this)
-            realised = sum(int(e["args"]["realised_pnl"]) for e in self.client._logs(
-                self.client.clearinghouse.events.PositionUpdated, {"account": addr}, None, "latest"))
-            realised_pnl = cents(u.base_to_usd(realised))
+            realised_pnl = cents(self.client.realised_pnl(addr))
             fees_paid = cents(sum((f.fee_of(addr) for f in all_fills), Decimal(0)))
         except Exception:  # noqa: BLE001 - a history read must not blank the account
             realised_pnl = fees_paid = None
@@ -421,7 +395,7 @@ class Backend:
             "liquidatable": bool(a.maintenance_margin_units and a.equity_units < a.maintenance_margin_units),
             "wallet_balance": cents(a.wallet_balance), "allowance": d(u.base_to_usd(min(a.allowance_units, 10**30))),
             "allowance_unlimited": a.allowance_units >= 2**255,
-            "eth_balance": d(Decimal(self.client.w3.eth.get_balance(addr)).scaleb(-18).quantize(Decimal("0.0001"))),
+            "eth_balance": d(self.client.eth_balance(addr).quantize(Decimal("0.0001"))),
             "positions": positions, "open_orders": orders, "fills": fills, "settlements": settlements,
             "now": self.client.now(),
         }
@@ -432,30 +406,25 @@ class Backend:
         if not is_address(address):
             raise InvalidAmount(f"{address!r} is not an Ethereum address (0x followed by 40 hex digits)")
         addr = to_checksum_address(address)
-        ch = self.client.clearinghouse
         rows: list[dict[str, Any]] = []
-        for e in self.client._logs(ch.events.Deposit, {"account": addr}, None, "latest"):
-            rows.append({"kind": "deposit", "block": e["blockNumber"], "text": f"deposit {money(u.base_to_usd(int(e['args']['amount'])))}",
-                         "amount": cents(u.base_to_usd(int(e["args"]["amount"]))), "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
-        for e in self.client._logs(ch.events.Withdraw, {"account": addr}, None, "latest"):
-            rows.append({"kind": "withdrawal", "block": e["blockNumber"], "text": f"withdraw {money(u.base_to_usd(int(e['args']['amount'])))}",
-                         "amount": cents(-u.base_to_usd(int(e["args"]["amount"]))), "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
-        for e in self.client._logs(ch.events.Liquidation, {"account": addr}, None, "latest"):
-            m = self.client._static_market(int(e["args"]["market_id"]))
-            q = u.units_to_quantity(abs(int(e["args"]["quantity"])))
-            rows.append({"kind": "liquidation", "block": e["blockNumber"],
-                         "text": f"liquidated {d(q)} {m.unit} of {m.symbol} at "
-                                 f"{px(u.base_to_usd(int(e['args']['price'])), m.price_tick)} USD/{m.unit}, penalty "
-                                 f"{money(u.base_to_usd(int(e['args']['penalty'])))}",
-                         "amount": None, "tx_hash": "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")})
+        for e in self.client.deposits(addr) + self.client.withdrawals(addr):
+            verb = "deposit" if e.kind == "deposit" else "withdraw"
+            rows.append({"kind": e.kind, "block": e.block_number, "text": f"{verb} {money(abs(e.amount))}",
+                         "amount": cents(e.amount), "tx_hash": e.tx_hash})
+        for e in self.client.liquidations(addr):
+            m = self.client.market_params(e.market_id)
+            rows.append({"kind": "liquidation", "block": e.block_number,
+                         "text": f"liquidated {d(abs(e.quantity))} {m.unit} of {m.symbol} at "
+                                 f"{px(e.price, m.price_tick)} USD/{m.unit}, penalty {money(e.penalty)}",
+                         "amount": None, "tx_hash": e.tx_hash})
         for f in self.client.fills(addr):
-            m = self.client._static_market(f.market_id)
+            m = self.client.market_params(f.market_id)
             rows.append({"kind": "fill", "block": f.block_number,
                          "text": f"{f.side_of(addr)} {d(f.quantity)} {m.unit} {m.symbol} at "
                                  f"{px(f.price, m.price_tick)} USD/{m.unit}, fee {money(f.fee_of(addr))}",
                          "amount": cents(-f.fee_of(addr)), "tx_hash": f.tx_hash})
         for s_ in self.client.settlements(addr):
-            m = self.client._static_market(s_.market_id)
+            m = self.client.market_params(s_.market_id)
             rows.append({"kind": "settlement", "block": s_.block_number,
                          "text": f"settled {d(abs(s_.quantity))} {m.unit} {m.symbol} at "
                                  f"{px(s_.settlement_price, m.price_tick)} USD/{m.unit}: PnL {money(s_.pnl)}",
@@ -465,22 +434,19 @@ class Backend:
             r["time_text"] = when(r["ts"])
         # orders as the relay saw them (placed, filled, cancelled, expired); their time is the relay's
         # clock when it accepted them, which on a devnet with a moved chain clock differs from block times
-        if self.relay_url:
+        if self.relay is not None:
             try:
-                placed = self.relay_get("/orders", trader=addr, status="all", limit=200) or []
+                placed = self.relay.order_statuses(addr, status="all", limit=200)
             except RelayError:
                 placed = []
             for o in placed:
-                od = o["order"]
-                m = self.client._static_market(int(od["market_id"]))
-                rem = u.units_to_quantity(int(o.get("remaining", od["quantity"])))
-                status = o.get("status", "open")
-                rows.append({"kind": "order", "block": None, "ts": int(float(o.get("created_at") or 0)),
-                             "text": f"placed {'buy' if od['is_buy'] else 'sell'} {d(u.units_to_quantity(int(od['quantity'])))} "
-                                     f"{m.unit} {m.symbol} at {px(u.base_to_usd(int(od['price'])), m.price_tick)} "
-                                     f"USD/{m.unit}, expires {when(int(od['expiry']))}: {status}"
-                                     + (f", {d(rem)} {m.unit} left" if status == "open" else ""),
-                             "amount": None, "tx_hash": o["hash"]})
+                od = o.order
+                m = self.client.market_params(od.market_id)
+                rows.append({"kind": "order", "block": None, "ts": int(o.created_at),
+                             "text": f"placed {od.side} {d(od.size)} {m.unit} {m.symbol} at "
+                                     f"{px(od.limit, m.price_tick)} USD/{m.unit}, expires {when(od.expiry)}: {o.status}"
+                                     + (f", {d(o.remaining)} {m.unit} left" if o.status == "open" else ""),
+                             "amount": None, "tx_hash": o.hash})
                 rows[-1]["time_text"] = when(rows[-1]["ts"])
         rows.sort(key=lambda r: (r["ts"] or 0, r["kind"]), reverse=True)
         return {"address": addr, "rows": rows}
@@ -488,6 +454,8 @@ class Backend:
     def orders_status(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per signed order (as posted): how much filled on-chain and what still rests, at what price,
         until when, in the words of issue 14: "filled X of Y, Z resting at P until T"."""
+        if not isinstance(orders, list):
+            raise InvalidOrder(f"orders must be a list of orders, got {type(orders).__name__}")
         out = []
         now = self.client.now()
         for od in orders[:20]:
@@ -495,9 +463,9 @@ class Backend:
                 o = Order.from_json(od)
             except (KeyError, TypeError, ValueError) as e:
                 raise InvalidOrder(f"not an order: {e}") from None
-            m = self.client._static_market(o.market_id)
-            h = order_digest(o, self.chain_id, self.client.exchange.address)
-            filled = int(self.client.exchange.functions.filled(h).call())
+            m = self.client.market_params(o.market_id)
+            h = self.client.order_hash(o)
+            filled = self.client.filled(o)
             remaining = self.client.remaining(o)
             alive = remaining > 0 and o.expiry > now
             resting = remaining if alive else 0
@@ -516,15 +484,11 @@ class Backend:
 
     # ------------------------------------------------------------ orders (typed data out, signatures in)
     def _as(self, address: str) -> Client:
-        """A keyless Client that believes it is ``address``: pre-flight checks and order building
-        for that account (signing stays in the browser)."""
+        """A keyless Client acting as ``address``: pre-flight checks and order building for that
+        account (signing stays in the browser)."""
         if not address or not is_address(address):
             raise InvalidOrder("connect a wallet first: orders need the trader's address")
-        c = copy.copy(self.client)
-        c.__class__ = _AddressClient
-        c._watch = to_checksum_address(address)
-        c.nonces = self.nonces
-        return c
+        return self.client.watch(to_checksum_address(address))
 
     def typed(self, order: Order) -> dict[str, Any]:
         td = order_typed_data(order, self.chain_id, self.client.exchange.address)
@@ -534,21 +498,20 @@ class Backend:
 
     def _leg(self, order: Order, m: Market, extra: dict | None = None) -> dict[str, Any]:
         return {"order": order.as_json(), "typed_data": self.typed(order),
-                "hash": order_digest(order, self.chain_id, self.client.exchange.address),
+                "hash": self.client.order_hash(order),
                 "symbol": m.symbol, "unit": m.unit, "side": order.side, "quantity": d(order.size),
                 "price": px(order.limit, m.price_tick), **(extra or {})}
 
-    def build_order(self, account: str, market_id: int, side: str, quantity: str, price: str,
+    def build_order(self, account: str, market_id: int | str, side: str, quantity: str, price: str,
                     reduce_only: bool = False, check: bool = True) -> dict[str, Any]:
         c = self._as(account)
+        if isinstance(market_id, bool) or not (isinstance(market_id, int) or str(market_id).isdigit()):
+            raise InvalidOrder(f"market_id must be a market's number, got {market_id!r}")
         m = c.market(int(market_id))
         order = c.build_order(m, side, u.to_decimal(quantity, "quantity"), u.to_decimal(price, "price"),
                               expiry=c.now() + ORDER_TTL, reduce_only=reduce_only)
         if check:
-            c._preflight_trade(m, order.is_buy, order.quantity, order.price, self.fees[0],
-                               f"{side} {d(order.size)} {m.unit} of {m.symbol} @ {px(order.limit, m.price_tick)} "
-                               f"USD/{m.unit}",
-                               reduce_only=reduce_only)
+            c.check_order(order, maker_fee_bps=self.fees[0])
         return self._leg(order, m)
 
     def submit_order(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -556,40 +519,21 @@ class Backend:
         try:
             order = Order.from_json(body["order"])
             sig = str(body["signature"])
+            signed = SignedOrder(order, sig, self.client.order_hash(order))
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidOrder(f"the order must be {{order: {{...}}, signature}}: {e}") from None
-        signed = SignedOrder(order, sig, order_digest(order, self.chain_id, self.client.exchange.address))
         try:
-            sm = encode_typed_data(full_message=order_typed_data(order, self.chain_id, self.client.exchange.address))
-            signer = Account.recover_message(sm, signature=sig)
+            signer = recover_signer(signed, self.chain_id, self.client.exchange.address)
         except Exception:  # noqa: BLE001 - a malformed signature is a user error, said plainly
             signer = None
         if signer is None or signer.lower() != order.trader.lower():
             raise InvalidOrder(f"the signature does not belong to {order.trader} for chain {self.chain_id} and "
                                f"Exchange {self.client.exchange.address} (signed by {signer or 'nobody'}); "
                                f"sign with the connected account on this chain")
-        if not self.relay_url:
+        if self.relay is None:
             raise RelayError("no order relay is configured for this dashboard (start it with --relay URL); "
                              "the signed order can still be taken on-chain with Exchange.fill", status=None)
-        try:
-            r = self.http.post(self.relay_url + "/orders", json=signed.as_json(), timeout=10.0)
-        except httpx.HTTPError as e:
-            raise RelayError(f"the order relay at {self.relay_url} is unreachable ({type(e).__name__})",
-                             status=None, detail=str(e)) from None
-        if r.status_code >= 400:
-            try:
-                j = r.json()
-            except ValueError:
-                j = {"detail": r.text[:300]}
-            detail = j.get("detail") if isinstance(j.get("detail"), str) else str(j.get("detail"))
-            code = j.get("code", "")
-            extra = {k: v for k, v in j.items() if k not in ("detail", "code")}
-            msg = f"the relay rejected the order ({code or r.status_code}): {detail}"
-            if code == "insufficient_margin" and "missing" in extra and "missing" not in (detail or ""):
-                msg += f" [missing {usd_text(u.base_to_usd(int(extra['missing'])))}]"
-            raise RelayError(msg, status=r.status_code, detail=detail, code=code,
-                             **{k: str(v) for k, v in extra.items()})
-        return {"hash": signed.hash, "relay": r.json()}
+        return {"hash": signed.hash, "relay": self.relay.post_order(signed)}
 
     # ------------------------------------------------------------ hedge planner
     def hedge(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -764,15 +708,9 @@ class Backend:
                 "gpu": {"x": gpus, "unhedged": [a for a, _ in by_g], "hedged": [b for _, b in by_g]}}
 
     # ------------------------------------------------------------ unsigned transactions
-    def _tx(self, account: str, fn, action: str, estimate: bool = True) -> dict[str, Any]:
-        tx: dict[str, Any] = {"from": account, "to": fn.address, "data": fn._encode_transaction_data(), "value": "0x0"}
-        if estimate:
-            try:
-                gas = int(fn.estimate_gas({"from": account}))
-            except Exception as e:  # noqa: BLE001 - decoded into a typed, readable error
-                raise decode_revert(e, action) from None
-            tx["gas"] = _hexint(gas * (100 + GAS_HEADROOM_PCT) // 100)
-        return {"tx": tx, "description": action}
+    @staticmethod
+    def _txs(txs: list[UnsignedTx]) -> dict[str, Any]:
+        return {"txs": [{"tx": t.as_rpc(), "description": t.description} for t in txs]}
 
     def _addr(self, account: str | None) -> str:
         if not account or not is_address(account):
@@ -780,97 +718,37 @@ class Backend:
         return to_checksum_address(account)
 
     def tx_faucet(self, account: str, amount: str) -> dict[str, Any]:
-        a = self._addr(account)
-        if self.client.faucet_token is None:
-            raise InsufficientBalance(f"chain {self.chain_id} has no faucet token: acquire the collateral elsewhere")
-        units = u.positive_usd(amount, "faucet amount")
-        if units > 1_000_000 * u.USD_SCALE:
-            raise InvalidAmount(f"the faucet mints at most 1,000,000 USD per call, asked {amount}")
-        return {"txs": [self._tx(a, self.client.faucet_token.functions.mint(a, units), f"faucet {amount} USD")]}
+        return self._txs(self.client.watch(self._addr(account)).unsigned_faucet(amount))
 
     def tx_approve(self, account: str, amount: str | None) -> dict[str, Any]:
-        a = self._addr(account)
-        units = u.UINT256_MAX if not amount else u.usd_to_base(amount)
-        return {"txs": [self._tx(a, self.client.collateral.functions.approve(self.client.clearinghouse.address, units),
-                                 f"approve {'unlimited' if not amount else amount + ' USD'}")]}
+        return self._txs(self.client.watch(self._addr(account)).unsigned_approve(amount or None))
 
     def tx_deposit(self, account: str, amount: str) -> dict[str, Any]:
-        a = self._addr(account)
-        units = u.positive_usd(amount, "deposit")
-        action = f"deposit {amount} USD"
-        bal = self.client.collateral.functions.balanceOf(a).call()
-        if bal < units:
-            hint = " (devnet: use the faucet)" if self.client.faucet_token is not None else ""
-            raise InsufficientBalance(f"{action}: the wallet holds {usd_text(u.base_to_usd(bal))}, "
-                                      f"{usd_text(u.base_to_usd(units - bal))} short{hint}",
-                                      missing=u.base_to_usd(units - bal))
-        allowance = self.client.collateral.functions.allowance(a, self.client.clearinghouse.address).call()
-        txs = []
-        if allowance < units:
-            txs.append(self._tx(a, self.client.collateral.functions.approve(self.client.clearinghouse.address, units),
-                                f"approve {amount} USD for the Clearinghouse"))
-        txs.append(self._tx(a, self.client.clearinghouse.functions.deposit(units), action, estimate=not txs))
-        return {"txs": txs}
+        return self._txs(self.client.watch(self._addr(account)).unsigned_deposit(amount))
 
     def tx_withdraw(self, account: str, amount: str) -> dict[str, Any]:
-        a = self._addr(account)
-        units = u.positive_usd(amount, "withdrawal")
-        action = f"withdraw {amount} USD"
-        acct = self.client.account(a)
-        if units > acct.collateral_units:
-            raise InsufficientCollateral(f"{action}: the account holds {usd_text(acct.collateral)} of collateral; "
-                                         f"at most {usd_text(acct.free_collateral)} is free to withdraw",
-                                         available=acct.collateral, free=acct.free_collateral)
-        if acct.positions:
-            self._as(a)._require_fresh(acct, action)
-            if acct.equity_units - units < acct.initial_margin_units:
-                missing = acct.initial_margin_units - (acct.equity_units - units)
-                raise InsufficientMargin(
-                    f"{action}: equity would be {usd_text(u.base_to_usd(acct.equity_units - units))} against "
-                    f"{usd_text(acct.initial_margin)} initial margin, {usd_text(u.base_to_usd(missing))} short; "
-                    f"withdraw at most {usd_text(acct.free_collateral)} or reduce positions",
-                    missing=u.base_to_usd(missing))
-        return {"txs": [self._tx(a, self.client.clearinghouse.functions.withdraw(units), action)]}
+        return self._txs(self.client.watch(self._addr(account)).unsigned_withdraw(amount))
 
     def tx_cancel(self, account: str, order: dict[str, Any]) -> dict[str, Any]:
-        a = self._addr(account)
-        o = Order.from_json(order)
-        if o.trader.lower() != a.lower():
-            raise InvalidOrder(f"the order belongs to {o.trader}, not the connected {a}")
-        return {"txs": [self._tx(a, self.client.exchange.functions.cancel(o.as_tuple()),
-                                 f"cancel order nonce {o.nonce}")]}
+        c = self.client.watch(self._addr(account))
+        try:
+            o = Order.from_json(order)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidOrder(f"not an order: {e}") from None
+        return self._txs(c.unsigned_cancel(o))
 
     def tx_cancel_all(self, account: str) -> dict[str, Any]:
-        a = self._addr(account)
-        n = self.nonces.next()
-        return {"txs": [self._tx(a, self.client.exchange.functions.cancel_all(n), "cancel all orders")]}
+        return self._txs(self.client.watch(self._addr(account)).unsigned_cancel_all())
 
     def tx_status(self, tx_hash: str) -> dict[str, Any]:
-        w3 = self.client.w3
-        try:
-            r = w3.eth.get_transaction_receipt(tx_hash)
-        except Exception:  # noqa: BLE001 - not mined yet (web3 raises TransactionNotFound)
+        if not TX_HASH.fullmatch(tx_hash or ""):
+            raise ComputeSpreadError(f"{tx_hash[:80]!r} is not a transaction hash (0x followed by 64 hex digits)")
+        st = self.client.tx_status(tx_hash)
+        if st.status == "pending":
             return {"status": "pending"}
-        if r["status"] == 1:
-            return {"status": "success", "block": r["blockNumber"]}
-        tx = w3.eth.get_transaction(tx_hash)
-        try:
-            w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]},
-                        r["blockNumber"] - 1)
-            err: ComputeSpreadError = TransactionFailed("the transaction reverted (out of gas?)")
-        except Exception as e:  # noqa: BLE001
-            err = decode_revert(e)
-        return {"status": "failed", "block": r["blockNumber"], **error_json(err)}
-
-
-class _AddressClient(Client):
-    """A keyless Client acting as ``_watch`` for reads and pre-flight checks (never signs)."""
-
-    _watch: str
-
-    @property
-    def address(self) -> str:  # type: ignore[override]
-        return self._watch
+        if st.status == "success":
+            return {"status": "success", "block": st.block_number}
+        return {"status": "failed", "block": st.block_number, **error_json(st.error)}
 
 
 # ---------------------------------------------------------------- views of relay / chain rows
@@ -883,14 +761,12 @@ def trade_view(t: dict[str, Any], tick: int = 0) -> dict[str, Any]:
             "block": t.get("block_number"), "tx_hash": t.get("tx_hash")}
 
 
-def order_view(o: dict[str, Any], m: Market) -> dict[str, Any]:
-    od = o["order"]
-    return {"hash": o["hash"], "order": od, "market_id": int(od["market_id"]), "symbol": m.symbol, "unit": m.unit,
-            "period": m.period, "side": "buy" if od["is_buy"] else "sell",
-            "quantity": d(u.units_to_quantity(int(od["quantity"]))),
-            "remaining": d(u.units_to_quantity(int(o.get("remaining", od["quantity"])))),
-            "price": px(u.base_to_usd(int(od["price"])), m.price_tick), "expiry": int(od["expiry"]),
-            "expiry_text": when(int(od["expiry"])), "status": o.get("status", "open")}
+def order_view(o: RelayOrder, m: Market) -> dict[str, Any]:
+    od = o.order
+    return {"hash": o.hash, "order": od.as_json(), "market_id": od.market_id, "symbol": m.symbol, "unit": m.unit,
+            "period": m.period, "side": od.side, "quantity": d(od.size), "remaining": d(o.remaining),
+            "price": px(od.limit, m.price_tick), "expiry": od.expiry, "expiry_text": when(od.expiry),
+            "status": o.status}
 
 
 def fill_view(f: Fill, account: str, m: Market, ts: int = 0) -> dict[str, Any]:

@@ -316,3 +316,49 @@ def test_liquidate__stale_leg_elsewhere_does_not_shield__one_market__reward_paid
     assert ev.args.reward > 0 and r.account(keeper.address).collateral_units - coll0 == ev.args.reward
     pos = r.account(victim.address).position(m.id)
     assert (pos.quantity_units if pos else 0) == -100_000 + taken  # only H100 moved; the spread leg waits for a mark
+
+
+def test_wallet_app__watch_checks_unsigned_txs_history_and_tx_status(clients, devnet):
+    """What the dashboard is built on, against the chain: a keyless Client watching an account
+    (no key) runs that account's pre-flight checks and builds unsigned transactions a wallet
+    sends; the history reads list them with block times; tx_status decodes a failed one."""
+    anvil, path = devnet
+    r = clients["reader"]
+    victim = Client(path, anvil.url, private_key=ANVIL_KEYS[8])  # liquidated in the test above
+    w = Client(path, anvil.url).watch(victim.address.lower())
+    assert w.address == victim.address
+    m = h100(r)
+    assert w.market_params(m.symbol) == r.market_params(m.id) and w.market_params(m.id).status is None
+    with pytest.raises(errors.SignerRequired):
+        w.sign(w.build_order(m, "buy", Decimal("1"), Decimal("2")))
+    with pytest.raises(errors.InvalidOrder):
+        Client(path, anvil.url).watch("0x123")
+    # pre-flight refusals, the same as the keyed client's, nothing built
+    with pytest.raises(errors.InsufficientCollateral):
+        w.unsigned_withdraw(Decimal("100000"))
+    with pytest.raises(errors.InsufficientBalance, match="use the faucet"):
+        w.unsigned_deposit(Decimal("1000000"))
+    with pytest.raises(errors.StaleMarket, match="SPREAD"):  # its stale spread leg blocks new risk anywhere
+        w.check_order(w.build_order(m, "sell", Decimal("100000"), Decimal("3.2")))
+    # the wallet (anvil's unlocked account) sends what the SDK built: approve, then deposit
+    before = len(r.deposits(victim.address))
+    txs = w.unsigned_deposit(Decimal("10"))
+    assert [t.description for t in txs] == ["approve 10 USD for the Clearinghouse", "deposit 10 USD"]
+    assert txs[0].gas and txs[1].gas is None  # the deposit can only be estimated once the approve landed
+    hashes = [r.w3.eth.send_transaction(t.as_rpc()) for t in txs]
+    for h in hashes:
+        r.w3.eth.wait_for_transaction_receipt(h)
+        assert r.tx_status("0x" + bytes(h).hex().removeprefix("0x")).status == "success"
+    deps = r.deposits(victim.address)
+    assert len(deps) == before + 1 and deps[-1].amount == Decimal("10")
+    assert deps[-1].timestamp == r.block_time(deps[-1].block_number) > 0
+    (liq, *_) = r.liquidations(victim.address)
+    assert liq.market_id == m.id and liq.quantity_units != 0 and liq.timestamp > 0
+    assert any(p.feed_id == m.mark_feed.lower() and p.price_units == 3_200_000 for p in r.price_updates())
+    # a withdrawal sent past the pre-flight (explicit gas) reverts on-chain: decoded, typed
+    h = r.w3.eth.send_transaction({"from": victim.address, "to": r.clearinghouse.address, "gas": hex(300_000),
+                                   "data": r.clearinghouse.encode_abi("withdraw", args=[10**15])})
+    r.w3.eth.wait_for_transaction_receipt(h)
+    st = r.tx_status("0x" + bytes(h).hex().removeprefix("0x"))
+    assert st.status == "failed" and isinstance(st.error, errors.InsufficientCollateral)
+    assert r.tx_status("0x" + "ab" * 32).status == "pending"

@@ -73,3 +73,78 @@ def test_relay_unreachable__relay_error_says_fill_on_chain():
 
     with pytest.raises(errors.RelayError, match="on-chain"):
         relay(handler).book(1)
+
+
+# ---------------------------------------------------------------- retries: 409 duplicate (issue 12 point 7)
+
+
+def _duplicate_of(h: str):
+    # the relay's exact answer (keepers/matcher/relay.py, Relay.post): 409 with code "duplicate"
+    return httpx.Response(409, json={"detail": f"order {h.lower()} is already known to the relay",
+                                     "code": "duplicate"})
+
+
+def test_post_order__retry_after_lost_response__duplicate_is_success():
+    """The first POST lands but its answer is lost (timeout): the retry meets 409 duplicate for
+    the same hash, which means the relay holds this order, so the retry succeeds."""
+    calls = []
+
+    def handler(req):
+        calls.append(req)
+        if len(calls) == 1:
+            raise httpx.ReadTimeout("response lost", request=req)
+        return _duplicate_of(SIGNED.hash)
+
+    r = relay(handler)
+    with pytest.raises(errors.RelayError, match="unreachable"):
+        r.post_order(SIGNED)
+    assert r.post_order(SIGNED) == {"hash": SIGNED.hash, "duplicate": True}
+    assert len(calls) == 2
+
+
+def test_post_order__duplicate_of_another_hash__still_an_error():
+    """A 409 naming another order is not an acknowledgement of this one: it raises."""
+    other = "0x" + "11" * 32
+    with pytest.raises(errors.RelayError, match="duplicate") as e:
+        relay(lambda req: _duplicate_of(other)).post_order(SIGNED)
+    assert e.value.status == 409 and e.value.code == "duplicate"
+
+
+def test_post_order__refusal__code_detail_and_missing_margin_in_usd():
+    body = {"detail": "equity would not cover the order", "code": "insufficient_margin", "missing": "1234560000",
+            "free": "0", "required": "1234560000"}
+    with pytest.raises(errors.RelayError) as e:
+        relay(lambda req: httpx.Response(400, json=body)).post_order(SIGNED)
+    err = e.value
+    assert str(err) == ("the relay rejected the order (insufficient_margin): equity would not cover the order "
+                        "[missing 1,234.56 USD]")
+    assert (err.status, err.code, err.detail, err.missing) == (400, "insufficient_margin",
+                                                              "equity would not cover the order", "1234560000")
+
+
+def test_post_order__non_json_error_body__relay_error_with_text():
+    with pytest.raises(errors.RelayError, match="bad gateway") as e:
+        relay(lambda req: httpx.Response(502, text="bad gateway")).post_order(SIGNED)
+    assert e.value.status == 502 and e.value.code == ""
+
+
+def test_book__levels_with_order_counts_and_block():
+    def handler(req):
+        assert req.url.params["depth"] == "20"
+        return httpx.Response(200, json={"bids": [["2480000", "40000"]], "asks": [],
+                                         "bid_levels": [{"price": "2480000", "quantity": "40000", "orders": 3}],
+                                         "ask_levels": [], "orders": [], "block": 77})
+
+    b = relay(handler).book(1, depth=20)
+    assert b.bids[0].orders == 3 and b.bids[0].price == Decimal("2.48") and b.block == 77 and b.asks == ()
+
+
+def test_order_statuses__status_remaining_created_at():
+    row = {**SIGNED.as_json(), "status": "filled", "remaining": "0", "created_at": 1794333600.5, "reason": ""}
+
+    def handler(req):
+        assert req.url.params["status"] == "all" and req.url.params["limit"] == "200"
+        return httpx.Response(200, json=[row])
+
+    (o,) = relay(handler).order_statuses(SIGNED.order.trader, status="all", limit=200)
+    assert o.signed == SIGNED and o.status == "filled" and o.remaining == 0 and o.created_at == 1794333600.5

@@ -172,3 +172,14 @@ def test_value_units__rounds_down_notional_truncates(q, p):
 def test_conversions__full_256_bit_range__exact(n):
     assert u.usd_to_base(u.base_to_usd(n)) == n
     assert u.quantity_to_units(u.units_to_quantity(n)) == n
+
+
+def test_to_decimal__huge_exponent__invalid_amount_not_decimal_overflow():
+    """Regression: "1e999999" passed to_decimal and then overflowed Decimal when scaled to base
+    units (a 500 from the dashboard's withdraw route)."""
+    from sdk.errors import InvalidAmount
+    from sdk.units import positive_usd, quantity_to_units
+
+    for f in (positive_usd, quantity_to_units):
+        with pytest.raises(InvalidAmount, match="too large"):
+            f("1e999999")
