@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from core.margin import Resting
 from sdk import units as u
 from sdk.errors import RelayError
 from sdk.models import SignedOrder
@@ -98,3 +99,20 @@ class RelayClient:
 
     def orders(self, trader: str) -> list[SignedOrder]:
         return [SignedOrder.from_json(o) for o in self._call("GET", "/orders", params={"trader": trader}) or []]
+
+    def open_exposure(self, trader: str) -> list[Resting]:
+        """The trader's open orders as the relay's margin rule sees them (remaining thousandths
+        as the relay last read them from the chain; reduce-only orders reserve nothing)."""
+        rows = self._call("GET", "/orders", params={"trader": trader, "status": "open", "limit": 10_000}) or []
+        return exposure_from_json(rows)
+
+
+def exposure_from_json(rows: list[dict[str, Any]]) -> list[Resting]:
+    """``GET /orders`` rows -> :class:`core.margin.Resting` of the open, not reduce-only ones."""
+    out = []
+    for r in rows:
+        o = r["order"]
+        if r.get("status", "open") != "open" or o.get("reduce_only"):
+            continue
+        out.append(Resting(int(o["market_id"]), bool(o["is_buy"]), int(r["remaining"]), int(o["price"])))
+    return out

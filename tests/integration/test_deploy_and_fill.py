@@ -16,32 +16,10 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
+from core import eip712
 from sdk.devnet import ANVIL_KEYS, ROOT
 
 pytestmark = pytest.mark.integration
-
-ORDER_TYPES = [
-    {"name": "trader", "type": "address"},
-    {"name": "market_id", "type": "uint256"},
-    {"name": "is_buy", "type": "bool"},
-    {"name": "quantity", "type": "uint256"},
-    {"name": "price", "type": "int256"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "expiry", "type": "uint256"},
-    {"name": "reduce_only", "type": "bool"},
-]
-DOMAIN_TYPES = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-REPORT_TYPES = [
-    {"name": "feed_ids", "type": "bytes32[]"},
-    {"name": "prices", "type": "int256[]"},
-    {"name": "observed_at", "type": "uint256"},
-]
-
 
 def _contract(w3, manifest, name):
     c = manifest["contracts"][name]
@@ -61,15 +39,11 @@ def _push_mark(w3, manifest, market, price):
     oracle = _contract(w3, manifest, "Oracle")
     now = w3.eth.get_block("latest")["timestamp"]
     feed = bytes.fromhex(market["mark_feed"][2:])
-    domain = {"name": "ComputeSpread Oracle", "version": "1", "chainId": manifest["chain_id"],
-              "verifyingContract": oracle.address}
-    sigs = []
+    td = eip712.report_typed_data([feed], [price], now, manifest["chain_id"], oracle.address)
     # every reporter signs, as the pusher sends every row: with only a quorum the Oracle's
-    # circuit breaker would clamp a move beyond the feed's per-hour jump limit
-    for key in ANVIL_KEYS[1:4]:
-        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Report": REPORT_TYPES}, "primaryType": "Report",
-              "domain": domain, "message": {"feed_ids": [feed], "prices": [price], "observed_at": now}}
-        sigs.append(Account.from_key(key).sign_message(encode_typed_data(full_message=td)).signature)
+    # circuit breaker would clamp a move beyond the feed's per-hour jump limit; signed through
+    # eth_account's generic typed-data encoder (independent of core's hand-built digest)
+    sigs = [Account.from_key(key).sign_message(encode_typed_data(full_message=td)).signature for key in ANVIL_KEYS[1:4]]
     _send(w3, oracle.functions.submit([feed], now, [[price]] * len(sigs), sigs), ANVIL_KEYS[0])
 
 
@@ -82,13 +56,10 @@ def _fund(w3, manifest, key, amount):
 
 
 def _typed_order(manifest, order):
-    return {
-        "types": {"EIP712Domain": DOMAIN_TYPES, "Order": ORDER_TYPES},
-        "primaryType": "Order",
-        "domain": {"name": "ComputeSpread", "version": "1", "chainId": manifest["chain_id"],
-                   "verifyingContract": manifest["contracts"]["Exchange"]["address"]},
-        "message": order,
-    }
+    return {"types": eip712.ORDER_TYPES, "primaryType": "Order",
+            "domain": eip712.domain(eip712.ORDER_DOMAIN_NAME, manifest["chain_id"],
+                                    manifest["contracts"]["Exchange"]["address"]),
+            "message": order}
 
 
 def test_deploy__manifest__has_contracts_roles_and_default_markets(devnet):
