@@ -318,7 +318,8 @@ def screen(qty: np.ndarray, open_notional: np.ndarray, collateral: np.ndarray, m
     mark = np.asarray(mv.mark, dtype=float)
     held = qty != 0
     prod = qty * mark
-    equity = coll + (np.floor(prod / QUANTITY_SCALE) - on).sum(axis=1)
+    # only open positions count (the contract walks the account's open markets)
+    equity = coll + np.where(held, np.floor(prod / QUANTITY_SCALE) - on, 0.0).sum(axis=1)
     per_unit = np.where(mv.settled, 0.0, np.asarray(mv.mm_fixed, dtype=float) * BPS
                         + np.asarray(mv.mm_rate_bps, dtype=float) * np.abs(mark))
     mprod = np.abs(qty) * per_unit
@@ -328,7 +329,7 @@ def screen(qty: np.ndarray, open_notional: np.ndarray, collateral: np.ndarray, m
     stale_mm = (mm_cell * stale_cols).sum(axis=1)
     fresh = ~(held & ~np.asarray(mv.fresh, bool)).any(axis=1)
     n_held = held.sum(axis=1)
-    mag = np.abs(coll) + (np.abs(prod) / QUANTITY_SCALE + np.abs(on) + 2 * mm_cell).sum(axis=1)
+    mag = np.abs(coll) + (np.abs(prod) / QUANTITY_SCALE + np.abs(on) * held + 2 * mm_cell).sum(axis=1)
     big = ((np.abs(prod) >= _EXACT) | (mprod >= _EXACT)).any(axis=1) | (mag >= _EXACT)
     err = np.where(big, 3 * n_held + 1 + 16 * (n_held + 2) * _U * mag, 0.0)
     slack = err + tolerance * n_held
