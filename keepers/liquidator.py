@@ -2,10 +2,11 @@
 liquidation, close-out market by market, and auto-deleveraging (ADL) when the insurance fund
 cannot carry an insolvent account.
 
-Plain classes (no chain): :func:`scan` (numpy health of all accounts at once),
-:class:`LiquidationParams` (the contract's reward maths), :class:`Planner` (which accounts to
-liquidate, in which market, for how much, whether it pays, and which need ADL) and
-:func:`rank_counterparties` (the order ``Clearinghouse.deleverage`` requires).
+The rules are core's: :func:`core.margin.screen` (numpy health of all accounts at once, a
+conservative screen), :mod:`core.liquidation` (the contract's size, penalty and reward maths,
+and :func:`~core.liquidation.rank_counterparties`, the order ``Clearinghouse.deleverage``
+requires). Here: :class:`Planner` (which accounts to liquidate, in which market, for how much,
+whether it pays, and which need ADL).
 :class:`Liquidator` wires them to the chain: events -> :class:`~keepers.book.PositionBook`,
 marks -> :class:`MarketVector`, candidates -> one batched read of ``account_summary`` /
 ``is_liquidatable`` / ``adl_pending`` -> ``liquidate`` or ``deleverage`` txs through the
@@ -30,129 +31,25 @@ from dataclasses import dataclass, field
 import numpy as np
 from web3.logs import DISCARD
 
+from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's public names
+    MAX_ADL_BATCH,
+    Counterparty,
+    LiquidationParams,
+    adl_score,
+    liquidation_price,
+    mm_per_unit,
+    partial_size,
+    rank_counterparties,
+)
+from core.margin import BPS, QUANTITY_SCALE, MarketVector, ScanResult, screen, value  # noqa: F401
 from keepers.book import EventSync, PositionBook
 from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call,
                            build_sender, kv, load_settings, main_loop)
 
-QUANTITY_SCALE = 1000
-BPS = 10_000
-MAX_ADL_BATCH = 16  # counterparties per deleverage call (contracts/constants.vy)
 log = logging.getLogger("keepers.liquidator")
 
-
-# --------------------------------------------------------------------------- pure maths
-
-
-@dataclass
-class MarketVector:
-    """Per-market vectors aligned with a PositionBook's columns."""
-
-    market_ids: list[int]
-    mark: np.ndarray  # base units per unit (the settlement price once settled)
-    fresh: np.ndarray  # bool: mark age <= max_price_age, not disputed (always true once settled)
-    mm_fixed: np.ndarray  # base units per unit
-    mm_rate_bps: np.ndarray
-    halted: np.ndarray  # bool
-    settled: np.ndarray  # bool
-    price_tick: np.ndarray | None = None  # base units per unit (None: 1, no rounding)
-    quantity_step: np.ndarray | None = None  # thousandths (None: 1)
-    min_quantity: np.ndarray | None = None  # thousandths (None: 0)
-
-    @classmethod
-    def empty(cls, market_ids: list[int]) -> "MarketVector":
-        n = len(market_ids)
-        return cls(list(market_ids), np.zeros(n), np.zeros(n, bool), np.zeros(n), np.zeros(n), np.zeros(n, bool),
-                   np.zeros(n, bool), np.ones(n), np.ones(n), np.zeros(n))
-
-    def tick(self, j: int) -> int:
-        return 1 if self.price_tick is None else max(int(self.price_tick[j]), 1)
-
-    def lot(self, j: int) -> tuple[int, int]:
-        """(quantity_step, min_quantity) in thousandths."""
-        step = 1 if self.quantity_step is None else max(int(self.quantity_step[j]), 1)
-        return step, 0 if self.min_quantity is None else int(self.min_quantity[j])
-
-    def actionable(self, j: int) -> bool:
-        """``liquidate`` may act on this market now: fresh or halted (last mark), not settled."""
-        return not self.settled[j] and (bool(self.fresh[j]) or bool(self.halted[j]))
-
-
-@dataclass
-class ScanResult:
-    equity: np.ndarray  # base units, per account
-    maintenance: np.ndarray  # base units, per account
-    fresh: np.ndarray  # bool: every market the account holds has a fresh mark
-    stale_margin: np.ndarray  # MM of the legs with a stale mark (halted legs excluded)
-    liquidatable: np.ndarray  # bool: equity - stale MM < MM (with the screening tolerance)
-    shortfall: np.ndarray  # MM + stale MM - equity
-    insolvent: np.ndarray  # bool: holds a position and equity <= 0 (with the tolerance): ADL screen
-
-
-def scan(qty: np.ndarray, open_notional: np.ndarray, collateral: np.ndarray, mv: MarketVector,
-         tolerance: float = 1.0) -> ScanResult:
-    """Healths of all accounts at once (the contract's ``_summary`` / ``is_liquidatable`` vectorised).
-
-    equity   = collateral + sum_j floor(q_ij * mark_j / 1000) - open_notional_ij
-    MM       = sum_j ceil(|q_ij| * (fixed_j * 1e4 + rate_j * |mark_j|) / 1e7)   (not for settled markets)
-    stale MM = the MM of legs whose mark is stale and whose market is not halted; the contract
-               values each such leg one MM against the account, so a stale mark elsewhere
-               never shields it: liquidatable <=> equity - stale MM < MM.
-
-    Screening only: float64 and a ``tolerance`` (base units per held market) that makes the
-    screen inclusive; every candidate is confirmed on chain before anything is sent.
-    """
-    held = qty != 0
-    equity = collateral + (np.floor(qty * mv.mark / QUANTITY_SCALE) - open_notional).sum(axis=1)
-    per_unit = mv.mm_fixed * BPS + mv.mm_rate_bps * np.abs(mv.mark)  # x 1e4
-    per_unit = np.where(mv.settled, 0.0, per_unit)
-    mm_cell = np.ceil(np.abs(qty) * per_unit / (QUANTITY_SCALE * BPS))
-    mm = mm_cell.sum(axis=1)
-    stale_cols = ~mv.fresh & ~mv.halted & ~mv.settled
-    stale_mm = (mm_cell * stale_cols).sum(axis=1)
-    fresh = ~(held & ~mv.fresh).any(axis=1)
-    n_held = held.sum(axis=1)
-    liq = (mm > 0) & (equity - stale_mm < mm + tolerance * n_held)
-    insolvent = (n_held > 0) & (equity <= tolerance * n_held)
-    return ScanResult(equity, mm, fresh, stale_mm, liq, mm + stale_mm - equity, insolvent)
-
-
-def liquidation_price(mark: int, q: int, tick: int) -> int:
-    """The mark rounded to the tick in the favour of the account holding ``q`` (contract's
-    ``_liquidation_price``): down for a short, up for a long."""
-    p = mark // tick * tick
-    if q > 0 and p < mark:
-        p += tick
-    return p
-
-
-@dataclass(frozen=True)
-class LiquidationParams:
-    """``Clearinghouse.liquidation_params()``: penalty_bps (of MM), penalty_cap_bps (of notional),
-    reward_bps (of notional taken), min_reward and max_reward (base units)."""
-
-    penalty_bps: int = 5_000
-    penalty_cap_bps: int = 1_000
-    reward_bps: int = 10
-    min_reward: int = 10**6
-    max_reward: int = 1_000 * 10**6
-
-    def reward(self, size: int, price: int) -> int:
-        """Reward for taking ``size`` thousandths at ``price`` (contract's ``_reward``)."""
-        notional = size * abs(price) // QUANTITY_SCALE
-        return min(self.min_reward + notional * self.reward_bps // BPS, self.max_reward)
-
-    def penalty_per_unit(self, mm_per_unit: int, price: int) -> int:
-        return min(mm_per_unit * self.penalty_bps // BPS, abs(price) * self.penalty_cap_bps // BPS)
-
-    def fund_carries(self, equity: int, open_markets: int, fund: int) -> bool:
-        """Whether ``liquidate`` may close out an insolvent account (else it only flags it):
-        the fund must carry the deficit plus the minimum reward of every leg."""
-        return max(-equity, 0) + open_markets * self.min_reward <= fund
-
-    def adl_shortfall(self, equity: int, open_markets: int, fund: int, size: int, price: int) -> int:
-        """What ``deleverage`` must assign to counterparties (> 0 or it reverts "insurance covers"):
-        the caller's reward plus the other legs' minimum rewards, minus equity and the fund."""
-        return self.reward(size, price) + (open_markets - 1) * self.min_reward - equity - fund
+# the rules live in core; these names stay importable from here for the bots, benches and docs
+scan = screen
 
 
 @dataclass(frozen=True)
@@ -188,17 +85,12 @@ class Planner:
 
     def expected_partial(self, equity: int, stale_margin: int, maintenance: int, size: int, mark: int, price: int,
                          mm_fixed: int, mm_rate_bps: int, min_quantity: int = 0, step: int = 1) -> tuple[int, int]:
-        """(size taken, penalty) for a solvent account, as ``_liquidate_partial`` computes them
-        (the health-ratio cap on the penalty is approximated by the equity)."""
-        u = mm_fixed + mm_rate_bps * abs(mark) // BPS
+        """(size taken, penalty) for a solvent account offered its whole position of ``size``, as
+        ``_liquidate_partial`` computes them (core.liquidation); the health-ratio cap on the
+        penalty needs the account's legs, so it is approximated here by the equity."""
+        u = mm_per_unit(mm_fixed, mm_rate_bps, mark)
         pu = self.params.penalty_per_unit(u, price)
-        e = max(equity - stale_margin, 0)
-        take = size
-        if e > 0 and u > pu and pu * maintenance <= e * u:
-            needed = -(-(maintenance - e) * QUANTITY_SCALE // (u - pu))
-            take = min(size, -(-needed // step) * step)
-        if take < size and size - take < min_quantity:
-            take = size
+        take = partial_size(size, size, maintenance, equity - stale_margin, u, pu, step, min_quantity)
         return take, max(0, min(take * pu // QUANTITY_SCALE, equity))
 
     def choose_market(self, positions: dict[int, int], mv: MarketVector) -> tuple[int, int] | None:
@@ -225,7 +117,7 @@ class Planner:
             j = col.get(mid)
             if q == 0 or j is None or not (mv.fresh[j] or mv.halted[j] or mv.settled[j]):
                 continue
-            pnl[mid] = q * int(mv.mark[j]) // QUANTITY_SCALE - open_notional.get(mid, 0)
+            pnl[mid] = value(q, int(mv.mark[j])) - open_notional.get(mid, 0)
         return tuple(sorted(pnl, key=lambda m: pnl[m]))
 
     def plan(self, confirmed: list[tuple[str, dict, dict[int, int]]], mv: MarketVector, fund: int,
@@ -300,55 +192,6 @@ class Planner:
             if left == 0:
                 fund_est += eq  # flat: the fund absorbs the deficit
         return targets + closeouts, adl, skipped
-
-def adl_score(quantity: int, open_notional: int, equity: int, mark: int) -> int:
-    """``deleverage``'s rank of a counterparty: profit x notional / equity (profit x leverage),
-    integer maths exactly as the contract computes it (0 when not in profit)."""
-    profit = quantity * mark // QUANTITY_SCALE - open_notional
-    if profit <= 0 or equity <= 0:
-        return 0
-    return profit * (abs(quantity) * abs(mark) // QUANTITY_SCALE) // equity
-
-
-@dataclass(frozen=True)
-class Counterparty:
-    account: str
-    quantity: int
-    profit: int  # base units, at the mark
-    score: int
-
-
-def rank_counterparties(account_q: int, holders: list[tuple[str, int, int, int]], mark: int, shortfall: int,
-                        limit: int = MAX_ADL_BATCH) -> list[Counterparty]:
-    """The counterparties to pass to ``deleverage``: solvent opposite positions in profit, ranked by
-    non-increasing profit x leverage (ties by address, so the order is deterministic), cut as
-    soon as their give-up (at most their profit on the part closed against them) covers the
-    shortfall or the account's position is used up; at most ``limit``.
-
-    holders: (account, quantity, open_notional, equity) of every holder of the market (the
-    account itself is skipped). Everything is integer and exact: feed it on-chain values.
-    """
-    side = 1 if account_q > 0 else -1
-    ranked = []
-    for a, q, on, eq in holders:
-        if q == 0 or (q > 0) == (side > 0):
-            continue
-        profit = q * mark // QUANTITY_SCALE - on
-        if profit <= 0 or eq <= 0:  # the contract refuses an insolvent counterparty
-            continue
-        # it gives up at most its profit and never more than its equity (the contract's cap)
-        ranked.append(Counterparty(a, q, min(profit, eq), adl_score(q, on, eq, mark)))
-    ranked.sort(key=lambda c: (-c.score, c.account.lower()))
-    out, remaining, left = [], abs(account_q), shortfall
-    for c in ranked:
-        if len(out) >= limit or remaining <= 0 or left <= 0:
-            break
-        x = min(remaining, abs(c.quantity))
-        out.append(c)
-        left -= c.profit * x // abs(c.quantity)
-        remaining -= x
-    return out
-
 
 @dataclass
 class SendGuard:

@@ -3,7 +3,7 @@
 Type: ``Report(bytes32[] feed_ids,int256[] prices,uint256 observed_at)`` under the domain
 ``{name: "ComputeSpread Oracle", version: "1", chainId, verifyingContract: Oracle}``.
 The on-chain ``Oracle.submit`` recovers each reporter from this digest, so it is pinned
-by the golden vector in ``tests/unit/oracle/fixtures/eip712.json`` (signed with foundry's
+by the golden vectors in ``tests/fixtures/eip712.json`` (signed with foundry's
 ``cast``, an independent implementation).
 
 Keys come from an eth keystore file (password from an env var) or from an env var holding
@@ -14,76 +14,27 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
 
-DOMAIN_NAME = "ComputeSpread Oracle"
-DOMAIN_VERSION = "1"
-REPORT_TYPE = "Report(bytes32[] feed_ids,int256[] prices,uint256 observed_at)"
-REPORT_TYPEHASH = "0x" + keccak(text=REPORT_TYPE).hex()
-EIP712_TYPES = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "Report": [
-        {"name": "feed_ids", "type": "bytes32[]"},
-        {"name": "prices", "type": "int256[]"},
-        {"name": "observed_at", "type": "uint256"},
-    ],
-}
-INT256_MIN, INT256_MAX = -(2**255), 2**255 - 1
+from core import eip712
+
+# the one definition lives in core.eip712; these are the oracle's public names for it
+DOMAIN_NAME = eip712.REPORT_DOMAIN_NAME
+DOMAIN_VERSION = eip712.DOMAIN_VERSION
+REPORT_TYPE = eip712.REPORT_TYPE
+REPORT_TYPEHASH = "0x" + eip712.REPORT_TYPEHASH.hex()
+EIP712_TYPES = eip712.REPORT_TYPES
 
 
 class KeyConfigError(ValueError):
     """No usable signing key (names the env var or file that is wrong, never the key)."""
 
 
-def _feed_bytes(f: bytes | str) -> bytes:
-    if isinstance(f, str):
-        if not re.fullmatch(r"0x[0-9a-fA-F]{64}", f):
-            raise ValueError(f"feed id must be 0x + 64 hex digits, got {f!r}")
-        return bytes.fromhex(f[2:])
-    b = bytes(f)
-    if len(b) != 32:
-        raise ValueError(f"feed id must be 32 bytes, got {len(b)}")
-    return b
-
-
-def report_typed_data(feed_ids: Sequence[bytes | str], prices: Sequence[int], observed_at: int,
-                      chain_id: int, oracle: str) -> dict:
-    """The full EIP-712 typed-data dict (eth_account ``full_message`` form)."""
-    feeds = [_feed_bytes(f) for f in feed_ids]
-    if len(feeds) != len(prices):
-        raise ValueError(f"{len(feeds)} feed ids but {len(prices)} prices")
-    if len(set(feeds)) != len(feeds):
-        raise ValueError("duplicate feed id in report")
-    for p in prices:
-        if isinstance(p, bool) or not isinstance(p, int) or not INT256_MIN <= p <= INT256_MAX:
-            raise ValueError(f"price must be an int256 in base units, got {p!r}")
-    if isinstance(observed_at, bool) or not isinstance(observed_at, int) or observed_at < 0:
-        raise ValueError(f"observed_at must be a non-negative int (unix seconds), got {observed_at!r}")
-    return {
-        "types": EIP712_TYPES,
-        "primaryType": "Report",
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": int(chain_id),
-                   "verifyingContract": to_checksum_address(oracle)},
-        "message": {"feed_ids": feeds, "prices": list(prices), "observed_at": observed_at},
-    }
-
-
-def report_digest(feed_ids, prices, observed_at, chain_id, oracle) -> bytes:
-    """The 32-byte EIP-712 digest the Oracle contract recovers signers from."""
-    sm = encode_typed_data(full_message=report_typed_data(feed_ids, prices, observed_at, chain_id, oracle))
-    return keccak(b"\x19" + sm.version + sm.header + sm.body)
+report_typed_data = eip712.report_typed_data
+report_digest = eip712.report_digest
 
 
 @dataclass(frozen=True)
@@ -97,8 +48,13 @@ class SignedReport:
 
 
 def recover_report_signer(feed_ids, prices, observed_at, chain_id, oracle, signature: str | bytes) -> str:
-    sm = encode_typed_data(full_message=report_typed_data(feed_ids, prices, observed_at, chain_id, oracle))
-    return Account.recover_message(sm, signature=signature)
+    """The reporter the Oracle's ecrecover finds for this row (ValueError if it refuses the signature)."""
+    sig = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature) if isinstance(signature, str) \
+        else bytes(signature)
+    who = eip712.recover(eip712.report_digest(feed_ids, prices, observed_at, chain_id, oracle), sig)
+    if who is None:
+        raise ValueError("signature is not a 65-byte low-s ECDSA signature the Oracle accepts")
+    return who
 
 
 class ReportSigner:
@@ -115,10 +71,10 @@ class ReportSigner:
         return f"ReportSigner(address={self.address})"
 
     def sign(self, feed_ids, prices, observed_at, chain_id, oracle) -> SignedReport:
-        td = report_typed_data(feed_ids, prices, observed_at, chain_id, oracle)
-        signed = Account.sign_typed_data(self._account.key, full_message=td)
-        return SignedReport(tuple(td["message"]["feed_ids"]), tuple(td["message"]["prices"]), observed_at,
-                            self.address, "0x" + bytes(signed.signature).hex(), "0x" + bytes(signed.message_hash).hex())
+        feeds = eip712.check_report(feed_ids, prices, observed_at)
+        d = eip712.report_digest(feeds, prices, observed_at, chain_id, oracle)
+        return SignedReport(tuple(feeds), tuple(prices), observed_at, self.address,
+                            "0x" + eip712.sign_digest(self._account, d).hex(), "0x" + d.hex())
 
     @classmethod
     def from_env(cls, var: str) -> "ReportSigner":

@@ -20,26 +20,14 @@ from pathlib import Path
 
 import httpx
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from web3 import Web3
 
+from core import eip712
 from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, deploy, free_port, rpc
 
 T0 = 1613239200  # 2021-02-13T18:00:00Z
 USDC = 10**6
 HOURLY, ATC, PEAK = 1, 2, 3
-
-ORDER_TYPES = [
-    {"name": "trader", "type": "address"}, {"name": "market_id", "type": "uint256"},
-    {"name": "is_buy", "type": "bool"}, {"name": "quantity", "type": "uint256"},
-    {"name": "price", "type": "int256"}, {"name": "nonce", "type": "uint256"},
-    {"name": "expiry", "type": "uint256"}, {"name": "reduce_only", "type": "bool"},
-]
-DOMAIN_TYPES = [
-    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-]
-
 
 def wait_until(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
     """Poll `cond` until it returns something truthy (and return that), or fail after `timeout` s."""
@@ -245,10 +233,8 @@ class Env:
         nonce = int(time.time_ns() % 10**12)
         order = {"trader": maker.address, "market_id": market_id, "is_buy": maker_is_buy, "quantity": qty,
                  "price": price, "nonce": nonce, "expiry": self.now() + 30 * 86400, "reduce_only": False}
-        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Order": ORDER_TYPES}, "primaryType": "Order",
-              "domain": {"name": "ComputeSpread", "version": "1", "chainId": self.manifest["chain_id"],
-                         "verifyingContract": self.ex.address}, "message": order}
-        sig = maker.sign_message(encode_typed_data(full_message=td)).signature
+        sig = eip712.sign_digest(maker, eip712.order_digest(eip712.Order(**order), self.manifest["chain_id"],
+                                                            self.ex.address))
         self.send(self.ex.functions.fill(tuple(order.values()), sig, qty), taker_key)
 
     def mark(self, market_id: int) -> tuple[int, int, bool]:

@@ -26,6 +26,7 @@ import httpx
 from eth_abi import decode, encode
 from eth_account import Account
 
+from core import eip712
 from keepers.matcher.chainview import Rpc, _sel
 from keepers.matcher.orders import Order, domain_separator, sign_order
 from keepers.matcher.service import RelayProcess
@@ -41,21 +42,10 @@ N_HTTPX = 1_000  # then the same with httpx as the client (what a Python SDK use
 
 
 def _push_mark(m: Manifest, url: str, market: dict, price: int) -> None:
-    from eth_account.messages import encode_typed_data
-
     now = int(rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
     feed = bytes.fromhex(market["mark_feed"][2:])
-    td = lambda: {  # noqa: E731
-        "types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                                   {"name": "chainId", "type": "uint256"},
-                                   {"name": "verifyingContract", "type": "address"}],
-                  "Report": [{"name": "feed_ids", "type": "bytes32[]"}, {"name": "prices", "type": "int256[]"},
-                             {"name": "observed_at", "type": "uint256"}]},
-        "primaryType": "Report",
-        "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": m.chain_id,
-                   "verifyingContract": m.address("Oracle")},
-        "message": {"feed_ids": [feed], "prices": [price], "observed_at": now}}
-    sigs = [Account.from_key(k).sign_message(encode_typed_data(full_message=td())).signature for k in ANVIL_KEYS[1:3]]
+    d = eip712.report_digest([feed], [price], now, m.chain_id, m.address("Oracle"))
+    sigs = [eip712.sign_digest(k, d) for k in ANVIL_KEYS[1:3]]
     data = _sel("submit(bytes32[],uint256,int256[][],bytes[])") + encode(
         ["bytes32[]", "uint256", "int256[][]", "bytes[]"], [[feed], now, [[price], [price]], sigs])
     TxSender(Rpc(url), ANVIL_KEYS[0], m.chain_id).send(m.address("Oracle"), data)

@@ -44,7 +44,7 @@ from sdk.errors import (
     OrderRejected, SelfTrade, SignerRequired, TransactionFailed, decode_revert, usd_text,
 )
 from sdk.manifest import Manifest
-from sdk.margin import Holding, grows, project_trade, summarise
+from sdk.margin import Holding, Resting, grows, order_reservation, project_trade, summarise
 from sdk.models import (
     AccountState, Execution, Fill, HedgePlan, LegResult, Market, MarketStatus, Order, SignedOrder, TxEstimate,
     UnsignedTx, price_text, qty_text,
@@ -367,25 +367,34 @@ class Client(Reader):
         the order fully filled at its limit (InsufficientMargin says how much is missing)."""
         order = self.build_order(market, side, quantity, price, expiry=expiry, reduce_only=reduce_only)
         if check:
-            self.check_order(order)
+            self.check_order(order, post=post)
         signed = self.sign(order)
         if post and self.relay is not None:
             self.relay.post_order(signed)
         return signed
 
-    def check_order(self, order: Order, *, maker_fee_bps: int | None = None) -> None:
+    def check_order(self, order: Order, *, maker_fee_bps: int | None = None, post: bool = False) -> None:
         """Pre-flight of a resting order of this account, as if it filled whole at its limit
         paying the maker fee (``maker_fee_bps``; default: read from the Exchange): the market
         must be open (MarketClosed, MarketHalted, StaleMarket for risk-increasing orders), a
         reduce-only order must shrink the position (NotReducing), and equity after the fill
-        must cover initial margin (InsufficientMargin says how much is missing). Nothing is sent."""
+        must cover initial margin (InsufficientMargin says how much is missing). With ``post``
+        and a relay configured, the margin rule is the relay's (core.margin reservation over
+        this account's open orders there), so what passes here is not refused there.
+        Nothing is sent."""
         if order.trader.lower() != self.address.lower():
             raise InvalidOrder(f"order.trader {order.trader} is not this client's account {self.address}")
-        fee_bps = self.fees_bps()[0] if maker_fee_bps is None else int(maker_fee_bps)
+        maker_bps, taker_bps = self.fees_bps()
+        fee_bps = maker_bps if maker_fee_bps is None else int(maker_fee_bps)
         m = self.market(order.market_id)
+        # the relay will hold the order against the margin its other open orders reserve:
+        # ask its rule (core.margin.reservation) now, so what passes here passes there
+        resting = (self.relay.open_exposure(self.address) if post and self.relay is not None and not order.reduce_only
+                   else None)
         self._preflight_trade(m, order.is_buy, order.quantity, order.price, fee_bps,
                               f"{order.side} {qty_text(order.size)} {m.unit} of {m.symbol} @ "
-                              f"{price_text(order.limit, m.price_tick)} USD/{m.unit}", reduce_only=order.reduce_only)
+                              f"{price_text(order.limit, m.price_tick)} USD/{m.unit}", reduce_only=order.reduce_only,
+                              resting=resting, reserve_bps=max(fee_bps, taker_bps))
 
     def buy(self, market, quantity, price, **kw) -> SignedOrder:
         return self.place_order(market, "buy", quantity, price, **kw)
@@ -576,7 +585,14 @@ class Client(Reader):
                 raise self.stale_error(m, action)
 
     def _preflight_trade(self, m: Market, is_buy: bool, q: int, price: int, fee_bps: int, action: str,
-                         reduce_only: bool = False) -> None:
+                         reduce_only: bool = False, resting: list[Resting] | None = None,
+                         reserve_bps: int = 0) -> None:
+        """Refuse what the chain (or, with ``resting``, the relay) would refuse, with the reason.
+
+        ``resting``: the account's open orders at the relay (core.margin.Resting); the order
+        will rest there, so the margin rule is the relay's reservation (every open order fully
+        filled at its limit, fees at ``reserve_bps``), which is stricter than the chain's check
+        of this fill alone at the current marks."""
         if m.status in (MarketStatus.SETTLED, MarketStatus.SETTLING):
             raise MarketClosed(f"{action}: {m.symbol} stopped trading at its last trade time; "
                                f"{'it is settled' if m.status == MarketStatus.SETTLED else 'it awaits settlement'}",
@@ -595,6 +611,9 @@ class Client(Reader):
             if m.status == MarketStatus.STALE:
                 raise self.stale_error(m, action)
             self._require_fresh(acct, action)
+        if resting is not None and not reduce_only:
+            self._check_reservation(acct, m, is_buy, q, price, resting, reserve_bps, action)
+            return
         holdings = {}
         for p in acct.positions:
             mm = m if p.market_id == m.id else self._static_market(p.market_id)
@@ -616,6 +635,23 @@ class Client(Reader):
             raise HealthWouldFall(f"{action}: this risk-reducing fill is too far from the mark "
                                   f"({m.mark.price if m.mark else '?'} USD) for an under-margined account; "
                                   f"trade closer to the mark or deposit first")
+
+    def _check_reservation(self, acct: AccountState, m: Market, is_buy: bool, q: int, price: int,
+                           resting: list[Resting], fee_bps: int, action: str) -> None:
+        self._require_fresh(acct, action)  # the relay takes no order (but reduce-only) on a stale account
+        markets: dict[int, Market] = {m.id: m}
+        for mid in {r.market_id for r in resting} - {m.id}:
+            markets[mid] = self.market(mid)
+        marks = {mid: mk.mark.price_units for mid, mk in markets.items() if mk.mark is not None}
+        r = order_reservation(acct.equity_units - acct.initial_margin_units, resting,
+                              Resting(m.id, is_buy, q, price), markets, marks, fee_bps)
+        if not r.ok:
+            raise InsufficientMargin(
+                f"{action}: this order reserves {usd_text(u.base_to_usd(r.need - r.before))} of initial margin and "
+                f"fees (your open orders at the relay already reserve {usd_text(u.base_to_usd(r.before))}); free "
+                f"margin is {usd_text(u.base_to_usd(r.free))}: {usd_text(u.base_to_usd(r.missing))} missing. "
+                "Deposit at least that much, cancel orders or trade smaller",
+                missing=u.base_to_usd(r.missing), required=u.base_to_usd(r.need), equity=acct.equity)
 
     # ------------------------------------------------------------ hedging
     def hedge_compute_spread(self, gpu: str, node: str, gpu_hours: u.Number, window, **kw) -> HedgePlan:

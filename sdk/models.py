@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
+from core import eip712
 from sdk import units as u
 
 Side = Literal["buy", "sell"]
@@ -286,24 +287,10 @@ class AccountState:
 
 
 @dataclass(frozen=True)
-class Order:
-    """The wire order exactly as the Exchange and EIP-712 see it (chain integers)."""
-
-    trader: str
-    market_id: int
-    is_buy: bool
-    quantity: int  # thousandths
-    price: int  # base units per unit
-    nonce: int
-    expiry: int  # unix s
-    reduce_only: bool = False
-
-    def as_tuple(self) -> tuple:
-        return (self.trader, self.market_id, self.is_buy, self.quantity, self.price, self.nonce, self.expiry,
-                self.reduce_only)
-
-    def as_message(self) -> dict[str, Any]:
-        return asdict(self)
+class Order(eip712.Order):
+    """The wire order exactly as the Exchange and EIP-712 see it (chain integers: quantity in
+    thousandths, price in base units per unit, expiry unix s); ``core.eip712.Order`` with the
+    SDK's JSON form and human views."""
 
     def as_json(self) -> dict[str, Any]:
         """JSON-safe form (big ints as decimal strings, like the golden vectors)."""

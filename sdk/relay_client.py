@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from core.margin import Resting
 from sdk import units as u
 from sdk.errors import RelayError, usd_text
 from sdk.models import SignedOrder
@@ -197,3 +198,20 @@ class RelayClient:
         if limit is not None:
             params["limit"] = int(limit)
         return [RelayOrder.from_json(o) for o in self._call("GET", "/orders", params=params) or []]
+
+    def open_exposure(self, trader: str) -> list[Resting]:
+        """The trader's open orders as the relay's margin rule sees them (remaining thousandths
+        as the relay last read them from the chain; reduce-only orders reserve nothing)."""
+        rows = self._call("GET", "/orders", params={"trader": trader, "status": "open", "limit": 10_000}) or []
+        return exposure_from_json(rows)
+
+
+def exposure_from_json(rows: list[dict[str, Any]]) -> list[Resting]:
+    """``GET /orders`` rows -> :class:`core.margin.Resting` of the open, not reduce-only ones."""
+    out = []
+    for r in rows:
+        o = r["order"]
+        if r.get("status", "open") != "open" or o.get("reduce_only"):
+            continue
+        out.append(Resting(int(o["market_id"]), bool(o["is_buy"]), int(r["remaining"]), int(o["price"])))
+    return out

@@ -29,68 +29,37 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
 
+from core import eip712
 from sdk.errors import InvalidOrder
 from sdk.models import Order, SignedOrder
-from sdk.units import INT256_MAX, INT256_MIN, UINT256_MAX
 
-DOMAIN_NAME = "ComputeSpread"
-DOMAIN_VERSION = "1"
-ORDER_TYPE = ("Order(address trader,uint256 market_id,bool is_buy,uint256 quantity,int256 price,uint256 nonce,"
-              "uint256 expiry,bool reduce_only)")
-ORDER_TYPEHASH = "0x" + keccak(text=ORDER_TYPE).hex()
-EIP712_TYPES = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "Order": [
-        {"name": "trader", "type": "address"},
-        {"name": "market_id", "type": "uint256"},
-        {"name": "is_buy", "type": "bool"},
-        {"name": "quantity", "type": "uint256"},
-        {"name": "price", "type": "int256"},
-        {"name": "nonce", "type": "uint256"},
-        {"name": "expiry", "type": "uint256"},
-        {"name": "reduce_only", "type": "bool"},
-    ],
-}
+# the one definition lives in core.eip712; these names are the SDK's public API
+DOMAIN_NAME = eip712.ORDER_DOMAIN_NAME
+DOMAIN_VERSION = eip712.DOMAIN_VERSION
+ORDER_TYPE = eip712.ORDER_TYPE
+ORDER_TYPEHASH = "0x" + eip712.ORDER_TYPEHASH.hex()
+EIP712_TYPES = eip712.ORDER_TYPES
 NONCE_RANDOM_BITS = 40
 
 
 def _check(order: Order) -> None:
-    for name in ("market_id", "quantity", "nonce", "expiry"):
-        v = getattr(order, name)
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= UINT256_MAX:
-            raise InvalidOrder(f"order.{name} must be a uint256 int, got {v!r}")
-    if isinstance(order.price, bool) or not isinstance(order.price, int) or not INT256_MIN <= order.price <= INT256_MAX:
-        raise InvalidOrder(f"order.price must be an int256 in base units, got {order.price!r}")
-    if order.quantity == 0:
-        raise InvalidOrder("order.quantity must be positive")
+    try:
+        order.check()
+    except eip712.TypedDataError as e:
+        raise InvalidOrder(str(e)) from None
 
 
 def order_typed_data(order: Order, chain_id: int, exchange: str) -> dict[str, Any]:
     """The full EIP-712 typed data (eth_account ``full_message`` form)."""
     _check(order)
-    msg = order.as_message()
-    msg["trader"] = to_checksum_address(order.trader)
-    return {
-        "types": EIP712_TYPES,
-        "primaryType": "Order",
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": int(chain_id),
-                   "verifyingContract": to_checksum_address(exchange)},
-        "message": msg,
-    }
+    return eip712.order_typed_data(order, chain_id, exchange)
 
 
 def order_digest(order: Order, chain_id: int, exchange: str) -> str:
     """0x + the 32-byte digest (= ``Exchange.order_hash(order)``)."""
-    sm = encode_typed_data(full_message=order_typed_data(order, chain_id, exchange))
-    return "0x" + keccak(b"\x19" + sm.version + sm.header + sm.body).hex()
+    _check(order)
+    return "0x" + eip712.order_digest(order, chain_id, exchange).hex()
 
 
 def sign_order(order: Order, account: Any, chain_id: int, exchange: str) -> SignedOrder:
@@ -98,14 +67,17 @@ def sign_order(order: Order, account: Any, chain_id: int, exchange: str) -> Sign
     acct = Account.from_key(account) if isinstance(account, (str, bytes)) else account
     if acct.address.lower() != order.trader.lower():
         raise InvalidOrder(f"order.trader {order.trader} is not the signing account {acct.address}")
-    td = order_typed_data(order, chain_id, exchange)
-    signed = acct.sign_message(encode_typed_data(full_message=td))
-    return SignedOrder(order, "0x" + bytes(signed.signature).hex(), "0x" + bytes(signed.message_hash).hex())
+    h = order_digest(order, chain_id, exchange)
+    return SignedOrder(order, "0x" + eip712.sign_digest(acct, bytes.fromhex(h[2:])).hex(), h)
 
 
 def recover_signer(signed: SignedOrder, chain_id: int, exchange: str) -> str:
-    sm = encode_typed_data(full_message=order_typed_data(signed.order, chain_id, exchange))
-    return Account.recover_message(sm, signature=signed.signature)
+    """The address the Exchange's ecrecover finds for ``signed`` (InvalidOrder if it refuses it)."""
+    sig = bytes.fromhex(signed.signature[2:] if signed.signature.startswith("0x") else signed.signature)
+    who = eip712.recover(bytes.fromhex(order_digest(signed.order, chain_id, exchange)[2:]), sig)
+    if who is None:
+        raise InvalidOrder("signature is not a 65-byte low-s ECDSA signature the Exchange accepts")
+    return who
 
 
 # ---------------------------------------------------------------- nonces

@@ -22,6 +22,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 from typing import Literal, Protocol, Union
 
+from core import margin as _margin
 from sdk.errors import BelowMinimum, InvalidAmount, InvalidOrder
 
 USDC_DECIMALS = 6
@@ -196,34 +197,15 @@ def quantity_to_step(market: MarketUnits, quantity: Number, exact: bool = False)
     return units
 
 
-# ---------------------------------------------------------------- contract arithmetic (mirrors)
+# ---------------------------------------------------------------- contract arithmetic (core.margin's)
 
-
-def ceil_div(a: int, b: int) -> int:
-    """Integer division rounding toward +infinity (b > 0)."""
-    return -((-a) // b)
-
-
-def notional_units(quantity_units: int, price_units: int) -> int:
-    """Signed notional of ``quantity`` at ``price`` as the Clearinghouse books it
-    (``delta * price // 1000``, Vyper truncation toward zero; exact on tick x step)."""
-    prod = int(quantity_units) * int(price_units)
-    q = abs(prod) // QUANTITY_SCALE
-    return q if prod >= 0 else -q
+ceil_div = _margin.ceil_div  # toward +infinity (b > 0)
+notional_units = _margin.notional  # q * price / 1000 as the Clearinghouse books it (truncated)
+margin_units = _margin.margin  # |q| * (fixed + rate * |mark|) / 1000, rounded up
+value_units = _margin.value  # q * mark / 1000, rounded down (against the account)
 
 
 def fee_units(quantity_units: int, price_units: int, fee_bps: int) -> int:
     """Exchange fee: bps of |notional|, rounded up (Exchange._fee)."""
     notional = abs(int(quantity_units) * int(price_units)) // QUANTITY_SCALE
     return ceil_div(notional * int(fee_bps), BPS)
-
-
-def margin_units(size_units: int, fixed: int, rate_bps: int, mark_units: int) -> int:
-    """|q| * (fixed + rate * |mark|) / 1000, rounded up (Clearinghouse._margin)."""
-    return ceil_div(abs(int(size_units)) * (int(fixed) * BPS + int(rate_bps) * abs(int(mark_units))),
-                    QUANTITY_SCALE * BPS)
-
-
-def value_units(quantity_units: int, mark_units: int) -> int:
-    """Mark-to-market value q * mark / 1000, rounded down (against the account)."""
-    return (int(quantity_units) * int(mark_units)) // QUANTITY_SCALE

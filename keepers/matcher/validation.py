@@ -3,16 +3,11 @@
 Pure logic over a `ChainView` and an `OrderStore`; no FastAPI. A rejection is a `RelayError`
 carrying the HTTP status, a stable machine `code` and a message a trader can act on.
 
-Margin pre-check (an estimate of what `Clearinghouse.trade` will demand, conservative):
-
-    need(order) = ceil(q * (im_fixed + im_rate_bps * |price| / 10_000) / 1000)   IM at the order price
-                + max(0, adverse mark-to-market at fill: (price - mark) * q / 1000 for a buy,
-                                                         (mark - price) * q / 1000 for a sell)
-                + ceil(|q * price| / 1000 * max(maker, taker fee bps) / 10_000)  the fee
-
-    per market, reserved = max(sum need of open buys, sum need of open sells) (only one side can
-    grow the position), summed over the trader's markets, must be <= free margin = equity - IM
-    from `Clearinghouse.account_summary`. Reduce-only orders reserve nothing.
+Margin pre-check: ``core.margin.reservation`` (the rule the SDK applies before it posts, so the
+two agree): every open order fully filled at its limit, per market the larger side's sum of
+IM at the order price + adverse mark-to-market + fee at max(maker, taker) bps, summed over the
+trader's markets, must fit the free margin (equity - IM from `Clearinghouse.account_summary`).
+Reduce-only orders reserve nothing.
 
 Signatures, as the Exchange checks them: a 65-byte ECDSA signature (low s) recovering to the
 trader is accepted without a chain read. Otherwise, if the trader has code (a Safe or another
@@ -26,7 +21,6 @@ Safe that approved the order on-chain through SignMessageLib).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 
@@ -34,6 +28,7 @@ from functools import lru_cache
 
 from eth_utils import is_address
 
+from core.margin import Resting, order_need, reservation, reserved
 from keepers.matcher.chainview import AccountInfo, ChainError, ChainView, MarketInfo
 from keepers.matcher.orders import (
     MAX_SIGNATURE_LENGTH,
@@ -100,39 +95,15 @@ def qty_text(thousandths: int) -> str:
     return f"{q:,f}"
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
-
-
-def margin_need(is_buy: bool, quantity: int, price: int, m: MarketInfo, fee_bps: int) -> int:
-    """Base units of free margin a fill of `quantity` at `price` would consume (module doc)."""
-    if quantity <= 0:
-        return 0
-    im = _ceil_div(quantity * (m.im_fixed * 10_000 + m.im_rate_bps * abs(price)), 1000 * 10_000)
-    adverse = (price - m.mark) if is_buy else (m.mark - price)
-    adverse = _ceil_div(max(0, adverse) * quantity, 1000)
-    fee = _ceil_div(abs(quantity * price) * fee_bps, 1000 * 10_000)
-    return im + adverse + fee
-
-
 def order_margin(o: Order, quantity: int, m: MarketInfo, fee_bps: int) -> int:
-    return 0 if o.reduce_only else margin_need(o.is_buy, quantity, o.price, m, fee_bps)
-
-
-def reserved_from_exposure(rows, markets: dict[int, MarketInfo], fee_bps: int) -> int:
-    """rows of (market_id, is_buy, remaining, price): sum over markets of max(buy, sell) need."""
-    sides: dict[tuple[int, bool], int] = defaultdict(int)
-    for mid, is_buy, rem, price in rows:
-        m = markets.get(mid)
-        if m is not None:
-            sides[(mid, is_buy)] += margin_need(is_buy, rem, price, m, fee_bps)
-    return sum(max(sides[(mid, True)], sides[(mid, False)]) for mid in {k[0] for k in sides})
+    """Free margin a fill of ``quantity`` of ``o`` may consume (core.margin.order_need; 0 for reduce-only)."""
+    return 0 if o.reduce_only else order_need(o.is_buy, quantity, o.price, m, fee_bps)
 
 
 def reserved_margin(orders: list[StoredOrder], markets: dict[int, MarketInfo], fee_bps: int) -> int:
-    """Sum over markets of max(buy-side, sell-side) margin of open orders (module doc)."""
-    return reserved_from_exposure([(so.order.market_id, so.order.is_buy, so.remaining, so.order.price)
-                                   for so in orders if not so.order.reduce_only], markets, fee_bps)
+    """Margin the trader's open orders reserve (core.margin.reserved; reduce-only orders reserve nothing)."""
+    return reserved([Resting(so.order.market_id, so.order.is_buy, so.remaining, so.order.price)
+                     for so in orders if not so.order.reduce_only], markets, fee_bps)
 
 
 @dataclass
@@ -276,10 +247,10 @@ class OrderValidator:
             mi = self.chain.market(mid)
             if mi is not None:
                 markets[mid] = mi
-        need = reserved_from_exposure([*others, (o.market_id, o.is_buy, remaining, o.price)], markets,
-                                      self.settings.fee_bps)
-        if need > acct.free:
-            before = reserved_from_exposure(others, markets, self.settings.fee_bps)
+        r = reservation(acct.free, others, Resting(o.market_id, o.is_buy, remaining, o.price), markets,
+                        self.settings.fee_bps)
+        if not r.ok:
+            need, before = r.need, r.before
             raise RelayError(400, "insufficient_margin",
                              f"insufficient margin: this order needs {usd(need - before, ROUND_UP)} of initial margin "
                              f"and fees at {price_text(o.price, m.price_tick)} (open orders already reserve "

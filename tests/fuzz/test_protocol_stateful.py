@@ -58,7 +58,6 @@ import eth_abi
 import pytest
 from boa.contracts.base_evm_contract import BoaError
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 from hypothesis import note
 from hypothesis.errors import InvalidArgument
@@ -72,6 +71,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core import eip712
 from tests.utils.deployers import FEED_LIMITS, Protocol, Trader, USDC
 
 BPS = 10_000
@@ -164,35 +164,12 @@ SETUP_BOOK = (
     (3, 4, 2, False, 1_500_000),  # trader3 short 1,500 GPU-h of spread; long OI 1,500 of a 2,000 cap
 )
 
-ORDER_FIELDS = ("trader", "market_id", "is_buy", "quantity", "price", "nonce", "expiry", "reduce_only")
-ORDER_TYPES = [
-    {"name": "trader", "type": "address"}, {"name": "market_id", "type": "uint256"},
-    {"name": "is_buy", "type": "bool"}, {"name": "quantity", "type": "uint256"},
-    {"name": "price", "type": "int256"}, {"name": "nonce", "type": "uint256"},
-    {"name": "expiry", "type": "uint256"}, {"name": "reduce_only", "type": "bool"},
-]
-DOMAIN_TYPES = [
-    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-]
-
-
-def _typed_order(order: tuple, chain_id: int, verifying: str) -> dict:
-    return {
-        "types": {"EIP712Domain": DOMAIN_TYPES, "Order": ORDER_TYPES},
-        "primaryType": "Order",
-        "domain": {"name": "ComputeSpread", "version": "1", "chainId": chain_id, "verifyingContract": verifying},
-        "message": dict(zip(ORDER_FIELDS, order)),
-    }
-
-
 def order_digest(order: tuple, chain_id: int, verifying: str) -> bytes:
-    msg = encode_typed_data(full_message=_typed_order(order, chain_id, verifying))
-    return keccak(b"\x19" + msg.version + msg.header + msg.body)
+    return eip712.order_digest(eip712.Order(*order), chain_id, verifying)
 
 
 def sign_order(account, order: tuple, chain_id: int, verifying: str) -> bytes:
-    return account.sign_message(encode_typed_data(full_message=_typed_order(order, chain_id, verifying))).signature
+    return eip712.sign_digest(account, order_digest(order, chain_id, verifying))
 
 
 # ===================================================================== helpers

@@ -15,31 +15,20 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
+from core import eip712
 from sdk.devnet import ANVIL_KEYS, ROOT
 from tests.utils.plain_web3 import DOMAIN_TYPES, contract, fund, push_mark, send
 
 pytestmark = pytest.mark.integration
 
-ORDER_TYPES = [
-    {"name": "trader", "type": "address"},
-    {"name": "market_id", "type": "uint256"},
-    {"name": "is_buy", "type": "bool"},
-    {"name": "quantity", "type": "uint256"},
-    {"name": "price", "type": "int256"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "expiry", "type": "uint256"},
-    {"name": "reduce_only", "type": "bool"},
-]
+ORDER_TYPES = eip712.ORDER_FIELDS
 
 
 def _typed_order(manifest, order):
-    return {
-        "types": {"EIP712Domain": DOMAIN_TYPES, "Order": ORDER_TYPES},
-        "primaryType": "Order",
-        "domain": {"name": "ComputeSpread", "version": "1", "chainId": manifest["chain_id"],
-                   "verifyingContract": manifest["contracts"]["Exchange"]["address"]},
-        "message": order,
-    }
+    return {"types": eip712.ORDER_TYPES, "primaryType": "Order",
+            "domain": eip712.domain(eip712.ORDER_DOMAIN_NAME, manifest["chain_id"],
+                                    manifest["contracts"]["Exchange"]["address"]),
+            "message": order}
 
 
 def test_deploy__manifest__has_contracts_roles_and_default_markets(devnet):

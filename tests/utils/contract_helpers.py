@@ -14,6 +14,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
+from core import eip712
+from core import margin as core_margin
 from tests.utils.deployers import CONTRACTS, USDC, Protocol, Reporter, Trader
 
 MOCK_1271_WALLET = boa.load_partial(str(CONTRACTS / "testing" / "Mock1271Wallet.vy"))
@@ -41,24 +43,10 @@ MARKET_PARAM_REJECTIONS = [
     (dict(oi_cap=0), "Clearinghouse: zero OI cap"),
 ]
 
-ORDER_KEYS = ["trader", "market_id", "is_buy", "quantity", "price", "nonce", "expiry", "reduce_only"]
-DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-ORDER_TYPE = [
-    {"name": "trader", "type": "address"}, {"name": "market_id", "type": "uint256"},
-    {"name": "is_buy", "type": "bool"}, {"name": "quantity", "type": "uint256"},
-    {"name": "price", "type": "int256"}, {"name": "nonce", "type": "uint256"},
-    {"name": "expiry", "type": "uint256"}, {"name": "reduce_only", "type": "bool"},
-]
-REPORT_TYPE = [
-    {"name": "feed_ids", "type": "bytes32[]"},
-    {"name": "prices", "type": "int256[]"},
-    {"name": "observed_at", "type": "uint256"},
-]
+# the typed data is core.eip712's (defined once); digests here go through eth_account's generic
+# encoder, an implementation independent of core's hand-built one
+DOMAIN_TYPE = eip712.DOMAIN_FIELDS
+ORDER_KEYS = [f["name"] for f in eip712.ORDER_FIELDS]
 
 _nonces = itertools.count(1_000)
 
@@ -89,13 +77,9 @@ def addr(x) -> str:
     return str(Address(getattr(x, "address", x)))
 
 
-def ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
-
-
-def margin(size: int, fixed: int, rate_bps: int, mark: int) -> int:
-    """|q| * (fixed + rate * |mark|) / 1000, rounded up: one market's margin, hand-computed."""
-    return ceil_div(abs(size) * (fixed * BPS + rate_bps * abs(mark)), 1_000 * BPS)
+# one market's margin |q| * (fixed + rate * |mark|) / 1000, rounded up: core's rule, itself
+# pinned to the contract's margin_requirements on random states (tests/unit/core)
+ceil_div, margin = core_margin.ceil_div, core_margin.margin
 
 
 def typed_digest(td: dict) -> bytes:
@@ -104,23 +88,16 @@ def typed_digest(td: dict) -> bytes:
 
 
 def order_typed_data(order: tuple, chain_id: int, exchange: str) -> dict:
-    return {
-        "types": {"EIP712Domain": DOMAIN_TYPE, "Order": ORDER_TYPE},
-        "primaryType": "Order",
-        "domain": {"name": "ComputeSpread", "version": "1", "chainId": chain_id,
-                   "verifyingContract": addr(exchange)},
-        "message": dict(zip(ORDER_KEYS, order)),
-    }
+    return {"types": eip712.ORDER_TYPES, "primaryType": "Order",
+            "domain": eip712.domain(eip712.ORDER_DOMAIN_NAME, chain_id, addr(exchange)),
+            "message": dict(zip(ORDER_KEYS, order))}
 
 
 def report_typed_data(feed_ids, prices, observed_at: int, chain_id: int, oracle: str) -> dict:
-    return {
-        "types": {"EIP712Domain": DOMAIN_TYPE, "Report": REPORT_TYPE},
-        "primaryType": "Report",
-        "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": chain_id,
-                   "verifyingContract": addr(oracle)},
-        "message": {"feed_ids": list(feed_ids), "prices": list(prices), "observed_at": observed_at},
-    }
+    """Unchecked (tests sign rows the Oracle must refuse)."""
+    return {"types": eip712.REPORT_TYPES, "primaryType": "Report",
+            "domain": eip712.domain(eip712.REPORT_DOMAIN_NAME, chain_id, addr(oracle)),
+            "message": {"feed_ids": list(feed_ids), "prices": list(prices), "observed_at": observed_at}}
 
 
 def sign_order(signer, order: tuple, chain_id: int, exchange) -> bytes:

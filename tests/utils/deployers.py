@@ -9,8 +9,9 @@ from pathlib import Path
 
 import boa
 from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import keccak
+
+from core import eip712
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
@@ -144,26 +145,10 @@ class Protocol:
         return mid
 
     def sign_report(self, reporter: Reporter, feed_ids: list, prices: list, observed_at: int) -> bytes:
-        td = {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Report": [
-                    {"name": "feed_ids", "type": "bytes32[]"},
-                    {"name": "prices", "type": "int256[]"},
-                    {"name": "observed_at", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Report",
-            "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": self.chain_id,
-                       "verifyingContract": self.oracle.address},
-            "message": {"feed_ids": list(feed_ids), "prices": list(prices), "observed_at": observed_at},
-        }
-        return reporter.account.sign_message(encode_typed_data(full_message=td)).signature
+        # unchecked: tests sign rows the Oracle must refuse
+        struct = eip712.report_struct_hash(feed_ids, prices, observed_at, check=False)
+        return eip712.sign_digest(reporter.account, eip712.digest(
+            eip712.report_domain_separator(self.chain_id, self.oracle.address), struct))
 
     def push(self, feed_ids: list, prices: list, observed_at: int | None = None, reporters=None):
         """Every reporter signs (as the pusher sends every row it has), so a move beyond a
@@ -202,28 +187,8 @@ class Protocol:
         return (trader.address, market_id, is_buy, quantity, price, nonce, expiry, reduce_only)
 
     def sign_order(self, trader, order: tuple) -> bytes:
-        keys = ["trader", "market_id", "is_buy", "quantity", "price", "nonce", "expiry", "reduce_only"]
-        td = {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Order": [
-                    {"name": "trader", "type": "address"}, {"name": "market_id", "type": "uint256"},
-                    {"name": "is_buy", "type": "bool"}, {"name": "quantity", "type": "uint256"},
-                    {"name": "price", "type": "int256"}, {"name": "nonce", "type": "uint256"},
-                    {"name": "expiry", "type": "uint256"}, {"name": "reduce_only", "type": "bool"},
-                ],
-            },
-            "primaryType": "Order",
-            "domain": {"name": "ComputeSpread", "version": "1", "chainId": self.chain_id,
-                       "verifyingContract": self.exchange.address},
-            "message": dict(zip(keys, order)),
-        }
-        return trader.account.sign_message(encode_typed_data(full_message=td)).signature
+        d = eip712.order_digest(eip712.Order(*order), self.chain_id, self.exchange.address)
+        return eip712.sign_digest(trader.account, d)
 
     def trade(self, maker, taker, market_id: int, maker_is_buy: bool, quantity: int, price: int, nonce: int = 0):
         """Maker signs, taker fills on-chain."""

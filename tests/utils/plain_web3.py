@@ -1,24 +1,15 @@
 """Plain web3 + eth_account helpers for the integration tests that must trade with nothing of
-ours in between (no SDK, no keeper code): contracts from the manifest, a sent-and-mined tx, an
+ours in between (no SDK, no keeper code; only the pinned typed data from core.eip712): contracts from the manifest, a sent-and-mined tx, an
 oracle mark signed by every reporter, a funded account."""
 from __future__ import annotations
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from core import eip712
 from sdk.devnet import ANVIL_KEYS
 
-DOMAIN_TYPES = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-REPORT_TYPES = [
-    {"name": "feed_ids", "type": "bytes32[]"},
-    {"name": "prices", "type": "int256[]"},
-    {"name": "observed_at", "type": "uint256"},
-]
+DOMAIN_TYPES = eip712.DOMAIN_FIELDS
 
 
 def contract(w3, manifest, name):
@@ -39,15 +30,11 @@ def push_mark(w3, manifest, market, price):
     oracle = contract(w3, manifest, "Oracle")
     now = w3.eth.get_block("latest")["timestamp"]
     feed = bytes.fromhex(market["mark_feed"][2:])
-    domain = {"name": "ComputeSpread Oracle", "version": "1", "chainId": manifest["chain_id"],
-              "verifyingContract": oracle.address}
-    sigs = []
+    td = eip712.report_typed_data([feed], [price], now, manifest["chain_id"], oracle.address)
     # every reporter signs, as the pusher sends every row: with only a quorum the Oracle's
-    # circuit breaker would clamp a move beyond the feed's per-hour jump limit
-    for key in ANVIL_KEYS[1:4]:
-        td = {"types": {"EIP712Domain": DOMAIN_TYPES, "Report": REPORT_TYPES}, "primaryType": "Report",
-              "domain": domain, "message": {"feed_ids": [feed], "prices": [price], "observed_at": now}}
-        sigs.append(Account.from_key(key).sign_message(encode_typed_data(full_message=td)).signature)
+    # circuit breaker would clamp a move beyond the feed's per-hour jump limit; signed through
+    # eth_account's generic typed-data encoder (independent of core's hand-built digest)
+    sigs = [Account.from_key(key).sign_message(encode_typed_data(full_message=td)).signature for key in ANVIL_KEYS[1:4]]
     send(w3, oracle.functions.submit([feed], now, [[price]] * len(sigs), sigs), ANVIL_KEYS[0])
 
 

@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-
+from core import eip712
 from sdk.devnet import ANVIL_KEYS
 from sdk.margin import Holding
 from sdk.models import AccountState, Mark, Market, Position
-
-REPORT_TYPES = {
-    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-    "Report": [{"name": "feed_ids", "type": "bytes32[]"}, {"name": "prices", "type": "int256[]"},
-               {"name": "observed_at", "type": "uint256"}],
-}
-
 
 def push_price(reader, relayer, feed: str, price_units: int, observed_at: int | None = None) -> None:
     """Sign a Report for one feed with anvil reporters 1-3 (all of them) and submit it from
@@ -25,13 +15,10 @@ def push_price(reader, relayer, feed: str, price_units: int, observed_at: int | 
     pushes may share a block time, so the default is max(chain time, last observation + 1)."""
     fid = bytes.fromhex(feed[2:])
     now = observed_at if observed_at is not None else max(reader.now(), reader.feed(feed)["observed_at"] + 1)
-    td = {"types": REPORT_TYPES, "primaryType": "Report",
-          "domain": {"name": "ComputeSpread Oracle", "version": "1", "chainId": reader.chain_id,
-                     "verifyingContract": reader.oracle.address},
-          "message": {"feed_ids": [fid], "prices": [price_units], "observed_at": now}}
+    d = eip712.report_digest([fid], [price_units], now, reader.chain_id, reader.oracle.address)
     # every reporter signs, as the pusher sends every row: a move beyond the feed's jump
     # limit is stored, not clamped (Oracle circuit breaker)
-    sigs = [Account.from_key(k).sign_message(encode_typed_data(full_message=td)).signature for k in ANVIL_KEYS[1:4]]
+    sigs = [eip712.sign_digest(k, d) for k in ANVIL_KEYS[1:4]]
     relayer._transact(reader.oracle.functions.submit([fid], now, [[price_units]] * len(sigs), sigs), "submit report")
 
 

@@ -316,7 +316,7 @@ def test_devnet_mm_depth__covers_readme_and_planner_defaults_within_its_margin()
     README's 720 and the planner's default 5,356 GPU-hours of spread fill inside the 2 % limit,
     and the margin the relay reserves for all quotes fits the market maker's deposit."""
     from keepers.marketmaker import MarketMaker, QuoteParams
-    from keepers.matcher.validation import reserved_from_exposure
+    from core.margin import reserved as reserved_from_exposure
     from sdk.stack import DEVNET_MM_ARGS, MM_DEPOSIT_USD
 
     args = dict(zip(DEVNET_MM_ARGS[::2], DEVNET_MM_ARGS[1::2]))

@@ -2,8 +2,6 @@
 independent signer): deployed at the vectors' verifyingContract addresses on chain 31337,
 Exchange.order_hash and Oracle.report_digest reproduce the digests, and the cast signatures
 are accepted by fill and submit."""
-import json
-from pathlib import Path
 
 import boa
 import pytest
@@ -11,8 +9,9 @@ from eth_utils import keccak, to_checksum_address
 
 from tests.utils.contract_helpers import USDC, role_trader
 from tests.utils.deployers import CLEARINGHOUSE, EXCHANGE, MOCK_USDC, ORACLE, Protocol
+from tests.utils.vectors import EIP712_VECTORS
 
-VECTORS = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "eip712.json").read_text())
+VECTORS = EIP712_VECTORS
 ORDERS = [v for v in VECTORS["vectors"] if v["typed_data"]["primaryType"] == "Order"]
 REPORTS = [v for v in VECTORS["vectors"] if v["typed_data"]["primaryType"] == "Report"]
 EXCHANGE_AT = ORDERS[0]["typed_data"]["domain"]["verifyingContract"]

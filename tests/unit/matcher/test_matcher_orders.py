@@ -1,26 +1,15 @@
 """EIP-712 digest pinned by the golden vectors; the fast verifier agrees with ecrecover."""
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 from eth_account import Account
 
 from keepers.matcher.orders import Order, SignatureVerifier, domain_separator, recover_address, sign_order
+from tests.utils.vectors import ORDER_VECTORS
 
-ROOT = Path(__file__).resolve().parents[3]
-VECTORS = ROOT.parent / "shared/vectors/eip712.json"
-if not VECTORS.exists():
-    VECTORS = ROOT / "tests/fixtures/eip712.json"
-
-
-def _order_vectors():
-    return [v for v in json.loads(VECTORS.read_text())["vectors"] if v["typed_data"]["primaryType"] == "Order"]
-
-
-@pytest.mark.parametrize("vec", _order_vectors(), ids=lambda v: v["note"])
+@pytest.mark.parametrize("vec", ORDER_VECTORS, ids=lambda v: v["note"])
 def test_digest__golden_vector__matches_and_verifies(vec):
     td, m = vec["typed_data"], vec["typed_data"]["message"]
     o = Order(m["trader"], int(m["market_id"]), m["is_buy"], int(m["quantity"]), int(m["price"]), int(m["nonce"]),

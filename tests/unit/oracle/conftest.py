@@ -7,11 +7,12 @@ import json
 import pytest
 
 from oracle_test_helpers import FIXTURES
+from tests.utils.vectors import EIP712_VECTORS
 
 
 @pytest.fixture(scope="session")
 def eip712_vectors() -> dict:
-    return json.loads((FIXTURES / "eip712.json").read_text())
+    return EIP712_VECTORS
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from decimal import Decimal
 
@@ -12,8 +11,9 @@ import pytest
 from sdk import errors
 from sdk.models import Order, SignedOrder
 from sdk.relay_client import RelayClient
+from tests.utils.vectors import EIP712_VECTORS
 
-V = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "eip712.json").read_text())["vectors"][0]
+V = EIP712_VECTORS["vectors"][0]
 SIGNED = SignedOrder(Order.from_json(V["typed_data"]["message"]), V["signature"], V["digest"])
 
 

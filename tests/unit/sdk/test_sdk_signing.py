@@ -12,17 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdk import errors
+from tests.utils.vectors import EIP712_VECTORS, ORDER_VECTORS, TRADER_KEY
 from sdk.devnet import ANVIL_KEYS
 from sdk.models import Order, SignedOrder
 from sdk.signing import (
     NONCE_RANDOM_BITS, ORDER_TYPEHASH, FileNonce, TimeNonce, order_digest, order_typed_data, recover_signer, sign_order,
 )
 
-FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "eip712.json"
-VECTORS = json.loads(FIXTURE.read_text())
-ORDER_VECTORS = [v for v in VECTORS["vectors"] if v["typed_data"]["primaryType"] == "Order"]
-# the key /work/shared/vectors/generate.py signed the order vectors with (its K4)
-TRADER_KEY = "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30e34926a"
+VECTORS = EIP712_VECTORS
 
 
 def test_typehash__matches_vectors_and_design():
