@@ -30,12 +30,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from web3.logs import DISCARD
 
+from core.units import BPS, QUANTITY_SCALE, float_usd_to_base
 from keepers.book import EventSync, PositionBook
 from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call,
                            build_sender, kv, load_settings, main_loop)
 
-QUANTITY_SCALE = 1000
-BPS = 10_000
 MAX_ADL_BATCH = 16  # counterparties per deleverage call (contracts/constants.vy)
 log = logging.getLogger("keepers.liquidator")
 
@@ -424,7 +423,7 @@ class Liquidator:
         self.sender.sync_nonce()
         lp = self._liquidation_params()
         check = self.s.check_profit if self.s.check_profit is not None else self.chain.w3.eth.chain_id != ANVIL_CHAIN_ID
-        self.planner = Planner(lp, check, 0, int(self.s.min_profit_usd * 1e6))
+        self.planner = Planner(lp, check, 0, float_usd_to_base(self.s.min_profit_usd))
         self._markets()
         r = self.sync.sync(head.number, head.hash, head.parent_hash)
         self.m_resync.inc()
@@ -687,7 +686,7 @@ class Liquidator:
 
     def _gas_cost_units(self) -> int:
         wei = self.s.gas_per_liquidation * int(self.chain.w3.eth.gas_price)
-        return int(wei / 1e18 * self.s.eth_price_usd * 1e6)
+        return float_usd_to_base(wei / 1e18 * self.s.eth_price_usd)
 
 
 def build(settings: LiquidatorSettings, chain: Chain, metrics: Metrics) -> Liquidator:

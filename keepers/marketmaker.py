@@ -228,7 +228,7 @@ class MarketMakerRunner:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sdk.manifest import Manifest
+    from core.manifest import Manifest
 
     ap = argparse.ArgumentParser(prog="python -m keepers.marketmaker", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

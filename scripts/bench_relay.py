@@ -31,7 +31,7 @@ from keepers.matcher.orders import Order, domain_separator, sign_order
 from keepers.matcher.service import RelayProcess
 from keepers.matcher.tx import TxSender
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 
 USDC = 10**6
 N_ORDERS = 3_000

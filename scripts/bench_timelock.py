@@ -14,7 +14,7 @@ from eth_account import Account
 from web3 import Web3
 
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 from sdk.timelock import TimelockAdmin
 
 

@@ -35,14 +35,14 @@ from web3.exceptions import ContractLogicError, TimeExhausted
 from web3.logs import DISCARD
 
 from sdk import hedge as _hedge
-from sdk import units as u
+from core import units as u
 from sdk.errors import (
     ComputeSpreadError, HealthWouldFall, InsufficientAllowance, InsufficientBalance, InsufficientCollateral,
     InsufficientGasFunds, InsufficientMargin, InvalidAmount, InvalidOrder, MarketClosed, MarketHalted, NotLiquidatable,
     NotReducing,
     OrderRejected, SelfTrade, SignerRequired, TransactionFailed, decode_revert, usd_text,
 )
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 from sdk.margin import Holding, grows, project_trade, summarise
 from sdk.models import (
     AccountState, Execution, Fill, HedgePlan, LegResult, Market, MarketStatus, Order, SignedOrder, TxEstimate,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Mapping
 
-from sdk import units as u
+from core import units as u
 from sdk.models import Market
 
 

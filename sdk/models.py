@@ -2,7 +2,7 @@
 
 Money is ``Decimal`` USD (or int base units in fields ending ``_units``), sizes ``Decimal``
 units (MWh, GPU-hours) or int thousandths in ``_units`` fields. Conversions live in
-:mod:`sdk.units`. Every model is a frozen dataclass: safe to share across threads.
+:mod:`core.units`. Every model is a frozen dataclass: safe to share across threads.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal
 
-from sdk import units as u
+from core import units as u
 
 Side = Literal["buy", "sell"]
 

@@ -21,10 +21,9 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
-from sdk import units as u
+from core import units as u
 from sdk.errors import ChainMismatch, ComputeSpreadError, ManifestError, StaleMarket, UnknownMarket
-from sdk.manifest import Manifest
-from sdk.manifest import ManifestError as _BaseManifestError
+from core.manifest import Manifest
 from sdk.margin import Holding, Summary, liquidation_price
 from sdk.models import AccountState, Fill, Mark, Market, MarketStatus, Order, PnL, Position, Settlement
 
@@ -39,10 +38,7 @@ _MARKET_FIELDS = ("spec_hash", "mark_feed", "settlement_feed", "delivery_start",
 def load_manifest(manifest: Manifest | str | Path) -> Manifest:
     if isinstance(manifest, Manifest):
         return manifest
-    try:
-        return Manifest.load(manifest)
-    except _BaseManifestError as e:
-        raise ManifestError(str(e)) from e
+    return Manifest.load(manifest)
 
 
 def _hex(b: bytes | str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from sdk import units as u
+from core import units as u
 from sdk.errors import RelayError
 from sdk.models import SignedOrder
 

@@ -34,7 +34,7 @@ from eth_utils import keccak, to_checksum_address
 
 from sdk.errors import InvalidOrder
 from sdk.models import Order, SignedOrder
-from sdk.units import INT256_MAX, INT256_MIN, UINT256_MAX
+from core.units import INT256_MAX, INT256_MIN, UINT256_MAX
 
 DOMAIN_NAME = "ComputeSpread"
 DOMAIN_VERSION = "1"

@@ -29,7 +29,7 @@ from eth_account.messages import encode_typed_data
 from eth_utils import is_address, to_checksum_address
 
 from sdk import hedge as _hedge
-from sdk import units as u
+from core import units as u
 from sdk.client import Client
 from sdk.errors import (
     ComputeSpreadError, InsufficientBalance, InsufficientCollateral, InsufficientMargin, InvalidAmount, InvalidOrder,

@@ -16,7 +16,7 @@ from keepers.marketmaker import MarketMakerRunner, QuoteParams
 from keepers.matcher.orders import Order, domain_separator, sign_order
 from keepers.matcher.service import RelayProcess
 from sdk.devnet import ANVIL_KEYS
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 from tests.integration.test_deploy_and_fill import _contract, _fund, _push_mark, _send
 
 pytestmark = pytest.mark.integration

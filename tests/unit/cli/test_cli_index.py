@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from oracle.manifest import market_entry, parse_manifest
+from core.manifest import market_entry, parse_manifest
 from oracle.reporter import Reporter
 from oracle.settings import OracleSettings
 from oracle.signing import ReportSigner
 from oracle.service import build_source
-from oracle.specs import settlement_feed, symbol
+from core.specs import settlement_feed, symbol
 from oracle.valuation import Valuer
 from sdk.cli.index import build_spec
 from sdk.cli.main import app
