@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import astuple, dataclass, fields, make_dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any, Mapping, Sequence
 
@@ -124,6 +124,20 @@ class _Struct:
                                "is the ABI in core/abis stale?")
         return cls(*(_convert(t, v) for t, v in zip(cls._abi_types, values)))
 
+    @classmethod
+    def abi_type(cls) -> str:
+        """The struct as one ABI tuple type, e.g. ``(bool,bool,int256,uint256)``."""
+        return f"({','.join(cls._abi_types)})"
+
+    @classmethod
+    def from_returndata(cls, data: bytes):
+        """Decode the raw ``eth_call`` return data of a function returning this struct."""
+        try:
+            (raw,) = abi_decode([cls.abi_type()], bytes(data))
+        except Exception as e:  # eth-abi raises several decoding errors; one typed error for callers
+            raise AbiError(f"{cls.__name__}: cannot decode return data: {e}") from e
+        return cls.decode(raw)
+
     def encode(self) -> tuple:
         """The tuple a contract call takes, in ABI field order."""
         return astuple(self)
@@ -166,11 +180,11 @@ class EventType:
     name: str
     inputs: tuple[tuple[str, str, bool], ...]  # (name, ABI type, indexed)
 
-    @property
+    @cached_property
     def signature(self) -> str:
         return f"{self.name}({','.join(t for _, t, _ in self.inputs)})"
 
-    @property
+    @cached_property
     def topic(self) -> str:
         """topic0: keccak of the canonical signature, ``0x`` lowercase hex."""
         return "0x" + keccak(text=self.signature).hex()
@@ -181,11 +195,22 @@ class EventType:
 
     def decode(self, log: Mapping[str, Any]) -> dict[str, Any]:
         """The log's arguments by name. :class:`AbiError` when the log is another event or malformed."""
+        out = self.decode_topics(log)
+        plain = [(n, t) for n, t, ix in self.inputs if not ix]
+        try:
+            values = abi_decode([t for _, t in plain], _bytes(log.get("data") or b""))
+        except Exception as e:  # eth-abi raises several decoding errors; one typed error for callers
+            raise AbiError(f"{self.name}: cannot decode log data: {e}") from e
+        for (n, t), v in zip(plain, values):
+            out[n] = to_checksum_address(v) if t == "address" else v
+        return out
+
+    def decode_topics(self, log: Mapping[str, Any]) -> dict[str, Any]:
+        """Only the indexed arguments (what a topic filter returns without reading ``data``)."""
         topics = list(log.get("topics") or [])
         if not topics or _hexstr(topics[0]) != self.topic:
             raise AbiError(f"log is not {self.contract}.{self.signature}")
         indexed = [(n, t) for n, t, ix in self.inputs if ix]
-        plain = [(n, t) for n, t, ix in self.inputs if not ix]
         if len(topics) != 1 + len(indexed):
             raise AbiError(f"{self.name}: expected {1 + len(indexed)} topics, got {len(topics)}")
         out: dict[str, Any] = {}
@@ -193,14 +218,10 @@ class EventType:
             for (n, t), topic in zip(indexed, topics[1:]):
                 raw = _bytes(topic)
                 # an indexed dynamic value is logged as its hash: hand back the hash
-                out[n] = raw if t in ("string", "bytes") or t.endswith("]") else abi_decode([t], raw)[0]
-            values = abi_decode([t for _, t in plain], _bytes(log.get("data") or b""))
-        except Exception as e:  # eth-abi raises several decoding errors; one typed error for callers
-            raise AbiError(f"{self.name}: cannot decode log: {e}") from e
-        out.update(zip((n for n, _ in plain), values))
-        for n, t, _ in self.inputs:
-            if t == "address":
-                out[n] = to_checksum_address(out[n])
+                v = raw if t in ("string", "bytes") or t.endswith("]") else abi_decode([t], raw)[0]
+                out[n] = to_checksum_address(v) if t == "address" else v
+        except Exception as e:
+            raise AbiError(f"{self.name}: cannot decode topics: {e}") from e
         return out
 
 

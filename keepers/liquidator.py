@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from web3.logs import DISCARD
 
+from core import abi
 from core.units import BPS, QUANTITY_SCALE, float_usd_to_base
 from keepers.book import EventSync, PositionBook
 from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call,
@@ -444,9 +445,9 @@ class Liquidator:
         n = int(self.ch.functions.market_count().call())
         self.market_ids = list(range(1, n + 1))
         self.params = {}
-        for mid, m in zip(self.market_ids, batch_call(self.chain.w3, [self.ch.functions.market(i) for i in self.market_ids])):
-            # mm_fixed, mm_rate_bps, price_tick, quantity_step, min_quantity
-            self.params[mid] = (int(m[11]), int(m[12]), int(m[8]), int(m[6]), int(m[7]))
+        for mid, raw in zip(self.market_ids, batch_call(self.chain.w3, [self.ch.functions.market(i) for i in self.market_ids])):
+            m = abi.Market.decode(raw)
+            self.params[mid] = (m.mm_fixed, m.mm_rate_bps, m.price_tick, m.quantity_step, m.min_quantity)
 
     def market_vector(self) -> MarketVector:
         """Marks, freshness and parameters for the book's columns (one batched read)."""
@@ -461,7 +462,8 @@ class Liquidator:
             mv.mark[j], mv.fresh[j] = marks[j][0], bool(marks[j][2])
             (mv.mm_fixed[j], mv.mm_rate_bps[j], mv.price_tick[j], mv.quantity_step[j],
              mv.min_quantity[j]) = self.params[m]
-            mv.halted[j], mv.settled[j] = bool(states[j][0]), bool(states[j][1])
+            st = abi.MarketState.decode(states[j])
+            mv.halted[j], mv.settled[j] = st.halted, st.settled
         return mv
 
     # ------------------------------------------------------------ per block

@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from core import specs, units
+from core import abi, specs, units
 from core.manifest import market_entry
 
 DEFAULT_MARKETS = Path(__file__).resolve().parents[1] / "markets" / "default.json"
@@ -94,13 +94,9 @@ class ListedMarket:
     feed_limits: tuple[int, int, int, int] = (0, 0, 0, 0)  # band_floor, band_bps, jump_floor, jump_bps
 
     def struct(self) -> tuple:
-        p = self.params
-        return (
-            bytes.fromhex(self.spec_hash[2:]), self.mark_feed, self.settlement_feed,
-            p["delivery_start"], p["delivery_end"], p["last_trade_time"], p["quantity_step"],
-            p["min_quantity"], p["price_tick"], p["im_fixed"], p["im_rate_bps"], p["mm_fixed"],
-            p["mm_rate_bps"], p["max_price_age"], p["dispute_window"], p["oi_cap"],
-        )
+        """The `Market` tuple `list_market` takes, built by field name from the ABI."""
+        return abi.Market.decode({**self.params, "spec_hash": self.spec_hash, "mark_feed": self.mark_feed,
+                                  "settlement_feed": self.settlement_feed}).encode()
 
     def manifest_entry(self, market_id: int) -> dict:
         return {
