@@ -302,6 +302,17 @@ def exact_units(prices_usd: np.ndarray, scale: int = USD_SCALE) -> np.ndarray:
     return u.astype(np.int64)
 
 
+# ---------------------------------------------------------------- native coin
+
+ETH_DECIMALS = 18
+
+
+def wei_to_eth(wei: int) -> Decimal:
+    """Wei -> ETH (the chain's native coin, for gas), exact."""
+    with localcontext(prec=_PREC):
+        return Decimal(_base_int(wei, "wei")).scaleb(-ETH_DECIMALS)
+
+
 # ---------------------------------------------------------------- floats for statistics and display
 
 

@@ -14,13 +14,14 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
+from core.units import USD_SCALE
 from oracle.signing import ReportSigner
 from scripts._markets import feed_limits
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
 from sdk.models import Order
 from sdk.signing import sign_order
 
-USDC = 10**6
+USDC = USD_SCALE  # base units per USD
 # Targets: the core-protocol issue's first ones, and for the paths issue 16 must not make
 # dearer, +5% over their figures before it (BENCHMARKS.md of 2026-11-26: fill 152,476, liquidate
 # 193,561, submit 72,746 / 155,325 / 438,417)

@@ -193,8 +193,8 @@ class Client(Reader):
         have = self.w3.eth.get_balance(self.address)
         if have < need:
             raise InsufficientGasFunds(
-                f"{action}: the wallet {self.address} holds {Decimal(have).scaleb(-18)} ETH but the transaction "
-                f"may cost {Decimal(need).scaleb(-18)} ETH in gas; fund it with the chain's native coin")
+                f"{action}: the wallet {self.address} holds {u.wei_to_eth(have)} ETH but the transaction "
+                f"may cost {u.wei_to_eth(need)} ETH in gas; fund it with the chain's native coin")
         return self._signer.sign_tx(tx)
 
     def _send_raw(self, raw: bytes, action: str) -> bytes:

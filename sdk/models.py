@@ -440,7 +440,7 @@ class TxEstimate:
 
     @property
     def gas_cost_eth(self) -> Decimal:
-        return Decimal(self.gas * self.gas_price_wei).scaleb(-18)
+        return u.wei_to_eth(self.gas * self.gas_price_wei)
 
     @property
     def fee(self) -> Decimal:

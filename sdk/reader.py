@@ -22,7 +22,7 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from core import units as u
-from sdk.errors import ChainMismatch, ComputeSpreadError, ManifestError, StaleMarket, UnknownMarket
+from sdk.errors import ChainMismatch, ComputeSpreadError, StaleMarket, UnknownMarket
 from core import abi
 from core.manifest import Manifest
 from sdk.margin import Holding, Summary, liquidation_price
