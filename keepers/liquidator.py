@@ -31,7 +31,7 @@ import numpy as np
 from web3.logs import DISCARD
 
 from core import abi
-from core.units import BPS, QUANTITY_SCALE, float_usd_to_base
+from core.units import BPS, QUANTITY_SCALE, USD_SCALE, float_usd_to_base, wei_to_eth
 from keepers.book import EventSync, PositionBook
 from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call,
                            build_sender, kv, load_settings, main_loop)
@@ -133,8 +133,8 @@ class LiquidationParams:
     penalty_bps: int = 5_000
     penalty_cap_bps: int = 1_000
     reward_bps: int = 10
-    min_reward: int = 10**6
-    max_reward: int = 1_000 * 10**6
+    min_reward: int = USD_SCALE
+    max_reward: int = 1_000 * USD_SCALE
 
     def reward(self, size: int, price: int) -> int:
         """Reward for taking ``size`` thousandths at ``price`` (contract's ``_reward``)."""
@@ -688,7 +688,7 @@ class Liquidator:
 
     def _gas_cost_units(self) -> int:
         wei = self.s.gas_per_liquidation * int(self.chain.w3.eth.gas_price)
-        return float_usd_to_base(wei / 1e18 * self.s.eth_price_usd)
+        return float_usd_to_base(float(wei_to_eth(wei)) * self.s.eth_price_usd)
 
 
 def build(settings: LiquidatorSettings, chain: Chain, metrics: Metrics) -> Liquidator:

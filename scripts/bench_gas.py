@@ -88,7 +88,7 @@ class Bench:
 
     def order(self, trader, market_id, is_buy, qty, price):
         self.nonce += 1
-        o = Order(trader.address, market_id, is_buy, qty, price, self.nonce, self.now() + 10**6)
+        o = Order(trader.address, market_id, is_buy, qty, price, self.nonce, self.now() + 1_000_000)
         signed = sign_order(o, trader, self.m["chain_id"], self.ex.address)
         return o.as_tuple(), bytes.fromhex(signed.signature[2:])
 
@@ -120,7 +120,7 @@ class Bench:
         feeds = [bytes.fromhex(m["mark_feed"][2:]) for m in (power, gpu, short)]
         self.submit(feeds, [45_000_000, 2_500_000, 50_000_000])
 
-        maker, taker = self.account(10**6 * USDC), self.account(10**6 * USDC)
+        maker, taker = self.account(1_000_000 * USDC), self.account(1_000_000 * USDC)
         self.send(self.ch.functions.deposit(500_000 * USDC), maker, "deposit (first)")
         self.send(self.ch.functions.deposit(500_000 * USDC), taker)
         self.send(self.ch.functions.deposit(1_000 * USDC), maker, "deposit (existing account)")
@@ -146,10 +146,10 @@ class Bench:
                         reporters=self.reporters)
 
         # liquidations: thinly margined shorts (each 2,000 USDC, short at $45), a liquidator with deep collateral
-        liquidator = self.account(10**6 * USDC)
-        self.send(self.ch.functions.deposit(10**6 * USDC), liquidator)
-        lmaker = self.account(10**6 * USDC)
-        self.send(self.ch.functions.deposit(10**6 * USDC), lmaker)
+        liquidator = self.account(1_000_000 * USDC)
+        self.send(self.ch.functions.deposit(1_000_000 * USDC), liquidator)
+        lmaker = self.account(1_000_000 * USDC)
+        self.send(self.ch.functions.deposit(1_000_000 * USDC), lmaker)
         victims = []
         for _ in range(3):
             v = self.account(2_000 * USDC)
@@ -190,8 +190,8 @@ class Bench:
             raise RuntimeError(f"close-out row did not close out with a reward: {dict(ev.args)}")
 
         # settlement: 51 accounts short the BENCH market against one long
-        big = self.account(10**6 * USDC)
-        self.send(self.ch.functions.deposit(10**6 * USDC), big)
+        big = self.account(1_000_000 * USDC)
+        self.send(self.ch.functions.deposit(1_000_000 * USDC), big)
         holders = []
         for _ in range(51):
             h = self.account(1_000 * USDC)
