@@ -66,7 +66,7 @@ def to_decimal(value: Number, what: str = "amount", *, floats: bool = False) -> 
 
     Floats are refused unless ``floats=True`` names a statistic, which then goes through its
     shortest repr (``0.1`` -> ``Decimal("0.1")``, not the binary ``0.1000000000000000055...``)."""
-    if isinstance(value, bool) or (isinstance(value, float) and not floats):
+    if isinstance(value, bool) or (isinstance(value, (float, np.floating)) and not floats):
         raise InvalidAmount(f"{what} {value!r} is a {type(value).__name__}; pass a Decimal, int or str "
                             f"(e.g. Decimal('{value}')) so no precision is lost")
     if isinstance(value, Decimal):

@@ -244,3 +244,22 @@ def test_exact_units__sub_micro_dollar_price__refused():
 def test_quantity_and_bps__round_trip(n):
     assert u.quantity_to_units(u.units_to_quantity(n)) == n
     assert u.fraction_to_bps(u.bps_to_fraction(n)) == n
+
+
+@pytest.mark.parametrize("bad", [__import__("numpy").float32(1.5), __import__("numpy").float64(0.1), 0.1])
+def test_usd_to_base__numpy_or_python_float__refused(bad):
+    with pytest.raises(errors.InvalidAmount, match="float"):
+        u.usd_to_base(bad)
+    assert u.float_usd_to_base(bad) == u.usd_to_base(str(bad), "half_even")
+
+
+def test_numpy_ints__accepted_as_ints():
+    import numpy as np
+    assert u.base_to_usd(np.int64(-1_500_000)) == Decimal("-1.5")
+    assert u.usd_to_base(np.int64(2)) == 2_000_000
+
+
+def test_wei_to_eth__exact():
+    assert u.wei_to_eth(1) == Decimal("1E-18") and u.wei_to_eth(2 * 10**18) == 2
+    with pytest.raises(TypeError):
+        u.wei_to_eth(1.0)
