@@ -28,7 +28,7 @@ from eth_utils import keccak, to_checksum_address
 __all__ = ["CONTRACTS", "AbiError", "AccountSummary", "EventType", "Market", "MarketParams", "MarketState",
            "abi", "event", "events", "struct"]
 
-#: contracts whose ABI ships in core/abis (see scripts/abis.py)
+#: contracts whose ABI ships in core/abis (MockUSDC: the devnet collateral); scripts/abis.py writes them
 CONTRACTS = ("Oracle", "Clearinghouse", "Exchange", "Timelock", "FeedAggregator", "MockUSDC")
 
 #: each struct, by the function whose argument or return value it is (searched in every shipped ABI,
@@ -155,10 +155,12 @@ def struct(name: str) -> type:
     return cls
 
 
-Market = struct("Market")
-MarketParams = struct("MarketParams")
-MarketState = struct("MarketState")
-AccountSummary = struct("AccountSummary")
+def __getattr__(name: str) -> type:
+    # Market, MarketParams, MarketState, AccountSummary: built on first use, so that importing this
+    # module (scripts/abis.py does, to regenerate the files) never depends on the files being current
+    if name in STRUCT_SOURCES:
+        return struct(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------- events

@@ -14,11 +14,13 @@ import json
 import sys
 from pathlib import Path
 
+from core.abi import CONTRACTS as ABI_CONTRACTS
+
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS = ROOT / "contracts"
 OUT = ROOT / "core" / "abis"
-#: the deployable contracts whose calls and logs off-chain code reads (MockUSDC: the devnet collateral)
-SHIPPED = ("Oracle", "Clearinghouse", "Exchange", "Timelock", "FeedAggregator", "MockUSDC")
+#: the deployable contracts whose calls and logs off-chain code reads (a new one: add it to core.abi.CONTRACTS)
+SHIPPED = ABI_CONTRACTS
 
 
 def source(name: str) -> Path:
