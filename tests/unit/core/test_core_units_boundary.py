@@ -54,3 +54,16 @@ def test_units__scan_catches_a_hand_conversion(tmp_path):
     (pkg / "bad.py").write_text('"""docs may say 1e6"""\nx = int(usd * 1e6)  # 10**6\ny = Decimal(u).scaleb(-6)\nUSDC_DECIMALS = 6\nz = 10 ** 6 * q\n')
     found = hand_conversions(tmp_path)
     assert [f.split(":")[1] for f in found] == ["2", "3", "4", "5"]
+
+
+def test_core__imports_no_web3_fastapi_sql_or_http():
+    """core is pure rules: importing all of it pulls in no node, web, database or HTTP client."""
+    import subprocess
+    import sys
+
+    code = ("import sys, core.abi, core.calendar, core.errors, core.manifest, core.specs, core.units; "
+            "core.abi.Market; "
+            "print(sorted(m for m in ('web3', 'fastapi', 'starlette', 'sqlalchemy', 'httpx', 'requests', 'ape', 'boa') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
