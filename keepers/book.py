@@ -16,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from eth_abi import decode as abi_decode
-from web3 import Web3
+from core import abi
 
-POSITION_UPDATED = "0x" + Web3.keccak(text="PositionUpdated(address,uint256,int256,int256,int256)").hex().removeprefix("0x")
-COLLATERAL_UPDATED = "0x" + Web3.keccak(text="CollateralUpdated(address,int256)").hex().removeprefix("0x")
+_POSITION = abi.event("Clearinghouse", "PositionUpdated")
+_COLLATERAL = abi.event("Clearinghouse", "CollateralUpdated")
+POSITION_UPDATED, COLLATERAL_UPDATED = _POSITION.topic, _COLLATERAL.topic
 TOPICS = [[POSITION_UPDATED, COLLATERAL_UPDATED]]
 
 
@@ -42,24 +42,15 @@ class CollateralEvent:
     index: int
 
 
-def _hex(x) -> str:
-    return x.hex() if isinstance(x, (bytes, bytearray)) else str(x)
-
-
 def decode_log(lg) -> PositionEvent | CollateralEvent | None:
-    """Decode a raw log of either event (eth_abi, no contract object: fast for resyncs)."""
-    t0 = "0x" + _hex(lg["topics"][0]).removeprefix("0x")
+    """Decode a raw log of either event by the ABI's field names (no contract object: fast for resyncs)."""
     block, index = int(lg["blockNumber"]), int(lg["logIndex"])
-    data = lg["data"]
-    data = bytes(data) if not isinstance(data, str) else bytes.fromhex(data.removeprefix("0x"))
-    acct = Web3.to_checksum_address("0x" + _hex(lg["topics"][1]).removeprefix("0x")[-40:])
-    if t0 == POSITION_UPDATED:
-        mid = int(_hex(lg["topics"][2]).removeprefix("0x"), 16)
-        q, on, _ = abi_decode(["int256", "int256", "int256"], data)
-        return PositionEvent(acct, mid, q, on, block, index)
-    if t0 == COLLATERAL_UPDATED:
-        (c,) = abi_decode(["int256"], data)
-        return CollateralEvent(acct, c, block, index)
+    if _POSITION.matches(lg):
+        a = _POSITION.decode(lg)
+        return PositionEvent(a["account"], a["market_id"], a["quantity"], a["open_notional"], block, index)
+    if _COLLATERAL.matches(lg):
+        a = _COLLATERAL.decode(lg)
+        return CollateralEvent(a["account"], a["collateral"], block, index)
     return None
 
 

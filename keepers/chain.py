@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 
-from sdk.manifest import Manifest, ManifestError
+from core.manifest import Manifest, ManifestError
 
 ANVIL_CHAIN_ID = 31337
 log = logging.getLogger("keepers.chain")

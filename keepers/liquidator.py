@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from web3.logs import DISCARD
 
+from core import abi
 from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's public names
     MAX_ADL_BATCH,
     Counterparty,
@@ -42,6 +43,7 @@ from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's pub
     rank_counterparties,
 )
 from core.margin import BPS, QUANTITY_SCALE, MarketVector, ScanResult, screen, value  # noqa: F401
+from core.units import USD_SCALE, float_usd_to_base, wei_to_eth  # noqa: F401
 from keepers.book import EventSync, PositionBook
 from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call,
                            build_sender, kv, load_settings, main_loop)
@@ -267,7 +269,7 @@ class Liquidator:
         self.sender.sync_nonce()
         lp = self._liquidation_params()
         check = self.s.check_profit if self.s.check_profit is not None else self.chain.w3.eth.chain_id != ANVIL_CHAIN_ID
-        self.planner = Planner(lp, check, 0, int(self.s.min_profit_usd * 1e6))
+        self.planner = Planner(lp, check, 0, float_usd_to_base(self.s.min_profit_usd))
         self._markets()
         r = self.sync.sync(head.number, head.hash, head.parent_hash)
         self.m_resync.inc()
@@ -288,9 +290,9 @@ class Liquidator:
         n = int(self.ch.functions.market_count().call())
         self.market_ids = list(range(1, n + 1))
         self.params = {}
-        for mid, m in zip(self.market_ids, batch_call(self.chain.w3, [self.ch.functions.market(i) for i in self.market_ids])):
-            # mm_fixed, mm_rate_bps, price_tick, quantity_step, min_quantity
-            self.params[mid] = (int(m[11]), int(m[12]), int(m[8]), int(m[6]), int(m[7]))
+        for mid, raw in zip(self.market_ids, batch_call(self.chain.w3, [self.ch.functions.market(i) for i in self.market_ids])):
+            m = abi.Market.decode(raw)
+            self.params[mid] = (m.mm_fixed, m.mm_rate_bps, m.price_tick, m.quantity_step, m.min_quantity)
 
     def market_vector(self) -> MarketVector:
         """Marks, freshness and parameters for the book's columns (one batched read)."""
@@ -305,7 +307,8 @@ class Liquidator:
             mv.mark[j], mv.fresh[j] = marks[j][0], bool(marks[j][2])
             (mv.mm_fixed[j], mv.mm_rate_bps[j], mv.price_tick[j], mv.quantity_step[j],
              mv.min_quantity[j]) = self.params[m]
-            mv.halted[j], mv.settled[j] = bool(states[j][0]), bool(states[j][1])
+            st = abi.MarketState.decode(states[j])
+            mv.halted[j], mv.settled[j] = st.halted, st.settled
         return mv
 
     # ------------------------------------------------------------ per block
@@ -530,7 +533,7 @@ class Liquidator:
 
     def _gas_cost_units(self) -> int:
         wei = self.s.gas_per_liquidation * int(self.chain.w3.eth.gas_price)
-        return int(wei / 1e18 * self.s.eth_price_usd * 1e6)
+        return float_usd_to_base(float(wei_to_eth(wei)) * self.s.eth_price_usd)
 
 
 def build(settings: LiquidatorSettings, chain: Chain, metrics: Metrics) -> Liquidator:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from sdk import units as u
+from core import units as u
 from sdk.client import Client
 from sdk.errors import ComputeSpreadError, RelayError, UnknownMarket
 from sdk.models import Market, MarketStatus
@@ -271,7 +271,7 @@ class MarketMakerRunner:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from sdk.manifest import Manifest
+    from core.manifest import Manifest
 
     ap = argparse.ArgumentParser(prog="python -m keepers.marketmaker", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

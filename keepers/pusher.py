@@ -31,6 +31,7 @@ import httpx
 from pydantic import field_validator
 from pydantic_settings import NoDecode
 
+from core import abi
 from keepers.chain import (Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call, build_sender, kv,
                            load_settings, main_loop)
 
@@ -245,10 +246,10 @@ class Pusher:
         ch = self.manifest.contract(self.chain.w3, "Clearinghouse")
         meta = {}
         for m in self.manifest.markets:
-            mk = ch.functions.market(m["id"]).call()
-            hb = min(self.s.heartbeat, int(mk[13]) // 2)  # max_price_age / 2
+            mk = abi.Market.decode(ch.functions.market(m["id"]).call())
+            hb = min(self.s.heartbeat, mk.max_price_age // 2)
             meta[m["mark_feed"].lower()] = ("mark", 0, hb)
-            meta[m["settlement_feed"].lower()] = ("settlement", int(mk[4]), hb)
+            meta[m["settlement_feed"].lower()] = ("settlement", mk.delivery_end, hb)
         self.feeds_meta = meta
 
     # ------------------------------------------------------------ per block

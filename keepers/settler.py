@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from pydantic import field_validator
 
+from core import abi
 from keepers.book import EventSync, PositionBook
 from keepers.chain import (Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call, build_sender, kv,
                            load_settings, main_loop)
@@ -156,8 +157,10 @@ class Settler:
         ids = list(range(1, n + 1))
         res = batch_call(self.chain.w3, [self.ch.functions.market(i) for i in ids] +
                          [self.ch.functions.market_state(i) for i in ids])
-        return [MarketInfo(i, bytes(m[2]), int(m[4]), int(m[14]), bool(st[1]))
-                for i, m, st in zip(ids, res[:n], res[n:])]
+        markets = [abi.Market.decode(m) for m in res[:n]]
+        states = [abi.MarketState.decode(st) for st in res[n:]]
+        return [MarketInfo(i, m.settlement_feed, m.delivery_end, m.dispute_window, st.settled)
+                for i, m, st in zip(ids, markets, states)]
 
     def on_block(self, head: Head) -> dict:
         sync = self.sync.sync(head.number, head.hash, head.parent_hash)

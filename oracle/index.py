@@ -21,8 +21,8 @@ from typing import Literal
 
 import numpy as np
 
-from oracle.calendar import profile_hours
-from oracle.units import to_decimal, to_units
+from core.calendar import profile_hours
+from core.units import float_usd_to_base, to_decimal
 
 MAD_TO_SIGMA = 1.4826  # MAD x 1.4826 estimates sigma for normally distributed quotes
 
@@ -209,7 +209,7 @@ def gpu_index_at(ts, providers, prices, n_listings, time: int, params: GpuIndexP
     rejected = {str(names[i]): float(row[i]) for i in range(len(names)) if not k[i] and not np.isnan(row[i])}
     stale = tuple(str(names[i]) for i in range(len(names)) if np.isnan(row[i]))
     v = None if reasons[0] else float(value[0])
-    return GpuIndexResult(int(time), v, None if v is None else to_units(v), str(reasons[0]), used, rejected, stale)
+    return GpuIndexResult(int(time), v, None if v is None else float_usd_to_base(v), str(reasons[0]), used, rejected, stale)
 
 
 def manipulation_bound(other_quotes) -> tuple[float, float]:
@@ -270,7 +270,7 @@ def power_profile_average(series_ts, series_px, start: int, end: int, profile: s
     if len(hours) == 0 or missing:
         return PowerAverage(None, None, len(hours), int(found.sum()), missing, total)
     value = total / len(hours)
-    return PowerAverage(value, to_units(value), len(hours), len(hours), (), total)
+    return PowerAverage(value, float_usd_to_base(value), len(hours), len(hours), (), total)
 
 
 # --------------------------------------------------------------------------- spread
@@ -278,4 +278,5 @@ def power_profile_average(series_ts, series_px, start: int, end: int, profile: s
 
 def spread_price(gpu_usd: float | Decimal, power_usd: float | Decimal, mwh_per_gpu_hour: str | Decimal) -> Decimal:
     """USD per GPU-hour: GPU index - mwh_per_gpu_hour x power price (USD/MWh), exact in Decimal."""
-    return to_decimal(gpu_usd) - to_decimal(mwh_per_gpu_hour) * to_decimal(power_usd)
+    return (to_decimal(gpu_usd, "GPU price", floats=True)
+            - to_decimal(mwh_per_gpu_hour, "MWh per GPU-hour", floats=True) * to_decimal(power_usd, "power price", floats=True))

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from oracle.errors import OracleError, WindowOpen
-from oracle.manifest import Manifest, Market
+from core.manifest import Manifest, MarketEntry
 from oracle.signing import ReportSigner, SignedReport
-from oracle.specs import feed_hex
+from core.specs import feed_hex
 from oracle.valuation import Valuation, Valuer
 
 log = logging.getLogger("oracle.reporter")
@@ -40,7 +40,7 @@ class Observation:
 class FeedState:
     feed_id: bytes
     role: str  # MARK | SETTLEMENT
-    market: Market
+    market: MarketEntry
     latest: Observation | None = None
     status: str = "pending"  # ok | pending (settlement before delivery_end) | error
     detail: str | None = None
@@ -56,10 +56,10 @@ class Reporter:
                  signer: ReportSigner | None = None, history_len: int = 1000, max_report_lag_s: int = 600):
         self.manifest, self.valuer, self.clock, self.signer = manifest, valuer, clock, signer
         self.feeds: dict[bytes, FeedState] = {}
-        for m in manifest.markets:
+        for m in manifest.entries:
             self.feeds[m.mark_feed] = FeedState(m.mark_feed, MARK, m, history=deque(maxlen=history_len))
             self.feeds[m.settlement_feed] = FeedState(m.settlement_feed, SETTLEMENT, m, history=deque(maxlen=history_len))
-        self.markets = {m.id: m for m in manifest.markets}
+        self.markets = {m.id: m for m in manifest.entries}
         self.max_report_lag_s = max_report_lag_s
         self.now: int | None = None
         self.report: SignedReport | None = None

@@ -21,8 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from oracle import __version__
-from oracle.calendar import profile_words
-from oracle.manifest import Manifest, load_manifest
+from core.calendar import profile_words
+from core.manifest import Manifest
 from oracle.models import (FeedHistoryPublic, FeedPublic, FeedsPublic, HealthPublic, HistoryQuery, MarketSpecPublic,
                            ObservationPublic, ReportPublic, ReportQuery)
 from oracle.reporter import FeedState, Reporter, ReportUnavailable
@@ -30,7 +30,7 @@ from oracle.settings import OracleSettings
 from oracle.signing import KeyConfigError, ReportSigner
 from oracle.sources import (ErcotDamSource, PjmDataMinerSource, PriceSource, PrimeIntellectGpuSource, ReplaySource,
                             RoutingSource, httpx_fetch)
-from oracle.specs import canonical_json, feed_hex, parse_feed_id
+from core.specs import canonical_json, feed_hex, parse_feed_id
 from oracle.valuation import Valuer
 
 log = logging.getLogger("oracle.service")
@@ -237,7 +237,8 @@ def read_metrics(reporter: ReporterDep, request: Request) -> Response:
 def create_app(settings: OracleSettings, *, manifest: Manifest | None = None, clock: Callable[[], int] | None = None,
                source: PriceSource | None = None, signer: ReportSigner | None = None) -> FastAPI:
     """Build a reporter app. Anything not injected is built from ``settings``."""
-    manifest = manifest or load_manifest(settings.manifest)
+    # the reporter needs only the Oracle; a spec that disagrees with its listed hash fails here, at start
+    manifest = (manifest or Manifest.load(settings.manifest, required=("Oracle",))).verified()
     if clock is None:
         clock = chain_clock(settings.rpc_url) if settings.clock == "chain" else system_clock
     valuer = Valuer(source or build_source(settings), **settings.valuer_kwargs())

@@ -24,7 +24,7 @@ import numpy as np
 from oracle import data
 from oracle.data import GpuQuotes, HourlySeries
 from oracle.errors import SeriesUnavailable
-from oracle.specs import GLOBAL_REGION, ISO_TZ
+from core.specs import GLOBAL_REGION, ISO_TZ
 from oracle.timemap import TimeMap
 
 Fetch = Callable[[str, Mapping[str, Any], Mapping[str, str]], Any]

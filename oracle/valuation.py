@@ -11,7 +11,7 @@ valid index carries the last valid one forward for at most ``carry_s``, see
 
 Known POWER hours are the ended ones and, for a day-ahead market, every hour whose DA price
 the ISO has already published (the next operating day from ~13:30 local, see
-:func:`oracle.calendar.da_known_until`). The estimate for an unknown hour at distance d days
+:func:`core.calendar.da_known_until`). The estimate for an unknown hour at distance d days
 from the last known one (``mark_method="blend"``, the default) is::
 
     E(d) = S + (R - S) * exp(-d / tau)
@@ -26,7 +26,7 @@ hours only, trailing 7-day mean for every other hour), kept to measure old again
 
 Settlement is the full-window figure, exists only once the window has closed and every hour
 has a price, and is computed exactly: integer micro-dollars summed and divided once,
-half-to-even (:func:`oracle.units.div_half_even`). SPREAD = COMPUTE leg - mwh_per_gpu_hour x
+half-to-even (:func:`core.units.div_half_even`). SPREAD = COMPUTE leg - mwh_per_gpu_hour x
 POWER leg, for marks and settlements alike (exact in ``Decimal`` for settlements).
 
 Chain time is mapped to data time with the source's :class:`~oracle.timemap.TimeMap`;
@@ -41,12 +41,12 @@ from typing import Any
 
 import numpy as np
 
-from oracle.calendar import DAY, HOUR, LocalTime, da_known_until, hours_between, profile_hours, profile_mask
+from core.calendar import DAY, HOUR, LocalTime, da_known_until, hours_between, profile_hours, profile_mask
 from oracle.errors import MissingData, NoEstimate, OracleError, WindowOpen
 from oracle.index import GpuIndexParams, gpu_index_batch, lookup_hours, spread_price
 from oracle.sources import GPU_DATASET, PriceSource
-from oracle.specs import validate_spec
-from oracle.units import UNIT_SCALE, div_half_even, exact_units, from_units, to_units
+from core.specs import validate_spec
+from core.units import USD_SCALE, base_to_float, base_to_usd, div_half_even, exact_units, float_usd_to_base
 
 MARK_METHODS = ("blend", "trailing")
 
@@ -115,9 +115,9 @@ class Valuer:
             return self._compute(spec, now, final)
         c = self._compute(spec["compute"], now, final)
         p = self._power(spec["power"], now, final)
-        # the legs' 6-decimal values, combined exactly and rounded once (to_units, half-even)
-        price = spread_price(from_units(c.price_units), from_units(p.price_units), Decimal(spec["mwh_per_gpu_hour"]))
-        return Valuation("SPREAD", final, float(price), to_units(price), c.n_hours, c.n_realised, c.n_expected,
+        # the legs' 6-decimal values, combined exactly and rounded once (float_usd_to_base, half-even)
+        price = spread_price(base_to_usd(c.price_units), base_to_usd(p.price_units), Decimal(spec["mwh_per_gpu_hour"]))
+        return Valuation("SPREAD", final, float(price), float_usd_to_base(price), c.n_hours, c.n_realised, c.n_expected,
                          None, c.missing + p.missing, c.data_start, c.data_end, c.data_now,
                          (("compute", c), ("power", p)))
 
@@ -134,8 +134,8 @@ class Valuer:
                 raise MissingData(f"{len(missing) or int((~known).sum())} of {len(hours)} {kind} hours "
                                   "have no price; settlement needs every hour", missing)
             total = int(exact_units(window_vals, exact_scale).sum(dtype=np.int64))
-            units = div_half_even(total * UNIT_SCALE, exact_scale * len(hours))
-            return Valuation(kind, True, units / UNIT_SCALE, units, len(hours), len(hours), 0, None, (), ds, de, now)
+            units = div_half_even(total * USD_SCALE, exact_scale * len(hours))
+            return Valuation(kind, True, base_to_float(units), units, len(hours), len(hours), 0, None, (), ds, de, now)
         have = known & found
         rest = ~have
         n_rest = int(rest.sum())
@@ -145,7 +145,7 @@ class Valuer:
             est = np.asarray(estimates(hours[rest]), dtype=np.float64)
             expected, est_sum = float(est.mean()), float(est.sum())
         value = (float(window_vals[have].sum()) + est_sum) / len(hours)
-        return Valuation(kind, False, value, to_units(value), len(hours), int(have.sum()), n_rest, expected,
+        return Valuation(kind, False, value, float_usd_to_base(value), len(hours), int(have.sum()), n_rest, expected,
                          missing, ds, de, now)
 
     def _power(self, spec: dict[str, Any], chain_now: int, final: bool) -> Valuation:
@@ -197,7 +197,7 @@ class Valuer:
             dist_days = np.maximum(unknown - known_end, 0) / DAY
             return level + (recent - level) * np.exp(-dist_days / self.decay_days)
 
-        return self._finish("POWER", final, px, known, found, estimates, ds, de, now, hours, UNIT_SCALE)
+        return self._finish("POWER", final, px, known, found, estimates, ds, de, now, hours, USD_SCALE)
 
     def _compute(self, spec: dict[str, Any], chain_now: int, final: bool) -> Valuation:
         tm = self.source.time_map(GPU_DATASET)
@@ -228,7 +228,7 @@ class Valuer:
 
         # a median of whole-micro-dollar quotes is a whole number of half micro-dollars
         return self._finish("COMPUTE", final, window_vals, realised, found, estimates, ds, de, now, fixings,
-                            2 * UNIT_SCALE)
+                            2 * USD_SCALE)
 
 
 def carry_forward(times: np.ndarray, values: np.ndarray, max_age_s: int) -> np.ndarray:

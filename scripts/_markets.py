@@ -3,7 +3,7 @@
 Delivery windows in the file are either absolute (`delivery_start`/`delivery_end` in the
 spec, unix seconds) or relative to the chain's clock: {period: hour|day|month, offset: N,
 hour: H} in the spec's local time zone. Human units (USD, MWh, GPU-hours, fractions) become
-contract integers here and only here.
+contract integers through `core.units`.
 """
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from oracle import specs
+from core import abi, specs, units
+from core.manifest import market_entry
 
-USDC_DECIMALS = 6
-QUANTITY_SCALE = 1000
-BPS = 10_000
 DEFAULT_MARKETS = Path(__file__).resolve().parents[1] / "markets" / "default.json"
 
 
@@ -38,34 +36,12 @@ DEFAULT_FEED_LIMITS = {
 def feed_limits(kind: str, overrides: dict | None = None) -> tuple[int, int, int, int]:
     """(band_floor, band_bps, jump_floor, jump_bps) in contract units for `Oracle.set_feed_limits`."""
     h = {**DEFAULT_FEED_LIMITS[kind], **(overrides or {})}
-    return usd(h["band_floor"]), bps(h["band"]), usd(h["jump_floor"]), bps(h["jump"])
+    return (units.usd_to_base(h["band_floor"]), units.fraction_to_bps(h["band"]),
+            units.usd_to_base(h["jump_floor"]), units.fraction_to_bps(h["jump"]))
 
 
 class MarketsFileError(ValueError):
     """The markets file is malformed; the message names the entry and field."""
-
-
-def usd(x: str | int | Decimal) -> int:
-    """USD -> collateral base units, exact (a value finer than 1e-6 USD is an error)."""
-    v = Decimal(str(x)) * 10**USDC_DECIMALS
-    if v != v.to_integral_value():
-        raise MarketsFileError(f"{x} USD is finer than the collateral's 6 decimals")
-    return int(v)
-
-
-def qty(x: str | int | Decimal) -> int:
-    """Units -> thousandths, exact."""
-    v = Decimal(str(x)) * QUANTITY_SCALE
-    if v != v.to_integral_value():
-        raise MarketsFileError(f"quantity {x} is finer than 0.001 unit")
-    return int(v)
-
-
-def bps(x: str | Decimal) -> int:
-    v = Decimal(str(x)) * BPS
-    if v != v.to_integral_value():
-        raise MarketsFileError(f"rate {x} is finer than 1 bp")
-    return int(v)
 
 
 def _add_months(d: dt.datetime, n: int) -> dt.datetime:
@@ -118,23 +94,13 @@ class ListedMarket:
     feed_limits: tuple[int, int, int, int] = (0, 0, 0, 0)  # band_floor, band_bps, jump_floor, jump_bps
 
     def struct(self) -> tuple:
-        p = self.params
-        return (
-            bytes.fromhex(self.spec_hash[2:]), self.mark_feed, self.settlement_feed,
-            p["delivery_start"], p["delivery_end"], p["last_trade_time"], p["quantity_step"],
-            p["min_quantity"], p["price_tick"], p["im_fixed"], p["im_rate_bps"], p["mm_fixed"],
-            p["mm_rate_bps"], p["max_price_age"], p["dispute_window"], p["oi_cap"],
-        )
+        """The `Market` tuple `list_market` takes, built by field name from the ABI."""
+        return abi.Market.decode({**self.params, "spec_hash": self.spec_hash, "mark_feed": self.mark_feed,
+                                  "settlement_feed": self.settlement_feed}).encode()
 
     def manifest_entry(self, market_id: int) -> dict:
         return {
-            "id": market_id,
-            "symbol": self.symbol,
-            "kind": self.spec["kind"],
-            "spec": self.spec,
-            "spec_hash": self.spec_hash,
-            "mark_feed": specs.feed_hex(self.mark_feed),
-            "settlement_feed": specs.feed_hex(self.settlement_feed),
+            **market_entry(market_id, self.spec),
             "params": self.params,
             "feed_bounds": list(self.feed_bounds),
             "feed_limits": list(self.feed_limits),
@@ -145,7 +111,8 @@ def load_markets(path: Path | str | None, now: int) -> list[ListedMarket]:
     """Read a markets file and resolve it against chain time `now` (unix s)."""
     path = Path(path) if path else DEFAULT_MARKETS
     try:
-        entries = json.loads(path.read_text())["markets"]
+        # JSON numbers parse as Decimal: a float in the file would lose digits on the way to chain units
+        entries = json.loads(path.read_text(), parse_float=Decimal)["markets"]
     except (OSError, KeyError, json.JSONDecodeError) as e:
         raise MarketsFileError(f"{path}: cannot read markets ({e})") from e
     out, seen = [], set()
@@ -164,14 +131,14 @@ def load_markets(path: Path | str | None, now: int) -> list[ListedMarket]:
             last_trade = start if e.get("last_trade", "delivery_end") == "delivery_start" else end
             params = dict(
                 delivery_start=start, delivery_end=end, last_trade_time=last_trade,
-                quantity_step=qty(e["quantity_step"]), min_quantity=qty(e["min_quantity"]),
-                price_tick=usd(e["price_tick"]),
-                im_fixed=usd(e["im_fixed"]), im_rate_bps=bps(e["im_rate"]),
-                mm_fixed=usd(e["mm_fixed"]), mm_rate_bps=bps(e["mm_rate"]),
+                quantity_step=units.quantity_to_units(e["quantity_step"]), min_quantity=units.quantity_to_units(e["min_quantity"]),
+                price_tick=units.usd_to_base(e["price_tick"]),
+                im_fixed=units.usd_to_base(e["im_fixed"]), im_rate_bps=units.fraction_to_bps(e["im_rate"]),
+                mm_fixed=units.usd_to_base(e["mm_fixed"]), mm_rate_bps=units.fraction_to_bps(e["mm_rate"]),
                 max_price_age=int(e["max_price_age"]), dispute_window=int(e["dispute_window"]),
-                oi_cap=qty(e["oi_cap"]),
+                oi_cap=units.quantity_to_units(e["oi_cap"]),
             )
-            lo, hi = (usd(x) for x in e["feed_bounds"])
+            lo, hi = (units.usd_to_base(x) for x in e["feed_bounds"])
             limits = feed_limits(spec["kind"], e.get("feed_limits"))
         except (KeyError, TypeError, ValueError) as err:
             raise MarketsFileError(f"{where}: {err}") from err

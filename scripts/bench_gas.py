@@ -14,13 +14,14 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
+from core.units import USD_SCALE
 from oracle.signing import ReportSigner
 from scripts._markets import feed_limits
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
 from sdk.models import Order
 from sdk.signing import sign_order
 
-USDC = 10**6
+USDC = USD_SCALE  # base units per USD
 # Targets: the core-protocol issue's first ones, and for the paths issue 16 must not make
 # dearer, +5% over their figures before it (BENCHMARKS.md of 2026-11-26: fill 152,476, liquidate
 # 193,561, submit 72,746 / 155,325 / 438,417)
@@ -87,7 +88,7 @@ class Bench:
 
     def order(self, trader, market_id, is_buy, qty, price):
         self.nonce += 1
-        o = Order(trader.address, market_id, is_buy, qty, price, self.nonce, self.now() + 10**6)
+        o = Order(trader.address, market_id, is_buy, qty, price, self.nonce, self.now() + 1_000_000)
         signed = sign_order(o, trader, self.m["chain_id"], self.ex.address)
         return o.as_tuple(), bytes.fromhex(signed.signature[2:])
 
@@ -119,7 +120,7 @@ class Bench:
         feeds = [bytes.fromhex(m["mark_feed"][2:]) for m in (power, gpu, short)]
         self.submit(feeds, [45_000_000, 2_500_000, 50_000_000])
 
-        maker, taker = self.account(10**6 * USDC), self.account(10**6 * USDC)
+        maker, taker = self.account(1_000_000 * USDC), self.account(1_000_000 * USDC)
         self.send(self.ch.functions.deposit(500_000 * USDC), maker, "deposit (first)")
         self.send(self.ch.functions.deposit(500_000 * USDC), taker)
         self.send(self.ch.functions.deposit(1_000 * USDC), maker, "deposit (existing account)")
@@ -145,10 +146,10 @@ class Bench:
                         reporters=self.reporters)
 
         # liquidations: thinly margined shorts (each 2,000 USDC, short at $45), a liquidator with deep collateral
-        liquidator = self.account(10**6 * USDC)
-        self.send(self.ch.functions.deposit(10**6 * USDC), liquidator)
-        lmaker = self.account(10**6 * USDC)
-        self.send(self.ch.functions.deposit(10**6 * USDC), lmaker)
+        liquidator = self.account(1_000_000 * USDC)
+        self.send(self.ch.functions.deposit(1_000_000 * USDC), liquidator)
+        lmaker = self.account(1_000_000 * USDC)
+        self.send(self.ch.functions.deposit(1_000_000 * USDC), lmaker)
         victims = []
         for _ in range(3):
             v = self.account(2_000 * USDC)
@@ -189,8 +190,8 @@ class Bench:
             raise RuntimeError(f"close-out row did not close out with a reward: {dict(ev.args)}")
 
         # settlement: 51 accounts short the BENCH market against one long
-        big = self.account(10**6 * USDC)
-        self.send(self.ch.functions.deposit(10**6 * USDC), big)
+        big = self.account(1_000_000 * USDC)
+        self.send(self.ch.functions.deposit(1_000_000 * USDC), big)
         holders = []
         for _ in range(51):
             h = self.account(1_000 * USDC)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.units import USD_SCALE
 from keepers.book import PositionBook
 from keepers.liquidator import MarketVector, scan
 from scripts._keepers_env import LIQ_A, SHOCK_AT, Env, handled, liquidatable_at, open_book, wait_until
@@ -30,13 +31,13 @@ def synthetic_book(n: int, seed: int = 1) -> tuple[PositionBook, MarketVector]:
     cols = np.argsort(rng.random((n, N_MARKETS)), axis=1)[:, :POSITIONS_PER_ACCOUNT]
     sizes = rng.integers(100, 100_000, (n, POSITIONS_PER_ACCOUNT)) * rng.choice([-1, 1], (n, POSITIONS_PER_ACCOUNT))
     np.put_along_axis(q, cols, sizes, axis=1)
-    marks = rng.integers(-50, 5_000, N_MARKETS) * 10**6
+    marks = rng.integers(-50, 5_000, N_MARKETS) * USD_SCALE
     on = np.floor(q * marks * rng.uniform(0.8, 1.2, (n, N_MARKETS)) / 1000)
-    coll = rng.integers(1_000, 1_000_000, n) * 10**6
+    coll = rng.integers(1_000, 1_000_000, n) * USD_SCALE
     book = PositionBook()
     book.set_bulk([f"0x{i:040x}" for i in range(n)], q, on, coll, list(range(1, N_MARKETS + 1)))
     mv = MarketVector(list(range(1, N_MARKETS + 1)), marks.astype(float), np.ones(N_MARKETS, bool),
-                      rng.integers(1, 300, N_MARKETS) * 10**6.0, rng.integers(500, 3000, N_MARKETS).astype(float),
+                      rng.integers(1, 300, N_MARKETS) * float(USD_SCALE), rng.integers(500, 3000, N_MARKETS).astype(float),
                       np.zeros(N_MARKETS, bool), np.zeros(N_MARKETS, bool))
     return book, mv
 

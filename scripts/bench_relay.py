@@ -32,9 +32,10 @@ from keepers.matcher.orders import Order, domain_separator, sign_order
 from keepers.matcher.service import RelayProcess
 from keepers.matcher.tx import TxSender
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
-from sdk.manifest import Manifest
+from core.units import USD_SCALE
+from core.manifest import Manifest
 
-USDC = 10**6
+USDC = USD_SCALE  # base units per USD
 N_ORDERS = 3_000
 CONCURRENCY = 16
 N_TRADERS = 32  # ~94 resting orders each by the end (~125 after the httpx run)

@@ -14,7 +14,8 @@ from eth_account import Account
 from web3 import Web3
 
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy
-from sdk.manifest import Manifest
+from core import abi
+from core.manifest import Manifest
 from sdk.timelock import TimelockAdmin
 
 
@@ -28,10 +29,11 @@ def run() -> list[dict]:
         rows.append({"name": "Timelock runtime bytecode (deployed)",
                      "value": len(w3.eth.get_code(admin.timelock.address)), "unit": "bytes", "target": "< 24,576"})
         mid = manifest["markets"][0]["id"]
-        market = admin.manifest.contract(w3, "Clearinghouse").functions.market(mid).call()
+        market = abi.Market.decode(admin.manifest.contract(w3, "Clearinghouse").functions.market(mid).call())
+        params = abi.MarketParams.decode(market.asdict())
         calls = [
             ("Exchange", "set_fees", [3, 6]),
-            ("Clearinghouse", "set_market_params", [mid, list(market[9:16])]),
+            ("Clearinghouse", "set_market_params", [mid, list(params.encode())]),
             ("Oracle", "set_reporters", [[Account.from_key(k).address for k in ANVIL_KEYS[1:4]], 2]),
         ]
         for contract, fn, args in calls:

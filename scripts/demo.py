@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from core import units as u
 from sdk.devnet import ROOT
 from sdk.stack import Stack, StackError
 
@@ -47,7 +48,11 @@ con = Console(highlight=False, width=None if sys.stdout.isatty() else 118)
 
 
 def usd(units: int) -> float:
-    return units / 1e6
+    return u.base_to_float(units)
+
+
+def qty(units: int) -> float:
+    return u.quantity_to_float(units)
 
 
 def ct(ts: int) -> str:
@@ -140,8 +145,8 @@ class Demo:
         for i in range(depth):
             bid = b.bids[i] if i < len(b.bids) else None
             ask = b.asks[i] if i < len(b.asks) else None
-            t.add_row(f"{bid.quantity_units / 1000:,.1f}" if bid else "", f"{usd(bid.price_units):,.4f}" if bid else "",
-                      f"{usd(ask.price_units):,.4f}" if ask else "", f"{ask.quantity_units / 1000:,.1f}" if ask else "")
+            t.add_row(f"{qty(bid.quantity_units):,.1f}" if bid else "", f"{usd(bid.price_units):,.4f}" if bid else "",
+                      f"{usd(ask.price_units):,.4f}" if ask else "", f"{qty(ask.quantity_units):,.1f}" if ask else "")
         return t
 
     def wait_book(self, name: str, min_bid_qty: int = 1, timeout: float = 60) -> None:
@@ -175,8 +180,8 @@ class Demo:
             t.add_column(c)
         for name, m in self.m.items():
             mark = self.mark_usd(name)
-            im = usd(m.im_fixed) + m.im_rate_bps / 1e4 * abs(mark)
-            mm = usd(m.mm_fixed) + m.mm_rate_bps / 1e4 * abs(mark)
+            im = usd(m.im_fixed) + float(u.bps_to_fraction(m.im_rate_bps)) * abs(mark)
+            mm = usd(m.mm_fixed) + float(u.bps_to_fraction(m.mm_rate_bps)) * abs(mark)
             t.add_row(str(m.id), m.symbol, f"{ct(m.delivery_start)[:14]} .. {ct(m.delivery_end)[:14]}",
                       f"{mark:,.4f}", f"{im:,.4f}", f"{mm:,.4f}")
         con.print(t)
@@ -206,12 +211,12 @@ class Demo:
         for f in fills:
             q = getattr(f, "quantity_units", None)
             if q is not None:
-                con.print(f"  filled {q / 1000:,.0f} GPU-h @ {usd(f.price_units):.4f} against {f.maker[:10]}… (tx {f.tx_hash[:12]}…)")
+                con.print(f"  filled {qty(q):,.0f} GPU-h @ {usd(f.price_units):.4f} against {f.maker[:10]}… (tx {f.tx_hash[:12]}…)")
             else:
                 con.print(f"  resting: {f}")
         pos = self.op.position(self.op.address, m.id)
-        con.print(f"Operator position: {pos.quantity_units / 1000:,.0f} GPU-h of {m.symbol}, avg "
-                  f"{abs(usd(pos.open_notional_units)) / abs(pos.quantity_units / 1000):.4f} USD/GPU-h -> locked spread margin "
+        con.print(f"Operator position: {qty(pos.quantity_units):,.0f} GPU-h of {m.symbol}, avg "
+                  f"{abs(usd(pos.open_notional_units)) / abs(qty(pos.quantity_units)):.4f} USD/GPU-h -> locked spread margin "
                   f"≈ {abs(usd(pos.open_notional_units)):,.0f} USD for the month.")
         self.events.append((self.st.now(), "operator hedges"))
 
@@ -222,7 +227,7 @@ class Demo:
         self.st.wait_until(lambda: (b := self.reader.relay.book(m.id).bids) and mark * 0.99 <= usd(b[0].price_units) <= mark,
                            30, 0.25, "market-maker quotes around the new PEAK mark")
         bid = usd(self.reader.relay.book(m.id).bids[0].price_units)
-        im = usd(m.im_fixed) + m.im_rate_bps / 1e4 * max(mark, bid)
+        im = usd(m.im_fixed) + float(u.bps_to_fraction(m.im_rate_bps)) * max(mark, bid)
         q = float(SPEC_QTY)
         need = q * im + q * max(0.0, mark - bid) + q * bid * 5e-4
         deposit = int(math.ceil(need * float(SPEC_IM_MULTIPLE) / 100) * 100)
@@ -241,7 +246,7 @@ class Demo:
                            30, 0.25, "the matcher to match the speculator's order")
         p = self.spec.position(self.spec.address, m.id)
         con.print(f"  posted to the relay; the matcher crossed it on-chain (match_orders): short "
-                  f"{-p.quantity_units / 1000:.1f} MWh, liquidation price ≈ {p.liquidation_price:,.2f} USD/MWh. The "
+                  f"{-qty(p.quantity_units):.1f} MWh, liquidation price ≈ {p.liquidation_price:,.2f} USD/MWh. The "
                   f"next day-ahead prices ERCOT publishes move the mark.")
         self.events.append((self.st.now(), "speculator sells"))
 
@@ -262,7 +267,7 @@ class Demo:
             self.events.append((t, "liquidation"))
             con.print(f"  [bold red]⚡ Liquidation[/] (chain event, block {ev['blockNumber']}): the liquidator keeper "
                       f"({a['liquidator'][:10]}…) "
-                      f"took {abs(a['quantity']) / 1000:.3f} MWh of the {self.who(a['account'])}'s {m.symbol} at "
+                      f"took {qty(abs(a['quantity'])):.3f} MWh of the {self.who(a['account'])}'s {m.symbol} at "
                       f"{usd(a['price']):,.2f} USD/MWh; penalty {usd(a['penalty']):,.2f} USD into the insurance fund, "
                       f"liquidator's reward {usd(a['reward']):,.2f} USD paid from it.")
         for ev in adls:
@@ -271,7 +276,7 @@ class Demo:
             self.events.append((t, "deleveraged"))
             con.print(f"  [bold magenta]⚖ Auto-deleveraged[/] (block {ev['blockNumber']}): the insurance fund could not "
                       f"carry the {self.who(a['account'])}'s loss, so the {self.who(a['counterparty'])} (most profitable "
-                      f"opposite position, ranked by profit x leverage) took over {abs(a['quantity']) / 1000:.3f} units "
+                      f"opposite position, ranked by profit x leverage) took over {qty(abs(a['quantity'])):.3f} units "
                       f"of market {a['market_id']} at {usd(a['price']):,.2f} and gave up {usd(a['loss']):,.2f} USD of profit.")
         s = self.sample(t)
         avg, mx = self.lmp_24h(t)
@@ -330,7 +335,7 @@ class Demo:
         for ev in self.ch.events.Settled.get_logs(from_block=0):
             a = ev["args"]
             who = next((p for p, ad in self.parties.items() if ad.lower() == a["account"].lower()), a["account"][:10])
-            con.print(f"  settled {who}: {a['quantity'] / 1000:,.3f} units of market {a['market_id']}, "
+            con.print(f"  settled {who}: {qty(a['quantity']):,.3f} units of market {a['market_id']}, "
                       f"PnL {usd(a['pnl']):,.2f} USD")
         con.print("  (the Clearinghouse rounds each settlement value down to the market's price tick, so every settlement "
                   "is an exact transfer)")

@@ -16,19 +16,19 @@ import argparse
 import datetime as dt
 import re
 import sys
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from oracle import data
-from oracle.calendar import PEAK_BLOCKS, TZ_ABBREV, hours_between, profile_hours
+from core.calendar import PEAK_BLOCKS, TZ_ABBREV, hours_between, profile_hours
 from oracle.data import GPU_CLASSES
 from oracle.index import GpuIndexParams, gpu_index_at, gpu_index_batch, manipulation_bound
 from oracle.sources import ReplaySource
-from oracle.specs import compute_spec, month_window, power_spec
-from oracle.units import to_units
+from core.specs import compute_spec, month_window, power_spec
+from core.units import USDC_DECIMALS, float_usd_to_base, usd_to_base
 from oracle.valuation import Valuer, carry_forward
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,11 +289,11 @@ def exactness() -> dict[str, str]:
                 px = s_.prices[np.searchsorted(s_.timestamps, h)]
                 exact = sum(Decimal(str(x)) for x in px) / len(h)
                 got = valuer.settlement(power_spec(iso, node, market, prof, s, e), e).price_units
-                want = int(exact.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN) * 10**6)
+                want = usd_to_base(exact, "half_even")
                 assert got == want, (iso, node, market, prof, s)
                 n += 1
-                ties += (exact * 10**6) % 1 == Decimal("0.5")
-                wrong += to_units(float(px.sum()) / len(h)) != want  # the previous float64 path
+                ties += exact.scaleb(USDC_DECIMALS) % 1 == Decimal("0.5")
+                wrong += float_usd_to_base(float(px.sum()) / len(h)) != want  # the previous float64 path
     return {"exactness": _table(["monthly POWER values in the data", "exact ties at half a micro-dollar",
                                  "old float64 path off by 1 micro-dollar", "new integer path off"],
                                 [[str(n), str(ties), str(wrong), "0"]])}

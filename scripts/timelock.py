@@ -24,7 +24,7 @@ from eth_account import Account
 from web3 import Web3
 
 from sdk.errors import ComputeSpreadError
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 from sdk.timelock import DEFAULT_SLACK, TimelockAdmin, parse_arg
 
 

@@ -4,10 +4,10 @@
     Client(manifest, rpc_url, private_key=...)      + writes: deposit, orders, fills, hedges
     AsyncClient(...)                                the same as coroutines (sdk.aio)
 
-Human units (Decimal USD, Decimal MWh / GPU-hours) at the surface; sdk.units converts.
+Human units (Decimal USD, Decimal MWh / GPU-hours) at the surface; core.units converts.
 """
 from sdk.errors import ComputeSpreadError  # noqa: F401
-from sdk.manifest import Manifest  # noqa: F401
+from core.manifest import Manifest  # noqa: F401
 
 
 def __getattr__(name):  # lazy: `import sdk.devnet` must not pull web3 contracts in

@@ -36,14 +36,14 @@ from web3.exceptions import ContractLogicError, TimeExhausted
 from web3.logs import DISCARD
 
 from sdk import hedge as _hedge
-from sdk import units as u
+from core import units as u
 from sdk.errors import (
     ComputeSpreadError, HealthWouldFall, InsufficientAllowance, InsufficientBalance, InsufficientCollateral,
     InsufficientGasFunds, InsufficientMargin, InvalidAmount, InvalidOrder, MarketClosed, MarketHalted, NotLiquidatable,
     NotReducing,
     OrderRejected, SelfTrade, SignerRequired, TransactionFailed, decode_revert, usd_text,
 )
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 from sdk.margin import Holding, Resting, grows, order_reservation, project_trade, summarise
 from sdk.models import (
     AccountState, Execution, Fill, HedgePlan, LegResult, Market, MarketStatus, Order, SignedOrder, TxEstimate,
@@ -225,8 +225,8 @@ class Client(Reader):
         have = self.w3.eth.get_balance(self.address)
         if have < need:
             raise InsufficientGasFunds(
-                f"{action}: the wallet {self.address} holds {Decimal(have).scaleb(-18)} ETH but the transaction "
-                f"may cost {Decimal(need).scaleb(-18)} ETH in gas; fund it with the chain's native coin")
+                f"{action}: the wallet {self.address} holds {u.wei_to_eth(have)} ETH but the transaction "
+                f"may cost {u.wei_to_eth(need)} ETH in gas; fund it with the chain's native coin")
         return self._signer.sign_tx(tx)
 
     def _send_raw(self, raw: bytes, action: str) -> bytes:

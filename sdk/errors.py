@@ -18,47 +18,14 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from sdk.manifest import ManifestError as _ManifestError
-
-
-class ComputeSpreadError(Exception):
-    """Base of every SDK error. ``reason`` is the contract's revert reason when there was one."""
-
-    def __init__(self, message: str, *, reason: str | None = None, **details: Any):
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-        self.details = details
-        for k, v in details.items():
-            setattr(self, k, v)
-
-    def __str__(self) -> str:
-        return self.message
-
+# the errors the core raises are part of the SDK's hierarchy under the same names
+from core.errors import BelowMinimum, ComputeSpreadError, InvalidAmount, InvalidOrder, ManifestError  # noqa: F401
 
 # ---------------------------------------------------------------- input
 
 
-class InvalidAmount(ComputeSpreadError, ValueError):
-    """A money or size value is a float, not a number, negative or finer than the chain allows."""
-
-
-class InvalidOrder(ComputeSpreadError, ValueError):
-    """The order itself is malformed (side, tick, step, expiry, market mismatch)."""
-
-
-class BelowMinimum(InvalidOrder):
-    """The size is below the market's minimum quantity (``minimum`` in units)."""
-
-
 class InvalidParameter(ComputeSpreadError, ValueError):
     """An admin/market parameter is outside the contract's hard bounds."""
-
-
-class ManifestError(ComputeSpreadError, _ManifestError):
-    """The deployment manifest is missing, unreadable, or does not match the chain.
-
-    Subclasses ``sdk.manifest.ManifestError`` too, so either name catches it."""
 
 
 class UnknownMarket(ComputeSpreadError, LookupError):

@@ -19,8 +19,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Mapping
 
-from oracle.calendar import profile_hours
-from sdk import units as u
+from core.calendar import profile_hours
+from core import units as u
 from sdk.errors import InvalidOrder, UnknownMarket
 from sdk.margin import Holding, apply_fill, liquidation_price, summarise
 from sdk.models import HedgePlan, LegDepth, Market, PlannedOrder, qty_text

@@ -14,7 +14,7 @@ from typing import Mapping
 
 from core import margin as core
 from core.margin import Reservation, Resting, Summary, grows  # noqa: F401 - the SDK's public names
-from sdk import units as u
+from core import units as u
 from sdk.models import Market
 
 

@@ -2,7 +2,7 @@
 
 Money is ``Decimal`` USD (or int base units in fields ending ``_units``), sizes ``Decimal``
 units (MWh, GPU-hours) or int thousandths in ``_units`` fields. Conversions live in
-:mod:`sdk.units`. Every model is a frozen dataclass: safe to share across threads.
+:mod:`core.units`. Every model is a frozen dataclass: safe to share across threads.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from core import eip712
-from sdk import units as u
+from core import units as u
 
 Side = Literal["buy", "sell"]
 
@@ -427,7 +427,7 @@ class TxEstimate:
 
     @property
     def gas_cost_eth(self) -> Decimal:
-        return Decimal(self.gas * self.gas_price_wei).scaleb(-18)
+        return u.wei_to_eth(self.gas * self.gas_price_wei)
 
     @property
     def fee(self) -> Decimal:

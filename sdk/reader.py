@@ -22,12 +22,12 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
-from sdk import units as u
+from core import abi
+from core import units as u
+from core.manifest import Manifest
 from sdk.errors import (
-    ChainMismatch, ComputeSpreadError, ManifestError, StaleMarket, TransactionFailed, UnknownMarket, decode_revert,
+    ChainMismatch, ComputeSpreadError, StaleMarket, TransactionFailed, UnknownMarket, decode_revert,
 )
-from sdk.manifest import Manifest
-from sdk.manifest import ManifestError as _BaseManifestError
 from sdk.margin import Holding, Summary, liquidation_price
 from sdk.models import (
     AccountState, CollateralMove, Fill, LiquidationEvent, Mark, Market, MarketStatus, Order, PnL, Position,
@@ -39,18 +39,12 @@ log = logging.getLogger("sdk")
 
 LOG_CHUNK = 5_000  # blocks per eth_getLogs request
 BLOCK_TIME_CACHE = 100_000  # block timestamps kept (a block's time never changes once mined deep enough)
-_MARKET_FIELDS = ("spec_hash", "mark_feed", "settlement_feed", "delivery_start", "delivery_end", "last_trade_time",
-                  "quantity_step", "min_quantity", "price_tick", "im_fixed", "im_rate_bps", "mm_fixed",
-                  "mm_rate_bps", "max_price_age", "dispute_window", "oi_cap")
 
 
 def load_manifest(manifest: Manifest | str | Path) -> Manifest:
     if isinstance(manifest, Manifest):
         return manifest
-    try:
-        return Manifest.load(manifest)
-    except _BaseManifestError as e:
-        raise ManifestError(str(e)) from e
+    return Manifest.load(manifest)
 
 
 def _hex(b: bytes | str) -> str:
@@ -116,17 +110,15 @@ class Reader:
         return self._static_market(self._resolve_id(ref))
 
     def _static_market(self, market_id: int, block: Any = "latest") -> Market:
-        raw = self.clearinghouse.functions.market(market_id).call(block_identifier=block)
-        p = dict(zip(_MARKET_FIELDS, raw))
+        p = abi.Market.decode(self.clearinghouse.functions.market(market_id).call(block_identifier=block)).asdict()
         if p["price_tick"] == 0:
             raise UnknownMarket(f"market {market_id} is not listed on chain {self.chain_id}; "
                                 f"list them with markets()")
         e = self._entries.get(market_id, {})
         return Market(
             id=market_id, symbol=e.get("symbol", f"MARKET-{market_id}"), kind=e.get("kind", "UNKNOWN"),
-            spec=e.get("spec", {}), spec_hash=_hex(p["spec_hash"]), mark_feed=_hex(p["mark_feed"]),
-            settlement_feed=_hex(p["settlement_feed"]),
-            **{k: int(p[k]) for k in _MARKET_FIELDS[3:]},
+            spec=e.get("spec", {}), spec_hash=_hex(p.pop("spec_hash")), mark_feed=_hex(p.pop("mark_feed")),
+            settlement_feed=_hex(p.pop("settlement_feed")), **p,
         )
 
     def _resolve_id(self, ref: int | str | Market) -> int:

@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
+from core import units as u
 from core.margin import Resting
-from sdk import units as u
 from sdk.errors import RelayError, usd_text
 from sdk.models import SignedOrder
 

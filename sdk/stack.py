@@ -29,13 +29,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from core import units as u
 from sdk.processes import http_ok, stop_group
 from sdk.replay import replay_env
 
 
 from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, DevnetError, deploy, free_port, rpc
 
-USD = 10**6
 ROLE_INDEX = {"owner": 0, "reporter1": 1, "reporter2": 2, "reporter3": 3, "pusher": 4, "liquidator": 5,
               "settler": 6, "matcher": 7, "market_maker": 8}
 FIRST_USER = 9
@@ -327,11 +327,11 @@ class Stack:
 
         acct = Account.from_key(self.keys.get(who, who))
         usdc, ch = self.contract("MockUSDC"), self.contract("Clearinghouse")
-        amount = int(usd) * USD
+        amount = u.positive_usd(usd, "deposit")
         calls = []
         left = amount
         while left > 0:
-            chunk = min(left, 1_000_000 * USD)
+            chunk = min(left, u.usd_to_base(1_000_000))
             calls.append(usdc.functions.mint(acct.address, chunk))
             left -= chunk
         calls += [usdc.functions.approve(ch.address, amount), ch.functions.deposit(amount)]

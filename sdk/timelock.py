@@ -19,7 +19,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from sdk.errors import ManifestError, decode_revert
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 
 # contracts the Timelock may own, by manifest name
 OWNED = ("Oracle", "Clearinghouse", "Exchange", "Timelock")

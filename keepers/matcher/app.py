@@ -47,7 +47,7 @@ def create_app(settings: RelaySettings | None = None, *, chain: ChainView | None
     settings = settings or RelaySettings()
     manifest = None
     if chain is None or fee_bps is None or start_block is None:
-        from sdk.manifest import Manifest
+        from core.manifest import Manifest
 
         manifest = Manifest.load(settings.manifest)
     if chain is None:

@@ -28,14 +28,16 @@ from urllib.parse import urlsplit
 from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
+from core import abi
 from keepers.matcher.orders import ORDER_ABI_TUPLE, Order
 
 
 log = logging.getLogger("cspread.relay")
 
-TOPIC_FILLED = "0x" + keccak(text="OrderFilled(bytes32,address,address,uint256,bool,uint256,int256,uint256,uint256)").hex()
-TOPIC_CANCELLED = "0x" + keccak(text="OrderCancelled(bytes32,address)").hex()
-TOPIC_MIN_NONCE = "0x" + keccak(text="MinNonceSet(address,uint256)").hex()
+ORDER_FILLED = abi.event("Exchange", "OrderFilled")
+ORDER_CANCELLED = abi.event("Exchange", "OrderCancelled")
+MIN_NONCE_SET = abi.event("Exchange", "MinNonceSet")
+TOPIC_FILLED, TOPIC_CANCELLED, TOPIC_MIN_NONCE = ORDER_FILLED.topic, ORDER_CANCELLED.topic, MIN_NONCE_SET.topic
 
 
 class ChainError(RuntimeError):
@@ -252,10 +254,11 @@ class FillIndex:
                     log.warning("fill index: log read failed (eth_call fallback until it succeeds): %s", e)
                     return
                 for lg in logs:
-                    topics = lg["topics"]
-                    self.touched.add(topics[1].lower())
-                    if topics[0] == TOPIC_FILLED:
-                        self.takers.add("0x" + topics[3][-40:].lower())
+                    ev = ORDER_FILLED if ORDER_FILLED.matches(lg) else ORDER_CANCELLED
+                    args = ev.decode_topics(lg)
+                    self.touched.add("0x" + args["order_hash"].hex())
+                    if ev is ORDER_FILLED:
+                        self.takers.add(args["taker"].lower())
                 self.synced_to = max(self.synced_to, end)
                 start = end + 1
             if len(self.touched) > self.cap:
@@ -333,26 +336,25 @@ class RpcChain:
     # ------------------------------------------------------------ reads
     def market(self, market_id: int) -> MarketInfo | None:
         def load():
-            m = decode(["(bytes32,bytes32,bytes32,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256,"
-                        "uint256,uint256,uint256,uint256,uint256)"],
-                       self._call(self.clearinghouse, "market", ["uint256"], [market_id]))[0]
-            if m[8] == 0:  # price_tick 0: not listed
+            m = abi.Market.from_returndata(self._call(self.clearinghouse, "market", ["uint256"], [market_id]))
+            if m.price_tick == 0:  # not listed
                 return None
-            st = decode(["(bool,bool,int256,uint256)"],
-                        self._call(self.clearinghouse, "market_state", ["uint256"], [market_id]))[0]
+            st = abi.MarketState.from_returndata(
+                self._call(self.clearinghouse, "market_state", ["uint256"], [market_id]))
             try:
                 mk = decode(["int256", "uint256", "bool"],
                             self._call(self.clearinghouse, "mark", ["uint256"], [market_id]))
             except ChainError:  # never reported
                 mk = (0, 0, False)
-            return MarketInfo(market_id, m[5], m[6], m[7], m[8], m[9], m[10], st[0], st[1], mk[0], mk[1], mk[2])
+            return MarketInfo(market_id, m.last_trade_time, m.quantity_step, m.min_quantity, m.price_tick, m.im_fixed,
+                              m.im_rate_bps, st.halted, st.settled, mk[0], mk[1], mk[2])
         return self._cached(("market", market_id), load)
 
     def account(self, trader: str) -> AccountInfo:
         def load():
-            s = decode(["(int256,int256,uint256,uint256,bool,uint256)"],
-                       self._call(self.clearinghouse, "account_summary", ["address"], [trader]))[0]
-            return AccountInfo(*s)
+            s = abi.AccountSummary.from_returndata(
+                self._call(self.clearinghouse, "account_summary", ["address"], [trader]))
+            return AccountInfo(**s.asdict())
         return self._cached(("account", trader), load)
 
     def min_nonce(self, trader: str) -> int:

@@ -18,10 +18,8 @@ import time
 from collections import defaultdict
 from typing import Callable
 
-from eth_abi import decode
-from eth_utils import to_checksum_address
-
-from keepers.matcher.chainview import TOPIC_CANCELLED, TOPIC_FILLED, TOPIC_MIN_NONCE, RpcChain
+from keepers.matcher.chainview import (MIN_NONCE_SET, ORDER_CANCELLED, ORDER_FILLED, TOPIC_CANCELLED, TOPIC_FILLED,
+                                       TOPIC_MIN_NONCE, RpcChain)
 from keepers.matcher.store import OPEN, REJECTED, OrderStore, Trade
 from keepers.matcher.validation import OrderValidator
 
@@ -31,16 +29,10 @@ log = logging.getLogger("cspread.relay")
 Notify = Callable[[str, dict], None]  # (kind "book"|"trade", payload)
 
 
-def _addr(topic: str) -> str:
-    return to_checksum_address("0x" + topic[-40:])
-
-
 def trade_from_log(lg: dict) -> Trade:
-    market_id, maker_is_buy, quantity, price, _mf, _tf = decode(
-        ["uint256", "bool", "uint256", "int256", "uint256", "uint256"], bytes.fromhex(lg["data"][2:]))
-    return Trade(lg["transactionHash"], int(lg["logIndex"], 16), int(lg["blockNumber"], 16), lg["topics"][1],
-                 market_id, _addr(lg["topics"][2]), _addr(lg["topics"][3]), maker_is_buy, quantity, price,
-                 time.time())
+    a = ORDER_FILLED.decode(lg)
+    return Trade(lg["transactionHash"], int(lg["logIndex"], 16), int(lg["blockNumber"], 16), "0x" + a["order_hash"].hex(),
+                 a["market_id"], a["maker"], a["taker"], a["maker_is_buy"], a["quantity"], a["price"], time.time())
 
 
 class EventFollower:
@@ -73,7 +65,7 @@ class EventFollower:
         return handled
 
     def handle(self, lg: dict) -> None:
-        t0 = lg["topics"][0]
+        t0 = lg["topics"][0].lower()
         if t0 == TOPIC_FILLED:
             t = trade_from_log(lg)
             if self.store.add_trade(t):
@@ -84,13 +76,13 @@ class EventFollower:
                 self._refresh(so)
             self.notify("book", {"market_id": t.market_id})
         elif t0 == TOPIC_CANCELLED:
-            h = lg["topics"][1]
+            h = "0x" + ORDER_CANCELLED.decode_topics(lg)["order_hash"].hex()
             so = self.store.get(h)
             if so is not None and self.store.kill(h, "cancelled", "cancelled on-chain"):
                 self.notify("book", {"market_id": so.order.market_id})
         elif t0 == TOPIC_MIN_NONCE:
-            trader = _addr(lg["topics"][1])
-            (min_nonce,) = decode(["uint256"], bytes.fromhex(lg["data"][2:]))
+            a = MIN_NONCE_SET.decode(lg)
+            trader, min_nonce = a["trader"], a["min_nonce"]
             affected = {so.order.market_id for so in self.store.query(trader=trader)}
             if self.store.kill_below_nonce(trader, min_nonce):
                 for mid in affected:

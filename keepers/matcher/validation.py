@@ -28,6 +28,7 @@ from functools import lru_cache
 
 from eth_utils import is_address
 
+from core import units as u
 from core.margin import Resting, order_need, reservation, reserved
 from keepers.matcher.chainview import AccountInfo, ChainError, ChainView, MarketInfo
 from keepers.matcher.orders import (
@@ -71,13 +72,13 @@ def usd(units: int, rounding: str = ROUND_HALF_EVEN) -> str:
     """Money for a message: USD to the cent (a trader reads dollars, never base units). What is
     missing rounds up (ROUND_UP), what is free rounds down (ROUND_DOWN): depositing the amount a
     message names is always enough."""
-    return f"{Decimal(int(units)).scaleb(-6).quantize(Decimal('0.01'), rounding=rounding):,} USD"
+    return f"{u.base_to_usd(int(units)).quantize(Decimal('0.01'), rounding=rounding):,} USD"
 
 
 def price_text(units: int, tick: int | None = None) -> str:
     """A price for a message: USD per unit with the tick's decimals (0.01 -> 2 decimals)."""
     places = min(6, _tick_places(tick)) if tick else 6
-    return f"{Decimal(int(units)).scaleb(-6):,.{places}f} USD"
+    return f"{u.base_to_usd(int(units)):,.{places}f} USD"
 
 
 def _tick_places(tick: int) -> int:
@@ -91,7 +92,7 @@ def _tick_places(tick: int) -> int:
 
 def qty_text(thousandths: int) -> str:
     """A quantity in units (thousandths on the wire), without trailing zeros."""
-    q = Decimal(int(thousandths)).scaleb(-3).normalize()
+    q = u.units_to_quantity(int(thousandths)).normalize()
     return f"{q:,f}"
 
 

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from core import units as u
 from sdk.cli.common import CliError, decimal_arg, num, ok, out, plain, price, print_json, spinner, state, usd, warn
 
 app = typer.Typer(help="Hedge a GPU operator's compute spread or a site's power cost.", no_args_is_help=True)
@@ -28,12 +29,12 @@ def plan_json(plan) -> dict:
     return {"description": plan.description,
             "orders": [{"market_id": o.market.id, "symbol": o.market.symbol, "side": o.side, "quantity": o.quantity,
                         "unit": o.market.unit, "limit_price": o.price, "notional": o.notional,
-                        "max_fee": Decimal(o.fee_units).scaleb(-6), "purpose": o.purpose} for o in plan.orders],
+                        "max_fee": u.base_to_usd(o.fee_units), "purpose": o.purpose} for o in plan.orders],
             "margin_needed": plan.margin_needed, "fees": plan.fees,
-            "free_collateral": Decimal(plan.free_collateral_units).scaleb(-6), "shortfall": plan.shortfall,
+            "free_collateral": u.base_to_usd(plan.free_collateral_units), "shortfall": plan.shortfall,
             "notes": list(plan.notes),
             "book": [{"market_id": d.market_id, "symbol": d.symbol, "side": d.side, "fillable_now": d.fillable,
-                      "would_rest": d.resting, "rest_price": Decimal(d.limit_units).scaleb(-6),
+                      "would_rest": d.resting, "rest_price": u.base_to_usd(d.limit_units),
                       "rest_until": d.expiry, "text": d.text()} for d in plan.depth],
             "warnings": plan.warnings()}
 
@@ -47,7 +48,7 @@ def show_plan(plan) -> None:
     for o in plan.orders:
         t.add_row(f"[{'green' if o.side == 'buy' else 'red'}]{o.side}[/]", f"{num(o.quantity)} {o.market.unit}",
                   o.market.symbol, price(o.price, o.market.tick), usd(o.notional),
-                  usd(Decimal(o.fee_units).scaleb(-6)), o.purpose)
+                  usd(u.base_to_usd(o.fee_units)), o.purpose)
     out.print(t)
     for d in plan.depth:  # before anyone signs: what fills now and what would rest, where, until when
         if d.thin:  # part of the plan (stdout), so stderr keeps its one-line error contract
@@ -55,7 +56,7 @@ def show_plan(plan) -> None:
         else:
             out.print(f"[green]book:[/] {escape(d.text())}")
     out.print(f"margin needed [bold]{usd(plan.margin_needed)}[/] USD · fees ≤ {usd(plan.fees)} USD · "
-              f"free collateral {usd(Decimal(plan.free_collateral_units).scaleb(-6))} USD")
+              f"free collateral {usd(u.base_to_usd(plan.free_collateral_units))} USD")
     if plan.shortfall > 0:
         need = plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)
         out.print(f"[yellow]shortfall {usd(need)} USD: deposit at least that much before executing[/]")
@@ -130,7 +131,7 @@ def _run(ctx: typer.Context, make_plan, yes: bool, dry_run: bool, as_json: bool)
                     "legs": [{"market_id": leg.market_id, "symbol": leg.symbol, "side": leg.side,
                               "planned": leg.planned, "filled": leg.filled, "resting": leg.resting,
                               "resting_price": None if leg.resting_price_units is None else
-                              Decimal(leg.resting_price_units).scaleb(-6), "resting_until": leg.expiry,
+                              u.base_to_usd(leg.resting_price_units), "resting_until": leg.expiry,
                               "text": leg.text()} for leg in getattr(results, "legs", ())]})
         return
     legs = getattr(results, "legs", ())

@@ -39,7 +39,7 @@ USAGE = ("ISO NODE MARKET PROFILE PERIOD | GPU CLASS PERIOD | SPREAD CLASS ISO N
 
 def _windows(period: str, tz: str) -> list[tuple[int, int]]:
     """Candidate [start, end) windows of a period label, in ``tz`` (checked by the caller)."""
-    from oracle.specs import day_window, month_window
+    from core.specs import day_window, month_window
 
     if m := re.fullmatch(r"(\d{4})-(\d{2})", period):
         return [month_window(int(m[1]), int(m[2]), tz)]
@@ -53,7 +53,7 @@ def _windows(period: str, tz: str) -> list[tuple[int, int]]:
 
 def parse_period(period: str, tz: str) -> tuple[int, int]:
     """PERIOD -> window; the label must be exactly what the market symbol shows (period_label)."""
-    from oracle.specs import period_label
+    from core.specs import period_label
 
     try:
         hits = [w for w in _windows(period, tz) if period_label(*w, tz) == period]
@@ -66,8 +66,8 @@ def parse_period(period: str, tz: str) -> tuple[int, int]:
 
 
 def build_spec(args: list[str], mwh_per_gpu_hour: str) -> dict[str, Any]:
-    from oracle.calendar import ISO_TZ
-    from oracle.specs import SpecError, compute_spec, power_spec, spread_spec
+    from core.calendar import ISO_TZ
+    from core.specs import SpecError, compute_spec, power_spec, spread_spec
 
     def power(iso, node, market, profile, period):
         iso, market, profile = iso.upper(), market.upper(), profile.upper()
@@ -136,11 +136,11 @@ def _iso(ts: int) -> str:
 
 def value_of(spec: dict[str, Any], settings) -> dict[str, Any]:
     """The settlement value of ``spec`` through the reporter's own Valuer, as a JSON-able dict."""
-    from oracle.calendar import profile_hours, profile_words
+    from core.calendar import profile_hours, profile_words
     from oracle.errors import MissingData, OracleError, WindowOpen
     from oracle.service import build_source
-    from oracle.specs import feed_hex, settlement_feed, symbol
-    from oracle.units import from_units
+    from core.specs import feed_hex, settlement_feed, symbol
+    from core.units import base_to_usd
     from oracle.valuation import Valuer
 
     sym = symbol(spec)
@@ -173,10 +173,10 @@ def value_of(spec: dict[str, Any], settings) -> dict[str, Any]:
     except (OracleError, LookupError) as e:
         res.update(status="unavailable", value=None, price_units=None, detail=f"{type(e).__name__}: {e}")
         return res
-    res.update(status="ok", value=str(from_units(v.price_units).quantize(Decimal("0.000001"))),
+    res.update(status="ok", value=str(base_to_usd(v.price_units).quantize(Decimal("0.000001"))),
                price_units=str(v.price_units), hours=v.n_hours)
     if v.legs:
-        res["legs"] = {name: {"value": str(from_units(leg.price_units).quantize(Decimal("0.000001"))),
+        res["legs"] = {name: {"value": str(base_to_usd(leg.price_units).quantize(Decimal("0.000001"))),
                               "hours": leg.n_hours} for name, leg in v.legs}
     res["unit"] = {"POWER": "USD/MWh", "COMPUTE": "USD/GPU-hour", "SPREAD": "USD/GPU-hour"}[spec["kind"]]
     return res

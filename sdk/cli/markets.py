@@ -6,6 +6,7 @@ from decimal import Decimal
 import typer
 from rich.table import Table
 
+from core import units as u
 from sdk.cli.common import (
     ago, num, out, price, print_json, spec_words, state, status_text,
 )
@@ -30,7 +31,7 @@ def market_json(m, now: int) -> dict:
         "initial_margin": {"fixed_usd_per_unit": im_fixed, "rate": im_rate},
         "maintenance_margin": {"fixed_usd_per_unit": mm_fixed, "rate": mm_rate},
         "delivery_start": m.delivery_start, "delivery_end": m.delivery_end, "last_trade_time": m.last_trade_time,
-        "max_price_age_s": m.max_price_age, "long_open_interest": m.long_open_interest / Decimal(1000),
+        "max_price_age_s": m.max_price_age, "long_open_interest": u.units_to_quantity(m.long_open_interest),
         "settlement_price": m.settlement_price, "mark_feed": m.mark_feed, "settlement_feed": m.settlement_feed,
         "spec": m.spec,
     }

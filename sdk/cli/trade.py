@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from core import units as u
 from sdk.cli.common import (
     CliError, decimal_arg, expiry_arg, num, ok, out, price, print_json, spinner, state, tick_of, usd, warn, when,
 )
@@ -32,13 +33,12 @@ def _order_json(s, remaining: int | None = None) -> dict:
          "expiry": o.expiry, "reduce_only": o.reduce_only, "nonce": str(o.nonce), "trader": o.trader,
          "signature": s.signature}
     if remaining is not None:
-        d["remaining"] = Decimal(remaining).scaleb(-3)
+        d["remaining"] = u.units_to_quantity(remaining)
     return d
 
 
 def _take(c, st, m, side: str, q_units: int, limit: Decimal, take: str | None) -> tuple[list, int]:
     """Fill resting orders of the relay's book on-chain; returns (fills, thousandths left)."""
-    from sdk import units as u
 
     is_buy = side == "buy"
     limit_units = u.price_to_units(m, limit, side)
@@ -82,7 +82,6 @@ def _take(c, st, m, side: str, q_units: int, limit: Decimal, take: str | None) -
 
 def _trade(ctx: typer.Context, side: str, market: str, qty: str, price_: str, take: Optional[str], take_best: bool,
            reduce_only: bool, expiry: Optional[str], no_post: bool, as_json: bool) -> None:
-    from sdk import units as u
 
     if take and take_best:
         raise typer.BadParameter("give --take ORDER_HASH or --take-best, not both")
@@ -219,5 +218,5 @@ def orders_cmd(ctx: typer.Context, address: Optional[str] = typer.Argument(None,
         o = s.order
         t.add_row(s.hash, symbols.get(o.market_id, str(o.market_id)),
                   f"[{'green' if o.is_buy else 'red'}]{o.side}[/]" + (" RO" if o.reduce_only else ""), num(o.size),
-                  num(Decimal(rem).scaleb(-3)), price(o.limit, tick_of(r, o.market_id)), when(o.expiry))
+                  num(u.units_to_quantity(rem)), price(o.limit, tick_of(r, o.market_id)), when(o.expiry))
     out.print(t)

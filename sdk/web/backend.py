@@ -29,7 +29,7 @@ import httpx
 from eth_utils import is_address, to_checksum_address
 
 from sdk import hedge as _hedge
-from sdk import units as u
+from core import units as u
 from sdk.client import Client
 from sdk.errors import ComputeSpreadError, InvalidAmount, InvalidOrder, RelayError, UnknownMarket, decode_revert
 from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder, UnsignedTx

@@ -15,7 +15,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
-from core import eip712
+from core import abi, eip712
 from sdk.devnet import ANVIL_KEYS, ROOT
 from tests.utils.plain_web3 import DOMAIN_TYPES, contract, fund, push_mark, send
 
@@ -43,9 +43,9 @@ def test_deploy__manifest__has_contracts_roles_and_default_markets(devnet):
     w3 = Web3(Web3.HTTPProvider(anvil.url))
     ch = contract(w3, manifest, "Clearinghouse")
     for m in manifest["markets"]:
-        onchain = ch.functions.market(m["id"]).call()
-        assert "0x" + onchain[0].hex() == m["spec_hash"]
-        assert "0x" + onchain[1].hex() == m["mark_feed"]
+        onchain = abi.Market.decode(ch.functions.market(m["id"]).call())
+        assert "0x" + onchain.spec_hash.hex() == m["spec_hash"]
+        assert "0x" + onchain.mark_feed.hex() == m["mark_feed"]
 
 
 def test_fill__eth_account_signed_order__both_positions_read_back(devnet):

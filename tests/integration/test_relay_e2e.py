@@ -14,7 +14,7 @@ from keepers.marketmaker import MarketMakerRunner, QuoteParams
 from keepers.matcher.orders import Order, domain_separator, sign_order
 from scripts._keepers_env import wait_until
 from sdk.devnet import ANVIL_KEYS
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 from tests.utils.plain_web3 import contract, marked_market, push_mark, send
 
 pytestmark = pytest.mark.integration

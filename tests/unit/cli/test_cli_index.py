@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 from typer.testing import CliRunner
 
-from oracle.manifest import market_entry, parse_manifest
+from core.manifest import Manifest, market_entry
 from oracle.reporter import Reporter
 from oracle.settings import OracleSettings
 from oracle.signing import ReportSigner
 from oracle.service import build_source
-from oracle.specs import settlement_feed, symbol
+from core.specs import settlement_feed, symbol
 from oracle.valuation import Valuer
 from sdk.cli.index import build_spec
 from sdk.cli.main import app
@@ -32,8 +32,9 @@ def invoke(*args):
 
 def signed_settlement(spec: dict, settings: OracleSettings = OracleSettings()) -> int:
     """What a reporter signs for the spec's settlement feed at the end of its window."""
-    manifest = parse_manifest({"chain_id": 31337, "block": 1, "roles": {}, "markets": [market_entry(1, spec)],
-                               "contracts": {"Oracle": {"address": "0x" + "22" * 20, "abi": []}}})
+    manifest = Manifest.parse({"chain_id": 31337, "block": 1, "roles": {}, "markets": [market_entry(1, spec)],
+                               "contracts": {"Oracle": {"address": "0x" + "22" * 20, "abi": []}}},
+                              required=("Oracle",)).verified()
     end = (spec["power"] if spec["kind"] == "SPREAD" else spec)["delivery_end"]
     reporter = Reporter(manifest, Valuer(build_source(settings), **settings.valuer_kwargs()), lambda: end,
                         ReportSigner(KEY))

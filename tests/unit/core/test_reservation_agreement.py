@@ -21,7 +21,7 @@ from keepers.matcher.chainview import AccountInfo, MarketInfo
 from keepers.matcher.relay import order_json
 from keepers.matcher.store import SqlOrderStore, StoredOrder
 from keepers.matcher.validation import OrderValidator, RelayError, ValidationSettings
-from sdk import units as u
+from core import units as u
 from sdk.client import Client
 from sdk.errors import InsufficientMargin
 from sdk.relay_client import exposure_from_json

@@ -14,11 +14,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import numpy as np
 import pytest
 
-from oracle.calendar import PEAK_BLOCKS, profile_hours
+from core.calendar import PEAK_BLOCKS, profile_hours
 from oracle.data import DEFAULT_DATA_DIR, GPU_FILE, POWER_FILES
 from oracle.sources import ReplaySource
-from oracle.specs import compute_spec, month_window, power_spec
-from oracle.units import div_half_even
+from core.specs import compute_spec, month_window, power_spec
+from core.units import div_half_even
 from oracle.valuation import Valuer
 
 MICRO = Decimal("0.000001")
@@ -106,7 +106,7 @@ def test_daily_h100_values__decimal_median_recomputation_equals_service_integer(
 
 
 def test_exact_units__refuses_prices_finer_than_a_micro_dollar():
-    from oracle.units import exact_units
+    from core.units import exact_units
 
     assert exact_units(np.array([45.23, -0.000001, 9000.01])).tolist() == [45_230_000, -1, 9_000_010_000]
     with pytest.raises(ValueError):

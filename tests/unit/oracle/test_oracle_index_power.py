@@ -11,7 +11,7 @@ import pytest
 
 from oracle import data
 from oracle.index import power_profile_average, spread_price
-from oracle.units import to_units
+from core.units import float_usd_to_base as to_units
 from oracle_test_helpers import utc
 
 CT = "America/Chicago"

@@ -7,12 +7,12 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from oracle.manifest import ManifestError, market_entry
+from core.manifest import ManifestError, market_entry
 from oracle.service import create_app
 from oracle.settings import OracleSettings
 from oracle.signing import ReportSigner, recover_report_signer
 from oracle.sources import ReplaySource
-from oracle.specs import canonical_json, compute_spec, day_window, power_spec, spec_hash, spread_spec
+from core.specs import canonical_json, compute_spec, day_window, power_spec, spec_hash, spread_spec
 from oracle.timemap import TimeMap
 
 from oracle_test_helpers import ORACLE_ADDRESS, REPORTER2_KEY, REPORTER_KEY, utc

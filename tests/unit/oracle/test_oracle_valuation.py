@@ -10,7 +10,7 @@ from oracle import data
 from oracle.errors import MissingData, NoEstimate, SeriesUnavailable, WindowOpen
 from oracle.index import gpu_index_at
 from oracle.sources import ReplaySource
-from oracle.specs import compute_spec, power_spec, spread_spec
+from core.specs import compute_spec, power_spec, spread_spec
 from oracle.timemap import TimeMap
 from oracle.valuation import Valuer
 
@@ -186,7 +186,7 @@ def test_mark__uri__worst_overshoot_cut_at_least_in_half_and_other_months_not_wo
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    from oracle.specs import month_window
+    from core.specs import month_window
 
     src = ReplaySource()
     new, old = Valuer(src), Valuer(src, **OLD)

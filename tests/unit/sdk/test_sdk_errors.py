@@ -10,7 +10,7 @@ from eth_abi import encode
 from web3.exceptions import ContractLogicError
 
 from sdk import errors
-from sdk.manifest import ManifestError as BaseManifestError
+from core.errors import ManifestError as BaseManifestError
 
 ROOT = Path(__file__).resolve().parents[3]
 # `assert cond, "reason"`, `raise "reason"` and the Clearinghouse's shared `self._req(cond, "reason")`

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from oracle.calendar import profile_hours
+from core.calendar import profile_hours
 from sdk import errors
 from sdk.hedge import hedge_compute_spread, hedge_power, power_mwh
 from tests.utils.sdk_helpers import FakeReader, account

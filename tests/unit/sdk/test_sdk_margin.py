@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sdk import units as u
+from core import units as u
 from sdk.margin import Holding, apply_fill, grows, liquidation_price, project_trade, summarise
 
 

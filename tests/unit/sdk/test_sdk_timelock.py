@@ -10,7 +10,7 @@ from vyper.compiler.output import build_abi_output
 from web3 import Web3
 
 from sdk.errors import ManifestError
-from sdk.manifest import Manifest
+from core.manifest import Manifest
 from sdk.timelock import TimelockAdmin, operation_id, parse_arg
 from tests.utils.deployers import EXCHANGE
 from tests.utils.timelock import DAY, TIMELOCK

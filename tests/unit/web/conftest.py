@@ -6,7 +6,7 @@ implements exactly those public methods (``market_params``, ``market``, ``market
 ``fills``, ``deposits``, ``watch`` ...) and returns the SDK's own frozen models (``Market``,
 ``AccountState``, ``Fill``, ``CollateralMove``, ``UnsignedTx`` ...) built from the real
 markets/default.json listing. Where the real Client validates input before any RPC call
-(``unsigned_*`` amounts through ``sdk.units.positive_usd``, ``market()`` raising UnknownMarket,
+(``unsigned_*`` amounts through ``core.units.positive_usd``, ``market()`` raising UnknownMarket,
 ``watch()`` refusing a non-address) the fake calls the same SDK functions, so the errors the
 routes map are the SDK's own. The Client's chain-side checks (balances, margin) are covered
 against anvil by tests/integration/test_web_dashboard.py.
@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from scripts._markets import load_markets
-from sdk import units as u
+from core import units as u
 from sdk.errors import InvalidOrder, UnknownMarket
 from sdk.models import (
     AccountState, CollateralMove, Fill, LiquidationEvent, Mark, MarketStatus, Position, PriceUpdate, Settlement,

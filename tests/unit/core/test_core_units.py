@@ -1,4 +1,4 @@
-"""sdk.units: every conversion, rounding never in the user's favour against the protocol."""
+"""core.units: every conversion, rounding never in the user's favour against the protocol."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sdk import errors
-from sdk import units as u
+from core import errors
+from core import units as u
 
 
 @dataclass(frozen=True)
@@ -177,9 +177,100 @@ def test_conversions__full_256_bit_range__exact(n):
 def test_to_decimal__huge_exponent__invalid_amount_not_decimal_overflow():
     """Regression: "1e999999" passed to_decimal and then overflowed Decimal when scaled to base
     units (a 500 from the dashboard's withdraw route)."""
-    from sdk.errors import InvalidAmount
-    from sdk.units import positive_usd, quantity_to_units
+    from core.errors import InvalidAmount
+    from core.units import positive_usd, quantity_to_units
 
     for f in (positive_usd, quantity_to_units):
         with pytest.raises(InvalidAmount, match="too large"):
             f("1e999999")
+
+
+# ---------------------------------------------------------------- statistics (oracle marks and indices)
+
+
+@pytest.mark.parametrize("usd, units", [
+    (45.23, 45_230_000),
+    (-12.34, -12_340_000),
+    (9000.01, 9_000_010_000),
+    (0.1, 100_000),
+    (0.0000005, 0),  # half-even: ties go to the even micro-dollar
+    (0.0000015, 2),
+    (-0.0000025, -2),
+    (1798.70103125, 1_798_701_031),
+    ("2.575", 2_575_000),
+    (Decimal("-1.0866665"), -1_086_666),
+])
+def test_float_usd_to_base__rounds_half_even_to_micro_dollars(usd, units):
+    assert u.float_usd_to_base(usd) == units
+
+
+def test_float_usd_to_base__float_noise__is_removed_via_str():
+    assert u.float_usd_to_base(0.1 + 0.2) == 300_000
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "abc", True])
+def test_float_usd_to_base__non_finite_or_bool__invalid_amount(bad):
+    with pytest.raises(errors.InvalidAmount):
+        u.float_usd_to_base(bad)
+
+
+def test_base_to_usd__is_exact_inverse_over_int256():
+    assert u.base_to_usd(-1_740_000) == Decimal("-1.74")
+    assert u.base_to_usd(2**255 - 1) * 10**6 == 2**255 - 1
+
+
+@pytest.mark.parametrize("bad", [1.0, "1", True])
+def test_base_to_usd__not_an_int__type_error(bad):
+    with pytest.raises(TypeError):
+        u.base_to_usd(bad)
+
+
+@given(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False))
+def test_float_usd_to_base__within_half_a_micro_dollar_of_the_repr(x):
+    units = u.float_usd_to_base(x)
+    assert abs(Decimal(str(x)) * 10**6 - units) <= Decimal("0.5")
+
+
+@given(base_units)
+def test_float_usd_to_base__round_trips_exact_base_units(n):
+    assert u.float_usd_to_base(u.base_to_usd(n)) == n
+
+
+@given(st.integers(min_value=-(10**30), max_value=10**30), st.integers(min_value=1, max_value=10**12))
+def test_div_half_even__matches_decimal_half_even(num, den):
+    from decimal import ROUND_HALF_EVEN, localcontext
+    with localcontext(prec=80):
+        want = int((Decimal(num) / Decimal(den)).to_integral_value(rounding=ROUND_HALF_EVEN))
+    assert u.div_half_even(num, den) == want
+
+
+def test_exact_units__sub_micro_dollar_price__refused():
+    import numpy as np
+    assert u.exact_units(np.array([45.23, -0.01, 1.000001])).tolist() == [45_230_000, -10_000, 1_000_001]
+    with pytest.raises(errors.InvalidAmount, match="not whole multiples"):
+        u.exact_units(np.array([1.0000001]))
+
+
+@given(base_units.filter(lambda n: abs(n) < 10**21))
+def test_quantity_and_bps__round_trip(n):
+    assert u.quantity_to_units(u.units_to_quantity(n)) == n
+    assert u.fraction_to_bps(u.bps_to_fraction(n)) == n
+
+
+@pytest.mark.parametrize("bad", [__import__("numpy").float32(1.5), __import__("numpy").float64(0.1), 0.1])
+def test_usd_to_base__numpy_or_python_float__refused(bad):
+    with pytest.raises(errors.InvalidAmount, match="float"):
+        u.usd_to_base(bad)
+    assert u.float_usd_to_base(bad) == u.usd_to_base(str(bad), "half_even")
+
+
+def test_numpy_ints__accepted_as_ints():
+    import numpy as np
+    assert u.base_to_usd(np.int64(-1_500_000)) == Decimal("-1.5")
+    assert u.usd_to_base(np.int64(2)) == 2_000_000
+
+
+def test_wei_to_eth__exact():
+    assert u.wei_to_eth(1) == Decimal("1E-18") and u.wei_to_eth(2 * 10**18) == 2
+    with pytest.raises(TypeError):
+        u.wei_to_eth(1.0)

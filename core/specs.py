@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eth_utils import keccak
 
-from oracle.calendar import ISO_TZ, PEAK_BLOCKS, PROFILES, hour_ending_label, profile_hours
+from core.calendar import ISO_TZ, PEAK_BLOCKS, PROFILES, hour_ending_label, profile_hours
 
 KINDS = ("POWER", "COMPUTE", "SPREAD")
 POWER_MARKETS = ("DA", "RT")
-# ISO_TZ (from oracle.calendar.PEAK_BLOCKS): each ISO's prevailing time zone; a POWER spec
+# ISO_TZ (from core.calendar.PEAK_BLOCKS): each ISO's prevailing time zone; a POWER spec
 # must use its ISO's zone, since the profile (PEAK hours, holidays) is defined in it.
 GLOBAL_REGION = "GLOBAL"
 
@@ -258,7 +258,7 @@ def symbol(spec: dict[str, Any]) -> str:
       ``SPREAD.H100-SXM.HB_WEST.RT.PEAK.2026-12`` (period in the power leg's tz).
 
     The symbol names the feeds (:func:`mark_feed`), so a manifest must not list two
-    markets with the same symbol; :mod:`oracle.manifest` rejects that.
+    markets with the same symbol; :mod:`core.manifest` rejects that.
     """
     validate_spec(spec)
     kind = spec["kind"]

@@ -5,7 +5,7 @@ import json
 import pytest
 from eth_utils import keccak
 
-from oracle.specs import (SpecError, canonical_json, compute_spec, day_window, mark_feed, month_window, power_spec,
+from core.specs import (SpecError, canonical_json, compute_spec, day_window, mark_feed, month_window, power_spec,
                           settlement_feed, spec_hash, spread_spec, symbol, validate_spec)
 
 CT = "America/Chicago"

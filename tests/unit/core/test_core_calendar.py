@@ -4,9 +4,14 @@ import numpy as np
 
 import pytest
 
-from oracle.calendar import (PEAK_BLOCKS, UnknownIso, da_known_until, hour_ending_label, hours_between, is_nerc_holiday,
+from core.calendar import (PEAK_BLOCKS, UnknownIso, da_known_until, hour_ending_label, hours_between, is_nerc_holiday,
                              nerc_holidays, peak_block, peak_mask, profile_hours)
-from oracle_test_helpers import utc
+
+
+def utc(s: str) -> int:
+    """'2021-03-12T12:00Z' -> unix seconds."""
+    return int(dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp())
+
 
 ET = "America/New_York"
 
