@@ -23,10 +23,11 @@ from eth_account import Account
 from web3 import Web3
 
 from core import eip712
+from core import units as u
 from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, deploy, free_port, rpc
 
 T0 = 1613239200  # 2021-02-13T18:00:00Z
-USDC = 10**6
+USDC = u.USD_SCALE
 HOURLY, ATC, PEAK = 1, 2, 3
 
 def wait_until(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):

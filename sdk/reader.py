@@ -387,7 +387,7 @@ class Reader:
 
     def eth_balance(self, address: str) -> Decimal:
         """The wallet's native coin balance (ETH), which pays for gas."""
-        return Decimal(self.w3.eth.get_balance(to_checksum_address(address))).scaleb(-18)
+        return u.wei_to_eth(self.w3.eth.get_balance(to_checksum_address(address)))
 
     def order_hash(self, order: Order) -> str:
         """The order's EIP-712 digest on this deployment (what ``Exchange.order_hash`` returns)."""
