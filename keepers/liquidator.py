@@ -9,7 +9,7 @@ liquidate, in which market, for how much, whether it pays, and which need ADL) a
 :class:`Liquidator` wires them to the chain: events -> :class:`~keepers.book.PositionBook`,
 marks -> :class:`MarketVector`, candidates -> one batched read of ``account_summary`` /
 ``is_liquidatable`` / ``adl_pending`` -> ``liquidate`` or ``deleverage`` txs through the
-nonce-managed :class:`~keepers.chain.TxSender`; mined receipts -> rewards earned and who was
+nonce-managed :class:`~chain.tx.TxSender`; mined receipts -> rewards earned and who was
 deleveraged (logs and metrics).
 
 The liquidator *takes over* the positions it liquidates and must stay above initial margin
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from web3.logs import DISCARD
 
+from chain.rpc import ANVIL_CHAIN_ID, Chain, Head, batch_call
 from keepers.book import EventSync, PositionBook
-from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call,
-                           build_sender, kv, load_settings, main_loop)
+from keepers.chain import KeeperSettings, Metrics, add_common_args, build_sender, kv, load_settings, main_loop
 
 QUANTITY_SCALE = 1000
 BPS = 10_000

@@ -40,7 +40,7 @@ from eth_abi import encode
 
 from keepers.matcher.chainview import SEL, MarketInfo, Rpc, RpcChain, _sel
 from keepers.matcher.orders import Order, domain_separator, sign_order
-from keepers.matcher.tx import TxFailed, TxSender
+from chain.tx import Call, TxFailed, TxSender
 
 log = logging.getLogger("cspread.marketmaker")
 
@@ -146,7 +146,7 @@ class MarketMakerRunner:
         self.rpc = Rpc(rpc_url)
         self.chain = RpcChain(self.rpc, manifest.chain_id, manifest.address("Exchange"),
                               manifest.address("Clearinghouse"), head_ttl=0.0)
-        self.sender = TxSender(self.rpc, key, manifest.chain_id)
+        self.sender = TxSender(self.rpc, key, gas_multiplier=1.3, chain_id=manifest.chain_id)
         self.account = self.sender.account
         self.mm = MarketMaker(params)
         self.relay = httpx.Client(base_url=relay_url.rstrip("/"), timeout=10)
@@ -158,9 +158,9 @@ class MarketMakerRunner:
         """Devnet: mint MockUSDC, approve and deposit `amount` base units."""
         usdc, ch = self.manifest.address("MockUSDC"), self.manifest.address("Clearinghouse")
         me = self.account.address
-        self.sender.send(usdc, _sel("mint(address,uint256)") + encode(["address", "uint256"], [me, amount]))
-        self.sender.send(usdc, _sel("approve(address,uint256)") + encode(["address", "uint256"], [ch, amount]))
-        self.sender.send(ch, _sel("deposit(uint256)") + encode(["uint256"], [amount]))
+        self.sender.transact(Call(usdc, _sel("mint(address,uint256)") + encode(["address", "uint256"], [me, amount])))
+        self.sender.transact(Call(usdc, _sel("approve(address,uint256)") + encode(["address", "uint256"], [ch, amount])))
+        self.sender.transact(Call(ch, _sel("deposit(uint256)") + encode(["uint256"], [amount])))
         self.chain.invalidate()
 
     def _live(self) -> dict[int, int]:
@@ -192,7 +192,7 @@ class MarketMakerRunner:
         nonce = time.time_ns() // 1_000  # microseconds: increasing across restarts
         if any(live.values()) or self.state.hashes:
             try:
-                self.sender.send(self.chain.exchange, SEL["cancel_all"] + encode(["uint256"], [nonce]))
+                self.sender.transact(Call(self.chain.exchange, SEL["cancel_all"] + encode(["uint256"], [nonce])))
             except TxFailed as e:
                 log.warning("cancel_all failed: %s", e.reason)
                 return {"refreshed": False, "posted": 0, "rejected": 0, "error": e.reason}

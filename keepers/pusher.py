@@ -31,8 +31,8 @@ import httpx
 from pydantic import field_validator
 from pydantic_settings import NoDecode
 
-from keepers.chain import (Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call, build_sender, kv,
-                           load_settings, main_loop)
+from chain.rpc import Chain, Head, batch_call
+from keepers.chain import KeeperSettings, Metrics, add_common_args, build_sender, kv, load_settings, main_loop
 
 log = logging.getLogger("keepers.pusher")
 
