@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account import Account
+from eth_utils import to_checksum_address
 
 from chain.reverts import reason_text, revert_reason
 from chain.rpc import CallReverted, ChainError, is_connection_error
@@ -394,7 +395,7 @@ class TxSender:
             if self.nonce is None or self.chain_id is None:
                 self.sync_nonce()
             # min_gas: a tx whose path depends on txs ahead of it in the block (estimated on a cheaper path)
-            return {"to": call.to, "data": call.data, "value": call.value, "nonce": self.nonce,
+            return {"to": to_checksum_address(call.to), "data": call.data, "value": call.value, "nonce": self.nonce,
                     "gas": max(int(gas * self.gas_multiplier), min_gas), "chainId": self.chain_id,
                     **self.node.fee_fields(self.fees)}
 
