@@ -28,6 +28,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import is_address, to_checksum_address
 
+from chain.logs import event_logs
 from sdk import hedge as _hedge
 from sdk import units as u
 from sdk.client import Client
@@ -196,16 +197,12 @@ class Backend:
             if head <= self._hist_block:
                 return
             ev = self.client.oracle.events.PriceUpdated
-            start = self._hist_block + 1
-            while start <= head:
-                stop = min(head, start + 4_999)
-                for e in ev.get_logs(from_block=start, to_block=stop):
-                    fid = "0x" + bytes(e["args"]["feed_id"]).hex()
-                    pts = self._hist.setdefault(fid, [])
-                    pts.append((int(e["args"]["observed_at"]), int(e["args"]["price"])))
-                    if len(pts) > HISTORY_MAX:
-                        del pts[: len(pts) - HISTORY_MAX]
-                start = stop + 1
+            for e in event_logs(ev, self._hist_block + 1, head):
+                fid = "0x" + bytes(e["args"]["feed_id"]).hex()
+                pts = self._hist.setdefault(fid, [])
+                pts.append((int(e["args"]["observed_at"]), int(e["args"]["price"])))
+                if len(pts) > HISTORY_MAX:
+                    del pts[: len(pts) - HISTORY_MAX]
             self._hist_block = head
 
     def mark_history(self, feed_id: str) -> list[tuple[int, int]]:
