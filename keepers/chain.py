@@ -1,6 +1,6 @@
 """Shared keeper plumbing: settings, structured JSON logs, Prometheus metrics and the plain
 polling loop. The RPC with reconnect, the nonce-managed tx sender with fee bumping and log
-paging are :mod:`chain` (re-exported here for the bots).
+paging are :mod:`chain`.
 
 Nothing here decides anything; the keepers (``keepers.pusher``, ``keepers.liquidator``,
 ``keepers.settler``) do, from chain state handed to them.
@@ -21,9 +21,8 @@ from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from web3 import Web3
 
-from chain.logs import get_logs as get_logs_chunked  # noqa: F401 - re-export
-from chain.rpc import ANVIL_CHAIN_ID, Chain, ChainDown, Head, batch_call, is_connection_error  # noqa: F401
-from chain.tx import FeePolicy, Outcome, PendingTx, SendResult, TxSender  # noqa: F401 - re-export
+from chain.rpc import Chain, Head, is_connection_error
+from chain.tx import FeePolicy, TxSender
 from sdk.manifest import Manifest, ManifestError
 
 log = logging.getLogger("keepers.chain")
@@ -212,8 +211,8 @@ class Metrics:
             start_http_server(port, addr="127.0.0.1", registry=self.registry)
 
 
-# --------------------------------------------------------------------------- RPC, transactions, logs
-# live in the `chain` package (one copy for keepers, relay and SDK); re-exported for the bots
+# RPC (head polling with reconnect), transactions and log paging live in the `chain` package:
+# one copy for keepers, relay and SDK.
 
 
 # --------------------------------------------------------------------------- loop

@@ -164,7 +164,9 @@ class Stack:
         if self._w3 is None:
             from web3 import Web3
 
-            self._w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
+            from chain.rpc import provider_for
+
+            self._w3 = Web3(provider_for(self.rpc_url, timeout=10))
         return self._w3
 
     def contract(self, name: str):
