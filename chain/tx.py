@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from chain.reverts import reason_text, revert_reason
 from chain.rpc import CallReverted, ChainError, is_connection_error
@@ -302,7 +302,7 @@ class _NullMetrics:
 
 def _nonce_error(msg: str) -> bool:
     m = msg.lower()
-    return "nonce too low" in m or ("nonce" in m and "low" in m) or "already known" in m or "nonce" in m and "invalid" in m
+    return "nonce too low" in m or ("nonce" in m and "low" in m) or ("nonce" in m and "invalid" in m)
 
 
 # --------------------------------------------------------------------------- sender
@@ -411,10 +411,16 @@ class TxSender:
         then in flight (``pending``), and the local nonce moves past it. Raises ``TxFailed``."""
         with self._lock:
             for attempt in (0, 1):
+                raw = self._sign(tx)
                 try:
-                    h = self.node.send_raw(self._sign(tx))
+                    h = self.node.send_raw(raw)
                     break
                 except ChainError as e:
+                    if "already known" in str(e).lower():
+                        # this very tx is in the pool already (a retried request): it is sent; a
+                        # re-sign at a fresh nonce would send the call twice
+                        h = "0x" + keccak(raw).hex()
+                        break
                     if attempt == 0 and _nonce_error(str(e)):
                         self.sync_nonce()
                         tx["nonce"] = self.nonce

@@ -249,3 +249,19 @@ def test_external_signer__sign_tx_used():
 
     TxSender(node, Signer(), poll_interval=0).transact(Call(TO, b""))
     assert seen and seen[0]["from"] == acct.address and node.latest == 1
+
+
+def test_broadcast__already_known__counted_as_sent_not_resent_at_a_new_nonce():
+    node = FakeNode()
+    s = _sender(node)
+    real = node.__call__
+
+    def once_known(method, params=None):
+        if method == "eth_sendRawTransaction" and not node.sent:
+            real(method, params)  # it reached the pool, but the answer says "already known"
+            raise ChainError(f"{method}: already known")
+        return real(method, params)
+
+    s.node.rpc = once_known
+    r = s.transact(Call(TO, b""))
+    assert len(node.sent) == 1 and node.sent[0]["nonce"] == 0 and r.status == 1 and s.nonce == 1
