@@ -89,6 +89,7 @@ class Outcome:
     tx_hash: str | None
     block: int | None
     meta: dict
+    receipt: Any = None  # the node's receipt (web3 AttributeDict or raw JSON) when mined or reverted
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,10 @@ class _Web3Node:
                 raise
             raise ChainError(str(e)) from e
 
+    def transaction(self, tx_hash: str) -> dict:
+        t = self.w3.eth.get_transaction(tx_hash)
+        return {"from": t["from"], "to": t["to"], "data": bytes(t["input"]), "value": int(t["value"])}
+
     def receipt(self, tx_hash: str) -> Receipt | None:
         from web3.exceptions import TransactionNotFound  # noqa: PLC0415
 
@@ -252,6 +257,10 @@ class _RpcNode:
 
     def send_raw(self, raw: bytes) -> str:
         return self.rpc("eth_sendRawTransaction", ["0x" + bytes(raw).hex()])
+
+    def transaction(self, tx_hash: str) -> dict:
+        t = self.rpc("eth_getTransactionByHash", [tx_hash])
+        return {"from": t["from"], "to": t["to"], "data": bytes.fromhex(t["input"][2:]), "value": int(t["value"], 16)}
 
     def receipt(self, tx_hash: str) -> Receipt | None:
         r = self.rpc("eth_getTransactionReceipt", [tx_hash])
@@ -493,7 +502,7 @@ class TxSender:
                     status = "mined" if r.status == 1 else "reverted"
                     if status == "reverted":
                         self.m_reverted.labels(p.meta.get("kind", "tx")).inc()
-                    done.append((p, Outcome(p.key, status, r.tx_hash, r.block_number, p.meta)))
+                    done.append((p, Outcome(p.key, status, r.tx_hash, r.block_number, p.meta, r.raw)))
                     continue
                 if chain_nonce is None:
                     chain_nonce = self.node.nonce(self.account.address, "latest")
@@ -583,6 +592,22 @@ class TxSender:
         except ChainError:
             return None, None
         return None, None
+
+
+def tx_outcome(node, tx_hash: str) -> tuple[Receipt | None, BaseException | None]:
+    """The fate of a transaction anyone sent (a browser wallet's, say): ``(None, None)`` while
+    it is pending; ``(receipt, None)`` once mined, or reverted without a reason the replay can
+    show; ``(receipt, error)`` when it reverted, ``error`` being the node's answer to the same
+    call replayed at the block before (hand it to a revert decoder)."""
+    n = node_of(node)
+    r = n.receipt(tx_hash)
+    if r is None or r.status == 1:
+        return r, None
+    try:
+        n.call(n.transaction(tx_hash), r.block_number - 1)
+    except CallReverted as e:
+        return r, e.__cause__ or e
+    return r, None
 
 
 def revert_of(e: TxFailed) -> Any:

@@ -640,10 +640,9 @@ class Liquidator:
             return
         if kind == "liquidation":
             self.m_liq_ok.inc()
-        try:
-            receipt = self.chain.w3.eth.get_transaction_receipt(o.tx_hash)
-        except Exception as e:  # the tx is mined; the report is best effort
-            kv(log, logging.WARNING, f"{kind} mined; receipt not readable", account=acct, tx=o.tx_hash, error=str(e)[:200])
+        receipt = o.receipt  # the sender's copy: no second read
+        if receipt is None:
+            kv(log, logging.WARNING, f"{kind} mined; no receipt to report from", account=acct, tx=o.tx_hash)
             return
         ev = self.ch.events
         for e in ev.Liquidation().process_receipt(receipt, errors=DISCARD):

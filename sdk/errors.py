@@ -7,7 +7,7 @@ says what to do about it.
 
 :func:`decode_revert` turns whatever web3 raised for a reverted call or transaction (a
 ``ContractLogicError``, a JSON-RPC error dict, raw ``Error(string)`` bytes, a reason string)
-into one of these: every ``assert ..., "Contract: reason"`` (or ``self._req(..., "reason")``) in
+into one of these (the reason is extracted by :mod:`chain.reverts`; the mapping is SDK policy): every ``assert ..., "Contract: reason"`` (or ``self._req(..., "reason")``) in
 contracts/*.vy has an entry in
 :data:`REVERT_REASONS` (a unit test parses the .vy files to keep it complete). Unknown
 reasons become :class:`TransactionFailed` carrying the decoded reason text, never a hex blob.

@@ -337,10 +337,12 @@ class Stack:
             calls.append(usdc.functions.mint(acct.address, chunk))
             left -= chunk
         calls += [usdc.functions.approve(ch.address, amount), ch.functions.deposit(amount)]
-        nonce = self.w3.eth.get_transaction_count(acct.address, "pending")
+        from chain.tx import TxFailed, TxSender
+
+        sender = TxSender(self.w3, acct, receipt_timeout=30)
         for fn in calls:
-            tx = fn.build_transaction({"from": acct.address, "nonce": nonce, "gas": 500_000})
-            h = self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
-            if self.w3.eth.wait_for_transaction_receipt(h, timeout=30).status != 1:
-                raise StackError(f"funding {who if who in self.keys else acct.address}: {fn.fn_name} reverted")
-            nonce += 1
+            try:
+                sender.transact(fn)
+            except TxFailed as e:
+                raise StackError(f"funding {who if who in self.keys else acct.address}: {fn.fn_name} "
+                                 f"reverted: {e.reason}") from None

@@ -29,6 +29,7 @@ from eth_account.messages import encode_typed_data
 from eth_utils import is_address, to_checksum_address
 
 from chain.logs import event_logs
+from chain.tx import tx_outcome
 from sdk import hedge as _hedge
 from sdk import units as u
 from sdk.client import Client
@@ -843,21 +844,17 @@ class Backend:
         return {"txs": [self._tx(a, self.client.exchange.functions.cancel_all(n), "cancel all orders")]}
 
     def tx_status(self, tx_hash: str) -> dict[str, Any]:
-        w3 = self.client.w3
         try:
-            r = w3.eth.get_transaction_receipt(tx_hash)
-        except Exception:  # noqa: BLE001 - not mined yet (web3 raises TransactionNotFound)
+            r, revert = tx_outcome(self.client.w3, tx_hash)
+        except Exception:  # noqa: BLE001 - not a hash the node knows: not mined (yet)
             return {"status": "pending"}
-        if r["status"] == 1:
-            return {"status": "success", "block": r["blockNumber"]}
-        tx = w3.eth.get_transaction(tx_hash)
-        try:
-            w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]},
-                        r["blockNumber"] - 1)
-            err: ComputeSpreadError = TransactionFailed("the transaction reverted (out of gas?)")
-        except Exception as e:  # noqa: BLE001
-            err = decode_revert(e)
-        return {"status": "failed", "block": r["blockNumber"], **error_json(err)}
+        if r is None:
+            return {"status": "pending"}
+        if r.status == 1:
+            return {"status": "success", "block": r.block_number}
+        err: ComputeSpreadError = (decode_revert(revert) if revert is not None
+                                   else TransactionFailed("the transaction reverted (out of gas?)"))
+        return {"status": "failed", "block": r.block_number, **error_json(err)}
 
 
 class _AddressClient(Client):

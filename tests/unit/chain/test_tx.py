@@ -12,7 +12,7 @@ from eth_utils import keccak
 
 from chain.reverts import encode_error
 from chain.rpc import ChainError, error_of
-from chain.tx import Call, FeePolicy, TxFailed, TxSender, call_of
+from chain.tx import Call, FeePolicy, TxFailed, TxSender, call_of, tx_outcome
 
 GWEI = 10**9
 KEY = "0x" + "42" * 32
@@ -29,6 +29,7 @@ class FakeNode:
         self.pool: dict[int, tuple[str, dict]] = {}
         self.receipts: dict[str, dict] = {}
         self.sent: list[dict] = []
+        self.by_hash: dict[str, dict] = {}
         self.revert_sim: str | None = None
         self.revert_onchain: str | None = None
         self.mine_on_head_read = mine_on_head_read
@@ -84,12 +85,16 @@ class FakeNode:
                 raise ChainError(f"{method}: replacement transaction underpriced")
             h = "0x" + keccak(raw).hex()
             self.pool[tx["nonce"]] = (h, tx)
+            self.by_hash[h] = tx
             self.sent.append(tx)
             if self.base_after_send is not None:
                 self.base, self.base_after_send = self.base_after_send, None
             return h
         if method == "eth_getTransactionReceipt":
             return self.receipts.get(params[0])
+        if method == "eth_getTransactionByHash":
+            tx = self.by_hash[params[0]]
+            return {"from": "0x" + "00" * 20, "to": tx["to"], "input": "0x" + tx["data"].hex(), "value": hex(tx["value"])}
         raise AssertionError(f"unexpected {method}")
 
 
@@ -189,6 +194,7 @@ def test_send_poll__keeper_flow__in_flight_bump_then_outcome():
     node.mine()
     (o,) = s.poll(node.block)
     assert o.status == "mined" and o.key == "liq:1" and o.meta == {"account": "0xa"}
+    assert o.receipt["transactionHash"] == o.tx_hash  # the keeper reports from it without a second read
     assert o.tx_hash == s.node.rpc("eth_getTransactionReceipt", [o.tx_hash])["transactionHash"]
     assert not s.in_flight("liq:1")
 
@@ -265,3 +271,18 @@ def test_broadcast__already_known__counted_as_sent_not_resent_at_a_new_nonce():
     s.node.rpc = once_known
     r = s.transact(Call(TO, b""))
     assert len(node.sent) == 1 and node.sent[0]["nonce"] == 0 and r.status == 1 and s.nonce == 1
+
+
+def test_tx_outcome__anyones_tx__pending_success_and_replayed_revert():
+    node = FakeNode(mine_on_head_read=False)
+    s = _sender(node)
+    h = s.send("k", Call(TO, b"\x01"), 100).tx_hash
+    assert tx_outcome(node, h) == (None, None)  # in the pool
+    node.mine()
+    r, err = tx_outcome(node, h)
+    assert r.status == 1 and err is None
+    node.revert_onchain = "Exchange: order cancelled"
+    h2 = s.send("k2", Call(TO, b"\x02"), 101).tx_hash
+    node.mine()
+    r, err = tx_outcome(node, h2)
+    assert r.status == 0 and err.reason == "Exchange: order cancelled"
