@@ -187,7 +187,7 @@ class EventSync:
         self.need_resync = True
 
     def sync(self, number: int, block_hash: str, parent_hash: str) -> dict:
-        from keepers.chain import get_logs_chunked
+        from chain.logs import get_logs
 
         if not self.need_resync and self.synced_to >= 0:
             if number < self.synced_to or (number == self.synced_to + 1 and parent_hash != self.synced_hash) \
@@ -202,7 +202,7 @@ class EventSync:
             start = self.synced_to + 1
         applied = 0
         if start <= number:
-            logs = get_logs_chunked(self.w3, self.address, TOPICS, start, number, self.chunk)
+            logs = get_logs(self.w3, self.address, TOPICS, start, number, self.chunk)
             applied = self.book.apply_logs(logs)
         if number > self.synced_to + 1 and not full and self.synced_to >= 0:
             # non-contiguous heads: verify the block we skipped to extends what we had

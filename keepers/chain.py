@@ -1,5 +1,6 @@
-"""Shared keeper plumbing: settings, RPC with reconnect, a nonce-managed tx sender with fee
-bumping, structured JSON logs, Prometheus metrics and the plain polling loop.
+"""Shared keeper plumbing: settings, structured JSON logs, Prometheus metrics and the plain
+polling loop. The RPC with reconnect, the nonce-managed tx sender with fee bumping and log
+paging are :mod:`chain`.
 
 Nothing here decides anything; the keepers (``keepers.pusher``, ``keepers.liquidator``,
 ``keepers.settler``) do, from chain state handed to them.
@@ -9,25 +10,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import signal
 import sys
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-import requests
 from eth_account import Account
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
 
+from chain.rpc import Chain, Head, is_connection_error
+from chain.tx import FeePolicy, TxSender
 from core.manifest import Manifest, ManifestError
 
-ANVIL_CHAIN_ID = 31337
 log = logging.getLogger("keepers.chain")
 
 
@@ -214,308 +211,8 @@ class Metrics:
             start_http_server(port, addr="127.0.0.1", registry=self.registry)
 
 
-# --------------------------------------------------------------------------- RPC
-
-
-class ChainDown(ConnectionError):
-    """The RPC does not answer."""
-
-
-def is_connection_error(e: BaseException) -> bool:
-    return isinstance(e, (ChainDown, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                          ConnectionError, TimeoutError))
-
-
-@dataclass(frozen=True)
-class Head:
-    number: int
-    hash: str
-    parent_hash: str
-    timestamp: int
-
-
-class Chain:
-    """Web3 over HTTP with reconnect: every call opens or reuses a connection, so "reconnect"
-    is noticing the outage, backing off and telling the keeper to resync when it ends
-    (``epoch`` counts outages). A different chain id after reconnect is fatal."""
-
-    def __init__(self, rpc_url: str, timeout: float = 10.0, w3: Web3 | None = None):
-        self.rpc_url = rpc_url
-        self.w3 = w3 or Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-        self.chain_id: int | None = None
-        self.down = False
-        self.epoch = 0
-
-    def head(self) -> Head:
-        try:
-            b = self.w3.eth.get_block("latest")
-            cid = self.chain_id if self.chain_id is not None and not self.down else self.w3.eth.chain_id
-        except Exception as e:
-            if is_connection_error(e):
-                self.mark_down(e)
-                raise ChainDown(str(e)) from e
-            raise
-        if self.chain_id is None:
-            self.chain_id = cid
-        elif cid != self.chain_id:
-            raise RuntimeError(f"RPC {self.rpc_url} now serves chain {cid}, expected {self.chain_id}: refusing to act")
-        if self.down:
-            self.down = False
-            self.epoch += 1
-            kv(log, logging.WARNING, "rpc reconnected", rpc=self.rpc_url, block=b["number"], epoch=self.epoch)
-        return Head(int(b["number"]), b["hash"].hex(), b["parentHash"].hex(), int(b["timestamp"]))
-
-    def mark_down(self, e: BaseException) -> None:
-        if not self.down:
-            kv(log, logging.ERROR, "rpc down", rpc=self.rpc_url, error=str(e)[:200])
-        self.down = True
-
-
-def batch_call(w3: Web3, calls: list, fallback: bool = True) -> list:
-    """Run contract view calls in one JSON-RPC batch (one HTTP round trip)."""
-    if not calls:
-        return []
-    try:
-        with w3.batch_requests() as batch:
-            for c in calls:
-                batch.add(c)
-            return list(batch.execute())
-    except Exception as e:
-        if is_connection_error(e) or not fallback:
-            raise
-        return [c.call() for c in calls]
-
-
-# --------------------------------------------------------------------------- transactions
-
-
-def revert_reason(e: BaseException) -> str:
-    msg = str(e.args[0] if getattr(e, "args", None) else e)
-    if isinstance(e, (ContractLogicError, ContractCustomError)) and getattr(e, "message", None):
-        msg = e.message
-    return msg.replace("execution reverted: ", "").strip()
-
-
-@dataclass
-class PendingTx:
-    key: str
-    nonce: int
-    tx: dict
-    hashes: list[str]
-    sent_block: int
-    bumps: int = 0
-    meta: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    key: str
-    status: str  # mined | reverted | dropped
-    tx_hash: str | None
-    block: int | None
-    meta: dict
-
-
-@dataclass(frozen=True)
-class SendResult:
-    status: str  # sent | dry | rejected | in_flight | error
-    tx_hash: str | None = None
-    reason: str | None = None
-
-
-class FeePolicy:
-    def __init__(self, priority_gwei: float, max_fee_gwei: float, bump_pct: float):
-        self.priority = int(priority_gwei * 1e9)
-        self.cap = int(max_fee_gwei * 1e9)
-        self.bump_pct = bump_pct
-
-    def initial(self, base_fee: int | None, gas_price: int) -> dict:
-        if base_fee is None:
-            return {"gasPrice": min(gas_price, self.cap)}
-        prio = min(self.priority, self.cap)
-        return {"maxPriorityFeePerGas": prio, "maxFeePerGas": min(2 * base_fee + prio, self.cap)}
-
-    def bumped(self, fees: dict) -> dict | None:
-        """Fees raised by bump_pct (rounded up); None once the cap would be exceeded."""
-        out = {k: math.ceil(v * (100 + self.bump_pct) / 100) for k, v in fees.items()}
-        if max(out.values()) > self.cap:
-            return None
-        return out
-
-
-class TxSender:
-    """Sends keeper transactions with a local nonce counter.
-
-    - ``send(key, fn)`` estimates gas first (a revert is returned as ``rejected`` with the
-      reason, nothing is sent), signs with the next local nonce and broadcasts; one tx per
-      ``key`` in flight at a time.
-    - ``poll(head)`` collects receipts, and replaces a tx still unmined after
-      ``bump_after_blocks`` blocks with the same nonce at fees + ``bump_pct``.
-    - ``reset()`` (after an RPC outage or a reorg) forgets in-flight txs and re-reads the
-      nonce from the chain; keepers re-decide from fresh state, so nothing is sent twice.
-    - Without an account (or with dry_run) it logs what it would send and sends nothing.
-    """
-
-    def __init__(self, w3: Web3, account, fees: FeePolicy, bump_after_blocks: int = 3,
-                 gas_multiplier: float = 1.25, dry_run: bool = False, metrics: Metrics | None = None,
-                 logger: logging.Logger | None = None):
-        self.w3, self.account, self.fees = w3, account, fees
-        self.bump_after = bump_after_blocks
-        self.gas_multiplier = gas_multiplier
-        self.dry = dry_run or account is None
-        self.log = logger or log
-        self.pending: dict[int, PendingTx] = {}
-        self.by_key: dict[str, int] = {}
-        self.nonce: int | None = None
-        self.chain_id: int | None = None
-        m = metrics or Metrics("keeper")
-        self.m_sent = m.counter("tx_sent_total", "Transactions broadcast", ("kind",))
-        self.m_rejected = m.counter("tx_rejected_total", "Transactions not sent: simulation reverted", ("kind",))
-        self.m_reverted = m.counter("tx_reverted_total", "Transactions mined but reverted", ("kind",))
-        self.m_bumped = m.counter("tx_bumped_total", "Stuck transactions replaced with higher fees", ("kind",))
-        self.m_dry = m.counter("tx_dry_total", "Transactions logged, not sent (dry run)", ("kind",))
-        self.m_pending = m.gauge("tx_pending", "Transactions in flight")
-
-    @property
-    def address(self) -> str | None:
-        return self.account.address if self.account is not None else None
-
-    def sync_nonce(self) -> None:
-        if self.account is not None:
-            self.nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
-            self.chain_id = self.w3.eth.chain_id
-
-    def reset(self) -> None:
-        if self.pending:
-            kv(self.log, logging.WARNING, "forgetting in-flight txs after reconnect/reorg",
-               keys=[p.key for p in self.pending.values()])
-        self.pending.clear()
-        self.by_key.clear()
-        self.m_pending.set(0)
-        self.sync_nonce()
-
-    def in_flight(self, key: str) -> bool:
-        return key in self.by_key
-
-    def _fee_fields(self) -> dict:
-        blk = self.w3.eth.get_block("pending")
-        base = blk.get("baseFeePerGas")
-        return self.fees.initial(base, self.w3.eth.gas_price if base is None else 0)
-
-    def send(self, key: str, fn, head_number: int, kind: str = "tx", meta: dict | None = None,
-             describe: dict | None = None, min_gas: int = 0) -> SendResult:
-        if key in self.by_key:
-            return SendResult("in_flight", reason="already in flight")
-        desc = {"key": key, "kind": kind, "fn": fn.fn_name, **(describe or {})}
-        sender = self.account.address if self.account is not None else None
-        try:
-            gas = fn.estimate_gas({"from": sender} if sender else {})
-        except (ContractLogicError, ContractCustomError, Web3RPCError, ValueError) as e:
-            if is_connection_error(e):
-                raise
-            reason = revert_reason(e)
-            self.m_rejected.labels(kind).inc()
-            kv(self.log, logging.INFO, "not sent: simulation reverted", reason=reason, **desc)
-            return SendResult("rejected", reason=reason)
-        if self.dry:
-            self.m_dry.labels(kind).inc()
-            kv(self.log, logging.INFO, "dry run: would send", gas=gas, **desc)
-            return SendResult("dry")
-        if self.nonce is None:
-            self.sync_nonce()
-        # min_gas: a tx whose path depends on txs ahead of it in the block (estimated on a cheaper path)
-        tx = fn.build_transaction({"from": sender, "nonce": self.nonce, "gas": max(int(gas * self.gas_multiplier), min_gas),
-                                   "chainId": self.chain_id, **self._fee_fields()})
-        for attempt in (0, 1):
-            try:
-                h = self._broadcast(tx)
-                break
-            except Web3RPCError as e:
-                msg = str(e).lower()
-                if attempt == 0 and ("nonce too low" in msg or "nonce" in msg and "low" in msg or "already known" in msg):
-                    self.sync_nonce()
-                    tx["nonce"] = self.nonce
-                    continue
-                kv(self.log, logging.ERROR, "broadcast failed", error=str(e)[:300], **desc)
-                return SendResult("error", reason=str(e))
-        self.pending[tx["nonce"]] = PendingTx(key, tx["nonce"], tx, [h], head_number, meta=meta or {})
-        self.by_key[key] = tx["nonce"]
-        self.nonce = tx["nonce"] + 1
-        self.m_sent.labels(kind).inc()
-        self.m_pending.set(len(self.pending))
-        kv(self.log, logging.INFO, "sent", tx=h, nonce=tx["nonce"], gas=tx["gas"], block=head_number, **desc)
-        return SendResult("sent", tx_hash=h)
-
-    def _broadcast(self, tx: dict) -> str:
-        signed = self.account.sign_transaction(tx)
-        return "0x" + self.w3.eth.send_raw_transaction(signed.raw_transaction).hex().removeprefix("0x")
-
-    def poll(self, head_number: int) -> list[Outcome]:
-        """Receipts of in-flight txs; replace stuck ones. Returns finished txs."""
-        done: list[Outcome] = []
-        if not self.pending:
-            return done
-        chain_nonce = None
-        for nonce in sorted(self.pending):
-            p = self.pending[nonce]
-            receipt = None
-            for h in reversed(p.hashes):
-                try:
-                    receipt = self.w3.eth.get_transaction_receipt(h)
-                    break
-                except TransactionNotFound:
-                    continue
-            if receipt is not None:
-                status = "mined" if receipt["status"] == 1 else "reverted"
-                if status == "reverted":
-                    self.m_reverted.labels(p.meta.get("kind", "tx")).inc()
-                done.append(Outcome(p.key, status, receipt["transactionHash"].hex(), receipt["blockNumber"], p.meta))
-                continue
-            if chain_nonce is None:
-                chain_nonce = self.w3.eth.get_transaction_count(self.account.address, "latest")
-            if chain_nonce > nonce:  # the nonce was used by a tx we do not know (replaced elsewhere)
-                done.append(Outcome(p.key, "dropped", None, None, p.meta))
-                continue
-            if head_number - p.sent_block >= self.bump_after:
-                self._bump(p, head_number)
-        for o in done:
-            nonce = self.by_key.pop(o.key, None)
-            self.pending.pop(nonce, None)
-        self.m_pending.set(len(self.pending))
-        return done
-
-    def _bump(self, p: PendingTx, head_number: int) -> None:
-        fee_keys = [k for k in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice") if k in p.tx]
-        new = self.fees.bumped({k: p.tx[k] for k in fee_keys})
-        if new is None:
-            kv(self.log, logging.WARNING, "stuck tx at fee cap; not bumping", key=p.key, nonce=p.nonce)
-            p.sent_block = head_number
-            return
-        tx = dict(p.tx, **new)
-        try:
-            h = self._broadcast(tx)
-        except Web3RPCError as e:
-            kv(self.log, logging.WARNING, "replacement rejected", key=p.key, nonce=p.nonce, error=str(e)[:200])
-            p.sent_block = head_number
-            return
-        p.tx, p.sent_block, p.bumps = tx, head_number, p.bumps + 1
-        p.hashes.append(h)
-        self.m_bumped.labels(p.meta.get("kind", "tx")).inc()
-        kv(self.log, logging.WARNING, "replaced stuck tx", key=p.key, nonce=p.nonce, tx=h, bumps=p.bumps,
-           **{k: v for k, v in new.items()})
-
-
-# --------------------------------------------------------------------------- event logs
-
-
-def get_logs_chunked(w3: Web3, address: str, topics: list, start: int, end: int, chunk: int) -> list:
-    out = []
-    a = start
-    while a <= end:
-        b = min(end, a + chunk - 1)
-        out.extend(w3.eth.get_logs({"address": address, "fromBlock": a, "toBlock": b, "topics": topics}))
-        a = b + 1
-    return out
+# RPC (head polling with reconnect), transactions and log paging live in the `chain` package:
+# one copy for keepers, relay and SDK.
 
 
 # --------------------------------------------------------------------------- loop

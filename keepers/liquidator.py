@@ -10,7 +10,7 @@ whether it pays, and which need ADL).
 :class:`Liquidator` wires them to the chain: events -> :class:`~keepers.book.PositionBook`,
 marks -> :class:`MarketVector`, candidates -> one batched read of ``account_summary`` /
 ``is_liquidatable`` / ``adl_pending`` -> ``liquidate`` or ``deleverage`` txs through the
-nonce-managed :class:`~keepers.chain.TxSender`; mined receipts -> rewards earned and who was
+nonce-managed :class:`~chain.tx.TxSender`; mined receipts -> rewards earned and who was
 deleveraged (logs and metrics).
 
 The liquidator *takes over* the positions it liquidates and must stay above initial margin
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from web3.logs import DISCARD
 
+from chain.rpc import ANVIL_CHAIN_ID, Chain, Head, batch_call
 from core import abi
 from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's public names
     MAX_ADL_BATCH,
@@ -45,8 +46,7 @@ from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's pub
 from core.margin import BPS, QUANTITY_SCALE, MarketVector, ScanResult, screen, value  # noqa: F401
 from core.units import USD_SCALE, float_usd_to_base, wei_to_eth  # noqa: F401
 from keepers.book import EventSync, PositionBook
-from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call,
-                           build_sender, kv, load_settings, main_loop)
+from keepers.chain import KeeperSettings, Metrics, add_common_args, build_sender, kv, load_settings, main_loop
 
 log = logging.getLogger("keepers.liquidator")
 
@@ -486,10 +486,9 @@ class Liquidator:
             return
         if kind == "liquidation":
             self.m_liq_ok.inc()
-        try:
-            receipt = self.chain.w3.eth.get_transaction_receipt(o.tx_hash)
-        except Exception as e:  # the tx is mined; the report is best effort
-            kv(log, logging.WARNING, f"{kind} mined; receipt not readable", account=acct, tx=o.tx_hash, error=str(e)[:200])
+        receipt = o.receipt  # the sender's copy: no second read
+        if receipt is None:
+            kv(log, logging.WARNING, f"{kind} mined; no receipt to report from", account=acct, tx=o.tx_hash)
             return
         ev = self.ch.events
         for e in ev.Liquidation().process_receipt(receipt, errors=DISCARD):

@@ -31,9 +31,9 @@ import httpx
 from pydantic import field_validator
 from pydantic_settings import NoDecode
 
+from chain.rpc import Chain, Head, batch_call
 from core import abi
-from keepers.chain import (Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call, build_sender, kv,
-                           load_settings, main_loop)
+from keepers.chain import KeeperSettings, Metrics, add_common_args, build_sender, kv, load_settings, main_loop
 
 log = logging.getLogger("keepers.pusher")
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 from pydantic import field_validator
 
+from chain.rpc import Chain, Head, batch_call
 from core import abi
 from keepers.book import EventSync, PositionBook
-from keepers.chain import (Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call, build_sender, kv,
-                           load_settings, main_loop)
+from keepers.chain import KeeperSettings, Metrics, add_common_args, build_sender, kv, load_settings, main_loop
 
 MAX_SETTLE_BATCH = 100
 log = logging.getLogger("keepers.settler")

@@ -43,7 +43,9 @@ def chain_clock(rpc_url: str) -> Callable[[], int]:
     """Now = timestamp of the chain's latest block (devnet time, possibly warped)."""
     from web3 import Web3
 
-    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 5}))
+    from chain.rpc import provider_for
+
+    w3 = Web3(provider_for(rpc_url, timeout=5))
     return lambda: int(w3.eth.get_block("latest")["timestamp"])
 
 

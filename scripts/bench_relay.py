@@ -26,11 +26,12 @@ import httpx
 from eth_abi import decode, encode
 from eth_account import Account
 
+from chain.rpc import Rpc
+from chain.tx import Call, TxSender
 from core import eip712
-from keepers.matcher.chainview import Rpc, _sel
+from keepers.matcher.chainview import _sel
 from keepers.matcher.orders import Order, domain_separator, sign_order
 from keepers.matcher.service import RelayProcess
-from keepers.matcher.tx import TxSender
 from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
 from core.units import USD_SCALE
 from core.manifest import Manifest
@@ -49,16 +50,16 @@ def _push_mark(m: Manifest, url: str, market: dict, price: int) -> None:
     sigs = [eip712.sign_digest(k, d) for k in ANVIL_KEYS[1:3]]
     data = _sel("submit(bytes32[],uint256,int256[][],bytes[])") + encode(
         ["bytes32[]", "uint256", "int256[][]", "bytes[]"], [[feed], now, [[price], [price]], sigs])
-    TxSender(Rpc(url), ANVIL_KEYS[0], m.chain_id).send(m.address("Oracle"), data)
+    TxSender(Rpc(url), ANVIL_KEYS[0], chain_id=m.chain_id).transact(Call(m.address("Oracle"), data))
 
 
 def _fund(m: Manifest, url: str, acct, amount: int) -> None:
     rpc(url, "anvil_setBalance", [acct.address, hex(10**21)])
-    s = TxSender(Rpc(url), acct.key, m.chain_id)
+    s = TxSender(Rpc(url), acct.key, chain_id=m.chain_id)
     usdc, ch = m.address("MockUSDC"), m.address("Clearinghouse")
-    s.send(usdc, _sel("mint(address,uint256)") + encode(["address", "uint256"], [acct.address, amount]))
-    s.send(usdc, _sel("approve(address,uint256)") + encode(["address", "uint256"], [ch, amount]))
-    s.send(ch, _sel("deposit(uint256)") + encode(["uint256"], [amount]))
+    s.transact(Call(usdc, _sel("mint(address,uint256)") + encode(["address", "uint256"], [acct.address, amount])))
+    s.transact(Call(usdc, _sel("approve(address,uint256)") + encode(["address", "uint256"], [ch, amount])))
+    s.transact(Call(ch, _sel("deposit(uint256)") + encode(["uint256"], [amount])))
 
 
 async def _blast_raw(url: str, bodies: list[dict]) -> tuple[float, list[int]]:

@@ -32,9 +32,10 @@ from typing import Any
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted
 from web3.logs import DISCARD
 
+from chain.rpc import ChainError
+from chain.tx import FeePolicy, TxFailed, TxSender, call_of, revert_of
 from sdk import hedge as _hedge
 from core import units as u
 from sdk.errors import (
@@ -55,6 +56,9 @@ from sdk.signing import NonceSource, TimeNonce, order_typed_data
 
 DEFAULT_EXPIRY = 24 * 3600  # s an order lives unless told otherwise
 GAS_HEADROOM_PCT = 20  # added to gas estimates
+# fee cap for the SDK's transactions, gwei: high, because a trader's wallet pays what the chain
+# asks (the gas-funds check bounds it); keepers and the relay set their own, lower caps
+SDK_MAX_FEE_GWEI = 100_000
 
 
 # ---------------------------------------------------------------- signers
@@ -127,6 +131,16 @@ class _WatchOnlySigner:
     sign_typed = sign_text = sign_tx = _refuse
 
 
+class _SignerAccount:
+    """A signer (local key or ape account) as the account chain.tx.TxSender signs with."""
+
+    def __init__(self, signer, address: str):
+        self._signer, self.address = signer, address
+
+    def sign_tx(self, tx: dict) -> bytes:
+        return self._signer.sign_tx(tx)
+
+
 def _make_signer(private_key, keyfile, password, ape_account):
     given = sum(x is not None for x in (private_key, keyfile, ape_account))
     if given > 1:
@@ -172,7 +186,7 @@ class Client(Reader):
         self.receipt_timeout = receipt_timeout
         self.default_expiry = default_expiry
         self._tx_lock = threading.RLock()
-        self._tx_nonce: int | None = None
+        self._tx_sender: TxSender | None = None
 
     def __repr__(self) -> str:
         return f"Client(chain={self.chain_id}, account={self.address if self._signer else None})"
@@ -198,75 +212,74 @@ class Client(Reader):
         c = copy.copy(self)  # same w3, contracts, caches and nonce source; a signer of its own
         c._signer = _WatchOnlySigner(Web3.to_checksum_address(address))
         c._tx_lock = threading.RLock()
-        c._tx_nonce = None
+        c._tx_sender = None  # its own sender: signing through it raises SignerRequired, never the parent key
         return c
 
     # ------------------------------------------------------------ transactions
+    # Sending is chain.tx.TxSender (the keepers' and the relay's sender): local nonce, simulate
+    # first, fee bump of a stuck tx while waiting, reason of an on-chain revert by replay. The
+    # Client adds its policy: typed errors (sdk.errors) and the gas-funds check before signing.
+    @property
+    def _sender(self) -> TxSender:
+        if self._tx_sender is None:
+            self._tx_sender = TxSender(self.w3, _SignerAccount(self._signer, self.address), FeePolicy(max_fee_gwei=SDK_MAX_FEE_GWEI),
+                                       gas_multiplier=(100 + GAS_HEADROOM_PCT) / 100, chain_id=self.chain_id,
+                                       receipt_timeout=self.receipt_timeout)
+        return self._tx_sender
+
     def _estimate(self, fn, action: str, value: int = 0) -> int:
+        self.address  # noqa: B018 - SignerRequired before anything else
         try:
-            return int(fn.estimate_gas({"from": self.address, "value": value}))
-        except ContractLogicError as e:
-            raise decode_revert(e, action) from None
-        except ValueError as e:  # JSON-RPC error dict
-            raise decode_revert(e, action) from None
+            return int(self._sender.simulate(call_of(fn, value)))
+        except ChainError as e:
+            raise decode_revert(e.__cause__ or e, action) from None
 
     def estimate(self, fn, action: str = "transaction", fee_units: int = 0) -> TxEstimate:
         """Gas, gas price and protocol fee of a contract call before sending it."""
         return TxEstimate(action, self._estimate(fn, action), int(self.w3.eth.gas_price), fee_units)
 
-    def _build_signed(self, fn, action: str, value: int = 0) -> bytes:
-        gas = self._estimate(fn, action, value) * (100 + GAS_HEADROOM_PCT) // 100
-        if self._tx_nonce is None:
-            self._tx_nonce = self.w3.eth.get_transaction_count(self.address, "pending")
-        tx = fn.build_transaction({"from": self.address, "nonce": self._tx_nonce, "gas": gas, "value": value,
-                                   "chainId": self.chain_id})
+    def _send(self, fn, action: str, value: int = 0) -> str:
+        """Simulate (a revert raises its typed error), check gas funds, sign, broadcast; the tx hash."""
+        self.address  # noqa: B018 - SignerRequired before anything else
+        try:
+            tx = self._sender.prepare(call_of(fn, value))
+        except TxFailed as e:
+            raise decode_revert(revert_of(e), action) from None
         price = int(tx.get("maxFeePerGas", tx.get("gasPrice", 0)))
-        need = gas * price + value
+        need = tx["gas"] * price + value
         have = self.w3.eth.get_balance(self.address)
         if have < need:
             raise InsufficientGasFunds(
                 f"{action}: the wallet {self.address} holds {u.wei_to_eth(have)} ETH but the transaction "
                 f"may cost {u.wei_to_eth(need)} ETH in gas; fund it with the chain's native coin")
-        return self._signer.sign_tx(tx)
-
-    def _send_raw(self, raw: bytes, action: str) -> bytes:
         try:
-            h = self.w3.eth.send_raw_transaction(raw)
-        except Exception as e:  # noqa: BLE001 - nonce too low, underpriced, ...: resync and explain
-            self._tx_nonce = None
-            raise decode_revert(e, action) from None
-        self._tx_nonce += 1
-        return h
+            return self._sender.broadcast(tx)
+        except TxFailed as e:  # nonce too low twice, underpriced, ...: explained; the nonce is re-read next time
+            raise decode_revert(revert_of(e), action) from None
 
-    def _wait(self, tx_hash: bytes, fn, action: str, value: int = 0):
+    def _wait(self, tx_hash: str, action: str):
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout)
-        except TimeExhausted:
-            raise TransactionFailed(f"{action}: transaction 0x{bytes(tx_hash).hex()} not mined within "
-                                    f"{self.receipt_timeout:.0f} s; it may still be pending") from None
-        if receipt["status"] != 1:
-            try:  # replay at the block before to recover the reason
-                fn.call({"from": self.address, "value": value}, block_identifier=receipt["blockNumber"] - 1)
-            except ContractLogicError as e:
-                raise decode_revert(e, action) from None
-            raise TransactionFailed(f"{action}: transaction 0x{bytes(tx_hash).hex()} reverted (out of gas, or "
-                                    f"state changed before it was mined)")
-        return receipt
+            return self._sender.wait(tx_hash, self.receipt_timeout).raw
+        except TxFailed as e:
+            if not e.mined:
+                raise TransactionFailed(f"{action}: transaction {tx_hash} not mined within "
+                                        f"{self.receipt_timeout:.0f} s; it may still be pending") from None
+            if e.error is not None:
+                raise decode_revert(e.error, action) from None
+            raise TransactionFailed(f"{action}: transaction {tx_hash} reverted (out of gas, or "
+                                    f"state changed before it was mined)") from None
 
     def _transact(self, fn, action: str, value: int = 0):
         """Estimate (decoding any revert), sign, send, wait; returns the receipt."""
         with self._tx_lock:
-            raw = self._build_signed(fn, action, value)
-            h = self._send_raw(raw, action)
-        return self._wait(h, fn, action, value)
+            h = self._send(fn, action, value)
+        return self._wait(h, action)
 
     def _transact_many(self, calls: Sequence[tuple[Any, str]]) -> list:
         """Send several transactions back to back (consecutive nonces), then wait for all."""
-        sent = []
         with self._tx_lock:
-            for fn, action in calls:
-                sent.append((self._send_raw(self._build_signed(fn, action), action), fn, action))
-        return [self._wait(h, fn, action) for h, fn, action in sent]
+            sent = [(self._send(fn, action), action) for fn, action in calls]
+        return [self._wait(h, action) for h, action in sent]
 
     # ------------------------------------------------------------ collateral
     def faucet(self, amount: u.Number = Decimal("10000")):

@@ -7,17 +7,17 @@ says what to do about it.
 
 :func:`decode_revert` turns whatever web3 raised for a reverted call or transaction (a
 ``ContractLogicError``, a JSON-RPC error dict, raw ``Error(string)`` bytes, a reason string)
-into one of these: every ``assert ..., "Contract: reason"`` (or ``self._req(..., "reason")``) in
+into one of these (the reason is extracted by :mod:`chain.reverts`; the mapping is SDK policy): every ``assert ..., "Contract: reason"`` (or ``self._req(..., "reason")``) in
 contracts/*.vy has an entry in
 :data:`REVERT_REASONS` (a unit test parses the .vy files to keep it complete). Unknown
 reasons become :class:`TransactionFailed` carrying the decoded reason text, never a hex blob.
 """
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Any
 
+from chain.reverts import revert_reason as _chain_revert_reason
 # the errors the core raises are part of the SDK's hierarchy under the same names
 from core.errors import BelowMinimum, ComputeSpreadError, InvalidAmount, InvalidOrder, ManifestError  # noqa: F401
 
@@ -384,67 +384,13 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
 
 # longest first, so "ecdsa: invalid signature `s` value" wins over its prefix
 _BY_LENGTH = sorted(REVERT_REASONS, key=len, reverse=True)
-_ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
-_PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
-_REASON_IN_TEXT = re.compile(r"(?:execution reverted|reverted|revert):\s*(.+)$", re.IGNORECASE | re.DOTALL)
-_HEX = re.compile(r"0x[0-9a-fA-F]{8,}")
-
-
-def _decode_error_data(data: bytes) -> str | None:
-    if data[:4] == _ERROR_SELECTOR and len(data) >= 68:
-        n = int.from_bytes(data[36:68], "big")
-        return data[68:68 + n].decode("utf-8", "replace")
-    if data[:4] == _PANIC_SELECTOR and len(data) >= 36:
-        code = int.from_bytes(data[4:36], "big")
-        return f"panic 0x{code:02x} (arithmetic overflow/underflow or out-of-bounds)"
-    return None
-
-
-def _as_bytes(data: Any) -> bytes | None:
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
-    if isinstance(data, str) and re.fullmatch(r"0x[0-9a-fA-F]*", data):
-        return bytes.fromhex(data[2:])
-    return None
 
 
 def revert_reason(error: Any) -> str | None:
-    """The human revert reason inside whatever a node/web3 raised, or None."""
-    candidates: list[Any] = []
-    if isinstance(error, BaseException):
-        candidates += [getattr(error, "data", None), getattr(error, "message", None)]
-        candidates += list(error.args)
-    else:
-        candidates.append(error)
-    for c in candidates:
-        if isinstance(c, dict):
-            for k in ("data", "message"):
-                if k in c:
-                    r = revert_reason(c[k])
-                    if r:
-                        return r
-            continue
-        b = _as_bytes(c)
-        if b is not None:
-            r = _decode_error_data(b)
-            if r:
-                return r
-            continue
-        if isinstance(c, str):
-            if c in REVERT_REASONS:
-                return c
-            for known in _BY_LENGTH:
-                if known in c:
-                    return known
-            for m in _HEX.finditer(c):
-                h = m.group(0)[2:]
-                r = _decode_error_data(bytes.fromhex(h[: len(h) // 2 * 2]))
-                if r:
-                    return r
-            m = _REASON_IN_TEXT.search(c)
-            if m and m.group(1).strip():
-                return m.group(1).strip().strip("'\"")
-    return None
+    """The human revert reason inside whatever a node/web3 raised, or None. Decoding is
+    :func:`chain.reverts.revert_reason`; the SDK only adds its own contracts' reasons, matched
+    exactly inside a node's decorated message (longest first)."""
+    return _chain_revert_reason(error, _BY_LENGTH)
 
 
 def decode_revert(error: Any, action: str | None = None) -> ComputeSpreadError:

@@ -22,6 +22,8 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from chain.logs import event_logs
+from chain.rpc import ChainError, connect
 from core import abi
 from core import units as u
 from core.manifest import Manifest
@@ -70,7 +72,11 @@ class Reader:
         if w3 is None:
             if not rpc_url:
                 raise ComputeSpreadError("pass rpc_url= (e.g. http://127.0.0.1:8545) or w3=")
-            w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+            try:
+                w3 = connect(rpc_url, timeout=timeout)
+            except (ChainError, ValueError) as e:
+                raise ComputeSpreadError(f"cannot reach the RPC at {rpc_url}: {e.__cause__ or e}; "
+                                         f"is the node running?") from e
         self.w3 = w3
         try:
             chain_id = self.w3.eth.chain_id
@@ -282,12 +288,7 @@ class Reader:
     def _logs(self, event, filters: dict, from_block: int | None, to_block: int | str) -> list:
         start = self.deploy_block if from_block is None else int(from_block)
         end = self.block_number() if to_block == "latest" else int(to_block)
-        out = []
-        while start <= end:
-            stop = min(end, start + LOG_CHUNK - 1)
-            out += event.get_logs(argument_filters=filters, from_block=start, to_block=stop)
-            start = stop + 1
-        return out
+        return event_logs(event, start, end, filters, LOG_CHUNK)
 
     @staticmethod
     def _fill(ev) -> Fill:

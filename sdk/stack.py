@@ -164,7 +164,9 @@ class Stack:
         if self._w3 is None:
             from web3 import Web3
 
-            self._w3 = Web3(Web3.HTTPProvider(self.rpc_url, request_kwargs={"timeout": 10}))
+            from chain.rpc import provider_for
+
+            self._w3 = Web3(provider_for(self.rpc_url, timeout=10))
         return self._w3
 
     def contract(self, name: str):
@@ -335,10 +337,12 @@ class Stack:
             calls.append(usdc.functions.mint(acct.address, chunk))
             left -= chunk
         calls += [usdc.functions.approve(ch.address, amount), ch.functions.deposit(amount)]
-        nonce = self.w3.eth.get_transaction_count(acct.address, "pending")
+        from chain.tx import TxFailed, TxSender
+
+        sender = TxSender(self.w3, acct, receipt_timeout=30)
         for fn in calls:
-            tx = fn.build_transaction({"from": acct.address, "nonce": nonce, "gas": 500_000})
-            h = self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
-            if self.w3.eth.wait_for_transaction_receipt(h, timeout=30).status != 1:
-                raise StackError(f"funding {who if who in self.keys else acct.address}: {fn.fn_name} reverted")
-            nonce += 1
+            try:
+                sender.transact(fn)
+            except TxFailed as e:
+                raise StackError(f"funding {who if who in self.keys else acct.address}: {fn.fn_name} "
+                                 f"reverted: {e.reason}") from None

@@ -18,6 +18,7 @@ from eth_abi import encode
 from eth_utils import keccak
 from web3 import Web3
 
+from chain.tx import FeePolicy, TxFailed, TxSender, revert_of
 from sdk.errors import ManifestError, decode_revert
 from core.manifest import Manifest
 
@@ -84,6 +85,7 @@ class TimelockAdmin:
             raise ManifestError(f"{manifest.path} has no Timelock: this deployment's owner is {owner}"
                                 " (on anvil with delay 0 the deployer owns the contracts directly)")
         self.w3, self.manifest, self.account = w3, manifest, account
+        self._sender: TxSender | None = None  # chain.tx, made at the first send
         self.timelock = manifest.contract(w3, "Timelock")
         self._by_address = {manifest.address(n).lower(): n for n in OWNED if n in manifest.data["contracts"]}
 
@@ -156,18 +158,12 @@ class TimelockAdmin:
     def _send(self, fn, action: str, value: int = 0) -> dict:
         if self.account is None:
             raise PermissionError(f"{action}: needs the Timelock admin's key")
-        sender = self.account.address
-        try:  # an eth_call first: a revert comes back with its reason, before any gas is spent
-            fn.call({"from": sender, "value": value})
-            tx = fn.build_transaction({"from": sender, "value": value,
-                                       "nonce": self.w3.eth.get_transaction_count(sender)})
-        except Exception as e:
-            raise decode_revert(e, action=action) from e
-        signed = self.account.sign_transaction(tx)
-        receipt = self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(signed.raw_transaction))
-        if receipt["status"] != 1:
-            raise decode_revert(f"transaction {receipt['transactionHash'].hex()} reverted", action=action)
-        return dict(receipt)
+        if self._sender is None:
+            self._sender = TxSender(self.w3, self.account, FeePolicy(max_fee_gwei=100_000), receipt_timeout=120.0)
+        try:  # simulated first: a revert comes back with its reason, before any gas is spent
+            return dict(self._sender.transact(fn, value).raw)
+        except TxFailed as e:
+            raise decode_revert(revert_of(e), action=action) from e
 
 
 def parse_arg(text: str) -> Any:

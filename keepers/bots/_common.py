@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 
-from keepers.chain import Chain, Head, Metrics, load_settings, setup_logging
+from chain.rpc import Chain, Head
+from keepers.chain import Metrics, load_settings, setup_logging
 
 
 def build_keeper(name: str, settings_cls, build):

@@ -88,12 +88,12 @@ def create_app(settings: RelaySettings | None = None, *, chain: ChainView | None
                                                              "revalidate"), daemon=True, name="relay-revalidate")]
             if settings.match:
                 from keepers.matcher.matcher import Matcher
-                from keepers.matcher.tx import TxSender
+                from chain.tx import TxSender
 
                 key = os.environ.get(settings.matcher_key_env)
                 if not key:
                     raise RuntimeError(f"matching is on but ${settings.matcher_key_env} holds no private key")
-                sender = TxSender(chain.rpc, key, chain.chain_id)
+                sender = TxSender(chain.rpc, key, gas_multiplier=1.3, chain_id=chain.chain_id)
                 matcher = Matcher(store, chain, validator, sender, skip_ttl=settings.skip_ttl, notify=relay.notify)
                 app.state.matcher = matcher
                 app.state.matcher_address = sender.address

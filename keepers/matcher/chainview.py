@@ -1,7 +1,7 @@
 """What the relay reads from the chain, with a per-block cache.
 
-`RpcChain` speaks raw JSON-RPC over keep-alive connections (one per thread) and encodes calls
-with eth_abi; no web3 contract objects on the hot path. Caching (all keyed by the head block,
+`RpcChain` speaks raw JSON-RPC (`chain.rpc.Rpc`: keep-alive connections, one per thread) and
+encodes calls with eth_abi; no web3 contract objects on the hot path. Caching (all keyed by the head block,
 dropped as soon as a new head is seen; the head itself is re-polled at most every `head_ttl`
 seconds, 0.25 s by default, so a read is at most that stale):
 
@@ -16,18 +16,18 @@ Tests use `FakeChain` (tests/unit/matcher) with the same interface (`ChainView`)
 """
 from __future__ import annotations
 
-import http.client
-import itertools
-import json
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
+
 from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
+from chain.logs import rpc_get_logs, rpc_paged
+# the relay's RPC types are chain's; re-exported for the modules that import them from here
+from chain.rpc import CallReverted, ChainError, Rpc  # noqa: F401
 from core import abi
 from keepers.matcher.orders import ORDER_ABI_TUPLE, Order
 
@@ -38,28 +38,6 @@ ORDER_FILLED = abi.event("Exchange", "OrderFilled")
 ORDER_CANCELLED = abi.event("Exchange", "OrderCancelled")
 MIN_NONCE_SET = abi.event("Exchange", "MinNonceSet")
 TOPIC_FILLED, TOPIC_CANCELLED, TOPIC_MIN_NONCE = ORDER_FILLED.topic, ORDER_CANCELLED.topic, MIN_NONCE_SET.topic
-
-
-class ChainError(RuntimeError):
-    """The RPC failed or a call reverted."""
-
-
-class CallReverted(ChainError):
-    """An eth_call reverted (JSON-RPC error code 3 / "execution reverted"): the chain answered."""
-
-    def __init__(self, message: str, reason: str):
-        super().__init__(message)
-        self.reason = reason
-
-
-def revert_reason(message: str, data) -> str:
-    """The revert string of an `Error(string)` payload, else the node's message."""
-    if isinstance(data, str) and data.startswith("0x08c379a0"):
-        try:
-            return decode(["string"], bytes.fromhex(data[10:]))[0]
-        except Exception:  # noqa: BLE001 - malformed payload: fall back to the message
-            pass
-    return message.removeprefix("execution reverted").lstrip(": ") or "reverted without a reason"
 
 
 @dataclass(frozen=True)
@@ -144,68 +122,6 @@ SEL = {
 EIP1271_MAGIC_WORD = SEL["is_valid_signature"] + bytes(28)
 
 
-class Rpc:
-    """Minimal JSON-RPC client: one keep-alive `http.client` connection per thread (several
-    times cheaper per call than a general HTTP client; this is the relay's hot path)."""
-
-    def __init__(self, url: str, timeout: float = 10.0):
-        self.url = url
-        u = urlsplit(url)
-        self._https = u.scheme == "https"
-        self._host, self._port = u.hostname, u.port or (443 if self._https else 80)
-        self._path = (u.path or "/") + (f"?{u.query}" if u.query else "")
-        self._timeout = timeout
-        self._local = threading.local()
-        self._ids = itertools.count(1)
-
-    def _conn(self):
-        c = getattr(self._local, "conn", None)
-        if c is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            c = self._local.conn = cls(self._host, self._port, timeout=self._timeout)
-        return c
-
-    def _post(self, payload: bytes) -> bytes:
-        for attempt in (0, 1):
-            c = self._conn()
-            try:
-                c.request("POST", self._path, payload, {"Content-Type": "application/json"})
-                resp = c.getresponse()
-                return resp.read()
-            except (OSError, http.client.HTTPException):
-                c.close()
-                self._local.conn = None
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
-
-    def __call__(self, method: str, params: list | None = None):
-        try:
-            body = json.loads(self._post(json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                                                     "params": params or []}).encode()))
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            raise ChainError(f"{method}: RPC {self.url} unreachable: {e}") from e
-        if "error" in body:
-            err = body["error"]
-            msg = f"{method}: {err.get('message')}" + (f" {err.get('data')}" if err.get("data") else "")
-            if method == "eth_call" and (err.get("code") == 3 or "revert" in str(err.get("message", "")).lower()):
-                raise CallReverted(msg, revert_reason(str(err.get("message", "")), err.get("data")))
-            raise ChainError(msg)
-        return body["result"]
-
-    def call(self, to: str, data: bytes, block: str = "latest", sender: str | None = None) -> bytes:
-        tx = {"to": to, "data": "0x" + data.hex()}
-        if sender:
-            tx["from"] = sender
-        out = self(method="eth_call", params=[tx, block])
-        return bytes.fromhex(out[2:])
-
-    def close(self) -> None:
-        c = getattr(self._local, "conn", None)
-        if c is not None:
-            c.close()
-
-
 class FillIndex:
     """Which orders the Exchange may have booked anything against, from its logs, up to a block.
 
@@ -243,24 +159,20 @@ class FillIndex:
             return
         with self._lock:
             start = max(self.start_block, self.synced_to + 1 - self.rewind)
-            for _ in range(self.max_chunks):
-                if start > head:
-                    break
-                end = min(head, start + self.chunk - 1)
-                try:
-                    logs = self.rpc("eth_getLogs", [{"address": self.exchange, "fromBlock": hex(start),
-                                                     "toBlock": hex(end), "topics": [[TOPIC_FILLED, TOPIC_CANCELLED]]}])
-                except ChainError as e:
-                    log.warning("fill index: log read failed (eth_call fallback until it succeeds): %s", e)
-                    return
-                for lg in logs:
-                    ev = ORDER_FILLED if ORDER_FILLED.matches(lg) else ORDER_CANCELLED
-                    args = ev.decode_topics(lg)
-                    self.touched.add("0x" + args["order_hash"].hex())
-                    if ev is ORDER_FILLED:
-                        self.takers.add(args["taker"].lower())
-                self.synced_to = max(self.synced_to, end)
-                start = end + 1
+            end = min(head, start + self.chunk * self.max_chunks - 1)
+            try:
+                for to_block, logs in rpc_paged(self.rpc, self.exchange, [[TOPIC_FILLED, TOPIC_CANCELLED]], start, end,
+                                                self.chunk):
+                    for lg in logs:
+                        ev = ORDER_FILLED if ORDER_FILLED.matches(lg) else ORDER_CANCELLED
+                        args = ev.decode_topics(lg)
+                        self.touched.add("0x" + args["order_hash"].hex())
+                        if ev is ORDER_FILLED:
+                            self.takers.add(args["taker"].lower())
+                    self.synced_to = max(self.synced_to, to_block)
+            except ChainError as e:
+                log.warning("fill index: log read failed (eth_call fallback until it succeeds): %s", e)
+                return
             if len(self.touched) > self.cap:
                 log.warning("fill index: more than %d filled/cancelled orders; using eth_call for remaining", self.cap)
                 self.disabled = True
@@ -404,5 +316,4 @@ class RpcChain:
         return f"isValidSignature returned 0x{out[:32].hex()}, not the EIP-1271 magic value 0x1626ba7e"
 
     def logs(self, from_block: int, to_block: int, topics: list) -> list[dict]:
-        return self.rpc("eth_getLogs", [{"address": self.exchange, "fromBlock": hex(from_block),
-                                         "toBlock": hex(to_block), "topics": topics}])
+        return rpc_get_logs(self.rpc, self.exchange, topics, from_block, to_block)

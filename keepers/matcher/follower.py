@@ -18,6 +18,7 @@ import time
 from collections import defaultdict
 from typing import Callable
 
+from chain.logs import paged
 from keepers.matcher.chainview import (MIN_NONCE_SET, ORDER_CANCELLED, ORDER_FILLED, TOPIC_CANCELLED, TOPIC_FILLED,
                                        TOPIC_MIN_NONCE, RpcChain)
 from keepers.matcher.store import OPEN, REJECTED, OrderStore, Trade
@@ -51,9 +52,8 @@ class EventFollower:
         cursor = self.store.get_meta(self.CURSOR)
         start = int(cursor) + 1 if cursor is not None else self.start_block
         handled = 0
-        while start <= head:
-            end = min(head, start + self.chunk - 1)
-            logs = self.chain.logs(start, end, [[TOPIC_FILLED, TOPIC_CANCELLED, TOPIC_MIN_NONCE]])
+        topics = [[TOPIC_FILLED, TOPIC_CANCELLED, TOPIC_MIN_NONCE]]
+        for end, logs in paged(lambda a, b: self.chain.logs(a, b, topics), start, head, self.chunk):
             if logs:
                 self.chain.invalidate()
             for lg in logs:
@@ -61,7 +61,6 @@ class EventFollower:
                 handled += 1
             self.store.set_meta(self.CURSOR, str(end))
             self.block = end
-            start = end + 1
         return handled
 
     def handle(self, lg: dict) -> None:

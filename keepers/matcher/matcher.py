@@ -9,7 +9,7 @@ Per market, `book.select_match` picks the first crossing pair in price-time prio
    follower/revalidator) leaves them alone, so an order is never sent twice;
 2. a contract wallet's signature is asked again (EIP-1271 `eth_call`; a Safe may have revoked
    since the post): a refused order is dropped and nothing is sent;
-3. `TxSender.send` simulates then sends `match_orders(maker, sig, taker, sig, qty)`: one tx at a
+3. `TxSender.transact` (chain.tx) simulates then sends `match_orders(maker, sig, taker, sig, qty)`: one tx at a
    time from the matcher account (which needs only gas), local nonce;
 4. success: both orders' `remaining` is re-read from the chain (a partly filled order stays in
    the book with its smaller remaining), the trade is recorded from the receipt's log;
@@ -26,12 +26,13 @@ from dataclasses import dataclass
 
 from eth_abi import encode
 
+from chain.rpc import ChainError
+from chain.tx import Call, TxFailed, TxSender
 from keepers.matcher.book import Match, select_match
-from keepers.matcher.chainview import SEL, ChainError, RpcChain
+from keepers.matcher.chainview import SEL, RpcChain
 from keepers.matcher.follower import TOPIC_FILLED, trade_from_log
 from keepers.matcher.orders import ORDER_ABI_TUPLE
 from keepers.matcher.store import OPEN, REJECTED, OrderStore, StoredOrder
-from keepers.matcher.tx import TxFailed, TxSender
 from keepers.matcher.validation import OrderValidator, order_margin
 
 log = logging.getLogger("cspread.matcher")
@@ -97,7 +98,7 @@ class Matcher:
                                reason=revoked[0][1], dropped=tuple(h for h, _ in revoked),
                                seconds=time.perf_counter() - t0)
         try:
-            receipt = self.sender.send(self.chain.exchange, match_calldata(match))
+            receipt = self.sender.transact(Call(self.chain.exchange, match_calldata(match)))
         except (TxFailed, ChainError) as e:
             reason = getattr(e, "reason", str(e))
             dropped = self._after_failure(match)

@@ -8,7 +8,8 @@ from eth_account.messages import encode_defunct
 from eth_utils import keccak
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from keepers.matcher.chainview import ChainError, ChainView
+from chain.rpc import ChainError
+from keepers.matcher.chainview import ChainView
 from keepers.matcher.hub import Hub
 from keepers.matcher.orders import MAX_SIGNATURE_LENGTH, cancel_message
 from keepers.matcher.store import CANCELLED, OPEN, OrderStore, StoredOrder, Trade

@@ -11,7 +11,7 @@ from eth_abi import encode
 from hexbytes import HexBytes
 
 from keepers.book import COLLATERAL_UPDATED, POSITION_UPDATED, CollateralEvent, PositionBook, PositionEvent, decode_log
-from keepers.chain import FeePolicy, PendingTx, TxSender
+from chain.tx import FeePolicy, PendingTx, TxSender
 from keepers.liquidator import (LiquidationParams, MarketVector, Planner, SendGuard, adl_score, liquidation_price,
                                 rank_counterparties, scan)
 from keepers.pusher import Bundle, FeedState, PushPolicy, Row, bundle

@@ -7,7 +7,7 @@ from keepers.matcher.chainview import AccountInfo
 from keepers.matcher.follower import Revalidator
 from keepers.matcher.matcher import Matcher
 from keepers.matcher.store import StoredOrder
-from keepers.matcher.tx import Receipt, TxFailed
+from chain.tx import Receipt, TxFailed
 from keepers.matcher.validation import OrderValidator, ValidationSettings
 
 
@@ -17,8 +17,8 @@ class FakeSender:
     def __init__(self, chain, fail: str | None = None):
         self.chain, self.fail, self.sent = chain, fail, []
 
-    def send(self, to, data):
-        self.sent.append(data)
+    def transact(self, call):
+        self.sent.append(call.data)
         if self.fail:
             raise TxFailed(self.fail)
         return Receipt("0x01", 2, 100_000, [])

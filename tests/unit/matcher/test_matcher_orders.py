@@ -51,7 +51,7 @@ def test_verify__high_s_or_bad_v__rejected_like_snekmate():
 def test_revert_reason__error_string_payload__decoded():
     from eth_abi import encode
 
-    from keepers.matcher.chainview import revert_reason
+    from chain.reverts import rpc_error_reason as revert_reason
 
     payload = "0x08c379a0" + encode(["string"], ["GS026"]).hex()
     assert revert_reason("execution reverted: GS026", payload) == "GS026"
