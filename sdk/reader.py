@@ -24,6 +24,7 @@ from web3.exceptions import Web3Exception
 
 from chain.logs import event_logs
 from chain.rpc import ChainError, connect
+from chain.tx import tx_outcome
 from core import abi
 from core import units as u
 from core.manifest import Manifest
@@ -402,19 +403,16 @@ class Reader:
         """Whether a sent transaction is pending, succeeded or failed; a failure carries the
         revert decoded into a typed error (replayed at the block before it was mined)."""
         try:
-            r = self.w3.eth.get_transaction_receipt(tx_hash)
-        except Exception:  # noqa: BLE001 - not mined yet (web3 raises TransactionNotFound)
+            r, revert = tx_outcome(self.w3, tx_hash)
+        except Exception:  # noqa: BLE001 - not a hash the node knows: not mined (yet)
             return TxStatus("pending")
-        if r["status"] == 1:
-            return TxStatus("success", int(r["blockNumber"]))
-        tx = self.w3.eth.get_transaction(tx_hash)
-        try:
-            self.w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]},
-                             r["blockNumber"] - 1)
-            err: ComputeSpreadError = TransactionFailed("the transaction reverted (out of gas?)")
-        except Exception as e:  # noqa: BLE001 - any revert shape: decoded into a typed error
-            err = decode_revert(e)
-        return TxStatus("failed", int(r["blockNumber"]), err)
+        if r is None:
+            return TxStatus("pending")
+        if r.status == 1:
+            return TxStatus("success", r.block_number)
+        err: ComputeSpreadError = (decode_revert(revert) if revert is not None
+                                   else TransactionFailed("the transaction reverted (out of gas?)"))
+        return TxStatus("failed", r.block_number, err)
 
     # ------------------------------------------------------------ streams
     def stream_fills(self, address: str, from_block: int | None = None, poll_interval: float = 1.0,
