@@ -5,6 +5,6 @@ without a chain: ``keepers.pusher``, ``keepers.liquidator``, ``keepers.settler``
 ``keepers.chain`` holds the shared plumbing (settings, RPC with reconnect, nonce-managed tx
 sender with fee bumping, JSON logs, Prometheus metrics). Entry points:
 
-    python -m keepers.pusher | keepers.liquidator | keepers.settler      (plain loop, any RPC)
+    cspread-pusher | cspread-liquidator | cspread-settler      (plain loop, any RPC)
     silverback run keepers.bots.<bot>_bot:bot --network ...               (ape network)
 """

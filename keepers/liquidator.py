@@ -18,7 +18,7 @@ Clearinghouse (see docs/keepers.md, "Funding the liquidator"). Its pay is the re
 contract sends it from the insurance fund (``liquidation_params()``); the penalty goes to the
 fund, not to the liquidator.
 
-    python -m keepers.liquidator --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
+    cspread-liquidator --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
 """
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ import numpy as np
 from web3.logs import DISCARD
 
 from keepers.book import EventSync, PositionBook
-from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, add_common_args, batch_call,
+from keepers.chain import (ANVIL_CHAIN_ID, Chain, Head, KeeperSettings, Metrics, batch_call,
                            build_sender, kv, load_settings, main_loop)
+from keepers.cli import add_keeper_args
 
 QUANTITY_SCALE = 1000
 BPS = 10_000
@@ -695,15 +696,15 @@ def build(settings: LiquidatorSettings, chain: Chain, metrics: Metrics) -> Liqui
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m keepers.liquidator", description="Compute Spread liquidator")
-    add_common_args(p)
+    p = argparse.ArgumentParser(prog="cspread-liquidator", description="Compute Spread liquidator")
+    add_keeper_args(p)
     p.add_argument("--check-profit", choices=["on", "off"])
     a = p.parse_args(argv)
     s = load_settings(LiquidatorSettings, {
         "rpc_url": a.rpc_url, "manifest": a.manifest, "metrics_port": a.metrics_port, "poll_interval": a.poll_interval,
         "key_env": a.key_env, "dry_run": a.dry_run, "log_level": a.log_level,
         "check_profit": None if a.check_profit is None else a.check_profit == "on"})
-    return main_loop("liquidator", s, build)
+    return main_loop("liquidator", s, build, once=a.once)
 
 
 if __name__ == "__main__":
