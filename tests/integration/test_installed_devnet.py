@@ -10,6 +10,8 @@ it (`pip install --no-deps --no-index`) into a throwaway venv made from this int
 packages, not this venv's; so the throwaway venv gets this venv's site-packages as a plain path
 line (`.pth`): the locked dependencies without network, and without this venv's editable hook
 (a path line's own .pth files are not processed), so `sdk`, `oracle`, `keepers` come from the wheel.
+The one console script of a dependency the deploy needs on PATH (`vyper`, run by ape-vyper) is
+written into the throwaway venv as pip would have written it.
 """
 from __future__ import annotations
 
@@ -52,11 +54,16 @@ def installed(tmp_path_factory):
          cwd=tmp)
     (wheel,) = (tmp / "dist").glob("compute_spread-*.whl")
     venv = tmp / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", venv])
+    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv])  # our pip installs
     vpy = venv / "bin" / "python"
     site = Path(_run([vpy, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (site / "_cspread_locked_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([vpy, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel], cwd=tmp)
+    _run([sys.executable, "-m", "pip", "--python", vpy, "install", "-q", "--no-deps", "--no-index", wheel], cwd=tmp)
+    # ape-vyper runs the `vyper` executable found on PATH; pip would have put the dependency's script
+    # here, so write the same launcher (this venv's interpreter, the locked vyper package)
+    launcher = (Path(sys.executable).parent / "vyper").read_text().split("\n", 1)[1]
+    (venv / "bin" / "vyper").write_text(f"#!{vpy}\n{launcher}")
+    (venv / "bin" / "vyper").chmod(0o755)
     work = tmp / "elsewhere"  # no checkout here or above it
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CSPREAD_", "PYTHON", "VIRTUAL_ENV"))}
