@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from sdk.devnet import free_port
+from tests.utils.devnet_cli import read_until_ready
 
 pytestmark = pytest.mark.integration
 
@@ -100,16 +101,7 @@ def test_installed_devnet__deploys_and_serves_markets_and_a_console_script_servi
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     relay = None
     try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("devnet ready"):
-                break
-        assert lines and lines[-1].startswith("devnet ready"), "".join(lines) + proc.stderr.read()
+        read_until_ready(proc)
         info = json.loads((work / "devnet.json").read_text())
         # every service runs the wheel's code under the throwaway venv's interpreter
         for name in ("reporter1", "pusher", "relay"):
