@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # what a wheel is built from; everything else (venvs, caches, data, tests) stays behind
 _SKIP = shutil.ignore_patterns(".venv", "node_modules", ".git", ".build", "out", "data", "tests", "docs",
                                "deployments", ".cspread", "build", "*.egg-info", "__pycache__", ".hypothesis",
-                               "examples", "benchmarks", "*.pyc")
+                               "*.pyc")
 
 
 def _run(cmd: list, **kw) -> subprocess.CompletedProcess:
