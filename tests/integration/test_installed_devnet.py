@@ -40,6 +40,12 @@ _SKIP = shutil.ignore_patterns(".venv", "node_modules", ".git", ".build", "out",
                                "*.pyc")
 
 
+# the installed devnet's compile cache (sdk.devnet.project_dir: one copy per content hash of the
+# packaged project), kept between runs like `make setup`'s .build: the first run after a contract
+# change compiles from scratch through the installed code path (~60 s here), later runs reuse it
+CACHE = ROOT / ".cache" / "installed-devnet"
+
+
 def _run(cmd: list, **kw) -> subprocess.CompletedProcess:
     p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=kw.pop("timeout", 300), **kw)
     assert p.returncode == 0, f"{cmd[:4]} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
@@ -69,7 +75,7 @@ def installed(tmp_path_factory):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CSPREAD_", "PYTHON", "VIRTUAL_ENV"))}
     env.update(PATH=os.pathsep.join([str(venv / "bin"), str(ROOT / "node_modules" / ".bin"), "/usr/bin", "/bin"]),
-               XDG_CACHE_HOME=str(tmp / "cache"), HOME=str(tmp / "home"), PYTHONDONTWRITEBYTECODE="1")
+               XDG_CACHE_HOME=str(CACHE), HOME=str(tmp / "home"), PYTHONDONTWRITEBYTECODE="1")
     (tmp / "home").mkdir()
     return {"venv": venv, "python": vpy, "site": site, "cwd": work, "env": env}
 
@@ -108,7 +114,7 @@ def test_installed_devnet__deploys_and_serves_markets_and_a_console_script_servi
             argv = (Path("/proc") / str(info["pids"][name]) / "cmdline").read_bytes().split(b"\0")
             assert argv[0].decode() == str(installed["python"]), (name, argv)
         # the deploy ran in the packaged ape project copied to the cache, not in a checkout
-        assert list((Path(env["XDG_CACHE_HOME"]) / "compute-spread").glob("project-*/.build"))
+        assert list((CACHE / "compute-spread").glob("project-*/.build/__local__.json"))
 
         # the installed CLI reads the markets; a fresh mark proves the reporters replayed the real data
         chain_env = dict(env, CSPREAD_RPC_URL=info["rpc_url"], CSPREAD_MANIFEST=info["manifest"])

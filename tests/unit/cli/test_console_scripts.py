@@ -86,3 +86,12 @@ def test_marketmaker__missing_relay_url_is_a_usage_error_naming_flag_and_env(cap
     code, _, err = _run("cspread-marketmaker", ["--manifest", "m.json", "--rpc-url", "http://127.0.0.1:1"], capsys)
     assert code == 2
     assert "--relay-url is required (or set $CSPREAD_RELAY_URL)" in err
+
+
+def test_reporter__missing_data_dir__one_line_exit_naming_the_fix(tmp_path, monkeypatch):
+    monkeypatch.delenv("CSPREAD_DATA_DIR", raising=False)
+    with pytest.raises(SystemExit) as e:
+        _entry("cspread-reporter")(["--data-dir", str(tmp_path / "nope"), "--manifest", str(tmp_path / "m.json")])
+    msg = str(e.value.code)
+    assert msg == (f"oracle: no price data at {tmp_path / 'nope'}: pass --data-dir or set CSPREAD_DATA_DIR to the "
+                   f"vendored data directory (data/*.csv.gz of a checkout)")
