@@ -5,7 +5,7 @@ Processes are started and stopped by PID; nothing else on the machine is touched
 The deploy is the one ape script (scripts/deploy.py). Installed from a wheel there is no
 checkout to run it in, so the package carries the ape project it needs (``sdk/project``:
 ape-config.yaml, contracts/, markets/, the deploy script) and :func:`project_dir` copies it
-to a writable cache directory once per content hash, where ape compiles and runs it.
+to a writable directory ($CSPREAD_HOME) once per content hash, where ape compiles and runs it.
 """
 from __future__ import annotations
 
@@ -140,15 +140,25 @@ class Anvil:
         rpc(self.url, "evm_mine")
 
 
-def cache_dir() -> Path:
-    """Where an installed devnet keeps its compiled deploy project ($XDG_CACHE_HOME/compute-spread)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "compute-spread"
+#: the directory an installed devnet keeps its deploy project in (default $XDG_DATA_HOME/compute-spread)
+HOME_ENV = "CSPREAD_HOME"
+# ape leaves out every source below a directory of these names (ape.utils.misc.SOURCE_EXCLUDE_PATTERNS):
+# a project under ~/.cache would compile nothing and fail at the first deploy with "no attribute MockUSDC"
+_APE_SKIPPED_DIRS = {".cache", ".build", ".git"}
+
+
+def home_dir() -> Path:
+    """Where an installed devnet keeps its deploy project and ape's compile cache: $CSPREAD_HOME,
+    else $XDG_DATA_HOME/compute-spread (~/.local/share/compute-spread). Not ~/.cache: see above."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser().resolve()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser().resolve() / "compute-spread"
 
 
 def project_dir() -> Path:
     """The ape project the deploy runs in: the checkout itself (edits to contracts/ take effect at
-    once), else a copy of the packaged project in :func:`cache_dir` (ape writes its compile cache
+    once), else a copy of the packaged project in :func:`home_dir` (ape writes its compile cache
     into the project, and site-packages may be read-only). The copy is keyed by the files' content,
     so an upgraded package never reuses another version's build."""
     if CHECKOUT is not None:
@@ -159,7 +169,10 @@ def project_dir() -> Path:
     h = hashlib.sha256()
     for p in files:
         h.update(str(p.relative_to(PROJECT_DATA)).encode() + b"\0" + p.read_bytes() + b"\0")
-    dest = cache_dir() / f"project-{h.hexdigest()[:16]}"
+    dest = home_dir() / f"project-{h.hexdigest()[:16]}"
+    if _APE_SKIPPED_DIRS & set(dest.parts):
+        raise DevnetError(f"{dest}: ape compiles nothing below a directory named "
+                          f"{' or '.join(sorted(_APE_SKIPPED_DIRS & set(dest.parts)))}; set {HOME_ENV} elsewhere")
     if not (dest / "ape-config.yaml").is_file():
         # copy beside, then rename: a concurrent devnet sees either nothing or the whole project
         tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")

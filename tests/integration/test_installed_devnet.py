@@ -23,6 +23,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -40,10 +41,11 @@ _SKIP = shutil.ignore_patterns(".venv", "node_modules", ".git", ".build", "out",
                                "*.pyc")
 
 
-# the installed devnet's compile cache (sdk.devnet.project_dir: one copy per content hash of the
-# packaged project), kept between runs like `make setup`'s .build: the first run after a contract
-# change compiles from scratch through the installed code path (~60 s here), later runs reuse it
-CACHE = ROOT / ".cache" / "installed-devnet"
+# the installed devnet's home (sdk.devnet.project_dir: one project copy per content hash, with ape's
+# compile cache), kept between runs like `make setup`'s .build: the first run after a contract change
+# compiles from scratch through the installed code path (~60 s here), later runs reuse it. Not below
+# a ".cache" directory: ape would compile nothing there (sdk.devnet._APE_SKIPPED_DIRS).
+CSPREAD_HOME = ROOT / "out" / "installed-devnet-home"
 
 
 def _run(cmd: list, **kw) -> subprocess.CompletedProcess:
@@ -75,7 +77,7 @@ def installed(tmp_path_factory):
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CSPREAD_", "PYTHON", "VIRTUAL_ENV"))}
     env.update(PATH=os.pathsep.join([str(venv / "bin"), str(ROOT / "node_modules" / ".bin"), "/usr/bin", "/bin"]),
-               XDG_CACHE_HOME=str(CACHE), HOME=str(tmp / "home"), PYTHONDONTWRITEBYTECODE="1")
+               CSPREAD_HOME=str(CSPREAD_HOME), HOME=str(tmp / "home"), PYTHONDONTWRITEBYTECODE="1")
     (tmp / "home").mkdir()
     return {"venv": venv, "python": vpy, "site": site, "cwd": work, "env": env}
 
@@ -88,6 +90,18 @@ def test_installed_package__imports_from_the_wheel_with_its_data(installed):
     out = _run([installed["python"], "-c", probe], cwd=installed["cwd"], env=installed["env"]).stdout.split()
     assert all(p.startswith(str(installed["site"])) for p in out[:3]), out
     assert out[3:] == ["None", "True", "True"]
+
+
+def test_installed_console_scripts__each_answers_help_under_its_own_name(installed):
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    procs = {name: subprocess.Popen([installed["venv"] / "bin" / name, "--help"], cwd=installed["cwd"],
+                                    env=installed["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in scripts}
+    for name, p in procs.items():
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, (name, err)
+        assert f"usage: {name} " in " ".join(out.split()) or name == "cspread", (name, out[:300])
+        assert "--rpc-url" in out, name
 
 
 def test_installed_devnet__without_data_dir_fails_fast_naming_the_fix(installed):
@@ -114,7 +128,7 @@ def test_installed_devnet__deploys_and_serves_markets_and_a_console_script_servi
             argv = (Path("/proc") / str(info["pids"][name]) / "cmdline").read_bytes().split(b"\0")
             assert argv[0].decode() == str(installed["python"]), (name, argv)
         # the deploy ran in the packaged ape project copied to the cache, not in a checkout
-        assert list((CACHE / "compute-spread").glob("project-*/.build/__local__.json"))
+        assert list(CSPREAD_HOME.glob("project-*/.build/__local__.json"))
 
         # the installed CLI reads the markets; a fresh mark proves the reporters replayed the real data
         chain_env = dict(env, CSPREAD_RPC_URL=info["rpc_url"], CSPREAD_MANIFEST=info["manifest"])

@@ -27,7 +27,8 @@ def test_in_a_checkout__the_deploy_runs_in_the_checkout():
 
 def test_installed__project_is_copied_once_into_the_cache_keyed_by_content(tmp_path, monkeypatch):
     monkeypatch.setattr(devnet, "CHECKOUT", None)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CSPREAD_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     first = devnet.project_dir()
     assert first.parent == tmp_path / "compute-spread" and first.name.startswith("project-")
     assert (first / "scripts" / "deploy.py").read_bytes() == (ROOT / "scripts" / "deploy.py").read_bytes()
@@ -44,11 +45,20 @@ def test_installed__a_changed_project_gets_its_own_copy(tmp_path, monkeypatch):
     (fake / "scripts" / "deploy.py").write_text("v1\n")
     monkeypatch.setattr(devnet, "CHECKOUT", None)
     monkeypatch.setattr(devnet, "PROJECT_DATA", fake)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("CSPREAD_HOME", str(tmp_path / "home"))
     a = devnet.project_dir()
     (fake / "scripts" / "deploy.py").write_text("v2\n")
     b = devnet.project_dir()
     assert a != b and (b / "scripts" / "deploy.py").read_text() == "v2\n"
+
+
+def test_installed__a_home_below_dot_cache_is_refused_before_ape_silently_compiles_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(devnet, "CHECKOUT", None)
+    monkeypatch.setenv("CSPREAD_HOME", str(tmp_path / ".cache" / "cs"))
+    with pytest.raises(devnet.DevnetError, match=r"ape compiles nothing below a directory named \.cache; set "
+                                                 r"CSPREAD_HOME elsewhere"):
+        devnet.project_dir()
+    assert not (tmp_path / ".cache").exists()
 
 
 def test_installed__package_without_the_project_is_a_clear_error(tmp_path, monkeypatch):
