@@ -192,19 +192,42 @@ _APE = ("import sys; from importlib.metadata import entry_points; sys.argv[0] = 
 
 
 def deploy(rpc_url: str, out: Path, markets: Path | None = None, timeout: float = 180.0,
-           extra_args: list[str] | tuple[str, ...] = ()) -> dict:
+           extra_args: list[str] | tuple[str, ...] = (), compile_timeout: float = 900.0) -> dict:
     """Run the real deploy script (`ape run deploy`) against `rpc_url`; return the manifest.
     `extra_args` go to the script as given (e.g. ["--timelock-delay", "3600"])."""
     if importlib.util.find_spec("ape") is None:
         raise DevnetError("deploying needs eth-ape with its vyper and foundry plugins: "
                           "pip install 'compute-spread[dev]'")
-    cmd = [sys.executable, "-c", _APE, "run", "deploy", "--network", rpc_url, "--out", str(Path(out).resolve())]
-    if markets:
-        cmd += ["--markets", str(Path(markets).resolve())]
-    cmd += list(extra_args)
-    bins = [str(Path(sys.executable).parent)] + ([str(CHECKOUT / "node_modules" / ".bin")] if CHECKOUT else [])
-    env = dict(os.environ, PATH=os.pathsep.join([*bins, os.environ.get("PATH", "")]))
-    proc = subprocess.run(cmd, cwd=project_dir(), capture_output=True, text=True, timeout=timeout, env=env)
-    if proc.returncode != 0 or not Path(out).exists():
-        raise DevnetError(f"deploy failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    project = project_dir()
+    env = _ape_env()
+    if CHECKOUT is None and not (project / COMPILED_MARK).exists():
+        # the first deploy of an installed package compiles every contract (minutes on a busy
+        # machine): its own step and deadline, so the deploy's timeout stays about deploying
+        _ape(["compile"], project, env, compile_timeout, "compiling the contracts")
+        (project / COMPILED_MARK).touch()
+    _ape(["run", "deploy", "--network", rpc_url, "--out", str(Path(out).resolve()),
+          *(["--markets", str(Path(markets).resolve())] if markets else []), *extra_args],
+         project, env, timeout, "deploy")
+    if not Path(out).exists():
+        raise DevnetError(f"deploy wrote no manifest at {out}")
     return json.loads(Path(out).read_text())
+
+
+#: in an installed project copy: every contract compiled once (the copy's sources never change)
+COMPILED_MARK = ".build/.compiled"
+
+
+def _ape_env() -> dict[str, str]:
+    # ape-vyper runs the `vyper` found on PATH: this interpreter's bin first, where pip puts it
+    bins = [str(Path(sys.executable).parent)] + ([str(CHECKOUT / "node_modules" / ".bin")] if CHECKOUT else [])
+    return dict(os.environ, PATH=os.pathsep.join([*bins, os.environ.get("PATH", "")]))
+
+
+def _ape(args: list[str], project: Path, env: dict[str, str], timeout: float, what: str) -> None:
+    try:
+        proc = subprocess.run([sys.executable, "-c", _APE, *args], cwd=project, capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        raise DevnetError(f"{what} did not finish within {timeout:.0f} s (in {project})") from None
+    if proc.returncode != 0:
+        raise DevnetError(f"{what} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
