@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils.devnet_cli import read_until_ready
-
 pytestmark = pytest.mark.integration
 
 CSPREAD = str(Path(sys.executable).with_name("cspread"))
@@ -50,8 +48,18 @@ def test_devnet_up__ready_markets_then_sigint_stops_every_child(tmp_path):
     work = tmp_path / "devnet"
     proc = subprocess.Popen([CSPREAD, "devnet", "up", "--workdir", str(work), "--no-market-maker"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
     try:
-        out = read_until_ready(proc, 120)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("devnet ready"):
+                break
+        assert lines and lines[-1].startswith("devnet ready"), "".join(lines) + proc.stderr.read()
+        out = "".join(lines)
         assert "PUBLIC test keys" in out and "CSPREAD_RPC_URL" in out
         info = json.loads((work / "devnet.json").read_text())
         pids = set(info["pids"].values()) | _descendants(proc.pid)

@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from sdk.devnet import free_port
-from tests.utils.devnet_cli import read_until_ready
+from tests.utils.devnet_up import read_until_ready, ready
 
 pytestmark = pytest.mark.integration
 
@@ -126,7 +126,8 @@ def test_installed_devnet__deploys_and_serves_markets_and_a_console_script_servi
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     relay = None
     try:
-        read_until_ready(proc, 600)  # a cold compile on a busy 2-core machine took ~4 min
+        lines = read_until_ready(proc, 600)  # a cold compile on a busy 2-core machine took ~4 min
+        assert ready(lines), "".join(lines)
         info = json.loads((work / "devnet.json").read_text())
         # every service runs the wheel's code under the throwaway venv's interpreter
         for name in ("reporter1", "pusher", "relay"):
