@@ -6,6 +6,6 @@ without a chain: ``keepers.pusher``, ``keepers.liquidator``, ``keepers.settler``
 loop); the RPC with reconnect and the nonce-managed tx sender with fee bumping are the
 ``chain`` package. Entry points:
 
-    python -m keepers.pusher | keepers.liquidator | keepers.settler      (plain loop, any RPC)
+    cspread-pusher | cspread-liquidator | cspread-settler      (plain loop, any RPC)
     silverback run keepers.bots.<bot>_bot:bot --network ...               (ape network)
 """

@@ -273,8 +273,9 @@ def build_sender(settings: KeeperSettings, w3: Web3, metrics: Metrics, logger: l
                     settings.bump_after_blocks, settings.gas_multiplier, settings.dry_run, metrics, logger)
 
 
-def main_loop(name: str, settings: KeeperSettings, build: Callable[[KeeperSettings, Chain, Metrics], Keeper]) -> int:
-    """Shared ``python -m keepers.<bot>`` body."""
+def main_loop(name: str, settings: KeeperSettings, build: Callable[[KeeperSettings, Chain, Metrics], Keeper],
+              once: bool = False) -> int:
+    """Shared ``cspread-<bot>`` body; `once`: act on the current head, then exit (cron, smoke tests)."""
     setup_logging(settings.log_level)
     lg = logging.getLogger(f"keepers.{name}")
     chain = Chain(settings.rpc_url, settings.rpc_timeout)
@@ -288,6 +289,11 @@ def main_loop(name: str, settings: KeeperSettings, build: Callable[[KeeperSettin
     install_signal_handlers(stop)
     kv(lg, logging.INFO, "starting", rpc=settings.rpc_url, manifest=str(settings.manifest),
        signer=getattr(keeper.sender, "address", None), dry_run=keeper.sender.dry, metrics_port=settings.metrics_port)
-    run_loop(keeper, chain, settings.poll_interval, stop)
+    if once:
+        head = chain.head()
+        kv(lg, logging.INFO, "startup", **keeper.start(head))
+        kv(lg, logging.INFO, "block", block=head.number, **(keeper.on_block(head) or {}))
+    else:
+        run_loop(keeper, chain, settings.poll_interval, stop)
     kv(lg, logging.INFO, "stopped")
     return 0

@@ -19,7 +19,7 @@ Clearinghouse (see docs/keepers.md, "Funding the liquidator"). Its pay is the re
 contract sends it from the insurance fund (``liquidation_params()``); the penalty goes to the
 fund, not to the liquidator.
 
-    python -m keepers.liquidator --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
+    cspread-liquidator --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
 """
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's pub
 from core.margin import BPS, QUANTITY_SCALE, MarketVector, ScanResult, screen, value  # noqa: F401
 from core.units import USD_SCALE, float_usd_to_base, wei_to_eth  # noqa: F401
 from keepers.book import EventSync, PositionBook
-from keepers.chain import KeeperSettings, Metrics, add_common_args, build_sender, kv, load_settings, main_loop
+from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
+from keepers.cli import add_keeper_args
 
 log = logging.getLogger("keepers.liquidator")
 
@@ -540,15 +541,15 @@ def build(settings: LiquidatorSettings, chain: Chain, metrics: Metrics) -> Liqui
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m keepers.liquidator", description="Compute Spread liquidator")
-    add_common_args(p)
+    p = argparse.ArgumentParser(prog="cspread-liquidator", description="Compute Spread liquidator")
+    add_keeper_args(p)
     p.add_argument("--check-profit", choices=["on", "off"])
     a = p.parse_args(argv)
     s = load_settings(LiquidatorSettings, {
         "rpc_url": a.rpc_url, "manifest": a.manifest, "metrics_port": a.metrics_port, "poll_interval": a.poll_interval,
         "key_env": a.key_env, "dry_run": a.dry_run, "log_level": a.log_level,
         "check_profit": None if a.check_profit is None else a.check_profit == "on"})
-    return main_loop("liquidator", s, build)
+    return main_loop("liquidator", s, build, once=a.once)
 
 
 if __name__ == "__main__":

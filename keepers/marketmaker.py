@@ -28,8 +28,8 @@ The runner is a trader like any other: it reads markets and its account, signs a
 (`sdk.relay_client.RelayClient`); it knows nothing of the relay's internals.
 
 Runner:
-    python -m keepers.marketmaker --manifest deployments/31337.json --rpc http://127.0.0.1:8545 \
-        --relay http://127.0.0.1:8600 --key-env CSPREAD_MM_KEY [--markets 5,6] [--deposit 100000]
+    cspread-marketmaker --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545 \
+        --relay-url http://127.0.0.1:8600 --key-env CSPREAD_MM_KEY [--markets 5,6] [--deposit 100000]
 """
 from __future__ import annotations
 
@@ -272,20 +272,20 @@ class MarketMakerRunner:
 
 def main(argv: list[str] | None = None) -> None:
     from core.manifest import Manifest
+    from sdk.options import add_shared, require
 
-    ap = argparse.ArgumentParser(prog="python -m keepers.marketmaker", description=__doc__,
+    ap = argparse.ArgumentParser(prog="cspread-marketmaker", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--manifest", required=True)
-    ap.add_argument("--rpc", required=True)
-    ap.add_argument("--relay", required=True)
-    ap.add_argument("--key-env", default="CSPREAD_MM_KEY", help="env var holding the quoting account's key")
+    add_shared(ap, "--manifest", "--rpc-url", "--relay-url", "--key-env", once=True,
+               defaults={"--key-env": "CSPREAD_MM_KEY"},
+               helps={"--key-env": "name of the env var holding the quoting account's hex key"})
     ap.add_argument("--markets", help="comma-separated market ids (default: every market in the manifest)")
     ap.add_argument("--deposit", type=float, default=0, help="devnet: mint and deposit this many USD first")
     ap.add_argument("--interval", type=float, default=2.0)
-    ap.add_argument("--once", action="store_true", help="quote once and exit")
     for f in QuoteParams.__dataclass_fields__.values():
         ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     a = ap.parse_args(argv)
+    require(ap, a, "--manifest", "--rpc-url", "--relay-url")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     key = os.environ.get(a.key_env)
     if not key:
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest = Manifest.load(a.manifest)
     mids = [int(x) for x in a.markets.split(",")] if a.markets else [m["id"] for m in manifest.markets]
     params = QuoteParams(**{k: getattr(a, k) for k in QuoteParams.__dataclass_fields__})
-    runner = MarketMakerRunner(manifest, a.rpc, a.relay, key, mids, params)
+    runner = MarketMakerRunner(manifest, a.rpc_url, a.relay_url, key, mids, params)
     if a.deposit:
         runner.deposit(Decimal(str(a.deposit)))
     if a.once:

@@ -17,7 +17,7 @@ stored observation, a bundle containing a disputed or final feed, or a settlemen
 before its delivery_end or already written (``submit`` would revert for the whole bundle;
 the pusher asks reporters to leave such feeds out with ``?exclude=``, see docs/keepers.md).
 
-    python -m keepers.pusher --manifest deployments/31337.json --reporters http://127.0.0.1:8601,http://127.0.0.1:8602
+    cspread-pusher --manifest deployments/31337.json --reporters http://127.0.0.1:8601,http://127.0.0.1:8602
 """
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ from pydantic_settings import NoDecode
 
 from chain.rpc import Chain, Head, batch_call
 from core import abi
-from keepers.chain import KeeperSettings, Metrics, add_common_args, build_sender, kv, load_settings, main_loop
+from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
+from keepers.cli import add_keeper_args
 
 log = logging.getLogger("keepers.pusher")
 
@@ -332,8 +333,8 @@ def build(settings: PusherSettings, chain: Chain, metrics: Metrics) -> Pusher:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m keepers.pusher", description="Compute Spread oracle pusher")
-    add_common_args(p)
+    p = argparse.ArgumentParser(prog="cspread-pusher", description="Compute Spread oracle pusher")
+    add_keeper_args(p)
     p.add_argument("--reporters", help="comma-separated reporter service URLs")
     p.add_argument("--deviation-bps", type=int)
     p.add_argument("--heartbeat", type=int)
@@ -342,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         "rpc_url": a.rpc_url, "manifest": a.manifest, "metrics_port": a.metrics_port, "poll_interval": a.poll_interval,
         "key_env": a.key_env, "dry_run": a.dry_run, "log_level": a.log_level, "reporters": a.reporters,
         "deviation_bps": a.deviation_bps, "heartbeat": a.heartbeat})
-    return main_loop("pusher", s, build)
+    return main_loop("pusher", s, build, once=a.once)
 
 
 if __name__ == "__main__":

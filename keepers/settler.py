@@ -15,7 +15,7 @@ instead of resending it every block, and holds back the holders on the other sid
 ``adl_hold_blocks`` (they are the only ones ADL can assign the loss to once they are settled). :class:`Settler` reads markets, the oracle's settlement
 feeds and the holders (from PositionUpdated events via :class:`~keepers.book.PositionBook`).
 
-    python -m keepers.settler --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
+    cspread-settler --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from pydantic import field_validator
 from chain.rpc import Chain, Head, batch_call
 from core import abi
 from keepers.book import EventSync, PositionBook
-from keepers.chain import KeeperSettings, Metrics, add_common_args, build_sender, kv, load_settings, main_loop
+from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
+from keepers.cli import add_keeper_args
 
 MAX_SETTLE_BATCH = 100
 log = logging.getLogger("keepers.settler")
@@ -234,14 +235,14 @@ def build(settings: SettlerSettings, chain: Chain, metrics: Metrics) -> Settler:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m keepers.settler", description="Compute Spread settler")
-    add_common_args(p)
+    p = argparse.ArgumentParser(prog="cspread-settler", description="Compute Spread settler")
+    add_keeper_args(p)
     p.add_argument("--batch-size", type=int)
     a = p.parse_args(argv)
     s = load_settings(SettlerSettings, {
         "rpc_url": a.rpc_url, "manifest": a.manifest, "metrics_port": a.metrics_port, "poll_interval": a.poll_interval,
         "key_env": a.key_env, "dry_run": a.dry_run, "log_level": a.log_level, "batch_size": a.batch_size})
-    return main_loop("settler", s, build)
+    return main_loop("settler", s, build, once=a.once)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""The reporter HTTP service: ``create_app(settings)`` and ``python -m oracle.service``.
+"""The reporter HTTP service: ``create_app(settings)`` and ``cspread-reporter`` (``python -m oracle.service``).
 
 One router per resource (feeds, reports, markets, health, metrics); the reporter state,
 clock, price source and signer are injected, so tests pass a fixed clock and several
 reporters can run side by side (different ports, keys, data).
 
-    python -m oracle.service --manifest deployments/31337.json --port 8601 --key-env REPORTER1_KEY
+    cspread-reporter --manifest deployments/31337.json --port 8601 --key-env REPORTER1_KEY
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from oracle.sources import (ErcotDamSource, PjmDataMinerSource, PriceSource, Pri
                             RoutingSource, httpx_fetch)
 from core.specs import canonical_json, feed_hex, parse_feed_id
 from oracle.valuation import Valuer
+from sdk.options import DATA_DIR_ENV, add_shared
 
 log = logging.getLogger("oracle.service")
 
@@ -259,17 +260,19 @@ def create_app(settings: OracleSettings, *, manifest: Manifest | None = None, cl
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m oracle.service", description=__doc__.split("\n")[0])
-    p.add_argument("--manifest", help="deployments/<chain_id>.json")
+    p = argparse.ArgumentParser(prog="cspread-reporter", description=__doc__.split("\n")[0],
+                                epilog="Every other setting has a CSPREAD_ORACLE_* variable (oracle/settings.py).")
+    add_shared(p, "--manifest", "--rpc-url", "--port", "--key-env", helps={
+        "--key-env": "name of the env var holding this reporter's hex key (default CSPREAD_ORACLE_KEY)",
+        "--rpc-url": "JSON-RPC URL the chain clock is read from"})
     p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--key-env", help="env var holding this reporter's hex private key")
     p.add_argument("--keyfile", help="eth keystore JSON (password from --password-env)")
     p.add_argument("--password-env", help="env var holding the keystore password")
-    p.add_argument("--rpc-url")
     p.add_argument("--clock", choices=["chain", "system"])
     p.add_argument("--source", choices=["replay", "live"])
-    p.add_argument("--data-dir")
+    p.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV) or None,
+                   help=f"directory of the vendored price data (data/*.csv.gz) [env {DATA_DIR_ENV} or "
+                        f"CSPREAD_ORACLE_DATA_DIR]")
     p.add_argument("--replay-offset", type=int, help="data time = chain time + this many seconds")
     args = p.parse_args(argv)
     overrides = {k: v for k, v in {
@@ -278,6 +281,13 @@ def main(argv: list[str] | None = None) -> None:
         "clock": args.clock, "source": args.source, "data_dir": args.data_dir, "replay_offset": args.replay_offset,
     }.items() if v is not None}
     settings = OracleSettings(**overrides)
+    if settings.source == "replay":
+        from oracle.data import DEFAULT_DATA_DIR
+
+        data_dir = settings.data_dir or DEFAULT_DATA_DIR
+        if not data_dir.is_dir():  # an installed package has no data/ next to it
+            raise SystemExit(f"oracle: no price data at {data_dir}: pass --data-dir or set {DATA_DIR_ENV} to the "
+                             f"vendored data directory (data/*.csv.gz of a checkout)")
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         signer = build_signer(settings)

@@ -15,8 +15,6 @@ from typing import Callable
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def stop_group(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
     """SIGTERM the process group of `proc`, SIGKILL after `grace` seconds; idempotent."""
@@ -63,8 +61,8 @@ class ServiceProcess:
     health_path = "/health"
 
     def __init__(self, cmd: list[str], port: int, env: dict[str, str] | None = None,
-                 log_path: str | Path | None = None):
-        self.cmd, self.port = cmd, port
+                 log_path: str | Path | None = None, cwd: str | Path | None = None):
+        self.cmd, self.port, self.cwd = cmd, port, cwd
         self.url = f"http://127.0.0.1:{port}"
         self.env = dict(os.environ if env is None else env)
         self.log_path = log_path
@@ -72,7 +70,7 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30.0):
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=str(ROOT), stdout=out, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         try:
             wait_until_healthy(self.proc, lambda: http_ok(self.url + self.health_path), timeout, self.name,

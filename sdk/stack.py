@@ -30,12 +30,10 @@ from pathlib import Path
 from typing import Callable
 
 from core import units as u
+from sdk.devnet import ANVIL_KEYS, CHECKOUT, Anvil, DevnetError, deploy, free_port, rpc
+from sdk.options import DATA_DIR_ENV
 from sdk.processes import http_ok, stop_group
 from sdk.replay import replay_env
-
-
-from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, DevnetError, deploy, free_port, rpc
-
 ROLE_INDEX = {"owner": 0, "reporter1": 1, "reporter2": 2, "reporter3": 3, "pusher": 4, "liquidator": 5,
               "settler": 6, "matcher": 7, "market_maker": 8}
 FIRST_USER = 9
@@ -61,12 +59,31 @@ def log_tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
+def resolve_data_dir(explicit: Path | None = None, oracle_env: dict[str, str] | None = None) -> Path:
+    """The real price data the reporters replay: `explicit` > $CSPREAD_DATA_DIR > the reporter
+    setting CSPREAD_ORACLE_DATA_DIR in `oracle_env` > the checkout's data/. Raises StackError
+    naming what is missing, before anything starts (an installed package has no data/)."""
+    from oracle.data import DEFAULT_DATA_DIR, GPU_FILE, POWER_FILES
+
+    given = explicit or os.environ.get(DATA_DIR_ENV) or (oracle_env or {}).get("CSPREAD_ORACLE_DATA_DIR")
+    path = Path(given).expanduser().resolve() if given else DEFAULT_DATA_DIR
+    how = (f"pass --data-dir DIR or set {DATA_DIR_ENV} to the directory holding the vendored data "
+           f"(data/ of a compute-spread checkout)")
+    if not path.is_dir():
+        raise StackError(f"no price data directory at {path}: {how}")
+    missing = [f for f in (GPU_FILE, *(f for files in POWER_FILES.values() for f in files)) if not (path / f).is_file()]
+    if missing:
+        raise StackError(f"price data missing in {path}: {', '.join(missing)}; {how}")
+    return path
+
+
 class Stack:
     def __init__(self, workdir: Path, *, anvil_timestamp: int | None = None, markets: Path | None = None,
                  reporters: int = 3, oracle_env: dict[str, str] | None = None, keepers: bool = True,
                  relay: bool = True, market_maker: bool = True, mm_markets: list[int] | None = None,
                  block_time: float | None = None, poll_interval: float = 0.2, mm_args: list[str] | None = None,
-                 mm_deposit_usd: int = MM_DEPOSIT_USD, liquidator_deposit_usd: int = LIQUIDATOR_DEPOSIT_USD):
+                 mm_deposit_usd: int = MM_DEPOSIT_USD, liquidator_deposit_usd: int = LIQUIDATOR_DEPOSIT_USD,
+                 data_dir: Path | None = None):
         if not 1 <= reporters <= 3:
             raise ValueError("reporters must be 1..3 (the deploy registers anvil accounts 1-3, quorum 2)")
         if market_maker and not relay:
@@ -78,6 +95,7 @@ class Stack:
         self.markets = Path(markets) if markets else None
         self.n_reporters = reporters
         self.oracle_env = dict(oracle_env or {})
+        self.data_dir = data_dir
         self.with_keepers, self.with_relay, self.with_mm = keepers, relay, market_maker
         self.mm_markets = mm_markets
         self.mm_args = list(DEVNET_MM_ARGS if mm_args is None else mm_args)
@@ -106,6 +124,7 @@ class Stack:
 
     def start(self) -> "Stack":
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.oracle_env["CSPREAD_ORACLE_DATA_DIR"] = str(resolve_data_dir(self.data_dir, self.oracle_env))
         try:
             self._start_chain()
             for i in range(1, self.n_reporters + 1):
@@ -214,15 +233,20 @@ class Stack:
 
     # ------------------------------------------------------------------ internals
     def _child_env(self, **extra: str) -> dict[str, str]:
+        # children run `python -m <package>` of this interpreter: the installed package, or the
+        # checkout's when this code runs from one (then its node_modules/.bin too)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
-        path = f"{Path(sys.executable).parent}:{ROOT / 'node_modules' / '.bin'}:{env.get('PATH', '')}"
-        env.update(PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", PATH=path, **extra)
+        bins = [str(Path(sys.executable).parent)] + ([str(CHECKOUT / "node_modules" / ".bin")] if CHECKOUT else [])
+        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
+                   PATH=os.pathsep.join([*bins, env.get("PATH", "")]), **extra)
+        if CHECKOUT is not None:
+            env["PYTHONPATH"] = str(CHECKOUT)
         return env
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         out = open(self.log_path(name), "ab")
         try:
-            p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            p = subprocess.Popen(cmd, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         finally:
             out.close()
         self.processes[name] = p
@@ -290,7 +314,7 @@ class Stack:
         self.ports["relay"] = port
         env = self._child_env(CSPREAD_MATCHER_KEY=self.keys["matcher"])
         self._spawn("relay", [sys.executable, "-m", "keepers.matcher.service", "--manifest", str(self.manifest_path),
-                              "--rpc", self.rpc_url, "--port", str(port), "--db", str(self.workdir / "relay.db"),
+                              "--rpc-url", self.rpc_url, "--port", str(port), "--db", str(self.workdir / "relay.db"),
                               "--log-level", "warning", "--match"], env)
         url = f"http://127.0.0.1:{port}"
         self._wait_healthy("relay", lambda: http_ok(url + "/health"), 60)
@@ -312,8 +336,8 @@ class Stack:
         if deposit_usd:
             self.fund(key, deposit_usd)
         env = self._child_env(CSPREAD_MM_KEY=self.keys.get(key, key))
-        cmd = [sys.executable, "-m", "keepers.marketmaker", "--manifest", str(self.manifest_path), "--rpc",
-               self.rpc_url, "--relay", self.relay_url, "--key-env", "CSPREAD_MM_KEY", "--interval", "1"]
+        cmd = [sys.executable, "-m", "keepers.marketmaker", "--manifest", str(self.manifest_path), "--rpc-url",
+               self.rpc_url, "--relay-url", self.relay_url, "--key-env", "CSPREAD_MM_KEY", "--interval", "1"]
         if markets:
             cmd += ["--markets", ",".join(str(m) for m in markets)]
         p = self._spawn(name, cmd + list(args or []), env)

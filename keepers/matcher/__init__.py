@@ -2,7 +2,7 @@
 
     relay    keepers.matcher.app.create_app    FastAPI: POST/DELETE/GET /orders, /markets/{id}/book|trades, /ws
     logic    orders (EIP-712, signatures), validation, store (OrderStore + SQLAlchemy), book, follower, matcher
-    runner   python -m keepers.matcher.service --manifest PATH --rpc URL --port N [--match]
+    runner   cspread-relay --manifest PATH --rpc-url URL --port N [--match]
 
 See docs/relay.md.
 """

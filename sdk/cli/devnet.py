@@ -21,6 +21,7 @@ import typer
 from rich.table import Table
 
 from sdk.cli.common import CliError, err, out, spinner, warn
+from sdk.options import DATA_DIR_ENV
 from sdk.replay import replay_offsets
 
 app = typer.Typer(help="Run a local devnet (anvil + contracts + oracle + keepers + relay + market maker).",
@@ -162,6 +163,9 @@ def up_cmd(
                                           'vendored data cover the chain clock)'),
     web: bool = typer.Option(False, "--web", help="also serve the web dashboard (sdk.web) on a free port; its "
                                                   "URL is in the table and in $CSPREAD_WEB_URL"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar=DATA_DIR_ENV, file_okay=False,
+                                            help="the real price data the reporters replay (data/*.csv.gz of a "
+                                                 "checkout; default: the checkout's data/)"),
 ) -> None:
     """Start the local stack in the foreground; Ctrl-C stops every process it started."""
     from sdk.stack import Stack
@@ -184,7 +188,8 @@ def up_cmd(
     workdir.mkdir(parents=True, exist_ok=True)
     _clean(workdir)
     stack = Stack(workdir, anvil_timestamp=ts, markets=markets, market_maker=market_maker, mm_markets=mm_ids,
-                  block_time=block_time, oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps(offs)})
+                  block_time=block_time, oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps(offs)},
+                  data_dir=data_dir)
     dashboard = None
 
     def _term(signum, frame):  # SIGTERM behaves as Ctrl-C

@@ -118,8 +118,11 @@ def _root(
     ctx: typer.Context,
     manifest: str = typer.Option(DEFAULT_MANIFEST, "--manifest", envvar="CSPREAD_MANIFEST",
                                  help="deployment manifest (deployments/<chain_id>.json)"),
-    rpc: str = typer.Option(DEFAULT_RPC, "--rpc", envvar="CSPREAD_RPC_URL", help="JSON-RPC URL of the chain"),
-    relay: Optional[str] = typer.Option(None, "--relay", envvar="CSPREAD_RELAY_URL", help="order relay URL"),
+    # --rpc-url/--relay-url: the services' names (sdk/options.py); --rpc/--relay: this CLI's own, kept
+    rpc: str = typer.Option(DEFAULT_RPC, "--rpc-url", "--rpc", envvar="CSPREAD_RPC_URL",
+                            help="JSON-RPC URL of the chain"),
+    relay: Optional[str] = typer.Option(None, "--relay-url", "--relay", envvar="CSPREAD_RELAY_URL",
+                                        help="order relay URL"),
     key_env: Optional[str] = typer.Option(None, "--key-env", envvar="CSPREAD_KEY_ENV",
                                           help="name of an environment variable holding the private key "
                                                "(default: CSPREAD_PRIVATE_KEY)"),

@@ -3,7 +3,7 @@
     from sdk.web import create_app
     app = create_app(manifest_path, rpc_url, relay_url)
 
-or ``python -m sdk.web --manifest deployments/31337.json --rpc http://127.0.0.1:8545 --relay http://127.0.0.1:8600``.
+or ``cspread-web --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545 --relay-url http://127.0.0.1:8600``.
 The server never holds a user key: the browser wallet signs orders (eth_signTypedData_v4)
 and sends transactions (eth_sendTransaction).
 """

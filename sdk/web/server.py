@@ -1,4 +1,4 @@
-"""Run the dashboard: ``python -m sdk.web --manifest ... --rpc ... --relay ... --port N``; and
+"""Run the dashboard: ``cspread-web --manifest ... --rpc-url ... --relay-url ... --port N``; and
 :class:`WebProcess`, the dashboard as a child process on a free port, stopped by PID."""
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 from sdk.devnet import free_port
+from sdk.options import add_shared
 from sdk.processes import ServiceProcess
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 #: the same names `cspread` and the devnet's env.sh use (docs/cli.md), so one `source env.sh` serves both
@@ -28,7 +27,7 @@ def _fail(message: str) -> "SystemExit":
 def _why(e: BaseException) -> str:
     text = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
     if "cannot reach the RPC" in text:
-        return f"{text} (pass --rpc or set {ENV_RPC}; `cspread devnet up` starts a node)"
+        return f"{text} (pass --rpc-url or set {ENV_RPC}; `cspread devnet up` starts a node)"
     return text
 
 
@@ -45,18 +44,14 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m sdk.web", description="Compute Spread web dashboard")
-    p.add_argument("--manifest", default=os.environ.get(ENV_MANIFEST, "deployments/31337.json"),
-                   help=f"deployment manifest (deployments/<chain_id>.json); default ${ENV_MANIFEST}")
-    p.add_argument("--rpc", default=os.environ.get(ENV_RPC, "http://127.0.0.1:8545"),
-                   help=f"JSON-RPC URL; default ${ENV_RPC}")
-    p.add_argument("--relay", default=os.environ.get(ENV_RELAY) or None,
-                   help=f"order relay URL (book, orders, stream); default ${ENV_RELAY}")
-    p.add_argument("--oracle", action="append", default=None,
-                   help=f"an oracle reporter's URL, for the index column and chart (repeatable); default "
-                        f"${ENV_ORACLE} (comma-separated)")
+    p = argparse.ArgumentParser(prog="cspread-web", description="Compute Spread web dashboard")
+    add_shared(p, "--manifest", "--rpc-url", "--relay-url", "--port",
+               defaults={"--manifest": "deployments/31337.json", "--rpc-url": "http://127.0.0.1:8545", "--port": 8700},
+               helps={"--relay-url": "order relay URL (book, orders, stream)"})
+    p.add_argument("--oracle-url", "--oracle", dest="oracle", action="append", default=None,
+                   help=f"an oracle reporter's URL, for the index column and chart (repeatable) [env {ENV_ORACLE}, "
+                        f"comma-separated]")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8700)
     p.add_argument("--log-level", default="info")
     a = p.parse_args(argv)
     oracles = a.oracle if a.oracle is not None else [x for x in os.environ.get(ENV_ORACLE, "").split(",") if x]
@@ -72,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.port and not _port_free(a.host, a.port):
         raise _fail(f"port {a.port} on {a.host} is in use (another dashboard?): pass --port N")
     try:
-        app = create_app(a.manifest, a.rpc, a.relay, oracle_urls=oracles)
+        app = create_app(a.manifest, a.rpc_url, a.relay_url, oracle_urls=oracles)
     except Exception as e:  # noqa: BLE001 - the one place a failed start becomes one line
         if os.environ.get("CSPREAD_DEBUG"):
             raise
@@ -90,11 +85,11 @@ class WebProcess(ServiceProcess):
     def __init__(self, manifest: str | Path, rpc: str, relay: str | None = None, port: int | None = None,
                  oracle_urls: list[str] | None = None, log_path: str | Path | None = None):
         port = port or free_port()
-        cmd = [sys.executable, "-m", "sdk.web", "--manifest", str(manifest), "--rpc", rpc,
+        cmd = [sys.executable, "-m", "sdk.web", "--manifest", str(manifest), "--rpc-url", rpc,
                "--port", str(port), "--log-level", "warning"]
         if relay:
-            cmd += ["--relay", relay]
+            cmd += ["--relay-url", relay]
         for o in oracle_urls or []:
-            cmd += ["--oracle", o]
-        super().__init__(cmd, port, dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"), log_path)
+            cmd += ["--oracle-url", o]
+        super().__init__(cmd, port, dict(os.environ, PYTHONUNBUFFERED="1"), log_path)
 

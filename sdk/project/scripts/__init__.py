@@ -1,0 +1,1 @@
+../../../scripts/__init__.py
