@@ -370,13 +370,15 @@ class Resting(NamedTuple):
 def order_need(is_buy: bool, quantity: int, price: int, m: OrderMarket, fee_bps: int) -> int:
     """Free margin (base units) a fill of ``quantity`` at ``price`` may consume, conservatively:
 
-        IM of the size at the order price         ceil(q * (im_fixed * 1e4 + im_rate_bps * |price|) / 1e7)
+        IM of the size                            ceil(q * (im_fixed * 1e4 + im_rate_bps * max(|price|, |mark|)) / 1e7)
       + what the fill loses against the mark      ceil(max(0, price - mark for a buy, mark - price for a sell) * q / 1000)
       + the fee at the higher of maker and taker  ceil(|q * price| * fee_bps / 1e7)
     """
     if quantity <= 0:
         return 0
-    im = ceil_div(quantity * (m.im_fixed * BPS + m.im_rate_bps * abs(price)), QUANTITY_SCALE * BPS)
+    # the chain margins the position at the mark, not the order price: with negative prices a buy
+    # above the mark (or a sell below it) has |price| < |mark|, so |price| alone under-reserves
+    im = ceil_div(quantity * (m.im_fixed * BPS + m.im_rate_bps * max(abs(price), abs(m.mark))), QUANTITY_SCALE * BPS)
     adverse = (price - m.mark) if is_buy else (m.mark - price)
     adverse = ceil_div(max(0, adverse) * quantity, QUANTITY_SCALE)
     fee = ceil_div(abs(quantity * price) * fee_bps, QUANTITY_SCALE * BPS)

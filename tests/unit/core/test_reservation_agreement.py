@@ -145,3 +145,15 @@ def test_reservation_ok__chain_would_take_the_fill_now(mkts, coll, q0, entry, ne
                                         cm.Leg(f.quantity, f.open_notional, g.mark, g.risk)])
     assert cm.trade_refusal(before, after, f.grew) is None, (before, after)
     event(f"reservation ok, {'grows' if f.grew else 'reduces'} risk")
+
+
+def test_order_need__negative_mark_buy_above_it__reserves_im_at_the_mark():
+    """Regression (found by the property above): at a mark of -174 USD a buy at -128.76 has
+    |price| < |mark|, and IM at the order price under-reserved what the chain margins at the mark,
+    so the relay let rest an order the Clearinghouse would refuse when it filled."""
+    mark, price, q = -174 * u.USD_SCALE, -128_760_000, 159_000  # 159 units
+    m = cm.MarketMargin(0, 41, mark)
+    im_at_mark = cm.margin(q, 0, 41, mark)
+    need = cm.order_need(True, q, price, m, 0)
+    # IM at the mark plus the fill's loss against it (a buy above the mark)
+    assert need == im_at_mark + cm.ceil_div((price - mark) * q, 1_000)
