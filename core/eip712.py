@@ -276,3 +276,13 @@ def recover(digest_: bytes, signature: bytes) -> str | None:
     """The checksummed signer of ``digest_`` as the contracts' ecrecover finds it; None if invalid."""
     raw = recover_canonical(digest_, signature)
     return None if raw is None else to_checksum_address(raw)
+
+
+def recover_report_signer(feed_ids, prices, observed_at, chain_id, oracle, signature: str | bytes) -> str:
+    """The reporter the Oracle's ecrecover finds for this row (ValueError if it refuses the signature)."""
+    sig = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature) if isinstance(signature, str) \
+        else bytes(signature)
+    who = recover(report_digest(feed_ids, prices, observed_at, chain_id, oracle), sig)
+    if who is None:
+        raise ValueError("signature is not a 65-byte low-s ECDSA signature the Oracle accepts")
+    return who

@@ -1,5 +1,5 @@
 """The options the three chain keepers share (``cspread-pusher``, ``cspread-liquidator``,
-``cspread-settler``): the shared service names of :mod:`sdk.options` plus the loop's own.
+``cspread-settler``): the shared service names of :mod:`core.options` plus the loop's own.
 
 Only flags given on the command line (or a shared ``CSPREAD_*`` variable) become overrides;
 everything else is read by the keeper's settings class from its ``CSPREAD_*`` variable.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from sdk.options import add_shared
+from core.options import add_shared
 
 
 def add_keeper_args(p: argparse.ArgumentParser) -> None:

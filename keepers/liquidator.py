@@ -7,7 +7,7 @@ conservative screen), :mod:`core.liquidation` (the contract's size, penalty and 
 and :func:`~core.liquidation.rank_counterparties`, the order ``Clearinghouse.deleverage``
 requires). Here: :class:`Planner` (which accounts to liquidate, in which market, for how much,
 whether it pays, and which need ADL).
-:class:`Liquidator` wires them to the chain: events -> :class:`~keepers.book.PositionBook`,
+:class:`Liquidator` wires them to the chain: events -> :class:`~keepers.positions.PositionBook`,
 marks -> :class:`MarketVector`, candidates -> one batched read of ``account_summary`` /
 ``is_liquidatable`` / ``adl_pending`` -> ``liquidate`` or ``deleverage`` txs through the
 nonce-managed :class:`~chain.tx.TxSender`; mined receipts -> rewards earned and who was
@@ -45,7 +45,7 @@ from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's pub
 )
 from core.margin import BPS, QUANTITY_SCALE, MarketVector, ScanResult, screen, value  # noqa: F401
 from core.units import USD_SCALE, float_usd_to_base, wei_to_eth  # noqa: F401
-from keepers.book import EventSync, PositionBook
+from keepers.positions import EventSync, PositionBook
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
 from keepers.cli import add_keeper_args
 

@@ -32,7 +32,7 @@ from pydantic import field_validator
 from pydantic_settings import NoDecode
 
 from chain.rpc import Chain, Head, batch_call
-from core import abi
+from core import abi, eip712
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
 from keepers.cli import add_keeper_args
 
@@ -267,11 +267,10 @@ class Pusher:
             return None
 
     def _verify(self, row: Row) -> bool:
-        from oracle.signing import recover_report_signer
-
         try:
-            return recover_report_signer(list(row.feed_ids), list(row.prices), row.observed_at, self.manifest.chain_id,
-                                         self.oracle.address, row.signature).lower() == row.signer.lower()
+            return eip712.recover_report_signer(list(row.feed_ids), list(row.prices), row.observed_at,
+                                                self.manifest.chain_id, self.oracle.address,
+                                                row.signature).lower() == row.signer.lower()
         except Exception:
             return False
 

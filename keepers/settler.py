@@ -13,7 +13,7 @@ by ``deleverage`` to the profitable opposite positions of that market, which the
 keeper does. The settler leaves it out of its batches and reports it once (log + gauge)
 instead of resending it every block, and holds back the holders on the other side of it for
 ``adl_hold_blocks`` (they are the only ones ADL can assign the loss to once they are settled). :class:`Settler` reads markets, the oracle's settlement
-feeds and the holders (from PositionUpdated events via :class:`~keepers.book.PositionBook`).
+feeds and the holders (from PositionUpdated events via :class:`~keepers.positions.PositionBook`).
 
     cspread-settler --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
 """
@@ -27,7 +27,7 @@ from pydantic import field_validator
 
 from chain.rpc import Chain, Head, batch_call
 from core import abi
-from keepers.book import EventSync, PositionBook
+from keepers.positions import EventSync, PositionBook
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
 from keepers.cli import add_keeper_args
 

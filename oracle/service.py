@@ -32,7 +32,7 @@ from oracle.sources import (ErcotDamSource, PjmDataMinerSource, PriceSource, Pri
                             RoutingSource, httpx_fetch)
 from core.specs import canonical_json, feed_hex, parse_feed_id
 from oracle.valuation import Valuer
-from sdk.options import DATA_DIR_ENV, add_shared
+from core.options import DATA_DIR_ENV, add_shared
 
 log = logging.getLogger("oracle.service")
 

@@ -35,6 +35,7 @@ class KeyConfigError(ValueError):
 
 report_typed_data = eip712.report_typed_data
 report_digest = eip712.report_digest
+recover_report_signer = eip712.recover_report_signer  # the Oracle's ecrecover of one row (ValueError if refused)
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,6 @@ class SignedReport:
     signer: str
     signature: str  # 0x + 65-byte r||s||v
     digest: str
-
-
-def recover_report_signer(feed_ids, prices, observed_at, chain_id, oracle, signature: str | bytes) -> str:
-    """The reporter the Oracle's ecrecover finds for this row (ValueError if it refuses the signature)."""
-    sig = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature) if isinstance(signature, str) \
-        else bytes(signature)
-    who = eip712.recover(eip712.report_digest(feed_ids, prices, observed_at, chain_id, oracle), sig)
-    if who is None:
-        raise ValueError("signature is not a 65-byte low-s ECDSA signature the Oracle accepts")
-    return who
 
 
 class ReportSigner:

@@ -24,7 +24,7 @@ from web3 import Web3
 
 from core import eip712
 from core import units as u
-from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, deploy, free_port, rpc
+from devnet.anvil import ANVIL_KEYS, ROOT, Anvil, deploy, free_port, rpc
 
 T0 = 1613239200  # 2021-02-13T18:00:00Z
 USDC = u.USD_SCALE
@@ -262,7 +262,7 @@ class Env:
 ENTRY = 778_380_000
 SHORT_COLLATERAL_USD = [2_000, 3_050, 3_250, 3_350, 3_450, 3_500, 5_000, 9_000]
 SHOCK_AT = T0 + 18 * 3600
-# ANVIL_KEYS[4] in sdk/devnet.py is not anvil account 4 (its address has no ETH); use 7-9
+# ANVIL_KEYS[4] in devnet/anvil.py is not anvil account 4 (its address has no ETH); use 7-9
 LIQ_A, LIQ_B, WHALE = 7, 8, 9
 
 

@@ -17,7 +17,7 @@ from web3.logs import DISCARD
 from core.units import USD_SCALE
 from oracle.signing import ReportSigner
 from scripts._markets import feed_limits
-from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
+from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
 from sdk.models import Order
 from sdk.signing import sign_order
 

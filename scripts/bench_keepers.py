@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.units import USD_SCALE
-from keepers.book import PositionBook
+from keepers.positions import PositionBook
 from keepers.liquidator import MarketVector, scan
 from scripts._keepers_env import LIQ_A, SHOCK_AT, Env, handled, liquidatable_at, open_book, wait_until
 

@@ -29,10 +29,10 @@ from eth_account import Account
 from chain.rpc import Rpc
 from chain.tx import Call, TxSender
 from core import eip712
-from keepers.matcher.chainview import _sel
-from keepers.matcher.orders import Order, domain_separator, sign_order
-from keepers.matcher.service import RelayProcess
-from sdk.devnet import ANVIL_KEYS, Anvil, deploy, rpc
+from relay.chainview import _sel
+from relay.orders import Order, domain_separator, sign_order
+from devnet.processes import RelayProcess
+from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
 from core.units import USD_SCALE
 from core.manifest import Manifest
 

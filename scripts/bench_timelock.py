@@ -13,7 +13,7 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from sdk.devnet import ANVIL_KEYS, Anvil, deploy
+from devnet.anvil import ANVIL_KEYS, Anvil, deploy
 from core import abi
 from core.manifest import Manifest
 from sdk.timelock import TimelockAdmin

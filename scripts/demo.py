@@ -30,8 +30,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from core import units as u
-from sdk.devnet import ROOT
-from sdk.stack import Stack, StackError
+from devnet.anvil import ROOT
+from devnet.stack import Stack, StackError
 
 UTC, CT = dt.timezone.utc, ZoneInfo("America/Chicago")
 T0 = 1612134000  # 2021-01-31T23:00:00Z (17:00 Central): "next month" = February 2021
@@ -413,9 +413,9 @@ class Demo:
 
 
 def start_dashboard(stack: Stack):
-    """The web dashboard (sdk.web), when that package is present; None otherwise or if it fails to start."""
+    """The web dashboard (apps.web), when that package is present; None otherwise or if it fails to start."""
     try:
-        from sdk.web.server import WebProcess
+        from apps.web.server import WebProcess
     except ImportError:
         return None
     try:
@@ -456,7 +456,7 @@ def run() -> int:
             demo.wait_book("SPREAD", min_bid_qty=2_800_000_000)
             demo.wait_book("PEAK")
         demo.show_markets()
-        con.print("The market-maker keepers (keepers/marketmaker.py) quote signed two-sided orders around each mark into "
+        con.print("The market-maker keepers (apps/marketmaker.py) quote signed two-sided orders around each mark into "
                   "the relay: one for the spread (1.5M GPU-h a level, 25M USDC), one for power (25 MWh a level).")
         con.print(demo.book_table("SPREAD"))
         con.print(demo.book_table("PEAK"))

@@ -10,7 +10,7 @@ from sdk.errors import ComputeSpreadError  # noqa: F401
 from core.manifest import Manifest  # noqa: F401
 
 
-def __getattr__(name):  # lazy: `import sdk.devnet` must not pull web3 contracts in
+def __getattr__(name):  # lazy: `import devnet.anvil` must not pull web3 contracts in
     if name == "Client":
         from sdk.client import Client
         return Client

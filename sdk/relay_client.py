@@ -1,4 +1,4 @@
-"""HTTP client of the order relay (keepers/matcher), over httpx.
+"""HTTP client of the order relay (relay), over httpx.
 
 The relay is optional: orders can always be taken on-chain with ``Client.fill``. This is the
 interface the SDK expects of it (the relay implements it):

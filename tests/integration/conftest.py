@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from keepers.matcher.service import RelayProcess
+from devnet.processes import RelayProcess
 from scripts._keepers_env import Env
-from sdk.devnet import Anvil, deploy
+from devnet.anvil import Anvil, deploy
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """Fixtures of the browser tests (tests/integration/test_web_*.py), imported by those modules.
 
-* ``web_env``: a real devnet (``sdk.stack.Stack``: anvil + deploy + 3 reporters + pusher,
+* ``web_env``: a real devnet (``devnet.stack.Stack``: anvil + deploy + 3 reporters + pusher,
   liquidator, settler + relay with matching + market maker) with the dashboard as a uvicorn
-  child process on a free port (``sdk.web.WebProcess``, stopped by PID). One per module.
+  child process on a free port (``apps.web.WebProcess``, stopped by PID). One per module.
 * ``browser``: Debian's chromium driven by Playwright (sync API).
 * ``page_for``: a factory of pages with an injected EIP-1193 wallet (``window.ethereum``)
   that forwards ``eth_requestAccounts``/``eth_accounts``/``eth_chainId``/
@@ -85,7 +85,7 @@ def _wait_quotes(relay: str, market_ids: list[int], timeout: float = 60.0) -> No
 def web_env(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM} (make browser installs Debian's chromium)")
-    from sdk.web.server import WebProcess
+    from apps.web.server import WebProcess
 
     tmp = tmp_path_factory.mktemp("web")
     reuse = os.environ.get("CSPREAD_WEB_DEVNET")  # dev loop: a running devnet's info JSON
@@ -96,7 +96,7 @@ def web_env(tmp_path_factory):
                      info.get("reporters", []))
         stack = None
     else:
-        from sdk.stack import Stack
+        from devnet.stack import Stack
 
         stack = Stack(tmp / "stack", anvil_timestamp=CHAIN_T0,
                       oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps(REPLAY_OFFSETS)})

@@ -8,7 +8,7 @@ from eth_account import Account
 
 from chain.rpc import Rpc
 from chain.tx import Call, FeePolicy, TxSender
-from sdk.devnet import ANVIL_KEYS, Anvil
+from devnet.anvil import ANVIL_KEYS, Anvil
 
 pytestmark = pytest.mark.integration
 

@@ -20,9 +20,9 @@ from eth_account import Account
 from typer.testing import CliRunner
 
 from scripts._keepers_env import wait_until
-from sdk.cli.main import app
+from apps.cli.main import app
 from sdk.client import Client
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 from sdk.reader import Reader
 from tests.utils.sdk_helpers import push_price
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from sdk.devnet import ROOT
+from devnet.anvil import ROOT
 
 pytestmark = pytest.mark.integration
 

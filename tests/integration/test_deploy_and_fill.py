@@ -16,7 +16,7 @@ from eth_account.messages import encode_typed_data
 from web3 import Web3
 
 from core import abi, eip712
-from sdk.devnet import ANVIL_KEYS, ROOT
+from devnet.anvil import ANVIL_KEYS, ROOT
 from tests.utils.plain_web3 import DOMAIN_TYPES, contract, fund, push_mark, send
 
 pytestmark = pytest.mark.integration

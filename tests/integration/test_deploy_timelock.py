@@ -12,7 +12,7 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from sdk.devnet import ANVIL_KEYS, ROOT, Anvil, DevnetError, deploy
+from devnet.anvil import ANVIL_KEYS, ROOT, Anvil, DevnetError, deploy
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sdk.devnet import free_port
+from devnet.anvil import free_port
 from tests.utils.devnet_up import read_until_ready, ready
 
 pytestmark = pytest.mark.integration
@@ -41,10 +41,10 @@ _SKIP = shutil.ignore_patterns(".venv", "node_modules", ".git", ".build", "out",
                                "*.pyc")
 
 
-# the installed devnet's home (sdk.devnet.project_dir: one project copy per content hash, with ape's
+# the installed devnet's home (devnet.anvil.project_dir: one project copy per content hash, with ape's
 # compile cache), kept between runs like `make setup`'s .build: the first run after a contract change
 # compiles from scratch through the installed code path (~60 s here), later runs reuse it. Not below
-# a ".cache" directory: ape would compile nothing there (sdk.devnet._APE_SKIPPED_DIRS).
+# a ".cache" directory: ape would compile nothing there (devnet.anvil._APE_SKIPPED_DIRS).
 CSPREAD_HOME = ROOT / "out" / "installed-devnet-home"
 
 
@@ -83,7 +83,7 @@ def installed(tmp_path_factory):
 
 
 def test_installed_package__imports_from_the_wheel_with_its_data(installed):
-    probe = ("import sdk, oracle, keepers, sdk.devnet as d, sdk.web as w, pathlib;"
+    probe = ("import sdk, oracle, keepers, devnet.anvil as d, apps.web as w, pathlib;"
              "print(sdk.__file__); print(oracle.__file__); print(keepers.__file__); print(d.CHECKOUT);"
              "print((d.PROJECT_DATA / 'contracts' / 'Clearinghouse.vy').is_file());"
              "print((pathlib.Path(w.__file__).parent / 'templates' / 'base.html').is_file())")

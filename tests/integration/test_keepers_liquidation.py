@@ -17,7 +17,7 @@ from eth_account import Account
 
 from scripts._keepers_env import (ATC, LIQ_A, LIQ_B, SHOCK_AT, USDC, WHALE, handled, land_shock, liquidatable_at,
                                   open_book, shock_push, start_liquidator, wait_blocks, wait_until)
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 
 pytestmark = pytest.mark.integration
 

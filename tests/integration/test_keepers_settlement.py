@@ -7,7 +7,7 @@ import pytest
 from eth_account import Account
 
 from scripts._keepers_env import HOURLY, USDC, wait_until
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 
 pytestmark = pytest.mark.integration
 

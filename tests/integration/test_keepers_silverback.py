@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sdk.devnet import ROOT, Anvil, deploy
+from devnet.anvil import ROOT, Anvil, deploy
 
 pytestmark = pytest.mark.integration
 

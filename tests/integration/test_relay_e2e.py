@@ -10,10 +10,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from keepers.marketmaker import MarketMakerRunner, QuoteParams
-from keepers.matcher.orders import Order, domain_separator, sign_order
+from apps.marketmaker import MarketMakerRunner, QuoteParams
+from relay.orders import Order, domain_separator, sign_order
 from scripts._keepers_env import wait_until
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 from core.manifest import Manifest
 from tests.utils.plain_web3 import contract, marked_market, push_mark, send
 

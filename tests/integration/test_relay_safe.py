@@ -15,14 +15,14 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from web3 import Web3
 
-from keepers.matcher.chainview import RpcChain
-from keepers.matcher.follower import Revalidator
-from keepers.matcher.orders import MAX_SIGNATURE_LENGTH, Order, domain_separator, sign_order
-from keepers.matcher.relay import personal_digest
-from keepers.matcher.store import SqlOrderStore, StoredOrder
-from keepers.matcher.validation import OrderValidator
+from relay.chainview import RpcChain
+from relay.follower import Revalidator
+from relay.orders import MAX_SIGNATURE_LENGTH, Order, domain_separator, sign_order
+from relay.relay import personal_digest
+from relay.store import SqlOrderStore, StoredOrder
+from relay.validation import OrderValidator
 from scripts._keepers_env import wait_until
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 from tests.utils.plain_web3 import contract, marked_market
 from tests.utils.safe import SafeWeb3, new_owners, prev_owner
 

@@ -13,7 +13,7 @@ import pytest
 
 from sdk import errors
 from sdk.client import Client
-from sdk.devnet import ANVIL_KEYS, Anvil, deploy
+from devnet.anvil import ANVIL_KEYS, Anvil, deploy
 from sdk.models import MarketStatus
 from sdk.reader import Reader
 from tests.utils.sdk_helpers import push_price as push

@@ -1,4 +1,4 @@
-"""SDK <-> order relay (keepers/matcher): place posts to the relay, execute takes from its book,
+"""SDK <-> order relay (relay): place posts to the relay, execute takes from its book,
 cancel withdraws from it. Real anvil, real deploy, the relay as a child process (by PID)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from scripts._keepers_env import wait_until
 from sdk.client import Client
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 from sdk.reader import Reader
 from tests.utils.sdk_helpers import push_price as push
 

@@ -129,13 +129,13 @@ def test_point2_devnet_web_serves_the_dashboard_and_env_names_work(page_for, web
     _no_overflow(h, "/")
     screenshot(h, f"ux-p2-devnet-web-{size[0]}")
 
-    # docs/web.md: `source env.sh` then `python -m sdk.web --port N` reads the same variable names
+    # docs/web.md: `source env.sh` then `python -m apps.web --port N` reads the same variable names
     env_sh = Path(web_env.info["manifest"]).with_name("env.sh")
-    from sdk.devnet import free_port
+    from devnet.anvil import free_port
 
     port = free_port()
     log = (tmp_path / "web.log").open("w")
-    proc = subprocess.Popen(["bash", "-c", f"source {env_sh} && exec {sys.executable} -m sdk.web --port {port} "
+    proc = subprocess.Popen(["bash", "-c", f"source {env_sh} && exec {sys.executable} -m apps.web --port {port} "
                                            f"--log-level warning"], env=_env_without_cspread(), cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -159,7 +159,7 @@ def test_point2_devnet_web_serves_the_dashboard_and_env_names_work(page_for, web
         proc.wait(15)
         log.close()
     # and a dashboard that cannot start says why in one line
-    r = subprocess.run([sys.executable, "-m", "sdk.web", "--manifest", str(tmp_path / "missing.json")],
+    r = subprocess.run([sys.executable, "-m", "apps.web", "--manifest", str(tmp_path / "missing.json")],
                        capture_output=True, text=True, timeout=60, env=_env_without_cspread(), cwd=ROOT)
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 

@@ -52,9 +52,9 @@ def _copy_tree(tmp: Path) -> Path:
 
 def test_contracts__name_every_layer_of_the_layout():
     # the rules cover the layers that issue 13 names; none of them may fall out of the config silently
-    assert {"core", "chain", "sdk", "keepers", "oracle"} <= set(ROOTS)
-    sources = {s for c in CONFIG["contracts"] for s in c["source_modules"]}
-    assert {"core", "chain", "sdk"} <= sources
+    assert {"core", "chain", "sdk", "oracle", "relay", "keepers", "apps", "devnet"} <= set(ROOTS)
+    sources = {s for c in CONFIG["contracts"] for s in c.get("source_modules", c.get("modules", []))}
+    assert {"core", "chain", "sdk", "oracle", "relay", "keepers"} <= sources
     assert CONFIG["include_external_packages"] is True  # else web3/fastapi/... could not be forbidden
 
 
@@ -70,8 +70,12 @@ VIOLATIONS = [
     ("core", "bad_sql", "from sqlalchemy import create_engine", "core is pure rules"),
     ("core", "bad_layer", "import sdk.margin", "core is pure rules"),
     ("chain", "bad_layer", "from keepers import liquidator", "chain imports only core"),
-    ("sdk", "bad_relay", "from keepers.matcher import service", "sdk is a library"),
+    ("sdk", "bad_relay", "from relay import service", "sdk is a library"),
     ("sdk", "bad_oracle", "import oracle.service", "sdk is a library"),
+    ("sdk", "bad_app", "from apps.cli import main", "sdk is a library"),
+    ("keepers", "bad_relay", "from relay import store", "services (oracle, relay, keepers)"),
+    ("relay", "bad_devnet", "from devnet import processes", "no service, library or core module imports an app"),
+    ("oracle", "bad_app", "import apps.web.backend", "no service, library or core module imports an app"),
 ]
 
 

@@ -7,7 +7,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 
 from core import eip712
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 
 DOMAIN_TYPES = eip712.DOMAIN_FIELDS
 

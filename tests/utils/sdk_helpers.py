@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from core import eip712
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 from sdk.margin import Holding
 from sdk.models import AccountState, Mark, Market, Position
 

@@ -10,10 +10,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sdk.cli import common
-from sdk.cli.common import State, expiry_arg, jsonable, period_words, plain, spec_words, usage_bar
-from sdk.cli.devnet import replay_offsets, timestamp_arg
-from sdk.cli.main import app
+from apps.cli import common
+from apps.cli.common import State, expiry_arg, jsonable, period_words, plain, spec_words, usage_bar
+from apps.cli.devnet import replay_offsets, timestamp_arg
+from apps.cli.main import app
 from sdk.errors import InsufficientMargin, StaleMarket, UnknownMarket
 from sdk.models import AccountState, Mark, MarketStatus, Position
 from tests.utils.sdk_helpers import NOW

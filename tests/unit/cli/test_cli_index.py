@@ -17,8 +17,8 @@ from oracle.signing import ReportSigner
 from oracle.service import build_source
 from core.specs import settlement_feed, symbol
 from oracle.valuation import Valuer
-from sdk.cli.index import build_spec
-from sdk.cli.main import app
+from apps.cli.index import build_spec
+from apps.cli.main import app
 
 ENV = {"CSPREAD_PRIVATE_KEY": "", "CSPREAD_RELAY_URL": "", "CSPREAD_KEY_ENV": "", "CSPREAD_KEYFILE": "", "COLUMNS": "200"}
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's public test key #1

@@ -17,9 +17,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from sdk.cli import common
-from sdk.cli.common import decimal_arg, price, usd
-from sdk.cli.main import app
+from apps.cli import common
+from apps.cli.common import decimal_arg, price, usd
+from apps.cli.main import app
 from sdk.hedge import fillable_units
 from sdk.models import Execution, HedgePlan, LegDepth, LegResult, Position, time_text
 from tests.utils.sdk_helpers import NOW
@@ -150,12 +150,12 @@ def test_execution__filled_x_of_y_z_resting_at_p_until_t(default_markets, chicag
 
 
 def test_relay_messages__human_units_not_base_units():
-    from keepers.matcher.validation import price_text, qty_text, usd as relay_usd
+    from relay.validation import price_text, qty_text, usd as relay_usd
 
     assert price_text(2_092_500, 100) == "2.0925 USD" and price_text(45_230_000, 10_000) == "45.23 USD"
     assert qty_text(10_050) == "10.05" and qty_text(1000) == "1"
     assert relay_usd(67_625_000) == "67.62 USD"
-    src = (ROOT / "keepers" / "matcher" / "validation.py").read_text()
+    src = (ROOT / "relay" / "validation.py").read_text()
     assert "base units\"" not in src and "(thousandths)\"" not in src
 
 
@@ -165,7 +165,7 @@ def test_relay_messages__human_units_not_base_units():
 def _web(*args, env_extra=None, timeout=60):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "sdk.web", *args], capture_output=True, text=True, timeout=timeout,
+    return subprocess.run([sys.executable, "-m", "apps.web", *args], capture_output=True, text=True, timeout=timeout,
                           cwd=ROOT, env=env)
 
 
@@ -179,16 +179,16 @@ def test_web__missing_manifest__one_line_no_traceback(tmp_path):
 
 def test_web__reads_the_devnet_env_names(tmp_path, monkeypatch):
     """What env.sh exports (CSPREAD_MANIFEST, CSPREAD_RPC_URL, CSPREAD_RELAY_URL, CSPREAD_ORACLE_URL)
-    is what `python -m sdk.web` reads: one set of names everywhere."""
+    is what `python -m apps.web` reads: one set of names everywhere."""
     import uvicorn
 
-    import sdk.web.app
-    from sdk.web import server
+    import apps.web.app
+    from apps.web import server
 
     manifest = tmp_path / "m.json"
     manifest.write_text("{}")
     seen = {}
-    monkeypatch.setattr(sdk.web.app, "create_app", lambda m, rpc, relay, oracle_urls=(): seen.update(
+    monkeypatch.setattr(apps.web.app, "create_app", lambda m, rpc, relay, oracle_urls=(): seen.update(
         manifest=m, rpc=rpc, relay=relay, oracles=list(oracle_urls)) or "app")
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, port=kw["port"]))
     for k, v in {"CSPREAD_MANIFEST": str(manifest), "CSPREAD_RPC_URL": "http://127.0.0.1:1111",
@@ -198,7 +198,7 @@ def test_web__reads_the_devnet_env_names(tmp_path, monkeypatch):
     server.main(["--port", "0"])
     assert seen == {"manifest": str(manifest), "rpc": "http://127.0.0.1:1111", "relay": "http://127.0.0.1:2222",
                     "oracles": ["http://127.0.0.1:3333"], "app": "app", "port": 0}
-    env_sh = (ROOT / "sdk" / "cli" / "devnet.py").read_text()
+    env_sh = (ROOT / "apps" / "cli" / "devnet.py").read_text()
     for name in ("CSPREAD_MANIFEST", "CSPREAD_RPC_URL", "CSPREAD_RELAY_URL", "CSPREAD_ORACLE_URL"):
         assert f"export {name}=" in env_sh
 
@@ -219,7 +219,7 @@ def test_web__port_in_use__one_line(tmp_path):
 
 def test_devnet_up__web_block_is_reached(monkeypatch, tmp_path):
     """`--web` starts the dashboard after the stack (it once sat after a `raise`) and lists its URL."""
-    import sdk.cli.devnet as dv
+    import apps.cli.devnet as dv
 
     started = {}
 
@@ -254,11 +254,11 @@ def test_devnet_up__web_block_is_reached(monkeypatch, tmp_path):
         def stop(self):
             started["web_stopped"] = True
 
-    import sdk.stack
-    import sdk.web.server
+    import devnet.stack
+    import apps.web.server
 
-    monkeypatch.setattr(sdk.stack, "Stack", FakeStack)
-    monkeypatch.setattr(sdk.web.server, "WebProcess", FakeWeb)
+    monkeypatch.setattr(devnet.stack, "Stack", FakeStack)
+    monkeypatch.setattr(apps.web.server, "WebProcess", FakeWeb)
     r = CliRunner().invoke(app, ["devnet", "up", "--workdir", str(tmp_path / "w"), "--web"], env=ENV)
     assert r.exit_code == 0, r.output
     assert started.get("web") and started.get("web_stopped") and started.get("stopped")
@@ -305,19 +305,19 @@ def test_pre_trade_liquidation__more_collateral_further_away_and_exact(default_m
 
 
 def _info(mid, mark, tick, step, min_q, im_fixed_usd, im_rate_bps):
-    from keepers.matcher.chainview import MarketInfo
+    from relay.chainview import MarketInfo
 
     return MarketInfo(mid, NOW + 30 * 86_400, step, min_q, tick, int(Decimal(im_fixed_usd) * 10**6), im_rate_bps,
                       False, False, mark, NOW, True)
 
 
 def test_devnet_mm_depth__covers_readme_and_planner_defaults_within_its_margin():
-    """The devnet's quoting (sdk.stack.DEVNET_MM_ARGS) on the default markets' margins: the
+    """The devnet's quoting (devnet.stack.DEVNET_MM_ARGS) on the default markets' margins: the
     README's 720 and the planner's default 5,356 GPU-hours of spread fill inside the 2 % limit,
     and the margin the relay reserves for all quotes fits the market maker's deposit."""
-    from keepers.marketmaker import MarketMaker, QuoteParams
+    from apps.marketmaker import MarketMaker, QuoteParams
     from core.margin import reserved as reserved_from_exposure
-    from sdk.stack import DEVNET_MM_ARGS, MM_DEPOSIT_USD
+    from devnet.stack import DEVNET_MM_ARGS, MM_DEPOSIT_USD
 
     args = dict(zip(DEVNET_MM_ARGS[::2], DEVNET_MM_ARGS[1::2]))
     mm = MarketMaker(QuoteParams(levels=int(args["--levels"]), level_margin_usd=int(args["--level-margin-usd"]),
@@ -340,8 +340,8 @@ def test_devnet_mm_depth__covers_readme_and_planner_defaults_within_its_margin()
 
 
 def test_devnet_up__web_cannot_start__one_line_why_and_everything_stopped(monkeypatch, tmp_path):
-    import sdk.stack
-    import sdk.web.server
+    import devnet.stack
+    import apps.web.server
 
     stopped = {}
 
@@ -370,8 +370,8 @@ def test_devnet_up__web_cannot_start__one_line_why_and_everything_stopped(monkey
         def stop(self):
             pass
 
-    monkeypatch.setattr(sdk.stack, "Stack", FakeStack)
-    monkeypatch.setattr(sdk.web.server, "WebProcess", FailingWeb)
+    monkeypatch.setattr(devnet.stack, "Stack", FakeStack)
+    monkeypatch.setattr(apps.web.server, "WebProcess", FailingWeb)
     r = CliRunner().invoke(app, ["devnet", "up", "--workdir", str(tmp_path / "w"), "--web"], env=ENV)
     assert r.exit_code == 1 and stopped.get("stack")
     err_lines = [x for x in r.output.splitlines() if x.startswith("error:")]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sdk.options import ONCE_ENV, SHARED
+from core.options import ONCE_ENV, SHARED
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]

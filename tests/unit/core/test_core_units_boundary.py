@@ -16,7 +16,7 @@ PACKAGES = ("sdk", "keepers", "oracle", "scripts", "examples", "chain", "relay",
 HAND_CONVERSION = re.compile(
     r"\b1e6\b|\b1e-6\b|\b1e18\b|\b10\*\*(6|18)\b|scaleb\(-?(3|6|18)\)"
     r"|^(QUANTITY_SCALE|USDC_DECIMALS|USD_SCALE|UNIT_SCALE|BPS)=\d")
-#: files another engineer's slice of issue 13 is rewriting at the same time (keepers/marketmaker.py
+#: files another engineer's slice of issue 13 is rewriting at the same time (apps/marketmaker.py
 #: moves to examples/ on sdk.Client; the dashboard backend to apps/); remove each entry when it lands
 PENDING: set[str] = set()
 

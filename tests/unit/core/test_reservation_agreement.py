@@ -17,15 +17,15 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from core import margin as cm
-from keepers.matcher.chainview import AccountInfo, MarketInfo
-from keepers.matcher.relay import order_json
-from keepers.matcher.store import SqlOrderStore, StoredOrder
-from keepers.matcher.validation import OrderValidator, RelayError, ValidationSettings
+from relay.chainview import AccountInfo, MarketInfo
+from relay.relay import order_json
+from relay.store import SqlOrderStore, StoredOrder
+from relay.validation import OrderValidator, RelayError, ValidationSettings
 from core import units as u
 from sdk.client import Client
 from sdk.errors import InsufficientMargin
 from sdk.relay_client import exposure_from_json
-from tests.unit.matcher.matcher_helpers import NOW, SEP, FakeChain, make_order, sign_order
+from tests.unit.relay.matcher_helpers import NOW, SEP, FakeChain, make_order, sign_order
 
 TRADER = Account.from_key(b"\x07" * 32)
 MIDS = (1, 2, 3)

@@ -10,13 +10,13 @@ import pytest
 from eth_abi import encode
 from hexbytes import HexBytes
 
-from keepers.book import COLLATERAL_UPDATED, POSITION_UPDATED, CollateralEvent, PositionBook, PositionEvent, decode_log
+from keepers.positions import COLLATERAL_UPDATED, POSITION_UPDATED, CollateralEvent, PositionBook, PositionEvent, decode_log
 from chain.tx import FeePolicy, PendingTx, TxSender
 from keepers.liquidator import (LiquidationParams, MarketVector, Planner, SendGuard, adl_score, liquidation_price,
                                 rank_counterparties, scan)
 from keepers.pusher import Bundle, FeedState, PushPolicy, Row, bundle
 from keepers.settler import MarketInfo, SettlementFeed, batches, finalizable, needs_adl, plan_settlement
-from sdk.devnet import ROOT
+from devnet.anvil import ROOT
 
 
 # ------------------------------------------------------------------ health scan

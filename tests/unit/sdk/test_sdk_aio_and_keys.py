@@ -11,7 +11,7 @@ from eth_account import Account
 from sdk import errors
 from sdk.aio import AsyncClient
 from sdk.client import _make_signer
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 
 
 class FakeClient:

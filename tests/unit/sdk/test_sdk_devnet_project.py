@@ -1,4 +1,4 @@
-"""What an installed devnet needs without a checkout: the packaged ape project (sdk/project) and
+"""What an installed devnet needs without a checkout: the packaged ape project (devnet/project) and
 the real price data directory, each with a clear error when missing. No chain, no processes."""
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-import sdk.devnet as devnet
+import devnet.anvil as devnet
 from oracle.data import DEFAULT_DATA_DIR, GPU_FILE
-from sdk.stack import StackError, resolve_data_dir
+from devnet.stack import StackError, resolve_data_dir
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_packaged_project__is_the_checkouts_deploy_project():
-    # sdk/project points at the files the checkout deploys from, so the wheel ships the same ones
+    # devnet/project points at the files the checkout deploys from, so the wheel ships the same ones
     for rel in ("ape-config.yaml", "scripts/deploy.py", "scripts/_markets.py", "markets/default.json",
                 "contracts/Clearinghouse.vy", "contracts/testing/MockUSDC.vy", "contracts/interfaces/IOracle.vyi"):
         assert (devnet.PROJECT_DATA / rel).read_bytes() == (ROOT / rel).read_bytes(), rel

@@ -79,7 +79,7 @@ def test_relay_unreachable__relay_error_says_fill_on_chain():
 
 
 def _duplicate_of(h: str):
-    # the relay's exact answer (keepers/matcher/relay.py, Relay.post): 409 with code "duplicate"
+    # the relay's exact answer (relay/relay.py, Relay.post): 409 with code "duplicate"
     return httpx.Response(409, json={"detail": f"order {h.lower()} is already known to the relay",
                                      "code": "duplicate"})
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sdk import errors
 from tests.utils.vectors import EIP712_VECTORS, ORDER_VECTORS, TRADER_KEY
-from sdk.devnet import ANVIL_KEYS
+from devnet.anvil import ANVIL_KEYS
 from sdk.models import Order, SignedOrder
 from sdk.signing import (
     NONCE_RANDOM_BITS, ORDER_TYPEHASH, FileNonce, TimeNonce, order_digest, order_typed_data, recover_signer, sign_order,

@@ -54,7 +54,7 @@ class FakeManifest:
 
 
 class FakeClient:
-    """The public surface of ``sdk.Client`` that ``sdk.web.backend.Backend`` uses, over fixed data."""
+    """The public surface of ``sdk.Client`` that ``apps.web.backend.Backend`` uses, over fixed data."""
 
     chain_id = CHAIN_ID
     deploy_block = 1
@@ -244,7 +244,7 @@ class FakeClient:
 
 
 class FakeRelay:
-    """The relay's HTTP answers (shapes of keepers/matcher/relay.py: order_json, book_json, trade_json)."""
+    """The relay's HTTP answers (shapes of relay/relay.py: order_json, book_json, trade_json)."""
 
     def __init__(self):
         self.posted: list[dict] = []
@@ -287,7 +287,7 @@ def fake_client(fake_relay) -> FakeClient:
 
 @pytest.fixture
 def backend(fake_client):
-    from sdk.web.backend import Backend
+    from apps.web.backend import Backend
 
     return Backend("unused.json", "http://unused", "http://relay.test", client=fake_client)
 
@@ -296,7 +296,7 @@ def backend(fake_client):
 def api(backend):
     from fastapi.testclient import TestClient
 
-    from sdk.web.app import create_app
+    from apps.web.app import create_app
 
     with TestClient(create_app("unused.json", "http://unused", backend=backend)) as c:
         yield c

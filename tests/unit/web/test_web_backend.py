@@ -1,4 +1,4 @@
-"""sdk.web.backend view models over the public SDK (fake client, fake relay transport: conftest)."""
+"""apps.web.backend view models over the public SDK (fake client, fake relay transport: conftest)."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -9,7 +9,7 @@ from eth_account import Account
 from sdk import errors
 from sdk.models import Order
 from sdk.signing import order_typed_data, sign_order
-from sdk.web import backend as be
+from apps.web import backend as be
 from tests.unit.web.conftest import CHAIN_ID, EXCHANGE, NOW, SPREAD_ID, TRADER, checksum
 
 # ---------------------------------------------------------------- formatting helpers

@@ -1,4 +1,4 @@
-"""sdk.web.app: every route's answer to hostile input is a 4xx with a typed JSON error (never a
+"""apps.web.app: every route's answer to hostile input is a 4xx with a typed JSON error (never a
 500 or a raw revert), pages get an HTML error page, and SDK errors map to their statuses.
 The app is the real one (create_app) over the real Backend; the SDK client and the relay's HTTP
 answers are the fakes of conftest.py."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sdk import errors
-from sdk.web.app import _status
+from apps.web.app import _status
 from tests.unit.web.conftest import NOW, SPREAD_ID, TRADER
 
 OTHER = "0x" + "99" * 20

@@ -1,0 +1,4 @@
+from apps.web.server import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""The dashboard's HTTP layer: server-rendered pages, a JSON API and a websocket proxy to the relay.
+
+    from apps.web import create_app
+    app = create_app("deployments/31337.json", "http://127.0.0.1:8545", "http://127.0.0.1:8600")
+
+Errors of the SDK come back as ``{"error": <type>, "message": <what to do>, "details": {...}}``
+with a 4xx status (502 when the relay or RPC is unreachable); never a raw revert blob. The
+dashboard's own scripts send ``X-Cspread-Soft-Errors: 1`` and get the same body with HTTP 200
+and ``"status"`` inside, so an expected refusal does not show up as a failed load in the console.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from sdk.errors import (
+    ChainMismatch, ComputeSpreadError, InvalidAmount, InvalidOrder, RelayError, UnknownMarket,
+)
+from apps.web.backend import Backend, error_json
+
+log = logging.getLogger("cspread.web")
+HERE = Path(__file__).resolve().parent
+SOFT_ERRORS_HEADER = "x-cspread-soft-errors"
+
+
+def _status(e: ComputeSpreadError) -> int:
+    if isinstance(e, UnknownMarket):
+        return 404
+    if isinstance(e, RelayError):
+        st = getattr(e, "status", None)
+        return st if isinstance(st, int) and 400 <= st < 500 else 502
+    if isinstance(e, (InvalidAmount, InvalidOrder)):
+        return 422
+    if isinstance(e, ChainMismatch):
+        return 502
+    return 400
+
+
+def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = None, *,
+               oracle_urls: list[str] | tuple[str, ...] = (), backend: Backend | None = None) -> FastAPI:
+    """The dashboard for one deployment. ``oracle_urls`` (reporters' base URLs) adds the index column;
+    ``backend`` replaces the one built from the other arguments (tests)."""
+    backend = backend or Backend(manifest_path, rpc_url, relay_url, oracle_urls)
+    app = FastAPI(title="Compute Spread dashboard", version="0.1.0", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    app.state.backend = backend
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    def wants_page(request: Request) -> bool:
+        """A person's browser navigating (not the API, not the page's own scripts): show a page."""
+        path = request.url.path
+        return not (path.startswith("/api") or path.startswith("/static") or path == "/ws") and \
+            "text/html" in request.headers.get("accept", "")
+
+    def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
+        try:
+            info = backend.info()
+        except Exception:  # noqa: BLE001 - an error page must render even when the chain is down
+            info = {"chain_id": backend.chain_id, "exchange": "", "relay": backend.relay_url is not None}
+        return templates.TemplateResponse(request, "error.html", {"info": info, "active": "error", "status": status,
+                                                                 "title": title, "message": message},
+                                          status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, e: StarletteHTTPException):
+        if wants_page(request):
+            title = "Page not found" if e.status_code == 404 else f"Error {e.status_code}"
+            msg = (f"There is no page at {request.url.path}." if e.status_code == 404 else str(e.detail))
+            return error_page(request, e.status_code, title, msg)
+        return JSONResponse({"detail": e.detail}, status_code=e.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, e: RequestValidationError):
+        if wants_page(request):
+            return error_page(request, 404, "Page not found",
+                              f"{request.url.path} is not a page here: market and account addresses are numbers "
+                              f"and 0x addresses (e.g. /markets/1).")
+        return JSONResponse({"error": "InvalidRequest", "message": "; ".join(
+            f"{'.'.join(str(x) for x in err.get('loc', ()))}: {err.get('msg')}" for err in e.errors()),
+            "details": {}}, status_code=422)
+
+    @app.exception_handler(ComputeSpreadError)
+    async def _sdk_error(request: Request, e: ComputeSpreadError):
+        status = _status(e)
+        if wants_page(request):
+            title = "Market not found" if isinstance(e, UnknownMarket) else type(e).__name__
+            # the SDK's advice names Python calls; a page names pages
+            msg = str(e).replace("; list them with markets()", ": every listed market is on the Markets page")
+            return error_page(request, status, title, msg)
+        if request.headers.get(SOFT_ERRORS_HEADER) == "1":
+            # the dashboard's own pages: an expected refusal is content, not a failed load (no console noise)
+            return JSONResponse({**error_json(e), "status": status}, status_code=200)
+        return JSONResponse(error_json(e), status_code=status)
+
+    async def call(fn, *a, **kw):
+        return await run_in_threadpool(fn, *a, **kw)
+
+    def page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
+        base = {"info": backend.info(), "active": name.split(".")[0]}
+        return templates.TemplateResponse(request, name, {**base, **ctx})
+
+    # ------------------------------------------------------------ pages
+    @app.get("/", response_class=HTMLResponse)
+    async def markets_page(request: Request):
+        return page(request, "markets.html", markets=await call(backend.markets))
+
+    @app.get("/markets/{market_id}", response_class=HTMLResponse)
+    async def market_page(request: Request, market_id: int):
+        return page(request, "market.html", m=await call(backend.market, market_id))
+
+    @app.get("/account", response_class=HTMLResponse)
+    async def account_page(request: Request):
+        return page(request, "account.html", address=request.query_params.get("address", ""))
+
+    @app.get("/account/{address}", response_class=HTMLResponse)
+    async def account_addr_page(request: Request, address: str):
+        return page(request, "account.html", address=address)
+
+    @app.get("/history", response_class=HTMLResponse)
+    async def history_page(request: Request):
+        return page(request, "history.html", address=request.query_params.get("address", ""))
+
+    @app.get("/history/{address}", response_class=HTMLResponse)
+    async def history_addr_page(request: Request, address: str):
+        return page(request, "history.html", address=address)
+
+    @app.get("/hedge", response_class=HTMLResponse)
+    async def hedge_page(request: Request):
+        return page(request, "hedge.html", options=await call(backend.hedge_options))
+
+    @app.get("/trade", response_class=HTMLResponse)
+    async def trade_page(request: Request):
+        ms = await call(backend.markets)
+        return page(request, "trade.html", markets=ms, selected=request.query_params.get("market", ""))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return Response(status_code=204)
+
+    # ------------------------------------------------------------ JSON API
+    @app.get("/api/info")
+    async def api_info():
+        return backend.info()
+
+    @app.get("/api/markets")
+    async def api_markets():
+        return await call(backend.markets)
+
+    @app.get("/api/markets/{market_id}")
+    async def api_market(market_id: int):
+        return await call(backend.market, market_id)
+
+    @app.get("/api/markets/{market_id}/book")
+    async def api_book(market_id: int):
+        return await call(backend.book, market_id)
+
+    @app.get("/api/markets/{market_id}/trades")
+    async def api_trades(market_id: int):
+        return await call(backend.trades, market_id)
+
+    @app.get("/api/curves")
+    async def api_curves():
+        return await call(backend.curves)
+
+    @app.get("/api/account/{address}")
+    async def api_account(address: str):
+        return await call(backend.account, address)
+
+    @app.get("/api/account/{address}/history")
+    async def api_history(address: str):
+        return await call(backend.history, address)
+
+    @app.get("/api/account/{address}/history.csv")
+    async def api_history_csv(address: str):
+        """The history for accounting: UTC ISO times, USD to the cent, one row per event."""
+        import csv
+        import datetime as dt
+        import io
+
+        h = await call(backend.history, address)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["time_utc", "kind", "details", "cash_usd", "tx_hash", "block"])
+        for r in reversed(h["rows"]):  # oldest first, as a ledger
+            t = dt.datetime.fromtimestamp(r["ts"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if r["ts"] else ""
+            w.writerow([t, r["kind"], r["text"], r["amount"] if r["amount"] is not None else "", r["tx_hash"],
+                        r["block"]])
+        name = f"cspread-history-{h['address']}.csv"
+        return Response(buf.getvalue(), media_type="text/csv",
+                        headers={"content-disposition": f'attachment; filename="{name}"'})
+
+    @app.post("/api/orders/status")
+    async def api_orders_status(body: dict):
+        return await call(backend.orders_status, body.get("orders") or [])
+
+    @app.get("/api/hedge/options")
+    async def api_hedge_options():
+        return await call(backend.hedge_options)
+
+    @app.post("/api/hedge/plan")
+    async def api_hedge_plan(body: dict):
+        return await call(backend.hedge, body)
+
+    @app.post("/api/orders/build")
+    async def api_build_order(body: dict):
+        return await call(backend.build_order, body.get("account", ""), body.get("market_id", 0),
+                          str(body.get("side", "")), str(body.get("quantity", "")), str(body.get("price", "")),
+                          bool(body.get("reduce_only", False)), bool(body.get("check", True)))
+
+    @app.post("/api/orders", status_code=201)
+    async def api_post_order(body: dict):
+        return await call(backend.submit_order, body)
+
+    @app.post("/api/tx/faucet")
+    async def tx_faucet(body: dict):
+        return await call(backend.tx_faucet, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/approve")
+    async def tx_approve(body: dict):
+        return await call(backend.tx_approve, body.get("account", ""), body.get("amount"))
+
+    @app.post("/api/tx/deposit")
+    async def tx_deposit(body: dict):
+        return await call(backend.tx_deposit, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/withdraw")
+    async def tx_withdraw(body: dict):
+        return await call(backend.tx_withdraw, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/cancel")
+    async def tx_cancel(body: dict):
+        return await call(backend.tx_cancel, body.get("account", ""), body.get("order") or {})
+
+    @app.post("/api/tx/cancel_all")
+    async def tx_cancel_all(body: dict):
+        return await call(backend.tx_cancel_all, body.get("account", ""))
+
+    @app.get("/api/tx/{tx_hash}")
+    async def tx_status(tx_hash: str):
+        return await call(backend.tx_status, tx_hash)
+
+    @app.get("/api/health")
+    async def health():
+        return {"status": "ok", "chain_id": backend.chain_id, "block": await call(backend.client.block_number)}
+
+    # ------------------------------------------------------------ websocket: relay stream, proxied
+    @app.websocket("/ws")
+    async def ws_proxy(ws: WebSocket):
+        """Same messages as the relay's /ws (book snapshots and trades), so the page needs one origin."""
+        await ws.accept()
+        if not backend.relay_url:
+            await ws.send_json({"type": "error", "message": "no relay configured"})
+            await ws.close()
+            return
+        import websockets
+
+        mid = ws.query_params.get("market_id")
+        if mid is not None and not mid.isdigit():
+            await ws.send_json({"type": "error", "message": f"market_id must be a market's number, got {mid[:40]!r}"})
+            await ws.close()
+            return
+        url = backend.relay_url.replace("http", "ws", 1) + "/ws" + (f"?market_id={int(mid)}" if mid else "")
+        try:
+            async with websockets.connect(url, open_timeout=5, ping_interval=20) as up:
+                async def down():
+                    try:
+                        while True:
+                            await ws.receive_text()
+                    except WebSocketDisconnect:
+                        pass
+
+                waiter = asyncio.create_task(down())
+                try:
+                    while not waiter.done():
+                        recv = asyncio.create_task(up.recv())
+                        done, _ = await asyncio.wait({recv, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                        if recv in done:
+                            await ws.send_text(recv.result())
+                        else:
+                            recv.cancel()
+                finally:
+                    waiter.cancel()
+        except (OSError, websockets.WebSocketException, WebSocketDisconnect, RuntimeError) as e:
+            log.info("websocket proxy closed: %s", e)
+        try:
+            await ws.close()
+        except RuntimeError:
+            pass
+
+    return app

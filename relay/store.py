@@ -1,0 +1,406 @@
+"""Order and trade storage behind one small interface (`OrderStore`).
+
+`SqlOrderStore` implements it with SQLAlchemy Core: SQLite by default (one file, WAL, fine for
+one relay process), or any SQLAlchemy URL — a PostgreSQL URL (`postgresql+psycopg://...`) lets
+several relay instances share one book, because every state change is a single conditional
+UPDATE/INSERT (no read-modify-write in Python):
+
+  * `add` relies on the primary key (order hash): of N concurrent posts of one order, exactly
+    one inserts; the others see a duplicate;
+  * `claim` (matcher) flips `in_flight` only where it is 0, so two matchers never send the same
+    order twice; `release` flips it back;
+  * trades are keyed by (tx_hash, log_index), so the event follower and the matcher may both
+    record a fill and a reorg replay overwrites nothing twice.
+
+Integers: quantity and price are stored as 64-bit integers (the book sorts on price); the relay
+refuses orders outside that range (a real price never is). Nonce and expiry are uint256 and
+stored as decimal text (the SDK's time-based nonces exceed 64 bits). `seq` (insertion order) is the time priority.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Iterable, Protocol
+
+from sqlalchemy import (BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table,
+                        and_, bindparam, create_engine, event, func, insert, select, update)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from relay.orders import Order
+
+OPEN = "open"
+FILLED = "filled"
+CANCELLED = "cancelled"  # on-chain cancel, cancel_all (min nonce) or a signed relay cancel
+EXPIRED = "expired"
+REJECTED = "rejected"  # dropped on re-validation: margin gone, market closed, failed match
+DEAD_STATUSES = (FILLED, CANCELLED, EXPIRED, REJECTED)
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    hash: str  # 0x-prefixed EIP-712 digest (= Exchange.order_hash)
+    order: Order
+    signature: bytes
+    seq: int = 0  # arrival order (time priority); assigned by the store
+    status: str = OPEN
+    remaining: int = 0  # thousandths still fillable, as last seen
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    in_flight: bool = False
+    reason: str = ""
+
+    @property
+    def filled(self) -> int:
+        return self.order.quantity - self.remaining if self.status != CANCELLED else 0
+
+
+@dataclass(frozen=True)
+class Trade:
+    tx_hash: str
+    log_index: int
+    block_number: int
+    order_hash: str  # the maker's order
+    market_id: int
+    maker: str
+    taker: str
+    maker_is_buy: bool
+    quantity: int
+    price: int
+    timestamp: float = 0.0
+
+
+class OrderStore(Protocol):
+    """What the relay, the event follower and the matcher need of storage."""
+
+    def add(self, o: StoredOrder) -> StoredOrder | None:
+        """Insert an open order; None when the hash is already known (any status)."""
+
+    def get(self, order_hash: str) -> StoredOrder | None: ...
+
+    def exists(self, order_hash: str) -> bool:
+        """True when the hash is known (any status); cheaper than `get`."""
+
+    def book_levels(self, market_id: int) -> tuple[list[dict], list[dict]]:
+        """Open orders of a market aggregated per price: (bids best first, asks best first),
+        each {price, quantity (sum of remaining), orders (count)}."""
+
+    def book_orders(self, market_id: int, is_buy: bool, limit: int, offset: int = 0) -> list[StoredOrder]:
+        """One side's open orders in priority order (price, then seq), `limit` from `offset`."""
+
+    def count_open(self, market_id: int, is_buy: bool) -> int: ...
+
+    def query(self, *, trader: str | None = None, market_id: int | None = None, status: str | None = OPEN,
+              limit: int = 1000) -> list[StoredOrder]:
+        """Orders, oldest first; status None means every status."""
+
+    def open_markets(self) -> list[int]: ...
+
+    def open_exposure(self, trader: str) -> list[tuple[int, bool, int, int]]:
+        """(market_id, is_buy, remaining, price) of the trader's open, not reduce-only orders."""
+
+    def set_remaining(self, order_hash: str, remaining: int) -> None:
+        """Record the on-chain remaining quantity; 0 marks the order filled."""
+
+    def kill(self, order_hash: str, status: str, reason: str = "") -> bool:
+        """Move an open order to a dead status; False if it was not open."""
+
+    def kill_below_nonce(self, trader: str, min_nonce: int) -> list[str]: ...
+
+    def claim(self, hashes: Iterable[str]) -> bool:
+        """Atomically mark open, not-in-flight orders as in flight; False (and no change) otherwise."""
+
+    def release(self, hashes: Iterable[str]) -> None: ...
+
+    def add_trade(self, t: Trade) -> bool:
+        """Record a fill; False when (tx_hash, log_index) is already known."""
+
+    def trades(self, market_id: int, limit: int = 100) -> list[Trade]: ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+
+_md = MetaData()
+orders_t = Table(
+    "orders", _md,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("hash", String(66), nullable=False, unique=True),
+    Column("trader", String(42), nullable=False),
+    Column("market_id", BigInteger, nullable=False),
+    Column("is_buy", Boolean, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("nonce", String(78), nullable=False),  # uint256 as decimal text (SDK nonces exceed 64 bits)
+    Column("expiry", String(78), nullable=False),
+    Column("reduce_only", Boolean, nullable=False),
+    Column("signature", LargeBinary(1024), nullable=False),  # up to Exchange.MAX_SIGNATURE_LENGTH (a Safe's)
+    Column("status", String(12), nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("in_flight", Boolean, nullable=False, default=False),
+    Column("reason", String(200), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_orders_book", orders_t.c.status, orders_t.c.market_id, orders_t.c.is_buy, orders_t.c.price)
+Index("ix_orders_trader", orders_t.c.trader, orders_t.c.status)
+
+trades_t = Table(
+    "trades", _md,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tx_hash", String(66), nullable=False),
+    Column("log_index", Integer, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+    Column("order_hash", String(66), nullable=False),
+    Column("market_id", BigInteger, nullable=False),
+    Column("maker", String(42), nullable=False),
+    Column("taker", String(42), nullable=False),
+    Column("maker_is_buy", Boolean, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("timestamp", Float, nullable=False),
+)
+Index("ix_trades_key", trades_t.c.tx_hash, trades_t.c.log_index, unique=True)
+Index("ix_trades_market", trades_t.c.market_id, trades_t.c.block_number)
+
+meta_t = Table("meta", _md, Column("key", String(64), primary_key=True), Column("value", String(200)))
+
+
+# Hot-path statements, built once: SQLAlchemy caches the compiled form per statement object, so
+# executing these with a params dict skips the per-call statement building and cache-key
+# generation that `insert(...).values(**v)` / `select(...).where(... == value)` pay (~3x the
+# SQLite work itself on the post path).
+_INSERT_ORDER = insert(orders_t)
+_GET_ORDER = select(orders_t).where(orders_t.c.hash == bindparam("h"))
+_EXISTS_ORDER = select(orders_t.c.seq).where(orders_t.c.hash == bindparam("h"))
+_OPEN_EXPOSURE = select(orders_t.c.market_id, orders_t.c.is_buy, orders_t.c.remaining, orders_t.c.price).where(
+    and_(orders_t.c.trader == bindparam("trader"), orders_t.c.status == OPEN, orders_t.c.reduce_only.is_(False)))
+_SET_REMAINING = update(orders_t).where(and_(orders_t.c.hash == bindparam("h"), orders_t.c.status == OPEN))
+_KILL = update(orders_t).where(and_(orders_t.c.hash == bindparam("h"), orders_t.c.status == OPEN))
+_BOOK_LEVELS = (select(orders_t.c.is_buy, orders_t.c.price, func.sum(orders_t.c.remaining), func.count())
+                .where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid")))
+                .group_by(orders_t.c.is_buy, orders_t.c.price))
+_BOOK_BIDS = (select(orders_t).where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"),
+                                          orders_t.c.is_buy.is_(True)))
+              .order_by(orders_t.c.price.desc(), orders_t.c.seq).limit(bindparam("lim")).offset(bindparam("off")))
+_BOOK_ASKS = (select(orders_t).where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"),
+                                          orders_t.c.is_buy.is_(False)))
+              .order_by(orders_t.c.price, orders_t.c.seq).limit(bindparam("lim")).offset(bindparam("off")))
+_COUNT_SIDE = select(func.count()).where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"),
+                                              orders_t.c.is_buy == bindparam("buy")))
+
+
+def _row_to_order(r) -> StoredOrder:
+    o = Order(r.trader, r.market_id, bool(r.is_buy), r.quantity, r.price, int(r.nonce), int(r.expiry),
+              bool(r.reduce_only))
+    return StoredOrder(r.hash, o, bytes(r.signature), r.seq, r.status, r.remaining, r.created_at, r.updated_at,
+                       bool(r.in_flight), r.reason or "")
+
+
+def _row_to_trade(r) -> Trade:
+    return Trade(r.tx_hash, r.log_index, r.block_number, r.order_hash, r.market_id, r.maker, r.taker,
+                 bool(r.maker_is_buy), r.quantity, r.price, r.timestamp)
+
+
+class SqlOrderStore:
+    """`OrderStore` on SQLAlchemy Core. Thread-safe (one connection per operation)."""
+
+    def __init__(self, url: str = "sqlite:///relay.db"):
+        self.url = url
+        kwargs: dict = {}
+        self._sqlite = url.startswith("sqlite")
+        if self._sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if url in ("sqlite://", "sqlite:///:memory:"):
+                kwargs["poolclass"] = StaticPool
+        self.engine = create_engine(url, **kwargs)
+        # SQLite: one writer at a time anyway; a process-local lock avoids busy retries and
+        # makes the in-memory (single shared connection) variant safe across threads
+        self._lock = threading.RLock() if self._sqlite else None
+        if self._sqlite:
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn, _rec):  # noqa: ANN001
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.close()
+        _md.create_all(self.engine)
+
+    # ------------------------------------------------------------ plumbing
+    def _tx(self):
+        return _Locked(self.engine.begin(), self._lock)
+
+    def _read(self):
+        return _Locked(self.engine.connect(), self._lock)
+
+    # ------------------------------------------------------------ orders
+    def add(self, o: StoredOrder) -> StoredOrder | None:
+        now = time.time()
+        od = o.order
+        values = dict(hash=o.hash, trader=od.trader, market_id=od.market_id, is_buy=od.is_buy,
+                      quantity=od.quantity, price=od.price, nonce=str(od.nonce), expiry=str(od.expiry),
+                      reduce_only=od.reduce_only, signature=o.signature, status=OPEN, remaining=o.remaining,
+                      in_flight=False, reason="", created_at=now, updated_at=now)
+        try:
+            with self._tx() as c:
+                seq = c.execute(_INSERT_ORDER, values).inserted_primary_key[0]
+        except IntegrityError:
+            return None
+        return replace(o, seq=seq, status=OPEN, created_at=now, updated_at=now)
+
+    def get(self, order_hash: str) -> StoredOrder | None:
+        with self._read() as c:
+            r = c.execute(_GET_ORDER, {"h": order_hash.lower()}).first()
+        return _row_to_order(r) if r else None
+
+    def exists(self, order_hash: str) -> bool:
+        with self._read() as c:
+            return c.execute(_EXISTS_ORDER, {"h": order_hash.lower()}).first() is not None
+
+    def book_levels(self, market_id: int) -> tuple[list[dict], list[dict]]:
+        with self._read() as c:
+            rows = list(c.execute(_BOOK_LEVELS, {"mid": market_id}))
+        lv = lambda buy: [{"price": r[1], "quantity": int(r[2]), "orders": int(r[3])}  # noqa: E731
+                          for r in rows if bool(r[0]) is buy]
+        bids, asks = lv(True), lv(False)
+        bids.sort(key=lambda x: -x["price"])
+        asks.sort(key=lambda x: x["price"])
+        return bids, asks
+
+    def book_orders(self, market_id: int, is_buy: bool, limit: int, offset: int = 0) -> list[StoredOrder]:
+        with self._read() as c:
+            return [_row_to_order(r) for r in c.execute(_BOOK_BIDS if is_buy else _BOOK_ASKS,
+                                                        {"mid": market_id, "lim": limit, "off": offset})]
+
+    def count_open(self, market_id: int, is_buy: bool) -> int:
+        with self._read() as c:
+            return int(c.execute(_COUNT_SIDE, {"mid": market_id, "buy": is_buy}).scalar_one())
+
+    def query(self, *, trader: str | None = None, market_id: int | None = None, status: str | None = OPEN,
+              limit: int = 1000) -> list[StoredOrder]:
+        q = select(orders_t)
+        if trader is not None:
+            q = q.where(orders_t.c.trader == trader)
+        if market_id is not None:
+            q = q.where(orders_t.c.market_id == market_id)
+        if status is not None:
+            q = q.where(orders_t.c.status == status)
+        q = q.order_by(orders_t.c.seq).limit(limit)
+        with self._read() as c:
+            return [_row_to_order(r) for r in c.execute(q)]
+
+    def open_exposure(self, trader: str) -> list[tuple[int, bool, int, int]]:
+        """(market_id, is_buy, remaining, price) of the trader's open, not reduce-only orders
+        (the margin pre-check's input; plain tuples: this runs on every post)."""
+        with self._read() as c:
+            return [tuple(r) for r in c.execute(_OPEN_EXPOSURE, {"trader": trader})]
+
+    def open_markets(self) -> list[int]:
+        with self._read() as c:
+            return [r[0] for r in c.execute(select(orders_t.c.market_id).where(orders_t.c.status == OPEN)
+                                            .distinct().order_by(orders_t.c.market_id))]
+
+    def set_remaining(self, order_hash: str, remaining: int) -> None:
+        values = dict(remaining=remaining, updated_at=time.time())
+        if remaining <= 0:
+            values.update(status=FILLED, reason="fully filled")
+        with self._tx() as c:
+            c.execute(_SET_REMAINING, {"h": order_hash, **values})
+
+    def kill(self, order_hash: str, status: str, reason: str = "") -> bool:
+        assert status in DEAD_STATUSES, status
+        with self._tx() as c:
+            n = c.execute(_KILL, {"h": order_hash, "status": status, "reason": reason[:200], "in_flight": False,
+                                  "updated_at": time.time()}).rowcount
+        return n > 0
+
+    def kill_below_nonce(self, trader: str, min_nonce: int) -> list[str]:
+        cond = and_(orders_t.c.trader == trader, orders_t.c.status == OPEN)
+        with self._tx() as c:
+            hashes = [r[0] for r in c.execute(select(orders_t.c.hash, orders_t.c.nonce).where(cond))
+                      if int(r[1]) < min_nonce]
+            if hashes:
+                c.execute(update(orders_t).where(orders_t.c.hash.in_(hashes)).values(
+                    status=CANCELLED, reason=f"nonce below min nonce {min_nonce}", in_flight=False,
+                    updated_at=time.time()))
+        return hashes
+
+    def claim(self, hashes: Iterable[str]) -> bool:
+        hashes = list(hashes)
+        try:
+            with self._tx() as c:
+                n = c.execute(update(orders_t).where(and_(orders_t.c.hash.in_(hashes), orders_t.c.status == OPEN,
+                                                          orders_t.c.in_flight.is_(False)))
+                              .values(in_flight=True)).rowcount
+                if n != len(hashes):
+                    raise _Rollback()  # all or nothing
+        except _Rollback:
+            return False
+        return True
+
+    def release(self, hashes: Iterable[str]) -> None:
+        with self._tx() as c:
+            c.execute(update(orders_t).where(orders_t.c.hash.in_(list(hashes))).values(in_flight=False))
+
+    # ------------------------------------------------------------ trades and meta
+    def add_trade(self, t: Trade) -> bool:
+        try:
+            with self._tx() as c:
+                c.execute(insert(trades_t).values(
+                    tx_hash=t.tx_hash, log_index=t.log_index, block_number=t.block_number, order_hash=t.order_hash,
+                    market_id=t.market_id, maker=t.maker, taker=t.taker, maker_is_buy=t.maker_is_buy,
+                    quantity=t.quantity, price=t.price, timestamp=t.timestamp or time.time()))
+        except IntegrityError:
+            return False
+        return True
+
+    def trades(self, market_id: int, limit: int = 100) -> list[Trade]:
+        q = (select(trades_t).where(trades_t.c.market_id == market_id)
+             .order_by(trades_t.c.block_number.desc(), trades_t.c.log_index.desc()).limit(limit))
+        with self._read() as c:
+            return [_row_to_trade(r) for r in c.execute(q)]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as c:
+            r = c.execute(select(meta_t.c.value).where(meta_t.c.key == key)).first()
+        return r[0] if r else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as c:
+            if c.execute(update(meta_t).where(meta_t.c.key == key).values(value=value)).rowcount == 0:
+                c.execute(insert(meta_t).values(key=key, value=value))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class _Rollback(Exception):
+    pass
+
+
+class _Locked:
+    """Context manager: an optional process lock around a SQLAlchemy connection/transaction."""
+
+    def __init__(self, cm, lock):
+        self._cm, self._lock = cm, lock
+
+    def __enter__(self):
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            return self._cm.__enter__()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def __exit__(self, et, ev, tb):
+        try:
+            self._cm.__exit__(et, ev, tb)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+        return False

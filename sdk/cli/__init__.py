@@ -1,1 +1,0 @@
-"""The `cspread` command line (typer + rich), thin over the SDK; entry point `sdk.cli.main:app`."""

@@ -1,1 +1,0 @@
-../../../scripts/__init__.py

@@ -1,4 +1,0 @@
-from sdk.web.server import main
-
-if __name__ == "__main__":
-    main()
