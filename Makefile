@@ -35,7 +35,7 @@ browser:
 	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
 
-test: setup browser
+test: setup browser lint
 	$(PY) -m pytest -n 2 --dist loadfile tests
 
 test-unit: setup

@@ -31,6 +31,7 @@ Runner:
     cspread-marketmaker --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545 \
         --relay-url http://127.0.0.1:8600 --key-env CSPREAD_MM_KEY [--markets 5,6] [--deposit 100000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,11 +95,20 @@ class QuoteMarket:
     settled: bool  # settled, or past its last trade time (settling): no more trading
 
     @classmethod
-    def of(cls, m: Market) -> "QuoteMarket":
+    def of(cls, m: Market) -> QuoteMarket:
         mark = m.mark
-        return cls(m.id, m.quantity_step, m.min_quantity, m.price_tick, m.im_fixed, m.im_rate_bps,
-                   mark.price_units if mark else 0, bool(mark and mark.fresh), m.status == MarketStatus.HALTED,
-                   m.status in (MarketStatus.SETTLED, MarketStatus.SETTLING))
+        return cls(
+            m.id,
+            m.quantity_step,
+            m.min_quantity,
+            m.price_tick,
+            m.im_fixed,
+            m.im_rate_bps,
+            mark.price_units if mark else 0,
+            bool(mark and mark.fresh),
+            m.status == MarketStatus.HALTED,
+            m.status in (MarketStatus.SETTLED, MarketStatus.SETTLING),
+        )
 
 
 @dataclass(frozen=True)
@@ -157,7 +167,9 @@ class MarketMaker:
                 q = _floor(min(size, room), m.quantity_step)
                 if q < m.min_quantity:
                     continue
-                price = _floor(centre - half - i * step_out, tick) if is_buy else _ceil(centre + half + i * step_out, tick)
+                price = (
+                    _floor(centre - half - i * step_out, tick) if is_buy else _ceil(centre + half + i * step_out, tick)
+                )
                 out.append(Quote(is_buy, price, q))
                 if is_buy:
                     bid_room -= q
@@ -165,8 +177,9 @@ class MarketMaker:
                     ask_room -= q
         return out
 
-    def needs_refresh(self, last_mark: int | None, mark: int, live: int, expected: int, expires_at: float,
-                      now: float) -> bool:
+    def needs_refresh(
+        self, last_mark: int | None, mark: int, live: int, expected: int, expires_at: float, now: float
+    ) -> bool:
         if last_mark is None or live < expected or now >= expires_at - 60:
             return True
         return abs(mark - last_mark) * 10_000 > self.p.refresh_bps * max(abs(last_mark), 1)
@@ -183,8 +196,9 @@ class MarketMakerRunner:
     """Reads the chain, decides with `MarketMaker`, cancels on-chain, posts to the relay: all
     through the public SDK (`sdk.Client` with its relay client)."""
 
-    def __init__(self, manifest, rpc_url: str, relay_url: str, key: str, market_ids: list[int],
-                 params: QuoteParams | None = None):
+    def __init__(
+        self, manifest, rpc_url: str, relay_url: str, key: str, market_ids: list[int], params: QuoteParams | None = None
+    ):
         self.manifest = manifest
         self.client = Client(manifest, rpc_url, private_key=key, relay_url=relay_url)
         self.mm = MarketMaker(params)
@@ -223,13 +237,21 @@ class MarketMakerRunner:
             except UnknownMarket:
                 continue
             pos = acct.position(mid)
-            plans[mid] = (m, self.mm.quotes(QuoteMarket.of(m), pos.quantity_units if pos else 0, acct.equity_units,
-                                            acct.initial_margin_units))
+            plans[mid] = (
+                m,
+                self.mm.quotes(
+                    QuoteMarket.of(m), pos.quantity_units if pos else 0, acct.equity_units, acct.initial_margin_units
+                ),
+            )
         live = self._live()
         now = time.time()
-        refresh = any(self.mm.needs_refresh(self.state.last_mark.get(mid), m.mark.price_units, live.get(mid, 0),
-                                            len(qs), self.state.expires_at, now)
-                      for mid, (m, qs) in plans.items() if qs)
+        refresh = any(
+            self.mm.needs_refresh(
+                self.state.last_mark.get(mid), m.mark.price_units, live.get(mid, 0), len(qs), self.state.expires_at, now
+            )
+            for mid, (m, qs) in plans.items()
+            if qs
+        )
         if not refresh:
             return {"refreshed": False, "posted": 0, "rejected": 0}
         if any(live.values()) or self.state.hashes:
@@ -246,8 +268,14 @@ class MarketMakerRunner:
                 try:
                     # no SDK pre-flight per quote: the relay checks each against the margin of every
                     # resting quote (stricter than the SDK's one-order check) and says why it refuses
-                    signed = c.place_order(m, "buy" if q.is_buy else "sell", u.units_to_quantity(q.quantity),
-                                           u.base_to_usd(q.price), expiry=expiry, check=False)
+                    signed = c.place_order(
+                        m,
+                        "buy" if q.is_buy else "sell",
+                        u.units_to_quantity(q.quantity),
+                        u.base_to_usd(q.price),
+                        expiry=expiry,
+                        check=False,
+                    )
                 except RelayError as e:
                     if e.status is None:
                         raise  # the relay is unreachable: this round is over, the next one re-reads everything
@@ -274,11 +302,19 @@ def main(argv: list[str] | None = None) -> None:
     from core.manifest import Manifest
     from core.options import add_shared, require
 
-    ap = argparse.ArgumentParser(prog="cspread-marketmaker", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_shared(ap, "--manifest", "--rpc-url", "--relay-url", "--key-env", once=True,
-               defaults={"--key-env": "CSPREAD_MM_KEY"},
-               helps={"--key-env": "name of the env var holding the quoting account's hex key"})
+    ap = argparse.ArgumentParser(
+        prog="cspread-marketmaker", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_shared(
+        ap,
+        "--manifest",
+        "--rpc-url",
+        "--relay-url",
+        "--key-env",
+        once=True,
+        defaults={"--key-env": "CSPREAD_MM_KEY"},
+        helps={"--key-env": "name of the env var holding the quoting account's hex key"},
+    )
     ap.add_argument("--markets", help="comma-separated market ids (default: every market in the manifest)")
     ap.add_argument("--deposit", type=float, default=0, help="devnet: mint and deposit this many USD first")
     ap.add_argument("--interval", type=float, default=2.0)

@@ -6,6 +6,7 @@ reject ranges over 1,000 or 2,000 blocks; public endpoints time out). Every read
 too large it halves that page and retries, down to a single block; any other error is raised.
 Callers keep their own cursors, so a page that fails leaves nothing half-applied.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,8 @@ _TOO_LARGE = re.compile(
     r"block range|range (is )?too (large|wide|big)|too many (blocks|results|logs)|more than \d+ results|"
     r"query returned more than|limit exceeded|exceeds? (the )?(max|limit)|response size (exceeded|too big)|"
     r"log response size|query timeout|max(imum)? block range|-32005",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def is_range_too_large(e: BaseException) -> bool:
@@ -39,7 +41,9 @@ def block_ranges(start: int, end: int, chunk: int) -> Iterator[tuple[int, int]]:
         a = b + 1
 
 
-def paged(fetch: Callable[[int, int], list], start: int, end: int, chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[int, list]]:
+def paged(
+    fetch: Callable[[int, int], list], start: int, end: int, chunk: int = DEFAULT_CHUNK
+) -> Iterator[tuple[int, list]]:
     """Yield ``(to_block, logs)`` for consecutive pages covering ``[start, end]``; ``fetch(a, b)``
     reads one inclusive range. A page the provider refuses as too large is split in halves
     (recursively, down to one block); the yielded pages stay in block order, and each yield
@@ -71,8 +75,12 @@ def collect(fetch: Callable[[int, int], list], start: int, end: int, chunk: int 
 
 def get_logs(w3, address: str | list[str], topics: list, start: int, end: int, chunk: int = DEFAULT_CHUNK) -> list:
     """Raw logs of ``address`` matching ``topics`` over ``[start, end]`` through web3."""
-    return collect(lambda a, b: w3.eth.get_logs({"address": address, "fromBlock": a, "toBlock": b, "topics": topics}),
-                   start, end, chunk)
+    return collect(
+        lambda a, b: w3.eth.get_logs({"address": address, "fromBlock": a, "toBlock": b, "topics": topics}),
+        start,
+        end,
+        chunk,
+    )
 
 
 def rpc_get_logs(rpc, address: str | list[str], topics: list, start: int, end: int) -> list[dict]:
@@ -80,8 +88,9 @@ def rpc_get_logs(rpc, address: str | list[str], topics: list, start: int, end: i
     return rpc("eth_getLogs", [{"address": address, "fromBlock": hex(start), "toBlock": hex(end), "topics": topics}])
 
 
-def rpc_paged(rpc, address: str | list[str], topics: list, start: int, end: int,
-              chunk: int = DEFAULT_CHUNK) -> Iterator[tuple[int, list[dict]]]:
+def rpc_paged(
+    rpc, address: str | list[str], topics: list, start: int, end: int, chunk: int = DEFAULT_CHUNK
+) -> Iterator[tuple[int, list[dict]]]:
     """:func:`paged` over a raw :class:`chain.rpc.Rpc`."""
     return paged(lambda a, b: rpc_get_logs(rpc, address, topics, a, b), start, end, chunk)
 
@@ -89,5 +98,6 @@ def rpc_paged(rpc, address: str | list[str], topics: list, start: int, end: int,
 def event_logs(event: Any, start: int, end: int, filters: dict | None = None, chunk: int = DEFAULT_CHUNK) -> list:
     """Decoded logs of a web3 contract event (``contract.events.X``) over ``[start, end]``,
     filtered by indexed arguments (``{"account": addr}``)."""
-    return collect(lambda a, b: event.get_logs(argument_filters=filters or {}, from_block=a, to_block=b),
-                   start, end, chunk)
+    return collect(
+        lambda a, b: event.get_logs(argument_filters=filters or {}, from_block=a, to_block=b), start, end, chunk
+    )

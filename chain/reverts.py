@@ -7,6 +7,7 @@ raw ABI-encoded ``Error(string)`` / ``Panic(uint256)`` bytes or hex, or only the
 functions here return the reason string inside any of them. Mapping a reason to an action
 (a typed SDK exception, a keeper's retry) is the caller's policy, not this module's.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,7 @@ def decode_error_data(data: bytes) -> str | None:
         # head: offset word (4:36), then the length word (36:68), then the bytes; a length that
         # runs past the payload is clamped (a truncated node message must not raise)
         n = int.from_bytes(data[36:68], "big")
-        return data[68:68 + n].decode("utf-8", "replace")
+        return data[68 : 68 + n].decode("utf-8", "replace")
     if data[:4] == PANIC_SELECTOR and len(data) >= 36:
         code = int.from_bytes(data[4:36], "big")
         return f"panic 0x{code:02x} (arithmetic overflow/underflow or out-of-bounds)"

@@ -9,6 +9,7 @@
   decoded reason; any other failure raises :class:`ChainError`.
 - :class:`Chain`: the keepers' head poller with reconnect bookkeeping.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -54,8 +55,9 @@ class ChainDown(ConnectionError):
 
 
 def is_connection_error(e: BaseException) -> bool:
-    return isinstance(e, (ChainDown, requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                          ConnectionError, TimeoutError))
+    return isinstance(
+        e, (ChainDown, requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError, TimeoutError)
+    )
 
 
 # --------------------------------------------------------------------------- web3
@@ -158,8 +160,13 @@ class Rpc:
 
     def __call__(self, method: str, params: list | None = None):
         try:
-            body = json.loads(self._post(json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                                                     "params": params or []}).encode()))
+            body = json.loads(
+                self._post(
+                    json.dumps(
+                        {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []}
+                    ).encode()
+                )
+            )
         except (OSError, http.client.HTTPException, ValueError) as e:
             raise ChainError(f"{method}: RPC {self.url} unreachable: {e}") from e
         if "error" in body:
@@ -227,8 +234,9 @@ class Chain:
         if self.down:
             self.down = False
             self.epoch += 1
-            log.warning("rpc reconnected", extra={"fields": {"rpc": self.rpc_url, "block": b["number"],
-                                                             "epoch": self.epoch}})
+            log.warning(
+                "rpc reconnected", extra={"fields": {"rpc": self.rpc_url, "block": b["number"], "epoch": self.epoch}}
+            )
         return Head(int(b["number"]), b["hash"].hex(), b["parentHash"].hex(), int(b["timestamp"]))
 
     def mark_down(self, e: BaseException) -> None:

@@ -24,6 +24,7 @@ Two ways to use it:
 :class:`chain.rpc.Rpc`; the sender talks to either through the small ``_Node`` adapters below.
 Without an account (or with ``dry_run``) it simulates, logs what it would send and sends nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -104,7 +105,9 @@ class TxFailed(RuntimeError):
     (``mined``), or its fate is unknown (no receipt in time). ``reason`` is the decoded revert
     reason when there was one; ``error`` the exception the node raised."""
 
-    def __init__(self, reason: str, tx_hash: str | None = None, mined: bool = False, error: BaseException | None = None):
+    def __init__(
+        self, reason: str, tx_hash: str | None = None, mined: bool = False, error: BaseException | None = None
+    ):
         super().__init__(reason)
         self.reason, self.tx_hash, self.mined, self.error = reason, tx_hash, mined, error
 
@@ -211,8 +214,9 @@ class _Web3Node:
             return None
         if r is None:
             return None
-        return Receipt(_hex(r["transactionHash"]), int(r["blockNumber"]), int(r["gasUsed"]), list(r["logs"]),
-                       int(r["status"]), r)
+        return Receipt(
+            _hex(r["transactionHash"]), int(r["blockNumber"]), int(r["gasUsed"]), list(r["logs"]), int(r["status"]), r
+        )
 
 
 class _RpcNode:
@@ -266,8 +270,9 @@ class _RpcNode:
         r = self.rpc("eth_getTransactionReceipt", [tx_hash])
         if r is None:
             return None
-        return Receipt(r["transactionHash"], int(r["blockNumber"], 16), int(r["gasUsed"], 16), r["logs"],
-                       int(r["status"], 16), r)
+        return Receipt(
+            r["transactionHash"], int(r["blockNumber"], 16), int(r["gasUsed"], 16), r["logs"], int(r["status"], 16), r
+        )
 
 
 def node_of(node) -> _Web3Node | _RpcNode:
@@ -284,8 +289,16 @@ def node_of(node) -> _Web3Node | _RpcNode:
 def call_of(fn, value: int = 0) -> Call:
     """A web3 ``ContractFunction`` (``contract.functions.f(args)``) as a :class:`Call`. Built with
     every field given, so web3 asks the node nothing."""
-    tx = fn.build_transaction({"gas": 1, "gasPrice": 0, "nonce": 0, "chainId": 1, "value": value,
-                               "from": "0x0000000000000000000000000000000000000000"})
+    tx = fn.build_transaction(
+        {
+            "gas": 1,
+            "gasPrice": 0,
+            "nonce": 0,
+            "chainId": 1,
+            "value": value,
+            "from": "0x0000000000000000000000000000000000000000",
+        }
+    )
     data = tx["data"]
     return Call(tx["to"], bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data), value)
 
@@ -325,10 +338,21 @@ class TxSender:
     ``metrics``: anything with ``counter(name, doc, labels)`` / ``gauge(name, doc)`` returning
     Prometheus-like metrics (the keepers' registry); None counts nothing."""
 
-    def __init__(self, node, account=None, fees: FeePolicy | None = None, bump_after_blocks: int = 3,
-                 gas_multiplier: float = 1.25, dry_run: bool = False, metrics=None,
-                 logger: logging.Logger | None = None, *, chain_id: int | None = None,
-                 receipt_timeout: float = 60.0, poll_interval: float = 0.005):
+    def __init__(
+        self,
+        node,
+        account=None,
+        fees: FeePolicy | None = None,
+        bump_after_blocks: int = 3,
+        gas_multiplier: float = 1.25,
+        dry_run: bool = False,
+        metrics=None,
+        logger: logging.Logger | None = None,
+        *,
+        chain_id: int | None = None,
+        receipt_timeout: float = 60.0,
+        poll_interval: float = 0.005,
+    ):
         if bump_after_blocks < 1:
             raise ValueError("bump_after_blocks must be >= 1")
         self.w3 = node  # what was passed (a Web3 for keepers: `sender.w3.eth...` in their tests)
@@ -372,8 +396,12 @@ class TxSender:
         keepers re-decide from fresh state, so nothing is sent twice."""
         with self._lock:
             if self.pending:
-                _kv(self.log, logging.WARNING, "forgetting in-flight txs after reconnect/reorg",
-                    keys=[p.key for p in self.pending.values()])
+                _kv(
+                    self.log,
+                    logging.WARNING,
+                    "forgetting in-flight txs after reconnect/reorg",
+                    keys=[p.key for p in self.pending.values()],
+                )
             self.pending.clear()
             self.by_key.clear()
             self.m_pending.set(0)
@@ -404,9 +432,15 @@ class TxSender:
             if self.nonce is None or self.chain_id is None:
                 self.sync_nonce()
             # min_gas: a tx whose path depends on txs ahead of it in the block (estimated on a cheaper path)
-            return {"to": to_checksum_address(call.to), "data": call.data, "value": call.value, "nonce": self.nonce,
-                    "gas": max(int(gas * self.gas_multiplier), min_gas), "chainId": self.chain_id,
-                    **self.node.fee_fields(self.fees)}
+            return {
+                "to": to_checksum_address(call.to),
+                "data": call.data,
+                "value": call.value,
+                "nonce": self.nonce,
+                "gas": max(int(gas * self.gas_multiplier), min_gas),
+                "chainId": self.chain_id,
+                **self.node.fee_fields(self.fees),
+            }
 
     def _sign(self, tx: dict) -> bytes:
         sign_tx = getattr(self.account, "sign_tx", None)
@@ -414,8 +448,9 @@ class TxSender:
             return bytes(sign_tx(dict(tx, **{"from": self.account.address})))
         return bytes(self.account.sign_transaction(tx).raw_transaction)
 
-    def broadcast(self, tx: dict, key: str | None = None, head_number: int | None = None,
-                  meta: dict | None = None) -> str:
+    def broadcast(
+        self, tx: dict, key: str | None = None, head_number: int | None = None, meta: dict | None = None
+    ) -> str:
         """Sign and send ``tx``; on a nonce error re-read the nonce once and re-sign. The tx is
         then in flight (``pending``), and the local nonce moves past it. Raises ``TxFailed``."""
         with self._lock:
@@ -446,8 +481,16 @@ class TxSender:
             return h
 
     # ------------------------------------------------------------ non-blocking (keepers)
-    def send(self, key: str, fn, head_number: int, kind: str = "tx", meta: dict | None = None,
-             describe: dict | None = None, min_gas: int = 0) -> SendResult:
+    def send(
+        self,
+        key: str,
+        fn,
+        head_number: int,
+        kind: str = "tx",
+        meta: dict | None = None,
+        describe: dict | None = None,
+        min_gas: int = 0,
+    ) -> SendResult:
         """Simulate, then (unless dry) send ``fn`` (a web3 ContractFunction or a :class:`Call`) as
         the one in-flight tx for ``key``. Finished txs come back from :meth:`poll`."""
         if key in self.by_key:
@@ -585,8 +628,10 @@ class TxSender:
         if tx is None or self.account is None:
             return None, None
         try:
-            self.node.call({"from": self.account.address, "to": tx["to"], "data": tx["data"],
-                            "value": tx.get("value", 0)}, receipt.block_number - 1)
+            self.node.call(
+                {"from": self.account.address, "to": tx["to"], "data": tx["data"], "value": tx.get("value", 0)},
+                receipt.block_number - 1,
+            )
         except CallReverted as e:
             return e.reason, e.__cause__ or e
         except ChainError:

@@ -14,19 +14,32 @@ checksummed, ``bytesN`` as ``bytes``, integers as ``int``.
 Pure: eth-abi and eth-utils only, no node. ``python -m scripts.abis --write`` regenerates the
 JSON files from contracts/*.vy.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields, make_dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-__all__ = ["CONTRACTS", "AbiError", "AccountSummary", "EventType", "Market", "MarketParams", "MarketState",
-           "abi", "event", "events", "struct"]
+__all__ = [
+    "CONTRACTS",
+    "AbiError",
+    "AccountSummary",
+    "EventType",
+    "Market",
+    "MarketParams",
+    "MarketState",
+    "abi",
+    "event",
+    "events",
+    "struct",
+]
 
 #: contracts whose ABI ships in core/abis (MockUSDC: the devnet collateral); scripts/abis.py writes them
 CONTRACTS = ("Oracle", "Clearinghouse", "Exchange", "Timelock", "FeedAggregator", "MockUSDC")
@@ -45,7 +58,7 @@ class AbiError(ValueError):
     """A value does not fit the ABI type it is decoded as (wrong arity, unknown event or contract)."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _abi_text(name: str) -> str:
     if name not in CONTRACTS:
         raise AbiError(f"no shipped ABI for {name!r}; known: {', '.join(CONTRACTS)}")
@@ -89,7 +102,7 @@ def _convert(abi_type: str, value: Any) -> Any:
     return int(value)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _components(struct_name: str) -> tuple[tuple[str, str], ...]:
     try:
         fn, side = STRUCT_SOURCES[struct_name]
@@ -120,9 +133,11 @@ class _Struct:
         else:
             values = list(raw)
             if len(values) != len(names):
-                raise AbiError(f"{cls.__name__} has {len(names)} fields in the ABI, got a tuple of {len(values)}; "
-                               "is the ABI in core/abis stale?")
-        return cls(*(_convert(t, v) for t, v in zip(cls._abi_types, values)))
+                raise AbiError(
+                    f"{cls.__name__} has {len(names)} fields in the ABI, got a tuple of {len(values)}; "
+                    "is the ABI in core/abis stale?"
+                )
+        return cls(*(_convert(t, v) for t, v in zip(cls._abi_types, values, strict=False)))
 
     @classmethod
     def abi_type(cls) -> str:
@@ -146,12 +161,17 @@ class _Struct:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def struct(name: str) -> type:
     """The frozen record type of struct ``name``, its fields (names, order, types) from the ABI."""
     comps = _components(name)
-    cls = make_dataclass(name, [(n, _py_type(t)) for n, t in comps], bases=(_Struct,), frozen=True,
-                         namespace={"_abi_types": tuple(t for _, t in comps), "__module__": __name__})
+    cls = make_dataclass(
+        name,
+        [(n, _py_type(t)) for n, t in comps],
+        bases=(_Struct,),
+        frozen=True,
+        namespace={"_abi_types": tuple(t for _, t in comps), "__module__": __name__},
+    )
     return cls
 
 
@@ -203,7 +223,7 @@ class EventType:
             values = abi_decode([t for _, t in plain], _bytes(log.get("data") or b""))
         except Exception as e:  # eth-abi raises several decoding errors; one typed error for callers
             raise AbiError(f"{self.name}: cannot decode log data: {e}") from e
-        for (n, t), v in zip(plain, values):
+        for (n, t), v in zip(plain, values, strict=False):
             out[n] = to_checksum_address(v) if t == "address" else v
         return out
 
@@ -217,7 +237,7 @@ class EventType:
             raise AbiError(f"{self.name}: expected {1 + len(indexed)} topics, got {len(topics)}")
         out: dict[str, Any] = {}
         try:
-            for (n, t), topic in zip(indexed, topics[1:]):
+            for (n, t), topic in zip(indexed, topics[1:], strict=False):
                 raw = _bytes(topic)
                 # an indexed dynamic value is logged as its hash: hand back the hash
                 v = raw if t in ("string", "bytes") or t.endswith("]") else abi_decode([t], raw)[0]
@@ -227,11 +247,16 @@ class EventType:
         return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def events(contract: str) -> dict[str, EventType]:
     """Every event of ``contract`` by name."""
-    return {e["name"]: EventType(contract, e["name"], tuple((i["name"], i["type"], bool(i["indexed"])) for i in e["inputs"]))
-            for e in abi(contract) if e.get("type") == "event"}
+    return {
+        e["name"]: EventType(
+            contract, e["name"], tuple((i["name"], i["type"], bool(i["indexed"])) for i in e["inputs"])
+        )
+        for e in abi(contract)
+        if e.get("type") == "event"
+    }
 
 
 def event(contract: str, name: str) -> EventType:

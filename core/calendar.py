@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -46,7 +46,13 @@ class PeakBlock:
 
     @property
     def label(self) -> str:
-        names = "Mon-Fri" if self.days == (0, 1, 2, 3, 4) else "Mon-Sat" if self.days == (0, 1, 2, 3, 4, 5) else str(self.days)
+        names = (
+            "Mon-Fri"
+            if self.days == (0, 1, 2, 3, 4)
+            else "Mon-Sat"
+            if self.days == (0, 1, 2, 3, 4, 5)
+            else str(self.days)
+        )
         return f"HE{self.he_first:02d}-HE{self.he_last:02d} {TZ_ABBREV[self.tz]} {names} excl. NERC holidays"
 
     @property
@@ -63,25 +69,77 @@ TZ_ABBREV = {"America/Chicago": "CPT", "America/New_York": "EPT", "America/Los_A
 _WEEKDAYS, _WEEKDAYS_SAT = (0, 1, 2, 3, 4), (0, 1, 2, 3, 4, 5)
 
 # The one table of ISO peak blocks. "Prevailing" time = the local civil time with DST.
-PEAK_BLOCKS: dict[str, PeakBlock] = {b.iso: b for b in (
-    PeakBlock("ERCOT", "America/Chicago", 7, 22, _WEEKDAYS, 13.5,
-              "ERCOT 5x16 on-peak (ICE ERCOT North 345KV Peak / CME ERCOT contracts: HE0700-2200 CPT Mon-Fri, "
-              "excl. NERC holidays); DAM results posted by 13:30 CPT (ERCOT Nodal Protocols, DAM timeline)"),
-    PeakBlock("PJM", "America/New_York", 8, 23, _WEEKDAYS, 13.5,
-              "PJM on-peak (PJM Manual 11 / ICE and CME PJM Western Hub Peak: HE0800-2300 EPT Mon-Fri, "
-              "excl. NERC holidays); DA results posted by 13:30 EPT (PJM Manual 11, day-ahead market timeline)"),
-    PeakBlock("MISO", "America/New_York", 8, 23, _WEEKDAYS, None,
-              "MISO Indiana Hub on-peak (ICE / CME MISO Indiana Hub Peak: HE0800-2300 EPT Mon-Fri, excl. NERC holidays; "
-              "MISO's own market clock is EST all year, so its prices must be mapped to UTC before this block applies)"),
-    PeakBlock("SPP", "America/Chicago", 7, 22, _WEEKDAYS, None,
-              "SPP on-peak (ICE SPP South Hub Peak: HE0700-2200 CPT Mon-Fri, excl. NERC holidays)"),
-    PeakBlock("CAISO", "America/Los_Angeles", 7, 22, _WEEKDAYS_SAT, None,
-              "WECC 6x16 on-peak (ICE SP-15 / NP-15 Peak: HE0700-2200 PPT Mon-Sat, excl. NERC holidays)"),
-    PeakBlock("NYISO", "America/New_York", 8, 23, _WEEKDAYS, None,
-              "NYISO on-peak (ICE NYISO Zone A / G / J Peak: HE0800-2300 EPT Mon-Fri, excl. NERC holidays)"),
-    PeakBlock("ISO-NE", "America/New_York", 8, 23, _WEEKDAYS, None,
-              "ISO-NE on-peak (ICE / CME Mass Hub Peak: HE0800-2300 EPT Mon-Fri, excl. NERC holidays)"),
-)}
+PEAK_BLOCKS: dict[str, PeakBlock] = {
+    b.iso: b
+    for b in (
+        PeakBlock(
+            "ERCOT",
+            "America/Chicago",
+            7,
+            22,
+            _WEEKDAYS,
+            13.5,
+            "ERCOT 5x16 on-peak (ICE ERCOT North 345KV Peak / CME ERCOT contracts: HE0700-2200 CPT Mon-Fri, "
+            "excl. NERC holidays); DAM results posted by 13:30 CPT (ERCOT Nodal Protocols, DAM timeline)",
+        ),
+        PeakBlock(
+            "PJM",
+            "America/New_York",
+            8,
+            23,
+            _WEEKDAYS,
+            13.5,
+            "PJM on-peak (PJM Manual 11 / ICE and CME PJM Western Hub Peak: HE0800-2300 EPT Mon-Fri, "
+            "excl. NERC holidays); DA results posted by 13:30 EPT (PJM Manual 11, day-ahead market timeline)",
+        ),
+        PeakBlock(
+            "MISO",
+            "America/New_York",
+            8,
+            23,
+            _WEEKDAYS,
+            None,
+            "MISO Indiana Hub on-peak (ICE / CME MISO Indiana Hub Peak: HE0800-2300 EPT Mon-Fri, excl. NERC holidays; "
+            "MISO's own market clock is EST all year, so its prices must be mapped to UTC before this block applies)",
+        ),
+        PeakBlock(
+            "SPP",
+            "America/Chicago",
+            7,
+            22,
+            _WEEKDAYS,
+            None,
+            "SPP on-peak (ICE SPP South Hub Peak: HE0700-2200 CPT Mon-Fri, excl. NERC holidays)",
+        ),
+        PeakBlock(
+            "CAISO",
+            "America/Los_Angeles",
+            7,
+            22,
+            _WEEKDAYS_SAT,
+            None,
+            "WECC 6x16 on-peak (ICE SP-15 / NP-15 Peak: HE0700-2200 PPT Mon-Sat, excl. NERC holidays)",
+        ),
+        PeakBlock(
+            "NYISO",
+            "America/New_York",
+            8,
+            23,
+            _WEEKDAYS,
+            None,
+            "NYISO on-peak (ICE NYISO Zone A / G / J Peak: HE0800-2300 EPT Mon-Fri, excl. NERC holidays)",
+        ),
+        PeakBlock(
+            "ISO-NE",
+            "America/New_York",
+            8,
+            23,
+            _WEEKDAYS,
+            None,
+            "ISO-NE on-peak (ICE / CME Mass Hub Peak: HE0800-2300 EPT Mon-Fri, excl. NERC holidays)",
+        ),
+    )
+}
 ISO_TZ: dict[str, str] = {iso: b.tz for iso, b in PEAK_BLOCKS.items()}
 
 
@@ -119,7 +177,7 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
     return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
 
 
-@lru_cache(maxsize=None)
+@cache
 def nerc_holidays(year: int) -> tuple[dt.date, ...]:
     """The six NERC off-peak holidays of ``year`` as observed.
 
@@ -182,8 +240,12 @@ def peak_mask(ts: np.ndarray, tz: str, iso: str | None = None) -> np.ndarray:
     """True for hours (UTC starts) in the ISO's peak block (see :data:`PEAK_BLOCKS`)."""
     b = peak_block(iso, tz)
     lt = LocalTime(ts, b.tz)
-    return (np.isin(lt.weekday, b.days) & (lt.hour >= b.first_start_hour) & (lt.hour <= b.last_start_hour)
-            & ~lt.is_holiday())
+    return (
+        np.isin(lt.weekday, b.days)
+        & (lt.hour >= b.first_start_hour)
+        & (lt.hour <= b.last_start_hour)
+        & ~lt.is_holiday()
+    )
 
 
 def profile_mask(ts: np.ndarray, profile: str, tz: str, iso: str | None = None) -> np.ndarray:

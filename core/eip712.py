@@ -14,6 +14,7 @@ order it sees) rather than through a generic typed-data encoder; ``typed_data`` 
 JSON form a wallet signs, and the tests check both give the same digest. Signature recovery is
 the contracts' (snekmate ``ecrecover``): 65 bytes r‖s‖v, v in {27, 28}, low s only.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,10 @@ from eth_keys import keys as _keys
 from eth_utils import keccak, to_checksum_address
 
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-ORDER_TYPE = ("Order(address trader,uint256 market_id,bool is_buy,uint256 quantity,int256 price,uint256 nonce,"
-              "uint256 expiry,bool reduce_only)")
+ORDER_TYPE = (
+    "Order(address trader,uint256 market_id,bool is_buy,uint256 quantity,int256 price,uint256 nonce,"
+    "uint256 expiry,bool reduce_only)"
+)
 REPORT_TYPE = "Report(bytes32[] feed_ids,int256[] prices,uint256 observed_at)"
 DOMAIN_TYPEHASH = keccak(text=DOMAIN_TYPE)
 ORDER_TYPEHASH = keccak(text=ORDER_TYPE)
@@ -95,8 +98,9 @@ def _addr(a: str) -> bytes:
 
 def domain_separator(name: str, chain_id: int, verifying_contract: str) -> bytes:
     """keccak(EIP712Domain(name, "1", chainId, verifyingContract))."""
-    return keccak(DOMAIN_TYPEHASH + keccak(text=name) + keccak(text=DOMAIN_VERSION) + _u256(chain_id)
-                  + _addr(verifying_contract))
+    return keccak(
+        DOMAIN_TYPEHASH + keccak(text=name) + keccak(text=DOMAIN_VERSION) + _u256(chain_id) + _addr(verifying_contract)
+    )
 
 
 def order_domain_separator(chain_id: int, exchange: str) -> bytes:
@@ -114,8 +118,12 @@ def digest(separator: bytes, struct_hash: bytes) -> bytes:
 
 def domain(name: str, chain_id: int, verifying_contract: str) -> dict:
     """The EIP712Domain values in the JSON form wallets take."""
-    return {"name": name, "version": DOMAIN_VERSION, "chainId": int(chain_id),
-            "verifyingContract": to_checksum_address(verifying_contract)}
+    return {
+        "name": name,
+        "version": DOMAIN_VERSION,
+        "chainId": int(chain_id),
+        "verifyingContract": to_checksum_address(verifying_contract),
+    }
 
 
 # ---------------------------------------------------------------- Order
@@ -149,9 +157,17 @@ class Order:
             raise TypedDataError("order.quantity must be positive")
 
     def struct_hash(self) -> bytes:
-        return keccak(ORDER_TYPEHASH + _addr(self.trader) + _u256(self.market_id) + _u256(int(self.is_buy))
-                      + _u256(self.quantity) + _i256(self.price) + _u256(self.nonce) + _u256(self.expiry)
-                      + _u256(int(self.reduce_only)))
+        return keccak(
+            ORDER_TYPEHASH
+            + _addr(self.trader)
+            + _u256(self.market_id)
+            + _u256(int(self.is_buy))
+            + _u256(self.quantity)
+            + _i256(self.price)
+            + _u256(self.nonce)
+            + _u256(self.expiry)
+            + _u256(int(self.reduce_only))
+        )
 
     def digest(self, separator: bytes) -> bytes:
         """The EIP-712 digest under a domain separator (= ``Exchange.order_hash(order)``)."""
@@ -159,8 +175,16 @@ class Order:
 
     def as_tuple(self) -> tuple:
         """The ABI tuple web3 / eth_abi take for the ``Order`` struct argument."""
-        return (checksum(self.trader), self.market_id, self.is_buy, self.quantity, self.price,
-                self.nonce, self.expiry, self.reduce_only)
+        return (
+            checksum(self.trader),
+            self.market_id,
+            self.is_buy,
+            self.quantity,
+            self.price,
+            self.nonce,
+            self.expiry,
+            self.reduce_only,
+        )
 
     def as_dict(self) -> dict:
         """Field name -> value (the relay's wire form, plus a signature)."""
@@ -176,8 +200,12 @@ class Order:
 def order_typed_data(order: Order, chain_id: int, exchange: str) -> dict:
     msg = {f["name"]: getattr(order, f["name"]) for f in ORDER_FIELDS}
     msg["trader"] = to_checksum_address(order.trader)
-    return {"types": ORDER_TYPES, "primaryType": "Order", "domain": domain(ORDER_DOMAIN_NAME, chain_id, exchange),
-            "message": msg}
+    return {
+        "types": ORDER_TYPES,
+        "primaryType": "Order",
+        "domain": domain(ORDER_DOMAIN_NAME, chain_id, exchange),
+        "message": msg,
+    }
 
 
 def order_digest(order: Order, chain_id: int, exchange: str) -> bytes:
@@ -215,24 +243,32 @@ def check_report(feed_ids: Sequence[bytes | str], prices: Sequence[int], observe
     return feeds
 
 
-def report_struct_hash(feed_ids: Sequence[bytes | str], prices: Sequence[int], observed_at: int,
-                       check: bool = True) -> bytes:
+def report_struct_hash(
+    feed_ids: Sequence[bytes | str], prices: Sequence[int], observed_at: int, check: bool = True
+) -> bytes:
     """hashStruct(Report). ``check=False`` hashes rows the Oracle will refuse (duplicates, length
     mismatch), for tests that show it refusing them."""
     feeds = check_report(feed_ids, prices, observed_at) if check else [feed_bytes(f) for f in feed_ids]
-    return keccak(REPORT_TYPEHASH + keccak(b"".join(feeds)) + keccak(b"".join(_i256(p) for p in prices))
-                  + _u256(observed_at))
+    return keccak(
+        REPORT_TYPEHASH + keccak(b"".join(feeds)) + keccak(b"".join(_i256(p) for p in prices)) + _u256(observed_at)
+    )
 
 
-def report_typed_data(feed_ids: Sequence[bytes | str], prices: Sequence[int], observed_at: int, chain_id: int,
-                      oracle: str) -> dict:
+def report_typed_data(
+    feed_ids: Sequence[bytes | str], prices: Sequence[int], observed_at: int, chain_id: int, oracle: str
+) -> dict:
     feeds = check_report(feed_ids, prices, observed_at)
-    return {"types": REPORT_TYPES, "primaryType": "Report", "domain": domain(REPORT_DOMAIN_NAME, chain_id, oracle),
-            "message": {"feed_ids": feeds, "prices": list(prices), "observed_at": observed_at}}
+    return {
+        "types": REPORT_TYPES,
+        "primaryType": "Report",
+        "domain": domain(REPORT_DOMAIN_NAME, chain_id, oracle),
+        "message": {"feed_ids": feeds, "prices": list(prices), "observed_at": observed_at},
+    }
 
 
-def report_digest(feed_ids: Sequence[bytes | str], prices: Sequence[int], observed_at: int, chain_id: int,
-                  oracle: str) -> bytes:
+def report_digest(
+    feed_ids: Sequence[bytes | str], prices: Sequence[int], observed_at: int, chain_id: int, oracle: str
+) -> bytes:
     """The 32-byte digest ``Oracle.submit`` recovers each reporter from."""
     return digest(report_domain_separator(chain_id, oracle), report_struct_hash(feed_ids, prices, observed_at))
 
@@ -280,8 +316,11 @@ def recover(digest_: bytes, signature: bytes) -> str | None:
 
 def recover_report_signer(feed_ids, prices, observed_at, chain_id, oracle, signature: str | bytes) -> str:
     """The reporter the Oracle's ecrecover finds for this row (ValueError if it refuses the signature)."""
-    sig = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature) if isinstance(signature, str) \
+    sig = (
+        bytes.fromhex(signature[2:] if signature.startswith("0x") else signature)
+        if isinstance(signature, str)
         else bytes(signature)
+    )
     who = recover(report_digest(feed_ids, prices, observed_at, chain_id, oracle), sig)
     if who is None:
         raise ValueError("signature is not a 65-byte low-s ECDSA signature the Oracle accepts")

@@ -4,6 +4,7 @@ One base, :class:`ComputeSpreadError`; each subclass also inherits the builtin i
 (``ValueError`` for bad input), so ``except ValueError`` keeps working. ``sdk.errors`` re-exports
 these as part of the SDK's error hierarchy, so an SDK user catches them under the same names.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -5,6 +5,7 @@ the insolvent path (close-out or flag for ADL) and ``deleverage``'s ranking of c
 
 Units as in :mod:`core.margin`: thousandths, base units, base units per unit, bps.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -112,8 +113,15 @@ class Lot:
     min_quantity: int
 
 
-def liquidate(collateral: int, legs: Mapping[int, Leg], market_id: int, quantity: int, lot: Lot,
-              params: LiquidationParams, fund: int) -> Outcome:
+def liquidate(
+    collateral: int,
+    legs: Mapping[int, Leg],
+    market_id: int,
+    quantity: int,
+    lot: Lot,
+    params: LiquidationParams,
+    fund: int,
+) -> Outcome:
     """What ``Clearinghouse.liquidate(account, market_id, quantity)`` does to an account with
     ``collateral`` and ``legs`` (market id -> Leg): the size taken, the price, the penalty and the
     reward. ValueError with the contract's reason when it would revert (the liquidator's own
@@ -138,8 +146,9 @@ def liquidate(collateral: int, legs: Mapping[int, Leg], market_id: int, quantity
         return Outcome(abs(q0), price, 0, params.paid(abs(q0), price, fund, 0, cap), False)
     u = mm_per_unit(leg.risk.mm_fixed, leg.risk.mm_rate_bps, leg.mark)
     pu = params.penalty_per_unit(u, price)
-    size = partial_size(abs(q0), quantity, s.maintenance, s.equity - s.stale_margin, u, pu, lot.quantity_step,
-                        lot.min_quantity)
+    size = partial_size(
+        abs(q0), quantity, s.maintenance, s.equity - s.stale_margin, u, pu, lot.quantity_step, lot.min_quantity
+    )
     if size <= 0:
         raise ValueError("zero quantity")
     x = -size if q0 > 0 else size
@@ -171,8 +180,9 @@ class Counterparty:
     score: int
 
 
-def rank_counterparties(account_q: int, holders: list[tuple[str, int, int, int]], mark: int, shortfall: int,
-                        limit: int = MAX_ADL_BATCH) -> list[Counterparty]:
+def rank_counterparties(
+    account_q: int, holders: list[tuple[str, int, int, int]], mark: int, shortfall: int, limit: int = MAX_ADL_BATCH
+) -> list[Counterparty]:
     """The counterparties to pass to ``deleverage``: solvent opposite positions in profit, ranked by
     non-increasing profit x leverage (ties by address, so the order is deterministic), cut as
     soon as their give-up (at most their profit on the part closed against them) covers the

@@ -10,6 +10,7 @@ signer must not take on trust: each market's spec validates, hashes to the liste
 ids derived from that symbol. Otherwise a reporter would sign prices for feeds whose meaning
 differs from what traders see on chain, so it fails loudly.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,15 @@ class MarketEntry:
 def market_entry(market_id: int, spec: dict[str, Any]) -> dict[str, Any]:
     """The manifest entry of a market: id, symbol, kind, spec, spec_hash and feed ids (0x hex)."""
     sym = symbol(spec)
-    return {"id": int(market_id), "symbol": sym, "kind": spec["kind"], "spec": spec, "spec_hash": spec_hash(spec),
-            "mark_feed": feed_hex(mark_feed(sym)), "settlement_feed": feed_hex(settlement_feed(sym))}
+    return {
+        "id": int(market_id),
+        "symbol": sym,
+        "kind": spec["kind"],
+        "spec": spec,
+        "spec_hash": spec_hash(spec),
+        "mark_feed": feed_hex(mark_feed(sym)),
+        "settlement_feed": feed_hex(settlement_feed(sym)),
+    }
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,7 @@ class Manifest:
     data: dict[str, Any]
 
     @classmethod
-    def load(cls, path: str | Path, required: tuple[str, ...] = REQUIRED_CONTRACTS) -> "Manifest":
+    def load(cls, path: str | Path, required: tuple[str, ...] = REQUIRED_CONTRACTS) -> Manifest:
         """Read and structurally check a manifest; ``required`` names the contracts it must hold."""
         p = Path(path)
         try:
@@ -72,8 +80,9 @@ class Manifest:
         return cls.parse(data, p, required)
 
     @classmethod
-    def parse(cls, data: Any, path: str | Path = "<manifest>",
-              required: tuple[str, ...] = REQUIRED_CONTRACTS) -> "Manifest":
+    def parse(
+        cls, data: Any, path: str | Path = "<manifest>", required: tuple[str, ...] = REQUIRED_CONTRACTS
+    ) -> Manifest:
         p = Path(path)
         if not isinstance(data, dict):
             raise ManifestError(f"{p}: a manifest is a JSON object")
@@ -135,7 +144,7 @@ class Manifest:
         ``w3`` is the caller's ``Web3``: the core itself never talks to a node."""
         return w3.eth.contract(address=self.address(name), abi=self.abi(name))
 
-    def verified(self) -> "Manifest":
+    def verified(self) -> Manifest:
         """This manifest, after checking the Oracle address and every market entry (:class:`ManifestError`)."""
         self.oracle  # noqa: B018 - the lookup is the check
         self.entries  # noqa: B018
@@ -157,12 +166,23 @@ class Manifest:
             for key in ("symbol", "kind", "spec_hash", "mark_feed", "settlement_feed"):
                 got = m.get(key)
                 if not isinstance(got, str) or got.lower() != expected[key].lower():
-                    raise ManifestError(f"{where} (id {m['id']}): {key} is {got!r}, but the spec gives "
-                                        f"{expected[key]!r} (build entries with core.manifest.market_entry)")
+                    raise ManifestError(
+                        f"{where} (id {m['id']}): {key} is {got!r}, but the spec gives "
+                        f"{expected[key]!r} (build entries with core.manifest.market_entry)"
+                    )
             if expected["id"] in ids or expected["symbol"] in symbols:
                 raise ManifestError(f"{where}: duplicate market id {expected['id']} or symbol {expected['symbol']}")
             ids.add(expected["id"])
             symbols.add(expected["symbol"])
-            out.append(MarketEntry(expected["id"], expected["symbol"], expected["kind"], spec, expected["spec_hash"],
-                                   mark_feed(expected["symbol"]), settlement_feed(expected["symbol"])))
+            out.append(
+                MarketEntry(
+                    expected["id"],
+                    expected["symbol"],
+                    expected["kind"],
+                    spec,
+                    expected["spec_hash"],
+                    mark_feed(expected["symbol"]),
+                    settlement_feed(expected["symbol"]),
+                )
+            )
         return tuple(out)

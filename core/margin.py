@@ -30,6 +30,7 @@ Three forms of the same rule:
   the relay applies to resting orders and the SDK applies before it posts one, so both say the
   same thing about the same book.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -257,10 +258,20 @@ class MarketVector:
     min_quantity: np.ndarray | None = None  # thousandths (None: 0)
 
     @classmethod
-    def empty(cls, market_ids: list[int]) -> "MarketVector":
+    def empty(cls, market_ids: list[int]) -> MarketVector:
         n = len(market_ids)
-        return cls(list(market_ids), np.zeros(n), np.zeros(n, bool), np.zeros(n), np.zeros(n), np.zeros(n, bool),
-                   np.zeros(n, bool), np.ones(n), np.ones(n), np.zeros(n))
+        return cls(
+            list(market_ids),
+            np.zeros(n),
+            np.zeros(n, bool),
+            np.zeros(n),
+            np.zeros(n),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.ones(n),
+            np.ones(n),
+            np.zeros(n),
+        )
 
     def tick(self, j: int) -> int:
         return 1 if self.price_tick is None else max(int(self.price_tick[j]), 1)
@@ -291,8 +302,9 @@ _EXACT = 2.0**53  # float64 holds every integer below this exactly
 _U = 2.0**-53  # float64 unit roundoff
 
 
-def screen(qty: np.ndarray, open_notional: np.ndarray, collateral: np.ndarray, mv: MarketVector,
-           tolerance: float = 0.0) -> ScanResult:
+def screen(
+    qty: np.ndarray, open_notional: np.ndarray, collateral: np.ndarray, mv: MarketVector, tolerance: float = 0.0
+) -> ScanResult:
     """:func:`summarise` / ``_unhealthy`` for every account at once, in float64.
 
     Conservative by construction, with this bound (base units, per account):
@@ -320,8 +332,11 @@ def screen(qty: np.ndarray, open_notional: np.ndarray, collateral: np.ndarray, m
     prod = qty * mark
     # only open positions count (the contract walks the account's open markets)
     equity = coll + np.where(held, np.floor(prod / QUANTITY_SCALE) - on, 0.0).sum(axis=1)
-    per_unit = np.where(mv.settled, 0.0, np.asarray(mv.mm_fixed, dtype=float) * BPS
-                        + np.asarray(mv.mm_rate_bps, dtype=float) * np.abs(mark))
+    per_unit = np.where(
+        mv.settled,
+        0.0,
+        np.asarray(mv.mm_fixed, dtype=float) * BPS + np.asarray(mv.mm_rate_bps, dtype=float) * np.abs(mark),
+    )
     mprod = np.abs(qty) * per_unit
     mm_cell = np.ceil(mprod / (QUANTITY_SCALE * BPS))
     mm = mm_cell.sum(axis=1)
@@ -370,9 +385,9 @@ class Resting(NamedTuple):
 def order_need(is_buy: bool, quantity: int, price: int, m: OrderMarket, fee_bps: int) -> int:
     """Free margin (base units) a fill of ``quantity`` at ``price`` may consume, conservatively:
 
-        IM of the size                            ceil(q * (im_fixed * 1e4 + im_rate_bps * max(|price|, |mark|)) / 1e7)
-      + what the fill loses against the mark      ceil(max(0, price - mark for a buy, mark - price for a sell) * q / 1000)
-      + the fee at the higher of maker and taker  ceil(|q * price| * fee_bps / 1e7)
+      IM of the size                            ceil(q * (im_fixed * 1e4 + im_rate_bps * max(|price|, |mark|)) / 1e7)
+    + what the fill loses against the mark      ceil(max(0, price - mark for a buy, mark - price for a sell) * q / 1000)
+    + the fee at the higher of maker and taker  ceil(|q * price| * fee_bps / 1e7)
     """
     if quantity <= 0:
         return 0
@@ -385,8 +400,9 @@ def order_need(is_buy: bool, quantity: int, price: int, m: OrderMarket, fee_bps:
     return im + adverse + fee
 
 
-def reserved(rows: Iterable[Resting | tuple[int, bool, int, int]], markets: Mapping[int, OrderMarket],
-             fee_bps: int) -> int:
+def reserved(
+    rows: Iterable[Resting | tuple[int, bool, int, int]], markets: Mapping[int, OrderMarket], fee_bps: int
+) -> int:
     """Margin reserved by resting orders: per market the larger of the buy side's and the sell
     side's summed :func:`order_need` (only one side can grow the position), summed over markets.
     Rows in markets missing from ``markets`` (unlisted) reserve nothing."""
@@ -415,8 +431,13 @@ class Reservation(NamedTuple):
         return max(0, self.need - self.free)
 
 
-def reservation(free: int, resting: Iterable[Resting | tuple[int, bool, int, int]], new: Resting | None,
-                markets: Mapping[int, OrderMarket], fee_bps: int) -> Reservation:
+def reservation(
+    free: int,
+    resting: Iterable[Resting | tuple[int, bool, int, int]],
+    new: Resting | None,
+    markets: Mapping[int, OrderMarket],
+    fee_bps: int,
+) -> Reservation:
     """Whether the account's free margin (equity - IM) carries its resting orders plus ``new``
     (None: the resting ones alone), every one fully filled at its limit. The relay refuses an
     order for which this is not ``ok``; the SDK asks the same before it posts one."""

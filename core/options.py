@@ -7,6 +7,7 @@ Each console script (``cspread-relay``, ``cspread-reporter``, ``cspread-pusher``
 beats the tool's own default. Old spellings (``--rpc``, ``--relay``, ``--oracle``) still parse,
 hidden from ``--help``, and print a one-line deprecation notice.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,14 +26,17 @@ class Option:
     aliases: tuple[str, ...] = ()
 
 
-SHARED: dict[str, Option] = {o.flag: o for o in (
-    Option("--manifest", "CSPREAD_MANIFEST", "deployment manifest (deployments/<chain_id>.json)"),
-    Option("--rpc-url", "CSPREAD_RPC_URL", "JSON-RPC URL of the chain", aliases=("--rpc",)),
-    Option("--port", "CSPREAD_PORT", "TCP port to serve on", type=int),
-    Option("--db", "CSPREAD_DB", "database: an SQLAlchemy URL or an SQLite file path"),
-    Option("--key-env", "CSPREAD_KEY_ENV", "name of the env var holding the signing key (hex), never the key"),
-    Option("--relay-url", "CSPREAD_RELAY_URL", "order relay URL", aliases=("--relay",)),
-)}
+SHARED: dict[str, Option] = {
+    o.flag: o
+    for o in (
+        Option("--manifest", "CSPREAD_MANIFEST", "deployment manifest (deployments/<chain_id>.json)"),
+        Option("--rpc-url", "CSPREAD_RPC_URL", "JSON-RPC URL of the chain", aliases=("--rpc",)),
+        Option("--port", "CSPREAD_PORT", "TCP port to serve on", type=int),
+        Option("--db", "CSPREAD_DB", "database: an SQLAlchemy URL or an SQLite file path"),
+        Option("--key-env", "CSPREAD_KEY_ENV", "name of the env var holding the signing key (hex), never the key"),
+        Option("--relay-url", "CSPREAD_RELAY_URL", "order relay URL", aliases=("--relay",)),
+    )
+}
 #: where the vendored real price data (data/*.csv.gz) live when the package is installed (no checkout)
 DATA_DIR_ENV = "CSPREAD_DATA_DIR"
 #: ``--once``: a flag, so its variable is a boolean ("1"/"true"/"yes" = on)
@@ -62,8 +66,14 @@ def _env_value(opt: Option, env: dict[str, str]):
         raise SystemExit(f"error: ${opt.env}={raw!r} is not a valid {opt.type.__name__}") from None
 
 
-def add_shared(p: argparse.ArgumentParser, *flags: str, once: bool = False, defaults: dict | None = None,
-               helps: dict | None = None, env: dict[str, str] | None = None) -> None:
+def add_shared(
+    p: argparse.ArgumentParser,
+    *flags: str,
+    once: bool = False,
+    defaults: dict | None = None,
+    helps: dict | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
     """Add the named shared options to `p`: default from the env var, else from `defaults`.
     `helps` overrides the generic help text per flag (what the option means for this tool)."""
     env = os.environ if env is None else env
@@ -73,15 +83,24 @@ def add_shared(p: argparse.ArgumentParser, *flags: str, once: bool = False, defa
         value = _env_value(opt, env)
         default = value if value is not None else defaults.get(flag)
         shown = f" [env {opt.env}" + (f"; default {default}" if default is not None else "") + "]"
-        p.add_argument(flag, type=opt.type, default=default, help=helps.get(flag, opt.help) + shown,
-                       metavar=flag.lstrip("-").replace("-", "_").upper())
+        p.add_argument(
+            flag,
+            type=opt.type,
+            default=default,
+            help=helps.get(flag, opt.help) + shown,
+            metavar=flag.lstrip("-").replace("-", "_").upper(),
+        )
         dest = flag.lstrip("-").replace("-", "_")
         for alias in opt.aliases:
             p.add_argument(alias, dest=dest, type=opt.type, action=_Deprecated, new_flag=flag, help=argparse.SUPPRESS)
     if once:
         on = str(env.get(ONCE_ENV, "")).strip().lower() in _TRUE
-        p.add_argument("--once", action="store_true", default=on,
-                       help=f"do one round and exit (cron, smoke tests) [env {ONCE_ENV}]")
+        p.add_argument(
+            "--once",
+            action="store_true",
+            default=on,
+            help=f"do one round and exit (cron, smoke tests) [env {ONCE_ENV}]",
+        )
 
 
 def require(p: argparse.ArgumentParser, args: argparse.Namespace, *flags: str) -> None:

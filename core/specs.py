@@ -42,18 +42,32 @@ class SpecError(ValueError):
 # --------------------------------------------------------------------------- construction
 
 
-def power_spec(iso: str, node: str, market: str, profile: str, delivery_start: int, delivery_end: int,
-               tz: str | None = None) -> dict[str, Any]:
+def power_spec(
+    iso: str, node: str, market: str, profile: str, delivery_start: int, delivery_end: int, tz: str | None = None
+) -> dict[str, Any]:
     """A validated POWER spec; ``tz`` defaults to the ISO's prevailing zone."""
-    spec = {"kind": "POWER", "iso": iso, "node": node, "market": market, "profile": profile,
-            "delivery_start": int(delivery_start), "delivery_end": int(delivery_end), "tz": tz or ISO_TZ.get(iso, "")}
+    spec = {
+        "kind": "POWER",
+        "iso": iso,
+        "node": node,
+        "market": market,
+        "profile": profile,
+        "delivery_start": int(delivery_start),
+        "delivery_end": int(delivery_end),
+        "tz": tz or ISO_TZ.get(iso, ""),
+    }
     validate_spec(spec)
     return spec
 
 
 def compute_spec(gpu: str, delivery_start: int, delivery_end: int, region: str = GLOBAL_REGION) -> dict[str, Any]:
-    spec = {"kind": "COMPUTE", "gpu": gpu, "region": region,
-            "delivery_start": int(delivery_start), "delivery_end": int(delivery_end)}
+    spec = {
+        "kind": "COMPUTE",
+        "gpu": gpu,
+        "region": region,
+        "delivery_start": int(delivery_start),
+        "delivery_end": int(delivery_end),
+    }
     validate_spec(spec)
     return spec
 
@@ -76,8 +90,10 @@ def day_window(day: dt.date, tz: str) -> tuple[int, int]:
     """[start, end) of a local calendar day (23 or 25 hours on DST days)."""
     z = ZoneInfo(tz)
     nxt = day + dt.timedelta(days=1)
-    return (int(dt.datetime(day.year, day.month, day.day, tzinfo=z).timestamp()),
-            int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=z).timestamp()))
+    return (
+        int(dt.datetime(day.year, day.month, day.day, tzinfo=z).timestamp()),
+        int(dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=z).timestamp()),
+    )
 
 
 # --------------------------------------------------------------------------- validation
@@ -137,8 +153,10 @@ def _validate_power(spec: dict, path: str) -> None:
         _fail(path, f"tz for {spec['iso']} must be {ISO_TZ[spec['iso']]!r} (its prevailing time), got {tz!r}")
     if spec["profile"] in ("PEAK", "OFFPEAK") and spec["iso"] not in PEAK_BLOCKS:
         # PEAK means the ISO's own block: an ISO without a row in the table has no PEAK
-        _fail(path, f"{spec['profile']} needs an ISO with a defined peak block ({', '.join(PEAK_BLOCKS)}), "
-                    f"got {spec['iso']!r}")
+        _fail(
+            path,
+            f"{spec['profile']} needs an ISO with a defined peak block ({', '.join(PEAK_BLOCKS)}), got {spec['iso']!r}",
+        )
     _check_window(spec, path)
     if spec["profile"] == "HOURLY" and spec["delivery_end"] - spec["delivery_start"] != 3600:
         _fail(path, "an HOURLY profile needs a one-hour window (delivery_end - delivery_start == 3600)")
@@ -172,7 +190,7 @@ def validate_spec(spec: Any, _path: str = "") -> None:
         validate_spec(spec["power"], _path + ".power")
         m = spec["mwh_per_gpu_hour"]
         if not isinstance(m, str) or not _DECIMAL.match(m):
-            _fail(_path, f"mwh_per_gpu_hour must be a plain decimal string such as \"0.0012\", got {m!r}")
+            _fail(_path, f'mwh_per_gpu_hour must be a plain decimal string such as "0.0012", got {m!r}')
         try:
             val = Decimal(m)
         except InvalidOperation:  # pragma: no cover - regex already guards

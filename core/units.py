@@ -22,11 +22,12 @@ Rounding never favours a user against the protocol:
     * fees and margin requirements round UP (as the contracts do), valuations DOWN;
     * settlement values are exact rational means rounded once, half-to-even (:func:`div_half_even`).
 """
+
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from numbers import Integral
-from typing import Literal, Protocol, Union
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -43,7 +44,7 @@ INT256_MIN, INT256_MAX = -(2**255), 2**255 - 1
 UINT256_MAX = 2**256 - 1
 PRICE_QUANTUM = Decimal(1).scaleb(-USDC_DECIMALS)  # 1 base unit in USD
 
-Number = Union[Decimal, int, str]
+Number = Decimal | int | str
 Side = Literal["buy", "sell"]
 Rounding = Literal["exact", "down", "up", "half_even"]
 
@@ -68,8 +69,10 @@ def to_decimal(value: Number, what: str = "amount", *, floats: bool = False) -> 
     Floats are refused unless ``floats=True`` names a statistic, which then goes through its
     shortest repr (``0.1`` -> ``Decimal("0.1")``, not the binary ``0.1000000000000000055...``)."""
     if isinstance(value, bool) or (isinstance(value, (float, np.floating)) and not floats):
-        raise InvalidAmount(f"{what} {value!r} is a {type(value).__name__}; pass a Decimal, int or str "
-                            f"(e.g. Decimal('{value}')) so no precision is lost")
+        raise InvalidAmount(
+            f"{what} {value!r} is a {type(value).__name__}; pass a Decimal, int or str "
+            f"(e.g. Decimal('{value}')) so no precision is lost"
+        )
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, Integral):
@@ -197,8 +200,10 @@ def price_to_units(market: MarketUnits, price: Number, side: Side | None = None)
         ticks = d.scaleb(USDC_DECIMALS) / tick
     if side is None:
         if ticks != ticks.to_integral_value():
-            raise InvalidOrder(f"price {d} USD is not on {market.symbol}'s tick of {base_to_usd(tick)} USD; "
-                               f"use round_price(market, price, side)")
+            raise InvalidOrder(
+                f"price {d} USD is not on {market.symbol}'s tick of {base_to_usd(tick)} USD; "
+                f"use round_price(market, price, side)"
+            )
         n = int(ticks)
     else:
         n = int(ticks.to_integral_value(rounding=ROUND_FLOOR if _check_side(side) == "buy" else ROUND_CEILING))
@@ -228,7 +233,9 @@ def quantity_to_step(market: MarketUnits, quantity: Number, exact: bool = False)
         raise BelowMinimum(
             f"quantity {d} (rounded down to the step: {units_to_quantity(units)}) is below {market.symbol}'s "
             f"minimum of {units_to_quantity(int(market.min_quantity))}; trade at least that much",
-            market_id=market.id, minimum=units_to_quantity(int(market.min_quantity)))
+            market_id=market.id,
+            minimum=units_to_quantity(int(market.min_quantity)),
+        )
     return units
 
 
@@ -244,7 +251,6 @@ def fee_units(quantity_units: int, price_units: int, fee_bps: int) -> int:
     """Exchange fee: bps of |notional|, rounded up (Exchange._fee)."""
     notional = abs(int(quantity_units) * int(price_units)) // QUANTITY_SCALE
     return ceil_div(notional * int(fee_bps), BPS)
-
 
 
 # ---------------------------------------------------------------- exact averages
@@ -282,8 +288,9 @@ def exact_units(prices_usd: np.ndarray, scale: int = USD_SCALE) -> np.ndarray:
     u = np.rint(x * scale)
     if not np.all(np.abs(x * scale - u) < 1e-3):
         bad = x[np.abs(x * scale - u) >= 1e-3][:3]
-        raise InvalidAmount(f"prices {bad.tolist()} are not whole multiples of 1/{scale} USD; "
-                            "settlement arithmetic would not be exact")
+        raise InvalidAmount(
+            f"prices {bad.tolist()} are not whole multiples of 1/{scale} USD; settlement arithmetic would not be exact"
+        )
     return u.astype(np.int64)
 
 

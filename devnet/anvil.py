@@ -7,6 +7,7 @@ checkout to run it in, so the package carries the ape project it needs (``devnet
 ape-config.yaml, contracts/, markets/, the deploy script) and :func:`project_dir` copies it
 to a writable directory ($CSPREAD_HOME) once per content hash, where ape compiles and runs it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the deploy's ape project as package data (in a checkout: symlinks to the files at the root)
 PROJECT_DATA = Path(__file__).resolve().parent / "project"
 #: the source checkout this code runs from, or None when it runs from an installed package
-CHECKOUT: Path | None = ROOT if (ROOT / "ape-config.yaml").is_file() and (ROOT / "scripts" / "deploy.py").is_file() \
-    else None
+CHECKOUT: Path | None = (
+    ROOT if (ROOT / "ape-config.yaml").is_file() and (ROOT / "scripts" / "deploy.py").is_file() else None
+)
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
 
@@ -36,8 +38,9 @@ def _derive_keys(n: int = 20) -> list[str]:
     from eth_account import Account
 
     Account.enable_unaudited_hdwallet_features()
-    return ["0x" + Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.hex()
-            for i in range(n)]
+    return [
+        "0x" + Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key.hex() for i in range(n)
+    ]
 
 
 # anvil's standard accounts 0..19 (public test keys; never use them on a real network).
@@ -62,8 +65,10 @@ def anvil_binary() -> str:
         return str(local)
     found = shutil.which("anvil")
     if not found:
-        raise DevnetError("anvil not found: run `make setup` in a checkout (installs @foundry-rs/anvil into "
-                          "node_modules), or put anvil on PATH (npm install @foundry-rs/anvil, or foundryup)")
+        raise DevnetError(
+            "anvil not found: run `make setup` in a checkout (installs @foundry-rs/anvil into "
+            "node_modules), or put anvil on PATH (npm install @foundry-rs/anvil, or foundryup)"
+        )
     return found
 
 
@@ -78,8 +83,14 @@ def rpc(url: str, method: str, params: list | None = None, timeout: float = 10.0
 class Anvil:
     """anvil on a free port (or `port`), optionally starting at `timestamp` (unix s)."""
 
-    def __init__(self, port: int | None = None, timestamp: int | None = None, block_time: float | None = None,
-                 state: Path | None = None, log: Path | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        timestamp: int | None = None,
+        block_time: float | None = None,
+        state: Path | None = None,
+        log: Path | None = None,
+    ):
         self.port = port or free_port()
         self.timestamp = timestamp
         self.block_time = block_time
@@ -91,9 +102,20 @@ class Anvil:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> "Anvil":
-        cmd = [anvil_binary(), "--port", str(self.port), "--host", "127.0.0.1", "--mnemonic", ANVIL_MNEMONIC,
-               "--chain-id", "31337", "--accounts", str(len(ANVIL_KEYS))]
+    def start(self, timeout: float = 30.0) -> Anvil:
+        cmd = [
+            anvil_binary(),
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+            "--mnemonic",
+            ANVIL_MNEMONIC,
+            "--chain-id",
+            "31337",
+            "--accounts",
+            str(len(ANVIL_KEYS)),
+        ]
         if self.timestamp is not None:
             cmd += ["--timestamp", str(int(self.timestamp))]
         if self.block_time:
@@ -120,7 +142,7 @@ class Anvil:
         stop_group(self.proc)
         self.proc = None
 
-    def __enter__(self) -> "Anvil":
+    def __enter__(self) -> Anvil:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -171,8 +193,10 @@ def project_dir() -> Path:
         h.update(str(p.relative_to(PROJECT_DATA)).encode() + b"\0" + p.read_bytes() + b"\0")
     dest = home_dir() / f"project-{h.hexdigest()[:16]}"
     if _APE_SKIPPED_DIRS & set(dest.parts):
-        raise DevnetError(f"{dest}: ape compiles nothing below a directory named "
-                          f"{' or '.join(sorted(_APE_SKIPPED_DIRS & set(dest.parts)))}; set {HOME_ENV} elsewhere")
+        raise DevnetError(
+            f"{dest}: ape compiles nothing below a directory named "
+            f"{' or '.join(sorted(_APE_SKIPPED_DIRS & set(dest.parts)))}; set {HOME_ENV} elsewhere"
+        )
     if not (dest / "ape-config.yaml").is_file():
         # copy beside, then rename: a concurrent devnet sees either nothing or the whole project
         tmp = dest.with_name(f"{dest.name}.tmp-{os.getpid()}")
@@ -187,17 +211,26 @@ def project_dir() -> Path:
 
 #: `ape` by its console-script entry point, in this interpreter: works in a venv, from a wheel
 #: installed anywhere, and without the venv's bin on PATH
-_APE = ("import sys; from importlib.metadata import entry_points; sys.argv[0] = 'ape'; "
-        "sys.exit(entry_points(group='console_scripts', name='ape')[0].load()())")
+_APE = (
+    "import sys; from importlib.metadata import entry_points; sys.argv[0] = 'ape'; "
+    "sys.exit(entry_points(group='console_scripts', name='ape')[0].load()())"
+)
 
 
-def deploy(rpc_url: str, out: Path, markets: Path | None = None, timeout: float = 180.0,
-           extra_args: list[str] | tuple[str, ...] = (), compile_timeout: float = 900.0) -> dict:
+def deploy(
+    rpc_url: str,
+    out: Path,
+    markets: Path | None = None,
+    timeout: float = 180.0,
+    extra_args: list[str] | tuple[str, ...] = (),
+    compile_timeout: float = 900.0,
+) -> dict:
     """Run the real deploy script (`ape run deploy`) against `rpc_url`; return the manifest.
     `extra_args` go to the script as given (e.g. ["--timelock-delay", "3600"])."""
     if importlib.util.find_spec("ape") is None:
-        raise DevnetError("deploying needs eth-ape with its vyper and foundry plugins: "
-                          "pip install 'compute-spread[dev]'")
+        raise DevnetError(
+            "deploying needs eth-ape with its vyper and foundry plugins: pip install 'compute-spread[dev]'"
+        )
     project = project_dir()
     env = _ape_env()
     if CHECKOUT is None and not (project / COMPILED_MARK).exists():
@@ -205,9 +238,22 @@ def deploy(rpc_url: str, out: Path, markets: Path | None = None, timeout: float 
         # machine): its own step and deadline, so the deploy's timeout stays about deploying
         _ape(["compile"], project, env, compile_timeout, "compiling the contracts")
         (project / COMPILED_MARK).touch()
-    _ape(["run", "deploy", "--network", rpc_url, "--out", str(Path(out).resolve()),
-          *(["--markets", str(Path(markets).resolve())] if markets else []), *extra_args],
-         project, env, timeout, "deploy")
+    _ape(
+        [
+            "run",
+            "deploy",
+            "--network",
+            rpc_url,
+            "--out",
+            str(Path(out).resolve()),
+            *(["--markets", str(Path(markets).resolve())] if markets else []),
+            *extra_args,
+        ],
+        project,
+        env,
+        timeout,
+        "deploy",
+    )
     if not Path(out).exists():
         raise DevnetError(f"deploy wrote no manifest at {out}")
     return json.loads(Path(out).read_text())
@@ -225,8 +271,9 @@ def _ape_env() -> dict[str, str]:
 
 def _ape(args: list[str], project: Path, env: dict[str, str], timeout: float, what: str) -> None:
     try:
-        proc = subprocess.run([sys.executable, "-c", _APE, *args], cwd=project, capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-c", _APE, *args], cwd=project, capture_output=True, text=True, timeout=timeout, env=env
+        )
     except subprocess.TimeoutExpired:
         raise DevnetError(f"{what} did not finish within {timeout:.0f} s (in {project})") from None
     if proc.returncode != 0:

@@ -4,6 +4,7 @@ One place for what the devnet, the stack, the relay and the dashboard all need: 
 log file, wait until healthy, stop with SIGTERM then SIGKILL. Nothing else on the machine is
 touched.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
@@ -44,8 +45,9 @@ def http_ok(url: str, codes: tuple[int, ...] = (200,)) -> bool:
         return False
 
 
-def wait_until_healthy(proc: subprocess.Popen, healthy: Callable[[], bool], timeout: float, what: str,
-                       log_path: str | Path | None = None) -> None:
+def wait_until_healthy(
+    proc: subprocess.Popen, healthy: Callable[[], bool], timeout: float, what: str, log_path: str | Path | None = None
+) -> None:
     """Poll `healthy()` until True; raise RuntimeError if `proc` exits or `timeout` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -63,8 +65,14 @@ class ServiceProcess:
     name = "service"
     health_path = "/health"
 
-    def __init__(self, cmd: list[str], port: int, env: dict[str, str] | None = None,
-                 log_path: str | Path | None = None, cwd: str | Path | None = None):
+    def __init__(
+        self,
+        cmd: list[str],
+        port: int,
+        env: dict[str, str] | None = None,
+        log_path: str | Path | None = None,
+        cwd: str | Path | None = None,
+    ):
         self.cmd, self.port, self.cwd = cmd, port, cwd
         self.url = f"http://127.0.0.1:{port}"
         self.env = dict(os.environ if env is None else env)
@@ -73,11 +81,13 @@ class ServiceProcess:
 
     def start(self, timeout: float = 30.0):
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.cmd, env=self.env, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
-            wait_until_healthy(self.proc, lambda: http_ok(self.url + self.health_path), timeout, self.name,
-                               self.log_path)
+            wait_until_healthy(
+                self.proc, lambda: http_ok(self.url + self.health_path), timeout, self.name, self.log_path
+            )
         except RuntimeError:
             self.stop()
             raise
@@ -99,11 +109,32 @@ class RelayProcess(ServiceProcess):
 
     name = "relay"
 
-    def __init__(self, manifest: str, rpc: str, db: str, port: int | None = None, match_key: str | None = None,
-                 log_path: str | None = None, extra_env: dict | None = None):
+    def __init__(
+        self,
+        manifest: str,
+        rpc: str,
+        db: str,
+        port: int | None = None,
+        match_key: str | None = None,
+        log_path: str | None = None,
+        extra_env: dict | None = None,
+    ):
         port = port or free_port()
-        cmd = [sys.executable, "-m", "relay.service", "--manifest", str(manifest), "--rpc-url", rpc,
-               "--port", str(port), "--db", str(db), "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "relay.service",
+            "--manifest",
+            str(manifest),
+            "--rpc-url",
+            rpc,
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+            "--log-level",
+            "warning",
+        ]
         env = dict(os.environ, **(extra_env or {}))
         if match_key:
             cmd.append("--match")

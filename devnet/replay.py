@@ -5,6 +5,7 @@ A devnet started at wall-clock time (2026...) lies outside all of them, so the r
 chain time onto data time with per-dataset offsets (CSPREAD_ORACLE_REPLAY_OFFSETS); this
 module picks them. No price is shifted or invented: only the clock is.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,12 +14,11 @@ import json
 # the vendored data sets (data/SOURCES.md): [first, last) instant a replayed "now" may map to, and where
 # to map it when the chain clock is outside (ERCOT: the same calendar date in 2021; others: a fixed day)
 _DATA = {
-    "ERCOT": (dt.datetime(2021, 1, 8, tzinfo=dt.timezone.utc), dt.datetime(2022, 12, 1, tzinfo=dt.timezone.utc)),
-    "PJM": (dt.datetime(2025, 5, 8, tzinfo=dt.timezone.utc), dt.datetime(2025, 7, 31, tzinfo=dt.timezone.utc)),
-    "GPU": (dt.datetime(2025, 10, 26, tzinfo=dt.timezone.utc), dt.datetime(2025, 11, 16, tzinfo=dt.timezone.utc)),
+    "ERCOT": (dt.datetime(2021, 1, 8, tzinfo=dt.UTC), dt.datetime(2022, 12, 1, tzinfo=dt.UTC)),
+    "PJM": (dt.datetime(2025, 5, 8, tzinfo=dt.UTC), dt.datetime(2025, 7, 31, tzinfo=dt.UTC)),
+    "GPU": (dt.datetime(2025, 10, 26, tzinfo=dt.UTC), dt.datetime(2025, 11, 16, tzinfo=dt.UTC)),
 }
-_ANCHOR = {"PJM": dt.datetime(2025, 7, 10, tzinfo=dt.timezone.utc),
-           "GPU": dt.datetime(2025, 11, 9, tzinfo=dt.timezone.utc)}
+_ANCHOR = {"PJM": dt.datetime(2025, 7, 10, tzinfo=dt.UTC), "GPU": dt.datetime(2025, 11, 9, tzinfo=dt.UTC)}
 
 
 def replay_offsets(chain_now: int) -> dict[str, int]:
@@ -26,7 +26,7 @@ def replay_offsets(chain_now: int) -> dict[str, int]:
     the chain's start time: 0 where the clock already lies inside a data set, else a shift.
     ERCOT moves by whole years (same calendar date and hour in 2021), PJM to 2025-07-10 and the
     GPU quotes to 2025-11-09 (they span only 2025-10-19..11-16: marks last ~1 week of chain time)."""
-    now = dt.datetime.fromtimestamp(chain_now, dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = dt.datetime.fromtimestamp(chain_now, dt.UTC).replace(minute=0, second=0, microsecond=0)
     hour = int(now.timestamp())
     out = {}
     for name, (lo, hi) in _DATA.items():

@@ -20,22 +20,33 @@ settings cannot leak into a devnet); pass reporter settings explicitly with ``or
 Without replay settings there, the reporters replay the real data period matching the
 chain's start time (`devnet.replay.replay_env`), so a devnet started today has live marks.
 """
+
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from core import units as u
-from devnet.anvil import ANVIL_KEYS, CHECKOUT, Anvil, DevnetError, deploy, free_port, rpc
 from core.options import DATA_DIR_ENV
+from devnet.anvil import ANVIL_KEYS, CHECKOUT, Anvil, DevnetError, deploy, free_port, rpc
 from devnet.processes import http_ok, stop_group
 from devnet.replay import replay_env
-ROLE_INDEX = {"owner": 0, "reporter1": 1, "reporter2": 2, "reporter3": 3, "pusher": 4, "liquidator": 5,
-              "settler": 6, "matcher": 7, "market_maker": 8}
+
+ROLE_INDEX = {
+    "owner": 0,
+    "reporter1": 1,
+    "reporter2": 2,
+    "reporter3": 3,
+    "pusher": 4,
+    "liquidator": 5,
+    "settler": 6,
+    "matcher": 7,
+    "market_maker": 8,
+}
 FIRST_USER = 9
 LIQUIDATOR_DEPOSIT_USD = 5_000_000
 MM_DEPOSIT_USD = 1_000_000
@@ -67,8 +78,10 @@ def resolve_data_dir(explicit: Path | None = None, oracle_env: dict[str, str] | 
 
     given = explicit or os.environ.get(DATA_DIR_ENV) or (oracle_env or {}).get("CSPREAD_ORACLE_DATA_DIR")
     path = Path(given).expanduser().resolve() if given else DEFAULT_DATA_DIR
-    how = (f"pass --data-dir DIR or set {DATA_DIR_ENV} to the directory holding the vendored data "
-           f"(data/ of a compute-spread checkout)")
+    how = (
+        f"pass --data-dir DIR or set {DATA_DIR_ENV} to the directory holding the vendored data "
+        f"(data/ of a compute-spread checkout)"
+    )
     if not path.is_dir():
         raise StackError(f"no price data directory at {path}: {how}")
     missing = [f for f in (GPU_FILE, *(f for files in POWER_FILES.values() for f in files)) if not (path / f).is_file()]
@@ -78,12 +91,25 @@ def resolve_data_dir(explicit: Path | None = None, oracle_env: dict[str, str] | 
 
 
 class Stack:
-    def __init__(self, workdir: Path, *, anvil_timestamp: int | None = None, markets: Path | None = None,
-                 reporters: int = 3, oracle_env: dict[str, str] | None = None, keepers: bool = True,
-                 relay: bool = True, market_maker: bool = True, mm_markets: list[int] | None = None,
-                 block_time: float | None = None, poll_interval: float = 0.2, mm_args: list[str] | None = None,
-                 mm_deposit_usd: int = MM_DEPOSIT_USD, liquidator_deposit_usd: int = LIQUIDATOR_DEPOSIT_USD,
-                 data_dir: Path | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        anvil_timestamp: int | None = None,
+        markets: Path | None = None,
+        reporters: int = 3,
+        oracle_env: dict[str, str] | None = None,
+        keepers: bool = True,
+        relay: bool = True,
+        market_maker: bool = True,
+        mm_markets: list[int] | None = None,
+        block_time: float | None = None,
+        poll_interval: float = 0.2,
+        mm_args: list[str] | None = None,
+        mm_deposit_usd: int = MM_DEPOSIT_USD,
+        liquidator_deposit_usd: int = LIQUIDATOR_DEPOSIT_USD,
+        data_dir: Path | None = None,
+    ):
         if not 1 <= reporters <= 3:
             raise ValueError("reporters must be 1..3 (the deploy registers anvil accounts 1-3, quorum 2)")
         if market_maker and not relay:
@@ -122,7 +148,7 @@ class Stack:
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.oracle_env["CSPREAD_ORACLE_DATA_DIR"] = str(resolve_data_dir(self.data_dir, self.oracle_env))
         try:
@@ -151,7 +177,7 @@ class Stack:
         if self.anvil is not None:
             self.anvil.stop()
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -201,8 +227,9 @@ class Stack:
         """(mark base units, observed_at, fresh) from the Clearinghouse."""
         return tuple(self.contract("Clearinghouse").functions.mark(market_id).call())
 
-    def wait_until(self, cond: Callable[[], object], timeout: float = 30.0, interval: float = 0.2,
-                   what: str = "condition"):
+    def wait_until(
+        self, cond: Callable[[], object], timeout: float = 30.0, interval: float = 0.2, what: str = "condition"
+    ):
         deadline = time.monotonic() + timeout
         while True:
             v = cond()
@@ -237,8 +264,12 @@ class Stack:
         # checkout's when this code runs from one (then its node_modules/.bin too)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
         bins = [str(Path(sys.executable).parent)] + ([str(CHECKOUT / "node_modules" / ".bin")] if CHECKOUT else [])
-        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
-                   PATH=os.pathsep.join([*bins, env.get("PATH", "")]), **extra)
+        env.update(
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONUNBUFFERED="1",
+            PATH=os.pathsep.join([*bins, env.get("PATH", "")]),
+            **extra,
+        )
         if CHECKOUT is not None:
             env["PYTHONPATH"] = str(CHECKOUT)
         return env
@@ -246,7 +277,9 @@ class Stack:
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         out = open(self.log_path(name), "ab")
         try:
-            p = subprocess.Popen(cmd, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            p = subprocess.Popen(
+                cmd, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         finally:
             out.close()
         self.processes[name] = p
@@ -257,8 +290,9 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if p.poll() is not None:
-                raise StackError(f"{name} exited with {p.returncode} during start; log tail:\n"
-                                 f"{log_tail(self.log_path(name))}")
+                raise StackError(
+                    f"{name} exited with {p.returncode} during start; log tail:\n{log_tail(self.log_path(name))}"
+                )
             if check():
                 return
             time.sleep(0.2)
@@ -284,9 +318,25 @@ class Stack:
         name = f"reporter{i}"
         self.ports[name] = port
         env = self._child_env(REPORTER_KEY=self.keys[name], CSPREAD_ORACLE_LOG_LEVEL="warning", **self.oracle_env)
-        self._spawn(name, [sys.executable, "-m", "oracle.service", "--manifest", str(self.manifest_path),
-                           "--port", str(port), "--key-env", "REPORTER_KEY", "--rpc-url", self.rpc_url,
-                           "--clock", "chain"], env)
+        self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "oracle.service",
+                "--manifest",
+                str(self.manifest_path),
+                "--port",
+                str(port),
+                "--key-env",
+                "REPORTER_KEY",
+                "--rpc-url",
+                self.rpc_url,
+                "--clock",
+                "chain",
+            ],
+            env,
+        )
         self.reporter_urls.append(f"http://127.0.0.1:{port}")
 
     def _wait_reporters(self) -> None:
@@ -297,9 +347,24 @@ class Stack:
         port = free_port()
         self.ports[bot] = port
         env = self._child_env(CSPREAD_PRIVATE_KEY=self.keys[bot])
-        self._spawn(bot, [sys.executable, "-m", f"keepers.{bot}", "--rpc-url", self.rpc_url, "--manifest",
-                          str(self.manifest_path), "--metrics-port", str(port), "--poll-interval",
-                          str(self.poll_interval), *args], env)
+        self._spawn(
+            bot,
+            [
+                sys.executable,
+                "-m",
+                f"keepers.{bot}",
+                "--rpc-url",
+                self.rpc_url,
+                "--manifest",
+                str(self.manifest_path),
+                "--metrics-port",
+                str(port),
+                "--poll-interval",
+                str(self.poll_interval),
+                *args,
+            ],
+            env,
+        )
 
     def _start_keepers(self) -> None:
         self.fund("liquidator", self.liquidator_deposit_usd)  # it takes positions over: needs margin (docs/keepers.md)
@@ -313,9 +378,26 @@ class Stack:
         port = free_port()
         self.ports["relay"] = port
         env = self._child_env(CSPREAD_MATCHER_KEY=self.keys["matcher"])
-        self._spawn("relay", [sys.executable, "-m", "relay.service", "--manifest", str(self.manifest_path),
-                              "--rpc-url", self.rpc_url, "--port", str(port), "--db", str(self.workdir / "relay.db"),
-                              "--log-level", "warning", "--match"], env)
+        self._spawn(
+            "relay",
+            [
+                sys.executable,
+                "-m",
+                "relay.service",
+                "--manifest",
+                str(self.manifest_path),
+                "--rpc-url",
+                self.rpc_url,
+                "--port",
+                str(port),
+                "--db",
+                str(self.workdir / "relay.db"),
+                "--log-level",
+                "warning",
+                "--match",
+            ],
+            env,
+        )
         url = f"http://127.0.0.1:{port}"
         self._wait_healthy("relay", lambda: http_ok(url + "/health"), 60)
         self.relay_url = url
@@ -323,8 +405,14 @@ class Stack:
     def _start_market_maker(self) -> None:
         self.start_market_maker("market_maker", "market_maker", self.mm_markets, self.mm_args, self.mm_deposit_usd)
 
-    def start_market_maker(self, name: str, key: str, markets: list[int] | None = None,
-                           args: list[str] | None = None, deposit_usd: int = MM_DEPOSIT_USD) -> subprocess.Popen:
+    def start_market_maker(
+        self,
+        name: str,
+        key: str,
+        markets: list[int] | None = None,
+        args: list[str] | None = None,
+        deposit_usd: int = MM_DEPOSIT_USD,
+    ) -> subprocess.Popen:
         """Start (another) market-maker process quoting `markets` into the relay, with its own account
         (`key`: a role name such as "user11", or a hex key), funded with `deposit_usd` first. Extra
         args are `apps.marketmaker` flags (--size, --levels, --spread-bps, --max-position, ...).
@@ -336,8 +424,21 @@ class Stack:
         if deposit_usd:
             self.fund(key, deposit_usd)
         env = self._child_env(CSPREAD_MM_KEY=self.keys.get(key, key))
-        cmd = [sys.executable, "-m", "apps.marketmaker", "--manifest", str(self.manifest_path), "--rpc-url",
-               self.rpc_url, "--relay-url", self.relay_url, "--key-env", "CSPREAD_MM_KEY", "--interval", "1"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "apps.marketmaker",
+            "--manifest",
+            str(self.manifest_path),
+            "--rpc-url",
+            self.rpc_url,
+            "--relay-url",
+            self.relay_url,
+            "--key-env",
+            "CSPREAD_MM_KEY",
+            "--interval",
+            "1",
+        ]
         if markets:
             cmd += ["--markets", ",".join(str(m) for m in markets)]
         p = self._spawn(name, cmd + list(args or []), env)
@@ -368,5 +469,6 @@ class Stack:
             try:
                 sender.transact(fn)
             except TxFailed as e:
-                raise StackError(f"funding {who if who in self.keys else acct.address}: {fn.fn_name} "
-                                 f"reverted: {e.reason}") from None
+                raise StackError(
+                    f"funding {who if who in self.keys else acct.address}: {fn.fn_name} reverted: {e.reason}"
+                ) from None

@@ -1,4 +1,5 @@
 """Shared argument parsing for the examples: manifest, RPC and key from flags or env."""
+
 from __future__ import annotations
 
 import argparse

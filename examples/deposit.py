@@ -1,7 +1,8 @@
 """Fund a margin account: faucet (devnet), approve + deposit, then show the account.
 
-    python examples/deposit.py --key 0x... 5000
+python examples/deposit.py --key 0x... 5000
 """
+
 from decimal import Decimal
 
 from _common import parser, run
@@ -19,8 +20,10 @@ def main() -> None:
         c.faucet(a.amount)
     c.deposit(a.amount)  # approves the Clearinghouse first when needed
     acct = c.me()
-    print(f"{acct.address}: collateral {acct.collateral} USD, equity {acct.equity} USD, "
-          f"free {acct.free_collateral} USD, wallet {acct.wallet_balance} USD")
+    print(
+        f"{acct.address}: collateral {acct.collateral} USD, equity {acct.equity} USD, "
+        f"free {acct.free_collateral} USD, wallet {acct.wallet_balance} USD"
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 The plan (orders, limits, margin needed, fees, shortfall) prints before anything is sent;
 --execute signs the orders (and posts them to the relay with --relay).
 """
+
 from decimal import Decimal
 
 from _common import parser, run

@@ -4,6 +4,7 @@
 
 Without --taker-key the signed order is printed (post it to a relay, or give it to a taker).
 """
+
 import json
 from decimal import Decimal
 
@@ -22,8 +23,10 @@ def main() -> None:
     a = p.parse_args()
     maker = Client(a.manifest, a.rpc, private_key=a.key)
     m = maker.market(a.market)
-    print(f"{m.symbol}: mark {m.mark.price if m.mark else '-'} USD/{m.unit}, status {m.status.value}, "
-          f"tick {m.tick}, step {m.step}, min {m.min_size}")
+    print(
+        f"{m.symbol}: mark {m.mark.price if m.mark else '-'} USD/{m.unit}, status {m.status.value}, "
+        f"tick {m.tick}, step {m.step}, min {m.min_size}"
+    )
     order = maker.place_order(m.id, a.side, a.quantity, a.price)  # pre-flight: open, fresh, margin
     print(f"signed {order.order.side} {order.order.size} @ {order.order.limit} USD  hash {order.hash}")
     if not a.taker_key:
@@ -37,10 +40,14 @@ def main() -> None:
     for who, c in (("maker", maker), ("taker", taker)):
         acct = c.me()
         for pos in acct.positions:
-            print(f"{who}: {pos.side} {abs(pos.quantity)} {pos.symbol} entry {pos.entry_price} mark {pos.mark} "
-                  f"uPnL {pos.unrealised_pnl} liq {pos.liquidation_price}")
-        print(f"{who}: equity {acct.equity} USD, IM {acct.initial_margin}, MM {acct.maintenance_margin}, "
-              f"usage {acct.margin_usage}")
+            print(
+                f"{who}: {pos.side} {abs(pos.quantity)} {pos.symbol} entry {pos.entry_price} mark {pos.mark} "
+                f"uPnL {pos.unrealised_pnl} liq {pos.liquidation_price}"
+            )
+        print(
+            f"{who}: equity {acct.equity} USD, IM {acct.initial_margin}, MM {acct.maintenance_margin}, "
+            f"usage {acct.margin_usage}"
+        )
 
 
 if __name__ == "__main__":

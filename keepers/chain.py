@@ -5,6 +5,7 @@ paging are :mod:`chain`.
 Nothing here decides anything; the keepers (``keepers.pusher``, ``keepers.liquidator``,
 ``keepers.settler``) do, from chain state handed to them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,9 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from eth_account import Account
 from pydantic import SecretStr, ValidationError, field_validator
@@ -228,8 +230,9 @@ class Keeper(Protocol):
     def on_reconnect(self, head: Head) -> None: ...
 
 
-def run_loop(keeper: Keeper, chain: Chain, poll_interval: float, stop: threading.Event | None = None,
-             max_backoff: float = 5.0) -> None:
+def run_loop(
+    keeper: Keeper, chain: Chain, poll_interval: float, stop: threading.Event | None = None, max_backoff: float = 5.0
+) -> None:
     """Poll the head; call ``keeper.on_block`` once per new head; survive RPC outages."""
     stop = stop or threading.Event()
     lg = logging.getLogger(f"keepers.{keeper.name}")
@@ -268,13 +271,21 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 
 def build_sender(settings: KeeperSettings, w3: Web3, metrics: Metrics, logger: logging.Logger) -> TxSender:
-    return TxSender(w3, settings.account(), FeePolicy(settings.priority_fee_gwei, settings.max_fee_gwei,
-                                                      settings.fee_bump_pct),
-                    settings.bump_after_blocks, settings.gas_multiplier, settings.dry_run, metrics, logger)
+    return TxSender(
+        w3,
+        settings.account(),
+        FeePolicy(settings.priority_fee_gwei, settings.max_fee_gwei, settings.fee_bump_pct),
+        settings.bump_after_blocks,
+        settings.gas_multiplier,
+        settings.dry_run,
+        metrics,
+        logger,
+    )
 
 
-def main_loop(name: str, settings: KeeperSettings, build: Callable[[KeeperSettings, Chain, Metrics], Keeper],
-              once: bool = False) -> int:
+def main_loop(
+    name: str, settings: KeeperSettings, build: Callable[[KeeperSettings, Chain, Metrics], Keeper], once: bool = False
+) -> int:
     """Shared ``cspread-<bot>`` body; `once`: act on the current head, then exit (cron, smoke tests)."""
     setup_logging(settings.log_level)
     lg = logging.getLogger(f"keepers.{name}")
@@ -287,8 +298,16 @@ def main_loop(name: str, settings: KeeperSettings, build: Callable[[KeeperSettin
         _config_exit(f"CSPREAD_METRICS_PORT {settings.metrics_port}: {e}")
     stop = threading.Event()
     install_signal_handlers(stop)
-    kv(lg, logging.INFO, "starting", rpc=settings.rpc_url, manifest=str(settings.manifest),
-       signer=getattr(keeper.sender, "address", None), dry_run=keeper.sender.dry, metrics_port=settings.metrics_port)
+    kv(
+        lg,
+        logging.INFO,
+        "starting",
+        rpc=settings.rpc_url,
+        manifest=str(settings.manifest),
+        signer=getattr(keeper.sender, "address", None),
+        dry_run=keeper.sender.dry,
+        metrics_port=settings.metrics_port,
+    )
     if once:
         head = chain.head()
         kv(lg, logging.INFO, "startup", **keeper.start(head))

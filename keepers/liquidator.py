@@ -21,6 +21,7 @@ fund, not to the liquidator.
 
     cspread-liquidator --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,9 @@ from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's pub
 )
 from core.margin import BPS, QUANTITY_SCALE, MarketVector, ScanResult, screen, value  # noqa: F401
 from core.units import USD_SCALE, float_usd_to_base, wei_to_eth  # noqa: F401
-from keepers.positions import EventSync, PositionBook
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
 from keepers.cli import add_keeper_args
+from keepers.positions import EventSync, PositionBook
 
 log = logging.getLogger("keepers.liquidator")
 
@@ -86,8 +87,19 @@ class Planner:
     min_profit_units: int = 0
     allow_unprofitable_closeouts: bool = True  # insolvent accounts are closed out even at a loss
 
-    def expected_partial(self, equity: int, stale_margin: int, maintenance: int, size: int, mark: int, price: int,
-                         mm_fixed: int, mm_rate_bps: int, min_quantity: int = 0, step: int = 1) -> tuple[int, int]:
+    def expected_partial(
+        self,
+        equity: int,
+        stale_margin: int,
+        maintenance: int,
+        size: int,
+        mark: int,
+        price: int,
+        mm_fixed: int,
+        mm_rate_bps: int,
+        min_quantity: int = 0,
+        step: int = 1,
+    ) -> tuple[int, int]:
         """(size taken, penalty) for a solvent account offered its whole position of ``size``, as
         ``_liquidate_partial`` computes them (core.liquidation); the health-ratio cap on the
         penalty needs the account's legs, so it is approximated here by the equity."""
@@ -123,8 +135,13 @@ class Planner:
             pnl[mid] = value(q, int(mv.mark[j])) - open_notional.get(mid, 0)
         return tuple(sorted(pnl, key=lambda m: pnl[m]))
 
-    def plan(self, confirmed: list[tuple[str, dict, dict[int, int]]], mv: MarketVector, fund: int,
-             open_notional: dict[str, dict[int, int]] | None = None) -> tuple[list[Target], list[AdlTarget], list[dict]]:
+    def plan(
+        self,
+        confirmed: list[tuple[str, dict, dict[int, int]]],
+        mv: MarketVector,
+        fund: int,
+        open_notional: dict[str, dict[int, int]] | None = None,
+    ) -> tuple[list[Target], list[AdlTarget], list[dict]]:
         """confirmed: (account, summary{equity, maintenance, open_markets, liquidatable, adl_pending,
         stale_margin?}, positions{market: qty}); fund: the insurance fund (base units).
 
@@ -154,12 +171,23 @@ class Planner:
             j = col[mid]
             price = liquidation_price(int(mv.mark[j]), positions[mid], mv.tick(j))
             step, min_q = mv.lot(j)
-            take, penalty = self.expected_partial(eq, int(s.get("stale_margin", 0)), mm, size, int(mv.mark[j]), price,
-                                                  int(mv.mm_fixed[j]), int(mv.mm_rate_bps[j]), min_q, step)
+            take, penalty = self.expected_partial(
+                eq,
+                int(s.get("stale_margin", 0)),
+                mm,
+                size,
+                int(mv.mark[j]),
+                price,
+                int(mv.mm_fixed[j]),
+                int(mv.mm_rate_bps[j]),
+                min_q,
+                step,
+            )
             reward = min(p.reward(take, price), fund_est + penalty)
             if self.check_profit and reward < self.gas_cost_units + self.min_profit_units:
-                skipped.append({"account": account, "reason": "unprofitable", "reward": reward,
-                                "gas_cost": self.gas_cost_units})
+                skipped.append(
+                    {"account": account, "reason": "unprofitable", "reward": reward, "gas_cost": self.gas_cost_units}
+                )
                 continue
             fund_est += penalty - reward
             targets.append(Target(account, mid, size, mm - eq, False, reward, penalty))
@@ -181,7 +209,9 @@ class Planner:
                 continue
             # close-out, one market per tx: each leg pays its own reward, the fund keeps the
             # deficit and one minimum reward per leg still open
-            legs = [(mid, abs(q)) for mid, q in sorted(positions.items()) if q and mid in col and mv.actionable(col[mid])]
+            legs = [
+                (mid, abs(q)) for mid, q in sorted(positions.items()) if q and mid in col and mv.actionable(col[mid])
+            ]
             if not legs:
                 skipped.append({"account": account, "reason": "no fresh or halted market to close out"})
                 continue
@@ -195,6 +225,7 @@ class Planner:
             if left == 0:
                 fund_est += eq  # flat: the fund absorbs the deficit
         return targets + closeouts, adl, skipped
+
 
 @dataclass
 class SendGuard:
@@ -242,8 +273,9 @@ class Liquidator:
         self.ch = self.manifest.contract(w3, "Clearinghouse")
         self.sender = sender or build_sender(settings, w3, metrics, log)
         self.book = PositionBook()
-        self.sync = EventSync(w3, self.ch.address, int(self.manifest.data.get("block", 0)), self.book,
-                              settings.log_chunk)
+        self.sync = EventSync(
+            w3, self.ch.address, int(self.manifest.data.get("block", 0)), self.book, settings.log_chunk
+        )
         self.guard = SendGuard()
         self.planner = Planner()
         self.market_ids: list[int] = []
@@ -252,7 +284,9 @@ class Liquidator:
         self.m_liq_ok = metrics.counter("liquidations_mined_total", "Liquidation txs mined successfully")
         self.m_lost = metrics.counter("liquidations_lost_total", "Liquidations reverted or rejected (race, healthy)")
         self.m_reward = metrics.counter("rewards_earned_units_total", "Liquidation/ADL rewards paid to us, base units")
-        self.m_penalty = metrics.counter("penalties_to_fund_units_total", "Penalties our liquidations paid into the fund")
+        self.m_penalty = metrics.counter(
+            "penalties_to_fund_units_total", "Penalties our liquidations paid into the fund"
+        )
         self.m_adl_sent = metrics.counter("deleverage_sent_total", "deleverage txs sent")
         self.m_adl_pos = metrics.counter("deleveraged_positions_total", "Counterparty positions deleveraged by our txs")
         self.m_adl_loss = metrics.counter("deleveraged_loss_units_total", "Loss assigned to counterparties, base units")
@@ -274,9 +308,18 @@ class Liquidator:
         self._markets()
         r = self.sync.sync(head.number, head.hash, head.parent_hash)
         self.m_resync.inc()
-        return {"accounts": len(self.book), "markets": len(self.market_ids), "penalty_bps": lp.penalty_bps,
-                "reward_bps": lp.reward_bps, "min_reward": lp.min_reward, "max_reward": lp.max_reward,
-                "check_profit": check, "signer": self.sender.address, "dry_run": self.sender.dry, **r}
+        return {
+            "accounts": len(self.book),
+            "markets": len(self.market_ids),
+            "penalty_bps": lp.penalty_bps,
+            "reward_bps": lp.reward_bps,
+            "min_reward": lp.min_reward,
+            "max_reward": lp.max_reward,
+            "check_profit": check,
+            "signer": self.sender.address,
+            "dry_run": self.sender.dry,
+            **r,
+        }
 
     def _liquidation_params(self) -> LiquidationParams:
         return LiquidationParams(*(int(x) for x in self.ch.functions.liquidation_params().call()))
@@ -291,7 +334,11 @@ class Liquidator:
         n = int(self.ch.functions.market_count().call())
         self.market_ids = list(range(1, n + 1))
         self.params = {}
-        for mid, raw in zip(self.market_ids, batch_call(self.chain.w3, [self.ch.functions.market(i) for i in self.market_ids])):
+        for mid, raw in zip(
+            self.market_ids,
+            batch_call(self.chain.w3, [self.ch.functions.market(i) for i in self.market_ids]),
+            strict=False,
+        ):
             m = abi.Market.decode(raw)
             self.params[mid] = (m.mm_fixed, m.mm_rate_bps, m.price_tick, m.quantity_step, m.min_quantity)
 
@@ -302,12 +349,13 @@ class Liquidator:
             self._markets()
         calls = [self.ch.functions.mark(m) for m in ids] + [self.ch.functions.market_state(m) for m in ids]
         res = batch_call(self.chain.w3, calls)
-        marks, states = res[: len(ids)], res[len(ids):]
+        marks, states = res[: len(ids)], res[len(ids) :]
         mv = MarketVector.empty(ids)
         for j, m in enumerate(ids):
             mv.mark[j], mv.fresh[j] = marks[j][0], bool(marks[j][2])
-            (mv.mm_fixed[j], mv.mm_rate_bps[j], mv.price_tick[j], mv.quantity_step[j],
-             mv.min_quantity[j]) = self.params[m]
+            (mv.mm_fixed[j], mv.mm_rate_bps[j], mv.price_tick[j], mv.quantity_step[j], mv.min_quantity[j]) = (
+                self.params[m]
+            )
             st = abi.MarketState.decode(states[j])
             mv.halted[j], mv.settled[j] = st.halted, st.settled
         return mv
@@ -337,15 +385,20 @@ class Liquidator:
             self.m_adl_wait.set(0)
             return out
         idx = idx[np.argsort(-res.shortfall[idx])][: self.s.max_targets_per_block]
-        accounts = [self.book.accounts[i] for i in idx if self.guard.allowed(self.book.accounts[i], head.number)
-                    and not self._busy(self.book.accounts[i])]
+        accounts = [
+            self.book.accounts[i]
+            for i in idx
+            if self.guard.allowed(self.book.accounts[i], head.number) and not self._busy(self.book.accounts[i])
+        ]
         confirmed, fund = self._confirm(accounts)
         self.m_fund.set(fund)
         self.planner.params = self._liquidation_params()
         if self.planner.check_profit:
             self.planner.gas_cost_units = self._gas_cost_units()
-        ons = {a: {m: int(self.book.open_notional[self.book.index[a], j]) for m, j in self.book.col.items()}
-               for a, _, _ in confirmed}
+        ons = {
+            a: {m: int(self.book.open_notional[self.book.index[a], j]) for m, j in self.book.col.items()}
+            for a, _, _ in confirmed
+        }
         targets, adl, skipped = self.planner.plan(confirmed, mv, fund, ons)
         self.m_adl_wait.set(len(adl))
         for sk in skipped:
@@ -355,16 +408,25 @@ class Liquidator:
         sent = 0
         for t in targets:
             key = f"liq:{t.account}:{t.market_id}" if t.insolvent else f"liq:{t.account}"
-            r = self.sender.send(key, self.ch.functions.liquidate(t.account, t.market_id, t.quantity),
-                                 head.number, kind="liquidation",
-                                 meta={"account": t.account, "kind": "liquidation", "market_id": t.market_id},
-                                 describe={"account": t.account, "market_id": t.market_id, "quantity": t.quantity,
-                                           "shortfall": t.shortfall, "insolvent": t.insolvent,
-                                           "expected_reward": t.expected_reward,
-                                           "expected_penalty": t.expected_penalty},
-                                 # a close-out simulated before this block's penalties reach the fund
-                                 # takes the cheap flag-only path: give it the full close-out's gas
-                                 min_gas=self.s.gas_per_liquidation if t.insolvent else 0)
+            r = self.sender.send(
+                key,
+                self.ch.functions.liquidate(t.account, t.market_id, t.quantity),
+                head.number,
+                kind="liquidation",
+                meta={"account": t.account, "kind": "liquidation", "market_id": t.market_id},
+                describe={
+                    "account": t.account,
+                    "market_id": t.market_id,
+                    "quantity": t.quantity,
+                    "shortfall": t.shortfall,
+                    "insolvent": t.insolvent,
+                    "expected_reward": t.expected_reward,
+                    "expected_penalty": t.expected_penalty,
+                },
+                # a close-out simulated before this block's penalties reach the fund
+                # takes the cheap flag-only path: give it the full close-out's gas
+                min_gas=self.s.gas_per_liquidation if t.insolvent else 0,
+            )
             self.guard.sent(t.account, head.number)
             if r.status in ("sent", "dry"):
                 sent += 1
@@ -377,8 +439,9 @@ class Liquidator:
         for a in adl:
             if self._deleverage(a, summaries[a.account], mv, fund, head):
                 adl_sent += 1
-        out.update(targets=len(targets), sent=sent, adl=len(adl), adl_sent=adl_sent, skipped=len(skipped),
-                   insurance_fund=fund)
+        out.update(
+            targets=len(targets), sent=sent, adl=len(adl), adl_sent=adl_sent, skipped=len(skipped), insurance_fund=fund
+        )
         return out
 
     def _busy(self, account: str) -> bool:
@@ -392,18 +455,31 @@ class Liquidator:
         out = []
         fund = int(self.ch.functions.insurance_fund().call())
         for k in range(0, len(accounts), self.s.confirm_batch):
-            chunk = accounts[k: k + self.s.confirm_batch]
+            chunk = accounts[k : k + self.s.confirm_batch]
             f = self.ch.functions
-            res = batch_call(self.chain.w3, [f.account_summary(a) for a in chunk] + [f.is_liquidatable(a) for a in chunk]
-                             + [f.adl_pending(a) for a in chunk])
+            res = batch_call(
+                self.chain.w3,
+                [f.account_summary(a) for a in chunk]
+                + [f.is_liquidatable(a) for a in chunk]
+                + [f.adl_pending(a) for a in chunk],
+            )
             n = len(chunk)
             for i, a in enumerate(chunk):
                 s = res[i]
-                summary = {"collateral": int(s[0]), "equity": int(s[1]), "initial": int(s[2]), "maintenance": int(s[3]),
-                           "fresh": bool(s[4]), "open_markets": int(s[5]), "liquidatable": bool(res[n + i]),
-                           "adl_pending": bool(res[2 * n + i])}
+                summary = {
+                    "collateral": int(s[0]),
+                    "equity": int(s[1]),
+                    "initial": int(s[2]),
+                    "maintenance": int(s[3]),
+                    "fresh": bool(s[4]),
+                    "open_markets": int(s[5]),
+                    "liquidatable": bool(res[n + i]),
+                    "adl_pending": bool(res[2 * n + i]),
+                }
                 row = self.book.index[a]
-                positions = {m: int(self.book.qty[row, j]) for m, j in self.book.col.items() if self.book.qty[row, j] != 0}
+                positions = {
+                    m: int(self.book.qty[row, j]) for m, j in self.book.col.items() if self.book.qty[row, j] != 0
+                }
                 out.append((a, summary, positions))
         return out, fund
 
@@ -423,7 +499,9 @@ class Liquidator:
             if q_acct == 0:
                 continue
             price = liquidation_price(mark, q_acct, mv.tick(j))
-            shortfall = self.planner.params.adl_shortfall(int(s["equity"]), int(s["open_markets"]), fund, abs(q_acct), price)
+            shortfall = self.planner.params.adl_shortfall(
+                int(s["equity"]), int(s["open_markets"]), fund, abs(q_acct), price
+            )
             if shortfall <= 0:
                 return False  # the fund covers it now: liquidate will close it out
             holders = self._screen_holders(mid, q_acct, mark)
@@ -436,12 +514,22 @@ class Liquidator:
             cps = rank_counterparties(q_acct, exact, mark, shortfall)
             if not cps:
                 continue
-            r = self.sender.send(key, self.ch.functions.deleverage(t.account, mid, [c.account for c in cps]), head.number,
-                                 kind="deleverage", meta={"account": t.account, "kind": "deleverage", "market_id": mid},
-                                 describe={"account": t.account, "market_id": mid, "deficit": t.deficit,
-                                           "shortfall": shortfall, "flagged": t.flagged,
-                                           "counterparties": [c.account for c in cps],
-                                           "scores": [c.score for c in cps]})
+            r = self.sender.send(
+                key,
+                self.ch.functions.deleverage(t.account, mid, [c.account for c in cps]),
+                head.number,
+                kind="deleverage",
+                meta={"account": t.account, "kind": "deleverage", "market_id": mid},
+                describe={
+                    "account": t.account,
+                    "market_id": mid,
+                    "deficit": t.deficit,
+                    "shortfall": shortfall,
+                    "flagged": t.flagged,
+                    "counterparties": [c.account for c in cps],
+                    "scores": [c.score for c in cps],
+                },
+            )
             self.guard.sent(t.account, head.number)
             if r.status in ("sent", "dry"):
                 self.m_adl_sent.inc()
@@ -449,8 +537,14 @@ class Liquidator:
             if r.status == "rejected":
                 self.guard.lost(t.account, head.number)
             return False
-        kv(log, logging.WARNING, "ADL needed but no counterparty in profit in any market", account=t.account,
-           deficit=t.deficit, markets=list(t.markets))
+        kv(
+            log,
+            logging.WARNING,
+            "ADL needed but no counterparty in profit in any market",
+            account=t.account,
+            deficit=t.deficit,
+            markets=list(t.markets),
+        )
         return False
 
     def _screen_holders(self, mid: int, q_acct: int, mark: int) -> list[str]:
@@ -471,7 +565,9 @@ class Liquidator:
 
     def _exact_holders(self, accounts: list[str], mid: int) -> list[tuple[str, int, int, int]]:
         f = self.ch.functions
-        res = batch_call(self.chain.w3, [f.position(a, mid) for a in accounts] + [f.account_summary(a) for a in accounts])
+        res = batch_call(
+            self.chain.w3, [f.position(a, mid) for a in accounts] + [f.account_summary(a) for a in accounts]
+        )
         n = len(accounts)
         return [(a, int(res[i][0]), int(res[i][1]), int(res[n + i][1])) for i, a in enumerate(accounts)]
 
@@ -482,8 +578,15 @@ class Liquidator:
         if o.status != "mined":
             self.m_lost.inc()
             self.guard.lost(acct, head.number)
-            kv(log, logging.WARNING, f"{kind} not applied (lost race or state changed); not retrying now",
-               account=acct, status=o.status, tx=o.tx_hash, block=o.block)
+            kv(
+                log,
+                logging.WARNING,
+                f"{kind} not applied (lost race or state changed); not retrying now",
+                account=acct,
+                status=o.status,
+                tx=o.tx_hash,
+                block=o.block,
+            )
             return
         if kind == "liquidation":
             self.m_liq_ok.inc()
@@ -497,26 +600,65 @@ class Liquidator:
             self.earned += int(a.reward)
             self.m_reward.inc(int(a.reward))
             self.m_penalty.inc(int(a.penalty))
-            kv(log, logging.INFO, "liquidation mined", account=a.account, market_id=a.market_id, quantity=a.quantity,
-               price=a.price, penalty=a.penalty, reward=a.reward, earned_total=self.earned, tx=o.tx_hash, block=o.block)
+            kv(
+                log,
+                logging.INFO,
+                "liquidation mined",
+                account=a.account,
+                market_id=a.market_id,
+                quantity=a.quantity,
+                price=a.price,
+                penalty=a.penalty,
+                reward=a.reward,
+                earned_total=self.earned,
+                tx=o.tx_hash,
+                block=o.block,
+            )
         for e in ev.DeleverageNeeded().process_receipt(receipt, errors=DISCARD):
             self.m_flagged.inc()
-            kv(log, logging.WARNING, "deleverage needed: insurance fund cannot carry the account", account=e.args.account,
-               shortfall=e.args.shortfall, tx=o.tx_hash, block=o.block)
+            kv(
+                log,
+                logging.WARNING,
+                "deleverage needed: insurance fund cannot carry the account",
+                account=e.args.account,
+                shortfall=e.args.shortfall,
+                tx=o.tx_hash,
+                block=o.block,
+            )
         for e in ev.Deleveraged().process_receipt(receipt, errors=DISCARD):
             a = e.args
             self.m_adl_pos.inc()
             self.m_adl_loss.inc(int(a.loss))
-            kv(log, logging.INFO, "deleveraged", account=a.account, counterparty=a.counterparty, market_id=a.market_id,
-               quantity=a.quantity, price=a.price, loss=a.loss, tx=o.tx_hash, block=o.block)
+            kv(
+                log,
+                logging.INFO,
+                "deleveraged",
+                account=a.account,
+                counterparty=a.counterparty,
+                market_id=a.market_id,
+                quantity=a.quantity,
+                price=a.price,
+                loss=a.loss,
+                tx=o.tx_hash,
+                block=o.block,
+            )
         if kind == "deleverage":
             # deleverage emits no reward event: the reward is the caller's collateral change
             reward = self._adl_reward(o)
             if reward:
                 self.earned += reward
                 self.m_reward.inc(reward)
-            kv(log, logging.INFO, "deleverage mined", account=acct, market_id=o.meta.get("market_id"), reward=reward,
-               earned_total=self.earned, tx=o.tx_hash, block=o.block)
+            kv(
+                log,
+                logging.INFO,
+                "deleverage mined",
+                account=acct,
+                market_id=o.meta.get("market_id"),
+                reward=reward,
+                earned_total=self.earned,
+                tx=o.tx_hash,
+                block=o.block,
+            )
 
     def _adl_reward(self, o) -> int:
         """The reward a mined ``deleverage`` paid us. No event carries it (and the contract logs
@@ -545,10 +687,19 @@ def main(argv: list[str] | None = None) -> int:
     add_keeper_args(p)
     p.add_argument("--check-profit", choices=["on", "off"])
     a = p.parse_args(argv)
-    s = load_settings(LiquidatorSettings, {
-        "rpc_url": a.rpc_url, "manifest": a.manifest, "metrics_port": a.metrics_port, "poll_interval": a.poll_interval,
-        "key_env": a.key_env, "dry_run": a.dry_run, "log_level": a.log_level,
-        "check_profit": None if a.check_profit is None else a.check_profit == "on"})
+    s = load_settings(
+        LiquidatorSettings,
+        {
+            "rpc_url": a.rpc_url,
+            "manifest": a.manifest,
+            "metrics_port": a.metrics_port,
+            "poll_interval": a.poll_interval,
+            "key_env": a.key_env,
+            "dry_run": a.dry_run,
+            "log_level": a.log_level,
+            "check_profit": None if a.check_profit is None else a.check_profit == "on",
+        },
+    )
     return main_loop("liquidator", s, build, once=a.once)
 
 

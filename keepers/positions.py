@@ -11,12 +11,18 @@ Storage is numpy: ``qty`` and ``open_notional`` are dense accounts x markets mat
 (float64: exact below 2**53, which every devnet and realistic position stays within; the
 on-chain read confirms every decision), ``collateral`` is a vector.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
 from core import abi
+
+if TYPE_CHECKING:
+    from web3 import Web3
 
 _POSITION = abi.event("Clearinghouse", "PositionUpdated")
 _COLLATERAL = abi.event("Clearinghouse", "CollateralUpdated")
@@ -131,8 +137,14 @@ class PositionBook:
                 n += 1
         return n
 
-    def set_bulk(self, accounts: list[str], qty: np.ndarray, open_notional: np.ndarray, collateral: np.ndarray,
-                 market_ids: list[int]) -> None:
+    def set_bulk(
+        self,
+        accounts: list[str],
+        qty: np.ndarray,
+        open_notional: np.ndarray,
+        collateral: np.ndarray,
+        market_ids: list[int],
+    ) -> None:
         """Load a snapshot directly (benchmarks, tests)."""
         self.accounts = list(accounts)
         self.index = {a: i for i, a in enumerate(accounts)}
@@ -174,8 +186,9 @@ class EventSync:
     (start, RPC outage), it rebuilds the book from the deploy block.
     """
 
-    def __init__(self, w3: Web3, address: str, deploy_block: int, book: PositionBook, chunk: int = 5_000,
-                 confirmations: int = 0):
+    def __init__(
+        self, w3: Web3, address: str, deploy_block: int, book: PositionBook, chunk: int = 5_000, confirmations: int = 0
+    ):
         self.w3, self.address, self.deploy_block, self.book = w3, address, deploy_block, book
         self.chunk, self.confirmations = chunk, confirmations
         self.synced_to = -1  # last block whose logs are in the book
@@ -189,10 +202,16 @@ class EventSync:
     def sync(self, number: int, block_hash: str, parent_hash: str) -> dict:
         from chain.logs import get_logs
 
-        if not self.need_resync and self.synced_to >= 0:
-            if number < self.synced_to or (number == self.synced_to + 1 and parent_hash != self.synced_hash) \
-                    or (number == self.synced_to and block_hash != self.synced_hash):
-                self.need_resync = True  # reorg or chain rewound
+        if (
+            not self.need_resync
+            and self.synced_to >= 0
+            and (
+                number < self.synced_to
+                or (number == self.synced_to + 1 and parent_hash != self.synced_hash)
+                or (number == self.synced_to and block_hash != self.synced_hash)
+            )
+        ):
+            self.need_resync = True  # reorg or chain rewound
         full = self.need_resync
         if full:
             self.book.clear()

@@ -19,6 +19,7 @@ the pusher asks reporters to leave such feeds out with ``?exclude=``, see docs/k
 
     cspread-pusher --manifest deployments/31337.json --reporters http://127.0.0.1:8601,http://127.0.0.1:8602
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,9 +55,15 @@ class Row:
     signature: str
 
     @classmethod
-    def from_json(cls, source: str, d: dict) -> "Row":
-        return cls(source, tuple(f.lower() for f in d["feed_ids"]), tuple(int(p) for p in d["prices"]),
-                   int(d["observed_at"]), d["signer"], d["signature"])
+    def from_json(cls, source: str, d: dict) -> Row:
+        return cls(
+            source,
+            tuple(f.lower() for f in d["feed_ids"]),
+            tuple(int(p) for p in d["prices"]),
+            int(d["observed_at"]),
+            d["signer"],
+            d["signature"],
+        )
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,10 @@ def bundle(rows: list[Row], quorum: int, reporters: set[str], verify=None) -> tu
     ok = [(k, g) for k, g in groups.items() if len(g) >= quorum]
     if not ok:
         if groups:
-            notes.append(f"no group of identical feed ids + observed_at reaches quorum {quorum} "
-                         f"(group sizes {sorted(len(g) for g in groups.values())})")
+            notes.append(
+                f"no group of identical feed ids + observed_at reaches quorum {quorum} "
+                f"(group sizes {sorted(len(g) for g in groups.values())})"
+            )
         return None, notes
     (feeds, obs), g = max(ok, key=lambda kg: (kg[0][1], len(kg[1])))
     chosen = sorted(g.values(), key=lambda r: r.signer.lower())
@@ -231,8 +240,13 @@ class Pusher:
     def start(self, head: Head) -> dict:
         self.sender.sync_nonce()
         self._load_chain_config()
-        return {"reporters": self.s.reporters, "quorum": self.quorum, "feeds": len(self.feeds_meta),
-                "signer": self.sender.address, "dry_run": self.sender.dry}
+        return {
+            "reporters": self.s.reporters,
+            "quorum": self.quorum,
+            "feeds": len(self.feeds_meta),
+            "signer": self.sender.address,
+            "dry_run": self.sender.dry,
+        }
 
     def on_reconnect(self, head: Head) -> None:
         self.sender.reset()
@@ -243,7 +257,9 @@ class Pusher:
         o = self.oracle.functions
         self.quorum = int(o.quorum().call())
         self.reporter_set = {o.reporters(i).call().lower() for i in range(int(o.reporter_count().call()))}
-        self.policy = PushPolicy(int(o.max_report_age().call()), self.s.max_report_lag, int(o.max_future_drift().call()))
+        self.policy = PushPolicy(
+            int(o.max_report_age().call()), self.s.max_report_lag, int(o.max_future_drift().call())
+        )
         ch = self.manifest.contract(self.chain.w3, "Clearinghouse")
         meta = {}
         for m in self.manifest.markets:
@@ -268,24 +284,38 @@ class Pusher:
 
     def _verify(self, row: Row) -> bool:
         try:
-            return eip712.recover_report_signer(list(row.feed_ids), list(row.prices), row.observed_at,
-                                                self.manifest.chain_id, self.oracle.address,
-                                                row.signature).lower() == row.signer.lower()
+            return (
+                eip712.recover_report_signer(
+                    list(row.feed_ids),
+                    list(row.prices),
+                    row.observed_at,
+                    self.manifest.chain_id,
+                    self.oracle.address,
+                    row.signature,
+                ).lower()
+                == row.signer.lower()
+            )
         except Exception:
             return False
 
     def onchain_feeds(self, feed_ids) -> dict[str, FeedState]:
         res = batch_call(self.chain.w3, [self.oracle.functions.feed(bytes.fromhex(f[2:])) for f in feed_ids])
         out = {}
-        for f, (p, obs, upd, disp, fin) in zip(feed_ids, res):
+        for f, (p, obs, upd, disp, fin) in zip(feed_ids, res, strict=False):
             role, dend, hb = self.feeds_meta.get(f, ("mark", 0, self.s.heartbeat))
             out[f] = FeedState(int(p), int(obs), int(upd), bool(disp), bool(fin), role, dend, self.s.deviation_bps, hb)
         return out
 
     def on_block(self, head: Head) -> dict:
         for o in self.sender.poll(head.number):
-            kv(log, logging.INFO if o.status == "mined" else logging.WARNING, f"submit {o.status}", tx=o.tx_hash,
-               block=o.block, observed_at=o.meta.get("observed_at"))
+            kv(
+                log,
+                logging.INFO if o.status == "mined" else logging.WARNING,
+                f"submit {o.status}",
+                tx=o.tx_hash,
+                block=o.block,
+                observed_at=o.meta.get("observed_at"),
+            )
         all_feeds = list(self.feeds_meta)
         state = self.onchain_feeds(all_feeds)
         marks = [s for s in state.values() if s.role == "mark" and s.observed_at]
@@ -296,8 +326,13 @@ class Pusher:
         # a settlement feed is pushed once, after delivery_end: before it, or once written,
         # it is left out (the Oracle would revert the whole bundle; corrections go through
         # dispute / resolve)
-        exclude = [f for f, s in state.items() if s.disputed or s.final
-                   or (s.role == "settlement" and (s.observed_at != 0 or head.timestamp < s.delivery_end))]
+        exclude = [
+            f
+            for f, s in state.items()
+            if s.disputed
+            or s.final
+            or (s.role == "settlement" and (s.observed_at != 0 or head.timestamp < s.delivery_end))
+        ]
         rows = [r for r in self.pool.map(lambda u: self._fetch(u, exclude), self.s.reporters) if r is not None]
         self.m_rows.set(len(rows))
         b, notes = bundle(rows, self.quorum, self.reporter_set, self._verify if self.s.verify_signatures else None)
@@ -305,8 +340,14 @@ class Pusher:
             kv(log, logging.WARNING, "row dropped", note=n, block=head.number)
         if b is None:
             self.m_skip.labels("no_quorum").inc()
-            kv(log, logging.WARNING, "no quorum bundle: not submitting", rows=len(rows), quorum=self.quorum,
-               block=head.number)
+            kv(
+                log,
+                logging.WARNING,
+                "no quorum bundle: not submitting",
+                rows=len(rows),
+                quorum=self.quorum,
+                block=head.number,
+            )
             return {"rows": len(rows), "submitted": False, "reason": "no quorum"}
         if b.observed_at <= self.last_obs_sent:
             return {"rows": len(rows), "submitted": False, "reason": "already sent"}
@@ -315,12 +356,26 @@ class Pusher:
             self.m_skip.labels(d.reason.split(":")[0][:40]).inc()
             kv(log, logging.DEBUG, "not submitting", reason=d.reason, observed_at=b.observed_at, block=head.number)
             return {"rows": len(rows), "submitted": False, "reason": d.reason}
-        fn = self.oracle.functions.submit([bytes.fromhex(f[2:]) for f in b.feed_ids], b.observed_at,
-                                          [list(r.prices) for r in b.rows],
-                                          [bytes.fromhex(r.signature[2:]) for r in b.rows])
-        r = self.sender.send("submit", fn, head.number, kind="submit", meta={"observed_at": b.observed_at},
-                             describe={"observed_at": b.observed_at, "feeds": len(b.feed_ids), "rows": len(b.rows),
-                                       "signers": [x.signer for x in b.rows], "triggers": list(d.triggers)[:10]})
+        fn = self.oracle.functions.submit(
+            [bytes.fromhex(f[2:]) for f in b.feed_ids],
+            b.observed_at,
+            [list(r.prices) for r in b.rows],
+            [bytes.fromhex(r.signature[2:]) for r in b.rows],
+        )
+        r = self.sender.send(
+            "submit",
+            fn,
+            head.number,
+            kind="submit",
+            meta={"observed_at": b.observed_at},
+            describe={
+                "observed_at": b.observed_at,
+                "feeds": len(b.feed_ids),
+                "rows": len(b.rows),
+                "signers": [x.signer for x in b.rows],
+                "triggers": list(d.triggers)[:10],
+            },
+        )
         if r.status in ("sent", "dry"):
             self.m_submits.inc()
             self.last_obs_sent = b.observed_at
@@ -338,10 +393,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--deviation-bps", type=int)
     p.add_argument("--heartbeat", type=int)
     a = p.parse_args(argv)
-    s = load_settings(PusherSettings, {
-        "rpc_url": a.rpc_url, "manifest": a.manifest, "metrics_port": a.metrics_port, "poll_interval": a.poll_interval,
-        "key_env": a.key_env, "dry_run": a.dry_run, "log_level": a.log_level, "reporters": a.reporters,
-        "deviation_bps": a.deviation_bps, "heartbeat": a.heartbeat})
+    s = load_settings(
+        PusherSettings,
+        {
+            "rpc_url": a.rpc_url,
+            "manifest": a.manifest,
+            "metrics_port": a.metrics_port,
+            "poll_interval": a.poll_interval,
+            "key_env": a.key_env,
+            "dry_run": a.dry_run,
+            "log_level": a.log_level,
+            "reporters": a.reporters,
+            "deviation_bps": a.deviation_bps,
+            "heartbeat": a.heartbeat,
+        },
+    )
     return main_loop("pusher", s, build, once=a.once)
 
 

@@ -17,6 +17,7 @@ feeds and the holders (from PositionUpdated events via :class:`~keepers.position
 
     cspread-settler --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,9 +28,9 @@ from pydantic import field_validator
 
 from chain.rpc import Chain, Head, batch_call
 from core import abi
-from keepers.positions import EventSync, PositionBook
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
 from keepers.cli import add_keeper_args
+from keepers.positions import EventSync, PositionBook
 
 MAX_SETTLE_BATCH = 100
 log = logging.getLogger("keepers.settler")
@@ -105,7 +106,7 @@ def plan_settlement(holders: list[tuple[str, int, int, int, int]], price: int, f
 def batches(accounts: list[str], size: int = MAX_SETTLE_BATCH) -> list[list[str]]:
     if not 1 <= size <= MAX_SETTLE_BATCH:
         raise ValueError(f"batch size must be 1..{MAX_SETTLE_BATCH}")
-    return [accounts[i: i + size] for i in range(0, len(accounts), size)]
+    return [accounts[i : i + size] for i in range(0, len(accounts), size)]
 
 
 class SettlerSettings(KeeperSettings):
@@ -133,8 +134,9 @@ class Settler:
         self.oracle = self.manifest.contract(chain.w3, "Oracle")
         self.sender = sender or build_sender(settings, chain.w3, metrics, log)
         self.book = PositionBook()
-        self.sync = EventSync(chain.w3, self.ch.address, int(self.manifest.data.get("block", 0)), self.book,
-                              settings.log_chunk)
+        self.sync = EventSync(
+            chain.w3, self.ch.address, int(self.manifest.data.get("block", 0)), self.book, settings.log_chunk
+        )
         self.m_final = metrics.counter("finalized_total", "finalize_settlement txs sent")
         self.m_settled = metrics.counter("settle_batches_total", "settle_many txs sent")
         self.m_open = metrics.gauge("open_positions_in_settled_markets", "Positions waiting to be settled")
@@ -146,8 +148,12 @@ class Settler:
     def start(self, head: Head) -> dict:
         self.sender.sync_nonce()
         r = self.sync.sync(head.number, head.hash, head.parent_hash)
-        return {"markets": int(self.ch.functions.market_count().call()), "signer": self.sender.address,
-                "dry_run": self.sender.dry, **r}
+        return {
+            "markets": int(self.ch.functions.market_count().call()),
+            "signer": self.sender.address,
+            "dry_run": self.sender.dry,
+            **r,
+        }
 
     def on_reconnect(self, head: Head) -> None:
         self.sync.request_resync()
@@ -156,32 +162,46 @@ class Settler:
     def markets(self) -> list[MarketInfo]:
         n = int(self.ch.functions.market_count().call())
         ids = list(range(1, n + 1))
-        res = batch_call(self.chain.w3, [self.ch.functions.market(i) for i in ids] +
-                         [self.ch.functions.market_state(i) for i in ids])
+        res = batch_call(
+            self.chain.w3, [self.ch.functions.market(i) for i in ids] + [self.ch.functions.market_state(i) for i in ids]
+        )
         markets = [abi.Market.decode(m) for m in res[:n]]
         states = [abi.MarketState.decode(st) for st in res[n:]]
-        return [MarketInfo(i, m.settlement_feed, m.delivery_end, m.dispute_window, st.settled)
-                for i, m, st in zip(ids, markets, states)]
+        return [
+            MarketInfo(i, m.settlement_feed, m.delivery_end, m.dispute_window, st.settled)
+            for i, m, st in zip(ids, markets, states, strict=False)
+        ]
 
     def on_block(self, head: Head) -> dict:
         sync = self.sync.sync(head.number, head.hash, head.parent_hash)
         if sync["resync"]:
             self.sender.reset()
         for o in self.sender.poll(head.number):
-            kv(log, logging.INFO if o.status == "mined" else logging.WARNING, f"{o.meta.get('kind')} {o.status}",
-               tx=o.tx_hash, block=o.block, market_id=o.meta.get("market_id"))
+            kv(
+                log,
+                logging.INFO if o.status == "mined" else logging.WARNING,
+                f"{o.meta.get('kind')} {o.status}",
+                tx=o.tx_hash,
+                block=o.block,
+                market_id=o.meta.get("market_id"),
+            )
         markets = self.markets()
         expired = [m for m in markets if not m.settled and head.timestamp >= m.delivery_end]
         feeds = batch_call(self.chain.w3, [self.oracle.functions.feed(m.settlement_feed) for m in expired])
         finalized = settled = waiting = 0
-        for m, f in zip(expired, feeds):
+        for m, f in zip(expired, feeds, strict=False):
             ok, why = finalizable(m, SettlementFeed(*f), head.timestamp)
             if not ok:
                 kv(log, logging.DEBUG, "not finalizable", market_id=m.market_id, reason=why)
                 continue
-            r = self.sender.send(f"final:{m.market_id}", self.ch.functions.finalize_settlement(m.market_id),
-                                 head.number, kind="finalize", meta={"kind": "finalize", "market_id": m.market_id},
-                                 describe={"market_id": m.market_id, "price": f[0]})
+            r = self.sender.send(
+                f"final:{m.market_id}",
+                self.ch.functions.finalize_settlement(m.market_id),
+                head.number,
+                kind="finalize",
+                meta={"kind": "finalize", "market_id": m.market_id},
+                describe={"market_id": m.market_id, "price": f[0]},
+            )
             if r.status in ("sent", "dry"):
                 finalized += 1
                 self.m_final.inc()
@@ -189,24 +209,35 @@ class Settler:
         states = batch_call(self.chain.w3, [self.ch.functions.market_state(m.market_id) for m in settled_markets])
         fund = int(self.ch.functions.insurance_fund().call()) if settled_markets else 0
         n_adl = n_held = 0
-        for m, st in zip(settled_markets, states):
+        for m, st in zip(settled_markets, states, strict=False):
             holders = self.book.holders(m.market_id)
             waiting += len(holders)
             plan = self._plan(m.market_id, holders, int(st[2]), fund, head.number)
             n_adl += len(plan.waiting)
             n_held += len(plan.held)
             for k, chunk in enumerate(batches(plan.settle, self.s.batch_size)):
-                r = self.sender.send(f"settle:{m.market_id}:{k}", self.ch.functions.settle_many(chunk, m.market_id),
-                                     head.number, kind="settle", meta={"kind": "settle", "market_id": m.market_id},
-                                     describe={"market_id": m.market_id, "accounts": len(chunk), "batch": k})
+                r = self.sender.send(
+                    f"settle:{m.market_id}:{k}",
+                    self.ch.functions.settle_many(chunk, m.market_id),
+                    head.number,
+                    kind="settle",
+                    meta={"kind": "settle", "market_id": m.market_id},
+                    describe={"market_id": m.market_id, "accounts": len(chunk), "batch": k},
+                )
                 if r.status in ("sent", "dry"):
                     settled += 1
                     self.m_settled.inc()
         self.m_open.set(waiting)
         self.m_adl.set(n_adl)
         self.m_held.set(n_held)
-        return {"expired": len(expired), "finalize_sent": finalized, "settle_batches": settled,
-                "open_in_settled": waiting, "adl_waiting": n_adl, "held_for_adl": n_held}
+        return {
+            "expired": len(expired),
+            "finalize_sent": finalized,
+            "settle_batches": settled,
+            "open_in_settled": waiting,
+            "adl_waiting": n_adl,
+            "held_for_adl": n_held,
+        }
 
     def _plan(self, mid: int, holders: list[str], price: int, fund: int, block: int) -> SettlementPlan:
         rows = []
@@ -224,9 +255,16 @@ class Settler:
         for a in plan.waiting:
             if (mid, a) not in self.reported:
                 self.reported.add((mid, a))
-                kv(log, logging.WARNING, "left to the liquidator: loss exceeds the insurance fund, needs deleverage",
-                   market_id=mid, account=a, insurance_fund=fund, holding_opposite=len(plan.held),
-                   hold_blocks=self.s.adl_hold_blocks)
+                kv(
+                    log,
+                    logging.WARNING,
+                    "left to the liquidator: loss exceeds the insurance fund, needs deleverage",
+                    market_id=mid,
+                    account=a,
+                    insurance_fund=fund,
+                    holding_opposite=len(plan.held),
+                    hold_blocks=self.s.adl_hold_blocks,
+                )
         return plan
 
 
@@ -239,9 +277,19 @@ def main(argv: list[str] | None = None) -> int:
     add_keeper_args(p)
     p.add_argument("--batch-size", type=int)
     a = p.parse_args(argv)
-    s = load_settings(SettlerSettings, {
-        "rpc_url": a.rpc_url, "manifest": a.manifest, "metrics_port": a.metrics_port, "poll_interval": a.poll_interval,
-        "key_env": a.key_env, "dry_run": a.dry_run, "log_level": a.log_level, "batch_size": a.batch_size})
+    s = load_settings(
+        SettlerSettings,
+        {
+            "rpc_url": a.rpc_url,
+            "manifest": a.manifest,
+            "metrics_port": a.metrics_port,
+            "poll_interval": a.poll_interval,
+            "key_env": a.key_env,
+            "dry_run": a.dry_run,
+            "log_level": a.log_level,
+            "batch_size": a.batch_size,
+        },
+    )
     return main_loop("settler", s, build, once=a.once)
 
 

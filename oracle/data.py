@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -88,14 +88,14 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
-@lru_cache(maxsize=None)
+@cache
 def _power_file(path: str) -> dict[tuple[str, str, str], HourlySeries]:
     header, rows = _read_rows(Path(path))
     if header != ["timestamp_utc", "iso", "node", "market", "price_usd_per_mwh"]:
         raise ValueError(f"{path}: unexpected header {header}")
-    cols = list(zip(*rows))
+    cols = list(zip(*rows, strict=False))
     ts = parse_utc(np.asarray(cols[0]))
-    keys = np.asarray([f"{i}|{n}|{m}" for i, n, m in zip(cols[1], cols[2], cols[3])])
+    keys = np.asarray([f"{i}|{n}|{m}" for i, n, m in zip(cols[1], cols[2], cols[3], strict=False)])
     px = np.asarray(cols[4], dtype=np.float64)
     out: dict[tuple[str, str, str], HourlySeries] = {}
     for key in np.unique(keys):
@@ -151,13 +151,13 @@ def load_power(iso: str, node: str, market: str, data_dir: str | Path | None = N
     raise DataNotFound(f"no vendored {iso} {node} {code} prices (have for {iso}: {have})")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gpu_file(path: str) -> dict[str, GpuQuotes]:
     header, rows = _read_rows(Path(path))
     expected = ["timestamp_utc", "provider", "gpu", "price_usd_per_gpu_hour", "avg_usd_per_gpu_hour", "n_listings"]
     if header != expected:
         raise ValueError(f"{path}: unexpected header {header}")
-    cols = list(zip(*rows))
+    cols = list(zip(*rows, strict=False))
     ts = parse_utc(np.asarray(cols[0]))
     providers = np.asarray(cols[1])
     gpus = np.asarray(cols[2])

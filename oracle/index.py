@@ -185,7 +185,9 @@ def _prepare(ts, providers, prices, n_listings, params):
     return ts[valid], codes.astype(np.int64), prices[valid], weights, names
 
 
-def gpu_index_batch(ts, providers, prices, n_listings, times, params: GpuIndexParams = GpuIndexParams()) -> GpuIndexBatch:
+def gpu_index_batch(
+    ts, providers, prices, n_listings, times, params: GpuIndexParams = GpuIndexParams()
+) -> GpuIndexBatch:
     """GPU index at each of ``times`` (unix s) from provider quotes (any order).
 
     Quotes after a time are never used for it (no look-ahead). Cost is
@@ -198,7 +200,9 @@ def gpu_index_batch(ts, providers, prices, n_listings, times, params: GpuIndexPa
     return GpuIndexBatch(times, value, n_fresh, n_used, reasons)
 
 
-def gpu_index_at(ts, providers, prices, n_listings, time: int, params: GpuIndexParams = GpuIndexParams()) -> GpuIndexResult:
+def gpu_index_at(
+    ts, providers, prices, n_listings, time: int, params: GpuIndexParams = GpuIndexParams()
+) -> GpuIndexResult:
     """GPU index at one time with the providers used/rejected (same code path as the batch)."""
     t, codes, px, w, names = _prepare(ts, providers, prices, n_listings, params)
     times = np.asarray([time], dtype=np.int64)
@@ -209,7 +213,9 @@ def gpu_index_at(ts, providers, prices, n_listings, time: int, params: GpuIndexP
     rejected = {str(names[i]): float(row[i]) for i in range(len(names)) if not k[i] and not np.isnan(row[i])}
     stale = tuple(str(names[i]) for i in range(len(names)) if np.isnan(row[i]))
     v = None if reasons[0] else float(value[0])
-    return GpuIndexResult(int(time), v, None if v is None else float_usd_to_base(v), str(reasons[0]), used, rejected, stale)
+    return GpuIndexResult(
+        int(time), v, None if v is None else float_usd_to_base(v), str(reasons[0]), used, rejected, stale
+    )
 
 
 def manipulation_bound(other_quotes) -> tuple[float, float]:
@@ -225,9 +231,11 @@ def manipulation_bound(other_quotes) -> tuple[float, float]:
     y = np.sort(np.asarray(other_quotes, dtype=np.float64))
     if y.size == 0:
         raise ValueError("need at least one other provider")
+
     def med(v):
         n = len(v)
         return (v[(n - 1) // 2] + v[n // 2]) / 2.0
+
     return float(med(np.concatenate([[-np.inf], y]))), float(med(np.concatenate([y, [np.inf]])))
 
 
@@ -278,5 +286,6 @@ def power_profile_average(series_ts, series_px, start: int, end: int, profile: s
 
 def spread_price(gpu_usd: float | Decimal, power_usd: float | Decimal, mwh_per_gpu_hour: str | Decimal) -> Decimal:
     """USD per GPU-hour: GPU index - mwh_per_gpu_hour x power price (USD/MWh), exact in Decimal."""
-    return (to_decimal(gpu_usd, "GPU price", floats=True)
-            - to_decimal(mwh_per_gpu_hour, "MWh per GPU-hour", floats=True) * to_decimal(power_usd, "power price", floats=True))
+    return to_decimal(gpu_usd, "GPU price", floats=True) - to_decimal(
+        mwh_per_gpu_hour, "MWh per GPU-hour", floats=True
+    ) * to_decimal(power_usd, "power price", floats=True)

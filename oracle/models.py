@@ -17,13 +17,19 @@ class HistoryQuery(BaseModel):
 
 class ReportQuery(BaseModel):
     feed_ids: str | None = Field(
-        None, description="comma-separated 0x feed ids to sign, in this order (default: every feed with a value)")
+        None, description="comma-separated 0x feed ids to sign, in this order (default: every feed with a value)"
+    )
     observed_at: int | None = Field(
-        None, ge=0, description="chain time to value at (default: this reporter's latest); "
-                                "must be <= now and within max_report_lag_s")
+        None,
+        ge=0,
+        description="chain time to value at (default: this reporter's latest); "
+        "must be <= now and within max_report_lag_s",
+    )
     exclude: str | None = Field(
-        None, description="comma-separated 0x feed ids to leave out of the default selection "
-                          "(e.g. disputed or final on chain); unknown ids are ignored")
+        None,
+        description="comma-separated 0x feed ids to leave out of the default selection "
+        "(e.g. disputed or final on chain); unknown ids are ignored",
+    )
 
 
 class FeedPublic(BaseModel):

@@ -13,10 +13,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from oracle.errors import OracleError, WindowOpen
 from core.manifest import Manifest, MarketEntry
-from oracle.signing import ReportSigner, SignedReport
 from core.specs import feed_hex
+from oracle.errors import OracleError, WindowOpen
+from oracle.signing import ReportSigner, SignedReport
 from oracle.valuation import Valuation, Valuer
 
 log = logging.getLogger("oracle.reporter")
@@ -52,13 +52,22 @@ class FeedState:
 
 
 class Reporter:
-    def __init__(self, manifest: Manifest, valuer: Valuer, clock: Callable[[], int],
-                 signer: ReportSigner | None = None, history_len: int = 1000, max_report_lag_s: int = 600):
+    def __init__(
+        self,
+        manifest: Manifest,
+        valuer: Valuer,
+        clock: Callable[[], int],
+        signer: ReportSigner | None = None,
+        history_len: int = 1000,
+        max_report_lag_s: int = 600,
+    ):
         self.manifest, self.valuer, self.clock, self.signer = manifest, valuer, clock, signer
         self.feeds: dict[bytes, FeedState] = {}
         for m in manifest.entries:
             self.feeds[m.mark_feed] = FeedState(m.mark_feed, MARK, m, history=deque(maxlen=history_len))
-            self.feeds[m.settlement_feed] = FeedState(m.settlement_feed, SETTLEMENT, m, history=deque(maxlen=history_len))
+            self.feeds[m.settlement_feed] = FeedState(
+                m.settlement_feed, SETTLEMENT, m, history=deque(maxlen=history_len)
+            )
         self.markets = {m.id: m for m in manifest.entries}
         self.max_report_lag_s = max_report_lag_s
         self.now: int | None = None
@@ -111,8 +120,9 @@ class Reporter:
         fs.latest, fs.status, fs.detail = obs, "ok", None
         fs.history.append(obs)
 
-    def report_for(self, feed_ids: list[bytes] | None = None, observed_at: int | None = None,
-                   exclude: set[bytes] = frozenset()) -> SignedReport:
+    def report_for(
+        self, feed_ids: list[bytes] | None = None, observed_at: int | None = None, exclude: set[bytes] = frozenset()
+    ) -> SignedReport:
         """A signed report for chosen feeds and/or an earlier chain time.
 
         The on-chain ``submit`` takes ONE feed list and ONE ``observed_at`` for all reporters,
@@ -134,9 +144,14 @@ class Reporter:
             if at > now:
                 raise ReportUnavailable(f"observed_at {at} is in the future of this reporter's chain time {now}")
             if now - at > self.max_report_lag_s:
-                raise ReportUnavailable(f"observed_at {at} is more than {self.max_report_lag_s}s before chain time {now}")
-            states = ([self.feeds[f] for f in feed_ids] if feed_ids is not None
-                      else [fs for f, fs in self.feeds.items() if f not in exclude])
+                raise ReportUnavailable(
+                    f"observed_at {at} is more than {self.max_report_lag_s}s before chain time {now}"
+                )
+            states = (
+                [self.feeds[f] for f in feed_ids]
+                if feed_ids is not None
+                else [fs for f, fs in self.feeds.items() if f not in exclude]
+            )
             prices, ids = [], []
             for fs in states:
                 if at == now:
@@ -164,5 +179,10 @@ class Reporter:
         fresh = [fs for fs in self.feeds.values() if fs.status == "ok" and fs.latest and fs.latest.observed_at == now]
         if self.signer is None or not fresh:
             return None
-        return self.signer.sign([fs.feed_id for fs in fresh], [fs.latest.price_units for fs in fresh], now,
-                                self.manifest.chain_id, self.manifest.oracle)
+        return self.signer.sign(
+            [fs.feed_id for fs in fresh],
+            [fs.latest.price_units for fs in fresh],
+            now,
+            self.manifest.chain_id,
+            self.manifest.oracle,
+        )

@@ -20,19 +20,35 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from oracle import __version__
 from core.calendar import profile_words
 from core.manifest import Manifest
-from oracle.models import (FeedHistoryPublic, FeedPublic, FeedsPublic, HealthPublic, HistoryQuery, MarketSpecPublic,
-                           ObservationPublic, ReportPublic, ReportQuery)
+from core.options import DATA_DIR_ENV, add_shared
+from core.specs import canonical_json, feed_hex, parse_feed_id
+from oracle import __version__
+from oracle.models import (
+    FeedHistoryPublic,
+    FeedPublic,
+    FeedsPublic,
+    HealthPublic,
+    HistoryQuery,
+    MarketSpecPublic,
+    ObservationPublic,
+    ReportPublic,
+    ReportQuery,
+)
 from oracle.reporter import FeedState, Reporter, ReportUnavailable
 from oracle.settings import OracleSettings
 from oracle.signing import KeyConfigError, ReportSigner
-from oracle.sources import (ErcotDamSource, PjmDataMinerSource, PriceSource, PrimeIntellectGpuSource, ReplaySource,
-                            RoutingSource, httpx_fetch)
-from core.specs import canonical_json, feed_hex, parse_feed_id
+from oracle.sources import (
+    ErcotDamSource,
+    PjmDataMinerSource,
+    PriceSource,
+    PrimeIntellectGpuSource,
+    ReplaySource,
+    RoutingSource,
+    httpx_fetch,
+)
 from oracle.valuation import Valuer
-from core.options import DATA_DIR_ENV, add_shared
 
 log = logging.getLogger("oracle.service")
 
@@ -80,11 +96,17 @@ class _ReporterCollector:
         self.r = reporter
 
     def collect(self):
-        price = GaugeMetricFamily("cspread_oracle_feed_price_usd", "Latest feed price in USD", labels=["feed", "symbol", "kind"])
-        age = GaugeMetricFamily("cspread_oracle_feed_observed_at_seconds", "Chain time of the latest observation",
-                                labels=["feed", "symbol", "kind"])
-        up = GaugeMetricFamily("cspread_oracle_feed_ok", "1 if the feed has a value at the current time",
-                               labels=["feed", "symbol", "kind"])
+        price = GaugeMetricFamily(
+            "cspread_oracle_feed_price_usd", "Latest feed price in USD", labels=["feed", "symbol", "kind"]
+        )
+        age = GaugeMetricFamily(
+            "cspread_oracle_feed_observed_at_seconds",
+            "Chain time of the latest observation",
+            labels=["feed", "symbol", "kind"],
+        )
+        up = GaugeMetricFamily(
+            "cspread_oracle_feed_ok", "1 if the feed has a value at the current time", labels=["feed", "symbol", "kind"]
+        )
         for fs in self.r.feeds.values():
             labels = [fs.feed_hex, fs.market.symbol, fs.role]
             up.add_metric(labels, 1.0 if fs.status == "ok" else 0.0)
@@ -124,10 +146,18 @@ def _feed_or_404(reporter: Reporter, feed_id: str) -> FeedState:
 
 def _feed_public(fs: FeedState) -> FeedPublic:
     obs = fs.latest
-    return FeedPublic(feed_id=fs.feed_hex, symbol=fs.market.symbol, kind=fs.role, market_id=fs.market.id,
-                      market_kind=fs.market.kind, status=fs.status, price=str(obs.price_units) if obs else None,
-                      price_usd=obs.price_usd if obs else None, observed_at=obs.observed_at if obs else None,
-                      detail=fs.detail)
+    return FeedPublic(
+        feed_id=fs.feed_hex,
+        symbol=fs.market.symbol,
+        kind=fs.role,
+        market_id=fs.market.id,
+        market_kind=fs.market.kind,
+        status=fs.status,
+        price=str(obs.price_units) if obs else None,
+        price_usd=obs.price_usd if obs else None,
+        observed_at=obs.observed_at if obs else None,
+        detail=fs.detail,
+    )
 
 
 # --------------------------------------------------------------------------- routers
@@ -138,8 +168,11 @@ feeds = APIRouter(prefix="/feeds", tags=["feeds"])
 @feeds.get("", response_model=FeedsPublic)
 def list_feeds(reporter: ReporterDep) -> FeedsPublic:
     """Every feed this reporter serves (mark and settlement feed of each market)."""
-    return FeedsPublic(chain_id=reporter.manifest.chain_id, now=reporter.now,
-                       feeds=[_feed_public(fs) for fs in reporter.feeds.values()])
+    return FeedsPublic(
+        chain_id=reporter.manifest.chain_id,
+        now=reporter.now,
+        feeds=[_feed_public(fs) for fs in reporter.feeds.values()],
+    )
 
 
 @feeds.get("/{feed_id}", response_model=FeedPublic)
@@ -151,12 +184,25 @@ def read_feed(feed_id: str, reporter: ReporterDep) -> FeedPublic:
 def read_feed_history(feed_id: str, reporter: ReporterDep, q: Annotated[HistoryQuery, Query()]) -> FeedHistoryPublic:
     """Observations this reporter made (one per distinct chain time), oldest first."""
     fs = _feed_or_404(reporter, feed_id)
-    obs = list(fs.history)[-q.limit:]
-    return FeedHistoryPublic(feed_id=fs.feed_hex, symbol=fs.market.symbol, kind=fs.role, observations=[
-        ObservationPublic(observed_at=o.observed_at, price=str(o.price_units), price_usd=o.price_usd,
-                          n_hours=o.valuation.n_hours, n_realised=o.valuation.n_realised,
-                          n_expected=o.valuation.n_expected, expected_usd=o.valuation.expected_usd,
-                          missing_hours=list(o.valuation.missing)) for o in obs])
+    obs = list(fs.history)[-q.limit :]
+    return FeedHistoryPublic(
+        feed_id=fs.feed_hex,
+        symbol=fs.market.symbol,
+        kind=fs.role,
+        observations=[
+            ObservationPublic(
+                observed_at=o.observed_at,
+                price=str(o.price_units),
+                price_usd=o.price_usd,
+                n_hours=o.valuation.n_hours,
+                n_realised=o.valuation.n_realised,
+                n_expected=o.valuation.n_expected,
+                expected_usd=o.valuation.expected_usd,
+                missing_hours=list(o.valuation.missing),
+            )
+            for o in obs
+        ],
+    )
 
 
 reports = APIRouter(prefix="/reports", tags=["reports"])
@@ -170,6 +216,7 @@ def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> 
     (or the same ``exclude``) to each, because ``submit`` takes one feed list and one time
     for all signatures.
     """
+
     def feed_list(value: str | None) -> list[bytes] | None:
         return None if value is None else [parse_feed_id(f.strip()) for f in value.split(",") if f.strip()]
 
@@ -193,9 +240,16 @@ def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> 
             r = reporter.report_for(ids, q.observed_at, exclude)
         except ReportUnavailable as e:
             raise HTTPException(status_code=409, detail=str(e)) from None
-    return ReportPublic(chain_id=reporter.manifest.chain_id, oracle=reporter.manifest.oracle,
-                        feed_ids=[feed_hex(f) for f in r.feed_ids], prices=[str(p) for p in r.prices],
-                        observed_at=r.observed_at, signer=r.signer, signature=r.signature, digest=r.digest)
+    return ReportPublic(
+        chain_id=reporter.manifest.chain_id,
+        oracle=reporter.manifest.oracle,
+        feed_ids=[feed_hex(f) for f in r.feed_ids],
+        prices=[str(p) for p in r.prices],
+        observed_at=r.observed_at,
+        signer=r.signer,
+        signature=r.signature,
+        digest=r.digest,
+    )
 
 
 markets = APIRouter(prefix="/markets", tags=["markets"])
@@ -206,9 +260,17 @@ def read_market_spec(market_id: int, request: Request) -> MarketSpecPublic:
     m = request.app.state.reporter.markets.get(market_id)
     if m is None:
         raise HTTPException(status_code=404, detail=f"unknown market {market_id}")
-    return MarketSpecPublic(id=m.id, symbol=m.symbol, kind=m.kind, spec=m.spec, spec_hash=m.spec_hash,
-                            canonical_json=canonical_json(m.spec), mark_feed=feed_hex(m.mark_feed),
-                            settlement_feed=feed_hex(m.settlement_feed), block=profile_words(m.spec))
+    return MarketSpecPublic(
+        id=m.id,
+        symbol=m.symbol,
+        kind=m.kind,
+        spec=m.spec,
+        spec_hash=m.spec_hash,
+        canonical_json=canonical_json(m.spec),
+        mark_feed=feed_hex(m.mark_feed),
+        settlement_feed=feed_hex(m.settlement_feed),
+        block=profile_words(m.spec),
+    )
 
 
 health = APIRouter(tags=["health"])
@@ -220,10 +282,17 @@ def read_health(reporter: ReporterDep, response: Response) -> HealthPublic:
     degraded = reporter.clock_error is not None or reporter.now is None
     if degraded:
         response.status_code = 503
-    return HealthPublic(status="degraded" if degraded else "ok", chain_id=reporter.manifest.chain_id,
-                        oracle=reporter.manifest.oracle, signer=reporter.signer.address if reporter.signer else None,
-                        now=reporter.now, feeds=len(states), feeds_ok=states.count("ok"),
-                        feeds_error=states.count("error"), clock_error=reporter.clock_error)
+    return HealthPublic(
+        status="degraded" if degraded else "ok",
+        chain_id=reporter.manifest.chain_id,
+        oracle=reporter.manifest.oracle,
+        signer=reporter.signer.address if reporter.signer else None,
+        now=reporter.now,
+        feeds=len(states),
+        feeds_ok=states.count("ok"),
+        feeds_error=states.count("error"),
+        clock_error=reporter.clock_error,
+    )
 
 
 metrics = APIRouter(tags=["metrics"])
@@ -237,8 +306,14 @@ def read_metrics(reporter: ReporterDep, request: Request) -> Response:
 # --------------------------------------------------------------------------- app factory
 
 
-def create_app(settings: OracleSettings, *, manifest: Manifest | None = None, clock: Callable[[], int] | None = None,
-               source: PriceSource | None = None, signer: ReportSigner | None = None) -> FastAPI:
+def create_app(
+    settings: OracleSettings,
+    *,
+    manifest: Manifest | None = None,
+    clock: Callable[[], int] | None = None,
+    source: PriceSource | None = None,
+    signer: ReportSigner | None = None,
+) -> FastAPI:
     """Build a reporter app. Anything not injected is built from ``settings``."""
     # the reporter needs only the Oracle; a spec that disagrees with its listed hash fails here, at start
     manifest = (manifest or Manifest.load(settings.manifest, required=("Oracle",))).verified()
@@ -260,34 +335,61 @@ def create_app(settings: OracleSettings, *, manifest: Manifest | None = None, cl
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="cspread-reporter", description=__doc__.split("\n")[0],
-                                epilog="Every other setting has a CSPREAD_ORACLE_* variable (oracle/settings.py).")
-    add_shared(p, "--manifest", "--rpc-url", "--port", "--key-env", helps={
-        "--key-env": "name of the env var holding this reporter's hex key (default CSPREAD_ORACLE_KEY)",
-        "--rpc-url": "JSON-RPC URL the chain clock is read from"})
+    p = argparse.ArgumentParser(
+        prog="cspread-reporter",
+        description=__doc__.split("\n")[0],
+        epilog="Every other setting has a CSPREAD_ORACLE_* variable (oracle/settings.py).",
+    )
+    add_shared(
+        p,
+        "--manifest",
+        "--rpc-url",
+        "--port",
+        "--key-env",
+        helps={
+            "--key-env": "name of the env var holding this reporter's hex key (default CSPREAD_ORACLE_KEY)",
+            "--rpc-url": "JSON-RPC URL the chain clock is read from",
+        },
+    )
     p.add_argument("--host")
     p.add_argument("--keyfile", help="eth keystore JSON (password from --password-env)")
     p.add_argument("--password-env", help="env var holding the keystore password")
     p.add_argument("--clock", choices=["chain", "system"])
     p.add_argument("--source", choices=["replay", "live"])
-    p.add_argument("--data-dir", default=os.environ.get(DATA_DIR_ENV) or None,
-                   help=f"directory of the vendored price data (data/*.csv.gz) [env {DATA_DIR_ENV} or "
-                        f"CSPREAD_ORACLE_DATA_DIR]")
+    p.add_argument(
+        "--data-dir",
+        default=os.environ.get(DATA_DIR_ENV) or None,
+        help=f"directory of the vendored price data (data/*.csv.gz) [env {DATA_DIR_ENV} or CSPREAD_ORACLE_DATA_DIR]",
+    )
     p.add_argument("--replay-offset", type=int, help="data time = chain time + this many seconds")
     args = p.parse_args(argv)
-    overrides = {k: v for k, v in {
-        "manifest": args.manifest, "host": args.host, "port": args.port, "key_env": args.key_env,
-        "keyfile": args.keyfile, "keyfile_password_env": args.password_env, "rpc_url": args.rpc_url,
-        "clock": args.clock, "source": args.source, "data_dir": args.data_dir, "replay_offset": args.replay_offset,
-    }.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "manifest": args.manifest,
+            "host": args.host,
+            "port": args.port,
+            "key_env": args.key_env,
+            "keyfile": args.keyfile,
+            "keyfile_password_env": args.password_env,
+            "rpc_url": args.rpc_url,
+            "clock": args.clock,
+            "source": args.source,
+            "data_dir": args.data_dir,
+            "replay_offset": args.replay_offset,
+        }.items()
+        if v is not None
+    }
     settings = OracleSettings(**overrides)
     if settings.source == "replay":
         from oracle.data import DEFAULT_DATA_DIR
 
         data_dir = settings.data_dir or DEFAULT_DATA_DIR
         if not data_dir.is_dir():  # an installed package has no data/ next to it
-            raise SystemExit(f"oracle: no price data at {data_dir}: pass --data-dir or set {DATA_DIR_ENV} to the "
-                             f"vendored data directory (data/*.csv.gz of a checkout)")
+            raise SystemExit(
+                f"oracle: no price data at {data_dir}: pass --data-dir or set {DATA_DIR_ENV} to the "
+                f"vendored data directory (data/*.csv.gz of a checkout)"
+            )
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         signer = build_signer(settings)
@@ -296,8 +398,14 @@ def main(argv: list[str] | None = None) -> None:
     if signer is None:
         raise SystemExit(f"oracle: no signing key; set {settings.key_env} (or --key-env VAR / --keyfile)")
     app = create_app(settings, signer=signer)
-    log.info("reporter %s serving %d markets of chain %d on %s:%d", signer.address,
-             len(app.state.reporter.manifest.markets), app.state.reporter.manifest.chain_id, settings.host, settings.port)
+    log.info(
+        "reporter %s serving %d markets of chain %d on %s:%d",
+        signer.address,
+        len(app.state.reporter.manifest.markets),
+        app.state.reporter.manifest.chain_id,
+        settings.host,
+        settings.port,
+    )
     import uvicorn
 
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)

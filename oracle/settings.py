@@ -80,21 +80,32 @@ class OracleSettings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _anchor_pair(self) -> "OracleSettings":
+    def _anchor_pair(self) -> OracleSettings:
         if (self.replay_chain_anchor is None) != (self.replay_data_anchor is None):
             raise ValueError("set both replay_chain_anchor and replay_data_anchor, or neither")
         return self
 
     def gpu_params(self) -> GpuIndexParams:
-        return GpuIndexParams(staleness_s=self.gpu_staleness_s, mad_k=self.gpu_mad_k, min_quotes=self.gpu_min_quotes,
-                              method=self.gpu_method, weight_cap=self.gpu_weight_cap)
+        return GpuIndexParams(
+            staleness_s=self.gpu_staleness_s,
+            mad_k=self.gpu_mad_k,
+            min_quotes=self.gpu_min_quotes,
+            method=self.gpu_method,
+            weight_cap=self.gpu_weight_cap,
+        )
 
     def valuer_kwargs(self) -> dict:
         """Everything a :class:`~oracle.valuation.Valuer` takes besides its source (one place, so
         the service and ``cspread index value`` value feeds with the same parameters)."""
-        return {"gpu_params": self.gpu_params(), "trailing_days": self.trailing_days, "carry_s": self.gpu_carry_s,
-                "mark_method": self.mark_method, "seasonal_days": self.seasonal_days, "decay_days": self.decay_days,
-                "recent_days": self.recent_days}
+        return {
+            "gpu_params": self.gpu_params(),
+            "trailing_days": self.trailing_days,
+            "carry_s": self.gpu_carry_s,
+            "mark_method": self.mark_method,
+            "seasonal_days": self.seasonal_days,
+            "decay_days": self.decay_days,
+            "recent_days": self.recent_days,
+        }
 
     def default_time_map(self) -> TimeMap:
         if self.replay_chain_anchor is not None:

@@ -64,11 +64,17 @@ class ReportSigner:
     def sign(self, feed_ids, prices, observed_at, chain_id, oracle) -> SignedReport:
         feeds = eip712.check_report(feed_ids, prices, observed_at)
         d = eip712.report_digest(feeds, prices, observed_at, chain_id, oracle)
-        return SignedReport(tuple(feeds), tuple(prices), observed_at, self.address,
-                            "0x" + eip712.sign_digest(self._account, d).hex(), "0x" + d.hex())
+        return SignedReport(
+            tuple(feeds),
+            tuple(prices),
+            observed_at,
+            self.address,
+            "0x" + eip712.sign_digest(self._account, d).hex(),
+            "0x" + d.hex(),
+        )
 
     @classmethod
-    def from_env(cls, var: str) -> "ReportSigner":
+    def from_env(cls, var: str) -> ReportSigner:
         """Key from env var ``var`` (hex, with or without 0x)."""
         value = os.environ.get(var)
         if not value:
@@ -79,7 +85,7 @@ class ReportSigner:
             raise KeyConfigError(f"env var {var} does not hold a valid hex private key") from None
 
     @classmethod
-    def from_keyfile(cls, path: str | Path, password_env: str) -> "ReportSigner":
+    def from_keyfile(cls, path: str | Path, password_env: str) -> ReportSigner:
         """Key from an eth keystore JSON; the password is read from env var ``password_env``."""
         password = os.environ.get(password_env)
         if password is None:

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from core.specs import GLOBAL_REGION, ISO_TZ
 from oracle import data
 from oracle.data import GpuQuotes, HourlySeries
 from oracle.errors import SeriesUnavailable
-from core.specs import GLOBAL_REGION, ISO_TZ
 from oracle.timemap import TimeMap
 
 Fetch = Callable[[str, Mapping[str, Any], Mapping[str, str]], Any]
@@ -83,8 +83,12 @@ class ReplaySource(PriceSource):
 
     name = "replay"
 
-    def __init__(self, data_dir: str | Path | None = None, time_maps: Mapping[str, TimeMap] | None = None,
-                 default: TimeMap | None = None):
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        time_maps: Mapping[str, TimeMap] | None = None,
+        default: TimeMap | None = None,
+    ):
         self.data_dir = data_dir
         self.time_maps = dict(time_maps or {})
         self.default = default or TimeMap.identity()
@@ -114,8 +118,14 @@ class ErcotDamSource(PriceSource):
     name = "ercot"
     ENDPOINT = "np4-190-cd/dam_stlmnt_pnt_prices"
 
-    def __init__(self, fetch: Fetch, subscription_key: str | None = None, bearer_token: str | None = None,
-                 base_url: str = "https://api.ercot.com/api/public-reports", page_size: int = 1000):
+    def __init__(
+        self,
+        fetch: Fetch,
+        subscription_key: str | None = None,
+        bearer_token: str | None = None,
+        base_url: str = "https://api.ercot.com/api/public-reports",
+        page_size: int = 1000,
+    ):
         self.fetch, self.base_url, self.page_size = fetch, base_url.rstrip("/"), page_size
         self.headers = {}
         if subscription_key:
@@ -134,8 +144,13 @@ class ErcotDamSource(PriceSource):
         rows: dict[int, float] = {}
         page, pages = 1, 1
         while page <= pages:
-            params = {"deliveryDateFrom": d0.isoformat(), "deliveryDateTo": d1.isoformat(),
-                      "settlementPoint": node, "page": page, "size": self.page_size}
+            params = {
+                "deliveryDateFrom": d0.isoformat(),
+                "deliveryDateTo": d1.isoformat(),
+                "settlementPoint": node,
+                "page": page,
+                "size": self.page_size,
+            }
             body = self.fetch(f"{self.base_url}/{self.ENDPOINT}", params, self.headers)
             pages = int(body.get("_meta", {}).get("totalPages", 1))
             for rec in self._records(body):
@@ -156,7 +171,7 @@ class ErcotDamSource(PriceSource):
     def _records(body: Mapping[str, Any]):
         names = [f["name"] for f in body.get("fields", [])]
         for row in body.get("data", []):
-            yield row if isinstance(row, Mapping) else dict(zip(names, row))
+            yield row if isinstance(row, Mapping) else dict(zip(names, row, strict=False))
 
     @staticmethod
     def _interval_start(rec: Mapping[str, Any], tz: ZoneInfo) -> int:
@@ -185,8 +200,13 @@ class PjmDataMinerSource(PriceSource):
     name = "pjm"
     FEEDS = {"DA": ("da_hrl_lmps", "total_lmp_da"), "RT": ("rt_hrl_lmps", "total_lmp_rt")}
 
-    def __init__(self, fetch: Fetch, subscription_key: str | None = None,
-                 base_url: str = "https://api.pjm.com/api/v1", page_size: int = 5000):
+    def __init__(
+        self,
+        fetch: Fetch,
+        subscription_key: str | None = None,
+        base_url: str = "https://api.pjm.com/api/v1",
+        page_size: int = 5000,
+    ):
         self.fetch, self.base_url, self.page_size = fetch, base_url.rstrip("/"), page_size
         self.headers = {"Ocp-Apim-Subscription-Key": subscription_key} if subscription_key else {}
 
@@ -196,24 +216,34 @@ class PjmDataMinerSource(PriceSource):
         if market not in self.FEEDS:
             raise SeriesUnavailable(f"unknown PJM market {market!r}")
         feed, column = self.FEEDS[market]
+
         def fmt(t: int) -> str:  # Data Miner's filter format, e.g. "5/1/2025 04:00"
-            d = dt.datetime.fromtimestamp(t, dt.timezone.utc)
+            d = dt.datetime.fromtimestamp(t, dt.UTC)
             return f"{d.month}/{d.day}/{d.year} {d:%H:%M}"
 
         lo, hi = fmt(start), fmt(max(start, end - 3600))
         best: dict[int, tuple[int, float]] = {}
         row, total = 1, None
         while total is None or row <= total:
-            params = {"datetime_beginning_utc": f"{lo}to{hi}", "pnode_name": node, "row_is_current": "TRUE",
-                      "startRow": row, "rowCount": self.page_size, "format": "json"}
+            params = {
+                "datetime_beginning_utc": f"{lo}to{hi}",
+                "pnode_name": node,
+                "row_is_current": "TRUE",
+                "startRow": row,
+                "rowCount": self.page_size,
+                "format": "json",
+            }
             body = self.fetch(f"{self.base_url}/{feed}", params, self.headers)
             items = body.get("items", [])
             total = int(body.get("totalRows", len(items)))
             for it in items:
                 if it.get("pnode_name") != node or it.get("row_is_current") in (False, "False", "FALSE"):
                     continue
-                t = int(dt.datetime.fromisoformat(str(it["datetime_beginning_utc"]).rstrip("Z"))
-                        .replace(tzinfo=dt.timezone.utc).timestamp())
+                t = int(
+                    dt.datetime.fromisoformat(str(it["datetime_beginning_utc"]).rstrip("Z"))
+                    .replace(tzinfo=dt.UTC)
+                    .timestamp()
+                )
                 ver = int(it.get("version_nbr", 0))
                 if t not in best or ver > best[t][0]:
                     best[t] = (ver, float(it[column]))
@@ -244,9 +274,16 @@ class PrimeIntellectGpuSource(PriceSource):
 
     name = "primeintellect"
 
-    def __init__(self, fetch: Fetch, api_key: str | None = None, base_url: str = "https://api.primeintellect.ai/api/v1",
-                 clock: Callable[[], float] = time.time, poll_interval_s: int = 300, retention_s: int = 10 * 86400,
-                 spot: bool = False):
+    def __init__(
+        self,
+        fetch: Fetch,
+        api_key: str | None = None,
+        base_url: str = "https://api.primeintellect.ai/api/v1",
+        clock: Callable[[], float] = time.time,
+        poll_interval_s: int = 300,
+        retention_s: int = 10 * 86400,
+        spot: bool = False,
+    ):
         self.fetch, self.base_url, self.clock, self.spot = fetch, base_url.rstrip("/"), clock, spot
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.poll_interval_s, self.retention_s = poll_interval_s, retention_s
@@ -295,9 +332,13 @@ class PrimeIntellectGpuSource(PriceSource):
         if now - self._last_poll.get(gpu, -(1 << 62)) >= self.poll_interval_s:
             self.poll(gpu, now)
         rows = sorted(r for r in self._rows.get(gpu, []) if start <= r[0] < end)
-        cols = list(zip(*rows)) if rows else [(), (), (), ()]
-        return GpuQuotes(np.asarray(cols[0], dtype=np.int64), np.asarray(cols[1], dtype=str),
-                         np.asarray(cols[2], dtype=np.float64), np.asarray(cols[3], dtype=np.int64))
+        cols = list(zip(*rows, strict=False)) if rows else [(), (), (), ()]
+        return GpuQuotes(
+            np.asarray(cols[0], dtype=np.int64),
+            np.asarray(cols[1], dtype=str),
+            np.asarray(cols[2], dtype=np.float64),
+            np.asarray(cols[3], dtype=np.int64),
+        )
 
     def power_hourly(self, iso, node, market, start, end):
         raise SeriesUnavailable("Prime Intellect source has no power prices")

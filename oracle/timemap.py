@@ -29,11 +29,11 @@ class TimeMap:
             raise ValueError(f"replay speed must be a positive number, got {self.speed!r}")
 
     @classmethod
-    def identity(cls) -> "TimeMap":
+    def identity(cls) -> TimeMap:
         return cls()
 
     @classmethod
-    def from_offset(cls, offset_s: int) -> "TimeMap":
+    def from_offset(cls, offset_s: int) -> TimeMap:
         """``data_time = chain_time + offset_s`` (offset usually negative: data is older)."""
         return cls(chain_anchor=0, data_anchor=int(offset_s), speed=1.0)
 

@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 
 from core.calendar import DAY, HOUR, LocalTime, da_known_until, hours_between, profile_hours, profile_mask
+from core.specs import validate_spec
+from core.units import USD_SCALE, base_to_float, base_to_usd, div_half_even, exact_units, float_usd_to_base
 from oracle.errors import MissingData, NoEstimate, OracleError, WindowOpen
 from oracle.index import GpuIndexParams, gpu_index_batch, lookup_hours, spread_price
 from oracle.sources import GPU_DATASET, PriceSource
-from core.specs import validate_spec
-from core.units import USD_SCALE, base_to_float, base_to_usd, div_half_even, exact_units, float_usd_to_base
 
 MARK_METHODS = ("blend", "trailing")
 
@@ -67,15 +67,23 @@ class Valuation:
     data_start: int
     data_end: int
     data_now: int
-    legs: tuple[tuple[str, "Valuation"], ...] = ()  # SPREAD: (("compute", v), ("power", v))
+    legs: tuple[tuple[str, Valuation], ...] = ()  # SPREAD: (("compute", v), ("power", v))
 
 
 class Valuer:
     """Computes marks and settlement values of specs from a :class:`PriceSource`."""
 
-    def __init__(self, source: PriceSource, gpu_params: GpuIndexParams = GpuIndexParams(), trailing_days: int = 7,
-                 carry_s: int = 86_400, mark_method: str = "blend", seasonal_days: int = 28, decay_days: float = 1.0,
-                 recent_days: int = 1):
+    def __init__(
+        self,
+        source: PriceSource,
+        gpu_params: GpuIndexParams = GpuIndexParams(),  # noqa: B008 - frozen dataclass, never mutated
+        trailing_days: int = 7,
+        carry_s: int = 86_400,
+        mark_method: str = "blend",
+        seasonal_days: int = 28,
+        decay_days: float = 1.0,
+        recent_days: int = 1,
+    ):
         if trailing_days < 1:
             raise ValueError("trailing_days must be >= 1")
         if carry_s < 0:
@@ -117,9 +125,21 @@ class Valuer:
         p = self._power(spec["power"], now, final)
         # the legs' 6-decimal values, combined exactly and rounded once (float_usd_to_base, half-even)
         price = spread_price(base_to_usd(c.price_units), base_to_usd(p.price_units), Decimal(spec["mwh_per_gpu_hour"]))
-        return Valuation("SPREAD", final, float(price), float_usd_to_base(price), c.n_hours, c.n_realised, c.n_expected,
-                         None, c.missing + p.missing, c.data_start, c.data_end, c.data_now,
-                         (("compute", c), ("power", p)))
+        return Valuation(
+            "SPREAD",
+            final,
+            float(price),
+            float_usd_to_base(price),
+            c.n_hours,
+            c.n_realised,
+            c.n_expected,
+            None,
+            c.missing + p.missing,
+            c.data_start,
+            c.data_end,
+            c.data_now,
+            (("compute", c), ("power", p)),
+        )
 
     def _finish(self, kind, final, window_vals, known, found, estimates, ds, de, now, hours, exact_scale) -> Valuation:
         """Shared tail: exact settlement, or known values + estimates for the rest.
@@ -131,8 +151,11 @@ class Valuer:
         missing = tuple(int(h) for h in hours[known & ~found])
         if final:
             if missing or not known.all():
-                raise MissingData(f"{len(missing) or int((~known).sum())} of {len(hours)} {kind} hours "
-                                  "have no price; settlement needs every hour", missing)
+                raise MissingData(
+                    f"{len(missing) or int((~known).sum())} of {len(hours)} {kind} hours "
+                    "have no price; settlement needs every hour",
+                    missing,
+                )
             total = int(exact_units(window_vals, exact_scale).sum(dtype=np.int64))
             units = div_half_even(total * USD_SCALE, exact_scale * len(hours))
             return Valuation(kind, True, base_to_float(units), units, len(hours), len(hours), 0, None, (), ds, de, now)
@@ -145,8 +168,20 @@ class Valuer:
             est = np.asarray(estimates(hours[rest]), dtype=np.float64)
             expected, est_sum = float(est.mean()), float(est.sum())
         value = (float(window_vals[have].sum()) + est_sum) / len(hours)
-        return Valuation(kind, False, value, float_usd_to_base(value), len(hours), int(have.sum()), n_rest, expected,
-                         missing, ds, de, now)
+        return Valuation(
+            kind,
+            False,
+            value,
+            float_usd_to_base(value),
+            len(hours),
+            int(have.sum()),
+            n_rest,
+            expected,
+            missing,
+            ds,
+            de,
+            now,
+        )
 
     def _power(self, spec: dict[str, Any], chain_now: int, final: bool) -> Valuation:
         iso = spec["iso"]
@@ -181,18 +216,22 @@ class Valuer:
                 recent = same_kind(known_end - self.trailing_days * DAY)
                 rpx, rfound = lookup_hours(series.timestamps, series.prices, recent)
                 if not rfound.any():
-                    raise NoEstimate(f"no POWER data in the {self.trailing_days} days before data time {known_end} "
-                                     f"to estimate {len(unknown)} unknown hours")
+                    raise NoEstimate(
+                        f"no POWER data in the {self.trailing_days} days before data time {known_end} "
+                        f"to estimate {len(unknown)} unknown hours"
+                    )
                 return np.full(len(unknown), float(rpx[rfound].mean()))
             season = same_kind(known_end - self.seasonal_days * DAY)
             spx, sfound = lookup_hours(series.timestamps, series.prices, season)
             if not sfound.any():
-                raise NoEstimate(f"no {profile} POWER data in the {self.seasonal_days} days before data time "
-                                 f"{known_end} to estimate {len(unknown)} unknown hours")
+                raise NoEstimate(
+                    f"no {profile} POWER data in the {self.seasonal_days} days before data time "
+                    f"{known_end} to estimate {len(unknown)} unknown hours"
+                )
             day = LocalTime(season[sfound], tz).day
             _, inv = np.unique(day, return_inverse=True)
             daily = np.bincount(inv, weights=spx[sfound]) / np.bincount(inv)  # local days in time order
-            recent = float(daily[-self.recent_days:].mean())  # R: the last recent_days days of this profile
+            recent = float(daily[-self.recent_days :].mean())  # R: the last recent_days days of this profile
             level = float(np.median(daily))  # S: robust to a few storm days
             dist_days = np.maximum(unknown - known_end, 0) / DAY
             return level + (recent - level) * np.exp(-dist_days / self.decay_days)
@@ -222,13 +261,16 @@ class Valuer:
             # GPU rental prices move slowly (docs/methodology.md §7): the trailing mean of fixings
             tv = trailing_vals[~np.isnan(trailing_vals)]
             if tv.size == 0:
-                raise NoEstimate(f"no COMPUTE data in the {self.trailing_days} days before data time {now} "
-                                 f"to estimate {len(unknown)} unrealised fixings")
+                raise NoEstimate(
+                    f"no COMPUTE data in the {self.trailing_days} days before data time {now} "
+                    f"to estimate {len(unknown)} unrealised fixings"
+                )
             return np.full(len(unknown), float(tv.mean()))
 
         # a median of whole-micro-dollar quotes is a whole number of half micro-dollars
-        return self._finish("COMPUTE", final, window_vals, realised, found, estimates, ds, de, now, fixings,
-                            2 * USD_SCALE)
+        return self._finish(
+            "COMPUTE", final, window_vals, realised, found, estimates, ds, de, now, fixings, 2 * USD_SCALE
+        )
 
 
 def carry_forward(times: np.ndarray, values: np.ndarray, max_age_s: int) -> np.ndarray:

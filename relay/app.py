@@ -5,6 +5,7 @@ follower, the periodic re-validation, and — with `settings.match` and a key in
 `settings.matcher_key_env` — the matching loop. An asyncio task pushes coalesced book
 snapshots to websocket subscribers.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,8 +43,14 @@ def _loop(stop: threading.Event, interval: float, fn, name: str, wake: threading
             stop.wait(interval)
 
 
-def create_app(settings: RelaySettings | None = None, *, chain: ChainView | None = None,
-               store: OrderStore | None = None, fee_bps: int | None = None, start_block: int | None = None) -> FastAPI:
+def create_app(
+    settings: RelaySettings | None = None,
+    *,
+    chain: ChainView | None = None,
+    store: OrderStore | None = None,
+    fee_bps: int | None = None,
+    start_block: int | None = None,
+) -> FastAPI:
     settings = settings or RelaySettings()
     manifest = None
     if chain is None or fee_bps is None or start_block is None:
@@ -60,10 +67,17 @@ def create_app(settings: RelaySettings | None = None, *, chain: ChainView | None
     if settings.fill_index and isinstance(chain, RpcChain) and chain.fills is None:
         chain.enable_fill_index(start_block)
     store = store or SqlOrderStore(settings.database_url)
-    validator = OrderValidator(chain, store, domain_separator(chain.chain_id, chain.exchange),
-                               ValidationSettings(fee_bps=fee_bps, min_ttl=settings.min_ttl,
-                                                  check_margin=settings.check_margin,
-                                                  max_open_per_trader=settings.max_open_per_trader))
+    validator = OrderValidator(
+        chain,
+        store,
+        domain_separator(chain.chain_id, chain.exchange),
+        ValidationSettings(
+            fee_bps=fee_bps,
+            min_ttl=settings.min_ttl,
+            check_margin=settings.check_margin,
+            max_open_per_trader=settings.max_open_per_trader,
+        ),
+    )
     relay = Relay(store, chain, validator, Hub())
 
     @asynccontextmanager
@@ -82,13 +96,23 @@ def create_app(settings: RelaySettings | None = None, *, chain: ChainView | None
                 for reason, n in reval.run_once().items():
                     relay.metrics.dropped.labels(reason).inc(n)
 
-            threads += [threading.Thread(target=_loop, args=(stop, settings.follow_interval, follow, "follower"),
-                                         daemon=True, name="relay-follower"),
-                        threading.Thread(target=_loop, args=(stop, settings.revalidate_interval, revalidate,
-                                                             "revalidate"), daemon=True, name="relay-revalidate")]
+            threads += [
+                threading.Thread(
+                    target=_loop,
+                    args=(stop, settings.follow_interval, follow, "follower"),
+                    daemon=True,
+                    name="relay-follower",
+                ),
+                threading.Thread(
+                    target=_loop,
+                    args=(stop, settings.revalidate_interval, revalidate, "revalidate"),
+                    daemon=True,
+                    name="relay-revalidate",
+                ),
+            ]
             if settings.match:
-                from relay.matcher import Matcher
                 from chain.tx import TxSender
+                from relay.matcher import Matcher
 
                 key = os.environ.get(settings.matcher_key_env)
                 if not key:
@@ -102,8 +126,14 @@ def create_app(settings: RelaySettings | None = None, *, chain: ChainView | None
                     for r in matcher.step():
                         relay.metrics.matches.labels("ok" if r.ok else "failed").inc()
 
-                threads.append(threading.Thread(target=_loop, args=(stop, settings.match_interval, match, "matcher",
-                                                                    relay.wake), daemon=True, name="relay-matcher"))
+                threads.append(
+                    threading.Thread(
+                        target=_loop,
+                        args=(stop, settings.match_interval, match, "matcher", relay.wake),
+                        daemon=True,
+                        name="relay-matcher",
+                    )
+                )
         for t in threads:
             t.start()
 
@@ -128,10 +158,14 @@ def create_app(settings: RelaySettings | None = None, *, chain: ChainView | None
             for t in threads:
                 t.join(timeout=10)
 
-    app = FastAPI(title="Compute Spread order relay", version="0.1.0", lifespan=lifespan,
-                  description="Signed EIP-712 orders for the Compute Spread Exchange: post, cancel, book, trades, "
-                              "stream. Chain units: quantity in thousandths of a unit, price in collateral base "
-                              "units per unit (may be negative). See docs/relay.md.")
+    app = FastAPI(
+        title="Compute Spread order relay",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Signed EIP-712 orders for the Compute Spread Exchange: post, cancel, book, trades, "
+        "stream. Chain units: quantity in thousandths of a unit, price in collateral base "
+        "units per unit (may be negative). See docs/relay.md.",
+    )
     app.state.relay = relay
     app.state.settings = settings
     app.state.matcher_address = None

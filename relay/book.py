@@ -1,8 +1,9 @@
 """Order book views and price-time match selection: pure functions over stored orders."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from relay.store import StoredOrder
 
@@ -43,8 +44,9 @@ class Match:
         return self.maker.hash, self.taker.hash
 
 
-def select_match(orders: Iterable[StoredOrder], step: int = 1,
-                 skip: set[tuple[str, str]] | frozenset = frozenset()) -> Match | None:
+def select_match(
+    orders: Iterable[StoredOrder], step: int = 1, skip: set[tuple[str, str]] | frozenset = frozenset()
+) -> Match | None:
     """The first crossing pair in price-time priority.
 
     Best bid against best ask; an order never trades with its own trader (the next ask in

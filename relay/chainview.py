@@ -14,6 +14,7 @@ seconds, 0.25 s by default, so a read is at most that stale):
 
 Tests use `FakeChain` (tests/unit/relay) with the same interface (`ChainView`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,11 +27,11 @@ from eth_abi import decode, encode
 from eth_utils import keccak, to_checksum_address
 
 from chain.logs import rpc_get_logs, rpc_paged
+
 # the relay's RPC types are chain's; re-exported for the modules that import them from here
 from chain.rpc import CallReverted, ChainError, Rpc  # noqa: F401
 from core import abi
 from relay.orders import ORDER_ABI_TUPLE, Order
-
 
 log = logging.getLogger("cspread.relay")
 
@@ -142,8 +143,17 @@ class FillIndex:
     depth as the rest of the relay trusts; `CONFIRMATIONS` for the follower).
     """
 
-    def __init__(self, rpc: "Rpc", exchange: str, start_block: int, *, chunk: int = 2_000, max_chunks: int = 8,
-                 rewind: int = 8, cap: int = 2_000_000):
+    def __init__(
+        self,
+        rpc: Rpc,
+        exchange: str,
+        start_block: int,
+        *,
+        chunk: int = 2_000,
+        max_chunks: int = 8,
+        rewind: int = 8,
+        cap: int = 2_000_000,
+    ):
         self.rpc, self.exchange, self.start_block = rpc, exchange, max(0, start_block)
         self.chunk, self.max_chunks, self.rewind, self.cap = chunk, max_chunks, rewind, cap
         self.touched: set[str] = set()  # order hashes (lower-case 0x hex) filled as maker or cancelled
@@ -161,8 +171,9 @@ class FillIndex:
             start = max(self.start_block, self.synced_to + 1 - self.rewind)
             end = min(head, start + self.chunk * self.max_chunks - 1)
             try:
-                for to_block, logs in rpc_paged(self.rpc, self.exchange, [[TOPIC_FILLED, TOPIC_CANCELLED]], start, end,
-                                                self.chunk):
+                for to_block, logs in rpc_paged(
+                    self.rpc, self.exchange, [[TOPIC_FILLED, TOPIC_CANCELLED]], start, end, self.chunk
+                ):
                     for lg in logs:
                         ev = ORDER_FILLED if ORDER_FILLED.matches(lg) else ORDER_CANCELLED
                         args = ev.decode_topics(lg)
@@ -180,8 +191,12 @@ class FillIndex:
 
     def untouched(self, order_hash: str, trader: str, block: int) -> bool:
         """True when the logs up to `block` prove `filled[h] == 0` and not `cancelled[h]`."""
-        return (not self.disabled and self.synced_to >= block and order_hash.lower() not in self.touched
-                and trader.lower() not in self.takers)
+        return (
+            not self.disabled
+            and self.synced_to >= block
+            and order_hash.lower() not in self.touched
+            and trader.lower() not in self.takers
+        )
 
 
 class RpcChain:
@@ -207,7 +222,7 @@ class RpcChain:
         return self.fills
 
     @classmethod
-    def from_manifest(cls, manifest, rpc_url: str, **kw) -> "RpcChain":
+    def from_manifest(cls, manifest, rpc_url: str, **kw) -> RpcChain:
         return cls(rpc_url, manifest.chain_id, manifest.address("Exchange"), manifest.address("Clearinghouse"), **kw)
 
     def head(self) -> tuple[int, int]:
@@ -252,31 +267,54 @@ class RpcChain:
             if m.price_tick == 0:  # not listed
                 return None
             st = abi.MarketState.from_returndata(
-                self._call(self.clearinghouse, "market_state", ["uint256"], [market_id]))
+                self._call(self.clearinghouse, "market_state", ["uint256"], [market_id])
+            )
             try:
-                mk = decode(["int256", "uint256", "bool"],
-                            self._call(self.clearinghouse, "mark", ["uint256"], [market_id]))
+                mk = decode(
+                    ["int256", "uint256", "bool"], self._call(self.clearinghouse, "mark", ["uint256"], [market_id])
+                )
             except ChainError:  # never reported
                 mk = (0, 0, False)
-            return MarketInfo(market_id, m.last_trade_time, m.quantity_step, m.min_quantity, m.price_tick, m.im_fixed,
-                              m.im_rate_bps, st.halted, st.settled, mk[0], mk[1], mk[2])
+            return MarketInfo(
+                market_id,
+                m.last_trade_time,
+                m.quantity_step,
+                m.min_quantity,
+                m.price_tick,
+                m.im_fixed,
+                m.im_rate_bps,
+                st.halted,
+                st.settled,
+                mk[0],
+                mk[1],
+                mk[2],
+            )
+
         return self._cached(("market", market_id), load)
 
     def account(self, trader: str) -> AccountInfo:
         def load():
             s = abi.AccountSummary.from_returndata(
-                self._call(self.clearinghouse, "account_summary", ["address"], [trader]))
+                self._call(self.clearinghouse, "account_summary", ["address"], [trader])
+            )
             return AccountInfo(**s.asdict())
+
         return self._cached(("account", trader), load)
 
     def min_nonce(self, trader: str) -> int:
-        return self._cached(("min_nonce", trader), lambda: decode(
-            ["uint256"], self._call(self.exchange, "min_nonce", ["address"], [trader]))[0])
+        return self._cached(
+            ("min_nonce", trader),
+            lambda: decode(["uint256"], self._call(self.exchange, "min_nonce", ["address"], [trader]))[0],
+        )
 
     def position(self, trader: str, market_id: int) -> int:
-        return self._cached(("position", trader, market_id), lambda: decode(
-            ["int256", "int256"], self._call(self.clearinghouse, "position", ["address", "uint256"],
-                                             [trader, market_id]))[0])
+        return self._cached(
+            ("position", trader, market_id),
+            lambda: decode(
+                ["int256", "int256"],
+                self._call(self.clearinghouse, "position", ["address", "uint256"], [trader, market_id]),
+            )[0],
+        )
 
     def remaining(self, order: Order, order_hash: str) -> int:
         """`Exchange.remaining(order)` at the cached head block; from the logs when they prove the
@@ -284,21 +322,34 @@ class RpcChain:
         fills = self.fills
         if fills is not None:
             block, ts = self.head()
-            if (ts <= order.expiry and fills.untouched(order_hash, order.trader, block)
-                    and order.nonce >= self.min_nonce(order.trader)):
+            if (
+                ts <= order.expiry
+                and fills.untouched(order_hash, order.trader, block)
+                and order.nonce >= self.min_nonce(order.trader)
+            ):
                 self.remaining_from_logs += 1
                 return order.quantity
-        return self._cached(("remaining", order_hash), lambda: decode(
-            ["uint256"], self._call(self.exchange, "remaining", [ORDER_ABI_TUPLE], [order.as_tuple()]))[0])
+        return self._cached(
+            ("remaining", order_hash),
+            lambda: decode(["uint256"], self._call(self.exchange, "remaining", [ORDER_ABI_TUPLE], [order.as_tuple()]))[
+                0
+            ],
+        )
 
     def cancelled(self, order_hash: str) -> bool:
-        return self._cached(("cancelled", order_hash), lambda: decode(
-            ["bool"], self._call(self.exchange, "cancelled", ["bytes32"], [bytes.fromhex(order_hash[2:])]))[0])
+        return self._cached(
+            ("cancelled", order_hash),
+            lambda: decode(
+                ["bool"], self._call(self.exchange, "cancelled", ["bytes32"], [bytes.fromhex(order_hash[2:])])
+            )[0],
+        )
 
     def has_code(self, address: str) -> bool:
         """Whether `address` has code at the head block (a Safe proxy, or a 7702 delegation)."""
-        return self._cached(("code", address.lower()), lambda: self.rpc("eth_getCode", [address, "latest"])
-                            not in ("0x", "0x0", "", None))
+        return self._cached(
+            ("code", address.lower()),
+            lambda: self.rpc("eth_getCode", [address, "latest"]) not in ("0x", "0x0", "", None),
+        )
 
     def wallet_refusal(self, wallet: str, digest: bytes, signature: bytes) -> str | None:
         """EIP-1271 exactly as the Exchange checks it (`_is_valid_signature`): a static call from
@@ -307,8 +358,11 @@ class RpcChain:
         can revoke at any block. Raises ChainError when the node cannot answer (not a refusal)."""
         self.reads += 1
         try:
-            out = self.rpc.call(wallet, SEL["is_valid_signature"] + encode(["bytes32", "bytes"], [digest, signature]),
-                                sender=self.exchange)
+            out = self.rpc.call(
+                wallet,
+                SEL["is_valid_signature"] + encode(["bytes32", "bytes"], [digest, signature]),
+                sender=self.exchange,
+            )
         except CallReverted as e:
             return f"isValidSignature reverted: {e.reason}"
         if out[:32] == EIP1271_MAGIC_WORD:

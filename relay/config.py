@@ -1,4 +1,5 @@
 """Relay settings (env prefix CSPREAD_RELAY_, e.g. CSPREAD_RELAY_DATABASE_URL)."""
+
 from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict

@@ -1,4 +1,5 @@
 """FastAPI dependencies: the Relay built by `create_app` lives on app.state."""
+
 from __future__ import annotations
 
 from typing import Annotated

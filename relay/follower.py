@@ -11,16 +11,24 @@
   on-chain remaining, and each trader's free margin (the youngest orders that no longer fit
   are dropped: "margin gone").
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 from chain.logs import paged
-from relay.chainview import (MIN_NONCE_SET, ORDER_CANCELLED, ORDER_FILLED, TOPIC_CANCELLED, TOPIC_FILLED,
-                                       TOPIC_MIN_NONCE, RpcChain)
+from relay.chainview import (
+    MIN_NONCE_SET,
+    ORDER_CANCELLED,
+    ORDER_FILLED,
+    TOPIC_CANCELLED,
+    TOPIC_FILLED,
+    TOPIC_MIN_NONCE,
+    RpcChain,
+)
 from relay.store import OPEN, REJECTED, OrderStore, Trade
 from relay.validation import OrderValidator
 
@@ -32,15 +40,34 @@ Notify = Callable[[str, dict], None]  # (kind "book"|"trade", payload)
 
 def trade_from_log(lg: dict) -> Trade:
     a = ORDER_FILLED.decode(lg)
-    return Trade(lg["transactionHash"], int(lg["logIndex"], 16), int(lg["blockNumber"], 16), "0x" + a["order_hash"].hex(),
-                 a["market_id"], a["maker"], a["taker"], a["maker_is_buy"], a["quantity"], a["price"], time.time())
+    return Trade(
+        lg["transactionHash"],
+        int(lg["logIndex"], 16),
+        int(lg["blockNumber"], 16),
+        "0x" + a["order_hash"].hex(),
+        a["market_id"],
+        a["maker"],
+        a["taker"],
+        a["maker_is_buy"],
+        a["quantity"],
+        a["price"],
+        time.time(),
+    )
 
 
 class EventFollower:
     CURSOR = "follower_block"
 
-    def __init__(self, chain: RpcChain, store: OrderStore, validator: OrderValidator, start_block: int = 0,
-                 confirmations: int = 0, chunk: int = 2_000, notify: Notify | None = None):
+    def __init__(
+        self,
+        chain: RpcChain,
+        store: OrderStore,
+        validator: OrderValidator,
+        start_block: int = 0,
+        confirmations: int = 0,
+        chunk: int = 2_000,
+        notify: Notify | None = None,
+    ):
         self.chain, self.store, self.validator = chain, store, validator
         self.start_block, self.confirmations, self.chunk = start_block, confirmations, chunk
         self.notify = notify or (lambda kind, payload: None)

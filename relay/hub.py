@@ -1,4 +1,5 @@
 """Fan-out of book and trade updates to websocket subscribers (thread-safe publish)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -18,6 +18,7 @@ Per market, `book.select_match` picks the first crossing pair in price-time prio
    reason, a live one is kept. If both still look alive the pair is skipped for `skip_ttl`
    seconds so the book is not stuck on it. Both are always released: nothing is lost.
 """
+
 from __future__ import annotations
 
 import logging
@@ -55,12 +56,21 @@ class MatchResult:
 def match_calldata(m: Match) -> bytes:
     return SEL["match_orders"] + encode(
         [ORDER_ABI_TUPLE, "bytes", ORDER_ABI_TUPLE, "bytes", "uint256"],
-        [m.maker.order.as_tuple(), m.maker.signature, m.taker.order.as_tuple(), m.taker.signature, m.quantity])
+        [m.maker.order.as_tuple(), m.maker.signature, m.taker.order.as_tuple(), m.taker.signature, m.quantity],
+    )
 
 
 class Matcher:
-    def __init__(self, store: OrderStore, chain: RpcChain, validator: OrderValidator, sender: TxSender,
-                 skip_ttl: float = 30.0, max_per_market: int = 20, notify=None):
+    def __init__(
+        self,
+        store: OrderStore,
+        chain: RpcChain,
+        validator: OrderValidator,
+        sender: TxSender,
+        skip_ttl: float = 30.0,
+        max_per_market: int = 20,
+        notify=None,
+    ):
         self.store, self.chain, self.validator, self.sender = store, chain, validator, sender
         self.skip_ttl, self.max_per_market = skip_ttl, max_per_market
         self.notify = notify or (lambda kind, payload: None)
@@ -94,9 +104,17 @@ class Matcher:
         revoked = self._revoked(match)
         if revoked:
             self.notify("book", {"market_id": market_id})
-            return MatchResult(market_id, match.maker.hash, match.taker.hash, match.quantity, match.price, False,
-                               reason=revoked[0][1], dropped=tuple(h for h, _ in revoked),
-                               seconds=time.perf_counter() - t0)
+            return MatchResult(
+                market_id,
+                match.maker.hash,
+                match.taker.hash,
+                match.quantity,
+                match.price,
+                False,
+                reason=revoked[0][1],
+                dropped=tuple(h for h, _ in revoked),
+                seconds=time.perf_counter() - t0,
+            )
         try:
             receipt = self.sender.transact(Call(self.chain.exchange, match_calldata(match)))
         except (TxFailed, ChainError) as e:
@@ -104,15 +122,36 @@ class Matcher:
             dropped = self._after_failure(match)
             if not dropped:
                 self._skip[match.pair] = time.monotonic() + self.skip_ttl
-            log.warning("match failed market=%s maker=%s taker=%s qty=%s: %s; dropped %s", market_id,
-                        match.maker.hash, match.taker.hash, match.quantity, reason, dropped)
+            log.warning(
+                "match failed market=%s maker=%s taker=%s qty=%s: %s; dropped %s",
+                market_id,
+                match.maker.hash,
+                match.taker.hash,
+                match.quantity,
+                reason,
+                dropped,
+            )
             self.notify("book", {"market_id": market_id})
-            return MatchResult(market_id, match.maker.hash, match.taker.hash, match.quantity, match.price, False,
-                               getattr(e, "tx_hash", None), reason, tuple(dropped), time.perf_counter() - t0)
+            return MatchResult(
+                market_id,
+                match.maker.hash,
+                match.taker.hash,
+                match.quantity,
+                match.price,
+                False,
+                getattr(e, "tx_hash", None),
+                reason,
+                tuple(dropped),
+                time.perf_counter() - t0,
+            )
         self.chain.invalidate()
         try:
             for lg in receipt.logs:
-                if lg["topics"] and lg["topics"][0] == TOPIC_FILLED and lg["address"].lower() == self.chain.exchange.lower():
+                if (
+                    lg["topics"]
+                    and lg["topics"][0] == TOPIC_FILLED
+                    and lg["address"].lower() == self.chain.exchange.lower()
+                ):
                     t = trade_from_log(lg)
                     if self.store.add_trade(t):
                         self.notify("trade", {"market_id": t.market_id, "trade": t})
@@ -122,8 +161,16 @@ class Matcher:
             self.store.release(match.pair)
         self.notify("book", {"market_id": market_id})
         log.info("matched market=%s qty=%s price=%s tx=%s", market_id, match.quantity, match.price, receipt.tx_hash)
-        return MatchResult(market_id, match.maker.hash, match.taker.hash, match.quantity, match.price, True,
-                           receipt.tx_hash, seconds=time.perf_counter() - t0)
+        return MatchResult(
+            market_id,
+            match.maker.hash,
+            match.taker.hash,
+            match.quantity,
+            match.price,
+            True,
+            receipt.tx_hash,
+            seconds=time.perf_counter() - t0,
+        )
 
     def _revoked(self, match: Match) -> list[tuple[str, str]]:
         """Ask contract wallets again right before sending (a Safe may have revoked since the
@@ -164,7 +211,10 @@ class Matcher:
                 if not so.order.reduce_only and self.validator.settings.check_margin:
                     m = self.chain.market(so.order.market_id)
                     acct = self.chain.account(so.order.trader)
-                    if m is not None and order_margin(so.order, match.quantity, m, self.validator.settings.fee_bps) > acct.free:
+                    if (
+                        m is not None
+                        and order_margin(so.order, match.quantity, m, self.validator.settings.fee_bps) > acct.free
+                    ):
                         self.store.kill(so.hash, REJECTED, "margin gone: the trader cannot carry this fill")
                         dropped.append(so.hash)
         except ChainError as e:  # cannot tell: keep both, retry later

@@ -10,6 +10,7 @@ asks the account, EIP-1271 ``isValidSignature(digest, signature)`` with up to
 MAX_SIGNATURE_LENGTH bytes; the relay makes the same call (``ChainView.wallet_refusal``,
 driven by ``validation.OrderValidator.signature_refusal``).
 """
+
 from __future__ import annotations
 
 from core.eip712 import (  # noqa: F401 - the relay's names for the one definition
@@ -19,11 +20,11 @@ from core.eip712 import (  # noqa: F401 - the relay's names for the one definiti
     UINT256_MAX,
     Order,
     checksum,
-    order_domain_separator as domain_separator,
-    recover as recover_address,
     recover_canonical,
     sign_digest,
 )
+from core.eip712 import order_domain_separator as domain_separator  # noqa: F401
+from core.eip712 import recover as recover_address  # noqa: F401
 
 # Exchange.MAX_SIGNATURE_LENGTH: the longest signature `fill`/`match_orders` pass to a contract
 # trader (a Safe: 65 bytes per owner); an EOA's is 65 bytes

@@ -1,4 +1,5 @@
 """The relay as one object: post, cancel, read the book, publish updates. No FastAPI here."""
+
 from __future__ import annotations
 
 import threading
@@ -15,7 +16,6 @@ from relay.orders import MAX_SIGNATURE_LENGTH, cancel_message
 from relay.store import CANCELLED, OPEN, OrderStore, StoredOrder, Trade
 from relay.validation import OrderValidator, RelayError
 
-
 BOOK_ORDERS_LIMIT = 100  # raw orders per side in a book read unless asked for more (max BOOK_ORDERS_MAX)
 BOOK_ORDERS_MAX = 1_000
 
@@ -27,8 +27,12 @@ class RelayMetrics:
         self.posts = Counter("cspread_relay_orders_posted_total", "Order posts by result", ("result",), registry=r)
         self.dropped = Counter("cspread_relay_orders_dropped_total", "Orders dropped as dead", ("reason",), registry=r)
         self.matches = Counter("cspread_relay_matches_total", "Match transactions by result", ("result",), registry=r)
-        self.validate_s = Histogram("cspread_relay_validate_seconds", "Order validation time", registry=r,
-                                    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 1))
+        self.validate_s = Histogram(
+            "cspread_relay_validate_seconds",
+            "Order validation time",
+            registry=r,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 1),
+        )
         self.follower_block = Gauge("cspread_relay_follower_block", "Last block the event follower read", registry=r)
 
 
@@ -68,10 +72,13 @@ class Relay:
             raise RelayError(404, "not_found", f"order {h} is not known to the relay")
         if signature:
             if not self._cancel_signed(so.order.trader, h, signature):
-                raise RelayError(403, "bad_cancel_signature",
-                                 f"the cancel must be signed (EIP-191 personal_sign of 'cancel:{h}') by {so.order.trader}"
-                                 " (a contract wallet: a signature its EIP-1271 isValidSignature accepts for that "
-                                 "message's hash)")
+                raise RelayError(
+                    403,
+                    "bad_cancel_signature",
+                    f"the cancel must be signed (EIP-191 personal_sign of 'cancel:{h}') by {so.order.trader}"
+                    " (a contract wallet: a signature its EIP-1271 isValidSignature accepts for that "
+                    "message's hash)",
+                )
             if so.status == OPEN and so.in_flight:
                 raise RelayError(409, "in_flight", "a match of this order is being sent; cancel on-chain or retry")
             if so.status == OPEN:
@@ -79,9 +86,12 @@ class Relay:
         elif so.status == OPEN:
             status, reason, _ = self.validator.still_alive(so)
             if status is None:
-                raise RelayError(403, "cancel_needs_signature",
-                                 "the order is still live on-chain: send X-Signature (EIP-191 of 'cancel:<hash>') "
-                                 "or cancel it on-chain (Exchange.cancel / cancel_all) first")
+                raise RelayError(
+                    403,
+                    "cancel_needs_signature",
+                    "the order is still live on-chain: send X-Signature (EIP-191 of 'cancel:<hash>') "
+                    "or cancel it on-chain (Exchange.cancel / cancel_all) first",
+                )
             self.store.kill(h, status, reason)
         self.notify("book", {"market_id": so.order.market_id})
         return self.store.get(h)
@@ -100,8 +110,11 @@ class Relay:
         except ValueError:
             return False
         try:
-            return (len(raw) <= MAX_SIGNATURE_LENGTH and self.chain.has_code(trader)
-                    and self.chain.wallet_refusal(trader, personal_digest(text), raw) is None)
+            return (
+                len(raw) <= MAX_SIGNATURE_LENGTH
+                and self.chain.has_code(trader)
+                and self.chain.wallet_refusal(trader, personal_digest(text), raw) is None
+            )
         except ChainError as e:
             raise RelayError(503, "chain_unavailable", f"cannot check {trader}'s cancel signature on-chain: {e}") from e
 
@@ -110,11 +123,17 @@ class Relay:
         """Price levels (aggregated in SQL) and, per side, at most `limit` raw orders in priority
         order from `offset` (a book of thousands of orders is paged, not sent whole)."""
         bids, asks = self.store.book_levels(market_id)
-        return {"market_id": market_id, "bids": bids[:depth] if depth else bids,
-                "asks": asks[:depth] if depth else asks,
-                "orders": (self.store.book_orders(market_id, True, limit, offset)
-                           + self.store.book_orders(market_id, False, limit, offset)),
-                "bid_orders": sum(r["orders"] for r in bids), "ask_orders": sum(r["orders"] for r in asks)}
+        return {
+            "market_id": market_id,
+            "bids": bids[:depth] if depth else bids,
+            "asks": asks[:depth] if depth else asks,
+            "orders": (
+                self.store.book_orders(market_id, True, limit, offset)
+                + self.store.book_orders(market_id, False, limit, offset)
+            ),
+            "bid_orders": sum(r["orders"] for r in bids),
+            "ask_orders": sum(r["orders"] for r in asks),
+        }
 
     def trades(self, market_id: int, limit: int = 100) -> list[Trade]:
         return self.store.trades(market_id, limit)
@@ -124,7 +143,9 @@ class Relay:
         if kind == "book":
             self.hub.mark_dirty(payload["market_id"])
         elif kind == "trade":
-            self.hub.publish({"type": "trade", "market_id": payload["market_id"], "trade": trade_json(payload["trade"])})
+            self.hub.publish(
+                {"type": "trade", "market_id": payload["market_id"], "trade": trade_json(payload["trade"])}
+            )
 
 
 def personal_digest(text: str) -> bytes:
@@ -135,24 +156,57 @@ def personal_digest(text: str) -> bytes:
 
 def order_json(so: StoredOrder) -> dict:
     o = so.order
-    return {"hash": so.hash, "order": {"trader": o.trader, "market_id": str(o.market_id), "is_buy": o.is_buy,
-                                       "quantity": str(o.quantity), "price": str(o.price), "nonce": str(o.nonce),
-                                       "expiry": str(o.expiry), "reduce_only": o.reduce_only},
-            "signature": "0x" + so.signature.hex(), "status": so.status, "remaining": str(so.remaining),
-            "seq": so.seq, "created_at": so.created_at, "reason": so.reason}
+    return {
+        "hash": so.hash,
+        "order": {
+            "trader": o.trader,
+            "market_id": str(o.market_id),
+            "is_buy": o.is_buy,
+            "quantity": str(o.quantity),
+            "price": str(o.price),
+            "nonce": str(o.nonce),
+            "expiry": str(o.expiry),
+            "reduce_only": o.reduce_only,
+        },
+        "signature": "0x" + so.signature.hex(),
+        "status": so.status,
+        "remaining": str(so.remaining),
+        "seq": so.seq,
+        "created_at": so.created_at,
+        "reason": so.reason,
+    }
 
 
 def trade_json(t: Trade) -> dict:
-    return {"market_id": t.market_id, "order_hash": t.order_hash, "maker": t.maker, "taker": t.taker,
-            "maker_is_buy": t.maker_is_buy, "quantity": str(t.quantity), "price": str(t.price), "tx_hash": t.tx_hash,
-            "log_index": t.log_index, "block_number": t.block_number, "timestamp": t.timestamp}
+    return {
+        "market_id": t.market_id,
+        "order_hash": t.order_hash,
+        "maker": t.maker,
+        "taker": t.taker,
+        "maker_is_buy": t.maker_is_buy,
+        "quantity": str(t.quantity),
+        "price": str(t.price),
+        "tx_hash": t.tx_hash,
+        "log_index": t.log_index,
+        "block_number": t.block_number,
+        "timestamp": t.timestamp,
+    }
 
 
 def book_json(b: dict, block: int) -> dict:
     lv = lambda rows: [[str(r["price"]), str(r["quantity"])] for r in rows]  # noqa: E731
-    detail = lambda rows: [{"price": str(r["price"]), "quantity": str(r["quantity"]), "orders": r["orders"]}  # noqa: E731
-                           for r in rows]
-    return {"market_id": b["market_id"], "bids": lv(b["bids"]), "asks": lv(b["asks"]),
-            "bid_levels": detail(b["bids"]), "ask_levels": detail(b["asks"]),
-            "orders": [order_json(so) for so in b["orders"]], "bid_orders": b.get("bid_orders", len(b["bids"])),
-            "ask_orders": b.get("ask_orders", len(b["asks"])), "block": block}
+    detail = lambda rows: [
+        {"price": str(r["price"]), "quantity": str(r["quantity"]), "orders": r["orders"]}  # noqa: E731
+        for r in rows
+    ]
+    return {
+        "market_id": b["market_id"],
+        "bids": lv(b["bids"]),
+        "asks": lv(b["asks"]),
+        "bid_levels": detail(b["bids"]),
+        "ask_levels": detail(b["asks"]),
+        "orders": [order_json(so) for so in b["orders"]],
+        "bid_orders": b.get("bid_orders", len(b["bids"])),
+        "ask_orders": b.get("ask_orders", len(b["asks"])),
+        "block": block,
+    }

@@ -1,6 +1,7 @@
 """Request and response models (the OpenAPI contract). Chain units throughout: quantity in
 thousandths of a unit, price in collateral base units per unit (may be negative); uint256
 fields are accepted as JSON numbers or decimal strings and returned as decimal strings."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,9 +20,11 @@ class OrderCreate(BaseModel):
     nonce: int
     expiry: int = Field(description="unix seconds; dead after it")
     reduce_only: bool = False
-    signature: str = Field(description="0x + hex: an EOA's 65-byte EIP-712 signature (r, s, v), or for a contract "
-                                       "wallet (a Safe) what its EIP-1271 isValidSignature accepts for the order "
-                                       "digest, at most 1,024 bytes (empty: approved on-chain)")
+    signature: str = Field(
+        description="0x + hex: an EOA's 65-byte EIP-712 signature (r, s, v), or for a contract "
+        "wallet (a Safe) what its EIP-1271 isValidSignature accepts for the order "
+        "digest, at most 1,024 bytes (empty: approved on-chain)"
+    )
     hash: str | None = Field(default=None, description="optional; must equal the EIP-712 digest if given")
 
     @model_validator(mode="before")
@@ -66,8 +69,10 @@ class BookPublic(BaseModel):
     asks: list[list[str]]
     bid_levels: list[dict[str, str | int]] = Field(description="[{price, quantity, orders}] best first")
     ask_levels: list[dict[str, str | int]]
-    orders: list[OrderPublic] = Field(description="raw open orders, bids then asks, in priority order: per side "
-                                                  "at most `limit` (default 100) from `offset`")
+    orders: list[OrderPublic] = Field(
+        description="raw open orders, bids then asks, in priority order: per side "
+        "at most `limit` (default 100) from `offset`"
+    )
     bid_orders: int = Field(0, description="open bids in the book (all of them, not only those in `orders`)")
     ask_orders: int = Field(0, description="open asks in the book")
     block: int

@@ -6,6 +6,7 @@
 The shared options read CSPREAD_MANIFEST, CSPREAD_RPC_URL, CSPREAD_PORT, CSPREAD_DB and
 CSPREAD_KEY_ENV; every other setting has a CSPREAD_RELAY_* variable (relay/config.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,16 +14,25 @@ import logging
 
 import uvicorn
 
+from core.options import add_shared
 from relay.app import create_app
 from relay.config import RelaySettings
-from core.options import add_shared
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="cspread-relay", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_shared(p, "--manifest", "--rpc-url", "--port", "--db", "--key-env", defaults={"--port": 8600}, helps={
-        "--key-env": "name of the env var holding the matcher's hex key (default CSPREAD_MATCHER_KEY)"})
+    p = argparse.ArgumentParser(
+        prog="cspread-relay", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_shared(
+        p,
+        "--manifest",
+        "--rpc-url",
+        "--port",
+        "--db",
+        "--key-env",
+        defaults={"--port": 8600},
+        helps={"--key-env": "name of the env var holding the matcher's hex key (default CSPREAD_MATCHER_KEY)"},
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--match", action="store_true", help="run the matching loop (key from --key-env)")
     p.add_argument("--no-margin-check", action="store_true", help="accept orders without the margin pre-check")

@@ -16,15 +16,35 @@ Integers: quantity and price are stored as 64-bit integers (the book sorts on pr
 refuses orders outside that range (a real price never is). Nonce and expiry are uint256 and
 stored as decimal text (the SDK's time-based nonces exceed 64 bits). `seq` (insertion order) is the time priority.
 """
+
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable, Protocol
+from typing import Protocol
 
-from sqlalchemy import (BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table,
-                        and_, bindparam, create_engine, event, func, insert, select, update)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -92,8 +112,9 @@ class OrderStore(Protocol):
 
     def count_open(self, market_id: int, is_buy: bool) -> int: ...
 
-    def query(self, *, trader: str | None = None, market_id: int | None = None, status: str | None = OPEN,
-              limit: int = 1000) -> list[StoredOrder]:
+    def query(
+        self, *, trader: str | None = None, market_id: int | None = None, status: str | None = OPEN, limit: int = 1000
+    ) -> list[StoredOrder]:
         """Orders, oldest first; status None means every status."""
 
     def open_markets(self) -> list[int]: ...
@@ -126,7 +147,8 @@ class OrderStore(Protocol):
 
 _md = MetaData()
 orders_t = Table(
-    "orders", _md,
+    "orders",
+    _md,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("hash", String(66), nullable=False, unique=True),
     Column("trader", String(42), nullable=False),
@@ -149,7 +171,8 @@ Index("ix_orders_book", orders_t.c.status, orders_t.c.market_id, orders_t.c.is_b
 Index("ix_orders_trader", orders_t.c.trader, orders_t.c.status)
 
 trades_t = Table(
-    "trades", _md,
+    "trades",
+    _md,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("tx_hash", String(66), nullable=False),
     Column("log_index", Integer, nullable=False),
@@ -177,32 +200,66 @@ _INSERT_ORDER = insert(orders_t)
 _GET_ORDER = select(orders_t).where(orders_t.c.hash == bindparam("h"))
 _EXISTS_ORDER = select(orders_t.c.seq).where(orders_t.c.hash == bindparam("h"))
 _OPEN_EXPOSURE = select(orders_t.c.market_id, orders_t.c.is_buy, orders_t.c.remaining, orders_t.c.price).where(
-    and_(orders_t.c.trader == bindparam("trader"), orders_t.c.status == OPEN, orders_t.c.reduce_only.is_(False)))
+    and_(orders_t.c.trader == bindparam("trader"), orders_t.c.status == OPEN, orders_t.c.reduce_only.is_(False))
+)
 _SET_REMAINING = update(orders_t).where(and_(orders_t.c.hash == bindparam("h"), orders_t.c.status == OPEN))
 _KILL = update(orders_t).where(and_(orders_t.c.hash == bindparam("h"), orders_t.c.status == OPEN))
-_BOOK_LEVELS = (select(orders_t.c.is_buy, orders_t.c.price, func.sum(orders_t.c.remaining), func.count())
-                .where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid")))
-                .group_by(orders_t.c.is_buy, orders_t.c.price))
-_BOOK_BIDS = (select(orders_t).where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"),
-                                          orders_t.c.is_buy.is_(True)))
-              .order_by(orders_t.c.price.desc(), orders_t.c.seq).limit(bindparam("lim")).offset(bindparam("off")))
-_BOOK_ASKS = (select(orders_t).where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"),
-                                          orders_t.c.is_buy.is_(False)))
-              .order_by(orders_t.c.price, orders_t.c.seq).limit(bindparam("lim")).offset(bindparam("off")))
-_COUNT_SIDE = select(func.count()).where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"),
-                                              orders_t.c.is_buy == bindparam("buy")))
+_BOOK_LEVELS = (
+    select(orders_t.c.is_buy, orders_t.c.price, func.sum(orders_t.c.remaining), func.count())
+    .where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid")))
+    .group_by(orders_t.c.is_buy, orders_t.c.price)
+)
+_BOOK_BIDS = (
+    select(orders_t)
+    .where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"), orders_t.c.is_buy.is_(True)))
+    .order_by(orders_t.c.price.desc(), orders_t.c.seq)
+    .limit(bindparam("lim"))
+    .offset(bindparam("off"))
+)
+_BOOK_ASKS = (
+    select(orders_t)
+    .where(and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"), orders_t.c.is_buy.is_(False)))
+    .order_by(orders_t.c.price, orders_t.c.seq)
+    .limit(bindparam("lim"))
+    .offset(bindparam("off"))
+)
+_COUNT_SIDE = select(func.count()).where(
+    and_(orders_t.c.status == OPEN, orders_t.c.market_id == bindparam("mid"), orders_t.c.is_buy == bindparam("buy"))
+)
 
 
 def _row_to_order(r) -> StoredOrder:
-    o = Order(r.trader, r.market_id, bool(r.is_buy), r.quantity, r.price, int(r.nonce), int(r.expiry),
-              bool(r.reduce_only))
-    return StoredOrder(r.hash, o, bytes(r.signature), r.seq, r.status, r.remaining, r.created_at, r.updated_at,
-                       bool(r.in_flight), r.reason or "")
+    o = Order(
+        r.trader, r.market_id, bool(r.is_buy), r.quantity, r.price, int(r.nonce), int(r.expiry), bool(r.reduce_only)
+    )
+    return StoredOrder(
+        r.hash,
+        o,
+        bytes(r.signature),
+        r.seq,
+        r.status,
+        r.remaining,
+        r.created_at,
+        r.updated_at,
+        bool(r.in_flight),
+        r.reason or "",
+    )
 
 
 def _row_to_trade(r) -> Trade:
-    return Trade(r.tx_hash, r.log_index, r.block_number, r.order_hash, r.market_id, r.maker, r.taker,
-                 bool(r.maker_is_buy), r.quantity, r.price, r.timestamp)
+    return Trade(
+        r.tx_hash,
+        r.log_index,
+        r.block_number,
+        r.order_hash,
+        r.market_id,
+        r.maker,
+        r.taker,
+        bool(r.maker_is_buy),
+        r.quantity,
+        r.price,
+        r.timestamp,
+    )
 
 
 class SqlOrderStore:
@@ -221,12 +278,14 @@ class SqlOrderStore:
         # makes the in-memory (single shared connection) variant safe across threads
         self._lock = threading.RLock() if self._sqlite else None
         if self._sqlite:
+
             @event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn, _rec):  # noqa: ANN001
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
+
         _md.create_all(self.engine)
 
     # ------------------------------------------------------------ plumbing
@@ -240,10 +299,24 @@ class SqlOrderStore:
     def add(self, o: StoredOrder) -> StoredOrder | None:
         now = time.time()
         od = o.order
-        values = dict(hash=o.hash, trader=od.trader, market_id=od.market_id, is_buy=od.is_buy,
-                      quantity=od.quantity, price=od.price, nonce=str(od.nonce), expiry=str(od.expiry),
-                      reduce_only=od.reduce_only, signature=o.signature, status=OPEN, remaining=o.remaining,
-                      in_flight=False, reason="", created_at=now, updated_at=now)
+        values = dict(
+            hash=o.hash,
+            trader=od.trader,
+            market_id=od.market_id,
+            is_buy=od.is_buy,
+            quantity=od.quantity,
+            price=od.price,
+            nonce=str(od.nonce),
+            expiry=str(od.expiry),
+            reduce_only=od.reduce_only,
+            signature=o.signature,
+            status=OPEN,
+            remaining=o.remaining,
+            in_flight=False,
+            reason="",
+            created_at=now,
+            updated_at=now,
+        )
         try:
             with self._tx() as c:
                 seq = c.execute(_INSERT_ORDER, values).inserted_primary_key[0]
@@ -263,8 +336,11 @@ class SqlOrderStore:
     def book_levels(self, market_id: int) -> tuple[list[dict], list[dict]]:
         with self._read() as c:
             rows = list(c.execute(_BOOK_LEVELS, {"mid": market_id}))
-        lv = lambda buy: [{"price": r[1], "quantity": int(r[2]), "orders": int(r[3])}  # noqa: E731
-                          for r in rows if bool(r[0]) is buy]
+        lv = lambda buy: [
+            {"price": r[1], "quantity": int(r[2]), "orders": int(r[3])}  # noqa: E731
+            for r in rows
+            if bool(r[0]) is buy
+        ]
         bids, asks = lv(True), lv(False)
         bids.sort(key=lambda x: -x["price"])
         asks.sort(key=lambda x: x["price"])
@@ -272,15 +348,20 @@ class SqlOrderStore:
 
     def book_orders(self, market_id: int, is_buy: bool, limit: int, offset: int = 0) -> list[StoredOrder]:
         with self._read() as c:
-            return [_row_to_order(r) for r in c.execute(_BOOK_BIDS if is_buy else _BOOK_ASKS,
-                                                        {"mid": market_id, "lim": limit, "off": offset})]
+            return [
+                _row_to_order(r)
+                for r in c.execute(
+                    _BOOK_BIDS if is_buy else _BOOK_ASKS, {"mid": market_id, "lim": limit, "off": offset}
+                )
+            ]
 
     def count_open(self, market_id: int, is_buy: bool) -> int:
         with self._read() as c:
             return int(c.execute(_COUNT_SIDE, {"mid": market_id, "buy": is_buy}).scalar_one())
 
-    def query(self, *, trader: str | None = None, market_id: int | None = None, status: str | None = OPEN,
-              limit: int = 1000) -> list[StoredOrder]:
+    def query(
+        self, *, trader: str | None = None, market_id: int | None = None, status: str | None = OPEN, limit: int = 1000
+    ) -> list[StoredOrder]:
         q = select(orders_t)
         if trader is not None:
             q = q.where(orders_t.c.trader == trader)
@@ -300,8 +381,15 @@ class SqlOrderStore:
 
     def open_markets(self) -> list[int]:
         with self._read() as c:
-            return [r[0] for r in c.execute(select(orders_t.c.market_id).where(orders_t.c.status == OPEN)
-                                            .distinct().order_by(orders_t.c.market_id))]
+            return [
+                r[0]
+                for r in c.execute(
+                    select(orders_t.c.market_id)
+                    .where(orders_t.c.status == OPEN)
+                    .distinct()
+                    .order_by(orders_t.c.market_id)
+                )
+            ]
 
     def set_remaining(self, order_hash: str, remaining: int) -> None:
         values = dict(remaining=remaining, updated_at=time.time())
@@ -313,28 +401,48 @@ class SqlOrderStore:
     def kill(self, order_hash: str, status: str, reason: str = "") -> bool:
         assert status in DEAD_STATUSES, status
         with self._tx() as c:
-            n = c.execute(_KILL, {"h": order_hash, "status": status, "reason": reason[:200], "in_flight": False,
-                                  "updated_at": time.time()}).rowcount
+            n = c.execute(
+                _KILL,
+                {
+                    "h": order_hash,
+                    "status": status,
+                    "reason": reason[:200],
+                    "in_flight": False,
+                    "updated_at": time.time(),
+                },
+            ).rowcount
         return n > 0
 
     def kill_below_nonce(self, trader: str, min_nonce: int) -> list[str]:
         cond = and_(orders_t.c.trader == trader, orders_t.c.status == OPEN)
         with self._tx() as c:
-            hashes = [r[0] for r in c.execute(select(orders_t.c.hash, orders_t.c.nonce).where(cond))
-                      if int(r[1]) < min_nonce]
+            hashes = [
+                r[0] for r in c.execute(select(orders_t.c.hash, orders_t.c.nonce).where(cond)) if int(r[1]) < min_nonce
+            ]
             if hashes:
-                c.execute(update(orders_t).where(orders_t.c.hash.in_(hashes)).values(
-                    status=CANCELLED, reason=f"nonce below min nonce {min_nonce}", in_flight=False,
-                    updated_at=time.time()))
+                c.execute(
+                    update(orders_t)
+                    .where(orders_t.c.hash.in_(hashes))
+                    .values(
+                        status=CANCELLED,
+                        reason=f"nonce below min nonce {min_nonce}",
+                        in_flight=False,
+                        updated_at=time.time(),
+                    )
+                )
         return hashes
 
     def claim(self, hashes: Iterable[str]) -> bool:
         hashes = list(hashes)
         try:
             with self._tx() as c:
-                n = c.execute(update(orders_t).where(and_(orders_t.c.hash.in_(hashes), orders_t.c.status == OPEN,
-                                                          orders_t.c.in_flight.is_(False)))
-                              .values(in_flight=True)).rowcount
+                n = c.execute(
+                    update(orders_t)
+                    .where(
+                        and_(orders_t.c.hash.in_(hashes), orders_t.c.status == OPEN, orders_t.c.in_flight.is_(False))
+                    )
+                    .values(in_flight=True)
+                ).rowcount
                 if n != len(hashes):
                     raise _Rollback()  # all or nothing
         except _Rollback:
@@ -349,17 +457,32 @@ class SqlOrderStore:
     def add_trade(self, t: Trade) -> bool:
         try:
             with self._tx() as c:
-                c.execute(insert(trades_t).values(
-                    tx_hash=t.tx_hash, log_index=t.log_index, block_number=t.block_number, order_hash=t.order_hash,
-                    market_id=t.market_id, maker=t.maker, taker=t.taker, maker_is_buy=t.maker_is_buy,
-                    quantity=t.quantity, price=t.price, timestamp=t.timestamp or time.time()))
+                c.execute(
+                    insert(trades_t).values(
+                        tx_hash=t.tx_hash,
+                        log_index=t.log_index,
+                        block_number=t.block_number,
+                        order_hash=t.order_hash,
+                        market_id=t.market_id,
+                        maker=t.maker,
+                        taker=t.taker,
+                        maker_is_buy=t.maker_is_buy,
+                        quantity=t.quantity,
+                        price=t.price,
+                        timestamp=t.timestamp or time.time(),
+                    )
+                )
         except IntegrityError:
             return False
         return True
 
     def trades(self, market_id: int, limit: int = 100) -> list[Trade]:
-        q = (select(trades_t).where(trades_t.c.market_id == market_id)
-             .order_by(trades_t.c.block_number.desc(), trades_t.c.log_index.desc()).limit(limit))
+        q = (
+            select(trades_t)
+            .where(trades_t.c.market_id == market_id)
+            .order_by(trades_t.c.block_number.desc(), trades_t.c.log_index.desc())
+            .limit(limit)
+        )
         with self._read() as c:
             return [_row_to_trade(r) for r in c.execute(q)]
 

@@ -19,11 +19,11 @@ is dropped (`rejected`, "signature no longer accepted"). Signatures are at most
 MAX_SIGNATURE_LENGTH bytes (the Exchange's bound); empty is allowed for a contract wallet (a
 Safe that approved the order on-chain through SignMessageLib).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
-
 from functools import lru_cache
 
 from eth_utils import is_address
@@ -43,11 +43,12 @@ from relay.store import REJECTED, OrderStore, StoredOrder
 
 INT64_MAX = 2**63 - 1
 
+
 def _utc(ts: int) -> str:
     import datetime as dt
 
     try:
-        return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     except (OverflowError, OSError, ValueError):
         return "never"
 
@@ -103,8 +104,15 @@ def order_margin(o: Order, quantity: int, m: MarketInfo, fee_bps: int) -> int:
 
 def reserved_margin(orders: list[StoredOrder], markets: dict[int, MarketInfo], fee_bps: int) -> int:
     """Margin the trader's open orders reserve (core.margin.reserved; reduce-only orders reserve nothing)."""
-    return reserved([Resting(so.order.market_id, so.order.is_buy, so.remaining, so.order.price)
-                     for so in orders if not so.order.reduce_only], markets, fee_bps)
+    return reserved(
+        [
+            Resting(so.order.market_id, so.order.is_buy, so.remaining, so.order.price)
+            for so in orders
+            if not so.order.reduce_only
+        ],
+        markets,
+        fee_bps,
+    )
 
 
 @dataclass
@@ -116,8 +124,14 @@ class ValidationSettings:
 
 
 class OrderValidator:
-    def __init__(self, chain: ChainView, store: OrderStore, separator: bytes,
-                 settings: ValidationSettings | None = None, verifier: SignatureVerifier | None = None):
+    def __init__(
+        self,
+        chain: ChainView,
+        store: OrderStore,
+        separator: bytes,
+        settings: ValidationSettings | None = None,
+        verifier: SignatureVerifier | None = None,
+    ):
         self.chain, self.store, self.separator = chain, store, separator
         self.settings = settings or ValidationSettings()
         self.verifier = verifier or SignatureVerifier()
@@ -135,19 +149,38 @@ class OrderValidator:
                 raise RelayError(400, "out_of_range", f"{k} {v} is outside the relay's 64-bit range")
         if data["quantity"] <= 0:
             raise RelayError(400, "bad_order", "quantity must be positive")
-        if min(data["nonce"], data["expiry"], data["market_id"]) < 0 or max(data["nonce"], data["expiry"]) > UINT256_MAX:
+        if (
+            min(data["nonce"], data["expiry"], data["market_id"]) < 0
+            or max(data["nonce"], data["expiry"]) > UINT256_MAX
+        ):
             raise RelayError(400, "bad_order", "nonce, expiry and market_id are uint256")
         sig = data.get("signature", "")
         try:
             raw = bytes.fromhex(sig[2:] if sig.startswith("0x") else sig)
         except (ValueError, TypeError, AttributeError):
-            raise RelayError(400, "bad_signature", "signature must be hex: 65 bytes (r, s, v) from an EOA, or what "
-                                                   "a contract wallet's EIP-1271 isValidSignature accepts") from None
+            raise RelayError(
+                400,
+                "bad_signature",
+                "signature must be hex: 65 bytes (r, s, v) from an EOA, or what "
+                "a contract wallet's EIP-1271 isValidSignature accepts",
+            ) from None
         if len(raw) > MAX_SIGNATURE_LENGTH:
-            raise RelayError(400, "bad_signature", f"signature is {len(raw)} bytes; the Exchange passes at most "
-                                                   f"{MAX_SIGNATURE_LENGTH} (MAX_SIGNATURE_LENGTH)")
-        o = Order(checksum(trader), data["market_id"], bool(data["is_buy"]), data["quantity"],
-                  data["price"], data["nonce"], data["expiry"], bool(data.get("reduce_only", False)))
+            raise RelayError(
+                400,
+                "bad_signature",
+                f"signature is {len(raw)} bytes; the Exchange passes at most "
+                f"{MAX_SIGNATURE_LENGTH} (MAX_SIGNATURE_LENGTH)",
+            )
+        o = Order(
+            checksum(trader),
+            data["market_id"],
+            bool(data["is_buy"]),
+            data["quantity"],
+            data["price"],
+            data["nonce"],
+            data["expiry"],
+            bool(data.get("reduce_only", False)),
+        )
         return o, raw
 
     # ------------------------------------------------------------ checks
@@ -161,13 +194,20 @@ class OrderValidator:
         m = self.market_checks(o)
         _, now = self.chain.head()
         if o.expiry <= now + self.settings.min_ttl:
-            raise RelayError(400, "expired", f"order expires {_utc(o.expiry)}, chain time is {_utc(now)}: "
-                                             f"give it at least {self.settings.min_ttl} s to live")
+            raise RelayError(
+                400,
+                "expired",
+                f"order expires {_utc(o.expiry)}, chain time is {_utc(now)}: "
+                f"give it at least {self.settings.min_ttl} s to live",
+            )
         min_nonce = self.chain.min_nonce(o.trader)
         if o.nonce < min_nonce:
-            raise RelayError(400, "nonce_below_min",
-                             "the order's nonce is below the trader's on-chain minimum: cancel_all cancelled it; sign it again "
-                             "with a fresh nonce")
+            raise RelayError(
+                400,
+                "nonce_below_min",
+                "the order's nonce is below the trader's on-chain minimum: cancel_all cancelled it; sign it again "
+                "with a fresh nonce",
+            )
         remaining = self.chain.remaining(o, h)
         if remaining == 0:
             if self.chain.cancelled(h):
@@ -176,9 +216,13 @@ class OrderValidator:
         if o.reduce_only:
             pos = self.chain.position(o.trader, o.market_id)
             if (o.is_buy and pos >= 0) or (not o.is_buy and pos <= 0):
-                raise RelayError(400, "not_reducing", f"reduce-only {'buy' if o.is_buy else 'sell'} but the position "
-                                                      f"is {'flat' if pos == 0 else ('long ' if pos > 0 else 'short ') + qty_text(abs(pos))}"
-                                                      f": it would not reduce it")
+                raise RelayError(
+                    400,
+                    "not_reducing",
+                    f"reduce-only {'buy' if o.is_buy else 'sell'} but the position "
+                    f"is {'flat' if pos == 0 else ('long ' if pos > 0 else 'short ') + qty_text(abs(pos))}"
+                    f": it would not reduce it",
+                )
         elif self.settings.check_margin:
             self.margin_check(o, remaining, m)
         return h, remaining
@@ -193,16 +237,22 @@ class OrderValidator:
             why = self.chain.wallet_refusal(o.trader, digest, signature)
             if why is None:
                 return None
-            return "bad_signature", (f"contract wallet {o.trader} does not accept this signature for order digest "
-                                     f"0x{digest.hex()}: {explain_wallet_reason(why)}. A Safe signs the SafeMessage of "
-                                     "the digest (threshold owner signatures in ascending owner order) or approves "
-                                     "it on-chain (SignMessageLib) and sends an empty signature")
+            return "bad_signature", (
+                f"contract wallet {o.trader} does not accept this signature for order digest "
+                f"0x{digest.hex()}: {explain_wallet_reason(why)}. A Safe signs the SafeMessage of "
+                "the digest (threshold owner signatures in ascending owner order) or approves "
+                "it on-chain (SignMessageLib) and sends an empty signature"
+            )
         if len(signature) != 65:
-            return "bad_signature", (f"signature is {len(signature)} bytes; {o.trader} has no code, so the Exchange "
-                                     "wants a 65-byte ECDSA signature (r, s, v)")
-        return "bad_signature", (f"signature does not recover to {o.trader} for this order under the domain "
-                                 f"ComputeSpread v1, chainId {self.chain.chain_id}, Exchange {self.chain.exchange} "
-                                 "(signed for another chain, contract or order?)")
+            return "bad_signature", (
+                f"signature is {len(signature)} bytes; {o.trader} has no code, so the Exchange "
+                "wants a 65-byte ECDSA signature (r, s, v)"
+            )
+        return "bad_signature", (
+            f"signature does not recover to {o.trader} for this order under the domain "
+            f"ComputeSpread v1, chainId {self.chain.chain_id}, Exchange {self.chain.exchange} "
+            "(signed for another chain, contract or order?)"
+        )
 
     def check_signature(self, o: Order, digest: bytes, signature: bytes) -> None:
         """RelayError 400 naming the reason when the Exchange would refuse the signature now; 503
@@ -224,15 +274,26 @@ class OrderValidator:
         if not o.reduce_only and m.halted:
             raise RelayError(400, "market_halted", f"market {o.market_id} is halted: only reduce-only orders")
         if not o.reduce_only and not m.mark_fresh:
-            raise RelayError(400, "stale_mark", f"market {o.market_id}'s mark (observed {_utc(m.mark_observed_at)}) "
-                                                "is stale: risk-increasing orders cannot fill until it is pushed")
+            raise RelayError(
+                400,
+                "stale_mark",
+                f"market {o.market_id}'s mark (observed {_utc(m.mark_observed_at)}) "
+                "is stale: risk-increasing orders cannot fill until it is pushed",
+            )
         if o.price % m.price_tick:
-            raise RelayError(400, "off_tick", f"price {price_text(o.price)} is not on the market's tick of "
-                                                  f"{price_text(m.price_tick, m.price_tick)}")
+            raise RelayError(
+                400,
+                "off_tick",
+                f"price {price_text(o.price)} is not on the market's tick of {price_text(m.price_tick, m.price_tick)}",
+            )
         if o.quantity % m.quantity_step or o.quantity < m.min_quantity:
-            raise RelayError(400, "bad_quantity", f"quantity {qty_text(o.quantity)} must be at least "
-                                                  f"{qty_text(m.min_quantity)} and a multiple of "
-                                                  f"{qty_text(m.quantity_step)} units")
+            raise RelayError(
+                400,
+                "bad_quantity",
+                f"quantity {qty_text(o.quantity)} must be at least "
+                f"{qty_text(m.min_quantity)} and a multiple of "
+                f"{qty_text(m.quantity_step)} units",
+            )
         return m
 
     def margin_check(self, o: Order, remaining: int, m: MarketInfo) -> None:
@@ -241,23 +302,28 @@ class OrderValidator:
             raise RelayError(400, "stale_mark", f"a mark {o.trader}'s account depends on is stale")
         others = self.store.open_exposure(o.trader)
         if len(others) >= self.settings.max_open_per_trader:
-            raise RelayError(429, "too_many_orders", f"{o.trader} has {len(others)} open orders in the relay; "
-                                                     "cancel some first")
+            raise RelayError(
+                429, "too_many_orders", f"{o.trader} has {len(others)} open orders in the relay; cancel some first"
+            )
         markets = {m.market_id: m}
         for mid in {r[0] for r in others} - {m.market_id}:
             mi = self.chain.market(mid)
             if mi is not None:
                 markets[mid] = mi
-        r = reservation(acct.free, others, Resting(o.market_id, o.is_buy, remaining, o.price), markets,
-                        self.settings.fee_bps)
+        r = reservation(
+            acct.free, others, Resting(o.market_id, o.is_buy, remaining, o.price), markets, self.settings.fee_bps
+        )
         if not r.ok:
             need, before = r.need, r.before
-            raise RelayError(400, "insufficient_margin",
-                             f"insufficient margin: this order needs {usd(need - before, ROUND_UP)} of initial margin "
-                             f"and fees at {price_text(o.price, m.price_tick)} (open orders already reserve "
-                             f"{usd(before, ROUND_UP)}); free margin is {usd(acct.free, ROUND_DOWN)}: missing "
-                             f"{usd(need - acct.free, ROUND_UP)}; deposit at least that",
-                             {"missing": need - acct.free, "free": acct.free, "required": need})
+            raise RelayError(
+                400,
+                "insufficient_margin",
+                f"insufficient margin: this order needs {usd(need - before, ROUND_UP)} of initial margin "
+                f"and fees at {price_text(o.price, m.price_tick)} (open orders already reserve "
+                f"{usd(before, ROUND_UP)}); free margin is {usd(acct.free, ROUND_DOWN)}: missing "
+                f"{usd(need - acct.free, ROUND_UP)}; deposit at least that",
+                {"missing": need - acct.free, "free": acct.free, "required": need},
+            )
 
     # ------------------------------------------------------------ re-validation of resting orders
     def still_alive(self, so: StoredOrder) -> tuple[str | None, str, int]:

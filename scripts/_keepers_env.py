@@ -7,6 +7,7 @@ Scenario clock: anvil starts at 2021-02-13T18:00Z, the eve of Winter Storm Uri; 
 markets then resolve to ERCOT HB_WEST DA HOURLY 2021-02-14T16 (id 1), ATC 2021-02-14 (id 2)
 and PEAK 2021-03 (id 3), valued by the reporters from the vendored real ERCOT data.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,6 +30,7 @@ from devnet.anvil import ANVIL_KEYS, ROOT, Anvil, deploy, free_port, rpc
 T0 = 1613239200  # 2021-02-13T18:00:00Z
 USDC = u.USD_SCALE
 HOURLY, ATC, PEAK = 1, 2, 3
+
 
 def wait_until(cond, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
     """Poll `cond` until it returns something truthy (and return that), or fail after `timeout` s."""
@@ -57,8 +59,9 @@ class Proc:
 
     def start(self) -> Proc:
         with open(self.log, "ab") as out:  # the child holds its own descriptor
-            self.p = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+            self.p = subprocess.Popen(
+                self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         return self
 
     def alive(self) -> bool:
@@ -84,12 +87,14 @@ class Proc:
         """Wait until the keeper's loop has handled `block` or a later one (its DEBUG "block"
         line; with `after`, a line logged after the last `after` line); returns that line.
         A "nothing happened" assertion comes after this: the keeper had its chance."""
+
         def seen():
             lines = self.lines()
             if after is not None:
                 marks = [i for i, ln in enumerate(lines) if ln.get("msg") == after]
-                lines = lines[marks[-1] + 1:] if marks else []
+                lines = lines[marks[-1] + 1 :] if marks else []
             return next((ln for ln in lines if ln.get("msg") == "block" and int(ln["block"]) >= block), None)
+
         return wait_until(seen, timeout, 0.1, f"{self.name} to handle block {block}")
 
     def lines(self) -> list[dict]:
@@ -127,11 +132,26 @@ class Env:
 
     def start_reporter(self, i: int, wait: bool = True) -> Proc:
         port = self.reporter_ports[i]
-        p = Proc(f"reporter{i}", [sys.executable, "-m", "oracle.service", "--manifest", str(self.manifest_path),
-                                  "--port", str(port), "--key-env", "REPORTER_KEY", "--rpc-url", self.anvil.url,
-                                  "--clock", "chain"],
-                 self._env(REPORTER_KEY=ANVIL_KEYS[i], CSPREAD_ORACLE_LOG_LEVEL="warning"),
-                 self.tmp / f"reporter{i}.log").start()
+        p = Proc(
+            f"reporter{i}",
+            [
+                sys.executable,
+                "-m",
+                "oracle.service",
+                "--manifest",
+                str(self.manifest_path),
+                "--port",
+                str(port),
+                "--key-env",
+                "REPORTER_KEY",
+                "--rpc-url",
+                self.anvil.url,
+                "--clock",
+                "chain",
+            ],
+            self._env(REPORTER_KEY=ANVIL_KEYS[i], CSPREAD_ORACLE_LOG_LEVEL="warning"),
+            self.tmp / f"reporter{i}.log",
+        ).start()
         self.procs.append(p)
         self.reporters[i] = p
         if wait:
@@ -157,14 +177,27 @@ class Env:
 
     def start_pusher(self, key_index: int | None = 0, name: str | None = None) -> Proc:
         """The pusher polling every reporter (no key: a dry run that only logs)."""
-        return self.start_bot("pusher", key_index, "--reporters", self.reporter_urls(), "--poll-interval", "0.2",
-                              name=name)
+        return self.start_bot(
+            "pusher", key_index, "--reporters", self.reporter_urls(), "--poll-interval", "0.2", name=name
+        )
 
     def start_bot(self, bot: str, key_index: int | None, *args: str, name: str | None = None) -> Proc:
         extra = {"CSPREAD_PRIVATE_KEY": ANVIL_KEYS[key_index]} if key_index is not None else {}
         # DEBUG: the loop logs a "block" line for each head it handles (Proc.wait_processed)
-        cmd = [sys.executable, "-m", f"keepers.{bot}", "--rpc-url", self.anvil.url, "--manifest",
-               str(self.manifest_path), "--metrics-port", str(free_port()), "--log-level", "DEBUG", *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            f"keepers.{bot}",
+            "--rpc-url",
+            self.anvil.url,
+            "--manifest",
+            str(self.manifest_path),
+            "--metrics-port",
+            str(free_port()),
+            "--log-level",
+            "DEBUG",
+            *args,
+        ]
         p = Proc(name or bot, cmd, self._env(**extra), self.tmp / f"{name or bot}.log").start()
         self.procs.append(p)
         return p
@@ -183,8 +216,9 @@ class Env:
 
     def start_anvil_again(self, port: int, last_ts: int) -> None:
         # the dumped state keeps blocks and accounts, not the devnet clock offset: pass it again
-        self.anvil = Anvil(port=port, timestamp=last_ts + 1, state=self.tmp / "anvil-state.json",
-                           log=self.tmp / "anvil.log").start()
+        self.anvil = Anvil(
+            port=port, timestamp=last_ts + 1, state=self.tmp / "anvil-state.json", log=self.tmp / "anvil.log"
+        ).start()
 
     # ------------------------------------------------------------ chain helpers
     def now(self) -> int:
@@ -232,10 +266,19 @@ class Env:
     def trade(self, maker_key: str, taker_key: str, market_id: int, maker_is_buy: bool, qty: int, price: int) -> None:
         maker = Account.from_key(maker_key)
         nonce = int(time.time_ns() % 10**12)
-        order = {"trader": maker.address, "market_id": market_id, "is_buy": maker_is_buy, "quantity": qty,
-                 "price": price, "nonce": nonce, "expiry": self.now() + 30 * 86400, "reduce_only": False}
-        sig = eip712.sign_digest(maker, eip712.order_digest(eip712.Order(**order), self.manifest["chain_id"],
-                                                            self.ex.address))
+        order = {
+            "trader": maker.address,
+            "market_id": market_id,
+            "is_buy": maker_is_buy,
+            "quantity": qty,
+            "price": price,
+            "nonce": nonce,
+            "expiry": self.now() + 30 * 86400,
+            "reduce_only": False,
+        }
+        sig = eip712.sign_digest(
+            maker, eip712.order_digest(eip712.Order(**order), self.manifest["chain_id"], self.ex.address)
+        )
         self.send(self.ex.functions.fill(tuple(order.values()), sig, qty), taker_key)
 
     def mark(self, market_id: int) -> tuple[int, int, bool]:
@@ -301,8 +344,9 @@ def start_liquidator(env: Env, key_index: int = LIQ_A, name: str | None = None) 
 
 def shock_push(env: Env):
     """Wait for the pusher to land the storm's price (observed at or after SHOCK_AT); its first event."""
-    return wait_until(lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2,
-                      "shock push")[0]
+    return wait_until(
+        lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2, "shock push"
+    )[0]
 
 
 def land_shock(env: Env, shorts: list[str]) -> tuple:

@@ -7,6 +7,7 @@
 compiler) decodes what the contracts return and log. The unit test
 tests/unit/core/test_core_abi.py::test_shipped_abis__match_compiled_contracts runs the check.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -4,6 +4,7 @@ Sections are plain modules with `run() -> list[dict(name, value, unit, target)]`
 that fails is reported as such in the table (and the command exits non-zero), never skipped
 silently.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -42,7 +43,7 @@ def main() -> int:
     out = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` on {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"Written by `make bench` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average {os.getloadavg()[0]:.1f} at start. "
         "Re-run `make bench` to refresh; every figure below comes from that run.",

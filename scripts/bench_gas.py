@@ -3,6 +3,7 @@
 Each figure is `gasUsed` of one mined transaction (receipt), so it includes the 21,000 base
 cost and calldata. Scenario accounts are fresh keys funded with anvil_setBalance.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,9 +16,9 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from core.units import USD_SCALE
+from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
 from oracle.signing import ReportSigner
 from scripts._markets import feed_limits
-from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
 from sdk.models import Order
 from sdk.signing import sign_order
 
@@ -52,10 +53,12 @@ class Bench:
 
     # ------------------------------------------------------------ plumbing
     def send(self, fn, acct, label: str | None = None) -> dict:
-        tx = fn.build_transaction({"from": acct.address, "nonce": self.w3.eth.get_transaction_count(acct.address),
-                                   "gas": 8_000_000})
+        tx = fn.build_transaction(
+            {"from": acct.address, "nonce": self.w3.eth.get_transaction_count(acct.address), "gas": 8_000_000}
+        )
         receipt = self.w3.eth.wait_for_transaction_receipt(
-            self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction))
+            self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+        )
         if receipt.status != 1:
             raise RuntimeError(f"{label or fn.fn_name} reverted")
         if label:
@@ -138,12 +141,16 @@ class Bench:
         # oracle rounds: 3 reporters x 1, 8, 32 feeds (feeds already written once)
         many = [keccak(text=f"BENCH/FEED/{i}") for i in range(32)]
         for f in many:
-            self.send(self.oracle.functions.set_feed(f, -10**12, 10**12), self.owner)
+            self.send(self.oracle.functions.set_feed(f, -(10**12), 10**12), self.owner)
             self.send(self.oracle.functions.set_feed_limits(f, *feed_limits("POWER")), self.owner)
         self.submit(many, [1_000_000 + i for i in range(32)], reporters=self.reporters)
         for n in (1, 8, 32):
-            self.submit(many[:n], [2_000_000 + i for i in range(n)], f"oracle submit, 3 reporters x {n} feed{'s' * (n > 1)}",
-                        reporters=self.reporters)
+            self.submit(
+                many[:n],
+                [2_000_000 + i for i in range(n)],
+                f"oracle submit, 3 reporters x {n} feed{'s' * (n > 1)}",
+                reporters=self.reporters,
+            )
 
         # liquidations: thinly margined shorts (each 2,000 USDC, short at $45), a liquidator with deep collateral
         liquidator = self.account(1_000_000 * USDC)
@@ -166,25 +173,39 @@ class Bench:
             self.fill(lg, deep, power["id"], True, 10_000, 45_000_000)
             longs.append(lg)
         self.submit([feeds[0]], [200_000_000])  # $200: below maintenance, still solvent
-        self.send(self.ch.functions.liquidate(victims[0].address, power["id"], 10**12), liquidator, "liquidate (partial)")
+        self.send(
+            self.ch.functions.liquidate(victims[0].address, power["id"], 10**12), liquidator, "liquidate (partial)"
+        )
         # $400: every short insolvent. The fund holds only the partial's penalty: liquidate flags
         self.submit([feeds[0]], [400_000_000])
-        r = self.send(self.ch.functions.liquidate(victims[1].address, power["id"], 10**12), liquidator,
-                      "liquidate (insolvent, fund short: flags for deleverage)")
+        r = self.send(
+            self.ch.functions.liquidate(victims[1].address, power["id"], 10**12),
+            liquidator,
+            "liquidate (insolvent, fund short: flags for deleverage)",
+        )
         self.expect(r, "DeleverageNeeded", 1)
-        r = self.send(self.ch.functions.deleverage(victims[1].address, power["id"], [lmaker.address]), liquidator,
-                      "deleverage (1 counterparty)")
+        r = self.send(
+            self.ch.functions.deleverage(victims[1].address, power["id"], [lmaker.address]),
+            liquidator,
+            "deleverage (1 counterparty)",
+        )
         self.expect(r, "Deleveraged", 1)
         # deficit 40 x 355 - 3,000 = 11,200 USD > 3 longs' profit (3 x 3,550): all four give some
         ranked = sorted(longs, key=lambda a: -self.adl_score(a.address, power["id"]))
-        r = self.send(self.ch.functions.deleverage(deep.address, power["id"], [a.address for a in ranked]), liquidator,
-                      "deleverage (4 counterparties)")
+        r = self.send(
+            self.ch.functions.deleverage(deep.address, power["id"], [a.address for a in ranked]),
+            liquidator,
+            "deleverage (4 counterparties)",
+        )
         self.expect(r, "Deleveraged", 4)
         # a funded insurance: the insolvent short is closed out in its one market, liquidator paid
         funder = self.account(50_000 * USDC)
         self.send(self.ch.functions.fund_insurance(50_000 * USDC), funder)
-        r = self.send(self.ch.functions.liquidate(victims[2].address, power["id"], 10**12), liquidator,
-                      "liquidate (close-out, one market, insolvent, with reward)")
+        r = self.send(
+            self.ch.functions.liquidate(victims[2].address, power["id"], 10**12),
+            liquidator,
+            "liquidate (close-out, one market, insolvent, with reward)",
+        )
         (ev,) = self.expect(r, "Liquidation", 1)
         if abs(ev.args.quantity) != 10_000 or ev.args.reward < USDC:
             raise RuntimeError(f"close-out row did not close out with a reward: {dict(ev.args)}")
@@ -205,8 +226,11 @@ class Bench:
         rpc(self.anvil.url, "evm_increaseTime", [p["dispute_window"] + 1])
         self.send(self.ch.functions.finalize_settlement(short["id"]), self.owner, "finalize_settlement")
         self.send(self.ch.functions.settle(holders[0].address, short["id"]), self.owner, "settle (one account)")
-        self.send(self.ch.functions.settle_many([h.address for h in holders[1:]], short["id"]), self.owner,
-                  "settle_many (50 accounts)")
+        self.send(
+            self.ch.functions.settle_many([h.address for h in holders[1:]], short["id"]),
+            self.owner,
+            "settle_many (50 accounts)",
+        )
         return self.rows
 
 
@@ -215,8 +239,16 @@ def bench_markets_file(now: int) -> Path:
     root = Path(__file__).resolve().parents[1]
     data = json.loads((root / "markets" / "default.json").read_text())
     short = json.loads(json.dumps(data["markets"][2]))
-    short["spec"] = {"kind": "POWER", "iso": "ERCOT", "node": "HB_NORTH", "market": "DA", "profile": "HOURLY",
-                     "tz": "America/Chicago", "delivery_start": now + 7200, "delivery_end": now + 10800}
+    short["spec"] = {
+        "kind": "POWER",
+        "iso": "ERCOT",
+        "node": "HB_NORTH",
+        "market": "DA",
+        "profile": "HOURLY",
+        "tz": "America/Chicago",
+        "delivery_start": now + 7200,
+        "delivery_end": now + 10800,
+    }
     short.pop("delivery")
     data["markets"].append(short)
     path = Path(tempfile.mkdtemp()) / "bench_markets.json"

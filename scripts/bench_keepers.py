@@ -6,6 +6,7 @@ liquidation in the Winter Storm Uri shock scenario.
 
 Each row: {name, value, unit, target}.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from core.units import USD_SCALE
-from keepers.positions import PositionBook
 from keepers.liquidator import MarketVector, scan
+from keepers.positions import PositionBook
 from scripts._keepers_env import LIQ_A, SHOCK_AT, Env, handled, liquidatable_at, open_book, wait_until
 
 N_MARKETS = 8
@@ -36,9 +37,15 @@ def synthetic_book(n: int, seed: int = 1) -> tuple[PositionBook, MarketVector]:
     coll = rng.integers(1_000, 1_000_000, n) * USD_SCALE
     book = PositionBook()
     book.set_bulk([f"0x{i:040x}" for i in range(n)], q, on, coll, list(range(1, N_MARKETS + 1)))
-    mv = MarketVector(list(range(1, N_MARKETS + 1)), marks.astype(float), np.ones(N_MARKETS, bool),
-                      rng.integers(1, 300, N_MARKETS) * float(USD_SCALE), rng.integers(500, 3000, N_MARKETS).astype(float),
-                      np.zeros(N_MARKETS, bool), np.zeros(N_MARKETS, bool))
+    mv = MarketVector(
+        list(range(1, N_MARKETS + 1)),
+        marks.astype(float),
+        np.ones(N_MARKETS, bool),
+        rng.integers(1, 300, N_MARKETS) * float(USD_SCALE),
+        rng.integers(500, 3000, N_MARKETS).astype(float),
+        np.zeros(N_MARKETS, bool),
+        np.zeros(N_MARKETS, bool),
+    )
     return book, mv
 
 
@@ -63,11 +70,12 @@ def bench_shock() -> dict:
         try:
             shorts = open_book(env)
             liq = env.start_bot("liquidator", LIQ_A, "--poll-interval", "0.1")
-            wait_until(lambda: any(l.get("msg") == "startup" for l in liq.lines()), 30, 0.2, "liquidator")
+            wait_until(lambda: any(line.get("msg") == "startup" for line in liq.lines()), 30, 0.2, "liquidator")
             env.interval_mining(1)
             env.warp_to(SHOCK_AT)
-            ev = wait_until(lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2,
-                            "shock push")
+            ev = wait_until(
+                lambda: [e for e in env.oracle_events() if e.args.observed_at >= SHOCK_AT], 60, 0.2, "shock push"
+            )
             expected = liquidatable_at(env, shorts, ev[0].blockNumber)
             # an insolvent short the empty insurance fund cannot carry is deleveraged, not liquidated
             wait_until(lambda: handled(env) >= expected, 30, 0.2, "liquidations and deleverages")
@@ -81,15 +89,34 @@ def run(shock: bool = True) -> list[dict]:
     rows = []
     for n in (1_000, 10_000, 100_000):
         s = bench_scan(n)
-        rows.append({"name": f"liquidator health scan, {n:,} accounts x {POSITIONS_PER_ACCOUNT} positions",
-                     "value": round(n / s), "unit": "accounts/s", "target": None})
+        rows.append(
+            {
+                "name": f"liquidator health scan, {n:,} accounts x {POSITIONS_PER_ACCOUNT} positions",
+                "value": round(n / s),
+                "unit": "accounts/s",
+                "target": None,
+            }
+        )
         if n == 100_000:
-            rows.append({"name": "liquidator health scan, 100,000 accounts: compute time after sync",
-                         "value": round(s, 4), "unit": "s", "target": "< 1"})
+            rows.append(
+                {
+                    "name": "liquidator health scan, 100,000 accounts: compute time after sync",
+                    "value": round(s, 4),
+                    "unit": "s",
+                    "target": "< 1",
+                }
+            )
     if shock:
         r = bench_shock()
-        rows.append({"name": f"Uri shock (ERCOT HB_WEST ATC 2021-02-14): blocks from price update to last of "
-                             f"{r['accounts']} liquidations/deleverages", "value": r["blocks"], "unit": "blocks", "target": "<= 2"})
+        rows.append(
+            {
+                "name": f"Uri shock (ERCOT HB_WEST ATC 2021-02-14): blocks from price update to last of "
+                f"{r['accounts']} liquidations/deleverages",
+                "value": r["blocks"],
+                "unit": "blocks",
+                "target": "<= 2",
+            }
+        )
     return rows
 
 

@@ -14,6 +14,7 @@ the real process (uvicorn on loopback, SQLite file store) started by PID.
    buyer's position is visible on-chain (relay accepts -> matcher wakes -> simulate -> send ->
    anvil mines -> receipt). Median of 5.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,12 +30,12 @@ from eth_account import Account
 from chain.rpc import Rpc
 from chain.tx import Call, TxSender
 from core import eip712
+from core.manifest import Manifest
+from core.units import USD_SCALE
+from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
+from devnet.processes import RelayProcess
 from relay.chainview import _sel
 from relay.orders import Order, domain_separator, sign_order
-from devnet.processes import RelayProcess
-from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
-from core.units import USD_SCALE
-from core.manifest import Manifest
 
 USDC = USD_SCALE  # base units per USD
 N_ORDERS = 3_000
@@ -49,7 +50,8 @@ def _push_mark(m: Manifest, url: str, market: dict, price: int) -> None:
     d = eip712.report_digest([feed], [price], now, m.chain_id, m.address("Oracle"))
     sigs = [eip712.sign_digest(k, d) for k in ANVIL_KEYS[1:3]]
     data = _sel("submit(bytes32[],uint256,int256[][],bytes[])") + encode(
-        ["bytes32[]", "uint256", "int256[][]", "bytes[]"], [[feed], now, [[price], [price]], sigs])
+        ["bytes32[]", "uint256", "int256[][]", "bytes[]"], [[feed], now, [[price], [price]], sigs]
+    )
     TxSender(Rpc(url), ANVIL_KEYS[0], chain_id=m.chain_id).transact(Call(m.address("Oracle"), data))
 
 
@@ -98,8 +100,8 @@ async def _blast_raw(url: str, bodies: list[dict]) -> tuple[float, list[int]]:
 async def _blast(url: str, bodies: list[dict]) -> tuple[float, list[int]]:
     codes: list[int] = []
     queue = list(reversed(bodies))
-    async with httpx.AsyncClient(base_url=url, timeout=30,
-                                 limits=httpx.Limits(max_connections=CONCURRENCY)) as c:
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=httpx.Limits(max_connections=CONCURRENCY)) as c:
+
         async def worker():
             while queue:
                 b = queue.pop()
@@ -129,31 +131,57 @@ def run() -> list[dict]:
             return {**o.as_dict(), "signature": "0x" + sign_order(o, t, sep).hex()}
 
         # 1. posts/s (no matcher: bids far below asks, nothing crosses)
-        bodies = [body(traders[i % N_TRADERS], i, i % 2 == 0, (2_000_000 - (i % 300) * 1_000) if i % 2 == 0
-                       else (3_000_000 + (i % 300) * 1_000)) for i in range(N_ORDERS + N_TRADERS + N_HTTPX)]
-        with RelayProcess(str(mpath), anvil.url, str(Path(tmp) / "bench.db"),
-                          log_path=str(Path(tmp) / "relay.log")) as relay:
+        bodies = [
+            body(
+                traders[i % N_TRADERS],
+                i,
+                i % 2 == 0,
+                (2_000_000 - (i % 300) * 1_000) if i % 2 == 0 else (3_000_000 + (i % 300) * 1_000),
+            )
+            for i in range(N_ORDERS + N_TRADERS + N_HTTPX)
+        ]
+        with RelayProcess(
+            str(mpath), anvil.url, str(Path(tmp) / "bench.db"), log_path=str(Path(tmp) / "relay.log")
+        ) as relay:
             warm = [httpx.post(relay.url + "/orders", json=b).status_code for b in bodies[:N_TRADERS]]
             assert warm == [201] * N_TRADERS, warm
-            secs, codes = asyncio.run(_blast_raw(relay.url, bodies[N_TRADERS:N_TRADERS + N_ORDERS]))
+            secs, codes = asyncio.run(_blast_raw(relay.url, bodies[N_TRADERS : N_TRADERS + N_ORDERS]))
             ok = codes.count(201)
             if ok != N_ORDERS:
                 raise RuntimeError(f"only {ok}/{N_ORDERS} posts accepted: {sorted(set(codes))}")
-            rows.append({"name": f"relay order posts/s, full validation ({N_ORDERS} orders, {CONCURRENCY} "
-                                 "concurrent keep-alive connections, loopback uvicorn, SQLite)",
-                         "value": round(N_ORDERS / secs, 1), "unit": "orders/s", "target": ">= 500"})
-            secs, codes = asyncio.run(_blast(relay.url, bodies[N_TRADERS + N_ORDERS:]))
+            rows.append(
+                {
+                    "name": f"relay order posts/s, full validation ({N_ORDERS} orders, {CONCURRENCY} "
+                    "concurrent keep-alive connections, loopback uvicorn, SQLite)",
+                    "value": round(N_ORDERS / secs, 1),
+                    "unit": "orders/s",
+                    "target": ">= 500",
+                }
+            )
+            secs, codes = asyncio.run(_blast(relay.url, bodies[N_TRADERS + N_ORDERS :]))
             if codes.count(201) != N_HTTPX:
                 raise RuntimeError(f"only {codes.count(201)}/{N_HTTPX} posts accepted: {sorted(set(codes))}")
-            rows.append({"name": f"same, {N_HTTPX} more orders from httpx.AsyncClient ({CONCURRENCY} concurrent; "
-                                 "the client's own CPU shares the machine)",
-                         "value": round(N_HTTPX / secs, 1), "unit": "orders/s", "target": ""})
+            rows.append(
+                {
+                    "name": f"same, {N_HTTPX} more orders from httpx.AsyncClient ({CONCURRENCY} concurrent; "
+                    "the client's own CPU shares the machine)",
+                    "value": round(N_HTTPX / secs, 1),
+                    "unit": "orders/s",
+                    "target": "",
+                }
+            )
             t0 = time.perf_counter()
             for _ in range(20):
                 httpx.get(f"{relay.url}/markets/{market['id']}/book", params={"depth": 10})
-            rows.append({"name": f"book read with {N_ORDERS + N_HTTPX} resting orders (levels + first 100 raw "
-                                 "orders per side)",
-                         "value": round((time.perf_counter() - t0) / 20 * 1000, 1), "unit": "ms", "target": ""})
+            rows.append(
+                {
+                    "name": f"book read with {N_ORDERS + N_HTTPX} resting orders (levels + first 100 raw "
+                    "orders per side)",
+                    "value": round((time.perf_counter() - t0) / 20 * 1000, 1),
+                    "unit": "ms",
+                    "target": "",
+                }
+            )
 
         # 2. post -> on-chain fill latency, matcher on
         matcher = Account.from_key(bytes([0x77]) * 32)
@@ -161,28 +189,51 @@ def run() -> list[dict]:
         r = Rpc(anvil.url)
         ch = m.address("Clearinghouse")
         lat = []
-        with RelayProcess(str(mpath), anvil.url, str(Path(tmp) / "e2e.db"), match_key=matcher.key.hex(),
-                          log_path=str(Path(tmp) / "relay-e2e.log")) as relay:
+        with RelayProcess(
+            str(mpath),
+            anvil.url,
+            str(Path(tmp) / "e2e.db"),
+            match_key=matcher.key.hex(),
+            log_path=str(Path(tmp) / "relay-e2e.log"),
+        ) as relay:
             seller, buyer = traders[0], traders[1]
             for i in range(5):
                 ask = body(seller, 900_000 + i, False, 2_490_000)
                 assert httpx.post(relay.url + "/orders", json=ask).status_code == 201
-                before = decode(["int256", "int256"], r.call(ch, _sel("position(address,uint256)") + encode(
-                    ["address", "uint256"], [buyer.address, market["id"]])))[0]
+                before = decode(
+                    ["int256", "int256"],
+                    r.call(
+                        ch,
+                        _sel("position(address,uint256)")
+                        + encode(["address", "uint256"], [buyer.address, market["id"]]),
+                    ),
+                )[0]
                 bid = body(buyer, 900_000 + i, True, 2_510_000)
                 t0 = time.perf_counter()
                 assert httpx.post(relay.url + "/orders", json=bid).status_code == 201
                 while True:
-                    q = decode(["int256", "int256"], r.call(ch, _sel("position(address,uint256)") + encode(
-                        ["address", "uint256"], [buyer.address, market["id"]])))[0]
+                    q = decode(
+                        ["int256", "int256"],
+                        r.call(
+                            ch,
+                            _sel("position(address,uint256)")
+                            + encode(["address", "uint256"], [buyer.address, market["id"]]),
+                        ),
+                    )[0]
                     if q != before:
                         break
                     if time.perf_counter() - t0 > 30:
                         raise RuntimeError("crossing order was not matched within 30 s")
                     time.sleep(0.002)
                 lat.append(time.perf_counter() - t0)
-        rows.append({"name": "post crossing order -> on-chain fill visible (anvil automine, median of 5)",
-                     "value": round(statistics.median(lat) * 1000, 1), "unit": "ms", "target": ""})
+        rows.append(
+            {
+                "name": "post crossing order -> on-chain fill visible (anvil automine, median of 5)",
+                "value": round(statistics.median(lat) * 1000, 1),
+                "unit": "ms",
+                "target": "",
+            }
+        )
     return rows
 
 

@@ -5,6 +5,7 @@ cancel for three typical owner calls, with the same call sent straight from the 
 
     python -m scripts.bench_timelock
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -13,9 +14,9 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from devnet.anvil import ANVIL_KEYS, Anvil, deploy
 from core import abi
 from core.manifest import Manifest
+from devnet.anvil import ANVIL_KEYS, Anvil, deploy
 from sdk.timelock import TimelockAdmin
 
 
@@ -26,8 +27,14 @@ def run() -> list[dict]:
         manifest = deploy(anvil.url, out, extra_args=["--timelock-delay", "60"])
         w3 = Web3(Web3.HTTPProvider(anvil.url))
         admin = TimelockAdmin(w3, Manifest.load(out), Account.from_key(ANVIL_KEYS[0]))
-        rows.append({"name": "Timelock runtime bytecode (deployed)",
-                     "value": len(w3.eth.get_code(admin.timelock.address)), "unit": "bytes", "target": "< 24,576"})
+        rows.append(
+            {
+                "name": "Timelock runtime bytecode (deployed)",
+                "value": len(w3.eth.get_code(admin.timelock.address)),
+                "unit": "bytes",
+                "target": "< 24,576",
+            }
+        )
         mid = manifest["markets"][0]["id"]
         market = abi.Market.decode(admin.manifest.contract(w3, "Clearinghouse").functions.market(mid).call())
         params = abi.MarketParams.decode(market.asdict())
@@ -41,15 +48,23 @@ def run() -> list[dict]:
             queued = w3.eth.get_transaction_receipt(w3.eth.get_block("latest")["transactions"][0])
             anvil.warp(q.eta - anvil.timestamp_now() + 1)
             direct = getattr(admin.manifest.contract(w3, contract).functions, fn)(*args).estimate_gas(
-                {"from": admin.timelock.address})
+                {"from": admin.timelock.address}
+            )
             executed = admin.execute(q)
             label = f"{contract}.{fn} ({len(q.data)} B calldata)"
             rows.append({"name": f"queue {label}", "value": queued["gasUsed"], "unit": "gas", "target": "-"})
-            rows.append({"name": f"execute {label}", "value": executed["gasUsed"], "unit": "gas",
-                         "target": f"direct call ~{direct:,}"})
+            rows.append(
+                {
+                    "name": f"execute {label}",
+                    "value": executed["gasUsed"],
+                    "unit": "gas",
+                    "target": f"direct call ~{direct:,}",
+                }
+            )
         q = admin.queue("Exchange", "set_fees", [1, 1], slack=5)
-        rows.append({"name": "cancel Exchange.set_fees", "value": admin.cancel(q)["gasUsed"], "unit": "gas",
-                     "target": "-"})
+        rows.append(
+            {"name": "cancel Exchange.set_fees", "value": admin.cancel(q)["gasUsed"], "unit": "gas", "target": "-"}
+        )
     return rows
 
 

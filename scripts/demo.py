@@ -13,6 +13,7 @@ Clock: anvil starts at 2021-01-31T23:00Z, so the devnet's "next month" IS Februa
 ERCOT prices replay unshifted (Winter Storm Uri, Feb 14-19). The GPU quotes come from
 2025-10-19..11-16 and are mapped onto the same month with CSPREAD_ORACLE_REPLAY_OFFSETS.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +23,6 @@ import os
 import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -33,15 +33,27 @@ from core import units as u
 from devnet.anvil import ROOT
 from devnet.stack import Stack, StackError
 
-UTC, CT = dt.timezone.utc, ZoneInfo("America/Chicago")
+UTC, CT = dt.UTC, ZoneInfo("America/Chicago")
 T0 = 1612134000  # 2021-01-31T23:00:00Z (17:00 Central): "next month" = February 2021
 GPU_OFFSET = 148_780_800  # chain 2021-02-01T00:00Z -> GPU data 2025-10-20T00:00Z (whole hours)
 LAST_GPU_SNAPSHOT = "2025-11-16T06:47Z"
 MW, KW_PER_GPU, PUE = Decimal(5), Decimal("1.0"), Decimal("1.2")
 SPEC_QTY, SPEC_IM_MULTIPLE = Decimal(20), Decimal("1.5")
 OUT = ROOT / "out"
-SPREAD_MM_ARGS = ["--size", "1500000000", "--levels", "2", "--max-position", "4000000000", "--spread-bps", "100",
-                  "--level-step-bps", "50", "--max-margin-usage", "0.8"]
+SPREAD_MM_ARGS = [
+    "--size",
+    "1500000000",
+    "--levels",
+    "2",
+    "--max-position",
+    "4000000000",
+    "--spread-bps",
+    "100",
+    "--level-step-bps",
+    "50",
+    "--max-margin-usage",
+    "0.8",
+]
 POWER_MM_ARGS = ["--size", "25000", "--levels", "2", "--max-position", "200000", "--spread-bps", "100"]
 
 con = Console(highlight=False, width=None if sys.stdout.isatty() else 118)
@@ -73,18 +85,25 @@ class Demo:
 
         self.st = stack
         self.ch = stack.contract("Clearinghouse")
-        mk = lambda role: Client(stack.manifest_path, stack.rpc_url, private_key=stack.keys[role],  # noqa: E731
-                                 relay_url=stack.relay_url)
+        mk = lambda role: Client(
+            stack.manifest_path,
+            stack.rpc_url,
+            private_key=stack.keys[role],  # noqa: E731
+            relay_url=stack.relay_url,
+        )
         self.op, self.spec, self.reader = mk("user1"), mk("user2"), mk("user3")
         by = {}
         for m in self.reader.markets():
             name = m.kind if m.kind != "POWER" else m.spec["profile"]
             by[name] = m
         self.m = by  # PEAK, ATC, COMPUTE, SPREAD
-        self.parties = {"operator": self.op.address, "speculator": self.spec.address,
-                        "market maker (spread)": stack.address("market_maker"),
-                        "market maker (power)": stack.address("user11"),
-                        "liquidator keeper": stack.address("liquidator")}
+        self.parties = {
+            "operator": self.op.address,
+            "speculator": self.spec.address,
+            "market maker (spread)": stack.address("market_maker"),
+            "market maker (power)": stack.address("user11"),
+            "liquidator keeper": stack.address("liquidator"),
+        }
         self.deposits: dict[str, float] = {}
         self.samples: list[dict] = []
         self.events: list[tuple[int, str]] = []
@@ -111,8 +130,11 @@ class Demo:
         return usd(self.st.mark(self.m[name].id)[0])
 
     def sample(self, t: int) -> dict:
-        s = {"t": t, "marks": {n: self.mark_usd(n) for n in self.m},
-             "equity": {p: usd(self.ch.functions.equity(a).call()) for p, a in self.parties.items()}}
+        s = {
+            "t": t,
+            "marks": {n: self.mark_usd(n) for n in self.m},
+            "equity": {p: usd(self.ch.functions.equity(a).call()) for p, a in self.parties.items()},
+        }
         self.samples.append(s)
         return s
 
@@ -145,34 +167,62 @@ class Demo:
         for i in range(depth):
             bid = b.bids[i] if i < len(b.bids) else None
             ask = b.asks[i] if i < len(b.asks) else None
-            t.add_row(f"{qty(bid.quantity_units):,.1f}" if bid else "", f"{usd(bid.price_units):,.4f}" if bid else "",
-                      f"{usd(ask.price_units):,.4f}" if ask else "", f"{qty(ask.quantity_units):,.1f}" if ask else "")
+            t.add_row(
+                f"{qty(bid.quantity_units):,.1f}" if bid else "",
+                f"{usd(bid.price_units):,.4f}" if bid else "",
+                f"{usd(ask.price_units):,.4f}" if ask else "",
+                f"{qty(ask.quantity_units):,.1f}" if ask else "",
+            )
         return t
 
     def wait_book(self, name: str, min_bid_qty: int = 1, timeout: float = 60) -> None:
         mid = self.m[name].id
-        self.st.wait_until(lambda: sum(lv.quantity_units for lv in self.reader.relay.book(mid).bids) >= min_bid_qty
-                           and self.reader.relay.book(mid).asks, timeout, 0.3, f"market-maker quotes in {name}")
+        self.st.wait_until(
+            lambda: (
+                sum(lv.quantity_units for lv in self.reader.relay.book(mid).bids) >= min_bid_qty
+                and self.reader.relay.book(mid).asks
+            ),
+            timeout,
+            0.3,
+            f"market-maker quotes in {name}",
+        )
 
     # ------------------------------------------------------------------ acts
     def intro(self) -> None:
-        con.print(Panel.fit(
-            "[bold]Compute Spread: one month on a local devnet, on real prices[/]\n"
-            "A 5 MW West Texas H100 operator hedges February's compute spread; a speculator sells the\n"
-            "Winter Storm Uri power spike short with leverage; a market maker quotes; keepers push the oracle,\n"
-            "liquidate and settle. Every price below comes from vendored real data (data/SOURCES.md)."))
+        con.print(
+            Panel.fit(
+                "[bold]Compute Spread: one month on a local devnet, on real prices[/]\n"
+                "A 5 MW West Texas H100 operator hedges February's compute spread; a speculator sells the\n"
+                "Winter Storm Uri power spike short with leverage; a market maker quotes; keepers push the oracle,\n"
+                "liquidate and settle. Every price below comes from vendored real data (data/SOURCES.md)."
+            )
+        )
         section("Which real periods are paired on the devnet month")
-        con.print(f"- Chain clock starts at {utc(T0)} ({ct(T0)}), so the devnet's \"next month\" is [bold]February 2021[/].")
-        con.print("- Power: ERCOT HB_WEST day-ahead hourly LMP, [bold]Feb 2021 itself[/] (no offset): chain time = ERCOT time,"
-                  " Winter Storm Uri included (Feb 13-20; hours at the $9,000/MWh cap on Feb 17).")
-        con.print(f"- GPUs: Prime Intellect H100-SXM quotes from [bold]2025-10-19..2025-11-16[/], mapped with "
-                  f"CSPREAD_ORACLE_REPLAY_OFFSETS={{\"GPU\": {GPU_OFFSET}}}: chain 2021-02-01T00:00Z = data 2025-10-20T00:00Z.")
-        con.print(f"  The spread's Central-time month ({utc(self.m['SPREAD'].delivery_start)} .. "
-                  f"{utc(self.m['SPREAD'].delivery_end)}) reads GPU data 2025-10-20T06:00Z .. 2025-11-17T06:00Z.")
-        con.print(f"  The tracker's last snapshot is {LAST_GPU_SNAPSHOT}: the final 23 hourly fixings of that window use those "
-                  "quotes under the index's 24 h freshness rule (docs/methodology.md §4); no price is made up.")
-        con.print("  Before delivery the GPU mark rests on the first fixings of the data set (2025-10-19 22:00Z onwards).")
-        con.print("- Not listed: PJM (no 2021 data), B200 (29 index gaps: a month cannot settle), ERCOT RT (not vendored).")
+        con.print(
+            f'- Chain clock starts at {utc(T0)} ({ct(T0)}), so the devnet\'s "next month" is [bold]February 2021[/].'
+        )
+        con.print(
+            "- Power: ERCOT HB_WEST day-ahead hourly LMP, [bold]Feb 2021 itself[/] (no offset): chain time = ERCOT time,"
+            " Winter Storm Uri included (Feb 13-20; hours at the $9,000/MWh cap on Feb 17)."
+        )
+        con.print(
+            f"- GPUs: Prime Intellect H100-SXM quotes from [bold]2025-10-19..2025-11-16[/], mapped with "
+            f'CSPREAD_ORACLE_REPLAY_OFFSETS={{"GPU": {GPU_OFFSET}}}: chain 2021-02-01T00:00Z = data 2025-10-20T00:00Z.'
+        )
+        con.print(
+            f"  The spread's Central-time month ({utc(self.m['SPREAD'].delivery_start)} .. "
+            f"{utc(self.m['SPREAD'].delivery_end)}) reads GPU data 2025-10-20T06:00Z .. 2025-11-17T06:00Z."
+        )
+        con.print(
+            f"  The tracker's last snapshot is {LAST_GPU_SNAPSHOT}: the final 23 hourly fixings of that window use those "
+            "quotes under the index's 24 h freshness rule (docs/methodology.md §4); no price is made up."
+        )
+        con.print(
+            "  Before delivery the GPU mark rests on the first fixings of the data set (2025-10-19 22:00Z onwards)."
+        )
+        con.print(
+            "- Not listed: PJM (no 2021 data), B200 (29 index gaps: a month cannot settle), ERCOT RT (not vendored)."
+        )
 
     def show_markets(self) -> None:
         t = Table(title="Listed markets (markets/demo.json)", title_justify="left")
@@ -182,8 +232,14 @@ class Demo:
             mark = self.mark_usd(name)
             im = usd(m.im_fixed) + float(u.bps_to_fraction(m.im_rate_bps)) * abs(mark)
             mm = usd(m.mm_fixed) + float(u.bps_to_fraction(m.mm_rate_bps)) * abs(mark)
-            t.add_row(str(m.id), m.symbol, f"{ct(m.delivery_start)[:14]} .. {ct(m.delivery_end)[:14]}",
-                      f"{mark:,.4f}", f"{im:,.4f}", f"{mm:,.4f}")
+            t.add_row(
+                str(m.id),
+                m.symbol,
+                f"{ct(m.delivery_start)[:14]} .. {ct(m.delivery_end)[:14]}",
+                f"{mark:,.4f}",
+                f"{im:,.4f}",
+                f"{mm:,.4f}",
+            )
         con.print(t)
 
     def operator_hedges(self) -> None:
@@ -195,59 +251,81 @@ class Demo:
         gpu_hours = gpus * hours
         mwh = MW * hours
         self.op_gpu_hours, self.op_mwh = gpu_hours, float(mwh)
-        con.print(f"Site: {MW} MW at ERCOT HB_WEST. An H100-SXM server slot draws ~{KW_PER_GPU} kW per GPU (700 W GPU + "
-                  f"host share) x PUE {PUE} = {kw_all_in} kW = {kw_all_in / 1000} MWh per GPU-hour -> "
-                  f"5,000 kW / {kw_all_in} kW = [bold]{gpus:,} GPUs[/].")
-        con.print(f"February 2021 (Central) has {hours} hours: {gpus:,} x {hours} = [bold]{gpu_hours:,} GPU-hours[/] rented out, "
-                  f"burning {MW} MW x {hours} h = {mwh:,} MWh. Unhedged it is long the spread: GPU price up / power down = good.")
+        con.print(
+            f"Site: {MW} MW at ERCOT HB_WEST. An H100-SXM server slot draws ~{KW_PER_GPU} kW per GPU (700 W GPU + "
+            f"host share) x PUE {PUE} = {kw_all_in} kW = {kw_all_in / 1000} MWh per GPU-hour -> "
+            f"5,000 kW / {kw_all_in} kW = [bold]{gpus:,} GPUs[/]."
+        )
+        con.print(
+            f"February 2021 (Central) has {hours} hours: {gpus:,} x {hours} = [bold]{gpu_hours:,} GPU-hours[/] rented out, "
+            f"burning {MW} MW x {hours} h = {mwh:,} MWh. Unhedged it is long the spread: GPU price up / power down = good."
+        )
         plan = self.op.hedge_compute_spread("H100-SXM", "HB_WEST", gpu_hours, "2021-02")
         con.print("[bold]The plan (sdk hedge_compute_spread), before anything is sent:[/]")
         con.print(plan.summary())
         deposit = int(math.ceil(float(plan.shortfall) * 1.25 / 100_000) * 100_000)
-        con.print(f"Deposit {deposit:,} USDC of margin (the plan's shortfall + 25% buffer), then execute against the relay book.")
+        con.print(
+            f"Deposit {deposit:,} USDC of margin (the plan's shortfall + 25% buffer), then execute against the relay book."
+        )
         self.st.fund("user1", deposit)
         self.deposits["operator"] = deposit
         fills = self.op.execute(plan)
         for f in fills:
             q = getattr(f, "quantity_units", None)
             if q is not None:
-                con.print(f"  filled {qty(q):,.0f} GPU-h @ {usd(f.price_units):.4f} against {f.maker[:10]}… (tx {f.tx_hash[:12]}…)")
+                con.print(
+                    f"  filled {qty(q):,.0f} GPU-h @ {usd(f.price_units):.4f} against {f.maker[:10]}… (tx {f.tx_hash[:12]}…)"
+                )
             else:
                 con.print(f"  resting: {f}")
         pos = self.op.position(self.op.address, m.id)
-        con.print(f"Operator position: {qty(pos.quantity_units):,.0f} GPU-h of {m.symbol}, avg "
-                  f"{abs(usd(pos.open_notional_units)) / abs(qty(pos.quantity_units)):.4f} USD/GPU-h -> locked spread margin "
-                  f"≈ {abs(usd(pos.open_notional_units)):,.0f} USD for the month.")
+        con.print(
+            f"Operator position: {qty(pos.quantity_units):,.0f} GPU-h of {m.symbol}, avg "
+            f"{abs(usd(pos.open_notional_units)) / abs(qty(pos.quantity_units)):.4f} USD/GPU-h -> locked spread margin "
+            f"≈ {abs(usd(pos.open_notional_units)):,.0f} USD for the month."
+        )
         self.events.append((self.st.now(), "operator hedges"))
 
     def speculator_sells(self) -> None:
         m = self.m["PEAK"]
         mark = self.mark_usd("PEAK")
         # the market maker re-quotes around each new mark: wait for its bid to be within 1% of this one
-        self.st.wait_until(lambda: (b := self.reader.relay.book(m.id).bids) and mark * 0.99 <= usd(b[0].price_units) <= mark,
-                           30, 0.25, "market-maker quotes around the new PEAK mark")
+        self.st.wait_until(
+            lambda: (b := self.reader.relay.book(m.id).bids) and mark * 0.99 <= usd(b[0].price_units) <= mark,
+            30,
+            0.25,
+            "market-maker quotes around the new PEAK mark",
+        )
         bid = usd(self.reader.relay.book(m.id).bids[0].price_units)
         im = usd(m.im_fixed) + float(u.bps_to_fraction(m.im_rate_bps)) * max(mark, bid)
         q = float(SPEC_QTY)
         need = q * im + q * max(0.0, mark - bid) + q * bid * 5e-4
         deposit = int(math.ceil(need * float(SPEC_IM_MULTIPLE) / 100) * 100)
         known, n, old = self.peak_mark_parts(self.st.now())
-        con.print(f"[bold]Speculator[/]: day two of the storm. The February PEAK mark counts the {known} of {n} PEAK hours "
-                  f"whose day-ahead prices ERCOT has published (Monday's included) and values the other {n - known} "
-                  f"from the last day's level decaying to the 28-day median: {mark:,.2f} USD/MWh (the old rule, "
-                  f"extrapolating the trailing week, would still mark {old:,.2f}). Betting the storm breaks by Tuesday, "
-                  f"it sells {q:.0f} MWh short at the best bid {bid:,.2f} with {deposit:,} USDC "
-                  f"({float(SPEC_IM_MULTIPLE):.1f}x the initial margin): notional {q * bid:,.0f} USD, leverage "
-                  f"{q * bid / deposit:.2f}x.")
+        con.print(
+            f"[bold]Speculator[/]: day two of the storm. The February PEAK mark counts the {known} of {n} PEAK hours "
+            f"whose day-ahead prices ERCOT has published (Monday's included) and values the other {n - known} "
+            f"from the last day's level decaying to the 28-day median: {mark:,.2f} USD/MWh (the old rule, "
+            f"extrapolating the trailing week, would still mark {old:,.2f}). Betting the storm breaks by Tuesday, "
+            f"it sells {q:.0f} MWh short at the best bid {bid:,.2f} with {deposit:,} USDC "
+            f"({float(SPEC_IM_MULTIPLE):.1f}x the initial margin): notional {q * bid:,.0f} USD, leverage "
+            f"{q * bid / deposit:.2f}x."
+        )
         self.st.fund("user2", deposit)
         self.deposits["speculator"] = deposit
         self.spec.sell(m.id, SPEC_QTY, Decimal(str(bid)))
-        self.st.wait_until(lambda: (p := self.spec.position(self.spec.address, m.id)) and p.quantity_units < 0,
-                           30, 0.25, "the matcher to match the speculator's order")
+        self.st.wait_until(
+            lambda: (p := self.spec.position(self.spec.address, m.id)) and p.quantity_units < 0,
+            30,
+            0.25,
+            "the matcher to match the speculator's order",
+        )
         p = self.spec.position(self.spec.address, m.id)
-        con.print(f"  posted to the relay; the matcher crossed it on-chain (match_orders): short "
-                  f"{-qty(p.quantity_units):.1f} MWh, liquidation price ≈ {p.liquidation_price:,.2f} USD/MWh. The "
-                  f"next day-ahead prices ERCOT publishes move the mark.")
+        con.print(
+            f"  posted to the relay; the matcher crossed it on-chain (match_orders): short "
+            f"{-qty(p.quantity_units):.1f} MWh, liquidation price ≈ {p.liquidation_price:,.2f} USD/MWh. The "
+            f"next day-ahead prices ERCOT publishes move the mark."
+        )
         self.events.append((self.st.now(), "speculator sells"))
 
     def step(self, t: int, spec_at: int) -> None:
@@ -265,62 +343,82 @@ class Demo:
             m = next((x for x in self.m.values() if x.id == a["market_id"]), self.m["PEAK"])
             self.liquidations.append(ev)
             self.events.append((t, "liquidation"))
-            con.print(f"  [bold red]⚡ Liquidation[/] (chain event, block {ev['blockNumber']}): the liquidator keeper "
-                      f"({a['liquidator'][:10]}…) "
-                      f"took {qty(abs(a['quantity'])):.3f} MWh of the {self.who(a['account'])}'s {m.symbol} at "
-                      f"{usd(a['price']):,.2f} USD/MWh; penalty {usd(a['penalty']):,.2f} USD into the insurance fund, "
-                      f"liquidator's reward {usd(a['reward']):,.2f} USD paid from it.")
+            con.print(
+                f"  [bold red]⚡ Liquidation[/] (chain event, block {ev['blockNumber']}): the liquidator keeper "
+                f"({a['liquidator'][:10]}…) "
+                f"took {qty(abs(a['quantity'])):.3f} MWh of the {self.who(a['account'])}'s {m.symbol} at "
+                f"{usd(a['price']):,.2f} USD/MWh; penalty {usd(a['penalty']):,.2f} USD into the insurance fund, "
+                f"liquidator's reward {usd(a['reward']):,.2f} USD paid from it."
+            )
         for ev in adls:
             a = ev["args"]
             self.deleveraged.append(ev)
             self.events.append((t, "deleveraged"))
-            con.print(f"  [bold magenta]⚖ Auto-deleveraged[/] (block {ev['blockNumber']}): the insurance fund could not "
-                      f"carry the {self.who(a['account'])}'s loss, so the {self.who(a['counterparty'])} (most profitable "
-                      f"opposite position, ranked by profit x leverage) took over {qty(abs(a['quantity'])):.3f} units "
-                      f"of market {a['market_id']} at {usd(a['price']):,.2f} and gave up {usd(a['loss']):,.2f} USD of profit.")
+            con.print(
+                f"  [bold magenta]⚖ Auto-deleveraged[/] (block {ev['blockNumber']}): the insurance fund could not "
+                f"carry the {self.who(a['account'])}'s loss, so the {self.who(a['counterparty'])} (most profitable "
+                f"opposite position, ranked by profit x leverage) took over {qty(abs(a['quantity'])):.3f} units "
+                f"of market {a['market_id']} at {usd(a['price']):,.2f} and gave up {usd(a['loss']):,.2f} USD of profit."
+            )
         s = self.sample(t)
         avg, mx = self.lmp_24h(t)
         e = s["equity"]
         known, n, old = self.peak_mark_parts(t)
         s["old_peak"] = old
-        con.print(f"{dt.datetime.fromtimestamp(t, CT):%a %m-%d %H:%M} | LMP {avg:5,.0f}/{mx:5,.0f} | "
-                  f"PEAK {s['marks']['PEAK']:8,.2f} [{known:3}/{n}h, old {old:5,.0f}] ATC {s['marks']['ATC']:8,.2f} | "
-                  f"H100 {s['marks']['COMPUTE']:.3f} spread {s['marks']['SPREAD']:7.4f} | op {e['operator'] / 1e6:5.2f}M "
-                  f"spec {e['speculator']:6,.0f}")
+        con.print(
+            f"{dt.datetime.fromtimestamp(t, CT):%a %m-%d %H:%M} | LMP {avg:5,.0f}/{mx:5,.0f} | "
+            f"PEAK {s['marks']['PEAK']:8,.2f} [{known:3}/{n}h, old {old:5,.0f}] ATC {s['marks']['ATC']:8,.2f} | "
+            f"H100 {s['marks']['COMPUTE']:.3f} spread {s['marks']['SPREAD']:7.4f} | op {e['operator'] / 1e6:5.2f}M "
+            f"spec {e['speculator']:6,.0f}"
+        )
 
     def replay(self) -> None:
         section("2. February 2021 replays (chain clock warped step by step; the pusher pushes, keepers act)")
         m = self.m["SPREAD"]
         start, end = m.delivery_start, m.delivery_end
         storm_a, storm_b = start + 12 * 86400, start + 24 * 86400
-        times = list(range(start, storm_a, 86400)) + list(range(storm_a, storm_b, 6 * 3600)) + \
-            list(range(storm_b, end + 1, 86400))
+        times = (
+            list(range(start, storm_a, 86400))
+            + list(range(storm_a, storm_b, 6 * 3600))
+            + list(range(storm_b, end + 1, 86400))
+        )
         spec_at = int(dt.datetime(2021, 2, 15, 6, tzinfo=UTC).timestamp())  # Mon 02-15 00:00 Central
         assert spec_at in times
-        con.print("Each line: chain time (Central) | real ERCOT HB_WEST DA LMP over the last 24 h, mean/max USD/MWh | "
-                  "on-chain marks of the four markets; for PEAK also [hours already known (ended or day-ahead "
-                  "published) / all its hours, and what the old trailing-7-day rule would mark] | equity (USD) of the "
-                  "operator and the speculator.")
+        con.print(
+            "Each line: chain time (Central) | real ERCOT HB_WEST DA LMP over the last 24 h, mean/max USD/MWh | "
+            "on-chain marks of the four markets; for PEAK also [hours already known (ended or day-ahead "
+            "published) / all its hours, and what the old trailing-7-day rule would mark] | equity (USD) of the "
+            "operator and the speculator."
+        )
         for t in times:
             self.step(t, spec_at)
 
     def settle(self) -> dict[str, float]:
         section("3. The month ends: settlement values, dispute window, settler")
         ms = list(self.m.values())
-        end = max(m.delivery_end for m in ms)
-        self.st.wait_until(lambda: all(self.reader.feed(m.settlement_feed)["observed_at"] >= m.delivery_end for m in ms),
-                           60, 0.3, "settlement values from the reporters via the pusher")
+        self.st.wait_until(
+            lambda: all(self.reader.feed(m.settlement_feed)["observed_at"] >= m.delivery_end for m in ms),
+            60,
+            0.3,
+            "settlement values from the reporters via the pusher",
+        )
         self.oracle_settle = {}
         for m in ms:
             f = self.reader.feed(m.settlement_feed)
             self.oracle_settle[next(n for n, x in self.m.items() if x.id == m.id)] = usd(f["price"])
-            con.print(f"  settlement value of {m.symbol}: {usd(f['price']):,.6f} (observed {utc(f['observed_at'])}, "
-                      f"pushed on-chain; dispute window {m.dispute_window // 60} min)")
+            con.print(
+                f"  settlement value of {m.symbol}: {usd(f['price']):,.6f} (observed {utc(f['observed_at'])}, "
+                f"pushed on-chain; dispute window {m.dispute_window // 60} min)"
+            )
         con.print("Nobody disputes; the chain clock moves past the dispute window and the settler keeper takes over.")
         self.st.warp_to(self.st.now() + max(m.dispute_window for m in ms) + 60)
         mids = {m.id for m in ms}
-        self.st.wait_until(lambda: {e["args"]["market_id"] for e in self.ch.events.SettlementFinalized.get_logs(
-            from_block=0)} >= mids, 60, 0.5, "the settler to finalise every market")
+        self.st.wait_until(
+            lambda: {e["args"]["market_id"] for e in self.ch.events.SettlementFinalized.get_logs(from_block=0)} >= mids,
+            60,
+            0.5,
+            "the settler to finalise every market",
+        )
 
         def all_settled() -> bool:
             return all(self.ch.functions.position(a, m.id).call()[0] == 0 for a in self.parties.values() for m in ms)
@@ -331,14 +429,20 @@ class Demo:
             m = next(x for x in ms if x.id == ev["args"]["market_id"])
             name = next(n for n, x in self.m.items() if x.id == m.id)
             out[name] = usd(ev["args"]["price"])
-            con.print(f"  [bold green]✔ Settlement finalised[/] {m.symbol} at {out[name]:,.6f} (block {ev['blockNumber']})")
+            con.print(
+                f"  [bold green]✔ Settlement finalised[/] {m.symbol} at {out[name]:,.6f} (block {ev['blockNumber']})"
+            )
         for ev in self.ch.events.Settled.get_logs(from_block=0):
             a = ev["args"]
             who = next((p for p, ad in self.parties.items() if ad.lower() == a["account"].lower()), a["account"][:10])
-            con.print(f"  settled {who}: {qty(a['quantity']):,.3f} units of market {a['market_id']}, "
-                      f"PnL {usd(a['pnl']):,.2f} USD")
-        con.print("  (the Clearinghouse rounds each settlement value down to the market's price tick, so every settlement "
-                  "is an exact transfer)")
+            con.print(
+                f"  settled {who}: {qty(a['quantity']):,.3f} units of market {a['market_id']}, "
+                f"PnL {usd(a['pnl']):,.2f} USD"
+            )
+        con.print(
+            "  (the Clearinghouse rounds each settlement value down to the market's price tick, so every settlement "
+            "is an exact transfer)"
+        )
         self.events.append((self.st.now(), "settled"))
         self.sample(self.st.now())
         return out
@@ -353,10 +457,12 @@ class Demo:
         unhedged = revenue - power
         op_coll = usd(self.ch.functions.collateral(self.op.address).call())
         futures = op_coll - self.deposits["operator"]
-        con.print(f"Realised February (oracle settlement values): H100 index {gpu_leg:.4f} USD/GPU-h over the Central month "
-                  f"(= spread {spread:.6f} + 0.0012 x ATC {atc:,.6f}), HB_WEST ATC {atc:,.2f} USD/MWh, "
-                  f"PEAK {self.oracle_settle['PEAK']:,.2f}. The operator sells GPU-hours at the index and buys power "
-                  f"at the ATC price.")
+        con.print(
+            f"Realised February (oracle settlement values): H100 index {gpu_leg:.4f} USD/GPU-h over the Central month "
+            f"(= spread {spread:.6f} + 0.0012 x ATC {atc:,.6f}), HB_WEST ATC {atc:,.2f} USD/MWh, "
+            f"PEAK {self.oracle_settle['PEAK']:,.2f}. The operator sells GPU-hours at the index and buys power "
+            f"at the ATC price."
+        )
         t = Table(title="Operator, 5 MW / February 2021", title_justify="left")
         t.add_column("")
         t.add_column("unhedged", justify="right")
@@ -370,8 +476,11 @@ class Demo:
         p = Table(title="Every party's PnL in the Clearinghouse (final collateral - deposits)", title_justify="left")
         for c in ("party", "deposited", "final collateral", "PnL"):
             p.add_column(c, justify="right" if c != "party" else "left")
-        mm_dep = {"market maker (spread)": self.st.mm_deposit_usd, "market maker (power)": 2_000_000,
-                  "liquidator keeper": self.st.liquidator_deposit_usd}
+        mm_dep = {
+            "market maker (spread)": self.st.mm_deposit_usd,
+            "market maker (power)": 2_000_000,
+            "liquidator keeper": self.st.liquidator_deposit_usd,
+        }
         for party, addr in self.parties.items():
             dep = self.deposits.get(party, mm_dep.get(party, 0))
             coll = usd(self.ch.functions.collateral(addr).call())
@@ -380,36 +489,49 @@ class Demo:
         ins, bad = usd(self.ch.functions.insurance_fund().call()), usd(self.ch.functions.bad_debt().call())
         rewards = sum(usd(e["args"]["reward"]) for e in self.liquidations)
         penalties = sum(usd(e["args"]["penalty"]) for e in self.liquidations)
-        con.print(f"Insurance fund: [bold]{ins:,.2f} USD[/] (liquidation penalties {penalties:,.2f} in, liquidator "
-                  f"rewards {rewards:,.2f} out, net of losses it covered).")
-        con.print(f"Recorded bad debt: [bold]{bad:,.2f} USD[/] (a loss the fund cannot carry is assigned by "
-                  f"auto-deleveraging, never written off).")
+        con.print(
+            f"Insurance fund: [bold]{ins:,.2f} USD[/] (liquidation penalties {penalties:,.2f} in, liquidator "
+            f"rewards {rewards:,.2f} out, net of losses it covered)."
+        )
+        con.print(
+            f"Recorded bad debt: [bold]{bad:,.2f} USD[/] (a loss the fund cannot carry is assigned by "
+            f"auto-deleveraging, never written off)."
+        )
         n = len(self.liquidations)
-        con.print(f"Liquidations seen on-chain: {n}, earning the liquidator keeper {rewards:,.2f} USD in rewards; the "
-                  f"speculator's {SPEC_QTY} MWh short was "
-                  f"{'taken over by the liquidator keeper' if n else 'never liquidated'}.")
+        con.print(
+            f"Liquidations seen on-chain: {n}, earning the liquidator keeper {rewards:,.2f} USD in rewards; the "
+            f"speculator's {SPEC_QTY} MWh short was "
+            f"{'taken over by the liquidator keeper' if n else 'never liquidated'}."
+        )
         if self.deleveraged:
             hit = {}
             for e in self.deleveraged:
                 w = self.who(e["args"]["counterparty"])
                 hit[w] = hit.get(w, 0.0) + usd(e["args"]["loss"])
-            con.print("Deleveraged (the fund ran dry): " + ", ".join(f"{w} gave up {x:,.2f} USD" for w, x in hit.items())
-                      + ".")
+            con.print(
+                "Deleveraged (the fund ran dry): "
+                + ", ".join(f"{w} gave up {x:,.2f} USD" for w, x in hit.items())
+                + "."
+            )
         else:
             con.print("Nobody was deleveraged: the insurance fund carried every loss.")
         if self.liquidations:
             pxs = ", ".join(f"{usd(ev['args']['price']):,.2f}" for ev in self.liquidations)
-            con.print(f"It was liquidated at {pxs} USD/MWh, below the {self.oracle_settle['PEAK']:,.2f} February PEAK "
-                      f"finally settled at: the loss the marks forced was one the month really delivered, not a mark "
-                      f"artefact.")
+            con.print(
+                f"It was liquidated at {pxs} USD/MWh, below the {self.oracle_settle['PEAK']:,.2f} February PEAK "
+                f"finally settled at: the loss the marks forced was one the month really delivered, not a mark "
+                f"artefact."
+            )
         peaks = [x["marks"]["PEAK"] for x in self.samples if "old_peak" in x]
         olds = [x["old_peak"] for x in self.samples if "old_peak" in x]
         if peaks:
             final = self.oracle_settle["PEAK"]
-            con.print(f"Marks vs settlement: the February PEAK settled at {final:,.2f}; the highest on-chain PEAK mark of "
-                      f"the replay was {max(peaks):,.2f} ({max(peaks) - final:+,.2f}). The old trailing-7-day rule would "
-                      f"have peaked at {max(olds):,.2f} ({max(olds) - final:+,.2f}) at the same steps, marking shorts "
-                      f"at a price the month never settled at (docs/methodology.md §7).")
+            con.print(
+                f"Marks vs settlement: the February PEAK settled at {final:,.2f}; the highest on-chain PEAK mark of "
+                f"the replay was {max(peaks):,.2f} ({max(peaks) - final:+,.2f}). The old trailing-7-day rule would "
+                f"have peaked at {max(olds):,.2f} ({max(olds) - final:+,.2f}) at the same steps, marking shorts "
+                f"at a price the month never settled at (docs/methodology.md §7)."
+            )
 
 
 def start_dashboard(stack: Stack):
@@ -419,8 +541,13 @@ def start_dashboard(stack: Stack):
     except ImportError:
         return None
     try:
-        return WebProcess(stack.manifest_path, stack.rpc_url, stack.relay_url, oracle_urls=stack.reporter_urls[:1],
-                          log_path=stack.log_dir / "web.log").start()
+        return WebProcess(
+            stack.manifest_path,
+            stack.rpc_url,
+            stack.relay_url,
+            oracle_urls=stack.reporter_urls[:1],
+            log_path=stack.log_dir / "web.log",
+        ).start()
     except Exception as e:  # noqa: BLE001 - the dashboard is optional for the demo
         con.print(f"[yellow]web dashboard did not start ({e}); continuing without it[/]")
         return None
@@ -435,11 +562,19 @@ def run() -> int:
         import shutil
 
         shutil.rmtree(workdir)
-    stack = Stack(workdir, anvil_timestamp=T0, markets=ROOT / "markets" / "demo.json",
-                  oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps({"GPU": GPU_OFFSET})},
-                  mm_markets=[4], mm_args=SPREAD_MM_ARGS, mm_deposit_usd=25_000_000)
+    stack = Stack(
+        workdir,
+        anvil_timestamp=T0,
+        markets=ROOT / "markets" / "demo.json",
+        oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps({"GPU": GPU_OFFSET})},
+        mm_markets=[4],
+        mm_args=SPREAD_MM_ARGS,
+        mm_deposit_usd=25_000_000,
+    )
     try:
-        with con.status("starting anvil, deploying, 3 reporters, pusher, liquidator, settler, relay+matcher, market maker…"):
+        with con.status(
+            "starting anvil, deploying, 3 reporters, pusher, liquidator, settler, relay+matcher, market maker…"
+        ):
             stack.start()
             stack.start_market_maker("market_maker_power", "user11", [1, 2], POWER_MM_ARGS, 2_000_000)
         demo = Demo(stack)
@@ -449,15 +584,19 @@ def run() -> int:
         dashboard = start_dashboard(stack)
         if dashboard is not None:
             con.print(f"Web dashboard (live while the demo runs): [bold]{dashboard.url}[/]")
-        con.print(f"Stack up in {time.monotonic() - t_start:.0f} s: anvil {stack.rpc_url}, relay {stack.relay_url}, "
-                  f"reporters {', '.join(stack.reporter_urls)}; logs in {stack.log_dir}")
+        con.print(
+            f"Stack up in {time.monotonic() - t_start:.0f} s: anvil {stack.rpc_url}, relay {stack.relay_url}, "
+            f"reporters {', '.join(stack.reporter_urls)}; logs in {stack.log_dir}"
+        )
         with con.status("waiting for the first oracle marks and market-maker quotes…"):
             stack.wait_fresh(timeout=90)
             demo.wait_book("SPREAD", min_bid_qty=2_800_000_000)
             demo.wait_book("PEAK")
         demo.show_markets()
-        con.print("The market-maker keepers (apps/marketmaker.py) quote signed two-sided orders around each mark into "
-                  "the relay: one for the spread (1.5M GPU-h a level, 25M USDC), one for power (25 MWh a level).")
+        con.print(
+            "The market-maker keepers (apps/marketmaker.py) quote signed two-sided orders around each mark into "
+            "the relay: one for the spread (1.5M GPU-h a level, 25M USDC), one for power (25 MWh a level)."
+        )
         con.print(demo.book_table("SPREAD"))
         con.print(demo.book_table("PEAK"))
         demo.sample(stack.now())
@@ -467,11 +606,21 @@ def run() -> int:
         demo.results(settle)
         from scripts.demo_chart import write_chart
 
-        png = write_chart(OUT / "demo.png", demo.samples,
-                          window=(demo.m["SPREAD"].delivery_start, demo.m["SPREAD"].delivery_end), gpu_offset=GPU_OFFSET,
-                          settlements=settle, events=demo.events,
-                          parties={"operator": "#1f77b4", "speculator": "#d62728", "market maker (spread)": "#9467bd",
-                                   "market maker (power)": "#8c564b", "liquidator keeper": "#2ca02c"})
+        png = write_chart(
+            OUT / "demo.png",
+            demo.samples,
+            window=(demo.m["SPREAD"].delivery_start, demo.m["SPREAD"].delivery_end),
+            gpu_offset=GPU_OFFSET,
+            settlements=settle,
+            events=demo.events,
+            parties={
+                "operator": "#1f77b4",
+                "speculator": "#d62728",
+                "market maker (spread)": "#9467bd",
+                "market maker (power)": "#8c564b",
+                "liquidator keeper": "#2ca02c",
+            },
+        )
         section("Done")
         con.print(f"Chart of index, marks and equity: [bold]{png}[/]")
         con.print(f"Demo finished in {time.monotonic() - t_start:.0f} s.")
@@ -483,8 +632,10 @@ def run() -> int:
             except KeyboardInterrupt:
                 pass
         elif dashboard is not None:
-            con.print(f"Web dashboard: {dashboard.url} (live during the run). To look around afterwards: "
-                      f"`make demo SERVE=1` keeps this settled devnet and its dashboard up until Ctrl-C.")
+            con.print(
+                f"Web dashboard: {dashboard.url} (live during the run). To look around afterwards: "
+                f"`make demo SERVE=1` keeps this settled devnet and its dashboard up until Ctrl-C."
+            )
         con.print("Stopping every process the demo started.")
         return 0
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ The index lines are the vendored real data (ERCOT HB_WEST day-ahead LMP; the H10
 computed by the oracle's own methodology from the Prime Intellect quotes), drawn on the chain
 clock through the same time maps the reporters use. Nothing is interpolated.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,11 +34,19 @@ def gpu_index(start: int, end: int, offset: int, gpu: str = "H100-SXM") -> tuple
 
 
 def _dates(ts) -> list[dt.datetime]:
-    return [dt.datetime.fromtimestamp(int(t), dt.timezone.utc).replace(tzinfo=None) for t in ts]
+    return [dt.datetime.fromtimestamp(int(t), dt.UTC).replace(tzinfo=None) for t in ts]
 
 
-def write_chart(path: Path, samples: list[dict], *, window: tuple[int, int], gpu_offset: int,
-                settlements: dict[str, float], parties: dict[str, str], events: list[tuple[int, str]]) -> Path:
+def write_chart(
+    path: Path,
+    samples: list[dict],
+    *,
+    window: tuple[int, int],
+    gpu_offset: int,
+    settlements: dict[str, float],
+    parties: dict[str, str],
+    events: list[tuple[int, str]],
+) -> Path:
     """samples: [{"t": chain ts, "marks": {name: usd}, "equity": {party: usd}}]."""
     import matplotlib
 
@@ -53,10 +62,18 @@ def write_chart(path: Path, samples: list[dict], *, window: tuple[int, int], gpu
     lt, lp = power_lmp(t0 - 86400, t1)
     ax.plot(_dates(lt), lp, color="#bbbbbb", lw=0.8, label="HB_WEST DA hourly LMP (real, ERCOT 2021)")
     for name, color in (("PEAK", "#d62728"), ("ATC", "#1f77b4")):
-        ax.step(ts, [s["marks"].get(name) for s in samples], where="post", color=color, lw=1.8,
-                label=f"{name} month mark (on-chain)")
+        ax.step(
+            ts,
+            [s["marks"].get(name) for s in samples],
+            where="post",
+            color=color,
+            lw=1.8,
+            label=f"{name} month mark (on-chain)",
+        )
         if name in settlements:
-            ax.axhline(settlements[name], color=color, ls=":", lw=1, label=f"{name} settlement {settlements[name]:,.2f}")
+            ax.axhline(
+                settlements[name], color=color, ls=":", lw=1, label=f"{name} settlement {settlements[name]:,.2f}"
+            )
     ax.set_yscale("symlog", linthresh=100)
     ax.set_ylim(bottom=min(-30.0, float(lp.min()) * 1.2 if lp.size else 0.0))
     ax.set_ylabel("USD / MWh")
@@ -66,12 +83,26 @@ def write_chart(path: Path, samples: list[dict], *, window: tuple[int, int], gpu
     ax = axes[1]
     gt, gv = gpu_index(t0, t1, gpu_offset)
     ax.plot(_dates(gt), gv, color="#999999", lw=0.8, label="H100-SXM index, hourly fixings (real quotes Oct-Nov 2025)")
-    ax.step(ts, [s["marks"].get("COMPUTE") for s in samples], where="post", color="#2ca02c", lw=1.8,
-            label="H100 compute month mark")
-    ax.step(ts, [s["marks"].get("SPREAD") for s in samples], where="post", color="#9467bd", lw=1.8,
-            label="compute spread month mark = GPU - 0.0012 x ATC")
+    ax.step(
+        ts,
+        [s["marks"].get("COMPUTE") for s in samples],
+        where="post",
+        color="#2ca02c",
+        lw=1.8,
+        label="H100 compute month mark",
+    )
+    ax.step(
+        ts,
+        [s["marks"].get("SPREAD") for s in samples],
+        where="post",
+        color="#9467bd",
+        lw=1.8,
+        label="compute spread month mark = GPU - 0.0012 x ATC",
+    )
     if "SPREAD" in settlements:
-        ax.axhline(settlements["SPREAD"], color="#9467bd", ls=":", lw=1, label=f"spread settlement {settlements['SPREAD']:.4f}")
+        ax.axhline(
+            settlements["SPREAD"], color="#9467bd", ls=":", lw=1, label=f"spread settlement {settlements['SPREAD']:.4f}"
+        )
     ax.axhline(0, color="black", lw=0.5)
     ax.set_ylabel("USD / GPU-hour")
     ax.set_title("Compute: H100 index and the compute spread")
@@ -82,7 +113,7 @@ def write_chart(path: Path, samples: list[dict], *, window: tuple[int, int], gpu
         eq = np.array([s["equity"].get(party, np.nan) for s in samples], dtype=float)
         first = np.flatnonzero(eq != 0)
         if first.size:  # not yet funded: no line (rather than a misleading zero)
-            eq[:first[0]] = np.nan
+            eq[: first[0]] = np.nan
         ax.plot(ts, eq, color=color, lw=1.6, label=party)
     ax.set_yscale("symlog", linthresh=10_000)
     ax.set_ylabel("equity, USD (symlog)")

@@ -10,6 +10,7 @@ comparisons run the same :class:`oracle.valuation.Valuer` with the previous para
 (``mark_method="trailing"``, ``GpuIndexParams(method="weighted_median")``), so both sides use
 the production code path.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from oracle import data
 from core.calendar import PEAK_BLOCKS, TZ_ABBREV, hours_between, profile_hours
+from core.specs import compute_spec, month_window, power_spec
+from core.units import USDC_DECIMALS, float_usd_to_base, usd_to_base
+from oracle import data
 from oracle.data import GPU_CLASSES
 from oracle.index import GpuIndexParams, gpu_index_at, gpu_index_batch, manipulation_bound
 from oracle.sources import ReplaySource
-from core.specs import compute_spec, month_window, power_spec
-from core.units import USDC_DECIMALS, float_usd_to_base, usd_to_base
 from oracle.valuation import Valuer, carry_forward
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,11 +63,27 @@ def peak_blocks() -> str:
     rows = []
     for b in PEAK_BLOCKS.values():
         days = "Mon–Fri" if len(b.days) == 5 else "Mon–Sat"
-        pub = "—" if b.da_publish is None else f"{int(b.da_publish):02d}:{int(b.da_publish % 1 * 60):02d} local, day before"
-        rows.append([b.iso, f"`{b.tz}` ({TZ_ABBREV[b.tz]})", f"HE{b.he_first:02d}–HE{b.he_last:02d}",
-                     f"{b.first_start_hour:02d}:00–{b.last_start_hour + 1:02d}:00", days, "NERC", pub, b.source])
-    return _table(["ISO", "zone", "peak (hour ending)", "clock interval", "days", "holidays", "DA prices known from",
-                   "source"], rows)
+        pub = (
+            "—"
+            if b.da_publish is None
+            else f"{int(b.da_publish):02d}:{int(b.da_publish % 1 * 60):02d} local, day before"
+        )
+        rows.append(
+            [
+                b.iso,
+                f"`{b.tz}` ({TZ_ABBREV[b.tz]})",
+                f"HE{b.he_first:02d}–HE{b.he_last:02d}",
+                f"{b.first_start_hour:02d}:00–{b.last_start_hour + 1:02d}:00",
+                days,
+                "NERC",
+                pub,
+                b.source,
+            ]
+        )
+    return _table(
+        ["ISO", "zone", "peak (hour ending)", "clock interval", "days", "holidays", "DA prices known from", "source"],
+        rows,
+    )
 
 
 # --------------------------------------------------------------------------- marks
@@ -81,8 +98,9 @@ def _mark_errors(valuer: Valuer, hubs=HUBS, profiles=PROFILES) -> dict:
                 s, e = month_window(y, m, CT)
                 spec = power_spec("ERCOT", hub, "DA", prof, s, e)
                 final = valuer.settlement(spec, e).price_usd
-                out[(hub, prof, y, m)] = [valuer.mark(spec, _ts(f"{y}-{m:02d}-{d:02d}", CT)).price_usd - final
-                                          for d in DAYS]
+                out[(hub, prof, y, m)] = [
+                    valuer.mark(spec, _ts(f"{y}-{m:02d}-{d:02d}", CT)).price_usd - final for d in DAYS
+                ]
     return out
 
 
@@ -122,16 +140,28 @@ def marks() -> dict[str, str]:
     summary_rows = []
     for hub, prof in (("HB_WEST", "ATC"), ("HB_WEST", "PEAK"), ("HB_NORTH", "ATC"), ("HB_HOUSTON", "ATC")):
         o, n = _worst_overshoot(old, hub, prof), _worst_overshoot(new, hub, prof)
-        summary_rows.append([f"Feb 2021 {hub} {prof}: worst overshoot (max hourly mark − final)",
-                             f"{o[0]:,.2f} (mark {o[2]:,.2f} vs final {o[1]:,.2f})",
-                             f"{n[0]:,.2f} (mark {n[2]:,.2f})", f"{(1 - n[0] / o[0]) * 100:.0f} % smaller"])
-    summary_rows.append(["Feb 2021 MAE, days 5/10/15/20, 5 hubs × 3 profiles", f"{_mae(eo, febk):,.2f}",
-                         f"{_mae(en, febk):,.2f}", ""])
-    summary_rows.append(["every other month (345 series-months): mean of MAE", f"{_mae(eo, other):,.3f}",
-                         f"{_mae(en, other):,.3f}",
-                         f"{(1 - _mae(en, other) / _mae(eo, other)) * 100:.0f} % smaller; {worse} of 345 worse"])
-    summary = _table(["measure (USD/MWh)", "old: trailing 7-day mean", "new: DA known + shrinking blend", ""],
-                     summary_rows)
+        summary_rows.append(
+            [
+                f"Feb 2021 {hub} {prof}: worst overshoot (max hourly mark − final)",
+                f"{o[0]:,.2f} (mark {o[2]:,.2f} vs final {o[1]:,.2f})",
+                f"{n[0]:,.2f} (mark {n[2]:,.2f})",
+                f"{(1 - n[0] / o[0]) * 100:.0f} % smaller",
+            ]
+        )
+    summary_rows.append(
+        ["Feb 2021 MAE, days 5/10/15/20, 5 hubs × 3 profiles", f"{_mae(eo, febk):,.2f}", f"{_mae(en, febk):,.2f}", ""]
+    )
+    summary_rows.append(
+        [
+            "every other month (345 series-months): mean of MAE",
+            f"{_mae(eo, other):,.3f}",
+            f"{_mae(en, other):,.3f}",
+            f"{(1 - _mae(en, other) / _mae(eo, other)) * 100:.0f} % smaller; {worse} of 345 worse",
+        ]
+    )
+    summary = _table(
+        ["measure (USD/MWh)", "old: trailing 7-day mean", "new: DA known + shrinking blend", ""], summary_rows
+    )
 
     # parameter sweep (HB_WEST, 3 profiles): the choice of seasonal_days and decay_days on the data
     eo_w = {k: v for k, v in eo.items() if k[0] == "HB_WEST"}
@@ -139,18 +169,38 @@ def marks() -> dict[str, str]:
     o_feb = _worst_overshoot(old, "HB_WEST", "ATC")[0]
     o_pk = _worst_overshoot(old, "HB_WEST", "PEAK")[0]
     feb_w = [k for k in eo_w if k[2:] == feb]
-    sweep_rows = [["old (trailing 7-day mean)", f"{o_feb:,.0f}", f"{o_pk:,.0f}", f"{_mae(eo_w, feb_w):,.0f}",
-                   f"{_mae(eo_w, other_w):.3f}"]]
+    sweep_rows = [
+        [
+            "old (trailing 7-day mean)",
+            f"{o_feb:,.0f}",
+            f"{o_pk:,.0f}",
+            f"{_mae(eo_w, feb_w):,.0f}",
+            f"{_mae(eo_w, other_w):.3f}",
+        ]
+    ]
     for rd, sd, tau in SWEEP:
         v = Valuer(src, recent_days=rd, seasonal_days=sd, decay_days=tau)
         e = _mark_errors(v, hubs=("HB_WEST",))
         chosen = " **(chosen)**" if (rd, sd, tau) == (new.recent_days, new.seasonal_days, new.decay_days) else ""
-        sweep_rows.append([f"R {rd} d, S {sd} d, τ = {tau:g} d{chosen}", f"{_worst_overshoot(v, 'HB_WEST', 'ATC')[0]:,.0f}",
-                           f"{_worst_overshoot(v, 'HB_WEST', 'PEAK')[0]:,.0f}", f"{_mae(e, feb_w):,.0f}",
-                           f"{_mae(e, other_w):.3f}"])
-    sweep = _table(["estimator (R recent days, S seasonal days, τ decay)", "Feb 2021 HB_WEST ATC worst overshoot",
-                    "… PEAK", "Feb 2021 MAE (3 profiles, days 5/10/15/20)",
-                    "HB_WEST other 23 months: MAE (3 profiles, days 5/10/15/20)"], sweep_rows)
+        sweep_rows.append(
+            [
+                f"R {rd} d, S {sd} d, τ = {tau:g} d{chosen}",
+                f"{_worst_overshoot(v, 'HB_WEST', 'ATC')[0]:,.0f}",
+                f"{_worst_overshoot(v, 'HB_WEST', 'PEAK')[0]:,.0f}",
+                f"{_mae(e, feb_w):,.0f}",
+                f"{_mae(e, other_w):.3f}",
+            ]
+        )
+    sweep = _table(
+        [
+            "estimator (R recent days, S seasonal days, τ decay)",
+            "Feb 2021 HB_WEST ATC worst overshoot",
+            "… PEAK",
+            "Feb 2021 MAE (3 profiles, days 5/10/15/20)",
+            "HB_WEST other 23 months: MAE (3 profiles, days 5/10/15/20)",
+        ],
+        sweep_rows,
+    )
     return {"mark-errors": per_month, "mark-summary": summary, "mark-sweep": sweep}
 
 
@@ -197,7 +247,7 @@ def _quotes_unchanged(gpu: str, grid: np.ndarray) -> np.ndarray:
     q = data.load_gpu_quotes(gpu)
     seen = [gpu_index_at(*q, int(t), GpuIndexParams(min_quotes=1)) for t in grid]
     votes = [tuple(sorted(r.used.items())) for r in seen]
-    return np.array([a == b for a, b in zip(votes[:-1], votes[1:])])
+    return np.array([a == b for a, b in zip(votes[:-1], votes[1:], strict=False)])
 
 
 def gpu() -> dict[str, str]:
@@ -211,11 +261,24 @@ def gpu() -> dict[str, str]:
             hourly = np.abs(np.diff(v))
             ok = ~np.isnan(hourly)
             still = _quotes_unchanged(g, grid) & ok
-            cells += [f"{cov:.0f} %", "—" if n == 0 else f"{mean:.3f} / {mx:.3f}",
-                      "—" if not ok.any() else f"{int((hourly[ok] > 0).sum())} ({int((hourly[still] > 0).sum())})"]
+            cells += [
+                f"{cov:.0f} %",
+                "—" if n == 0 else f"{mean:.3f} / {mx:.3f}",
+                "—" if not ok.any() else f"{int((hourly[ok] > 0).sum())} ({int((hourly[still] > 0).sum())})",
+            ]
         rows.append(cells)
-    moves = _table(["class", "old: coverage", "old: daily move mean / max", "old: hourly changes (no quote changed)",
-                    "new: coverage", "new: daily move mean / max", "new: hourly changes (no quote changed)"], rows)
+    moves = _table(
+        [
+            "class",
+            "old: coverage",
+            "old: daily move mean / max",
+            "old: hourly changes (no quote changed)",
+            "new: coverage",
+            "new: daily move mean / max",
+            "new: hourly changes (no quote changed)",
+        ],
+        rows,
+    )
 
     # one provider's listing count alone, and a new provider joining, on the H100 27-day settlement
     base = data.load_gpu_quotes("H100-SXM")
@@ -224,19 +287,29 @@ def gpu() -> dict[str, str]:
 
     def relist(provider: str, n: int):
         def fn(q):
-            return data.GpuQuotes(q.timestamps, q.providers, q.prices, np.where(q.providers == provider, n, q.n_listings))
+            return data.GpuQuotes(
+                q.timestamps, q.providers, q.prices, np.where(q.providers == provider, n, q.n_listings)
+            )
+
         return fn
 
     def join(price: float, n: int = 10):
         def fn(q):
             t = np.unique(q.timestamps)
-            return data.GpuQuotes(np.concatenate([q.timestamps, t]), np.concatenate([q.providers, np.full(len(t), "attacker")]),
-                                  np.concatenate([q.prices, np.full(len(t), price)]),
-                                  np.concatenate([q.n_listings, np.full(len(t), n)]))
+            return data.GpuQuotes(
+                np.concatenate([q.timestamps, t]),
+                np.concatenate([q.providers, np.full(len(t), "attacker")]),
+                np.concatenate([q.prices, np.full(len(t), price)]),
+                np.concatenate([q.n_listings, np.full(len(t), n)]),
+            )
+
         return fn
 
     attack_rows = []
-    for label, params in (("old (listing-weighted median, MAD)", OLD_GPU), ("new (one vote per provider, median)", NEW_GPU)):
+    for label, params in (
+        ("old (listing-weighted median, MAD)", OLD_GPU),
+        ("new (one vote per provider, median)", NEW_GPU),
+    ):
         vals = [_settle(_Tampered(relist(p, n)), params) for p in providers for n in (1, 10)]
         cells = [label, f"{honest[params]:.6f}", f"{min(vals):.4f} … {max(vals):.4f}"]
         for px in (2.00, 0.50, 100.0):
@@ -250,16 +323,31 @@ def gpu() -> dict[str, str]:
     for t in grid:
         fresh = (base.timestamps <= t) & (base.timestamps >= t - NEW_GPU.staleness_s)
         latest = {}
-        for ts, p, x in zip(base.timestamps[fresh], base.providers[fresh], base.prices[fresh]):
+        for _ts, p, x in zip(base.timestamps[fresh], base.providers[fresh], base.prices[fresh], strict=False):
             latest[p] = x  # rows are time-sorted: the last one wins
         lo_hi.append(manipulation_bound(list(latest.values())))
     lo, hi = np.mean([a for a, _ in lo_hi]), np.mean([b for _, b in lo_hi])
-    attack_rows.append(["new: stated bound for any one provider (mean over fixings of manipulation_bound)",
-                        "", f"{lo:.4f} … {hi:.4f}", f"{(lo / honest[NEW_GPU] - 1) * 100:+.1f} % … "
-                        f"{(hi / honest[NEW_GPU] - 1) * 100:+.1f} %", "", ""])
-    attacks = _table(["H100-SXM, 27-day settlement " + "…".join(GPU_WINDOW), "honest value",
-                      "one provider's listing count set to 1 or 10 (range)", "new provider at $2.00 × 10 listings",
-                      "at $0.50 × 10", "at $100 × 10"], attack_rows)
+    attack_rows.append(
+        [
+            "new: stated bound for any one provider (mean over fixings of manipulation_bound)",
+            "",
+            f"{lo:.4f} … {hi:.4f}",
+            f"{(lo / honest[NEW_GPU] - 1) * 100:+.1f} % … {(hi / honest[NEW_GPU] - 1) * 100:+.1f} %",
+            "",
+            "",
+        ]
+    )
+    attacks = _table(
+        [
+            "H100-SXM, 27-day settlement " + "…".join(GPU_WINDOW),
+            "honest value",
+            "one provider's listing count set to 1 or 10 (range)",
+            "new provider at $2.00 × 10 listings",
+            "at $0.50 × 10",
+            "at $100 × 10",
+        ],
+        attack_rows,
+    )
     return {"gpu-moves": moves, "gpu-attacks": attacks}
 
 
@@ -294,9 +382,17 @@ def exactness() -> dict[str, str]:
                 n += 1
                 ties += exact.scaleb(USDC_DECIMALS) % 1 == Decimal("0.5")
                 wrong += float_usd_to_base(float(px.sum()) / len(h)) != want  # the previous float64 path
-    return {"exactness": _table(["monthly POWER values in the data", "exact ties at half a micro-dollar",
-                                 "old float64 path off by 1 micro-dollar", "new integer path off"],
-                                [[str(n), str(ties), str(wrong), "0"]])}
+    return {
+        "exactness": _table(
+            [
+                "monthly POWER values in the data",
+                "exact ties at half a micro-dollar",
+                "old float64 path off by 1 micro-dollar",
+                "new integer path off",
+            ],
+            [[str(n), str(ties), str(wrong), "0"]],
+        )
+    }
 
 
 # --------------------------------------------------------------------------- doc plumbing
@@ -312,11 +408,12 @@ def sections() -> dict[str, str]:
 
 def render(doc: str, secs: dict[str, str]) -> str:
     for name, body in secs.items():
-        pat = re.compile(rf"(<!-- BEGIN GENERATED: {re.escape(name)} -->).*?(<!-- END GENERATED: {re.escape(name)} -->)",
-                         re.S)
+        pat = re.compile(
+            rf"(<!-- BEGIN GENERATED: {re.escape(name)} -->).*?(<!-- END GENERATED: {re.escape(name)} -->)", re.S
+        )
         if not pat.search(doc):
             raise SystemExit(f"docs/methodology.md has no markers for section {name!r}")
-        doc = pat.sub(lambda m: f"{m.group(1)}\n{body}\n{m.group(2)}", doc)
+        doc = pat.sub(lambda m: f"{m.group(1)}\n{body}\n{m.group(2)}", doc)  # noqa: B023 - used at once
     return doc
 
 

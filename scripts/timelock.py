@@ -12,6 +12,7 @@ strings (addresses, 0x.. bytes32). The admin's private key is read from the envi
 variable named by --key-env, never from the command line. `status` needs no key: anyone can
 see what is queued, decoded, and when it can run. See docs/protocol.md, "Timelock and roles".
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,13 +24,13 @@ import click
 from eth_account import Account
 from web3 import Web3
 
-from sdk.errors import ComputeSpreadError
 from core.manifest import Manifest
+from sdk.errors import ComputeSpreadError
 from sdk.timelock import DEFAULT_SLACK, TimelockAdmin, parse_arg
 
 
 def _when(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @click.group()
@@ -61,13 +62,24 @@ def status(ctx):
     admin: TimelockAdmin = ctx.obj["admin"]
     now = int(ctx.obj["w3"].eth.get_block("latest")["timestamp"])
     queued = admin.queued()
-    lines = [f"Timelock {admin.timelock.address}  delay {admin.delay()} s  admin {admin.admin()}",
-             f"{len(queued)} queued call(s)"]
+    lines = [
+        f"Timelock {admin.timelock.address}  delay {admin.delay()} s  admin {admin.admin()}",
+        f"{len(queued)} queued call(s)",
+    ]
     for q in queued:
         ready = "ready" if now >= q.eta else f"in {q.eta - now} s"
         lines.append(f"  {q.id}  eta {_when(q.eta)} ({ready})  {q.describe()}")
-    _print(ctx, {"timelock": admin.timelock.address, "delay": admin.delay(), "admin": admin.admin(), "now": now,
-                 "queued": [q.as_json() for q in queued]}, "\n".join(lines))
+    _print(
+        ctx,
+        {
+            "timelock": admin.timelock.address,
+            "delay": admin.delay(),
+            "admin": admin.admin(),
+            "now": now,
+            "queued": [q.as_json() for q in queued],
+        },
+        "\n".join(lines),
+    )
 
 
 @cli.command()

@@ -6,19 +6,23 @@
 
 Human units (Decimal USD, Decimal MWh / GPU-hours) at the surface; core.units converts.
 """
-from sdk.errors import ComputeSpreadError  # noqa: F401
+
 from core.manifest import Manifest  # noqa: F401
+from sdk.errors import ComputeSpreadError  # noqa: F401
 
 
 def __getattr__(name):  # lazy: `import devnet.anvil` must not pull web3 contracts in
     if name == "Client":
         from sdk.client import Client
+
         return Client
     if name == "Reader":
         from sdk.reader import Reader
+
         return Reader
     if name == "AsyncClient":
         from sdk.aio import AsyncClient
+
         return AsyncClient
     raise AttributeError(name)
 

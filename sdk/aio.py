@@ -13,6 +13,7 @@ same signature (via ``__getattr__``); attributes that are not callables are retu
 Thread-safety: the sync client serialises writes with its own lock, so concurrent awaits
 are safe; ``max_workers`` bounds concurrent RPC calls.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -83,7 +84,7 @@ class AsyncClient:
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc) -> None:

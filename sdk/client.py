@@ -19,6 +19,7 @@ Thread-safety: reads are safe from any thread (see Reader). Writes are serialise
 lock around transaction-nonce assignment and sending, so several threads may share a Client;
 order nonces come from a thread-safe :class:`sdk.signing.TimeNonce` (unique across processes).
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,19 +37,45 @@ from web3.logs import DISCARD
 
 from chain.rpc import ChainError
 from chain.tx import FeePolicy, TxFailed, TxSender, call_of, revert_of
-from sdk import hedge as _hedge
 from core import units as u
-from sdk.errors import (
-    ComputeSpreadError, HealthWouldFall, InsufficientAllowance, InsufficientBalance, InsufficientCollateral,
-    InsufficientGasFunds, InsufficientMargin, InvalidAmount, InvalidOrder, MarketClosed, MarketHalted, NotLiquidatable,
-    NotReducing,
-    OrderRejected, SelfTrade, SignerRequired, TransactionFailed, decode_revert, usd_text,
-)
 from core.manifest import Manifest
+from sdk import hedge as _hedge
+from sdk.errors import (
+    ComputeSpreadError,
+    HealthWouldFall,
+    InsufficientAllowance,
+    InsufficientBalance,
+    InsufficientCollateral,
+    InsufficientGasFunds,
+    InsufficientMargin,
+    InvalidAmount,
+    InvalidOrder,
+    MarketClosed,
+    MarketHalted,
+    NotLiquidatable,
+    NotReducing,
+    OrderRejected,
+    SelfTrade,
+    SignerRequired,
+    TransactionFailed,
+    decode_revert,
+    usd_text,
+)
 from sdk.margin import Holding, Resting, grows, order_reservation, project_trade, summarise
 from sdk.models import (
-    AccountState, Execution, Fill, HedgePlan, LegResult, Market, MarketStatus, Order, SignedOrder, TxEstimate,
-    UnsignedTx, price_text, qty_text,
+    AccountState,
+    Execution,
+    Fill,
+    HedgePlan,
+    LegResult,
+    Market,
+    MarketStatus,
+    Order,
+    SignedOrder,
+    TxEstimate,
+    UnsignedTx,
+    price_text,
+    qty_text,
 )
 from sdk.reader import Reader
 from sdk.relay_client import RelayClient
@@ -125,8 +152,10 @@ class _WatchOnlySigner:
         return f"WatchOnly({self.address})"
 
     def _refuse(self, *_a, **_kw):
-        raise SignerRequired(f"{self.address} is watched without its key: sign in the wallet that holds it "
-                             f"(the SDK returns typed data and unsigned transactions for that)")
+        raise SignerRequired(
+            f"{self.address} is watched without its key: sign in the wallet that holds it "
+            f"(the SDK returns typed data and unsigned transactions for that)"
+        )
 
     sign_typed = sign_text = sign_tx = _refuse
 
@@ -174,11 +203,22 @@ def _make_signer(private_key, keyfile, password, ape_account):
 class Client(Reader):
     """Trade on one deployment. Without a key it is a :class:`Reader` (writes raise SignerRequired)."""
 
-    def __init__(self, manifest: Manifest | str | Path, rpc_url: str | None = None, *, private_key=None,
-                 keyfile: str | Path | None = None, password: str | None = None, ape_account: str | None = None,
-                 relay_url: str | None = None, relay: RelayClient | None = None,
-                 nonce_source: NonceSource | None = None, w3: Web3 | None = None, receipt_timeout: float = 120.0,
-                 default_expiry: int = DEFAULT_EXPIRY):
+    def __init__(
+        self,
+        manifest: Manifest | str | Path,
+        rpc_url: str | None = None,
+        *,
+        private_key=None,
+        keyfile: str | Path | None = None,
+        password: str | None = None,
+        ape_account: str | None = None,
+        relay_url: str | None = None,
+        relay: RelayClient | None = None,
+        nonce_source: NonceSource | None = None,
+        w3: Web3 | None = None,
+        receipt_timeout: float = 120.0,
+        default_expiry: int = DEFAULT_EXPIRY,
+    ):
         super().__init__(manifest, rpc_url, w3=w3)
         self._signer = _make_signer(private_key, keyfile, password, ape_account)
         self.relay = relay or (RelayClient(relay_url) if relay_url else None)
@@ -201,7 +241,7 @@ class Client(Reader):
         """This client's account state."""
         return self.account(self.address)
 
-    def watch(self, address: str) -> "Client":
+    def watch(self, address: str) -> Client:
         """A keyless Client acting as ``address``: its reads, pre-flight checks (``check_order``,
         ``check_deposit``, ``check_withdraw``), order building and ``unsigned_*`` transactions
         are that account's; signing or sending raises SignerRequired. For apps whose users
@@ -222,9 +262,14 @@ class Client(Reader):
     @property
     def _sender(self) -> TxSender:
         if self._tx_sender is None:
-            self._tx_sender = TxSender(self.w3, _SignerAccount(self._signer, self.address), FeePolicy(max_fee_gwei=SDK_MAX_FEE_GWEI),
-                                       gas_multiplier=(100 + GAS_HEADROOM_PCT) / 100, chain_id=self.chain_id,
-                                       receipt_timeout=self.receipt_timeout)
+            self._tx_sender = TxSender(
+                self.w3,
+                _SignerAccount(self._signer, self.address),
+                FeePolicy(max_fee_gwei=SDK_MAX_FEE_GWEI),
+                gas_multiplier=(100 + GAS_HEADROOM_PCT) / 100,
+                chain_id=self.chain_id,
+                receipt_timeout=self.receipt_timeout,
+            )
         return self._tx_sender
 
     def _estimate(self, fn, action: str, value: int = 0) -> int:
@@ -251,7 +296,8 @@ class Client(Reader):
         if have < need:
             raise InsufficientGasFunds(
                 f"{action}: the wallet {self.address} holds {u.wei_to_eth(have)} ETH but the transaction "
-                f"may cost {u.wei_to_eth(need)} ETH in gas; fund it with the chain's native coin")
+                f"may cost {u.wei_to_eth(need)} ETH in gas; fund it with the chain's native coin"
+            )
         try:
             return self._sender.broadcast(tx)
         except TxFailed as e:  # nonce too low twice, underpriced, ...: explained; the nonce is re-read next time
@@ -262,12 +308,15 @@ class Client(Reader):
             return self._sender.wait(tx_hash, self.receipt_timeout).raw
         except TxFailed as e:
             if not e.mined:
-                raise TransactionFailed(f"{action}: transaction {tx_hash} not mined within "
-                                        f"{self.receipt_timeout:.0f} s; it may still be pending") from None
+                raise TransactionFailed(
+                    f"{action}: transaction {tx_hash} not mined within "
+                    f"{self.receipt_timeout:.0f} s; it may still be pending"
+                ) from None
             if e.error is not None:
                 raise decode_revert(e.error, action) from None
-            raise TransactionFailed(f"{action}: transaction {tx_hash} reverted (out of gas, or "
-                                    f"state changed before it was mined)") from None
+            raise TransactionFailed(
+                f"{action}: transaction {tx_hash} reverted (out of gas, or state changed before it was mined)"
+            ) from None
 
     def _transact(self, fn, action: str, value: int = 0):
         """Estimate (decoding any revert), sign, send, wait; returns the receipt."""
@@ -285,8 +334,10 @@ class Client(Reader):
     def faucet(self, amount: u.Number = Decimal("10000")):
         """Mint devnet MockUSDC to this wallet (at most 1,000,000 USD per call)."""
         if self.faucet_token is None:
-            raise InsufficientBalance(f"chain {self.chain_id} has no faucet token (the collateral is real): "
-                                      f"acquire the collateral token elsewhere")
+            raise InsufficientBalance(
+                f"chain {self.chain_id} has no faucet token (the collateral is real): "
+                f"acquire the collateral token elsewhere"
+            )
         units = u.positive_usd(amount, "faucet amount")
         if units > 1_000_000 * u.USD_SCALE:
             raise InvalidAmount(f"the faucet mints at most 1,000,000 USD per call, asked {amount}")
@@ -300,9 +351,11 @@ class Client(Reader):
         if bal < units:
             how = "client.faucet()" if not isinstance(self._signer, _WatchOnlySigner) else "use the faucet"
             hint = f" (devnet: {how})" if self.faucet_token is not None else ""
-            raise InsufficientBalance(f"deposit {amount} USD: the wallet holds {usd_text(u.base_to_usd(bal))}, "
-                                      f"{usd_text(u.base_to_usd(units - bal))} short{hint}",
-                                      missing=u.base_to_usd(units - bal))
+            raise InsufficientBalance(
+                f"deposit {amount} USD: the wallet holds {usd_text(u.base_to_usd(bal))}, "
+                f"{usd_text(u.base_to_usd(units - bal))} short{hint}",
+                missing=u.base_to_usd(units - bal),
+            )
         return units, int(self.collateral.functions.allowance(self.address, self.clearinghouse.address).call())
 
     def check_withdraw(self, amount: u.Number) -> int:
@@ -313,9 +366,12 @@ class Client(Reader):
         action = f"withdraw {amount} USD"
         acct = self.me()
         if units > acct.collateral_units:
-            raise InsufficientCollateral(f"{action}: the account holds {usd_text(acct.collateral)} of collateral; "
-                                         f"at most {usd_text(acct.free_collateral)} is free to withdraw",
-                                         available=acct.collateral, free=acct.free_collateral)
+            raise InsufficientCollateral(
+                f"{action}: the account holds {usd_text(acct.collateral)} of collateral; "
+                f"at most {usd_text(acct.free_collateral)} is free to withdraw",
+                available=acct.collateral,
+                free=acct.free_collateral,
+            )
         if acct.positions:
             self._require_fresh(acct, action)
             if acct.equity_units - units < acct.initial_margin_units:
@@ -324,15 +380,19 @@ class Client(Reader):
                     f"{action}: equity would be {usd_text(u.base_to_usd(acct.equity_units - units))} against "
                     f"{usd_text(acct.initial_margin)} initial margin, {usd_text(u.base_to_usd(missing))} short; "
                     f"withdraw at most {usd_text(acct.free_collateral)} or reduce positions",
-                    missing=u.base_to_usd(missing), required=acct.initial_margin,
-                    equity=u.base_to_usd(acct.equity_units - units))
+                    missing=u.base_to_usd(missing),
+                    required=acct.initial_margin,
+                    equity=u.base_to_usd(acct.equity_units - units),
+                )
         return units
 
     def approve(self, amount: u.Number | None = None):
         """Let the Clearinghouse pull ``amount`` USD of collateral (None = unlimited)."""
         units = u.UINT256_MAX if amount is None else u.usd_to_base(amount)
-        return self._transact(self.collateral.functions.approve(self.clearinghouse.address, units),
-                              f"approve {'unlimited' if amount is None else amount} USD")
+        return self._transact(
+            self.collateral.functions.approve(self.clearinghouse.address, units),
+            f"approve {'unlimited' if amount is None else amount} USD",
+        )
 
     def deposit(self, amount: u.Number, approve: bool = True):
         """Move ``amount`` USD from the wallet into the margin account (approving first if needed)."""
@@ -340,9 +400,11 @@ class Client(Reader):
         action = f"deposit {amount} USD"
         if allowance < units:
             if not approve:
-                raise InsufficientAllowance(f"{action}: the Clearinghouse may pull only "
-                                            f"{usd_text(u.base_to_usd(allowance))}; call approve({amount}) first",
-                                            missing=u.base_to_usd(units - allowance))
+                raise InsufficientAllowance(
+                    f"{action}: the Clearinghouse may pull only "
+                    f"{usd_text(u.base_to_usd(allowance))}; call approve({amount}) first",
+                    missing=u.base_to_usd(units - allowance),
+                )
             self.approve(amount)
         return self._transact(self.clearinghouse.functions.deposit(units), action)
 
@@ -352,8 +414,16 @@ class Client(Reader):
         return self._transact(self.clearinghouse.functions.withdraw(units), f"withdraw {amount} USD")
 
     # ------------------------------------------------------------ orders
-    def build_order(self, market: int | str | Market, side: str, quantity: u.Number, price: u.Number, *,
-                    expiry: int | None = None, reduce_only: bool = False) -> Order:
+    def build_order(
+        self,
+        market: int | str | Market,
+        side: str,
+        quantity: u.Number,
+        price: u.Number,
+        *,
+        expiry: int | None = None,
+        reduce_only: bool = False,
+    ) -> Order:
         """An unsigned order in chain units: price rounded to the tick against you (buy down,
         sell up), quantity down to the step (BelowMinimum if that is under the minimum)."""
         m = market if isinstance(market, Market) else self._static_market(self._resolve_id(market))
@@ -371,9 +441,18 @@ class Client(Reader):
         sig, digest = self._signer.sign_typed(order_typed_data(order, self.chain_id, self.exchange.address))
         return SignedOrder(order, sig, digest)
 
-    def place_order(self, market: int | str | Market, side: str, quantity: u.Number, price: u.Number, *,
-                    expiry: int | None = None, reduce_only: bool = False, post: bool = True,
-                    check: bool = True) -> SignedOrder:
+    def place_order(
+        self,
+        market: int | str | Market,
+        side: str,
+        quantity: u.Number,
+        price: u.Number,
+        *,
+        expiry: int | None = None,
+        reduce_only: bool = False,
+        post: bool = True,
+        check: bool = True,
+    ) -> SignedOrder:
         """Sign a limit order (and post it to the relay when one is configured and ``post``).
 
         With ``check`` the market must be open with a fresh mark and the account must carry
@@ -402,12 +481,23 @@ class Client(Reader):
         m = self.market(order.market_id)
         # the relay will hold the order against the margin its other open orders reserve:
         # ask its rule (core.margin.reservation) now, so what passes here passes there
-        resting = (self.relay.open_exposure(self.address) if post and self.relay is not None and not order.reduce_only
-                   else None)
-        self._preflight_trade(m, order.is_buy, order.quantity, order.price, fee_bps,
-                              f"{order.side} {qty_text(order.size)} {m.unit} of {m.symbol} @ "
-                              f"{price_text(order.limit, m.price_tick)} USD/{m.unit}", reduce_only=order.reduce_only,
-                              resting=resting, reserve_bps=max(fee_bps, taker_bps))
+        resting = (
+            self.relay.open_exposure(self.address)
+            if post and self.relay is not None and not order.reduce_only
+            else None
+        )
+        self._preflight_trade(
+            m,
+            order.is_buy,
+            order.quantity,
+            order.price,
+            fee_bps,
+            f"{order.side} {qty_text(order.size)} {m.unit} of {m.symbol} @ "
+            f"{price_text(order.limit, m.price_tick)} USD/{m.unit}",
+            reduce_only=order.reduce_only,
+            resting=resting,
+            reserve_bps=max(fee_bps, taker_bps),
+        )
 
     def buy(self, market, quantity, price, **kw) -> SignedOrder:
         return self.place_order(market, "buy", quantity, price, **kw)
@@ -430,8 +520,13 @@ class Client(Reader):
     def cancel_many(self, orders: Iterable[Order | SignedOrder]) -> list:
         """Batch cancel: one transaction per order, sent back to back, then awaited together."""
         orders = list(orders)
-        calls = [(self.exchange.functions.cancel(self._order_of(o).as_tuple()),
-                  f"cancel order nonce {self._order_of(o).nonce}") for o in orders]
+        calls = [
+            (
+                self.exchange.functions.cancel(self._order_of(o).as_tuple()),
+                f"cancel order nonce {self._order_of(o).nonce}",
+            )
+            for o in orders
+        ]
         receipts = self._transact_many(calls)
         self._relay_cancel(orders)
         return receipts
@@ -463,18 +558,22 @@ class Client(Reader):
             q = remaining
         else:
             q = u.quantity_to_step(m, quantity)
-        action = (f"{'sell' if o.is_buy else 'buy'} {qty_text(u.units_to_quantity(q))} {m.unit} of {m.symbol} @ "
-                  f"{price_text(o.limit, m.price_tick)} USD/{m.unit}")
+        action = (
+            f"{'sell' if o.is_buy else 'buy'} {qty_text(u.units_to_quantity(q))} {m.unit} of {m.symbol} @ "
+            f"{price_text(o.limit, m.price_tick)} USD/{m.unit}"
+        )
         if remaining == 0:
-            raise OrderRejected(f"{action}: the order is dead (filled, cancelled, expired or below its "
-                                f"trader's minimum nonce)")
+            raise OrderRejected(
+                f"{action}: the order is dead (filled, cancelled, expired or below its trader's minimum nonce)"
+            )
         if q > remaining:
             raise OrderRejected(f"{action}: only {u.units_to_quantity(remaining)} remains on the order")
         if check:
             _, taker_bps = self.fees_bps()
             self._preflight_trade(m, not o.is_buy, q, o.price, taker_bps, action)
-        receipt = self._transact(self.exchange.functions.fill(o.as_tuple(), bytes.fromhex(signed.signature[2:]), q),
-                                 action)
+        receipt = self._transact(
+            self.exchange.functions.fill(o.as_tuple(), bytes.fromhex(signed.signature[2:]), q), action
+        )
         for ev in self.exchange.events.OrderFilled().process_receipt(receipt, errors=DISCARD):
             return self._fill(ev)
         raise TransactionFailed(f"{action}: mined but no OrderFilled event was emitted")
@@ -488,13 +587,17 @@ class Client(Reader):
         fn = self.exchange.functions.fill(o.as_tuple(), bytes.fromhex(signed.signature[2:]), q)
         return self.estimate(fn, f"fill {u.units_to_quantity(q)} of {m.symbol}", u.fee_units(q, o.price, taker_bps))
 
-    def estimate_fee(self, market: int | str | Market, quantity: u.Number, price: u.Number,
-                     taker: bool = True) -> Decimal:
+    def estimate_fee(
+        self, market: int | str | Market, quantity: u.Number, price: u.Number, taker: bool = True
+    ) -> Decimal:
         """Trading fee in USD of ``quantity`` at ``price`` as taker (or maker)."""
         m = market if isinstance(market, Market) else self._static_market(self._resolve_id(market))
         maker_bps, taker_bps = self.fees_bps()
-        return u.base_to_usd(u.fee_units(u.quantity_to_step(m, quantity), u.price_to_units(m, price, "sell"),
-                                         taker_bps if taker else maker_bps))
+        return u.base_to_usd(
+            u.fee_units(
+                u.quantity_to_step(m, quantity), u.price_to_units(m, price, "sell"), taker_bps if taker else maker_bps
+            )
+        )
 
     # ------------------------------------------------------------ unsigned transactions (external wallets)
     def _unsigned(self, contract, fn_name: str, args: list, action: str, estimate: bool = True) -> UnsignedTx:
@@ -518,8 +621,14 @@ class Client(Reader):
     def unsigned_approve(self, amount: u.Number | None = None) -> list[UnsignedTx]:
         """Let the Clearinghouse pull ``amount`` USD (None = unlimited)."""
         units = u.UINT256_MAX if amount is None else u.usd_to_base(amount)
-        return [self._unsigned(self.collateral, "approve", [self.clearinghouse.address, units],
-                               f"approve {'unlimited' if amount is None else f'{amount} USD'}")]
+        return [
+            self._unsigned(
+                self.collateral,
+                "approve",
+                [self.clearinghouse.address, units],
+                f"approve {'unlimited' if amount is None else f'{amount} USD'}",
+            )
+        ]
 
     def unsigned_deposit(self, amount: u.Number) -> list[UnsignedTx]:
         """``check_deposit``, then an approve (when the allowance is short) and the deposit. The
@@ -527,8 +636,14 @@ class Client(Reader):
         units, allowance = self.check_deposit(amount)
         txs = []
         if allowance < units:
-            txs.append(self._unsigned(self.collateral, "approve", [self.clearinghouse.address, units],
-                                      f"approve {amount} USD for the Clearinghouse"))
+            txs.append(
+                self._unsigned(
+                    self.collateral,
+                    "approve",
+                    [self.clearinghouse.address, units],
+                    f"approve {amount} USD for the Clearinghouse",
+                )
+            )
         txs.append(self._unsigned(self.clearinghouse, "deposit", [units], f"deposit {amount} USD", estimate=not txs))
         return txs
 
@@ -562,9 +677,11 @@ class Client(Reader):
         action = f"liquidate {target.address} in market {mid}"
         # the contract's rule: equity with each stale leg valued one MM against it < MM
         if not self.clearinghouse.functions.is_liquidatable(target.address).call():
-            raise NotLiquidatable(f"{action}: equity {usd_text(target.equity)} (stale legs counted against it) is "
-                                  f"not below maintenance margin {usd_text(target.maintenance_margin)}",
-                                  health=target.health_ratio)
+            raise NotLiquidatable(
+                f"{action}: equity {usd_text(target.equity)} (stale legs counted against it) is "
+                f"not below maintenance margin {usd_text(target.maintenance_margin)}",
+                health=target.health_ratio,
+            )
         m = self.market(mid)
         halted = bool(self.clearinghouse.functions.market_state(mid).call()[0])
         if m.mark is not None and not m.mark.fresh and not halted and m.status != MarketStatus.SETTLED:
@@ -597,9 +714,18 @@ class Client(Reader):
             if m.mark is not None and not m.mark.fresh:
                 raise self.stale_error(m, action)
 
-    def _preflight_trade(self, m: Market, is_buy: bool, q: int, price: int, fee_bps: int, action: str,
-                         reduce_only: bool = False, resting: list[Resting] | None = None,
-                         reserve_bps: int = 0) -> None:
+    def _preflight_trade(
+        self,
+        m: Market,
+        is_buy: bool,
+        q: int,
+        price: int,
+        fee_bps: int,
+        action: str,
+        reduce_only: bool = False,
+        resting: list[Resting] | None = None,
+        reserve_bps: int = 0,
+    ) -> None:
         """Refuse what the chain (or, with ``resting``, the relay) would refuse, with the reason.
 
         ``resting``: the account's open orders at the relay (core.margin.Resting); the order
@@ -607,17 +733,21 @@ class Client(Reader):
         filled at its limit, fees at ``reserve_bps``), which is stricter than the chain's check
         of this fill alone at the current marks."""
         if m.status in (MarketStatus.SETTLED, MarketStatus.SETTLING):
-            raise MarketClosed(f"{action}: {m.symbol} stopped trading at its last trade time; "
-                               f"{'it is settled' if m.status == MarketStatus.SETTLED else 'it awaits settlement'}",
-                               market_id=m.id)
+            raise MarketClosed(
+                f"{action}: {m.symbol} stopped trading at its last trade time; "
+                f"{'it is settled' if m.status == MarketStatus.SETTLED else 'it awaits settlement'}",
+                market_id=m.id,
+            )
         acct = self.me()
         delta = q if is_buy else -q
         pos = acct.position(m.id)
         q0 = pos.quantity_units if pos else 0
         risk_up = grows(q0, delta)
         if reduce_only and (q0 == 0 or risk_up or (q0 > 0) == is_buy):
-            raise NotReducing(f"{action}: reduce-only but your position in {m.symbol} is "
-                              f"{u.units_to_quantity(q0)}; it would not shrink")
+            raise NotReducing(
+                f"{action}: reduce-only but your position in {m.symbol} is "
+                f"{u.units_to_quantity(q0)}; it would not shrink"
+            )
         if risk_up:
             if m.status == MarketStatus.HALTED:
                 raise MarketHalted(f"{action}: {m.symbol} is halted: only risk-reducing trades pass", market_id=m.id)
@@ -642,29 +772,52 @@ class Client(Reader):
             raise InsufficientMargin(
                 f"{action}: equity after the trade would be {usd_text(u.base_to_usd(after.equity))} against "
                 f"{usd_text(u.base_to_usd(after.initial))} initial margin: {usd_text(u.base_to_usd(missing))} "
-                f"missing. Deposit at least that much or trade smaller", missing=u.base_to_usd(missing),
-                required=u.base_to_usd(after.initial), equity=u.base_to_usd(after.equity))
+                f"missing. Deposit at least that much or trade smaller",
+                missing=u.base_to_usd(missing),
+                required=u.base_to_usd(after.initial),
+                equity=u.base_to_usd(after.equity),
+            )
         if after.equity < 0 or after.equity * before.maintenance < before.equity * after.maintenance:
-            raise HealthWouldFall(f"{action}: this risk-reducing fill is too far from the mark "
-                                  f"({m.mark.price if m.mark else '?'} USD) for an under-margined account; "
-                                  f"trade closer to the mark or deposit first")
+            raise HealthWouldFall(
+                f"{action}: this risk-reducing fill is too far from the mark "
+                f"({m.mark.price if m.mark else '?'} USD) for an under-margined account; "
+                f"trade closer to the mark or deposit first"
+            )
 
-    def _check_reservation(self, acct: AccountState, m: Market, is_buy: bool, q: int, price: int,
-                           resting: list[Resting], fee_bps: int, action: str) -> None:
+    def _check_reservation(
+        self,
+        acct: AccountState,
+        m: Market,
+        is_buy: bool,
+        q: int,
+        price: int,
+        resting: list[Resting],
+        fee_bps: int,
+        action: str,
+    ) -> None:
         self._require_fresh(acct, action)  # the relay takes no order (but reduce-only) on a stale account
         markets: dict[int, Market] = {m.id: m}
         for mid in {r.market_id for r in resting} - {m.id}:
             markets[mid] = self.market(mid)
         marks = {mid: mk.mark.price_units for mid, mk in markets.items() if mk.mark is not None}
-        r = order_reservation(acct.equity_units - acct.initial_margin_units, resting,
-                              Resting(m.id, is_buy, q, price), markets, marks, fee_bps)
+        r = order_reservation(
+            acct.equity_units - acct.initial_margin_units,
+            resting,
+            Resting(m.id, is_buy, q, price),
+            markets,
+            marks,
+            fee_bps,
+        )
         if not r.ok:
             raise InsufficientMargin(
                 f"{action}: this order reserves {usd_text(u.base_to_usd(r.need - r.before))} of initial margin and "
                 f"fees (your open orders at the relay already reserve {usd_text(u.base_to_usd(r.before))}); free "
                 f"margin is {usd_text(u.base_to_usd(r.free))}: {usd_text(u.base_to_usd(r.missing))} missing. "
                 "Deposit at least that much, cancel orders or trade smaller",
-                missing=u.base_to_usd(r.missing), required=u.base_to_usd(r.need), equity=acct.equity)
+                missing=u.base_to_usd(r.missing),
+                required=u.base_to_usd(r.need),
+                equity=acct.equity,
+            )
 
     # ------------------------------------------------------------ hedging
     def hedge_compute_spread(self, gpu: str, node: str, gpu_hours: u.Number, window, **kw) -> HedgePlan:
@@ -689,11 +842,19 @@ class Client(Reader):
         for leg in plan.orders:
             left = leg.quantity_units
             is_buy = leg.side == "buy"
-            pool = list(take) if take is not None else (
-                list(self.relay.book(leg.market.id).orders) if self.relay is not None else [])
-            pool = [s for s in pool if s.order.market_id == leg.market.id and s.order.is_buy != is_buy
-                    and s.order.trader.lower() != self.address.lower()
-                    and (s.order.price <= leg.price_units if is_buy else s.order.price >= leg.price_units)]
+            pool = (
+                list(take)
+                if take is not None
+                else (list(self.relay.book(leg.market.id).orders) if self.relay is not None else [])
+            )
+            pool = [
+                s
+                for s in pool
+                if s.order.market_id == leg.market.id
+                and s.order.is_buy != is_buy
+                and s.order.trader.lower() != self.address.lower()
+                and (s.order.price <= leg.price_units if is_buy else s.order.price >= leg.price_units)
+            ]
             pool.sort(key=lambda s: s.order.price if is_buy else -s.order.price)
             for s in pool:
                 if left < leg.market.min_quantity:
@@ -711,8 +872,19 @@ class Client(Reader):
                 rest = self.place_order(leg.market.id, leg.side, u.units_to_quantity(left), leg.price)
                 results.append(rest)
             m = leg.market
-            legs.append(LegResult(m.id, m.symbol, m.unit, leg.side, leg.quantity_units, leg.quantity_units - left,
-                                  left if rest is not None else 0, rest.order.price if rest is not None else None,
-                                  rest.order.expiry if rest is not None else None, m.price_tick,
-                                  rest.hash if rest is not None else None))
+            legs.append(
+                LegResult(
+                    m.id,
+                    m.symbol,
+                    m.unit,
+                    leg.side,
+                    leg.quantity_units,
+                    leg.quantity_units - left,
+                    left if rest is not None else 0,
+                    rest.order.price if rest is not None else None,
+                    rest.order.expiry if rest is not None else None,
+                    m.price_tick,
+                    rest.hash if rest is not None else None,
+                )
+            )
         return Execution(results, legs)

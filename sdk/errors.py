@@ -12,12 +12,14 @@ contracts/*.vy has an entry in
 :data:`REVERT_REASONS` (a unit test parses the .vy files to keep it complete). Unknown
 reasons become :class:`TransactionFailed` carrying the decoded reason text, never a hex blob.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
 from chain.reverts import revert_reason as _chain_revert_reason
+
 # the errors the core raises are part of the SDK's hierarchy under the same names
 from core.errors import BelowMinimum, ComputeSpreadError, InvalidAmount, InvalidOrder, ManifestError  # noqa: F401
 
@@ -196,29 +198,46 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     # Clearinghouse: collateral
     "Clearinghouse: zero amount": (InvalidAmount, "the amount must be positive"),
     "Clearinghouse: zero account": (InvalidAmount, "deposit_for needs a non-zero account address"),
-    "Clearinghouse: exceeds collateral": (InsufficientCollateral,
-                                          "you asked to withdraw more than your collateral; see account().collateral"),
-    "Clearinghouse: transfer failed": (InsufficientBalance,
-                                       "the collateral token transfer failed: check wallet balance and allowance"),
-    "Clearinghouse: insufficient margin": (InsufficientMargin,
-                                           "equity would fall below initial margin: deposit more or trade smaller"),
-    "Clearinghouse: health would fall": (HealthWouldFall,
-                                         "this fill is too far from the mark for an under-margined account: "
-                                         "trade closer to the mark or deposit first"),
-    "Clearinghouse: stale mark": (StaleMarket,
-                                  "a mark price your account depends on is stale: wait for the oracle pusher to update it"),
+    "Clearinghouse: exceeds collateral": (
+        InsufficientCollateral,
+        "you asked to withdraw more than your collateral; see account().collateral",
+    ),
+    "Clearinghouse: transfer failed": (
+        InsufficientBalance,
+        "the collateral token transfer failed: check wallet balance and allowance",
+    ),
+    "Clearinghouse: insufficient margin": (
+        InsufficientMargin,
+        "equity would fall below initial margin: deposit more or trade smaller",
+    ),
+    "Clearinghouse: health would fall": (
+        HealthWouldFall,
+        "this fill is too far from the mark for an under-margined account: trade closer to the mark or deposit first",
+    ),
+    "Clearinghouse: stale mark": (
+        StaleMarket,
+        "a mark price your account depends on is stale: wait for the oracle pusher to update it",
+    ),
     # Clearinghouse: trading
-    "Clearinghouse: not exchange": (Unauthorized, "only the Exchange books trades: trade through Exchange.fill/match_orders"),
+    "Clearinghouse: not exchange": (
+        Unauthorized,
+        "only the Exchange books trades: trade through Exchange.fill/match_orders",
+    ),
     "Clearinghouse: unknown market": (UnknownMarket, "no such market id: list markets with client.markets()"),
     "Clearinghouse: trading closed": (MarketClosed, "trading in this market has ended; wait for settlement"),
     "Clearinghouse: self trade": (SelfTrade, "buyer and seller are the same account"),
-    "Clearinghouse: bad quantity": (InvalidOrder, "quantity must be >= the market minimum and a multiple of its step; "
-                                                  "use round_quantity()"),
+    "Clearinghouse: bad quantity": (
+        InvalidOrder,
+        "quantity must be >= the market minimum and a multiple of its step; use round_quantity()",
+    ),
     "Clearinghouse: off tick": (InvalidOrder, "price is not a multiple of the market's tick; use round_price()"),
     "Clearinghouse: market halted": (MarketHalted, "the market is halted: only risk-reducing trades pass"),
     "Clearinghouse: open interest cap": (OpenInterestCap, "the market's open interest cap is reached: trade smaller"),
     "Clearinghouse: too many markets": (TooManyMarkets, "close a position first: at most 32 open markets per account"),
-    "Clearinghouse: position too large": (InvalidOrder, "the position or its open notional would exceed 2**127 base units: trade less"),
+    "Clearinghouse: position too large": (
+        InvalidOrder,
+        "the position or its open notional would exceed 2**127 base units: trade less",
+    ),
     # Clearinghouse: liquidation
     "Clearinghouse: self liquidation": (InvalidOrder, "an account cannot liquidate itself"),
     "Clearinghouse: account healthy": (NotLiquidatable, "the account's equity is at or above maintenance margin"),
@@ -226,37 +245,57 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Clearinghouse: zero quantity": (InvalidOrder, "quantity rounds down to zero steps: ask for at least one step"),
     "Clearinghouse: market settled": (AlreadySettled, "the market is settled: its parameters can no longer change"),
     # Clearinghouse: auto-deleveraging (loss beyond the insurance fund)
-    "Clearinghouse: deleverage needed": (DeleverageRequired,
-                                         "the account's loss exceeds the insurance fund: it must be deleveraged "
-                                         "(Clearinghouse.deleverage, done by the liquidator keeper) before it can settle"),
-    "Clearinghouse: insurance covers": (DeleverageNotNeeded,
-                                        "the insurance fund covers this account's deficit: liquidate it instead"),
-    "Clearinghouse: counterparty is the account": (BadCounterparties,
-                                                   "the deleveraged account cannot be its own counterparty"),
-    "Clearinghouse: not an opposite position": (BadCounterparties,
-                                                "every counterparty must hold the side opposite the account in that market"),
-    "Clearinghouse: counterparty not in profit": (BadCounterparties,
-                                                  "every counterparty must be in profit at the mark"),
-    "Clearinghouse: counterparty insolvent": (BadCounterparties,
-                                              "a listed counterparty's equity is not positive: it is "
-                                              "liquidated, not deleveraged; list solvent positions"),
-    "Clearinghouse: counterparties not ranked": (BadCounterparties,
-                                                 "list counterparties by non-increasing profit x notional / equity "
-                                                 "(keepers.liquidator.rank_counterparties)"),
-    "Clearinghouse: loss unassigned": (LossUnassigned,
-                                       "an account waits for deleverage (adl_pending_count > 0): fees cannot be "
-                                       "withdrawn until its loss is assigned"),
+    "Clearinghouse: deleverage needed": (
+        DeleverageRequired,
+        "the account's loss exceeds the insurance fund: it must be deleveraged "
+        "(Clearinghouse.deleverage, done by the liquidator keeper) before it can settle",
+    ),
+    "Clearinghouse: insurance covers": (
+        DeleverageNotNeeded,
+        "the insurance fund covers this account's deficit: liquidate it instead",
+    ),
+    "Clearinghouse: counterparty is the account": (
+        BadCounterparties,
+        "the deleveraged account cannot be its own counterparty",
+    ),
+    "Clearinghouse: not an opposite position": (
+        BadCounterparties,
+        "every counterparty must hold the side opposite the account in that market",
+    ),
+    "Clearinghouse: counterparty not in profit": (
+        BadCounterparties,
+        "every counterparty must be in profit at the mark",
+    ),
+    "Clearinghouse: counterparty insolvent": (
+        BadCounterparties,
+        "a listed counterparty's equity is not positive: it is liquidated, not deleveraged; list solvent positions",
+    ),
+    "Clearinghouse: counterparties not ranked": (
+        BadCounterparties,
+        "list counterparties by non-increasing profit x notional / equity (keepers.liquidator.rank_counterparties)",
+    ),
+    "Clearinghouse: loss unassigned": (
+        LossUnassigned,
+        "an account waits for deleverage (adl_pending_count > 0): fees cannot be withdrawn until its loss is assigned",
+    ),
     # Clearinghouse: settlement
     "Clearinghouse: already settled": (AlreadySettled, "the market is already settled"),
     "Clearinghouse: delivery not over": (SettlementNotReady, "the delivery window has not ended yet"),
-    "Clearinghouse: no settlement price": (SettlementNotReady,
-                                           "no settlement price observed after delivery end has been reported yet"),
-    "Clearinghouse: settlement disputed": (SettlementNotReady, "the settlement price is disputed; the owner must resolve it"),
+    "Clearinghouse: no settlement price": (
+        SettlementNotReady,
+        "no settlement price observed after delivery end has been reported yet",
+    ),
+    "Clearinghouse: settlement disputed": (
+        SettlementNotReady,
+        "the settlement price is disputed; the owner must resolve it",
+    ),
     "Clearinghouse: dispute window open": (SettlementNotReady, "the settlement price's dispute window is still open"),
     "Clearinghouse: not finalized": (SettlementNotReady, "the market's settlement is not finalised yet"),
-    "Clearinghouse: written before delivery end": (SettlementNotReady,
-                                                   "the settlement value was written before delivery ended; it must "
-                                                   "be disputed and resolved with a value written after"),
+    "Clearinghouse: written before delivery end": (
+        SettlementNotReady,
+        "the settlement value was written before delivery ended; it must "
+        "be disputed and resolved with a value written after",
+    ),
     # Clearinghouse: admin
     "Clearinghouse: zero feed": (_PARAM, "mark and settlement feeds must be non-zero"),
     "Clearinghouse: same feed": (_PARAM, "mark and settlement feeds must differ"),
@@ -322,10 +361,15 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Oracle: bad bounds": (_PARAM, "min price must be below max price"),
     "Oracle: bounds beyond int64": (_PARAM, "bounds must fit in int64"),
     "Oracle: no agreement": (_ORACLE, "no feed in the report had a quorum of rows agreeing within its band"),
-    "Oracle: settlement too early": (_ORACLE, "a settlement value must be observed and written at or after delivery end"),
+    "Oracle: settlement too early": (
+        _ORACLE,
+        "a settlement value must be observed and written at or after delivery end",
+    ),
     "Oracle: settlement already written": (_ORACLE, "the settlement value is written; only dispute/resolve changes it"),
-    "Oracle: only the guardian disputes marks": (Unauthorized, "only the guardian can dispute a mark feed; "
-                                                 "public disputes apply to settlement values"),
+    "Oracle: only the guardian disputes marks": (
+        Unauthorized,
+        "only the guardian can dispute a mark feed; public disputes apply to settlement values",
+    ),
     "Oracle: dispute window closed": (_ORACLE, "the settlement value has stood its dispute window"),
     "Oracle: not a settlement feed": (_ORACLE, "only a settlement feed takes a fallback proposal"),
     "Oracle: fallback not open": (_ORACLE, "a fallback proposal opens fallback_timeout after delivery end"),
@@ -360,8 +404,10 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "MockUSDC: above faucet cap": (InvalidAmount, "the faucet mints at most 1,000,000 USDC per call"),
     # snekmate modules
     "erc20: insufficient allowance": (InsufficientAllowance, "approve the Clearinghouse first (client.approve)"),
-    "erc20: transfer amount exceeds balance": (InsufficientBalance,
-                                               "the wallet holds too little collateral token (devnet: client.faucet)"),
+    "erc20: transfer amount exceeds balance": (
+        InsufficientBalance,
+        "the wallet holds too little collateral token (devnet: client.faucet)",
+    ),
     "erc20: transfer to the zero address": (InvalidAmount, "transfer to the zero address"),
     "erc20: transfer from the zero address": (InvalidAmount, "transfer from the zero address"),
     "erc20: approve to the zero address": (InvalidAmount, "approve to the zero address"),
@@ -404,8 +450,11 @@ def decode_revert(error: Any, action: str | None = None) -> ComputeSpreadError:
     reason = revert_reason(error)
     prefix = f"{action}: " if action else ""
     if reason is None:
-        return TransactionFailed(f"{prefix}the transaction reverted without a reason "
-                                 f"(out of gas, or a call into a contract that is not ours)", reason=None)
+        return TransactionFailed(
+            f"{prefix}the transaction reverted without a reason "
+            f"(out of gas, or a call into a contract that is not ours)",
+            reason=None,
+        )
     if reason in REVERT_REASONS:
         cls, advice = REVERT_REASONS[reason]
         return cls(f"{prefix}{advice} [{reason}]", reason=reason)

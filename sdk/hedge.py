@@ -14,13 +14,15 @@ Windows are given as the symbol's period label (``"2026-12"``, ``"2026-11-27"``,
 Limit prices default to the mark -/+ ``slippage`` x |mark| (a sell's limit below the mark, a
 buy's above), rounded to the tick against the user. Quantities round down to the step.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
-from core.calendar import profile_hours
 from core import units as u
+from core.calendar import profile_hours
 from sdk.errors import InvalidOrder, UnknownMarket
 from sdk.margin import Holding, apply_fill, liquidation_price, summarise
 from sdk.models import HedgePlan, LegDepth, Market, PlannedOrder, qty_text
@@ -45,17 +47,17 @@ def _matches(m: Market, window: Window) -> bool:
     return (m.delivery_start, m.delivery_end) == (int(start), int(end))
 
 
-def _pick(reader: "Reader", kind: str, window: Window, **fields) -> Market | None:
+def _pick(reader: Reader, kind: str, window: Window, **fields) -> Market | None:
     found = [m for m in reader.find_markets(kind, **fields) if _matches(m, window)]
     return found[0] if found else None
 
 
-def _available(reader: "Reader", kind: str, **fields) -> str:
+def _available(reader: Reader, kind: str, **fields) -> str:
     syms = [m.symbol for m in reader.find_markets(kind, **fields)]
     return ", ".join(syms) if syms else "none"
 
 
-def _limit(reader: "Reader", m: Market, side: str, slippage: Decimal, limits: Mapping) -> int:
+def _limit(reader: Reader, m: Market, side: str, slippage: Decimal, limits: Mapping) -> int:
     given = limits.get(m.id, limits.get(m.symbol))
     if given is not None:
         return u.price_to_units(m, given, side)
@@ -66,8 +68,15 @@ def _limit(reader: "Reader", m: Market, side: str, slippage: Decimal, limits: Ma
     return u.price_to_units(m, mark.price + shift if side == "buy" else mark.price - shift, side)
 
 
-def _plan(reader: "Reader", description: str, legs: list[tuple[Market, str, int, str]], account: str | None,
-          slippage: Decimal, limits: Mapping, notes: list[str]) -> HedgePlan:
+def _plan(
+    reader: Reader,
+    description: str,
+    legs: list[tuple[Market, str, int, str]],
+    account: str | None,
+    slippage: Decimal,
+    limits: Mapping,
+    notes: list[str],
+) -> HedgePlan:
     _, taker_bps = reader.fees_bps()
     holdings: dict[int, Holding] = {}
     collateral = 0
@@ -75,8 +84,13 @@ def _plan(reader: "Reader", description: str, legs: list[tuple[Market, str, int,
         acct = reader.account(account)
         collateral = acct.collateral_units
         for p in acct.positions:
-            holdings[p.market_id] = Holding(reader._static_market(p.market_id), p.quantity_units,
-                                            p.open_notional_units, p.mark_units, p.settled_market)
+            holdings[p.market_id] = Holding(
+                reader._static_market(p.market_id),
+                p.quantity_units,
+                p.open_notional_units,
+                p.mark_units,
+                p.settled_market,
+            )
     before = summarise(collateral, holdings)
     orders, fees = [], 0
     for m, side, q, purpose in legs:
@@ -95,8 +109,9 @@ def _plan(reader: "Reader", description: str, legs: list[tuple[Market, str, int,
     return HedgePlan(description, tuple(orders), max(0, needed), fees, free, tuple(notes), depth)
 
 
-def plan_liquidation_prices(reader: "Reader", plan: HedgePlan, *, account: str | None = None,
-                            collateral: u.Number | None = None) -> dict[int, Decimal | None]:
+def plan_liquidation_prices(
+    reader: Reader, plan: HedgePlan, *, account: str | None = None, collateral: u.Number | None = None
+) -> dict[int, Decimal | None]:
     """Pre-trade liquidation price (USD per unit) of each planned leg's market once every leg has
     filled at its limit, other marks unchanged.
 
@@ -110,14 +125,20 @@ def plan_liquidation_prices(reader: "Reader", plan: HedgePlan, *, account: str |
         acct = reader.account(account)
         coll = acct.collateral_units
         for p in acct.positions:
-            holdings[p.market_id] = Holding(reader._static_market(p.market_id), p.quantity_units,
-                                            p.open_notional_units, p.mark_units, p.settled_market)
+            holdings[p.market_id] = Holding(
+                reader._static_market(p.market_id),
+                p.quantity_units,
+                p.open_notional_units,
+                p.mark_units,
+                p.settled_market,
+            )
     if collateral is not None:
         coll = u.usd_to_base(collateral)
     for o in plan.orders:
         h = holdings.get(o.market.id) or Holding(o.market, 0, 0, reader.mark(o.market.id).price_units)
-        coll, holdings[o.market.id] = apply_fill(coll, h, o.quantity_units if o.side == "buy" else -o.quantity_units,
-                                                 o.price_units, o.fee_units)
+        coll, holdings[o.market.id] = apply_fill(
+            coll, h, o.quantity_units if o.side == "buy" else -o.quantity_units, o.price_units, o.fee_units
+        )
     summary = summarise(coll, holdings)
     return {o.market.id: liquidation_price(summary, holdings[o.market.id]) for o in plan.orders}
 
@@ -126,7 +147,7 @@ def plan_liquidation_prices(reader: "Reader", plan: HedgePlan, *, account: str |
 LEVERAGES = (Decimal(1), Decimal("1.5"), Decimal(2), Decimal(3), Decimal(5))
 
 
-def leverage_choices(reader: "Reader", plan: HedgePlan) -> list[dict]:
+def leverage_choices(reader: Reader, plan: HedgePlan) -> list[dict]:
     """For each leverage (plan notional / collateral) the venue accepts, the collateral it takes
     and each leg's pre-trade liquidation price in an account holding only this hedge."""
     notional = sum((o.notional for o in plan.orders), Decimal(0))
@@ -136,12 +157,24 @@ def leverage_choices(reader: "Reader", plan: HedgePlan) -> list[dict]:
         need = (notional / lev).quantize(Decimal("0.01"))
         if need < floor:
             continue
-        out.append({"label": f"{lev.normalize()}x", "leverage": lev, "collateral": need,
-                    "liquidation": plan_liquidation_prices(reader, plan, collateral=need)})
+        out.append(
+            {
+                "label": f"{lev.normalize()}x",
+                "leverage": lev,
+                "collateral": need,
+                "liquidation": plan_liquidation_prices(reader, plan, collateral=need),
+            }
+        )
     if floor > 0:
         lev = (notional / floor).quantize(Decimal("0.01")) if floor else None
-        out.append({"label": f"max ({lev}x: initial margin + fees)", "leverage": lev, "collateral": floor,
-                    "liquidation": plan_liquidation_prices(reader, plan, collateral=floor)})
+        out.append(
+            {
+                "label": f"max ({lev}x: initial margin + fees)",
+                "leverage": lev,
+                "collateral": floor,
+                "liquidation": plan_liquidation_prices(reader, plan, collateral=floor),
+            }
+        )
     return out
 
 
@@ -154,6 +187,7 @@ def fillable_units(levels, own, limit_units: int, side: str) -> int:
 
     ``levels``: the opposite side's ``(price_units, quantity_units)``; ``own``: the account's own
     orders on that side ``(price_units, quantity_units)``, taken out (one never fills oneself)."""
+
     def crosses(price: int) -> bool:
         return price >= limit_units if side == "sell" else price <= limit_units
 
@@ -162,8 +196,9 @@ def fillable_units(levels, own, limit_units: int, side: str) -> int:
     return max(0, total - mine)
 
 
-def book_depth(reader: "Reader", orders, account: str | None,
-               books: Mapping[int, tuple[list, list]] | None = None) -> tuple[LegDepth, ...]:
+def book_depth(
+    reader: Reader, orders, account: str | None, books: Mapping[int, tuple[list, list]] | None = None
+) -> tuple[LegDepth, ...]:
     """Per planned leg, how much the relay's book fills now and what would rest (empty without a
     relay). ``books`` (market id -> (bid levels, ask levels) as (price_units, quantity_units)) is for
     callers that read the book themselves, such as the web dashboard."""
@@ -186,17 +221,41 @@ def book_depth(reader: "Reader", orders, account: str | None,
             levels = book.bids if o.side == "sell" else book.asks
             opposite = [(lv.price_units, lv.quantity_units) for lv in levels]
             if account:
-                own = [(s.order.price, s.order.quantity) for s in book.orders
-                       if s.order.trader.lower() == account.lower() and s.order.is_buy == (o.side == "sell")]
-        out.append(LegDepth(m.id, m.symbol, m.unit, o.side, o.quantity_units, o.price_units,
-                            fillable_units(opposite, own, o.price_units, o.side), expiry, m.price_tick))
+                own = [
+                    (s.order.price, s.order.quantity)
+                    for s in book.orders
+                    if s.order.trader.lower() == account.lower() and s.order.is_buy == (o.side == "sell")
+                ]
+        out.append(
+            LegDepth(
+                m.id,
+                m.symbol,
+                m.unit,
+                o.side,
+                o.quantity_units,
+                o.price_units,
+                fillable_units(opposite, own, o.price_units, o.side),
+                expiry,
+                m.price_tick,
+            )
+        )
     return tuple(out)
 
 
-def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Number, window: Window, *,
-                         mwh_per_gpu_hour: u.Number | None = None, account: str | None = None,
-                         prefer_spread: bool = True, power_profile: str = "ATC",
-                         slippage: u.Number = DEFAULT_SLIPPAGE, limits: Mapping | None = None) -> HedgePlan:
+def hedge_compute_spread(
+    reader: Reader,
+    gpu: str,
+    node: str,
+    gpu_hours: u.Number,
+    window: Window,
+    *,
+    mwh_per_gpu_hour: u.Number | None = None,
+    account: str | None = None,
+    prefer_spread: bool = True,
+    power_profile: str = "ATC",
+    slippage: u.Number = DEFAULT_SLIPPAGE,
+    limits: Mapping | None = None,
+) -> HedgePlan:
     """Plan the hedge of an operator selling ``gpu_hours`` of ``gpu`` compute and buying the
     power they burn at ``node`` over ``window``.
 
@@ -214,18 +273,32 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
     spread = _pick(reader, "SPREAD", window, gpu=gpu, node=node) if prefer_spread else None
     if spread is not None:
         spec_ratio = Decimal(spread.spec["mwh_per_gpu_hour"])
-        legs = [(spread, "sell", u.quantity_to_step(spread, hours),
-                 f"sell {qty_text(hours)} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)")]
+        legs = [
+            (
+                spread,
+                "sell",
+                u.quantity_to_step(spread, hours),
+                f"sell {qty_text(hours)} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)",
+            )
+        ]
         if ratio is not None and ratio != spec_ratio:
             extra = (ratio - spec_ratio) * hours  # MWh not covered by the spread's ratio
             power = _pick(reader, "POWER", window, node=node, profile=spread.spec["power"]["profile"])
             if power is not None and abs(extra) * u.QUANTITY_SCALE >= power.min_quantity:
-                legs.append((power, "buy" if extra > 0 else "sell", u.quantity_to_step(power, abs(extra)),
-                             f"{'buy' if extra > 0 else 'sell'} the {abs(extra)} MWh your ratio {ratio} differs from "
-                             f"the spread's {spec_ratio}"))
+                legs.append(
+                    (
+                        power,
+                        "buy" if extra > 0 else "sell",
+                        u.quantity_to_step(power, abs(extra)),
+                        f"{'buy' if extra > 0 else 'sell'} the {abs(extra)} MWh your ratio {ratio} differs from "
+                        f"the spread's {spec_ratio}",
+                    )
+                )
             else:
-                notes.append(f"your {ratio} MWh/GPU-hour differs from the spread's {spec_ratio}: "
-                             f"{extra} MWh of power stays unhedged (no matching POWER market or below its minimum)")
+                notes.append(
+                    f"your {ratio} MWh/GPU-hour differs from the spread's {spec_ratio}: "
+                    f"{extra} MWh of power stays unhedged (no matching POWER market or below its minimum)"
+                )
         desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell the compute spread {spread.symbol}"
         return _plan(reader, desc, legs, account, slippage, limits, notes)
 
@@ -237,7 +310,8 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
             f"{' and no ' if compute is None and power is None else ''}"
             f"{'POWER ' + node + ' ' + power_profile if power is None else ''} market for {window}. Listed: "
             f"SPREAD: {_available(reader, 'SPREAD', gpu=gpu)}; COMPUTE: {_available(reader, 'COMPUTE', gpu=gpu)}; "
-            f"POWER: {_available(reader, 'POWER', node=node)}")
+            f"POWER: {_available(reader, 'POWER', node=node)}"
+        )
     if ratio is None:
         if gpu not in DEFAULT_MWH_PER_GPU_HOUR:
             raise InvalidOrder(f"pass mwh_per_gpu_hour= for {gpu} (MWh drawn per GPU-hour incl. host and PUE)")
@@ -245,11 +319,14 @@ def hedge_compute_spread(reader: "Reader", gpu: str, node: str, gpu_hours: u.Num
         notes.append(f"assumed {ratio} MWh per {gpu} GPU-hour; pass your measured mwh_per_gpu_hour")
     mwh = ratio * hours
     if (compute.delivery_start, compute.delivery_end) != (power.delivery_start, power.delivery_end):
-        notes.append(f"the legs' windows differ ({compute.symbol} vs {power.symbol}: time zones); "
-                     f"the edges of the window are not perfectly hedged")
-    legs = [(compute, "sell", u.quantity_to_step(compute, hours), f"sell {qty_text(hours)} GPU-hours (revenue)"),
-            (power, "buy", u.quantity_to_step(power, mwh),
-             f"buy {qty_text(mwh)} MWh = {qty_text(hours)} x {ratio} (cost)")]
+        notes.append(
+            f"the legs' windows differ ({compute.symbol} vs {power.symbol}: time zones); "
+            f"the edges of the window are not perfectly hedged"
+        )
+    legs = [
+        (compute, "sell", u.quantity_to_step(compute, hours), f"sell {qty_text(hours)} GPU-hours (revenue)"),
+        (power, "buy", u.quantity_to_step(power, mwh), f"buy {qty_text(mwh)} MWh = {qty_text(hours)} x {ratio} (cost)"),
+    ]
     desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell compute, buy power"
     return _plan(reader, desc, legs, account, slippage, limits, notes)
 
@@ -261,9 +338,18 @@ def power_mwh(market: Market, mw: u.Number) -> Decimal:
     return u.to_decimal(mw, "mw") * hours
 
 
-def hedge_power(reader: "Reader", node: str, mw: u.Number, profile: str, window: Window, *, side: str = "buy",
-                account: str | None = None, slippage: u.Number = DEFAULT_SLIPPAGE,
-                limits: Mapping | None = None) -> HedgePlan:
+def hedge_power(
+    reader: Reader,
+    node: str,
+    mw: u.Number,
+    profile: str,
+    window: Window,
+    *,
+    side: str = "buy",
+    account: str | None = None,
+    slippage: u.Number = DEFAULT_SLIPPAGE,
+    limits: Mapping | None = None,
+) -> HedgePlan:
     """Plan buying (a consumer) or selling (a generator: ``side="sell"``) ``mw`` MW flat over
     the ``profile`` hours of ``window`` at ``node``: MW x profile hours = MWh."""
     mw_d = u.to_decimal(mw, "mw")
@@ -271,8 +357,10 @@ def hedge_power(reader: "Reader", node: str, mw: u.Number, profile: str, window:
         raise InvalidOrder(f"mw must be positive, got {mw_d}")
     m = _pick(reader, "POWER", window, node=node, profile=profile)
     if m is None:
-        raise UnknownMarket(f"no POWER market at {node} with profile {profile} for {window}; listed: "
-                            f"{_available(reader, 'POWER', node=node)}")
+        raise UnknownMarket(
+            f"no POWER market at {node} with profile {profile} for {window}; listed: "
+            f"{_available(reader, 'POWER', node=node)}"
+        )
     mwh = power_mwh(m, mw_d)
     hours = mwh / mw_d
     legs = [(m, side, u.quantity_to_step(m, mwh), f"{side} {mw_d} MW x {hours} {profile} hours = {mwh} MWh")]

@@ -5,16 +5,16 @@ Used for pre-flight checks (will this trade / withdrawal pass the initial-margin
 the relay take this order?), hedge plans and liquidation prices. All values are chain integers
 (base units, thousandths); the rounding is the contract's: valuations round down, margins up.
 """
+
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Mapping
 
 from core import margin as core
-from core.margin import Reservation, Resting, Summary, grows  # noqa: F401 - the SDK's public names
 from core import units as u
+from core.margin import Reservation, Resting, Summary, grows  # noqa: F401 - the SDK's public names
 from sdk.models import Market
 
 
@@ -33,9 +33,15 @@ class Holding:
     @property
     def leg(self) -> core.Leg:
         m = self.market
-        return core.Leg(self.quantity, self.open_notional, self.mark,
-                        core.Risk(m.im_fixed, m.im_rate_bps, m.mm_fixed, m.mm_rate_bps),
-                        self.fresh, self.halted, self.settled)
+        return core.Leg(
+            self.quantity,
+            self.open_notional,
+            self.mark,
+            core.Risk(m.im_fixed, m.im_rate_bps, m.mm_fixed, m.mm_rate_bps),
+            self.fresh,
+            self.halted,
+            self.settled,
+        )
 
 
 def summarise(collateral: int, holdings: Mapping[int, Holding]) -> Summary:
@@ -50,8 +56,9 @@ def apply_fill(collateral: int, holding: Holding, delta: int, price: int, fee: i
     return f.collateral, replace(holding, quantity=f.quantity, open_notional=f.open_notional)
 
 
-def project_trade(collateral: int, holdings: Mapping[int, Holding], market: Market, mark: int,
-                  delta: int, price: int, fee: int) -> Summary:
+def project_trade(
+    collateral: int, holdings: Mapping[int, Holding], market: Market, mark: int, delta: int, price: int, fee: int
+) -> Summary:
     """The account summary after a fill of ``delta`` thousandths at ``price`` paying ``fee``."""
     hs = dict(holdings)
     h = hs.get(market.id) or Holding(market, 0, 0, mark)
@@ -59,13 +66,20 @@ def project_trade(collateral: int, holdings: Mapping[int, Holding], market: Mark
     return summarise(collateral, hs)
 
 
-def order_reservation(free: int, resting: Iterable[Resting], new: Resting, markets: Mapping[int, Market],
-                      marks: Mapping[int, int], fee_bps: int) -> Reservation:
+def order_reservation(
+    free: int,
+    resting: Iterable[Resting],
+    new: Resting,
+    markets: Mapping[int, Market],
+    marks: Mapping[int, int],
+    fee_bps: int,
+) -> Reservation:
     """The relay's margin rule for a new resting order (:func:`core.margin.reservation`): ``free``
     is equity - IM, ``resting`` the trader's open, not reduce-only orders, ``marks`` market id ->
     mark, ``fee_bps`` the higher of the maker and taker fees."""
-    ms = {mid: core.MarketMargin(m.im_fixed, m.im_rate_bps, int(marks[mid])) for mid, m in markets.items()
-          if mid in marks}
+    ms = {
+        mid: core.MarketMargin(m.im_fixed, m.im_rate_bps, int(marks[mid])) for mid, m in markets.items() if mid in marks
+    }
     return core.reservation(free, resting, new, ms, fee_bps)
 
 

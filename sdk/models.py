@@ -4,6 +4,7 @@ Money is ``Decimal`` USD (or int base units in fields ending ``_units``), sizes 
 units (MWh, GPU-hours) or int thousandths in ``_units`` fields. Conversions live in
 :mod:`core.units`. Every model is a frozen dataclass: safe to share across threads.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -61,7 +62,7 @@ def time_text(ts: int | None) -> str:
 
     if not ts:
         return "never"
-    t = dt.datetime.fromtimestamp(int(ts), dt.timezone.utc)
+    t = dt.datetime.fromtimestamp(int(ts), dt.UTC)
     text = t.strftime("%Y-%m-%d %H:%M UTC")
     local = t.astimezone()
     if local.utcoffset() != dt.timedelta(0):
@@ -175,14 +176,19 @@ class Position:
         """``short 720 GPU-hour SPREAD.…: entry 1.8613, mark 1.8650 USD/GPU-hour, unrealised PnL -2.66 USD,
         liquidation price 9.1234 USD/GPU-hour``: prices to the tick, money to the cent."""
         per = f"USD/{self.unit}" if self.unit else "USD per unit"
-        liq = (f"liquidation price {price_text(self.liquidation_price, self.price_tick)} {per}"
-               if self.liquidation_price is not None else "no liquidation price")
+        liq = (
+            f"liquidation price {price_text(self.liquidation_price, self.price_tick)} {per}"
+            if self.liquidation_price is not None
+            else "no liquidation price"
+        )
         if self.settled_market:
             return f"{self.side} {qty_text(abs(self.quantity))} {self.unit} {self.symbol}: market settled, settle it"
-        return (f"{self.side} {qty_text(abs(self.quantity))} {self.unit} {self.symbol}: entry "
-                f"{price_text(self.entry_price, self.price_tick)}, mark {price_text(self.mark, self.price_tick)} {per}, "
-                f"unrealised PnL {usd_text(self.unrealised_pnl, signed=True)}, margin {usd_text(self.initial_margin)} "
-                f"initial / {usd_text(self.maintenance_margin)} maintenance, {liq}").replace("  ", " ")
+        return (
+            f"{self.side} {qty_text(abs(self.quantity))} {self.unit} {self.symbol}: entry "
+            f"{price_text(self.entry_price, self.price_tick)}, mark {price_text(self.mark, self.price_tick)} {per}, "
+            f"unrealised PnL {usd_text(self.unrealised_pnl, signed=True)}, margin {usd_text(self.initial_margin)} "
+            f"initial / {usd_text(self.maintenance_margin)} maintenance, {liq}"
+        ).replace("  ", " ")
 
     @property
     def quantity(self) -> Decimal:
@@ -297,10 +303,17 @@ class Order(eip712.Order):
         return {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Order":
-        return cls(trader=d["trader"], market_id=int(d["market_id"]), is_buy=bool(d["is_buy"]),
-                   quantity=int(d["quantity"]), price=int(d["price"]), nonce=int(d["nonce"]),
-                   expiry=int(d["expiry"]), reduce_only=bool(d["reduce_only"]))
+    def from_json(cls, d: dict[str, Any]) -> Order:
+        return cls(
+            trader=d["trader"],
+            market_id=int(d["market_id"]),
+            is_buy=bool(d["is_buy"]),
+            quantity=int(d["quantity"]),
+            price=int(d["price"]),
+            nonce=int(d["nonce"]),
+            expiry=int(d["expiry"]),
+            reduce_only=bool(d["reduce_only"]),
+        )
 
     @property
     def side(self) -> str:
@@ -325,7 +338,7 @@ class SignedOrder:
         return {"order": self.order.as_json(), "signature": self.signature, "hash": self.hash}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "SignedOrder":
+    def from_json(cls, d: dict[str, Any]) -> SignedOrder:
         return cls(Order.from_json(d["order"]), d["signature"], d["hash"])
 
 
@@ -376,7 +389,8 @@ class Fill:
     def fee_of(self, account: str) -> Decimal:
         a = account.lower()
         fee = (self.maker_fee_units if a == self.maker.lower() else 0) + (
-            self.taker_fee_units if a == self.taker.lower() else 0)
+            self.taker_fee_units if a == self.taker.lower() else 0
+        )
         return u.base_to_usd(fee)
 
 
@@ -494,9 +508,11 @@ class LegDepth:
         if not self.thin:
             return f"{self.symbol}: the book covers all {q} {self.unit} at {lim} or better"
         where = "bids at or above" if self.side == "sell" else "asks at or below"
-        return (f"{self.symbol}: the book holds only {qty_text(self.fillable)} {self.unit} of {where} {lim}: "
-                f"{qty_text(self.fillable)} of {q} fill now, {qty_text(self.resting)} {self.unit} would rest as a "
-                f"{self.side} order at {lim} until {time_text(self.expiry)}, filled only if someone takes it")
+        return (
+            f"{self.symbol}: the book holds only {qty_text(self.fillable)} {self.unit} of {where} {lim}: "
+            f"{qty_text(self.fillable)} of {q} fill now, {qty_text(self.resting)} {self.unit} would rest as a "
+            f"{self.side} order at {lim} until {time_text(self.expiry)}, filled only if someone takes it"
+        )
 
 
 @dataclass(frozen=True)
@@ -531,19 +547,22 @@ class LegResult:
         """``filled 100 of 720 GPU-hour, 620 resting at 1.8612 USD/GPU-hour until …`` (the issue's wording)."""
         head = f"{self.symbol} {self.side}: filled {qty_text(self.filled)} of {qty_text(self.planned)} {self.unit}"
         if self.resting_units and self.resting_price_units is not None:
-            return (f"{head}, {qty_text(self.resting)} resting at "
-                    f"{price_text(u.base_to_usd(self.resting_price_units), self.price_tick)} USD/{self.unit} "
-                    f"until {time_text(self.expiry)}")
+            return (
+                f"{head}, {qty_text(self.resting)} resting at "
+                f"{price_text(u.base_to_usd(self.resting_price_units), self.price_tick)} USD/{self.unit} "
+                f"until {time_text(self.expiry)}"
+            )
         left = self.planned_units - self.filled_units
-        return head + (f", {qty_text(u.units_to_quantity(left))} not placed (below the minimum size)" if left > 0
-                       else "")
+        return head + (
+            f", {qty_text(u.units_to_quantity(left))} not placed (below the minimum size)" if left > 0 else ""
+        )
 
 
 class Execution(list):
     """What :meth:`sdk.client.Client.execute` returns: the fills and resting orders (a list, as
     before) plus ``legs``, one :class:`LegResult` per planned leg, and :meth:`summary`."""
 
-    def __init__(self, items=(), legs: "tuple[LegResult, ...]" = ()):
+    def __init__(self, items=(), legs: tuple[LegResult, ...] = ()):
         super().__init__(items)
         self.legs = tuple(legs)
 
@@ -591,11 +610,15 @@ class HedgePlan:
     def summary(self) -> str:
         lines = [self.description]
         for o in self.orders:
-            lines.append(f"  {o.side:<4} {qty_text(o.quantity)} {o.market.unit} {o.market.symbol} @ "
-                         f"{price_text(o.price, o.market.price_tick)} USD/{o.market.unit} (notional "
-                         f"{usd_text(o.notional)}, fee <= {usd_text(u.base_to_usd(o.fee_units))}) - {o.purpose}")
-        lines.append(f"  margin needed {usd_text(self.margin_needed, up=True)}, fees {usd_text(self.fees, up=True)}, "
-                     f"shortfall {usd_text(self.shortfall, up=True)}")
+            lines.append(
+                f"  {o.side:<4} {qty_text(o.quantity)} {o.market.unit} {o.market.symbol} @ "
+                f"{price_text(o.price, o.market.price_tick)} USD/{o.market.unit} (notional "
+                f"{usd_text(o.notional)}, fee <= {usd_text(u.base_to_usd(o.fee_units))}) - {o.purpose}"
+            )
+        lines.append(
+            f"  margin needed {usd_text(self.margin_needed, up=True)}, fees {usd_text(self.fees, up=True)}, "
+            f"shortfall {usd_text(self.shortfall, up=True)}"
+        )
         lines += [f"  WARNING {w}" for w in self.warnings()]
         lines += [f"  book: {d.text()}" for d in self.depth if not d.thin]
         lines += [f"  note: {n}" for n in self.notes]

@@ -7,6 +7,7 @@ Thread-safety: a ``Reader`` holds no mutable state besides a lock-guarded cache 
 market data, and web3's HTTPProvider is safe for concurrent requests, so one instance may
 serve reads from many threads. Streams are generators: give each consumer its own.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,12 +30,28 @@ from core import abi
 from core import units as u
 from core.manifest import Manifest
 from sdk.errors import (
-    ChainMismatch, ComputeSpreadError, StaleMarket, TransactionFailed, UnknownMarket, decode_revert,
+    ChainMismatch,
+    ComputeSpreadError,
+    StaleMarket,
+    TransactionFailed,
+    UnknownMarket,
+    decode_revert,
 )
 from sdk.margin import Holding, Summary, liquidation_price
 from sdk.models import (
-    AccountState, CollateralMove, Fill, LiquidationEvent, Mark, Market, MarketStatus, Order, PnL, Position,
-    PriceUpdate, Settlement, TxStatus,
+    AccountState,
+    CollateralMove,
+    Fill,
+    LiquidationEvent,
+    Mark,
+    Market,
+    MarketStatus,
+    Order,
+    PnL,
+    Position,
+    PriceUpdate,
+    Settlement,
+    TxStatus,
 )
 from sdk.signing import order_digest
 
@@ -55,7 +72,7 @@ def _hex(b: bytes | str) -> str:
 
 
 def _when(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _duration(s: int) -> str:
@@ -67,8 +84,14 @@ def _duration(s: int) -> str:
 class Reader:
     """Read-only view of one deployment. ``Reader(manifest_path_or_Manifest, rpc_url)``."""
 
-    def __init__(self, manifest: Manifest | str | Path, rpc_url: str | None = None, *, w3: Web3 | None = None,
-                 timeout: float = 30.0):
+    def __init__(
+        self,
+        manifest: Manifest | str | Path,
+        rpc_url: str | None = None,
+        *,
+        w3: Web3 | None = None,
+        timeout: float = 30.0,
+    ):
         self.manifest = load_manifest(manifest)
         if w3 is None:
             if not rpc_url:
@@ -76,16 +99,19 @@ class Reader:
             try:
                 w3 = connect(rpc_url, timeout=timeout)
             except (ChainError, ValueError) as e:
-                raise ComputeSpreadError(f"cannot reach the RPC at {rpc_url}: {e.__cause__ or e}; "
-                                         f"is the node running?") from e
+                raise ComputeSpreadError(
+                    f"cannot reach the RPC at {rpc_url}: {e.__cause__ or e}; is the node running?"
+                ) from e
         self.w3 = w3
         try:
             chain_id = self.w3.eth.chain_id
         except Exception as e:  # noqa: BLE001 - any transport failure means the same to a user
             raise ComputeSpreadError(f"cannot reach the RPC at {rpc_url or w3}: {e}; is the node running?") from e
         if chain_id != self.manifest.chain_id:
-            raise ChainMismatch(f"the RPC serves chain {chain_id} but {self.manifest.path} was deployed to chain "
-                                f"{self.manifest.chain_id}: use the matching RPC or manifest")
+            raise ChainMismatch(
+                f"the RPC serves chain {chain_id} but {self.manifest.path} was deployed to chain "
+                f"{self.manifest.chain_id}: use the matching RPC or manifest"
+            )
         self.chain_id = chain_id
         m = self.manifest
         self.clearinghouse = m.contract(self.w3, "Clearinghouse")
@@ -119,13 +145,17 @@ class Reader:
     def _static_market(self, market_id: int, block: Any = "latest") -> Market:
         p = abi.Market.decode(self.clearinghouse.functions.market(market_id).call(block_identifier=block)).asdict()
         if p["price_tick"] == 0:
-            raise UnknownMarket(f"market {market_id} is not listed on chain {self.chain_id}; "
-                                f"list them with markets()")
+            raise UnknownMarket(f"market {market_id} is not listed on chain {self.chain_id}; list them with markets()")
         e = self._entries.get(market_id, {})
         return Market(
-            id=market_id, symbol=e.get("symbol", f"MARKET-{market_id}"), kind=e.get("kind", "UNKNOWN"),
-            spec=e.get("spec", {}), spec_hash=_hex(p.pop("spec_hash")), mark_feed=_hex(p.pop("mark_feed")),
-            settlement_feed=_hex(p.pop("settlement_feed")), **p,
+            id=market_id,
+            symbol=e.get("symbol", f"MARKET-{market_id}"),
+            kind=e.get("kind", "UNKNOWN"),
+            spec=e.get("spec", {}),
+            spec_hash=_hex(p.pop("spec_hash")),
+            mark_feed=_hex(p.pop("mark_feed")),
+            settlement_feed=_hex(p.pop("settlement_feed")),
+            **p,
         )
 
     def _resolve_id(self, ref: int | str | Market) -> int:
@@ -151,7 +181,8 @@ class Reader:
         mid = self._resolve_id(ref)
         m = self._static_market(mid, block)
         halted, settled, settlement_price, long_oi = self.clearinghouse.functions.market_state(mid).call(
-            block_identifier=block)
+            block_identifier=block
+        )
         price, observed_at, fresh = self.clearinghouse.functions.mark(mid).call(block_identifier=block)
         now = int(self.w3.eth.get_block(block)["timestamp"])
         if settled:
@@ -165,8 +196,15 @@ class Reader:
         else:
             status = MarketStatus.LIVE
         mark = Mark(mid, m.mark_feed, int(price), int(observed_at), bool(fresh))
-        return Market(**{**m.__dict__, "status": status, "mark": mark, "long_open_interest": int(long_oi),
-                         "settlement_price_units": int(settlement_price) if settled else None})
+        return Market(
+            **{
+                **m.__dict__,
+                "status": status,
+                "mark": mark,
+                "long_open_interest": int(long_oi),
+                "settlement_price_units": int(settlement_price) if settled else None,
+            }
+        )
 
     def markets(self) -> list[Market]:
         """Every listed market, with spec, parameters, mark and status."""
@@ -211,18 +249,28 @@ class Reader:
         elif f["disputed"]:
             why = f"its mark feed {market.mark_feed} is disputed (since {_when(f['updated_at'])})"
         else:
-            why = (f"its mark feed {market.mark_feed} was last observed {_when(f['observed_at'])} "
-                   f"({_duration(now - f['observed_at'])} ago; max age {_duration(market.max_price_age)}), "
-                   f"stale since {_when(f['observed_at'] + market.max_price_age)}")
-        return StaleMarket(f"{prefix}market {market.id} ({market.symbol}) is stale: {why}. Wait for the oracle "
-                           f"pusher to publish a fresh mark (only risk-reducing trades pass meanwhile)",
-                           market_id=market.id, symbol=market.symbol, feed_id=market.mark_feed,
-                           observed_at=f["observed_at"], age=now - f["observed_at"], max_age=market.max_price_age)
+            why = (
+                f"its mark feed {market.mark_feed} was last observed {_when(f['observed_at'])} "
+                f"({_duration(now - f['observed_at'])} ago; max age {_duration(market.max_price_age)}), "
+                f"stale since {_when(f['observed_at'] + market.max_price_age)}"
+            )
+        return StaleMarket(
+            f"{prefix}market {market.id} ({market.symbol}) is stale: {why}. Wait for the oracle "
+            f"pusher to publish a fresh mark (only risk-reducing trades pass meanwhile)",
+            market_id=market.id,
+            symbol=market.symbol,
+            feed_id=market.mark_feed,
+            observed_at=f["observed_at"],
+            age=now - f["observed_at"],
+            max_age=market.max_price_age,
+        )
 
     def fees_bps(self) -> tuple[int, int]:
         """(maker, taker) fee in bps of |notional|, read from the Exchange."""
-        return (int(self.exchange.functions.maker_fee_bps().call()),
-                int(self.exchange.functions.taker_fee_bps().call()))
+        return (
+            int(self.exchange.functions.maker_fee_bps().call()),
+            int(self.exchange.functions.taker_fee_bps().call()),
+        )
 
     # ------------------------------------------------------------ accounts
     def _holdings(self, address: str, block: Any) -> tuple[dict[int, Holding], dict[int, Market]]:
@@ -241,25 +289,38 @@ class Reader:
         address = to_checksum_address(address)
         block = self.block_number()
         coll, equity, im, mm, fresh, _n = self.clearinghouse.functions.account_summary(address).call(
-            block_identifier=block)
+            block_identifier=block
+        )
         holdings, markets = self._holdings(address, block)
         summary = Summary(int(coll), int(equity), int(im), int(mm))
         positions = []
         for mid, h in holdings.items():
-            positions.append(Position(
-                market_id=mid, symbol=markets[mid].symbol, quantity_units=h.quantity, open_notional_units=h.open_notional,
-                mark_units=h.mark,
-                initial_margin_units=0 if h.settled else u.margin_units(h.quantity, h.market.im_fixed,
-                                                                        h.market.im_rate_bps, h.mark),
-                maintenance_margin_units=0 if h.settled else u.margin_units(h.quantity, h.market.mm_fixed,
-                                                                            h.market.mm_rate_bps, h.mark),
-                liquidation_price=liquidation_price(summary, h), settled_market=h.settled,
-                price_tick=markets[mid].price_tick, unit=markets[mid].unit))
+            positions.append(
+                Position(
+                    market_id=mid,
+                    symbol=markets[mid].symbol,
+                    quantity_units=h.quantity,
+                    open_notional_units=h.open_notional,
+                    mark_units=h.mark,
+                    initial_margin_units=0
+                    if h.settled
+                    else u.margin_units(h.quantity, h.market.im_fixed, h.market.im_rate_bps, h.mark),
+                    maintenance_margin_units=0
+                    if h.settled
+                    else u.margin_units(h.quantity, h.market.mm_fixed, h.market.mm_rate_bps, h.mark),
+                    liquidation_price=liquidation_price(summary, h),
+                    settled_market=h.settled,
+                    price_tick=markets[mid].price_tick,
+                    unit=markets[mid].unit,
+                )
+            )
         bal = self.collateral.functions.balanceOf(address).call(block_identifier=block)
         allowance = self.collateral.functions.allowance(address, self.clearinghouse.address).call(
-            block_identifier=block)
-        return AccountState(address, int(coll), int(equity), int(im), int(mm), bool(fresh), tuple(positions),
-                            int(bal), int(allowance))
+            block_identifier=block
+        )
+        return AccountState(
+            address, int(coll), int(equity), int(im), int(mm), bool(fresh), tuple(positions), int(bal), int(allowance)
+        )
 
     def positions(self, address: str) -> tuple[Position, ...]:
         return self.account(address).positions
@@ -294,20 +355,34 @@ class Reader:
     @staticmethod
     def _fill(ev) -> Fill:
         a = ev["args"]
-        return Fill(_hex(a["order_hash"]), int(a["market_id"]), a["maker"], a["taker"], bool(a["maker_is_buy"]),
-                    int(a["quantity"]), int(a["price"]), int(a["maker_fee"]), int(a["taker_fee"]),
-                    int(ev["blockNumber"]), _hex(ev["transactionHash"]), int(ev["logIndex"]))
+        return Fill(
+            _hex(a["order_hash"]),
+            int(a["market_id"]),
+            a["maker"],
+            a["taker"],
+            bool(a["maker_is_buy"]),
+            int(a["quantity"]),
+            int(a["price"]),
+            int(a["maker_fee"]),
+            int(a["taker_fee"]),
+            int(ev["blockNumber"]),
+            _hex(ev["transactionHash"]),
+            int(ev["logIndex"]),
+        )
 
     def fills(self, address: str, from_block: int | None = None, to_block: int | str = "latest") -> list[Fill]:
         """Own fills (as maker or taker) from OrderFilled events, oldest first."""
         address = to_checksum_address(address)
         ev = self.exchange.events.OrderFilled
-        logs = self._logs(ev, {"maker": address}, from_block, to_block) + \
-            self._logs(ev, {"taker": address}, from_block, to_block)
+        logs = self._logs(ev, {"maker": address}, from_block, to_block) + self._logs(
+            ev, {"taker": address}, from_block, to_block
+        )
         uniq = {(_hex(e["transactionHash"]), e["logIndex"]): e for e in logs}
         return sorted((self._fill(e) for e in uniq.values()), key=lambda f: (f.block_number, f.log_index))
 
-    def settlements(self, address: str, from_block: int | None = None, to_block: int | str = "latest") -> list[Settlement]:
+    def settlements(
+        self, address: str, from_block: int | None = None, to_block: int | str = "latest"
+    ) -> list[Settlement]:
         """Settled positions of ``address`` (Settled events) with each market's settlement price."""
         address = to_checksum_address(address)
         out, prices = [], {}
@@ -317,8 +392,17 @@ class Reader:
             if mid not in prices:
                 st = self.clearinghouse.functions.market_state(mid).call()
                 prices[mid] = int(st[2]) if st[1] else None
-            out.append(Settlement(a["account"], mid, int(a["quantity"]), int(a["pnl"]), int(e["blockNumber"]),
-                                  _hex(e["transactionHash"]), prices[mid]))
+            out.append(
+                Settlement(
+                    a["account"],
+                    mid,
+                    int(a["quantity"]),
+                    int(a["pnl"]),
+                    int(e["blockNumber"]),
+                    _hex(e["transactionHash"]),
+                    prices[mid],
+                )
+            )
         return out
 
     def pnl(self, address: str, from_block: int | None = None) -> PnL:
@@ -334,8 +418,14 @@ class Reader:
         """USD realised by closed trades, liquidations and settlements (``PositionUpdated.realised_pnl``),
         fees excluded."""
         address = to_checksum_address(address)
-        return u.base_to_usd(sum(int(e["args"]["realised_pnl"]) for e in self._logs(
-            self.clearinghouse.events.PositionUpdated, {"account": address}, from_block, to_block)))
+        return u.base_to_usd(
+            sum(
+                int(e["args"]["realised_pnl"])
+                for e in self._logs(
+                    self.clearinghouse.events.PositionUpdated, {"account": address}, from_block, to_block
+                )
+            )
+        )
 
     def block_time(self, block: int) -> int:
         """Unix time of block ``block`` (cached: history rows are listed by time)."""
@@ -350,42 +440,72 @@ class Reader:
         return ts
 
     def _collateral_moves(self, kind: str, address: str, from_block, to_block) -> list[CollateralMove]:
-        event, sign = ((self.clearinghouse.events.Deposit, 1) if kind == "deposit"
-                       else (self.clearinghouse.events.Withdraw, -1))
+        event, sign = (
+            (self.clearinghouse.events.Deposit, 1) if kind == "deposit" else (self.clearinghouse.events.Withdraw, -1)
+        )
         address = to_checksum_address(address)
-        return [CollateralMove(kind, address, sign * int(e["args"]["amount"]), int(e["blockNumber"]),
-                               _hex(e["transactionHash"]), int(e["logIndex"]), self.block_time(e["blockNumber"]))
-                for e in self._logs(event, {"account": address}, from_block, to_block)]
+        return [
+            CollateralMove(
+                kind,
+                address,
+                sign * int(e["args"]["amount"]),
+                int(e["blockNumber"]),
+                _hex(e["transactionHash"]),
+                int(e["logIndex"]),
+                self.block_time(e["blockNumber"]),
+            )
+            for e in self._logs(event, {"account": address}, from_block, to_block)
+        ]
 
-    def deposits(self, address: str, from_block: int | None = None,
-                 to_block: int | str = "latest") -> list[CollateralMove]:
+    def deposits(
+        self, address: str, from_block: int | None = None, to_block: int | str = "latest"
+    ) -> list[CollateralMove]:
         """Deposits into ``address``'s margin account (``Deposit``; also those paid by another
         wallet through ``deposit_for``), oldest first, each with its block time."""
         return self._collateral_moves("deposit", address, from_block, to_block)
 
-    def withdrawals(self, address: str, from_block: int | None = None,
-                    to_block: int | str = "latest") -> list[CollateralMove]:
+    def withdrawals(
+        self, address: str, from_block: int | None = None, to_block: int | str = "latest"
+    ) -> list[CollateralMove]:
         """Withdrawals from ``address``'s margin account (``Withdraw``; ``amount_units`` < 0), oldest first."""
         return self._collateral_moves("withdrawal", address, from_block, to_block)
 
-    def liquidations(self, address: str, from_block: int | None = None,
-                     to_block: int | str = "latest") -> list[LiquidationEvent]:
+    def liquidations(
+        self, address: str, from_block: int | None = None, to_block: int | str = "latest"
+    ) -> list[LiquidationEvent]:
         """Liquidations of ``address`` (as the liquidated account), oldest first, with block times."""
         address = to_checksum_address(address)
         out = []
         for e in self._logs(self.clearinghouse.events.Liquidation, {"account": address}, from_block, to_block):
             a = e["args"]
-            out.append(LiquidationEvent(a["account"], a["liquidator"], int(a["market_id"]), int(a["quantity"]),
-                                        int(a["price"]), int(a["penalty"]), int(a["reward"]), int(e["blockNumber"]),
-                                        _hex(e["transactionHash"]), int(e["logIndex"]),
-                                        self.block_time(e["blockNumber"])))
+            out.append(
+                LiquidationEvent(
+                    a["account"],
+                    a["liquidator"],
+                    int(a["market_id"]),
+                    int(a["quantity"]),
+                    int(a["price"]),
+                    int(a["penalty"]),
+                    int(a["reward"]),
+                    int(e["blockNumber"]),
+                    _hex(e["transactionHash"]),
+                    int(e["logIndex"]),
+                    self.block_time(e["blockNumber"]),
+                )
+            )
         return out
 
     def price_updates(self, from_block: int | None = None, to_block: int | str = "latest") -> list[PriceUpdate]:
         """Every value the Oracle stored (``PriceUpdated``) in the block range, oldest first."""
-        return [PriceUpdate(_hex(e["args"]["feed_id"]).lower(), int(e["args"]["price"]),
-                            int(e["args"]["observed_at"]), int(e["blockNumber"]))
-                for e in self._logs(self.oracle.events.PriceUpdated, {}, from_block, to_block)]
+        return [
+            PriceUpdate(
+                _hex(e["args"]["feed_id"]).lower(),
+                int(e["args"]["price"]),
+                int(e["args"]["observed_at"]),
+                int(e["blockNumber"]),
+            )
+            for e in self._logs(self.oracle.events.PriceUpdated, {}, from_block, to_block)
+        ]
 
     def eth_balance(self, address: str) -> Decimal:
         """The wallet's native coin balance (ETH), which pays for gas."""
@@ -410,14 +530,21 @@ class Reader:
             return TxStatus("pending")
         if r.status == 1:
             return TxStatus("success", r.block_number)
-        err: ComputeSpreadError = (decode_revert(revert) if revert is not None
-                                   else TransactionFailed("the transaction reverted (out of gas?)"))
+        err: ComputeSpreadError = (
+            decode_revert(revert) if revert is not None else TransactionFailed("the transaction reverted (out of gas?)")
+        )
         return TxStatus("failed", r.block_number, err)
 
     # ------------------------------------------------------------ streams
-    def stream_fills(self, address: str, from_block: int | None = None, poll_interval: float = 1.0,
-                     confirmations: int = 0, stop: threading.Event | None = None,
-                     max_backoff: float = 30.0) -> Iterator[Fill]:
+    def stream_fills(
+        self,
+        address: str,
+        from_block: int | None = None,
+        poll_interval: float = 1.0,
+        confirmations: int = 0,
+        stop: threading.Event | None = None,
+        max_backoff: float = 30.0,
+    ) -> Iterator[Fill]:
         """Yield own fills forever (until ``stop`` is set), from ``from_block`` (default: the
         next block). Polls ``eth_getLogs`` from a block cursor; on any RPC failure it backs off
         (doubling to ``max_backoff``) and resumes from the cursor, so nothing is skipped or

@@ -21,6 +21,7 @@ dropped connection may find it already stored. The relay answers that with 409 `
 exactly that signed order) and returns ``{"hash": ..., "duplicate": True}``.
 Thread-safety: one ``httpx.Client`` (itself thread-safe) per RelayClient.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -90,10 +91,14 @@ class RelayOrder:
         return u.units_to_quantity(self.remaining_units)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "RelayOrder":
-        return cls(SignedOrder.from_json(d), str(d.get("status", "open")),
-                   int(d.get("remaining", d["order"]["quantity"])), float(d.get("created_at") or 0),
-                   str(d.get("reason") or ""))
+    def from_json(cls, d: dict[str, Any]) -> RelayOrder:
+        return cls(
+            SignedOrder.from_json(d),
+            str(d.get("status", "open")),
+            int(d.get("remaining", d["order"]["quantity"])),
+            float(d.get("created_at") or 0),
+            str(d.get("reason") or ""),
+        )
 
 
 class RelayClient:
@@ -108,8 +113,12 @@ class RelayClient:
         try:
             r = self._http.request(method, path, **kw)
         except httpx.HTTPError as e:
-            raise RelayError(f"order relay at {self.base_url} is unreachable ({type(e).__name__}): "
-                             f"check the URL or trade on-chain with fill()", status=None, detail=str(e)) from e
+            raise RelayError(
+                f"order relay at {self.base_url} is unreachable ({type(e).__name__}): "
+                f"check the URL or trade on-chain with fill()",
+                status=None,
+                detail=str(e),
+            ) from e
         if r.status_code >= 400:
             raise self._refusal(r, f"order relay refused {method} {path} ({r.status_code})")
         return r.json() if r.content else None
@@ -140,8 +149,12 @@ class RelayClient:
         try:
             r = self._http.post("/orders", json=signed.as_json())
         except httpx.HTTPError as e:
-            raise RelayError(f"order relay at {self.base_url} is unreachable ({type(e).__name__}): "
-                             f"check the URL or trade on-chain with fill()", status=None, detail=str(e)) from e
+            raise RelayError(
+                f"order relay at {self.base_url} is unreachable ({type(e).__name__}): "
+                f"check the URL or trade on-chain with fill()",
+                status=None,
+                detail=str(e),
+            ) from e
         if r.status_code == 409:
             err = self._refusal(r, "")
             # the relay keys orders by EIP-712 hash: a duplicate of this hash is this signed order
@@ -177,10 +190,13 @@ class RelayClient:
             return tuple(BookLevel(int(p), int(q)) for p, q in rows)
 
         block = d.get("block")
-        return Book(int(market_id), lv(d.get("bids", []), d.get("bid_levels")),
-                    lv(d.get("asks", []), d.get("ask_levels")),
-                    tuple(SignedOrder.from_json(o) for o in d.get("orders", [])),
-                    int(block) if block is not None else None)
+        return Book(
+            int(market_id),
+            lv(d.get("bids", []), d.get("bid_levels")),
+            lv(d.get("asks", []), d.get("ask_levels")),
+            tuple(SignedOrder.from_json(o) for o in d.get("orders", [])),
+            int(block) if block is not None else None,
+        )
 
     def trades(self, market_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """Fills the relay saw on-chain, newest first: chain units, ``timestamp`` in unix s."""

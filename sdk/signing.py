@@ -18,6 +18,7 @@ it and none issued after. :class:`FileNonce` is a file-locked counter for caller
 strict uniqueness across processes on one machine (e.g. many bots sharing a key); its values
 start from the same time base so they interleave with :class:`TimeNonce` safely.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -8,6 +8,7 @@ admin, and lists what is queued, decoded, for anyone watching ("what will change
 Times are unix seconds, value is wei. Reverts become :mod:`sdk.errors` types
 (``TimelockRejected`` for "not ready", "stale", "not queued" ...).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,8 @@ from eth_utils import keccak
 from web3 import Web3
 
 from chain.tx import FeePolicy, TxFailed, TxSender, revert_of
-from sdk.errors import ManifestError, decode_revert
 from core.manifest import Manifest
+from sdk.errors import ManifestError, decode_revert
 
 # contracts the Timelock may own, by manifest name
 OWNED = ("Oracle", "Clearinghouse", "Exchange", "Timelock")
@@ -31,8 +32,15 @@ DEFAULT_SLACK = 120
 
 def operation_id(target: str, value: int, data: bytes, eta: int) -> str:
     """keccak256(abi.encode(target, value, data, eta)) as 0x-hex: the Timelock's key."""
-    return "0x" + keccak(encode(["address", "uint256", "bytes", "uint256"],
-                                [Web3.to_checksum_address(target), int(value), bytes(data), int(eta)])).hex()
+    return (
+        "0x"
+        + keccak(
+            encode(
+                ["address", "uint256", "bytes", "uint256"],
+                [Web3.to_checksum_address(target), int(value), bytes(data), int(eta)],
+            )
+        ).hex()
+    )
 
 
 @dataclass(frozen=True)
@@ -61,10 +69,17 @@ class QueuedCall:
         return f"{self.contract}.{self.function}({args}){value}"
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "target": self.target, "value": self.value, "data": "0x" + self.data.hex(),
-                "eta": self.eta, "contract": self.contract, "function": self.function,
-                "args": None if self.args is None else {k: _show(v) for k, v in self.args.items()},
-                "call": self.describe()}
+        return {
+            "id": self.id,
+            "target": self.target,
+            "value": self.value,
+            "data": "0x" + self.data.hex(),
+            "eta": self.eta,
+            "contract": self.contract,
+            "function": self.function,
+            "args": None if self.args is None else {k: _show(v) for k, v in self.args.items()},
+            "call": self.describe(),
+        }
 
 
 def _show(v: Any) -> Any:
@@ -82,8 +97,10 @@ class TimelockAdmin:
     def __init__(self, w3: Web3, manifest: Manifest, account: Any = None):
         if "Timelock" not in manifest.data["contracts"]:
             owner = manifest.data.get("roles", {}).get("owner")
-            raise ManifestError(f"{manifest.path} has no Timelock: this deployment's owner is {owner}"
-                                " (on anvil with delay 0 the deployer owns the contracts directly)")
+            raise ManifestError(
+                f"{manifest.path} has no Timelock: this deployment's owner is {owner}"
+                " (on anvil with delay 0 the deployer owns the contracts directly)"
+            )
         self.w3, self.manifest, self.account = w3, manifest, account
         self._sender: TxSender | None = None  # chain.tx, made at the first send
         self.timelock = manifest.contract(w3, "Timelock")
@@ -136,8 +153,15 @@ class TimelockAdmin:
         raise LookupError(f"no queued call {op_id} (already executed or cancelled?)")
 
     # ------------------------------------------------------------ writes
-    def queue(self, contract: str, function: str, args: list, eta: int | None = None, value: int = 0,
-              slack: int = DEFAULT_SLACK) -> QueuedCall:
+    def queue(
+        self,
+        contract: str,
+        function: str,
+        args: list,
+        eta: int | None = None,
+        value: int = 0,
+        slack: int = DEFAULT_SLACK,
+    ) -> QueuedCall:
         """Queue `contract.function(*args)`; `eta` defaults to now + delay + `slack` seconds."""
         target, data = self.encode(contract, function, args)
         if eta is None:
@@ -152,8 +176,10 @@ class TimelockAdmin:
         return self._send(self.timelock.functions.cancel(*op.call), f"cancel {op.describe()}")
 
     def accept_ownership_of(self, contract: str) -> dict:
-        return self._send(self.timelock.functions.accept_ownership_of(self.manifest.address(contract)),
-                          f"accept ownership of {contract}")
+        return self._send(
+            self.timelock.functions.accept_ownership_of(self.manifest.address(contract)),
+            f"accept ownership of {contract}",
+        )
 
     def _send(self, fn, action: str, value: int = 0) -> dict:
         if self.account is None:

@@ -6,6 +6,7 @@ Errors: every :class:`sdk.errors.ComputeSpreadError` (and any other failure) bec
 line ``error: <message>`` on stderr and exit code 1; usage errors are click's (exit code 2).
 ``CSPREAD_DEBUG=1`` re-raises instead, for a traceback.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,11 +15,12 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -44,6 +46,8 @@ def fit_width() -> None:
         out.width = int(cols)
     elif not out.is_terminal:
         out.width = 160
+
+
 err = Console(stderr=True, highlight=False)
 
 
@@ -79,22 +83,26 @@ class State:
             pw = os.environ.get(self.password_env or "CSPREAD_KEYFILE_PASSWORD")
             if pw is None:
                 if not sys.stdin.isatty():
-                    raise CliError(f"--keyfile {self.keyfile} needs its password: set "
-                                   f"{self.password_env or 'CSPREAD_KEYFILE_PASSWORD'} or run in a terminal")
+                    raise CliError(
+                        f"--keyfile {self.keyfile} needs its password: set "
+                        f"{self.password_env or 'CSPREAD_KEYFILE_PASSWORD'} or run in a terminal"
+                    )
                 pw = typer.prompt(f"password for {self.keyfile}", hide_input=True, err=True)
             return {"keyfile": self.keyfile, "password": pw}
         key = os.environ.get("CSPREAD_PRIVATE_KEY")
         if key:
             return {"private_key": key.strip()}
         if required:
-            raise CliError("this command needs a key: set CSPREAD_PRIVATE_KEY, or pass --key-env NAME "
-                           "(a variable holding the key) or --keyfile PATH (an eth keystore)")
+            raise CliError(
+                "this command needs a key: set CSPREAD_PRIVATE_KEY, or pass --key-env NAME "
+                "(a variable holding the key) or --keyfile PATH (an eth keystore)"
+            )
         return {}
 
     def has_key(self) -> bool:
         return bool(self.key_env or self.keyfile is not None or os.environ.get("CSPREAD_PRIVATE_KEY"))
 
-    def reader(self) -> "Reader":
+    def reader(self) -> Reader:
         if self._client is not None:
             return self._client
         if self._reader is None:
@@ -103,7 +111,7 @@ class State:
             self._reader = Reader(self.manifest, self.rpc)
         return self._reader
 
-    def client(self) -> "Client":
+    def client(self) -> Client:
         """A Client with the key (and the relay when one is configured)."""
         if self._client is None:
             from sdk.client import Client
@@ -111,10 +119,11 @@ class State:
             self._client = Client(self.manifest, self.rpc, relay_url=self.relay, **self.key_kwargs())
         return self._client
 
-    def relay_client(self) -> "RelayClient":
+    def relay_client(self) -> RelayClient:
         if not self.relay:
-            raise CliError("no order relay configured: pass --relay URL or set CSPREAD_RELAY_URL "
-                           "(`cspread devnet up` prints it)")
+            raise CliError(
+                "no order relay configured: pass --relay URL or set CSPREAD_RELAY_URL (`cspread devnet up` prints it)"
+            )
         if self._client is not None and self._client.relay is not None:
             return self._client.relay
         if self._relay is None:
@@ -155,7 +164,7 @@ def state(ctx: typer.Context) -> State:
 # ---------------------------------------------------------------- output
 
 
-def fail(message: str, code: int = 1) -> "typer.Exit":
+def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: <message>`` (one line, red) on stderr and exit with ``code``."""
     line = " ".join(str(message).split())
     err.print(f"[bold red]error:[/] [red]{escape(line)}[/]", soft_wrap=True)
@@ -274,7 +283,7 @@ def when(ts: int | None) -> str:
     return time_text(ts)
 
 
-def block_times(r: Any, blocks: "list[int] | set[int]") -> dict[int, int]:
+def block_times(r: Any, blocks: list[int] | set[int]) -> dict[int, int]:
     """Unix time of each block (one RPC read per distinct block): history is listed by time, not block."""
     out_: dict[int, int] = {}
     for b in sorted(set(blocks)):
@@ -333,19 +342,23 @@ def period_words(label: str, tz: str | None = None) -> str:
     return f"{int(d)} {month} {y} {h}:00-{(int(h) + 1) % 24:02d}:00" + (f" {tz}" if tz else "")
 
 
-def spec_words(m: "Market") -> str:
+def spec_words(m: Market) -> str:
     """A market's spec in words (what the price means)."""
     s = m.spec or {}
     when_ = period_words(m.period, (s.get("tz") if m.kind == "POWER" else None))
     if m.kind == "POWER":
-        return (f"{s.get('iso', '?')} {s.get('node', '?')} {_DA_RT.get(s.get('market'), s.get('market', ''))} "
-                f"power, {_PROFILE_WORDS.get(s.get('profile'), s.get('profile', ''))}, {when_}; USD/MWh")
+        return (
+            f"{s.get('iso', '?')} {s.get('node', '?')} {_DA_RT.get(s.get('market'), s.get('market', ''))} "
+            f"power, {_PROFILE_WORDS.get(s.get('profile'), s.get('profile', ''))}, {when_}; USD/MWh"
+        )
     if m.kind == "COMPUTE":
         return f"{s.get('gpu', '?')} GPU-hour index ({s.get('region', '?')}), {when_}; USD/GPU-hour"
     if m.kind == "SPREAD":
         c, p = s.get("compute", {}), s.get("power", {})
-        return (f"{c.get('gpu', '?')} GPU-hour − {s.get('mwh_per_gpu_hour', '?')} MWh × {p.get('iso', '?')} "
-                f"{p.get('node', '?')} {p.get('profile', '')} power, {when_}; USD/GPU-hour")
+        return (
+            f"{c.get('gpu', '?')} GPU-hour − {s.get('mwh_per_gpu_hour', '?')} MWh × {p.get('iso', '?')} "
+            f"{p.get('node', '?')} {p.get('profile', '')} power, {when_}; USD/GPU-hour"
+        )
     return m.symbol
 
 
@@ -373,8 +386,10 @@ def decimal_arg(value: str, what: str) -> Decimal:
     v = str(value).strip().replace("_", "")
     if "," in v:
         if not _GROUPED.match(v):
-            raise typer.BadParameter(f"{what} {value!r}: write decimals with a point ({v.replace(',', '.')}); "
-                                     f"a comma only groups thousands (1,000)")
+            raise typer.BadParameter(
+                f"{what} {value!r}: write decimals with a point ({v.replace(',', '.')}); "
+                f"a comma only groups thousands (1,000)"
+            )
         v = v.replace(",", "")
     try:
         d = Decimal(v)
@@ -405,8 +420,9 @@ def expiry_arg(value: str | None, now: int) -> int | None:
     try:
         t = dt.datetime.fromisoformat(v)
     except ValueError:
-        raise typer.BadParameter(f"--expiry {v!r}: use a duration (30m, 12h, 7d), a unix time or an ISO "
-                                 f"time (2026-12-01T00:00)") from None
+        raise typer.BadParameter(
+            f"--expiry {v!r}: use a duration (30m, 12h, 7d), a unix time or an ISO time (2026-12-01T00:00)"
+        ) from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
     return int(t.timestamp())

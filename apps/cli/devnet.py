@@ -7,6 +7,7 @@ funded test accounts and the environment to paste, then waits; Ctrl-C (or SIGTER
 It also writes ``<workdir>/env.sh`` (``source`` it in another shell) and ``<workdir>/devnet.json``
 (endpoints, PIDs, user keys) for scripts.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +16,6 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -24,14 +24,15 @@ from apps.cli.common import CliError, err, out, spinner, warn
 from core.options import DATA_DIR_ENV
 from devnet.replay import replay_offsets
 
-app = typer.Typer(help="Run a local devnet (anvil + contracts + oracle + keepers + relay + market maker).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Run a local devnet (anvil + contracts + oracle + keepers + relay + market maker).", no_args_is_help=True
+)
 
 READY = "devnet ready"
 N_USERS = 5
 
 
-def timestamp_arg(value: Optional[str]) -> Optional[int]:
+def timestamp_arg(value: str | None) -> int | None:
     if value is None:
         return None
     v = value.strip()
@@ -40,10 +41,11 @@ def timestamp_arg(value: Optional[str]) -> Optional[int]:
     try:
         t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(f"--timestamp {v!r}: a unix time or an ISO date/time "
-                                 f"(2021-02-13T18:00Z: Winter Storm Uri)") from None
+        raise typer.BadParameter(
+            f"--timestamp {v!r}: a unix time or an ISO date/time (2021-02-13T18:00Z: Winter Storm Uri)"
+        ) from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.timezone.utc)
+        t = t.replace(tzinfo=dt.UTC)
     return int(t.timestamp())
 
 
@@ -65,9 +67,17 @@ def _describe(stack, workdir: Path) -> dict:
     pids = {name: p.pid for name, p in stack.processes.items()}
     if stack.anvil and stack.anvil.proc:
         pids = {"anvil": stack.anvil.proc.pid, **pids}
-    return {"rpc_url": stack.rpc_url, "relay_url": stack.relay_url, "reporter_urls": list(stack.reporter_urls),
-            "manifest": str(stack.manifest_path), "log_dir": str(stack.log_dir), "pids": pids,
-            "ports": dict(stack.ports), "users": users, "cli_pid": os.getpid()}
+    return {
+        "rpc_url": stack.rpc_url,
+        "relay_url": stack.relay_url,
+        "reporter_urls": list(stack.reporter_urls),
+        "manifest": str(stack.manifest_path),
+        "log_dir": str(stack.log_dir),
+        "pids": pids,
+        "ports": dict(stack.ports),
+        "users": users,
+        "cli_pid": os.getpid(),
+    }
 
 
 def _env_lines(d: dict) -> list[str]:
@@ -100,15 +110,20 @@ def _print(d: dict, workdir: Path, stack) -> None:
     for bot in ("pusher", "liquidator", "settler", "market_maker"):
         if bot in pids:
             port = d["ports"].get(bot)
-            t.add_row(bot.replace("_", " "), f"metrics http://127.0.0.1:{port}/metrics" if port and bot != "market_maker"
-                      else "(no port)", str(pids[bot]))
+            t.add_row(
+                bot.replace("_", " "),
+                f"metrics http://127.0.0.1:{port}/metrics" if port and bot != "market_maker" else "(no port)",
+                str(pids[bot]),
+            )
     t.add_row("manifest", d["manifest"], "")
     t.add_row("logs", d["log_dir"], "")
     if d.get("replay_offsets"):
         t.add_row("oracle replay offsets (s)", json.dumps(d["replay_offsets"]), "")
     out.print(t)
-    u = Table(title="Test accounts: anvil's PUBLIC test keys (known to everyone; never use them on a real network)",
-              title_justify="left")
+    u = Table(
+        title="Test accounts: anvil's PUBLIC test keys (known to everyone; never use them on a real network)",
+        title_justify="left",
+    )
     u.add_column("user")
     u.add_column("address", no_wrap=True)
     u.add_column("private key", no_wrap=True)
@@ -127,8 +142,9 @@ def _start_web(stack):
     from apps.web.server import WebProcess
 
     log_path = stack.log_dir / "web.log"
-    dashboard = WebProcess(stack.manifest_path, stack.rpc_url, stack.relay_url,
-                           oracle_urls=stack.reporter_urls[:1], log_path=log_path)
+    dashboard = WebProcess(
+        stack.manifest_path, stack.rpc_url, stack.relay_url, oracle_urls=stack.reporter_urls[:1], log_path=log_path
+    )
     try:
         with spinner("starting the web dashboard…"):
             dashboard.start(timeout=60)
@@ -145,27 +161,40 @@ def _last_error_line(log_path: Path) -> str:
     except OSError:
         return ""
     errs = [x for x in lines if x.startswith("error:")]
-    return (errs[-1][len("error:"):].strip() if errs else lines[-1] if lines else "")
+    return errs[-1][len("error:") :].strip() if errs else lines[-1] if lines else ""
 
 
 @app.command("up")
 def up_cmd(
     workdir: Path = typer.Option(Path(".cspread/devnet"), "--workdir", help="logs, manifest, relay database"),
-    timestamp: Optional[str] = typer.Option(None, "--timestamp", help="start the chain clock here (unix or ISO; "
-                                                                      "2021-02-13T18:00Z replays Winter Storm Uri)"),
-    markets: Optional[Path] = typer.Option(None, "--markets", exists=True, dir_okay=False,
-                                           help="markets file to list (default markets/default.json)"),
+    timestamp: str | None = typer.Option(
+        None, "--timestamp", help="start the chain clock here (unix or ISO; 2021-02-13T18:00Z replays Winter Storm Uri)"
+    ),
+    markets: Path | None = typer.Option(
+        None, "--markets", exists=True, dir_okay=False, help="markets file to list (default markets/default.json)"
+    ),
     market_maker: bool = typer.Option(True, "--market-maker/--no-market-maker", help="run the quoting bot"),
-    mm_markets: Optional[str] = typer.Option(None, "--mm-markets", help="market ids the market maker quotes: 5,6,7"),
-    block_time: Optional[float] = typer.Option(None, "--block-time", help="mine every N s (default: on demand)"),
-    offsets: Optional[str] = typer.Option(None, "--replay-offsets", help='oracle replay offsets, JSON '
-                                          '{"ERCOT": s, "PJM": s, "GPU": s} (default: computed so that the '
-                                          'vendored data cover the chain clock)'),
-    web: bool = typer.Option(False, "--web", help="also serve the web dashboard (apps.web) on a free port; its "
-                                                  "URL is in the table and in $CSPREAD_WEB_URL"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", envvar=DATA_DIR_ENV, file_okay=False,
-                                            help="the real price data the reporters replay (data/*.csv.gz of a "
-                                                 "checkout; default: the checkout's data/)"),
+    mm_markets: str | None = typer.Option(None, "--mm-markets", help="market ids the market maker quotes: 5,6,7"),
+    block_time: float | None = typer.Option(None, "--block-time", help="mine every N s (default: on demand)"),
+    offsets: str | None = typer.Option(
+        None,
+        "--replay-offsets",
+        help="oracle replay offsets, JSON "
+        '{"ERCOT": s, "PJM": s, "GPU": s} (default: computed so that the '
+        "vendored data cover the chain clock)",
+    ),
+    web: bool = typer.Option(
+        False,
+        "--web",
+        help="also serve the web dashboard (apps.web) on a free port; its URL is in the table and in $CSPREAD_WEB_URL",
+    ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        envvar=DATA_DIR_ENV,
+        file_okay=False,
+        help="the real price data the reporters replay (data/*.csv.gz of a checkout; default: the checkout's data/)",
+    ),
 ) -> None:
     """Start the local stack in the foreground; Ctrl-C stops every process it started."""
     from devnet.stack import Stack
@@ -187,9 +216,16 @@ def up_cmd(
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     _clean(workdir)
-    stack = Stack(workdir, anvil_timestamp=ts, markets=markets, market_maker=market_maker, mm_markets=mm_ids,
-                  block_time=block_time, oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps(offs)},
-                  data_dir=data_dir)
+    stack = Stack(
+        workdir,
+        anvil_timestamp=ts,
+        markets=markets,
+        market_maker=market_maker,
+        mm_markets=mm_ids,
+        block_time=block_time,
+        oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps(offs)},
+        data_dir=data_dir,
+    )
     dashboard = None
 
     def _term(signum, frame):  # SIGTERM behaves as Ctrl-C
@@ -203,7 +239,7 @@ def up_cmd(
                 stack.start()
         except KeyboardInterrupt:
             err.print("[yellow]interrupted during start: everything started so far is stopped[/]")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
         except Exception as e:  # StackError carries a log tail: keep the one-line contract, point at the log
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise CliError(f"devnet failed to start: {first} (logs in {stack.log_dir})") from None

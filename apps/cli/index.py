@@ -13,6 +13,7 @@ gets the integer the reporter puts in its signed Report, with the data files and
 sha256 to check the inputs. A window with any missing hour or fixing has no value: the
 command says which hours are missing and exits 1 (the contracts' fallback settles it).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,19 +23,21 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import typer
 
 from apps.cli.common import CliError, out, print_json
 
-app = typer.Typer(help="Recompute index and settlement values from the data, exactly as the oracle signs them.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Recompute index and settlement values from the data, exactly as the oracle signs them.", no_args_is_help=True
+)
 
-USAGE = ("ISO NODE MARKET PROFILE PERIOD | GPU CLASS PERIOD | SPREAD CLASS ISO NODE MARKET PROFILE PERIOD; "
-         "PERIOD is a month YYYY-MM, a day YYYY-MM-DD or an hour YYYY-MM-DDHEnn (hour ending, ISO local time; "
-         "add the zone on the repeated fall-back hour, e.g. 2021-11-07HE02CST)")
+USAGE = (
+    "ISO NODE MARKET PROFILE PERIOD | GPU CLASS PERIOD | SPREAD CLASS ISO NODE MARKET PROFILE PERIOD; "
+    "PERIOD is a month YYYY-MM, a day YYYY-MM-DD or an hour YYYY-MM-DDHEnn (hour ending, ISO local time; "
+    "add the zone on the repeated fall-back hour, e.g. 2021-11-07HE02CST)"
+)
 
 
 def _windows(period: str, tz: str) -> list[tuple[int, int]]:
@@ -80,7 +83,9 @@ def build_spec(args: list[str], mwh_per_gpu_hour: str) -> dict[str, Any]:
             return compute_spec(args[1].upper(), *parse_period(args[2], "UTC"))
         if args and args[0].upper() == "SPREAD" and len(args) == 7:
             p = power(*args[2:])
-            return spread_spec(compute_spec(args[1].upper(), p["delivery_start"], p["delivery_end"]), p, mwh_per_gpu_hour)
+            return spread_spec(
+                compute_spec(args[1].upper(), p["delivery_start"], p["delivery_end"]), p, mwh_per_gpu_hour
+            )
         if len(args) == 5:
             return power(*args)
     except SpecError as e:
@@ -90,7 +95,7 @@ def build_spec(args: list[str], mwh_per_gpu_hour: str) -> dict[str, Any]:
 
 def _sha256(path: Path, unzip: bool = False) -> str:
     h = hashlib.sha256()
-    with (gzip.open(path, "rb") if unzip else open(path, "rb")) as f:
+    with gzip.open(path, "rb") if unzip else open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -107,8 +112,11 @@ def sources_of(spec: dict[str, Any], settings) -> list[dict[str, Any]]:
     legs = [spec["compute"], spec["power"]] if spec["kind"] == "SPREAD" else [spec]
     files = []
     for leg in legs:
-        path = (data.power_file(leg["iso"], leg["node"], leg["market"], settings.data_dir) if leg["kind"] == "POWER"
-                else data.gpu_file(settings.data_dir))
+        path = (
+            data.power_file(leg["iso"], leg["node"], leg["market"], settings.data_dir)
+            if leg["kind"] == "POWER"
+            else data.gpu_file(settings.data_dir)
+        )
         shown = _shown(path)
         if all(f["file"] != shown for f in files):
             files.append({"file": shown, "sha256": _sha256(path), "csv_sha256": _sha256(path, unzip=True)})
@@ -126,29 +134,36 @@ def _shown(path: Path) -> str:
 
 def _live_adapters(spec: dict[str, Any]) -> list[str]:
     legs = [spec["compute"], spec["power"]] if spec["kind"] == "SPREAD" else [spec]
-    return [{"ERCOT": "ErcotDamSource", "PJM": "PjmDataMinerSource"}.get(leg.get("iso"), "PrimeIntellectGpuSource")
-            for leg in legs]
+    return [
+        {"ERCOT": "ErcotDamSource", "PJM": "PjmDataMinerSource"}.get(leg.get("iso"), "PrimeIntellectGpuSource")
+        for leg in legs
+    ]
 
 
 def _iso(ts: int) -> str:
-    return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    return dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def value_of(spec: dict[str, Any], settings) -> dict[str, Any]:
     """The settlement value of ``spec`` through the reporter's own Valuer, as a JSON-able dict."""
     from core.calendar import profile_hours, profile_words
-    from oracle.errors import MissingData, OracleError, WindowOpen
-    from oracle.service import build_source
     from core.specs import feed_hex, settlement_feed, symbol
     from core.units import base_to_usd
+    from oracle.errors import MissingData, OracleError, WindowOpen
+    from oracle.service import build_source
     from oracle.valuation import Valuer
 
     sym = symbol(spec)
     end = (spec["power"] if spec["kind"] == "SPREAD" else spec)["delivery_end"]
     res: dict[str, Any] = {
-        "symbol": sym, "kind": spec["kind"], "spec": spec, "settlement_feed": feed_hex(settlement_feed(sym)),
-        "window": {"start": _iso((spec["power"] if spec["kind"] == "SPREAD" else spec)["delivery_start"]),
-                   "end": _iso(end)},
+        "symbol": sym,
+        "kind": spec["kind"],
+        "spec": spec,
+        "settlement_feed": feed_hex(settlement_feed(sym)),
+        "window": {
+            "start": _iso((spec["power"] if spec["kind"] == "SPREAD" else spec)["delivery_start"]),
+            "end": _iso(end),
+        },
         "rounding": "exact mean of integer micro-dollar prices, rounded once to 0.000001 USD half-to-even",
         "sources": sources_of(spec, settings),
     }
@@ -158,14 +173,16 @@ def value_of(spec: dict[str, Any], settings) -> dict[str, Any]:
         leg = spec if spec["kind"] == "COMPUTE" else spec["compute"]
         res["hours"] = (leg["delivery_end"] - leg["delivery_start"]) // 3600
     else:
-        res["hours"] = int(profile_hours(spec["delivery_start"], spec["delivery_end"], spec["profile"], spec["tz"],
-                                         spec["iso"]).size)
+        res["hours"] = int(
+            profile_hours(spec["delivery_start"], spec["delivery_end"], spec["profile"], spec["tz"], spec["iso"]).size
+        )
     valuer = Valuer(build_source(settings), **settings.valuer_kwargs())  # exactly as oracle.service.create_app
     try:
         v = valuer.settlement(spec, end)  # the reporter's settlement call (oracle.reporter.Reporter._observe)
     except MissingData as e:
-        res.update(status="missing", value=None, price_units=None,
-                   missing_hours=[_iso(h) for h in e.missing], detail=str(e))
+        res.update(
+            status="missing", value=None, price_units=None, missing_hours=[_iso(h) for h in e.missing], detail=str(e)
+        )
         return res
     except WindowOpen as e:  # pragma: no cover - settlement is asked at delivery_end
         res.update(status="open", value=None, price_units=None, detail=str(e))
@@ -173,25 +190,39 @@ def value_of(spec: dict[str, Any], settings) -> dict[str, Any]:
     except (OracleError, LookupError) as e:
         res.update(status="unavailable", value=None, price_units=None, detail=f"{type(e).__name__}: {e}")
         return res
-    res.update(status="ok", value=str(base_to_usd(v.price_units).quantize(Decimal("0.000001"))),
-               price_units=str(v.price_units), hours=v.n_hours)
+    res.update(
+        status="ok",
+        value=str(base_to_usd(v.price_units).quantize(Decimal("0.000001"))),
+        price_units=str(v.price_units),
+        hours=v.n_hours,
+    )
     if v.legs:
-        res["legs"] = {name: {"value": str(base_to_usd(leg.price_units).quantize(Decimal("0.000001"))),
-                              "hours": leg.n_hours} for name, leg in v.legs}
+        res["legs"] = {
+            name: {"value": str(base_to_usd(leg.price_units).quantize(Decimal("0.000001"))), "hours": leg.n_hours}
+            for name, leg in v.legs
+        }
     res["unit"] = {"POWER": "USD/MWh", "COMPUTE": "USD/GPU-hour", "SPREAD": "USD/GPU-hour"}[spec["kind"]]
     return res
 
 
 @app.command("value", context_settings={"ignore_unknown_options": False})
 def value_cmd(
-    args: list[str] = typer.Argument(..., metavar="ISO NODE MARKET PROFILE PERIOD | GPU CLASS PERIOD | SPREAD CLASS ISO "
-                                                  "NODE MARKET PROFILE PERIOD"),
-    as_json: bool = typer.Option(False, "--json", help="one JSON object: value (decimal string, USD), hours, sources, ..."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="vendored data directory (default: the repo's data/)"),
-    replay_offsets: Optional[str] = typer.Option(None, "--replay-offsets",
-                                                 help='per dataset data = period time + seconds, e.g. \'{"GPU": 148780800}\' '
-                                                      "(what a devnet reporter is given; needed for a spread whose legs' data "
-                                                      "cover different years)"),
+    args: list[str] = typer.Argument(
+        ..., metavar="ISO NODE MARKET PROFILE PERIOD | GPU CLASS PERIOD | SPREAD CLASS ISO NODE MARKET PROFILE PERIOD"
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="one JSON object: value (decimal string, USD), hours, sources, ..."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="vendored data directory (default: the repo's data/)"
+    ),
+    replay_offsets: str | None = typer.Option(
+        None,
+        "--replay-offsets",
+        help="per dataset data = period time + seconds, e.g. '{\"GPU\": 148780800}' "
+        "(what a devnet reporter is given; needed for a spread whose legs' data "
+        "cover different years)",
+    ),
     mwh_per_gpu_hour: str = typer.Option("0.0012", "--mwh-per-gpu-hour", help="SPREAD only: MWh per GPU-hour"),
 ) -> None:
     """Settlement value of a POWER, GPU or SPREAD window, recomputed exactly as the oracle's reporter signs it."""
@@ -222,24 +253,34 @@ def _print(r: dict[str, Any]) -> None:
     out.print(f"[bold]{r['symbol']}[/]  settlement value ({r['kind']})")
     if r["status"] == "ok":
         out.print(f"  value     [bold]{r['value']}[/] {r['unit']}   (signed integer {r['price_units']})")
-        out.print(f"  hours     {r['hours']}" + (" fixings" if r["kind"] != "POWER" else " delivery hours")
-                  + (f" ({r['block']})" if r.get("block") else ""))
+        out.print(
+            f"  hours     {r['hours']}"
+            + (" fixings" if r["kind"] != "POWER" else " delivery hours")
+            + (f" ({r['block']})" if r.get("block") else "")
+        )
         for name, leg in r.get("legs", {}).items():
             out.print(f"  {name:9} {leg['value']} over {leg['hours']} hours")
     else:
         n = len(r.get("missing_hours") or [])
-        out.print(f"  [bold red]no value[/]: {r['status']}" + (f", {n} hour(s) without a price" if n else "")
-                  + f"; {r.get('detail', '')}")
+        out.print(
+            f"  [bold red]no value[/]: {r['status']}"
+            + (f", {n} hour(s) without a price" if n else "")
+            + f"; {r.get('detail', '')}"
+        )
         if n:
             shown = ", ".join(r["missing_hours"][:6]) + (" …" if n > 6 else "")
             out.print(f"  missing   {shown}")
-        out.print("  a window with any missing hour is settled by the contracts' fallback path, never by a partial mean")
+        out.print(
+            "  a window with any missing hour is settled by the contracts' fallback path, never by a partial mean"
+        )
     out.print(f"  window    {r['window']['start']} .. {r['window']['end']} (UTC, [start, end))")
     out.print(f"  feed      {r['settlement_feed']} (settlement feed id)")
     out.print(f"  rounding  {r['rounding']}")
     for s in r["sources"]:
         if "file" in s:
-            out.print(f"  source    {s['file']}\n            sha256 {s['sha256']} (file)\n"
-                      f"            sha256 {s['csv_sha256']} (CSV inside, as in data/SOURCES.md)")
+            out.print(
+                f"  source    {s['file']}\n            sha256 {s['sha256']} (file)\n"
+                f"            sha256 {s['csv_sha256']} (CSV inside, as in data/SOURCES.md)"
+            )
         else:
             out.print(f"  source    live: {s['adapter']}")

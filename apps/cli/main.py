@@ -14,11 +14,11 @@ CSPREAD_MANIFEST, CSPREAD_RPC_URL, CSPREAD_RELAY_URL, CSPREAD_PRIVATE_KEY (or --
 --keyfile PATH). Every read takes ``--json``. Errors: one red line on stderr, exit code 1
 (usage errors: 2).
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 from typer._click.exceptions import ClickException, NoSuchOption, UsageError  # typer vendors click
@@ -56,8 +56,11 @@ def _negative_number_hint(e: NoSuchOption) -> ClickException:
         return e
     negs = [a for a in sys.argv[1:] if re.fullmatch(r"-\d[\d.,_]*", a)]
     shown = negs[0] if negs else name + "…"
-    return UsageError(f"{shown} looks like an option: to pass a negative number, put `--` before the arguments, "
-                      f"e.g. `cspread sell MARKET QTY -- {shown}` (power prices can be negative)", e.ctx)
+    return UsageError(
+        f"{shown} looks like an option: to pass a negative number, put `--` before the arguments, "
+        f"e.g. `cspread sell MARKET QTY -- {shown}` (power prices can be negative)",
+        e.ctx,
+    )
 
 
 def _message(e: BaseException) -> str:
@@ -67,6 +70,7 @@ def _message(e: BaseException) -> str:
         return _cli_words(str(e), e)
     try:
         from devnet.anvil import DevnetError
+
         if isinstance(e, DevnetError):
             return str(e).splitlines()[0] if str(e) else "devnet failed"
     except ImportError:  # pragma: no cover
@@ -95,8 +99,10 @@ _SDK_TO_CLI = (
 def _cli_words(text: str, e: BaseException) -> str:
     if text.startswith("cannot reach the RPC"):  # drop the transport's retry noise
         url = text.split(" ")[5].rstrip(":") if len(text.split(" ")) > 5 else "?"
-        return (f"cannot reach the RPC at {url}: is the node running? (`cspread devnet up` starts one; "
-                f"--rpc / CSPREAD_RPC_URL point elsewhere)")
+        return (
+            f"cannot reach the RPC at {url}: is the node running? (`cspread devnet up` starts one; "
+            f"--rpc / CSPREAD_RPC_URL point elsewhere)"
+        )
     for a, b in _SDK_TO_CLI:
         text = text.replace(a, b)
     return text
@@ -116,27 +122,41 @@ app = typer.Typer(
 @app.callback()
 def _root(
     ctx: typer.Context,
-    manifest: str = typer.Option(DEFAULT_MANIFEST, "--manifest", envvar="CSPREAD_MANIFEST",
-                                 help="deployment manifest (deployments/<chain_id>.json)"),
+    manifest: str = typer.Option(
+        DEFAULT_MANIFEST,
+        "--manifest",
+        envvar="CSPREAD_MANIFEST",
+        help="deployment manifest (deployments/<chain_id>.json)",
+    ),
     # --rpc-url/--relay-url: the services' names (core/options.py); --rpc/--relay: this CLI's own, kept
-    rpc: str = typer.Option(DEFAULT_RPC, "--rpc-url", "--rpc", envvar="CSPREAD_RPC_URL",
-                            help="JSON-RPC URL of the chain"),
-    relay: Optional[str] = typer.Option(None, "--relay-url", "--relay", envvar="CSPREAD_RELAY_URL",
-                                        help="order relay URL"),
-    key_env: Optional[str] = typer.Option(None, "--key-env", envvar="CSPREAD_KEY_ENV",
-                                          help="name of an environment variable holding the private key "
-                                               "(default: CSPREAD_PRIVATE_KEY)"),
-    keyfile: Optional[Path] = typer.Option(None, "--keyfile", envvar="CSPREAD_KEYFILE",
-                                           help="eth keystore JSON (password from --password-env, "
-                                                "CSPREAD_KEYFILE_PASSWORD or a prompt)"),
-    password_env: Optional[str] = typer.Option(None, "--password-env",
-                                               help="environment variable holding the keyfile password"),
+    rpc: str = typer.Option(
+        DEFAULT_RPC, "--rpc-url", "--rpc", envvar="CSPREAD_RPC_URL", help="JSON-RPC URL of the chain"
+    ),
+    relay: str | None = typer.Option(
+        None, "--relay-url", "--relay", envvar="CSPREAD_RELAY_URL", help="order relay URL"
+    ),
+    key_env: str | None = typer.Option(
+        None,
+        "--key-env",
+        envvar="CSPREAD_KEY_ENV",
+        help="name of an environment variable holding the private key (default: CSPREAD_PRIVATE_KEY)",
+    ),
+    keyfile: Path | None = typer.Option(
+        None,
+        "--keyfile",
+        envvar="CSPREAD_KEYFILE",
+        help="eth keystore JSON (password from --password-env, CSPREAD_KEYFILE_PASSWORD or a prompt)",
+    ),
+    password_env: str | None = typer.Option(
+        None, "--password-env", help="environment variable holding the keyfile password"
+    ),
 ) -> None:
     if key_env and keyfile:
         raise typer.BadParameter("give either --key-env or --keyfile, not both")
     fit_width()
-    ctx.obj = State(manifest=manifest, rpc=rpc, relay=relay or None, key_env=key_env, keyfile=keyfile,
-                    password_env=password_env)
+    ctx.obj = State(
+        manifest=manifest, rpc=rpc, relay=relay or None, key_env=key_env, keyfile=keyfile, password_env=password_env
+    )
 
 
 for _module in (markets, funds, trade, account):

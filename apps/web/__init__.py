@@ -7,6 +7,7 @@ or ``cspread-web --manifest deployments/31337.json --rpc-url http://127.0.0.1:85
 The server never holds a user key: the browser wallet signs orders (eth_signTypedData_v4)
 and sends transactions (eth_sendTransaction).
 """
+
 from __future__ import annotations
 
 __all__ = ["create_app", "WebProcess", "main"]

@@ -8,6 +8,7 @@ with a 4xx status (502 when the relay or RPC is unreachable); never a raw revert
 dashboard's own scripts send ``X-Cspread-Soft-Errors: 1`` and get the same body with HTTP 200
 and ``"status"`` inside, so an expected refusal does not show up as a failed load in the console.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,17 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sdk.errors import (
-    ChainMismatch, ComputeSpreadError, InvalidAmount, InvalidOrder, RelayError, UnknownMarket,
-)
 from apps.web.backend import Backend, error_json
+from sdk.errors import (
+    ChainMismatch,
+    ComputeSpreadError,
+    InvalidAmount,
+    InvalidOrder,
+    RelayError,
+    UnknownMarket,
+)
 
 log = logging.getLogger("cspread.web")
 HERE = Path(__file__).resolve().parent
@@ -46,13 +52,24 @@ def _status(e: ComputeSpreadError) -> int:
     return 400
 
 
-def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = None, *,
-               oracle_urls: list[str] | tuple[str, ...] = (), backend: Backend | None = None) -> FastAPI:
+def create_app(
+    manifest_path: str | Path,
+    rpc_url: str,
+    relay_url: str | None = None,
+    *,
+    oracle_urls: list[str] | tuple[str, ...] = (),
+    backend: Backend | None = None,
+) -> FastAPI:
     """The dashboard for one deployment. ``oracle_urls`` (reporters' base URLs) adds the index column;
     ``backend`` replaces the one built from the other arguments (tests)."""
     backend = backend or Backend(manifest_path, rpc_url, relay_url, oracle_urls)
-    app = FastAPI(title="Compute Spread dashboard", version="0.1.0", docs_url="/api/docs", redoc_url=None,
-                  openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="Compute Spread dashboard",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     app.state.backend = backend
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -60,35 +77,50 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
     def wants_page(request: Request) -> bool:
         """A person's browser navigating (not the API, not the page's own scripts): show a page."""
         path = request.url.path
-        return not (path.startswith("/api") or path.startswith("/static") or path == "/ws") and \
-            "text/html" in request.headers.get("accept", "")
+        return not (
+            path.startswith("/api") or path.startswith("/static") or path == "/ws"
+        ) and "text/html" in request.headers.get("accept", "")
 
     def error_page(request: Request, status: int, title: str, message: str) -> HTMLResponse:
         try:
             info = backend.info()
         except Exception:  # noqa: BLE001 - an error page must render even when the chain is down
             info = {"chain_id": backend.chain_id, "exchange": "", "relay": backend.relay_url is not None}
-        return templates.TemplateResponse(request, "error.html", {"info": info, "active": "error", "status": status,
-                                                                 "title": title, "message": message},
-                                          status_code=status)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"info": info, "active": "error", "status": status, "title": title, "message": message},
+            status_code=status,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, e: StarletteHTTPException):
         if wants_page(request):
             title = "Page not found" if e.status_code == 404 else f"Error {e.status_code}"
-            msg = (f"There is no page at {request.url.path}." if e.status_code == 404 else str(e.detail))
+            msg = f"There is no page at {request.url.path}." if e.status_code == 404 else str(e.detail)
             return error_page(request, e.status_code, title, msg)
         return JSONResponse({"detail": e.detail}, status_code=e.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, e: RequestValidationError):
         if wants_page(request):
-            return error_page(request, 404, "Page not found",
-                              f"{request.url.path} is not a page here: market and account addresses are numbers "
-                              f"and 0x addresses (e.g. /markets/1).")
-        return JSONResponse({"error": "InvalidRequest", "message": "; ".join(
-            f"{'.'.join(str(x) for x in err.get('loc', ()))}: {err.get('msg')}" for err in e.errors()),
-            "details": {}}, status_code=422)
+            return error_page(
+                request,
+                404,
+                "Page not found",
+                f"{request.url.path} is not a page here: market and account addresses are numbers "
+                f"and 0x addresses (e.g. /markets/1).",
+            )
+        return JSONResponse(
+            {
+                "error": "InvalidRequest",
+                "message": "; ".join(
+                    f"{'.'.join(str(x) for x in err.get('loc', ()))}: {err.get('msg')}" for err in e.errors()
+                ),
+                "details": {},
+            },
+            status_code=422,
+        )
 
     @app.exception_handler(ComputeSpreadError)
     async def _sdk_error(request: Request, e: ComputeSpreadError):
@@ -193,12 +225,14 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["time_utc", "kind", "details", "cash_usd", "tx_hash", "block"])
         for r in reversed(h["rows"]):  # oldest first, as a ledger
-            t = dt.datetime.fromtimestamp(r["ts"], dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if r["ts"] else ""
-            w.writerow([t, r["kind"], r["text"], r["amount"] if r["amount"] is not None else "", r["tx_hash"],
-                        r["block"]])
+            t = dt.datetime.fromtimestamp(r["ts"], dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if r["ts"] else ""
+            w.writerow(
+                [t, r["kind"], r["text"], r["amount"] if r["amount"] is not None else "", r["tx_hash"], r["block"]]
+            )
         name = f"cspread-history-{h['address']}.csv"
-        return Response(buf.getvalue(), media_type="text/csv",
-                        headers={"content-disposition": f'attachment; filename="{name}"'})
+        return Response(
+            buf.getvalue(), media_type="text/csv", headers={"content-disposition": f'attachment; filename="{name}"'}
+        )
 
     @app.post("/api/orders/status")
     async def api_orders_status(body: dict):
@@ -214,9 +248,16 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
 
     @app.post("/api/orders/build")
     async def api_build_order(body: dict):
-        return await call(backend.build_order, body.get("account", ""), body.get("market_id", 0),
-                          str(body.get("side", "")), str(body.get("quantity", "")), str(body.get("price", "")),
-                          bool(body.get("reduce_only", False)), bool(body.get("check", True)))
+        return await call(
+            backend.build_order,
+            body.get("account", ""),
+            body.get("market_id", 0),
+            str(body.get("side", "")),
+            str(body.get("quantity", "")),
+            str(body.get("price", "")),
+            bool(body.get("reduce_only", False)),
+            bool(body.get("check", True)),
+        )
 
     @app.post("/api/orders", status_code=201)
     async def api_post_order(body: dict):
@@ -273,6 +314,7 @@ def create_app(manifest_path: str | Path, rpc_url: str, relay_url: str | None = 
         url = backend.relay_url.replace("http", "ws", 1) + "/ws" + (f"?market_id={int(mid)}" if mid else "")
         try:
             async with websockets.connect(url, open_timeout=5, ping_interval=20) as up:
+
                 async def down():
                     try:
                         while True:

@@ -11,6 +11,7 @@ JSON conventions: money and sizes are decimal strings in human units (USD, MWh, 
 chain integers keep their ``*_units`` names and are strings too (nonces exceed 2**53);
 floats only appear in chart series (``*_f``), which are for drawing, never for arithmetic.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,8 +29,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from eth_utils import is_address, to_checksum_address
 
-from sdk import hedge as _hedge
 from core import units as u
+from sdk import hedge as _hedge
 from sdk.client import Client
 from sdk.errors import ComputeSpreadError, InvalidAmount, InvalidOrder, RelayError, UnknownMarket, decode_revert
 from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder, UnsignedTx
@@ -73,7 +74,7 @@ def when(ts: int | None, tz: str = "UTC") -> str | None:
     t = dt.datetime.fromtimestamp(int(ts), ZoneInfo(tz))
     text = t.strftime("%Y-%m-%d %H:%M %Z")
     if tz != "UTC":
-        text += dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime(" (%H:%M UTC)")
+        text += dt.datetime.fromtimestamp(int(ts), dt.UTC).strftime(" (%H:%M UTC)")
     return text
 
 
@@ -115,17 +116,23 @@ def spec_tz(spec: dict) -> str:
 def describe_spec(kind: str, spec: dict) -> str:
     """A market spec in words."""
     if kind == "POWER":
-        return (f"{spec['iso']} {spec['node']} {MARKET_WORDS.get(spec['market'], spec['market'])} power, "
-                f"{PROFILE_WORDS.get(spec['profile'], spec['profile'])}; 1 MWh per contract unit, "
-                f"delivery {window_text(spec['delivery_start'], spec['delivery_end'], spec['tz'])}")
+        return (
+            f"{spec['iso']} {spec['node']} {MARKET_WORDS.get(spec['market'], spec['market'])} power, "
+            f"{PROFILE_WORDS.get(spec['profile'], spec['profile'])}; 1 MWh per contract unit, "
+            f"delivery {window_text(spec['delivery_start'], spec['delivery_end'], spec['tz'])}"
+        )
     if kind == "COMPUTE":
-        return (f"{spec['gpu']} GPU-hour rental index ({spec.get('region', 'GLOBAL').lower()}), mean of the daily "
-                f"index over {window_text(spec['delivery_start'], spec['delivery_end'], 'UTC')}; 1 GPU-hour per unit")
+        return (
+            f"{spec['gpu']} GPU-hour rental index ({spec.get('region', 'GLOBAL').lower()}), mean of the daily "
+            f"index over {window_text(spec['delivery_start'], spec['delivery_end'], 'UTC')}; 1 GPU-hour per unit"
+        )
     if kind == "SPREAD":
         c, p = spec["compute"], spec["power"]
-        return (f"Compute spread: {c['gpu']} GPU-hour index minus {spec['mwh_per_gpu_hour']} MWh x "
-                f"{p['iso']} {p['node']} {MARKET_WORDS.get(p['market'], p['market'])} {p['profile']} power, "
-                f"delivery {window_text(p['delivery_start'], p['delivery_end'], p['tz'])}; 1 GPU-hour per unit")
+        return (
+            f"Compute spread: {c['gpu']} GPU-hour index minus {spec['mwh_per_gpu_hour']} MWh x "
+            f"{p['iso']} {p['node']} {MARKET_WORDS.get(p['market'], p['market'])} {p['profile']} power, "
+            f"delivery {window_text(p['delivery_start'], p['delivery_end'], p['tz'])}; 1 GPU-hour per unit"
+        )
     return str(spec)
 
 
@@ -133,8 +140,11 @@ def error_json(e: BaseException) -> dict[str, Any]:
     """A clear, typed error for the browser: never a raw revert blob."""
     if not isinstance(e, ComputeSpreadError):
         e = decode_revert(e)
-    details = {k: (d(v) if isinstance(v, Decimal) else v) for k, v in getattr(e, "details", {}).items()
-               if isinstance(v, (str, int, float, bool, Decimal)) or v is None}
+    details = {
+        k: (d(v) if isinstance(v, Decimal) else v)
+        for k, v in getattr(e, "details", {}).items()
+        if isinstance(v, (str, int, float, bool, Decimal)) or v is None
+    }
     return {"error": type(e).__name__, "message": str(e), "reason": getattr(e, "reason", None), "details": details}
 
 
@@ -144,8 +154,15 @@ def error_json(e: BaseException) -> dict[str, Any]:
 class Backend:
     """One deployment seen through the SDK, plus the relay and (optionally) oracle reporters."""
 
-    def __init__(self, manifest_path: str | Path, rpc_url: str, relay_url: str | None = None,
-                 oracle_urls: list[str] | tuple[str, ...] = (), *, client: Client | None = None):
+    def __init__(
+        self,
+        manifest_path: str | Path,
+        rpc_url: str,
+        relay_url: str | None = None,
+        oracle_urls: list[str] | tuple[str, ...] = (),
+        *,
+        client: Client | None = None,
+    ):
         """``client``: a keyless :class:`sdk.Client` to use instead of connecting one to
         ``manifest_path`` / ``rpc_url`` / ``relay_url`` (the unit tests pass a fake of the same
         public interface)."""
@@ -176,11 +193,18 @@ class Backend:
     # ------------------------------------------------------------ info
     def info(self) -> dict[str, Any]:
         m = self.client.manifest
-        return {"chain_id": self.chain_id, "chain_id_hex": hex(self.chain_id),
-                "exchange": m.address("Exchange"), "clearinghouse": m.address("Clearinghouse"),
-                "collateral": m.address("Collateral"), "faucet": self.client.faucet_token is not None,
-                "relay": self.relay_url is not None, "oracle": bool(self.oracle_urls),
-                "maker_fee_bps": self.fees[0], "taker_fee_bps": self.fees[1]}
+        return {
+            "chain_id": self.chain_id,
+            "chain_id_hex": hex(self.chain_id),
+            "exchange": m.address("Exchange"),
+            "clearinghouse": m.address("Clearinghouse"),
+            "collateral": m.address("Collateral"),
+            "faucet": self.client.faucet_token is not None,
+            "relay": self.relay_url is not None,
+            "oracle": bool(self.oracle_urls),
+            "maker_fee_bps": self.fees[0],
+            "taker_fee_bps": self.fees[1],
+        }
 
     # ------------------------------------------------------------ mark history (Oracle PriceUpdated)
     def _sync_history(self) -> None:
@@ -231,8 +255,11 @@ class Backend:
             try:
                 r = self.http.get(f"{url}/feeds/{feed_id}/history", timeout=3.0)
                 if r.status_code == 200:
-                    return [(int(o["observed_at"]), int(o["price"])) for o in r.json().get("observations", [])
-                            if o.get("price") is not None]
+                    return [
+                        (int(o["observed_at"]), int(o["price"]))
+                        for o in r.json().get("observations", [])
+                        if o.get("price") is not None
+                    ]
             except (httpx.HTTPError, ValueError):
                 continue
         return []
@@ -241,16 +268,27 @@ class Backend:
     def book(self, market_id: int) -> dict[str, Any]:
         m = self.client.market_params(market_id)
         if self.relay is None:
-            return {"market_id": market_id, "unit": m.unit, "places": places(m.price_tick), "bids": [], "asks": [],
-                    "block": None}
+            return {
+                "market_id": market_id,
+                "unit": m.unit,
+                "places": places(m.price_tick),
+                "bids": [],
+                "asks": [],
+                "block": None,
+            }
         b = self.relay.book(market_id, depth=20)
 
         def lv(levels):
-            return [{"price": px(x.price, m.price_tick), "quantity": d(x.quantity), "orders": x.orders}
-                    for x in levels]
+            return [{"price": px(x.price, m.price_tick), "quantity": d(x.quantity), "orders": x.orders} for x in levels]
 
-        return {"market_id": market_id, "unit": m.unit, "places": places(m.price_tick),
-                "bids": lv(b.bids), "asks": lv(b.asks), "block": b.block}
+        return {
+            "market_id": market_id,
+            "unit": m.unit,
+            "places": places(m.price_tick),
+            "bids": lv(b.bids),
+            "asks": lv(b.asks),
+            "block": b.block,
+        }
 
     def trades(self, market_id: int, limit: int = 50) -> list[dict[str, Any]]:
         tick = self.client.market_params(market_id).price_tick
@@ -262,8 +300,11 @@ class Backend:
         tz = spec_tz(m.spec)
         status = m.status.value if m.status else "unknown"
         if m.status == MarketStatus.STALE:
-            status_text = (f"stale since {when(m.mark.observed_at + m.max_price_age)}" if m.mark and m.mark.observed_at
-                           else "stale: no mark reported yet")
+            status_text = (
+                f"stale since {when(m.mark.observed_at + m.max_price_age)}"
+                if m.mark and m.mark.observed_at
+                else "stale: no mark reported yet"
+            )
         elif m.status == MarketStatus.SETTLING:
             status_text = f"settling: trading ended {when(m.last_trade_time)}"
         elif m.status == MarketStatus.SETTLED:
@@ -277,15 +318,24 @@ class Backend:
         im_f, im_r = m.initial_margin
         mm_f, mm_r = m.maintenance_margin
         return {
-            "id": m.id, "symbol": m.symbol, "kind": m.kind, "unit": m.unit, "period": m.period,
-            "spec": m.spec, "spec_text": describe_spec(m.kind, m.spec) if m.spec else m.symbol,
+            "id": m.id,
+            "symbol": m.symbol,
+            "kind": m.kind,
+            "unit": m.unit,
+            "period": m.period,
+            "spec": m.spec,
+            "spec_text": describe_spec(m.kind, m.spec) if m.spec else m.symbol,
             "node": (m.spec.get("node") or m.spec.get("power", {}).get("node")),
             "profile": (m.spec.get("profile") or m.spec.get("power", {}).get("profile")),
             "gpu": (m.spec.get("gpu") or m.spec.get("compute", {}).get("gpu")),
-            "delivery_start": m.delivery_start, "delivery_end": m.delivery_end,
+            "delivery_start": m.delivery_start,
+            "delivery_end": m.delivery_end,
             "delivery_text": window_text(m.delivery_start, m.delivery_end, tz),
-            "last_trade_time": m.last_trade_time, "last_trade_text": when(m.last_trade_time, tz),
-            "tick": d(m.tick), "step": d(m.step), "min_size": d(m.min_size),
+            "last_trade_time": m.last_trade_time,
+            "last_trade_text": when(m.last_trade_time, tz),
+            "tick": d(m.tick),
+            "step": d(m.step),
+            "min_size": d(m.min_size),
             "im_text": f"{d(im_f)} USD + {d(im_r * 100)}% of |mark| per {m.unit}",
             "mm_text": f"{d(mm_f)} USD + {d(mm_r * 100)}% of |mark| per {m.unit}",
             "places": places(m.price_tick),
@@ -294,10 +344,16 @@ class Backend:
             "mark_time_text": when(m.mark.observed_at) if m.mark else None,
             "index": px(u.base_to_usd(idx), m.price_tick) if idx is not None else None,
             "change_24h": px(chg, m.price_tick) if chg is not None else None,
-            "change_24h_text": (f"{Decimal(px(chg, m.price_tick)):+,} USD" if chg else
-                                "0.00 USD (no change)" if chg is not None else "—"),
+            "change_24h_text": (
+                f"{Decimal(px(chg, m.price_tick)):+,} USD"
+                if chg
+                else "0.00 USD (no change)"
+                if chg is not None
+                else "—"
+            ),
             "open_interest": d(u.units_to_quantity(m.long_open_interest)),
-            "status": status, "status_text": status_text,
+            "status": status,
+            "status_text": status_text,
             "settlement_price": px(m.settlement_price, m.price_tick),
         }
 
@@ -327,11 +383,22 @@ class Backend:
             else:
                 g, label = "spread", f"{s['compute']['gpu']} / {s['power']['node']} x {s['mwh_per_gpu_hour']} MWh"
             series = groups[g].setdefault(label, {"label": label, "unit": m.unit, "points": []})
-            series["points"].append({"t": m.delivery_start, "mark": d(m.mark.price), "mark_f": float(m.mark.price),
-                                     "symbol": m.symbol, "id": m.id, "period": m.period})
+            series["points"].append(
+                {
+                    "t": m.delivery_start,
+                    "mark": d(m.mark.price),
+                    "mark_f": float(m.mark.price),
+                    "symbol": m.symbol,
+                    "id": m.id,
+                    "period": m.period,
+                }
+            )
         out = {}
-        titles = {"power": "Power forward curves (USD/MWh)", "compute": "GPU-hour forward curves (USD/GPU-hour)",
-                  "spread": "Compute spread forward curves (USD/GPU-hour)"}
+        titles = {
+            "power": "Power forward curves (USD/MWh)",
+            "compute": "GPU-hour forward curves (USD/GPU-hour)",
+            "spread": "Compute spread forward curves (USD/GPU-hour)",
+        }
         for g, series in groups.items():
             for s in series.values():
                 s["points"].sort(key=lambda p: p["t"])
@@ -348,29 +415,53 @@ class Backend:
         positions = []
         for p in a.positions:
             m = self.client.market_params(p.market_id)
-            positions.append({
-                "market_id": p.market_id, "symbol": p.symbol, "unit": m.unit, "period": m.period, "side": p.side,
-                "places": places(m.price_tick), "quantity": d(p.quantity), "entry": px(p.entry_price, m.price_tick),
-                "mark": px(p.mark, m.price_tick), "notional": cents(p.notional),
-                "unrealised_pnl": cents(p.unrealised_pnl), "initial_margin": cents(p.initial_margin),
-                "maintenance_margin": cents(p.maintenance_margin),
-                "liquidation_price": px(p.liquidation_price, m.price_tick), "settled_market": p.settled_market})
+            positions.append(
+                {
+                    "market_id": p.market_id,
+                    "symbol": p.symbol,
+                    "unit": m.unit,
+                    "period": m.period,
+                    "side": p.side,
+                    "places": places(m.price_tick),
+                    "quantity": d(p.quantity),
+                    "entry": px(p.entry_price, m.price_tick),
+                    "mark": px(p.mark, m.price_tick),
+                    "notional": cents(p.notional),
+                    "unrealised_pnl": cents(p.unrealised_pnl),
+                    "initial_margin": cents(p.initial_margin),
+                    "maintenance_margin": cents(p.maintenance_margin),
+                    "liquidation_price": px(p.liquidation_price, m.price_tick),
+                    "settled_market": p.settled_market,
+                }
+            )
         orders = []
         if self.relay is not None:
             for o in self.relay.order_statuses(addr, status="open"):
                 orders.append(order_view(o, self.client.market_params(o.order.market_id)))
         all_fills = self.client.fills(addr)
-        fills = [fill_view(f, addr, self.client.market_params(f.market_id), self.block_time(f.block_number))
-                 for f in all_fills][::-1][:100]
+        fills = [
+            fill_view(f, addr, self.client.market_params(f.market_id), self.block_time(f.block_number))
+            for f in all_fills
+        ][::-1][:100]
         settlements = []
         for s_ in self.client.settlements(addr):
             m = self.client.market_params(s_.market_id)
             ts = self.block_time(s_.block_number)
-            settlements.append({"market_id": s_.market_id, "symbol": m.symbol, "unit": m.unit,
-                                "quantity": d(s_.quantity), "pnl": cents(s_.pnl),
-                                "settlement_price": px(s_.settlement_price, m.price_tick), "block": s_.block_number,
-                                "ts": ts, "time_text": when(ts), "tx_hash": s_.tx_hash,
-                                "key": f"{s_.tx_hash}:{s_.market_id}"})
+            settlements.append(
+                {
+                    "market_id": s_.market_id,
+                    "symbol": m.symbol,
+                    "unit": m.unit,
+                    "quantity": d(s_.quantity),
+                    "pnl": cents(s_.pnl),
+                    "settlement_price": px(s_.settlement_price, m.price_tick),
+                    "block": s_.block_number,
+                    "ts": ts,
+                    "time_text": when(ts),
+                    "tx_hash": s_.tx_hash,
+                    "key": f"{s_.tx_hash}:{s_.market_id}",
+                }
+            )
         try:  # as Reader.pnl, without reading the account and the fills a second time (pages poll this)
             realised_pnl = cents(self.client.realised_pnl(addr))
             fees_paid = cents(sum((f.fee_of(addr) for f in all_fills), Decimal(0)))
@@ -383,20 +474,30 @@ class Backend:
         # liquidation warning: equity within 20 % of the maintenance margin (or below it)
         warn_liq = bool(a.maintenance_margin_units and a.equity_units < a.maintenance_margin_units * 12 // 10)
         return {
-            "address": addr, "collateral": cents(a.collateral), "equity": cents(a.equity),
-            "initial_margin": cents(a.initial_margin), "maintenance_margin": cents(a.maintenance_margin),
-            "free_collateral": cents(a.free_collateral), "unrealised_pnl": cents(a.unrealised_pnl),
-            "realised_pnl": realised_pnl, "fees_paid": fees_paid,
+            "address": addr,
+            "collateral": cents(a.collateral),
+            "equity": cents(a.equity),
+            "initial_margin": cents(a.initial_margin),
+            "maintenance_margin": cents(a.maintenance_margin),
+            "free_collateral": cents(a.free_collateral),
+            "unrealised_pnl": cents(a.unrealised_pnl),
+            "realised_pnl": realised_pnl,
+            "fees_paid": fees_paid,
             "margin_usage": (None if usage_im is None or not usage_im.is_finite() else float(usage_im)),
             "im_usage": ratio(a.initial_margin_units, a.equity_units),
             "mm_usage": ratio(a.maintenance_margin_units, a.equity_units),
-            "health_ratio": d(a.health_ratio), "fresh": a.fresh,
+            "health_ratio": d(a.health_ratio),
+            "fresh": a.fresh,
             "liquidation_warning": warn_liq,
             "liquidatable": bool(a.maintenance_margin_units and a.equity_units < a.maintenance_margin_units),
-            "wallet_balance": cents(a.wallet_balance), "allowance": d(u.base_to_usd(min(a.allowance_units, 10**30))),
+            "wallet_balance": cents(a.wallet_balance),
+            "allowance": d(u.base_to_usd(min(a.allowance_units, 10**30))),
             "allowance_unlimited": a.allowance_units >= 2**255,
             "eth_balance": d(self.client.eth_balance(addr).quantize(Decimal("0.0001"))),
-            "positions": positions, "open_orders": orders, "fills": fills, "settlements": settlements,
+            "positions": positions,
+            "open_orders": orders,
+            "fills": fills,
+            "settlements": settlements,
             "now": self.client.now(),
         }
 
@@ -409,26 +510,51 @@ class Backend:
         rows: list[dict[str, Any]] = []
         for e in self.client.deposits(addr) + self.client.withdrawals(addr):
             verb = "deposit" if e.kind == "deposit" else "withdraw"
-            rows.append({"kind": e.kind, "block": e.block_number, "text": f"{verb} {money(abs(e.amount))}",
-                         "amount": cents(e.amount), "tx_hash": e.tx_hash})
+            rows.append(
+                {
+                    "kind": e.kind,
+                    "block": e.block_number,
+                    "text": f"{verb} {money(abs(e.amount))}",
+                    "amount": cents(e.amount),
+                    "tx_hash": e.tx_hash,
+                }
+            )
         for e in self.client.liquidations(addr):
             m = self.client.market_params(e.market_id)
-            rows.append({"kind": "liquidation", "block": e.block_number,
-                         "text": f"liquidated {d(abs(e.quantity))} {m.unit} of {m.symbol} at "
-                                 f"{px(e.price, m.price_tick)} USD/{m.unit}, penalty {money(e.penalty)}",
-                         "amount": None, "tx_hash": e.tx_hash})
+            rows.append(
+                {
+                    "kind": "liquidation",
+                    "block": e.block_number,
+                    "text": f"liquidated {d(abs(e.quantity))} {m.unit} of {m.symbol} at "
+                    f"{px(e.price, m.price_tick)} USD/{m.unit}, penalty {money(e.penalty)}",
+                    "amount": None,
+                    "tx_hash": e.tx_hash,
+                }
+            )
         for f in self.client.fills(addr):
             m = self.client.market_params(f.market_id)
-            rows.append({"kind": "fill", "block": f.block_number,
-                         "text": f"{f.side_of(addr)} {d(f.quantity)} {m.unit} {m.symbol} at "
-                                 f"{px(f.price, m.price_tick)} USD/{m.unit}, fee {money(f.fee_of(addr))}",
-                         "amount": cents(-f.fee_of(addr)), "tx_hash": f.tx_hash})
+            rows.append(
+                {
+                    "kind": "fill",
+                    "block": f.block_number,
+                    "text": f"{f.side_of(addr)} {d(f.quantity)} {m.unit} {m.symbol} at "
+                    f"{px(f.price, m.price_tick)} USD/{m.unit}, fee {money(f.fee_of(addr))}",
+                    "amount": cents(-f.fee_of(addr)),
+                    "tx_hash": f.tx_hash,
+                }
+            )
         for s_ in self.client.settlements(addr):
             m = self.client.market_params(s_.market_id)
-            rows.append({"kind": "settlement", "block": s_.block_number,
-                         "text": f"settled {d(abs(s_.quantity))} {m.unit} {m.symbol} at "
-                                 f"{px(s_.settlement_price, m.price_tick)} USD/{m.unit}: PnL {money(s_.pnl)}",
-                         "amount": cents(s_.pnl), "tx_hash": s_.tx_hash})
+            rows.append(
+                {
+                    "kind": "settlement",
+                    "block": s_.block_number,
+                    "text": f"settled {d(abs(s_.quantity))} {m.unit} {m.symbol} at "
+                    f"{px(s_.settlement_price, m.price_tick)} USD/{m.unit}: PnL {money(s_.pnl)}",
+                    "amount": cents(s_.pnl),
+                    "tx_hash": s_.tx_hash,
+                }
+            )
         for r in rows:
             r["ts"] = self.block_time(r["block"])
             r["time_text"] = when(r["ts"])
@@ -442,11 +568,18 @@ class Backend:
             for o in placed:
                 od = o.order
                 m = self.client.market_params(od.market_id)
-                rows.append({"kind": "order", "block": None, "ts": int(o.created_at),
-                             "text": f"placed {od.side} {d(od.size)} {m.unit} {m.symbol} at "
-                                     f"{px(od.limit, m.price_tick)} USD/{m.unit}, expires {when(od.expiry)}: {o.status}"
-                                     + (f", {d(o.remaining)} {m.unit} left" if o.status == "open" else ""),
-                             "amount": None, "tx_hash": o.hash})
+                rows.append(
+                    {
+                        "kind": "order",
+                        "block": None,
+                        "ts": int(o.created_at),
+                        "text": f"placed {od.side} {d(od.size)} {m.unit} {m.symbol} at "
+                        f"{px(od.limit, m.price_tick)} USD/{m.unit}, expires {when(od.expiry)}: {o.status}"
+                        + (f", {d(o.remaining)} {m.unit} left" if o.status == "open" else ""),
+                        "amount": None,
+                        "tx_hash": o.hash,
+                    }
+                )
                 rows[-1]["time_text"] = when(rows[-1]["ts"])
         rows.sort(key=lambda r: (r["ts"] or 0, r["kind"]), reverse=True)
         return {"address": addr, "rows": rows}
@@ -476,10 +609,22 @@ class Backend:
                 text += f", {d(u.units_to_quantity(resting))} resting at {price_s} USD/{m.unit} until {when(o.expiry)}"
             elif filled < total:
                 text += f", the rest {'expired' if o.expiry <= now else 'cancelled'}"
-            out.append({"hash": h, "market_id": m.id, "symbol": m.symbol, "unit": m.unit, "side": o.side,
-                        "quantity": d(o.size), "filled": d(u.units_to_quantity(filled)),
-                        "resting": d(u.units_to_quantity(resting)), "price": price_s, "expiry": o.expiry,
-                        "expiry_text": when(o.expiry), "text": text})
+            out.append(
+                {
+                    "hash": h,
+                    "market_id": m.id,
+                    "symbol": m.symbol,
+                    "unit": m.unit,
+                    "side": o.side,
+                    "quantity": d(o.size),
+                    "filled": d(u.units_to_quantity(filled)),
+                    "resting": d(u.units_to_quantity(resting)),
+                    "price": price_s,
+                    "expiry": o.expiry,
+                    "expiry_text": when(o.expiry),
+                    "text": text,
+                }
+            )
         return out
 
     # ------------------------------------------------------------ orders (typed data out, signatures in)
@@ -492,24 +637,46 @@ class Backend:
 
     def typed(self, order: Order) -> dict[str, Any]:
         td = order_typed_data(order, self.chain_id, self.client.exchange.address)
-        td["message"] = {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
-                         for k, v in td["message"].items()}
+        td["message"] = {
+            k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in td["message"].items()
+        }
         return td
 
     def _leg(self, order: Order, m: Market, extra: dict | None = None) -> dict[str, Any]:
-        return {"order": order.as_json(), "typed_data": self.typed(order),
-                "hash": self.client.order_hash(order),
-                "symbol": m.symbol, "unit": m.unit, "side": order.side, "quantity": d(order.size),
-                "price": px(order.limit, m.price_tick), **(extra or {})}
+        return {
+            "order": order.as_json(),
+            "typed_data": self.typed(order),
+            "hash": self.client.order_hash(order),
+            "symbol": m.symbol,
+            "unit": m.unit,
+            "side": order.side,
+            "quantity": d(order.size),
+            "price": px(order.limit, m.price_tick),
+            **(extra or {}),
+        }
 
-    def build_order(self, account: str, market_id: int | str, side: str, quantity: str, price: str,
-                    reduce_only: bool = False, check: bool = True) -> dict[str, Any]:
+    def build_order(
+        self,
+        account: str,
+        market_id: int | str,
+        side: str,
+        quantity: str,
+        price: str,
+        reduce_only: bool = False,
+        check: bool = True,
+    ) -> dict[str, Any]:
         c = self._as(account)
         if isinstance(market_id, bool) or not (isinstance(market_id, int) or str(market_id).isdigit()):
             raise InvalidOrder(f"market_id must be a market's number, got {market_id!r}")
         m = c.market(int(market_id))
-        order = c.build_order(m, side, u.to_decimal(quantity, "quantity"), u.to_decimal(price, "price"),
-                              expiry=c.now() + ORDER_TTL, reduce_only=reduce_only)
+        order = c.build_order(
+            m,
+            side,
+            u.to_decimal(quantity, "quantity"),
+            u.to_decimal(price, "price"),
+            expiry=c.now() + ORDER_TTL,
+            reduce_only=reduce_only,
+        )
         if check:
             c.check_order(order, maker_fee_bps=self.fees[0])
         return self._leg(order, m)
@@ -527,12 +694,17 @@ class Backend:
         except Exception:  # noqa: BLE001 - a malformed signature is a user error, said plainly
             signer = None
         if signer is None or signer.lower() != order.trader.lower():
-            raise InvalidOrder(f"the signature does not belong to {order.trader} for chain {self.chain_id} and "
-                               f"Exchange {self.client.exchange.address} (signed by {signer or 'nobody'}); "
-                               f"sign with the connected account on this chain")
+            raise InvalidOrder(
+                f"the signature does not belong to {order.trader} for chain {self.chain_id} and "
+                f"Exchange {self.client.exchange.address} (signed by {signer or 'nobody'}); "
+                f"sign with the connected account on this chain"
+            )
         if self.relay is None:
-            raise RelayError("no order relay is configured for this dashboard (start it with --relay URL); "
-                             "the signed order can still be taken on-chain with Exchange.fill", status=None)
+            raise RelayError(
+                "no order relay is configured for this dashboard (start it with --relay URL); "
+                "the signed order can still be taken on-chain with Exchange.fill",
+                status=None,
+            )
         return {"hash": signed.hash, "relay": self.relay.post_order(signed)}
 
     # ------------------------------------------------------------ hedge planner
@@ -555,52 +727,101 @@ class Backend:
         if account and not is_address(account):
             raise InvalidAmount(f"{account!r} is not an address")
         # the window: the SPREAD (else COMPUTE) market of that gpu and month
-        cands = [m for m in self.client.find_markets("SPREAD", gpu=gpu, node=node) if m.period == month] or \
-                [m for m in self.client.find_markets("COMPUTE", gpu=gpu) if m.period == month]
+        cands = [m for m in self.client.find_markets("SPREAD", gpu=gpu, node=node) if m.period == month] or [
+            m for m in self.client.find_markets("COMPUTE", gpu=gpu) if m.period == month
+        ]
         if not cands:
-            raise UnknownMarket(f"no SPREAD or COMPUTE market for {gpu} in {month or '(no month given)'}; "
-                                f"months listed: {', '.join(sorted(self.months(gpu))) or 'none'}")
+            raise UnknownMarket(
+                f"no SPREAD or COMPUTE market for {gpu} in {month or '(no month given)'}; "
+                f"months listed: {', '.join(sorted(self.months(gpu))) or 'none'}"
+            )
         win = cands[0]
         window_hours = Decimal(win.delivery_end - win.delivery_start) / 3600
         gpu_hours = (count * util * window_hours).quantize(Decimal("0.001"))
         profiles = [m.spec["profile"] for m in self.client.find_markets("POWER", node=node) if m.period == month]
         profile = "ATC" if "ATC" in profiles or not profiles else sorted(profiles)[0]
-        plan = _hedge.hedge_compute_spread(self.client, gpu, node, gpu_hours, month, mwh_per_gpu_hour=ratio,
-                                           account=account, power_profile=profile)
+        plan = _hedge.hedge_compute_spread(
+            self.client, gpu, node, gpu_hours, month, mwh_per_gpu_hour=ratio, account=account, power_profile=profile
+        )
         if profile != "ATC" and not any(o.market.kind == "SPREAD" for o in plan.orders):
-            plan = dataclasses.replace(plan, notes=plan.notes + (
-                f"no ATC power market at {node} for {month}: the power leg uses {profile}, "
-                f"so hours outside {profile} stay unhedged",))
+            plan = dataclasses.replace(
+                plan,
+                notes=plan.notes
+                + (
+                    f"no ATC power market at {node} for {month}: the power leg uses {profile}, "
+                    f"so hours outside {profile} stay unhedged",
+                ),
+            )
         legs = []
         now = self.client.now()
         for leg in plan.orders:
-            extra = {"purpose": leg.purpose, "notional": d(leg.notional), "fee": d(u.base_to_usd(leg.fee_units)),
-                     "market_id": leg.market.id}
+            extra = {
+                "purpose": leg.purpose,
+                "notional": d(leg.notional),
+                "fee": d(u.base_to_usd(leg.fee_units)),
+                "market_id": leg.market.id,
+            }
             if account:
-                order = Order(to_checksum_address(account), leg.market.id, leg.side == "buy", leg.quantity_units,
-                              leg.price_units, self.nonces.next(), now + ORDER_TTL, False)
+                order = Order(
+                    to_checksum_address(account),
+                    leg.market.id,
+                    leg.side == "buy",
+                    leg.quantity_units,
+                    leg.price_units,
+                    self.nonces.next(),
+                    now + ORDER_TTL,
+                    False,
+                )
                 legs.append(self._leg(order, leg.market, extra))
             else:
-                legs.append({"symbol": leg.market.symbol, "unit": leg.market.unit, "side": leg.side,
-                             "quantity": d(leg.quantity), "price": px(leg.price, leg.market.price_tick), **extra})
+                legs.append(
+                    {
+                        "symbol": leg.market.symbol,
+                        "unit": leg.market.unit,
+                        "side": leg.side,
+                        "quantity": d(leg.quantity),
+                        "price": px(leg.price, leg.market.price_tick),
+                        **extra,
+                    }
+                )
         eff_ratio = ratio
         if eff_ratio is None:
             spreads = [o.market for o in plan.orders if o.market.kind == "SPREAD"]
-            eff_ratio = (Decimal(spreads[0].spec["mwh_per_gpu_hour"]) if spreads
-                         else _hedge.DEFAULT_MWH_PER_GPU_HOUR.get(gpu, Decimal("0.0012")))
+            eff_ratio = (
+                Decimal(spreads[0].spec["mwh_per_gpu_hour"])
+                if spreads
+                else _hedge.DEFAULT_MWH_PER_GPU_HOUR.get(gpu, Decimal("0.0012"))
+            )
         return {
-            "description": plan.description, "summary": plan.summary(), "gpu_hours": d(gpu_hours),
-            "window_hours": d(window_hours), "window_text": window_text(win.delivery_start, win.delivery_end,
-                                                                        spec_tz(win.spec)),
-            "mwh_per_gpu_hour": d(eff_ratio), "mwh_total": d((eff_ratio * gpu_hours).quantize(Decimal("0.001"))),
-            "legs": legs, "margin_needed": d(plan.margin_needed), "fees": d(plan.fees),
+            "description": plan.description,
+            "summary": plan.summary(),
+            "gpu_hours": d(gpu_hours),
+            "window_hours": d(window_hours),
+            "window_text": window_text(win.delivery_start, win.delivery_end, spec_tz(win.spec)),
+            "mwh_per_gpu_hour": d(eff_ratio),
+            "mwh_total": d((eff_ratio * gpu_hours).quantize(Decimal("0.001"))),
+            "legs": legs,
+            "margin_needed": d(plan.margin_needed),
+            "fees": d(plan.fees),
             "free_collateral": d(u.base_to_usd(plan.free_collateral_units)) if account else None,
             # what to deposit, rounded up to the cent: depositing the amount shown is enough
-            "shortfall": str(plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)) if account else None, "notes": list(plan.notes),
-            "depth": [{"symbol": x.symbol, "side": x.side, "unit": x.unit, "thin": x.thin,
-                       "fillable": d(x.fillable), "resting": d(x.resting),
-                       "price": px(u.base_to_usd(x.limit_units), x.price_tick), "expiry": x.expiry,
-                       "expiry_text": when(x.expiry), "text": x.text()} for x in plan.depth],
+            "shortfall": str(plan.shortfall.quantize(Decimal("0.01"), rounding=ROUND_CEILING)) if account else None,
+            "notes": list(plan.notes),
+            "depth": [
+                {
+                    "symbol": x.symbol,
+                    "side": x.side,
+                    "unit": x.unit,
+                    "thin": x.thin,
+                    "fillable": d(x.fillable),
+                    "resting": d(x.resting),
+                    "price": px(u.base_to_usd(x.limit_units), x.price_tick),
+                    "expiry": x.expiry,
+                    "expiry_text": when(x.expiry),
+                    "text": x.text(),
+                }
+                for x in plan.depth
+            ],
             "warnings": plan.warnings(),
             "leverage": self._leverage(plan, account),
             "curve": self.spread_curve(gpu, node, eff_ratio),
@@ -612,22 +833,39 @@ class Backend:
         markets = {o.market.id: o.market for o in plan.orders}
 
         def prices(liq: dict) -> list[dict[str, Any]]:
-            return [{"symbol": markets[mid].symbol, "unit": markets[mid].unit,
-                     "price": px(v, markets[mid].price_tick)} for mid, v in liq.items()]
+            return [
+                {"symbol": markets[mid].symbol, "unit": markets[mid].unit, "price": px(v, markets[mid].price_tick)}
+                for mid, v in liq.items()
+            ]
 
         rows = []
         if account:
             acct = self.client.account(account)
-            rows.append({"label": "your account as it is", "collateral": cents(acct.collateral), "leverage": None,
-                         "liquidation": prices(_hedge.plan_liquidation_prices(self.client, plan, account=account))})
+            rows.append(
+                {
+                    "label": "your account as it is",
+                    "collateral": cents(acct.collateral),
+                    "leverage": None,
+                    "liquidation": prices(_hedge.plan_liquidation_prices(self.client, plan, account=account)),
+                }
+            )
         for c in _hedge.leverage_choices(self.client, plan):
-            rows.append({"label": c["label"], "collateral": cents(c["collateral"]), "leverage": d(c["leverage"]),
-                         "liquidation": prices(c["liquidation"])})
+            rows.append(
+                {
+                    "label": c["label"],
+                    "collateral": cents(c["collateral"]),
+                    "leverage": d(c["leverage"]),
+                    "liquidation": prices(c["liquidation"]),
+                }
+            )
         return rows
 
     def months(self, gpu: str | None = None) -> set[str]:
-        return {m.period for m in self.client.find_markets("SPREAD") + self.client.find_markets("COMPUTE")
-                if gpu is None or m.spec.get("gpu", m.spec.get("compute", {}).get("gpu")) == gpu}
+        return {
+            m.period
+            for m in self.client.find_markets("SPREAD") + self.client.find_markets("COMPUTE")
+            if gpu is None or m.spec.get("gpu", m.spec.get("compute", {}).get("gpu")) == gpu
+        }
 
     def hedge_options(self) -> dict[str, Any]:
         sp = self.client.find_markets("SPREAD")
@@ -637,10 +875,14 @@ class Backend:
         nodes = sorted({m.spec["node"] for m in po} | {m.spec["power"]["node"] for m in sp})
         months = sorted({m.period for m in sp + co if len(m.period) == 7})
         first = sp[0].spec if sp else None
-        return {"gpus": gpus, "nodes": nodes, "months": months,
-                "default_gpu": first["compute"]["gpu"] if first else (gpus[0] if gpus else None),
-                "default_node": first["power"]["node"] if first else (nodes[0] if nodes else None),
-                "default_mwh_per_gpu_hour": {k: d(v) for k, v in _hedge.DEFAULT_MWH_PER_GPU_HOUR.items()}}
+        return {
+            "gpus": gpus,
+            "nodes": nodes,
+            "months": months,
+            "default_gpu": first["compute"]["gpu"] if first else (gpus[0] if gpus else None),
+            "default_node": first["power"]["node"] if first else (nodes[0] if nodes else None),
+            "default_mwh_per_gpu_hour": {k: d(v) for k, v in _hedge.DEFAULT_MWH_PER_GPU_HOUR.items()},
+        }
 
     def _marks_for(self, gpu: str, node: str, period: str) -> tuple[Decimal | None, Decimal | None, Market | None]:
         """(GPU-hour price, power price, SPREAD market) for one period from the listed marks."""
@@ -672,22 +914,32 @@ class Backend:
         for per in periods:
             g, p, spread = self._marks_for(gpu, node, per)
             sm = self.client.mark(spread.id) if spread is not None else None
-            points.append({"period": per, "gpu": d(g), "power": d(p),
-                           "spread_mark": d(sm.price) if sm is not None and sm.observed_at else None,
-                           "your_spread": d((g - ratio * p).quantize(Decimal("0.000001")))
-                           if g is not None and p is not None else None})
+            points.append(
+                {
+                    "period": per,
+                    "gpu": d(g),
+                    "power": d(p),
+                    "spread_mark": d(sm.price) if sm is not None and sm.observed_at else None,
+                    "your_spread": d((g - ratio * p).quantize(Decimal("0.000001")))
+                    if g is not None and p is not None
+                    else None,
+                }
+            )
         return {"points": points}
 
-    def scenarios(self, plan: HedgePlan, gpu: str, node: str, month: str, hours: Decimal,
-                  ratio: Decimal) -> dict[str, Any]:
+    def scenarios(
+        self, plan: HedgePlan, gpu: str, node: str, month: str, hours: Decimal, ratio: Decimal
+    ) -> dict[str, Any]:
         """Operator PnL over the window vs power and GPU prices, unhedged and with the plan's legs
         filled at their limits (settled at the scenario's prices). Floats: for drawing only."""
         g0, p0, _ = self._marks_for(gpu, node, month)
         if g0 is None or p0 is None:
             return {"available": False, "reason": "no GPU or power mark for that month"}
         G0, P0, H, R = float(g0), float(p0), float(hours), float(ratio)
-        legs = [(o.market.kind, o.side, float(o.quantity), float(o.price),
-                 float(o.market.spec.get("mwh_per_gpu_hour", 0))) for o in plan.orders]
+        legs = [
+            (o.market.kind, o.side, float(o.quantity), float(o.price), float(o.market.spec.get("mwh_per_gpu_hour", 0)))
+            for o in plan.orders
+        ]
 
         def pnl(G: float, P: float) -> tuple[float, float]:
             unhedged = H * (G - R * P)
@@ -703,9 +955,13 @@ class Backend:
         gpus = [round(G0 * (0.4 + i * 1.2 / 40), 6) for i in range(41)]
         by_p = [pnl(G0, p) for p in powers]
         by_g = [pnl(g, P0) for g in gpus]
-        return {"available": True, "gpu_now": G0, "power_now": P0,
-                "power": {"x": powers, "unhedged": [a for a, _ in by_p], "hedged": [b for _, b in by_p]},
-                "gpu": {"x": gpus, "unhedged": [a for a, _ in by_g], "hedged": [b for _, b in by_g]}}
+        return {
+            "available": True,
+            "gpu_now": G0,
+            "power_now": P0,
+            "power": {"x": powers, "unhedged": [a for a, _ in by_p], "hedged": [b for _, b in by_p]},
+            "gpu": {"x": gpus, "unhedged": [a for a, _ in by_g], "hedged": [b for _, b in by_g]},
+        }
 
     # ------------------------------------------------------------ unsigned transactions
     @staticmethod
@@ -755,22 +1011,51 @@ class Backend:
 
 
 def trade_view(t: dict[str, Any], tick: int = 0) -> dict[str, Any]:
-    return {"price": px(u.base_to_usd(int(t["price"])), tick), "quantity": d(u.units_to_quantity(int(t["quantity"]))),
-            "side": "sell" if t["maker_is_buy"] else "buy", "maker": t["maker"], "taker": t["taker"],
-            "timestamp": t.get("timestamp"), "time_text": when(int(t["timestamp"])) if t.get("timestamp") else None,
-            "block": t.get("block_number"), "tx_hash": t.get("tx_hash")}
+    return {
+        "price": px(u.base_to_usd(int(t["price"])), tick),
+        "quantity": d(u.units_to_quantity(int(t["quantity"]))),
+        "side": "sell" if t["maker_is_buy"] else "buy",
+        "maker": t["maker"],
+        "taker": t["taker"],
+        "timestamp": t.get("timestamp"),
+        "time_text": when(int(t["timestamp"])) if t.get("timestamp") else None,
+        "block": t.get("block_number"),
+        "tx_hash": t.get("tx_hash"),
+    }
 
 
 def order_view(o: RelayOrder, m: Market) -> dict[str, Any]:
     od = o.order
-    return {"hash": o.hash, "order": od.as_json(), "market_id": od.market_id, "symbol": m.symbol, "unit": m.unit,
-            "period": m.period, "side": od.side, "quantity": d(od.size), "remaining": d(o.remaining),
-            "price": px(od.limit, m.price_tick), "expiry": od.expiry, "expiry_text": when(od.expiry),
-            "status": o.status}
+    return {
+        "hash": o.hash,
+        "order": od.as_json(),
+        "market_id": od.market_id,
+        "symbol": m.symbol,
+        "unit": m.unit,
+        "period": m.period,
+        "side": od.side,
+        "quantity": d(od.size),
+        "remaining": d(o.remaining),
+        "price": px(od.limit, m.price_tick),
+        "expiry": od.expiry,
+        "expiry_text": when(od.expiry),
+        "status": o.status,
+    }
 
 
 def fill_view(f: Fill, account: str, m: Market, ts: int = 0) -> dict[str, Any]:
-    return {"market_id": f.market_id, "symbol": m.symbol, "unit": m.unit, "side": f.side_of(account),
-            "quantity": d(f.quantity), "price": px(f.price, m.price_tick), "fee": cents(f.fee_of(account)),
-            "role": "maker" if f.maker.lower() == account.lower() else "taker", "block": f.block_number,
-            "ts": ts, "time_text": when(ts), "tx_hash": f.tx_hash, "key": f"{f.tx_hash}:{f.log_index}"}
+    return {
+        "market_id": f.market_id,
+        "symbol": m.symbol,
+        "unit": m.unit,
+        "side": f.side_of(account),
+        "quantity": d(f.quantity),
+        "price": px(f.price, m.price_tick),
+        "fee": cents(f.fee_of(account)),
+        "role": "maker" if f.maker.lower() == account.lower() else "taker",
+        "block": f.block_number,
+        "ts": ts,
+        "time_text": when(ts),
+        "tx_hash": f.tx_hash,
+        "key": f"{f.tx_hash}:{f.log_index}",
+    }

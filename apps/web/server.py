@@ -1,5 +1,6 @@
 """Run the dashboard: ``cspread-web --manifest ... --rpc-url ... --relay-url ... --port N``; and
 :class:`WebProcess`, the dashboard as a child process on a free port, stopped by PID."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,17 +9,20 @@ import os
 import sys
 from pathlib import Path
 
-from devnet.anvil import free_port
 from core.options import add_shared
+from devnet.anvil import free_port
 from devnet.processes import ServiceProcess
 
-
 #: the same names `cspread` and the devnet's env.sh use (docs/cli.md), so one `source env.sh` serves both
-ENV_MANIFEST, ENV_RPC, ENV_RELAY, ENV_ORACLE = ("CSPREAD_MANIFEST", "CSPREAD_RPC_URL", "CSPREAD_RELAY_URL",
-                                                "CSPREAD_ORACLE_URL")
+ENV_MANIFEST, ENV_RPC, ENV_RELAY, ENV_ORACLE = (
+    "CSPREAD_MANIFEST",
+    "CSPREAD_RPC_URL",
+    "CSPREAD_RELAY_URL",
+    "CSPREAD_ORACLE_URL",
+)
 
 
-def _fail(message: str) -> "SystemExit":
+def _fail(message: str) -> SystemExit:
     """One line on stderr and exit 1: a service that cannot start says why, without a traceback."""
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
     return SystemExit(1)
@@ -45,12 +49,24 @@ def _port_free(host: str, port: int) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="cspread-web", description="Compute Spread web dashboard")
-    add_shared(p, "--manifest", "--rpc-url", "--relay-url", "--port",
-               defaults={"--manifest": "deployments/31337.json", "--rpc-url": "http://127.0.0.1:8545", "--port": 8700},
-               helps={"--relay-url": "order relay URL (book, orders, stream)"})
-    p.add_argument("--oracle-url", "--oracle", dest="oracle", action="append", default=None,
-                   help=f"an oracle reporter's URL, for the index column and chart (repeatable) [env {ENV_ORACLE}, "
-                        f"comma-separated]")
+    add_shared(
+        p,
+        "--manifest",
+        "--rpc-url",
+        "--relay-url",
+        "--port",
+        defaults={"--manifest": "deployments/31337.json", "--rpc-url": "http://127.0.0.1:8545", "--port": 8700},
+        helps={"--relay-url": "order relay URL (book, orders, stream)"},
+    )
+    p.add_argument(
+        "--oracle-url",
+        "--oracle",
+        dest="oracle",
+        action="append",
+        default=None,
+        help=f"an oracle reporter's URL, for the index column and chart (repeatable) [env {ENV_ORACLE}, "
+        f"comma-separated]",
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--log-level", default="info")
     a = p.parse_args(argv)
@@ -62,8 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=a.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if not Path(a.manifest).is_file():
-        raise _fail(f"the dashboard cannot start: no deployment manifest at {a.manifest} (pass --manifest or set "
-                    f"{ENV_MANIFEST}; `cspread devnet up` writes one and prints it)")
+        raise _fail(
+            f"the dashboard cannot start: no deployment manifest at {a.manifest} (pass --manifest or set "
+            f"{ENV_MANIFEST}; `cspread devnet up` writes one and prints it)"
+        )
     if a.port and not _port_free(a.host, a.port):
         raise _fail(f"port {a.port} on {a.host} is in use (another dashboard?): pass --port N")
     try:
@@ -82,14 +100,31 @@ class WebProcess(ServiceProcess):
     name = "dashboard"
     health_path = "/api/health"
 
-    def __init__(self, manifest: str | Path, rpc: str, relay: str | None = None, port: int | None = None,
-                 oracle_urls: list[str] | None = None, log_path: str | Path | None = None):
+    def __init__(
+        self,
+        manifest: str | Path,
+        rpc: str,
+        relay: str | None = None,
+        port: int | None = None,
+        oracle_urls: list[str] | None = None,
+        log_path: str | Path | None = None,
+    ):
         port = port or free_port()
-        cmd = [sys.executable, "-m", "apps.web", "--manifest", str(manifest), "--rpc-url", rpc,
-               "--port", str(port), "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "apps.web",
+            "--manifest",
+            str(manifest),
+            "--rpc-url",
+            rpc,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
         if relay:
             cmd += ["--relay-url", relay]
         for o in oracle_urls or []:
             cmd += ["--oracle-url", o]
         super().__init__(cmd, port, dict(os.environ, PYTHONUNBUFFERED="1"), log_path)
-

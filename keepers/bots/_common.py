@@ -1,4 +1,5 @@
 """Shared glue for the silverback bot files."""
+
 from __future__ import annotations
 
 import os

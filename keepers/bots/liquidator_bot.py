@@ -4,11 +4,12 @@ Logic: keepers/liquidator.py (one-market liquidations paid by the insurance fund
 per-market close-outs of insolvent accounts, auto-deleveraging when the fund cannot carry one). Settings: CSPREAD_* env vars (see docs/keepers.md); with no
 CSPREAD_PRIVATE_KEY / CSPREAD_KEY_ENV it runs dry and logs what it would send.
 """
+
 from ape import chain
 from silverback import SilverbackBot, StateSnapshot
 
-from keepers.liquidator import LiquidatorSettings, build
 from keepers.bots._common import build_keeper, on_block
+from keepers.liquidator import LiquidatorSettings, build
 
 bot = SilverbackBot()
 

@@ -3,11 +3,12 @@
 Logic: keepers/pusher.py. Settings: CSPREAD_* env vars (see docs/keepers.md); with no
 CSPREAD_PRIVATE_KEY / CSPREAD_KEY_ENV it runs dry and logs what it would send.
 """
+
 from ape import chain
 from silverback import SilverbackBot, StateSnapshot
 
-from keepers.pusher import PusherSettings, build
 from keepers.bots._common import build_keeper, on_block
+from keepers.pusher import PusherSettings, build
 
 bot = SilverbackBot()
 

@@ -3,11 +3,12 @@
 Logic: keepers/settler.py. Settings: CSPREAD_* env vars (see docs/keepers.md); with no
 CSPREAD_PRIVATE_KEY / CSPREAD_KEY_ENV it runs dry and logs what it would send.
 """
+
 from ape import chain
 from silverback import SilverbackBot, StateSnapshot
 
-from keepers.settler import SettlerSettings, build
 from keepers.bots._common import build_keeper, on_block
+from keepers.settler import SettlerSettings, build
 
 bot = SilverbackBot()
 

@@ -13,10 +13,15 @@ router = APIRouter(tags=["health"])
 def health(relay: RelayDep, request: Request) -> dict:
     head = relay.chain.head()[0]
     fb = relay.store.get_meta("follower_block")
-    return {"status": "ok", "chain_id": relay.chain.chain_id, "exchange": relay.chain.exchange, "head_block": head,
-            "follower_block": int(fb) if fb is not None else -1,
-            "open_orders": len(relay.store.query(limit=1_000_000)),
-            "matcher": getattr(request.app.state, "matcher_address", None)}
+    return {
+        "status": "ok",
+        "chain_id": relay.chain.chain_id,
+        "exchange": relay.chain.exchange,
+        "head_block": head,
+        "follower_block": int(fb) if fb is not None else -1,
+        "open_orders": len(relay.store.query(limit=1_000_000)),
+        "matcher": getattr(request.app.state, "matcher_address", None),
+    }
 
 
 @router.get("/metrics", include_in_schema=False)

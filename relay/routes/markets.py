@@ -11,10 +11,13 @@ router = APIRouter(prefix="/markets", tags=["markets"])
 
 
 @router.get("/{market_id}/book", response_model=BookPublic)
-def get_book(market_id: int, relay: RelayDep, depth: int | None = Query(default=None, ge=1),
-             limit: int = Query(default=BOOK_ORDERS_LIMIT, ge=0, le=BOOK_ORDERS_MAX,
-                                description="raw orders per side"),
-             offset: int = Query(default=0, ge=0, description="skip this many raw orders per side (paging)")):
+def get_book(
+    market_id: int,
+    relay: RelayDep,
+    depth: int | None = Query(default=None, ge=1),
+    limit: int = Query(default=BOOK_ORDERS_LIMIT, ge=0, le=BOOK_ORDERS_MAX, description="raw orders per side"),
+    offset: int = Query(default=0, ge=0, description="skip this many raw orders per side (paging)"),
+):
     """Aggregated price levels (best first) and the raw open orders in priority order, paged
     per side (`limit`, `offset`; `bid_orders`/`ask_orders` say how many there are)."""
     # built as plain JSON here: re-validating thousands of nested dicts against the response

@@ -11,8 +11,12 @@ from relay.validation import RelayError
 router = APIRouter(prefix="/orders", tags=["orders"])
 
 
-@router.post("", response_model=OrderPublic, status_code=status.HTTP_201_CREATED,
-             responses={400: {"description": "invalid order (detail says why)"}, 409: {"description": "duplicate"}})
+@router.post(
+    "",
+    response_model=OrderPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={400: {"description": "invalid order (detail says why)"}, 409: {"description": "duplicate"}},
+)
 def post_order(body: OrderCreate, relay: RelayDep):
     """Validate a signed order (signature, domain, market, tick/step, expiry, nonce, on-chain
     remaining, margin) and add it to the book."""
@@ -21,11 +25,17 @@ def post_order(body: OrderCreate, relay: RelayDep):
     return JSONResponse(order_json(relay.post(body.model_dump())), status_code=status.HTTP_201_CREATED)
 
 
-@router.delete("/{order_hash}", response_model=CancelPublic,
-               responses={403: {"description": "missing or wrong cancel signature"}, 404: {"description": "unknown"}})
-def cancel_order(order_hash: str, relay: RelayDep,
-                 x_signature: str | None = Header(default=None, description="EIP-191 signature of 'cancel:<hash>'"),
-                 signature: str | None = Query(default=None, description="same, as a query parameter")) -> dict:
+@router.delete(
+    "/{order_hash}",
+    response_model=CancelPublic,
+    responses={403: {"description": "missing or wrong cancel signature"}, 404: {"description": "unknown"}},
+)
+def cancel_order(
+    order_hash: str,
+    relay: RelayDep,
+    x_signature: str | None = Header(default=None, description="EIP-191 signature of 'cancel:<hash>'"),
+    signature: str | None = Query(default=None, description="same, as a query parameter"),
+) -> dict:
     """Withdraw an order from the relay's book (the signed order stays valid on-chain until it
     is cancelled there: see docs/relay.md)."""
     so = relay.cancel(order_hash, x_signature or signature)
@@ -41,15 +51,22 @@ def get_order(order_hash: str, relay: RelayDep) -> dict:
 
 
 @router.get("", response_model=list[OrderPublic])
-def list_orders(relay: RelayDep, trader: str | None = None, market_id: int | None = None,
-                status: str | None = Query(default="open", description="open (default), filled, cancelled, "
-                                                                       "expired, rejected or 'all'"),
-                limit: int = Query(default=500, le=10_000)) -> list[dict]:
+def list_orders(
+    relay: RelayDep,
+    trader: str | None = None,
+    market_id: int | None = None,
+    status: str | None = Query(
+        default="open", description="open (default), filled, cancelled, expired, rejected or 'all'"
+    ),
+    limit: int = Query(default=500, le=10_000),
+) -> list[dict]:
     from eth_utils import is_address, to_checksum_address
 
     if trader is not None:
         if not is_address(trader):
             raise RelayError(400, "bad_trader", f"trader {trader!r} is not an address")
         trader = to_checksum_address(trader)
-    rows = relay.store.query(trader=trader, market_id=market_id, status=None if status == "all" else status, limit=limit)
+    rows = relay.store.query(
+        trader=trader, market_id=market_id, status=None if status == "all" else status, limit=limit
+    )
     return [order_json(so) for so in rows]

@@ -10,6 +10,7 @@ The profiles are registered here but not loaded globally (that would change the 
 other hypothesis test in the same process); the state-machine test applies the selected one
 explicitly through the `fuzz_settings` fixture.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,9 +60,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return  # not run here (e.g. under xdist the workers hold the counters)
     here = os.path.dirname(__file__)
     failed = [
-        r for r in terminalreporter.stats.get("failed", [])
-        if os.path.abspath(str(getattr(r, "fspath", ""))).startswith(here)
-        or "tests/fuzz" in getattr(r, "nodeid", "")
+        r
+        for r in terminalreporter.stats.get("failed", [])
+        if os.path.abspath(str(getattr(r, "fspath", ""))).startswith(here) or "tests/fuzz" in getattr(r, "nodeid", "")
     ]
     elapsed = time.monotonic() - stats["started"]
     if os.environ.get("FUZZ_COVERAGE") or fuzz_profile_name() == "deep":

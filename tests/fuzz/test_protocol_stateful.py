@@ -44,6 +44,7 @@ Invariants (one `@invariant` per DESIGN §6 item; `model_matches_chain` is an ex
 Run: `PYTHONPATH=. .venv/bin/python -m pytest tests/fuzz -q` (profile "short");
 `HYPOTHESIS_PROFILE=deep ... -s tests/fuzz` for the long run (`make fuzz`).
 """
+
 from __future__ import annotations
 
 import collections
@@ -60,8 +61,8 @@ from boa.contracts.base_evm_contract import BoaError
 from eth_account import Account
 from eth_utils import keccak
 from hypothesis import note
-from hypothesis.errors import InvalidArgument
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -72,7 +73,7 @@ from hypothesis.stateful import (
 )
 
 from core import eip712
-from tests.utils.deployers import FEED_LIMITS, Protocol, Trader, USDC
+from tests.utils.deployers import FEED_LIMITS, USDC, Protocol, Trader
 
 BPS = 10_000
 QS = 1_000  # QUANTITY_SCALE
@@ -123,31 +124,64 @@ MARKETS = (
     MarketCfg(
         name="ERCOT-WEST/RT/ATC",
         spec={"type": "POWER", "iso": "ERCOT", "node": "HB_WEST", "market": "RT", "profile": "ATC"},
-        quantity_step=1, min_quantity=1, price_tick=10_000,
-        im_fixed=15 * USDC, im_rate_bps=2_500, mm_fixed=10 * USDC, mm_rate_bps=1_500,
-        max_price_age=3_600, dispute_window=3_600, oi_cap=10**9,
-        delivery_start=1 * DAY, delivery_end=2 * DAY, last_trade=2 * DAY,
-        base=40 * USDC, floor=-150 * USDC, cap=9_000 * USDC,
+        quantity_step=1,
+        min_quantity=1,
+        price_tick=10_000,
+        im_fixed=15 * USDC,
+        im_rate_bps=2_500,
+        mm_fixed=10 * USDC,
+        mm_rate_bps=1_500,
+        max_price_age=3_600,
+        dispute_window=3_600,
+        oi_cap=10**9,
+        delivery_start=1 * DAY,
+        delivery_end=2 * DAY,
+        last_trade=2 * DAY,
+        base=40 * USDC,
+        floor=-150 * USDC,
+        cap=9_000 * USDC,
     ),
     # GPU-hour: ~$2, 0.01 GPU-hour step (min 0.1), $0.0001 tick
     MarketCfg(
         name="H100-SXM/US",
         spec={"type": "COMPUTE", "gpu": "H100-SXM", "region": "US"},
-        quantity_step=10, min_quantity=100, price_tick=100,
-        im_fixed=100_000, im_rate_bps=2_000, mm_fixed=50_000, mm_rate_bps=1_000,
-        max_price_age=7_200, dispute_window=1_800, oi_cap=10**9,
-        delivery_start=2 * DAY, delivery_end=5 * DAY, last_trade=4 * DAY,
-        base=2 * USDC, floor=10_000, cap=100 * USDC,
+        quantity_step=10,
+        min_quantity=100,
+        price_tick=100,
+        im_fixed=100_000,
+        im_rate_bps=2_000,
+        mm_fixed=50_000,
+        mm_rate_bps=1_000,
+        max_price_age=7_200,
+        dispute_window=1_800,
+        oi_cap=10**9,
+        delivery_start=2 * DAY,
+        delivery_end=5 * DAY,
+        last_trade=4 * DAY,
+        base=2 * USDC,
+        floor=10_000,
+        cap=100 * USDC,
     ),
     # compute spread: GPU index - 0.0012 MWh x LMP, negative when power spikes; small OI cap
     MarketCfg(
         name="SPREAD/H100-vs-HB_WEST",
         spec={"type": "SPREAD", "mwh_per_gpu_hour": "0.0012"},
-        quantity_step=1, min_quantity=100, price_tick=1_000,
-        im_fixed=500_000, im_rate_bps=3_000, mm_fixed=300_000, mm_rate_bps=1_500,
-        max_price_age=1_800, dispute_window=600, oi_cap=2_000_000,
-        delivery_start=3 * DAY, delivery_end=6 * DAY, last_trade=6 * DAY,
-        base=1_950_000, floor=-12 * USDC, cap=100 * USDC,
+        quantity_step=1,
+        min_quantity=100,
+        price_tick=1_000,
+        im_fixed=500_000,
+        im_rate_bps=3_000,
+        mm_fixed=300_000,
+        mm_rate_bps=1_500,
+        max_price_age=1_800,
+        dispute_window=600,
+        oi_cap=2_000_000,
+        delivery_start=3 * DAY,
+        delivery_end=6 * DAY,
+        last_trade=6 * DAY,
+        base=1_950_000,
+        floor=-12 * USDC,
+        cap=100 * USDC,
     ),
 )
 
@@ -163,6 +197,7 @@ SETUP_BOOK = (
     (1, 4, 0, False, 40_000),  # ... and short 40 MWh power (cross margin: IM $4,000 of $5k)
     (3, 4, 2, False, 1_500_000),  # trader3 short 1,500 GPU-h of spread; long OI 1,500 of a 2,000 cap
 )
+
 
 def order_digest(order: tuple, chain_id: int, verifying: str) -> bytes:
     return eip712.order_digest(eip712.Order(*order), chain_id, verifying)
@@ -257,7 +292,7 @@ class Ledger:
         # Exchange
         self.min_nonce: dict[str, int] = {a: 0 for a in accounts}
 
-    def copy(self) -> "Ledger":
+    def copy(self) -> Ledger:
         new = copy.copy(self)
         for k, v in self.__dict__.items():
             if k in ("cfg", "mids", "accounts"):
@@ -459,15 +494,25 @@ def build_world() -> World:
         mid = p.list_market(
             c.name,
             spec_hash=keccak(text=json.dumps(c.spec, sort_keys=True, separators=(",", ":"))),
-            delivery_start=now + c.delivery_start, delivery_end=now + c.delivery_end,
-            last_trade_time=now + c.last_trade, quantity_step=c.quantity_step, min_quantity=c.min_quantity,
-            price_tick=c.price_tick, im_fixed=c.im_fixed, im_rate_bps=c.im_rate_bps, mm_fixed=c.mm_fixed,
-            mm_rate_bps=c.mm_rate_bps, max_price_age=c.max_price_age, dispute_window=c.dispute_window,
+            delivery_start=now + c.delivery_start,
+            delivery_end=now + c.delivery_end,
+            last_trade_time=now + c.last_trade,
+            quantity_step=c.quantity_step,
+            min_quantity=c.min_quantity,
+            price_tick=c.price_tick,
+            im_fixed=c.im_fixed,
+            im_rate_bps=c.im_rate_bps,
+            mm_fixed=c.mm_fixed,
+            mm_rate_bps=c.mm_rate_bps,
+            max_price_age=c.max_price_age,
+            dispute_window=c.dispute_window,
             oi_cap=c.oi_cap,
         )
         mids.append(mid)
         cfg[mid] = dataclasses.replace(
-            c, delivery_start=now + c.delivery_start, delivery_end=now + c.delivery_end,
+            c,
+            delivery_start=now + c.delivery_start,
+            delivery_end=now + c.delivery_end,
             last_trade=now + c.last_trade,
         )
     traders = [_actor(f"trader-{i}") for i in range(N_TRADERS)]
@@ -484,7 +529,7 @@ def build_world() -> World:
         with boa.env.prank(who):
             p.usdc.approve(ch.address, MAX_UINT)
         base.wallet[who] = WALLET_MINTS * 1_000_000 * USDC
-    for who, amount in zip(actors, [d * USDC for d in TRADER_DEPOSITS] + [LIQUIDATOR_DEPOSIT * USDC]):
+    for who, amount in zip(actors, [d * USDC for d in TRADER_DEPOSITS] + [LIQUIDATOR_DEPOSIT * USDC], strict=False):
         with boa.env.prank(who):
             ch.deposit(amount)
         base.wallet[who] -= amount
@@ -513,8 +558,19 @@ def build_world() -> World:
         base.fees += mfee + tfee
         base.fees_by_market[m] += mfee + tfee
     other = p.clearinghouse.address  # signing for this "verifyingContract" must never work
-    return World(p, mids, cfg, traders, liquidator, treasury, matcher, other, base, RawState(p),
-                 boa.env.generate_address("whale"))
+    return World(
+        p,
+        mids,
+        cfg,
+        traders,
+        liquidator,
+        treasury,
+        matcher,
+        other,
+        base,
+        RawState(p),
+        boa.env.generate_address("whale"),
+    )
 
 
 def world() -> World:
@@ -749,7 +805,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.ev_realised = {m: 0 for m in self.w.mids}
         # fees paid per (account, market) from Trade events (the opening book's included)
         self.ev_fees_paid = {(a, m): 0 for a in self.led.accounts for m in self.w.mids}
-        for mk, tk, mi, is_buy, qty in SETUP_BOOK:
+        for mk, tk, mi, _is_buy, qty in SETUP_BOOK:
             m, price = self.w.mids[mi], self.w.cfg[self.w.mids[mi]].base
             self.ev_fees_paid[(self.w.traders[mk].address, m)] += fee_of(qty, price, MAKER_FEE_BPS)
             self.ev_fees_paid[(self.w.traders[tk].address, m)] += fee_of(qty, price, TAKER_FEE_BPS)
@@ -770,8 +826,11 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._stack.close()
         # a long run says how far it got as it goes (a failure stops hypothesis, then it shrinks)
         if EXAMPLES % PROGRESS_EVERY == 0:
-            print(f"fuzz progress: {STEPS:,} steps, {EXAMPLES:,} examples, 0 failures so far, "
-                  f"{time.monotonic() - STARTED:,.0f} s", flush=True)
+            print(
+                f"fuzz progress: {STEPS:,} steps, {EXAMPLES:,} examples, 0 failures so far, "
+                f"{time.monotonic() - STARTED:,.0f} s",
+                flush=True,
+            )
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -919,8 +978,13 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     # ================================================================ rules: collateral
 
-    @rule(who=st.integers(0, N_TRADERS), via=st.sampled_from(["self", "self", "treasury"]),
-          size=st.sampled_from(["cents", "small", "large"]), x=st.integers(1, 1_000_000), bad=st.integers(0, 24))
+    @rule(
+        who=st.integers(0, N_TRADERS),
+        via=st.sampled_from(["self", "self", "treasury"]),
+        size=st.sampled_from(["cents", "small", "large"]),
+        x=st.integers(1, 1_000_000),
+        bad=st.integers(0, 24),
+    )
     def deposit(self, who, via, size, x, bad):
         """deposit (own wallet) or deposit_for (a treasury funds the account); rarely zero, a zero
         account, or more than the payer's wallet (must revert and change nothing)."""
@@ -951,8 +1015,11 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.led.flows["deposits"] += amount
             self._record_events(logs)
 
-    @rule(who=st.integers(0, N_TRADERS), mode=st.sampled_from(["valid", "valid", "valid", "all_free", "too_large", "over_margin", "zero"]),
-          frac=st.integers(1, 1_000))
+    @rule(
+        who=st.integers(0, N_TRADERS),
+        mode=st.sampled_from(["valid", "valid", "valid", "all_free", "too_large", "over_margin", "zero"]),
+        frac=st.integers(1, 1_000),
+    )
     def withdraw(self, who, mode, frac):
         self._step()
         a = self.liq if who == N_TRADERS else self.w.traders[who].address
@@ -997,7 +1064,10 @@ class ProtocolMachine(RuleBasedStateMachine):
             amount = x * 5 * USDC
             expect = {"Clearinghouse: zero amount"} if amount == 0 else set()
             _note(f"fund_insurance {usd(amount)}")
-            if self._call(self.w.treasury, self.ch.fund_insurance, amount, expect=expect, what="fund_insurance") is not None:
+            if (
+                self._call(self.w.treasury, self.ch.fund_insurance, amount, expect=expect, what="fund_insurance")
+                is not None
+            ):
                 self.led.wallet[self.w.treasury] -= amount
                 self.led.insurance += amount
                 self.led.flows["insurance_funded"] += amount
@@ -1007,7 +1077,12 @@ class ProtocolMachine(RuleBasedStateMachine):
             if self.led.adl_pending:
                 expect = {"Clearinghouse: loss unassigned"}
             _note(f"withdraw_fees {usd(amount)} of {usd(self.led.fees)}")
-            if self._call(self.p.owner, self.ch.withdraw_fees, self.p.owner, amount, expect=expect, what="withdraw_fees") is not None:
+            if (
+                self._call(
+                    self.p.owner, self.ch.withdraw_fees, self.p.owner, amount, expect=expect, what="withdraw_fees"
+                )
+                is not None
+            ):
                 self.led.fees -= amount
                 self.led.flows["fees_withdrawn"] += amount
 
@@ -1038,8 +1113,19 @@ class ProtocolMachine(RuleBasedStateMachine):
             price += 1
         return price
 
-    def _new_order(self, a: str, m: int, is_buy: bool, quantity: int, price: int, *, expiry: int,
-                   reduce_only: bool = False, nonce: int | None = None, kind: str = "ok") -> OrderRec:
+    def _new_order(
+        self,
+        a: str,
+        m: int,
+        is_buy: bool,
+        quantity: int,
+        price: int,
+        *,
+        expiry: int,
+        reduce_only: bool = False,
+        nonce: int | None = None,
+        kind: str = "ok",
+    ) -> OrderRec:
         if nonce is None:  # a trader signs above its own minimum nonce
             nonce = max(self.next_nonce[a], self.led.min_nonce[a])
             self.next_nonce[a] = nonce + 1
@@ -1083,8 +1169,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                 r.add("Exchange: not reducing")
         return r
 
-    def _trade_reasons(self, new: Ledger, m: int, buyer: str, seller: str, quantity: int, price: int,
-                       bfee: int, sfee: int) -> set[str]:
+    def _trade_reasons(
+        self, new: Ledger, m: int, buyer: str, seller: str, quantity: int, price: int, bfee: int, sfee: int
+    ) -> set[str]:
         """Clearinghouse.trade on the trial ledger `new` (mutated on success)."""
         c = self._cfg(m)
         now = self.now
@@ -1139,9 +1226,11 @@ class ProtocolMachine(RuleBasedStateMachine):
             buyer, seller = (o.trader, taker) if o.is_buy else (taker, o.trader)
             bfee, sfee = (maker_fee, taker_fee) if o.is_buy else (taker_fee, maker_fee)
             expect |= self._trade_reasons(new, o.market, buyer, seller, quantity, o.price, bfee, sfee)
-        _note(f"{label}: {self._name(taker)} takes {quantity} of #{o.idx} [{o.kind}] "
-             f"{'buy' if o.is_buy else 'sell'} {self._name(o.trader)} m{o.market} @ {usd(o.price)} "
-             f"(filled {o.filled}/{o.quantity}{', reduce-only' if o.reduce_only else ''})")
+        _note(
+            f"{label}: {self._name(taker)} takes {quantity} of #{o.idx} [{o.kind}] "
+            f"{'buy' if o.is_buy else 'sell'} {self._name(o.trader)} m{o.market} @ {usd(o.price)} "
+            f"(filled {o.filled}/{o.quantity}{', reduce-only' if o.reduce_only else ''})"
+        )
         logs = self._call(taker, self.ex.fill, o.order, o.sig, quantity, expect=expect, what=label)
         if logs is None:
             return False
@@ -1156,11 +1245,20 @@ class ProtocolMachine(RuleBasedStateMachine):
             if o.dead_filled is None and self._is_dead(o):
                 o.dead_filled = o.filled
 
-    @rule(target=orders, maker=actor_idx, mi=market_idx, is_buy=st.booleans(), frac=st.integers(1, 120),
-          offset=st.integers(-25, 25), far=st.integers(0, 9), off_tick=st.integers(0, 29),
-          expiry=st.sampled_from([600, 3_600, 3_600, DAY, DAY, 7 * DAY, 60, -1]),
-          reduce_only=st.integers(0, 5), stale_nonce=st.integers(0, 9),
-          kind=st.sampled_from(["ok", "ok", "ok", "ok", "ok", "wrong-chain", "wrong-contract", "wrong-signer"]))
+    @rule(
+        target=orders,
+        maker=actor_idx,
+        mi=market_idx,
+        is_buy=st.booleans(),
+        frac=st.integers(1, 120),
+        offset=st.integers(-25, 25),
+        far=st.integers(0, 9),
+        off_tick=st.integers(0, 29),
+        expiry=st.sampled_from([600, 3_600, 3_600, DAY, DAY, 7 * DAY, 60, -1]),
+        reduce_only=st.integers(0, 5),
+        stale_nonce=st.integers(0, 9),
+        kind=st.sampled_from(["ok", "ok", "ok", "ok", "ok", "wrong-chain", "wrong-contract", "wrong-signer"]),
+    )
     def place_order(self, maker, mi, is_buy, frac, offset, far, off_tick, expiry, reduce_only, stale_nonce, kind):
         """A maker signs a resting order (no transaction). Some are dead on arrival (expired,
         below the trader's min nonce) and some are signed for another chain, another verifying
@@ -1180,13 +1278,21 @@ class ProtocolMachine(RuleBasedStateMachine):
         nonce = None
         if stale_nonce == 0 and self.led.min_nonce[a] > 0:
             nonce = self.led.min_nonce[a] - 1
-        rec = self._new_order(a, m, is_buy, qty, price, expiry=self.now + expiry, reduce_only=ro, nonce=nonce, kind=kind)
-        _note(f"place #{rec.idx} [{kind}]: {self._name(a)} {'buy' if is_buy else 'sell'} {qty} m{m} @ {usd(price)} "
-             f"exp +{expiry}s nonce {rec.nonce}{' reduce-only' if ro else ''}")
+        rec = self._new_order(
+            a, m, is_buy, qty, price, expiry=self.now + expiry, reduce_only=ro, nonce=nonce, kind=kind
+        )
+        _note(
+            f"place #{rec.idx} [{kind}]: {self._name(a)} {'buy' if is_buy else 'sell'} {qty} m{m} @ {usd(price)} "
+            f"exp +{expiry}s nonce {rec.nonce}{' reduce-only' if ro else ''}"
+        )
         return rec.idx
 
-    @rule(oi=orders, taker=st.integers(0, N_TRADERS), qty=st.sampled_from(["all", "part", "part", "over", "zero", "min"]),
-          frac=st.integers(1, 999))
+    @rule(
+        oi=orders,
+        taker=st.integers(0, N_TRADERS),
+        qty=st.sampled_from(["all", "part", "part", "over", "zero", "min"]),
+        frac=st.integers(1, 999),
+    )
     def fill(self, oi, taker, qty, frac):
         self._step()
         o = self.order_book[oi]
@@ -1237,15 +1343,29 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._fill(rec, t, q, label)
         self._mark_dead_orders()
 
-    @rule(maker=actor_idx, taker=st.integers(0, N_TRADERS), mi=market_idx, is_buy=st.booleans(),
-          frac=st.integers(1, 120), offset=st.integers(-10, 10), part=st.integers(1, 1_000), far=st.integers(0, 9))
+    @rule(
+        maker=actor_idx,
+        taker=st.integers(0, N_TRADERS),
+        mi=market_idx,
+        is_buy=st.booleans(),
+        frac=st.integers(1, 120),
+        offset=st.integers(-10, 10),
+        part=st.integers(1, 1_000),
+        far=st.integers(0, 9),
+    )
     def trade(self, maker, taker, mi, is_buy, frac, offset, part, far):
         """Maker signs, taker fills (fully or partly) on-chain in the same step."""
         self._step()
         self._trade_now(maker, taker, mi, is_buy, frac, offset, part, far, "trade")
 
-    @rule(maker=actor_idx, taker=actor_idx, mi=market_idx, is_buy=st.booleans(), frac=st.integers(80, 125),
-          offset=st.integers(-3, 3))
+    @rule(
+        maker=actor_idx,
+        taker=actor_idx,
+        mi=market_idx,
+        is_buy=st.booleans(),
+        frac=st.integers(80, 125),
+        offset=st.integers(-3, 3),
+    )
     def trade_leveraged(self, maker, taker, mi, is_buy, frac, offset):
         """Both sides open positions close to their initial margin (liquidation candidates)."""
         self._step()
@@ -1274,10 +1394,13 @@ class ProtocolMachine(RuleBasedStateMachine):
             buyer, seller = (mk.trader, tk.trader) if mk.is_buy else (tk.trader, mk.trader)
             bfee, sfee = (maker_fee, taker_fee) if mk.is_buy else (taker_fee, maker_fee)
             expect |= self._trade_reasons(new, m, buyer, seller, q, mk.price, bfee, sfee)
-        _note(f"{label}: #{mk.idx} {self._name(mk.trader)} {'buy' if mk.is_buy else 'sell'} @ {usd(mk.price)} "
-             f"x #{tk.idx} {self._name(tk.trader)} @ {usd(tk.price)} q {q} (maker filled {mk.filled}/{mk.quantity})")
-        logs = self._call(self.w.matcher, self.ex.match_orders, mk.order, mk.sig, tk.order, tk.sig, q,
-                          expect=expect, what=label)
+        _note(
+            f"{label}: #{mk.idx} {self._name(mk.trader)} {'buy' if mk.is_buy else 'sell'} @ {usd(mk.price)} "
+            f"x #{tk.idx} {self._name(tk.trader)} @ {usd(tk.price)} q {q} (maker filled {mk.filled}/{mk.quantity})"
+        )
+        logs = self._call(
+            self.w.matcher, self.ex.match_orders, mk.order, mk.sig, tk.order, tk.sig, q, expect=expect, what=label
+        )
         if logs is not None:
             self.led = new
             mk.filled += q
@@ -1286,8 +1409,13 @@ class ProtocolMachine(RuleBasedStateMachine):
             self._record_events(logs)
         self._mark_dead_orders()
 
-    @rule(oi=orders, taker=st.integers(0, N_TRADERS), cross=st.sampled_from(["at", "through", "at", "no-cross", "same-side", "other-market"]),
-          part=st.integers(1, 1_000), extra=st.integers(0, 3))
+    @rule(
+        oi=orders,
+        taker=st.integers(0, N_TRADERS),
+        cross=st.sampled_from(["at", "through", "at", "no-cross", "same-side", "other-market"]),
+        part=st.integers(1, 1_000),
+        extra=st.integers(0, 3),
+    )
     def match(self, oi, taker, cross, part, extra):
         """A matcher crosses a resting order with a freshly signed opposite order."""
         self._step()
@@ -1313,8 +1441,16 @@ class ProtocolMachine(RuleBasedStateMachine):
         tk = self._new_order(t, m, is_buy, q + extra * c.quantity_step * (q > 0), price, expiry=self.now + 3_600)
         self._match(mk, tk, q, f"match_orders({cross})")
 
-    @rule(maker=actor_idx, taker=st.integers(0, N_TRADERS), mi=market_idx, is_buy=st.booleans(),
-          frac=st.integers(1, 110), offset=st.integers(-5, 5), through=st.integers(0, 3), part=st.integers(1, 1_000))
+    @rule(
+        maker=actor_idx,
+        taker=st.integers(0, N_TRADERS),
+        mi=market_idx,
+        is_buy=st.booleans(),
+        frac=st.integers(1, 110),
+        offset=st.integers(-5, 5),
+        through=st.integers(0, 3),
+        part=st.integers(1, 1_000),
+    )
     def match_fresh(self, maker, taker, mi, is_buy, frac, offset, through, part):
         """A matcher crosses two freshly signed orders (partial fill of the maker's order)."""
         self._step()
@@ -1333,8 +1469,13 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._match(mk, tk, q, "match_fresh")
 
     @precondition(lambda self: any(q for (a, _), (q, _on) in self.led.pos.items() if a != self.liq))
-    @rule(data=st.data(), counterparty=actor_idx, offset=st.integers(-3, 3), partial=st.integers(0, 3),
-          giveaway=st.integers(0, 5))
+    @rule(
+        data=st.data(),
+        counterparty=actor_idx,
+        offset=st.integers(-3, 3),
+        partial=st.integers(0, 3),
+        giveaway=st.integers(0, 5),
+    )
     def close_position(self, data, counterparty, offset, partial, giveaway):
         """A trader closes (all or part of) a position with a reduce-only order near the mark, or
         (giveaway) far off the mark in the counterparty's favour: a colluding pair moving value
@@ -1386,7 +1527,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         base = max(self.led.min_nonce[a], self.next_nonce[a] - 3)
         target = self.led.min_nonce[a] if bump == 0 else base + bump
         expect = set() if target > self.led.min_nonce[a] else {"Exchange: nonce not increasing"}
-        _note(f"cancel_all {self._name(a)} min_nonce {self.led.min_nonce[a]} -> {target} (next nonce {self.next_nonce[a]})")
+        _note(
+            f"cancel_all {self._name(a)} min_nonce {self.led.min_nonce[a]} -> {target} (next nonce {self.next_nonce[a]})"
+        )
         logs = self._call(a, self.ex.cancel_all, target, expect=expect, what="cancel_all")
         if logs is not None:
             self.led.min_nonce[a] = target
@@ -1396,19 +1539,25 @@ class ProtocolMachine(RuleBasedStateMachine):
 
     def _push_marks(self, ms: list[int], prices: list[int]):
         # a disputed mark takes no reports until the owner resolves it: the pusher leaves it out
-        keep = [(m, p) for m, p in zip(ms, prices) if not self.led.mark_disputed[m]]
+        keep = [(m, p) for m, p in zip(ms, prices, strict=False) if not self.led.mark_disputed[m]]
         if not keep:
             return
         ms, prices = [m for m, _ in keep], [p for _, p in keep]
         feeds = [self.p.feeds[m][0] for m in ms]
         self._fresh_push_time(feeds, [self.led.mark[m][1] for m in ms])
         self.p.push(feeds, prices)
-        for m, price in zip(ms, prices):
+        for m, price in zip(ms, prices, strict=False):
             self.led.mark[m] = [price, self.now]
 
-    @rule(mi=market_idx, layout=st.sampled_from(["2+bad", "2+bad", "1+bad", "3 honest"]),
-          skew=st.sampled_from(["wild", "huge", "band_edge", "just_outside", "inside"]), sign=st.booleans(),
-          kind=st.sampled_from(["walk", "tick", "jump", "spike"]), r=permille, pos=st.integers(0, 2))
+    @rule(
+        mi=market_idx,
+        layout=st.sampled_from(["2+bad", "2+bad", "1+bad", "3 honest"]),
+        skew=st.sampled_from(["wild", "huge", "band_edge", "just_outside", "inside"]),
+        sign=st.booleans(),
+        kind=st.sampled_from(["walk", "tick", "jump", "spike"]),
+        r=permille,
+        pos=st.integers(0, 2),
+    )
     def skewed_report(self, mi, layout, skew, sign, kind, r, pos):
         """Adversary: one reporter key signs a skewed row (wild, at the band's edge, just outside
         it), relayed with the honest rows or with only one of them (a reporter down, or a relayer
@@ -1424,8 +1573,13 @@ class ProtocolMachine(RuleBasedStateMachine):
         old, old_obs = self.led.mark[m]
         honest = self._next_mark(m, kind, r)
         band = max(FEED_LIMITS[0], FEED_LIMITS[1] * abs(honest) // BPS)
-        off = {"wild": 10**30, "huge": 1_000 * USDC, "band_edge": band, "just_outside": 2 * band + 1,
-               "inside": band // 2}[skew]
+        off = {
+            "wild": 10**30,
+            "huge": 1_000 * USDC,
+            "band_edge": band,
+            "just_outside": 2 * band + 1,
+            "inside": band // 2,
+        }[skew]
         bad = honest + (off if sign else -off)
         reps = list(self.p.reporters)
         if layout == "3 honest":
@@ -1440,14 +1594,30 @@ class ProtocolMachine(RuleBasedStateMachine):
         now = self.now
         quorum = self.p.oracle.quorum()
         want = oracle_fold(rows, old, old_obs, now, len(self.p.reporters), quorum)
-        honest_only = oracle_fold([x for x in rows if x == honest], old, old_obs, now, len(self.p.reporters), quorum) \
-            if rows.count(honest) >= quorum else None
-        sigs = [self.p.sign_report(rep, [fid], [row], now) for rep, row in zip(reps, rows)]
-        _note(f"skewed report m{m} ({layout}, {skew}): rows {[usd(x) for x in rows]} -> model "
-             f"{usd(want) if want is not None else 'nothing stored'}")
+        honest_only = (
+            oracle_fold([x for x in rows if x == honest], old, old_obs, now, len(self.p.reporters), quorum)
+            if rows.count(honest) >= quorum
+            else None
+        )
+        sigs = [self.p.sign_report(rep, [fid], [row], now) for rep, row in zip(reps, rows, strict=False)]
+        _note(
+            f"skewed report m{m} ({layout}, {skew}): rows {[usd(x) for x in rows]} -> model "
+            f"{usd(want) if want is not None else 'nothing stored'}"
+        )
         expect = {"Oracle: no agreement"} if want is None else set()
-        if self._call(self.w.matcher, self.p.oracle.submit, [fid], now, [[x] for x in rows], sigs, expect=expect,
-                      what=f"submit({layout})") is None:
+        if (
+            self._call(
+                self.w.matcher,
+                self.p.oracle.submit,
+                [fid],
+                now,
+                [[x] for x in rows],
+                sigs,
+                expect=expect,
+                what=f"submit({layout})",
+            )
+            is None
+        ):
             assert self.w.raw.feed_price(fid) == old
             return
         got = self.w.raw.feed_price(fid)
@@ -1459,8 +1629,11 @@ class ProtocolMachine(RuleBasedStateMachine):
             lo, hi = min(honest_only, honest) - band, max(honest_only, honest) + band
             assert lo <= got <= hi, (
                 f"invariant 7: one key moved the value to {got}, beyond the band {band} around the honest "
-                f"{honest} / {honest_only}")
-        COVERAGE[f"skewed report: {layout}/{skew} stored{' (clamped)' if want != honest and layout != '3 honest' else ''}"] += 1
+                f"{honest} / {honest_only}"
+            )
+        COVERAGE[
+            f"skewed report: {layout}/{skew} stored{' (clamped)' if want != honest and layout != '3 honest' else ''}"
+        ] += 1
         self.led.mark[m] = [got, now]
 
     @rule(mi=market_idx, which=st.sampled_from(["mark", "settlement"]))
@@ -1525,7 +1698,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.led.mark_disputed[m] = True
             return
         if not self.led.mark_disputed[m]:
-            self._call(self.p.owner, self.p.oracle.resolve, fid, 0, expect={"Oracle: not disputed"}, what="resolve(mark)")
+            self._call(
+                self.p.owner, self.p.oracle.resolve, fid, 0, expect={"Oracle: not disputed"}, what="resolve(mark)"
+            )
             return
         price = self._next_mark(m, kind, r)
         _note(f"owner resolves the mark of m{m} at {usd(price)} and reopens it")
@@ -1555,12 +1730,19 @@ class ProtocolMachine(RuleBasedStateMachine):
             expect = {"Clearinghouse: zero margin"}
         params = (new[0], new[1], new[2], new[3], c.max_price_age, c.dispute_window, c.oi_cap)
         _note(f"owner sets m{m} margins {self.led.risk[m]} -> {new}")
-        if self._call(self.p.owner, self.ch.set_market_params, m, params, expect=expect,
-                      what="set_market_params") is not None:
+        if (
+            self._call(self.p.owner, self.ch.set_market_params, m, params, expect=expect, what="set_market_params")
+            is not None
+        ):
             self.led.risk[m] = new
 
-    @rule(pen=st.integers(0, 9_500), cap=st.integers(0, 2_600), rbps=st.integers(0, 110),
-          minr=st.integers(0, 5 * USDC), maxr=st.integers(0, 2_000 * USDC))
+    @rule(
+        pen=st.integers(0, 9_500),
+        cap=st.integers(0, 2_600),
+        rbps=st.integers(0, 110),
+        minr=st.integers(0, 5 * USDC),
+        maxr=st.integers(0, 2_000 * USDC),
+    )
     def owner_liquidation_params(self, pen, cap, rbps, minr, maxr):
         self._step()
         expect = set()
@@ -1573,8 +1755,20 @@ class ProtocolMachine(RuleBasedStateMachine):
         elif minr > maxr:
             expect.add("Clearinghouse: bad reward bounds")
         _note(f"owner sets liquidation params {(pen, cap, rbps, minr, maxr)}")
-        if self._call(self.p.owner, self.ch.set_liquidation_params, pen, cap, rbps, minr, maxr, expect=expect,
-                      what="set_liquidation_params") is not None:
+        if (
+            self._call(
+                self.p.owner,
+                self.ch.set_liquidation_params,
+                pen,
+                cap,
+                rbps,
+                minr,
+                maxr,
+                expect=expect,
+                what="set_liquidation_params",
+            )
+            is not None
+        ):
             self.led.liq_params = [pen, cap, rbps, minr, maxr]
 
     @rule(mi=market_idx, kind=mark_moves, r=permille)
@@ -1594,15 +1788,17 @@ class ProtocolMachine(RuleBasedStateMachine):
         _note(f"SHOCK m{m} {kind}: {usd(self.led.mark[m][0])} -> {usd(price)}")
         self._push_marks([m], [price])
 
-    @precondition(lambda self: any(
-        q and not self.led.settled[m] for (a, m), (q, _on) in self.led.pos.items() if a != self.liq))
+    @precondition(
+        lambda self: any(q and not self.led.settled[m] for (a, m), (q, _on) in self.led.pos.items() if a != self.liq)
+    )
     @rule(data=st.data(), ratio=st.integers(0, 1_200))
     def margin_call(self, data, ratio):
         """Move one mark against one account until its health ratio (equity / MM) is about
         ratio/1000: below 1 it is liquidatable, and usually still solvent (partial liquidation)."""
         self._step()
-        holders = [(a, m) for (a, m), (q, _on) in self.led.pos.items()
-                   if q and a != self.liq and not self.led.settled[m]]
+        holders = [
+            (a, m) for (a, m), (q, _on) in self.led.pos.items() if q and a != self.liq and not self.led.settled[m]
+        ]
         a, m = data.draw(st.sampled_from(sorted(holders)), label="position")
         c, now = self._cfg(m), self.now
         q = self.led.pos[(a, m)][0]
@@ -1629,8 +1825,10 @@ class ProtocolMachine(RuleBasedStateMachine):
                 else:
                     bad = mid
             price = bad
-        _note(f"margin call {self._name(a)} m{m}: mark {usd(self.led.mark[m][0])} -> {usd(price)} "
-             f"(health -> {health(price):.3f}, target {target:.3f})")
+        _note(
+            f"margin call {self._name(a)} m{m}: mark {usd(self.led.mark[m][0])} -> {usd(price)} "
+            f"(health -> {health(price):.3f}, target {target:.3f})"
+        )
         others = [k for k in self.w.mids if k != m and not self.led.settled[k]]
         self._push_marks([m] + others, [price] + [self.led.mark[k][0] for k in others])
 
@@ -1641,18 +1839,30 @@ class ProtocolMachine(RuleBasedStateMachine):
         ms = [m for m in self.w.mids if not self.led.settled[m]]
         if not ms:
             return
-        prices = [self._next_mark(m, k if k in ("walk", "tick") else "walk", r) for m, k, r in zip(ms, kinds, rs)]
-        _note("refresh marks " + ", ".join(f"m{m}={usd(p)}" for m, p in zip(ms, prices)))
+        prices = [
+            self._next_mark(m, k if k in ("walk", "tick") else "walk", r)
+            for m, k, r in zip(ms, kinds, rs, strict=False)
+        ]
+        _note("refresh marks " + ", ".join(f"m{m}={usd(p)}" for m, p in zip(ms, prices, strict=False)))
         self._push_marks(ms, prices)
 
-    @rule(kind=st.sampled_from(["seconds", "minutes", "minutes", "hours", "stale", "day"]), x=st.integers(1, 100),
-          heartbeat=st.integers(0, 3))
+    @rule(
+        kind=st.sampled_from(["seconds", "minutes", "minutes", "hours", "stale", "day"]),
+        x=st.integers(1, 100),
+        heartbeat=st.integers(0, 3),
+    )
     def advance_time(self, kind, x, heartbeat):
         """Time passes. Usually the oracle pusher's heartbeat re-posts the marks (unchanged);
         without it (or with "stale") marks age past max_price_age and risk-increasing trades,
         withdrawals and liquidations that depend on them must revert."""
         self._step()
-        secs = {"seconds": x, "minutes": 60 * x, "stale": 1_800 + 60 * x, "hours": 3_600 * (1 + x // 10), "day": DAY // 2 * (1 + x // 50)}[kind]
+        secs = {
+            "seconds": x,
+            "minutes": 60 * x,
+            "stale": 1_800 + 60 * x,
+            "hours": 3_600 * (1 + x // 10),
+            "day": DAY // 2 * (1 + x // 50),
+        }[kind]
         boa.env.time_travel(seconds=secs)
         beat = heartbeat > 0 and kind != "stale"
         _note(f"time +{secs}s{' + heartbeat' if beat else ''}")
@@ -1708,8 +1918,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             price += tick
         return price
 
-    def _predict_liquidation(self, acct: str, m: int, quantity: int,
-                             liq: str | None = None) -> tuple[set[str], Ledger | None, dict]:
+    def _predict_liquidation(
+        self, acct: str, m: int, quantity: int, liq: str | None = None
+    ) -> tuple[set[str], Ledger | None, dict]:
         """The documented liquidate() semantics (NatSpec) on a trial ledger."""
         led, now = self.led, self.now
         liq = liq or self.liq
@@ -1809,8 +2020,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         coll_liq0, ins0 = before_liq.collateral, ch.insurance_fund()
         marks = {mid: self.led.mark_of(mid, self.now)[0] for mid in self.w.mids}
         q_before = {mid: self.led.pos[(acct, mid)][0] for mid in self.w.mids}
-        _note(f"{label}: liquidate {self._name(acct)} m{m} q {quantity} (equity {usd(before_acct.equity)}, "
-             f"MM {usd(before_acct.maintenance)}, fresh {before_acct.fresh})")
+        _note(
+            f"{label}: liquidate {self._name(acct)} m{m} q {quantity} (equity {usd(before_acct.equity)}, "
+            f"MM {usd(before_acct.maintenance)}, fresh {before_acct.fresh})"
+        )
         logs = self._call(self.liq, ch.liquidate, acct, m, quantity, expect=expect, what=label)
         if logs is None:
             return
@@ -1827,7 +2040,11 @@ class ProtocolMachine(RuleBasedStateMachine):
             COVERAGE["liquidation: settled leg settled"] += 1
             return
         self.stats["liquidations"] += 1
-        COVERAGE["liquidation: insolvent close-out (one market)" if info.get("closeout") else f"liquidation: partial ({info.get('limited_by')})"] += 1
+        COVERAGE[
+            "liquidation: insolvent close-out (one market)"
+            if info.get("closeout")
+            else f"liquidation: partial ({info.get('limited_by')})"
+        ] += 1
         if tx["bad_debt"]:
             COVERAGE["liquidation: loss absorbed by the insurance fund"] += 1
         if info.get("closeout"):
@@ -1877,9 +2094,15 @@ class ProtocolMachine(RuleBasedStateMachine):
                 self.liq_violations.append(f"penalty {lg.penalty} above {cap_bps} bps of notional {notional}")
             # partial liquidation is the norm: when it stops short of both the request and the
             # position it must have restored equity >= MM (exact: the size formula rounds up)
-            if info.get("limited_by") == "needed" and size < min(req, abs(q_before[m])) and e1 < m1 \
-                    and not self.led.summary(acct, self.now).stale_margin:
-                self.liq_violations.append(f"partial liquidation stopped short without restoring health: {e1} < MM {m1}")
+            if (
+                info.get("limited_by") == "needed"
+                and size < min(req, abs(q_before[m]))
+                and e1 < m1
+                and not self.led.summary(acct, self.now).stale_margin
+            ):
+                self.liq_violations.append(
+                    f"partial liquidation stopped short without restoring health: {e1} < MM {m1}"
+                )
         elif lg.penalty != 0:
             self.liq_violations.append("penalty charged on an insolvent close-out")
         # ---- penalty and reward are transfers: the account pays the penalty into the fund, the
@@ -1892,10 +2115,14 @@ class ProtocolMachine(RuleBasedStateMachine):
         to_ins = (ch.insurance_fund() - ins0) + absorbed
         self.penalty_imbalance += paid - to_liq - to_ins
         if paid != lg.penalty or to_liq != lg.reward or to_ins != lg.penalty - lg.reward:
-            self.liq_violations.append(f"penalty/reward flows: paid {paid}, to liquidator {to_liq}, to fund {to_ins}, "
-                                       f"events {lg.penalty}/{lg.reward}")
-        _note(f"  -> took {info.get('size')} penalty {info.get('penalty', 0)} reward {info.get('reward')}; "
-             f"health {e0}/{m0} -> {e1}/{m1}")
+            self.liq_violations.append(
+                f"penalty/reward flows: paid {paid}, to liquidator {to_liq}, to fund {to_ins}, "
+                f"events {lg.penalty}/{lg.reward}"
+            )
+        _note(
+            f"  -> took {info.get('size')} penalty {info.get('penalty', 0)} reward {info.get('reward')}; "
+            f"health {e0}/{m0} -> {e1}/{m1}"
+        )
 
     @precondition(lambda self: any(self.led.liquidatable(a, self.now) for a in self.led.accounts if a != self.liq))
     @rule(data=st.data(), qty=st.sampled_from(["all", "all", "half", "step", "random"]), frac=st.integers(1, 1_000))
@@ -1908,7 +2135,9 @@ class ProtocolMachine(RuleBasedStateMachine):
         open_ = self.led.open_markets(acct)
         m = data.draw(st.sampled_from(open_), label="market") if open_ else self.w.mids[0]
         q0 = abs(self.led.pos[(acct, m)][0])
-        quantity = {"all": 2**128, "half": q0 // 2, "step": self._cfg(m).quantity_step, "random": q0 * frac // 1_000}[qty]
+        quantity = {"all": 2**128, "half": q0 // 2, "step": self._cfg(m).quantity_step, "random": q0 * frac // 1_000}[
+            qty
+        ]
         self._liquidate(acct, m, quantity, f"liquidate({qty})")
 
     @precondition(lambda self: any(self.led.liquidatable(a, self.now) for a in self.led.accounts if a != self.liq))
@@ -2010,45 +2239,66 @@ class ProtocolMachine(RuleBasedStateMachine):
             return {"Clearinghouse: deleverage needed"}, None, {}
         return set(), new, dict(closed=held - remaining, moves=moves, reward=reward)
 
-    @precondition(lambda self: any(self.led.summary(a, self.now).equity < 0 for a in self.led.accounts
-                                   if a != self.liq and self.led.open_markets(a)))
-    @rule(data=st.data(), order=st.sampled_from(["ranked", "ranked", "ranked", "reversed", "with_same_side"]),
-          n=st.integers(1, 4))
+    @precondition(
+        lambda self: any(
+            self.led.summary(a, self.now).equity < 0
+            for a in self.led.accounts
+            if a != self.liq and self.led.open_markets(a)
+        )
+    )
+    @rule(
+        data=st.data(),
+        order=st.sampled_from(["ranked", "ranked", "ranked", "reversed", "with_same_side"]),
+        n=st.integers(1, 4),
+    )
     def deleverage(self, data, order, n):
         """Auto-deleveraging: an insolvent account's loss beyond the insurance fund goes to the most
         profitable opposite positions (ranked by profit x leverage), never written off."""
         self._step()
         now = self.now
-        insolvent = sorted(a for a in self.accounts if a != self.liq and self.led.open_markets(a)
-                           and self.led.summary(a, now).equity < 0)
+        insolvent = sorted(
+            a
+            for a in self.accounts
+            if a != self.liq and self.led.open_markets(a) and self.led.summary(a, now).equity < 0
+        )
         acct = data.draw(st.sampled_from(insolvent), label="account")
         m = data.draw(st.sampled_from(self.led.open_markets(acct)), label="market")
         q0 = self.led.pos[(acct, m)][0]
         mark, _ = self.led.mark_of(m, now)
         opposite = [a for a in self.accounts if a != acct and self.led.pos[(a, m)][0] * q0 < 0]
-        ranked = sorted((a for a in opposite if self._score(self.led, a, m, mark)[1] >= 0),
-                        key=lambda a: -self._score(self.led, a, m, mark)[1])[:n]
+        ranked = sorted(
+            (a for a in opposite if self._score(self.led, a, m, mark)[1] >= 0),
+            key=lambda a: -self._score(self.led, a, m, mark)[1],
+        )[:n]
         if order == "reversed":
             ranked = ranked[::-1]
         elif order == "with_same_side":
             same = [a for a in self.accounts if a != acct and self.led.pos[(a, m)][0] * q0 > 0]
             ranked = ranked + same[:1]
         expect, new, info = self._predict_deleverage(acct, m, ranked, self.liq)
-        _note(f"deleverage {self._name(acct)} m{m} against {[self._name(a) for a in ranked]} "
-             f"(equity {usd(self.led.summary(acct, now).equity)}, fund {usd(self.led.insurance)})")
+        _note(
+            f"deleverage {self._name(acct)} m{m} against {[self._name(a) for a in ranked]} "
+            f"(equity {usd(self.led.summary(acct, now).equity)}, fund {usd(self.led.insurance)})"
+        )
         logs = self._call(self.liq, self.ch.deleverage, acct, m, ranked, expect=expect, what="deleverage")
         if logs is None:
             return
         tx = self._record_events(logs)
         assert self._ret == info["closed"], f"deleverage closed {self._ret}, model {info['closed']}"
-        got = [(str(lg.counterparty), lg.quantity, lg.price, lg.loss) for lg in logs if type(lg).__name__ == "Deleveraged"]
-        assert got == [(str(a), q, p, l) for a, q, p, l in info["moves"]], f"Deleveraged {got} != model {info['moves']}"
+        got = [
+            (str(lg.counterparty), lg.quantity, lg.price, lg.loss) for lg in logs if type(lg).__name__ == "Deleveraged"
+        ]
+        assert got == [(str(a), q, p, lo) for a, q, p, lo in info["moves"]], (
+            f"Deleveraged {got} != model {info['moves']}"
+        )
         for _cp, _q, _p, loss in info["moves"]:
             if loss < 0:
                 self.liq_violations.append(f"negative deleverage loss {loss}")
         self.led = new
-        COVERAGE[f"deleverage: {len(info['moves'])} counterparties, "
-                 f"{'assigned' if acct not in new.adl_pending else 'partly assigned'}"] += 1
+        COVERAGE[
+            f"deleverage: {len(info['moves'])} counterparties, "
+            f"{'assigned' if acct not in new.adl_pending else 'partly assigned'}"
+        ] += 1
         del tx
 
     # ================================================================ rules: settlement
@@ -2085,8 +2335,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         fid = self.p.feeds[m][1]
         price = self._next_mark(m, kind, r)
         if op == "push":
-            _note(f"settlement feed m{m} <- {usd(price)} "
-                 f"({'after' if self.now >= self._cfg(m).delivery_end else 'BEFORE'} delivery end)")
+            _note(
+                f"settlement feed m{m} <- {usd(price)} "
+                f"({'after' if self.now >= self._cfg(m).delivery_end else 'BEFORE'} delivery end)"
+            )
             self._push_settlement(m, price)
         elif op == "dispute":
             expect = set()
@@ -2116,7 +2368,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             expect.add("Clearinghouse: settlement disputed")
         if not f["final"] and f["updated_at"] + c.dispute_window > now:
             expect.add("Clearinghouse: dispute window open")
-        _note(f"finalize m{m} (feed {usd(f['price'])} observed {f['observed_at'] - c.delivery_end:+d}s vs delivery end)")
+        _note(
+            f"finalize m{m} (feed {usd(f['price'])} observed {f['observed_at'] - c.delivery_end:+d}s vs delivery end)"
+        )
         logs = self._call(self.w.matcher, self.ch.finalize_settlement, m, expect=expect, what="finalize_settlement")
         if logs is not None:
             # the settlement value rounded to the nearest tick, halves up (finalize_settlement NatSpec)
@@ -2126,7 +2380,9 @@ class ProtocolMachine(RuleBasedStateMachine):
             lg = [x for x in logs if type(x).__name__ == "SettlementFinalized"]
             assert lg and lg[0].price == price, f"settlement price {lg} != nearest tick {price}"
 
-    @precondition(lambda self: any(self.now >= self._cfg(m).delivery_end - 600 and not self.led.settled[m] for m in self.w.mids))
+    @precondition(
+        lambda self: any(self.now >= self._cfg(m).delivery_end - 600 and not self.led.settled[m] for m in self.w.mids)
+    )
     @rule(mi=market_idx)
     def finalize_settlement(self, mi):
         self._step()
@@ -2190,7 +2446,14 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not self.led.settled[m]:
             accts = [t.address for t in self.w.traders]
             _note(f"settle_many m{m} before finalisation")
-            self._call(self.w.matcher, self.ch.settle_many, accts, m, expect={"Clearinghouse: not finalized"}, what="settle_many")
+            self._call(
+                self.w.matcher,
+                self.ch.settle_many,
+                accts,
+                m,
+                expect={"Clearinghouse: not finalized"},
+                what="settle_many",
+            )
             return
         idx = list(range(N_TRADERS + 1)) if everyone else subset
         accts = [self.liq if i == N_TRADERS else self.w.traders[i].address for i in idx]
@@ -2232,12 +2495,14 @@ class ProtocolMachine(RuleBasedStateMachine):
             assert s["coll"][a] == led.coll[a], f"{self._name(a)} collateral {s['coll'][a]} != model {led.coll[a]}"
             for m in self.w.mids:
                 assert s["pos"][(a, m)] == tuple(led.pos[(a, m)]), (
-                    f"{self._name(a)} m{m} position {s['pos'][(a, m)]} != model {led.pos[(a, m)]}")
+                    f"{self._name(a)} m{m} position {s['pos'][(a, m)]} != model {led.pos[(a, m)]}"
+                )
             assert s["open"][a] == sorted(led.open_markets(a)), f"{self._name(a)} open markets {s['open'][a]}"
         for m in self.w.mids:
             halted, settled, price, long_oi = s["state"][m]
             assert (halted, settled, long_oi) == (led.halted[m], led.settled[m], led.long_oi[m]), (
-                f"m{m} state {(halted, settled, long_oi)} != model {(led.halted[m], led.settled[m], led.long_oi[m])}")
+                f"m{m} state {(halted, settled, long_oi)} != model {(led.halted[m], led.settled[m], led.long_oi[m])}"
+            )
             if settled:
                 assert price == led.settlement_price[m]
             else:
@@ -2270,23 +2535,25 @@ class ProtocolMachine(RuleBasedStateMachine):
         bal = s["balance"]
         f = led.flows
         assert bal == f["deposits"] - f["withdrawals"] + f["insurance_funded"] - f["fees_withdrawn"], (
-            f"balance {bal} != external flows {f}")
+            f"balance {bal} != external flows {f}"
+        )
         sum_coll = sum(s["coll"].values())
         sum_on = sum(on for (_q, on) in s["pos"].values())
         pending = sum(
-            s["pos"][(a, m)][0] * s["state"][m][2] // QS
-            for a in self.accounts for m in self.w.mids if s["state"][m][1]
+            s["pos"][(a, m)][0] * s["state"][m][2] // QS for a in self.accounts for m in self.w.mids if s["state"][m][1]
         )
         rhs = sum_coll + s["insurance"] + s["fees"] - sum_on + pending
         assert bal == rhs, (
             f"balance {bal} != Σcoll {sum_coll} + ins {s['insurance']} + fees {s['fees']} "
-            f"- Σon {sum_on} + pending settlement {pending} = {rhs}")
+            f"- Σon {sum_on} + pending settlement {pending} = {rhs}"
+        )
         sum_eq = sum(s["equity"].values())
         n_pos = sum(1 for (q, _on) in s["pos"].values() if q != 0)
         dust = bal - (sum_eq + s["insurance"] + s["fees"])
-        assert 0 <= dust and (dust < n_pos or dust == 0), (
+        assert dust >= 0 and (dust < n_pos or dust == 0), (
             f"balance - (Σ equity + insurance + fees) = {dust} is not rounding dust "
-            f"in the protocol's favour ({n_pos} open positions)")
+            f"in the protocol's favour ({n_pos} open positions)"
+        )
         # and with nothing left open, every claim is exactly the balance: the last withdrawer is paid
         if n_pos == 0:
             assert bal == sum_coll + s["insurance"] + s["fees"]
@@ -2302,7 +2569,8 @@ class ProtocolMachine(RuleBasedStateMachine):
             _halted, settled, _price, long_oi = s["state"][m]
             assert long_oi == longs, f"m{m} long_oi {long_oi} != Σ long quantities {longs}"
             assert sum(qs) + self.ev_settled_qty[m] == 0, (
-                f"m{m} Σ quantity {sum(qs)} (+ settled {self.ev_settled_qty[m]}) != 0")
+                f"m{m} Σ quantity {sum(qs)} (+ settled {self.ev_settled_qty[m]}) != 0"
+            )
             if not settled:
                 assert longs == shorts, f"m{m} long OI {longs} != short OI {shorts}"
 
@@ -2316,8 +2584,11 @@ class ProtocolMachine(RuleBasedStateMachine):
             if not s["open"][a]:
                 assert coll >= 0, (
                     f"{self._name(a)} has no position and collateral {coll} < 0: a loss neither moved to "
-                    f"the insurance fund nor recorded as bad debt")
-        assert s["bad_debt"] == self.ev_bad_debt == 0, f"bad_debt {s['bad_debt']}, Σ BadDebt.uncovered {self.ev_bad_debt}"
+                    f"the insurance fund nor recorded as bad debt"
+                )
+        assert s["bad_debt"] == self.ev_bad_debt == 0, (
+            f"bad_debt {s['bad_debt']}, Σ BadDebt.uncovered {self.ev_bad_debt}"
+        )
 
     @invariant()
     def inv4_liquidations_safe(self):
@@ -2348,8 +2619,9 @@ class ProtocolMachine(RuleBasedStateMachine):
                     try:
                         self.ch.liquidate(a, m, MAX_UINT)
                     except BoaError as err:
-                        raise AssertionError(f"{self._name(a)} is below MM but liquidate(m{m}) reverted: "
-                                             f"{revert_reason(err)}") from None
+                        raise AssertionError(
+                            f"{self._name(a)} is below MM but liquidate(m{m}) reverted: {revert_reason(err)}"
+                        ) from None
             COVERAGE["inv8: unhealthy account liquidated (trial)"] += 1
             self._snap = None
             return
@@ -2378,7 +2650,8 @@ class ProtocolMachine(RuleBasedStateMachine):
             assert realised == 0, f"m{m} fully settled but Σ realised PnL = {realised}"
             pnl_net_of_fees = realised - sum(self.ev_fees_paid[(a, m)] for a in self.accounts)
             assert pnl_net_of_fees + self.led.fees_by_market[m] == 0, (
-                f"m{m}: Σ PnL net of fees {pnl_net_of_fees} + fees collected {self.led.fees_by_market[m]} != 0")
+                f"m{m}: Σ PnL net of fees {pnl_net_of_fees} + fees collected {self.led.fees_by_market[m]} != 0"
+            )
             assert self.led.cashflow[m] == 0, f"m{m} cash flows sum to {self.led.cashflow[m]}"
 
     @invariant()
@@ -2421,9 +2694,14 @@ def test_protocol_stateful(deployed, fuzz_settings, fuzz_stats):
 
 
 INVARIANTS = (
-    "model_matches_chain", "inv1_collateral_backed", "inv2_open_interest_balanced",
-    "inv3_no_hidden_negative_collateral", "inv4_liquidations_safe", "inv5_settled_market_pnl_zero",
-    "inv6_orders_never_overfill", "inv8_unhealthy_account_liquidatable",
+    "model_matches_chain",
+    "inv1_collateral_backed",
+    "inv2_open_interest_balanced",
+    "inv3_no_hidden_negative_collateral",
+    "inv4_liquidations_safe",
+    "inv5_settled_market_pnl_zero",
+    "inv6_orders_never_overfill",
+    "inv8_unhealthy_account_liquidatable",
 )
 
 

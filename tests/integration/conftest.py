@@ -1,12 +1,13 @@
 """Integration fixtures: a real anvil on a free port and the real deploy script, the keeper
 environment, and the relay process; every process started and stopped by PID."""
+
 from __future__ import annotations
 
 import pytest
 
+from devnet.anvil import Anvil, deploy
 from devnet.processes import RelayProcess
 from scripts._keepers_env import Env
-from devnet.anvil import Anvil, deploy
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@
 Chain clock: anvil starts at 2026-11-10T18:00Z and the reporters replay the vendored data
 with per-dataset offsets (docs/methodology.md §8), so every default market has a fresh mark.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,12 +30,22 @@ ROOT = Path(__file__).resolve().parents[2]
 FAILURES = ROOT / "out" / "web-failures"
 SCREENS = ROOT / "out" / "web-screens"
 CHROMIUM = os.environ.get("CSPREAD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHAIN_T0 = 1794333600  # 2026-11-10T18:00:00Z
-REPLAY_OFFSETS = {"ERCOT": -157766400,  # -> 2021-11-10
-                  "GPU": -31536000,  # -> 2025-11-10 (inside the GPU data, 2025-10-19..11-16)
-                  "PJM": -41990400}  # -> 2025-07-12 (inside May-Jul 2025)
+REPLAY_OFFSETS = {
+    "ERCOT": -157766400,  # -> 2021-11-10
+    "GPU": -31536000,  # -> 2025-11-10 (inside the GPU data, 2025-10-19..11-16)
+    "PJM": -41990400,
+}  # -> 2025-07-12 (inside May-Jul 2025)
 
 
 @dataclass
@@ -92,23 +103,41 @@ def web_env(tmp_path_factory):
     if reuse:
         info = json.loads(Path(reuse).read_text())
         manifest_path = Path(info["manifest"])
-        env = WebEnv(info["rpc"], info["relay"], manifest_path, json.loads(manifest_path.read_text()), info["keys"], "",
-                     info.get("reporters", []))
+        env = WebEnv(
+            info["rpc"],
+            info["relay"],
+            manifest_path,
+            json.loads(manifest_path.read_text()),
+            info["keys"],
+            "",
+            info.get("reporters", []),
+        )
         stack = None
     else:
         from devnet.stack import Stack
 
-        stack = Stack(tmp / "stack", anvil_timestamp=CHAIN_T0,
-                      oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps(REPLAY_OFFSETS)})
+        stack = Stack(
+            tmp / "stack",
+            anvil_timestamp=CHAIN_T0,
+            oracle_env={"CSPREAD_ORACLE_REPLAY_OFFSETS": json.dumps(REPLAY_OFFSETS)},
+        )
         stack.start()
-        env = WebEnv(stack.rpc_url, stack.relay_url, stack.manifest_path, stack.manifest, dict(stack.keys), "",
-                     list(stack.reporter_urls))
+        env = WebEnv(
+            stack.rpc_url,
+            stack.relay_url,
+            stack.manifest_path,
+            stack.manifest,
+            dict(stack.keys),
+            "",
+            list(stack.reporter_urls),
+        )
     web = None
     try:
         _wait_fresh(env.rpc_url, env.manifest)
         _wait_quotes(env.relay_url, [m["id"] for m in env.manifest["markets"]])
-        web = WebProcess(env.manifest_path, env.rpc_url, env.relay_url, oracle_urls=env.reporter_urls[:1],
-                         log_path=tmp / "web.log").start()
+        web = WebProcess(
+            env.manifest_path, env.rpc_url, env.relay_url, oracle_urls=env.reporter_urls[:1], log_path=tmp / "web.log"
+        ).start()
         env.web_url = web.url
         yield env
     finally:
@@ -146,8 +175,17 @@ WALLET_JS = """
   };
 })();
 """
-FORWARDED = {"eth_chainId", "eth_signTypedData_v4", "eth_sendTransaction", "eth_blockNumber", "eth_getBalance",
-             "eth_call", "eth_estimateGas", "eth_getTransactionReceipt", "net_version"}
+FORWARDED = {
+    "eth_chainId",
+    "eth_signTypedData_v4",
+    "eth_sendTransaction",
+    "eth_blockNumber",
+    "eth_getBalance",
+    "eth_call",
+    "eth_estimateGas",
+    "eth_getTransactionReceipt",
+    "net_version",
+}
 
 
 class Wallet:
@@ -171,8 +209,9 @@ class Wallet:
             return {"error": {"code": 4200, "message": f"test wallet does not support {method}"}}
         if method in ("eth_signTypedData_v4", "eth_sendTransaction") and not self.authorised:
             return {"error": {"code": 4100, "message": "not authorised"}}
-        r = httpx.post(self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
-                       timeout=30).json()
+        r = httpx.post(
+            self.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30
+        ).json()
         return {"error": r["error"]} if "error" in r else {"result": r["result"]}
 
 

@@ -1,6 +1,7 @@
 """chain.tx.TxSender on a real anvil with automine off: a transaction that sits in the mempool
 (blocks full of a competitor's better-paying transfers, base fee rising) is replaced by the fee
 bump with the same nonce, and the replacement is what gets mined."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,15 @@ BLOCK_GAS = 40_000  # room for one transfer with its gas headroom: every block i
 def _send_competitor(rpc: Rpc, acct, nonce: int, to: str) -> str:
     # outbids the keeper's first version (tip 1 gwei, max fee 3 gwei) on both fields and is
     # outbid by its 12.5% bump (1.125 / 3.375 gwei), whichever field the node orders by
-    tx = {"to": to, "value": 1, "gas": 21_000, "nonce": nonce, "chainId": CHAIN_ID,
-          "maxFeePerGas": 3_200_000_000, "maxPriorityFeePerGas": 1_050_000_000}
+    tx = {
+        "to": to,
+        "value": 1,
+        "gas": 21_000,
+        "nonce": nonce,
+        "chainId": CHAIN_ID,
+        "maxFeePerGas": 3_200_000_000,
+        "maxPriorityFeePerGas": 1_050_000_000,
+    }
     return rpc("eth_sendRawTransaction", ["0x" + bytes(acct.sign_transaction(tx).raw_transaction).hex()])
 
 
@@ -33,8 +41,13 @@ def test_tx_sender__stuck_in_mempool__replaced_by_fee_bump__replacement_mined():
         keeper = Account.from_key(ANVIL_KEYS[1])
         competitor = Account.from_key(ANVIL_KEYS[3])
         to = Account.from_key(ANVIL_KEYS[2]).address
-        sender = TxSender(rpc, keeper.key, FeePolicy(priority_gwei=1, max_fee_gwei=500, bump_pct=12.5),
-                          bump_after_blocks=2, chain_id=CHAIN_ID)
+        sender = TxSender(
+            rpc,
+            keeper.key,
+            FeePolicy(priority_gwei=1, max_fee_gwei=500, bump_pct=12.5),
+            bump_after_blocks=2,
+            chain_id=CHAIN_ID,
+        )
 
         head = int(rpc("eth_blockNumber"), 16)
         res = sender.send("transfer", Call(to, b"", 7), head)

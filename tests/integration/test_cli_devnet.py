@@ -6,6 +6,7 @@ pushed the way the pusher keeper does (signed reports from anvil reporters 1-2).
 without its matching loop so resting orders stay put for --take. Tests run in file order: the
 last one warps the chain clock to settle a market.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,10 +20,10 @@ import pytest
 from eth_account import Account
 from typer.testing import CliRunner
 
-from scripts._keepers_env import wait_until
 from apps.cli.main import app
-from sdk.client import Client
 from devnet.anvil import ANVIL_KEYS
+from scripts._keepers_env import wait_until
+from sdk.client import Client
 from sdk.reader import Reader
 from tests.utils.sdk_helpers import push_price
 
@@ -44,8 +45,19 @@ def env(devnet, start_relay):
     owner = Client(path, anvil.url, private_key=ANVIL_KEYS[0])
     for mid, price in MARKS.items():
         push_price(r, owner, r._static_market(mid).mark_feed, price)
-    return {"CSPREAD_MANIFEST": str(path), "CSPREAD_RPC_URL": anvil.url, "CSPREAD_RELAY_URL": relay.url,
-            "CSPREAD_PRIVATE_KEY": "", "CSPREAD_KEY_ENV": "", "COLUMNS": "200"}, anvil, r, owner
+    return (
+        {
+            "CSPREAD_MANIFEST": str(path),
+            "CSPREAD_RPC_URL": anvil.url,
+            "CSPREAD_RELAY_URL": relay.url,
+            "CSPREAD_PRIVATE_KEY": "",
+            "CSPREAD_KEY_ENV": "",
+            "COLUMNS": "200",
+        },
+        anvil,
+        r,
+        owner,
+    )
 
 
 def cli(env, *args, key=None, input=None):
@@ -192,8 +204,22 @@ def test_account__shows_equity_margin_bar_and_liquidation_price(env):
 def test_hedge_spread__yes__rests_a_spread_sell(env):
     assert cli(env, "faucet", "20000", key=HEDGER).exit_code == 0
     assert cli(env, "deposit", "20000", key=HEDGER).exit_code == 0
-    p = run(env, "hedge", "spread", "--gpu", "H100-SXM", "--node", "HB_WEST", "--gpu-hours", "720", "--month",
-            "2026-12", "--yes", "--json", key=HEDGER)
+    p = run(
+        env,
+        "hedge",
+        "spread",
+        "--gpu",
+        "H100-SXM",
+        "--node",
+        "HB_WEST",
+        "--gpu-hours",
+        "720",
+        "--month",
+        "2026-12",
+        "--yes",
+        "--json",
+        key=HEDGER,
+    )
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     leg = out["plan"]["orders"][0]

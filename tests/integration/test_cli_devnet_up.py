@@ -1,5 +1,6 @@
 """`cspread devnet up` as a real subprocess: wait for the ready line, query it with `cspread markets
 --json`, send SIGINT, and check that every process it started (found by PID) is gone."""
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,13 @@ def _descendants(pid: int) -> set[int]:
 def test_devnet_up__ready_markets_then_sigint_stops_every_child(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
     work = tmp_path / "devnet"
-    proc = subprocess.Popen([CSPREAD, "devnet", "up", "--workdir", str(work), "--no-market-maker"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [CSPREAD, "devnet", "up", "--workdir", str(work), "--no-market-maker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = read_until_ready(proc, 120)
         assert ready(lines), "".join(lines) + proc.stderr.read()
@@ -51,8 +57,13 @@ def test_devnet_up__ready_markets_then_sigint_stops_every_child(tmp_path):
         assert {"anvil", "relay", "pusher", "liquidator", "settler", "reporter1"} <= set(info["pids"])
         assert all(alive(p) for p in info["pids"].values())
 
-        q = subprocess.run([CSPREAD, "markets", "--json"], capture_output=True, text=True, timeout=60,
-                           env=dict(env, CSPREAD_RPC_URL=info["rpc_url"], CSPREAD_MANIFEST=info["manifest"]))
+        q = subprocess.run(
+            [CSPREAD, "markets", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=dict(env, CSPREAD_RPC_URL=info["rpc_url"], CSPREAD_MANIFEST=info["manifest"]),
+        )
         assert q.returncode == 0, q.stderr
         assert len(json.loads(q.stdout)) == len(info and json.loads(Path(info["manifest"]).read_text())["markets"])
     finally:

@@ -1,6 +1,7 @@
 """`make demo` end to end: the narrated month on a real local stack (anvil, deploy, reporters,
 keepers, relay, market makers) exits 0, writes the chart and narrates the liquidation and the
 settlement. Runs in `make test` (about 2 minutes on 2 cores)."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,9 @@ def test_make_demo_end_to_end():
         png.unlink()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
     env.update(PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run([sys.executable, "-m", "scripts.demo"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=420)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=420
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert png.exists() and png.stat().st_size > 10_000, "out/demo.png was not written"

@@ -4,6 +4,7 @@ One order is signed with plain eth_account typed-data signing and one with found
 wallet sign --data` (a signer that is not ours); both are filled with plain web3 and the
 positions read back.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ from web3 import Web3
 
 from core import abi, eip712
 from devnet.anvil import ANVIL_KEYS, ROOT
-from tests.utils.plain_web3 import DOMAIN_TYPES, contract, fund, push_mark, send
+from tests.utils.plain_web3 import contract, fund, push_mark, send
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +26,14 @@ ORDER_TYPES = eip712.ORDER_FIELDS
 
 
 def _typed_order(manifest, order):
-    return {"types": eip712.ORDER_TYPES, "primaryType": "Order",
-            "domain": eip712.domain(eip712.ORDER_DOMAIN_NAME, manifest["chain_id"],
-                                    manifest["contracts"]["Exchange"]["address"]),
-            "message": order}
+    return {
+        "types": eip712.ORDER_TYPES,
+        "primaryType": "Order",
+        "domain": eip712.domain(
+            eip712.ORDER_DOMAIN_NAME, manifest["chain_id"], manifest["contracts"]["Exchange"]["address"]
+        ),
+        "message": order,
+    }
 
 
 def test_deploy__manifest__has_contracts_roles_and_default_markets(devnet):
@@ -58,9 +63,16 @@ def test_fill__eth_account_signed_order__both_positions_read_back(devnet):
     fund(w3, manifest, maker_key, 10_000 * 10**6)
     fund(w3, manifest, taker_key, 10_000 * 10**6)
     maker = Account.from_key(maker_key)
-    order = {"trader": maker.address, "market_id": market["id"], "is_buy": True, "quantity": 100_000,
-             "price": 2_480_000, "nonce": 1, "expiry": w3.eth.get_block("latest")["timestamp"] + 3600,
-             "reduce_only": False}
+    order = {
+        "trader": maker.address,
+        "market_id": market["id"],
+        "is_buy": True,
+        "quantity": 100_000,
+        "price": 2_480_000,
+        "nonce": 1,
+        "expiry": w3.eth.get_block("latest")["timestamp"] + 3600,
+        "reduce_only": False,
+    }
     sig = maker.sign_message(encode_typed_data(full_message=_typed_order(manifest, order))).signature
     order_tuple = tuple(order.values())
     send(w3, ex.functions.fill(order_tuple, sig, 100_000), taker_key)
@@ -71,8 +83,10 @@ def test_fill__eth_account_signed_order__both_positions_read_back(devnet):
     assert ex.functions.filled(ex.functions.order_hash(order_tuple).call()).call() == 100_000
 
 
-@pytest.mark.skipif(not (ROOT / "node_modules/.bin/cast").exists() and not shutil.which("cast"),
-                    reason="cast (npm @foundry-rs/cast) not installed")
+@pytest.mark.skipif(
+    not (ROOT / "node_modules/.bin/cast").exists() and not shutil.which("cast"),
+    reason="cast (npm @foundry-rs/cast) not installed",
+)
 def test_fill__cast_wallet_signed_order__accepted(devnet, tmp_path):
     anvil, manifest, _ = devnet
     w3 = Web3(Web3.HTTPProvider(anvil.url))
@@ -83,16 +97,25 @@ def test_fill__cast_wallet_signed_order__accepted(devnet, tmp_path):
     fund(w3, manifest, maker_key, 50_000 * 10**6)
     fund(w3, manifest, taker_key, 50_000 * 10**6)
     maker = Account.from_key(maker_key).address
-    order = {"trader": maker, "market_id": market["id"], "is_buy": False, "quantity": 2_500,
-             "price": -12_340_000, "nonce": 42, "expiry": w3.eth.get_block("latest")["timestamp"] + 3600,
-             "reduce_only": False}
-    td = _typed_order(manifest, {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
-                                 for k, v in order.items()})
+    order = {
+        "trader": maker,
+        "market_id": market["id"],
+        "is_buy": False,
+        "quantity": 2_500,
+        "price": -12_340_000,
+        "nonce": 42,
+        "expiry": w3.eth.get_block("latest")["timestamp"] + 3600,
+        "reduce_only": False,
+    }
+    td = _typed_order(
+        manifest, {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in order.items()}
+    )
     path = tmp_path / "order.json"
     path.write_text(json.dumps(td))
     cast = str(ROOT / "node_modules/.bin/cast") if (ROOT / "node_modules/.bin/cast").exists() else "cast"
-    sig = subprocess.check_output([cast, "wallet", "sign", "--private-key", maker_key, "--data", "--from-file",
-                                   str(path)], text=True).strip()
+    sig = subprocess.check_output(
+        [cast, "wallet", "sign", "--private-key", maker_key, "--data", "--from-file", str(path)], text=True
+    ).strip()
     send(w3, ex.functions.fill(tuple(order.values()), bytes.fromhex(sig[2:]), 2_500), taker_key)
     taker = Account.from_key(taker_key).address
     # sold 2.5 MWh at -$12.34: the seller *pays* 30.85 USD of notional (open notional +30.85)

@@ -1,6 +1,7 @@
 """`ape run deploy --timelock-delay 3600` on a real anvil ends with the Timelock owning the
 Oracle, Clearinghouse and Exchange; owner calls then go through scripts/timelock.py (queue,
 status, execute refused before eta, execute after), while the guardian still halts at once."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,18 @@ def _contract(w3, manifest, name):
 
 def _timelock_cli(anvil, manifest_path, *args, check=True):
     env = dict(os.environ, TL_ADMIN_KEY=ANVIL_KEYS[0])
-    cmd = [sys.executable, "-m", "scripts.timelock", "--manifest", str(manifest_path), "--rpc", anvil.url,
-           "--key-env", "TL_ADMIN_KEY", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "scripts.timelock",
+        "--manifest",
+        str(manifest_path),
+        "--rpc",
+        anvil.url,
+        "--key-env",
+        "TL_ADMIN_KEY",
+        *args,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
     if check:
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -57,8 +68,12 @@ def test_deploy__timelock_delay__timelock_owns_all_three(governed_devnet):
     assert timelock.functions.owner().call() == deployer
     roles = manifest["roles"]
     assert roles["owner"] == timelock.address and roles["deployer"] == deployer
-    assert roles["timelock"] == {"address": timelock.address, "delay": DELAY, "admin": deployer,
-                                 "pending_admin": "0x0000000000000000000000000000000000000000"}
+    assert roles["timelock"] == {
+        "address": timelock.address,
+        "delay": DELAY,
+        "admin": deployer,
+        "pending_admin": "0x0000000000000000000000000000000000000000",
+    }
     # the deployer (still the guardian) has no direct owner power left
     ex = _contract(w3, manifest, "Exchange")
     with pytest.raises(Exception, match="ownable: caller is not the owner"):
@@ -96,9 +111,11 @@ def test_guardian__halt_market__immediate_under_timelock(governed_devnet):
     market_id = manifest["markets"][0]["id"]
 
     tx = ch.functions.halt_market(market_id).build_transaction(
-        {"from": guardian.address, "nonce": w3.eth.get_transaction_count(guardian.address)})
+        {"from": guardian.address, "nonce": w3.eth.get_transaction_count(guardian.address)}
+    )
     receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(guardian.sign_transaction(tx).raw_transaction))
+        w3.eth.send_raw_transaction(guardian.sign_transaction(tx).raw_transaction)
+    )
 
     assert receipt["status"] == 1
     assert ch.functions.market_state(market_id).call()[0] is True  # halted, no queue
@@ -107,8 +124,11 @@ def test_guardian__halt_market__immediate_under_timelock(governed_devnet):
 def test_deploy__timelock_admin__proposed_until_it_accepts(governed_devnet, tmp_path):
     anvil, _, _ = governed_devnet
     safe = Account.from_key(ANVIL_KEYS[9])  # stands in for a multisig admin
-    manifest = deploy(anvil.url, tmp_path / "m.json",
-                      extra_args=["--timelock-delay", str(2 * DELAY), "--timelock-admin", safe.address])
+    manifest = deploy(
+        anvil.url,
+        tmp_path / "m.json",
+        extra_args=["--timelock-delay", str(2 * DELAY), "--timelock-admin", safe.address],
+    )
     w3 = Web3(Web3.HTTPProvider(anvil.url))
     timelock = _contract(w3, manifest, "Timelock")
     deployer = Account.from_key(ANVIL_KEYS[0]).address
@@ -117,7 +137,8 @@ def test_deploy__timelock_admin__proposed_until_it_accepts(governed_devnet, tmp_
     assert manifest["roles"]["timelock"]["pending_admin"] == safe.address
     assert timelock.functions.delay().call() == 2 * DELAY
     tx = timelock.functions.accept_ownership().build_transaction(
-        {"from": safe.address, "nonce": w3.eth.get_transaction_count(safe.address)})
+        {"from": safe.address, "nonce": w3.eth.get_transaction_count(safe.address)}
+    )
     w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(safe.sign_transaction(tx).raw_transaction))
     assert timelock.functions.owner().call() == safe.address
     for name in OWNED:

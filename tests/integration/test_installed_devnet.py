@@ -13,6 +13,7 @@ line (`.pth`): the locked dependencies without network, and without this venv's 
 The one console script of a dependency the deploy needs on PATH (`vyper`, run by ape-vyper) is
 written into the throwaway venv as pip would have written it.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,9 +37,23 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 # what a wheel is built from; everything else (venvs, caches, data, tests) stays behind
-_SKIP = shutil.ignore_patterns(".venv", "node_modules", ".git", ".build", "out", "data", "tests", "docs",
-                               "deployments", ".cspread", "build", "*.egg-info", "__pycache__", ".hypothesis",
-                               "*.pyc")
+_SKIP = shutil.ignore_patterns(
+    ".venv",
+    "node_modules",
+    ".git",
+    ".build",
+    "out",
+    "data",
+    "tests",
+    "docs",
+    "deployments",
+    ".cspread",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".hypothesis",
+    "*.pyc",
+)
 
 
 # the installed devnet's home (devnet.anvil.project_dir: one project copy per content hash, with ape's
@@ -59,8 +74,10 @@ def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("installed")
     src = tmp / "src"
     shutil.copytree(ROOT, src, symlinks=True, ignore=_SKIP)
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp / "dist", src],
-         cwd=tmp)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp / "dist", src],
+        cwd=tmp,
+    )
     (wheel,) = (tmp / "dist").glob("compute_spread-*.whl")
     venv = tmp / "venv"
     _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv])  # our pip installs
@@ -76,17 +93,23 @@ def installed(tmp_path_factory):
     work = tmp / "elsewhere"  # no checkout here or above it
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CSPREAD_", "PYTHON", "VIRTUAL_ENV"))}
-    env.update(PATH=os.pathsep.join([str(venv / "bin"), str(ROOT / "node_modules" / ".bin"), "/usr/bin", "/bin"]),
-               CSPREAD_HOME=str(CSPREAD_HOME), HOME=str(tmp / "home"), PYTHONDONTWRITEBYTECODE="1")
+    env.update(
+        PATH=os.pathsep.join([str(venv / "bin"), str(ROOT / "node_modules" / ".bin"), "/usr/bin", "/bin"]),
+        CSPREAD_HOME=str(CSPREAD_HOME),
+        HOME=str(tmp / "home"),
+        PYTHONDONTWRITEBYTECODE="1",
+    )
     (tmp / "home").mkdir()
     return {"venv": venv, "python": vpy, "site": site, "cwd": work, "env": env}
 
 
 def test_installed_package__imports_from_the_wheel_with_its_data(installed):
-    probe = ("import sdk, oracle, keepers, devnet.anvil as d, apps.web as w, pathlib;"
-             "print(sdk.__file__); print(oracle.__file__); print(keepers.__file__); print(d.CHECKOUT);"
-             "print((d.PROJECT_DATA / 'contracts' / 'Clearinghouse.vy').is_file());"
-             "print((pathlib.Path(w.__file__).parent / 'templates' / 'base.html').is_file())")
+    probe = (
+        "import sdk, oracle, keepers, devnet.anvil as d, apps.web as w, pathlib;"
+        "print(sdk.__file__); print(oracle.__file__); print(keepers.__file__); print(d.CHECKOUT);"
+        "print((d.PROJECT_DATA / 'contracts' / 'Clearinghouse.vy').is_file());"
+        "print((pathlib.Path(w.__file__).parent / 'templates' / 'base.html').is_file())"
+    )
     out = _run([installed["python"], "-c", probe], cwd=installed["cwd"], env=installed["env"]).stdout.split()
     assert all(p.startswith(str(installed["site"])) for p in out[:3]), out
     assert out[3:] == ["None", "True", "True"]
@@ -104,15 +127,28 @@ def test_installed_console_scripts__declared_by_the_wheel_and_runnable(installed
     assert dict(ep["console_scripts"]) == scripts
     for name in scripts:
         assert os.access(installed["venv"] / "bin" / name, os.X_OK), name
-    out = _run([installed["venv"] / "bin" / "cspread-settler", "--help"], cwd=installed["cwd"],
-               env=installed["env"]).stdout
+    out = _run(
+        [installed["venv"] / "bin" / "cspread-settler", "--help"], cwd=installed["cwd"], env=installed["env"]
+    ).stdout
     assert out.startswith("usage: cspread-settler ") and "--rpc-url" in out and "--once" in out
 
 
 def test_installed_devnet__without_data_dir_fails_fast_naming_the_fix(installed):
-    p = subprocess.run([installed["venv"] / "bin" / "cspread", "devnet", "up", "--workdir", installed["cwd"] / "nodata",
-                        "--no-market-maker"], capture_output=True, text=True, timeout=120, cwd=installed["cwd"],
-                       env=installed["env"])
+    p = subprocess.run(
+        [
+            installed["venv"] / "bin" / "cspread",
+            "devnet",
+            "up",
+            "--workdir",
+            installed["cwd"] / "nodata",
+            "--no-market-maker",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=installed["cwd"],
+        env=installed["env"],
+    )
     assert p.returncode == 1
     assert "no price data directory at" in p.stderr and "CSPREAD_DATA_DIR" in p.stderr, p.stderr
     assert "Traceback" not in p.stderr
@@ -121,9 +157,15 @@ def test_installed_devnet__without_data_dir_fails_fast_naming_the_fix(installed)
 def test_installed_devnet__deploys_and_serves_markets_and_a_console_script_service(installed):
     env, cwd, bin_ = installed["env"], installed["cwd"], installed["venv"] / "bin"
     work = cwd / "devnet"
-    proc = subprocess.Popen([bin_ / "cspread", "devnet", "up", "--workdir", work, "--no-market-maker",
-                             "--data-dir", ROOT / "data"], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [bin_ / "cspread", "devnet", "up", "--workdir", work, "--no-market-maker", "--data-dir", ROOT / "data"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     relay = None
     try:
         lines = read_until_ready(proc, 600)  # a cold compile on a busy 2-core machine took ~4 min
@@ -150,9 +192,15 @@ def test_installed_devnet__deploys_and_serves_markets_and_a_console_script_servi
 
         # a service started by its console script, configured only by the shared variables
         port = free_port()
-        relay = subprocess.Popen([bin_ / "cspread-relay"], cwd=cwd, start_new_session=True,
-                                 env=dict(chain_env, CSPREAD_PORT=str(port), CSPREAD_DB=str(cwd / "own-relay.db")),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        relay = subprocess.Popen(
+            [bin_ / "cspread-relay"],
+            cwd=cwd,
+            start_new_session=True,
+            env=dict(chain_env, CSPREAD_PORT=str(port), CSPREAD_DB=str(cwd / "own-relay.db")),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert relay.poll() is None, relay.stderr.read()

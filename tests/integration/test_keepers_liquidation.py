@@ -10,14 +10,29 @@ the penalties of the solvent shorts are all it has: the insolvent short it can c
 out, the one it cannot is auto-deleveraged against the only profitable opposite position (the
 whale's long), and no loss is left unassigned (bad_debt 0, no adl_pending).
 """
+
 from __future__ import annotations
 
 import pytest
 from eth_account import Account
 
-from scripts._keepers_env import (ATC, LIQ_A, LIQ_B, SHOCK_AT, USDC, WHALE, handled, land_shock, liquidatable_at,
-                                  open_book, shock_push, start_liquidator, wait_blocks, wait_until)
 from devnet.anvil import ANVIL_KEYS
+from scripts._keepers_env import (
+    ATC,
+    LIQ_A,
+    LIQ_B,
+    SHOCK_AT,
+    USDC,
+    WHALE,
+    handled,
+    land_shock,
+    liquidatable_at,
+    open_book,
+    shock_push,
+    start_liquidator,
+    wait_blocks,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -52,8 +67,12 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     assert new_mark > 3_000 * USDC, new_mark  # real HB_WEST day-ahead mean for 2021-02-14: ~$3,947/MWh
     expected = liquidatable_at(env, shorts, push_block)
     assert len(expected) == 6, expected  # all but the $5,000 and $9,000 accounts
-    wait_until(lambda: handled(env) >= expected and
-               not any(env.ch.functions.is_liquidatable(a).call() for a in shorts), 30, 0.2, "all liquidated")
+    wait_until(
+        lambda: handled(env) >= expected and not any(env.ch.functions.is_liquidatable(a).call() for a in shorts),
+        30,
+        0.2,
+        "all liquidated",
+    )
     liqs, adls = env.events("Liquidation"), env.events("Deleveraged")
     last = max(e.blockNumber for e in liqs + adls)
     assert last - push_block <= 2, f"price at block {push_block}, last liquidation at {last}"
@@ -82,8 +101,10 @@ def test_shock__uri_replay__stale_price_blocks_then_all_closed_within_2_blocks(e
     assert sum(int(ln["reward"]) for ln in mined) == earned and mined[-1]["earned_total"] >= earned
     dl = [ln for ln in log_lines if ln.get("msg") == "deleveraged"]
     assert {ln["counterparty"] for ln in dl} == {whale}
-    print(f"\nSHOCK_BLOCKS={last - push_block} push_block={push_block} last_liquidation={last} "
-          f"rewards={earned / 1e6:.2f} USD deleveraged={[e.args.account for e in adls]}")
+    print(
+        f"\nSHOCK_BLOCKS={last - push_block} push_block={push_block} last_liquidation={last} "
+        f"rewards={earned / 1e6:.2f} USD deleveraged={[e.args.account for e in adls]}"
+    )
 
 
 def test_race__two_liquidators__every_target_once_losers_logged_not_retried(env):
@@ -108,9 +129,13 @@ def test_race__two_liquidators__every_target_once_losers_logged_not_retried(env)
         assert len(acts) == len(set(acts)), (name, acts)
     assert sum(len(s) for s in sent.values()) <= 2 * (len(expected) + 1)
     # losers are logged (reverted on chain or rejected in simulation), and both bots are still alive
-    lost = [ln for p in (a, b) for ln in p.lines()
-            if " not applied" in ln.get("msg", "") or
-            (ln.get("msg") == "not sent: simulation reverted" and ln.get("kind") in ("liquidation", "deleverage"))]
+    lost = [
+        ln
+        for p in (a, b)
+        for ln in p.lines()
+        if " not applied" in ln.get("msg", "")
+        or (ln.get("msg") == "not sent: simulation reverted" and ln.get("kind") in ("liquidation", "deleverage"))
+    ]
     both = sum(len(s) for s in sent.values())
     assert both == len(expected) or lost, "duplicates sent but never logged as lost"
     assert env.ch.functions.adl_pending_count().call() == 0

@@ -1,5 +1,6 @@
 """Three oracle reporter services + the pusher move marks on chain; one reporter down still
 meets quorum (2 of 3); a pusher without a key runs dry and only logs."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """anvil killed and restarted on the same port (state dumped and reloaded): the pusher and the
 liquidator notice the outage, reconnect, resync from events and carry on without acting twice."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,13 +1,14 @@
 """Settler on anvil: the HB_WEST HOURLY 2021-02-14T16 market expires, its real settlement
 value ($3,107.62/MWh for 16:00-17:00 CT on Feb 14 2021) is reported and pushed, stands for the dispute
 window, is finalised and every position settled; sum of PnL + fees = 0."""
+
 from __future__ import annotations
 
 import pytest
 from eth_account import Account
 
-from scripts._keepers_env import HOURLY, USDC, wait_until
 from devnet.anvil import ANVIL_KEYS
+from scripts._keepers_env import HOURLY, USDC, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +25,9 @@ def test_settlement__expired_market__finalised_after_dispute_window_and_all_sett
         env.fund(k, 50_000)
     a, b, c, d, e = keys
     px = 42_010_000
-    env.trade(b, a, HOURLY, False, 2_000, px)      # a long 2, b short 2
+    env.trade(b, a, HOURLY, False, 2_000, px)  # a long 2, b short 2
     env.trade(c, d, HOURLY, True, 1_500, px + 50_000)  # c long 1.5, d short 1.5
-    env.trade(a, e, HOURLY, False, 500, px + 20_000)   # a sells 0.5 to e: a realises PnL
+    env.trade(a, e, HOURLY, False, 500, px + 20_000)  # a sells 0.5 to e: a realises PnL
     settler = env.start_bot("settler", 5, "--poll-interval", "0.2")
     settler.wait_logged("startup")
 
@@ -41,8 +42,9 @@ def test_settlement__expired_market__finalised_after_dispute_window_and_all_sett
     env.warp_to(env.now() + 3_601)
     wait_until(lambda: env.ch.functions.market_state(HOURLY).call()[1], 30, 0.2, "finalised")
     holders = [Account.from_key(k).address for k in keys]
-    wait_until(lambda: all(env.ch.functions.position(h, HOURLY).call()[0] == 0 for h in holders), 30, 0.2,
-               "all settled")
+    wait_until(
+        lambda: all(env.ch.functions.position(h, HOURLY).call()[0] == 0 for h in holders), 30, 0.2, "all settled"
+    )
     assert env.oracle.functions.feed(sfeed).call()[2] == written_at  # never re-pushed
     st = env.ch.functions.market_state(HOURLY).call()
     assert st[2] == price and st[3] == 0  # settlement price, long OI zero
@@ -88,8 +90,12 @@ def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_delever
     wait_until(lambda: env.ch.functions.market_state(HOURLY).call()[1], 30, 0.2, "finalised")
     addr = {k: Account.from_key(k).address for k in deposits}
     wait_until(lambda: env.ch.functions.position(addr[other], HOURLY).call()[0] == 0, 30, 0.2, "other settled")
-    left = wait_until(lambda: [ln for ln in settler.lines() if ln.get("msg", "").startswith("left to the liquidator")],
-                      30, 0.2, "settler reports the ADL account")
+    left = wait_until(
+        lambda: [ln for ln in settler.lines() if ln.get("msg", "").startswith("left to the liquidator")],
+        30,
+        0.2,
+        "settler reports the ADL account",
+    )
     assert [ln["account"] for ln in left] == [addr[thin]]  # reported once, not every block
     # the long is held back for ADL; the thin short was never sent (settle would revert)
     assert env.ch.functions.position(addr[winner], HOURLY).call()[0] == 1_500
@@ -100,9 +106,15 @@ def test_settlement__loss_beyond_insurance__settler_leaves_it_liquidator_delever
     env.fund(ANVIL_KEYS[7], 1_000)
     liq = env.start_bot("liquidator", 7, "--poll-interval", "0.2")
     adl = wait_until(lambda: env.events("Deleveraged"), 30, 0.2, "deleverage")
-    assert {(e.args.account, e.args.counterparty, e.args.market_id) for e in adl} == {(addr[thin], addr[winner], HOURLY)}
-    wait_until(lambda: all(env.ch.functions.position(a, HOURLY).call()[0] == 0 for a in addr.values()), 30, 0.2,
-               "every position closed")
+    assert {(e.args.account, e.args.counterparty, e.args.market_id) for e in adl} == {
+        (addr[thin], addr[winner], HOURLY)
+    }
+    wait_until(
+        lambda: all(env.ch.functions.position(a, HOURLY).call()[0] == 0 for a in addr.values()),
+        30,
+        0.2,
+        "every position closed",
+    )
     assert env.ch.functions.bad_debt().call() == 0 and env.ch.functions.adl_pending_count().call() == 0
     assert env.ch.functions.collateral(addr[thin]).call() >= 0
     me = Account.from_key(ANVIL_KEYS[7]).address

@@ -3,6 +3,7 @@
 anvil mines a block a second (silverback follows new blocks); the bot connects through ape's
 `ethereum:local:node` network, whose URI ape-config.yaml reads from $CSPREAD_RPC_URL.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,13 +26,21 @@ def test_silverback_bot__devnet__starts_resyncs_and_handles_blocks(bot, tmp_path
         manifest = deploy(anvil.url, tmp_path / "manifest.json")
         venv_bin = Path(sys.executable).parent
         env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
-        env.update(CSPREAD_MANIFEST=str(tmp_path / "manifest.json"), CSPREAD_RPC_URL=anvil.url,
-                   PATH=f"{venv_bin}:{ROOT / 'node_modules' / '.bin'}:{env.get('PATH', '')}")
+        env.update(
+            CSPREAD_MANIFEST=str(tmp_path / "manifest.json"),
+            CSPREAD_RPC_URL=anvil.url,
+            PATH=f"{venv_bin}:{ROOT / 'node_modules' / '.bin'}:{env.get('PATH', '')}",
+        )
         log = tmp_path / f"{bot}.log"
         with open(log, "w") as out:
-            proc = subprocess.Popen([str(venv_bin / "silverback"), "run", f"keepers.bots.{bot}:bot",
-                                     "--network", "ethereum:local:node"], cwd=ROOT, env=env, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [str(venv_bin / "silverback"), "run", f"keepers.bots.{bot}:bot", "--network", "ethereum:local:node"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and log.read_text().count("on_new_block[") < 4:

@@ -8,6 +8,7 @@ the devnet's next month, and the Python snippet's "2026-12" becomes that month i
 ("plan, confirm, execute") runs in a pseudo-terminal (`script`) and answers "y" to the prompt.
 The devnet is stopped with SIGINT (Ctrl-C) and every process it started must be gone.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,11 +53,19 @@ def _env() -> dict[str, str]:
 def _terminal2(cmd: str, setup: str, tty_input: str | None = None, timeout: float = 180) -> str:
     script = f"{setup}\n{cmd}"
     if tty_input is None:
-        r = subprocess.run(["bash", "-c", script], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run(
+            ["bash", "-c", script], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout
+        )
     else:  # a real terminal for the confirmation prompt
-        r = subprocess.run(["script", "-qec", f"bash -c {shlex.quote(script)}", "/dev/null"], cwd=ROOT, env=_env(),
-                           input=tty_input, capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(
+            ["script", "-qec", f"bash -c {shlex.quote(script)}", "/dev/null"],
+            cwd=ROOT,
+            env=_env(),
+            input=tty_input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     assert r.returncode == 0, f"`{cmd}` failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
     return r.stdout + r.stderr
 
@@ -72,8 +81,15 @@ def test_readme_cli_path_then_python_snippet_as_written():
     r = subprocess.run(["bash", "-c", steps[0]], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     # 2: terminal 1, the whole stack; wait for "devnet ready"
-    up = subprocess.Popen(["bash", "-c", f"exec {steps[1]}"], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, start_new_session=True)
+    up = subprocess.Popen(
+        ["bash", "-c", f"exec {steps[1]}"],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         lines = read_until_ready(up, 240)
         assert ready(lines), "".join(lines) + up.stderr.read()
@@ -102,8 +118,11 @@ def test_readme_cli_path_then_python_snippet_as_written():
         py = _terminal2(f"python - <<'README_PY'\n{code}README_PY", setup)
         assert "filled 720 of 720 GPU-hour" in py, py
         pos = [x for x in py.splitlines() if x.startswith("short ")]
-        assert pos and re.match(r"short 1,440 GPU-hour SPREAD\.H100-SXM\.HB_WEST\.\d{4}-\d{2}: entry \d\.\d{4}, "
-                                r"mark \d\.\d{4} USD/GPU-hour, unrealised PnL [+-][\d,]+\.\d{2} USD", pos[0]), py
+        assert pos and re.match(
+            r"short 1,440 GPU-hour SPREAD\.H100-SXM\.HB_WEST\.\d{4}-\d{2}: entry \d\.\d{4}, "
+            r"mark \d\.\d{4} USD/GPU-hour, unrealised PnL [+-][\d,]+\.\d{2} USD",
+            pos[0],
+        ), py
         assert "Position(" not in py  # readable, not a dataclass repr
     finally:
         up.send_signal(signal.SIGINT)  # Ctrl-C in terminal 1

@@ -3,6 +3,7 @@
 The relay runs as its own process (uvicorn on a free port, started and stopped by PID) with
 the matching loop on; traders sign with plain eth_account and post over HTTP.
 """
+
 from __future__ import annotations
 
 import httpx
@@ -11,10 +12,10 @@ from eth_account import Account
 from web3 import Web3
 
 from apps.marketmaker import MarketMakerRunner, QuoteParams
+from core.manifest import Manifest
+from devnet.anvil import ANVIL_KEYS
 from relay.orders import Order, domain_separator, sign_order
 from scripts._keepers_env import wait_until
-from devnet.anvil import ANVIL_KEYS
-from core.manifest import Manifest
 from tests.utils.plain_web3 import contract, marked_market, push_mark, send
 
 pytestmark = pytest.mark.integration
@@ -33,8 +34,7 @@ def stack(devnet, start_relay):
 
 def _post(relay, manifest, key, market, is_buy, qty, price, nonce, w3):
     acct = Account.from_key(key)
-    o = Order(acct.address, market["id"], is_buy, qty, price, nonce,
-              w3.eth.get_block("latest")["timestamp"] + 3_600)
+    o = Order(acct.address, market["id"], is_buy, qty, price, nonce, w3.eth.get_block("latest")["timestamp"] + 3_600)
     sep = domain_separator(manifest["chain_id"], manifest["contracts"]["Exchange"]["address"])
     r = httpx.post(relay.url + "/orders", json={**o.as_dict(), "signature": "0x" + sign_order(o, acct, sep).hex()})
     return o, r
@@ -84,8 +84,14 @@ def test_relay__wrong_chain_signature__rejected(stack):
 
 def test_marketmaker__quotes_appear_in_book_and_refresh_cancels_old(stack):
     anvil, manifest, path, w3, market, relay = stack
-    mm = MarketMakerRunner(Manifest.load(path), anvil.url, relay.url, ANVIL_KEYS[8], [market["id"]],
-                           QuoteParams(levels=2, size=10_000, spread_bps=200))
+    mm = MarketMakerRunner(
+        Manifest.load(path),
+        anvil.url,
+        relay.url,
+        ANVIL_KEYS[8],
+        [market["id"]],
+        QuoteParams(levels=2, size=10_000, spread_bps=200),
+    )
     assert mm.step()["posted"] == 4
     book = httpx.get(f"{relay.url}/markets/{market['id']}/book").json()
     mine = [o for o in book["orders"] if o["order"]["trader"] == mm.account.address]
@@ -94,7 +100,11 @@ def test_marketmaker__quotes_appear_in_book_and_refresh_cancels_old(stack):
     # the mark moves 2 %: cancel_all on-chain, then four new quotes around the new mark
     push_mark(w3, manifest, market, 2_550_000)
     assert mm.step()["posted"] == 4
-    live = wait_until(lambda: (x := httpx.get(f"{relay.url}/orders", params={"trader": mm.account.address}).json())
-                 and len(x) == 4 and x, what="old quotes dropped")
+    live = wait_until(
+        lambda: (
+            (x := httpx.get(f"{relay.url}/orders", params={"trader": mm.account.address}).json()) and len(x) == 4 and x
+        ),
+        what="old quotes dropped",
+    )
     assert all(int(o["order"]["nonce"]) >= min(int(q["order"]["nonce"]) for q in live) for o in live)
     assert int(httpx.get(f"{relay.url}/markets/{market['id']}/book").json()["bids"][0][0]) > int(book["bids"][0][0])

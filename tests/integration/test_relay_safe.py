@@ -5,6 +5,7 @@ The relay checks a Safe's order with an `eth_call` to the Safe's EIP-1271 `isVal
 (from the Exchange's address, as the Exchange calls it) when it is posted, again right before
 it is matched and on every re-validation; a refusal is a 400 naming the Safe's reason.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,6 +16,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from web3 import Web3
 
+from devnet.anvil import ANVIL_KEYS
 from relay.chainview import RpcChain
 from relay.follower import Revalidator
 from relay.orders import MAX_SIGNATURE_LENGTH, Order, domain_separator, sign_order
@@ -22,7 +24,6 @@ from relay.relay import personal_digest
 from relay.store import SqlOrderStore, StoredOrder
 from relay.validation import OrderValidator
 from scripts._keepers_env import wait_until
-from devnet.anvil import ANVIL_KEYS
 from tests.utils.plain_web3 import contract, marked_market
 from tests.utils.safe import SafeWeb3, new_owners, prev_owner
 
@@ -126,13 +127,24 @@ def test_relay__safe_order_approved_on_chain__empty_signature_accepted_and_match
     wait_until(lambda: httpx.get(f"{relay.url}/orders/{maker}").json()["status"] == "filled", what="filled")
 
 
-@pytest.mark.parametrize("who, words", [("one_owner", "GS020"), ("owner_and_stranger", "GS026"),
-                                        ("strangers", "GS026"), ("empty_not_approved", "Hash not approved")])
+@pytest.mark.parametrize(
+    "who, words",
+    [
+        ("one_owner", "GS020"),
+        ("owner_and_stranger", "GS026"),
+        ("strangers", "GS026"),
+        ("empty_not_approved", "Hash not approved"),
+    ],
+)
 def test_relay__safe_order_badly_signed__400_names_safe_reason(stack, safe, owners, who, words):
     _, _, _, relay, safes = stack
     o, digest = _order(stack, safe.address, True, 2_000_000, 100 + len(who))
-    signers = {"one_owner": owners[:1], "owner_and_stranger": [owners[0], *new_owners(1)],
-               "strangers": new_owners(2), "empty_not_approved": []}[who]
+    signers = {
+        "one_owner": owners[:1],
+        "owner_and_stranger": [owners[0], *new_owners(1)],
+        "strangers": new_owners(2),
+        "empty_not_approved": [],
+    }[who]
     r = _post(relay, o, safes.message_signatures(safe, digest, signers) if signers else b"")
 
     assert r.status_code == 400, r.text
@@ -150,8 +162,7 @@ def test_relay__safe_revokes_before_match__order_dropped_nothing_sent(stack, own
     assert r.status_code == 201, r.text
     h = r.json()["hash"]
     # the Safe raises its threshold to 3: the resting 2-signature order is no longer signed
-    safes.execute(revoking, revoking.address,
-                  revoking.functions.changeThreshold(3)._encode_transaction_data(), own[:2])
+    safes.execute(revoking, revoking.address, revoking.functions.changeThreshold(3)._encode_transaction_data(), own[:2])
 
     ask = _post_eoa(stack, ANVIL_KEYS[7], False, 2_300_000, 3)
 
@@ -164,8 +175,12 @@ def test_relay__safe_revokes_before_match__order_dropped_nothing_sent(stack, own
     assert httpx.get(f"{relay.url}/orders/{ask}").json()["status"] == "open"
     acct = Account.from_key(ANVIL_KEYS[7])
     sig = acct.sign_message(encode_defunct(text=f"cancel:{ask}")).signature.hex()
-    assert httpx.delete(f"{relay.url}/orders/{ask}", headers={"X-Signature": "0x" + sig.removeprefix("0x")}) \
-        .json()["status"] == "cancelled"
+    assert (
+        httpx.delete(f"{relay.url}/orders/{ask}", headers={"X-Signature": "0x" + sig.removeprefix("0x")}).json()[
+            "status"
+        ]
+        == "cancelled"
+    )
 
 
 def test_relay__safe_cancels_in_relay_with_owner_signatures(stack, safe, owners):
@@ -190,8 +205,13 @@ def test_revalidator__safe_swaps_out_signer__resting_order_rejected(stack, tmp_p
     own = new_owners(3)
     s = _funded_safe(stack, own, 2)
     o, digest = _order(stack, s.address, True, 2_000_000, 1)
-    chain = RpcChain(w3.provider.endpoint_uri, manifest["chain_id"], manifest["contracts"]["Exchange"]["address"],
-                     manifest["contracts"]["Clearinghouse"]["address"], head_ttl=0)
+    chain = RpcChain(
+        w3.provider.endpoint_uri,
+        manifest["chain_id"],
+        manifest["contracts"]["Exchange"]["address"],
+        manifest["contracts"]["Clearinghouse"]["address"],
+        head_ttl=0,
+    )
     store = SqlOrderStore(f"sqlite:///{tmp_path / 'relay.db'}")
     validator = OrderValidator(chain, store, domain_separator(manifest["chain_id"], chain.exchange))
     sig = safes.message_signatures(s, digest, own[:2])
@@ -201,8 +221,12 @@ def test_revalidator__safe_swaps_out_signer__resting_order_rejected(stack, tmp_p
     assert store.get(h).status == "open"
 
     prev = prev_owner(s.functions.getOwners().call(), own[0].address)
-    safes.execute(s, s.address, s.functions.swapOwner(prev, own[0].address, new_owners(1)[0].address)
-                  ._encode_transaction_data(), own[1:])
+    safes.execute(
+        s,
+        s.address,
+        s.functions.swapOwner(prev, own[0].address, new_owners(1)[0].address)._encode_transaction_data(),
+        own[1:],
+    )
 
     assert Revalidator(store, validator).run_once() == {"rejected": 1}
     dead = store.get(h)

@@ -4,6 +4,7 @@ One devnet for the module (tests run in file order and build on each other: the 
 moves forward). Actors by role: `maker` quotes, `taker` takes, `operator` hedges, reporters
 1-2 sign oracle reports (quorum 2), account 0 relays them.
 """
+
 from __future__ import annotations
 
 import threading
@@ -11,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
+from devnet.anvil import ANVIL_KEYS, Anvil, deploy
 from sdk import errors
 from sdk.client import Client
-from devnet.anvil import ANVIL_KEYS, Anvil, deploy
 from sdk.models import MarketStatus
 from sdk.reader import Reader
 from tests.utils.sdk_helpers import push_price as push
@@ -356,8 +357,14 @@ def test_wallet_app__watch_checks_unsigned_txs_history_and_tx_status(clients, de
     assert liq.market_id == m.id and liq.quantity_units != 0 and liq.timestamp > 0
     assert any(p.feed_id == m.mark_feed.lower() and p.price_units == 3_200_000 for p in r.price_updates())
     # a withdrawal sent past the pre-flight (explicit gas) reverts on-chain: decoded, typed
-    h = r.w3.eth.send_transaction({"from": victim.address, "to": r.clearinghouse.address, "gas": hex(300_000),
-                                   "data": r.clearinghouse.encode_abi("withdraw", args=[10**15])})
+    h = r.w3.eth.send_transaction(
+        {
+            "from": victim.address,
+            "to": r.clearinghouse.address,
+            "gas": hex(300_000),
+            "data": r.clearinghouse.encode_abi("withdraw", args=[10**15]),
+        }
+    )
     r.w3.eth.wait_for_transaction_receipt(h)
     st = r.tx_status("0x" + bytes(h).hex().removeprefix("0x"))
     assert st.status == "failed" and isinstance(st.error, errors.InsufficientCollateral)

@@ -1,14 +1,15 @@
 """SDK <-> order relay (relay): place posts to the relay, execute takes from its book,
 cancel withdraws from it. Real anvil, real deploy, the relay as a child process (by PID)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
 
+from devnet.anvil import ANVIL_KEYS
 from scripts._keepers_env import wait_until
 from sdk.client import Client
-from devnet.anvil import ANVIL_KEYS
 from sdk.reader import Reader
 from tests.utils.sdk_helpers import push_price as push
 

@@ -4,6 +4,7 @@ One devnet + dashboard per module (conftest_web.web_env). Wallet actions go thro
 injected EIP-1193 provider backed by anvil's unlocked accounts, so every signature and
 transaction is real. Failing tests leave a screenshot in out/web-failures/.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,7 +15,12 @@ import httpx
 import pytest
 
 from tests.integration.conftest_web import (  # noqa: F401 - fixtures
-    PageHandle, browser, page_for, screenshot, web_env, web_failure_hook,
+    PageHandle,
+    browser,
+    page_for,
+    screenshot,
+    web_env,
+    web_failure_hook,
 )
 
 pytestmark = pytest.mark.integration
@@ -69,8 +75,11 @@ def test_book_updates_when_sdk_posts(page_for, web_env):
     price = (mark * Decimal("0.9")).quantize(Decimal("0.001"))
     c.buy(H100, Decimal("3"), price)
     shown = f"{price:,.3f}"  # the book shows prices to the market's 0.001 tick
-    p.wait_for_function("(s) => Array.from(document.querySelectorAll('#bids td.pos')).some(td => td.textContent === s)",
-                        arg=shown, timeout=15_000)
+    p.wait_for_function(
+        "(s) => Array.from(document.querySelectorAll('#bids td.pos')).some(td => td.textContent === s)",
+        arg=shown,
+        timeout=15_000,
+    )
     screenshot(h, "market-book")
 
 
@@ -89,8 +98,10 @@ def test_wallet_deposit_hedge_fill_and_position(page_for, web_env):
     p.click("#deposit-btn")
     p.wait_for_selector("#collateral-msg.ok:text('Deposited 5000')", timeout=30_000)
     assert Decimal(httpx.get(f"{web_env.web_url}/api/account/{me}").json()["collateral"]) == before + 5000
-    p.wait_for_function("(s) => document.querySelector('#t-collateral').textContent.startsWith(s)",
-                        arg=f"{before + 5000:,.2f}".removesuffix(".00"))
+    p.wait_for_function(
+        "(s) => document.querySelector('#t-collateral').textContent.startsWith(s)",
+        arg=f"{before + 5000:,.2f}".removesuffix(".00"),
+    )
 
     p.goto("/hedge")
     p.fill('input[name="count"]', "1")
@@ -118,8 +129,9 @@ def test_wallet_deposit_hedge_fill_and_position(page_for, web_env):
     if not acct["open_orders"] and pos is None:
         pytest.fail("the hedge order neither rested nor filled")
     if acct["open_orders"]:  # the market maker did not take all of it: be the counterparty with the SDK
-        taker = Client(web_env.manifest_path, web_env.rpc_url, private_key=web_env.keys["user5"],
-                       relay_url=web_env.relay_url)
+        taker = Client(
+            web_env.manifest_path, web_env.rpc_url, private_key=web_env.keys["user5"], relay_url=web_env.relay_url
+        )
         taker.faucet(Decimal("10000"))
         taker.deposit(Decimal("5000"))
         for o in taker.relay.orders(me):
@@ -166,8 +178,13 @@ def test_rejected_orders_show_their_message(page_for, web_env):
 def test_phone_width(page_for, web_env):
     h = page_for("user2", width=390, height=844)
     p = h.page
-    for path, ready in (("/", "#curve-spread .uplot"), (f"/markets/{SPREAD}", "#ws-state.live"),
-                        ("/hedge", "#legs tbody tr"), ("/trade", "#o-market"), ("/account", "#acct-address")):
+    for path, ready in (
+        ("/", "#curve-spread .uplot"),
+        (f"/markets/{SPREAD}", "#ws-state.live"),
+        ("/hedge", "#legs tbody tr"),
+        ("/trade", "#o-market"),
+        ("/account", "#acct-address"),
+    ):
         p.goto(path)
         p.wait_for_selector(ready)
         overflow = p.evaluate("document.documentElement.scrollWidth - window.innerWidth")

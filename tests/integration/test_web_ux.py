@@ -8,6 +8,7 @@ accounts), so every signature and transaction is real.
 
 Dev loop: ``CSPREAD_UX_DEVNET=<workdir>/devnet.json`` reuses a running ``cspread devnet up --web``.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,15 @@ import httpx
 import pytest
 
 from tests.integration.conftest_web import (  # noqa: F401 - fixtures
-    CHROMIUM, PageHandle, WebEnv, _wait_fresh, _wait_quotes, browser, page_for, screenshot, web_failure_hook,
+    CHROMIUM,
+    PageHandle,
+    WebEnv,
+    _wait_fresh,
+    _wait_quotes,
+    browser,
+    page_for,
+    screenshot,
+    web_failure_hook,
 )
 from tests.utils.devnet_up import read_until_ready, ready
 
@@ -56,9 +65,14 @@ def web_env(tmp_path_factory):
         table = f"web dashboard {info['web_url']}"
     else:
         work = tmp_path_factory.mktemp("ux") / "devnet"
-        proc = subprocess.Popen([CSPREAD, "devnet", "up", "--web", "--workdir", str(work), "--timestamp", CHAIN_T0],
-                                env=_env_without_cspread(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=ROOT)
+        proc = subprocess.Popen(
+            [CSPREAD, "devnet", "up", "--web", "--workdir", str(work), "--timestamp", CHAIN_T0],
+            env=_env_without_cspread(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
         lines = read_until_ready(proc, 240)
         table = "".join(lines)
         if not ready(lines):
@@ -67,8 +81,15 @@ def web_env(tmp_path_factory):
         info = json.loads((work / "devnet.json").read_text())
     manifest_path = Path(info["manifest"])
     keys = {name: u["private_key"] for name, u in info["users"].items()}
-    env = WebEnv(info["rpc_url"], info["relay_url"], manifest_path, json.loads(manifest_path.read_text()), keys,
-                 info["web_url"], list(info["reporter_urls"]))
+    env = WebEnv(
+        info["rpc_url"],
+        info["relay_url"],
+        manifest_path,
+        json.loads(manifest_path.read_text()),
+        keys,
+        info["web_url"],
+        list(info["reporter_urls"]),
+    )
     env.table = table  # type: ignore[attr-defined]
     env.info = info  # type: ignore[attr-defined]
     try:
@@ -135,9 +156,14 @@ def test_point2_devnet_web_serves_the_dashboard_and_env_names_work(page_for, web
 
     port = free_port()
     log = (tmp_path / "web.log").open("w")
-    proc = subprocess.Popen(["bash", "-c", f"source {env_sh} && exec {sys.executable} -m apps.web --port {port} "
-                                           f"--log-level warning"], env=_env_without_cspread(), cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", f"source {env_sh} && exec {sys.executable} -m apps.web --port {port} --log-level warning"],
+        env=_env_without_cspread(),
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -159,8 +185,14 @@ def test_point2_devnet_web_serves_the_dashboard_and_env_names_work(page_for, web
         proc.wait(15)
         log.close()
     # and a dashboard that cannot start says why in one line
-    r = subprocess.run([sys.executable, "-m", "apps.web", "--manifest", str(tmp_path / "missing.json")],
-                       capture_output=True, text=True, timeout=60, env=_env_without_cspread(), cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "apps.web", "--manifest", str(tmp_path / "missing.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env_without_cspread(),
+        cwd=ROOT,
+    )
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
@@ -177,7 +209,7 @@ def test_point3_prices_to_tick_money_to_cent_times_with_zone(page_for, web_env, 
         row = p.locator(f'#markets-table tr[data-id="{m["id"]}"]')
         mark = row.locator('[data-f="mark"]').inner_text().splitlines()[0].strip()
         dec = TICK_DECIMALS[m["kind"]]
-        assert re.fullmatch(r"-?[\d,]+\.\d{%d}" % dec, mark), (m["symbol"], mark)
+        assert re.fullmatch(rf"-?[\d,]+\.\d{{{dec}}}", mark), (m["symbol"], mark)
         change = row.locator('[data-f="change_24h"]').inner_text().strip()
         assert change.endswith("USD") or "no change" in change, (m["symbol"], change)
         assert change != "0"
@@ -195,9 +227,13 @@ def test_point3_prices_to_tick_money_to_cent_times_with_zone(page_for, web_env, 
     p.wait_for_selector("#positions tbody tr td[data-label='Liq. price']")
     row = p.locator("#positions tbody tr", has_text="SPREAD.H100-SXM.HB_WEST").first
     text = row.inner_text()
-    for label, pattern in (("Entry", r"\d\.\d{4}$"), ("Mark", r"\d\.\d{4}$"),
-                           ("Unrealised PnL", r"[+-]?[\d,]*\.\d{2} USD$"), ("Initial margin", r"[\d,]+\.\d{2} USD$"),
-                           ("Liq. price", r"\d\.\d{4} USD/GPU-hour$|^none$")):
+    for label, pattern in (
+        ("Entry", r"\d\.\d{4}$"),
+        ("Mark", r"\d\.\d{4}$"),
+        ("Unrealised PnL", r"[+-]?[\d,]*\.\d{2} USD$"),
+        ("Initial margin", r"[\d,]+\.\d{2} USD$"),
+        ("Liq. price", r"\d\.\d{4} USD/GPU-hour$|^none$"),
+    ):
         cell = row.locator(f"td[data-label='{label}']").inner_text().strip()
         assert re.search(pattern, cell), (label, cell)
     assert not re.search(r"\d\.\d{5,}", text), text
@@ -298,7 +334,10 @@ def test_point4_notifications_history_coverage_phone_layout_error_pages(page_for
     cov = p.locator("#coverage tbody").inner_text()
     assert "2026-12" in cov and "SPREAD.H100-SXM.HB_WEST" in cov and "GPU-hour" in cov, cov
     assert re.search(r"USD", p.locator("#a-rpnl").inner_text())
-    for sel in ("#positions tbody tr td[data-label='Unrealised PnL']", "#positions tbody tr td[data-label='Liq. price']"):
+    for sel in (
+        "#positions tbody tr td[data-label='Unrealised PnL']",
+        "#positions tbody tr td[data-label='Liq. price']",
+    ):
         _visible_in_viewport(h, sel)
     _no_overflow(h, "/account")
     screenshot(h, f"ux-p4-account-{size[0]}")
@@ -315,7 +354,9 @@ def test_point4_notifications_history_coverage_phone_layout_error_pages(page_for
     csv_href = p.locator("#hist-csv").get_attribute("href")
     csv_text = httpx.get(web_env.web_url + csv_href).text
     assert csv_text.splitlines()[0] == "time_utc,kind,details,cash_usd,tx_hash,block"
-    assert re.search(r'^20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ,deposit,"deposit [\d,]+\.\d\d USD",\d+\.\d\d,0x', csv_text, re.M), csv_text
+    assert re.search(
+        r'^20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ,deposit,"deposit [\d,]+\.\d\d USD",\d+\.\d\d,0x', csv_text, re.M
+    ), csv_text
     assert ",fill," in csv_text
     _no_overflow(h, "/history")
     screenshot(h, f"ux-p4-history-{size[0]}")
@@ -325,10 +366,25 @@ def test_point4_notifications_history_coverage_phone_layout_error_pages(page_for
     real = httpx.get(f"{web_env.web_url}/api/account/{me}").json()
 
     def doctored(route):
-        a = dict(real, liquidation_warning=True, liquidatable=False,
-                 settlements=[{"market_id": SPREAD, "symbol": "SPREAD.H100-SXM.HB_WEST.2026-12", "unit": "GPU-hour",
-                               "quantity": "-10", "pnl": "12.34", "settlement_price": "2.0000", "ts": 1796083200,
-                               "time_text": "", "tx_hash": "0x" + "ab" * 32, "key": "0xab:7"}])
+        a = dict(
+            real,
+            liquidation_warning=True,
+            liquidatable=False,
+            settlements=[
+                {
+                    "market_id": SPREAD,
+                    "symbol": "SPREAD.H100-SXM.HB_WEST.2026-12",
+                    "unit": "GPU-hour",
+                    "quantity": "-10",
+                    "pnl": "12.34",
+                    "settlement_price": "2.0000",
+                    "ts": 1796083200,
+                    "time_text": "",
+                    "tx_hash": "0x" + "ab" * 32,
+                    "key": "0xab:7",
+                }
+            ],
+        )
         route.fulfill(status=200, content_type="application/json", body=json.dumps(a))
 
     p.route(re.compile(r".*/api/account/0x[0-9a-fA-F]{40}$"), doctored)
@@ -339,8 +395,11 @@ def test_point4_notifications_history_coverage_phone_layout_error_pages(page_for
     screenshot(h, f"ux-p4-warnings-{size[0]}")
 
     # proper error pages, not raw JSON
-    for path, title in ((f"/markets/999", "Market not found"), ("/markets/abc", "Page not found"),
-                        ("/no-such-page", "Page not found")):
+    for path, title in (
+        ("/markets/999", "Market not found"),
+        ("/markets/abc", "Page not found"),
+        ("/no-such-page", "Page not found"),
+    ):
         r = p.goto(path)
         assert r.status == 404 and "text/html" in r.headers["content-type"], path
         assert p.locator("h1").inner_text() == title

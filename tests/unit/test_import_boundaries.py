@@ -5,6 +5,7 @@ lint-imports needs every root package to be importable. While a layer named in t
 still absent from the tree (core/ and chain/ are being written), it is stood in for by an empty
 package on PYTHONPATH; once the real one exists it is the one analysed, never the stand-in.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,7 @@ def _lint(tree: Path, tmp: Path) -> subprocess.CompletedProcess:
             (stand_ins / pkg / "__init__.py").write_text("")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(PYTHONPATH=str(stand_ins), PYTHONDONTWRITEBYTECODE="1")
-    return subprocess.run([LINT_IMPORTS, "--no-cache"], cwd=tree, env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([LINT_IMPORTS, "--no-cache"], cwd=tree, env=env, capture_output=True, text=True, timeout=120)
 
 
 def _copy_tree(tmp: Path) -> Path:
@@ -79,8 +79,9 @@ VIOLATIONS = [
 ]
 
 
-@pytest.mark.parametrize(("pkg", "module", "statement", "contract"), VIOLATIONS,
-                         ids=[f"{p}.{m}" for p, m, _, _ in VIOLATIONS])
+@pytest.mark.parametrize(
+    ("pkg", "module", "statement", "contract"), VIOLATIONS, ids=[f"{p}.{m}" for p, m, _, _ in VIOLATIONS]
+)
 def test_lint_imports__violating_module_added__contract_broken(tmp_path, pkg, module, statement, contract):
     tree = _copy_tree(tmp_path)
     if not _present(pkg, tree):  # a layer still absent: the violation goes into a fresh package of that name

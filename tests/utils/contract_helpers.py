@@ -4,6 +4,7 @@ margin, independent EIP-712 digests and state snapshots for "a revert changes no
 Units as in DESIGN.md: prices in USDC base units per 1 unit (6 dp, may be negative),
 quantities in thousandths of a unit.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -88,16 +89,22 @@ def typed_digest(td: dict) -> bytes:
 
 
 def order_typed_data(order: tuple, chain_id: int, exchange: str) -> dict:
-    return {"types": eip712.ORDER_TYPES, "primaryType": "Order",
-            "domain": eip712.domain(eip712.ORDER_DOMAIN_NAME, chain_id, addr(exchange)),
-            "message": dict(zip(ORDER_KEYS, order))}
+    return {
+        "types": eip712.ORDER_TYPES,
+        "primaryType": "Order",
+        "domain": eip712.domain(eip712.ORDER_DOMAIN_NAME, chain_id, addr(exchange)),
+        "message": dict(zip(ORDER_KEYS, order, strict=False)),
+    }
 
 
 def report_typed_data(feed_ids, prices, observed_at: int, chain_id: int, oracle: str) -> dict:
     """Unchecked (tests sign rows the Oracle must refuse)."""
-    return {"types": eip712.REPORT_TYPES, "primaryType": "Report",
-            "domain": eip712.domain(eip712.REPORT_DOMAIN_NAME, chain_id, addr(oracle)),
-            "message": {"feed_ids": list(feed_ids), "prices": list(prices), "observed_at": observed_at}}
+    return {
+        "types": eip712.REPORT_TYPES,
+        "primaryType": "Report",
+        "domain": eip712.domain(eip712.REPORT_DOMAIN_NAME, chain_id, addr(oracle)),
+        "message": {"feed_ids": list(feed_ids), "prices": list(prices), "observed_at": observed_at},
+    }
 
 
 def sign_order(signer, order: tuple, chain_id: int, exchange) -> bytes:
@@ -171,8 +178,10 @@ def take_state(protocol: Protocol, accounts=(), orders=(), feeds=(), contracts=(
 
 def report_bundle(protocol: Protocol, reporters, feed_ids, rows, observed_at: int):
     """Signatures of `rows[i]` by `reporters[i]` under the protocol Oracle's domain."""
-    return [sign_report(r, feed_ids, row, observed_at, protocol.chain_id, protocol.oracle)
-            for r, row in zip(reporters, rows)]
+    return [
+        sign_report(r, feed_ids, row, observed_at, protocol.chain_id, protocol.oracle)
+        for r, row in zip(reporters, rows, strict=False)
+    ]
 
 
 def submit_rows(protocol: Protocol, reporters, feed_ids, rows, observed_at: int | None = None, sender=None):

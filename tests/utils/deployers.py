@@ -2,6 +2,7 @@
 
 Actors are named by role. Prices are USDC base units per unit (6 dp), quantities thousandths.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -90,10 +91,24 @@ FEED_LIMITS = (50_000, 50, 20 * USDC, 5_000)
 MIN_DISPUTE_WINDOW = 600
 
 
-MARKET_FIELDS = (
-    "spec_hash mark_feed settlement_feed delivery_start delivery_end last_trade_time quantity_step "
-    "min_quantity price_tick im_fixed im_rate_bps mm_fixed mm_rate_bps max_price_age dispute_window oi_cap"
-).split()
+MARKET_FIELDS = [
+    "spec_hash",
+    "mark_feed",
+    "settlement_feed",
+    "delivery_start",
+    "delivery_end",
+    "last_trade_time",
+    "quantity_step",
+    "min_quantity",
+    "price_tick",
+    "im_fixed",
+    "im_rate_bps",
+    "mm_fixed",
+    "mm_rate_bps",
+    "max_price_age",
+    "dispute_window",
+    "oi_cap",
+]
 
 
 @dataclass
@@ -129,7 +144,9 @@ class Protocol:
         """`plain_settlement_feed`: configure the settlement feed like a mark feed (an Oracle that
         does not enforce settlement timing), to test the Clearinghouse's own checks behind it."""
         mark, settle = feed_id(f"{name}/MARK"), feed_id(f"{name}/SETTLE")
-        m = dict(zip(MARKET_FIELDS, default_market(mark, settle, boa.env.evm.patch.timestamp, **overrides)))
+        m = dict(
+            zip(MARKET_FIELDS, default_market(mark, settle, boa.env.evm.patch.timestamp, **overrides), strict=False)
+        )
         with boa.env.prank(self.owner):
             self.oracle.set_feed(mark, -10_000 * USDC, 100_000 * USDC)
             self.oracle.set_feed_limits(mark, *FEED_LIMITS)
@@ -137,8 +154,13 @@ class Protocol:
                 self.oracle.set_feed(settle, -10_000 * USDC, 100_000 * USDC)
             else:
                 # the settlement feed takes one value, written after delivery_end
-                self.oracle.set_settlement_feed(settle, -10_000 * USDC, 100_000 * USDC, m["delivery_end"],
-                                                max(m["dispute_window"], MIN_DISPUTE_WINDOW))
+                self.oracle.set_settlement_feed(
+                    settle,
+                    -10_000 * USDC,
+                    100_000 * USDC,
+                    m["delivery_end"],
+                    max(m["dispute_window"], MIN_DISPUTE_WINDOW),
+                )
             self.oracle.set_feed_limits(settle, *FEED_LIMITS)
             mid = self.clearinghouse.list_market(tuple(m.values()))
         self.feeds[mid] = (mark, settle)
@@ -147,8 +169,9 @@ class Protocol:
     def sign_report(self, reporter: Reporter, feed_ids: list, prices: list, observed_at: int) -> bytes:
         # unchecked: tests sign rows the Oracle must refuse
         struct = eip712.report_struct_hash(feed_ids, prices, observed_at, check=False)
-        return eip712.sign_digest(reporter.account, eip712.digest(
-            eip712.report_domain_separator(self.chain_id, self.oracle.address), struct))
+        return eip712.sign_digest(
+            reporter.account, eip712.digest(eip712.report_domain_separator(self.chain_id, self.oracle.address), struct)
+        )
 
     def push(self, feed_ids: list, prices: list, observed_at: int | None = None, reporters=None):
         """Every reporter signs (as the pusher sends every row it has), so a move beyond a
@@ -181,8 +204,17 @@ class Protocol:
             self.usdc.approve(self.clearinghouse.address, amount)
             self.clearinghouse.deposit(amount)
 
-    def order(self, trader, market_id: int, is_buy: bool, quantity: int, price: int, nonce: int = 0,
-              expiry: int | None = None, reduce_only: bool = False) -> tuple:
+    def order(
+        self,
+        trader,
+        market_id: int,
+        is_buy: bool,
+        quantity: int,
+        price: int,
+        nonce: int = 0,
+        expiry: int | None = None,
+        reduce_only: bool = False,
+    ) -> tuple:
         expiry = boa.env.evm.patch.timestamp + 86400 if expiry is None else expiry
         return (trader.address, market_id, is_buy, quantity, price, nonce, expiry, reduce_only)
 
@@ -203,8 +235,9 @@ def new_trader() -> Trader:
     return Trader(Account.create())
 
 
-def configure_settlement_feed(oracle, owner, fid: bytes, lo: int, hi: int, not_before: int | None = None,
-                              dispute_window: int = 3_600) -> int:
+def configure_settlement_feed(
+    oracle, owner, fid: bytes, lo: int, hi: int, not_before: int | None = None, dispute_window: int = 3_600
+) -> int:
     """Make `fid` a settlement feed whose value may be written from `not_before` (default: now)."""
     not_before = boa.env.evm.patch.timestamp if not_before is None else not_before
     with boa.env.prank(getattr(owner, "address", owner)):

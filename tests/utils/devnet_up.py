@@ -1,5 +1,6 @@
 """`cspread devnet up` as a child process in the integration tests: read its table until it
 says "devnet ready", and check by PID that every process it started is gone after Ctrl-C."""
+
 from __future__ import annotations
 
 import subprocess

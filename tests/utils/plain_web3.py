@@ -1,6 +1,7 @@
 """Plain web3 + eth_account helpers for the integration tests that must trade with nothing of
 ours in between (no SDK, no keeper code; only the pinned typed data from core.eip712): contracts from the manifest, a sent-and-mined tx, an
 oracle mark signed by every reporter, a funded account."""
+
 from __future__ import annotations
 
 from eth_account import Account

@@ -14,6 +14,7 @@ contracts' own definitions and pinned against the contracts' views in the tests:
 Backend-neutral: `SafeBoa` deploys the suite into titanoboa; the integration tests deploy the
 same bytecode onto anvil with web3.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,11 @@ VERSION = "1.4.1"
 
 DOMAIN_TYPEHASH = keccak(text="EIP712Domain(uint256 chainId,address verifyingContract)")
 SAFE_MSG_TYPEHASH = keccak(text="SafeMessage(bytes message)")
-SAFE_TX_TYPEHASH = keccak(text="SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,"
-                               "uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,"
-                               "uint256 nonce)")
+SAFE_TX_TYPEHASH = keccak(
+    text="SafeTx(address to,uint256 value,bytes data,uint8 operation,uint256 safeTxGas,"
+    "uint256 baseGas,uint256 gasPrice,address gasToken,address refundReceiver,"
+    "uint256 nonce)"
+)
 ZERO = "0x" + "00" * 20
 SENTINEL_OWNERS = "0x" + "00" * 19 + "01"  # head of the Safe's owner linked list
 CALL, DELEGATECALL = 0, 1
@@ -52,8 +55,9 @@ def artifact(name: str) -> dict:
     """{"abi": [...], "bytecode": bytes} of a Safe 1.4.1 contract; a clear error without node_modules."""
     path = ARTIFACTS / _PATHS[name]
     if not path.exists():
-        raise FileNotFoundError(f"{path} missing: run `make setup` (npm installs "
-                                f"@safe-global/safe-contracts@{VERSION})")
+        raise FileNotFoundError(
+            f"{path} missing: run `make setup` (npm installs @safe-global/safe-contracts@{VERSION})"
+        )
     d = json.loads(path.read_text())
     return {"abi": d["abi"], "bytecode": bytes.fromhex(d["bytecode"][2:])}
 
@@ -88,13 +92,28 @@ def contract_signatures(parts: dict[str, bytes], gap: int = 0) -> bytes:
     return static + bytes(gap) + dynamic
 
 
-def safe_tx_hash(chain_id: int, safe: str, to: str, data: bytes, nonce: int, operation: int = CALL,
-                 value: int = 0) -> bytes:
+def safe_tx_hash(
+    chain_id: int, safe: str, to: str, data: bytes, nonce: int, operation: int = CALL, value: int = 0
+) -> bytes:
     """The SafeTx hash of a gas-refund-free transaction (safeTxGas, baseGas, gasPrice 0)."""
-    struct = keccak(encode(
-        ["bytes32", "address", "uint256", "bytes32", "uint8", "uint256", "uint256", "uint256", "address", "address",
-         "uint256"],
-        [SAFE_TX_TYPEHASH, to, value, keccak(data), operation, 0, 0, 0, ZERO, ZERO, nonce]))
+    struct = keccak(
+        encode(
+            [
+                "bytes32",
+                "address",
+                "uint256",
+                "bytes32",
+                "uint8",
+                "uint256",
+                "uint256",
+                "uint256",
+                "address",
+                "address",
+                "uint256",
+            ],
+            [SAFE_TX_TYPEHASH, to, value, keccak(data), operation, 0, 0, 0, ZERO, ZERO, nonce],
+        )
+    )
     return keccak(b"\x19\x01" + domain_separator(chain_id, safe) + struct)
 
 
@@ -118,9 +137,10 @@ def new_owners(n: int) -> list:
 def setup_calldata(owners: list[str], threshold: int, fallback_handler: str) -> bytes:
     """`Safe.setup(...)` calldata, the proxy's initializer (no module, no payment)."""
     selector = keccak(text="setup(address[],uint256,address,bytes,address,address,uint256,address)")[:4]
-    return selector + encode(["address[]", "uint256", "address", "bytes", "address", "address", "uint256", "address"],
-                             [[to_checksum_address(o) for o in owners], threshold, ZERO, b"", fallback_handler, ZERO,
-                              0, ZERO])
+    return selector + encode(
+        ["address[]", "uint256", "address", "bytes", "address", "address", "uint256", "address"],
+        [[to_checksum_address(o) for o in owners], threshold, ZERO, b"", fallback_handler, ZERO, 0, ZERO],
+    )
 
 
 def sign_message_calldata(digest: bytes) -> bytes:
@@ -158,7 +178,8 @@ class SafeBoa:
         addrs = [getattr(o, "address", o) for o in owners]
         singleton = self.singleton_l2 if l2 else self.singleton
         proxy = self.proxy_factory.createProxyWithNonce(
-            singleton.address, setup_calldata(addrs, threshold, self.handler.address), self._salt)
+            singleton.address, setup_calldata(addrs, threshold, self.handler.address), self._salt
+        )
         return self.factories["SafeL2" if l2 else "Safe"].at(proxy)
 
     def execute(self, safe, to: str, data: bytes, signers, operation: int = CALL, sender=None):
@@ -180,25 +201,31 @@ class SafeBoa:
         `isValidSignature(bytes data, bytes sig)`) with data = the outer SafeMessage preimage,
         so its owners sign the SafeMessage of that preimage under the owner Safe's domain."""
         data = safe_message_data(self.chain_id, safe.address, encode(["bytes32"], [digest]))
-        return contract_signatures({
-            owner_safe.address: owner_signatures(keccak(safe_message_data(self.chain_id, owner_safe.address, data)),
-                                                 signers)
-            for owner_safe, signers in inner.items()}, gap)
+        return contract_signatures(
+            {
+                owner_safe.address: owner_signatures(
+                    keccak(safe_message_data(self.chain_id, owner_safe.address, data)), signers
+                )
+                for owner_safe, signers in inner.items()
+            },
+            gap,
+        )
 
     def is_valid_signature(self, safe, digest: bytes, signature: bytes) -> bytes:
         """The Safe's answer to EIP-1271 `isValidSignature(digest, signature)` (served by its
         fallback handler): the 4-byte magic value, or b"" when it reverts (a Safe reverts on a
         signature it does not accept)."""
-        c = self.boa.env.execute_code(to_address=safe.address, data=MAGIC + encode(["bytes32", "bytes"],
-                                                                                  [digest, signature]),
-                                      simulate=True)
+        c = self.boa.env.execute_code(
+            to_address=safe.address, data=MAGIC + encode(["bytes32", "bytes"], [digest, signature]), simulate=True
+        )
         return b"" if c.is_error else bytes(c.output[:4])
 
     def approve_on_chain(self, safe, digest: bytes, signers):
         """Mark `digest` signed by the Safe itself: delegatecall SignMessageLib.signMessage from
         an owner-approved transaction; afterwards `isValidSignature(digest, b"")` accepts."""
-        self.execute(safe, self.sign_message_lib.address, sign_message_calldata(digest), signers,
-                     operation=DELEGATECALL)
+        self.execute(
+            safe, self.sign_message_lib.address, sign_message_calldata(digest), signers, operation=DELEGATECALL
+        )
 
 
 class SafeWeb3:
@@ -215,12 +242,17 @@ class SafeWeb3:
         self._salt = 0
 
     def _mine(self, tx: dict):
-        tx = {**tx, "from": self.account.address, "nonce": self.w3.eth.get_transaction_count(self.account.address),
-              "chainId": self.chain_id}
+        tx = {
+            **tx,
+            "from": self.account.address,
+            "nonce": self.w3.eth.get_transaction_count(self.account.address),
+            "chainId": self.chain_id,
+        }
         tx.setdefault("gas", self.w3.eth.estimate_gas(tx))
         tx.setdefault("gasPrice", self.w3.eth.gas_price)
         receipt = self.w3.eth.wait_for_transaction_receipt(
-            self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction))
+            self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+        )
         assert receipt.status == 1, receipt
         return receipt
 
@@ -234,8 +266,10 @@ class SafeWeb3:
         """A Safe proxy (CompatibilityFallbackHandler as fallback handler), as `SafeBoa.create`."""
         self._salt += 1
         fn = self.proxy_factory.functions.createProxyWithNonce(
-            self.singleton.address, setup_calldata([o.address for o in owners], threshold, self.handler.address),
-            self._salt)
+            self.singleton.address,
+            setup_calldata([o.address for o in owners], threshold, self.handler.address),
+            self._salt,
+        )
         address = fn.call({"from": self.account.address})
         self._mine({"to": self.proxy_factory.address, "data": fn._encode_transaction_data()})
         return self.contract("Safe", address)
@@ -254,5 +288,6 @@ class SafeWeb3:
         return owner_signatures(safe_message_hash(self.chain_id, safe.address, digest), owners)
 
     def approve_on_chain(self, safe, digest: bytes, signers):
-        self.execute(safe, self.sign_message_lib.address, sign_message_calldata(digest), signers,
-                     operation=DELEGATECALL)
+        self.execute(
+            safe, self.sign_message_lib.address, sign_message_calldata(digest), signers, operation=DELEGATECALL
+        )

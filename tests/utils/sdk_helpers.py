@@ -1,5 +1,6 @@
 """Helpers for the SDK tests: push an oracle price the way the pusher keeper does (integration),
 and a chain-free FakeReader with fixed marks (unit)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,6 +9,7 @@ from core import eip712
 from devnet.anvil import ANVIL_KEYS
 from sdk.margin import Holding
 from sdk.models import AccountState, Mark, Market, Position
+
 
 def push_price(reader, relayer, feed: str, price_units: int, observed_at: int | None = None) -> None:
     """Sign a Report for one feed with anvil reporters 1-3 (all of them) and submit it from
@@ -25,20 +27,27 @@ def push_price(reader, relayer, feed: str, price_units: int, observed_at: int | 
 # ---------------------------------------------------------------- unit-test fakes (no chain)
 
 # a fixed chain clock: 2026-11-15 12:00 UTC, so "next month" is December 2026
-NOW = int(dt.datetime(2026, 11, 15, 12, tzinfo=dt.timezone.utc).timestamp())
+NOW = int(dt.datetime(2026, 11, 15, 12, tzinfo=dt.UTC).timestamp())
 
 
 def market_from_entry(e: dict) -> Market:
     p = e["params"]
-    return Market(id=e["id"], symbol=e["symbol"], kind=e["kind"], spec=e["spec"], spec_hash=e["spec_hash"],
-                  mark_feed=e["mark_feed"], settlement_feed=e["settlement_feed"], **p)
+    return Market(
+        id=e["id"],
+        symbol=e["symbol"],
+        kind=e["kind"],
+        spec=e["spec"],
+        spec_hash=e["spec_hash"],
+        mark_feed=e["mark_feed"],
+        settlement_feed=e["settlement_feed"],
+        **p,
+    )
 
 
 class FakeReader:
     """The slice of sdk.reader.Reader the hedge helpers use, over fixed marks and one account."""
 
-    def __init__(self, markets: list[Market], marks: dict[int, int], account: AccountState | None = None,
-                 fees=(2, 5)):
+    def __init__(self, markets: list[Market], marks: dict[int, int], account: AccountState | None = None, fees=(2, 5)):
         self._markets = {m.id: m for m in markets}
         self._marks = marks
         self._account = account
@@ -61,8 +70,13 @@ class FakeReader:
         return self._markets[mid]
 
     def mark(self, mid):
-        return Mark(mid, self._markets[mid].mark_feed, self._marks.get(mid, 0), NOW if mid in self._marks else 0,
-                    mid in self._marks)
+        return Mark(
+            mid,
+            self._markets[mid].mark_feed,
+            self._marks.get(mid, 0),
+            NOW if mid in self._marks else 0,
+            mid in self._marks,
+        )
 
     def fees_bps(self):
         return self._fees
@@ -81,8 +95,9 @@ def holding(market: Market, q: int, on: int, mark: int) -> Holding:
 
 
 def account(collateral: int, positions=(), equity=None, im=0, mm=0) -> AccountState:
-    return AccountState("0x" + "ab" * 20, collateral, collateral if equity is None else equity, im, mm, True,
-                        tuple(positions))
+    return AccountState(
+        "0x" + "ab" * 20, collateral, collateral if equity is None else equity, im, mm, True, tuple(positions)
+    )
 
 
 def position(market_id: int, q: int, on: int, mark: int) -> Position:

@@ -3,6 +3,7 @@
 
 Times in unix seconds; value in wei.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,9 +5,9 @@ spec, unix seconds) or relative to the chain's clock: {period: hour|day|month, o
 hour: H} in the spec's local time zone. Human units (USD, MWh, GPU-hours, fractions) become
 contract integers through `core.units`.
 """
+
 from __future__ import annotations
 
-import calendar
 import copy
 import datetime as dt
 import json
@@ -36,8 +36,12 @@ DEFAULT_FEED_LIMITS = {
 def feed_limits(kind: str, overrides: dict | None = None) -> tuple[int, int, int, int]:
     """(band_floor, band_bps, jump_floor, jump_bps) in contract units for `Oracle.set_feed_limits`."""
     h = {**DEFAULT_FEED_LIMITS[kind], **(overrides or {})}
-    return (units.usd_to_base(h["band_floor"]), units.fraction_to_bps(h["band"]),
-            units.usd_to_base(h["jump_floor"]), units.fraction_to_bps(h["jump"]))
+    return (
+        units.usd_to_base(h["band_floor"]),
+        units.fraction_to_bps(h["band"]),
+        units.usd_to_base(h["jump_floor"]),
+        units.fraction_to_bps(h["jump"]),
+    )
 
 
 class MarketsFileError(ValueError):
@@ -95,8 +99,14 @@ class ListedMarket:
 
     def struct(self) -> tuple:
         """The `Market` tuple `list_market` takes, built by field name from the ABI."""
-        return abi.Market.decode({**self.params, "spec_hash": self.spec_hash, "mark_feed": self.mark_feed,
-                                  "settlement_feed": self.settlement_feed}).encode()
+        return abi.Market.decode(
+            {
+                **self.params,
+                "spec_hash": self.spec_hash,
+                "mark_feed": self.mark_feed,
+                "settlement_feed": self.settlement_feed,
+            }
+        ).encode()
 
     def manifest_entry(self, market_id: int) -> dict:
         return {
@@ -130,12 +140,18 @@ def load_markets(path: Path | str | None, now: int) -> list[ListedMarket]:
             start, end = leg["delivery_start"], leg["delivery_end"]
             last_trade = start if e.get("last_trade", "delivery_end") == "delivery_start" else end
             params = dict(
-                delivery_start=start, delivery_end=end, last_trade_time=last_trade,
-                quantity_step=units.quantity_to_units(e["quantity_step"]), min_quantity=units.quantity_to_units(e["min_quantity"]),
+                delivery_start=start,
+                delivery_end=end,
+                last_trade_time=last_trade,
+                quantity_step=units.quantity_to_units(e["quantity_step"]),
+                min_quantity=units.quantity_to_units(e["min_quantity"]),
                 price_tick=units.usd_to_base(e["price_tick"]),
-                im_fixed=units.usd_to_base(e["im_fixed"]), im_rate_bps=units.fraction_to_bps(e["im_rate"]),
-                mm_fixed=units.usd_to_base(e["mm_fixed"]), mm_rate_bps=units.fraction_to_bps(e["mm_rate"]),
-                max_price_age=int(e["max_price_age"]), dispute_window=int(e["dispute_window"]),
+                im_fixed=units.usd_to_base(e["im_fixed"]),
+                im_rate_bps=units.fraction_to_bps(e["im_rate"]),
+                mm_fixed=units.usd_to_base(e["mm_fixed"]),
+                mm_rate_bps=units.fraction_to_bps(e["mm_rate"]),
+                max_price_age=int(e["max_price_age"]),
+                dispute_window=int(e["dispute_window"]),
                 oi_cap=units.quantity_to_units(e["oi_cap"]),
             )
             lo, hi = (units.usd_to_base(x) for x in e["feed_bounds"])
@@ -147,6 +163,16 @@ def load_markets(path: Path | str | None, now: int) -> list[ListedMarket]:
         if sym in seen:
             raise MarketsFileError(f"{where}: duplicate symbol {sym}")
         seen.add(sym)
-        out.append(ListedMarket(spec, sym, specs.spec_hash(spec), specs.mark_feed(sym),
-                                specs.settlement_feed(sym), params, (lo, hi), limits))
+        out.append(
+            ListedMarket(
+                spec,
+                sym,
+                specs.spec_hash(spec),
+                specs.mark_feed(sym),
+                specs.settlement_feed(sym),
+                params,
+                (lo, hi),
+                limits,
+            )
+        )
     return out

@@ -21,6 +21,7 @@ the Timelock. On anvil (31337) the default delay is 0 and then no Timelock is de
 deployer stays the direct owner, so tests and demos can change parameters at once; pass
 `--timelock-delay 3600` there to rehearse the governed setup.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,18 @@ def _abi(contract) -> list:
     return [a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in contract.contract_type.abi]
 
 
-def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: str | None,
-           markets_path: str | None, out: Path | None, log=print, timelock_delay: int = 0,
-           timelock_admin: str | None = None) -> dict:
+def deploy(
+    owner,
+    guardian: str,
+    reporters: list[str],
+    quorum: int,
+    collateral: str | None,
+    markets_path: str | None,
+    out: Path | None,
+    log=print,
+    timelock_delay: int = 0,
+    timelock_admin: str | None = None,
+) -> dict:
     """Deploy everything with `owner` (an ape account) and return the manifest written to `out`.
 
     `timelock_delay` > 0: the protocol ends owned by a Timelock with that delay (seconds),
@@ -76,8 +86,9 @@ def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: 
         oracle.set_feed(m.mark_feed, lo, hi, sender=owner)
         oracle.set_feed_limits(m.mark_feed, *m.feed_limits, sender=owner)
         # one value, written after delivery_end; the Oracle's dispute window floor is 10 min
-        oracle.set_settlement_feed(m.settlement_feed, lo, hi, m.params["delivery_end"],
-                                   max(m.params["dispute_window"], 600), sender=owner)
+        oracle.set_settlement_feed(
+            m.settlement_feed, lo, hi, m.params["delivery_end"], max(m.params["dispute_window"], 600), sender=owner
+        )
         oracle.set_feed_limits(m.settlement_feed, *m.feed_limits, sender=owner)
         receipt = ch.list_market(m.struct(), sender=owner)
         market_id = receipt.return_value if receipt.return_value else ch.market_count()
@@ -85,8 +96,9 @@ def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: 
         # Chainlink AggregatorV3 read adapters, one per feed, for integrators' existing tooling
         unit = "MWh" if m.spec["kind"] == "POWER" else "GPU-hour"
         entry["aggregators"] = {
-            role: project.FeedAggregator.deploy(oracle.address, feed, 6, f"{m.symbol} {role}, USD/{unit}",
-                                                sender=owner).address
+            role: project.FeedAggregator.deploy(
+                oracle.address, feed, 6, f"{m.symbol} {role}, USD/{unit}", sender=owner
+            ).address
             for role, feed in (("mark", m.mark_feed), ("settlement", m.settlement_feed))
         }
         listed.append(entry)
@@ -102,7 +114,9 @@ def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: 
             # who owns Oracle, Clearinghouse and Exchange: the Timelock when there is one
             "owner": timelock.address if timelock else owner.address,
             "deployer": owner.address,
-            "timelock": None if timelock is None else {
+            "timelock": None
+            if timelock is None
+            else {
                 "address": timelock.address,
                 "delay": timelock_delay,
                 "admin": timelock.owner(),
@@ -119,7 +133,10 @@ def deploy(owner, guardian: str, reporters: list[str], quorum: int, collateral: 
     # the collateral's ERC-20 ABI is MockUSDC's minus the faucet; readers use "Collateral"
     erc20_abi = [a for a in _abi(project.MockUSDC) if a.get("name") not in ("mint", "MAX_MINT")]
     manifest["contracts"]["Collateral"] = {"address": collateral, "abi": erc20_abi}
-    manifest["contracts"]["FeedAggregator"] = {"abi": _abi(project.FeedAggregator), "per_market": "markets[].aggregators"}
+    manifest["contracts"]["FeedAggregator"] = {
+        "abi": _abi(project.FeedAggregator),
+        "per_market": "markets[].aggregators",
+    }
     if timelock is not None:
         manifest["contracts"]["Timelock"] = {"address": timelock.address, "abi": _abi(timelock)}
     if mock is not None:
@@ -153,23 +170,54 @@ def _hand_to_timelock(owner, contracts: dict, delay: int, admin: str | None, log
 
 @click.command(cls=ConnectedProviderCommand)
 @ape_cli_context()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Manifest path (default deployments/<chain_id>.json).")
-@click.option("--markets", "markets_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Markets file to list (default markets/default.json).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Manifest path (default deployments/<chain_id>.json).",
+)
+@click.option(
+    "--markets",
+    "markets_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Markets file to list (default markets/default.json).",
+)
 @click.option("--account", "account_alias", default=None, help="Ape account alias of the owner (required off anvil).")
 @click.option("--guardian", default=None, help="Guardian address (default: the owner).")
-@click.option("--reporters", default=None, help="Comma-separated reporter addresses (default on anvil: test accounts 1-3).")
+@click.option(
+    "--reporters", default=None, help="Comma-separated reporter addresses (default on anvil: test accounts 1-3)."
+)
 @click.option("--quorum", type=int, default=None, help="Reporter signatures per oracle round (default: majority).")
 @click.option("--collateral", default=None, help="Collateral ERC-20 address (default on anvil: a new MockUSDC).")
-@click.option("--mock-usdc", is_flag=True, help="Deploy a MockUSDC faucet token as collateral off anvil (testnets only).")
-@click.option("--timelock-delay", type=click.IntRange(min=0), default=None,
-              help="Seconds every owner call waits in the Timelock (default 86400; 0 on anvil = no Timelock, "
-                   "the deployer stays owner). At least 86400 off anvil.")
-@click.option("--timelock-admin", default=None,
-              help="Address proposed as Timelock admin, e.g. a Safe; it must accept (default: the deployer).")
-def cli(cli_ctx, out, markets_path, account_alias, guardian, reporters, quorum, collateral, mock_usdc,
-        timelock_delay, timelock_admin):
+@click.option(
+    "--mock-usdc", is_flag=True, help="Deploy a MockUSDC faucet token as collateral off anvil (testnets only)."
+)
+@click.option(
+    "--timelock-delay",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seconds every owner call waits in the Timelock (default 86400; 0 on anvil = no Timelock, "
+    "the deployer stays owner). At least 86400 off anvil.",
+)
+@click.option(
+    "--timelock-admin",
+    default=None,
+    help="Address proposed as Timelock admin, e.g. a Safe; it must accept (default: the deployer).",
+)
+def cli(
+    cli_ctx,
+    out,
+    markets_path,
+    account_alias,
+    guardian,
+    reporters,
+    quorum,
+    collateral,
+    mock_usdc,
+    timelock_delay,
+    timelock_admin,
+):
     """Deploy the protocol, list markets, write the manifest."""
     local = chain.chain_id == ANVIL_CHAIN_ID
     if timelock_delay is None:
@@ -196,7 +244,17 @@ def cli(cli_ctx, out, markets_path, account_alias, guardian, reporters, quorum, 
         cli_ctx.abort("off anvil, pass --collateral <ERC-20 address> (or --mock-usdc on a testnet)")
     quorum = quorum or len(reporter_list) // 2 + 1
     try:
-        deploy(owner, guardian or owner.address, reporter_list, quorum, collateral, markets_path, out, log=click.echo,
-               timelock_delay=timelock_delay, timelock_admin=timelock_admin)
+        deploy(
+            owner,
+            guardian or owner.address,
+            reporter_list,
+            quorum,
+            collateral,
+            markets_path,
+            out,
+            log=click.echo,
+            timelock_delay=timelock_delay,
+            timelock_admin=timelock_admin,
+        )
     except MarketsFileError as e:
         cli_ctx.abort(str(e))

@@ -1,8 +1,9 @@
 """FeedAggregator: Chainlink AggregatorV3Interface views over one Oracle feed."""
+
 import boa
 import pytest
 
-from tests.utils.deployers import CONTRACTS, Protocol, USDC
+from tests.utils.deployers import CONTRACTS, USDC, Protocol
 
 AGGREGATOR = boa.load_partial(str(CONTRACTS / "FeedAggregator.vy"))
 

@@ -1,4 +1,5 @@
 """chain.logs: pages in order, a refused range is halved, other errors surface."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,10 +28,16 @@ class _Provider:
         return [{"blockNumber": n} for n in range(a, b + 1)]
 
 
-@pytest.mark.parametrize("message", [
-    "query returned more than 10000 results", "block range is too large", "exceed maximum block range: 2000",
-    "Log response size exceeded", "eth_getLogs is limited to a 1000 block range",
-])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "query returned more than 10000 results",
+        "block range is too large",
+        "exceed maximum block range: 2000",
+        "Log response size exceeded",
+        "eth_getLogs is limited to a 1000 block range",
+    ],
+)
 def test_paged__refused_range__halved_until_accepted__nothing_lost_or_repeated(message):
     assert is_range_too_large(ValueError(message))
     p = _Provider(max_range=300, message=message)

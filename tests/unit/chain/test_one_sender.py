@@ -1,5 +1,6 @@
 """Sending, revert decoding and log paging live once, in chain/: no other package signs and
 broadcasts transactions, decodes Error(string) payloads or pages eth_getLogs by itself."""
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,12 @@ def _sources():
 
 @pytest.mark.parametrize("what", sorted(FORBIDDEN))
 def test_only_chain_package__talks_transactions_reverts_and_logs(what):
-    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in _sources()
-                 for i, line in enumerate(p.read_text().splitlines(), 1) if FORBIDDEN[what].search(line)]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in _sources()
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if FORBIDDEN[what].search(line)
+    ]
     assert not offenders, f"{what} outside chain/ (use chain.tx / chain.reverts / chain.logs): {offenders}"
 
 

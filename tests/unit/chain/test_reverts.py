@@ -1,4 +1,5 @@
 """chain.reverts: the reason out of every shape a revert reaches us in."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,13 @@ from eth_abi import encode
 from web3.exceptions import ContractLogicError
 
 from chain.reverts import (
-    ERROR_SELECTOR, NO_REASON, decode_error_data, encode_error, is_revert, reason_text, revert_reason,
+    ERROR_SELECTOR,
+    NO_REASON,
+    decode_error_data,
+    encode_error,
+    is_revert,
+    reason_text,
+    revert_reason,
     rpc_error_reason,
 )
 
@@ -30,16 +37,19 @@ def test_decode_error_data__truncated_payload__clamped_not_raising():
     assert decode_error_data(data[:70]) == REASON[:2]
 
 
-@pytest.mark.parametrize("shape", [
-    ContractLogicError("execution reverted", data="0x" + encode_error(REASON).hex()),
-    ContractLogicError(f"execution reverted: {REASON}"),
-    {"code": 3, "message": "execution reverted", "data": "0x" + encode_error(REASON).hex()},
-    {"code": -32000, "message": f"execution reverted: {REASON}"},
-    encode_error(REASON),
-    "0x" + encode_error(REASON).hex(),
-    f"VM Exception while processing transaction: revert: {REASON}",
-    f"{{'message': 'execution reverted', 'data': '0x{encode_error(REASON).hex()}'}}",
-])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        ContractLogicError("execution reverted", data="0x" + encode_error(REASON).hex()),
+        ContractLogicError(f"execution reverted: {REASON}"),
+        {"code": 3, "message": "execution reverted", "data": "0x" + encode_error(REASON).hex()},
+        {"code": -32000, "message": f"execution reverted: {REASON}"},
+        encode_error(REASON),
+        "0x" + encode_error(REASON).hex(),
+        f"VM Exception while processing transaction: revert: {REASON}",
+        f"{{'message': 'execution reverted', 'data': '0x{encode_error(REASON).hex()}'}}",
+    ],
+)
 def test_revert_reason__every_shape(shape):
     assert revert_reason(shape) == REASON
 

@@ -1,4 +1,5 @@
 """chain.rpc against a local JSON-RPC stub server: errors typed, chain id checked, POA detected."""
+
 from __future__ import annotations
 
 import json
@@ -19,16 +20,39 @@ class _Node:
         if method == "eth_chainId":
             return {"result": hex(self.chain_id)}
         if method == "eth_getBlockByNumber":
-            return {"result": {"number": "0x5", "hash": "0x" + "11" * 32, "parentHash": "0x" + "22" * 32,
-                               "timestamp": "0x64", "extraData": self.extra_data, "baseFeePerGas": "0x1",
-                               "transactions": [], "gasLimit": "0x1", "gasUsed": "0x0", "miner": "0x" + "00" * 20,
-                               "difficulty": "0x0", "logsBloom": "0x" + "00" * 256, "nonce": "0x" + "00" * 8,
-                               "receiptsRoot": "0x" + "00" * 32, "sha3Uncles": "0x" + "00" * 32, "size": "0x1",
-                               "stateRoot": "0x" + "00" * 32, "totalDifficulty": "0x0", "transactionsRoot":
-                               "0x" + "00" * 32, "uncles": [], "mixHash": "0x" + "00" * 32}}
+            return {
+                "result": {
+                    "number": "0x5",
+                    "hash": "0x" + "11" * 32,
+                    "parentHash": "0x" + "22" * 32,
+                    "timestamp": "0x64",
+                    "extraData": self.extra_data,
+                    "baseFeePerGas": "0x1",
+                    "transactions": [],
+                    "gasLimit": "0x1",
+                    "gasUsed": "0x0",
+                    "miner": "0x" + "00" * 20,
+                    "difficulty": "0x0",
+                    "logsBloom": "0x" + "00" * 256,
+                    "nonce": "0x" + "00" * 8,
+                    "receiptsRoot": "0x" + "00" * 32,
+                    "sha3Uncles": "0x" + "00" * 32,
+                    "size": "0x1",
+                    "stateRoot": "0x" + "00" * 32,
+                    "totalDifficulty": "0x0",
+                    "transactionsRoot": "0x" + "00" * 32,
+                    "uncles": [],
+                    "mixHash": "0x" + "00" * 32,
+                }
+            }
         if method == "eth_call":
-            return {"error": {"code": 3, "message": "execution reverted",
-                              "data": "0x" + encode_error("Exchange: order expired").hex()}}
+            return {
+                "error": {
+                    "code": 3,
+                    "message": "execution reverted",
+                    "data": "0x" + encode_error("Exchange: order expired").hex(),
+                }
+            }
         if method == "eth_sendRawTransaction":
             return {"error": {"code": -32000, "message": "nonce too low"}}
         return {"error": {"code": -32601, "message": f"method {method} not found"}}

@@ -1,6 +1,7 @@
 """chain.tx.TxSender against a fake node with a mempool: simulate first, local nonces, fee bump
 of a stuck tx (same nonce), receipts, revert capture, timeouts. (On a real anvil:
 tests/integration/test_chain_fee_bump.py.)"""
+
 from __future__ import annotations
 
 import logging
@@ -40,16 +41,28 @@ class FakeNode:
         assert raw[0] == 2, "EIP-1559 tx expected"
         f = rlp.decode(raw[1:])
         n = lambda b: int.from_bytes(b, "big")  # noqa: E731
-        return {"nonce": n(f[1]), "maxPriorityFeePerGas": n(f[2]), "maxFeePerGas": n(f[3]), "gas": n(f[4]),
-                "to": "0x" + f[5].hex(), "value": n(f[6]), "data": f[7]}
+        return {
+            "nonce": n(f[1]),
+            "maxPriorityFeePerGas": n(f[2]),
+            "maxFeePerGas": n(f[3]),
+            "gas": n(f[4]),
+            "to": "0x" + f[5].hex(),
+            "value": n(f[6]),
+            "data": f[7],
+        }
 
     def mine(self) -> None:
         self.block += 1
         entry = self.pool.get(self.latest)
         if entry and entry[1]["maxFeePerGas"] >= self.base:
             h, tx = self.pool.pop(self.latest)
-            self.receipts[h] = {"transactionHash": h, "blockNumber": hex(self.block), "gasUsed": hex(21_000),
-                                "logs": [], "status": "0x0" if self.revert_onchain else "0x1"}
+            self.receipts[h] = {
+                "transactionHash": h,
+                "blockNumber": hex(self.block),
+                "gasUsed": hex(21_000),
+                "logs": [],
+                "status": "0x0" if self.revert_onchain else "0x1",
+            }
             self.latest += 1
 
     def __call__(self, method: str, params: list | None = None):
@@ -66,13 +79,21 @@ class FakeNode:
             return {"baseFeePerGas": hex(self.base)}
         if method == "eth_estimateGas":
             if self.revert_sim:
-                raise error_of(method, {"code": 3, "message": "execution reverted",
-                                        "data": "0x" + encode_error(self.revert_sim).hex()})
+                raise error_of(
+                    method,
+                    {"code": 3, "message": "execution reverted", "data": "0x" + encode_error(self.revert_sim).hex()},
+                )
             return hex(21_000)
         if method == "eth_call":
             if self.revert_onchain:
-                raise error_of(method, {"code": 3, "message": "execution reverted",
-                                        "data": "0x" + encode_error(self.revert_onchain).hex()})
+                raise error_of(
+                    method,
+                    {
+                        "code": 3,
+                        "message": "execution reverted",
+                        "data": "0x" + encode_error(self.revert_onchain).hex(),
+                    },
+                )
             return "0x"
         if method == "eth_sendRawTransaction":
             raw = bytes.fromhex(params[0][2:])
@@ -80,8 +101,10 @@ class FakeNode:
             if tx["nonce"] < self.latest:
                 raise ChainError(f"{method}: nonce too low")
             old = self.pool.get(tx["nonce"])
-            if old and (tx["maxFeePerGas"] * 10 < old[1]["maxFeePerGas"] * 11
-                        or tx["maxPriorityFeePerGas"] * 10 < old[1]["maxPriorityFeePerGas"] * 11):
+            if old and (
+                tx["maxFeePerGas"] * 10 < old[1]["maxFeePerGas"] * 11
+                or tx["maxPriorityFeePerGas"] * 10 < old[1]["maxPriorityFeePerGas"] * 11
+            ):
                 raise ChainError(f"{method}: replacement transaction underpriced")
             h = "0x" + keccak(raw).hex()
             self.pool[tx["nonce"]] = (h, tx)
@@ -94,7 +117,12 @@ class FakeNode:
             return self.receipts.get(params[0])
         if method == "eth_getTransactionByHash":
             tx = self.by_hash[params[0]]
-            return {"from": "0x" + "00" * 20, "to": tx["to"], "input": "0x" + tx["data"].hex(), "value": hex(tx["value"])}
+            return {
+                "from": "0x" + "00" * 20,
+                "to": tx["to"],
+                "input": "0x" + tx["data"].hex(),
+                "value": hex(tx["value"]),
+            }
         raise AssertionError(f"unexpected {method}")
 
 
@@ -233,8 +261,15 @@ def test_fee_policy__bump_below_10_pct__refused():
 def test_call_of__web3_contract_function__to_and_calldata_without_rpc():
     from web3 import Web3
 
-    abi = [{"type": "function", "name": "deposit", "stateMutability": "nonpayable",
-            "inputs": [{"name": "amount", "type": "uint256"}], "outputs": []}]
+    abi = [
+        {
+            "type": "function",
+            "name": "deposit",
+            "stateMutability": "nonpayable",
+            "inputs": [{"name": "amount", "type": "uint256"}],
+            "outputs": [],
+        }
+    ]
     w3 = Web3(Web3.HTTPProvider("http://127.0.0.1:1"))  # never contacted
     fn = w3.eth.contract(address=Web3.to_checksum_address(TO), abi=abi).functions.deposit(7)
     c = call_of(fn)

@@ -1,5 +1,6 @@
 """`cspread` without a chain: argument parsing, exit codes, the one-line error contract and the
 formatting helpers. A stub reader stands in for the chain only where formatting is tested."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,8 +20,13 @@ from sdk.models import AccountState, Mark, MarketStatus, Position
 from tests.utils.sdk_helpers import NOW
 
 KEY = "0x" + "11" * 32
-ENV = {"CSPREAD_PRIVATE_KEY": "", "CSPREAD_RELAY_URL": "", "CSPREAD_KEY_ENV": "", "CSPREAD_KEYFILE": "",
-       "COLUMNS": "200"}
+ENV = {
+    "CSPREAD_PRIVATE_KEY": "",
+    "CSPREAD_RELAY_URL": "",
+    "CSPREAD_KEY_ENV": "",
+    "CSPREAD_KEYFILE": "",
+    "COLUMNS": "200",
+}
 
 
 def invoke(*args, env=None, **kw):
@@ -54,6 +60,7 @@ class StubReader:
 
     def pnl(self, address):
         from sdk.models import PnL
+
         return PnL(Decimal("1.5"), Decimal("0.25"), Decimal("-2"))
 
 
@@ -62,8 +69,13 @@ def live_markets(default_markets):
     out = []
     for i, m in enumerate(default_markets):
         status = MarketStatus.STALE if m.kind == "COMPUTE" and "B200" in m.symbol else MarketStatus.LIVE
-        mark = Mark(m.id, m.mark_feed, 0 if status == MarketStatus.STALE else 2_500_000 + i, 0 if status ==
-                    MarketStatus.STALE else NOW - 30, status == MarketStatus.LIVE)
+        mark = Mark(
+            m.id,
+            m.mark_feed,
+            0 if status == MarketStatus.STALE else 2_500_000 + i,
+            0 if status == MarketStatus.STALE else NOW - 30,
+            status == MarketStatus.LIVE,
+        )
         out.append(type(m)(**{**m.__dict__, "status": status, "mark": mark}))
     return out
 
@@ -74,6 +86,7 @@ def stub(monkeypatch):
         monkeypatch.setattr(State, "reader", lambda self: reader)
         monkeypatch.setattr(State, "client", lambda self: reader)
         return reader
+
     return install
 
 
@@ -106,7 +119,7 @@ def test_expiry_arg__durations_unix_iso_and_bad():
     assert expiry_arg("30m", 1000) == 1000 + 1800
     assert expiry_arg("7d", 0) == 7 * 86400
     assert expiry_arg("1800000000", 0) == 1800000000
-    assert expiry_arg("2026-12-01T00:00", 0) == int(dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc).timestamp())
+    assert expiry_arg("2026-12-01T00:00", 0) == int(dt.datetime(2026, 12, 1, tzinfo=dt.UTC).timestamp())
     assert expiry_arg(None, 5) is None
     for bad in ("soon", "60"):
         with pytest.raises(typer.BadParameter):
@@ -124,7 +137,7 @@ def test_plain__no_exponent():
 
 
 def test_replay_offsets__whole_hours_and_identity_inside_the_data():
-    offs = replay_offsets(int(dt.datetime(2026, 11, 26, 11, 5, tzinfo=dt.timezone.utc).timestamp()))
+    offs = replay_offsets(int(dt.datetime(2026, 11, 26, 11, 5, tzinfo=dt.UTC).timestamp()))
     assert set(offs) == {"ERCOT", "PJM", "GPU"} and all(v % 3600 == 0 for v in offs.values())
     uri = replay_offsets(1613239200)  # 2021-02-13T18:00Z: inside the ERCOT data
     assert "ERCOT" not in uri and set(uri) == {"PJM", "GPU"}
@@ -151,10 +164,12 @@ def test_markets__table_and_json(stub, live_markets):
 
 
 def test_account__panel_bar_positions_and_json(stub, live_markets):
-    pos = Position(5, "H100-SXM.2026-12", -100_000, -250_000_000, 2_600_000, 77_500_000, 50_000_000,
-                   Decimal("183.817069"))
-    acct = AccountState("0x" + "ab" * 20, 10_000_000_000, 9_990_000_000, 77_500_000, 50_000_000, True, (pos,),
-                        5_000_000, 0)
+    pos = Position(
+        5, "H100-SXM.2026-12", -100_000, -250_000_000, 2_600_000, 77_500_000, 50_000_000, Decimal("183.817069")
+    )
+    acct = AccountState(
+        "0x" + "ab" * 20, 10_000_000_000, 9_990_000_000, 77_500_000, 50_000_000, True, (pos,), 5_000_000, 0
+    )
     stub(StubReader(live_markets, acct))
     r = invoke("account", "0x" + "ab" * 20)
     assert r.exit_code == 0, r.stderr
@@ -191,17 +206,20 @@ def test_unknown_market__sdk_advice_rewritten_for_the_cli(stub, live_markets):
 # ---------------------------------------------------------------- usage errors (exit 2) and missing config
 
 
-@pytest.mark.parametrize("args", [
-    ["buy", "5", "10"],                                      # PRICE missing
-    ["sell", "5", "ten", "2"],                               # not a number
-    ["buy", "5", "1", "2", "--take", "0xab", "--take-best"],  # both
-    ["buy", "5", "1", "2", "--take-best", "--expiry", "1h"],  # limit-only option with --take
-    ["cancel"],                                              # neither hash nor --all
-    ["cancel", "0xab", "--all"],                             # both
-    ["hedge", "power", "--node", "HB_WEST", "--mw", "5", "--profile", "PEAK", "--month", "2026-12", "--side", "up"],
-    ["positions", "0xnot-an-address"],
-    ["nosuchcommand"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["buy", "5", "10"],  # PRICE missing
+        ["sell", "5", "ten", "2"],  # not a number
+        ["buy", "5", "1", "2", "--take", "0xab", "--take-best"],  # both
+        ["buy", "5", "1", "2", "--take-best", "--expiry", "1h"],  # limit-only option with --take
+        ["cancel"],  # neither hash nor --all
+        ["cancel", "0xab", "--all"],  # both
+        ["hedge", "power", "--node", "HB_WEST", "--mw", "5", "--profile", "PEAK", "--month", "2026-12", "--side", "up"],
+        ["positions", "0xnot-an-address"],
+        ["nosuchcommand"],
+    ],
+)
 def test_usage_errors__exit_2(args, stub, live_markets):
     stub(StubReader(live_markets))
     assert invoke(*args, env={"CSPREAD_PRIVATE_KEY": KEY}).exit_code == 2
@@ -229,6 +247,7 @@ def test_key_env__resolves_address_for_reads(stub, live_markets, monkeypatch):
     r = invoke("--key-env", "MY_KEY_VAR", "positions", env={"MY_KEY_VAR": KEY})
     assert r.exit_code == 0, r.stderr
     from eth_account import Account
+
     assert seen["a"] == Account.from_key(KEY).address
 
 
@@ -245,7 +264,22 @@ def test_hedge__without_key_needs_dry_run():
 
 def test_help__lists_every_command():
     r = invoke("--help")
-    for c in ("markets", "book", "deposit", "withdraw", "faucet", "buy", "sell", "cancel", "orders", "positions",
-              "account", "hedge", "settlements", "fills", "devnet"):
+    for c in (
+        "markets",
+        "book",
+        "deposit",
+        "withdraw",
+        "faucet",
+        "buy",
+        "sell",
+        "cancel",
+        "orders",
+        "positions",
+        "account",
+        "hedge",
+        "settlements",
+        "fills",
+        "devnet",
+    ):
         assert c in r.stdout
     assert common.DEFAULT_MANIFEST in r.stdout

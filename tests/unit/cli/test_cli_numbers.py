@@ -1,6 +1,7 @@
 """Issue 14, points 2 and 3 without a chain: numbers read like money (prices to the tick, money to
 the cent, units, local + UTC times, no chain integers), `1,5` and `-10` on the command line, the
 dashboard's one-line start errors, and the plan/execution reports of point 1 in words."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,13 @@ from sdk.models import Execution, HedgePlan, LegDepth, LegResult, Position, time
 from tests.utils.sdk_helpers import NOW
 
 ROOT = Path(__file__).resolve().parents[3]
-ENV = {"CSPREAD_PRIVATE_KEY": "", "CSPREAD_RELAY_URL": "", "CSPREAD_KEY_ENV": "", "CSPREAD_KEYFILE": "",
-       "COLUMNS": "200"}
+ENV = {
+    "CSPREAD_PRIVATE_KEY": "",
+    "CSPREAD_RELAY_URL": "",
+    "CSPREAD_KEY_ENV": "",
+    "CSPREAD_KEYFILE": "",
+    "COLUMNS": "200",
+}
 
 
 @pytest.fixture
@@ -101,8 +107,18 @@ def test_times__utc_machine_says_utc_once(monkeypatch):
 
 
 def test_position__prints_readably_to_the_tick():
-    p = Position(7, "SPREAD.H100-SXM.HB_WEST.2026-12", -720_000, -1_340_064_000, 1_861_234, 1_000_000_000,
-                 600_000_000, Decimal("3.123456"), price_tick=100, unit="GPU-hour")
+    p = Position(
+        7,
+        "SPREAD.H100-SXM.HB_WEST.2026-12",
+        -720_000,
+        -1_340_064_000,
+        1_861_234,
+        1_000_000_000,
+        600_000_000,
+        Decimal("3.123456"),
+        price_tick=100,
+        unit="GPU-hour",
+    )
     s = str(p)
     assert s.startswith("short 720 GPU-hour SPREAD.H100-SXM.HB_WEST.2026-12: entry 1.8612, mark 1.8612 USD/GPU-hour")
     assert "liquidation price 3.1235 USD/GPU-hour" in s and "unrealised PnL" in s and " USD" in s
@@ -122,8 +138,9 @@ def test_fillable__only_crossing_size_and_never_your_own():
 
 def test_thin_book__plan_warns_what_rests_where_until_when(default_markets, chicago):
     spread = next(m for m in default_markets if m.kind == "SPREAD")
-    depth = LegDepth(spread.id, spread.symbol, spread.unit, "sell", 720_000, 1_824_000, 100_000, NOW + 86_400,
-                     spread.price_tick)
+    depth = LegDepth(
+        spread.id, spread.symbol, spread.unit, "sell", 720_000, 1_824_000, 100_000, NOW + 86_400, spread.price_tick
+    )
     text = depth.text()
     assert "holds only 100 GPU-hour of bids at or above 1.8240 USD/GPU-hour" in text
     assert "100 of 720 fill now, 620 GPU-hour would rest as a sell order at 1.8240 USD/GPU-hour until" in text
@@ -136,12 +153,25 @@ def test_thin_book__plan_warns_what_rests_where_until_when(default_markets, chic
 
 def test_execution__filled_x_of_y_z_resting_at_p_until_t(default_markets, chicago):
     spread = next(m for m in default_markets if m.kind == "SPREAD")
-    leg = LegResult(spread.id, spread.symbol, "GPU-hour", "sell", 720_000, 100_000, 620_000, 1_824_000,
-                    NOW + 86_400, spread.price_tick, "0xabc")
+    leg = LegResult(
+        spread.id,
+        spread.symbol,
+        "GPU-hour",
+        "sell",
+        720_000,
+        100_000,
+        620_000,
+        1_824_000,
+        NOW + 86_400,
+        spread.price_tick,
+        "0xabc",
+    )
     ex = Execution(["fill", "order"], (leg,))
     assert list(ex) == ["fill", "order"] and not ex.complete  # still the list it always was
-    assert ex.summary() == (f"{spread.symbol} sell: filled 100 of 720 GPU-hour, 620 resting at 1.8240 USD/GPU-hour "
-                            f"until {time_text(NOW + 86_400)}")
+    assert ex.summary() == (
+        f"{spread.symbol} sell: filled 100 of 720 GPU-hour, 620 resting at 1.8240 USD/GPU-hour "
+        f"until {time_text(NOW + 86_400)}"
+    )
     done = replace(leg, filled_units=720_000, resting_units=0, resting_price_units=None, expiry=None)
     assert done.text() == f"{spread.symbol} sell: filled 720 of 720 GPU-hour"
 
@@ -150,13 +180,14 @@ def test_execution__filled_x_of_y_z_resting_at_p_until_t(default_markets, chicag
 
 
 def test_relay_messages__human_units_not_base_units():
-    from relay.validation import price_text, qty_text, usd as relay_usd
+    from relay.validation import price_text, qty_text
+    from relay.validation import usd as relay_usd
 
     assert price_text(2_092_500, 100) == "2.0925 USD" and price_text(45_230_000, 10_000) == "45.23 USD"
     assert qty_text(10_050) == "10.05" and qty_text(1000) == "1"
     assert relay_usd(67_625_000) == "67.62 USD"
     src = (ROOT / "relay" / "validation.py").read_text()
-    assert "base units\"" not in src and "(thousandths)\"" not in src
+    assert 'base units"' not in src and '(thousandths)"' not in src
 
 
 # ---------------------------------------------------------------- point 2: the dashboard starts or says why
@@ -165,8 +196,9 @@ def test_relay_messages__human_units_not_base_units():
 def _web(*args, env_extra=None, timeout=60):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "apps.web", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "apps.web", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+    )
 
 
 def test_web__missing_manifest__one_line_no_traceback(tmp_path):
@@ -188,16 +220,31 @@ def test_web__reads_the_devnet_env_names(tmp_path, monkeypatch):
     manifest = tmp_path / "m.json"
     manifest.write_text("{}")
     seen = {}
-    monkeypatch.setattr(apps.web.app, "create_app", lambda m, rpc, relay, oracle_urls=(): seen.update(
-        manifest=m, rpc=rpc, relay=relay, oracles=list(oracle_urls)) or "app")
+    monkeypatch.setattr(
+        apps.web.app,
+        "create_app",
+        lambda m, rpc, relay, oracle_urls=(): (
+            seen.update(manifest=m, rpc=rpc, relay=relay, oracles=list(oracle_urls)) or "app"
+        ),
+    )
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, port=kw["port"]))
-    for k, v in {"CSPREAD_MANIFEST": str(manifest), "CSPREAD_RPC_URL": "http://127.0.0.1:1111",
-                 "CSPREAD_RELAY_URL": "http://127.0.0.1:2222", "CSPREAD_ORACLE_URL": "http://127.0.0.1:3333"}.items():
+    for k, v in {
+        "CSPREAD_MANIFEST": str(manifest),
+        "CSPREAD_RPC_URL": "http://127.0.0.1:1111",
+        "CSPREAD_RELAY_URL": "http://127.0.0.1:2222",
+        "CSPREAD_ORACLE_URL": "http://127.0.0.1:3333",
+    }.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("CSPREAD_RPC", raising=False)
     server.main(["--port", "0"])
-    assert seen == {"manifest": str(manifest), "rpc": "http://127.0.0.1:1111", "relay": "http://127.0.0.1:2222",
-                    "oracles": ["http://127.0.0.1:3333"], "app": "app", "port": 0}
+    assert seen == {
+        "manifest": str(manifest),
+        "rpc": "http://127.0.0.1:1111",
+        "relay": "http://127.0.0.1:2222",
+        "oracles": ["http://127.0.0.1:3333"],
+        "app": "app",
+        "port": 0,
+    }
     env_sh = (ROOT / "apps" / "cli" / "devnet.py").read_text()
     for name in ("CSPREAD_MANIFEST", "CSPREAD_RPC_URL", "CSPREAD_RELAY_URL", "CSPREAD_ORACLE_URL"):
         assert f"export {name}=" in env_sh
@@ -254,8 +301,8 @@ def test_devnet_up__web_block_is_reached(monkeypatch, tmp_path):
         def stop(self):
             started["web_stopped"] = True
 
-    import devnet.stack
     import apps.web.server
+    import devnet.stack
 
     monkeypatch.setattr(devnet.stack, "Stack", FakeStack)
     monkeypatch.setattr(apps.web.server, "WebProcess", FakeWeb)
@@ -287,12 +334,13 @@ def test_pre_trade_liquidation__more_collateral_further_away_and_exact(default_m
     floor = plan.margin_needed + plan.fees
     assert choices[-1]["collateral"] == floor and all(c["collateral"] >= floor for c in choices)
     prices = [c["liquidation"][leg.market.id] for c in choices]  # a short: less collateral, closer liquidation
-    assert all(a > b for a, b in zip(prices, prices[1:])), prices
+    assert all(a > b for a, b in zip(prices, prices[1:], strict=False)), prices
     assert prices[-1] > Decimal("2.40")  # above today's mark for a short
     # exact: at the liquidation mark equity meets maintenance margin (to the base unit)
     liq = plan_liquidation_prices(r, plan, collateral=floor)[leg.market.id]
-    coll, h = apply_fill(int(floor * 10**6), Holding(leg.market, 0, 0, 2_400_000), -leg.quantity_units,
-                         leg.price_units, leg.fee_units)
+    coll, h = apply_fill(
+        int(floor * 10**6), Holding(leg.market, 0, 0, 2_400_000), -leg.quantity_units, leg.price_units, leg.fee_units
+    )
     at = summarise(coll, {leg.market.id: dc_replace(h, mark=int(liq * 10**6))})
     before = summarise(coll, {leg.market.id: dc_replace(h, mark=int(liq * 10**6) - 1)})
     assert at.equity < at.maintenance and before.equity >= before.maintenance
@@ -307,8 +355,20 @@ def test_pre_trade_liquidation__more_collateral_further_away_and_exact(default_m
 def _info(mid, mark, tick, step, min_q, im_fixed_usd, im_rate_bps):
     from relay.chainview import MarketInfo
 
-    return MarketInfo(mid, NOW + 30 * 86_400, step, min_q, tick, int(Decimal(im_fixed_usd) * 10**6), im_rate_bps,
-                      False, False, mark, NOW, True)
+    return MarketInfo(
+        mid,
+        NOW + 30 * 86_400,
+        step,
+        min_q,
+        tick,
+        int(Decimal(im_fixed_usd) * 10**6),
+        im_rate_bps,
+        False,
+        False,
+        mark,
+        NOW,
+        True,
+    )
 
 
 def test_devnet_mm_depth__covers_readme_and_planner_defaults_within_its_margin():
@@ -319,13 +379,21 @@ def test_devnet_mm_depth__covers_readme_and_planner_defaults_within_its_margin()
     from core.margin import reserved as reserved_from_exposure
     from devnet.stack import DEVNET_MM_ARGS, MM_DEPOSIT_USD
 
-    args = dict(zip(DEVNET_MM_ARGS[::2], DEVNET_MM_ARGS[1::2]))
-    mm = MarketMaker(QuoteParams(levels=int(args["--levels"]), level_margin_usd=int(args["--level-margin-usd"]),
-                                 max_position_margin_usd=int(args["--max-position-margin-usd"])))
+    args = dict(zip(DEVNET_MM_ARGS[::2], DEVNET_MM_ARGS[1::2], strict=False))
+    mm = MarketMaker(
+        QuoteParams(
+            levels=int(args["--levels"]),
+            level_margin_usd=int(args["--level-margin-usd"]),
+            max_position_margin_usd=int(args["--max-position-margin-usd"]),
+        )
+    )
     markets = {  # id: (mark, tick, step, min, im_fixed, im_rate_bps) as in markets/default.json
-        1: _info(1, 47_400_000, 10_000, 1, 100, "300", 5000), 2: _info(2, 41_250_000, 10_000, 1, 100, "250", 5000),
-        3: _info(3, 52_440_000, 10_000, 1, 100, "60", 3000), 4: _info(4, 58_490_000, 10_000, 1, 100, "25", 2500),
-        5: _info(5, 2_177_000, 1_000, 100, 1000, "0.40", 1500), 6: _info(6, 5_674_000, 1_000, 100, 1000, "0.60", 1500),
+        1: _info(1, 47_400_000, 10_000, 1, 100, "300", 5000),
+        2: _info(2, 41_250_000, 10_000, 1, 100, "250", 5000),
+        3: _info(3, 52_440_000, 10_000, 1, 100, "60", 3000),
+        4: _info(4, 58_490_000, 10_000, 1, 100, "25", 2500),
+        5: _info(5, 2_177_000, 1_000, 100, 1000, "0.40", 1500),
+        6: _info(6, 5_674_000, 1_000, 100, 1000, "0.60", 1500),
         7: _info(7, 2_127_500, 100, 1000, 1000, "0.90", 1500),
     }
     quotes = {mid: mm.quotes(m, 0, MM_DEPOSIT_USD * 10**6, 0) for mid, m in markets.items()}
@@ -340,8 +408,8 @@ def test_devnet_mm_depth__covers_readme_and_planner_defaults_within_its_margin()
 
 
 def test_devnet_up__web_cannot_start__one_line_why_and_everything_stopped(monkeypatch, tmp_path):
-    import devnet.stack
     import apps.web.server
+    import devnet.stack
 
     stopped = {}
 
@@ -363,8 +431,9 @@ def test_devnet_up__web_cannot_start__one_line_why_and_everything_stopped(monkey
             self.log_path = log_path
 
         def start(self, timeout=30):
-            self.log_path.write_text("INFO booting\nerror: port 8700 on 127.0.0.1 is in use (another dashboard?): "
-                                     "pass --port N\n")
+            self.log_path.write_text(
+                "INFO booting\nerror: port 8700 on 127.0.0.1 is in use (another dashboard?): pass --port N\n"
+            )
             raise RuntimeError("dashboard exited with 1")
 
         def stop(self):

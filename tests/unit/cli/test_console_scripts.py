@@ -3,6 +3,7 @@ shared option names with their one set of CSPREAD_* variables; old spellings sti
 
 The entry points are read from pyproject.toml itself (not a copy of the list), imported and run
 as the console script would run them."""
+
 from __future__ import annotations
 
 import importlib
@@ -93,5 +94,7 @@ def test_reporter__missing_data_dir__one_line_exit_naming_the_fix(tmp_path, monk
     with pytest.raises(SystemExit) as e:
         _entry("cspread-reporter")(["--data-dir", str(tmp_path / "nope"), "--manifest", str(tmp_path / "m.json")])
     msg = str(e.value.code)
-    assert msg == (f"oracle: no price data at {tmp_path / 'nope'}: pass --data-dir or set CSPREAD_DATA_DIR to the "
-                   f"vendored data directory (data/*.csv.gz of a checkout)")
+    assert msg == (
+        f"oracle: no price data at {tmp_path / 'nope'}: pass --data-dir or set CSPREAD_DATA_DIR to the "
+        f"vendored data directory (data/*.csv.gz of a checkout)"
+    )

@@ -4,6 +4,7 @@ Deploys are module-scoped (one protocol per test file, compiled once per process
 tests/utils/deployers.py) and every test runs inside `boa.env.anchor()`, so a test sees its
 module's setup and leaves nothing behind. Actors are named by role.
 """
+
 from __future__ import annotations
 
 import boa
@@ -131,8 +132,13 @@ def book(protocol):
     def _book(buyer, seller, mid, quantity, price, buyer_fee=0, seller_fee=0):
         with boa.env.prank(protocol.exchange.address):
             protocol.clearinghouse.trade(
-                mid, getattr(buyer, "address", buyer), getattr(seller, "address", seller),
-                quantity, price, buyer_fee, seller_fee,
+                mid,
+                getattr(buyer, "address", buyer),
+                getattr(seller, "address", seller),
+                quantity,
+                price,
+                buyer_fee,
+                seller_fee,
             )
 
     return _book

@@ -9,6 +9,7 @@ Now: nothing is written off. The close-out refuses to run while the fund cannot 
 (the account is flagged, `withdraw_fees` is refused), `deleverage` assigns the loss to the most
 profitable opposite position, and afterwards every claim is paid in full, in any order.
 """
+
 import boa
 
 from tests.utils.contract_helpers import MARK, UNIT, USDC, events
@@ -21,10 +22,23 @@ def _claims(protocol, accounts):
     return sum(ch.collateral(a.address) for a in accounts) + ch.insurance_fund() + ch.fees()
 
 
-def test_attack__insolvent_beyond_fund__every_claim_paid_in_any_order(protocol, clearinghouse, usdc, market,
-                                                                     second_market, funded, fund, book, set_mark,
-                                                                     owner, trader, maker, taker, keeper,
-                                                                     liquidator):
+def test_attack__insolvent_beyond_fund__every_claim_paid_in_any_order(
+    protocol,
+    clearinghouse,
+    usdc,
+    market,
+    second_market,
+    funded,
+    fund,
+    book,
+    set_mark,
+    owner,
+    trader,
+    maker,
+    taker,
+    keeper,
+    liquidator,
+):
     everyone = [trader, maker, taker, keeper, liquidator]
     fund(trader, 60 * USDC)
     book(trader, maker, market, UNIT, MARK, FEE, FEE)
@@ -63,5 +77,6 @@ def test_attack__insolvent_beyond_fund__every_claim_paid_in_any_order(protocol, 
                 clearinghouse.withdraw(amount)
             assert clearinghouse.collateral(who.address) == 0
     assert usdc.balanceOf(clearinghouse.address) == clearinghouse.insurance_fund() + clearinghouse.collateral(
-        trader.address)
+        trader.address
+    )
     assert usdc.balanceOf(clearinghouse.address) >= 0 and clearinghouse.bad_debt() == 0

@@ -6,6 +6,7 @@ observation time (pro rata for a shorter gap): a bigger move is clamped toward t
 value (event `Clamped`), so marks stay live through a real spike with a reporter down, and a
 captured quorum submitting every minute walks a mark only at that rate.
 """
+
 import boa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -46,8 +47,9 @@ def test_attack__captured_quorum_sets_5000__clamped_to_the_limit(protocol, oracl
     assert stored == 50_416_666  # $25/h for one minute
 
 
-def test_attack__captured_quorum_walks_every_minute_for_an_hour__bounded_by_the_rate(protocol, oracle, reporters,
-                                                                                    marked):
+def test_attack__captured_quorum_walks_every_minute_for_an_hour__bounded_by_the_rate(
+    protocol, oracle, reporters, marked
+):
     expect = 50 * USDC
     for _ in range(60):
         boa.env.time_travel(seconds=60)

@@ -8,14 +8,15 @@ the one halted market, so nobody closed the account out.
 Now: one market per call, each paying the caller a reward from the insurance fund; a halted
 market is closed out at its last mark; a keeper with capital for one leg can do it leg by leg.
 """
+
 import boa
 
 from tests.utils.contract_helpers import MARK, UNIT, USDC, events, role_trader
 
 
-def test_attack__insolvent_book_with_halted_market__closed_leg_by_leg_each_paid(protocol, clearinghouse, market,
-                                                                               set_mark, funded, fund, book,
-                                                                               insurance, guardian, trader, maker):
+def test_attack__insolvent_book_with_halted_market__closed_leg_by_leg_each_paid(
+    protocol, clearinghouse, market, set_mark, funded, fund, book, insurance, guardian, trader, maker
+):
     legs = [market] + [protocol.list_market(f"LEG{i}") for i in range(3)]
     for mid in legs[1:]:
         protocol.set_mark(mid, MARK)

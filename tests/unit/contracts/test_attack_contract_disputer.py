@@ -5,6 +5,7 @@ receive does real work could not be a disputer: its bond stayed stuck. Now bonds
 with a plain call forwarding all gas, and `claim_bond(to)` lets a contract that cannot take
 ETH at all (a timelock owner collecting forfeited bonds) send its claim elsewhere.
 """
+
 import boa
 import pytest
 

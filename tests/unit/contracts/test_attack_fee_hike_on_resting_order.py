@@ -11,6 +11,7 @@ Timelock's delay: a resting order pays at most the fee in force when it was sign
 (or lets the order expire) before eta. An order that rests past eta pays the new fee.
 Numbers: 1 MWh at $50 = $50 notional; 2 bps = $0.01, 5 bps = $0.025, 100 bps = $0.50.
 """
+
 import boa
 import pytest
 from eth_abi import decode
@@ -93,8 +94,9 @@ def test_timelock__fee_hike__direct_call_reverts(governed, exchange, owner, snap
     assert snapshot(contracts=[governed.timelock]) == before
 
 
-def test_timelock__fee_hike__resting_order_pays_old_fee_until_eta(governed, protocol, market, exchange,
-                                                                  resting_order, taker, snapshot):
+def test_timelock__fee_hike__resting_order_pays_old_fee_until_eta(
+    governed, protocol, market, exchange, resting_order, taker, snapshot
+):
     order, sig = resting_order
     op = governed.queue(governed.call(exchange, "set_fees", *HIKE))
 
@@ -129,8 +131,9 @@ def test_timelock__fee_hike__maker_cancels_within_notice(governed, exchange, res
     assert (exchange.maker_fee_bps(), exchange.taker_fee_bps()) == HIKE
 
 
-def test_timelock__fee_hike__order_resting_past_eta_pays_new_fee(governed, protocol, market, exchange,
-                                                                 resting_order, taker):
+def test_timelock__fee_hike__order_resting_past_eta_pays_new_fee(
+    governed, protocol, market, exchange, resting_order, taker
+):
     """The bound is the fee at signing for `delay` seconds after the announcement, no longer."""
     order, sig = resting_order
     op = governed.queue_due(governed.call(exchange, "set_fees", *HIKE))

@@ -5,6 +5,7 @@ the penalty, a share of the maintenance margin, reached 26% of the notional at l
 Now: a partial liquidation takes all of the position or leaves at least the minimum, and the
 penalty is capped at `penalty_cap_bps` (default 10%) of the notional liquidated.
 """
+
 import boa
 import pytest
 
@@ -19,8 +20,9 @@ def lot_market(protocol):
     return mid
 
 
-def test_attack__remainder_below_min_quantity__whole_position_taken(clearinghouse, lot_market, set_mark, funded,
-                                                                    fund, book, trader, maker, liquidator):
+def test_attack__remainder_below_min_quantity__whole_position_taken(
+    clearinghouse, lot_market, set_mark, funded, fund, book, trader, maker, liquidator
+):
     fund(trader, 30 * USDC)
     book(trader, maker, lot_market, UNIT, MARK)
     # equity $2.50, MM $13.375, penalty $2.25/MWh: health needs 978 kWh (980 in steps), which
@@ -34,9 +36,9 @@ def test_attack__remainder_below_min_quantity__whole_position_taken(clearinghous
     assert clearinghouse.position(trader.address, lot_market)[0] == 0
 
 
-def test_attack__caller_caps_below_the_whole__leaves_at_least_the_minimum(clearinghouse, lot_market, set_mark,
-                                                                          funded, fund, book, trader, maker,
-                                                                          liquidator):
+def test_attack__caller_caps_below_the_whole__leaves_at_least_the_minimum(
+    clearinghouse, lot_market, set_mark, funded, fund, book, trader, maker, liquidator
+):
     fund(trader, 30 * USDC)
     book(trader, maker, lot_market, UNIT, MARK)
     set_mark(lot_market, 22_500_000)
@@ -49,9 +51,9 @@ def test_attack__caller_caps_below_the_whole__leaves_at_least_the_minimum(cleari
 
 
 @pytest.mark.parametrize("mark", [1 * USDC, 2 * USDC, 5 * USDC, 10 * USDC, 15 * USDC, 20 * USDC])
-def test_attack__low_price__penalty_at_most_ten_percent_of_notional(clearinghouse, market, second_market, set_mark,
-                                                                    funded, fund, book, trader, maker, liquidator,
-                                                                    mark):
+def test_attack__low_price__penalty_at_most_ten_percent_of_notional(
+    clearinghouse, market, second_market, set_mark, funded, fund, book, trader, maker, liquidator, mark
+):
     fund(trader, 60 * USDC)
     book(trader, maker, market, UNIT, MARK)
     book(trader, maker, second_market, UNIT, MARK)

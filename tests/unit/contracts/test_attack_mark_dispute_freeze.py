@@ -6,6 +6,7 @@ became unliquidatable in every market and every holder of the market could not w
 after `resolve` + `reopen` the attacker disputed again at once. Now only the guardian can
 dispute (make stale) a mark feed; a public bonded dispute applies to settlement values only.
 """
+
 import boa
 import pytest
 
@@ -29,8 +30,7 @@ def obscure(protocol, funded, book, maker, taker):
     return mid
 
 
-def test_attack__stranger_disputes_mark_for_bond__reverts(protocol, clearinghouse, obscure, attacker, taker,
-                                                         snapshot):
+def test_attack__stranger_disputes_mark_for_bond__reverts(protocol, clearinghouse, obscure, attacker, taker, snapshot):
     mark_feed = protocol.feeds[obscure][0]
     boa.env.set_balance(attacker, BOND)
     before = snapshot(attacker)
@@ -52,8 +52,9 @@ def test_attack__stranger_disputes_mark_for_free__reverts(protocol, obscure, att
         protocol.oracle.dispute(protocol.feeds[obscure][0])
 
 
-def test_attack__dispute_again_after_resolve_and_reopen__stranger_still_refused(protocol, obscure, guardian, owner,
-                                                                               attacker):
+def test_attack__dispute_again_after_resolve_and_reopen__stranger_still_refused(
+    protocol, obscure, guardian, owner, attacker
+):
     mark_feed = protocol.feeds[obscure][0]
     with boa.env.prank(guardian):
         protocol.oracle.dispute(mark_feed)

@@ -10,10 +10,10 @@ The old behaviour is reproduced by compiling today's Exchange with the bound put
 before the function body runs, as the old contract's did. The Safe is the real Safe 1.4.1
 (tests/utils/safe.py).
 """
+
 import boa
 import pytest
 from boa.contracts.base_evm_contract import BoaError
-
 from eth_utils import keccak
 
 from tests.utils.contract_helpers import MARK, UNIT, next_nonce
@@ -55,8 +55,9 @@ def _order(trader, market):
     return (trader, market, True, UNIT, MARK, next_nonce(), 2**40, False)
 
 
-def test_old_bound__2of2_safe_signature__refused_before_any_check(safes, exchange_65, clearinghouse, market,
-                                                                   safe_2of2, owners, taker):
+def test_old_bound__2of2_safe_signature__refused_before_any_check(
+    safes, exchange_65, clearinghouse, market, safe_2of2, owners, taker
+):
     old = exchange_65.deploy(clearinghouse.address, 0, 0)
     order = _order(safe_2of2.address, market)
     digest = old.order_hash(order)
@@ -86,8 +87,9 @@ def test_fix__2of2_safe_signature__fills(safes, exchange, clearinghouse, market,
     assert clearinghouse.position(taker.address, market) == (-UNIT, -MARK)
 
 
-def test_fix__2of2_safe_signature_via_match_orders__fills(safes, exchange, clearinghouse, market, safe_2of2, owners,
-                                                          signed_order, maker, keeper):
+def test_fix__2of2_safe_signature_via_match_orders__fills(
+    safes, exchange, clearinghouse, market, safe_2of2, owners, signed_order, maker, keeper
+):
     bid = _order(safe_2of2.address, market)
     ask, ask_sig = signed_order(maker, market, False, UNIT, MARK)
     sig = safes.message_signatures(safe_2of2, exchange.order_hash(bid), owners)
@@ -131,5 +133,7 @@ def test_fix__external_interface_unchanged(exchange):
     assert abi["match_orders"] == ["tuple", "bytes", "tuple", "bytes", "uint256"]
     o = (ZERO, 0, False, 0, 0, 0, 0, False)
     assert exchange.fill.prepare_calldata(o, b"", 0)[:4] == keccak(text=f"fill({order},bytes,uint256)")[:4]
-    assert (exchange.match_orders.prepare_calldata(o, b"", o, b"", 0)[:4]
-            == keccak(text=f"match_orders({order},bytes,{order},bytes,uint256)")[:4])
+    assert (
+        exchange.match_orders.prepare_calldata(o, b"", o, b"", 0)[:4]
+        == keccak(text=f"match_orders({order},bytes,{order},bytes,uint256)")[:4]
+    )

@@ -7,6 +7,7 @@ not_before with no value, anyone may `propose` the value with the bond (UMA-styl
 becomes the feed's value (updated_at = now) and stands unless disputed within the window;
 the owner resolves a dispute and the loser's bond goes to the winner.
 """
+
 import datetime as dt
 
 import boa
@@ -50,11 +51,19 @@ def test_reporters_have_no_value__missing_iso_hours__valuer_refuses():
     series = load_power("ERCOT", "HB_WEST", "DA")
     last = int(series.timestamps[-1])
     start = last - 3 * 3_600  # three hours with data, then hours without
-    spec = {"kind": "POWER", "iso": "ERCOT", "node": "HB_WEST", "market": "DA", "profile": "ATC",
-            "tz": "America/Chicago", "delivery_start": start, "delivery_end": start + 6 * 3_600}
+    spec = {
+        "kind": "POWER",
+        "iso": "ERCOT",
+        "node": "HB_WEST",
+        "market": "DA",
+        "profile": "ATC",
+        "tz": "America/Chicago",
+        "delivery_start": start,
+        "delivery_end": start + 6 * 3_600,
+    }
     with pytest.raises(OracleError, match="settlement needs every hour"):
         Valuer(ReplaySource()).settlement(spec, start + 7 * 3_600)
-    assert dt.datetime.fromtimestamp(last, dt.timezone.utc).year == 2023
+    assert dt.datetime.fromtimestamp(last, dt.UTC).year == 2023
 
 
 def test_fallback__no_report__proposal__finalisable(protocol, clearinghouse, market, delivered, proposer, keeper):
@@ -81,8 +90,9 @@ def test_fallback__no_report__proposal__finalisable(protocol, clearinghouse, mar
     assert boa.env.get_balance(proposer) == BOND
 
 
-def test_fallback__disputed_proposal__resolve__finalisable(protocol, clearinghouse, market, delivered, proposer,
-                                                           challenger, owner):
+def test_fallback__disputed_proposal__resolve__finalisable(
+    protocol, clearinghouse, market, delivered, proposer, challenger, owner
+):
     boa.env.time_travel(seconds=DAY)
     boa.env.set_balance(proposer, BOND)
     boa.env.set_balance(challenger, BOND)
@@ -106,8 +116,9 @@ def test_fallback__disputed_proposal__resolve__finalisable(protocol, clearinghou
     assert boa.env.get_balance(challenger) == 2 * BOND
 
 
-def test_fallback__disputed_proposal_upheld__proposer_takes_both_bonds(protocol, market, delivered, proposer,
-                                                                      challenger, owner):
+def test_fallback__disputed_proposal_upheld__proposer_takes_both_bonds(
+    protocol, market, delivered, proposer, challenger, owner
+):
     boa.env.time_travel(seconds=DAY)
     boa.env.set_balance(proposer, BOND)
     boa.env.set_balance(challenger, BOND)

@@ -12,6 +12,7 @@ it closes its position and withdraws its collateral. At eta the change applies t
 left. Numbers: market IM $15 + 25%, MM $10 + 15%, mark $50; the trader holds $30 and is long
 1 MWh at $50 (MM $17.50, IM $27.50).
 """
+
 import boa
 import pytest
 from eth_abi import decode
@@ -22,8 +23,15 @@ from tests.utils.timelock import DAY, govern
 
 COLLATERAL = 30 * USDC
 # MM raised to $40 + 25% of |mark|: $52.50 per MWh at $50, above the trader's $30
-RAISED = dict(im_fixed=40 * USDC, im_rate_bps=2_500, mm_fixed=40 * USDC, mm_rate_bps=2_500,
-              max_price_age=3_600, dispute_window=3_600, oi_cap=10**12)
+RAISED = dict(
+    im_fixed=40 * USDC,
+    im_rate_bps=2_500,
+    mm_fixed=40 * USDC,
+    mm_rate_bps=2_500,
+    max_price_age=3_600,
+    dispute_window=3_600,
+    oi_cap=10**12,
+)
 # the owner's own mark: at $30 the trader's equity is $10, below MM $10 + 15% x $30 = $14.50
 # (solvent, so a liquidator takes part of the position with a penalty)
 CRUSHING_MARK = 30 * USDC
@@ -169,7 +177,9 @@ def test_timelock__raise_mm__queued_announced_not_applied_trader_exits(
     (log,) = events(governed.timelock, "CallQueued")
     assert (log.target, log.eta) == (clearinghouse.address, op[3])
     assert decode(["uint256", "(uint256,uint256,uint256,uint256,uint256,uint256,uint256)"], log.data[4:]) == (
-        market, _params(RAISED))
+        market,
+        _params(RAISED),
+    )
     # same block: margin unchanged, the liquidator gets nothing, the owner cannot hurry it
     assert clearinghouse.market(market)[12] == 1_500  # mm_rate_bps
     before = snapshot(contracts=[governed.timelock])
@@ -233,8 +243,9 @@ def test_timelock__quorum_one__queued_announced_not_applied_trader_exits(
     _assert_gone_safe(protocol, trader, liquidator, market)
 
 
-def test_timelock__resolve__direct_call_reverts(governed, protocol, oracle, market, trader_long, owner, guardian,
-                                                snapshot):
+def test_timelock__resolve__direct_call_reverts(
+    governed, protocol, oracle, market, trader_long, owner, guardian, snapshot
+):
     feed = protocol.feeds[market][0]
     with boa.env.prank(guardian):
         oracle.dispute(feed)  # the guardian's dispute stays immediate

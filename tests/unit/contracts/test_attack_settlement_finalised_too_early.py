@@ -9,6 +9,7 @@ Now: the dispute window has a floor of 10 minutes on any network, and `finalize_
 the value to have been written (not only observed) at or after `delivery_end`. The Oracle side
 (settlement values written once, never before the window ends) has its own attack test.
 """
+
 import boa
 
 from tests.utils.contract_helpers import USDC

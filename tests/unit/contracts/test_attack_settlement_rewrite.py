@@ -6,6 +6,7 @@ through the future drift. Now a settlement feed (`set_settlement_feed`, not_befo
 delivery_end) takes one value, observed AND written at or after not_before, and a written
 value changes only through dispute / resolve.
 """
+
 import boa
 import pytest
 
@@ -39,8 +40,9 @@ def test_attack__observed_before_delivery_end_written_after__reverts(protocol, m
         submit_rows(protocol, reporters, [_settle_feed(protocol, market)], [[45 * USDC]] * 3, end - 1)
 
 
-def test_attack__same_value_newer_observation_restarts_window__reverts(protocol, clearinghouse, market, end,
-                                                                       reporters, keeper):
+def test_attack__same_value_newer_observation_restarts_window__reverts(
+    protocol, clearinghouse, market, end, reporters, keeper
+):
     boa.env.evm.patch.timestamp = end
     protocol.set_settlement(market, 45 * USDC)
     boa.env.time_travel(seconds=3_000)
@@ -56,8 +58,9 @@ def test_attack__same_value_newer_observation_restarts_window__reverts(protocol,
     assert clearinghouse.market_state(market).settlement_price == 45 * USDC
 
 
-def test_attack__settlement_bundled_with_marks_before_delivery_end__whole_bundle_reverts(protocol, market, end,
-                                                                                        reporters):
+def test_attack__settlement_bundled_with_marks_before_delivery_end__whole_bundle_reverts(
+    protocol, market, end, reporters
+):
     # a relayer cannot slip an early settlement value in with the marks
     mark_feed, settle_feed = protocol.feeds[market]
     boa.env.time_travel(seconds=1)

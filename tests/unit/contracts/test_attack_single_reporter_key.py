@@ -8,6 +8,7 @@ agreeing rows. A feed without agreement is skipped (event), so one bad key canno
 bundle; a submit that stores nothing reverts. DESIGN invariant 7 is the property test at the
 end: no single key nor a relayer choosing rows moves a stored value beyond the band.
 """
+
 import boa
 import pytest
 from hypothesis import HealthCheck, given, settings

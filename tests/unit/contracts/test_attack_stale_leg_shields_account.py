@@ -9,6 +9,7 @@ Now: only the guardian can make a mark stale (the Oracle refuses a stranger's di
 feed, see the oracle's own attack test), and even then the Clearinghouse values the stale leg one
 maintenance margin against it instead of refusing the whole account: the liquid leg is liquidated.
 """
+
 import boa
 import pytest
 
@@ -35,9 +36,9 @@ def _sinks(protocol, clearinghouse, market, trader, set_mark):
     assert clearinghouse.equity(trader.address) < clearinghouse.margin_requirements(trader.address)[1]
 
 
-def test_attack__stranger_disputes_obscure_mark__liquid_leg_still_liquidated(protocol, clearinghouse, oracle, market,
-                                                                            obscure, attacker_book, set_mark, trader,
-                                                                            liquidator):
+def test_attack__stranger_disputes_obscure_mark__liquid_leg_still_liquidated(
+    protocol, clearinghouse, oracle, market, obscure, attacker_book, set_mark, trader, liquidator
+):
     attacker = boa.env.generate_address("dispute_attacker")
     boa.env.set_balance(attacker, 10**18)
     bond = oracle.dispute_bond()
@@ -55,9 +56,9 @@ def test_attack__stranger_disputes_obscure_mark__liquid_leg_still_liquidated(pro
     assert events(clearinghouse, "Liquidation")[0].market_id == market
 
 
-def test_attack__obscure_mark_stale__valued_against_the_account_not_a_shield(protocol, clearinghouse, oracle, market,
-                                                                           obscure, attacker_book, set_mark,
-                                                                           guardian, trader, liquidator):
+def test_attack__obscure_mark_stale__valued_against_the_account_not_a_shield(
+    protocol, clearinghouse, oracle, market, obscure, attacker_book, set_mark, guardian, trader, liquidator
+):
     # whoever can still make the obscure mark stale (the guardian, or a reporter outage) ...
     with boa.env.prank(guardian):
         oracle.dispute(protocol.feeds[obscure][0])
@@ -77,9 +78,9 @@ def test_attack__obscure_mark_stale__valued_against_the_account_not_a_shield(pro
     assert clearinghouse.position(trader.address, obscure)[0] == 1
 
 
-def test_attack__reporters_stop_on_obscure_market__account_still_liquidatable(protocol, clearinghouse, market,
-                                                                            obscure, attacker_book, set_mark,
-                                                                            trader, liquidator):
+def test_attack__reporters_stop_on_obscure_market__account_still_liquidatable(
+    protocol, clearinghouse, market, obscure, attacker_book, set_mark, trader, liquidator
+):
     boa.env.time_travel(seconds=3_601)  # every mark stale; only the liquid market is pushed again
     _sinks(protocol, clearinghouse, market, trader, set_mark)
 

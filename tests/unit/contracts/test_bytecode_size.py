@@ -1,5 +1,6 @@
 """Every deployable contract (CamelCase .vy under contracts/) has runtime bytecode under the
 EIP-170 limit of 24,576 bytes, as compiled and as deployed."""
+
 import boa
 import pytest
 

@@ -1,16 +1,18 @@
 """Clearinghouse.deleverage: a loss the insurance fund cannot carry is assigned to profitable
 opposite positions, ranked by profit x leverage, each giving up at most its profit on the part
 closed, never written off; the caller's reward joins the assigned loss."""
+
 import boa
 import pytest
 
-from tests.utils.contract_helpers import MARK, UNIT, USDC, events, now, role_trader
+from tests.utils.contract_helpers import MARK, UNIT, USDC, events, role_trader
 
 
 def _deleverage(ch, caller, account, mid, counterparties):
     with boa.env.prank(getattr(caller, "address", caller)):
-        return ch.deleverage(getattr(account, "address", account), mid,
-                             [getattr(c, "address", c) for c in counterparties])
+        return ch.deleverage(
+            getattr(account, "address", account), mid, [getattr(c, "address", c) for c in counterparties]
+        )
 
 
 def _claims_covered(protocol, accounts):
@@ -30,9 +32,9 @@ def flagged(clearinghouse, market, insolvent, insurance, trader, liquidator):
     assert clearinghouse.adl_pending(trader.address)
 
 
-def test_deleverage__insolvent_beyond_fund__loss_assigned_to_profitable_short(protocol, clearinghouse, market,
-                                                                             second_market, flagged, trader, maker,
-                                                                             taker, keeper, liquidator):
+def test_deleverage__insolvent_beyond_fund__loss_assigned_to_profitable_short(
+    protocol, clearinghouse, market, second_market, flagged, trader, maker, taker, keeper, liquidator
+):
     closed = _deleverage(clearinghouse, keeper, trader, market, [maker])
 
     assert closed == UNIT
@@ -40,7 +42,13 @@ def test_deleverage__insolvent_beyond_fund__loss_assigned_to_profitable_short(pr
     # shortfall = $10 deficit - $4 fund + the $1.02 reward + $1 for closing the other leg = $8.02:
     # the trader sells at -$20 + $8.02, the maker gives up $8.02 of its $70 profit
     assert (log.account, log.counterparty, log.market_id, log.quantity, log.price, log.loss) == (
-        trader.address, maker.address, market, UNIT, -11_980_000, 8_020_000)
+        trader.address,
+        maker.address,
+        market,
+        UNIT,
+        -11_980_000,
+        8_020_000,
+    )
     assert clearinghouse.position(maker.address, market) == (0, 0)
     assert clearinghouse.collateral(maker.address) == 10_000 * USDC + 61_980_000
     assert clearinghouse.collateral(keeper.address) == 1_020_000
@@ -59,8 +67,9 @@ def test_deleverage__insolvent_beyond_fund__loss_assigned_to_profitable_short(pr
     assert _claims_covered(protocol, [trader, maker, taker, keeper, liquidator])
 
 
-def test_deleverage__ranked_counterparties__most_leveraged_first(protocol, clearinghouse, market, set_mark, funded,
-                                                                 fund, book, insurance, trader, maker, keeper):
+def test_deleverage__ranked_counterparties__most_leveraged_first(
+    protocol, clearinghouse, market, set_mark, funded, fund, book, insurance, trader, maker, keeper
+):
     small = role_trader("small_short")
     fund(small, 100 * USDC)
     fund(trader, 60 * USDC)
@@ -86,9 +95,9 @@ def test_deleverage__ranked_counterparties__most_leveraged_first(protocol, clear
     assert clearinghouse.insurance_fund() == 0
 
 
-def test_deleverage__counterparties_short_of_the_loss__partial_and_still_flagged(clearinghouse, market,
-                                                                                 second_market, flagged, fund, book,
-                                                                                 trader, maker, keeper):
+def test_deleverage__counterparties_short_of_the_loss__partial_and_still_flagged(
+    clearinghouse, market, second_market, flagged, fund, book, trader, maker, keeper
+):
     # the maker buys its short back from a newcomer at -$19: the only short left made just $1
     late = role_trader("late_short")
     fund(late, 100 * USDC)
@@ -106,9 +115,9 @@ def test_deleverage__counterparties_short_of_the_loss__partial_and_still_flagged
     assert clearinghouse.open_markets(trader.address) == [second_market]
 
 
-def test_deleverage__counterparty_larger__only_the_account_size_closed(clearinghouse, market, set_mark, funded, fund,
-                                                                       book, insurance, trader, taker, maker,
-                                                                       keeper):
+def test_deleverage__counterparty_larger__only_the_account_size_closed(
+    clearinghouse, market, set_mark, funded, fund, book, insurance, trader, taker, maker, keeper
+):
     fund(trader, 60 * USDC)
     book(trader, maker, market, UNIT, MARK)
     book(taker, trader, market, 500, MARK)  # the trader sold half of it on: now long 0.5 MWh
@@ -123,9 +132,9 @@ def test_deleverage__counterparty_larger__only_the_account_size_closed(clearingh
     assert clearinghouse.position(maker.address, market)[0] == -500
 
 
-def test_deleverage__settled_market__counterparty_paid_less_at_settlement(protocol, clearinghouse, market, funded,
-                                                                          fund, book, insurance, trader, maker,
-                                                                          keeper, snapshot):
+def test_deleverage__settled_market__counterparty_paid_less_at_settlement(
+    protocol, clearinghouse, market, funded, fund, book, insurance, trader, maker, keeper, snapshot
+):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
     insurance(5 * USDC)
@@ -150,8 +159,7 @@ def test_deleverage__settled_market__counterparty_paid_less_at_settlement(protoc
 # ---------------------------------------------------------------- rejections
 
 
-def test_deleverage__fund_covers__reverts(clearinghouse, market, insolvent, insurance, trader, maker, keeper,
-                                          snapshot):
+def test_deleverage__fund_covers__reverts(clearinghouse, market, insolvent, insurance, trader, maker, keeper, snapshot):
     insurance(100 * USDC)
     before = snapshot()
 
@@ -161,8 +169,9 @@ def test_deleverage__fund_covers__reverts(clearinghouse, market, insolvent, insu
     assert snapshot() == before
 
 
-def test_deleverage__healthy_account__reverts(clearinghouse, market, funded, fund, book, trader, maker, keeper,
-                                              snapshot):
+def test_deleverage__healthy_account__reverts(
+    clearinghouse, market, funded, fund, book, trader, maker, keeper, snapshot
+):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
     before = snapshot()
@@ -193,12 +202,16 @@ def test_deleverage__stale_mark__reverts(clearinghouse, market, flagged, trader,
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("who, reason", [
-    ("trader", "Clearinghouse: counterparty is the account"),
-    ("taker", "Clearinghouse: not an opposite position"),
-])
-def test_deleverage__bad_counterparty__reverts(clearinghouse, market, flagged, trader, taker, keeper, snapshot, who,
-                                               reason):
+@pytest.mark.parametrize(
+    "who, reason",
+    [
+        ("trader", "Clearinghouse: counterparty is the account"),
+        ("taker", "Clearinghouse: not an opposite position"),
+    ],
+)
+def test_deleverage__bad_counterparty__reverts(
+    clearinghouse, market, flagged, trader, taker, keeper, snapshot, who, reason
+):
     before = snapshot()
 
     with boa.reverts(reason):
@@ -207,8 +220,9 @@ def test_deleverage__bad_counterparty__reverts(clearinghouse, market, flagged, t
     assert snapshot() == before
 
 
-def test_deleverage__same_side_counterparty__reverts(clearinghouse, market, flagged, book, trader, taker, maker,
-                                                     keeper, snapshot):
+def test_deleverage__same_side_counterparty__reverts(
+    clearinghouse, market, flagged, book, trader, taker, maker, keeper, snapshot
+):
     book(taker, maker, market, UNIT, -20 * USDC)  # taker long too, like the trader
     before = snapshot()
 
@@ -218,8 +232,9 @@ def test_deleverage__same_side_counterparty__reverts(clearinghouse, market, flag
     assert snapshot() == before
 
 
-def test_deleverage__counterparty_at_a_loss__reverts(protocol, clearinghouse, market, flagged, book, trader, taker,
-                                                     maker, keeper, snapshot):
+def test_deleverage__counterparty_at_a_loss__reverts(
+    protocol, clearinghouse, market, flagged, book, trader, taker, maker, keeper, snapshot
+):
     book(maker, taker, market, UNIT, -30 * USDC)  # taker short at -$30, mark -$20: losing
     before = snapshot()
 
@@ -229,8 +244,9 @@ def test_deleverage__counterparty_at_a_loss__reverts(protocol, clearinghouse, ma
     assert snapshot() == before
 
 
-def test_deleverage__flagged_account_recovered__flag_cleared_fees_unblocked(clearinghouse, market, flagged, set_mark,
-                                                                            owner, trader, maker, keeper):
+def test_deleverage__flagged_account_recovered__flag_cleared_fees_unblocked(
+    clearinghouse, market, flagged, set_mark, owner, trader, maker, keeper
+):
     set_mark(market, 45 * USDC)  # prices come back: the trader is solvent again
     with boa.env.prank(owner), boa.reverts("Clearinghouse: loss unassigned"):
         clearinghouse.withdraw_fees(owner, 0)
@@ -262,9 +278,9 @@ def leveraged_short(protocol, market, flagged, fund, book, set_mark, liquidator)
     return at
 
 
-def test_deleverage__counterparty_with_losses_elsewhere__keeps_equity_non_negative(clearinghouse, market,
-                                                                                  leveraged_short, trader,
-                                                                                  keeper):
+def test_deleverage__counterparty_with_losses_elsewhere__keeps_equity_non_negative(
+    clearinghouse, market, leveraged_short, trader, keeper
+):
     # fuzz finding (deep run, 2026-11-29): a profitable counterparty with losses elsewhere gave
     # up all its profit here and ended flat with negative collateral. Now it gives up at most
     # what leaves its equity >= 0 (80 + 70 - 145 = $5, less a tick of rounding)
@@ -279,8 +295,7 @@ def test_deleverage__counterparty_with_losses_elsewhere__keeps_equity_non_negati
     assert clearinghouse.adl_pending(trader.address)  # $8.02 were needed: the rest waits
 
 
-def test_deleverage__insolvent_counterparty__reverts(clearinghouse, market, leveraged_short, trader, keeper,
-                                                     snapshot):
+def test_deleverage__insolvent_counterparty__reverts(clearinghouse, market, leveraged_short, trader, keeper, snapshot):
     cp = leveraged_short(-110 * USDC)  # 80 + 70 - 160 = -$10
     before = snapshot(cp)
 
@@ -290,8 +305,7 @@ def test_deleverage__insolvent_counterparty__reverts(clearinghouse, market, leve
     assert snapshot(cp) == before
 
 
-def test_deleverage__nothing_closed__reverts_no_reward_drain(clearinghouse, market, flagged, trader, keeper,
-                                                             snapshot):
+def test_deleverage__nothing_closed__reverts_no_reward_drain(clearinghouse, market, flagged, trader, keeper, snapshot):
     # an empty call used to pay the caller the reward out of the bankrupt account, again and
     # again: a drain on whoever is deleveraged later
     before = snapshot()

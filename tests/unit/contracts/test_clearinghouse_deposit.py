@@ -1,4 +1,5 @@
 """Clearinghouse.deposit: pull collateral from the caller into its own account."""
+
 import boa
 import pytest
 

@@ -1,4 +1,5 @@
 """Clearinghouse.deposit_for: the caller pays, another account is credited."""
+
 import boa
 import pytest
 
@@ -38,8 +39,7 @@ def test_deposit_for__self__same_as_deposit(clearinghouse, treasury, approved):
     assert clearinghouse.collateral(treasury) == 1
 
 
-def test_deposit_for__account_withdraws__payer_has_no_claim(clearinghouse, usdc, treasury, trader, approved,
-                                                             snapshot):
+def test_deposit_for__account_withdraws__payer_has_no_claim(clearinghouse, usdc, treasury, trader, approved, snapshot):
     with boa.env.prank(treasury):
         clearinghouse.deposit_for(trader.address, 250 * USDC)
     before = snapshot(treasury)

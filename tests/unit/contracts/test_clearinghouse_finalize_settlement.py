@@ -1,6 +1,7 @@
 """Clearinghouse.finalize_settlement: fixes a market's settlement price once delivery is over
 and a value observed at or after delivery_end has stood undisputed for the dispute window
 (or was resolved final by the owner); rounded down to the tick."""
+
 import boa
 import pytest
 
@@ -18,8 +19,7 @@ def _settlement_feed(protocol, mid):
     return protocol.feeds[mid][1]
 
 
-def test_finalize_settlement__value_stood_dispute_window__settles(protocol, clearinghouse, market, delivered,
-                                                                 keeper):
+def test_finalize_settlement__value_stood_dispute_window__settles(protocol, clearinghouse, market, delivered, keeper):
     protocol.set_settlement(market, 45_230_000)
     boa.env.time_travel(seconds=3_600)
     with boa.env.prank(keeper.address):
@@ -32,19 +32,23 @@ def test_finalize_settlement__value_stood_dispute_window__settles(protocol, clea
     assert clearinghouse.mark(market) == (45_230_000, boa.env.evm.patch.timestamp, True)
 
 
-@pytest.mark.parametrize("value, settled", [
-    (45_234_999, 45_230_000),
-    (45_235_000, 45_240_000),     # half a tick rounds up
-    (45_239_999, 45_240_000),
-    (-12_345_000, -12_340_000),   # halves up (toward +infinity) for negative prices too
-    (-12_345_001, -12_350_000),
-    (-12_340_000, -12_340_000),
-    (-1, 0),
-    (-5_001, -10_000),
-    (9_999, 10_000),
-])
-def test_finalize_settlement__off_tick_value__rounded_to_nearest_tick(protocol, clearinghouse, market, delivered,
-                                                                   value, settled):
+@pytest.mark.parametrize(
+    "value, settled",
+    [
+        (45_234_999, 45_230_000),
+        (45_235_000, 45_240_000),  # half a tick rounds up
+        (45_239_999, 45_240_000),
+        (-12_345_000, -12_340_000),  # halves up (toward +infinity) for negative prices too
+        (-12_345_001, -12_350_000),
+        (-12_340_000, -12_340_000),
+        (-1, 0),
+        (-5_001, -10_000),
+        (9_999, 10_000),
+    ],
+)
+def test_finalize_settlement__off_tick_value__rounded_to_nearest_tick(
+    protocol, clearinghouse, market, delivered, value, settled
+):
     protocol.set_settlement(market, value)
     boa.env.time_travel(seconds=3_600)
     clearinghouse.finalize_settlement(market)
@@ -52,8 +56,9 @@ def test_finalize_settlement__off_tick_value__rounded_to_nearest_tick(protocol, 
     assert clearinghouse.market_state(market).settlement_price == settled
 
 
-def test_finalize_settlement__resolved_final__settles_without_waiting(protocol, oracle, clearinghouse, market,
-                                                                     delivered, guardian, owner):
+def test_finalize_settlement__resolved_final__settles_without_waiting(
+    protocol, oracle, clearinghouse, market, delivered, guardian, owner
+):
     protocol.set_settlement(market, 45 * USDC)
     with boa.env.prank(guardian):
         oracle.dispute(_settlement_feed(protocol, market))
@@ -151,8 +156,9 @@ def test_finalize_settlement__value_observed_before_delivery_end__reverts(protoc
     assert snapshot() == before
 
 
-def test_finalize_settlement__disputed_value__reverts(protocol, oracle, clearinghouse, market, delivered, guardian,
-                                                     snapshot):
+def test_finalize_settlement__disputed_value__reverts(
+    protocol, oracle, clearinghouse, market, delivered, guardian, snapshot
+):
     protocol.set_settlement(market, 45 * USDC)
     boa.env.time_travel(seconds=3_600)
     with boa.env.prank(guardian):

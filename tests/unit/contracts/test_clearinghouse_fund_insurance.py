@@ -1,4 +1,5 @@
 """Clearinghouse.fund_insurance: anyone adds collateral to the insurance fund."""
+
 import boa
 import pytest
 

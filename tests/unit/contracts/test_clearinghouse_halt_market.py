@@ -1,4 +1,5 @@
 """Clearinghouse.halt_market (guardian or owner) and resume_market (owner)."""
+
 import boa
 import pytest
 

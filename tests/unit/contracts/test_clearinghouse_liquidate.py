@@ -3,6 +3,7 @@ the mark, one market per call; the account pays a penalty (a share of MM, capped
 notional and so its health ratio never falls) into the insurance fund, and the liquidator is paid
 a reward from it. An insolvent account is closed out market by market; a loss the fund cannot
 carry flags the account for deleverage instead (tests in test_clearinghouse_deleverage.py)."""
+
 import boa
 import pytest
 
@@ -37,8 +38,9 @@ def _liquidate(ch, liquidator, account, mid, quantity):
 # ---------------------------------------------------------------- partial liquidation
 
 
-def test_liquidate__partial__takes_only_what_restores_maintenance(clearinghouse, market, underwater, trader,
-                                                                   liquidator):
+def test_liquidate__partial__takes_only_what_restores_maintenance(
+    clearinghouse, market, underwater, trader, liquidator
+):
     assert clearinghouse.is_liquidatable(trader.address)
 
     taken = _liquidate(clearinghouse, liquidator, trader, market, 10**9)
@@ -48,7 +50,12 @@ def test_liquidate__partial__takes_only_what_restores_maintenance(clearinghouse,
     assert taken == 22
     (log,) = events(clearinghouse, "Liquidation")
     assert (log.account, log.liquidator, log.market_id, log.quantity, log.price) == (
-        trader.address, liquidator.address, market, 22, 35 * USDC)
+        trader.address,
+        liquidator.address,
+        market,
+        22,
+        35 * USDC,
+    )
     # penalty 22 kWh * $3.50 into the fund; the reward ($1 + 0.1% of $0.77) is capped by the fund
     assert (log.penalty, log.reward) == (77_000, 77_000)
     # 22 kWh sold at $35 against an average entry of $50: $0.33 realised loss
@@ -62,8 +69,9 @@ def test_liquidate__partial__takes_only_what_restores_maintenance(clearinghouse,
     assert not clearinghouse.is_liquidatable(trader.address)
 
 
-def test_liquidate__partial_with_insurance__liquidator_paid_full_reward(clearinghouse, market, underwater, insurance,
-                                                                       trader, liquidator):
+def test_liquidate__partial_with_insurance__liquidator_paid_full_reward(
+    clearinghouse, market, underwater, insurance, trader, liquidator
+):
     insurance(100 * USDC)
 
     _liquidate(clearinghouse, liquidator, trader, market, 10**9)
@@ -73,6 +81,7 @@ def test_liquidate__partial_with_insurance__liquidator_paid_full_reward(clearing
     assert (log.penalty, log.reward) == (77_000, 1_000_770)
     assert clearinghouse.collateral(liquidator.address) == 10_000 * USDC + 1_000_770
     assert clearinghouse.insurance_fund() == 100 * USDC + 77_000 - 1_000_770
+
 
 def test_liquidate__quantity_below_needed__takes_quantity(clearinghouse, market, underwater, trader, liquidator):
     e0, m0 = _health(clearinghouse, trader)
@@ -87,9 +96,9 @@ def test_liquidate__quantity_below_needed__takes_quantity(clearinghouse, market,
 
 @pytest.mark.parametrize("mark", [33_500_000, 33_005_000, 30 * USDC, 27_500_000, 25 * USDC, 21 * USDC, 18 * USDC])
 @pytest.mark.parametrize("quantity", [1, 33, 250, 10**9])
-def test_liquidate__any_size_and_mark__health_ratio_never_falls(clearinghouse, market, set_mark, long_at_50,
-                                                                 second_market, fund, book, trader, maker,
-                                                                 liquidator, mark, quantity):
+def test_liquidate__any_size_and_mark__health_ratio_never_falls(
+    clearinghouse, market, set_mark, long_at_50, second_market, fund, book, trader, maker, liquidator, mark, quantity
+):
     # a second position (0.1 MWh) keeps maintenance > 0 when the first is taken whole;
     # equity = mark - $17, MM = $11.75 + 15% * mark: liquidatable for $17 < mark < $33.82
     fund(trader, 3 * USDC)
@@ -109,8 +118,9 @@ def test_liquidate__any_size_and_mark__health_ratio_never_falls(clearinghouse, m
         assert e1 >= m1
 
 
-def test_liquidate__penalty_unaffordable__whole_position_and_penalty_capped(clearinghouse, market, set_mark,
-                                                                          long_at_50, trader, liquidator):
+def test_liquidate__penalty_unaffordable__whole_position_and_penalty_capped(
+    clearinghouse, market, set_mark, long_at_50, trader, liquidator
+):
     # equity $2 < the $2.20 penalty on one unit (10% of $22): nothing short of all restores health
     set_mark(market, 22 * USDC)
 
@@ -125,8 +135,10 @@ def test_liquidate__penalty_unaffordable__whole_position_and_penalty_capped(clea
     assert clearinghouse.open_markets(trader.address) == []
     assert clearinghouse.bad_debt() == 0
 
-def test_liquidate__penalty_capped_by_notional__share_of_price(clearinghouse, market, second_market, set_mark,
-                                                                funded, fund, book, trader, maker, liquidator):
+
+def test_liquidate__penalty_capped_by_notional__share_of_price(
+    clearinghouse, market, second_market, set_mark, funded, fund, book, trader, maker, liquidator
+):
     fund(trader, 60 * USDC)
     book(trader, maker, market, UNIT, MARK)
     book(trader, maker, second_market, UNIT, MARK)
@@ -140,9 +152,9 @@ def test_liquidate__penalty_capped_by_notional__share_of_price(clearinghouse, ma
     assert log.penalty == 200_000
 
 
-def test_liquidate__penalty_capped_by_health_ratio__ratio_kept(clearinghouse, market, second_market, set_mark,
-                                                               funded, fund, book, owner, trader, maker,
-                                                               liquidator):
+def test_liquidate__penalty_capped_by_health_ratio__ratio_kept(
+    clearinghouse, market, second_market, set_mark, funded, fund, book, owner, trader, maker, liquidator
+):
     with boa.env.prank(owner):
         clearinghouse.set_liquidation_params(5_000, 2_500, 10, USDC, 1_000 * USDC)
     fund(trader, 60 * USDC)
@@ -163,8 +175,10 @@ def test_liquidate__penalty_capped_by_health_ratio__ratio_kept(clearinghouse, ma
     assert m1 == 14_500_000
     assert e1 * m0 >= e0 * m1
 
-def test_liquidate__long_mark_off_tick__account_sells_at_tick_above(clearinghouse, market, set_mark, long_at_50,
-                                                                   trader, liquidator):
+
+def test_liquidate__long_mark_off_tick__account_sells_at_tick_above(
+    clearinghouse, market, set_mark, long_at_50, trader, liquidator
+):
     set_mark(market, 34_995_000)
 
     _liquidate(clearinghouse, liquidator, trader, market, 10**9)
@@ -173,8 +187,9 @@ def test_liquidate__long_mark_off_tick__account_sells_at_tick_above(clearinghous
     assert log.price == 35 * USDC
 
 
-def test_liquidate__short_mark_off_tick__account_buys_at_tick_below(clearinghouse, market, set_mark, funded, fund,
-                                                                   book, trader, maker, liquidator):
+def test_liquidate__short_mark_off_tick__account_buys_at_tick_below(
+    clearinghouse, market, set_mark, funded, fund, book, trader, maker, liquidator
+):
     fund(trader, 30 * USDC)
     book(maker, trader, market, UNIT, MARK)
     set_mark(market, 65_005_000)  # equity $14.995 < MM $19.75
@@ -188,8 +203,9 @@ def test_liquidate__short_mark_off_tick__account_buys_at_tick_below(clearinghous
     assert clearinghouse.position(trader.address, market)[0] == -(UNIT - taken)
 
 
-def test_liquidate__quantity_rounded_down_to_step__takes_whole_steps(protocol, clearinghouse, set_mark, funded,
-                                                                     fund, book, trader, maker, liquidator):
+def test_liquidate__quantity_rounded_down_to_step__takes_whole_steps(
+    protocol, clearinghouse, set_mark, funded, fund, book, trader, maker, liquidator
+):
     mid = protocol.list_market("STEP", quantity_step=10, min_quantity=10, price_tick=100_000)
     protocol.set_mark(mid, MARK)
     fund(trader, 30 * USDC)
@@ -202,9 +218,9 @@ def test_liquidate__quantity_rounded_down_to_step__takes_whole_steps(protocol, c
 # ---------------------------------------------------------------- insolvent close-out
 
 
-def test_liquidate__insolvent_fund_short__flags_for_deleverage_moves_nothing(clearinghouse, market, second_market,
-                                                                             insolvent, insurance, owner, trader,
-                                                                             liquidator):
+def test_liquidate__insolvent_fund_short__flags_for_deleverage_moves_nothing(
+    clearinghouse, market, second_market, insolvent, insurance, owner, trader, liquidator
+):
     insurance(4 * USDC)
     assert clearinghouse.equity(trader.address) == -10 * USDC
 
@@ -224,8 +240,9 @@ def test_liquidate__insolvent_fund_short__flags_for_deleverage_moves_nothing(cle
     assert clearinghouse.adl_pending_count() == 1
 
 
-def test_liquidate__insolvent__one_market_per_call_with_reward(clearinghouse, market, second_market, insolvent,
-                                                               insurance, trader, liquidator):
+def test_liquidate__insolvent__one_market_per_call_with_reward(
+    clearinghouse, market, second_market, insolvent, insurance, trader, liquidator
+):
     insurance(100 * USDC)
 
     taken = _liquidate(clearinghouse, liquidator, trader, market, 1)
@@ -249,8 +266,9 @@ def test_liquidate__insolvent__one_market_per_call_with_reward(clearinghouse, ma
     assert clearinghouse.bad_debt() == 0
 
 
-def test_liquidate__insolvent_reward_capped__fund_keeps_the_deficit(clearinghouse, market, second_market, insolvent,
-                                                                    insurance, trader, liquidator):
+def test_liquidate__insolvent_reward_capped__fund_keeps_the_deficit(
+    clearinghouse, market, second_market, insolvent, insurance, trader, liquidator
+):
     insurance(12 * USDC)  # the $10 deficit plus the $1 minimum for each of two legs
 
     _liquidate(clearinghouse, liquidator, trader, market, 1)
@@ -262,8 +280,9 @@ def test_liquidate__insolvent_reward_capped__fund_keeps_the_deficit(clearinghous
     assert clearinghouse.collateral(trader.address) == 0
 
 
-def test_liquidate__zero_equity__closed_out_without_penalty(clearinghouse, market, set_mark, long_at_50, insurance,
-                                                            trader, liquidator):
+def test_liquidate__zero_equity__closed_out_without_penalty(
+    clearinghouse, market, set_mark, long_at_50, insurance, trader, liquidator
+):
     insurance(5 * USDC)
     set_mark(market, 20 * USDC)  # equity exactly 0
 
@@ -275,8 +294,9 @@ def test_liquidate__zero_equity__closed_out_without_penalty(clearinghouse, marke
     assert clearinghouse.bad_debt() == 0
 
 
-def test_liquidate__settled_leg__settled_not_transferred(protocol, clearinghouse, market, set_mark, funded, fund,
-                                                         book, insurance, trader, maker, liquidator):
+def test_liquidate__settled_leg__settled_not_transferred(
+    protocol, clearinghouse, market, set_mark, funded, fund, book, insurance, trader, maker, liquidator
+):
     t = now()
     short = protocol.list_market("SHORT", delivery_start=t + 1, delivery_end=t + 86_400, last_trade_time=t + 86_400)
     protocol.set_mark(short, MARK)
@@ -297,8 +317,9 @@ def test_liquidate__settled_leg__settled_not_transferred(protocol, clearinghouse
     assert clearinghouse.open_markets(trader.address) == [market]
 
 
-def test_liquidate__halted_market__liquidated_at_last_mark(clearinghouse, market, underwater, guardian, trader,
-                                                           liquidator):
+def test_liquidate__halted_market__liquidated_at_last_mark(
+    clearinghouse, market, underwater, guardian, trader, liquidator
+):
     with boa.env.prank(guardian):
         clearinghouse.halt_market(market)
     boa.env.time_travel(seconds=7_200)  # the mark is stale too: a halted market uses its last one
@@ -309,9 +330,9 @@ def test_liquidate__halted_market__liquidated_at_last_mark(clearinghouse, market
     assert (taken, log.price) == (22, 35 * USDC)
 
 
-def test_liquidate__insolvent_with_halted_market__closed_out_at_last_mark(clearinghouse, market, second_market,
-                                                                          insolvent, insurance, guardian, trader,
-                                                                          liquidator):
+def test_liquidate__insolvent_with_halted_market__closed_out_at_last_mark(
+    clearinghouse, market, second_market, insolvent, insurance, guardian, trader, liquidator
+):
     insurance(100 * USDC)
     with boa.env.prank(guardian):
         clearinghouse.halt_market(second_market)
@@ -323,9 +344,9 @@ def test_liquidate__insolvent_with_halted_market__closed_out_at_last_mark(cleari
     assert clearinghouse.position(liquidator.address, second_market) == (UNIT, MARK)
 
 
-def test_liquidate__stale_leg_elsewhere__account_still_liquidatable(clearinghouse, market, second_market, set_mark,
-                                                                    long_at_50, fund, book, maker, trader,
-                                                                    liquidator):
+def test_liquidate__stale_leg_elsewhere__account_still_liquidatable(
+    clearinghouse, market, second_market, set_mark, long_at_50, fund, book, maker, trader, liquidator
+):
     # a 1 kWh position in a second market whose mark then goes stale used to shield the account
     fund(trader, 1 * USDC)
     book(trader, maker, second_market, 1, MARK)
@@ -360,8 +381,9 @@ def test_liquidate__healthy_account__reverts(clearinghouse, market, long_at_50, 
     assert snapshot() == before
 
 
-def test_liquidate__exactly_at_maintenance__reverts(clearinghouse, market, set_mark, long_at_50, owner, trader,
-                                                    liquidator, snapshot):
+def test_liquidate__exactly_at_maintenance__reverts(
+    clearinghouse, market, set_mark, long_at_50, owner, trader, liquidator, snapshot
+):
     with boa.env.prank(owner):  # MM a flat $10 per MWh, so equity can equal it exactly
         clearinghouse.set_market_params(market, (15 * USDC, 2_500, 10 * USDC, 0, 3_600, 3_600, 10**12))
     set_mark(market, 30 * USDC)  # equity 30 + 30 - 50 = $10 = MM
@@ -397,8 +419,9 @@ def test_liquidate__stale_mark__reverts(clearinghouse, market, underwater, trade
     assert clearinghouse.is_liquidatable(trader.address)
 
 
-def test_liquidate__disputed_mark__reverts(protocol, clearinghouse, market, underwater, guardian, trader, liquidator,
-                                          snapshot):
+def test_liquidate__disputed_mark__reverts(
+    protocol, clearinghouse, market, underwater, guardian, trader, liquidator, snapshot
+):
     with boa.env.prank(guardian):
         protocol.oracle.dispute(protocol.feeds[market][0])
     before = snapshot()
@@ -409,8 +432,9 @@ def test_liquidate__disputed_mark__reverts(protocol, clearinghouse, market, unde
     assert snapshot() == before
 
 
-def test_liquidate__liquidator_below_initial_margin__reverts(clearinghouse, market, underwater, trader, keeper,
-                                                             snapshot):
+def test_liquidate__liquidator_below_initial_margin__reverts(
+    clearinghouse, market, underwater, trader, keeper, snapshot
+):
     before = snapshot()
 
     # keeper has no collateral: 33 kWh at $35 needs $0.78 of IM, the penalty share is $0.20
@@ -420,8 +444,9 @@ def test_liquidate__liquidator_below_initial_margin__reverts(clearinghouse, mark
     assert snapshot() == before
 
 
-def test_liquidate__market_without_position__reverts(clearinghouse, second_market, underwater, trader, liquidator,
-                                                     snapshot):
+def test_liquidate__market_without_position__reverts(
+    clearinghouse, second_market, underwater, trader, liquidator, snapshot
+):
     before = snapshot()
 
     with boa.reverts("Clearinghouse: no position"):
@@ -440,8 +465,9 @@ def test_liquidate__zero_quantity__reverts(clearinghouse, market, underwater, tr
     assert snapshot() == before
 
 
-def test_liquidate__quantity_below_step__reverts(protocol, clearinghouse, set_mark, funded, fund, book, trader, maker,
-                                                 liquidator, snapshot):
+def test_liquidate__quantity_below_step__reverts(
+    protocol, clearinghouse, set_mark, funded, fund, book, trader, maker, liquidator, snapshot
+):
     mid = protocol.list_market("STEP", quantity_step=10, min_quantity=10, price_tick=100_000)
     protocol.set_mark(mid, MARK)
     fund(trader, 30 * USDC)

@@ -1,4 +1,5 @@
 """Clearinghouse.set_exchange: the owner connects the Exchange once, for good."""
+
 import boa
 import pytest
 

@@ -1,4 +1,5 @@
 """Clearinghouse.set_guardian: the owner chooses who may halt markets."""
+
 import boa
 import pytest
 
@@ -10,8 +11,9 @@ def new_guardian():
     return boa.env.generate_address("new_guardian")
 
 
-def test_set_guardian__owner__new_guardian_halts_old_cannot(clearinghouse, market, owner, guardian, new_guardian,
-                                                           exchange, snapshot):
+def test_set_guardian__owner__new_guardian_halts_old_cannot(
+    clearinghouse, market, owner, guardian, new_guardian, exchange, snapshot
+):
     with boa.env.prank(owner):
         clearinghouse.set_guardian(new_guardian)
 

@@ -1,6 +1,7 @@
 """Clearinghouse.set_liquidation_params: the penalty (bps of the MM of the size taken, <= 90%, at
 most penalty_cap_bps <= 25% of its notional) and the liquidator's reward (min_reward + reward_bps
 <= 1% of the notional taken, at most max_reward), one packed word read by `liquidation_params`."""
+
 import boa
 import pytest
 
@@ -18,7 +19,12 @@ def test_set_liquidation_params__owner__stored(clearinghouse, owner):
 
     (log,) = events(clearinghouse, "LiquidationParamsSet")
     assert (log.penalty_bps, log.penalty_cap_bps, log.reward_bps, log.min_reward, log.max_reward) == (
-        2_500, 500, 20, 2 * USDC, 50 * USDC)
+        2_500,
+        500,
+        20,
+        2 * USDC,
+        50 * USDC,
+    )
     assert clearinghouse.liquidation_params() == (2_500, 500, 20, 2 * USDC, 50 * USDC)
 
 
@@ -30,9 +36,9 @@ def test_set_liquidation_params__bounds__accepted(clearinghouse, owner, params):
     assert clearinghouse.liquidation_params() == params
 
 
-def test_set_liquidation_params__zero_penalty__liquidation_charges_nothing(clearinghouse, market, set_mark, funded,
-                                                                          fund, book, owner, trader, maker,
-                                                                          liquidator):
+def test_set_liquidation_params__zero_penalty__liquidation_charges_nothing(
+    clearinghouse, market, set_mark, funded, fund, book, owner, trader, maker, liquidator
+):
     with boa.env.prank(owner):
         clearinghouse.set_liquidation_params(0, 1_000, 10, USDC, 1_000 * USDC)
     fund(trader, 30 * USDC)
@@ -47,8 +53,9 @@ def test_set_liquidation_params__zero_penalty__liquidation_charges_nothing(clear
     assert clearinghouse.insurance_fund() == 0
 
 
-def test_set_liquidation_params__max_reward__caps_reward(clearinghouse, market, set_mark, funded, fund, book, owner,
-                                                        trader, maker, liquidator, keeper, usdc):
+def test_set_liquidation_params__max_reward__caps_reward(
+    clearinghouse, market, set_mark, funded, fund, book, owner, trader, maker, liquidator, keeper, usdc
+):
     usdc.mint(keeper.address, 100 * USDC)
     with boa.env.prank(keeper.address):
         usdc.approve(clearinghouse.address, 100 * USDC)
@@ -71,13 +78,16 @@ def test_set_liquidation_params__max_reward__caps_reward(clearinghouse, market, 
     assert events(clearinghouse, "Liquidation")[-1].reward == USDC
 
 
-@pytest.mark.parametrize("params, reason", [
-    ((9_001, 1_000, 10, 1, 1), "Clearinghouse: penalty too high"),
-    ((5_000, 2_501, 10, 1, 1), "Clearinghouse: penalty cap too high"),
-    ((5_000, 1_000, 101, 1, 1), "Clearinghouse: reward too high"),
-    ((5_000, 1_000, 10, 2, 1), "Clearinghouse: bad reward bounds"),
-    ((5_000, 1_000, 10, 1, 2**64), "Clearinghouse: bad reward bounds"),
-])
+@pytest.mark.parametrize(
+    "params, reason",
+    [
+        ((9_001, 1_000, 10, 1, 1), "Clearinghouse: penalty too high"),
+        ((5_000, 2_501, 10, 1, 1), "Clearinghouse: penalty cap too high"),
+        ((5_000, 1_000, 101, 1, 1), "Clearinghouse: reward too high"),
+        ((5_000, 1_000, 10, 2, 1), "Clearinghouse: bad reward bounds"),
+        ((5_000, 1_000, 10, 1, 2**64), "Clearinghouse: bad reward bounds"),
+    ],
+)
 def test_set_liquidation_params__out_of_bounds__reverts(clearinghouse, owner, snapshot, params, reason):
     before = snapshot()
 

@@ -1,5 +1,6 @@
 """Clearinghouse.settle: realise one account's position in a finalised market at the
 settlement price (quantity * price / 1000 - open_notional) and close it. Anyone may call."""
+
 import boa
 import pytest
 
@@ -34,8 +35,9 @@ def test_settle__short_loser__realises_loss(protocol, clearinghouse, market, pos
     assert clearinghouse.market_state(market).long_oi == 2 * UNIT  # the long is not settled yet
 
 
-def test_settle__negative_settlement_price__long_pays_more_than_price(protocol, clearinghouse, market, positions,
-                                                                     taker, maker):
+def test_settle__negative_settlement_price__long_pays_more_than_price(
+    protocol, clearinghouse, market, positions, taker, maker
+):
     protocol.finalize(market, -5 * USDC)
     clearinghouse.settle(taker.address, market)
     clearinghouse.settle(maker.address, market)
@@ -52,8 +54,9 @@ def test_settle__both_sides__pnl_sums_to_zero(protocol, clearinghouse, market, p
     assert clearinghouse.collateral(taker.address) + clearinghouse.collateral(maker.address) == 20_000 * USDC
 
 
-def test_settle__flat_loser_below_zero__insurance_covers(protocol, clearinghouse, usdc, market, funded, fund, book,
-                                                         trader, maker, keeper):
+def test_settle__flat_loser_below_zero__insurance_covers(
+    protocol, clearinghouse, usdc, market, funded, fund, book, trader, maker, keeper
+):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
     usdc.mint(keeper.address, 15 * USDC)
@@ -72,8 +75,9 @@ def test_settle__flat_loser_below_zero__insurance_covers(protocol, clearinghouse
     assert clearinghouse.bad_debt() == 0
 
 
-def test_settle__flat_loser_beyond_insurance__reverts_deleverage_needed(protocol, clearinghouse, usdc, market, funded,
-                                                                        fund, book, trader, maker, keeper, snapshot):
+def test_settle__flat_loser_beyond_insurance__reverts_deleverage_needed(
+    protocol, clearinghouse, usdc, market, funded, fund, book, trader, maker, keeper, snapshot
+):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
     usdc.mint(keeper.address, 5 * USDC)

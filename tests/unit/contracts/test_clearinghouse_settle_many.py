@@ -1,5 +1,6 @@
 """Clearinghouse.settle_many: settle up to 100 accounts of a finalised market; accounts without
 a position are skipped. After settling everyone, sum of realised PnL + fees = 0 (DESIGN §6.5)."""
+
 import boa
 import pytest
 
@@ -16,8 +17,7 @@ def traded(market, funded, fund, book, maker, taker, trader, keeper):
     book(trader, taker, market, 1_500, 51_370_000, buyer_fee=3, seller_fee=4)
     book(maker, trader, market, 3 * UNIT, 49_990_000, buyer_fee=7, seller_fee=7)
     book(taker, keeper, market, 333, 50_010_000, buyer_fee=1, seller_fee=2)
-    return {maker.address: FUNDING, taker.address: FUNDING, trader.address: 1_000 * USDC,
-            keeper.address: 1_000 * USDC}
+    return {maker.address: FUNDING, taker.address: FUNDING, trader.address: 1_000 * USDC, keeper.address: 1_000 * USDC}
 
 
 def test_settle_many__everyone__pnl_plus_fees_sum_to_zero(protocol, clearinghouse, market, traded, keeper):
@@ -36,8 +36,9 @@ def test_settle_many__everyone__pnl_plus_fees_sum_to_zero(protocol, clearinghous
     assert clearinghouse.market_state(market).long_oi == 0
 
 
-def test_settle_many__flat_and_repeated_accounts__skipped(protocol, clearinghouse, market, traded, maker, taker,
-                                                          non_owner):
+def test_settle_many__flat_and_repeated_accounts__skipped(
+    protocol, clearinghouse, market, traded, maker, taker, non_owner
+):
     protocol.finalize(market, 47_770_000)
 
     n = clearinghouse.settle_many([maker.address, non_owner, maker.address, taker.address], market)

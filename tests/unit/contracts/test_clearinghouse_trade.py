@@ -1,5 +1,6 @@
 """Clearinghouse.trade: books a matched trade; only the Exchange may call it. Tests call it
 as the Exchange (`book`) to exercise the Clearinghouse alone; test_exchange_* go end to end."""
+
 import boa
 import pytest
 
@@ -22,9 +23,11 @@ def small_trader(fund, trader):
 
 
 def _params(clearinghouse, mid, **overrides):
-    m = dict(zip(MARKET_FIELDS, clearinghouse.market(mid)))
-    p = {k: m[k] for k in ("im_fixed", "im_rate_bps", "mm_fixed", "mm_rate_bps", "max_price_age",
-                           "dispute_window", "oi_cap")}
+    m = dict(zip(MARKET_FIELDS, clearinghouse.market(mid), strict=False))
+    p = {
+        k: m[k]
+        for k in ("im_fixed", "im_rate_bps", "mm_fixed", "mm_rate_bps", "max_price_age", "dispute_window", "oi_cap")
+    }
     p.update(overrides)
     return tuple(p.values())
 
@@ -37,7 +40,12 @@ def test_trade__flat_accounts__opens_long_and_short(clearinghouse, market, funde
 
     (trade,) = events(clearinghouse, "Trade")
     assert (trade.market_id, trade.buyer, trade.seller, trade.quantity, trade.price) == (
-        market, taker.address, maker.address, 2_500, 45_230_000)
+        market,
+        taker.address,
+        maker.address,
+        2_500,
+        45_230_000,
+    )
     assert clearinghouse.position(taker.address, market) == (2_500, 113_075_000)
     assert clearinghouse.position(maker.address, market) == (-2_500, -113_075_000)
     assert clearinghouse.market_state(market).long_oi == 2_500
@@ -82,11 +90,12 @@ def test_trade__partial_close__realises_pnl(clearinghouse, market, funded, book,
     assert clearinghouse.market_state(market).long_oi == 1_500
 
 
-def test_trade__uneven_partial_close__realised_rounded_against_account(clearinghouse, market, funded, book,
-                                                                      maker, taker):
-    book(taker, maker, market, 3, 10_000)   # open notional 30 base units
-    book(taker, maker, market, 1, 20_000)   # 50 for 4 thousandths
-    book(maker, taker, market, 1, 20_000)   # closes 1/4: closed share ceil(12.5) = 13
+def test_trade__uneven_partial_close__realised_rounded_against_account(
+    clearinghouse, market, funded, book, maker, taker
+):
+    book(taker, maker, market, 3, 10_000)  # open notional 30 base units
+    book(taker, maker, market, 1, 20_000)  # 50 for 4 thousandths
+    book(maker, taker, market, 1, 20_000)  # closes 1/4: closed share ceil(12.5) = 13
 
     assert clearinghouse.position(taker.address, market) == (3, 37)
     assert clearinghouse.collateral(taker.address) == 10_000 * USDC + 20 - 13
@@ -186,8 +195,9 @@ def test_trade__off_tick__reverts(market, funded, book, maker, taker, snapshot, 
 # ---------------------------------------------------------------- risk checks
 
 
-def test_trade__risk_increasing_below_initial_margin__reverts(market, funded, small_trader, book, trader, maker,
-                                                             snapshot):
+def test_trade__risk_increasing_below_initial_margin__reverts(
+    market, funded, small_trader, book, trader, maker, snapshot
+):
     before = snapshot()
 
     with boa.reverts("Clearinghouse: insufficient margin"):
@@ -251,8 +261,9 @@ def test_trade__flip_counts_as_risk_increasing__reverts(market, funded, small_tr
     assert snapshot() == before
 
 
-def test_trade__halted_market_risk_increasing__reverts(clearinghouse, market, funded, book, guardian, maker, taker,
-                                                      snapshot):
+def test_trade__halted_market_risk_increasing__reverts(
+    clearinghouse, market, funded, book, guardian, maker, taker, snapshot
+):
     with boa.env.prank(guardian):
         clearinghouse.halt_market(market)
     before = snapshot()
@@ -263,8 +274,9 @@ def test_trade__halted_market_risk_increasing__reverts(clearinghouse, market, fu
     assert snapshot() == before
 
 
-def test_trade__halted_market_one_side_increasing__reverts(clearinghouse, market, funded, book, guardian, maker,
-                                                          taker, liquidator, snapshot):
+def test_trade__halted_market_one_side_increasing__reverts(
+    clearinghouse, market, funded, book, guardian, maker, taker, liquidator, snapshot
+):
     book(taker, maker, market, UNIT, MARK)
     with boa.env.prank(guardian):
         clearinghouse.halt_market(market)
@@ -306,8 +318,9 @@ def test_trade__open_interest_above_cap__reverts(clearinghouse, market, funded, 
     assert snapshot() == before
 
 
-def test_trade__cap_lowered_below_open_interest__reducing_accepted(clearinghouse, market, funded, book, owner,
-                                                                   maker, taker):
+def test_trade__cap_lowered_below_open_interest__reducing_accepted(
+    clearinghouse, market, funded, book, owner, maker, taker
+):
     book(taker, maker, market, 2 * UNIT, MARK)
     with boa.env.prank(owner):
         clearinghouse.set_market_params(market, _params(clearinghouse, market, oi_cap=1))
@@ -325,9 +338,9 @@ def test_trade__thirty_third_market__reverts(protocol, clearinghouse, market, fu
     protocol.push(marks[32:], [MARK])
     # one counterparty per market keeps each of its margin checks to a single market
     sellers = [role_trader(f"seller-{i}") for i in range(33)]
-    for seller, mid in zip(sellers, mids):
+    for seller in sellers:
         fund(seller, 100 * USDC)
-    for seller, mid in zip(sellers[:32], mids[:32]):
+    for seller, mid in zip(sellers[:32], mids[:32], strict=False):
         book(trader, seller, mid, 1, MARK)
     assert len(clearinghouse.open_markets(trader.address)) == 32
     before = snapshot(*sellers)
@@ -357,8 +370,9 @@ def long_and_short(market, funded, fund, book, trader, keeper, maker):
     book(maker, keeper, market, UNIT, MARK)
 
 
-def test_trade__colluding_reducers_at_off_market_price__reverts(clearinghouse, market, long_and_short, book, trader,
-                                                                keeper, snapshot):
+def test_trade__colluding_reducers_at_off_market_price__reverts(
+    clearinghouse, market, long_and_short, book, trader, keeper, snapshot
+):
     before = snapshot()
 
     # trader sells its long to keeper at -$500: a $550 loss on $100 of collateral
@@ -368,8 +382,9 @@ def test_trade__colluding_reducers_at_off_market_price__reverts(clearinghouse, m
     assert snapshot() == before
 
 
-def test_trade__reducer_would_end_insolvent__reverts(clearinghouse, market, long_and_short, book, trader, taker,
-                                                     snapshot):
+def test_trade__reducer_would_end_insolvent__reverts(
+    clearinghouse, market, long_and_short, book, trader, taker, snapshot
+):
     before = snapshot()
 
     # taker (flat, rich) buys trader's long at -$60: a $110 loss on $100 of collateral
@@ -379,8 +394,9 @@ def test_trade__reducer_would_end_insolvent__reverts(clearinghouse, market, long
     assert snapshot() == before
 
 
-def test_trade__reducer_stays_above_initial_margin__accepted(clearinghouse, market, long_and_short, book, trader,
-                                                             taker):
+def test_trade__reducer_stays_above_initial_margin__accepted(
+    clearinghouse, market, long_and_short, book, trader, taker
+):
     # a bad price for the trader, but it remains solvent and above IM: its own choice
     book(taker, trader, market, UNIT // 2, 10 * USDC)
 
@@ -389,8 +405,9 @@ def test_trade__reducer_stays_above_initial_margin__accepted(clearinghouse, mark
     assert clearinghouse.equity(trader.address) >= clearinghouse.margin_requirements(trader.address)[0]
 
 
-def test_trade__reducer_below_initial_margin_near_mark__accepted(clearinghouse, market, set_mark, long_and_short,
-                                                                  book, trader, taker):
+def test_trade__reducer_below_initial_margin_near_mark__accepted(
+    clearinghouse, market, set_mark, long_and_short, book, trader, taker
+):
     set_mark(market, -35 * USDC)  # trader equity $15, IM $23.75, MM $15.25: below both
     assert clearinghouse.equity(trader.address) < clearinghouse.margin_requirements(trader.address)[0]
     # de-risking half a MWh one cent worse than the mark lowers MM more than equity
@@ -399,8 +416,9 @@ def test_trade__reducer_below_initial_margin_near_mark__accepted(clearinghouse, 
     assert clearinghouse.position(trader.address, market)[0] == UNIT // 2
 
 
-def test_trade__underwater_reducer_at_mark__reverts(clearinghouse, market, set_mark, long_and_short, book, trader,
-                                                    taker, snapshot):
+def test_trade__underwater_reducer_at_mark__reverts(
+    clearinghouse, market, set_mark, long_and_short, book, trader, taker, snapshot
+):
     set_mark(market, -60 * USDC)  # trader equity -$10: only a liquidation may close it
     before = snapshot()
 
@@ -411,8 +429,9 @@ def test_trade__underwater_reducer_at_mark__reverts(clearinghouse, market, set_m
     assert clearinghouse.is_liquidatable(trader.address)
 
 
-def test_trade__reducer_full_close_with_profit__accepted(clearinghouse, market, set_mark, long_and_short, book,
-                                                         trader, taker):
+def test_trade__reducer_full_close_with_profit__accepted(
+    clearinghouse, market, set_mark, long_and_short, book, trader, taker
+):
     set_mark(market, 70 * USDC)
     book(taker, trader, market, UNIT, 70 * USDC)
 

@@ -1,6 +1,7 @@
 """Clearinghouse views: collateral, position, equity, margin_requirements, is_liquidatable,
 account_summary, open_markets, market, market_state, mark and the public getters.
 Numbers are worked by hand in the comments."""
+
 import boa
 import pytest
 
@@ -14,7 +15,7 @@ def book_two(market, second_market, funded, fund, book, set_mark, trader, maker)
     """trader ($1,000): long 0.333 MWh at $45.23 in market 1, short 0.777 at -$12.34 in market 2;
     marks then $47.123457 and -$13.000001."""
     fund(trader, 1_000 * USDC)
-    book(trader, maker, market, 333, 45_230_000)      # open notional 15.06159
+    book(trader, maker, market, 333, 45_230_000)  # open notional 15.06159
     book(maker, trader, second_market, 777, -12_340_000)  # open notional +9.58818 (received)
     set_mark(market, 47_123_457)
     set_mark(second_market, -13_000_001)
@@ -26,8 +27,9 @@ def test_equity__two_markets__collateral_plus_floor_of_unrealised(clearinghouse,
     assert clearinghouse.equity(trader.address) == 1_000 * USDC + 630_521 + 512_820
 
 
-def test_equity__negative_unrealised_fraction__rounded_down(clearinghouse, market, funded, fund, book, set_mark,
-                                                           trader, maker):
+def test_equity__negative_unrealised_fraction__rounded_down(
+    clearinghouse, market, funded, fund, book, set_mark, trader, maker
+):
     fund(trader, 10 * USDC)
     book(trader, maker, market, 333, 0)
     set_mark(market, -1_000_001)  # 333 * -1.000001 = -0.333000333 -> -0.333001
@@ -48,11 +50,12 @@ def test_margin_requirements__two_markets__sum_of_rounded_up_parts(clearinghouse
     # MM m1: 0.333 * (10 + 15% * 47.123457) = 5.6838167 -> 5.683817
     # MM m2: 0.777 * (10 + 15% * 13.000001) = 9.2851501 -> 9.285151
     assert clearinghouse.margin_requirements(trader.address) == (8_918_028 + 14_180_251, 5_683_817 + 9_285_151)
-    assert 8_918_028 == margin(333, 15 * USDC, 2_500, 47_123_457)
+    assert margin(333, 15 * USDC, 2_500, 47_123_457) == 8_918_028
 
 
-def test_margin_requirements__negative_mark__uses_absolute_mark(clearinghouse, market, funded, book, set_mark,
-                                                               maker, taker):
+def test_margin_requirements__negative_mark__uses_absolute_mark(
+    clearinghouse, market, funded, book, set_mark, maker, taker
+):
     book(taker, maker, market, UNIT, MARK)
     set_mark(market, -40 * USDC)
 
@@ -80,8 +83,9 @@ def test_account_summary__one_stale_mark__not_fresh(clearinghouse, market, secon
     assert clearinghouse.account_summary(trader.address).fresh is False
 
 
-def test_is_liquidatable__below_maintenance_on_fresh_mark__true(clearinghouse, market, funded, fund, book, set_mark,
-                                                               trader, maker):
+def test_is_liquidatable__below_maintenance_on_fresh_mark__true(
+    clearinghouse, market, funded, fund, book, set_mark, trader, maker
+):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
     assert clearinghouse.is_liquidatable(trader.address) is False
@@ -98,8 +102,9 @@ def test_is_liquidatable__at_maintenance__false(clearinghouse, market, funded, f
     assert clearinghouse.is_liquidatable(trader.address) is False
 
 
-def test_is_liquidatable__stale_mark__valued_one_mm_against(clearinghouse, market, funded, fund, book, set_mark,
-                                                            trader, maker):
+def test_is_liquidatable__stale_mark__valued_one_mm_against(
+    clearinghouse, market, funded, fund, book, set_mark, trader, maker
+):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
     set_mark(market, 40 * USDC)  # equity $20 >= MM $16
@@ -114,8 +119,9 @@ def test_is_liquidatable__no_positions__false(clearinghouse, trader):
     assert clearinghouse.is_liquidatable(trader.address) is False
 
 
-def test_open_markets__closing_one__swaps_last_into_its_slot(protocol, clearinghouse, market, second_market, funded,
-                                                             book, maker, taker):
+def test_open_markets__closing_one__swaps_last_into_its_slot(
+    protocol, clearinghouse, market, second_market, funded, book, maker, taker
+):
     third = protocol.list_market("THIRD")
     protocol.set_mark(third, MARK)
     for mid in (market, second_market, third):

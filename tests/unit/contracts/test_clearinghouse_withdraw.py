@@ -1,5 +1,6 @@
 """Clearinghouse.withdraw: collateral back to the caller; with positions, only on fresh marks
 and only while equity stays >= initial margin."""
+
 import boa
 import pytest
 
@@ -70,8 +71,9 @@ def test_withdraw__unrealised_loss__lowers_limit(clearinghouse, market, set_mark
     assert snapshot() == before
 
 
-def test_withdraw__unrealised_profit__not_beyond_collateral(clearinghouse, market, set_mark, trader, long_one,
-                                                            snapshot):
+def test_withdraw__unrealised_profit__not_beyond_collateral(
+    clearinghouse, market, set_mark, trader, long_one, snapshot
+):
     set_mark(market, 500 * USDC)  # equity $550, collateral still $100
     before = snapshot()
 

@@ -1,4 +1,5 @@
 """Clearinghouse.withdraw_fees: the owner sends accrued trading fees out."""
+
 import boa
 import pytest
 

@@ -1,5 +1,6 @@
 """core.abi reads the deployed contracts by field name: structs returned by the Clearinghouse views
 and events logged by a fill decode to the values the contract holds and boa's own decoder sees."""
+
 from __future__ import annotations
 
 import boa
@@ -11,15 +12,27 @@ from tests.utils.deployers import MARKET_FIELDS, default_market, feed_id
 
 def _raw_logs(contract) -> list[dict]:
     """The last call's logs as a node returns them (32-byte topics, raw data)."""
-    return [{"topics": [t.to_bytes(32, "big") for t in topics], "data": data}
-            for _id, _addr, topics, data in sorted(contract._computation.get_raw_log_entries())]
+    return [
+        {"topics": [t.to_bytes(32, "big") for t in topics], "data": data}
+        for _id, _addr, topics, data in sorted(contract._computation.get_raw_log_entries())
+    ]
 
 
 def test_market__decoded_by_name__equals_the_listed_struct(protocol):
     mid = protocol.list_market("ABI", price_tick=5_000, oi_cap=777 * UNIT)
-    listed = dict(zip(MARKET_FIELDS, default_market(feed_id("ABI/MARK"), feed_id("ABI/SETTLE"),
-                                                     boa.env.evm.patch.timestamp, price_tick=5_000,
-                                                     oi_cap=777 * UNIT)))
+    listed = dict(
+        zip(
+            MARKET_FIELDS,
+            default_market(
+                feed_id("ABI/MARK"),
+                feed_id("ABI/SETTLE"),
+                boa.env.evm.patch.timestamp,
+                price_tick=5_000,
+                oi_cap=777 * UNIT,
+            ),
+            strict=False,
+        )
+    )
 
     m = abi.Market.decode(protocol.clearinghouse.market(mid))
 

@@ -22,8 +22,16 @@ ORDER_TIME = 1_767_225_600 - 7 * 86_400
 
 def _order(v):
     m = v["typed_data"]["message"]
-    return (to_checksum_address(m["trader"]), int(m["market_id"]), m["is_buy"], int(m["quantity"]), int(m["price"]),
-            int(m["nonce"]), int(m["expiry"]), m["reduce_only"])
+    return (
+        to_checksum_address(m["trader"]),
+        int(m["market_id"]),
+        m["is_buy"],
+        int(m["quantity"]),
+        int(m["price"]),
+        int(m["nonce"]),
+        int(m["expiry"]),
+        m["reduce_only"],
+    )
 
 
 def _report(v):

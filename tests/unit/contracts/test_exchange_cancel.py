@@ -1,4 +1,5 @@
 """Exchange.cancel: a trader kills one of its orders for good."""
+
 import boa
 import pytest
 

@@ -1,12 +1,14 @@
 """Exchange.cancel_all: a trader kills every order with a nonce below a new minimum."""
+
 import boa
 import pytest
 
 from tests.utils.contract_helpers import MARK, UNIT, events
 
 
-def test_cancel_all__raised_minimum__lower_nonces_dead_others_alive(exchange, market, funded, signed_order, maker,
-                                                                    taker, snapshot):
+def test_cancel_all__raised_minimum__lower_nonces_dead_others_alive(
+    exchange, market, funded, signed_order, maker, taker, snapshot
+):
     old = signed_order(maker, market, True, UNIT, MARK, nonce=9)
     kept = signed_order(maker, market, True, UNIT, MARK, nonce=10)
     with boa.env.prank(maker.address):

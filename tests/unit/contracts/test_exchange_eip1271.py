@@ -1,6 +1,7 @@
 """Contract accounts (a Safe via EIP-1271) trade through the Exchange: Mock1271Wallet accepts
 ECDSA signatures of its EOA owner and moves collateral through owner-only passthroughs; the
 real Safe 1.4.1 is in test_exchange_safe.py."""
+
 import boa
 import pytest
 from boa.contracts.base_evm_contract import BoaError
@@ -39,8 +40,9 @@ def test_deposit__owner_passthrough__credits_wallet_account(clearinghouse, usdc,
     assert usdc.balanceOf(funded_wallet.address) == 0
 
 
-def test_fill__wallet_signed_order__filled(protocol, exchange, clearinghouse, market, funded_wallet, wallet_owner,
-                                           taker):
+def test_fill__wallet_signed_order__filled(
+    protocol, exchange, clearinghouse, market, funded_wallet, wallet_owner, taker
+):
     order = _wallet_order(funded_wallet, market, True, UNIT, MARK)
     sig = protocol.sign_order(wallet_owner, order)  # the owner's key signs for the wallet
     with boa.env.prank(taker.address):
@@ -51,8 +53,9 @@ def test_fill__wallet_signed_order__filled(protocol, exchange, clearinghouse, ma
     assert clearinghouse.position(taker.address, market) == (-UNIT, -MARK)
 
 
-def test_match_orders__wallet_as_taker__filled(protocol, exchange, clearinghouse, market, funded_wallet, wallet_owner,
-                                               signed_order, maker, keeper):
+def test_match_orders__wallet_as_taker__filled(
+    protocol, exchange, clearinghouse, market, funded_wallet, wallet_owner, signed_order, maker, keeper
+):
     ask = signed_order(maker, market, False, UNIT, MARK)
     bid = _wallet_order(funded_wallet, market, True, UNIT, MARK)
     with boa.env.prank(keeper.address):
@@ -72,8 +75,7 @@ def test_fill__wallet_order_signed_by_stranger__reverts(protocol, exchange, mark
     assert snapshot(funded_wallet.address, orders=[order]) == before
 
 
-def test_fill__wallet_order_with_garbage_signature__reverts(protocol, exchange, market, funded_wallet, taker,
-                                                            snapshot):
+def test_fill__wallet_order_with_garbage_signature__reverts(protocol, exchange, market, funded_wallet, taker, snapshot):
     # the wallet's own check reverts; the Exchange treats that as a bad signature
     order = _wallet_order(funded_wallet, market, True, UNIT, MARK)
     before = snapshot(funded_wallet.address, orders=[order])
@@ -123,9 +125,9 @@ def test_passthrough__non_owner__reverts(wallet, usdc, clearinghouse, non_owner,
     assert snapshot(wallet.address, contracts=[wallet]) == before
 
 
-def test_fill__wallet_revokes_after_partial_fill__rest_reverts(protocol, exchange, clearinghouse, market,
-                                                               funded_wallet, wallet_owner, taker, non_owner,
-                                                               snapshot):
+def test_fill__wallet_revokes_after_partial_fill__rest_reverts(
+    protocol, exchange, clearinghouse, market, funded_wallet, wallet_owner, taker, non_owner, snapshot
+):
     # a contract signer is asked again on every fill: rotating its owner revokes open orders
     order = _wallet_order(funded_wallet, market, True, 2 * UNIT, MARK)
     sig = protocol.sign_order(wallet_owner, order)

@@ -1,4 +1,5 @@
 """Exchange.fill: the caller (taker) takes a signed resting order at the maker's price."""
+
 import boa
 import pytest
 
@@ -29,7 +30,12 @@ def test_fill__maker_bid__taker_sells_at_maker_price(exchange, clearinghouse, ma
     (log,) = events(exchange, "OrderFilled")
     h = exchange.order_hash(order)
     assert (log.order_hash, log.maker, log.taker, log.market_id, log.maker_is_buy) == (
-        h, maker.address, taker.address, market, True)
+        h,
+        maker.address,
+        taker.address,
+        market,
+        True,
+    )
     assert (log.quantity, log.price, log.maker_fee, log.taker_fee) == (UNIT, MARK, 0, 0)
     assert exchange.filled(h) == UNIT
     assert clearinghouse.position(maker.address, market) == (UNIT, MARK)
@@ -86,8 +92,7 @@ def test_fill__nonce_at_minimum__accepted(exchange, market, funded, signed_order
     assert exchange.filled(exchange.order_hash(order)) == UNIT
 
 
-def test_fill__fees__rounded_up_and_charged(exchange, clearinghouse, market, funded, signed_order, owner, maker,
-                                            taker):
+def test_fill__fees__rounded_up_and_charged(exchange, clearinghouse, market, funded, signed_order, owner, maker, taker):
     with boa.env.prank(owner):
         exchange.set_fees(2, 5)
     order, sig = signed_order(maker, market, True, 333, 45_230_000)
@@ -101,8 +106,9 @@ def test_fill__fees__rounded_up_and_charged(exchange, clearinghouse, market, fun
     assert clearinghouse.fees() == 3_013 + 7_531
 
 
-def test_fill__fees_on_negative_price__charged_on_absolute_notional(exchange, clearinghouse, market, funded,
-                                                                    signed_order, owner, maker, taker):
+def test_fill__fees_on_negative_price__charged_on_absolute_notional(
+    exchange, clearinghouse, market, funded, signed_order, owner, maker, taker
+):
     with boa.env.prank(owner):
         exchange.set_fees(100, 100)
     order, sig = signed_order(maker, market, False, UNIT, -12_340_000)
@@ -111,8 +117,9 @@ def test_fill__fees_on_negative_price__charged_on_absolute_notional(exchange, cl
     assert clearinghouse.fees() == 2 * 123_400
 
 
-def test_fill__tiny_notional__fee_at_least_one_base_unit(exchange, clearinghouse, market, funded, signed_order,
-                                                          owner, maker, taker):
+def test_fill__tiny_notional__fee_at_least_one_base_unit(
+    exchange, clearinghouse, market, funded, signed_order, owner, maker, taker
+):
     with boa.env.prank(owner):
         exchange.set_fees(1, 1)
     order, sig = signed_order(maker, market, True, 1, 10_000)  # notional 10 base units
@@ -121,8 +128,9 @@ def test_fill__tiny_notional__fee_at_least_one_base_unit(exchange, clearinghouse
     assert clearinghouse.fees() == 2
 
 
-def test_fill__reduce_only_reducing__accepted(exchange, clearinghouse, market, funded, book, signed_order, maker,
-                                              taker):
+def test_fill__reduce_only_reducing__accepted(
+    exchange, clearinghouse, market, funded, book, signed_order, maker, taker
+):
     book(maker, taker, market, UNIT, MARK)  # maker long 1 MWh
     order, sig = signed_order(maker, market, False, UNIT, MARK, reduce_only=True)
     _fill(exchange, taker, order, sig, 400)
@@ -260,8 +268,9 @@ def test_fill__chain_id_changed_after_signing__reverts(exchange, bid, taker, sna
     assert snapshot(orders=[order]) == before
 
 
-def test_fill__signed_for_other_exchange__reverts(exchange, clearinghouse, market, funded, protocol, owner, maker,
-                                                  taker, snapshot):
+def test_fill__signed_for_other_exchange__reverts(
+    exchange, clearinghouse, market, funded, protocol, owner, maker, taker, snapshot
+):
     with boa.env.prank(owner):
         other = EXCHANGE.deploy(clearinghouse.address, 0, 0)
     order = protocol.order(maker, market, True, UNIT, MARK, 1)
@@ -350,14 +359,18 @@ def test_fill__reduce_only_without_position__reverts(exchange, market, funded, s
     assert snapshot(orders=[order]) == before
 
 
-@pytest.mark.parametrize("maker_position, is_buy, quantity", [
-    (UNIT, True, 1),            # long maker buying more
-    (-UNIT, False, 1),          # short maker selling more
-    (UNIT, False, UNIT + 1),    # sell would flip a long
-    (-UNIT, True, UNIT + 1),    # buy would flip a short
-])
-def test_fill__reduce_only_not_reducing__reverts(exchange, market, funded, book, signed_order, maker, taker, snapshot,
-                                                 maker_position, is_buy, quantity):
+@pytest.mark.parametrize(
+    "maker_position, is_buy, quantity",
+    [
+        (UNIT, True, 1),  # long maker buying more
+        (-UNIT, False, 1),  # short maker selling more
+        (UNIT, False, UNIT + 1),  # sell would flip a long
+        (-UNIT, True, UNIT + 1),  # buy would flip a short
+    ],
+)
+def test_fill__reduce_only_not_reducing__reverts(
+    exchange, market, funded, book, signed_order, maker, taker, snapshot, maker_position, is_buy, quantity
+):
     if maker_position > 0:
         book(maker, taker, market, UNIT, MARK)
     else:

@@ -1,4 +1,5 @@
 """Exchange.match_orders: anyone crosses two signed orders at the maker's price."""
+
 import boa
 import pytest
 
@@ -18,14 +19,21 @@ def _match(exchange, maker_pair, taker_pair, quantity, caller):
         exchange.match_orders(maker_pair[0], maker_pair[1], taker_pair[0], taker_pair[1], quantity)
 
 
-def test_match_orders__crossing__executes_at_maker_price(exchange, clearinghouse, market, crossing, maker, taker,
-                                                         keeper):
+def test_match_orders__crossing__executes_at_maker_price(
+    exchange, clearinghouse, market, crossing, maker, taker, keeper
+):
     ask, bid = crossing
     _match(exchange, ask, bid, UNIT, keeper)
 
     (log,) = events(exchange, "OrderFilled")
     assert (log.order_hash, log.maker, log.taker, log.maker_is_buy, log.quantity, log.price) == (
-        exchange.order_hash(ask[0]), maker.address, taker.address, False, UNIT, MARK)
+        exchange.order_hash(ask[0]),
+        maker.address,
+        taker.address,
+        False,
+        UNIT,
+        MARK,
+    )
     assert clearinghouse.position(taker.address, market) == (UNIT, MARK)
     assert clearinghouse.position(maker.address, market) == (-UNIT, -MARK)
     assert exchange.filled(exchange.order_hash(ask[0])) == UNIT
@@ -33,8 +41,9 @@ def test_match_orders__crossing__executes_at_maker_price(exchange, clearinghouse
     assert exchange.remaining(bid[0]) == UNIT
 
 
-def test_match_orders__maker_bid_taker_ask__executes_at_maker_price(exchange, clearinghouse, market, funded,
-                                                                    signed_order, maker, taker, keeper):
+def test_match_orders__maker_bid_taker_ask__executes_at_maker_price(
+    exchange, clearinghouse, market, funded, signed_order, maker, taker, keeper
+):
     bid = signed_order(maker, market, True, UNIT, MARK)
     ask = signed_order(taker, market, False, UNIT, 49 * USDC)
     _match(exchange, bid, ask, UNIT, keeper)
@@ -51,8 +60,9 @@ def test_match_orders__equal_prices__cross(exchange, clearinghouse, market, fund
     assert clearinghouse.position(taker.address, market) == (UNIT, -5 * USDC)
 
 
-def test_match_orders__fees__maker_fee_to_maker_taker_fee_to_taker(exchange, clearinghouse, crossing, owner, maker,
-                                                                   taker, keeper):
+def test_match_orders__fees__maker_fee_to_maker_taker_fee_to_taker(
+    exchange, clearinghouse, crossing, owner, maker, taker, keeper
+):
     with boa.env.prank(owner):
         exchange.set_fees(3, 7)
     ask, bid = crossing
@@ -74,8 +84,9 @@ def test_match_orders__partial__both_orders_tracked(exchange, crossing, keeper):
     assert exchange.filled(exchange.order_hash(bid[0])) == UNIT
 
 
-def test_match_orders__one_taker_many_makers__taker_filled_across(exchange, market, funded, signed_order, maker,
-                                                                 liquidator, taker, keeper):
+def test_match_orders__one_taker_many_makers__taker_filled_across(
+    exchange, market, funded, signed_order, maker, liquidator, taker, keeper
+):
     ask1 = signed_order(maker, market, False, UNIT, MARK)
     ask2 = signed_order(liquidator, market, False, UNIT, 50_500_000)
     bid = signed_order(taker, market, True, 2 * UNIT, 51 * USDC)
@@ -117,8 +128,9 @@ def test_match_orders__zero_quantity__reverts(exchange, crossing, keeper, snapsh
 
 
 @pytest.mark.parametrize("expired", ["maker", "taker"])
-def test_match_orders__expired_order__reverts(exchange, market, funded, signed_order, maker, taker, keeper, snapshot,
-                                             expired):
+def test_match_orders__expired_order__reverts(
+    exchange, market, funded, signed_order, maker, taker, keeper, snapshot, expired
+):
     soon = now() + 10
     ask = signed_order(maker, market, False, UNIT, MARK, expiry=soon if expired == "maker" else None)
     bid = signed_order(taker, market, True, UNIT, MARK, expiry=soon if expired == "taker" else None)
@@ -174,8 +186,9 @@ def test_match_orders__bad_signature__reverts(exchange, protocol, crossing, keep
     assert snapshot(orders=[ask[0], bid[0]]) == before
 
 
-def test_match_orders__taker_reduce_only_not_reducing__reverts(exchange, market, funded, signed_order, maker, taker,
-                                                              keeper, snapshot):
+def test_match_orders__taker_reduce_only_not_reducing__reverts(
+    exchange, market, funded, signed_order, maker, taker, keeper, snapshot
+):
     ask = signed_order(maker, market, False, UNIT, MARK)
     bid = signed_order(taker, market, True, UNIT, MARK, reduce_only=True)
     before = snapshot(orders=[ask[0], bid[0]])
@@ -186,8 +199,9 @@ def test_match_orders__taker_reduce_only_not_reducing__reverts(exchange, market,
     assert snapshot(orders=[ask[0], bid[0]]) == before
 
 
-def test_match_orders__taker_reduce_only_reducing__accepted(exchange, clearinghouse, market, funded, book,
-                                                            signed_order, maker, taker, keeper):
+def test_match_orders__taker_reduce_only_reducing__accepted(
+    exchange, clearinghouse, market, funded, book, signed_order, maker, taker, keeper
+):
     book(maker, taker, market, UNIT, MARK)  # taker short 1 MWh
     ask = signed_order(maker, market, False, UNIT, MARK)
     bid = signed_order(taker, market, True, UNIT, MARK, reduce_only=True)
@@ -196,12 +210,16 @@ def test_match_orders__taker_reduce_only_reducing__accepted(exchange, clearingho
     assert clearinghouse.position(taker.address, market) == (0, 0)
 
 
-@pytest.mark.parametrize("maker_is_buy, maker_price, taker_price", [
-    (False, 51 * USDC, 50_990_000),   # ask above bid
-    (True, 49_990_000, 50 * USDC),    # bid below ask
-])
-def test_match_orders__prices_do_not_cross__reverts(exchange, market, funded, signed_order, maker, taker, keeper,
-                                                   snapshot, maker_is_buy, maker_price, taker_price):
+@pytest.mark.parametrize(
+    "maker_is_buy, maker_price, taker_price",
+    [
+        (False, 51 * USDC, 50_990_000),  # ask above bid
+        (True, 49_990_000, 50 * USDC),  # bid below ask
+    ],
+)
+def test_match_orders__prices_do_not_cross__reverts(
+    exchange, market, funded, signed_order, maker, taker, keeper, snapshot, maker_is_buy, maker_price, taker_price
+):
     mk = signed_order(maker, market, maker_is_buy, UNIT, maker_price)
     tk = signed_order(taker, market, not maker_is_buy, UNIT, taker_price)
     before = snapshot(orders=[mk[0], tk[0]])
@@ -223,8 +241,9 @@ def test_match_orders__same_side__reverts(exchange, market, funded, signed_order
     assert snapshot(orders=[mk[0], tk[0]]) == before
 
 
-def test_match_orders__market_mismatch__reverts(exchange, protocol, market, funded, signed_order, maker, taker, keeper,
-                                               snapshot):
+def test_match_orders__market_mismatch__reverts(
+    exchange, protocol, market, funded, signed_order, maker, taker, keeper, snapshot
+):
     other = protocol.list_market("OTHER")
     protocol.set_mark(other, MARK)
     mk = signed_order(maker, market, False, UNIT, MARK)
@@ -260,9 +279,9 @@ def test_match_orders__taker_without_margin__reverts(exchange, market, funded, s
 
 
 @pytest.mark.parametrize("named_maker", ["ask", "bid"])
-def test_match_orders__matcher_names_either_maker__price_within_both_limits(exchange, clearinghouse, market,
-                                                                           crossing, maker, taker, keeper,
-                                                                           named_maker):
+def test_match_orders__matcher_names_either_maker__price_within_both_limits(
+    exchange, clearinghouse, market, crossing, maker, taker, keeper, named_maker
+):
     # docs/relay.md: whichever order the caller names the maker, the fill is at that order's own
     # price, so the buyer never pays above its $51 limit and the seller never gets below $50
     ask, bid = crossing
@@ -278,9 +297,9 @@ def test_match_orders__matcher_names_either_maker__price_within_both_limits(exch
     assert clearinghouse.position(maker.address, market) == (-UNIT, -price)
 
 
-def test_match_orders__no_naming_beats_a_limit__non_crossing_pair_reverts_both_ways(exchange, market, funded,
-                                                                                   signed_order, maker, taker,
-                                                                                   keeper, snapshot):
+def test_match_orders__no_naming_beats_a_limit__non_crossing_pair_reverts_both_ways(
+    exchange, market, funded, signed_order, maker, taker, keeper, snapshot
+):
     # a matcher cannot push a trade beyond either limit by choosing the roles: $49 bid vs $50 ask
     bid = signed_order(taker, market, True, UNIT, 49 * USDC)
     ask = signed_order(maker, market, False, UNIT, MARK)

@@ -6,12 +6,13 @@ order's SafeMessage off-chain, and a Safe that approves an order on-chain by del
 SignMessageLib (the signature is then empty). Each trades through `fill` and `match_orders`;
 a wrong owner, too few owners and a revoked approval are refused and change nothing.
 """
+
 import boa
 import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from tests.utils.contract_helpers import FUNDING, MARK, UNIT, USDC, next_nonce, role_trader
+from tests.utils.contract_helpers import FUNDING, MARK, UNIT, USDC, next_nonce
 from tests.utils.safe import (
     MAGIC,
     ZERO,
@@ -75,16 +76,18 @@ def test_safe_message_hash__matches_fallback_handler(safes, safe_2of3, exchange,
     digest = exchange.order_hash(_order(safe_2of3, market, True))
 
     assert safe_2of3.domainSeparator() == domain_separator(31337, safe_2of3.address)
-    assert (safes.handler.getMessageHashForSafe(safe_2of3.address, encode(["bytes32"], [digest]))
-            == safe_message_hash(31337, safe_2of3.address, digest))
+    assert safes.handler.getMessageHashForSafe(safe_2of3.address, encode(["bytes32"], [digest])) == safe_message_hash(
+        31337, safe_2of3.address, digest
+    )
 
 
 def test_safe_tx_hash__matches_safe(safes, safe_2of3, usdc):
     data = usdc.approve.prepare_calldata(ZERO, 1)
     nonce = safe_2of3.nonce()
 
-    assert (safe_2of3.getTransactionHash(usdc.address, 0, data, 0, 0, 0, 0, ZERO, ZERO, nonce)
-            == safe_tx_hash(31337, safe_2of3.address, usdc.address, data, nonce))
+    assert safe_2of3.getTransactionHash(usdc.address, 0, data, 0, 0, 0, 0, ZERO, ZERO, nonce) == safe_tx_hash(
+        31337, safe_2of3.address, usdc.address, data, nonce
+    )
 
 
 def test_safe__version_and_setup(safes, safe_2of3, owners):
@@ -107,13 +110,15 @@ def test_fill__safe_1of1_maker__filled(safes, exchange, clearinghouse, market, s
     assert clearinghouse.position(taker.address, market) == (-UNIT, -MARK)
 
 
-def test_match_orders__safe_1of1_taker__filled(safes, exchange, clearinghouse, market, safe_1of1, owners,
-                                               signed_order, maker, keeper):
+def test_match_orders__safe_1of1_taker__filled(
+    safes, exchange, clearinghouse, market, safe_1of1, owners, signed_order, maker, keeper
+):
     ask, ask_sig = signed_order(maker, market, False, UNIT, MARK)
     bid = _order(safe_1of1, market, True)
     with boa.env.prank(keeper.address):
-        exchange.match_orders(ask, ask_sig, bid, safes.message_signatures(safe_1of1, exchange.order_hash(bid),
-                                                                         owners[:1]), UNIT)
+        exchange.match_orders(
+            ask, ask_sig, bid, safes.message_signatures(safe_1of1, exchange.order_hash(bid), owners[:1]), UNIT
+        )
 
     assert clearinghouse.position(safe_1of1.address, market) == (UNIT, MARK)
 
@@ -122,8 +127,9 @@ def test_match_orders__safe_1of1_taker__filled(safes, exchange, clearinghouse, m
 
 
 @pytest.mark.parametrize("signers", [(0, 1), (0, 2), (1, 2)])
-def test_fill__safe_2of3_any_two_owners__filled(safes, exchange, clearinghouse, market, safe_2of3, owners, taker,
-                                                signers):
+def test_fill__safe_2of3_any_two_owners__filled(
+    safes, exchange, clearinghouse, market, safe_2of3, owners, taker, signers
+):
     order = _order(safe_2of3, market, False)
     sig = safes.message_signatures(safe_2of3, exchange.order_hash(order), [owners[i] for i in signers])
     assert len(sig) == 130
@@ -144,8 +150,9 @@ def test_fill__safe_l2_2of3__filled(safes, exchange, clearinghouse, market, owne
     assert clearinghouse.position(safe.address, market) == (UNIT, MARK)
 
 
-def test_match_orders__safe_2of3_maker_and_taker__filled(safes, exchange, clearinghouse, market, safe_2of3,
-                                                         safe_1of1, owners, keeper):
+def test_match_orders__safe_2of3_maker_and_taker__filled(
+    safes, exchange, clearinghouse, market, safe_2of3, safe_1of1, owners, keeper
+):
     # both sides contract-signed: a 130-byte maker signature and a 65-byte taker signature
     ask = _order(safe_2of3, market, False)
     bid = _order(safe_1of1, market, True, price=MARK + USDC)
@@ -158,8 +165,9 @@ def test_match_orders__safe_2of3_maker_and_taker__filled(safes, exchange, cleari
     assert clearinghouse.position(safe_1of1.address, market) == (UNIT, MARK)
 
 
-def test_fill__safe_2of3_partial_fills__asked_every_time(safes, exchange, clearinghouse, market, safe_2of3, owners,
-                                                         taker, liquidator):
+def test_fill__safe_2of3_partial_fills__asked_every_time(
+    safes, exchange, clearinghouse, market, safe_2of3, owners, taker, liquidator
+):
     order = _order(safe_2of3, market, True, 2 * UNIT)
     sig = safes.message_signatures(safe_2of3, exchange.order_hash(order), owners[:2])
 
@@ -173,8 +181,9 @@ def test_fill__safe_2of3_partial_fills__asked_every_time(safes, exchange, cleari
 # ---------------------------------------------------------------- approved on-chain (SignMessageLib)
 
 
-def test_fill__order_approved_on_chain__filled_with_empty_signature(safes, exchange, clearinghouse, market,
-                                                                    safe_2of3, owners, taker):
+def test_fill__order_approved_on_chain__filled_with_empty_signature(
+    safes, exchange, clearinghouse, market, safe_2of3, owners, taker
+):
     order = _order(safe_2of3, market, True)
     digest = exchange.order_hash(order)
     safes.approve_on_chain(safe_2of3, digest, owners[:2])
@@ -185,8 +194,9 @@ def test_fill__order_approved_on_chain__filled_with_empty_signature(safes, excha
     assert clearinghouse.position(safe_2of3.address, market) == (UNIT, MARK)
 
 
-def test_match_orders__order_approved_on_chain__filled(safes, exchange, clearinghouse, market, safe_2of3, owners,
-                                                       signed_order, maker, keeper):
+def test_match_orders__order_approved_on_chain__filled(
+    safes, exchange, clearinghouse, market, safe_2of3, owners, signed_order, maker, keeper
+):
     bid = _order(safe_2of3, market, True)
     safes.approve_on_chain(safe_2of3, exchange.order_hash(bid), owners[:2])
     ask, ask_sig = signed_order(maker, market, False, UNIT, MARK)
@@ -235,8 +245,9 @@ def test_fill__safe_2of3_owner_and_stranger__reverts(safes, exchange, market, sa
     assert snapshot(safe_2of3.address, orders=[order]) == before
 
 
-def test_fill__safe_2of3_one_signature__reverts(safes, exchange, market, safe_2of3, owners, keeper, signed_order,
-                                                maker, taker, snapshot):
+def test_fill__safe_2of3_one_signature__reverts(
+    safes, exchange, market, safe_2of3, owners, keeper, signed_order, maker, taker, snapshot
+):
     order = _order(safe_2of3, market, True)
     one = safes.message_signatures(safe_2of3, exchange.order_hash(order), owners[:1])
     ask, ask_sig = signed_order(maker, market, False, UNIT, MARK)
@@ -278,16 +289,21 @@ def test_fill__raw_owner_signature_of_digest__reverts(exchange, market, safe_1of
     assert snapshot(safe_1of1.address, orders=[order]) == before
 
 
-def test_fill__owner_removed_after_partial_fill__rest_reverts(safes, exchange, clearinghouse, market, safe_2of3,
-                                                              owners, taker, liquidator, snapshot):
+def test_fill__owner_removed_after_partial_fill__rest_reverts(
+    safes, exchange, clearinghouse, market, safe_2of3, owners, taker, liquidator, snapshot
+):
     # revoking: the Safe swaps out a signing owner; its signatures stop counting at once
     order = _order(safe_2of3, market, True, 2 * UNIT)
     sig = safes.message_signatures(safe_2of3, exchange.order_hash(order), owners[:2])
     _fill(exchange, taker, order, sig)
     prev = prev_owner(list(safe_2of3.getOwners()), owners[0].address)
     replacement = new_owners(1)[0]
-    safes.execute(safe_2of3, safe_2of3.address,
-                  safe_2of3.swapOwner.prepare_calldata(prev, owners[0].address, replacement.address), owners[1:])
+    safes.execute(
+        safe_2of3,
+        safe_2of3.address,
+        safe_2of3.swapOwner.prepare_calldata(prev, owners[0].address, replacement.address),
+        owners[1:],
+    )
     assert not safe_2of3.isOwner(owners[0].address)
     before = snapshot(safe_2of3.address, orders=[order])
 
@@ -301,8 +317,9 @@ def test_fill__owner_removed_after_partial_fill__rest_reverts(safes, exchange, c
     assert clearinghouse.position(safe_2of3.address, market) == (2 * UNIT, 2 * MARK)
 
 
-def test_fill__threshold_raised_after_partial_fill__rest_reverts(safes, exchange, market, safe_2of3, owners, taker,
-                                                                 liquidator, snapshot):
+def test_fill__threshold_raised_after_partial_fill__rest_reverts(
+    safes, exchange, market, safe_2of3, owners, taker, liquidator, snapshot
+):
     order = _order(safe_2of3, market, True, 2 * UNIT)
     sig = safes.message_signatures(safe_2of3, exchange.order_hash(order), owners[:2])
     _fill(exchange, taker, order, sig)
@@ -315,8 +332,9 @@ def test_fill__threshold_raised_after_partial_fill__rest_reverts(safes, exchange
     assert snapshot(safe_2of3.address, orders=[order]) == before
 
 
-def test_fill__on_chain_approval_then_cancelled_by_safe__reverts(safes, exchange, market, safe_2of3, owners, taker,
-                                                                 snapshot):
+def test_fill__on_chain_approval_then_cancelled_by_safe__reverts(
+    safes, exchange, market, safe_2of3, owners, taker, snapshot
+):
     # SignMessageLib approvals cannot be unset; a Safe withdraws one by cancelling the order
     # (or `cancel_all`) in a Safe transaction
     order = _order(safe_2of3, market, True)
@@ -331,8 +349,9 @@ def test_fill__on_chain_approval_then_cancelled_by_safe__reverts(safes, exchange
     assert snapshot(safe_2of3.address, orders=[order]) == before
 
 
-def test_fill__safe_without_collateral__reverts_in_clearinghouse(safes, exchange, market, owners, taker, funded,
-                                                                 snapshot):
+def test_fill__safe_without_collateral__reverts_in_clearinghouse(
+    safes, exchange, market, owners, taker, funded, snapshot
+):
     # the signature is good; margin is still the Clearinghouse's to enforce
     safe = safes.create(owners[:1], 1)
     order = _order(safe, market, True)
@@ -348,8 +367,9 @@ def test_fill__safe_without_collateral__reverts_in_clearinghouse(safes, exchange
 # ---------------------------------------------------------------- the length bound
 
 
-def test_fill__safe_15of15_signature_975_bytes__filled(safes, exchange, clearinghouse, market, fund_safe, funded,
-                                                       taker):
+def test_fill__safe_15of15_signature_975_bytes__filled(
+    safes, exchange, clearinghouse, market, fund_safe, funded, taker
+):
     # 15 owners x 65 bytes: the largest plain-owner Safe signature under MAX_SIGNATURE_LENGTH
     many = new_owners(15)
     safe = fund_safe(safes.create(many, 15), many)
@@ -376,8 +396,9 @@ def treasury(safes, usdc, clearinghouse, market, funded):
     return outer, inner
 
 
-def test_fill__safe_owned_by_two_safes__454_byte_signature__filled(safes, exchange, clearinghouse, market, treasury,
-                                                                   taker, keeper, signed_order, maker):
+def test_fill__safe_owned_by_two_safes__454_byte_signature__filled(
+    safes, exchange, clearinghouse, market, treasury, taker, keeper, signed_order, maker
+):
     # each owner Safe signs through its own owners, nested in the outer Safe's signature
     outer, inner = treasury
     bid = _order(outer, market, True, 2 * UNIT)

@@ -1,5 +1,6 @@
 """Exchange.set_fees (and the constructor): maker and taker fees in bps of |notional|, each
 at most MAX_FEE_BPS = 100 (1%)."""
+
 import boa
 import pytest
 

@@ -1,5 +1,6 @@
 """Exchange views: order_hash (EIP-712 digest), remaining, filled, cancelled, min_nonce, fees,
 constants, clearinghouse, eip712Domain."""
+
 import boa
 import pytest
 from eth_utils import keccak
@@ -12,18 +13,31 @@ def bid(market, funded, signed_order, maker):
     return signed_order(maker, market, True, UNIT, MARK)
 
 
-@pytest.mark.parametrize("order", [
-    ("0x0000000000000000000000000000000000000001", 0, False, 0, 0, 0, 0, False),
-    ("0xB94c4046FF368A869d3150d411440267472a1043", 3, False, 1, -12_340_000, 7, 1_767_225_600, True),
-    ("0xFFfFfFffFFfffFFfFFfFFFFFffFFFffffFfFFFfF", 2**256 - 1, True, 2**256 - 1, -(2**255), 2**256 - 1,
-     2**256 - 1, True),
-])
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("0x0000000000000000000000000000000000000001", 0, False, 0, 0, 0, 0, False),
+        ("0xB94c4046FF368A869d3150d411440267472a1043", 3, False, 1, -12_340_000, 7, 1_767_225_600, True),
+        (
+            "0xFFfFfFffFFfffFFfFFfFFFFFffFFFffffFfFFFfF",
+            2**256 - 1,
+            True,
+            2**256 - 1,
+            -(2**255),
+            2**256 - 1,
+            2**256 - 1,
+            True,
+        ),
+    ],
+)
 def test_order_hash__any_order__matches_eip712(exchange, order):
     assert exchange.order_hash(order) == order_digest_of(order, 31337, exchange)
 
 
-@pytest.mark.parametrize("field, value", [(0, "0x0000000000000000000000000000000000000002"), (1, 2), (2, True),
-                                          (3, 2), (4, -1), (5, 1), (6, 1), (7, True)])
+@pytest.mark.parametrize(
+    "field, value",
+    [(0, "0x0000000000000000000000000000000000000002"), (1, 2), (2, True), (3, 2), (4, -1), (5, 1), (6, 1), (7, True)],
+)
 def test_order_hash__each_field__changes_digest(exchange, field, value):
     base = ("0x0000000000000000000000000000000000000001", 1, False, 1, 1, 0, 0, False)
     changed = list(base)
@@ -85,7 +99,8 @@ def test_remaining__unsigned_order__not_checked(exchange, protocol, market, make
 def test_getters__deployed__constants_and_defaults(exchange, clearinghouse, maker):
     assert exchange.ORDER_TYPEHASH() == keccak(
         text="Order(address trader,uint256 market_id,bool is_buy,uint256 quantity,int256 price,uint256 nonce,"
-             "uint256 expiry,bool reduce_only)")
+        "uint256 expiry,bool reduce_only)"
+    )
     assert exchange.MAX_FEE_BPS() == 100
     assert exchange.clearinghouse() == clearinghouse.address
     assert (exchange.maker_fee_bps(), exchange.taker_fee_bps()) == (0, 0)

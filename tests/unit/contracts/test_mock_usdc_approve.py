@@ -1,4 +1,5 @@
 """MockUSDC.approve (snekmate erc20)."""
+
 import boa
 
 from tests.utils.contract_helpers import events

@@ -1,4 +1,5 @@
 """MockUSDC.mint: open devnet faucet, at most 1,000,000 USDC per call."""
+
 import boa
 
 from tests.utils.contract_helpers import USDC, events

@@ -1,4 +1,5 @@
 """MockUSDC.permit (EIP-2612, snekmate erc20): gasless approvals signed by the holder."""
+
 import boa
 import pytest
 from eth_account.messages import encode_typed_data
@@ -6,8 +7,10 @@ from eth_account.messages import encode_typed_data
 from tests.utils.contract_helpers import DOMAIN_TYPE, now, role_trader
 
 PERMIT_TYPE = [
-    {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-    {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+    {"name": "owner", "type": "address"},
+    {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
     {"name": "deadline", "type": "uint256"},
 ]
 

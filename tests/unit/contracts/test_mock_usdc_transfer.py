@@ -1,4 +1,5 @@
 """MockUSDC.transfer (snekmate erc20)."""
+
 import boa
 import pytest
 

@@ -1,4 +1,5 @@
 """MockUSDC.transferFrom (snekmate erc20): spends allowance, infinite allowance is not spent."""
+
 import boa
 import pytest
 

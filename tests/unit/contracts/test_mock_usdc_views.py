@@ -1,5 +1,6 @@
 """MockUSDC views: name, symbol, decimals, totalSupply, balanceOf, allowance, nonces,
 DOMAIN_SEPARATOR, eip712Domain, MAX_MINT."""
+
 import boa
 from eth_utils import keccak
 
@@ -19,8 +20,14 @@ def test_supply_views__fresh_accounts__zero(usdc, non_owner, maker):
 
 def test_domain_separator__chain_31337__eip712_domain_hash(usdc):
     domain_type = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-    expected = keccak(domain_type + keccak(text="Mock USD Coin") + keccak(text="1") + (31337).to_bytes(32, "big")
-                      + bytes(12) + bytes.fromhex(usdc.address[2:]))
+    expected = keccak(
+        domain_type
+        + keccak(text="Mock USD Coin")
+        + keccak(text="1")
+        + (31337).to_bytes(32, "big")
+        + bytes(12)
+        + bytes.fromhex(usdc.address[2:])
+    )
 
     assert usdc.DOMAIN_SEPARATOR() == expected
 

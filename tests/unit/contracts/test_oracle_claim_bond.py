@@ -1,4 +1,5 @@
 """Oracle.claim_bond: pull the wei owed from resolved disputes."""
+
 import boa
 import pytest
 

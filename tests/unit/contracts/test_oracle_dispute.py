@@ -1,4 +1,5 @@
 """Oracle.dispute: the guardian freezes a feed for free, anyone else for exactly the bond."""
+
 import boa
 import pytest
 

@@ -3,6 +3,7 @@
 Regression: `resolve` made any feed final for good, so a dispute of a *mark* feed (free for the
 guardian, 0.1 ETH for anyone) froze that market's mark forever: once stale, nobody holding the
 market could withdraw, be liquidated or add risk until settlement."""
+
 import boa
 import pytest
 
@@ -21,8 +22,9 @@ def frozen_mark(protocol, market, funded, book, guardian, owner, maker, taker):
     return mark_feed
 
 
-def test_reopen__final_mark_feed__market_marks_fresh_again(protocol, clearinghouse, market, frozen_mark, owner,
-                                                           taker, snapshot):
+def test_reopen__final_mark_feed__market_marks_fresh_again(
+    protocol, clearinghouse, market, frozen_mark, owner, taker, snapshot
+):
     boa.env.time_travel(seconds=3_601)
     assert clearinghouse.mark(market)[2] is False
     before = snapshot()

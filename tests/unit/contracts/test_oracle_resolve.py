@@ -1,4 +1,5 @@
 """Oracle.resolve: the owner's final word on a disputed feed; the bond goes to whoever was right."""
+
 import boa
 import pytest
 

@@ -1,4 +1,5 @@
 """Oracle.set_feed: a feed's accepted median range; unconfigured feeds take no reports."""
+
 import boa
 import pytest
 

@@ -1,5 +1,6 @@
 """Oracle.set_feed_limits / set_settlement_feed / set_fallback_timeout: owner configuration of
 the agreement band, jump limit and settlement terms, and their views."""
+
 import boa
 import pytest
 
@@ -21,7 +22,13 @@ def test_set_feed_limits__owner__stored_and_logged(oracle, owner):
         oracle.set_feed_limits(FEED, 50_000, 50, 20 * USDC, 5_000)
 
     (log,) = events(oracle, "FeedLimitsSet")
-    assert (log.feed_id, log.band_floor, log.band_bps, log.jump_floor, log.jump_bps) == (FEED, 50_000, 50, 20 * USDC, 5_000)
+    assert (log.feed_id, log.band_floor, log.band_bps, log.jump_floor, log.jump_bps) == (
+        FEED,
+        50_000,
+        50,
+        20 * USDC,
+        5_000,
+    )
     assert oracle.limits(FEED) == (50_000, 50, 20 * USDC, 5_000)
     assert oracle.bounds(FEED) == (-1_000 * USDC, 1_000 * USDC)  # bounds kept
 
@@ -35,12 +42,15 @@ def test_set_feed_limits__extremes__round_trip(oracle, owner):
     assert oracle.bounds(FEED) == (-(2**63 - 1), 2**63 - 1)
 
 
-@pytest.mark.parametrize("args, reason", [
-    ((2**48, 0, 0, 0), "Oracle: bad band"),
-    ((0, 10_001, 0, 0), "Oracle: bad band"),
-    ((0, 0, 2**48, 0), "Oracle: bad jump limit"),
-    ((0, 0, 0, 2**16), "Oracle: bad jump limit"),
-])
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        ((2**48, 0, 0, 0), "Oracle: bad band"),
+        ((0, 10_001, 0, 0), "Oracle: bad band"),
+        ((0, 0, 2**48, 0), "Oracle: bad jump limit"),
+        ((0, 0, 0, 2**16), "Oracle: bad jump limit"),
+    ],
+)
 def test_set_feed_limits__out_of_range__reverts(oracle, owner, snapshot, args, reason):
     before = snapshot(feeds=[FEED])
     with boa.env.prank(owner), boa.reverts(reason):
@@ -69,12 +79,15 @@ def test_set_settlement_feed__owner__terms_and_events(oracle, owner):
     assert oracle.bounds(SETTLE) == (0, 500 * USDC)
 
 
-@pytest.mark.parametrize("not_before, window, reason", [
-    (0, 600, "Oracle: bad not_before"),
-    (2**64, 600, "Oracle: bad not_before"),
-    (1, 599, "Oracle: bad dispute window"),
-    (1, 7 * 86_400 + 1, "Oracle: bad dispute window"),
-])
+@pytest.mark.parametrize(
+    "not_before, window, reason",
+    [
+        (0, 600, "Oracle: bad not_before"),
+        (2**64, 600, "Oracle: bad not_before"),
+        (1, 599, "Oracle: bad dispute window"),
+        (1, 7 * 86_400 + 1, "Oracle: bad dispute window"),
+    ],
+)
 def test_set_settlement_feed__bad_terms__reverts(oracle, owner, not_before, window, reason):
     with boa.env.prank(owner), boa.reverts(reason):
         oracle.set_settlement_feed(SETTLE, 0, 1, not_before, window)

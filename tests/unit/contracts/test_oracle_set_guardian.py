@@ -1,4 +1,5 @@
 """Oracle.set_guardian: who may dispute without a bond."""
+
 import boa
 import pytest
 

@@ -1,5 +1,6 @@
 """Oracle.set_reporters (and the constructor, which shares its checks): distinct non-zero
 reporters, quorum a strict majority of the set."""
+
 import boa
 import pytest
 

@@ -1,4 +1,5 @@
 """Oracle.set_timing: report freshness windows (seconds) and the dispute bond (wei)."""
+
 import boa
 import pytest
 

@@ -1,4 +1,5 @@
 """Oracle.submit: signed rows from >= quorum distinct reporters, per-feed median stored."""
+
 import boa
 import pytest
 
@@ -206,8 +207,10 @@ def test_submit__stale_observation__reverts(protocol, oracle, reporters, snapsho
 def test_submit__short_row__reverts(protocol, reporters, snapshot):
     t = now()
     rows = [[1, 2], [1]]
-    sigs = [sign_report(reporters[0], FEEDS[:2], [1, 2], t, 31337, protocol.oracle),
-            sign_report(reporters[1], FEEDS[:2], [1, 2], t, 31337, protocol.oracle)]
+    sigs = [
+        sign_report(reporters[0], FEEDS[:2], [1, 2], t, 31337, protocol.oracle),
+        sign_report(reporters[1], FEEDS[:2], [1, 2], t, 31337, protocol.oracle),
+    ]
     before = snapshot(feeds=FEEDS[:2])
 
     with boa.reverts("Oracle: row length"):

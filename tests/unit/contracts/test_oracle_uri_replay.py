@@ -7,6 +7,7 @@ reporter keys sign the hour's price (`oracle.signing.ReportSigner`), the pusher'
 picks the bundle (`keepers.pusher.bundle`, every row it has) and decides to push
 (`PushPolicy`: deviation / heartbeat), and the bundle goes to `Oracle.submit`.
 """
+
 import datetime as dt
 
 import boa
@@ -22,8 +23,8 @@ from tests.utils.deployers import feed_id
 
 FEED = feed_id("URI/ERCOT.HB_WEST.DA.HOURLY/MARK")
 FEED_HEX = "0x" + FEED.hex()
-START = int(dt.datetime(2021, 2, 10, tzinfo=dt.timezone.utc).timestamp())
-END = int(dt.datetime(2021, 2, 21, tzinfo=dt.timezone.utc).timestamp())
+START = int(dt.datetime(2021, 2, 10, tzinfo=dt.UTC).timestamp())
+END = int(dt.datetime(2021, 2, 21, tzinfo=dt.UTC).timestamp())
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def uri():
     m = (s.timestamps >= START) & (s.timestamps < END)
     ts, usd = s.timestamps[m], s.prices[m]
     assert len(ts) == 264 and usd.max() > 100 * usd[:24].min()  # the storm is in the data
-    return [(int(t), int(round(p * 1e6))) for t, p in zip(ts, usd)]
+    return [(int(t), int(round(p * 1e6))) for t, p in zip(ts, usd, strict=False)]
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +54,21 @@ def _replay(protocol, uri, signers):
     out = []
     for t, price in uri:
         boa.env.evm.patch.timestamp = t + 60  # the block a minute into the hour
-        rows = [Row(f"r{i}", (FEED_HEX,), (price,), t, s.address, r.signature)
-                for i, s in enumerate(signers)
-                for r in [s.sign([FEED], [price], t, protocol.chain_id, oracle.address)]]
+        rows = [
+            Row(f"r{i}", (FEED_HEX,), (price,), t, s.address, r.signature)
+            for i, s in enumerate(signers)
+            for r in [s.sign([FEED], [price], t, protocol.chain_id, oracle.address)]
+        ]
         b, _ = bundle(rows, oracle.quorum(), reporters)
         p, obs, upd, disputed, final = oracle.feed(FEED)
         d = policy.decide(b, {FEED_HEX: FeedState(p, obs, upd, disputed, final)}, t + 60)
         if d.submit:
-            oracle.submit([FEED], b.observed_at, [list(r.prices) for r in b.rows],
-                          [bytes.fromhex(r.signature[2:]) for r in b.rows])
+            oracle.submit(
+                [FEED],
+                b.observed_at,
+                [list(r.prices) for r in b.rows],
+                [bytes.fromhex(r.signature[2:]) for r in b.rows],
+            )
         out.append((t, price, oracle.price(FEED)[0], d.submit))
     return out
 
@@ -89,5 +96,5 @@ def test_uri__one_reporter_down__marks_stay_live_and_catch_up(protocol, uri, key
     # it lags the x100 spike but keeps up: within 6 hours of every hour it is back within
     # the band of the price, and 90 % of hours are within 25 %
     close = np.abs(stored - prices) <= np.maximum(0.05e6, 0.005 * np.abs(prices))
-    assert all(close[i:i + 7].any() for i in range(len(close) - 6))
+    assert all(close[i : i + 7].any() for i in range(len(close) - 6))
     assert (np.abs(stored - prices) <= 0.25 * np.abs(prices) + 20e6).mean() >= 0.9

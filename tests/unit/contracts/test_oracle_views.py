@@ -1,4 +1,5 @@
 """Oracle views: price, feed, bounds, report_digest, reporter set, timing, domain, typehash."""
+
 import boa
 import pytest
 from eth_utils import keccak

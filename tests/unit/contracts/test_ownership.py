@@ -1,5 +1,6 @@
 """Two-step ownership (snekmate ownable_2step) of Oracle, Clearinghouse and Exchange:
 transfer_ownership, accept_ownership, owner, pending_owner."""
+
 import boa
 import pytest
 

@@ -1,6 +1,7 @@
 """Timelock.accept_ownership_of: completes a two-step ownership transfer of a protocol
 contract to the Timelock at once (it only gives the Timelock power, each use of which waits);
 afterwards the former owner has no instant power left."""
+
 import boa
 import pytest
 

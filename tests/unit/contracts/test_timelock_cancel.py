@@ -1,4 +1,5 @@
 """Timelock.cancel: the admin drops a queued call; it can then never run."""
+
 import boa
 
 from tests.utils.contract_helpers import events

@@ -1,5 +1,6 @@
 """Timelock constructor: admin and delay; the delay floor (MIN_DELAY = 24 h) holds on every
 chain but 31337, where 0 is allowed; MAX_DELAY = 30 days everywhere."""
+
 import boa
 import pytest
 

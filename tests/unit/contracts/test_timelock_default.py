@@ -1,5 +1,6 @@
 """Timelock.__default__: it receives ETH (forfeited Oracle dispute bonds are credited to the
 owner, i.e. the Timelock) and can only move it on through a queued call."""
+
 import boa
 import pytest
 from eth.exceptions import Revert

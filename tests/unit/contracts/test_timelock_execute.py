@@ -1,5 +1,6 @@
 """Timelock.execute: a queued call runs once, by the admin, from eta to eta + GRACE_PERIOD;
 a failing call reverts with the target's own reason and stays queued; ETH is forwarded."""
+
 import boa
 import pytest
 

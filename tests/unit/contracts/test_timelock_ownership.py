@@ -1,5 +1,6 @@
 """The Timelock's own admin (snekmate ownable_2step): transfer_ownership + accept_ownership,
 immediate (a new admin still waits `delay` for every call); no renounce_ownership."""
+
 import boa
 import pytest
 

@@ -1,5 +1,6 @@
 """Timelock.queue: the admin announces an owner call (full call in the CallQueued event);
 eta >= now + delay; nothing changes in the target until `execute`."""
+
 import boa
 import pytest
 from eth_abi import decode

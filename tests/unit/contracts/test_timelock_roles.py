@@ -1,6 +1,7 @@
 """Who can act at once under the Timelock: every owner-only function of the Oracle,
 Clearinghouse and Exchange is refused to the former owner and runs only through the Timelock
 after the delay; the guardian's halt and dispute stay immediate, while lifting a halt waits."""
+
 import boa
 import pytest
 
@@ -41,24 +42,43 @@ def _owner_calls(protocol, mid, non_owner):
         ("oracle.set_feed", o, "set_feed", [NEW_FEED, -1, 1], lambda: o.bounds(NEW_FEED) == (-1, 1)),
         ("oracle.set_timing", o, "set_timing", [60, 0, 0], lambda: o.max_report_age() == 60),
         ("oracle.transfer_ownership", o, "transfer_ownership", [non_owner], lambda: o.pending_owner() == non_owner),
-        ("clearinghouse.set_market_params", ch, "set_market_params", [mid, PARAMS],
-         lambda: ch.market(mid)[12] == 2_000),
+        (
+            "clearinghouse.set_market_params",
+            ch,
+            "set_market_params",
+            [mid, PARAMS],
+            lambda: ch.market(mid)[12] == 2_000,
+        ),
         ("clearinghouse.set_liquidation_params", ch, "set_liquidation_params", *penalty_raise(ch)),
         ("clearinghouse.list_market", ch, "list_market", [market], lambda: ch.market_count() == mid + 1),
         ("clearinghouse.set_guardian", ch, "set_guardian", [non_owner], lambda: ch.guardian() == non_owner),
         ("clearinghouse.withdraw_fees", ch, "withdraw_fees", [non_owner, 0], lambda: True),
-        ("clearinghouse.transfer_ownership", ch, "transfer_ownership", [non_owner],
-         lambda: ch.pending_owner() == non_owner),
+        (
+            "clearinghouse.transfer_ownership",
+            ch,
+            "transfer_ownership",
+            [non_owner],
+            lambda: ch.pending_owner() == non_owner,
+        ),
         ("exchange.set_fees", ex, "set_fees", [100, 100], lambda: ex.taker_fee_bps() == 100),
         ("exchange.transfer_ownership", ex, "transfer_ownership", [non_owner], lambda: ex.pending_owner() == non_owner),
     ]
 
 
 LABELS = [
-    "oracle.set_reporters", "oracle.set_guardian", "oracle.set_feed", "oracle.set_timing", "oracle.transfer_ownership",
-    "clearinghouse.set_market_params", "clearinghouse.set_liquidation_params", "clearinghouse.list_market",
-    "clearinghouse.set_guardian", "clearinghouse.withdraw_fees", "clearinghouse.transfer_ownership",
-    "exchange.set_fees", "exchange.transfer_ownership",
+    "oracle.set_reporters",
+    "oracle.set_guardian",
+    "oracle.set_feed",
+    "oracle.set_timing",
+    "oracle.transfer_ownership",
+    "clearinghouse.set_market_params",
+    "clearinghouse.set_liquidation_params",
+    "clearinghouse.list_market",
+    "clearinghouse.set_guardian",
+    "clearinghouse.withdraw_fees",
+    "clearinghouse.transfer_ownership",
+    "exchange.set_fees",
+    "exchange.transfer_ownership",
 ]
 
 

@@ -1,5 +1,6 @@
 """Timelock.set_delay: only the Timelock itself (a queued call that waited the current delay)
 changes the delay, within the constructor's bounds; calls already queued keep their eta."""
+
 import boa
 
 from tests.utils.contract_helpers import events

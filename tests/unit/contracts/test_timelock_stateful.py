@@ -3,6 +3,7 @@ model. Whatever the sequence, a call runs only if it is queued, never before its
 after eta + GRACE_PERIOD, at most once, and only the admin moves anything; the target
 (Exchange fees) always holds the arguments of the last call executed.
 """
+
 from __future__ import annotations
 
 import collections
@@ -84,7 +85,7 @@ class TimelockMachine(RuleBasedStateMachine):
                 return
             self.tl.execute(*op)
         self.queued.discard(op_id)
-        self.fees = tuple(int.from_bytes(op[2][4 + 32 * i: 36 + 32 * i], "big") for i in range(2))
+        self.fees = tuple(int.from_bytes(op[2][4 + 32 * i : 36 + 32 * i], "big") for i in range(2))
 
     @rule(data=st.data(), as_admin=ADMIN_MOSTLY)
     def cancel(self, data, as_admin):
@@ -92,8 +93,13 @@ class TimelockMachine(RuleBasedStateMachine):
             return
         op_id = data.draw(st.sampled_from(sorted(self.known)))
         sender = self.g.admin if as_admin else WORLD["non_owner"]
-        expected = ("ownable: caller is not the owner" if not as_admin
-                    else None if op_id in self.queued else "Timelock: not queued")
+        expected = (
+            "ownable: caller is not the owner"
+            if not as_admin
+            else None
+            if op_id in self.queued
+            else "Timelock: not queued"
+        )
         with boa.env.prank(sender):
             if expected:
                 with boa.reverts(expected):
@@ -136,10 +142,21 @@ def world(protocol, non_owner):
 
 def test_timelock_stateful(world):
     COVERAGE.clear()
-    run_state_machine_as_test(TimelockMachine, settings=settings(
-        max_examples=30, stateful_step_count=30, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]))
+    run_state_machine_as_test(
+        TimelockMachine,
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        ),
+    )
     print(dict(COVERAGE))
-    for outcome in ("ok", "Timelock: not ready", "Timelock: stale", "Timelock: not queued",
-                    "ownable: caller is not the owner"):
+    for outcome in (
+        "ok",
+        "Timelock: not ready",
+        "Timelock: stale",
+        "Timelock: not queued",
+        "ownable: caller is not the owner",
+    ):
         assert COVERAGE[f"execute: {outcome}"] > 0, f"the run never reached execute -> {outcome}"

@@ -1,5 +1,6 @@
 """core.abi: structs and events typed from the shipped ABIs, decoded by field name; the shipped
 ABIs are the compiled contracts' (stale ones fail here)."""
+
 from __future__ import annotations
 
 import json
@@ -37,13 +38,33 @@ def test_shipped_abis__are_package_data():
 
 def test_market__fields_in_contract_order():
     assert [f for f in abi.Market.__dataclass_fields__] == [
-        "spec_hash", "mark_feed", "settlement_feed", "delivery_start", "delivery_end", "last_trade_time",
-        "quantity_step", "min_quantity", "price_tick", "im_fixed", "im_rate_bps", "mm_fixed", "mm_rate_bps",
-        "max_price_age", "dispute_window", "oi_cap"]
+        "spec_hash",
+        "mark_feed",
+        "settlement_feed",
+        "delivery_start",
+        "delivery_end",
+        "last_trade_time",
+        "quantity_step",
+        "min_quantity",
+        "price_tick",
+        "im_fixed",
+        "im_rate_bps",
+        "mm_fixed",
+        "mm_rate_bps",
+        "max_price_age",
+        "dispute_window",
+        "oi_cap",
+    ]
     assert list(abi.MarketParams.__dataclass_fields__) == list(abi.Market.__dataclass_fields__)[9:]
     assert list(abi.MarketState.__dataclass_fields__) == ["halted", "settled", "settlement_price", "long_oi"]
     assert list(abi.AccountSummary.__dataclass_fields__) == [
-        "collateral", "equity", "initial", "maintenance", "fresh", "open_markets"]
+        "collateral",
+        "equity",
+        "initial",
+        "maintenance",
+        "fresh",
+        "open_markets",
+    ]
 
 
 @given(b32, b32, b32, st.lists(u256, min_size=13, max_size=13))
@@ -81,8 +102,10 @@ def test_event__topic_is_keccak_of_abi_signature():
     ev = abi.event("Exchange", "OrderFilled")
     assert ev.signature == "OrderFilled(bytes32,address,address,uint256,bool,uint256,int256,uint256,uint256)"
     assert ev.topic == "0x" + keccak(text=ev.signature).hex()
-    assert abi.event("Clearinghouse", "PositionUpdated").signature == \
-        "PositionUpdated(address,uint256,int256,int256,int256)"
+    assert (
+        abi.event("Clearinghouse", "PositionUpdated").signature
+        == "PositionUpdated(address,uint256,int256,int256,int256)"
+    )
     with pytest.raises(abi.AbiError, match="no event"):
         abi.event("Exchange", "Nope")
 
@@ -101,8 +124,17 @@ def test_order_filled__raw_log_round_trip_hex_or_bytes(h, maker, taker, mid, is_
     else:  # web3: bytes
         lg = {"topics": topics, "data": data}
     a = ev.decode(lg)
-    assert a == {"order_hash": h, "maker": maker, "taker": taker, "market_id": mid, "maker_is_buy": is_buy,
-                 "quantity": q, "price": p, "maker_fee": mf, "taker_fee": tf}
+    assert a == {
+        "order_hash": h,
+        "maker": maker,
+        "taker": taker,
+        "market_id": mid,
+        "maker_is_buy": is_buy,
+        "quantity": q,
+        "price": p,
+        "maker_fee": mf,
+        "taker_fee": tf,
+    }
     assert ev.decode_topics({"topics": lg["topics"]}) == {"order_hash": h, "maker": maker, "taker": taker}
 
 
@@ -115,8 +147,9 @@ def test_event__other_event_or_bad_log__abi_error():
     with pytest.raises(abi.AbiError, match="expected 3 topics"):
         cancelled.decode({"topics": lg["topics"][:2], "data": "0x"})
     with pytest.raises(abi.AbiError, match="cannot decode log data"):
-        abi.event("Exchange", "MinNonceSet").decode({"topics": [abi.event("Exchange", "MinNonceSet").topic,
-                                                               "0x" + "00" * 32], "data": "0x01"})
+        abi.event("Exchange", "MinNonceSet").decode(
+            {"topics": [abi.event("Exchange", "MinNonceSet").topic, "0x" + "00" * 32], "data": "0x01"}
+        )
     assert not filled.matches({"topics": []})
 
 

@@ -1,11 +1,20 @@
 import datetime as dt
 
 import numpy as np
-
 import pytest
 
-from core.calendar import (PEAK_BLOCKS, UnknownIso, da_known_until, hour_ending_label, hours_between, is_nerc_holiday,
-                             nerc_holidays, peak_block, peak_mask, profile_hours)
+from core.calendar import (
+    PEAK_BLOCKS,
+    UnknownIso,
+    da_known_until,
+    hour_ending_label,
+    hours_between,
+    is_nerc_holiday,
+    nerc_holidays,
+    peak_block,
+    peak_mask,
+    profile_hours,
+)
 
 
 def utc(s: str) -> int:
@@ -18,11 +27,14 @@ ET = "America/New_York"
 CT = "America/Chicago"
 
 
-
 def test_nerc_holidays__2021__sunday_july_4_moves_to_monday_saturday_christmas_stays():
     assert nerc_holidays(2021) == (
-        dt.date(2021, 1, 1), dt.date(2021, 5, 31), dt.date(2021, 7, 5),
-        dt.date(2021, 9, 6), dt.date(2021, 11, 25), dt.date(2021, 12, 25),
+        dt.date(2021, 1, 1),
+        dt.date(2021, 5, 31),
+        dt.date(2021, 7, 5),
+        dt.date(2021, 9, 6),
+        dt.date(2021, 11, 25),
+        dt.date(2021, 12, 25),
     )
     assert not is_nerc_holiday(dt.date(2021, 7, 4))
     assert not is_nerc_holiday(dt.date(2021, 12, 24))  # no Friday substitution for a Saturday holiday
@@ -97,20 +109,23 @@ def test_pjm__independence_day_friday_2025_is_offpeak_on_real_data():
     assert july.n_hours == 22 * 16  # 23 weekdays in July 2025 minus the holiday
 
 
-@pytest.mark.parametrize("iso,tz,day,first_utc,n_hours", [
-    # (ISO, zone, local weekday date, UTC start of its first peak hour, peak hours that day)
-    ("ERCOT", "America/Chicago", "2025-07-01", "2025-07-01T11:00Z", 16),  # HE07 CDT
-    ("SPP", "America/Chicago", "2025-07-01", "2025-07-01T11:00Z", 16),  # HE07 CDT
-    ("PJM", ET, "2025-07-01", "2025-07-01T11:00Z", 16),  # HE08 EDT
-    ("MISO", ET, "2025-07-01", "2025-07-01T11:00Z", 16),  # HE08 EDT
-    ("NYISO", ET, "2025-07-01", "2025-07-01T11:00Z", 16),
-    ("ISO-NE", ET, "2025-07-01", "2025-07-01T11:00Z", 16),
-    ("CAISO", "America/Los_Angeles", "2025-07-01", "2025-07-01T13:00Z", 16),  # HE07 PDT
-    ("CAISO", "America/Los_Angeles", "2025-07-05", "2025-07-05T13:00Z", 16),  # WECC 6x16: Saturday is peak
-    ("PJM", ET, "2025-07-05", None, 0),  # Saturday: off-peak in the East
-    ("ERCOT", "America/Chicago", "2025-12-25", None, 0),  # Christmas (Thursday)
-    ("CAISO", "America/Los_Angeles", "2025-12-25", None, 0),
-])
+@pytest.mark.parametrize(
+    "iso,tz,day,first_utc,n_hours",
+    [
+        # (ISO, zone, local weekday date, UTC start of its first peak hour, peak hours that day)
+        ("ERCOT", "America/Chicago", "2025-07-01", "2025-07-01T11:00Z", 16),  # HE07 CDT
+        ("SPP", "America/Chicago", "2025-07-01", "2025-07-01T11:00Z", 16),  # HE07 CDT
+        ("PJM", ET, "2025-07-01", "2025-07-01T11:00Z", 16),  # HE08 EDT
+        ("MISO", ET, "2025-07-01", "2025-07-01T11:00Z", 16),  # HE08 EDT
+        ("NYISO", ET, "2025-07-01", "2025-07-01T11:00Z", 16),
+        ("ISO-NE", ET, "2025-07-01", "2025-07-01T11:00Z", 16),
+        ("CAISO", "America/Los_Angeles", "2025-07-01", "2025-07-01T13:00Z", 16),  # HE07 PDT
+        ("CAISO", "America/Los_Angeles", "2025-07-05", "2025-07-05T13:00Z", 16),  # WECC 6x16: Saturday is peak
+        ("PJM", ET, "2025-07-05", None, 0),  # Saturday: off-peak in the East
+        ("ERCOT", "America/Chicago", "2025-12-25", None, 0),  # Christmas (Thursday)
+        ("CAISO", "America/Los_Angeles", "2025-12-25", None, 0),
+    ],
+)
 def test_each_iso_block(iso, tz, day, first_utc, n_hours):
     import datetime as _dt
     from zoneinfo import ZoneInfo

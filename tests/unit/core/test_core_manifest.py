@@ -1,5 +1,6 @@
 """core.manifest: the one Manifest SDK, keepers and oracle read; structure checked at load,
 specs and feed ids checked by ``entries``; every refusal is a ManifestError naming the field."""
+
 from __future__ import annotations
 
 import copy
@@ -19,10 +20,16 @@ ADDR = "0x" + "ab" * 20
 
 
 def manifest_obj() -> dict:
-    return {"chain_id": 31337, "block": 7,
-            "contracts": {n: {"address": ADDR, "abi": [{"type": "function", "name": n}]} for n in REQUIRED_CONTRACTS},
-            "markets": [market_entry(1, POWER), market_entry(2, COMPUTE),
-                        market_entry(3, spread_spec(COMPUTE, POWER, "0.0012"))]}
+    return {
+        "chain_id": 31337,
+        "block": 7,
+        "contracts": {n: {"address": ADDR, "abi": [{"type": "function", "name": n}]} for n in REQUIRED_CONTRACTS},
+        "markets": [
+            market_entry(1, POWER),
+            market_entry(2, COMPUTE),
+            market_entry(3, spread_spec(COMPUTE, POWER, "0.0012")),
+        ],
+    }
 
 
 def write(tmp_path, obj) -> str:
@@ -42,14 +49,17 @@ def test_load__valid__fields_and_verified_entries(tmp_path):
     assert m.abi("Oracle") == [{"type": "function", "name": "Oracle"}]
 
 
-@pytest.mark.parametrize("mutate, match", [
-    (lambda o: o.pop("markets"), "no 'markets'"),
-    (lambda o: o.__setitem__("chain_id", "31337"), "chain_id must be a positive int"),
-    (lambda o: o.__setitem__("chain_id", True), "chain_id must be a positive int"),
-    (lambda o: o.__setitem__("chain_id", 0), "chain_id must be a positive int"),
-    (lambda o: o["contracts"].pop("Exchange"), "no contract 'Exchange'"),
-    (lambda o: o.__setitem__("markets", {}), "markets a list"),
-])
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda o: o.pop("markets"), "no 'markets'"),
+        (lambda o: o.__setitem__("chain_id", "31337"), "chain_id must be a positive int"),
+        (lambda o: o.__setitem__("chain_id", True), "chain_id must be a positive int"),
+        (lambda o: o.__setitem__("chain_id", 0), "chain_id must be a positive int"),
+        (lambda o: o["contracts"].pop("Exchange"), "no contract 'Exchange'"),
+        (lambda o: o.__setitem__("markets", {}), "markets a list"),
+    ],
+)
 def test_load__malformed__manifest_error(tmp_path, mutate, match):
     obj = manifest_obj()
     mutate(obj)
@@ -83,8 +93,10 @@ def test_address__not_an_address__manifest_error(tmp_path):
         m.verified()
 
 
-@pytest.mark.parametrize("key, value", [("spec_hash", "0x" + "00" * 32), ("mark_feed", "0x" + "11" * 32),
-                                        ("symbol", "ERCOT-FAKE"), ("kind", "COMPUTE")])
+@pytest.mark.parametrize(
+    "key, value",
+    [("spec_hash", "0x" + "00" * 32), ("mark_feed", "0x" + "11" * 32), ("symbol", "ERCOT-FAKE"), ("kind", "COMPUTE")],
+)
 def test_entries__tampered_entry__refused_naming_the_field(tmp_path, key, value):
     """An attacker who edits a manifest cannot make a reporter sign a feed whose meaning differs."""
     obj = manifest_obj()

@@ -1,4 +1,5 @@
 """core.options: the shared service options (flag > CSPREAD_* variable > the tool's default)."""
+
 from __future__ import annotations
 
 import argparse

@@ -5,8 +5,20 @@ import json
 import pytest
 from eth_utils import keccak
 
-from core.specs import (SpecError, canonical_json, compute_spec, day_window, mark_feed, month_window, power_spec,
-                          settlement_feed, spec_hash, spread_spec, symbol, validate_spec)
+from core.specs import (
+    SpecError,
+    canonical_json,
+    compute_spec,
+    day_window,
+    mark_feed,
+    month_window,
+    power_spec,
+    settlement_feed,
+    spec_hash,
+    spread_spec,
+    symbol,
+    validate_spec,
+)
 
 CT = "America/Chicago"
 
@@ -26,8 +38,8 @@ def test_canonical_json__sorted_keys_no_spaces__hash_is_keccak_of_utf8(dec_2026)
 
 def test_month_window__ercot_dec_2026__local_midnights():
     s, e = month_window(2026, 12, CT)
-    assert s == int(dt.datetime(2026, 12, 1, 6, tzinfo=dt.timezone.utc).timestamp())
-    assert e == int(dt.datetime(2027, 1, 1, 6, tzinfo=dt.timezone.utc).timestamp())
+    assert s == int(dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC).timestamp())
+    assert e == int(dt.datetime(2027, 1, 1, 6, tzinfo=dt.UTC).timestamp())
 
 
 def test_symbol__examples(dec_2026):
@@ -39,7 +51,10 @@ def test_symbol__examples(dec_2026):
     assert symbol(compute_spec("H100-SXM", cs, ce, region="US")) == "H100-SXM.US.2026-12"
     atc = power_spec("ERCOT", "HB_WEST", "DA", "ATC", s, e)
     assert symbol(spread_spec(compute_spec("H100-SXM", s, e), atc, "0.0012")) == "SPREAD.H100-SXM.HB_WEST.2026-12"
-    assert symbol(spread_spec(compute_spec("H100-SXM", s, e), power, "0.0012")) == "SPREAD.H100-SXM.HB_WEST.DA.PEAK.2026-12"
+    assert (
+        symbol(spread_spec(compute_spec("H100-SXM", s, e), power, "0.0012"))
+        == "SPREAD.H100-SXM.HB_WEST.DA.PEAK.2026-12"
+    )
 
 
 def test_symbol__day_and_hour_and_fall_back_hours():
@@ -47,15 +62,26 @@ def test_symbol__day_and_hour_and_fall_back_hours():
     assert symbol(power_spec("ERCOT", "HB_WEST", "DA", "ATC", d0, d1)) == "ERCOT.HB_WEST.DA.ATC.2026-12-03"
     h = d0 + 14 * 3600
     # 14:00-15:00 local is hour ending 15, as ERCOT publishes it
-    assert symbol(power_spec("ERCOT", "HB_WEST", "RT", "HOURLY", h, h + 3600)) == "ERCOT.HB_WEST.RT.HOURLY.2026-12-03HE15"
-    assert symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", d0, d0 + 3600)) == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03HE01"
+    assert (
+        symbol(power_spec("ERCOT", "HB_WEST", "RT", "HOURLY", h, h + 3600)) == "ERCOT.HB_WEST.RT.HOURLY.2026-12-03HE15"
+    )
+    assert (
+        symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", d0, d0 + 3600))
+        == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03HE01"
+    )
     last = d1 - 3600
     assert symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", last, d1)) == "ERCOT.HB_WEST.DA.HOURLY.2026-12-03HE24"
     f0, _ = day_window(dt.date(2026, 11, 1), CT)  # fall-back day: 01:00-02:00 happens twice, HE02 twice
-    first, second = (symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", t, t + 3600)) for t in (f0 + 3600, f0 + 7200))
-    assert first == "ERCOT.HB_WEST.DA.HOURLY.2026-11-01HE02CDT" and second == "ERCOT.HB_WEST.DA.HOURLY.2026-11-01HE02CST"
+    first, second = (
+        symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", t, t + 3600)) for t in (f0 + 3600, f0 + 7200)
+    )
+    assert (
+        first == "ERCOT.HB_WEST.DA.HOURLY.2026-11-01HE02CDT" and second == "ERCOT.HB_WEST.DA.HOURLY.2026-11-01HE02CST"
+    )
     s0, _ = day_window(dt.date(2026, 3, 8), CT)  # spring-forward day: HE03 does not exist
-    labels = [symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", t, t + 3600))[-4:] for t in range(s0, s0 + 3 * 3600, 3600)]
+    labels = [
+        symbol(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", t, t + 3600))[-4:] for t in range(s0, s0 + 3 * 3600, 3600)
+    ]
     assert labels == ["HE01", "HE02", "HE04"]
 
 
@@ -69,18 +95,21 @@ def _base(dec_2026):
     return power_spec("ERCOT", "HB_WEST", "DA", "PEAK", *dec_2026)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda s: s.update(tz="America/New_York"), "tz for ERCOT"),
-    (lambda s: s.update(tz="Mars/Olympus"), "IANA"),
-    (lambda s: s.update(market="DAM"), "market"),
-    (lambda s: s.update(profile="WEEKEND"), "profile"),
-    (lambda s: s.update(delivery_start=s["delivery_start"] + 1), "whole hour"),
-    (lambda s: s.update(delivery_end=s["delivery_start"]), "after delivery_start"),
-    (lambda s: s.update(delivery_end=str(s["delivery_end"])), "integer"),
-    (lambda s: s.update(extra=1), "unknown field"),
-    (lambda s: s.pop("node"), "missing field"),
-    (lambda s: s.update(node="HB.WEST"), "node"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda s: s.update(tz="America/New_York"), "tz for ERCOT"),
+        (lambda s: s.update(tz="Mars/Olympus"), "IANA"),
+        (lambda s: s.update(market="DAM"), "market"),
+        (lambda s: s.update(profile="WEEKEND"), "profile"),
+        (lambda s: s.update(delivery_start=s["delivery_start"] + 1), "whole hour"),
+        (lambda s: s.update(delivery_end=s["delivery_start"]), "after delivery_start"),
+        (lambda s: s.update(delivery_end=str(s["delivery_end"])), "integer"),
+        (lambda s: s.update(extra=1), "unknown field"),
+        (lambda s: s.pop("node"), "missing field"),
+        (lambda s: s.update(node="HB.WEST"), "node"),
+    ],
+)
 def test_validate_spec__bad_power_spec__raises_naming_field(dec_2026, mutate, message):
     spec = _base(dec_2026)
     mutate(spec)

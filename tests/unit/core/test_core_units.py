@@ -1,4 +1,5 @@
 """core.units: every conversion, rounding never in the user's favour against the protocol."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -188,18 +189,21 @@ def test_to_decimal__huge_exponent__invalid_amount_not_decimal_overflow():
 # ---------------------------------------------------------------- statistics (oracle marks and indices)
 
 
-@pytest.mark.parametrize("usd, units", [
-    (45.23, 45_230_000),
-    (-12.34, -12_340_000),
-    (9000.01, 9_000_010_000),
-    (0.1, 100_000),
-    (0.0000005, 0),  # half-even: ties go to the even micro-dollar
-    (0.0000015, 2),
-    (-0.0000025, -2),
-    (1798.70103125, 1_798_701_031),
-    ("2.575", 2_575_000),
-    (Decimal("-1.0866665"), -1_086_666),
-])
+@pytest.mark.parametrize(
+    "usd, units",
+    [
+        (45.23, 45_230_000),
+        (-12.34, -12_340_000),
+        (9000.01, 9_000_010_000),
+        (0.1, 100_000),
+        (0.0000005, 0),  # half-even: ties go to the even micro-dollar
+        (0.0000015, 2),
+        (-0.0000025, -2),
+        (1798.70103125, 1_798_701_031),
+        ("2.575", 2_575_000),
+        (Decimal("-1.0866665"), -1_086_666),
+    ],
+)
 def test_float_usd_to_base__rounds_half_even_to_micro_dollars(usd, units):
     assert u.float_usd_to_base(usd) == units
 
@@ -239,6 +243,7 @@ def test_float_usd_to_base__round_trips_exact_base_units(n):
 @given(st.integers(min_value=-(10**30), max_value=10**30), st.integers(min_value=1, max_value=10**12))
 def test_div_half_even__matches_decimal_half_even(num, den):
     from decimal import ROUND_HALF_EVEN, localcontext
+
     with localcontext(prec=80):
         want = int((Decimal(num) / Decimal(den)).to_integral_value(rounding=ROUND_HALF_EVEN))
     assert u.div_half_even(num, den) == want
@@ -246,6 +251,7 @@ def test_div_half_even__matches_decimal_half_even(num, den):
 
 def test_exact_units__sub_micro_dollar_price__refused():
     import numpy as np
+
     assert u.exact_units(np.array([45.23, -0.01, 1.000001])).tolist() == [45_230_000, -10_000, 1_000_001]
     with pytest.raises(errors.InvalidAmount, match="not whole multiples"):
         u.exact_units(np.array([1.0000001]))
@@ -266,6 +272,7 @@ def test_usd_to_base__numpy_or_python_float__refused(bad):
 
 def test_numpy_ints__accepted_as_ints():
     import numpy as np
+
     assert u.base_to_usd(np.int64(-1_500_000)) == Decimal("-1.5")
     assert u.usd_to_base(np.int64(2)) == 2_000_000
 

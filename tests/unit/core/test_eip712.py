@@ -1,6 +1,7 @@
 """core.eip712: the pinned Order and Report typed data reproduce the golden vectors (signed with
 foundry's cast, an independent signer), the hand-built digests equal eth_account's generic
 encoder, and signatures the contracts refuse are refused here too."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,15 +19,25 @@ def _generic_digest(td: dict) -> bytes:
 
 
 def _order(msg: dict) -> eip712.Order:
-    return eip712.Order(msg["trader"], int(msg["market_id"]), msg["is_buy"], int(msg["quantity"]), int(msg["price"]),
-                        int(msg["nonce"]), int(msg["expiry"]), msg["reduce_only"])
+    return eip712.Order(
+        msg["trader"],
+        int(msg["market_id"]),
+        msg["is_buy"],
+        int(msg["quantity"]),
+        int(msg["price"]),
+        int(msg["nonce"]),
+        int(msg["expiry"]),
+        msg["reduce_only"],
+    )
 
 
 def test_type_strings__typehashes__match_vectors_and_design():
     assert "0x" + eip712.ORDER_TYPEHASH.hex() == EIP712_VECTORS["order_typehash"]
     assert "0x" + eip712.REPORT_TYPEHASH.hex() == EIP712_VECTORS["report_typehash"]
-    assert eip712.ORDER_TYPE == ("Order(address trader,uint256 market_id,bool is_buy,uint256 quantity,int256 price,"
-                                 "uint256 nonce,uint256 expiry,bool reduce_only)")
+    assert eip712.ORDER_TYPE == (
+        "Order(address trader,uint256 market_id,bool is_buy,uint256 quantity,int256 price,"
+        "uint256 nonce,uint256 expiry,bool reduce_only)"
+    )
     assert eip712.REPORT_TYPE == "Report(bytes32[] feed_ids,int256[] prices,uint256 observed_at)"
     assert {v["signer"] for v in ORDER_VECTORS} == {Account.from_key(TRADER_KEY).address}
     assert {v["signer"] for v in REPORT_VECTORS} == {Account.from_key(REPORTER_KEY).address}
@@ -43,8 +54,9 @@ def test_order__golden_vector__digest_signature_typed_data_and_recovery(v):
     assert eip712.recover(d, bytes.fromhex(v["signature"][2:])) == v["signer"]
     mine = eip712.order_typed_data(o, dom["chainId"], dom["verifyingContract"])
     assert mine["types"] == td["types"] and mine["domain"] == dom and mine["primaryType"] == "Order"
-    assert {k: str(x) if isinstance(x, int) and not isinstance(x, bool) else x for k, x in mine["message"].items()} \
-        == td["message"]
+    assert {
+        k: str(x) if isinstance(x, int) and not isinstance(x, bool) else x for k, x in mine["message"].items()
+    } == td["message"]
     assert _generic_digest(mine) == d  # eth_account's encoder agrees with the hand-built one
 
 
@@ -69,11 +81,14 @@ def test_digest__other_chain_contract_or_field__differs():
     assert eip712.order_digest(o, 1, dom["verifyingContract"]) != base
     assert eip712.order_digest(o, dom["chainId"], "0x" + "11" * 20) != base
     for field, value in (("price", o.price + 1), ("reduce_only", not o.reduce_only), ("nonce", o.nonce + 1)):
-        assert eip712.order_digest(eip712.Order(**{**o.as_dict(), field: value}), dom["chainId"],
-                                   dom["verifyingContract"]) != base
+        assert (
+            eip712.order_digest(eip712.Order(**{**o.as_dict(), field: value}), dom["chainId"], dom["verifyingContract"])
+            != base
+        )
     # an order digest is never a report digest, even under the same contract address
-    assert eip712.order_domain_separator(31337, dom["verifyingContract"]) != \
-        eip712.report_domain_separator(31337, dom["verifyingContract"])
+    assert eip712.order_domain_separator(31337, dom["verifyingContract"]) != eip712.report_domain_separator(
+        31337, dom["verifyingContract"]
+    )
 
 
 def test_recover__signatures_the_contracts_refuse__none():
@@ -89,8 +104,18 @@ def test_recover__signatures_the_contracts_refuse__none():
     assert eip712.recover(d, bytes(32) + sig[32:]) is None  # r = 0
 
 
-@pytest.mark.parametrize("field,value", [("quantity", 0), ("quantity", -1), ("market_id", 2**256), ("nonce", True),
-                                         ("price", 2**255), ("price", 1.5), ("expiry", -1)])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("quantity", 0),
+        ("quantity", -1),
+        ("market_id", 2**256),
+        ("nonce", True),
+        ("price", 2**255),
+        ("price", 1.5),
+        ("expiry", -1),
+    ],
+)
 def test_order_check__out_of_range__typed_data_error(field, value):
     o = _order(ORDER_VECTORS[0]["typed_data"]["message"])
     with pytest.raises(eip712.TypedDataError, match=field):
@@ -99,8 +124,13 @@ def test_order_check__out_of_range__typed_data_error(field, value):
 
 def test_report_check__rows_the_oracle_refuses__typed_data_error():
     f = "0x" + "ab" * 32
-    for feeds, prices, at, why in (([f, f], [1, 2], 1, "duplicate"), ([f], [1, 2], 1, "1 feed ids but 2"),
-                                   (["0x12"], [1], 1, "64 hex"), ([f], [2**255], 1, "int256"), ([f], [1], -1, "observed_at")):
+    for feeds, prices, at, why in (
+        ([f, f], [1, 2], 1, "duplicate"),
+        ([f], [1, 2], 1, "1 feed ids but 2"),
+        (["0x12"], [1], 1, "64 hex"),
+        ([f], [2**255], 1, "int256"),
+        ([f], [1], -1, "observed_at"),
+    ):
         with pytest.raises(eip712.TypedDataError, match=why):
             eip712.report_digest(feeds, prices, at, 31337, "0x" + "11" * 20)
     # unchecked hashing exists only for tests that show the Oracle refusing such rows

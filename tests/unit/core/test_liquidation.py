@@ -1,5 +1,6 @@
 """core.liquidation with the numbers of the contract's own liquidation tests (the random-state
 comparison with the Clearinghouse is in test_margin_contract.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -54,13 +55,16 @@ def test_penalty__health_cap__ratio_never_falls():
     assert (after.equity - 4_625_000) * before.maintenance >= before.equity * after.maintenance
 
 
-@pytest.mark.parametrize("held,cap,step,min_q,want", [
-    (1_000, 10**9, 1, 1, 22),  # restores health
-    (1_000, 10, 1, 1, 10),  # the caller's cap
-    (30, 10**9, 1, 20, 30),  # would leave 8 < min 20: take it all
-    (30, 25, 1, 20, 10),  # ... but the caller caps at 25: leave the minimum instead
-    (1_000, 10**9, 100, 100, 100),  # rounded up to the step
-])
+@pytest.mark.parametrize(
+    "held,cap,step,min_q,want",
+    [
+        (1_000, 10**9, 1, 1, 22),  # restores health
+        (1_000, 10, 1, 1, 10),  # the caller's cap
+        (30, 10**9, 1, 20, 30),  # would leave 8 < min 20: take it all
+        (30, 25, 1, 20, 10),  # ... but the caller caps at 25: leave the minimum instead
+        (1_000, 10**9, 100, 100, 100),  # rounded up to the step
+    ],
+)
 def test_partial_size__rounding_and_minimum(held, cap, step, min_q, want):
     u, pu = 15_250_000, 3_500_000
     assert cl.partial_size(held, cap, 15_250_000, 15 * USDC, u, pu, step, min_q) == want
@@ -74,8 +78,12 @@ def test_reward__min_max_and_fund_cap():
 
 
 def test_rank_counterparties__profit_times_leverage__cut_at_the_shortfall():
-    holders = [("0xA", -500, -30_000_000, 100 * USDC), ("0xB", -500, -40_000_000, 10 * USDC),
-               ("0xC", 300, 10_000_000, 50 * USDC), ("0xD", -100, -1_000_000, -1)]  # C same side, D insolvent
+    holders = [
+        ("0xA", -500, -30_000_000, 100 * USDC),
+        ("0xB", -500, -40_000_000, 10 * USDC),
+        ("0xC", 300, 10_000_000, 50 * USDC),
+        ("0xD", -100, -1_000_000, -1),
+    ]  # C same side, D insolvent
     cps = cl.rank_counterparties(1_000, holders, 20 * USDC, shortfall=15 * USDC)
     # B: profit 30 x notional 10 / equity 10 = 30e6; A: 20 x 10 / 100 = 2e6 -> B first
     assert [c.account for c in cps] == ["0xB", "0xA"]

@@ -8,6 +8,7 @@ contract books must be what `apply_fill` predicts and every trade it refuses mus
 `trade_refusal` for the same reason, and every liquidation must take the size, at the price,
 with the penalty and reward `core.liquidation.liquidate` predicts.
 """
+
 from __future__ import annotations
 
 import random
@@ -25,10 +26,30 @@ from tests.utils.deployers import MARKET_FIELDS, USDC, Protocol, new_trader
 # (overrides, first mark): tick/step/min and margins differ per market on purpose
 MARKETS = [
     (dict(), 50 * USDC),  # $/MWh: tick 1c, step 1 kWh, IM $15 + 25%, MM $10 + 15%
-    (dict(price_tick=1_000, quantity_step=100, min_quantity=100, im_fixed=400_000, im_rate_bps=1_500,
-          mm_fixed=250_000, mm_rate_bps=1_000), 2_500_000),  # GPU-hours, 0.1 h step
-    (dict(price_tick=100, quantity_step=10, min_quantity=10, im_fixed=0, im_rate_bps=3_000, mm_fixed=0,
-          mm_rate_bps=2_000), -5 * USDC),  # percentage-only, negative marks
+    (
+        dict(
+            price_tick=1_000,
+            quantity_step=100,
+            min_quantity=100,
+            im_fixed=400_000,
+            im_rate_bps=1_500,
+            mm_fixed=250_000,
+            mm_rate_bps=1_000,
+        ),
+        2_500_000,
+    ),  # GPU-hours, 0.1 h step
+    (
+        dict(
+            price_tick=100,
+            quantity_step=10,
+            min_quantity=10,
+            im_fixed=0,
+            im_rate_bps=3_000,
+            mm_fixed=0,
+            mm_rate_bps=2_000,
+        ),
+        -5 * USDC,
+    ),  # percentage-only, negative marks
 ]
 N_TRADERS = 5
 
@@ -37,7 +58,7 @@ N_TRADERS = 5
 def world():
     p = Protocol.deploy()
     mids = [p.list_market(f"CORE{i}", **o) for i, (o, _) in enumerate(MARKETS)]
-    for mid, (_, mark) in zip(mids, MARKETS):
+    for mid, (_, mark) in zip(mids, MARKETS, strict=False):
         p.set_mark(mid, mark)
     traders = [new_trader() for _ in range(N_TRADERS)]
     liquidator = new_trader()
@@ -52,19 +73,26 @@ def _anchor():
 
 
 def _params(ch, mid) -> dict:
-    return dict(zip(MARKET_FIELDS, tuple(ch.market(mid))))
+    return dict(zip(MARKET_FIELDS, tuple(ch.market(mid)), strict=False))
 
 
 def legs_of(ch, who: str, mids=None) -> dict[int, cm.Leg]:
     """The account's raw state read from the chain: positions, marks, freshness, halts."""
     out = {}
-    for mid in (ch.open_markets(who) if mids is None else mids):
+    for mid in ch.open_markets(who) if mids is None else mids:
         q, on = ch.position(who, mid)
         mark, _, fresh = ch.mark(mid)
         halted, settled = tuple(ch.market_state(mid))[:2]
         m = _params(ch, mid)
-        out[mid] = cm.Leg(q, on, mark, cm.Risk(m["im_fixed"], m["im_rate_bps"], m["mm_fixed"], m["mm_rate_bps"]),
-                          fresh, halted, settled)
+        out[mid] = cm.Leg(
+            q,
+            on,
+            mark,
+            cm.Risk(m["im_fixed"], m["im_rate_bps"], m["mm_fixed"], m["mm_rate_bps"]),
+            fresh,
+            halted,
+            settled,
+        )
     return out
 
 
@@ -79,7 +107,13 @@ def assert_views_match(ch, who: str) -> cm.Summary:
     assert ch.is_liquidatable(who) == s.unhealthy
     a = ch.account_summary(who)
     assert (a.collateral, a.equity, a.initial, a.maintenance, a.fresh, a.open_markets) == (
-        s.collateral, s.equity, s.initial, s.maintenance, s.fresh, s.open_markets)
+        s.collateral,
+        s.equity,
+        s.initial,
+        s.maintenance,
+        s.fresh,
+        s.open_markets,
+    )
     return s
 
 
@@ -98,9 +132,19 @@ def _try_trade(p, mids, maker, taker, mid, maker_is_buy, qty, price) -> None:
         pred[who] = (f, refusal)
     buyer, seller = (maker.address, taker.address) if maker_is_buy else (taker.address, maker.address)
     # the contract checks the halt first, then the buyer, then the seller
-    want = next((r for r in (pred[buyer][1] if pred[buyer][1] == "market halted" else None,
-                             pred[seller][1] if pred[seller][1] == "market halted" else None,
-                             pred[buyer][1], pred[seller][1]) if r), None)
+    want = next(
+        (
+            r
+            for r in (
+                pred[buyer][1] if pred[buyer][1] == "market halted" else None,
+                pred[seller][1] if pred[seller][1] == "market halted" else None,
+                pred[buyer][1],
+                pred[seller][1],
+            )
+            if r
+        ),
+        None,
+    )
     try:
         p.trade(maker, taker, mid, maker_is_buy, qty, price, nonce=random.getrandbits(64))
     except boa.BoaError as e:
@@ -133,9 +177,8 @@ def _try_liquidate(p, liquidator, who: str, rng: random.Random) -> None:
         try:
             want = cl.liquidate(ch.collateral(who), legs, mid, cap, _lot(ch, mid), params, fund)
         except ValueError as e:
-            with boa.reverts(f"Clearinghouse: {e}"):
-                with boa.env.prank(liquidator.address):
-                    ch.liquidate(who, mid, cap)
+            with boa.reverts(f"Clearinghouse: {e}"), boa.env.prank(liquidator.address):
+                ch.liquidate(who, mid, cap)
             event(f"liquidate refused: {e}")
             continue
         with boa.env.prank(liquidator.address):
@@ -148,7 +191,12 @@ def _try_liquidate(p, liquidator, who: str, rng: random.Random) -> None:
         (log,) = events(ch, "Liquidation")
         sign = 1 if legs[mid].quantity > 0 else -1
         assert (taken, log.quantity, log.price, log.penalty, log.reward) == (
-            want.size, sign * want.size, want.price, want.penalty, want.reward)
+            want.size,
+            sign * want.size,
+            want.price,
+            want.penalty,
+            want.reward,
+        )
         # a close-out that leaves the account flat and negative hands its loss to the fund
         absorbed = sum(e.covered_by_insurance for e in events(ch, "BadDebt"))
         assert ch.insurance_fund() == fund + want.penalty - want.reward - absorbed
@@ -192,8 +240,10 @@ def test_core_margin__random_books__equals_contract_views_trades_and_liquidation
             ch.halt_market(rng.choice(mids))
     for t in traders:
         s = assert_views_match(ch, t.address)
-        event(f"after move: {'unhealthy' if s.unhealthy else 'healthy'}, {'fresh' if s.fresh else 'stale'}"
-              f"{', stale margin' if s.stale_margin else ''}")
+        event(
+            f"after move: {'unhealthy' if s.unhealthy else 'healthy'}, {'fresh' if s.fresh else 'stale'}"
+            f"{', stale margin' if s.stale_margin else ''}"
+        )
     for _ in range(4):  # trades after the move: stale marks and halts refuse risk
         mid = rng.choice(mids)
         m = _params(ch, mid)

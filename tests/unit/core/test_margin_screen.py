@@ -1,5 +1,6 @@
 """core.margin.screen: the float64 vector screen is the exact rule where the floats are exact, and
 conservative (never misses an unhealthy or insolvent account) with its stated bound elsewhere."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,15 +12,31 @@ from core import margin as cm
 
 
 def _exact(coll, q, on, mv: cm.MarketVector) -> cm.Summary:
-    legs = [cm.Leg(int(q[j]), int(on[j]), int(mv.mark[j]), cm.Risk(0, 0, int(mv.mm_fixed[j]), int(mv.mm_rate_bps[j])),
-                   bool(mv.fresh[j]), bool(mv.halted[j]), bool(mv.settled[j])) for j in range(len(mv.market_ids))]
+    legs = [
+        cm.Leg(
+            int(q[j]),
+            int(on[j]),
+            int(mv.mark[j]),
+            cm.Risk(0, 0, int(mv.mm_fixed[j]), int(mv.mm_rate_bps[j])),
+            bool(mv.fresh[j]),
+            bool(mv.halted[j]),
+            bool(mv.settled[j]),
+        )
+        for j in range(len(mv.market_ids))
+    ]
     return cm.summarise(int(coll), legs)
 
 
 def _mv(mark, fresh, fixed, rate, halted, settled) -> cm.MarketVector:
-    return cm.MarketVector(list(range(1, len(mark) + 1)), np.array(mark, dtype=float), np.array(fresh, bool),
-                           np.array(fixed, dtype=float), np.array(rate, dtype=float), np.array(halted, bool),
-                           np.array(settled, bool))
+    return cm.MarketVector(
+        list(range(1, len(mark) + 1)),
+        np.array(mark, dtype=float),
+        np.array(fresh, bool),
+        np.array(fixed, dtype=float),
+        np.array(rate, dtype=float),
+        np.array(halted, bool),
+        np.array(settled, bool),
+    )
 
 
 M = 4

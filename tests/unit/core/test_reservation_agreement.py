@@ -7,6 +7,7 @@ Relay side: the relay's real `OrderValidator.check` over a fake chain and its SQ
 side: the relay's `GET /orders` rows (`order_json`) parsed by the SDK's relay client, then the
 Client's own reservation check (`Client._check_reservation`, what `place_order` runs).
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -17,11 +18,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from core import margin as cm
+from core import units as u
 from relay.chainview import AccountInfo, MarketInfo
 from relay.relay import order_json
 from relay.store import SqlOrderStore, StoredOrder
 from relay.validation import OrderValidator, RelayError, ValidationSettings
-from core import units as u
 from sdk.client import Client
 from sdk.errors import InsufficientMargin
 from sdk.relay_client import exposure_from_json
@@ -39,10 +40,12 @@ def store(tmp_path_factory):
     s.close()
 
 
-markets_st = st.lists(st.tuples(st.integers(0, 5_000_000), st.integers(0, 5_000), st.integers(-200_000, 200_000)),
-                      min_size=3, max_size=3)  # (im_fixed, im_rate_bps, mark in ticks)
-order_st = st.tuples(st.sampled_from(MIDS), st.booleans(), st.integers(1, 300), st.integers(-50, 50),
-                     st.booleans())  # (market, buy, quantity in steps, price offset from the mark in %, reduce-only)
+markets_st = st.lists(
+    st.tuples(st.integers(0, 5_000_000), st.integers(0, 5_000), st.integers(-200_000, 200_000)), min_size=3, max_size=3
+)  # (im_fixed, im_rate_bps, mark in ticks)
+order_st = st.tuples(
+    st.sampled_from(MIDS), st.booleans(), st.integers(1, 300), st.integers(-50, 50), st.booleans()
+)  # (market, buy, quantity in steps, price offset from the mark in %, reduce-only)
 
 
 class _SdkSide:
@@ -53,8 +56,12 @@ class _SdkSide:
 
     def market(self, mid):
         m = self._m[mid]
-        return SimpleNamespace(id=mid, im_fixed=m.im_fixed, im_rate_bps=m.im_rate_bps,
-                               mark=SimpleNamespace(price_units=m.mark, fresh=m.mark_fresh))
+        return SimpleNamespace(
+            id=mid,
+            im_fixed=m.im_fixed,
+            im_rate_bps=m.im_rate_bps,
+            mark=SimpleNamespace(price_units=m.mark, fresh=m.mark_fresh),
+        )
 
     def _require_fresh(self, acct, action):
         assert acct.fresh
@@ -62,8 +69,10 @@ class _SdkSide:
 
 def _world(mkts, free):
     chain = FakeChain()
-    chain.markets = {mid: MarketInfo(mid, NOW + 86_400, STEP, STEP, TICK, f, r, False, False, mark * TICK, NOW, True)
-                     for mid, (f, r, mark) in zip(MIDS, mkts)}
+    chain.markets = {
+        mid: MarketInfo(mid, NOW + 86_400, STEP, STEP, TICK, f, r, False, False, mark * TICK, NOW, True)
+        for mid, (f, r, mark) in zip(MIDS, mkts, strict=False)
+    }
     # equity - IM = free; the rest of the account does not matter to the rule
     chain.accounts[TRADER.address] = AccountInfo(10**12, 10**12 + free, 10**12, 0, True, 0)
     return chain
@@ -72,13 +81,19 @@ def _world(mkts, free):
 def _order(chain, mid, is_buy, steps, pct, reduce_only, nonce):
     mark = chain.markets[mid].mark
     price = (mark + abs(mark) * pct // 100) // TICK * TICK
-    return make_order(TRADER, market_id=mid, is_buy=is_buy, quantity=steps * STEP, price=price, nonce=nonce,
-                      reduce_only=reduce_only)
+    return make_order(
+        TRADER, market_id=mid, is_buy=is_buy, quantity=steps * STEP, price=price, nonce=nonce, reduce_only=reduce_only
+    )
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(mkts=markets_st, free=st.integers(-10**6, 10**10), resting=st.lists(order_st, max_size=6), new=order_st,
-       fee_bps=st.integers(0, 50))
+@given(
+    mkts=markets_st,
+    free=st.integers(-(10**6), 10**10),
+    resting=st.lists(order_st, max_size=6),
+    new=order_st,
+    fee_bps=st.integers(0, 50),
+)
 def test_sdk_and_relay__random_books__same_margin_verdict(store, mkts, free, resting, new, fee_bps):
     chain = _world(mkts, free)
     for so in store.query(trader=TRADER.address, limit=100):
@@ -98,12 +113,22 @@ def test_sdk_and_relay__random_books__same_margin_verdict(store, mkts, free, res
         relay_ok = False
 
     rows = [order_json(so) for so in store.query(trader=TRADER.address, limit=100)]
-    acct = SimpleNamespace(fresh=True, equity_units=10**12 + free, initial_margin_units=10**12,
-                           equity=u.base_to_usd(10**12 + free))
+    acct = SimpleNamespace(
+        fresh=True, equity_units=10**12 + free, initial_margin_units=10**12, equity=u.base_to_usd(10**12 + free)
+    )
     sdk = _SdkSide(chain.markets)
     try:
-        Client._check_reservation(sdk, acct, sdk.market(o.market_id), o.is_buy, o.quantity, o.price,
-                                  exposure_from_json(rows), fee_bps, "test order")
+        Client._check_reservation(
+            sdk,
+            acct,
+            sdk.market(o.market_id),
+            o.is_buy,
+            o.quantity,
+            o.price,
+            exposure_from_json(rows),
+            fee_bps,
+            "test order",
+        )
         sdk_ok = True
     except InsufficientMargin:
         sdk_ok = False
@@ -119,14 +144,20 @@ def next_nonce() -> int:
 
 
 @settings(max_examples=400, deadline=None)
-@given(mkts=markets_st, coll=st.integers(0, 10**10), q0=st.integers(-300, 300), entry=st.integers(-50, 50),
-       new=order_st, fee_bps=st.integers(0, 50))
+@given(
+    mkts=markets_st,
+    coll=st.integers(0, 10**10),
+    q0=st.integers(-300, 300),
+    entry=st.integers(-50, 50),
+    new=order_st,
+    fee_bps=st.integers(0, 50),
+)
 def test_reservation_ok__chain_would_take_the_fill_now(mkts, coll, q0, entry, new, fee_bps):
     """An order the relay lets rest passes the Clearinghouse's check (core.margin.trade_refusal)
     if it fills now, at its limit, at today's marks, whatever the account holds."""
     mid, is_buy, steps, pct, _ = new
     legs = {}
-    for m_id, (f, r, mark) in zip(MIDS, mkts):
+    for m_id, (f, r, mark) in zip(MIDS, mkts, strict=False):
         risk = cm.Risk(f, r, f * 2 // 3, r * 2 // 3)
         q = q0 * STEP if m_id == mid else 0
         on = cm.notional(q, mark * TICK + abs(mark * TICK) * entry // 100 // TICK * TICK)
@@ -141,8 +172,9 @@ def test_reservation_ok__chain_would_take_the_fill_now(mkts, coll, q0, entry, ne
         return
     fee = u.fee_units(q, price, fee_bps)  # the Exchange's fee at the same bps
     f = cm.apply_fill(coll, g.quantity, g.open_notional, q if is_buy else -q, price, fee)
-    after = cm.summarise(f.collateral, [*(v for k, v in legs.items() if k != mid),
-                                        cm.Leg(f.quantity, f.open_notional, g.mark, g.risk)])
+    after = cm.summarise(
+        f.collateral, [*(v for k, v in legs.items() if k != mid), cm.Leg(f.quantity, f.open_notional, g.mark, g.risk)]
+    )
     assert cm.trade_refusal(before, after, f.grew) is None, (before, after)
     event(f"reservation ok, {'grows' if f.grew else 'reduces'} risk")
 

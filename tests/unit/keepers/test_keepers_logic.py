@@ -1,5 +1,6 @@
 """Keeper decision logic without a chain: health scan, planner, send guard, event book,
 report bundling, push policy, settlement checks, fee bumping, config errors."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,13 +11,28 @@ import pytest
 from eth_abi import encode
 from hexbytes import HexBytes
 
-from keepers.positions import COLLATERAL_UPDATED, POSITION_UPDATED, CollateralEvent, PositionBook, PositionEvent, decode_log
 from chain.tx import FeePolicy, PendingTx, TxSender
-from keepers.liquidator import (LiquidationParams, MarketVector, Planner, SendGuard, adl_score, liquidation_price,
-                                rank_counterparties, scan)
+from devnet.anvil import ROOT
+from keepers.liquidator import (
+    LiquidationParams,
+    MarketVector,
+    Planner,
+    SendGuard,
+    adl_score,
+    liquidation_price,
+    rank_counterparties,
+    scan,
+)
+from keepers.positions import (
+    COLLATERAL_UPDATED,
+    POSITION_UPDATED,
+    CollateralEvent,
+    PositionBook,
+    PositionEvent,
+    decode_log,
+)
 from keepers.pusher import Bundle, FeedState, PushPolicy, Row, bundle
 from keepers.settler import MarketInfo, SettlementFeed, batches, finalizable, needs_adl, plan_settlement
-from devnet.anvil import ROOT
 
 
 # ------------------------------------------------------------------ health scan
@@ -26,7 +42,7 @@ def _floor_div(a, b):
 
 def contract_summary(coll, qs, ons, marks, fixed, rate, settled):
     eq, mm = coll, 0
-    for q, on, mk, f, r, s in zip(qs, ons, marks, fixed, rate, settled):
+    for q, on, mk, f, r, s in zip(qs, ons, marks, fixed, rate, settled, strict=False):
         if q == 0:
             continue
         eq += _floor_div(q * mk, 1000) - on
@@ -39,15 +55,28 @@ def test_scan__random_books__matches_contract_integer_maths():
     rng = np.random.default_rng(7)
     n, m = 500, 5
     q = rng.integers(-50_000, 50_000, (n, m)) * (rng.random((n, m)) < 0.6)
-    on = rng.integers(-10**10, 10**10, (n, m)) * (q != 0)
+    on = rng.integers(-(10**10), 10**10, (n, m)) * (q != 0)
     coll = rng.integers(0, 10**10, n)
-    mv = MarketVector([1, 2, 3, 4, 5], np.array([45_230_000, -12_340_000, 2_500_000, 0, 9_000_000_000]),
-                      np.ones(m, bool), np.array([200, 160, 40, 15, 300]) * 10**6, np.array([2500, 2500, 2000, 1500, 5000]),
-                      np.zeros(m, bool), np.array([False, False, False, False, True]))
+    mv = MarketVector(
+        [1, 2, 3, 4, 5],
+        np.array([45_230_000, -12_340_000, 2_500_000, 0, 9_000_000_000]),
+        np.ones(m, bool),
+        np.array([200, 160, 40, 15, 300]) * 10**6,
+        np.array([2500, 2500, 2000, 1500, 5000]),
+        np.zeros(m, bool),
+        np.array([False, False, False, False, True]),
+    )
     r = scan(q.astype(float), on.astype(float), coll.astype(float), mv, tolerance=0)
     for i in range(n):
-        eq, mm = contract_summary(int(coll[i]), q[i].tolist(), on[i].tolist(), mv.mark.astype(int).tolist(),
-                                  mv.mm_fixed.astype(int).tolist(), mv.mm_rate_bps.astype(int).tolist(), mv.settled)
+        eq, mm = contract_summary(
+            int(coll[i]),
+            q[i].tolist(),
+            on[i].tolist(),
+            mv.mark.astype(int).tolist(),
+            mv.mm_fixed.astype(int).tolist(),
+            mv.mm_rate_bps.astype(int).tolist(),
+            mv.settled,
+        )
         assert abs(r.equity[i] - eq) <= 1 and abs(r.maintenance[i] - mm) <= 1
         if abs(eq - mm) > 10:
             assert bool(r.liquidatable[i]) == (mm > 0 and eq < mm)
@@ -56,8 +85,15 @@ def test_scan__random_books__matches_contract_integer_maths():
 def test_scan__stale_leg_counts_one_mm_against__cannot_shield_a_sinking_account():
     # the issue-16 attack: a tiny position in a market whose mark is stale (disputed) must not
     # make an underwater account unliquidatable; a stale leg is valued one MM against it
-    mv = MarketVector([1, 2], np.array([100e6, 100e6]), np.array([True, False]), np.array([10e6, 10e6]),
-                      np.array([1000, 1000]), np.zeros(2, bool), np.zeros(2, bool))
+    mv = MarketVector(
+        [1, 2],
+        np.array([100e6, 100e6]),
+        np.array([True, False]),
+        np.array([10e6, 10e6]),
+        np.array([1000, 1000]),
+        np.zeros(2, bool),
+        np.zeros(2, bool),
+    )
     q = np.array([[-1000.0, 0], [-1000.0, 100.0], [0, -1000.0], [1000.0, 1000.0]])
     on = np.array([[-1e6, 0], [-1e6, 10e6], [0, -1e6], [100e6, 100e6]])
     coll = np.array([0.0, 0.0, 0.0, 30e6 + 1])  # the last: equity $30 + 1e-6, MM $40 incl. stale $20
@@ -72,24 +108,45 @@ def test_scan__stale_leg_counts_one_mm_against__cannot_shield_a_sinking_account(
 
 
 def test_scan__halted_leg_at_last_mark_is_not_stale():
-    mv = MarketVector([1], np.array([100e6]), np.array([False]), np.array([10e6]), np.array([1000]),
-                      np.array([True]), np.zeros(1, bool))
+    mv = MarketVector(
+        [1],
+        np.array([100e6]),
+        np.array([False]),
+        np.array([10e6]),
+        np.array([1000]),
+        np.array([True]),
+        np.zeros(1, bool),
+    )
     r = scan(np.array([[1000.0]]), np.array([[100e6]]), np.array([25e6]), mv, tolerance=0)
     assert r.stale_margin[0] == 0 and r.maintenance[0] == 20e6 and not r.liquidatable[0]
     assert scan(np.array([[1000.0]]), np.array([[100e6]]), np.array([19e6]), mv, tolerance=0).liquidatable[0]
 
 
 def test_scan__insolvent_screen_includes_settled_only_accounts():
-    mv = MarketVector([1], np.array([100e6]), np.ones(1, bool), np.array([10e6]), np.array([1000]),
-                      np.zeros(1, bool), np.array([True]))
+    mv = MarketVector(
+        [1],
+        np.array([100e6]),
+        np.ones(1, bool),
+        np.array([10e6]),
+        np.array([1000]),
+        np.zeros(1, bool),
+        np.array([True]),
+    )
     r = scan(np.array([[-1000.0], [1000.0]]), np.array([[-50e6], [50e6]]), np.array([10e6, 0.0]), mv, tolerance=0)
     assert r.maintenance.tolist() == [0, 0] and not r.liquidatable.any()
     assert r.insolvent.tolist() == [True, False]  # -50 + 10 < 0: only ADL (or settle) can resolve it
 
 
 # ------------------------------------------------------------------ planner, guard
-MV = MarketVector([1, 2], np.array([100e6, 50e6]), np.ones(2, bool), np.array([10e6, 5e6]), np.array([2000, 1000]),
-                  np.array([False, True]), np.zeros(2, bool))
+MV = MarketVector(
+    [1, 2],
+    np.array([100e6, 50e6]),
+    np.ones(2, bool),
+    np.array([10e6, 5e6]),
+    np.array([2000, 1000]),
+    np.array([False, True]),
+    np.zeros(2, bool),
+)
 
 
 LP = LiquidationParams()  # the contract's defaults: 50% of MM capped at 10% of notional; $1 + 0.1%, <= $1,000
@@ -113,10 +170,18 @@ def test_planner__largest_shortfall_first__halted_market_liquidated_at_last_mark
 
 
 def test_planner__stale_not_halted_market__not_acted_on():
-    mv = MarketVector([1, 2], np.array([100e6, 50e6]), np.array([True, False]), np.array([10e6, 5e6]),
-                      np.array([2000, 1000]), np.zeros(2, bool), np.zeros(2, bool))
-    confirmed = [("0xA", {"equity": 10, "maintenance": 10**9, "open_markets": 2, "liquidatable": True},
-                  {1: 100, 2: 100_000})]
+    mv = MarketVector(
+        [1, 2],
+        np.array([100e6, 50e6]),
+        np.array([True, False]),
+        np.array([10e6, 5e6]),
+        np.array([2000, 1000]),
+        np.zeros(2, bool),
+        np.zeros(2, bool),
+    )
+    confirmed = [
+        ("0xA", {"equity": 10, "maintenance": 10**9, "open_markets": 2, "liquidatable": True}, {1: 100, 2: 100_000})
+    ]
     targets, _, _ = Planner(LP).plan(confirmed, mv, FUND)
     assert [t.market_id for t in targets] == [1]  # the big leg is stale: act on the fresh one
     targets, _, skipped = Planner(LP).plan([("0xB", confirmed[0][1], {2: 1000})], mv, FUND)
@@ -124,8 +189,16 @@ def test_planner__stale_not_halted_market__not_acted_on():
 
 
 def test_planner__insolvent__one_close_out_per_market_each_with_its_reward():
-    mv = MarketVector([1, 2, 3], np.array([100e6, 50e6, 10e6]), np.ones(3, bool), np.full(3, 10e6),
-                      np.full(3, 1000), np.zeros(3, bool), np.array([False, False, True]), np.full(3, 10_000))
+    mv = MarketVector(
+        [1, 2, 3],
+        np.array([100e6, 50e6, 10e6]),
+        np.ones(3, bool),
+        np.full(3, 10e6),
+        np.full(3, 1000),
+        np.zeros(3, bool),
+        np.array([False, False, True]),
+        np.full(3, 10_000),
+    )
     s = {"equity": -20 * 10**6, "maintenance": 10**9, "open_markets": 3, "liquidatable": True}
     targets, adl, _ = Planner(LP).plan([("0xA", s, {1: 5000, 2: -3000, 3: 1000})], mv, FUND)
     assert not adl and [(t.market_id, t.quantity, t.insolvent) for t in targets] == [(1, 5000, True), (2, 3000, True)]
@@ -138,8 +211,15 @@ def test_planner__insolvent__one_close_out_per_market_each_with_its_reward():
 
 
 def test_planner__fund_cannot_carry_insolvent__adl_target_largest_loss_market_first():
-    mv = MarketVector([1, 2], np.array([100e6, 50e6]), np.ones(2, bool), np.full(2, 10e6), np.full(2, 1000),
-                      np.zeros(2, bool), np.zeros(2, bool))
+    mv = MarketVector(
+        [1, 2],
+        np.array([100e6, 50e6]),
+        np.ones(2, bool),
+        np.full(2, 10e6),
+        np.full(2, 1000),
+        np.zeros(2, bool),
+        np.zeros(2, bool),
+    )
     s = {"equity": -30 * 10**6, "maintenance": 10**9, "open_markets": 2, "liquidatable": True, "adl_pending": True}
     pos = {1: -1000, 2: 1000}
     ons = {"0xA": {1: -60 * 10**6, 2: 40 * 10**6}}  # market 1: -$40, market 2: +$10
@@ -154,12 +234,28 @@ def test_planner__fund_cannot_carry_insolvent__adl_target_largest_loss_market_fi
 def test_planner__penalties_of_this_block_fund_the_close_outs_after_them():
     # Uri-like: $746 mark, MM $346.50/unit; a solvent short pays ~$74.60 into the fund, so an
     # insolvent short $50 under water is closed out in the same block, not deleveraged
-    mv = MarketVector([1], np.array([746e6]), np.ones(1, bool), np.array([160e6]), np.array([2500]),
-                      np.zeros(1, bool), np.zeros(1, bool), np.array([10_000]), np.array([1]), np.array([100]))
-    solvent = ("0xS", {"equity": 76 * 10**6, "maintenance": 346_500_000, "open_markets": 1, "liquidatable": True},
-               {1: -1000})
-    debtor = ("0xD", {"equity": -50 * 10**6, "maintenance": 346_500_000, "open_markets": 1, "liquidatable": True},
-              {1: -1000})
+    mv = MarketVector(
+        [1],
+        np.array([746e6]),
+        np.ones(1, bool),
+        np.array([160e6]),
+        np.array([2500]),
+        np.zeros(1, bool),
+        np.zeros(1, bool),
+        np.array([10_000]),
+        np.array([1]),
+        np.array([100]),
+    )
+    solvent = (
+        "0xS",
+        {"equity": 76 * 10**6, "maintenance": 346_500_000, "open_markets": 1, "liquidatable": True},
+        {1: -1000},
+    )
+    debtor = (
+        "0xD",
+        {"equity": -50 * 10**6, "maintenance": 346_500_000, "open_markets": 1, "liquidatable": True},
+        {1: -1000},
+    )
     targets, adl, _ = Planner(LP).plan([debtor, solvent], mv, 0)
     assert [(t.account, t.insolvent) for t in targets] == [("0xS", False), ("0xD", True)] and not adl
     assert targets[0].expected_penalty == 74_600_000 and targets[0].expected_reward == 1_746_000
@@ -171,8 +267,15 @@ def test_planner__penalties_of_this_block_fund_the_close_outs_after_them():
 
 def test_planner__insolvent_in_settled_markets_only__left_to_settler_unless_fund_short():
     s = {"equity": -5 * 10**6, "maintenance": 0, "open_markets": 1, "liquidatable": False}
-    mv = MarketVector([1], np.array([100e6]), np.ones(1, bool), np.array([10e6]), np.array([1000]),
-                      np.zeros(1, bool), np.array([True]))
+    mv = MarketVector(
+        [1],
+        np.array([100e6]),
+        np.ones(1, bool),
+        np.array([10e6]),
+        np.array([1000]),
+        np.zeros(1, bool),
+        np.array([True]),
+    )
     targets, adl, skipped = Planner(LP).plan([("0xA", s, {1: 1000})], mv, FUND)
     assert not targets and not adl and "settler" in skipped[0]["reason"]
     targets, adl, _ = Planner(LP).plan([("0xA", s, {1: 1000})], mv, 0)
@@ -181,8 +284,10 @@ def test_planner__insolvent_in_settled_markets_only__left_to_settler_unless_fund
 
 def test_planner__profit_is_the_reward__unprofitable_partial_skipped_close_out_sent():
     p = Planner(LP, check_profit=True, gas_cost_units=2 * 10**6)  # gas $2 > reward ~$1
-    confirmed = [("0xA", {"equity": 50, "maintenance": 100, "open_markets": 1, "liquidatable": True}, {1: -1000}),
-                 ("0xB", {"equity": -5, "maintenance": 100, "open_markets": 1, "liquidatable": True}, {1: -1000})]
+    confirmed = [
+        ("0xA", {"equity": 50, "maintenance": 100, "open_markets": 1, "liquidatable": True}, {1: -1000}),
+        ("0xB", {"equity": -5, "maintenance": 100, "open_markets": 1, "liquidatable": True}, {1: -1000}),
+    ]
     targets, _, skipped = p.plan(confirmed, MV, FUND)
     assert [t.account for t in targets] == ["0xB"] and skipped[0]["reason"] == "unprofitable"
     assert skipped[0]["reward"] == 1_000_100  # it takes only 0.001 unit to restore health: $1 + 0.1% of $0.10
@@ -213,8 +318,9 @@ def test_expected_partial__smallest_size_restoring_health_min_quantity_rule():
     take, pen = p.expected_partial(200 * 10**6, 0, 300 * 10**6, 10_000, 100 * 10**6, 100 * 10**6, 10 * 10**6, 2000)
     assert take == 5000 and pen == 50 * 10**6
     # leaving 0.05 below a 0.1 minimum: take it all
-    take, _ = p.expected_partial(200 * 10**6, 0, 300 * 10**6, 5050, 100 * 10**6, 100 * 10**6, 10 * 10**6, 2000,
-                                 min_quantity=100)
+    take, _ = p.expected_partial(
+        200 * 10**6, 0, 300 * 10**6, 5050, 100 * 10**6, 100 * 10**6, 10 * 10**6, 2000, min_quantity=100
+    )
     assert take == 5050
 
 
@@ -230,12 +336,12 @@ def test_adl_score__profit_times_leverage_exact_integer():
 def test_rank_counterparties__only_opposite_in_profit__ranked_by_profit_x_leverage__cut_at_shortfall():
     mark = 150 * 10**6
     holders = [
-        ("0xacct", -3000, -300 * 10**6, -10**8),            # the account itself (short): skipped
-        ("0xsame", -1000, -160 * 10**6, 10**9),             # same side as the account: never
-        ("0xloss", 1000, 200 * 10**6, 10**9),               # opposite but in loss: never
-        ("0xlow", 1000, 100 * 10**6, 10**10),               # profit 50, notional 150, equity 10k: low leverage
-        ("0xhigh", 1000, 100 * 10**6, 100 * 10**6),         # same profit, equity 100: ranked first
-        ("0xmid", 2000, 200 * 10**6, 10**9),                # profit 100, notional 300, equity 1000
+        ("0xacct", -3000, -300 * 10**6, -(10**8)),  # the account itself (short): skipped
+        ("0xsame", -1000, -160 * 10**6, 10**9),  # same side as the account: never
+        ("0xloss", 1000, 200 * 10**6, 10**9),  # opposite but in loss: never
+        ("0xlow", 1000, 100 * 10**6, 10**10),  # profit 50, notional 150, equity 10k: low leverage
+        ("0xhigh", 1000, 100 * 10**6, 100 * 10**6),  # same profit, equity 100: ranked first
+        ("0xmid", 2000, 200 * 10**6, 10**9),  # profit 100, notional 300, equity 1000
     ]
     cps = rank_counterparties(-3000, holders, mark, shortfall=10**12)
     assert [c.account for c in cps] == ["0xhigh", "0xmid"]  # 1 + 2 units cover the account's 3
@@ -251,9 +357,16 @@ def test_rank_counterparties__matches_contract_ordering_check_on_random_books():
     rng = np.random.default_rng(3)
     mark = 123_450_000
     for _ in range(50):
-        holders = [(f"0x{i:040x}", int(rng.integers(1, 5000)) * (1 if rng.random() < 0.7 else -1),
-                    int(rng.integers(-10**9, 10**9)), int(rng.integers(-10**8, 10**10))) for i in range(40)]
-        cps = rank_counterparties(-10**9, holders, mark, 10**15)
+        holders = [
+            (
+                f"0x{i:040x}",
+                int(rng.integers(1, 5000)) * (1 if rng.random() < 0.7 else -1),
+                int(rng.integers(-(10**9), 10**9)),
+                int(rng.integers(-(10**8), 10**10)),
+            )
+            for i in range(40)
+        ]
+        cps = rank_counterparties(-(10**9), holders, mark, 10**15)
         assert len(cps) <= 16
         last = None
         for c in cps:  # the contract's loop: opposite, in profit, score non-increasing
@@ -278,8 +391,12 @@ ACCT = "0x" + "ab" * 20
 
 
 def _log(topic, topics, data, block, index):
-    return {"topics": [HexBytes(topic)] + [HexBytes(t) for t in topics], "data": HexBytes(data),
-            "blockNumber": block, "logIndex": index}
+    return {
+        "topics": [HexBytes(topic)] + [HexBytes(t) for t in topics],
+        "data": HexBytes(data),
+        "blockNumber": block,
+        "logIndex": index,
+    }
 
 
 def test_book__decode_and_apply__replays_and_older_logs_ignored():
@@ -405,9 +522,11 @@ def test_needs_adl__mirrors_settle_many_skip():
 
 def test_plan_settlement__waiting_left_out_and_reported__opposite_side_held_for_adl():
     price = 150 * 10**6
-    holders = [("0xdebtor", -1000, -100 * 10**6, 30 * 10**6, 1),
-               ("0xwinner", 1000, 100 * 10**6, 0, 1),
-               ("0xloser2", -500, -60 * 10**6, 10**9, 1)]
+    holders = [
+        ("0xdebtor", -1000, -100 * 10**6, 30 * 10**6, 1),
+        ("0xwinner", 1000, 100 * 10**6, 0, 1),
+        ("0xloser2", -500, -60 * 10**6, 10**9, 1),
+    ]
     plan = plan_settlement(holders, price, fund=0, hold=True)
     assert plan.waiting == ["0xdebtor"] and plan.held == ["0xwinner"] and plan.settle == ["0xloser2"]
     plan = plan_settlement(holders, price, fund=0, hold=False)  # hold expired: settle the winner anyway
@@ -440,6 +559,7 @@ class _FakeEth:
 
     def get_transaction_receipt(self, h):
         from web3.exceptions import TransactionNotFound
+
         raise TransactionNotFound(h)
 
     def get_transaction_count(self, addr, tag):
@@ -460,8 +580,15 @@ def test_tx_sender__stuck_tx_replaced_same_nonce_after_n_blocks():
 
     acct = Account.create()
     s = TxSender(_FakeW3(), acct, FeePolicy(1, 500, 12.5), bump_after_blocks=3)
-    tx = {"to": acct.address, "value": 0, "gas": 21000, "nonce": 7, "chainId": 1,
-          "maxFeePerGas": 8 * 10**9, "maxPriorityFeePerGas": 10**9}
+    tx = {
+        "to": acct.address,
+        "value": 0,
+        "gas": 21000,
+        "nonce": 7,
+        "chainId": 1,
+        "maxFeePerGas": 8 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+    }
     s.pending[7] = PendingTx("k", 7, tx, ["0x01"], sent_block=100)
     s.by_key["k"] = 7
     assert s.poll(102) == [] and not s.w3.eth.sent  # not yet
@@ -476,20 +603,35 @@ def test_tx_sender__no_account__dry_run():
 
 
 # ------------------------------------------------------------------ config
-@pytest.mark.parametrize("env,needle", [
-    ({}, "CSPREAD_REPORTERS"),
-    ({"CSPREAD_REPORTERS": "ftp://x", "CSPREAD_MANIFEST": "/nonexistent.json"}, "CSPREAD_REPORTERS"),
-    ({"CSPREAD_REPORTERS": "http://x", "CSPREAD_MANIFEST": "/nonexistent.json"}, "CSPREAD_MANIFEST"),
-    ({"CSPREAD_REPORTERS": "http://x", "CSPREAD_FEE_BUMP_PCT": "5"}, "CSPREAD_FEE_BUMP_PCT"),
-])
+@pytest.mark.parametrize(
+    "env,needle",
+    [
+        ({}, "CSPREAD_REPORTERS"),
+        ({"CSPREAD_REPORTERS": "ftp://x", "CSPREAD_MANIFEST": "/nonexistent.json"}, "CSPREAD_REPORTERS"),
+        ({"CSPREAD_REPORTERS": "http://x", "CSPREAD_MANIFEST": "/nonexistent.json"}, "CSPREAD_MANIFEST"),
+        ({"CSPREAD_REPORTERS": "http://x", "CSPREAD_FEE_BUMP_PCT": "5"}, "CSPREAD_FEE_BUMP_PCT"),
+    ],
+)
 def test_bad_config__clear_error_and_exit_2(env, needle):
     base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "keepers.pusher"], env={**base, **env}, cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "keepers.pusher"],
+        env={**base, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and needle in r.stderr, r.stderr
 
 
 def test_bad_config__invalid_key__exit_2_without_echoing_it():
-    r = subprocess.run([sys.executable, "-m", "keepers.settler"], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "CSPREAD_PRIVATE_KEY": "0xnotakey123"})
+    r = subprocess.run(
+        [sys.executable, "-m", "keepers.settler"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "CSPREAD_PRIVATE_KEY": "0xnotakey123"},
+    )
     assert r.returncode == 2 and "not a valid hex key" in r.stderr and "notakey123" not in r.stderr

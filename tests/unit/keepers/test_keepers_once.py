@@ -1,5 +1,6 @@
 """`--once` (cspread-pusher/-liquidator/-settler): act on the current head exactly once, then exit 0,
 through the same main_loop as the polling run (no chain: the RPC is a fake)."""
+
 from __future__ import annotations
 
 import types

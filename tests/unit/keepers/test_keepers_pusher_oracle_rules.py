@@ -1,6 +1,7 @@
 """Pusher follows the Oracle's issue-16 rules: a settlement feed is pushed only after
 delivery_end and only once; every reporter row is sent (so a real move passes the jump
 limit when all reporters are up)."""
+
 from __future__ import annotations
 
 from keepers.pusher import Bundle, FeedState, PushPolicy, Row, bundle
@@ -29,15 +30,17 @@ def test_bundle__sends_every_reporter_row_not_just_quorum():
 
 def test_settlement__before_delivery_end__not_pushed():
     p = PushPolicy()
-    d = p.decide(_bundle(obs=1000), {MARK: FeedState(100, 900, 900, False, False), SETTLE: _settle(delivery_end=1001)},
-                 1000)
+    d = p.decide(
+        _bundle(obs=1000), {MARK: FeedState(100, 900, 900, False, False), SETTLE: _settle(delivery_end=1001)}, 1000
+    )
     assert not d.submit and "before delivery end" in d.reason
 
 
 def test_settlement__observed_before_delivery_end_but_block_after__not_pushed():
     p = PushPolicy()
-    d = p.decide(_bundle(obs=940), {MARK: FeedState(100, 900, 900, False, False), SETTLE: _settle(delivery_end=950)},
-                 1000)
+    d = p.decide(
+        _bundle(obs=940), {MARK: FeedState(100, 900, 900, False, False), SETTLE: _settle(delivery_end=950)}, 1000
+    )
     assert not d.submit and "before delivery end" in d.reason
 
 

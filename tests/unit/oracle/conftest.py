@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from oracle_test_helpers import FIXTURES
+
 from tests.utils.vectors import EIP712_VECTORS
 
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from core.calendar import PEAK_BLOCKS, profile_hours
-from oracle.data import DEFAULT_DATA_DIR, GPU_FILE, POWER_FILES
-from oracle.sources import ReplaySource
 from core.specs import compute_spec, month_window, power_spec
 from core.units import div_half_even
+from oracle.data import DEFAULT_DATA_DIR, GPU_FILE, POWER_FILES
+from oracle.sources import ReplaySource
 from oracle.valuation import Valuer
 
 MICRO = Decimal("0.000001")
@@ -27,7 +27,7 @@ MARKETS = {"DAM": "DA", "RTM": "RT"}
 
 def raw_power() -> dict[tuple[str, str, str], dict[int, Decimal]]:
     out: dict = defaultdict(dict)
-    for iso, files in POWER_FILES.items():
+    for _iso, files in POWER_FILES.items():
         for name in files:
             with gzip.open(DEFAULT_DATA_DIR / name, "rt", newline="") as f:
                 for ts, i, node, market, price in list(csv.reader(f))[1:]:
@@ -37,7 +37,7 @@ def raw_power() -> dict[tuple[str, str, str], dict[int, Decimal]]:
 
 
 def full_months(rows: dict[int, Decimal], tz: str) -> list[tuple[int, int]]:
-    first = dt.datetime.fromtimestamp(min(rows), dt.timezone.utc).astimezone(dt.timezone.utc)
+    first = dt.datetime.fromtimestamp(min(rows), dt.UTC).astimezone(dt.UTC)
     months, y, m = [], first.year, first.month
     while True:
         s, e = month_window(y, m, tz)
@@ -81,7 +81,9 @@ def test_daily_h100_values__decimal_median_recomputation_equals_service_integer(
     with gzip.open(DEFAULT_DATA_DIR / GPU_FILE, "rt", newline="") as f:
         for ts, prov, gpu, price, _avg, _n in list(csv.reader(f))[1:]:
             if gpu == "H100_80GB_SXM5" and Decimal(price) > 0:
-                quotes.append((int(dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()), prov, Decimal(price)))
+                quotes.append(
+                    (int(dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()), prov, Decimal(price))
+                )
     quotes.sort()
 
     def index_at(t: int) -> Decimal | None:
@@ -96,7 +98,7 @@ def test_daily_h100_values__decimal_median_recomputation_equals_service_integer(
         return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
 
     valuer = Valuer(ReplaySource())
-    day0 = int(dt.datetime(2025, 10, 21, tzinfo=dt.timezone.utc).timestamp())
+    day0 = int(dt.datetime(2025, 10, 21, tzinfo=dt.UTC).timestamp())
     for d in range(0, 26, 5):  # every 5th day: the pure-Python recomputation is slow
         s = day0 + d * 86_400
         fix = [index_at(t) for t in range(s, s + 86_400, 3600)]

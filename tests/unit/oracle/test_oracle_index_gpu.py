@@ -5,15 +5,20 @@ the four providers quoted in that snapshot plus hyperstack's latest quote (19.7 
 so still inside the 24 h staleness cut-off). Expected values are worked by hand.
 """
 
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oracle import data
-from oracle.index import (REASON_NO_QUOTES, REASON_TOO_FEW, GpuIndexParams, gpu_index_at, gpu_index_batch,
-                          manipulation_bound)
+from oracle.index import (
+    REASON_NO_QUOTES,
+    REASON_TOO_FEW,
+    GpuIndexParams,
+    gpu_index_at,
+    gpu_index_batch,
+    manipulation_bound,
+)
 
 OLD = GpuIndexParams(method="weighted_median")  # the previous methodology, kept for comparison only
 
@@ -28,7 +33,7 @@ ROWS = [  # (timestamp, provider, price $/GPU-h, n_listings)
 
 
 def cols(rows):
-    ts, prov, px, n = zip(*rows)
+    ts, prov, px, n = zip(*rows, strict=False)
     return np.array(ts), np.array(prov), np.array(px), np.array(n)
 
 
@@ -116,7 +121,7 @@ def test_gpu_index_batch__matches_single_time_calls():
     q = data.load_gpu_quotes("H100-SXM")
     times = np.unique(q.timestamps)[::50]
     b = gpu_index_batch(*q, times)
-    for t, v in zip(times, b.values):
+    for t, v in zip(times, b.values, strict=False):
         single = gpu_index_at(*q, int(t)).value
         assert (single is None and np.isnan(v)) or single == v
 
@@ -143,14 +148,22 @@ def test_manipulation_bound__neighbouring_order_statistics():
 
 
 cents = st.integers(min_value=1, max_value=100_000).map(lambda c: c / 100)  # quotes are whole cents
-attack_price = st.one_of(cents, st.floats(min_value=1e-6, max_value=1e7, allow_nan=False),
-                         st.sampled_from([0.0, -5.0, float("nan"), float("inf")]))
+attack_price = st.one_of(
+    cents,
+    st.floats(min_value=1e-6, max_value=1e7, allow_nan=False),
+    st.sampled_from([0.0, -5.0, float("nan"), float("inf")]),
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(honest=st.lists(cents, min_size=2, max_size=9),
-       attack=st.lists(st.tuples(attack_price, st.integers(min_value=0, max_value=10**6),
-                                 st.integers(min_value=0, max_value=86_399)), min_size=0, max_size=20))
+@given(
+    honest=st.lists(cents, min_size=2, max_size=9),
+    attack=st.lists(
+        st.tuples(attack_price, st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=86_399)),
+        min_size=0,
+        max_size=20,
+    ),
+)
 def test_property__one_provider_moves_index_at_most_to_the_bound(honest, attack):
     """Whatever ONE provider quotes, however many rows and listings it posts in the last day,
     the index stays within manipulation_bound(other providers' quotes), or has no value."""

@@ -8,33 +8,83 @@ of the code under test. ``test_literals_are_real`` checks the literals against t
 from decimal import Decimal
 
 import pytest
+from oracle_test_helpers import utc
 
+from core.units import float_usd_to_base as to_units
 from oracle import data
 from oracle.index import power_profile_average, spread_price
-from core.units import float_usd_to_base as to_units
-from oracle_test_helpers import utc
 
 CT = "America/Chicago"
 
 
-
 # Fri 2021-03-12 (CST): PEAK = 12:00Z..03:00Z
-FRI_0312_PEAK = [15.85, 16.69, 16.33, 18.32, 20.01, 23.28, 22.52, 24.93,
-                 25.44, 26.97, 31.45, 29.74, 41.96, 22.77, 20.44, 15.98]
+FRI_0312_PEAK = [
+    15.85,
+    16.69,
+    16.33,
+    18.32,
+    20.01,
+    23.28,
+    22.52,
+    24.93,
+    25.44,
+    26.97,
+    31.45,
+    29.74,
+    41.96,
+    22.77,
+    20.44,
+    15.98,
+]
 # Mon 2021-03-15, first weekday after the spring-forward Sunday (CDT): PEAK = 11:00Z..02:00Z
-MON_0315_PEAK = [18.91, 21.71, 22.95, 23.15, 23.99, 25.69, 29.50, 33.01,
-                 34.01, 40.34, 42.66, 41.13, 59.89, 73.29, 49.61, 28.97]
+MON_0315_PEAK = [
+    18.91,
+    21.71,
+    22.95,
+    23.15,
+    23.99,
+    25.69,
+    29.50,
+    33.01,
+    34.01,
+    40.34,
+    42.66,
+    41.13,
+    59.89,
+    73.29,
+    49.61,
+    28.97,
+]
 # Tue 2021-07-06 (CDT): PEAK = 11:00Z..02:00Z; Mon 07-05 is the observed Independence Day
-TUE_0706_PEAK = [24.89, 26.40, 30.21, 29.01, 31.01, 33.49, 33.93, 39.47,
-                 39.42, 48.88, 49.52, 45.95, 37.75, 37.13, 34.17, 32.05]
+TUE_0706_PEAK = [
+    24.89,
+    26.40,
+    30.21,
+    29.01,
+    31.01,
+    33.49,
+    33.93,
+    39.47,
+    39.42,
+    48.88,
+    49.52,
+    45.95,
+    37.75,
+    37.13,
+    34.17,
+    32.05,
+]
 # 2021-03-09 06:00Z..11:00Z: negative overnight prices
 NEG_0309 = [-0.67, -1.66, -1.57, -1.74, -0.60, -0.28]
 # Winter Storm Uri, 2021-02-17 06:00Z..11:00Z (the $9,000 cap hours)
 URI_0217 = [9000.01, 9000.00, 9000.00, 9000.01, 9000.01, 9000.00]
 
 LITERALS = [
-    ("2021-03-12T12:00Z", FRI_0312_PEAK), ("2021-03-15T11:00Z", MON_0315_PEAK),
-    ("2021-07-06T11:00Z", TUE_0706_PEAK), ("2021-03-09T06:00Z", NEG_0309), ("2021-02-17T06:00Z", URI_0217),
+    ("2021-03-12T12:00Z", FRI_0312_PEAK),
+    ("2021-03-15T11:00Z", MON_0315_PEAK),
+    ("2021-07-06T11:00Z", TUE_0706_PEAK),
+    ("2021-03-09T06:00Z", NEG_0309),
+    ("2021-02-17T06:00Z", URI_0217),
 ]
 
 
@@ -47,7 +97,7 @@ def west():
 def test_literals_are_real(west, start, prices):
     i = int((utc(start) - west.timestamps[0]) // 3600)
     assert west.timestamps[i] == utc(start)
-    assert list(west.prices[i:i + len(prices)]) == prices
+    assert list(west.prices[i : i + len(prices)]) == prices
 
 
 def test_peak__across_spring_forward__uses_local_he07_he22_on_both_sides(west):

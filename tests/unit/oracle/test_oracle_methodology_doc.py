@@ -2,6 +2,7 @@
 
 The fast sections are checked here; the mark-error tables (a few minutes of marks) are checked
 by ``make methodology-check``."""
+
 from __future__ import annotations
 
 import re
@@ -13,14 +14,17 @@ from scripts import methodology
 
 def generated(name: str) -> str:
     doc = methodology.DOC.read_text()
-    m = re.search(rf"<!-- BEGIN GENERATED: {re.escape(name)} -->\n(.*?)\n<!-- END GENERATED: {re.escape(name)} -->",
-                  doc, re.S)
+    m = re.search(
+        rf"<!-- BEGIN GENERATED: {re.escape(name)} -->\n(.*?)\n<!-- END GENERATED: {re.escape(name)} -->", doc, re.S
+    )
     assert m, f"no generated section {name}"
     return m.group(1)
 
 
-@pytest.mark.parametrize("name,make", [("peak-blocks", lambda: {"peak-blocks": methodology.peak_blocks()}),
-                                       ("exactness", methodology.exactness)])
+@pytest.mark.parametrize(
+    "name,make",
+    [("peak-blocks", lambda: {"peak-blocks": methodology.peak_blocks()}), ("exactness", methodology.exactness)],
+)
 def test_generated_section_matches_a_fresh_run(name, make):
     assert generated(name) == make()[name]
 

@@ -6,28 +6,36 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from oracle_test_helpers import ORACLE_ADDRESS, REPORTER2_KEY, REPORTER_KEY, utc
 
 from core.manifest import ManifestError, market_entry
+from core.specs import canonical_json, compute_spec, day_window, power_spec, spec_hash, spread_spec
 from oracle.service import create_app
 from oracle.settings import OracleSettings
 from oracle.signing import ReportSigner, recover_report_signer
 from oracle.sources import ReplaySource
-from core.specs import canonical_json, compute_spec, day_window, power_spec, spec_hash, spread_spec
 from oracle.timemap import TimeMap
-
-from oracle_test_helpers import ORACLE_ADDRESS, REPORTER2_KEY, REPORTER_KEY, utc
 
 X = utc("2026-12-03T14:00Z")
 POWER = power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", X, X + 3600)
 COMPUTE = compute_spec("H100-SXM", X, X + 3600)
 SPREAD = spread_spec(COMPUTE, POWER, "0.0012")
-RT_DAY = power_spec("ERCOT", "HB_WEST", "RT", "ATC", *day_window(__import__("datetime").date(2026, 12, 3), "America/Chicago"))
+RT_DAY = power_spec(
+    "ERCOT", "HB_WEST", "RT", "ATC", *day_window(__import__("datetime").date(2026, 12, 3), "America/Chicago")
+)
 
 
 def manifest_obj():
-    return {"chain_id": 31337, "block": 1,
-            "contracts": {"Oracle": {"address": ORACLE_ADDRESS, "abi": []}, "Clearinghouse": {"address": "0x" + "11" * 20, "abi": []}},
-            "roles": {}, "markets": [market_entry(i + 1, s) for i, s in enumerate((POWER, COMPUTE, SPREAD, RT_DAY))]}
+    return {
+        "chain_id": 31337,
+        "block": 1,
+        "contracts": {
+            "Oracle": {"address": ORACLE_ADDRESS, "abi": []},
+            "Clearinghouse": {"address": "0x" + "11" * 20, "abi": []},
+        },
+        "roles": {},
+        "markets": [market_entry(i + 1, s) for i, s in enumerate((POWER, COMPUTE, SPREAD, RT_DAY))],
+    }
 
 
 @pytest.fixture
@@ -38,8 +46,12 @@ def manifest_path(tmp_path):
 
 
 def replay():
-    return ReplaySource(time_maps={"ERCOT": TimeMap.from_offset(utc("2021-02-17T06:00Z") - X),
-                                   "GPU": TimeMap.from_offset(utc("2025-10-22T09:00Z") - X)})
+    return ReplaySource(
+        time_maps={
+            "ERCOT": TimeMap.from_offset(utc("2021-02-17T06:00Z") - X),
+            "GPU": TimeMap.from_offset(utc("2025-10-22T09:00Z") - X),
+        }
+    )
 
 
 class Clock:
@@ -53,8 +65,9 @@ class Clock:
 
 
 def make_client(manifest_path, clock, key=REPORTER_KEY):
-    app = create_app(OracleSettings(manifest=manifest_path), clock=clock, source=replay(),
-                     signer=ReportSigner(key) if key else None)
+    app = create_app(
+        OracleSettings(manifest=manifest_path), clock=clock, source=replay(), signer=ReportSigner(key) if key else None
+    )
     return TestClient(app)
 
 
@@ -96,8 +109,9 @@ def test_reports_latest__signed_report_of_fresh_feeds_verifies(manifest_path):
     assert set(r["feed_ids"]) == set(feeds) and len(r["feed_ids"]) == 6
     assert r["prices"] == [feeds[f]["price"] for f in r["feed_ids"]]
     assert r["observed_at"] == X + 3600 and r["oracle"] == ORACLE_ADDRESS and r["chain_id"] == 31337
-    signer = recover_report_signer(r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337,
-                                   ORACLE_ADDRESS, r["signature"])
+    signer = recover_report_signer(
+        r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337, ORACLE_ADDRESS, r["signature"]
+    )
     assert signer == r["signer"] == ReportSigner(REPORTER_KEY).address
 
 
@@ -140,15 +154,19 @@ def test_unknown_feed_and_market__4xx_with_detail(manifest_path):
 def test_market_spec__canonical_json_and_hash(manifest_path):
     body = make_client(manifest_path, Clock(X)).get("/markets/3/spec").json()
     assert body["spec"] == SPREAD and body["canonical_json"] == canonical_json(SPREAD)
-    assert body["spec_hash"] == spec_hash(SPREAD) and body["symbol"] == "SPREAD.H100-SXM.HB_WEST.DA.HOURLY.2026-12-03HE09"
+    assert (
+        body["spec_hash"] == spec_hash(SPREAD) and body["symbol"] == "SPREAD.H100-SXM.HB_WEST.DA.HOURLY.2026-12-03HE09"
+    )
     assert body["block"] is None  # HOURLY names no block
 
 
 def test_market_spec__peak_names_its_iso_block(tmp_path):
     s, e = utc("2025-07-01T04:00Z"), utc("2025-08-01T04:00Z")
     obj = manifest_obj()
-    obj["markets"] = [market_entry(1, power_spec("PJM", "AEP-DAYTON HUB", "DA", "PEAK", s, e)),
-                      market_entry(2, power_spec("PJM", "AEP-DAYTON HUB", "DA", "OFFPEAK", s, e))]
+    obj["markets"] = [
+        market_entry(1, power_spec("PJM", "AEP-DAYTON HUB", "DA", "PEAK", s, e)),
+        market_entry(2, power_spec("PJM", "AEP-DAYTON HUB", "DA", "OFFPEAK", s, e)),
+    ]
     p = tmp_path / "m.json"
     p.write_text(json.dumps(obj))
     client = TestClient(create_app(OracleSettings(manifest=p), clock=Clock(e), source=ReplaySource(), signer=None))
@@ -160,7 +178,9 @@ def test_health_and_metrics(manifest_path):
     clock = Clock(X + 3600)
     client = make_client(manifest_path, clock)
     h = client.get("/health").json()
-    assert h["status"] == "ok" and h["feeds"] == 8 and h["feeds_ok"] == 6 and h["feeds_error"] == 1  # RT mark; its settlement is pending
+    assert (
+        h["status"] == "ok" and h["feeds"] == 8 and h["feeds_ok"] == 6 and h["feeds_error"] == 1
+    )  # RT mark; its settlement is pending
     text = client.get("/metrics").text
     assert "cspread_oracle_feed_price_usd{" in text and "cspread_oracle_rounds_total 1.0" in text
     clock.fail = True
@@ -207,8 +227,12 @@ def test_reports_latest__chosen_feeds_and_earlier_block__for_quorum_alignment(ma
     assert ra["feed_ids"] == rb["feed_ids"] == wanted and ra["observed_at"] == rb["observed_at"] == X + 3600
     assert ra["prices"] == rb["prices"] == ["-8400012", "9000010000"]
     for r in (ra, rb):
-        assert recover_report_signer(r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337,
-                                     ORACLE_ADDRESS, r["signature"]) == r["signer"]
+        assert (
+            recover_report_signer(
+                r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337, ORACLE_ADDRESS, r["signature"]
+            )
+            == r["signer"]
+        )
 
 
 def test_reports_latest__bad_requests(manifest_path):
@@ -229,9 +253,13 @@ def test_reports_latest__exclude_leaves_feeds_out_and_resigns(manifest_path):
     drop = full["feed_ids"][1]
     r = client.get("/reports/latest", params={"exclude": f"{drop},0x{'ef' * 32}"}).json()
     assert r["feed_ids"] == [f for f in full["feed_ids"] if f != drop]
-    assert r["prices"] == [p for f, p in zip(full["feed_ids"], full["prices"]) if f != drop]
-    assert recover_report_signer(r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337,
-                                 ORACLE_ADDRESS, r["signature"]) == r["signer"]
+    assert r["prices"] == [p for f, p in zip(full["feed_ids"], full["prices"], strict=False) if f != drop]
+    assert (
+        recover_report_signer(
+            r["feed_ids"], [int(p) for p in r["prices"]], r["observed_at"], 31337, ORACLE_ADDRESS, r["signature"]
+        )
+        == r["signer"]
+    )
     assert client.get("/reports/latest", params={"exclude": drop, "feed_ids": drop}).status_code == 422
 
 
@@ -244,8 +272,11 @@ def test_missing_hours__settlement_feed_reported_missing__never_signed(tmp_path)
     obj["markets"] = [market_entry(1, spec), market_entry(2, power_spec("ERCOT", "HB_WEST", "DA", "ATC", s - 86400, s))]
     p = tmp_path / "m.json"
     p.write_text(json.dumps(obj))
-    client = TestClient(create_app(OracleSettings(manifest=p), clock=Clock(e + 7200), source=ReplaySource(),
-                                   signer=ReportSigner(REPORTER_KEY)))
+    client = TestClient(
+        create_app(
+            OracleSettings(manifest=p), clock=Clock(e + 7200), source=ReplaySource(), signer=ReportSigner(REPORTER_KEY)
+        )
+    )
     feeds = by_symbol_kind(client.get("/feeds").json()["feeds"])
     bad = feeds[(1, "SETTLEMENT")]
     assert bad["status"] == "error" and bad["price"] is None and "MissingData" in bad["detail"]

@@ -1,9 +1,8 @@
 import pytest
 from eth_account import Account
+from oracle_test_helpers import REPORTER_KEY
 
 from oracle.signing import REPORT_TYPEHASH, KeyConfigError, ReportSigner, recover_report_signer, report_digest
-
-from oracle_test_helpers import REPORTER_KEY
 
 
 @pytest.fixture
@@ -15,7 +14,7 @@ def report_vector(eip712_vectors):
 
 
 def test_report_typehash__matches_vector(eip712_vectors):
-    assert REPORT_TYPEHASH == eip712_vectors["report_typehash"]
+    assert eip712_vectors["report_typehash"] == REPORT_TYPEHASH
 
 
 def test_sign_report__reproduces_golden_digest_and_signature(report_vector):

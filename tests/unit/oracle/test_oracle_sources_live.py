@@ -6,13 +6,12 @@ row of the vendored data, so parsing a fixture must reproduce the vendored serie
 
 import numpy as np
 import pytest
+from oracle_test_helpers import utc
 
 from oracle import data
 from oracle.errors import SeriesUnavailable
 from oracle.index import gpu_index_at
 from oracle.sources import ErcotDamSource, PjmDataMinerSource, PrimeIntellectGpuSource, ReplaySource, RoutingSource
-
-from oracle_test_helpers import utc
 
 
 class RecordedFetch:
@@ -58,8 +57,8 @@ def test_pjm_da__parses_items_filters_node__matches_vendored(load_fixture):
     got = src.power_hourly("PJM", "WESTERN HUB", "DA", start, end)
     want = data.load_power("PJM", "WESTERN HUB", "DA")
     i = np.searchsorted(want.timestamps, start)
-    np.testing.assert_array_equal(got.timestamps, want.timestamps[i:i + 6])
-    np.testing.assert_array_equal(got.prices, want.prices[i:i + 6])
+    np.testing.assert_array_equal(got.timestamps, want.timestamps[i : i + 6])
+    np.testing.assert_array_equal(got.prices, want.prices[i : i + 6])
     url, params, _ = fetch.calls[0]
     assert url.endswith("/da_hrl_lmps") and params["pnode_name"] == "WESTERN HUB"
     assert params["datetime_beginning_utc"] == "7/1/2025 04:00to7/1/2025 09:00"
@@ -72,8 +71,9 @@ def test_prime_intellect__snapshot_to_quotes__same_index_as_vendored(load_fixtur
     q = src.gpu_quotes("H100-SXM", "GLOBAL", t - 86400, t + 1)
     vendored = data.load_gpu_quotes("H100-SXM")
     sel = vendored.timestamps == t
-    assert dict(zip(q.providers.tolist(), q.prices.tolist())) == dict(zip(vendored.providers[sel].tolist(),
-                                                                         vendored.prices[sel].tolist()))
+    assert dict(zip(q.providers.tolist(), q.prices.tolist(), strict=False)) == dict(
+        zip(vendored.providers[sel].tolist(), vendored.prices[sel].tolist(), strict=False)
+    )
     assert q.n_listings.tolist() == [1, 1, 1, 1]  # the fixture has one offer per provider
     # index from these four quotes alone (no hyperstack): [1.00, 2.12, 2.69, 3.09] -> one vote
     # each, median (2.12 + 2.69) / 2 = 2.405
@@ -91,12 +91,15 @@ def test_prime_intellect__spot_offers_kept_out_of_the_on_demand_index(load_fixtu
     spot = copy.deepcopy(resp["H100_80GB"][0])  # lambdalabs SXM5, 8 GPUs
     spot.update(isSpot=True, cloudId="lambdalabs-SXM5-8x-spot", prices={**spot["prices"], "onDemand": 4.00})
     resp["H100_80GB"].append(spot)
-    on_demand = PrimeIntellectGpuSource(RecordedFetch([resp]), clock=lambda: t).gpu_quotes("H100-SXM", "GLOBAL", t, t + 1)
-    assert dict(zip(on_demand.providers.tolist(), on_demand.prices.tolist()))["lambdalabs"] == 3.09
+    on_demand = PrimeIntellectGpuSource(RecordedFetch([resp]), clock=lambda: t).gpu_quotes(
+        "H100-SXM", "GLOBAL", t, t + 1
+    )
+    assert dict(zip(on_demand.providers.tolist(), on_demand.prices.tolist(), strict=False))["lambdalabs"] == 3.09
     assert gpu_index_at(*on_demand, t).units == 2_405_000
-    spot_q = PrimeIntellectGpuSource(RecordedFetch([resp]), clock=lambda: t, spot=True).gpu_quotes("H100-SXM", "GLOBAL",
-                                                                                                      t, t + 1)
-    assert dict(zip(spot_q.providers.tolist(), spot_q.prices.tolist())) == {"lambdalabs": 0.5}
+    spot_q = PrimeIntellectGpuSource(RecordedFetch([resp]), clock=lambda: t, spot=True).gpu_quotes(
+        "H100-SXM", "GLOBAL", t, t + 1
+    )
+    assert dict(zip(spot_q.providers.tolist(), spot_q.prices.tolist(), strict=False)) == {"lambdalabs": 0.5}
 
 
 def test_prime_intellect__socket_filter_pcie(load_fixture):
@@ -104,7 +107,11 @@ def test_prime_intellect__socket_filter_pcie(load_fixture):
     t = utc(fx["snapshot_utc"])
     src = PrimeIntellectGpuSource(RecordedFetch([fx["response"]]), clock=lambda: t)
     q = src.gpu_quotes("H100-PCIE", "GLOBAL", t, t + 1)
-    assert dict(zip(q.providers.tolist(), q.prices.tolist())) == {"hyperstack": 1.9, "massedcompute": 1.89, "runpod": 2.4}
+    assert dict(zip(q.providers.tolist(), q.prices.tolist(), strict=False)) == {
+        "hyperstack": 1.9,
+        "massedcompute": 1.89,
+        "runpod": 2.4,
+    }
     with pytest.raises(SeriesUnavailable):
         src.gpu_quotes("H100-PCIE", "US", t, t + 1)
 
@@ -112,7 +119,9 @@ def test_prime_intellect__socket_filter_pcie(load_fixture):
 def test_routing_source__dispatch():
     replay = ReplaySource()
     src = RoutingSource({"ERCOT": replay}, gpu=None)
-    assert len(src.power_hourly("ERCOT", "HB_WEST", "DA", utc("2021-03-09T06:00Z"), utc("2021-03-09T12:00Z")).prices) == 6
+    assert (
+        len(src.power_hourly("ERCOT", "HB_WEST", "DA", utc("2021-03-09T06:00Z"), utc("2021-03-09T12:00Z")).prices) == 6
+    )
     with pytest.raises(SeriesUnavailable):
         src.power_hourly("PJM", "WESTERN HUB", "DA", 0, 1)
     with pytest.raises(SeriesUnavailable):

@@ -1,35 +1,56 @@
 """Marks and settlement values on real data (literals copied from the vendored CSVs and
 checked against them in test_oracle_index_power.py / below)."""
 
-
 from decimal import Decimal
 
 import pytest
+from oracle_test_helpers import utc
+from test_oracle_index_power import FRI_0312_PEAK, MON_0315_PEAK
 
+from core.specs import compute_spec, power_spec, spread_spec
 from oracle import data
 from oracle.errors import MissingData, NoEstimate, SeriesUnavailable, WindowOpen
 from oracle.index import gpu_index_at
 from oracle.sources import ReplaySource
-from core.specs import compute_spec, power_spec, spread_spec
 from oracle.timemap import TimeMap
 from oracle.valuation import Valuer
-
-from test_oracle_index_power import FRI_0312_PEAK, MON_0315_PEAK
-from oracle_test_helpers import utc
 
 CT = "America/Chicago"
 
 
-
 # HB_WEST DA, 2021-03-09T12:00Z .. 2021-03-10T11:00Z (24 hours; the last 6 fall on 2021-03-10 CST)
-TRAIL_24 = [4.88, 5.66, 3.41, 1.82, 0.97, 0.80, 0.99, 1.75, 1.64, 0.44, 1.02, 2.80,
-            11.81, 5.66, 3.52, 0.80, 1.76, -0.28, -0.29, -1.19, -0.77, -0.29, -0.28, 5.37]
+TRAIL_24 = [
+    4.88,
+    5.66,
+    3.41,
+    1.82,
+    0.97,
+    0.80,
+    0.99,
+    1.75,
+    1.64,
+    0.44,
+    1.02,
+    2.80,
+    11.81,
+    5.66,
+    3.52,
+    0.80,
+    1.76,
+    -0.28,
+    -0.29,
+    -1.19,
+    -0.77,
+    -0.29,
+    -0.28,
+    5.37,
+]
 
 
 def test_trail_literals_are_real():
     s = data.load_power("ERCOT", "HB_WEST", "DA")
     i = int((utc("2021-03-09T12:00Z") - s.timestamps[0]) // 3600)
-    assert list(s.prices[i:i + 24]) == TRAIL_24
+    assert list(s.prices[i : i + 24]) == TRAIL_24
 
 
 OLD = {"mark_method": "trailing"}  # the previous mark rule, kept to measure old against new
@@ -100,8 +121,9 @@ def test_mark__trailing_window_only_holiday_and_weekend__no_estimate():
 def test_mark__hourly__same_local_hour_previous_day():
     # 2021-03-10 03:00 CST hour, seen at 00:00 CST: yesterday's 03:00 CST = 2021-03-09T09:00Z = -1.74
     h = utc("2021-03-10T09:00Z")
-    v = Valuer(ReplaySource(), trailing_days=1, **OLD).mark(power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", h, h + 3600),
-                                                            utc("2021-03-10T06:00Z"))
+    v = Valuer(ReplaySource(), trailing_days=1, **OLD).mark(
+        power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", h, h + 3600), utc("2021-03-10T06:00Z")
+    )
     assert v.price_units == -1_740_000
 
 
@@ -116,7 +138,7 @@ def test_settlement__after_end__full_window_and_mark_agrees():
     valuer = Valuer(ReplaySource())
     s = valuer.settlement(spec, utc("2021-03-16T05:00Z"))
     # exact: the sum is 941.49 over 32 hours = 29.4215625, a tie at the micro-dollar -> half-even 29.421562
-    hand = (sum(Decimal(str(x)) for x in FRI_0312_PEAK + MON_0315_PEAK) / 32)
+    hand = sum(Decimal(str(x)) for x in FRI_0312_PEAK + MON_0315_PEAK) / 32
     assert hand == Decimal("29.4215625")
     assert s.final and s.n_hours == 32 and s.price_units == 29_421_562
     assert valuer.mark(spec, utc("2021-03-20T00:00Z")).price_units == s.price_units
@@ -148,10 +170,15 @@ def test_compute_settlement__mean_of_hourly_fixings():
 def test_spread__per_dataset_time_maps__uri_hour_against_gpu_hour():
     """Chain hour 2026-12-03T14:00Z replays ERCOT 2021-02-17T06:00Z ($9,000.01) and GPU 2025-10-22T09:00Z (2.69)."""
     x = utc("2026-12-03T14:00Z")
-    source = ReplaySource(time_maps={"ERCOT": TimeMap.from_offset(utc("2021-02-17T06:00Z") - x),
-                                     "GPU": TimeMap.from_offset(utc("2025-10-22T09:00Z") - x)})
-    spec = spread_spec(compute_spec("H100-SXM", x, x + 3600),
-                       power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", x, x + 3600), "0.0012")
+    source = ReplaySource(
+        time_maps={
+            "ERCOT": TimeMap.from_offset(utc("2021-02-17T06:00Z") - x),
+            "GPU": TimeMap.from_offset(utc("2025-10-22T09:00Z") - x),
+        }
+    )
+    spec = spread_spec(
+        compute_spec("H100-SXM", x, x + 3600), power_spec("ERCOT", "HB_WEST", "DA", "HOURLY", x, x + 3600), "0.0012"
+    )
     v = Valuer(source).settlement(spec, x + 3600)
     # 2.40 - 0.0012 x 9000.01 = 2.40 - 10.800012 = -8.400012
     assert v.price_units == -8_400_012 and v.kind == "SPREAD"
@@ -193,8 +220,10 @@ def test_mark__uri__worst_overshoot_cut_at_least_in_half_and_other_months_not_wo
     s, e = month_window(2021, 2, CT)
     feb = power_spec("ERCOT", "HB_WEST", "DA", "ATC", s, e)
     final = new.settlement(feb, e).price_usd
-    over = {name: max(v.mark(feb, t).price_usd for t in range(s, e, 3 * 3600)) - final
-            for name, v in (("old", old), ("new", new))}
+    over = {
+        name: max(v.mark(feb, t).price_usd for t in range(s, e, 3 * 3600)) - final
+        for name, v in (("old", old), ("new", new))
+    }
     assert over["old"] > 1800 and over["new"] <= over["old"] / 2
     errs = {"old": [], "new": []}
     for y, m in [(y, m) for y in (2021, 2022) for m in range(1, 13) if (y, m) != (2021, 2)]:

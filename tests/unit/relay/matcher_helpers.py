@@ -1,4 +1,5 @@
 """Relay unit fixtures: a FakeChain (ChainView without a node), a store, signed-order helpers."""
+
 from __future__ import annotations
 
 import itertools
@@ -24,8 +25,9 @@ class FakeChain:
 
     def __init__(self):
         self.now = NOW
-        self.markets = {1: MarketInfo(1, NOW + 86_400, 100, 1_000, 1_000, 400_000, 1_500, False, False,
-                                      2_500_000, NOW, True)}
+        self.markets = {
+            1: MarketInfo(1, NOW + 86_400, 100, 1_000, 1_000, 400_000, 1_500, False, False, 2_500_000, NOW, True)
+        }
         self.accounts: dict[str, AccountInfo] = {}
         self.min_nonces: dict[str, int] = {}
         self.filled: dict[str, int] = {}
@@ -66,12 +68,19 @@ SEP = domain_separator(CHAIN_ID, EXCHANGE)
 _nonces = itertools.count(1)
 
 
-
-
-def make_order(acct, *, market_id=1, is_buy=True, quantity=10_000, price=2_500_000, nonce=None, expiry=None,
-               reduce_only=False) -> Order:
-    return Order(acct.address, market_id, is_buy, quantity, price, next(_nonces) if nonce is None else nonce,
-                 NOW + 3_600 if expiry is None else expiry, reduce_only)
+def make_order(
+    acct, *, market_id=1, is_buy=True, quantity=10_000, price=2_500_000, nonce=None, expiry=None, reduce_only=False
+) -> Order:
+    return Order(
+        acct.address,
+        market_id,
+        is_buy,
+        quantity,
+        price,
+        next(_nonces) if nonce is None else nonce,
+        NOW + 3_600 if expiry is None else expiry,
+        reduce_only,
+    )
 
 
 def wire(order: Order, acct, separator: bytes = SEP) -> dict:

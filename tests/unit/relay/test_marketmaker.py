@@ -1,4 +1,5 @@
 """Market-maker quoting logic: spread, tick rounding, inventory skew, risk limits, refresh."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -54,20 +55,40 @@ def test_needs_refresh__mark_move_fills_and_expiry():
 def test_quote_market_of__sdk_market__status_decides_quoting():
     """The runner reads markets with sdk.Client; QuoteMarket.of maps the SDK's Market onto what
     quoting reads: same quotes as the relay's view of that market, none where trading stopped."""
+    from apps.marketmaker import QuoteMarket
     from sdk.models import Mark, Market, MarketStatus
 
-    from apps.marketmaker import QuoteMarket
-
-    base = Market(id=1, symbol="H100", kind="COMPUTE", spec={}, spec_hash="0x", mark_feed="0x", settlement_feed="0x",
-                  delivery_start=0, delivery_end=1, last_trade_time=M.last_trade_time, quantity_step=M.quantity_step,
-                  min_quantity=M.min_quantity, price_tick=M.price_tick, im_fixed=M.im_fixed,
-                  im_rate_bps=M.im_rate_bps, mm_fixed=1, mm_rate_bps=1, max_price_age=3600, dispute_window=600,
-                  oi_cap=10**9)
+    base = Market(
+        id=1,
+        symbol="H100",
+        kind="COMPUTE",
+        spec={},
+        spec_hash="0x",
+        mark_feed="0x",
+        settlement_feed="0x",
+        delivery_start=0,
+        delivery_end=1,
+        last_trade_time=M.last_trade_time,
+        quantity_step=M.quantity_step,
+        min_quantity=M.min_quantity,
+        price_tick=M.price_tick,
+        im_fixed=M.im_fixed,
+        im_rate_bps=M.im_rate_bps,
+        mm_fixed=1,
+        mm_rate_bps=1,
+        max_price_age=3600,
+        dispute_window=600,
+        oi_cap=10**9,
+    )
     live = replace(base, status=MarketStatus.LIVE, mark=Mark(1, "0x", M.mark, 1, True))
     mm = MarketMaker(QuoteParams(levels=2))
     assert mm.quotes(QuoteMarket.of(live), 0, 10**10, 0) == mm.quotes(M, 0, 10**10, 0)
-    for status, fresh in ((MarketStatus.HALTED, True), (MarketStatus.SETTLING, True), (MarketStatus.SETTLED, True),
-                          (MarketStatus.STALE, False)):
+    for status, fresh in (
+        (MarketStatus.HALTED, True),
+        (MarketStatus.SETTLING, True),
+        (MarketStatus.SETTLED, True),
+        (MarketStatus.STALE, False),
+    ):
         m = replace(live, status=status, mark=Mark(1, "0x", M.mark, 1, fresh))
         assert mm.quotes(QuoteMarket.of(m), 0, 10**10, 0) == [], status
     assert mm.quotes(QuoteMarket.of(replace(live, mark=None)), 0, 10**10, 0) == []  # never reported

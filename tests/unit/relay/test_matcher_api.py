@@ -1,4 +1,5 @@
 """The relay API over a FakeChain: validation outcomes, replays, concurrency, cancel, book."""
+
 from __future__ import annotations
 
 import threading
@@ -39,13 +40,19 @@ def test_post__sdk_nested_shape_with_string_ints__accepted(client, traders):
     o = make_order(traders[0], nonce=2**70)
     w = wire(o, traders[0])
     sig = w.pop("signature")
-    nested = {"order": {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in w.items()},
-              "signature": sig, "hash": "0x" + o.digest(SEP).hex()}
+    nested = {
+        "order": {k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in w.items()},
+        "signature": sig,
+        "hash": "0x" + o.digest(SEP).hex(),
+    }
     assert client.post("/orders", json=nested).status_code == 201
 
 
-@pytest.mark.parametrize("sep", [domain_separator(1, EXCHANGE), domain_separator(CHAIN_ID, "0x" + "22" * 20)],
-                         ids=["wrong_chain", "wrong_contract"])
+@pytest.mark.parametrize(
+    "sep",
+    [domain_separator(1, EXCHANGE), domain_separator(CHAIN_ID, "0x" + "22" * 20)],
+    ids=["wrong_chain", "wrong_contract"],
+)
 def test_post__signed_for_other_domain__400_bad_signature(client, traders, sep):
     r = _post(client, make_order(traders[0]), traders[0], sep)
     assert r.status_code == 400 and r.json()["code"] == "bad_signature" and "detail" in r.json()
@@ -63,12 +70,16 @@ def test_post__tampered_field__400_bad_signature(client, traders):
     assert client.post("/orders", json=w).json()["code"] == "bad_signature"
 
 
-@pytest.mark.parametrize("sig, words", [
-    ("0x", "0 bytes"),  # empty is only for a contract wallet that approved on-chain
-    ("0x" + "11" * 130, "130 bytes"),  # a multisig's length from an address without code
-    ("0x" + "11" * 1025, "at most 1024"),  # beyond Exchange.MAX_SIGNATURE_LENGTH
-    ("0xzz", "must be hex"),
-], ids=["empty", "130_bytes_eoa", "over_bound", "not_hex"])
+@pytest.mark.parametrize(
+    "sig, words",
+    [
+        ("0x", "0 bytes"),  # empty is only for a contract wallet that approved on-chain
+        ("0x" + "11" * 130, "130 bytes"),  # a multisig's length from an address without code
+        ("0x" + "11" * 1025, "at most 1024"),  # beyond Exchange.MAX_SIGNATURE_LENGTH
+        ("0xzz", "must be hex"),
+    ],
+    ids=["empty", "130_bytes_eoa", "over_bound", "not_hex"],
+)
 def test_post__eoa_signature_of_wrong_shape__400_bad_signature_says_why(client, store, traders, sig, words):
     w = {**wire(make_order(traders[0]), traders[0]), "signature": sig}
     r = client.post("/orders", json=w)
@@ -115,8 +126,15 @@ def test_post__expired__400(client, traders):
     assert _post(client, make_order(traders[0], expiry=NOW - 1), traders[0]).json()["code"] == "expired"
 
 
-@pytest.mark.parametrize("kw,code", [({"price": 2_500_500}, "off_tick"), ({"quantity": 10_050}, "bad_quantity"),
-                                     ({"quantity": 500}, "bad_quantity"), ({"market_id": 9}, "unknown_market")])
+@pytest.mark.parametrize(
+    "kw,code",
+    [
+        ({"price": 2_500_500}, "off_tick"),
+        ({"quantity": 10_050}, "bad_quantity"),
+        ({"quantity": 500}, "bad_quantity"),
+        ({"market_id": 9}, "unknown_market"),
+    ],
+)
 def test_post__market_rules__rejected(client, traders, kw, code):
     assert _post(client, make_order(traders[0], **kw), traders[0]).json()["code"] == code
 
@@ -127,8 +145,10 @@ def test_post__stale_mark_or_halted__rejected_unless_reduce_only(client, chain, 
     chain.markets[1] = replace(chain.markets[1], halted=True)
     assert _post(client, make_order(traders[0]), traders[0]).json()["code"] == "market_halted"
     chain.positions[(traders[0].address, 1)] = 5_000
-    assert _post(client, make_order(traders[0], is_buy=False, quantity=5_000, reduce_only=True),
-                 traders[0]).status_code == 201
+    assert (
+        _post(client, make_order(traders[0], is_buy=False, quantity=5_000, reduce_only=True), traders[0]).status_code
+        == 201
+    )
 
 
 def test_post__insufficient_margin__400_says_missing_amount(client, chain, traders):
@@ -201,7 +221,7 @@ def test_cancel__unsigned_after_onchain_cancel__dropped(client, chain, traders):
 
 
 def test_book__levels_pairs_and_raw_orders(client, traders):
-    for i, (t, is_buy, p) in enumerate([(0, True, 2_400_000), (1, True, 2_400_000), (2, False, 2_600_000)]):
+    for _i, (t, is_buy, p) in enumerate([(0, True, 2_400_000), (1, True, 2_400_000), (2, False, 2_600_000)]):
         assert _post(client, make_order(traders[t], is_buy=is_buy, price=p), traders[t]).status_code == 201
     b = client.get("/markets/1/book").json()
     assert b["bids"] == [["2400000", "20000"]] and b["asks"] == [["2600000", "10000"]]

@@ -1,4 +1,5 @@
 """Book aggregation and price-time match selection (pure functions)."""
+
 from __future__ import annotations
 
 from matcher_helpers import SEP, make_order
@@ -14,12 +15,20 @@ def _so(seq, acct, is_buy, price, qty=1_000, in_flight=False):
 
 def test_levels__aggregates_same_price_best_first(traders):
     a, b = traders[:2]
-    orders = [_so(1, a, True, 100), _so(2, b, True, 101), _so(3, a, True, 100, 500), _so(4, b, False, 103),
-              _so(5, a, False, 102), _so(6, b, False, 102, 2_000)]
+    orders = [
+        _so(1, a, True, 100),
+        _so(2, b, True, 101),
+        _so(3, a, True, 100, 500),
+        _so(4, b, False, 103),
+        _so(5, a, False, 102),
+        _so(6, b, False, 102, 2_000),
+    ]
     bids, asks = sides(orders)
     assert [o.seq for o in bids] == [2, 1, 3]
-    assert levels(bids) == [{"price": 101, "quantity": 1_000, "orders": 1},
-                            {"price": 100, "quantity": 1_500, "orders": 2}]
+    assert levels(bids) == [
+        {"price": 101, "quantity": 1_000, "orders": 1},
+        {"price": 100, "quantity": 1_500, "orders": 2},
+    ]
     assert levels(asks, depth=1) == [{"price": 102, "quantity": 3_000, "orders": 2}]
 
 

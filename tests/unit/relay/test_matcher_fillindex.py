@@ -1,4 +1,5 @@
 """FillIndex: remaining(order) from the Exchange's logs only when they prove the order untouched."""
+
 from relay.chainview import TOPIC_CANCELLED, TOPIC_FILLED, ChainError, FillIndex
 
 H1, H2, H3 = "0x" + "11" * 32, "0x" + "22" * 32, "0x" + "33" * 32
@@ -26,8 +27,10 @@ class FakeRpc:
 
 def test_untouched__only_when_neither_hash_nor_trader_as_taker_seen():
     rpc = FakeRpc()
-    rpc.logs[5] = [{"topics": [TOPIC_FILLED, H1, _topic(MAKER), _topic(TAKER)]},
-                   {"topics": [TOPIC_CANCELLED, H2, _topic(OTHER)]}]
+    rpc.logs[5] = [
+        {"topics": [TOPIC_FILLED, H1, _topic(MAKER), _topic(TAKER)]},
+        {"topics": [TOPIC_CANCELLED, H2, _topic(OTHER)]},
+    ]
     fi = FillIndex(rpc, "0x" + "ee" * 20, start_block=1)
     assert not fi.untouched(H3, OTHER, 5)  # not synced yet: fall back to the eth_call
     fi.sync(6)

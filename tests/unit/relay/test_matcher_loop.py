@@ -1,13 +1,14 @@
 """Matcher and re-validation over a FakeChain and a fake sender: nothing lost, nothing duplicated."""
+
 from __future__ import annotations
 
 from matcher_helpers import SEP, USDC, make_order, sign_order
 
+from chain.tx import Receipt, TxFailed
 from relay.chainview import AccountInfo
 from relay.follower import Revalidator
 from relay.matcher import Matcher
 from relay.store import StoredOrder
-from chain.tx import Receipt, TxFailed
 from relay.validation import OrderValidator, ValidationSettings
 
 
@@ -81,7 +82,7 @@ def test_step__failed_match_both_alive__pair_skipped_not_retried(chain, store, t
 def test_revalidate__filled_expired_and_margin_gone__dropped(chain, store, traders):
     _, _, v = _setup(chain, store, traders)
     filled = _add(store, traders[0])
-    expiring = _add(store, traders[0], expiry=chain.now + 10)
+    _add(store, traders[0], expiry=chain.now + 10)  # expires before the revalidation below
     older = _add(store, traders[1])
     younger = _add(store, traders[1])
     chain.filled[filled.hash] = filled.order.quantity

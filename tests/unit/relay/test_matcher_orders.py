@@ -1,4 +1,5 @@
 """EIP-712 digest pinned by the golden vectors; the fast verifier agrees with ecrecover."""
+
 from __future__ import annotations
 
 import os
@@ -9,11 +10,20 @@ from eth_account import Account
 from relay.orders import Order, SignatureVerifier, domain_separator, recover_address, sign_order
 from tests.utils.vectors import ORDER_VECTORS
 
+
 @pytest.mark.parametrize("vec", ORDER_VECTORS, ids=lambda v: v["note"])
 def test_digest__golden_vector__matches_and_verifies(vec):
     td, m = vec["typed_data"], vec["typed_data"]["message"]
-    o = Order(m["trader"], int(m["market_id"]), m["is_buy"], int(m["quantity"]), int(m["price"]), int(m["nonce"]),
-              int(m["expiry"]), m["reduce_only"])
+    o = Order(
+        m["trader"],
+        int(m["market_id"]),
+        m["is_buy"],
+        int(m["quantity"]),
+        int(m["price"]),
+        int(m["nonce"]),
+        int(m["expiry"]),
+        m["reduce_only"],
+    )
     digest = o.digest(domain_separator(td["domain"]["chainId"], td["domain"]["verifyingContract"]))
     assert "0x" + digest.hex() == vec["digest"]
     sig = bytes.fromhex(vec["signature"][2:])

@@ -1,4 +1,5 @@
 """SqlOrderStore: add/duplicate, status moves, claim/release atomicity, trades dedupe."""
+
 from __future__ import annotations
 
 import threading

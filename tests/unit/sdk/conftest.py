@@ -1,4 +1,5 @@
 """Fixtures of the SDK unit tests: markets from the real markets/default.json, no chain."""
+
 from __future__ import annotations
 
 import pytest

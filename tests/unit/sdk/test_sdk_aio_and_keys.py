@@ -1,4 +1,5 @@
 """sdk.aio (thread-pool wrapper) and the Client's key sources, without a chain."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,10 +9,10 @@ import threading
 import pytest
 from eth_account import Account
 
+from devnet.anvil import ANVIL_KEYS
 from sdk import errors
 from sdk.aio import AsyncClient
 from sdk.client import _make_signer
-from devnet.anvil import ANVIL_KEYS
 
 
 class FakeClient:
@@ -29,8 +30,7 @@ class FakeClient:
         raise errors.InsufficientBalance("short")
 
     def stream_fills(self, address, stop, **kw):
-        for i in range(3):
-            yield i
+        yield from range(3)
         stop.wait(5)
 
 
@@ -74,12 +74,15 @@ def test_signer__private_key_and_keyfile(tmp_path):
     assert _make_signer(None, None, None, None) is None
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"private_key": "0x1234"}, "not a valid"),
-    ({"keyfile": "missing.json", "password": "pw"}, "cannot read"),
-    ({"keyfile": "k.json"}, "needs password"),
-    ({"private_key": ANVIL_KEYS[1], "ape_account": "x"}, "only one"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"private_key": "0x1234"}, "not a valid"),
+        ({"keyfile": "missing.json", "password": "pw"}, "cannot read"),
+        ({"keyfile": "k.json"}, "needs password"),
+        ({"private_key": ANVIL_KEYS[1], "ape_account": "x"}, "only one"),
+    ],
+)
 def test_signer__bad_sources__signer_required_says_why(kwargs, match):
     args = {"private_key": None, "keyfile": None, "password": None, "ape_account": None, **kwargs}
     with pytest.raises(errors.SignerRequired, match=match):

@@ -1,5 +1,6 @@
 """What an installed devnet needs without a checkout: the packaged ape project (devnet/project) and
 the real price data directory, each with a clear error when missing. No chain, no processes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,16 +8,23 @@ from pathlib import Path
 import pytest
 
 import devnet.anvil as devnet
-from oracle.data import DEFAULT_DATA_DIR, GPU_FILE
 from devnet.stack import StackError, resolve_data_dir
+from oracle.data import DEFAULT_DATA_DIR, GPU_FILE
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_packaged_project__is_the_checkouts_deploy_project():
     # devnet/project points at the files the checkout deploys from, so the wheel ships the same ones
-    for rel in ("ape-config.yaml", "scripts/deploy.py", "scripts/_markets.py", "markets/default.json",
-                "contracts/Clearinghouse.vy", "contracts/testing/MockUSDC.vy", "contracts/interfaces/IOracle.vyi"):
+    for rel in (
+        "ape-config.yaml",
+        "scripts/deploy.py",
+        "scripts/_markets.py",
+        "markets/default.json",
+        "contracts/Clearinghouse.vy",
+        "contracts/testing/MockUSDC.vy",
+        "contracts/interfaces/IOracle.vyi",
+    ):
         assert (devnet.PROJECT_DATA / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
 
 
@@ -55,8 +63,11 @@ def test_installed__a_changed_project_gets_its_own_copy(tmp_path, monkeypatch):
 def test_installed__a_home_below_dot_cache_is_refused_before_ape_silently_compiles_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(devnet, "CHECKOUT", None)
     monkeypatch.setenv("CSPREAD_HOME", str(tmp_path / ".cache" / "cs"))
-    with pytest.raises(devnet.DevnetError, match=r"ape compiles nothing below a directory named \.cache; set "
-                                                 r"CSPREAD_HOME elsewhere"):
+    with pytest.raises(
+        devnet.DevnetError,
+        match=r"ape compiles nothing below a directory named \.cache; set "
+        r"CSPREAD_HOME elsewhere",
+    ):
         devnet.project_dir()
     assert not (tmp_path / ".cache").exists()
 
@@ -80,8 +91,11 @@ def test_data_dir__explicit_env_oracle_env_then_checkout(tmp_path, monkeypatch):
 
 def test_data_dir__missing_or_incomplete_names_the_fix(tmp_path, monkeypatch):
     monkeypatch.delenv("CSPREAD_DATA_DIR", raising=False)
-    with pytest.raises(StackError, match=r"no price data directory at .*nope: pass --data-dir DIR or set "
-                                         r"CSPREAD_DATA_DIR"):
+    with pytest.raises(
+        StackError,
+        match=r"no price data directory at .*nope: pass --data-dir DIR or set "
+        r"CSPREAD_DATA_DIR",
+    ):
         resolve_data_dir(tmp_path / "nope")
     (tmp_path / GPU_FILE).write_bytes(b"")
     with pytest.raises(StackError, match=r"price data missing in .*: ercot_dam_hubs_2021_2022\.csv\.gz"):

@@ -1,4 +1,5 @@
 """sdk.errors: the hierarchy, and every revert reason of the contracts decodes to a typed error."""
+
 from __future__ import annotations
 
 import inspect
@@ -9,14 +10,20 @@ import pytest
 from eth_abi import encode
 from web3.exceptions import ContractLogicError
 
-from sdk import errors
 from core.errors import ManifestError as BaseManifestError
+from sdk import errors
 
 ROOT = Path(__file__).resolve().parents[3]
 # `assert cond, "reason"`, `raise "reason"` and the Clearinghouse's shared `self._req(cond, "reason")`
 ASSERT_REASON = re.compile(r'(?:assert\s[^\n]*?|raise\s+|_req\([^\n]*?)"([A-Za-z0-9_]+: [^"]+)"')
-SNEKMATE_MODULES = ("tokens/erc20.vy", "auth/ownable.vy", "auth/ownable_2step.vy", "utils/ecdsa.vy",
-                    "utils/signature_checker.vy", "utils/eip712_domain_separator.vy")
+SNEKMATE_MODULES = (
+    "tokens/erc20.vy",
+    "auth/ownable.vy",
+    "auth/ownable_2step.vy",
+    "utils/ecdsa.vy",
+    "utils/signature_checker.vy",
+    "utils/eip712_domain_separator.vy",
+)
 
 
 def _reasons(paths) -> set[str]:
@@ -43,8 +50,7 @@ def error_data(reason: str) -> bytes:
     return bytes.fromhex("08c379a0") + encode(["string"], [reason])
 
 
-ALL_ERRORS = [c for _, c in inspect.getmembers(errors, inspect.isclass)
-              if issubclass(c, errors.ComputeSpreadError)]
+ALL_ERRORS = [c for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, errors.ComputeSpreadError)]
 
 
 def test_contract_reasons__found_in_the_vy_files():

@@ -1,4 +1,5 @@
 """sdk.hedge: plans computed before anything is sent, against the real default markets."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,15 +30,24 @@ def test_spread_listed__one_sell_leg_on_the_spread(reader):
 
 
 def test_spread_listed__different_ratio__power_leg_for_the_difference(reader):
-    plan = hedge_compute_spread(reader, "H100-SXM", "HB_WEST", Decimal("1000"), "2026-12",
-                                mwh_per_gpu_hour=Decimal("0.0015"))
+    plan = hedge_compute_spread(
+        reader, "H100-SXM", "HB_WEST", Decimal("1000"), "2026-12", mwh_per_gpu_hour=Decimal("0.0015")
+    )
     # the default markets list no ATC month at HB_WEST: the difference is noted, not traded
     assert len(plan.orders) == 1 and "0.3000 MWh of power stays unhedged" in plan.notes[0]
 
 
 def test_no_spread__sell_compute_buy_power(reader):
-    plan = hedge_compute_spread(reader, "H100-SXM", "HB_WEST", Decimal("1000"), "2026-12", prefer_spread=False,
-                                power_profile="PEAK", mwh_per_gpu_hour=Decimal("0.0012"))
+    plan = hedge_compute_spread(
+        reader,
+        "H100-SXM",
+        "HB_WEST",
+        Decimal("1000"),
+        "2026-12",
+        prefer_spread=False,
+        power_profile="PEAK",
+        mwh_per_gpu_hour=Decimal("0.0012"),
+    )
     compute, power = plan.orders
     assert (compute.market.kind, compute.side, compute.quantity) == ("COMPUTE", "sell", Decimal("1000"))
     assert (power.market.kind, power.side, power.quantity) == ("POWER", "buy", Decimal("1.2"))
@@ -64,8 +74,9 @@ def test_shortfall__small_account(default_markets):
 
 
 def test_hedge_power__mw_times_profile_hours(reader, default_markets):
-    peak = next(m for m in default_markets if m.kind == "POWER" and m.spec["profile"] == "PEAK"
-                and m.spec["node"] == "HB_WEST")
+    peak = next(
+        m for m in default_markets if m.kind == "POWER" and m.spec["profile"] == "PEAK" and m.spec["node"] == "HB_WEST"
+    )
     hours = profile_hours(peak.delivery_start, peak.delivery_end, "PEAK", "America/Chicago").size
     assert hours == 352  # December 2026: 23 weekdays - Christmas (Fri 25th) = 22 days x 16 peak hours
     plan = hedge_power(reader, "HB_WEST", Decimal("5"), "PEAK", "2026-12")

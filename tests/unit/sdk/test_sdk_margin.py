@@ -1,4 +1,5 @@
 """sdk.margin: the Clearinghouse's arithmetic in Python, and the liquidation price."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,8 +15,9 @@ from sdk.margin import Holding, apply_fill, grows, liquidation_price, project_tr
 
 @pytest.fixture(scope="module")
 def power(default_markets):
-    return next(m for m in default_markets if m.kind == "POWER" and m.spec["profile"] == "PEAK"
-                and m.spec["iso"] == "ERCOT")
+    return next(
+        m for m in default_markets if m.kind == "POWER" and m.spec["profile"] == "PEAK" and m.spec["iso"] == "ERCOT"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_apply_fill__open_reduce_flip_close(gpu):
     assert h.quantity == 0 and h.open_notional == 0
 
 
-@given(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6))
+@given(st.integers(-(10**6), 10**6), st.integers(-(10**6), 10**6))
 def test_grows__matches_definition(q0, d):
     q1 = q0 + d
     assert grows(q0, d) == (abs(q1) > abs(q0) or (q0 * q1 < 0))
@@ -60,9 +62,14 @@ def _health(collateral, holdings, mid, mark):
 
 
 @settings(max_examples=200, deadline=None)
-@given(q=st.integers(100, 10**7).flatmap(lambda n: st.sampled_from([n, -n])),
-       entry=st.integers(-500, 5_000), mark=st.integers(-500, 5_000),
-       collateral=st.integers(0, 10**6), other=st.integers(-10**5, 10**5), use_gpu=st.booleans())
+@given(
+    q=st.integers(100, 10**7).flatmap(lambda n: st.sampled_from([n, -n])),
+    entry=st.integers(-500, 5_000),
+    mark=st.integers(-500, 5_000),
+    collateral=st.integers(0, 10**6),
+    other=st.integers(-(10**5), 10**5),
+    use_gpu=st.booleans(),
+)
 def test_liquidation_price__first_liquidatable_mark(power, gpu, q, entry, mark, collateral, other, use_gpu):
     """At the returned mark the account is liquidatable (equity <= MM); one tick toward safety it is not."""
     m = gpu if use_gpu else power

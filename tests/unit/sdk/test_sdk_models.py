@@ -1,4 +1,5 @@
 """sdk.models: derived account figures in human units."""
+
 from __future__ import annotations
 
 from decimal import Decimal

@@ -1,8 +1,8 @@
 """sdk.relay_client: the relay's HTTP interface, against an httpx mock transport."""
+
 from __future__ import annotations
 
 import json
-
 from decimal import Decimal
 
 import httpx
@@ -45,8 +45,9 @@ def test_cancel__delete_with_signature_header():
 def test_book_trades_orders__parsed():
     def handler(req):
         if req.url.path == "/markets/1/book":
-            return httpx.Response(200, json={"bids": [["2480000", "40000"]], "asks": [[2510000, 1000]],
-                                             "orders": [SIGNED.as_json()]})
+            return httpx.Response(
+                200, json={"bids": [["2480000", "40000"]], "asks": [[2510000, 1000]], "orders": [SIGNED.as_json()]}
+            )
         if req.url.path == "/markets/1/trades":
             return httpx.Response(200, json=[{"price": 2480000, "quantity": 1000}])
         assert req.url.path == "/orders" and req.url.params["trader"] == SIGNED.order.trader
@@ -80,8 +81,7 @@ def test_relay_unreachable__relay_error_says_fill_on_chain():
 
 def _duplicate_of(h: str):
     # the relay's exact answer (relay/relay.py, Relay.post): 409 with code "duplicate"
-    return httpx.Response(409, json={"detail": f"order {h.lower()} is already known to the relay",
-                                     "code": "duplicate"})
+    return httpx.Response(409, json={"detail": f"order {h.lower()} is already known to the relay", "code": "duplicate"})
 
 
 def test_post_order__retry_after_lost_response__duplicate_is_success():
@@ -111,15 +111,25 @@ def test_post_order__duplicate_of_another_hash__still_an_error():
 
 
 def test_post_order__refusal__code_detail_and_missing_margin_in_usd():
-    body = {"detail": "equity would not cover the order", "code": "insufficient_margin", "missing": "1234560000",
-            "free": "0", "required": "1234560000"}
+    body = {
+        "detail": "equity would not cover the order",
+        "code": "insufficient_margin",
+        "missing": "1234560000",
+        "free": "0",
+        "required": "1234560000",
+    }
     with pytest.raises(errors.RelayError) as e:
         relay(lambda req: httpx.Response(400, json=body)).post_order(SIGNED)
     err = e.value
-    assert str(err) == ("the relay rejected the order (insufficient_margin): equity would not cover the order "
-                        "[missing 1,234.56 USD]")
-    assert (err.status, err.code, err.detail, err.missing) == (400, "insufficient_margin",
-                                                              "equity would not cover the order", "1234560000")
+    assert str(err) == (
+        "the relay rejected the order (insufficient_margin): equity would not cover the order [missing 1,234.56 USD]"
+    )
+    assert (err.status, err.code, err.detail, err.missing) == (
+        400,
+        "insufficient_margin",
+        "equity would not cover the order",
+        "1234560000",
+    )
 
 
 def test_post_order__non_json_error_body__relay_error_with_text():
@@ -131,9 +141,17 @@ def test_post_order__non_json_error_body__relay_error_with_text():
 def test_book__levels_with_order_counts_and_block():
     def handler(req):
         assert req.url.params["depth"] == "20"
-        return httpx.Response(200, json={"bids": [["2480000", "40000"]], "asks": [],
-                                         "bid_levels": [{"price": "2480000", "quantity": "40000", "orders": 3}],
-                                         "ask_levels": [], "orders": [], "block": 77})
+        return httpx.Response(
+            200,
+            json={
+                "bids": [["2480000", "40000"]],
+                "asks": [],
+                "bid_levels": [{"price": "2480000", "quantity": "40000", "orders": 3}],
+                "ask_levels": [],
+                "orders": [],
+                "block": 77,
+            },
+        )
 
     b = relay(handler).book(1, depth=20)
     assert b.bids[0].orders == 3 and b.bids[0].price == Decimal("2.48") and b.block == 77 and b.asks == ()

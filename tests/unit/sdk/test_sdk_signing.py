@@ -1,4 +1,5 @@
 """sdk.signing: golden EIP-712 vectors (signed by foundry's cast) and nonce uniqueness."""
+
 from __future__ import annotations
 
 import json
@@ -11,19 +12,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdk import errors
-from tests.utils.vectors import EIP712_VECTORS, ORDER_VECTORS, TRADER_KEY
 from devnet.anvil import ANVIL_KEYS
+from sdk import errors
 from sdk.models import Order, SignedOrder
 from sdk.signing import (
-    NONCE_RANDOM_BITS, ORDER_TYPEHASH, FileNonce, TimeNonce, order_digest, order_typed_data, recover_signer, sign_order,
+    NONCE_RANDOM_BITS,
+    ORDER_TYPEHASH,
+    FileNonce,
+    TimeNonce,
+    order_digest,
+    order_typed_data,
+    recover_signer,
+    sign_order,
 )
+from tests.utils.vectors import EIP712_VECTORS, ORDER_VECTORS, TRADER_KEY
 
 VECTORS = EIP712_VECTORS
 
 
 def test_typehash__matches_vectors_and_design():
-    assert ORDER_TYPEHASH == VECTORS["order_typehash"]
+    assert VECTORS["order_typehash"] == ORDER_TYPEHASH
     from eth_account import Account
 
     assert {v["signer"] for v in ORDER_VECTORS} == {Account.from_key(TRADER_KEY).address}
@@ -58,8 +66,10 @@ def test_sign_order__trader_not_signer__invalid_order():
         sign_order(order, ANVIL_KEYS[5], 31337, "0x" + "11" * 20)
 
 
-@pytest.mark.parametrize("field,value", [("quantity", 0), ("quantity", -1), ("price", 2**255), ("nonce", 2**256),
-                                         ("expiry", 1.5), ("market_id", True)])
+@pytest.mark.parametrize(
+    "field,value",
+    [("quantity", 0), ("quantity", -1), ("price", 2**255), ("nonce", 2**256), ("expiry", 1.5), ("market_id", True)],
+)
 def test_order_typed_data__out_of_range__invalid_order(field, value):
     base = Order.from_json(ORDER_VECTORS[0]["typed_data"]["message"])
     bad = Order(**{**base.__dict__, field: value})
@@ -124,8 +134,15 @@ def test_nonces__unique_across_processes(kind, tmp_path):
     """Four separate Python processes draw at the same instant; no value repeats."""
     root = Path(__file__).resolve().parents[3]
     start = str(time.time() + 6)
-    procs = [subprocess.Popen([sys.executable, "-c", DRAW, kind, str(tmp_path / "nonce"), "2000", start], cwd=root,
-                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", DRAW, kind, str(tmp_path / "nonce"), "2000", start],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
     got = [int(x) for p in procs for x in p.communicate(timeout=60)[0].split()]
     assert all(p.returncode == 0 for p in procs)
     assert len(got) == 8000 and len(set(got)) == 8000

@@ -1,5 +1,6 @@
 """sdk.timelock without a chain: the operation id matches the contract's, calls encode from
 and decode to the manifest ABIs (what `scripts/timelock.py status` shows), arguments parse."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ import pytest
 from vyper.compiler.output import build_abi_output
 from web3 import Web3
 
-from sdk.errors import ManifestError
 from core.manifest import Manifest
+from sdk.errors import ManifestError
 from sdk.timelock import TimelockAdmin, operation_id, parse_arg
 from tests.utils.deployers import EXCHANGE
 from tests.utils.timelock import DAY, TIMELOCK
@@ -20,14 +21,19 @@ TIMELOCK_AT = "0x" + "22" * 20
 
 
 def _manifest(tmp_path, with_timelock=True) -> Manifest:
-    contracts = {name: {"address": "0x" + f"{i:02x}" * 20, "abi": []}
-                 for i, name in enumerate(("Oracle", "Clearinghouse", "Collateral"), start=3)}
+    contracts = {
+        name: {"address": "0x" + f"{i:02x}" * 20, "abi": []}
+        for i, name in enumerate(("Oracle", "Clearinghouse", "Collateral"), start=3)
+    }
     contracts["Exchange"] = {"address": EXCHANGE_AT, "abi": build_abi_output(EXCHANGE.compiler_data)}
     if with_timelock:
         contracts["Timelock"] = {"address": TIMELOCK_AT, "abi": build_abi_output(TIMELOCK.compiler_data)}
     path = tmp_path / "m.json"
-    path.write_text(json.dumps({"chain_id": 31337, "block": 0, "contracts": contracts, "markets": [],
-                                "roles": {"owner": "0x" + "33" * 20}}))
+    path.write_text(
+        json.dumps(
+            {"chain_id": 31337, "block": 0, "contracts": contracts, "markets": [], "roles": {"owner": "0x" + "33" * 20}}
+        )
+    )
     return Manifest.load(path)
 
 
@@ -40,7 +46,9 @@ def admin(tmp_path):
 def test_operation_id__matches_contract(value, data, eta):
     tl = TIMELOCK.deploy(boa.env.generate_address("admin"), DAY)
 
-    assert bytes.fromhex(operation_id(EXCHANGE_AT, value, data, eta)[2:]) == tl.operation_id(EXCHANGE_AT, value, data, eta)
+    assert bytes.fromhex(operation_id(EXCHANGE_AT, value, data, eta)[2:]) == tl.operation_id(
+        EXCHANGE_AT, value, data, eta
+    )
 
 
 def test_encode_decode__set_fees__round_trip_and_describe(admin):
@@ -80,7 +88,9 @@ def test_admin__manifest_without_timelock__explains_owner(tmp_path):
         TimelockAdmin(Web3(), _manifest(tmp_path, with_timelock=False))
 
 
-@pytest.mark.parametrize("text, value", [("3", 3), ("true", True), ("[1, [2, 3]]", [1, [2, 3]]),
-                                         ("0x" + "ab" * 20, "0x" + "ab" * 20), ("-5", -5)])
+@pytest.mark.parametrize(
+    "text, value",
+    [("3", 3), ("true", True), ("[1, [2, 3]]", [1, [2, 3]]), ("0x" + "ab" * 20, "0x" + "ab" * 20), ("-5", -5)],
+)
 def test_parse_arg__json_else_string(text, value):
     assert parse_arg(text) == value

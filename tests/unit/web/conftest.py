@@ -11,6 +11,7 @@ markets/default.json listing. Where the real Client validates input before any R
 routes map are the SDK's own. The Client's chain-side checks (balances, margin) are covered
 against anvil by tests/integration/test_web_dashboard.py.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,12 +22,21 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from scripts._markets import load_markets
 from core import units as u
+from scripts._markets import load_markets
 from sdk.errors import InvalidOrder, UnknownMarket
 from sdk.models import (
-    AccountState, CollateralMove, Fill, LiquidationEvent, Mark, MarketStatus, Position, PriceUpdate, Settlement,
-    TxStatus, UnsignedTx,
+    AccountState,
+    CollateralMove,
+    Fill,
+    LiquidationEvent,
+    Mark,
+    MarketStatus,
+    Position,
+    PriceUpdate,
+    Settlement,
+    TxStatus,
+    UnsignedTx,
 )
 from sdk.relay_client import RelayClient
 from sdk.signing import TimeNonce, order_digest
@@ -67,8 +77,9 @@ class FakeClient:
         self.relay = relay
         self.nonces = TimeNonce()
         self.address_ = address
-        self._markets = {m.id: m for m in (market_from_entry(e.manifest_entry(i + 1))
-                                           for i, e in enumerate(load_markets(None, NOW)))}
+        self._markets = {
+            m.id: m for m in (market_from_entry(e.manifest_entry(i + 1)) for i, e in enumerate(load_markets(None, NOW)))
+        }
         self.sent: list[tuple] = []  # unsigned transactions built (what a wallet would be asked to send)
 
     # ------------------------------------------------------------ chain
@@ -118,8 +129,10 @@ class FakeClient:
 
     def price_updates(self, from_block=None, to_block="latest"):
         m = self._markets[SPREAD_ID]
-        return [PriceUpdate(m.mark_feed.lower(), 2_300_000 + 10_000 * i, NOW - 86_400 * 2 + 3600 * i, 2 + i)
-                for i in range(int(from_block or 1) - 1, min(int(to_block), 60))]
+        return [
+            PriceUpdate(m.mark_feed.lower(), 2_300_000 + 10_000 * i, NOW - 86_400 * 2 + 3600 * i, 2 + i)
+            for i in range(int(from_block or 1) - 1, min(int(to_block), 60))
+        ]
 
     # ------------------------------------------------------------ accounts
     def account(self, address: str) -> AccountState:
@@ -128,29 +141,78 @@ class FakeClient:
             return AccountState(a, 0, 0, 0, 0, True, (), 0, 0)
         m = self._markets[SPREAD_ID]
         q, on, mark = -720_000, -1_728_000_000, MARKS["SPREAD"]
-        pos = Position(SPREAD_ID, m.symbol, q, on, mark, u.margin_units(q, m.im_fixed, m.im_rate_bps, mark),
-                       u.margin_units(q, m.mm_fixed, m.mm_rate_bps, mark), Decimal("3.91"), False, m.price_tick, m.unit)
-        return AccountState(a, 2_000_000_000, 2_000_000_000 + q * mark // 1000 - on, pos.initial_margin_units,
-                            pos.maintenance_margin_units, True, (pos,), 8_000_000_000, 2**256 - 1)
+        pos = Position(
+            SPREAD_ID,
+            m.symbol,
+            q,
+            on,
+            mark,
+            u.margin_units(q, m.im_fixed, m.im_rate_bps, mark),
+            u.margin_units(q, m.mm_fixed, m.mm_rate_bps, mark),
+            Decimal("3.91"),
+            False,
+            m.price_tick,
+            m.unit,
+        )
+        return AccountState(
+            a,
+            2_000_000_000,
+            2_000_000_000 + q * mark // 1000 - on,
+            pos.initial_margin_units,
+            pos.maintenance_margin_units,
+            True,
+            (pos,),
+            8_000_000_000,
+            2**256 - 1,
+        )
 
     def fills(self, address):
-        return [Fill("0x" + "0f" * 32, SPREAD_ID, checksum(MAKER), checksum(address), True, 720_000, 2_400_000,
-                     0, 864_000, 40, "0x" + "f1" * 32, 0)]
+        return [
+            Fill(
+                "0x" + "0f" * 32,
+                SPREAD_ID,
+                checksum(MAKER),
+                checksum(address),
+                True,
+                720_000,
+                2_400_000,
+                0,
+                864_000,
+                40,
+                "0x" + "f1" * 32,
+                0,
+            )
+        ]
 
     def settlements(self, address):
         return [Settlement(checksum(address), 1, -1_000, 12_000_000, 90, "0x" + "5e" * 32, 41_000_000)]
 
     def deposits(self, address):
-        return [CollateralMove("deposit", checksum(address), 2_500_000_000, 20, "0x" + "d1" * 32, 0,
-                               self.block_time(20))]
+        return [
+            CollateralMove("deposit", checksum(address), 2_500_000_000, 20, "0x" + "d1" * 32, 0, self.block_time(20))
+        ]
 
     def withdrawals(self, address):
-        return [CollateralMove("withdrawal", checksum(address), -500_000_000, 60, "0x" + "d2" * 32, 0,
-                               self.block_time(60))]
+        return [
+            CollateralMove("withdrawal", checksum(address), -500_000_000, 60, "0x" + "d2" * 32, 0, self.block_time(60))
+        ]
 
     def liquidations(self, address):
-        return [LiquidationEvent(checksum(address), checksum(MAKER), 1, -2_000, 47_000_000, 1_880_000, 300_000, 70,
-                                 "0x" + "1d" * 32, 1, self.block_time(70))]
+        return [
+            LiquidationEvent(
+                checksum(address),
+                checksum(MAKER),
+                1,
+                -2_000,
+                47_000_000,
+                1_880_000,
+                300_000,
+                70,
+                "0x" + "1d" * 32,
+                1,
+                self.block_time(70),
+            )
+        ]
 
     def realised_pnl(self, address):
         return Decimal("12.5")
@@ -175,9 +237,15 @@ class FakeClient:
             return TxStatus("pending")
         if tx_hash.endswith("11"):
             return TxStatus("success", 99)
-        return TxStatus("failed", 99, InsufficientMargin("withdraw 10 USD: equity would fall below initial margin",
-                                                         reason="Clearinghouse: insufficient margin",
-                                                         missing=Decimal("4.2")))
+        return TxStatus(
+            "failed",
+            99,
+            InsufficientMargin(
+                "withdraw 10 USD: equity would fall below initial margin",
+                reason="Clearinghouse: insufficient margin",
+                missing=Decimal("4.2"),
+            ),
+        )
 
     # ------------------------------------------------------------ a wallet's account (keyless)
     @property
@@ -188,7 +256,7 @@ class FakeClient:
             raise SignerRequired("this Client has no key")
         return self.address_
 
-    def watch(self, address: str) -> "FakeClient":
+    def watch(self, address: str) -> FakeClient:
         from eth_utils import is_address
 
         if not isinstance(address, str) or not is_address(address):
@@ -210,8 +278,9 @@ class FakeClient:
         from sdk.errors import InsufficientMargin
 
         if self.account(order.trader).collateral_units == 0:
-            raise InsufficientMargin("sell 1,000 GPU-hour: 1,300.00 USD missing. Deposit at least that much",
-                                     missing=Decimal("1300"))
+            raise InsufficientMargin(
+                "sell 1,000 GPU-hour: 1,300.00 USD missing. Deposit at least that much", missing=Decimal("1300")
+            )
 
     def _tx(self, fn: str, action: str) -> list[UnsignedTx]:
         self.sent.append((fn, action))
@@ -258,18 +327,49 @@ class FakeRelay:
                 status, answer = self.refuse
                 return httpx.Response(status, json=answer)
             self.posted.append(body)
-            return httpx.Response(201, json={**body, "status": "open", "remaining": body["order"]["quantity"],
-                                              "seq": len(self.posted), "created_at": NOW, "reason": ""})
+            return httpx.Response(
+                201,
+                json={
+                    **body,
+                    "status": "open",
+                    "remaining": body["order"]["quantity"],
+                    "seq": len(self.posted),
+                    "created_at": NOW,
+                    "reason": "",
+                },
+            )
         if path.endswith("/book"):
-            return httpx.Response(200, json={
-                "market_id": 7, "bids": [["2352000", "720000"]], "asks": [["2448000", "10000"]],
-                "bid_levels": [{"price": "2352000", "quantity": "720000", "orders": 2}],
-                "ask_levels": [{"price": "2448000", "quantity": "10000", "orders": 1}], "orders": [], "block": 99})
+            return httpx.Response(
+                200,
+                json={
+                    "market_id": 7,
+                    "bids": [["2352000", "720000"]],
+                    "asks": [["2448000", "10000"]],
+                    "bid_levels": [{"price": "2352000", "quantity": "720000", "orders": 2}],
+                    "ask_levels": [{"price": "2448000", "quantity": "10000", "orders": 1}],
+                    "orders": [],
+                    "block": 99,
+                },
+            )
         if path.endswith("/trades"):
-            return httpx.Response(200, json=[{"market_id": 7, "order_hash": "0x" + "0f" * 32, "maker": MAKER,
-                                              "taker": TRADER, "maker_is_buy": True, "quantity": "720000",
-                                              "price": "2400000", "tx_hash": "0x" + "f1" * 32, "log_index": 0,
-                                              "block_number": 40, "timestamp": NOW - 720}])
+            return httpx.Response(
+                200,
+                json=[
+                    {
+                        "market_id": 7,
+                        "order_hash": "0x" + "0f" * 32,
+                        "maker": MAKER,
+                        "taker": TRADER,
+                        "maker_is_buy": True,
+                        "quantity": "720000",
+                        "price": "2400000",
+                        "tx_hash": "0x" + "f1" * 32,
+                        "log_index": 0,
+                        "block_number": 40,
+                        "timestamp": NOW - 720,
+                    }
+                ],
+            )
         if path == "/orders":
             return httpx.Response(200, json=[])
         return httpx.Response(404, json={"detail": "not found", "code": "not_found"})

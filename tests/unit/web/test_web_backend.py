@@ -1,4 +1,5 @@
 """apps.web.backend view models over the public SDK (fake client, fake relay transport: conftest)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -6,17 +7,25 @@ from decimal import Decimal
 import pytest
 from eth_account import Account
 
+from apps.web import backend as be
 from sdk import errors
 from sdk.models import Order
 from sdk.signing import order_typed_data, sign_order
-from apps.web import backend as be
 from tests.unit.web.conftest import CHAIN_ID, EXCHANGE, NOW, SPREAD_ID, TRADER, checksum
 
 # ---------------------------------------------------------------- formatting helpers
 
 
-@pytest.mark.parametrize("x, text", [(Decimal("1.2300"), "1.23"), (Decimal("1E+3"), "1000"), (0, "0"),
-                                     (Decimal("-0.000001"), "-0.000001"), (None, None)])
+@pytest.mark.parametrize(
+    "x, text",
+    [
+        (Decimal("1.2300"), "1.23"),
+        (Decimal("1E+3"), "1000"),
+        (0, "0"),
+        (Decimal("-0.000001"), "-0.000001"),
+        (None, None),
+    ],
+)
 def test_d__plain_decimal_strings(x, text):
     assert be.d(x) == text
 
@@ -34,10 +43,15 @@ def test_when__local_time_with_utc_alongside():
 
 
 def test_error_json__typed_never_a_blob():
-    e = errors.InsufficientMargin("deposit 4.20 USD", reason="Clearinghouse: insufficient margin",
-                                  missing=Decimal("4.20"), obj=object())
-    assert be.error_json(e) == {"error": "InsufficientMargin", "message": "deposit 4.20 USD",
-                                "reason": "Clearinghouse: insufficient margin", "details": {"missing": "4.2"}}
+    e = errors.InsufficientMargin(
+        "deposit 4.20 USD", reason="Clearinghouse: insufficient margin", missing=Decimal("4.20"), obj=object()
+    )
+    assert be.error_json(e) == {
+        "error": "InsufficientMargin",
+        "message": "deposit 4.20 USD",
+        "reason": "Clearinghouse: insufficient margin",
+        "details": {"missing": "4.2"},
+    }
     raw = be.error_json(ValueError("execution reverted: Clearinghouse: exceeds collateral"))
     assert raw["error"] == "InsufficientCollateral" and "0x" not in raw["message"]
 
@@ -91,8 +105,12 @@ def test_account__positions_fills_settlements_in_human_units(backend):
     a = backend.account(TRADER.lower())
     assert a["address"] == checksum(TRADER) and a["collateral"] == "2000.00"
     (p,) = a["positions"]
-    assert (p["symbol"], p["side"], p["quantity"], p["mark"]) == ("SPREAD.H100-SXM.HB_WEST.2026-12", "short", "-720",
-                                                                  "2.4000")
+    assert (p["symbol"], p["side"], p["quantity"], p["mark"]) == (
+        "SPREAD.H100-SXM.HB_WEST.2026-12",
+        "short",
+        "-720",
+        "2.4000",
+    )
     assert p["liquidation_price"] == "3.9100"
     (f,) = a["fills"]
     assert f["side"] == "sell" and f["role"] == "taker" and f["fee"] == "0.86" and f["ts"] == NOW - 60 * 12
@@ -116,8 +134,10 @@ def test_history__every_kind_newest_first_with_times(backend):
     assert (dep["amount"], dep["text"]) == ("2500.00", "deposit 2,500.00 USD")
     assert (wd["amount"], wd["text"]) == ("-500.00", "withdraw 500.00 USD")
     liq = next(r for r in h["rows"] if r["kind"] == "liquidation")
-    assert liq["text"] == "liquidated 2 MWh of " + backend.client.market_params(1).symbol + \
-        " at 47.00 USD/MWh, penalty 1.88 USD"
+    assert (
+        liq["text"]
+        == "liquidated 2 MWh of " + backend.client.market_params(1).symbol + " at 47.00 USD/MWh, penalty 1.88 USD"
+    )
 
 
 # ---------------------------------------------------------------- orders
@@ -152,12 +172,17 @@ def test_submit_order__posts_through_the_relay_client(backend, fake_relay):
 
 def test_submit_order__relay_refusal__code_and_missing_usd(backend, fake_relay):
     _, s = _signed()
-    fake_relay.refuse = (400, {"detail": "the account cannot carry it", "code": "insufficient_margin",
-                               "missing": "1300000000"})
+    fake_relay.refuse = (
+        400,
+        {"detail": "the account cannot carry it", "code": "insufficient_margin", "missing": "1300000000"},
+    )
     with pytest.raises(errors.RelayError) as e:
         backend.submit_order(s.as_json())
-    assert str(e.value) == ("the relay rejected the order (insufficient_margin): the account cannot carry it "
-                            "[missing 1,300.00 USD]") and e.value.status == 400
+    assert (
+        str(e.value)
+        == ("the relay rejected the order (insufficient_margin): the account cannot carry it [missing 1,300.00 USD]")
+        and e.value.status == 400
+    )
 
 
 def test_submit_order__posted_twice__second_is_acknowledged(backend, fake_relay):

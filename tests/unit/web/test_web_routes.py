@@ -2,17 +2,26 @@
 500 or a raw revert), pages get an HTML error page, and SDK errors map to their statuses.
 The app is the real one (create_app) over the real Backend; the SDK client and the relay's HTTP
 answers are the fakes of conftest.py."""
+
 from __future__ import annotations
 
 import pytest
 
-from sdk import errors
 from apps.web.app import _status
+from sdk import errors
 from tests.unit.web.conftest import NOW, SPREAD_ID, TRADER
 
 OTHER = "0x" + "99" * 20
-ORDER = {"trader": TRADER, "market_id": str(SPREAD_ID), "is_buy": False, "quantity": "1000", "price": "2352000",
-         "nonce": "7", "expiry": str(NOW + 3600), "reduce_only": False}
+ORDER = {
+    "trader": TRADER,
+    "market_id": str(SPREAD_ID),
+    "is_buy": False,
+    "quantity": "1000",
+    "price": "2352000",
+    "nonce": "7",
+    "expiry": str(NOW + 3600),
+    "reduce_only": False,
+}
 
 HOSTILE = [
     # (method, path, json body, status, error type)
@@ -37,18 +46,43 @@ HOSTILE = [
     ("POST", "/api/hedge/plan", {"month": "2099-01"}, 404, "UnknownMarket"),
     ("POST", "/api/orders/build", {"account": "", "market_id": SPREAD_ID}, 422, "InvalidOrder"),
     ("POST", "/api/orders/build", {"account": TRADER, "market_id": "abc"}, 422, "InvalidOrder"),
-    ("POST", "/api/orders/build", {"account": TRADER, "market_id": 999, "side": "buy", "quantity": "1",
-                                   "price": "1"}, 404, "UnknownMarket"),
-    ("POST", "/api/orders/build", {"account": TRADER, "market_id": SPREAD_ID, "side": "hold", "quantity": "1",
-                                   "price": "1"}, 422, "InvalidOrder"),
-    ("POST", "/api/orders/build", {"account": TRADER, "market_id": SPREAD_ID, "side": "buy", "quantity": "1",
-                                   "price": "abc"}, 422, "InvalidAmount"),
-    ("POST", "/api/orders/build", {"account": TRADER, "market_id": SPREAD_ID, "side": "buy", "quantity": "-5",
-                                   "price": "2"}, 422, None),
+    (
+        "POST",
+        "/api/orders/build",
+        {"account": TRADER, "market_id": 999, "side": "buy", "quantity": "1", "price": "1"},
+        404,
+        "UnknownMarket",
+    ),
+    (
+        "POST",
+        "/api/orders/build",
+        {"account": TRADER, "market_id": SPREAD_ID, "side": "hold", "quantity": "1", "price": "1"},
+        422,
+        "InvalidOrder",
+    ),
+    (
+        "POST",
+        "/api/orders/build",
+        {"account": TRADER, "market_id": SPREAD_ID, "side": "buy", "quantity": "1", "price": "abc"},
+        422,
+        "InvalidAmount",
+    ),
+    (
+        "POST",
+        "/api/orders/build",
+        {"account": TRADER, "market_id": SPREAD_ID, "side": "buy", "quantity": "-5", "price": "2"},
+        422,
+        None,
+    ),
     ("POST", "/api/orders", {}, 422, "InvalidOrder"),
     ("POST", "/api/orders", {"order": ORDER, "signature": "0xzz"}, 422, "InvalidOrder"),
-    ("POST", "/api/orders", {"order": {**ORDER, "trader": "0xnot"}, "signature": "0x" + "00" * 65}, 422,
-     "InvalidOrder"),
+    (
+        "POST",
+        "/api/orders",
+        {"order": {**ORDER, "trader": "0xnot"}, "signature": "0x" + "00" * 65},
+        422,
+        "InvalidOrder",
+    ),
     ("POST", "/api/tx/faucet", {"account": "x", "amount": "10"}, 422, "InvalidAmount"),
     ("POST", "/api/tx/faucet", {"account": TRADER, "amount": "-1"}, 422, "InvalidAmount"),
     ("POST", "/api/tx/approve", {"account": TRADER, "amount": "abc"}, 422, "InvalidAmount"),
@@ -64,8 +98,9 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("method, path, body, status, kind", HOSTILE, ids=[f"{m} {p} {b}" for m, p, b, *_ in HOSTILE])
-def test_route__hostile_input__4xx_typed_error_and_nothing_built(api, fake_client, fake_relay, method, path, body,
-                                                                  status, kind):
+def test_route__hostile_input__4xx_typed_error_and_nothing_built(
+    api, fake_client, fake_relay, method, path, body, status, kind
+):
     r = api.request(method, path, json=body)
     assert r.status_code == status, r.text
     j = r.json()
@@ -79,9 +114,14 @@ def test_route__soft_errors_header__same_body_with_200(api):
     assert r.status_code == 200 and r.json()["status"] == 404 and r.json()["error"] == "UnknownMarket"
 
 
-@pytest.mark.parametrize("path, status, title", [("/markets/999", 404, "Market not found"),
-                                                 ("/markets/abc", 404, "Page not found"),
-                                                 ("/nowhere", 404, "Page not found")])
+@pytest.mark.parametrize(
+    "path, status, title",
+    [
+        ("/markets/999", 404, "Market not found"),
+        ("/markets/abc", 404, "Page not found"),
+        ("/nowhere", 404, "Page not found"),
+    ],
+)
 def test_page__bad_path__html_error_page(api, path, status, title):
     r = api.get(path, headers={"accept": "text/html"})
     assert r.status_code == status and "text/html" in r.headers["content-type"] and title in r.text
@@ -122,20 +162,34 @@ def test_post_order__relay_down__502(api, fake_client):
     assert r.status_code == 502 and r.json()["error"] == "RelayError" and "unreachable" in r.json()["message"]
 
 
-@pytest.mark.parametrize("err, status", [
-    (errors.UnknownMarket("x"), 404), (errors.InvalidAmount("x"), 422), (errors.InvalidOrder("x"), 422),
-    (errors.BelowMinimum("x"), 422), (errors.RelayError("x", status=409), 409), (errors.RelayError("x", status=None), 502),
-    (errors.RelayError("x", status=503), 502), (errors.ChainMismatch("x"), 502), (errors.InsufficientMargin("x"), 400),
-    (errors.StaleMarket("x"), 400),
-])
+@pytest.mark.parametrize(
+    "err, status",
+    [
+        (errors.UnknownMarket("x"), 404),
+        (errors.InvalidAmount("x"), 422),
+        (errors.InvalidOrder("x"), 422),
+        (errors.BelowMinimum("x"), 422),
+        (errors.RelayError("x", status=409), 409),
+        (errors.RelayError("x", status=None), 502),
+        (errors.RelayError("x", status=503), 502),
+        (errors.ChainMismatch("x"), 502),
+        (errors.InsufficientMargin("x"), 400),
+        (errors.StaleMarket("x"), 400),
+    ],
+)
 def test_status__sdk_error_to_http_status(err, status):
     assert _status(err) == status
 
 
 def test_tx_routes__valid_input__unsigned_txs_for_the_wallet(api, fake_client):
-    for path, body in (("/api/tx/faucet", {"amount": "100"}), ("/api/tx/approve", {}),
-                       ("/api/tx/deposit", {"amount": "100"}), ("/api/tx/withdraw", {"amount": "1"}),
-                       ("/api/tx/cancel", {"order": ORDER}), ("/api/tx/cancel_all", {})):
+    for path, body in (
+        ("/api/tx/faucet", {"amount": "100"}),
+        ("/api/tx/approve", {}),
+        ("/api/tx/deposit", {"amount": "100"}),
+        ("/api/tx/withdraw", {"amount": "1"}),
+        ("/api/tx/cancel", {"order": ORDER}),
+        ("/api/tx/cancel_all", {}),
+    ):
         r = api.post(path, json={"account": TRADER, **body})
         assert r.status_code == 200, (path, r.text)
         (tx,) = r.json()["txs"]
