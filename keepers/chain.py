@@ -8,7 +8,6 @@ Nothing here decides anything; the keepers (``keepers.pusher``, ``keepers.liquid
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import signal
@@ -142,16 +141,6 @@ def load_settings(cls: type[KeeperSettings], overrides: dict[str, Any] | None = 
 def _config_exit(msg: str):
     print(json.dumps({"level": "CRITICAL", "msg": msg}), file=sys.stderr)
     raise SystemExit(2)
-
-
-def add_common_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rpc-url")
-    p.add_argument("--manifest")
-    p.add_argument("--metrics-port", type=int)
-    p.add_argument("--poll-interval", type=float)
-    p.add_argument("--key-env", help="env var holding the keeper's hex private key")
-    p.add_argument("--dry-run", action="store_true", default=None)
-    p.add_argument("--log-level")
 
 
 # --------------------------------------------------------------------------- logs

@@ -33,3 +33,10 @@ def add_keeper_args(p: argparse.ArgumentParser) -> None:
         help="log what would be sent, send nothing [env CSPREAD_DRY_RUN]",
     )
     p.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR [env CSPREAD_LOG_LEVEL]")
+
+
+def keeper_overrides(a: argparse.Namespace, **own) -> dict:
+    """The settings overrides of the shared keeper flags parsed by :func:`add_keeper_args`, plus
+    the keeper's ``own`` (a flag not given is None, so the settings class reads its variable)."""
+    shared = ("rpc_url", "manifest", "metrics_port", "poll_interval", "key_env", "dry_run", "log_level")
+    return {**{k: getattr(a, k) for k in shared}, **own}

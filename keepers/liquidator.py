@@ -47,7 +47,7 @@ from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's pub
 from core.margin import BPS, QUANTITY_SCALE, MarketVector, ScanResult, screen, value  # noqa: F401
 from core.units import USD_SCALE, float_usd_to_base, wei_to_eth  # noqa: F401
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
-from keepers.cli import add_keeper_args
+from keepers.cli import add_keeper_args, keeper_overrides
 from keepers.positions import EventSync, PositionBook
 
 log = logging.getLogger("keepers.liquidator")
@@ -688,17 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check-profit", choices=["on", "off"])
     a = p.parse_args(argv)
     s = load_settings(
-        LiquidatorSettings,
-        {
-            "rpc_url": a.rpc_url,
-            "manifest": a.manifest,
-            "metrics_port": a.metrics_port,
-            "poll_interval": a.poll_interval,
-            "key_env": a.key_env,
-            "dry_run": a.dry_run,
-            "log_level": a.log_level,
-            "check_profit": None if a.check_profit is None else a.check_profit == "on",
-        },
+        LiquidatorSettings, keeper_overrides(a, check_profit=None if a.check_profit is None else a.check_profit == "on")
     )
     return main_loop("liquidator", s, build, once=a.once)
 

@@ -35,7 +35,7 @@ from pydantic_settings import NoDecode
 from chain.rpc import Chain, Head, batch_call
 from core import abi, eip712
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
-from keepers.cli import add_keeper_args
+from keepers.cli import add_keeper_args, keeper_overrides
 
 log = logging.getLogger("keepers.pusher")
 
@@ -394,19 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heartbeat", type=int)
     a = p.parse_args(argv)
     s = load_settings(
-        PusherSettings,
-        {
-            "rpc_url": a.rpc_url,
-            "manifest": a.manifest,
-            "metrics_port": a.metrics_port,
-            "poll_interval": a.poll_interval,
-            "key_env": a.key_env,
-            "dry_run": a.dry_run,
-            "log_level": a.log_level,
-            "reporters": a.reporters,
-            "deviation_bps": a.deviation_bps,
-            "heartbeat": a.heartbeat,
-        },
+        PusherSettings, keeper_overrides(a, reporters=a.reporters, deviation_bps=a.deviation_bps, heartbeat=a.heartbeat)
     )
     return main_loop("pusher", s, build, once=a.once)
 

@@ -29,7 +29,7 @@ from pydantic import field_validator
 from chain.rpc import Chain, Head, batch_call
 from core import abi
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
-from keepers.cli import add_keeper_args
+from keepers.cli import add_keeper_args, keeper_overrides
 from keepers.positions import EventSync, PositionBook
 
 MAX_SETTLE_BATCH = 100
@@ -277,19 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     add_keeper_args(p)
     p.add_argument("--batch-size", type=int)
     a = p.parse_args(argv)
-    s = load_settings(
-        SettlerSettings,
-        {
-            "rpc_url": a.rpc_url,
-            "manifest": a.manifest,
-            "metrics_port": a.metrics_port,
-            "poll_interval": a.poll_interval,
-            "key_env": a.key_env,
-            "dry_run": a.dry_run,
-            "log_level": a.log_level,
-            "batch_size": a.batch_size,
-        },
-    )
+    s = load_settings(SettlerSettings, keeper_overrides(a, batch_size=a.batch_size))
     return main_loop("settler", s, build, once=a.once)
 
 
