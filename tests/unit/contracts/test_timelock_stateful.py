@@ -148,6 +148,10 @@ def test_timelock_stateful(world):
             max_examples=30,
             stateful_step_count=30,
             deadline=None,
+            # the coverage assertions below are about the exploration, not the contract: a fixed
+            # seed makes them hold on every run (a random one missed "stale" once in CI)
+            derandomize=True,
+            database=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         ),
     )
