@@ -5,14 +5,14 @@ Actors are named by role. Prices are USDC base units per unit (6 dp), quantities
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import boa
 from eth_account import Account
 from eth_utils import keccak
 
-from core import eip712
+from core import abi, eip712
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
@@ -91,24 +91,8 @@ FEED_LIMITS = (50_000, 50, 20 * USDC, 5_000)
 MIN_DISPUTE_WINDOW = 600
 
 
-MARKET_FIELDS = [
-    "spec_hash",
-    "mark_feed",
-    "settlement_feed",
-    "delivery_start",
-    "delivery_end",
-    "last_trade_time",
-    "quantity_step",
-    "min_quantity",
-    "price_tick",
-    "im_fixed",
-    "im_rate_bps",
-    "mm_fixed",
-    "mm_rate_bps",
-    "max_price_age",
-    "dispute_window",
-    "oi_cap",
-]
+# the Market struct's fields in contract order, read from the shipped ABI (core.abi)
+MARKET_FIELDS = [f.name for f in fields(abi.Market)]
 
 
 @dataclass
