@@ -56,6 +56,7 @@ TARGET = 0.99  # coverage the MM must reach outside the Uri window
 FIT_QUANTILE = 0.995  # the MM is fitted in-sample at this quantile, so 99% holds with room
 SMALL_SAMPLE = 200  # fewer observations: no quantile is estimable, cover every one x SMALL_HEADROOM
 SMALL_HEADROOM = 1.25
+SHORT_HISTORY_MIN_RATE = 0.05  # MM rate floor for series fitted on fewer than SMALL_SAMPLE days
 IM_OVER_MM = 1.5  # IM = 1.5 x MM, fixed and rate alike (today's convention, docs/markets.md)
 RATES = tuple(round(0.025 * i, 3) for i in range(0, 21))  # 0 .. 50 % in 2.5 % steps
 CREDITS = tuple(round(0.05 * i, 2) for i in range(0, 20))  # offset credit grid 0 .. 95 %
@@ -402,31 +403,46 @@ def backtest_side(mark0, mark1, uri, side: str, levels: SideLevels) -> SideResul
     )
 
 
-def fit_side(mark0, mark1, uri, side: str, rates=RATES, quantile=FIT_QUANTILE) -> Level:
-    """The cheapest (fixed, rate) MM that covers ``quantile`` of the days outside Uri.
+def fit_side(
+    mark0, mark1, uri, side: str, rates=RATES, quantile=FIT_QUANTILE, small: bool | None = None, min_rate: float = 0.0
+) -> Level:
+    """The (fixed, rate) MM that covers ``quantile`` of the days outside Uri at the lowest
+    average requirement per unit of notional.
 
-    For each rate on the grid the fixed part is the ``quantile`` of ``loss - rate x |mark|``
-    (at least 0); the pair with the lowest mean requirement wins. With fewer than
-    SMALL_SAMPLE days no 99% quantile can be told from the maximum, so every day is covered
+    For each rate on the grid (at least ``min_rate``) the fixed part is the ``quantile`` of
+    ``loss - rate x |mark|`` (at least 0); the pair whose mean of requirement / |mark| is lowest
+    wins (|mark| floored at 10% of its median, so days near zero do not dominate): what a
+    hedger pays per dollar hedged. With a short history (``small``; default: fewer than
+    SMALL_SAMPLE days) no 99% quantile can be told from the maximum, so every day is covered
     with SMALL_HEADROOM x its loss instead."""
     loss = losses(mark0, mark1, side)
     ex = ~np.asarray(uri, dtype=bool)
     loss, absm = loss[ex], np.abs(np.asarray(mark0, dtype=np.float64)[ex])
     if loss.size == 0:
         raise ValueError("no observation outside the Uri window")
-    small = loss.size < SMALL_SAMPLE
+    if small is None:
+        small = loss.size < SMALL_SAMPLE
+    scale = np.maximum(absm, 0.1 * float(np.median(absm))) if np.median(absm) > 0 else np.ones_like(absm)
     best: tuple[float, Level] | None = None
     for r in rates:
+        if r < min_rate:
+            continue
         if small:
             fixed = float(np.max(SMALL_HEADROOM * loss - r * absm))
         else:
             fixed = float(np.quantile(loss - r * absm, quantile, method="higher"))
         lvl = Level(max(fixed, 0.0), float(r))
-        cost = float(lvl.of(absm).mean())
+        cost = float(np.mean(lvl.of(absm) / scale))
         if best is None or cost < best[0] - 1e-12:
             best = (cost, lvl)
-    assert best is not None
+    if best is None:
+        raise ValueError(f"no rate on the grid reaches min_rate {min_rate}")
     return best[1]
+
+
+def history_days(s: Series) -> int:
+    """Distinct days of history behind a series: for the spread, the GPU leg's (the shorter)."""
+    return s.paths if s.kind == "SPREAD" else len(np.unique(s.t0))
 
 
 def nice_up(x: float, sig: int = 2) -> float:
@@ -438,7 +454,10 @@ def nice_up(x: float, sig: int = 2) -> float:
 
 
 def proposed_levels(s: Series, side: str, floor: float) -> SideLevels:
-    mm = fit_side(s.mark0, s.mark1, s.uri, side)
+    small = history_days(s) < SMALL_SAMPLE
+    # weeks of one calm period (PJM, GPU) say little about the next: a rate of at least
+    # SHORT_HISTORY_MIN_RATE keeps the requirement moving with the price (a judgement, stated)
+    mm = fit_side(s.mark0, s.mark1, s.uri, side, small=small, min_rate=SHORT_HISTORY_MIN_RATE if small else 0.0)
     mm = Level(max(nice_up(mm.fixed), floor), mm.rate)
     return SideLevels(mm.scaled(IM_OVER_MM), mm)
 
@@ -631,9 +650,14 @@ def summary_table(a: Analysis) -> str:
     n = len(keys) * 2
     ok_today = sum(a.res_today[(k, s)].mm_coverage >= TARGET for k in keys for s in SIDES)
     ok_new = sum(a.res_new[(k, s)].mm_coverage >= TARGET for k in keys for s in SIDES)
-    small = sum(a.res_new[(k, s)].n < SMALL_SAMPLE for k in keys for s in SIDES)
+    small = sum(history_days(a.series[k]) < SMALL_SAMPLE for k in keys for s in SIDES)
     return _table(
-        ["series x side", "today's MM reaches 99% ex-Uri", "proposed MM reaches 99% ex-Uri", "fitted on < 200 days"],
+        [
+            "series x side",
+            "today's MM reaches 99% ex-Uri",
+            "proposed MM reaches 99% ex-Uri",
+            "fitted on < 200 days of history",
+        ],
         [[str(n), str(ok_today), str(ok_new), str(small)]],
     )
 
@@ -942,7 +966,7 @@ def render(doc: str, secs: dict[str, str]) -> str:
 
 
 def _dec(x: float, places: int) -> str:
-    return str(Decimal(repr(round(x, places))).normalize()) if x else "0"
+    return format(Decimal(repr(round(x, places))).normalize(), "f") if x else "0"
 
 
 def proposal_json(a: Analysis, offs: list[Offset]) -> dict:
@@ -984,6 +1008,8 @@ def proposal_json(a: Analysis, offs: list[Offset]) -> dict:
             "iso": s.iso,
             "node": s.node,
             "profile": s.profile,
+            "listed_in_default_json": a.today[key][1] == "",
+            "history_days": history_days(s),
             **sides,
         }
     out["offsets"] = [
