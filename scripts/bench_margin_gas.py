@@ -13,6 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from core.units import USD_SCALE
 from devnet.anvil import Anvil, deploy
 from scripts.bench_gas import Bench
 
@@ -27,6 +28,7 @@ ISSUE = {
     "close": ("~3,250,000", "<= 1,200,000"),
 }
 EXTRA_NODES = (("HB_NORTH", range(24)), ("HB_HOUSTON", range(16)))  # 40 hourly markets
+USDC = USD_SCALE  # base units per USD
 QTY = 100  # 0.1 MWh (the hourly markets' minimum) per fill, thousandths
 PRICE = 45_000_000  # $45/MWh, base units
 HELD = (1, 8, 32)
@@ -61,8 +63,8 @@ class MarginGas(Bench):
         """A maker and a taker, funded and deposited, holding nothing."""
         out = []
         for _ in range(2):
-            a = self.account(usdc * 10**6)
-            self.send(self.ch.functions.deposit(usdc * 10**6), a)
+            a = self.account(usdc * USDC)
+            self.send(self.ch.functions.deposit(usdc * USDC), a)
             out.append(a)
         return out
 
@@ -111,29 +113,42 @@ class MarginGas(Bench):
         self.row("per extra market held by both sides, (k32 - k1) / 31", round(slope), "slope")
         self.row("per extra market held by both sides, (k8 - k1) / 7", round((held[8] - held[1]) / 7))
 
-        # close-out of a 32-market account: short 0.1 MWh in 32 markets at $45, marks to $3,000
-        big, victim = self.pair()
-        self.send(self.ch.functions.withdraw(998_800 * 10**6), victim)  # keeps 1,200 USD (IM 1,032)
-        self.hold(big, victim, hourly[:32])
-        liq = self.account(1_000_000 * 10**6)
-        self.send(self.ch.functions.deposit(1_000_000 * 10**6), liq)
-        funder = self.account(200_000 * 10**6)
-        self.send(self.ch.functions.fund_insurance(200_000 * 10**6), funder)
-        crash = 3_000_000_000
-        for i in range(0, 32, 32):
-            self.submit(feeds[i : i + 32], [crash] * 32)
-        per = []
-        for m in hourly[:32]:
-            r = self.send(self.ch.functions.liquidate(victim.address, m["id"], 10**12), liq)
-            (ev,) = self.expect(r, "Liquidation", 1)
-            if abs(ev.args.quantity) != QTY:
-                raise RuntimeError(f"close-out took {ev.args.quantity}, not the whole leg")
-            per.append(self.gas(r))
-        if self.ch.functions.open_markets(victim.address).call():
-            raise RuntimeError("the 32-market account still holds markets after 32 liquidations")
-        self.row("close-out of a 32-market account: 32 liquidate calls, total", sum(per), "close")
-        self.row("close-out: first liquidate (32 markets held)", per[0])
-        self.row("close-out: last liquidate (1 market held)", per[-1])
+        # close-out of a 32-market account: two accounts short 0.1 MWh in 32 markets at $45, marks
+        # to $3,000 (both insolvent, the fund carries them). One is closed by a liquidator that
+        # keeps what it takes (so it holds up to 31 markets itself, as a keeper that does not
+        # hedge would), the other by a fresh liquidator per call (only the victim's scans count)
+        big = self.pair()[0]
+        victims = []
+        for _ in range(2):
+            v = self.pair()[0]
+            self.send(self.ch.functions.withdraw(998_800 * USDC), v)  # keeps 1,200 USD (IM 1,032)
+            self.hold(big, v, hourly[:32])
+            victims.append(v)
+        funder = self.account(400_000 * USDC)
+        self.send(self.ch.functions.fund_insurance(400_000 * USDC), funder)
+        self.submit(feeds[:32], [3_000_000_000] * 32)
+        keeper = self.account(1_000_000 * USDC)
+        self.send(self.ch.functions.deposit(1_000_000 * USDC), keeper)
+        for label, victim, fresh in (
+            ("one liquidator", victims[0], False),
+            ("a fresh liquidator per call", victims[1], True),
+        ):
+            per = []
+            for m in hourly[:32]:
+                liq = keeper
+                if fresh:
+                    liq = self.account(10_000 * USDC)
+                    self.send(self.ch.functions.deposit(10_000 * USDC), liq)
+                r = self.send(self.ch.functions.liquidate(victim.address, m["id"], 10**12), liq)
+                (ev,) = self.expect(r, "Liquidation", 1)
+                if abs(ev.args.quantity) != QTY:
+                    raise RuntimeError(f"close-out took {ev.args.quantity}, not the whole leg")
+                per.append(self.gas(r))
+            if self.ch.functions.open_markets(victim.address).call():
+                raise RuntimeError("the 32-market account still holds markets after 32 liquidations")
+            self.row(f"close-out of a 32-market account, {label}: 32 liquidate calls, total", sum(per), "close")
+            self.row(f"close-out, {label}: first liquidate (victim holds 32 markets)", per[0])
+            self.row(f"close-out, {label}: last liquidate (victim holds 1 market)", per[-1])
         return self.rows
 
 
