@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from core.units import USD_SCALE
-from devnet.anvil import Anvil, deploy
+from devnet.anvil import Anvil, deploy, rpc
 from scripts.bench_gas import Bench
 
 # issue 11's table: (its measured "now", its goal); k = 128 cannot be measured while
@@ -32,6 +32,35 @@ USDC = USD_SCALE  # base units per USD
 QTY = 100  # 0.1 MWh (the hourly markets' minimum) per fill, thousandths
 PRICE = 45_000_000  # $45/MWh, base units
 HELD = (1, 8, 32)
+STORAGE_OPS = {"SLOAD", "SSTORE"}
+CALL_OPS = {"CALL", "STATICCALL", "DELEGATECALL"}
+
+
+def opcode_breakdown(steps: list[dict]) -> dict[str, tuple[int, int]]:
+    """{opcode class: (count, gas)} of one transaction's struct-log trace (anvil's
+    ``debug_traceTransaction``). A step's own cost is the gas left before it minus the gas left
+    at the next step of the same call depth; a call's cost is then what remains once the
+    callee's own steps are counted (its account access and memory), so the classes add up to
+    the execution gas exactly."""
+    out: dict[str, list[int]] = {}
+    for i, st in enumerate(steps):
+        op = st["op"]
+        nxt = next((s for s in steps[i + 1 : i + 2] if s["depth"] == st["depth"]), None)
+        if op in CALL_OPS or nxt is None:
+            continue  # calls: counted as the remainder below; the last step of a frame costs ~0
+        cls = (
+            op
+            if op in STORAGE_OPS or op.startswith("LOG") or op in ("KECCAK256",)
+            else "other (arithmetic, stack, memory, jumps)"
+        )
+        c = out.setdefault(cls, [0, 0])
+        c[0] += 1
+        c[1] += int(st["gas"]) - int(nxt["gas"])
+    executed = int(steps[0]["gas"]) - int(steps[-1]["gas"]) if steps else 0
+    counted = sum(v[1] for v in out.values())
+    calls = sum(1 for s in steps if s["op"] in CALL_OPS)
+    out["external calls (account access, incl. the Oracle reads)"] = [calls, executed - counted]
+    return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 def markets_file() -> Path:
@@ -58,6 +87,15 @@ class MarginGas(Bench):
 
     def gas(self, receipt) -> int:
         return int(receipt.gasUsed)
+
+    def trace_rows(self, receipt, what: str) -> None:
+        """Where a transaction's gas goes, by opcode class (a cheap stand-in for a line profile:
+        titanoboa's profiler under-counts cold storage on this path, so anvil's trace is used)."""
+        opts = {"disableStack": True, "disableMemory": True, "disableStorage": True}
+        tx = self.w3.to_hex(receipt.transactionHash)
+        trace = rpc(self.anvil.url, "debug_traceTransaction", [tx, opts], timeout=300)
+        for name, (n, gas) in sorted(opcode_breakdown(trace["structLogs"]).items(), key=lambda kv: -kv[1][1]):
+            self.row(f"{what}: {name} ({n:,} ops)", gas)
 
     def pair(self, usdc: int = 1_000_000):
         """A maker and a taker, funded and deposited, holding nothing."""
@@ -98,7 +136,10 @@ class MarginGas(Bench):
         for k in HELD[1:]:
             mk, tk = self.pair()
             self.hold(mk, tk, hourly[:k])
-            held[k] = self.gas(self.fill(mk, tk, hourly[0]["id"], True, QTY, PRICE))
+            r = self.fill(mk, tk, hourly[0]["id"], True, QTY, PRICE)
+            held[k] = self.gas(r)
+            if k == 32:
+                self.trace_rows(r, "k = 32 fill")
             self.row(f"fill, both sides hold {k} markets (both grow)", held[k], "k32" if k == 32 else None)
             if k == 32:
                 # the 33rd market is refused today: k = 128 cannot be measured

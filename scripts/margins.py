@@ -126,6 +126,7 @@ class Series:
     uri: np.ndarray  # bool: the day overlaps the Uri window
     note: str = ""
     paths: int = 1  # SPREAD: rows are pairings, this many per power day (sums are divided by it)
+    history: int = 0  # SPREAD: distinct days of the shorter leg (the GPU's); 0 = distinct t0
 
     def __len__(self) -> int:
         return len(self.t0)
@@ -304,6 +305,7 @@ def spread_pairs(compute: Series, power: Series, ratio: float = SPREAD_RATIO) ->
         power.uri[j],
         f"{len(compute)} GPU days x {len(power)} power days",
         len(compute),
+        len(np.unique(compute.t0)),
     )
 
 
@@ -442,7 +444,7 @@ def fit_side(
 
 def history_days(s: Series) -> int:
     """Distinct days of history behind a series: for the spread, the GPU leg's (the shorter)."""
-    return s.paths if s.kind == "SPREAD" else len(np.unique(s.t0))
+    return s.history or len(np.unique(s.t0))
 
 
 def nice_up(x: float, sig: int = 2) -> float:
@@ -578,7 +580,7 @@ def backtest_table(a: Analysis) -> str:
                 [
                     key,
                     side,
-                    f"{rt.n:,}",
+                    f"{rt.n:,} pairings" if s.kind == "SPREAD" else f"{rt.n:,}",
                     _usd(float(np.median(np.abs(s.mark0))), small),
                     _usd(rt.worst, small),
                     f"{_lvl(today.mm, small)}{analog}",
@@ -700,6 +702,10 @@ def offset_pair(
     db = b.mark1[jb] - b.mark0[jb]
     uri = a.uri[ia] | b.uri[jb]
     ex = ~uri
+    # a short history (PJM, GPU) cannot tell a 99% quantile from its maximum: as for the levels,
+    # the credited requirement must then cover every day with SMALL_HEADROOM x its loss
+    small = min(history_days(a), history_days(b)) < SMALL_SAMPLE
+    headroom, target = (SMALL_HEADROOM, 1.0) if small else (1.0, TARGET)
     credits, cover, worst, worst_req = [], {}, 0.0, 0.0
     for side_a in SIDES:
         # b is held against a: the other side for a positive ratio, the same side for a negative one
@@ -707,7 +713,7 @@ def offset_pair(
         sign = 1.0 if side_a == "long" else -1.0
         loss = -sign * (da - ratio * db)  # 1 of a and -ratio of b (signed like a): a's move net of b's
         req = prop[a.key][side_a].mm.of(a.mark0[ia]) + abs(ratio) * prop[b.key][side_b].mm.of(b.mark0[jb])
-        credits.append(best_credit(loss[ex], req[ex]))
+        credits.append(best_credit(headroom * loss[ex], req[ex], target))
         cover[f"{side_a} {a.key} / {side_b} {b.key}"] = (loss, req)
         if uri.any():
             k = int(np.argmax(np.where(uri, loss, -np.inf)))
@@ -752,7 +758,7 @@ def offsets_table(offs: list[Offset]) -> str:
                 o.a,
                 o.b,
                 ratio,
-                f"{o.days:,}",
+                f"{o.days:,} pairings" if o.ratio < 0 else f"{o.days:,}",
                 f"{o.corr:+.3f}",
                 f"{100 * o.credit:.0f}%",
                 " / ".join(_pct(v) for v in o.coverage.values()),
