@@ -130,3 +130,43 @@ def test_today_levels__own_market_or_a_stated_analog():
     other = M.Series("ERCOT HB_NORTH ATC month", "POWER", "month", "ERCOT", "HB_NORTH", "ATC", *[np.zeros(0)] * 5)
     lv, tag = M.today_levels(other, entries)
     assert tag == " (analog)" and lv.mm == M.Level(40.0, 0.20)
+
+
+def _month_series(key: str, t0, m0, m1, uri=None) -> M.Series:
+    n = len(t0)
+    return M.Series(
+        key,
+        "POWER",
+        "month",
+        "ERCOT",
+        "X",
+        "ATC",
+        np.array(["2022-01"] * n),
+        np.asarray(t0),
+        np.asarray(m0, float),
+        np.asarray(m1, float),
+        np.zeros(n, bool) if uri is None else np.asarray(uri),
+    )
+
+
+def test_offset__credit_only_where_the_pair_still_covers():
+    rng = np.random.default_rng(3)
+    n = 400  # >= SMALL_SAMPLE days: the 99% rule applies
+    t0 = np.arange(n) * 86_400
+    base = rng.uniform(30, 60, n)
+    move = rng.normal(0, 4, n)
+    a = _month_series("a", t0, base, base + move)
+    tight = _month_series("b", t0, base, base + move + rng.normal(0, 0.3, n))  # moves with a
+    loose = _month_series("c", t0, base, base + rng.normal(0, 4, n))  # independent of a
+    flat = M.SideLevels(M.Level(15.0, 0.0), M.Level(10.0, 0.0))  # MM 10 per unit on every leg
+    prop = {k: {side: flat for side in M.SIDES} for k in ("a", "b", "c")}
+    i = np.arange(n)
+    hedged = M.offset_pair(a, tight, i, i, 1.0, prop)
+    assert hedged.corr > 0.99 and hedged.credit >= 0.9
+    assert min(hedged.coverage.values()) >= M.TARGET
+    unhedged = M.offset_pair(a, loose, i, i, 1.0, prop)
+    assert abs(unhedged.corr) < 0.2 and unhedged.credit < hedged.credit
+    assert min(unhedged.coverage.values()) >= M.TARGET
+    # the credited requirement of the loose pair would fail 99% with the tight pair's credit
+    loss = -(a.mark1 - a.mark0) + (loose.mark1 - loose.mark0)
+    assert np.mean(loss <= (1 - hedged.credit) * 20.0) < M.TARGET
