@@ -170,3 +170,24 @@ def test_offset__credit_only_where_the_pair_still_covers():
     # the credited requirement of the loose pair would fail 99% with the tight pair's credit
     loss = -(a.mark1 - a.mark0) + (loose.mark1 - loose.mark0)
     assert np.mean(loss <= (1 - hedged.credit) * 20.0) < M.TARGET
+
+
+def test_planner_case__the_sdk_plan_margined_today_and_with_the_proposal():
+    from decimal import Decimal
+
+    from sdk import hedge
+    from tests.utils.sdk_helpers import NOW
+
+    markets = M._markets_at(NOW)
+    peak = next(m for m in markets if m.kind == "POWER" and m.spec["profile"] == "PEAK")
+    reader = M.OfflineReader(markets, {peak.id: 40_000_000}, NOW, M.FEES_BPS)
+    plan = hedge.hedge_power(reader, "HB_WEST", 5, "PEAK", peak.period, side="buy")
+    (o,) = plan.orders
+    today = M.SideLevels(M.Level(60.0, 0.30), M.Level(40.0, 0.20))
+    prop = {"long": M.SideLevels(M.Level(2.0, 0.05), M.Level(1.0, 0.02)), "short": today}
+    case = M._case(plan, 40.0, today, prop, peak.period, False)
+    q = float(o.quantity)
+    assert o.side == "buy" and q == float(hedge.power_mwh(peak, Decimal(5)))
+    assert case.today_im == pytest.approx(q * (60 + 0.30 * 40))  # the planner's own IM at the mark
+    assert float(plan.margin_needed) >= case.today_im
+    assert case.new_im == pytest.approx(q * (2 + 0.05 * 40))  # a long takes the long (down) levels
