@@ -62,7 +62,7 @@ methodology-check: setup
 	$(PY) -m scripts.methodology --check
 
 # margin backtest on the real data: the generated tables of docs/markets.md and the per-side
-# proposal markets/margins.json (scripts/margins.py; values every contract daily, ~20 min)
+# proposal markets/margins.json (scripts/margins.py; values every contract daily, ~10 min)
 margins: setup
 	$(PY) -m scripts.margins --write
 
