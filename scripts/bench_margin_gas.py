@@ -94,8 +94,13 @@ class MarginGas(Bench):
         opts = {"disableStack": True, "disableMemory": True, "disableStorage": True}
         tx = self.w3.to_hex(receipt.transactionHash)
         trace = rpc(self.anvil.url, "debug_traceTransaction", [tx, opts], timeout=300)
-        for name, (n, gas) in sorted(opcode_breakdown(trace["structLogs"]).items(), key=lambda kv: -kv[1][1]):
+        steps = trace["structLogs"]
+        if not steps:
+            raise RuntimeError("anvil returned no struct logs (is --steps-tracing on?)")
+        for name, (n, gas) in sorted(opcode_breakdown(steps).items(), key=lambda kv: -kv[1][1]):
             self.row(f"{what}: {name} ({n:,} ops)", gas)
+        executed = int(steps[0]["gas"]) - int(steps[-1]["gas"])
+        self.row(f"{what}: intrinsic (21,000 + calldata) less storage refunds", self.gas(receipt) - executed)
 
     def pair(self, usdc: int = 1_000_000):
         """A maker and a taker, funded and deposited, holding nothing."""
@@ -194,7 +199,8 @@ class MarginGas(Bench):
 
 
 def run() -> list[dict]:
-    with Anvil() as anvil, tempfile.TemporaryDirectory() as tmp:
+    # steps tracing: debug_traceTransaction returns struct logs only with it (the breakdown rows)
+    with Anvil(extra_args=("--steps-tracing",)) as anvil, tempfile.TemporaryDirectory() as tmp:
         manifest = deploy(anvil.url, Path(tmp) / "manifest.json", markets=markets_file(), timeout=900)
         return MarginGas(anvil, manifest).run()
 
