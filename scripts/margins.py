@@ -607,6 +607,29 @@ def backtest_table(a: Analysis) -> str:
     )
 
 
+def listed_table(a: Analysis) -> str:
+    """The markets markets/default.json lists: today's symmetric levels against the proposal."""
+    rows = []
+    for key, s in a.series.items():
+        today, analog = a.today[key]
+        if analog:
+            continue
+        small = s.kind != "POWER"
+        p = a.proposal[key]
+        rows.append(
+            [
+                key,
+                f"{_lvl(today.im, small)} / {_lvl(today.mm, small)}",
+                f"{_lvl(p['long'].im, small)} / {_lvl(p['long'].mm, small)}",
+                f"{_lvl(p['short'].im, small)} / {_lvl(p['short'].mm, small)}",
+            ]
+        )
+    return _table(
+        ["listed market (series)", "today IM / MM (both sides)", "proposed long IM / MM", "proposed short IM / MM"],
+        rows,
+    )
+
+
 def uri_table(a: Analysis) -> str:
     rows = []
     for key, s in a.series.items():
@@ -1049,6 +1072,7 @@ def load_cache(path: Path) -> dict[str, Series]:
 def sections(a: Analysis, offs: list[Offset], cases: dict[str, list[PlanCase]]) -> dict[str, str]:
     return {
         "margins-summary": summary_table(a),
+        "margins-listed": listed_table(a),
         "margins-backtest": backtest_table(a),
         "margins-uri": uri_table(a),
         "margins-offsets": offsets_table(offs),
