@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser test test-unit test-integration lint fuzz bench demo clean methodology methodology-check abis
+.PHONY: setup browser test test-unit test-integration lint fuzz bench demo clean methodology methodology-check abis margins
 
 setup: $(VENV)/.installed node_modules/.installed .build/.compiled
 
@@ -60,6 +60,11 @@ methodology: setup
 
 methodology-check: setup
 	$(PY) -m scripts.methodology --check
+
+# margin backtest on the real data: the generated tables of docs/markets.md and the per-side
+# proposal markets/margins.json (scripts/margins.py; values every contract daily, ~10 min)
+margins: setup
+	$(PY) -m scripts.margins --write
 
 # the contracts' ABIs that ship in core/abis (core.abi types structs and events from them);
 # rerun after changing a contract's interface (tests/unit/core/test_core_abi.py fails until then)

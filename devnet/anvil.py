@@ -90,8 +90,11 @@ class Anvil:
         block_time: float | None = None,
         state: Path | None = None,
         log: Path | None = None,
+        extra_args: tuple[str, ...] = (),
     ):
+        """``extra_args``: more anvil flags, e.g. ``("--steps-tracing",)`` for struct-log traces."""
         self.port = port or free_port()
+        self.extra_args = tuple(extra_args)
         self.timestamp = timestamp
         self.block_time = block_time
         self.state = state
@@ -122,6 +125,7 @@ class Anvil:
             cmd += ["--block-time", str(self.block_time)]
         if self.state is not None:
             cmd += ["--state", str(self.state)]
+        cmd += list(self.extra_args)
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout

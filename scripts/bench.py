@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = [
     ("Gas (anvil, real deploy; gasUsed per transaction incl. 21,000 base)", "scripts.bench_gas"),
+    ("Margin-engine gas baseline, issue 11 (anvil, real deploy, receipts)", "scripts.bench_margin_gas"),
     ("Keepers", "scripts.bench_keepers"),
     ("Oracle index methodology", "scripts.bench_index"),
     ("SDK", "scripts.bench_sdk"),
