@@ -79,6 +79,9 @@ class ChainView(Protocol):
     def head(self) -> tuple[int, int]:
         """(block number, block timestamp) of the latest block."""
 
+    def pending_time(self) -> int:
+        """Timestamp of the block that will be mined next, read now (no cache)."""
+
     def market(self, market_id: int) -> MarketInfo | None: ...
 
     def account(self, trader: str) -> AccountInfo: ...
@@ -210,6 +213,7 @@ class RpcChain:
         self.head_ttl = head_ttl
         self._lock = threading.Lock()
         self._head: tuple[int, int] = (-1, 0)
+        self._head_hash = ""
         self._head_at = 0.0
         self._cache: dict = {}
         self.reads = 0  # eth_calls made (for the bench / metrics)
@@ -235,10 +239,28 @@ class RpcChain:
         if self.fills is not None:
             self.fills.sync(head[0])  # before the head is published: the index is never behind it
         with self._lock:
-            if head[0] != self._head[0]:
+            # keyed by hash, not number: a reorg can replace the head with another block of the
+            # same height, and what was read at the old one is not true at the new one
+            if head[0] != self._head[0] or blk.get("hash") != self._head_hash:
                 self._cache.clear()
-            self._head, self._head_at = head, time.monotonic()
+            self._head, self._head_hash, self._head_at = head, blk.get("hash") or "", time.monotonic()
         return head
+
+    def pending_time(self) -> int:
+        """Timestamp the next block will carry, read now (never cached): the soonest an order
+        can be filled. Anvil with a time offset or `evm_setNextBlockTimestamp` can put it far
+        past the latest block's."""
+        blk = self.rpc("eth_getBlockByNumber", ["pending", False])
+        latest = self.head()[1]
+        ts = int(blk["timestamp"], 16) if blk and blk.get("timestamp") else latest
+        return max(ts, latest + 1)  # a later block's timestamp is strictly greater
+
+    def block_header(self, number: int) -> tuple[int, str, str] | None:
+        """(number, hash, parent hash) of a block, None when the chain has no such block (yet)."""
+        blk = self.rpc("eth_getBlockByNumber", [hex(number), False])
+        if not blk:
+            return None
+        return int(blk["number"], 16), blk["hash"].lower(), blk["parentHash"].lower()
 
     def invalidate(self) -> None:
         """Forget everything (after our own transaction, or when told a block was mined)."""
