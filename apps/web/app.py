@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -37,6 +38,10 @@ from sdk.errors import (
 log = logging.getLogger("cspread.web")
 HERE = Path(__file__).resolve().parent
 SOFT_ERRORS_HEADER = "x-cspread-soft-errors"
+# declared range of the market id path field: out of range is a 422 naming it, never a 500
+# (addresses and transaction hashes are checked by the backend: typed 4xx errors)
+MARKET_ID_MAX = 2**63 - 1  # the relay's and the SQL stores' integer range; no listed id is near it
+MarketId = PathParam(ge=0, le=MARKET_ID_MAX, description="the Clearinghouse's market id")
 
 
 def _status(e: ComputeSpreadError) -> int:
@@ -148,7 +153,7 @@ def create_app(
         return page(request, "markets.html", markets=await call(backend.markets))
 
     @app.get("/markets/{market_id}", response_class=HTMLResponse)
-    async def market_page(request: Request, market_id: int):
+    async def market_page(request: Request, market_id: int = MarketId):
         return page(request, "market.html", m=await call(backend.market, market_id))
 
     @app.get("/account", response_class=HTMLResponse)
@@ -190,15 +195,15 @@ def create_app(
         return await call(backend.markets)
 
     @app.get("/api/markets/{market_id}")
-    async def api_market(market_id: int):
+    async def api_market(market_id: int = MarketId):
         return await call(backend.market, market_id)
 
     @app.get("/api/markets/{market_id}/book")
-    async def api_book(market_id: int):
+    async def api_book(market_id: int = MarketId):
         return await call(backend.book, market_id)
 
     @app.get("/api/markets/{market_id}/trades")
-    async def api_trades(market_id: int):
+    async def api_trades(market_id: int = MarketId):
         return await call(backend.trades, market_id)
 
     @app.get("/api/curves")
@@ -307,7 +312,7 @@ def create_app(
         import websockets
 
         mid = ws.query_params.get("market_id")
-        if mid is not None and not mid.isdigit():
+        if mid is not None and not (mid.isdigit() and int(mid) <= MARKET_ID_MAX):
             await ws.send_json({"type": "error", "message": f"market_id must be a market's number, got {mid[:40]!r}"})
             await ws.close()
             return
