@@ -96,3 +96,20 @@ def test_relay_outage__store_down__health_503_names_store(client, store):
     assert r.status_code == 503 and r.json()["down"] == ["store"]
     r = client.get("/orders")
     assert r.status_code == 503 and r.json()["code"] == "store_unavailable"
+
+
+def test_relay_outage__real_rpc_to_dead_node__503_not_500(store, traders):
+    """The same through the real `RpcChain`/`Rpc` (a refused TCP connection), not a fake."""
+    from matcher_helpers import CHAIN_ID, EXCHANGE
+
+    from devnet.anvil import free_port
+    from relay.chainview import RpcChain
+
+    dead = RpcChain(f"http://127.0.0.1:{free_port()}", CHAIN_ID, EXCHANGE, EXCHANGE, head_ttl=0)
+    app = create_app(
+        RelaySettings(background=False, fill_index=False), chain=dead, store=store, fee_bps=5, start_block=0
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        _assert_503(client.post("/orders", json=wire(make_order(traders[0]), traders[0])))
+        assert client.get("/markets/1/book").status_code == 200
+        assert client.get("/health").json()["down"] == ["chain"]
