@@ -45,9 +45,10 @@ def _loop(stop: threading.Event, interval: float, fn, name: str, wake: threading
 
 
 def _error_response(e: RelayError) -> JSONResponse:
-    """{detail, code, message, ...extra}; a 503 or 429 also says when to retry (`retry_after`, s,
-    and the Retry-After header)."""
-    body = {"detail": e.detail, "code": e.code, "message": e.detail, **e.extra}
+    """{detail, code, ...extra}; a 503 (and a 409 `in_flight`) also says when to retry
+    (`retry_after`, s, and the Retry-After header). No `message` key: SDKs before issue 12
+    pass every extra key to their error's constructor, which has its own `message`."""
+    body = {"detail": e.detail, "code": e.code, **e.extra}
     headers = {"Retry-After": str(e.extra["retry_after"])} if "retry_after" in e.extra else None
     return JSONResponse(body, status_code=e.status, headers=headers)
 

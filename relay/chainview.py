@@ -192,6 +192,12 @@ class FillIndex:
                 self.disabled = True
                 self.touched.clear()
 
+    def reorged(self, fork: int) -> None:
+        """Blocks from `fork` on were replaced: read them again on the next sync (the sets keep
+        what the dropped blocks added, which only makes the index more conservative)."""
+        with self._lock:
+            self.synced_to = min(self.synced_to, fork - 1)
+
     def untouched(self, order_hash: str, trader: str, block: int) -> bool:
         """True when the logs up to `block` prove `filled[h] == 0` and not `cancelled[h]`."""
         return (
@@ -237,6 +243,14 @@ class RpcChain:
         blk = self.rpc("eth_getBlockByNumber", ["latest", False])
         head = (int(blk["number"], 16), int(blk["timestamp"], 16))
         if self.fills is not None:
+            prev, prev_hash = self._head[0], self._head_hash
+            if prev_hash and (
+                head[0] < prev
+                or (head[0] == prev and blk.get("hash") != prev_hash)
+                or (head[0] == prev + 1 and blk.get("parentHash") != prev_hash)
+            ):
+                # a reorg under the index: fills of the new branch below its cursor must be read
+                self.fills.reorged(head[0])
             self.fills.sync(head[0])  # before the head is published: the index is never behind it
         with self._lock:
             # keyed by hash, not number: a reorg can replace the head with another block of the

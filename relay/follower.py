@@ -198,6 +198,9 @@ class EventFollower:
         """Undo what the follower derived from blocks >= fork; the next read replays them."""
         gone = self.store.rollback(fork, self.CURSOR)
         self.block = fork - 1
+        fills = getattr(self.chain, "fills", None)
+        if fills is not None:  # the chain view's log index re-reads the new branch too
+            fills.reorged(fork)
         log.warning("reorg: rolled back from block %d (%d trade(s) removed)", fork, len(gone))
         self._reconcile(fork, gone)
         self.notify("reorg", {"from_block": fork, "trades": gone})

@@ -125,13 +125,12 @@ class HealthPublic(BaseModel):
 
 
 class ErrorPublic(BaseModel):
-    """Every relay error but a 422: a stable machine `code`, what to do (`detail`, also as
-    `message`) and, for a 409 `in_flight`, 429 or 503, `retry_after` seconds."""
+    """Every relay error but a 422: a stable machine `code`, what to do (`detail`) and, for a
+    409 `in_flight` or a 503, `retry_after` seconds."""
 
     model_config = ConfigDict(extra="allow")
     detail: str
     code: str
-    message: str
     retry_after: int | None = None
 
 

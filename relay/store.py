@@ -603,8 +603,9 @@ class SqlOrderStore:
         top = max(b[0] for b in blocks)
         nums = [b[0] for b in blocks]
         with self._tx() as c:
-            c.execute(blocks_t.delete().where(blocks_t.c.number.in_(nums) | (blocks_t.c.number <= top - keep)))
+            c.execute(blocks_t.delete().where(blocks_t.c.number.in_(nums)))
             c.execute(insert(blocks_t), [{"number": n, "hash": h, "parent_hash": p} for n, h, p in blocks])
+            c.execute(blocks_t.delete().where(blocks_t.c.number <= top - keep))
 
     def trades_in(self, lo: int, hi: int) -> list[Trade]:
         q = select(trades_t).where(and_(trades_t.c.block_number >= lo, trades_t.c.block_number <= hi))

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.web.backend import Backend, error_json
@@ -42,6 +43,27 @@ SOFT_ERRORS_HEADER = "x-cspread-soft-errors"
 # (addresses and transaction hashes are checked by the backend: typed 4xx errors)
 MARKET_ID_MAX = 2**63 - 1  # the relay's and the SQL stores' integer range; no listed id is near it
 MarketId = PathParam(ge=0, le=MARKET_ID_MAX, description="the Clearinghouse's market id")
+
+
+class ErrorPublic(BaseModel):
+    """A refusal: the SDK error's type, what to do, and its fields (backend.error_json)."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+    message: str
+    details: dict = {}
+
+
+# the statuses any API route may answer besides its own (OpenAPI; schemathesis holds us to it):
+# the SDK's typed errors (apps.web.app._status) and the relay's, passed through
+ERROR_RESPONSES = {
+    400: {"model": ErrorPublic, "description": "refused (error says which SDK error)"},
+    403: {"model": ErrorPublic, "description": "the relay refused (cancel signature)"},
+    404: {"model": ErrorPublic, "description": "unknown market, order or page"},
+    409: {"model": ErrorPublic, "description": "the relay already holds this order, or it is being matched"},
+    429: {"model": ErrorPublic, "description": "the relay's per-trader order cap"},
+    502: {"model": ErrorPublic, "description": "the chain or the relay answered wrongly or not at all"},
+}
 
 
 def _status(e: ComputeSpreadError) -> int:
@@ -74,6 +96,7 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        responses=ERROR_RESPONSES,
     )
     app.state.backend = backend
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -104,7 +127,9 @@ def create_app(
             title = "Page not found" if e.status_code == 404 else f"Error {e.status_code}"
             msg = f"There is no page at {request.url.path}." if e.status_code == 404 else str(e.detail)
             return error_page(request, e.status_code, title, msg)
-        return JSONResponse({"detail": e.detail}, status_code=e.status_code)
+        # the API's one error shape (ErrorPublic), e.g. for a body that is not JSON; `detail` as before
+        body = {"error": "HTTPError", "message": str(e.detail), "details": {}, "detail": e.detail}
+        return JSONResponse(body, status_code=e.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, e: RequestValidationError):

@@ -122,6 +122,7 @@ def test_relay_reorg__fill_on_new_branch_below_old_cursor__recorded(relay, chain
     for _ in range(4):
         rpc(url, "evm_mine")
     follower.poll_once()
+    client.get(f"/markets/{chain_env[4]['id']}/book")  # the chain view (and its fill index) reads the old head
     old_cursor = follower.block
     assert rpc(url, "evm_revert", [snap])
     receipt = _fill(chain_env, o, sig, 4_000)  # mined below the old cursor, on the new branch

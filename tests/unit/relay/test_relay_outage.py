@@ -47,7 +47,7 @@ def client(chain, store):
 def _assert_503(r):
     assert r.status_code == 503, r.text
     body = r.json()
-    assert body["code"] == "chain_unavailable" and body["message"] and body["retry_after"] > 0
+    assert body["code"] == "chain_unavailable" and "unreachable" in body["detail"] and body["retry_after"] > 0
     assert int(r.headers["retry-after"]) == body["retry_after"]
 
 
