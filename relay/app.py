@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relay.chainview import ChainError, ChainView, RpcChain
 from relay.config import RelaySettings
@@ -194,6 +195,12 @@ def create_app(
     @app.exception_handler(RelayError)
     async def _relay_error(_: Request, e: RelayError):
         return _error_response(e)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, e: StarletteHTTPException):
+        # FastAPI's own refusals (a body that is not JSON, an unknown path) in the relay's error shape
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        return JSONResponse({"detail": str(e.detail), "code": code}, status_code=e.status_code, headers=e.headers)
 
     @app.exception_handler(ChainError)
     async def _chain_error(_: Request, e: ChainError):

@@ -157,3 +157,27 @@ def test_relay_reorg__anvil_reorg_same_height__phantom_trade_removed(relay, chai
     assert _status(client, h)["status"] == "filled"
     assert r2.transactionHash.to_0x_hex() in {t["tx_hash"] for t in _trades(client, chain_env)}
     assert store.recent_blocks()[r2.blockNumber][0] == r2.blockHash.to_0x_hex()
+
+
+def test_relay_reorg__three_block_reorg__recovery_time(relay, chain_env):
+    """How long the relay takes to be right again after a 3-block reorg (issue 12's bench figure):
+    one follower poll detects it, rolls back, re-reads the dropped orders and replays."""
+    import time
+
+    client, follower, _ = relay
+    url = chain_env[0].url
+    posted = [_post_sell(client, chain_env, qty=1_000) for _ in range(6)]
+    receipts = [_fill(chain_env, o, sig, 1_000) for o, sig, _ in posted]  # one block each
+    follower.poll_once()
+    assert all(_status(client, h)["status"] == "filled" for _, _, h in posted)
+    rpc(url, "anvil_reorg", [3, []])
+    t0 = time.perf_counter()
+    follower.poll_once()
+    took = time.perf_counter() - t0
+    states = [_status(client, h)["status"] for _, _, h in posted]
+    assert states == ["filled"] * 3 + ["open"] * 3, states
+    live = {t["tx_hash"] for t in _trades(client, chain_env)}
+    assert all(r.transactionHash.to_0x_hex() in live for r in receipts[:3])
+    assert not any(r.transactionHash.to_0x_hex() in live for r in receipts[3:])
+    print(f"\nrelay recovery after a 3-block reorg: {took * 1000:.0f} ms (one follower poll)")
+    assert took < 10

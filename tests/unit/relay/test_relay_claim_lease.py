@@ -93,3 +93,40 @@ def test_relay_claim_lease__signed_cancel_after_matcher_crash(client, store, tra
     time.sleep(0.02)
     r = _cancel(client, traders[0], h)  # before leases: 409 until a matcher restarted
     assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+
+
+def test_relay_claim_lease__second_matcher_start_keeps_live_claims(chain, store, traders):
+    """Two relays on one database: a matcher starting in the second process used to release
+    every in-flight claim (it assumed they were its own, left by a crash), so both could send
+    the same pair. Now only an expired lease is settled, with the chain."""
+    from test_matcher_loop import _setup
+
+    a, b = _add(store, traders[0]), _add(store, traders[1], is_buy=False)
+    assert store.claim([a.hash, b.hash], lease=60, owner="relay-1")  # relay 1 is sending
+    m2, sender2, _ = _setup(chain, store, traders)  # relay 2 starts its matcher
+    assert store.get(a.hash).in_flight and store.get(b.hash).in_flight
+    assert m2.step() == [] and sender2.sent == []  # nothing sent twice
+    store.release([a.hash, b.hash], owner="relay-1")
+
+
+def test_relay_claim_lease__matcher_claims_with_lease_and_owner(chain, store, traders):
+    from test_matcher_loop import FakeSender
+
+    from relay.matcher import Matcher
+
+    seen = {}
+
+    class Spy(FakeSender):
+        def transact(self, call):
+            so = store.get(a.hash)
+            seen.update(in_flight=so.in_flight, until=so.claim_until)
+            return super().transact(call)
+
+    chain.invalidate = lambda: None
+    a = _add(store, traders[0], is_buy=False, price=2_400_000)
+    _add(store, traders[1], is_buy=True, price=2_500_000)
+    m = Matcher(store, chain, OrderValidator(chain, store, SEP), Spy(chain), lease=42.0)
+    t0 = time.time()
+    assert m.match_market(1).ok
+    assert seen["in_flight"] and t0 + 41 < seen["until"] < time.time() + 43
+    assert not store.get(a.hash).in_flight  # released after the send

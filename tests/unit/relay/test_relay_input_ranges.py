@@ -108,3 +108,11 @@ def test_relay_input_ranges__openapi_documents_every_status(client):
     assert {"200", "503"} <= codes("/health", "get")
     params = {p["name"]: p["schema"] for p in paths["/markets/{market_id}/book"]["get"]["parameters"]}
     assert params["market_id"]["maximum"] == 2**63 - 1 and params["offset"]["minimum"] == 0
+
+
+def test_relay_input_ranges__body_not_json__400_in_the_error_shape(client):
+    """Found by the fuzz run: a body that is not JSON got FastAPI's bare {"detail"} (no code)."""
+    r = client.post("/orders", content=b"E[\xff", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json() == {"detail": "There was an error parsing the body", "code": "bad_request"}
+    r = client.get("/no-such-route")
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
