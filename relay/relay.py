@@ -36,6 +36,7 @@ class RelayMetrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 1),
         )
         self.follower_block = Gauge("cspread_relay_follower_block", "Last block the event follower read", registry=r)
+        self.reorgs = Counter("cspread_relay_reorgs_total", "Reorgs the event follower rolled back", registry=r)
 
 
 class Relay:
@@ -178,6 +179,7 @@ class Relay:
                 {"type": "trade", "market_id": payload["market_id"], "trade": trade_json(payload["trade"])}
             )
         elif kind == "reorg":  # trades of dropped blocks are gone: subscribers drop them too
+            self.metrics.reorgs.inc()
             for t in payload["trades"]:
                 self.hub.publish(
                     {"type": "trade_removed", "market_id": t.market_id, "trade": trade_json(t), "reorg": True}

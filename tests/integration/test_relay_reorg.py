@@ -43,7 +43,8 @@ def relay(chain_env, tmp_path):
     store = SqlOrderStore(f"sqlite:///{tmp_path / 'relay.db'}")
     start = int(m.data.get("block", 0))
     app = create_app(RelaySettings(background=False), chain=chain, store=store, fee_bps=5, start_block=start)
-    follower = EventFollower(chain, store, app.state.relay.validator, start, confirmations=0)
+    relay = app.state.relay
+    follower = EventFollower(chain, store, relay.validator, start, confirmations=0, notify=relay.notify)
     follower.poll_once()  # the deploy's history
     with TestClient(app) as client:
         yield client, follower, store
@@ -179,5 +180,6 @@ def test_relay_reorg__three_block_reorg__recovery_time(relay, chain_env):
     live = {t["tx_hash"] for t in _trades(client, chain_env)}
     assert all(r.transactionHash.to_0x_hex() in live for r in receipts[:3])
     assert not any(r.transactionHash.to_0x_hex() in live for r in receipts[3:])
+    assert "cspread_relay_reorgs_total 1.0" in client.get("/metrics").text
     print(f"\nrelay recovery after a 3-block reorg: {took * 1000:.0f} ms (one follower poll)")
     assert took < 10
