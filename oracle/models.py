@@ -17,16 +17,20 @@ class HistoryQuery(BaseModel):
 
 class ReportQuery(BaseModel):
     feed_ids: str | None = Field(
-        None, description="comma-separated 0x feed ids to sign, in this order (default: every feed with a value)"
+        None,
+        max_length=67 * 1_000,
+        description="comma-separated 0x feed ids to sign, in this order (default: every feed with a value)",
     )
     observed_at: int | None = Field(
         None,
         ge=0,
+        le=2**64 - 1,  # a block timestamp is a uint64
         description="chain time to value at (default: this reporter's latest); "
         "must be <= now and within max_report_lag_s",
     )
     exclude: str | None = Field(
         None,
+        max_length=67 * 1_000,
         description="comma-separated 0x feed ids to leave out of the default selection "
         "(e.g. disputed or final on chain); unknown ids are ignored",
     )

@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -133,11 +134,31 @@ def get_reporter(request: Request) -> Reporter:
 ReporterDep = Annotated[Reporter, Depends(get_reporter)]
 
 
+FEED_ID = Path(pattern=r"^0x[0-9a-fA-F]{64}$", description="0x + 64 hex: a feed id (GET /feeds)")
+UINT256_MAX = 2**256 - 1
+# the status codes each route can answer besides 200 and 422 (FastAPI documents those itself)
+_WHY = {
+    404: {"description": "unknown feed or market"},
+    409: {"description": "no report can be signed for that time (too old, in the future, no value)"},
+    503: {"description": "no signing key, or no feed has a value yet / the chain clock is unreadable"},
+}
+
+
+def _responses(*codes: int) -> dict:
+    return {c: _WHY[c] for c in codes}
+
+
+def invalid(where: str, field: str, value, msg: str) -> RequestValidationError:
+    """A 422 in FastAPI's standard shape ({"detail": [{"loc", "msg", "type", "input"}]}), for a
+    check the schema cannot express."""
+    return RequestValidationError([{"loc": (where, field), "msg": msg, "type": "value_error", "input": value}])
+
+
 def _feed_or_404(reporter: Reporter, feed_id: str) -> FeedState:
     try:
         key = parse_feed_id(feed_id)
     except ValueError as e:
-        raise HTTPException(status_code=422, detail=str(e)) from None
+        raise invalid("path", "feed_id", feed_id, str(e)) from None
     fs = reporter.feeds.get(key)
     if fs is None:
         raise HTTPException(status_code=404, detail=f"unknown feed {feed_id}; GET /feeds lists the feeds served")
@@ -175,13 +196,15 @@ def list_feeds(reporter: ReporterDep) -> FeedsPublic:
     )
 
 
-@feeds.get("/{feed_id}", response_model=FeedPublic)
-def read_feed(feed_id: str, reporter: ReporterDep) -> FeedPublic:
+@feeds.get("/{feed_id}", response_model=FeedPublic, responses=_responses(404))
+def read_feed(reporter: ReporterDep, feed_id: str = FEED_ID) -> FeedPublic:
     return _feed_public(_feed_or_404(reporter, feed_id))
 
 
-@feeds.get("/{feed_id}/history", response_model=FeedHistoryPublic)
-def read_feed_history(feed_id: str, reporter: ReporterDep, q: Annotated[HistoryQuery, Query()]) -> FeedHistoryPublic:
+@feeds.get("/{feed_id}/history", response_model=FeedHistoryPublic, responses=_responses(404))
+def read_feed_history(
+    reporter: ReporterDep, q: Annotated[HistoryQuery, Query()], feed_id: str = FEED_ID
+) -> FeedHistoryPublic:
     """Observations this reporter made (one per distinct chain time), oldest first."""
     fs = _feed_or_404(reporter, feed_id)
     obs = list(fs.history)[-q.limit :]
@@ -208,7 +231,7 @@ def read_feed_history(feed_id: str, reporter: ReporterDep, q: Annotated[HistoryQ
 reports = APIRouter(prefix="/reports", tags=["reports"])
 
 
-@reports.get("/latest", response_model=ReportPublic)
+@reports.get("/latest", response_model=ReportPublic, responses=_responses(404, 409, 503))
 def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> ReportPublic:
     """The latest signed EIP-712 Report for ``Oracle.submit`` (prices are int strings).
 
@@ -221,11 +244,15 @@ def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> 
         return None if value is None else [parse_feed_id(f.strip()) for f in value.split(",") if f.strip()]
 
     try:
-        ids, exclude = feed_list(q.feed_ids), set(feed_list(q.exclude) or ())
+        ids = feed_list(q.feed_ids)
     except ValueError as e:
-        raise HTTPException(status_code=422, detail=str(e)) from None
+        raise invalid("query", "feed_ids", q.feed_ids, str(e)) from None
+    try:
+        exclude = set(feed_list(q.exclude) or ())
+    except ValueError as e:
+        raise invalid("query", "exclude", q.exclude, str(e)) from None
     if ids is not None and exclude:
-        raise HTTPException(status_code=422, detail="pass either feed_ids or exclude, not both")
+        raise invalid("query", "exclude", q.exclude, "pass either feed_ids or exclude, not both")
     unknown = [feed_hex(f) for f in ids or [] if f not in reporter.feeds]
     if unknown:
         raise HTTPException(status_code=404, detail=f"unknown feed(s) {', '.join(unknown)}")
@@ -255,8 +282,8 @@ def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> 
 markets = APIRouter(prefix="/markets", tags=["markets"])
 
 
-@markets.get("/{market_id}/spec", response_model=MarketSpecPublic)
-def read_market_spec(market_id: int, request: Request) -> MarketSpecPublic:
+@markets.get("/{market_id}/spec", response_model=MarketSpecPublic, responses=_responses(404))
+def read_market_spec(request: Request, market_id: int = Path(ge=0, le=UINT256_MAX)) -> MarketSpecPublic:
     m = request.app.state.reporter.markets.get(market_id)
     if m is None:
         raise HTTPException(status_code=404, detail=f"unknown market {market_id}")
@@ -276,7 +303,7 @@ def read_market_spec(market_id: int, request: Request) -> MarketSpecPublic:
 health = APIRouter(tags=["health"])
 
 
-@health.get("/health", response_model=HealthPublic)
+@health.get("/health", response_model=HealthPublic, responses={503: {"model": HealthPublic, "description": "degraded"}})
 def read_health(reporter: ReporterDep, response: Response) -> HealthPublic:
     states = [fs.status for fs in reporter.feeds.values()]
     degraded = reporter.clock_error is not None or reporter.now is None

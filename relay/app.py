@@ -16,16 +16,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from relay.chainview import ChainView, RpcChain
+from relay.chainview import ChainError, ChainView, RpcChain
 from relay.config import RelaySettings
-from relay.follower import EventFollower, Revalidator
+from relay.follower import EventFollower, Revalidator, default_confirmations
 from relay.hub import Hub
 from relay.orders import domain_separator
 from relay.relay import Relay, book_json
 from relay.routes import health, markets, orders, stream
 from relay.store import OrderStore, SqlOrderStore
-from relay.validation import OrderValidator, RelayError, ValidationSettings
+from relay.validation import OrderValidator, RelayError, ValidationSettings, chain_unavailable
 
 log = logging.getLogger("cspread.relay")
 
@@ -41,6 +43,15 @@ def _loop(stop: threading.Event, interval: float, fn, name: str, wake: threading
             wake.clear()
         else:
             stop.wait(interval)
+
+
+def _error_response(e: RelayError) -> JSONResponse:
+    """{detail, code, ...extra}; a 503 (and a 409 `in_flight`) also says when to retry
+    (`retry_after`, s, and the Retry-After header). No `message` key: SDKs before issue 12
+    pass every extra key to their error's constructor, which has its own `message`."""
+    body = {"detail": e.detail, "code": e.code, **e.extra}
+    headers = {"Retry-After": str(e.extra["retry_after"])} if "retry_after" in e.extra else None
+    return JSONResponse(body, status_code=e.status, headers=headers)
 
 
 def create_app(
@@ -85,7 +96,10 @@ def create_app(
         stop = threading.Event()
         threads: list[threading.Thread] = []
         if settings.background and isinstance(chain, RpcChain):
-            follower = EventFollower(chain, store, validator, start_block, settings.confirmations, notify=relay.notify)
+            confirmations = (
+                settings.confirmations if settings.confirmations is not None else default_confirmations(chain.chain_id)
+            )
+            follower = EventFollower(chain, store, validator, start_block, confirmations, notify=relay.notify)
             reval = Revalidator(store, validator, notify=relay.notify)
 
             def follow():
@@ -118,7 +132,15 @@ def create_app(
                 if not key:
                     raise RuntimeError(f"matching is on but ${settings.matcher_key_env} holds no private key")
                 sender = TxSender(chain.rpc, key, gas_multiplier=1.3, chain_id=chain.chain_id)
-                matcher = Matcher(store, chain, validator, sender, skip_ttl=settings.skip_ttl, notify=relay.notify)
+                matcher = Matcher(
+                    store,
+                    chain,
+                    validator,
+                    sender,
+                    skip_ttl=settings.skip_ttl,
+                    notify=relay.notify,
+                    lease=settings.lease,
+                )
                 app.state.matcher = matcher
                 app.state.matcher_address = sender.address
 
@@ -143,7 +165,7 @@ def create_app(
                 dirty = relay.hub.take_dirty()
                 if not dirty or not relay.hub.subscribers:
                     continue
-                head = await asyncio.to_thread(lambda: chain.head()[0])
+                head = await asyncio.to_thread(relay.head_block)
                 for mid in dirty:
                     b = await asyncio.to_thread(relay.book, mid)
                     relay.hub.publish({"type": "book", "market_id": mid, "book": book_json(b, head)})
@@ -172,7 +194,25 @@ def create_app(
 
     @app.exception_handler(RelayError)
     async def _relay_error(_: Request, e: RelayError):
-        return JSONResponse({"detail": e.detail, "code": e.code, **e.extra}, status_code=e.status)
+        return _error_response(e)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, e: StarletteHTTPException):
+        # FastAPI's own refusals (a body that is not JSON, an unknown path) in the relay's error shape
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        return JSONResponse({"detail": str(e.detail), "code": code}, status_code=e.status_code, headers=e.headers)
+
+    @app.exception_handler(ChainError)
+    async def _chain_error(_: Request, e: ChainError):
+        # a chain read a write needed failed: the node is down or slow, not the client's fault
+        return _error_response(chain_unavailable(e))
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _store_error(_: Request, e: SQLAlchemyError):
+        log.error("store error: %s", e)
+        return _error_response(
+            RelayError(503, "store_unavailable", "the relay's database did not answer; retry later", {"retry_after": 5})
+        )
 
     for r in (orders.router, markets.router, stream.router, health.router):
         app.include_router(r)

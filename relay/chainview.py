@@ -79,6 +79,9 @@ class ChainView(Protocol):
     def head(self) -> tuple[int, int]:
         """(block number, block timestamp) of the latest block."""
 
+    def pending_time(self) -> int:
+        """Timestamp of the block that will be mined next, read now (no cache)."""
+
     def market(self, market_id: int) -> MarketInfo | None: ...
 
     def account(self, trader: str) -> AccountInfo: ...
@@ -189,6 +192,12 @@ class FillIndex:
                 self.disabled = True
                 self.touched.clear()
 
+    def reorged(self, fork: int) -> None:
+        """Blocks from `fork` on were replaced: read them again on the next sync (the sets keep
+        what the dropped blocks added, which only makes the index more conservative)."""
+        with self._lock:
+            self.synced_to = min(self.synced_to, fork - 1)
+
     def untouched(self, order_hash: str, trader: str, block: int) -> bool:
         """True when the logs up to `block` prove `filled[h] == 0` and not `cancelled[h]`."""
         return (
@@ -210,6 +219,7 @@ class RpcChain:
         self.head_ttl = head_ttl
         self._lock = threading.Lock()
         self._head: tuple[int, int] = (-1, 0)
+        self._head_hash = ""
         self._head_at = 0.0
         self._cache: dict = {}
         self.reads = 0  # eth_calls made (for the bench / metrics)
@@ -233,12 +243,38 @@ class RpcChain:
         blk = self.rpc("eth_getBlockByNumber", ["latest", False])
         head = (int(blk["number"], 16), int(blk["timestamp"], 16))
         if self.fills is not None:
+            prev, prev_hash = self._head[0], self._head_hash
+            if prev_hash and (
+                head[0] < prev
+                or (head[0] == prev and blk.get("hash") != prev_hash)
+                or (head[0] == prev + 1 and blk.get("parentHash") != prev_hash)
+            ):
+                # a reorg under the index: fills of the new branch below its cursor must be read
+                self.fills.reorged(head[0])
             self.fills.sync(head[0])  # before the head is published: the index is never behind it
         with self._lock:
-            if head[0] != self._head[0]:
+            # keyed by hash, not number: a reorg can replace the head with another block of the
+            # same height, and what was read at the old one is not true at the new one
+            if head[0] != self._head[0] or blk.get("hash") != self._head_hash:
                 self._cache.clear()
-            self._head, self._head_at = head, time.monotonic()
+            self._head, self._head_hash, self._head_at = head, blk.get("hash") or "", time.monotonic()
         return head
+
+    def pending_time(self) -> int:
+        """Timestamp the next block will carry, read now (never cached): the soonest an order
+        can be filled. Anvil with a time offset or `evm_setNextBlockTimestamp` can put it far
+        past the latest block's."""
+        blk = self.rpc("eth_getBlockByNumber", ["pending", False])
+        latest = self.head()[1]
+        ts = int(blk["timestamp"], 16) if blk and blk.get("timestamp") else latest
+        return max(ts, latest + 1)  # a later block's timestamp is strictly greater
+
+    def block_header(self, number: int) -> tuple[int, str, str] | None:
+        """(number, hash, parent hash) of a block, None when the chain has no such block (yet)."""
+        blk = self.rpc("eth_getBlockByNumber", [hex(number), False])
+        if not blk:
+            return None
+        return int(blk["number"], 16), blk["hash"].lower(), blk["parentHash"].lower()
 
     def invalidate(self) -> None:
         """Forget everything (after our own transaction, or when told a block was mined)."""

@@ -21,7 +21,9 @@ class RelaySettings(BaseSettings):
     max_open_per_trader: int = 1_000
     follow_interval: float = 0.5  # s between event-log polls
     revalidate_interval: float = 5.0  # s between full re-validations
-    confirmations: int = 0
+    # blocks left unread at the head; None: per chain id (relay.follower.DEFAULT_CONFIRMATIONS)
+    confirmations: int | None = None
+    lease: float = 300.0  # s a matcher's claim on two orders lasts (crash: reconciled after it)
     start_block: int | None = None  # default: the manifest's deploy block
     # matching loop (optional): the key is read from the env var named here
     match: bool = False

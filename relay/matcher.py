@@ -5,8 +5,11 @@ Plain class, chain state in, transactions out (the runner in `service.py` only c
 Per market, `book.select_match` picks the first crossing pair in price-time priority (best bid
 >= best ask, different traders; the earlier order is the maker and sets the price). Then:
 
-1. `store.claim(maker, taker)` marks both in flight atomically: a second matcher (or the
-   follower/revalidator) leaves them alone, so an order is never sent twice;
+1. `store.claim(maker, taker)` marks both in flight atomically, as a lease of `lease` seconds
+   held by this matcher: a second matcher (or the follower/revalidator) leaves them alone, so
+   an order is never sent twice. If this process dies holding it, whichever relay process
+   runs next after the deadline reads both orders from the chain and releases them
+   (`follower.reconcile_leases`); the lease outlasts a send (`TxSender`'s receipt wait);
 2. a contract wallet's signature is asked again (EIP-1271 `eth_call`; a Safe may have revoked
    since the post): a refused order is dropped and nothing is sent;
 3. `TxSender.transact` (chain.tx) simulates then sends `match_orders(maker, sig, taker, sig, qty)`: one tx at a
@@ -22,6 +25,8 @@ Per market, `book.select_match` picks the first crossing pair in price-time prio
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass
 
@@ -31,9 +36,9 @@ from chain.rpc import ChainError
 from chain.tx import Call, TxFailed, TxSender
 from relay.book import Match, select_match
 from relay.chainview import SEL, RpcChain
-from relay.follower import TOPIC_FILLED, trade_from_log
+from relay.follower import TOPIC_FILLED, reconcile_leases, trade_from_log
 from relay.orders import ORDER_ABI_TUPLE
-from relay.store import OPEN, REJECTED, OrderStore, StoredOrder
+from relay.store import REJECTED, OrderStore, StoredOrder
 from relay.validation import OrderValidator, order_margin
 
 log = logging.getLogger("cspread.matcher")
@@ -70,20 +75,23 @@ class Matcher:
         skip_ttl: float = 30.0,
         max_per_market: int = 20,
         notify=None,
+        lease: float = 300.0,
     ):
         self.store, self.chain, self.validator, self.sender = store, chain, validator, sender
-        self.skip_ttl, self.max_per_market = skip_ttl, max_per_market
+        self.skip_ttl, self.max_per_market, self.lease = skip_ttl, max_per_market, lease
         self.notify = notify or (lambda kind, payload: None)
         self._skip: dict[tuple[str, str], float] = {}
-        # a previous run may have died mid-match: nothing of ours is in flight now
-        stuck = [so.hash for so in store.query(status=OPEN, limit=1_000_000) if so.in_flight]
-        if stuck:
-            store.release(stuck)
+        # claims of ours are marked with this, so a late release never frees another's claim
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{id(self) & 0xFFFFFF:x}"
+        # a previous run may have died mid-match: its claims are reconciled once their lease
+        # ends (not released blindly: another relay on this database may hold live ones)
+        reconcile_leases(store, validator, chain)
 
     def step(self) -> list[MatchResult]:
         """Match every crossing pair we can, market by market."""
         now = time.monotonic()
         self._skip = {k: t for k, t in self._skip.items() if t > now}
+        reconcile_leases(self.store, self.validator, self.chain)
         out: list[MatchResult] = []
         for mid in self.store.open_markets():
             for _ in range(self.max_per_market):
@@ -98,7 +106,7 @@ class Matcher:
         if m is None:
             return None
         match = select_match(self.store.query(market_id=market_id), m.quantity_step, set(self._skip))
-        if match is None or not self.store.claim(match.pair):
+        if match is None or not self.store.claim(match.pair, self.lease, self.owner):
             return None
         t0 = time.perf_counter()
         revoked = self._revoked(match)
@@ -158,7 +166,7 @@ class Matcher:
             for so in (match.maker, match.taker):
                 self._refresh(so)
         finally:
-            self.store.release(match.pair)
+            self.store.release(match.pair, self.owner)
         self.notify("book", {"market_id": market_id})
         log.info("matched market=%s qty=%s price=%s tx=%s", market_id, match.quantity, match.price, receipt.tx_hash)
         return MatchResult(
@@ -187,16 +195,17 @@ class Matcher:
         except ChainError as e:
             log.warning("signature re-check before matching failed (the send simulates anyway): %s", e)
         if dropped:
-            self.store.release(match.pair)
+            self.store.release(match.pair, self.owner)
             log.warning("match skipped market=%s: %s", match.maker.order.market_id, dropped)
         return dropped
 
     def _refresh(self, so: StoredOrder) -> str | None:
+        block = self.chain.head()[0]
         status, reason, rem = self.validator.still_alive(so)
         if status:
-            self.store.kill(so.hash, status, reason)
+            self.store.kill(so.hash, status, reason, block)
             return status
-        self.store.set_remaining(so.hash, rem)
+        self.store.set_remaining(so.hash, rem, block)
         return None
 
     def _after_failure(self, match: Match) -> list[str]:
@@ -220,5 +229,5 @@ class Matcher:
         except ChainError as e:  # cannot tell: keep both, retry later
             log.warning("re-validation after a failed match failed: %s", e)
         finally:
-            self.store.release(match.pair)
+            self.store.release(match.pair, self.owner)
         return dropped

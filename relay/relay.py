@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -11,10 +12,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from chain.rpc import ChainError
 from relay.chainview import ChainView
+from relay.follower import lease_expired, reconcile_leases
 from relay.hub import Hub
 from relay.orders import MAX_SIGNATURE_LENGTH, cancel_message
 from relay.store import CANCELLED, OPEN, OrderStore, StoredOrder, Trade
-from relay.validation import OrderValidator, RelayError
+from relay.validation import OrderValidator, RelayError, chain_unavailable
 
 BOOK_ORDERS_LIMIT = 100  # raw orders per side in a book read unless asked for more (max BOOK_ORDERS_MAX)
 BOOK_ORDERS_MAX = 1_000
@@ -34,6 +36,7 @@ class RelayMetrics:
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 1),
         )
         self.follower_block = Gauge("cspread_relay_follower_block", "Last block the event follower read", registry=r)
+        self.reorgs = Counter("cspread_relay_reorgs_total", "Reorgs the event follower rolled back", registry=r)
 
 
 class Relay:
@@ -42,6 +45,18 @@ class Relay:
         self.hub = hub or Hub()
         self.metrics = RelayMetrics()
         self.wake = threading.Event()  # set on every accepted order: the matcher looks at once
+        self._head_fail_until = 0.0  # while the node is down, reads do not wait on it every time
+
+    def head_block(self) -> int:
+        """The chain's head block for a read's `block` field; when the node does not answer,
+        the last block the follower processed (reads are answered from the store)."""
+        if time.monotonic() >= self._head_fail_until:
+            try:
+                return self.chain.head()[0]
+            except ChainError:
+                self._head_fail_until = time.monotonic() + 2.0
+        fb = self.store.get_meta("follower_block")
+        return int(fb) if fb is not None else -1
 
     # ------------------------------------------------------------ writes
     def post(self, data: dict) -> StoredOrder:
@@ -79,12 +94,22 @@ class Relay:
                     " (a contract wallet: a signature its EIP-1271 isValidSignature accepts for that "
                     "message's hash)",
                 )
+            if so.status == OPEN and so.in_flight and lease_expired(so):
+                # its matcher died holding it: settle the claim with the chain, then decide
+                self._chain_read(lambda: reconcile_leases(self.store, self.validator, self.chain))
+                so = self.store.get(h)
             if so.status == OPEN and so.in_flight:
-                raise RelayError(409, "in_flight", "a match of this order is being sent; cancel on-chain or retry")
+                raise RelayError(
+                    409,
+                    "in_flight",
+                    "a match of this order is being sent; cancel on-chain or retry",
+                    {"retry_after": max(1, int((so.claim_until or 0) - time.time()) + 1)},
+                )
             if so.status == OPEN:
                 self.store.kill(h, CANCELLED, "cancelled in the relay by the trader (still valid on-chain)")
         elif so.status == OPEN:
-            status, reason, _ = self.validator.still_alive(so)
+            block = self._chain_read(lambda: self.chain.head()[0])
+            status, reason, _ = self._chain_read(lambda: self.validator.still_alive(so))
             if status is None:
                 raise RelayError(
                     403,
@@ -92,9 +117,16 @@ class Relay:
                     "the order is still live on-chain: send X-Signature (EIP-191 of 'cancel:<hash>') "
                     "or cancel it on-chain (Exchange.cancel / cancel_all) first",
                 )
-            self.store.kill(h, status, reason)
+            self.store.kill(h, status, reason, block)
         self.notify("book", {"market_id": so.order.market_id})
         return self.store.get(h)
+
+    @staticmethod
+    def _chain_read(fn):
+        try:
+            return fn()
+        except ChainError as e:
+            raise chain_unavailable(e) from e
 
     def _cancel_signed(self, trader: str, order_hash: str, signature: str) -> bool:
         """EIP-191 "cancel:<hash>" signed by the trader's key, or accepted by the trader's
@@ -116,7 +148,7 @@ class Relay:
                 and self.chain.wallet_refusal(trader, personal_digest(text), raw) is None
             )
         except ChainError as e:
-            raise RelayError(503, "chain_unavailable", f"cannot check {trader}'s cancel signature on-chain: {e}") from e
+            raise chain_unavailable(e, f"{trader}'s cancel signature on-chain") from e
 
     # ------------------------------------------------------------ reads
     def book(self, market_id: int, depth: int | None = None, limit: int = BOOK_ORDERS_LIMIT, offset: int = 0) -> dict:
@@ -146,6 +178,12 @@ class Relay:
             self.hub.publish(
                 {"type": "trade", "market_id": payload["market_id"], "trade": trade_json(payload["trade"])}
             )
+        elif kind == "reorg":  # trades of dropped blocks are gone: subscribers drop them too
+            self.metrics.reorgs.inc()
+            for t in payload["trades"]:
+                self.hub.publish(
+                    {"type": "trade_removed", "market_id": t.market_id, "trade": trade_json(t), "reorg": True}
+                )
 
 
 def personal_digest(text: str) -> bytes:
@@ -189,6 +227,7 @@ def trade_json(t: Trade) -> dict:
         "tx_hash": t.tx_hash,
         "log_index": t.log_index,
         "block_number": t.block_number,
+        "block_hash": t.block_hash,
         "timestamp": t.timestamp,
     }
 

@@ -1,31 +1,45 @@
 """Request and response models (the OpenAPI contract). Chain units throughout: quantity in
 thousandths of a unit, price in collateral base units per unit (may be negative); uint256
-fields are accepted as JSON numbers or decimal strings and returned as decimal strings."""
+fields are accepted as JSON numbers or decimal strings and returned as decimal strings.
+
+Every integer has a declared range (a value outside it is a 422 naming the field): market ids
+and quantities are the store's 64-bit range, prices ±(2^63 - 1), nonces and expiries uint256."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+INT64_MAX = 2**63 - 1  # the store's integer range (market ids, quantities, prices)
+UINT256_MAX = 2**256 - 1
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+# 0x + hex of up to Exchange.MAX_SIGNATURE_LENGTH (1,024) bytes; whether the hex and the length
+# suit the trader (65 bytes for a key) is the relay's 400 `bad_signature`
+SIGNATURE_MAX_CHARS = 2 + 2 * 1024
 
 
 class OrderCreate(BaseModel):
     """A signed order. Flat, or the SDK's `{"order": {...}, "signature": ..., "hash": ...}`."""
 
-    trader: str = Field(examples=["0xB94c4046FF368A869d3150d411440267472a1043"])
-    market_id: int
+    trader: str = Field(examples=["0xB94c4046FF368A869d3150d411440267472a1043"], max_length=42)
+    market_id: int = Field(ge=0, le=INT64_MAX)
     is_buy: bool
-    quantity: int = Field(description="thousandths of a unit")
-    price: int = Field(description="collateral base units per unit; may be negative")
-    nonce: int
-    expiry: int = Field(description="unix seconds; dead after it")
+    quantity: int = Field(ge=1, le=INT64_MAX, description="thousandths of a unit")
+    price: int = Field(ge=-INT64_MAX, le=INT64_MAX, description="collateral base units per unit; may be negative")
+    nonce: int = Field(ge=0, le=UINT256_MAX)
+    expiry: int = Field(ge=0, le=UINT256_MAX, description="unix seconds; dead after it")
     reduce_only: bool = False
     signature: str = Field(
+        max_length=SIGNATURE_MAX_CHARS,
         description="0x + hex: an EOA's 65-byte EIP-712 signature (r, s, v), or for a contract "
         "wallet (a Safe) what its EIP-1271 isValidSignature accepts for the order "
-        "digest, at most 1,024 bytes (empty: approved on-chain)"
+        "digest, at most 1,024 bytes (empty: approved on-chain)",
     )
-    hash: str | None = Field(default=None, description="optional; must equal the EIP-712 digest if given")
+    hash: str | None = Field(
+        default=None, pattern=HASH_PATTERN, description="optional; must equal the EIP-712 digest if given"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -89,14 +103,47 @@ class TradePublic(BaseModel):
     tx_hash: str
     log_index: int
     block_number: int
+    block_hash: str = Field("", description="the block's hash: a reorg that drops it removes the trade")
     timestamp: float
 
 
+class DependencyPublic(BaseModel):
+    ok: bool
+    error: str = ""
+
+
 class HealthPublic(BaseModel):
-    status: str
+    status: str = Field(description="ok | degraded (the chain is down: reads still answer, writes get 503)")
     chain_id: int
     exchange: str
-    head_block: int
+    head_block: int = Field(description="-1 when the node does not answer")
     follower_block: int
     open_orders: int
     matcher: str | None
+    dependencies: dict[str, DependencyPublic] = Field(default_factory=dict, description="chain, store")
+    down: list[str] = Field(default_factory=list, description="the dependencies that are down")
+
+
+class ErrorPublic(BaseModel):
+    """Every relay error but a 422: a stable machine `code`, what to do (`detail`) and, for a
+    409 `in_flight` or a 503, `retry_after` seconds."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str
+    code: str
+    retry_after: int | None = None
+
+
+_WHY = {
+    400: "invalid (code says why: bad_signature, expired, insufficient_margin, ...)",
+    403: "cancel signature missing or wrong",
+    404: "unknown order or market",
+    409: "duplicate (already known: success for a retry) or in_flight (being matched)",
+    429: "too_many_orders",
+    503: "chain_unavailable or store_unavailable: retry after `retry_after` seconds",
+}
+
+
+def errors(*codes: int) -> dict:
+    """OpenAPI `responses` for the error statuses a route returns (422 is FastAPI's own)."""
+    return {c: {"model": ErrorPublic, "description": _WHY[c]} for c in codes}

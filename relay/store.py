@@ -71,6 +71,8 @@ class StoredOrder:
     updated_at: float = 0.0
     in_flight: bool = False
     reason: str = ""
+    claim_until: float | None = None  # unix s: an in-flight claim is a lease that ends here
+    chain_block: int | None = None  # block of the chain state a dead status was read from
 
     @property
     def filled(self) -> int:
@@ -90,6 +92,7 @@ class Trade:
     quantity: int
     price: int
     timestamp: float = 0.0
+    block_hash: str = ""  # a reorg that drops this block drops the trade
 
 
 class OrderStore(Protocol):
@@ -122,18 +125,40 @@ class OrderStore(Protocol):
     def open_exposure(self, trader: str) -> list[tuple[int, bool, int, int]]:
         """(market_id, is_buy, remaining, price) of the trader's open, not reduce-only orders."""
 
-    def set_remaining(self, order_hash: str, remaining: int) -> None:
+    def set_remaining(self, order_hash: str, remaining: int, block: int | None = None) -> None:
         """Record the on-chain remaining quantity; 0 marks the order filled."""
 
-    def kill(self, order_hash: str, status: str, reason: str = "") -> bool:
+    def kill(self, order_hash: str, status: str, reason: str = "", block: int | None = None) -> bool:
         """Move an open order to a dead status; False if it was not open."""
 
-    def kill_below_nonce(self, trader: str, min_nonce: int) -> list[str]: ...
+    def kill_below_nonce(self, trader: str, min_nonce: int, block: int | None = None) -> list[str]: ...
 
-    def claim(self, hashes: Iterable[str]) -> bool:
-        """Atomically mark open, not-in-flight orders as in flight; False (and no change) otherwise."""
+    def claim(self, hashes: Iterable[str], lease: float = 120.0, owner: str = "") -> bool:
+        """Atomically mark open, not-in-flight orders as in flight until now + `lease` s (a
+        lease); False (and no change) otherwise."""
 
-    def release(self, hashes: Iterable[str]) -> None: ...
+    def release(self, hashes: Iterable[str], owner: str | None = None) -> None: ...
+
+    def expired_claims(self, now: float | None = None) -> list[StoredOrder]:
+        """Open orders whose in-flight lease has run out."""
+
+    def release_expired(self, order_hash: str, now: float | None = None) -> bool: ...
+
+    def revivable(self, from_block: int) -> list[StoredOrder]:
+        """Orders killed by chain state read at `from_block` or later."""
+
+    def revive(self, order_hash: str, remaining: int, from_block: int) -> bool: ...
+
+    def recent_blocks(self) -> dict[int, tuple[str, str]]: ...
+
+    def record_blocks(self, blocks: list[tuple[int, str, str]], keep: int) -> None: ...
+
+    def trades_in(self, lo: int, hi: int) -> list[Trade]: ...
+
+    def drop_trades(self, keys: Iterable[tuple[str, int]]) -> None: ...
+
+    def rollback(self, from_block: int, cursor_key: str) -> list[Trade]:
+        """Forget trades and blocks from `from_block` on; cursor back below it."""
 
     def add_trade(self, t: Trade) -> bool:
         """Record a fill; False when (tx_hash, log_index) is already known."""
@@ -166,6 +191,10 @@ orders_t = Table(
     Column("reason", String(200), nullable=False, default=""),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # reorg and lease bookkeeping (docs/relay.md, "Failure model")
+    Column("claim_until", Float, nullable=True),  # in_flight lease deadline, unix s
+    Column("claim_owner", String(64), nullable=True),
+    Column("chain_block", BigInteger, nullable=True),  # a chain-derived death: block it was read at
 )
 Index("ix_orders_book", orders_t.c.status, orders_t.c.market_id, orders_t.c.is_buy, orders_t.c.price)
 Index("ix_orders_trader", orders_t.c.trader, orders_t.c.status)
@@ -185,11 +214,30 @@ trades_t = Table(
     Column("quantity", BigInteger, nullable=False),
     Column("price", BigInteger, nullable=False),
     Column("timestamp", Float, nullable=False),
+    Column("block_hash", String(66), nullable=True),
 )
 Index("ix_trades_key", trades_t.c.tx_hash, trades_t.c.log_index, unique=True)
 Index("ix_trades_market", trades_t.c.market_id, trades_t.c.block_number)
 
 meta_t = Table("meta", _md, Column("key", String(64), primary_key=True), Column("value", String(200)))
+
+# the event follower's view of the chain's last blocks (number -> hash, parent hash): a block
+# whose hash the chain no longer has marks a reorg (relay/follower.py)
+blocks_t = Table(
+    "blocks",
+    _md,
+    Column("number", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(66), nullable=False),
+    Column("parent_hash", String(66), nullable=False),
+)
+# columns added after a database was first created: (table, column, SQL type)
+_LATE_COLUMNS = (
+    ("orders", "claim_until", "FLOAT"),
+    ("orders", "claim_owner", "VARCHAR(64)"),
+    ("orders", "chain_block", "BIGINT"),
+    ("trades", "block_hash", "VARCHAR(66)"),
+)
+REVIVABLE = (FILLED, CANCELLED, EXPIRED)  # chain-derived deaths a reorg can undo
 
 
 # Hot-path statements, built once: SQLAlchemy caches the compiled form per statement object, so
@@ -243,6 +291,8 @@ def _row_to_order(r) -> StoredOrder:
         r.updated_at,
         bool(r.in_flight),
         r.reason or "",
+        r.claim_until,
+        r.chain_block,
     )
 
 
@@ -259,6 +309,7 @@ def _row_to_trade(r) -> Trade:
         r.quantity,
         r.price,
         r.timestamp,
+        r.block_hash or "",
     )
 
 
@@ -287,6 +338,17 @@ class SqlOrderStore:
                 cur.close()
 
         _md.create_all(self.engine)
+        self._add_late_columns()
+
+    def _add_late_columns(self) -> None:
+        """A database created by an older relay lacks the reorg/lease columns: add them."""
+        from sqlalchemy import inspect, text
+
+        have = {t: {c["name"] for c in inspect(self.engine).get_columns(t)} for t in ("orders", "trades")}
+        with self._tx() as c:
+            for table, col, typ in _LATE_COLUMNS:
+                if col not in have[table]:
+                    c.execute(text(f"ALTER TABLE {table} ADD COLUMN {col} {typ}"))
 
     # ------------------------------------------------------------ plumbing
     def _tx(self):
@@ -391,14 +453,16 @@ class SqlOrderStore:
                 )
             ]
 
-    def set_remaining(self, order_hash: str, remaining: int) -> None:
+    def set_remaining(self, order_hash: str, remaining: int, block: int | None = None) -> None:
         values = dict(remaining=remaining, updated_at=time.time())
         if remaining <= 0:
-            values.update(status=FILLED, reason="fully filled")
+            values.update(status=FILLED, reason="fully filled", chain_block=block)
         with self._tx() as c:
             c.execute(_SET_REMAINING, {"h": order_hash, **values})
 
-    def kill(self, order_hash: str, status: str, reason: str = "") -> bool:
+    def kill(self, order_hash: str, status: str, reason: str = "", block: int | None = None) -> bool:
+        """`block`: the chain state the verdict was read at (a reorg below it re-checks the
+        order, `revivable`); None for the relay's own verdicts (a signed cancel, margin)."""
         assert status in DEAD_STATUSES, status
         with self._tx() as c:
             n = c.execute(
@@ -408,12 +472,15 @@ class SqlOrderStore:
                     "status": status,
                     "reason": reason[:200],
                     "in_flight": False,
+                    "claim_until": None,
+                    "claim_owner": None,
+                    "chain_block": block if status in REVIVABLE else None,
                     "updated_at": time.time(),
                 },
             ).rowcount
         return n > 0
 
-    def kill_below_nonce(self, trader: str, min_nonce: int) -> list[str]:
+    def kill_below_nonce(self, trader: str, min_nonce: int, block: int | None = None) -> list[str]:
         cond = and_(orders_t.c.trader == trader, orders_t.c.status == OPEN)
         with self._tx() as c:
             hashes = [
@@ -427,12 +494,16 @@ class SqlOrderStore:
                         status=CANCELLED,
                         reason=f"nonce below min nonce {min_nonce}",
                         in_flight=False,
+                        chain_block=block,
                         updated_at=time.time(),
                     )
                 )
         return hashes
 
-    def claim(self, hashes: Iterable[str]) -> bool:
+    def claim(self, hashes: Iterable[str], lease: float = 120.0, owner: str = "") -> bool:
+        """All or nothing: mark open, not-in-flight orders in flight until now + `lease` s.
+        An expired lease is not taken over here: `expired_claims` + `release_expired` first
+        (the chain says whether the dead claimant's transaction landed)."""
         hashes = list(hashes)
         try:
             with self._tx() as c:
@@ -441,7 +512,7 @@ class SqlOrderStore:
                     .where(
                         and_(orders_t.c.hash.in_(hashes), orders_t.c.status == OPEN, orders_t.c.in_flight.is_(False))
                     )
-                    .values(in_flight=True)
+                    .values(in_flight=True, claim_until=time.time() + lease, claim_owner=owner[:64] or None)
                 ).rowcount
                 if n != len(hashes):
                     raise _Rollback()  # all or nothing
@@ -449,9 +520,114 @@ class SqlOrderStore:
             return False
         return True
 
-    def release(self, hashes: Iterable[str]) -> None:
+    def release(self, hashes: Iterable[str], owner: str | None = None) -> None:
+        """End claims; with `owner`, only those still held by it (a lease that expired and was
+        reconciled and re-claimed by another process is not ours to release)."""
+        cond = orders_t.c.hash.in_(list(hashes))
+        if owner is not None:
+            cond = and_(cond, orders_t.c.claim_owner == (owner[:64] or None))
         with self._tx() as c:
-            c.execute(update(orders_t).where(orders_t.c.hash.in_(list(hashes))).values(in_flight=False))
+            c.execute(update(orders_t).where(cond).values(in_flight=False, claim_until=None, claim_owner=None))
+
+    def expired_claims(self, now: float | None = None) -> list[StoredOrder]:
+        """Open orders whose in-flight lease has run out (its claimant crashed or hung)."""
+        now = time.time() if now is None else now
+        q = select(orders_t).where(
+            and_(
+                orders_t.c.status == OPEN,
+                orders_t.c.in_flight.is_(True),
+                # a claim from before leases existed has no deadline: expired
+                (orders_t.c.claim_until.is_(None)) | (orders_t.c.claim_until < now),
+            )
+        )
+        with self._read() as c:
+            return [_row_to_order(r) for r in c.execute(q)]
+
+    def release_expired(self, order_hash: str, now: float | None = None) -> bool:
+        """Release one claim only if its lease is still the expired one (not re-claimed since)."""
+        now = time.time() if now is None else now
+        with self._tx() as c:
+            n = c.execute(
+                update(orders_t)
+                .where(
+                    and_(
+                        orders_t.c.hash == order_hash,
+                        orders_t.c.in_flight.is_(True),
+                        (orders_t.c.claim_until.is_(None)) | (orders_t.c.claim_until < now),
+                    )
+                )
+                .values(in_flight=False, claim_until=None, claim_owner=None)
+            ).rowcount
+        return n > 0
+
+    # ------------------------------------------------------------ reorgs
+    def revivable(self, from_block: int) -> list[StoredOrder]:
+        """Orders that died of chain state read at `from_block` or later (filled, cancelled,
+        expired): after a reorg from that block, candidates to come back to life."""
+        q = select(orders_t).where(and_(orders_t.c.status.in_(REVIVABLE), orders_t.c.chain_block >= from_block))
+        with self._read() as c:
+            return [_row_to_order(r) for r in c.execute(q)]
+
+    def revive(self, order_hash: str, remaining: int, from_block: int) -> bool:
+        """Reopen an order `revivable(from_block)` returned (the chain says it is alive again)."""
+        with self._tx() as c:
+            n = c.execute(
+                update(orders_t)
+                .where(
+                    and_(
+                        orders_t.c.hash == order_hash,
+                        orders_t.c.status.in_(REVIVABLE),
+                        orders_t.c.chain_block >= from_block,
+                    )
+                )
+                .values(
+                    status=OPEN,
+                    remaining=remaining,
+                    reason="",
+                    chain_block=None,
+                    in_flight=False,
+                    updated_at=time.time(),
+                )
+            ).rowcount
+        return n > 0
+
+    def recent_blocks(self) -> dict[int, tuple[str, str]]:
+        """The follower's processed blocks still kept: number -> (hash, parent hash)."""
+        with self._read() as c:
+            return {r[0]: (r[1], r[2]) for r in c.execute(select(blocks_t))}
+
+    def record_blocks(self, blocks: list[tuple[int, str, str]], keep: int) -> None:
+        """Remember (number, hash, parent hash) of processed blocks; forget those `keep` below the newest."""
+        if not blocks:
+            return
+        top = max(b[0] for b in blocks)
+        nums = [b[0] for b in blocks]
+        with self._tx() as c:
+            c.execute(blocks_t.delete().where(blocks_t.c.number.in_(nums)))
+            c.execute(insert(blocks_t), [{"number": n, "hash": h, "parent_hash": p} for n, h, p in blocks])
+            c.execute(blocks_t.delete().where(blocks_t.c.number <= top - keep))
+
+    def trades_in(self, lo: int, hi: int) -> list[Trade]:
+        q = select(trades_t).where(and_(trades_t.c.block_number >= lo, trades_t.c.block_number <= hi))
+        with self._read() as c:
+            return [_row_to_trade(r) for r in c.execute(q)]
+
+    def drop_trades(self, keys: Iterable[tuple[str, int]]) -> None:
+        with self._tx() as c:
+            for tx, li in keys:
+                c.execute(trades_t.delete().where(and_(trades_t.c.tx_hash == tx, trades_t.c.log_index == li)))
+
+    def rollback(self, from_block: int, cursor_key: str) -> list[Trade]:
+        """One transaction: forget trades and processed blocks from `from_block` on and move the
+        follower's cursor back below it. Returns the trades removed."""
+        with self._tx() as c:
+            gone = [_row_to_trade(r) for r in c.execute(select(trades_t).where(trades_t.c.block_number >= from_block))]
+            c.execute(trades_t.delete().where(trades_t.c.block_number >= from_block))
+            c.execute(blocks_t.delete().where(blocks_t.c.number >= from_block))
+            cur = c.execute(select(meta_t.c.value).where(meta_t.c.key == cursor_key)).first()
+            if cur is not None and int(cur[0]) >= from_block:
+                c.execute(update(meta_t).where(meta_t.c.key == cursor_key).values(value=str(from_block - 1)))
+        return gone
 
     # ------------------------------------------------------------ trades and meta
     def add_trade(self, t: Trade) -> bool:
@@ -470,9 +646,23 @@ class SqlOrderStore:
                         quantity=t.quantity,
                         price=t.price,
                         timestamp=t.timestamp or time.time(),
+                        block_hash=t.block_hash or None,
                     )
                 )
         except IntegrityError:
+            if t.block_hash:  # the same transaction re-mined in another block after a reorg
+                with self._tx() as c:
+                    c.execute(
+                        update(trades_t)
+                        .where(
+                            and_(
+                                trades_t.c.tx_hash == t.tx_hash,
+                                trades_t.c.log_index == t.log_index,
+                                trades_t.c.block_hash.is_distinct_from(t.block_hash),
+                            )
+                        )
+                        .values(block_number=t.block_number, block_hash=t.block_hash)
+                    )
             return False
         return True
 

@@ -69,6 +69,16 @@ class RelayError(Exception):
         self.status, self.code, self.detail, self.extra = status, code, detail, extra or {}
 
 
+CHAIN_RETRY_AFTER = 5  # s a client is told to wait when the node does not answer
+
+
+def chain_unavailable(e: Exception, what: str = "the chain") -> RelayError:
+    """503 for a request that needs a chain read the node did not answer (not the client's fault)."""
+    return RelayError(
+        503, "chain_unavailable", f"cannot read {what} now ({e}); retry later", {"retry_after": CHAIN_RETRY_AFTER}
+    )
+
+
 def usd(units: int, rounding: str = ROUND_HALF_EVEN) -> str:
     """Money for a message: USD to the cent (a trader reads dollars, never base units). What is
     missing rounds up (ROUND_UP), what is free rounds down (ROUND_DOWN): depositing the amount a
@@ -192,12 +202,14 @@ class OrderValidator:
             raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
         self.check_signature(o, digest, signature)
         m = self.market_checks(o)
-        _, now = self.chain.head()
+        # the pending block's time, read now: the head is cached for HEAD_TTL and one block
+        # can move chain time by many seconds (anvil's time offset, a slow L1 block)
+        now = self.chain.pending_time()
         if o.expiry <= now + self.settings.min_ttl:
             raise RelayError(
                 400,
                 "expired",
-                f"order expires {_utc(o.expiry)}, chain time is {_utc(now)}: "
+                f"order expires {_utc(o.expiry)}, the next block's time is {_utc(now)}: "
                 f"give it at least {self.settings.min_ttl} s to live",
             )
         min_nonce = self.chain.min_nonce(o.trader)
@@ -260,7 +272,7 @@ class OrderValidator:
         try:
             refused = self.signature_refusal(o, digest, signature)
         except ChainError as e:
-            raise RelayError(503, "chain_unavailable", f"cannot check {o.trader}'s signature on-chain: {e}") from e
+            raise chain_unavailable(e, f"{o.trader}'s signature on-chain") from e
         if refused:
             raise RelayError(400, *refused)
 

@@ -136,7 +136,8 @@ class RelayClient:
         detail = body.get("detail", r.text[:300])
         detail = detail if isinstance(detail, str) else str(detail)
         code = str(body.get("code") or "")
-        extra = {k: str(v) for k, v in body.items() if k not in ("detail", "code", "status")}
+        # (a relay's own `message`, if one ever sends it, must not clash with the error's message)
+        extra = {k: str(v) for k, v in body.items() if k not in ("detail", "code", "status", "message")}
         return RelayError(f"{what}: {detail}", status=r.status_code, detail=detail, code=code, **extra)
 
     def post_order(self, signed: SignedOrder) -> dict[str, Any]:

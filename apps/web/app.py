@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from apps.web.backend import Backend, error_json
@@ -37,6 +39,31 @@ from sdk.errors import (
 log = logging.getLogger("cspread.web")
 HERE = Path(__file__).resolve().parent
 SOFT_ERRORS_HEADER = "x-cspread-soft-errors"
+# declared range of the market id path field: out of range is a 422 naming it, never a 500
+# (addresses and transaction hashes are checked by the backend: typed 4xx errors)
+MARKET_ID_MAX = 2**63 - 1  # the relay's and the SQL stores' integer range; no listed id is near it
+MarketId = PathParam(ge=0, le=MARKET_ID_MAX, description="the Clearinghouse's market id")
+
+
+class ErrorPublic(BaseModel):
+    """A refusal: the SDK error's type, what to do, and its fields (backend.error_json)."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+    message: str
+    details: dict = {}
+
+
+# the statuses any API route may answer besides its own (OpenAPI; schemathesis holds us to it):
+# the SDK's typed errors (apps.web.app._status) and the relay's, passed through
+ERROR_RESPONSES = {
+    400: {"model": ErrorPublic, "description": "refused (error says which SDK error)"},
+    403: {"model": ErrorPublic, "description": "the relay refused (cancel signature)"},
+    404: {"model": ErrorPublic, "description": "unknown market, order or page"},
+    409: {"model": ErrorPublic, "description": "the relay already holds this order, or it is being matched"},
+    429: {"model": ErrorPublic, "description": "the relay's per-trader order cap"},
+    502: {"model": ErrorPublic, "description": "the chain or the relay answered wrongly or not at all"},
+}
 
 
 def _status(e: ComputeSpreadError) -> int:
@@ -69,6 +96,7 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        responses=ERROR_RESPONSES,
     )
     app.state.backend = backend
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -99,7 +127,9 @@ def create_app(
             title = "Page not found" if e.status_code == 404 else f"Error {e.status_code}"
             msg = f"There is no page at {request.url.path}." if e.status_code == 404 else str(e.detail)
             return error_page(request, e.status_code, title, msg)
-        return JSONResponse({"detail": e.detail}, status_code=e.status_code)
+        # the API's one error shape (ErrorPublic), e.g. for a body that is not JSON; `detail` as before
+        body = {"error": "HTTPError", "message": str(e.detail), "details": {}, "detail": e.detail}
+        return JSONResponse(body, status_code=e.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, e: RequestValidationError):
@@ -148,7 +178,7 @@ def create_app(
         return page(request, "markets.html", markets=await call(backend.markets))
 
     @app.get("/markets/{market_id}", response_class=HTMLResponse)
-    async def market_page(request: Request, market_id: int):
+    async def market_page(request: Request, market_id: int = MarketId):
         return page(request, "market.html", m=await call(backend.market, market_id))
 
     @app.get("/account", response_class=HTMLResponse)
@@ -190,15 +220,15 @@ def create_app(
         return await call(backend.markets)
 
     @app.get("/api/markets/{market_id}")
-    async def api_market(market_id: int):
+    async def api_market(market_id: int = MarketId):
         return await call(backend.market, market_id)
 
     @app.get("/api/markets/{market_id}/book")
-    async def api_book(market_id: int):
+    async def api_book(market_id: int = MarketId):
         return await call(backend.book, market_id)
 
     @app.get("/api/markets/{market_id}/trades")
-    async def api_trades(market_id: int):
+    async def api_trades(market_id: int = MarketId):
         return await call(backend.trades, market_id)
 
     @app.get("/api/curves")
@@ -307,7 +337,7 @@ def create_app(
         import websockets
 
         mid = ws.query_params.get("market_id")
-        if mid is not None and not mid.isdigit():
+        if mid is not None and not (mid.isdigit() and int(mid) <= MARKET_ID_MAX):
             await ws.send_json({"type": "error", "message": f"market_id must be a market's number, got {mid[:40]!r}"})
             await ws.close()
             return

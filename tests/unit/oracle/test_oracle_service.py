@@ -146,7 +146,8 @@ def test_unknown_feed_and_market__4xx_with_detail(manifest_path):
     assert r.status_code == 404 and "unknown feed" in r.json()["detail"]
     assert client.get("/feeds/0x" + "ab" * 32 + "/history").status_code == 404
     r = client.get("/feeds/not-a-feed")
-    assert r.status_code == 422 and "64 hex" in r.json()["detail"]
+    # FastAPI's standard 422 shape, naming the field (issue 12 point 4)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "feed_id"]
     r = client.get("/markets/99/spec")
     assert r.status_code == 404 and r.json()["detail"] == "unknown market 99"
 
@@ -286,3 +287,28 @@ def test_missing_hours__settlement_feed_reported_missing__never_signed(tmp_path)
     assert bad["feed_id"] not in r["feed_ids"] and feeds[(2, "SETTLEMENT")]["feed_id"] in r["feed_ids"]
     asked = client.get("/reports/latest", params={"feed_ids": bad["feed_id"]})
     assert asked.status_code == 409 and "no value" in asked.json()["detail"]
+
+
+def test_oracle_422__standard_shape_naming_the_field(manifest_path):
+    """Issue 12 point 4: every 422 of the oracle service has FastAPI's standard shape
+    ({"detail": [{"loc", "msg", "type"}, ...]}) and names the field; ranges are declared."""
+    client = make_client(manifest_path, Clock(X))
+    cases = [
+        ("/feeds/not-a-feed", {}, ["path", "feed_id"]),
+        ("/reports/latest", {"feed_ids": "xyz"}, ["query", "feed_ids"]),
+        ("/reports/latest", {"exclude": "xyz"}, ["query", "exclude"]),
+        ("/reports/latest", {"observed_at": -1}, ["query", "observed_at"]),
+        ("/reports/latest", {"observed_at": 2**64}, ["query", "observed_at"]),
+        ("/markets/-1/spec", {}, ["path", "market_id"]),
+        ("/markets/abc/spec", {}, ["path", "market_id"]),
+        (f"/markets/{2**256}/spec", {}, ["path", "market_id"]),
+    ]
+    for path, params, loc in cases:
+        r = client.get(path, params=params)
+        assert r.status_code == 422, (path, params, r.text)
+        detail = r.json()["detail"]
+        assert isinstance(detail, list) and detail[0]["loc"] == loc and detail[0]["msg"], (path, detail)
+    drop = "0x" + "ab" * 32
+    r = client.get("/reports/latest", params={"exclude": drop, "feed_ids": drop})
+    assert r.json()["detail"][0]["loc"] == ["query", "exclude"]
+    assert client.get(f"/markets/{2**63}/spec").status_code == 404  # in range, not listed

@@ -25,6 +25,7 @@ class FakeChain:
 
     def __init__(self):
         self.now = NOW
+        self.next_block_jump = 0
         self.markets = {
             1: MarketInfo(1, NOW + 86_400, 100, 1_000, 1_000, 400_000, 1_500, False, False, 2_500_000, NOW, True)
         }
@@ -36,6 +37,10 @@ class FakeChain:
 
     def head(self):
         return 1, self.now
+
+    def pending_time(self):
+        # the next block's time, which may be far past the last block's (anvil time offset)
+        return self.now + 1 + self.next_block_jump
 
     def market(self, market_id):
         return self.markets.get(market_id)

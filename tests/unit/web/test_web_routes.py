@@ -211,3 +211,12 @@ def test_ws__market_id_not_a_number__error_message_then_closed(api):
 @pytest.mark.parametrize("path", ["/api/info", "/api/markets", "/api/curves", "/api/hedge/options", "/api/health"])
 def test_route__no_input__200(api, path):
     assert api.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("mid", ["-1", str(2**63), "abc", "1.5"])
+@pytest.mark.parametrize("route", ["/api/markets/{}", "/api/markets/{}/book", "/api/markets/{}/trades"])
+def test_route__market_id_out_of_declared_range__422_naming_field(api, route, mid):
+    """Issue 12 point 4: the dashboard 500'd on a negative market id; now a 422 naming it."""
+    r = api.get(route.format(mid))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "InvalidRequest" and "market_id" in r.json()["message"]
