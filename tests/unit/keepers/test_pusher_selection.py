@@ -24,6 +24,7 @@ from keepers.pusher import (
     mark_trigger,
     medians_of,
     needed_markets,
+    piggyback,
     resting_from_orders,
     settlement_due,
 )
@@ -208,3 +209,20 @@ def test_medians_of__rows_with_different_feeds__median_per_feed_with_quorum():
     ]
     # a: 3 rows -> 11; b: 2 rows (even: mean of the middle two) -> 200; c: 1 row < quorum 2
     assert medians_of(rows, 2) == {a: 11, b: 200}
+
+
+# ------------------------------------------------------------------ piggyback
+
+
+def test_piggyback__fills_the_last_submits_room_oldest_first():
+    triggered = [f"0x{i:064x}" for i in range(30)]
+    due = {"0xold": 1500, "0xmid": 1000, "0xnew": 950}
+    assert piggyback(triggered, due) == ["0xold", "0xmid"]
+
+
+def test_piggyback__nothing_triggered__no_submit_of_its_own():
+    assert piggyback([], {"0xold": 1700}) == []
+
+
+def test_piggyback__full_submit__no_room_no_extra_submit():
+    assert piggyback([f"0x{i:064x}" for i in range(32)], {"0xold": 1700}) == []
