@@ -111,6 +111,22 @@ def gas_fn(measured: dict[int, int]):
     return (lambda k: measured[k] if k in measured else round(base + per * k)), base, per
 
 
+def calldata_bytes(k: int) -> int:
+    """Bytes of an ``Oracle.submit`` call of k feeds with REPORTERS rows (what a rollup posts to L1)."""
+    from eth_abi import encode
+
+    body = encode(
+        ["bytes32[]", "uint256", "int256[][]", "bytes[]"],
+        [[b"\x00" * 32] * k, 0, [[0] * k] * REPORTERS, [b"\x00" * 65] * REPORTERS],
+    )
+    return 4 + len(body)
+
+
+def submits_bytes(n_feeds: int) -> int:
+    full, rest = divmod(n_feeds, 32)
+    return full * calldata_bytes(32) + (calldata_bytes(rest) if rest else 0)
+
+
 def submits_gas(g, n_feeds: int) -> int:
     full, rest = divmod(n_feeds, 32)
     return full * g(32) + (g(rest) if rest else 0)
@@ -271,6 +287,8 @@ def per_day(g, tl, n: int, share: float, heartbeat: int) -> dict[str, float]:
     sel_rounds, dev = needed_rounds(active, heartbeat)
     days = len(rows[0]) * STEP_S / 86_400
     return {
+        "all_bytes": sum(submits_bytes(k) for k in all_rounds if k) / days,
+        "needed_bytes": sum(submits_bytes(k) for k in sel_rounds if k) / days,
         "all_gas": sum(submits_gas(g, k) for k in all_rounds if k) / days,
         "all_feeds": sum(all_rounds) / days,
         "needed_gas": sum(submits_gas(g, k) for k in sel_rounds if k) / days,
@@ -330,6 +348,12 @@ def run(measured: dict[int, int] | None = None, tl: dict | None = None) -> list[
                         "target": f"${usd(d['needed_gas']):,.2f}/day "
                         f"({d['needed_gas'] / max(d['all_gas'], 1):.1%} of push-all)",
                     },
+                    {
+                        "name": f"calldata/day push every mark vs needed, {tag}",
+                        "value": f"{d['all_bytes'] / 1e6:,.2f} / {d['needed_bytes'] / 1e6:,.2f}",
+                        "unit": "MB",
+                        "target": "posted to L1 by a rollup: the L1 data fee is extra",
+                    },
                 ]
     # pull: the signed rows travel with each trade; a fill must refresh every leg it margins
     for k in (1, 2, 8):
@@ -348,13 +372,15 @@ def run(measured: dict[int, int] | None = None, tl: dict | None = None) -> list[
 
 def markdown(table) -> str:
     out = [
-        "| live markets | with OI/orders | heartbeat | push every mark: gas/day | USD/day | needed only: gas/day | USD/day | ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| live markets | with OI/orders | heartbeat | push every mark: gas/day | USD/day | needed only: gas/day "
+        "| USD/day | ratio | calldata/day push-all / needed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for hb, n, share, d in table:
         out.append(
             f"| {n:,} | {share:.0%} | {hb} s | {d['all_gas']:,.0f} | ${usd(d['all_gas']):,.2f} | "
-            f"{d['needed_gas']:,.0f} | ${usd(d['needed_gas']):,.2f} | {d['needed_gas'] / max(d['all_gas'], 1):.1%} |"
+            f"{d['needed_gas']:,.0f} | ${usd(d['needed_gas']):,.2f} | {d['needed_gas'] / max(d['all_gas'], 1):.1%} | "
+            f"{d['all_bytes'] / 1e6:,.2f} / {d['needed_bytes'] / 1e6:,.2f} MB |"
         )
     return "\n".join(out)
 
