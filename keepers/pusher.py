@@ -143,7 +143,9 @@ class PushPolicy:
     max_report_lag: int = 600  # the pusher's own staleness limit (<= max_report_age is what counts)
     max_future_drift: int = 60
 
-    def decide(self, b: Bundle, feeds: dict[str, FeedState], now: int) -> Decision:
+    def decide(self, b: Bundle, feeds: dict[str, FeedState], now: int, require_trigger: bool = True) -> Decision:
+        """Whether ``b`` may go on chain now. ``require_trigger=False``: the caller chose the feeds
+        by its own rule (:func:`mark_trigger`, piggyback) and only the safety checks apply."""
         lag = now - b.observed_at
         if lag > min(self.max_report_age, self.max_report_lag):
             return Decision(False, f"stale report: observed {lag} s ago")
@@ -177,9 +179,9 @@ class PushPolicy:
                 triggers.append(f"{f}:deviation")
             elif now - st.updated_at >= st.heartbeat:
                 triggers.append(f"{f}:heartbeat")
-        if not triggers:
+        if not triggers and require_trigger:
             return Decision(False, "no feed moved beyond its threshold and no heartbeat expired")
-        return Decision(True, "submit", tuple(triggers))
+        return Decision(True, "submit", tuple(triggers) or ("selected",))
 
 
 # --------------------------------------------------------------------------- which marks are needed
@@ -698,7 +700,7 @@ class Pusher:
                 self.m_skip.labels("no_quorum").inc()
                 kv(log, logging.WARNING, "no quorum bundle: not submitting", rows=len(crows), quorum=self.quorum)
                 continue
-            d = self.policy.decide(b, state, now)
+            d = self.policy.decide(b, state, now, require_trigger=False)
             if not d.submit:
                 self.m_skip.labels(d.reason.split(":")[0][:40]).inc()
                 kv(log, logging.DEBUG, "not submitting", reason=d.reason, observed_at=b.observed_at, block=head.number)

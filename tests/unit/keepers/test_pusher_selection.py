@@ -14,8 +14,10 @@ from keepers.pusher import (
     NEED_OI,
     NEED_ORDERS,
     NEED_REQUESTED,
+    Bundle,
     FeedState,
     MarketMeta,
+    PushPolicy,
     Resting,
     Row,
     chunks,
@@ -226,3 +228,17 @@ def test_piggyback__nothing_triggered__no_submit_of_its_own():
 
 def test_piggyback__full_submit__no_room_no_extra_submit():
     assert piggyback([f"0x{i:064x}" for i in range(32)], {"0xold": 1700}) == []
+
+
+def test_push_policy__caller_selected_heartbeat_counted_from_observation__safety_checks_only():
+    # observed HB ago but written recently (a lagging report): mark_trigger says heartbeat, the
+    # bundle-level rule (updated_at) would not; the pusher's own selection must not be vetoed
+    f = "0x" + "11" * 32
+    st = FeedState(45_000_000, NOW - HB, NOW - 10, False, False, "mark", 0, 50, HB)
+    assert mark_trigger(st, 45_000_000, NOW) == "heartbeat"
+    b = Bundle((f,), NOW, (Row("r1", (f,), (45_000_000,), NOW, "s1", "0x"),))
+    assert not PushPolicy().decide(b, {f: st}, NOW).submit
+    assert PushPolicy().decide(b, {f: st}, NOW, require_trigger=False).submit
+    # the safety checks still apply: not newer than the stored observation
+    old = Bundle((f,), NOW - HB, b.rows)
+    assert not PushPolicy().decide(old, {f: st}, NOW, require_trigger=False).submit
