@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from oracle.valuation import Valuation, Valuer
 log = logging.getLogger("oracle.reporter")
 
 MARK, SETTLEMENT = "MARK", "SETTLEMENT"
+UNRESOLVED_RETRY_S = 30.0  # a feed id that was not a listed templated market is re-checked after this
 
 
 class ReportUnavailable(OracleError, ValueError):
@@ -72,7 +74,7 @@ class Reporter:
         for m in manifest.entries:
             self._add_market(m)
         self.resolver = resolver
-        self.unresolved: dict[bytes, str] = {}  # templated ids refused, and why (bounded)
+        self.unresolved: dict[bytes, float] = {}  # ids that resolved to no listed market, when (bounded)
         self.max_report_lag_s = max_report_lag_s
         self.mark_request_ttl_s, self.max_mark_requests = mark_request_ttl_s, max_mark_requests
         self.mark_requests: dict[bytes, int] = {}  # mark feed -> chain time the request expires
@@ -97,8 +99,9 @@ class Reporter:
         fs = self.feeds.get(feed_id)
         if fs is not None or self.resolver is None:
             return fs
-        if feed_id in self.unresolved:
-            return None
+        seen = self.unresolved.get(feed_id)
+        if seen is not None and time.monotonic() - seen < UNRESOLVED_RETRY_S:
+            return None  # asked again soon after a miss: not worth a chain read
         try:
             hit = self.resolver.resolve(feed_id)
         except TemplateMismatch as e:
@@ -107,8 +110,10 @@ class Reporter:
             log.warning("cannot resolve templated feed %s: %s", feed_hex(feed_id), e)
             return None
         if hit is None:
-            if len(self.unresolved) < 10_000:  # a flood of made-up ids must not grow memory forever
-                self.unresolved[feed_id] = "not a listed templated market"
+            # remembered for a while only: the window may be listed later (the lister runs ahead)
+            if len(self.unresolved) >= 10_000:  # a flood of made-up ids must not grow memory forever
+                self.unresolved.pop(next(iter(self.unresolved)))
+            self.unresolved[feed_id] = time.monotonic()
             return None
         entry, _ = hit
         with self._lock:

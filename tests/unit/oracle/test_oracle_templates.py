@@ -255,3 +255,16 @@ def test_mark_requests__attack_flood__bounded_oldest_dropped(tmp_path):
     for f in marks:
         client.post("/marks/requests", json={"feed_ids": [f]})
     assert client.get("/marks/requests").json()["feed_ids"] == marks[1:]
+
+
+def test_reports__window_listed_after_a_miss__served_once_the_retry_delay_passed(tmp_path, monkeypatch):
+    import oracle.reporter as reporter_mod
+
+    chain = MemoryChain(GOOD_HASH)
+    client = client_with(chain, tmp_path)
+    f = feed_hex(fid(MARK_CLASS, X, X + 3600))
+    assert client.get("/reports/latest", params={"feed_ids": f}).status_code == 404
+    chain.list(X, X + 3600)  # the lister lists the window afterwards
+    assert client.get("/reports/latest", params={"feed_ids": f}).status_code == 404  # remembered miss
+    monkeypatch.setattr(reporter_mod, "UNRESOLVED_RETRY_S", 0.0)
+    assert client.get("/reports/latest", params={"feed_ids": f}).status_code == 200
