@@ -19,10 +19,17 @@ SNEKMATE_MODULES = ("tokens/erc20.vy", "auth/ownable.vy", "auth/ownable_2step.vy
                     "utils/signature_checker.vy", "utils/eip712_domain_separator.vy")
 
 
+# the Clearinghouse's `_req` adds its "Clearinghouse: " prefix itself (call sites pass the rest)
+REQ_REASON = re.compile(r'_req\([^\n]*?"([^":]+)"\)')
+
+
 def _reasons(paths) -> set[str]:
     out = set()
     for p in paths:
-        out |= set(ASSERT_REASON.findall(Path(p).read_text()))
+        text = Path(p).read_text()
+        out |= set(ASSERT_REASON.findall(text))
+        if Path(p).name == "Clearinghouse.vy":
+            out |= {f"Clearinghouse: {r}" for r in REQ_REASON.findall(text)}
     return out
 
 
