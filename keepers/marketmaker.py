@@ -145,7 +145,8 @@ class MarketMakerRunner:
         self.manifest = manifest
         self.rpc = Rpc(rpc_url)
         self.chain = RpcChain(self.rpc, manifest.chain_id, manifest.address("Exchange"),
-                              manifest.address("Clearinghouse"), head_ttl=0.0)
+                              manifest.address("Clearinghouse"), head_ttl=0.0,
+                              clearinghouse_view=manifest.clearinghouse_view)
         self.sender = TxSender(self.rpc, key, manifest.chain_id)
         self.account = self.sender.account
         self.mm = MarketMaker(params)

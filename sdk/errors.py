@@ -55,6 +55,11 @@ class InvalidParameter(ComputeSpreadError, ValueError):
     """An admin/market parameter is outside the contract's hard bounds."""
 
 
+class ViewContractMissing(ComputeSpreadError, LookupError):
+    """The manifest predates the ClearinghouseView (issue 13) and a view that moved there was
+    asked for (``account_summary`` and the other composites)."""
+
+
 class ManifestError(ComputeSpreadError, _ManifestError):
     """The deployment manifest is missing, unreadable, or does not match the chain.
 

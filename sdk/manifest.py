@@ -61,8 +61,15 @@ class Manifest:
     def abi(self, name: str) -> list:
         return self.data["contracts"][name]["abi"]
 
+    @property
+    def clearinghouse_view(self) -> str | None:
+        """Address of the ClearinghouseView (account_summary and the other composites), or None
+        for a manifest written before it existed (issue 13): redeploy to get one."""
+        entry = self.data["contracts"].get("ClearinghouseView")
+        return None if entry is None else Web3.to_checksum_address(entry["address"])
+
     def contract(self, w3: Web3, name: str):
-        """A web3 contract object for `name` (Oracle, Clearinghouse, Exchange, Collateral, MockUSDC)."""
+        """A web3 contract object for `name` (Oracle, Clearinghouse, ClearinghouseView, Exchange, Collateral, MockUSDC)."""
         if name not in self.data["contracts"]:
             raise ManifestError(f"{self.path} has no contract {name!r}")
         return w3.eth.contract(address=self.address(name), abi=self.abi(name))

@@ -22,7 +22,7 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from sdk import units as u
-from sdk.errors import ChainMismatch, ComputeSpreadError, ManifestError, StaleMarket, UnknownMarket
+from sdk.errors import ChainMismatch, ComputeSpreadError, ManifestError, StaleMarket, UnknownMarket, ViewContractMissing
 from sdk.manifest import Manifest
 from sdk.manifest import ManifestError as _BaseManifestError
 from sdk.margin import Holding, Summary, liquidation_price
@@ -80,6 +80,8 @@ class Reader:
         self.chain_id = chain_id
         m = self.manifest
         self.clearinghouse = m.contract(self.w3, "Clearinghouse")
+        # composites (account_summary ...) live in the ClearinghouseView; older manifests have none
+        self._view = m.contract(self.w3, "ClearinghouseView") if m.clearinghouse_view else None
         self.exchange = m.contract(self.w3, "Exchange")
         self.oracle = m.contract(self.w3, "Oracle")
         self.collateral = m.contract(self.w3, "Collateral")
@@ -87,6 +89,17 @@ class Reader:
         self.deploy_block = int(m.data.get("block", 0))
         self._cache_lock = threading.Lock()
         self._entries = {int(e["id"]): e for e in m.markets}
+
+    @property
+    def view(self):
+        """The ClearinghouseView contract (web3), or :class:`ViewContractMissing`."""
+        if self._view is None:
+            raise ViewContractMissing(
+                f"{self.manifest.path} has no ClearinghouseView: it was written before the Clearinghouse's "
+                f"composite views (account_summary ...) moved there. Redeploy (`ape run deploy`), or deploy "
+                f"contracts/ClearinghouseView.vy with the Clearinghouse address and add it to the manifest's "
+                f"contracts as \"ClearinghouseView\"")
+        return self._view
 
     # ------------------------------------------------------------ chain
     def block_number(self) -> int:
@@ -225,7 +238,7 @@ class Reader:
         all read at one block so they are consistent."""
         address = to_checksum_address(address)
         block = self.block_number()
-        coll, equity, im, mm, fresh, _n = self.clearinghouse.functions.account_summary(address).call(
+        coll, equity, im, mm, fresh, _n = self.view.functions.account_summary(address).call(
             block_identifier=block)
         holdings, markets = self._holdings(address, block)
         summary = Summary(int(coll), int(equity), int(im), int(mm))

@@ -12,7 +12,7 @@ Margin pre-check (an estimate of what `Clearinghouse.trade` will demand, conserv
 
     per market, reserved = max(sum need of open buys, sum need of open sells) (only one side can
     grow the position), summed over the trader's markets, must be <= free margin = equity - IM
-    from `Clearinghouse.account_summary`. Reduce-only orders reserve nothing.
+    from `ClearinghouseView.account_summary`. Reduce-only orders reserve nothing.
 
 Signatures, as the Exchange checks them: a 65-byte ECDSA signature (low s) recovering to the
 trader is accepted without a chain read. Otherwise, if the trader has code (a Safe or another

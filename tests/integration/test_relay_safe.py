@@ -207,7 +207,8 @@ def test_revalidator__safe_swaps_out_signer__resting_order_rejected(stack, tmp_p
     s = _funded_safe(stack, own, 2)
     o, digest = _order(stack, s.address, True, 2_000_000, 1)
     chain = RpcChain(w3.provider.endpoint_uri, manifest["chain_id"], manifest["contracts"]["Exchange"]["address"],
-                     manifest["contracts"]["Clearinghouse"]["address"], head_ttl=0)
+                     manifest["contracts"]["Clearinghouse"]["address"], head_ttl=0,
+                     clearinghouse_view=manifest["contracts"]["ClearinghouseView"]["address"])
     store = SqlOrderStore(f"sqlite:///{tmp_path / 'relay.db'}")
     validator = OrderValidator(chain, store, domain_separator(manifest["chain_id"], chain.exchange))
     sig = safes.message_signatures(s, digest, own[:2])
