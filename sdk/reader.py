@@ -237,8 +237,9 @@ class Reader:
         """Collateral, equity, margins, positions (with liquidation prices) and wallet balances,
         all read at one block so they are consistent."""
         address = to_checksum_address(address)
+        view = self.view  # before any RPC: an old manifest fails with a clear message
         block = self.block_number()
-        coll, equity, im, mm, fresh, _n = self.view.functions.account_summary(address).call(
+        coll, equity, im, mm, fresh, _n = view.functions.account_summary(address).call(
             block_identifier=block)
         holdings, markets = self._holdings(address, block)
         summary = Summary(int(coll), int(equity), int(im), int(mm))
