@@ -3,7 +3,6 @@ open_markets, market, market_state, mark and the public getters (the composites,
 account_summary, are ClearinghouseView's: test_clearinghouse_view_*.py).
 Numbers are worked by hand in the comments."""
 import boa
-import pytest
 
 from tests.utils.contract_helpers import MARK, UNIT, USDC, margin, now
 
