@@ -105,7 +105,9 @@ def build_resolver(settings: OracleSettings, manifest: Manifest) -> TemplateReso
     except ImportError as e:
         raise SystemExit(f"oracle: series templates need core/series.py ({e})") from None
     w3 = Web3(provider_for(settings.rpc_url, timeout=10))
-    chain = Web3TemplateChain(manifest.contract(w3, "Clearinghouse"))
+    ch = manifest.contract(w3, "Clearinghouse")
+    registry = manifest.contract(w3, "SeriesRegistry") if "SeriesRegistry" in manifest.data["contracts"] else ch
+    chain = Web3TemplateChain(registry, ch)
     return TemplateResolver(load_series(settings.series_file), chain, rules, clock=time.monotonic)
 
 

@@ -188,14 +188,15 @@ class TemplateResolver:
 
 
 class Web3TemplateChain:
-    """:class:`TemplateChain` over a web3 Clearinghouse contract (function names pinned by the
-    issue-10 interface: template_count, template, market_of, market)."""
+    """:class:`TemplateChain` over web3 contracts: ``registry`` answers template_count, template
+    and market_of (the SeriesRegistry on the listing branch; the interface doc put them on the
+    Clearinghouse, so that works too), ``clearinghouse`` answers market."""
 
-    def __init__(self, clearinghouse):
-        self.ch = clearinghouse
+    def __init__(self, registry, clearinghouse=None):
+        self.reg, self.ch = registry, clearinghouse or registry
 
     def templates(self) -> list[ChainTemplate]:
-        f = self.ch.functions
+        f = self.reg.functions
         out = []
         for i in range(1, int(f.template_count().call()) + 1):
             t = f.template(i).call()
@@ -206,7 +207,7 @@ class Web3TemplateChain:
         return out
 
     def market_of(self, template_id: int, delivery_start: int) -> int:
-        return int(self.ch.functions.market_of(template_id, delivery_start).call())
+        return int(self.reg.functions.market_of(template_id, delivery_start).call())
 
     def market_feeds(self, market_id: int) -> tuple[bytes, bytes]:
         m = self.ch.functions.market(market_id).call()

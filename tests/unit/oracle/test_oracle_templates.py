@@ -268,3 +268,58 @@ def test_reports__window_listed_after_a_miss__served_once_the_retry_delay_passed
     assert client.get("/reports/latest", params={"feed_ids": f}).status_code == 404  # remembered miss
     monkeypatch.setattr(reporter_mod, "UNRESOLVED_RETRY_S", 0.0)
     assert client.get("/reports/latest", params={"feed_ids": f}).status_code == 200
+
+
+# ------------------------------------------------------------------ web3 adapter (call shapes)
+
+
+class _Fn:
+    def __init__(self, value):
+        self.value = value
+
+    def call(self):
+        return self.value
+
+
+class _Contract:
+    """What web3 returns for these views: structs as tuples in declaration order."""
+
+    def __init__(self, **views):
+        self.functions = type("F", (), {k: staticmethod(v) for k, v in views.items()})
+
+
+def test_web3_template_chain__registry_and_clearinghouse_reads():
+    from oracle.templates import Web3TemplateChain
+
+    tpl = (
+        GOOD_HASH,
+        MARK_CLASS,
+        SETTLE_CLASS,
+        1,
+        -21600,
+        0,
+        3 * 86400,
+        1,
+        100,
+        10_000,
+        1,
+        1,
+        1,
+        1,
+        3600,
+        3600,
+        1,
+        0,
+        True,
+    )
+    registry = _Contract(
+        template_count=lambda: _Fn(1),
+        template=lambda i: _Fn(tpl),
+        market_of=lambda tid, start: _Fn(7 if (tid, start) == (1, X) else 0),
+    )
+    ch = _Contract(market=lambda mid: _Fn((b"\0" * 32, fid(MARK_CLASS, X, X + 3600), fid(SETTLE_CLASS, X, X + 3600))))
+    chain = Web3TemplateChain(registry, ch)
+    assert chain.templates() == [ChainTemplate(1, GOOD_HASH, MARK_CLASS, SETTLE_CLASS, True)]
+    assert chain.market_of(1, X) == 7 and chain.market_of(1, X + 3600) == 0
+    entry, role = TemplateResolver([SERIES], chain, RULES).resolve(fid(MARK_CLASS, X, X + 3600))
+    assert (entry.id, role) == (7, "MARK")
