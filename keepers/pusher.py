@@ -26,7 +26,7 @@ import argparse
 import concurrent.futures as cf
 import logging
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 import httpx
 from pydantic import field_validator
@@ -143,7 +143,9 @@ class PushPolicy:
     max_report_lag: int = 600  # the pusher's own staleness limit (<= max_report_age is what counts)
     max_future_drift: int = 60
 
-    def decide(self, b: Bundle, feeds: dict[str, FeedState], now: int) -> Decision:
+    def decide(self, b: Bundle, feeds: dict[str, FeedState], now: int, require_trigger: bool = True) -> Decision:
+        """Whether ``b`` may go on chain now. ``require_trigger=False``: the caller chose the feeds
+        by its own rule (:func:`mark_trigger`, piggyback) and only the safety checks apply."""
         lag = now - b.observed_at
         if lag > min(self.max_report_age, self.max_report_lag):
             return Decision(False, f"stale report: observed {lag} s ago")
@@ -177,9 +179,178 @@ class PushPolicy:
                 triggers.append(f"{f}:deviation")
             elif now - st.updated_at >= st.heartbeat:
                 triggers.append(f"{f}:heartbeat")
-        if not triggers:
+        if not triggers and require_trigger:
             return Decision(False, "no feed moved beyond its threshold and no heartbeat expired")
-        return Decision(True, "submit", tuple(triggers))
+        return Decision(True, "submit", tuple(triggers) or ("selected",))
+
+
+# --------------------------------------------------------------------------- which marks are needed
+
+#: Oracle.submit takes at most this many feeds (contracts/constants.vy MAX_FEEDS)
+MAX_FEEDS_PER_SUBMIT = 32
+#: feeds per phase-1 valuation request (66 characters each in the query string)
+PHASE1_PAGE = 128
+
+NEED_OI, NEED_CROSSING, NEED_ORDERS, NEED_REQUESTED, NEED_ALL = "oi", "crossing", "orders", "requested", "all"
+
+
+@dataclass(frozen=True)
+class MarketMeta:
+    """What the pusher needs of a listed market (``Clearinghouse.market``); feeds 0x hex, lower case."""
+
+    id: int
+    mark_feed: str
+    settlement_feed: str
+    delivery_end: int  # unix s
+    last_trade_time: int  # unix s; no new risk after it, but marks stay needed while OI is open
+    max_price_age: int  # s; a mark older than this halts the market
+
+
+@dataclass(frozen=True)
+class Resting:
+    """A market's open orders at the relay: how many, and the best price per side (None: empty)."""
+
+    orders: int = 0
+    best_bid: int | None = None
+    best_ask: int | None = None
+
+    @property
+    def crossing(self) -> bool:
+        """A bid at or above an ask: the matcher is about to send a fill that needs a fresh mark."""
+        return self.best_bid is not None and self.best_ask is not None and self.best_bid >= self.best_ask
+
+
+def resting_from_orders(rows, now: int) -> dict[int, Resting]:
+    """Per market, the relay's open, unexpired orders (rows of ``GET /orders?status=open``)."""
+    acc: dict[int, list] = {}
+    for r in rows:
+        o = r["order"]
+        if r.get("status", "open") != "open" or int(o["expiry"]) <= now or int(r.get("remaining", 1)) <= 0:
+            continue
+        mid, price = int(o["market_id"]), int(o["price"])
+        n, bid, ask = acc.setdefault(mid, [0, None, None])
+        if o["is_buy"]:
+            bid = price if bid is None else max(bid, price)
+        else:
+            ask = price if ask is None else min(ask, price)
+        acc[mid] = [n + 1, bid, ask]
+    return {m: Resting(n, b, a) for m, (n, b, a) in acc.items()}
+
+
+def needed_markets(
+    markets,
+    long_oi: dict[int, int],
+    resting: dict[int, Resting],
+    requested: set[int],
+    now: int,
+    mode: str = "needed",
+) -> dict[int, str]:
+    """Markets whose mark must be kept on chain, with the first reason that applies.
+
+    * open interest (``long_oi > 0``): margin, withdrawals and liquidation read the mark until
+      the market settles, trading or not;
+    * a crossing pair of relay orders (a fill is about to be sent) or any resting order (it can
+      be taken at any block), while the market still trades;
+    * a request for a first mark (``POST /marks/requests`` at a reporter), while the market
+      still trades and its mark is not fresh: the relay refuses orders on a market without a
+      fresh mark, so a market's first order needs one push before it can rest. The caller
+      passes only requests for markets whose mark is missing or stale (see :class:`Pusher`).
+
+    Everything else gets no mark. ``mode="all"`` keeps every live market marked (the old rule).
+    """
+    out: dict[int, str] = {}
+    for m in markets:
+        trades = now < m.last_trade_time
+        r = resting.get(m.id)
+        if mode == "all":
+            out[m.id] = NEED_ALL
+        elif long_oi.get(m.id, 0) > 0:
+            out[m.id] = NEED_OI
+        elif trades and r is not None and r.crossing:
+            out[m.id] = NEED_CROSSING
+        elif trades and r is not None and r.orders > 0:
+            out[m.id] = NEED_ORDERS
+        elif trades and m.id in requested:
+            out[m.id] = NEED_REQUESTED
+    return out
+
+
+def honoured_requests(asked, feeds: dict[str, FeedState], now: int, cap: int) -> list[int]:
+    """Of the markets someone asked a first mark for (in request order), those whose mark is
+    missing, stale or about to be (past its heartbeat) and not disputed/final, at most ``cap``.
+    A request for a market whose mark is fresh is ignored, so spamming requests costs the venue
+    at most one push per market per heartbeat, and ``cap`` feeds per block."""
+    out = []
+    for m in asked:
+        st = feeds[m.mark_feed]
+        if st.disputed or st.final or now >= m.last_trade_time:
+            continue
+        if st.observed_at == 0 or now - st.observed_at >= st.heartbeat:
+            out.append(m.id)
+    return out[:cap]
+
+
+def heartbeat_of(max_price_age: int, margin: int, cap: int) -> int:
+    """Seconds after an observation at which a mark is re-pushed although it did not move: the
+    market's ``max_price_age`` minus a safety margin (time to land a tx through congestion),
+    at most ``cap``, at least a tenth of the age (a margin larger than the age is a misconfiguration
+    that must not turn into a push every block)."""
+    return max(max_price_age // 10, min(cap, max_price_age - margin))
+
+
+def mark_trigger(st: FeedState, new_price: int, now: int) -> str | None:
+    """Chainlink's rule for one mark feed: ``first`` (never written), ``deviation`` (moved more
+    than ``st.deviation_bps`` from the stored value), ``heartbeat`` (the stored observation is
+    ``st.heartbeat`` s old), else None. Disputed / final feeds are never pushed."""
+    if st.disputed or st.final:
+        return None
+    if st.observed_at == 0:
+        return "first"
+    old = st.price
+    moved = abs(new_price - old) * 10_000 > st.deviation_bps * abs(old) if old != 0 else new_price != 0
+    if moved:
+        return "deviation"
+    # freshness on chain is observed_at + max_price_age >= block time: count from the observation
+    if now - st.observed_at >= st.heartbeat:
+        return "heartbeat"
+    return None
+
+
+def piggyback(triggered: list[str], due_soon: dict[str, int], size: int = MAX_FEEDS_PER_SUBMIT) -> list[str]:
+    """Feeds to add to submits that go out anyway: a submit costs ~61k gas plus ~12k per feed
+    (BENCHMARKS.md), so once one is sent, filling its free room with marks that are past half
+    their heartbeat (``due_soon``: feed -> age in s) is cheaper than a submit of their own later,
+    and it keeps heartbeats aligned (per-feed rules otherwise drift apart and fragment batches).
+    Oldest first, never more than the last submit's free room."""
+    if not triggered:
+        return []
+    room = -len(triggered) % size
+    extra = sorted((f for f in due_soon if f not in set(triggered)), key=lambda f: -due_soon[f])
+    return extra[:room]
+
+
+def settlement_due(st: FeedState, now: int) -> bool:
+    """A settlement feed takes one value, observed and written at or after delivery_end."""
+    return st.role == "settlement" and not (st.disputed or st.final) and st.observed_at == 0 and now >= st.delivery_end
+
+
+def medians_of(rows: list[Row], quorum: int) -> dict[str, int]:
+    """Per feed, the median over the rows that carry it, for feeds at least ``quorum`` rows carry
+    (rows may cover different feeds: a reporter leaves out what it cannot value)."""
+    cols: dict[str, list[int]] = {}
+    for r in rows:
+        for f, p in zip(r.feed_ids, r.prices, strict=True):
+            cols.setdefault(f, []).append(p)
+    out = {}
+    for f, col in cols.items():
+        if len(col) >= quorum:
+            b = Bundle((f,), 0, tuple(Row("", (f,), (p,), 0, "", "") for p in col))
+            out[f] = b.medians()[f]
+    return out
+
+
+def chunks(feeds: list[str], size: int = MAX_FEEDS_PER_SUBMIT) -> list[list[str]]:
+    return [feeds[i : i + size] for i in range(0, len(feeds), size)]
 
 
 # --------------------------------------------------------------------------- chain wiring
@@ -189,10 +360,18 @@ class PusherSettings(KeeperSettings):
     reporters: Annotated[list[str], NoDecode] = []  # reporter service base URLs (comma-separated in env)
     poll_interval: float = 0.5
     deviation_bps: int = 50  # default per feed; 0.5 %
-    heartbeat: int = 1800  # seconds; capped at half the market's max_price_age
+    heartbeat: int = 1800  # seconds; at most the market's max_price_age minus heartbeat_margin
+    heartbeat_margin: int = 600  # seconds before a mark would go stale by which it is re-pushed
     max_report_lag: int = 600
     http_timeout: float = 3.0
     verify_signatures: bool = True
+    # which markets get marks: "needed" (open interest, relay orders, first-mark requests) or
+    # "all" (every live market, the rule before issue 10); see docs/keepers.md
+    select: Literal["needed", "all"] = "all"
+    relay_url: str | None = None  # order relay whose open orders make a market's mark needed
+    relay_orders_limit: int = 10_000  # GET /orders page size (the relay's maximum)
+    max_requested: int = MAX_FEEDS_PER_SUBMIT  # first-mark requests honoured per block (spam bound)
+    max_submits: int = 8  # Oracle.submit txs (of <= 32 feeds each) sent per block
 
     @field_validator("reporters", mode="before")
     @classmethod
@@ -206,16 +385,35 @@ class PusherSettings(KeeperSettings):
             raise ValueError("set at least one reporter URL (CSPREAD_REPORTERS=http://host:port,...)")
         return v
 
-    @field_validator("deviation_bps", "heartbeat")
+    @field_validator("relay_url")
+    @classmethod
+    def _relay(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"relay URL must be http(s)://, got {v!r}")
+        return v
+
+    @field_validator("deviation_bps", "heartbeat", "max_submits", "relay_orders_limit")
     @classmethod
     def _pos(cls, v: int) -> int:
         if v <= 0:
             raise ValueError("must be > 0")
         return v
 
+    @field_validator("heartbeat_margin", "max_requested")
+    @classmethod
+    def _nonneg(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must be >= 0")
+        return v
+
 
 @dataclass
 class Pusher:
+    """Each block: which markets need a mark (:func:`needed_markets`), which of their feeds
+    moved or near their heartbeat (:func:`mark_trigger`) plus settlement feeds now due, signed
+    rows for exactly those feeds from every reporter at the block's time, and one
+    ``Oracle.submit`` per <= 32 feeds."""
+
     s: PusherSettings
     chain: Chain
     metrics: Metrics
@@ -227,14 +425,20 @@ class Pusher:
     def __post_init__(self):
         self.manifest = self.s.load_manifest()
         self.oracle = self.manifest.contract(self.chain.w3, "Oracle")
+        self.ch = self.manifest.contract(self.chain.w3, "Clearinghouse")
         self.sender = self.sender or build_sender(self.s, self.chain.w3, self.metrics, log)
         self.http = self.http or httpx.Client(timeout=self.s.http_timeout)
-        self.pool = cf.ThreadPoolExecutor(max(1, len(self.s.reporters)))
+        self.pool = cf.ThreadPoolExecutor(max(1, len(self.s.reporters)) + 1)
         self.m_submits = self.metrics.counter("submits_total", "Oracle.submit txs sent")
+        self.m_feeds = self.metrics.counter("feeds_pushed_total", "Feeds in Oracle.submit txs sent", ("trigger",))
         self.m_rows = self.metrics.gauge("reporters_answering", "Reporters that returned a report last poll")
         self.m_skip = self.metrics.counter("skipped_total", "Polls that did not submit", ("reason",))
-        self.m_age = self.metrics.gauge("oracle_age_seconds", "Chain time minus the oldest on-chain mark observation")
+        self.m_age = self.metrics.gauge("oracle_age_seconds", "Chain time minus the oldest needed mark observation")
+        self.m_needed = self.metrics.gauge("markets_needing_marks", "Markets whose mark is kept on chain", ("reason",))
+        self.m_live = self.metrics.gauge("markets_live", "Listed markets not yet settled")
         self.last_obs_sent = 0
+        self.markets: dict[int, MarketMeta] = {}
+        self.settled: set[int] = set()
 
     # ------------------------------------------------------------ lifecycle
     def start(self, head: Head) -> dict:
@@ -243,7 +447,9 @@ class Pusher:
         return {
             "reporters": self.s.reporters,
             "quorum": self.quorum,
+            "markets": len(self.markets),
             "feeds": len(self.feeds_meta),
+            "select": self.s.select,
             "signer": self.sender.address,
             "dry_run": self.sender.dry,
         }
@@ -260,19 +466,40 @@ class Pusher:
         self.policy = PushPolicy(
             int(o.max_report_age().call()), self.s.max_report_lag, int(o.max_future_drift().call())
         )
-        ch = self.manifest.contract(self.chain.w3, "Clearinghouse")
-        meta = {}
-        for m in self.manifest.markets:
-            mk = abi.Market.decode(ch.functions.market(m["id"]).call())
-            hb = min(self.s.heartbeat, mk.max_price_age // 2)
-            meta[m["mark_feed"].lower()] = ("mark", 0, hb)
-            meta[m["settlement_feed"].lower()] = ("settlement", mk.delivery_end, hb)
-        self.feeds_meta = meta
+        self.markets, self.settled = {}, set()
+        self._sync_markets()  # params may have changed while we were away: re-read every market
 
-    # ------------------------------------------------------------ per block
-    def _fetch(self, url: str, exclude: list[str]) -> Row | None:
+    def _sync_markets(self) -> None:
+        """Read the Market struct of every id listed since the last call (ids are 1..market_count:
+        markets listed from templates by anyone appear here without a manifest change)."""
+        count = int(self.ch.functions.market_count().call())
+        new = [i for i in range(1, count + 1) if i not in self.markets]
+        for ids in (new[i : i + 500] for i in range(0, len(new), 500)):
+            for mid, raw in zip(
+                ids, batch_call(self.chain.w3, [self.ch.functions.market(i) for i in ids]), strict=True
+            ):
+                mk = abi.Market.decode(raw)
+                self.markets[mid] = MarketMeta(
+                    mid,
+                    "0x" + bytes(mk.mark_feed).hex(),
+                    "0x" + bytes(mk.settlement_feed).hex(),
+                    int(mk.delivery_end),
+                    int(mk.last_trade_time),
+                    int(mk.max_price_age),
+                )
+        self.feeds_meta = {}
+        for m in self.markets.values():
+            hb = heartbeat_of(m.max_price_age, self.s.heartbeat_margin, self.s.heartbeat)
+            self.feeds_meta[m.mark_feed] = ("mark", 0, hb)
+            self.feeds_meta[m.settlement_feed] = ("settlement", m.delivery_end, hb)
+        self.by_mark_feed = {m.mark_feed: m.id for m in self.markets.values()}
+
+    # ------------------------------------------------------------ reads
+    def _fetch(self, url: str, feed_ids: list[str], observed_at: int) -> Row | None:
+        """One reporter's signed row for exactly ``feed_ids`` at ``observed_at`` (a feed the
+        reporter cannot value is left out: ``partial``)."""
         try:
-            params = {"exclude": ",".join(exclude)} if exclude else None
+            params = {"feed_ids": ",".join(feed_ids), "observed_at": observed_at, "partial": "true"}
             r = self.http.get(url.rstrip("/") + "/reports/latest", params=params)
             if r.status_code != 200:
                 kv(log, logging.INFO, "reporter has no report", reporter=url, status=r.status_code, body=r.text[:200])
@@ -281,6 +508,41 @@ class Pusher:
         except (httpx.HTTPError, ValueError, KeyError) as e:
             kv(log, logging.WARNING, "reporter unreachable", reporter=url, error=f"{type(e).__name__}: {e}"[:200])
             return None
+
+    def _requests(self, url: str) -> list[str]:
+        """Feeds someone asked this reporter to get a first mark for (``GET /marks/requests``)."""
+        try:
+            r = self.http.get(url.rstrip("/") + "/marks/requests")
+            return [f.lower() for f in r.json()["feed_ids"]] if r.status_code == 200 else []
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return []
+
+    def relay_resting(self, now: int) -> dict[int, Resting]:
+        """Open orders per market at the relay (its public ``GET /orders``); {} without a relay.
+        An unreachable relay keeps the previous answer, so a relay restart does not let marks of
+        markets with resting orders go stale."""
+        if not self.s.relay_url:
+            return {}
+        try:
+            r = self.http.get(
+                self.s.relay_url.rstrip("/") + "/orders",
+                params={"status": "open", "limit": self.s.relay_orders_limit},
+            )
+            r.raise_for_status()
+            rows = r.json()
+        except (httpx.HTTPError, ValueError) as e:
+            kv(
+                log,
+                logging.WARNING,
+                "relay unreachable",
+                relay=self.s.relay_url,
+                error=f"{type(e).__name__}: {e}"[:200],
+            )
+            return getattr(self, "_last_resting", {})
+        if len(rows) >= self.s.relay_orders_limit:
+            kv(log, logging.WARNING, "relay open orders hit the page limit", limit=self.s.relay_orders_limit)
+        self._last_resting = resting_from_orders(rows, now)
+        return self._last_resting
 
     def _verify(self, row: Row) -> bool:
         try:
@@ -306,6 +568,38 @@ class Pusher:
             out[f] = FeedState(int(p), int(obs), int(upd), bool(disp), bool(fin), role, dend, self.s.deviation_bps, hb)
         return out
 
+    def needed(self, now: int) -> tuple[dict[int, str], list[MarketMeta]]:
+        """(market id -> reason its mark is needed, live markets), from chain and the relay."""
+        self._sync_markets()
+        live = [m for m in self.markets.values() if m.id not in self.settled]
+        states = batch_call(self.chain.w3, [self.ch.functions.market_state(m.id) for m in live])
+        long_oi = {}
+        for m, raw in zip(live, states, strict=True):
+            st = abi.MarketState.decode(raw)
+            if st.settled:
+                self.settled.add(m.id)  # settled markets leave the scan for good
+            else:
+                long_oi[m.id] = int(st.long_oi)
+        live = [m for m in live if m.id not in self.settled]
+        self.m_live.set(len(live))
+        if self.s.select == "all":
+            return needed_markets(live, long_oi, {}, set(), now, "all"), live
+        resting = self.relay_resting(now)
+        asked = []
+        for url_feeds in self.pool.map(self._requests, self.s.reporters):
+            asked += [self.by_mark_feed[f] for f in url_feeds if f in self.by_mark_feed]
+        want = needed_markets(live, long_oi, resting, set(), now)
+        # a request counts only for a market with no fresh mark and nothing else keeping it marked,
+        # and at most max_requested per block: spamming requests can cost at most one push per
+        # market per max_price_age, never a heartbeat stream for markets nobody trades
+        asked = [i for i in dict.fromkeys(asked) if i not in self.settled and i not in want]
+        if asked:
+            fs = self.onchain_feeds([self.markets[i].mark_feed for i in asked])
+            ok = honoured_requests([self.markets[i] for i in asked], fs, now, self.s.max_requested)
+            want.update(needed_markets([self.markets[i] for i in ok], long_oi, resting, set(ok), now))
+        return want, live
+
+    # ------------------------------------------------------------ per block
     def on_block(self, head: Head) -> dict:
         for o in self.sender.poll(head.number):
             kv(
@@ -316,29 +610,42 @@ class Pusher:
                 block=o.block,
                 observed_at=o.meta.get("observed_at"),
             )
-        all_feeds = list(self.feeds_meta)
-        state = self.onchain_feeds(all_feeds)
-        marks = [s for s in state.values() if s.role == "mark" and s.observed_at]
-        if marks:
-            self.m_age.set(head.timestamp - min(s.observed_at for s in marks))
-        if self.sender.in_flight("submit"):
+        now = head.timestamp
+        want, live = self.needed(now)
+        for reason in (NEED_OI, NEED_CROSSING, NEED_ORDERS, NEED_REQUESTED, NEED_ALL):
+            self.m_needed.labels(reason).set(sum(1 for r in want.values() if r == reason))
+        marks = [self.markets[i].mark_feed for i in want]
+        # a settlement feed is pushed once, after delivery_end (every listed market settles, OI or
+        # not: finalize_settlement returns the lister's bond); before that, or once written, the
+        # Oracle would revert the whole bundle (corrections go through dispute / resolve)
+        settles = [m.settlement_feed for m in live if now >= m.delivery_end]
+        state = self.onchain_feeds(marks + settles)
+        written = [state[f].observed_at for f in marks if state[f].observed_at]
+        if written:
+            self.m_age.set(now - min(written))
+        if any(self.sender.in_flight(f"submit:{i}") for i in range(self.s.max_submits)):
             return {"in_flight": True}
-        # a settlement feed is pushed once, after delivery_end: before it, or once written,
-        # it is left out (the Oracle would revert the whole bundle; corrections go through
-        # dispute / resolve)
-        exclude = [
-            f
-            for f, s in state.items()
-            if s.disputed
-            or s.final
-            or (s.role == "settlement" and (s.observed_at != 0 or head.timestamp < s.delivery_end))
-        ]
-        rows = [r for r in self.pool.map(lambda u: self._fetch(u, exclude), self.s.reporters) if r is not None]
+        candidates = [f for f in marks if not (state[f].disputed or state[f].final)]
+        candidates += [f for f in settles if settlement_due(state[f], now)]
+        if not candidates:
+            return {"submitted": False, "reason": "no market needs a mark", "needed": 0}
+        if now <= self.last_obs_sent:
+            return {"submitted": False, "reason": "already sent"}
+
+        # phase 1: every reporter values every candidate at this block's time (in pages, to keep
+        # the query string short)
+        jobs = [(u, page) for page in chunks(candidates, PHASE1_PAGE) for u in self.s.reporters]
+        rows = [r for r in self.pool.map(lambda j: self._fetch(j[0], j[1], now), jobs) if r]
         self.m_rows.set(len(rows))
-        b, notes = bundle(rows, self.quorum, self.reporter_set, self._verify if self.s.verify_signatures else None)
-        for n in notes:
-            kv(log, logging.WARNING, "row dropped", note=n, block=head.number)
-        if b is None:
+        rows = [
+            r
+            for r in rows
+            if r.signer.lower() in self.reporter_set
+            and r.observed_at == now
+            and (not self.s.verify_signatures or self._verify(r))
+        ]
+        med = medians_of(rows, self.quorum)
+        if not med:
             self.m_skip.labels("no_quorum").inc()
             kv(
                 log,
@@ -348,14 +655,71 @@ class Pusher:
                 quorum=self.quorum,
                 block=head.number,
             )
-            return {"rows": len(rows), "submitted": False, "reason": "no quorum"}
-        if b.observed_at <= self.last_obs_sent:
-            return {"rows": len(rows), "submitted": False, "reason": "already sent"}
-        d = self.policy.decide(b, self.onchain_feeds(list(b.feed_ids)), head.timestamp)
-        if not d.submit:
-            self.m_skip.labels(d.reason.split(":")[0][:40]).inc()
-            kv(log, logging.DEBUG, "not submitting", reason=d.reason, observed_at=b.observed_at, block=head.number)
-            return {"rows": len(rows), "submitted": False, "reason": d.reason}
+            return {"rows": len(rows), "submitted": False, "reason": "no quorum", "needed": len(want)}
+        triggers: dict[str, str] = {}
+        for f in candidates:
+            if f not in med:
+                continue
+            st = state[f]
+            t = "settle" if st.role == "settlement" else mark_trigger(st, med[f], now)
+            if t:
+                triggers[f] = t
+        if not triggers:
+            reason = "no feed moved beyond its threshold and no heartbeat expired"
+            self.m_skip.labels(reason[:40]).inc()
+            kv(log, logging.DEBUG, "not submitting", reason=reason, observed_at=now, block=head.number)
+            return {"rows": len(rows), "submitted": False, "reason": reason, "needed": len(want)}
+
+        # piggyback: fill the last submit's free room with marks past half their heartbeat
+        due_soon = {
+            f: now - state[f].observed_at
+            for f in candidates
+            if f in med
+            and f not in triggers
+            and state[f].role == "mark"
+            and state[f].observed_at
+            and 2 * (now - state[f].observed_at) >= state[f].heartbeat
+        }
+        for f in piggyback(list(triggers), due_soon):
+            triggers[f] = "piggyback"
+        # phase 2: exactly these feeds, <= 32 per submit, most urgent first
+        rank = {"settle": 0, "first": 1, "deviation": 2, "heartbeat": 3, "piggyback": 4}
+        order = sorted(triggers, key=lambda f: (rank[triggers[f]], state[f].observed_at))
+        sent, results = 0, []
+        for i, chunk in enumerate(chunks(order)[: self.s.max_submits]):
+            same = [r for r in rows if list(r.feed_ids) == chunk]
+            crows = (
+                same
+                if len(same) >= self.quorum
+                else [r for r in self.pool.map(lambda u, c=chunk: self._fetch(u, c, now), self.s.reporters) if r]
+            )
+            b, notes = bundle(crows, self.quorum, self.reporter_set, self._verify if self.s.verify_signatures else None)
+            for n in notes:
+                kv(log, logging.WARNING, "row dropped", note=n, block=head.number)
+            if b is None:
+                self.m_skip.labels("no_quorum").inc()
+                kv(log, logging.WARNING, "no quorum bundle: not submitting", rows=len(crows), quorum=self.quorum)
+                continue
+            d = self.policy.decide(b, state, now, require_trigger=False)
+            if not d.submit:
+                self.m_skip.labels(d.reason.split(":")[0][:40]).inc()
+                kv(log, logging.DEBUG, "not submitting", reason=d.reason, observed_at=b.observed_at, block=head.number)
+                continue
+            r = self._send(i, b, head.number, [triggers[f] for f in b.feed_ids])
+            results.append(r.status)
+            if r.status in ("sent", "dry"):
+                sent += 1
+        if sent:
+            self.last_obs_sent = now
+        return {
+            "rows": len(rows),
+            "submitted": results[0] if len(results) == 1 else (sent > 0 and sent),
+            "triggers": len(triggers),
+            "submits": sent,
+            "needed": len(want),
+        }
+
+    def _send(self, i: int, b: Bundle, head_number: int, triggers: list[str]):
         fn = self.oracle.functions.submit(
             [bytes.fromhex(f[2:]) for f in b.feed_ids],
             b.observed_at,
@@ -363,9 +727,9 @@ class Pusher:
             [bytes.fromhex(r.signature[2:]) for r in b.rows],
         )
         r = self.sender.send(
-            "submit",
+            f"submit:{i}",
             fn,
-            head.number,
+            head_number,
             kind="submit",
             meta={"observed_at": b.observed_at},
             describe={
@@ -373,13 +737,14 @@ class Pusher:
                 "feeds": len(b.feed_ids),
                 "rows": len(b.rows),
                 "signers": [x.signer for x in b.rows],
-                "triggers": list(d.triggers)[:10],
+                "triggers": triggers[:10],
             },
         )
         if r.status in ("sent", "dry"):
             self.m_submits.inc()
-            self.last_obs_sent = b.observed_at
-        return {"rows": len(rows), "submitted": r.status, "triggers": len(d.triggers)}
+            for t in triggers:
+                self.m_feeds.labels(t).inc()
+        return r
 
 
 def build(settings: PusherSettings, chain: Chain, metrics: Metrics) -> Pusher:
@@ -391,10 +756,27 @@ def main(argv: list[str] | None = None) -> int:
     add_keeper_args(p)
     p.add_argument("--reporters", help="comma-separated reporter service URLs")
     p.add_argument("--deviation-bps", type=int)
-    p.add_argument("--heartbeat", type=int)
+    p.add_argument("--heartbeat", type=int, help="s; at most each market's max_price_age minus --heartbeat-margin")
+    p.add_argument("--heartbeat-margin", type=int, help="s before a mark goes stale by which it is re-pushed")
+    p.add_argument(
+        "--select",
+        choices=["needed", "all"],
+        help="needed: marks only for markets with open interest, relay orders or a first-mark request; "
+        "all: every live market",
+    )
+    p.add_argument("--relay-url", help="order relay whose open orders make a market's mark needed")
     a = p.parse_args(argv)
     s = load_settings(
-        PusherSettings, keeper_overrides(a, reporters=a.reporters, deviation_bps=a.deviation_bps, heartbeat=a.heartbeat)
+        PusherSettings,
+        keeper_overrides(
+            a,
+            reporters=a.reporters,
+            deviation_bps=a.deviation_bps,
+            heartbeat=a.heartbeat,
+            heartbeat_margin=a.heartbeat_margin,
+            select=a.select,
+            relay_url=a.relay_url,
+        ),
     )
     return main_loop("pusher", s, build, once=a.once)
 

@@ -34,6 +34,25 @@ class ReportQuery(BaseModel):
         description="comma-separated 0x feed ids to leave out of the default selection "
         "(e.g. disputed or final on chain); unknown ids are ignored",
     )
+    partial: bool = Field(
+        False,
+        description="with feed_ids: leave out feeds this reporter does not serve or cannot value "
+        "now, instead of refusing the whole report (the pusher asks for many feeds at once)",
+    )
+
+
+class MarkRequestCreate(BaseModel):
+    feed_ids: list[str] = Field(
+        min_length=1,
+        max_length=32,
+        description="0x MARK feed ids of listed markets that need a first (or a fresh) mark on chain",
+    )
+
+
+class MarkRequestsPublic(BaseModel):
+    now: int | None = Field(description="this reporter's chain time")
+    feed_ids: list[str] = Field(description="mark feeds with an unexpired request, oldest first")
+    expires_at: int | None = Field(None, description="chain time the requests just made expire")
 
 
 class FeedPublic(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from core.manifest import Manifest, MarketEntry
 from core.specs import feed_hex
 from oracle.errors import OracleError, WindowOpen
 from oracle.signing import ReportSigner, SignedReport
+from oracle.templates import TemplateMismatch, TemplateResolver
 from oracle.valuation import Valuation, Valuer
 
 log = logging.getLogger("oracle.reporter")
 
 MARK, SETTLEMENT = "MARK", "SETTLEMENT"
+UNRESOLVED_RETRY_S = 30.0  # a feed id that was not a listed templated market is re-checked after this
 
 
 class ReportUnavailable(OracleError, ValueError):
@@ -60,22 +63,97 @@ class Reporter:
         signer: ReportSigner | None = None,
         history_len: int = 1000,
         max_report_lag_s: int = 600,
+        resolver: TemplateResolver | None = None,
+        mark_request_ttl_s: int = 900,
+        max_mark_requests: int = 1024,
     ):
         self.manifest, self.valuer, self.clock, self.signer = manifest, valuer, clock, signer
+        self.history_len = history_len
         self.feeds: dict[bytes, FeedState] = {}
+        self.markets: dict[int, MarketEntry] = {}
         for m in manifest.entries:
-            self.feeds[m.mark_feed] = FeedState(m.mark_feed, MARK, m, history=deque(maxlen=history_len))
-            self.feeds[m.settlement_feed] = FeedState(
-                m.settlement_feed, SETTLEMENT, m, history=deque(maxlen=history_len)
-            )
-        self.markets = {m.id: m for m in manifest.entries}
+            self._add_market(m)
+        self.resolver = resolver
+        self.unresolved: dict[bytes, float] = {}  # ids that resolved to no listed market, when (bounded)
         self.max_report_lag_s = max_report_lag_s
+        self.mark_request_ttl_s, self.max_mark_requests = mark_request_ttl_s, max_mark_requests
+        self.mark_requests: dict[bytes, int] = {}  # mark feed -> chain time the request expires
         self.now: int | None = None
         self.report: SignedReport | None = None
         self.rounds = 0
         self.errors = 0
         self.clock_error: str | None = None
         self._lock = threading.Lock()
+
+    def _add_market(self, m: MarketEntry) -> None:
+        self.feeds[m.mark_feed] = FeedState(m.mark_feed, MARK, m, history=deque(maxlen=self.history_len))
+        self.feeds[m.settlement_feed] = FeedState(
+            m.settlement_feed, SETTLEMENT, m, history=deque(maxlen=self.history_len)
+        )
+        self.markets[m.id] = m
+
+    def lookup(self, feed_id: bytes) -> FeedState | None:
+        """The feed's state; a feed of a market listed on chain from a template is added on first
+        use, after the chain checks of :class:`~oracle.templates.TemplateResolver` (a mismatching
+        template raises :class:`ReportUnavailable`). None: not a feed this reporter serves."""
+        fs = self.feeds.get(feed_id)
+        if fs is not None or self.resolver is None:
+            return fs
+        seen = self.unresolved.get(feed_id)
+        if seen is not None and time.monotonic() - seen < UNRESOLVED_RETRY_S:
+            return None  # asked again soon after a miss: not worth a chain read
+        try:
+            hit = self.resolver.resolve(feed_id)
+        except TemplateMismatch as e:
+            raise ReportUnavailable(str(e)) from None
+        except Exception as e:  # chain unreachable: not cached, asked again next time
+            log.warning("cannot resolve templated feed %s: %s", feed_hex(feed_id), e)
+            return None
+        if hit is None:
+            # remembered for a while only: the window may be listed later (the lister runs ahead)
+            if len(self.unresolved) >= 10_000:  # a flood of made-up ids must not grow memory forever
+                self.unresolved.pop(next(iter(self.unresolved)))
+            self.unresolved[feed_id] = time.monotonic()
+            return None
+        entry, _ = hit
+        with self._lock:
+            if entry.mark_feed not in self.feeds:
+                self._add_market(entry)
+                if self.now is not None:  # value it now, so a report at this time can include it
+                    self._observe(self.feeds[entry.mark_feed], self.now)
+                    self._observe(self.feeds[entry.settlement_feed], self.now)
+                log.info("serving templated market %s (%s)", entry.id, entry.symbol)
+        return self.feeds[feed_id]
+
+    # ------------------------------------------------------------ first-mark requests
+    def request_marks(self, feed_ids: list[bytes]) -> int:
+        """Record that someone wants a first mark for these MARK feeds (a trader whose order the
+        relay refused as ``stale_mark``; the pusher reads :meth:`requested`). Returns the chain
+        time the requests expire. Raises ``KeyError`` naming an unknown feed and
+        :class:`ReportUnavailable` for a settlement feed (settlement is pushed on its own rule)."""
+        for f in feed_ids:
+            fs = self.lookup(f)
+            if fs is None:
+                raise KeyError(feed_hex(f))
+            if fs.role != MARK:
+                raise ReportUnavailable(f"feed {feed_hex(f)} is a settlement feed: only marks can be requested")
+        now = self.now if self.now is not None else int(self.clock())
+        until = now + self.mark_request_ttl_s
+        with self._lock:
+            for f in feed_ids:
+                self.mark_requests.pop(f, None)
+                self.mark_requests[f] = until
+            while len(self.mark_requests) > self.max_mark_requests:  # oldest first out
+                self.mark_requests.pop(next(iter(self.mark_requests)))
+        return until
+
+    def requested(self) -> list[bytes]:
+        """Mark feeds with an unexpired first-mark request, oldest request first."""
+        now = self.now or 0
+        with self._lock:
+            for f in [f for f, t in self.mark_requests.items() if t < now]:
+                del self.mark_requests[f]
+            return list(self.mark_requests)
 
     def refresh(self) -> int | None:
         """Observe every feed at the clock's current time (once per distinct time)."""
@@ -121,7 +199,11 @@ class Reporter:
         fs.history.append(obs)
 
     def report_for(
-        self, feed_ids: list[bytes] | None = None, observed_at: int | None = None, exclude: set[bytes] = frozenset()
+        self,
+        feed_ids: list[bytes] | None = None,
+        observed_at: int | None = None,
+        exclude: set[bytes] = frozenset(),
+        partial: bool = False,
     ) -> SignedReport:
         """A signed report for chosen feeds and/or an earlier chain time.
 
@@ -132,10 +214,26 @@ class Reporter:
         ``exclude`` drops feeds from the default selection (the pusher leaves out feeds that
         are disputed or final on chain, since ``submit`` would revert for the whole bundle).
         Feed order is as requested, else manifest order (per market: mark, settlement).
+        With ``partial``, requested feeds that are unknown or have no value are left out (a
+        pusher asks for many feeds and submits what a quorum can sign).
         Raises ``KeyError`` for an unknown feed, :class:`ReportUnavailable` otherwise.
         """
         if self.signer is None:
             raise ReportUnavailable("this reporter has no signing key configured")
+        if feed_ids is not None:
+            known = []
+            for f in feed_ids:
+                try:
+                    fs = self.lookup(f)
+                except ReportUnavailable:
+                    if not partial:
+                        raise
+                    fs = None
+                if fs is None and not partial:
+                    raise KeyError(feed_hex(f))
+                if fs is not None:
+                    known.append(f)
+            feed_ids = known
         with self._lock:
             now = self.now
             if now is None:
@@ -156,7 +254,7 @@ class Reporter:
             for fs in states:
                 if at == now:
                     if fs.status != "ok" or fs.latest is None or fs.latest.observed_at != now:
-                        if feed_ids is None:
+                        if feed_ids is None or partial:
                             continue
                         raise ReportUnavailable(f"feed {fs.feed_hex} has no value at {at}: {fs.detail}")
                     units = fs.latest.price_units
@@ -165,7 +263,7 @@ class Reporter:
                         spec = fs.market.spec
                         v = self.valuer.mark(spec, at) if fs.role == MARK else self.valuer.settlement(spec, at)
                     except Exception as e:  # same policy as _observe: a failing feed is left out or refused
-                        if feed_ids is None:
+                        if feed_ids is None or partial:
                             continue
                         raise ReportUnavailable(f"feed {fs.feed_hex} has no value at {at}: {e}") from None
                     units = v.price_units

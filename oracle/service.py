@@ -33,6 +33,8 @@ from oracle.models import (
     HealthPublic,
     HistoryQuery,
     MarketSpecPublic,
+    MarkRequestCreate,
+    MarkRequestsPublic,
     ObservationPublic,
     ReportPublic,
     ReportQuery,
@@ -49,6 +51,7 @@ from oracle.sources import (
     RoutingSource,
     httpx_fetch,
 )
+from oracle.templates import TemplateResolver, Web3TemplateChain, core_series_rules
 from oracle.valuation import Valuer
 
 log = logging.getLogger("oracle.service")
@@ -88,6 +91,25 @@ def build_signer(settings: OracleSettings) -> ReportSigner | None:
     if settings.key_env and os.environ.get(settings.key_env):
         return ReportSigner.from_env(settings.key_env)
     return None
+
+
+def build_resolver(settings: OracleSettings, manifest: Manifest) -> TemplateResolver | None:
+    """Markets listed on chain from the series of ``settings.series_file`` (its specs are what
+    the reporter signs for, checked against each template's spec_hash on chain)."""
+    from web3 import Web3
+
+    from chain.rpc import provider_for
+
+    try:
+        rules = core_series_rules()
+        from core.series import load_series
+    except ImportError as e:
+        raise SystemExit(f"oracle: series templates need core/series.py ({e})") from None
+    w3 = Web3(provider_for(settings.rpc_url, timeout=10))
+    ch = manifest.contract(w3, "Clearinghouse")
+    registry = manifest.contract(w3, "SeriesRegistry") if "SeriesRegistry" in manifest.data["contracts"] else ch
+    chain = Web3TemplateChain(registry, ch)
+    return TemplateResolver(load_series(settings.series_file), chain, rules, clock=time.monotonic)
 
 
 class _ReporterCollector:
@@ -159,7 +181,10 @@ def _feed_or_404(reporter: Reporter, feed_id: str) -> FeedState:
         key = parse_feed_id(feed_id)
     except ValueError as e:
         raise invalid("path", "feed_id", feed_id, str(e)) from None
-    fs = reporter.feeds.get(key)
+    try:
+        fs = reporter.lookup(key)
+    except ReportUnavailable as e:
+        raise HTTPException(status_code=409, detail=str(e)) from None
     if fs is None:
         raise HTTPException(status_code=404, detail=f"unknown feed {feed_id}; GET /feeds lists the feeds served")
     return fs
@@ -196,12 +221,12 @@ def list_feeds(reporter: ReporterDep) -> FeedsPublic:
     )
 
 
-@feeds.get("/{feed_id}", response_model=FeedPublic, responses=_responses(404))
+@feeds.get("/{feed_id}", response_model=FeedPublic, responses=_responses(404, 409))
 def read_feed(reporter: ReporterDep, feed_id: str = FEED_ID) -> FeedPublic:
     return _feed_public(_feed_or_404(reporter, feed_id))
 
 
-@feeds.get("/{feed_id}/history", response_model=FeedHistoryPublic, responses=_responses(404))
+@feeds.get("/{feed_id}/history", response_model=FeedHistoryPublic, responses=_responses(404, 409))
 def read_feed_history(
     reporter: ReporterDep, q: Annotated[HistoryQuery, Query()], feed_id: str = FEED_ID
 ) -> FeedHistoryPublic:
@@ -253,9 +278,13 @@ def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> 
         raise invalid("query", "exclude", q.exclude, str(e)) from None
     if ids is not None and exclude:
         raise invalid("query", "exclude", q.exclude, "pass either feed_ids or exclude, not both")
-    unknown = [feed_hex(f) for f in ids or [] if f not in reporter.feeds]
-    if unknown:
-        raise HTTPException(status_code=404, detail=f"unknown feed(s) {', '.join(unknown)}")
+    if ids is not None and not q.partial:
+        try:
+            unknown = [feed_hex(f) for f in ids if reporter.lookup(f) is None]
+        except ReportUnavailable as e:
+            raise HTTPException(status_code=409, detail=str(e)) from None
+        if unknown:
+            raise HTTPException(status_code=404, detail=f"unknown feed(s) {', '.join(unknown)}")
     if reporter.signer is None:
         raise HTTPException(status_code=503, detail="this reporter has no signing key configured")
     if ids is None and q.observed_at is None and not (exclude & set(reporter.feeds)):
@@ -264,7 +293,7 @@ def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> 
             raise HTTPException(status_code=503, detail="no feed has a value at the current chain time; see GET /feeds")
     else:
         try:
-            r = reporter.report_for(ids, q.observed_at, exclude)
+            r = reporter.report_for(ids, q.observed_at, exclude, partial=q.partial)
         except ReportUnavailable as e:
             raise HTTPException(status_code=409, detail=str(e)) from None
     return ReportPublic(
@@ -277,6 +306,42 @@ def latest_report(reporter: ReporterDep, q: Annotated[ReportQuery, Query()]) -> 
         signature=r.signature,
         digest=r.digest,
     )
+
+
+marks = APIRouter(prefix="/marks", tags=["marks"])
+
+
+@marks.post(
+    "/requests",
+    response_model=MarkRequestsPublic,
+    status_code=202,
+    responses={404: {"description": "a feed this reporter does not serve"}, 409: {"description": "not a mark feed"}},
+)
+def request_marks(body: MarkRequestCreate, reporter: ReporterDep) -> MarkRequestsPublic:
+    """Ask for a first mark: a listed market gets marks on chain only while it has open interest
+    or resting orders, so before its first order someone must ask (the relay refuses orders on a
+    market without a fresh mark with ``stale_mark``). The pusher reads ``GET /marks/requests``
+    and pushes each requested mark that is missing or stale, once; a request expires after
+    ``mark_request_ttl_s``. Idempotent; the pusher bounds how many it honours per block."""
+    try:
+        ids = [parse_feed_id(f) for f in body.feed_ids]
+    except ValueError as e:
+        raise HTTPException(status_code=422, detail=str(e)) from None
+    try:
+        until = reporter.request_marks(ids)
+    except KeyError as e:
+        raise HTTPException(
+            status_code=404, detail=f"unknown feed {e.args[0]}; GET /feeds lists the feeds served"
+        ) from None
+    except ReportUnavailable as e:
+        raise HTTPException(status_code=409, detail=str(e)) from None
+    return MarkRequestsPublic(now=reporter.now, feed_ids=[feed_hex(f) for f in reporter.requested()], expires_at=until)
+
+
+@marks.get("/requests", response_model=MarkRequestsPublic)
+def list_mark_requests(reporter: ReporterDep) -> MarkRequestsPublic:
+    """Mark feeds someone asked a first mark for, unexpired, oldest first (the pusher's input)."""
+    return MarkRequestsPublic(now=reporter.now, feed_ids=[feed_hex(f) for f in reporter.requested()])
 
 
 markets = APIRouter(prefix="/markets", tags=["markets"])
@@ -340,6 +405,7 @@ def create_app(
     clock: Callable[[], int] | None = None,
     source: PriceSource | None = None,
     signer: ReportSigner | None = None,
+    resolver: TemplateResolver | None = None,
 ) -> FastAPI:
     """Build a reporter app. Anything not injected is built from ``settings``."""
     # the reporter needs only the Oracle; a spec that disagrees with its listed hash fails here, at start
@@ -350,13 +416,24 @@ def create_app(
     signer = signer if signer is not None else build_signer(settings)
     if signer is None:
         log.warning("no signing key configured: /reports/latest will answer 503")
-    reporter = Reporter(manifest, valuer, clock, signer, settings.history_len, settings.max_report_lag_s)
+    if resolver is None and settings.series_file is not None:
+        resolver = build_resolver(settings, manifest)
+    reporter = Reporter(
+        manifest,
+        valuer,
+        clock,
+        signer,
+        settings.history_len,
+        settings.max_report_lag_s,
+        resolver=resolver,
+        mark_request_ttl_s=settings.mark_request_ttl_s,
+    )
 
     app = FastAPI(title="Compute Spread oracle reporter", version=__version__)
     app.state.reporter = reporter
     app.state.registry = CollectorRegistry()  # per app, so several reporters can share a process
     app.state.registry.register(_ReporterCollector(reporter))
-    for router in (feeds, reports, markets, health, metrics):
+    for router in (feeds, reports, marks, markets, health, metrics):
         app.include_router(router)
     return app
 
@@ -389,6 +466,11 @@ def main(argv: list[str] | None = None) -> None:
         help=f"directory of the vendored price data (data/*.csv.gz) [env {DATA_DIR_ENV} or CSPREAD_ORACLE_DATA_DIR]",
     )
     p.add_argument("--replay-offset", type=int, help="data time = chain time + this many seconds")
+    p.add_argument(
+        "--series-file",
+        help="markets file of the series templates whose on-chain listings this reporter serves "
+        "(each checked against the template's spec_hash on chain)",
+    )
     args = p.parse_args(argv)
     overrides = {
         k: v
@@ -404,6 +486,7 @@ def main(argv: list[str] | None = None) -> None:
             "source": args.source,
             "data_dir": args.data_dir,
             "replay_offset": args.replay_offset,
+            "series_file": args.series_file,
         }.items()
         if v is not None
     }

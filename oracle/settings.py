@@ -63,6 +63,10 @@ class OracleSettings(BaseSettings):
     gpu_carry_s: int = 86_400  # a GPU fixing without a valid index reuses the last one up to this age
     history_len: int = 1000
     max_report_lag_s: int = 600  # how far back GET /reports/latest?observed_at= may value feeds
+    # markets listed on chain from series templates: the markets file whose series specs this
+    # reporter signs for (None: only the manifest's markets); see oracle/templates.py
+    series_file: Path | None = None
+    mark_request_ttl_s: int = 900  # a POST /marks/requests entry lasts this long (chain seconds)
 
     @field_validator("replay_offset")
     @classmethod

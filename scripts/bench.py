@@ -25,6 +25,10 @@ SECTIONS = [
     ("SDK", "scripts.bench_sdk"),
     ("Order relay (real process on loopback) and end-to-end latency on anvil", "scripts.bench_relay"),
     ("Timelock (anvil, real deploy)", "scripts.bench_timelock"),
+    (
+        "Oracle marks at scale: push every mark vs only what is needed (gas/day, real data)",
+        "scripts.bench_oracle_scale",
+    ),
 ]
 # deep fuzz runs take hours: `make fuzz` is not part of `make bench`; its last result lines are
 # kept in this file and copied in verbatim
