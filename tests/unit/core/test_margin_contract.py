@@ -3,7 +3,7 @@
 Random books (several traders, three markets: a power-like one, a GPU-hour one with a coarse
 step, a percentage-only one whose marks go negative), random mark moves, marks left stale,
 markets halted. After every step the exact scalar rules must equal the contract's pinned views
-(`equity`, `margin_requirements`, `is_liquidatable`, `account_summary`), every trade the
+(`equity`, `margin_requirements`, `is_liquidatable`; `account_summary` on ClearinghouseView), every trade the
 contract books must be what `apply_fill` predicts and every trade it refuses must be refused by
 `trade_refusal` for the same reason, and every liquidation must take the size, at the price,
 with the penalty and reward `core.liquidation.liquidate` predicts.
@@ -100,12 +100,13 @@ def summary_of(ch, who: str) -> cm.Summary:
     return cm.summarise(ch.collateral(who), legs_of(ch, who).values())
 
 
-def assert_views_match(ch, who: str) -> cm.Summary:
+def assert_views_match(p, who: str) -> cm.Summary:
+    ch = p.clearinghouse
     s = summary_of(ch, who)
     assert ch.equity(who) == s.equity
     assert tuple(ch.margin_requirements(who)) == (s.initial, s.maintenance)
     assert ch.is_liquidatable(who) == s.unhealthy
-    a = ch.account_summary(who)
+    a = p.view.account_summary(who)  # ClearinghouseView serves the composite
     assert (a.collateral, a.equity, a.initial, a.maintenance, a.fresh, a.open_markets) == (
         s.collateral,
         s.equity,
@@ -225,7 +226,7 @@ def test_core_margin__random_books__equals_contract_views_trades_and_liquidation
         price = (mark + int(abs(mark) * rng.uniform(-0.05, 0.05))) // m["price_tick"] * m["price_tick"]
         _try_trade(p, mids, maker, taker, mid, rng.random() < 0.5, qty, price)
     for t in traders:
-        s = assert_views_match(ch, t.address)
+        s = assert_views_match(p, t.address)
         event("unhealthy" if s.unhealthy else "healthy")
 
     # marks move (past the one-hour jump limit: every reporter signs), some go stale, one may halt
@@ -239,7 +240,7 @@ def test_core_margin__random_books__equals_contract_views_trades_and_liquidation
         with boa.env.prank(p.guardian):
             ch.halt_market(rng.choice(mids))
     for t in traders:
-        s = assert_views_match(ch, t.address)
+        s = assert_views_match(p, t.address)
         event(
             f"after move: {'unhealthy' if s.unhealthy else 'healthy'}, {'fresh' if s.fresh else 'stale'}"
             f"{', stale margin' if s.stale_margin else ''}"
@@ -253,8 +254,8 @@ def test_core_margin__random_books__equals_contract_views_trades_and_liquidation
 
     for t in traders:
         _try_liquidate(p, liquidator, t.address, rng)
-        assert_views_match(ch, t.address)
-    assert_views_match(ch, liquidator.address)
+        assert_views_match(p, t.address)
+    assert_views_match(p, liquidator.address)
 
 
 def test_core_margin__stale_leg_counts_one_mm__halted_leg_does_not(world):
@@ -267,10 +268,10 @@ def test_core_margin__stale_leg_counts_one_mm__halted_leg_does_not(world):
     p.fund(b.address, 100 * USDC)
     p.trade(b, a, mids[0], False, 1_000, 50 * USDC)  # a long 1 MWh at $50: MM $17.50
     boa.env.time_travel(seconds=4_000)  # every mark stale
-    s = assert_views_match(ch, a.address)
+    s = assert_views_match(p, a.address)
     assert s.stale_margin == s.maintenance == 17_500_000 and not s.fresh
     assert s.equity - s.stale_margin == 100 * USDC - 17_500_000 and not s.unhealthy
     with boa.env.prank(p.guardian):
         ch.halt_market(mids[0])
-    s = assert_views_match(ch, a.address)
+    s = assert_views_match(p, a.address)
     assert s.stale_margin == 0
