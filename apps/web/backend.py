@@ -148,6 +148,21 @@ def error_json(e: BaseException) -> dict[str, Any]:
     return {"error": type(e).__name__, "message": str(e), "reason": getattr(e, "reason", None), "details": details}
 
 
+def reporter_index_prices(http: httpx.Client, urls: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """Mark feed id (lower-case hex) -> the median of the reporters' current off-chain values
+    (base units), read from each reporter's ``/feeds``; an unreachable reporter is skipped. The
+    dashboard's index column and ``cspread curve --oracle-url`` both read it here."""
+    seen: dict[str, list[int]] = {}
+    for url in urls:
+        try:
+            for f in http.get(url.rstrip("/") + "/feeds", timeout=2.0).json().get("feeds", []):
+                if f.get("price") is not None and f.get("kind") == "MARK":
+                    seen.setdefault(f["feed_id"].lower(), []).append(int(f["price"]))
+        except (httpx.HTTPError, ValueError):
+            continue
+    return {k: int(statistics.median(v)) for k, v in seen.items()}
+
+
 # ---------------------------------------------------------------- the backend
 
 
@@ -238,15 +253,7 @@ class Backend:
         t, cached = self._index_cache
         if time.monotonic() - t < 2.0:
             return cached
-        seen: dict[str, list[int]] = {}
-        for url in self.oracle_urls:
-            try:
-                for f in self.http.get(url + "/feeds", timeout=2.0).json().get("feeds", []):
-                    if f.get("price") is not None and f.get("kind") == "MARK":
-                        seen.setdefault(f["feed_id"].lower(), []).append(int(f["price"]))
-            except (httpx.HTTPError, ValueError):
-                continue
-        out = {k: int(statistics.median(v)) for k, v in seen.items()}
+        out = reporter_index_prices(self.http, self.oracle_urls)
         self._index_cache = (time.monotonic(), out)
         return out
 
