@@ -151,6 +151,16 @@ def create_app(
     async def market_page(request: Request, market_id: int):
         return page(request, "market.html", m=await call(backend.market, market_id))
 
+    @app.get("/curves", response_class=HTMLResponse)
+    async def curves_page(request: Request):
+        q = dict(request.query_params)
+        return page(request, "curves.html", curves=await call(backend.curves, q), q=q)
+
+    @app.get("/calendar", response_class=HTMLResponse)
+    async def calendar_page(request: Request):
+        q = dict(request.query_params)
+        return page(request, "calendar.html", cal=await call(backend.calendar, q), q=q)
+
     @app.get("/account", response_class=HTMLResponse)
     async def account_page(request: Request):
         return page(request, "account.html", address=request.query_params.get("address", ""))
@@ -186,7 +196,12 @@ def create_app(
         return backend.info()
 
     @app.get("/api/markets")
-    async def api_markets():
+    async def api_markets(request: Request):
+        """Every market (a list); with any of node, series, kind, from, to, status, limit, offset,
+        cursor: ``{markets, total, offset, next_cursor}``, filtered and paged as ``cspread markets``."""
+        q = dict(request.query_params)
+        if q:
+            return await call(backend.market_page, q)
         return await call(backend.markets)
 
     @app.get("/api/markets/{market_id}")
@@ -202,8 +217,12 @@ def create_app(
         return await call(backend.trades, market_id)
 
     @app.get("/api/curves")
-    async def api_curves():
-        return await call(backend.curves)
+    async def api_curves(request: Request):
+        return await call(backend.curves, dict(request.query_params))
+
+    @app.get("/api/calendar")
+    async def api_calendar(request: Request):
+        return await call(backend.calendar, dict(request.query_params))
 
     @app.get("/api/account/{address}")
     async def api_account(address: str):

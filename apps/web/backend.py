@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from eth_utils import is_address, to_checksum_address
 
+from core import curve
 from core import units as u
 from sdk import hedge as _hedge
 from sdk.client import Client
@@ -146,6 +147,31 @@ def error_json(e: BaseException) -> dict[str, Any]:
         if isinstance(v, (str, int, float, bool, Decimal)) or v is None
     }
     return {"error": type(e).__name__, "message": str(e), "reason": getattr(e, "reason", None), "details": details}
+
+
+CURVE_TITLES = {
+    "power": "Power forward curves (USD/MWh)",
+    "compute": "GPU-hour forward curves (USD/GPU-hour)",
+    "spread": "Compute spread forward curves (USD/GPU-hour)",
+}
+UNIT_OF = {"POWER": "MWh", "COMPUTE": "GPU-hour", "SPREAD": "GPU-hour"}
+
+
+def _usd(units: int | None) -> Decimal | None:
+    return None if units is None else u.base_to_usd(units)
+
+
+def _curve_filters(q: dict[str, str]) -> dict[str, Any]:
+    """core.curve.select arguments from query parameters (node, series, kind, words, from, to, status)."""
+    return {
+        "node": q.get("node") or None,
+        "series": q.get("series") or None,
+        "kind": q.get("kind") or None,
+        "words": (q.get("words") or "").split(),
+        "start": curve.parse_day(q["from"], what="from") if q.get("from") else None,
+        "end": curve.parse_day(q["to"], end=True, what="to") if q.get("to") else None,
+        "statuses": [x for x in (q.get("status") or "").split(",") if x] or None,
+    }
 
 
 def reporter_index_prices(http: httpx.Client, urls: list[str] | tuple[str, ...]) -> dict[str, int]:
@@ -376,41 +402,138 @@ class Backend:
         out["index_history"] = [[t, float(u.base_to_usd(p))] for t, p in self.index_history(m.mark_feed)]
         return out
 
-    def curves(self) -> dict[str, Any]:
-        """Forward curves: marks by delivery start, one series per node/profile, GPU class, spread."""
-        groups: dict[str, dict[str, dict[str, Any]]] = {"power": {}, "compute": {}, "spread": {}}
-        for m in self.client.markets():
-            if m.mark is None or m.mark.observed_at == 0 or m.status == MarketStatus.SETTLED:
-                continue
-            s = m.spec
-            if m.kind == "POWER":
-                g, label = "power", f"{s['iso']} {s['node']} {s['market']} {s['profile']}"
-            elif m.kind == "COMPUTE":
-                g, label = "compute", f"{s['gpu']} ({s.get('region', 'GLOBAL')})"
-            else:
-                g, label = "spread", f"{s['compute']['gpu']} / {s['power']['node']} x {s['mwh_per_gpu_hour']} MWh"
-            series = groups[g].setdefault(label, {"label": label, "unit": m.unit, "points": []})
-            series["points"].append(
+    def records(self) -> list[curve.Record]:
+        """Every listed market as a core.curve record, with the reporters' index where known."""
+        index = self.index_prices()
+        return [curve.record(m, index.get(m.mark_feed.lower())) for m in self.client.markets()]
+
+    def market_page(self, query: dict[str, str]) -> dict[str, Any]:
+        """Markets filtered (node, series, kind, from, to, status) and paged (limit, offset, cursor),
+        in listing order, as the CLI's ``cspread markets`` pages them (core.curve)."""
+        try:
+            limit = int(query.get("limit") or 50)
+            offset = int(query.get("offset") or 0)
+        except ValueError:
+            raise InvalidAmount("limit and offset are whole numbers") from None
+        try:
+            recs = curve.select(self.records(), order="id", **_curve_filters(query))
+            pg = curve.page(recs, limit=limit, offset=offset, cursor=query.get("cursor") or None, order="id")
+        except curve.CurveError as e:
+            raise InvalidAmount(str(e)) from None
+        now = self.client.now()
+        ms = {m.id: m for m in self.client.markets()}
+        index = self.index_prices()
+        return {
+            "markets": [self.market_json(ms[r.id], now, index) for r in pg.items],
+            "total": pg.total,
+            "offset": pg.offset,
+            "next_cursor": pg.next_cursor,
+        }
+
+    def curves(self, query: dict[str, str] | None = None) -> dict[str, Any]:
+        """Forward curves: one line per series (core.curve strips), a point per listed delivery
+        window at its mark (settlement once settled), with each chart's axes sized to what is
+        listed; ``query`` filters as :meth:`market_page` does (node, series, from, to)."""
+        try:
+            recs = curve.select(self.records(), **_curve_filters(query or {}))
+        except curve.CurveError as e:
+            raise InvalidAmount(str(e)) from None
+        out = {}
+        for g, kind in (("power", "POWER"), ("compute", "COMPUTE"), ("spread", "SPREAD")):
+            sts = curve.strips([r for r in recs if r.kind == kind])
+            ax = curve.axes(sts)
+            out[g] = {
+                "title": CURVE_TITLES[g],
+                "unit": UNIT_OF[kind],
+                "axes": None
+                if ax is None
+                else {
+                    "x_min": ax.x_min,
+                    "x_max": ax.x_max,
+                    "y_min_f": float(u.base_to_usd(ax.y_min)),
+                    "y_max_f": float(u.base_to_usd(ax.y_max)),
+                },
+                "series": [self._strip_json(st) for st in sts],
+            }
+        return out
+
+    def _strip_json(self, st: curve.Strip) -> dict[str, Any]:
+        first = st.points[0]
+        s = first.spec
+        if st.kind == "POWER":
+            label = f"{s['iso']} {s['node']} {s['market']} {s['profile']}"
+        elif st.kind == "COMPUTE":
+            label = f"{s['gpu']} ({s.get('region', 'GLOBAL')})"
+        else:
+            label = f"{s['compute']['gpu']} / {s['power']['node']} x {s['mwh_per_gpu_hour']} MWh"
+        pts = []
+        for p in st.points:
+            value = curve.curve_value(p)
+            pts.append(
                 {
-                    "t": m.delivery_start,
-                    "mark": d(m.mark.price),
-                    "mark_f": float(m.mark.price),
-                    "symbol": m.symbol,
-                    "id": m.id,
-                    "period": m.period,
+                    "id": p.id,
+                    "symbol": p.symbol,
+                    "period": p.period,
+                    "t": p.delivery_start,
+                    "t_end": p.delivery_end,
+                    "window_text": window_text(p.delivery_start, p.delivery_end, st.tz),
+                    "places": places(p.price_tick),
+                    "mark": px(_usd(value), p.price_tick),
+                    "mark_f": None if value is None else float(u.base_to_usd(value)),
+                    "index": px(_usd(p.index_units), p.price_tick),
+                    "basis": px(_usd(p.basis_units), p.price_tick),
+                    "open_interest": d(u.units_to_quantity(p.open_interest_units)),
+                    "status": p.status,
+                    "last_trade_time": p.last_trade_time,
                 }
             )
-        out = {}
-        titles = {
-            "power": "Power forward curves (USD/MWh)",
-            "compute": "GPU-hour forward curves (USD/GPU-hour)",
-            "spread": "Compute spread forward curves (USD/GPU-hour)",
-        }
-        for g, series in groups.items():
-            for s in series.values():
-                s["points"].sort(key=lambda p: p["t"])
-            out[g] = {"title": titles[g], "series": sorted(series.values(), key=lambda s: s["label"])}
-        return out
+        return {"label": label, "series": st.series, "kind": st.kind, "unit": UNIT_OF[st.kind], "tz": st.tz,
+                "points": pts}  # fmt: skip
+
+    def calendar(self, query: dict[str, str] | None = None) -> dict[str, Any]:
+        """The settlement calendar: per market, when trading stops, when the settlement value fixes
+        (delivery end), when it can be final (+ dispute window) and at what value; grouped by the
+        UTC day it fixes on (the page shows each time in the viewer's zone and in UTC)."""
+        q = dict(query or {})
+        settled = q.pop("settled", "") in ("1", "true", "yes")
+        try:
+            recs = curve.select(self.records(), **_curve_filters(q))
+        except curve.CurveError as e:
+            raise InvalidAmount(str(e)) from None
+        if not settled:
+            recs = [r for r in recs if r.status != "settled"]
+        entries = curve.settlement_calendar(recs)
+        days = []
+        for day, es in curve.calendar_days(entries, "UTC"):
+            rows = []
+            for e in es:
+                m = e.market
+                rows.append(
+                    {
+                        "id": m.id,
+                        "symbol": m.symbol,
+                        "series": m.series,
+                        "kind": m.kind,
+                        "unit": UNIT_OF.get(m.kind, "unit"),
+                        "window_text": window_text(m.delivery_start, m.delivery_end, m.tz),
+                        "trading_ends": e.trading_ends,
+                        "trading_ends_text": when(e.trading_ends, m.tz),
+                        "fixes_at": e.fixes_at,
+                        "fixes_at_text": when(e.fixes_at, m.tz),
+                        "final_from": e.final_from,
+                        "final_from_text": when(e.final_from, m.tz),
+                        "value": px(_usd(e.value_units), m.price_tick),
+                        "value_is_final": e.value_is_final,
+                        "value_text": "—"
+                        if e.value_units is None
+                        else f"{px(_usd(e.value_units), m.price_tick)} USD/{UNIT_OF.get(m.kind, 'unit')} "
+                        + ("(final)" if e.value_is_final else "(mark: expected)"),
+                        "status": m.status,
+                        "places": places(m.price_tick),
+                    }
+                )
+            days.append({"day": day.isoformat(), "day_text": f"{day:%a %d %b %Y} (UTC)", "entries": rows})
+        return {"days": days, "count": len(entries)}
 
     # ------------------------------------------------------------ accounts
     def account(self, address: str) -> dict[str, Any]:

@@ -1,0 +1,115 @@
+"""Dashboard forward curves, settlement calendar and paged markets (apps.web.backend over core.curve),
+with the fake client listing the default markets for four successive months."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from scripts._markets import load_markets
+from sdk.models import MarketStatus
+from tests.unit.web.conftest import NOW
+from tests.utils.sdk_helpers import market_from_entry
+
+MONTH = 31 * 86400
+
+
+@pytest.fixture
+def strips_listed(fake_client):
+    """Four months of every default series (ids 1..), the first hourly window settled."""
+    ms, mid = {}, 1
+    for k in range(4):
+        for lm in load_markets(None, NOW + k * MONTH):
+            m = market_from_entry(lm.manifest_entry(mid))
+            if any(x.symbol == m.symbol for x in ms.values()):
+                continue
+            ms[mid] = m
+            mid += 1
+    fake_client._markets = ms
+    base_market = type(fake_client).market
+
+    def market(self, ref, block="latest"):
+        m = base_market(self, ref, block)
+        if m.id == 1:
+            return dataclasses.replace(m, status=MarketStatus.SETTLED, settlement_price_units=44_100_000)
+        return m
+
+    fake_client.market = market.__get__(fake_client)
+    return ms
+
+
+def test_curves__one_line_per_series_points_per_window_axes_to_what_is_listed(backend, strips_listed):
+    c = backend.curves()
+    power = {s["series"]: s for s in c["power"]["series"]}
+    peak = power["ERCOT.HB_WEST.DA.PEAK"]
+    assert [p["period"] for p in peak["points"]] == ["2026-12", "2027-01", "2027-02", "2027-03"]
+    assert peak["points"][0]["mark"] == "45.23" and peak["unit"] == "MWh" and peak["tz"] == "America/Chicago"
+    assert "ERCOT.HB_WEST.DA.HOURLY" in power and len(power["ERCOT.HB_WEST.DA.HOURLY"]["points"]) == 3  # settled out
+    ax = c["power"]["axes"]
+    starts = [p["t"] for s in c["power"]["series"] for p in s["points"]]
+    ends = [p["t_end"] for s in c["power"]["series"] for p in s["points"]]
+    assert ax["x_min"] == min(starts) and ax["x_max"] == max(ends)
+    assert ax["y_min_f"] < 45.23 < ax["y_max_f"] and ax["y_max_f"] - ax["y_min_f"] < 10  # not from zero
+    gpu = {s["series"]: s for s in c["compute"]["series"]}
+    assert gpu["H100-SXM"]["points"][0]["mark"] == "2.500"  # the GPU tick: 0.001
+
+
+def test_curves__filters_by_node_and_window(backend, strips_listed):
+    c = backend.curves({"node": "HB_WEST", "from": "2027-01", "to": "2027-02"})
+    assert c["compute"]["series"] == [] and c["compute"]["axes"] is None
+    peak = next(s for s in c["power"]["series"] if s["series"] == "ERCOT.HB_WEST.DA.PEAK")
+    assert [p["period"] for p in peak["points"]] == ["2027-01", "2027-02"]
+
+
+def test_calendar__days_in_order_value_final_or_expected(backend, strips_listed):
+    cal = backend.calendar({"node": "HB_WEST"})
+    days = [d["day"] for d in cal["days"]]
+    assert days == sorted(days) and cal["count"] == sum(len(d["entries"]) for d in cal["days"])
+    rows = [e for d in cal["days"] for e in d["entries"]]
+    assert all(e["status"] != "settled" for e in rows)
+    peak = next(e for e in rows if e["symbol"] == "ERCOT.HB_WEST.DA.PEAK.2026-12")
+    assert peak["value_text"] == "45.23 USD/MWh (mark: expected)" and peak["final_from"] == peak["fixes_at"] + 3600
+    assert "CST" in peak["fixes_at_text"] and "UTC" in peak["fixes_at_text"]
+    settled = backend.calendar({"node": "HB_WEST", "settled": "1"})
+    first = next(e for d in settled["days"] for e in d["entries"] if e["id"] == 1)
+    assert first["value_text"] == "44.10 USD/MWh (final)" and first["value_is_final"]
+
+
+def test_market_page__filters_and_cursor_pages(backend, strips_listed):
+    first = backend.market_page({"limit": "5"})
+    assert len(first["markets"]) == 5 and first["total"] == len(strips_listed) and first["next_cursor"]
+    nxt = backend.market_page({"limit": "5", "cursor": first["next_cursor"]})
+    assert [m["id"] for m in nxt["markets"]] == [6, 7, 8, 9, 10]
+    gpu = backend.market_page({"kind": "COMPUTE", "series": "H100-SXM"})
+    assert [m["period"] for m in gpu["markets"]] == ["2026-12", "2027-01", "2027-02", "2027-03"]
+
+
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("kind=GAS", "POWER, COMPUTE, SPREAD"),
+        ("from=December", "2026-12-05"),
+        ("limit=abc", "whole numbers"),
+        ("limit=0", "between 1 and 500"),
+        ("cursor=zzz", "start again"),
+    ],
+)
+def test_api_markets__bad_filter__422_with_the_fix(api, strips_listed, query, words):
+    r = api.get(f"/api/markets?{query}")
+    assert r.status_code == 422 and words in r.json()["message"]
+
+
+def test_api_markets__no_query__the_whole_list_as_before(api, strips_listed):
+    r = api.get("/api/markets")
+    assert r.status_code == 200 and isinstance(r.json(), list) and len(r.json()) == len(strips_listed)
+
+
+def test_pages__curves_and_calendar_render_the_strips_and_fixings(api, strips_listed):
+    html = api.get("/curves", headers={"accept": "text/html"}).text
+    assert "ERCOT.HB_WEST.DA.PEAK" in html and "2027-03" in html and 'id="curve-power"' in html
+    assert "45.23" in html and "45.230000" not in html
+    cal = api.get("/calendar?node=HB_WEST", headers={"accept": "text/html"}).text
+    assert "Settlement calendar" in cal and "(mark: expected)" in cal and "ERCOT.HB_WEST.DA.PEAK.2026-12" in cal
+    bad = api.get("/calendar?from=soon", headers={"accept": "text/html"})
+    assert bad.status_code == 422 and "2026-12-05" in bad.text and "<html" in bad.text
