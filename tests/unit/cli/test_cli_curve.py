@@ -157,3 +157,46 @@ def test_calendar__fixing_order_value_and_finality(stubbed):
     assert he17["value"] == "44.10" and he17["value_is_final"] is True
     table = invoke("calendar", "--series", "ERCOT.HB_WEST.DA.PEAK")
     assert table.exit_code == 0 and "mark: expected" in table.stdout and "Settlement calendar" in table.stdout
+
+
+# ---------------------------------------------------------------- cspread hedge ... --months N
+
+
+@pytest.fixture
+def strip_reader(monkeypatch, strip_markets):
+    from tests.unit.sdk.test_sdk_hedge_strip import MARKS, StripReader
+
+    reader = StripReader(strip_markets, {m.id: MARKS[m.kind] for m in strip_markets})
+    reader.chain_id = 31337
+    monkeypatch.setattr(State, "reader", lambda self: reader)
+    return reader
+
+
+def test_hedge_spread__months_plans_a_strip_in_one_plan(strip_reader):
+    r = invoke("hedge", "spread", "--gpu", "H100-SXM", "--node", "HB_WEST", "--gpu-hours", "720", "--months", "3",
+               "--dry-run", "--json")  # fmt: skip
+    plan = js(r)
+    assert [o["symbol"] for o in plan["orders"]] == [
+        f"SPREAD.H100-SXM.HB_WEST.{p}" for p in ("2026-12", "2027-01", "2027-02")
+    ]
+    assert "for 3 months (2026-12 to 2027-02)" in plan["description"]
+    table = invoke("hedge", "spread", "--gpu", "H100-SXM", "--node", "HB_WEST", "--gpu-hours", "720", "--months",
+                   "2", "--month", "2027-02", "--dry-run")  # fmt: skip
+    assert table.exit_code == 0, table.stderr
+    assert "SPREAD.H100-SXM.HB_WEST.2027-02" in table.stdout and "2027-03" in table.stdout
+    assert "2026-12" not in table.stdout.split("margin needed")[0].split("\n", 1)[1]
+
+
+def test_hedge_power__months_strip(strip_reader):
+    plan = js(invoke("hedge", "power", "--node", "HB_WEST", "--mw", "5", "--profile", "peak", "--months", "2",
+                     "--dry-run", "--json"))  # fmt: skip
+    assert [o["symbol"] for o in plan["orders"]] == ["ERCOT.HB_WEST.DA.PEAK.2026-12", "ERCOT.HB_WEST.DA.PEAK.2027-01"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [(("--months", "0"), "from 1 to 36"), ((), "give --month 2026-12 (one window) or --months N")],
+)
+def test_hedge__window_arguments__usage_error(strip_reader, args, words):
+    r = invoke("hedge", "spread", "--gpu", "H100-SXM", "--node", "HB_WEST", "--gpu-hours", "1", *args, "--dry-run")
+    assert r.exit_code == 2 and words in r.stderr
