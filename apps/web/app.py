@@ -161,6 +161,10 @@ def create_app(
         q = dict(request.query_params)
         return page(request, "calendar.html", cal=await call(backend.calendar, q), q=q)
 
+    @app.get("/basis", response_class=HTMLResponse)
+    async def basis_page(request: Request):
+        return page(request, "basis.html", series=await call(backend.basis_series))
+
     @app.get("/account", response_class=HTMLResponse)
     async def account_page(request: Request):
         return page(request, "account.html", address=request.query_params.get("address", ""))
@@ -219,6 +223,10 @@ def create_app(
     @app.get("/api/curves")
     async def api_curves(request: Request):
         return await call(backend.curves, dict(request.query_params))
+
+    @app.post("/api/basis")
+    async def api_basis(body: dict):
+        return await call(backend.basis, body)
 
     @app.get("/api/calendar")
     async def api_calendar(request: Request):

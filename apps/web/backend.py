@@ -535,6 +535,53 @@ class Backend:
             days.append({"day": day.isoformat(), "day_text": f"{day:%a %d %b %Y} (UTC)", "entries": rows})
         return {"days": days, "count": len(entries)}
 
+    # ------------------------------------------------------------ basis (the operator's own prices vs an index)
+    def basis_series(self) -> list[dict[str, str]]:
+        """The listed series an operator can compare daily or monthly prices with (not HOURLY)."""
+        seen: dict[str, dict[str, str]] = {}
+        for m in self.client.markets():
+            r = curve.record(m)
+            if r.series in seen or (r.spec.get("profile") or (r.spec.get("power") or {}).get("profile")) == "HOURLY":
+                continue
+            if r.kind == "SPREAD":
+                continue  # a spread's index mixes two datasets of different years: compare each leg instead
+            seen[r.series] = {"series": r.series, "kind": r.kind, "unit": UNIT_OF[r.kind], "label": r.series}
+        return sorted(seen.values(), key=lambda x: x["series"])
+
+    def basis(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``{series, text}``: the operator's ``period,price`` lines against the series' index
+        (the oracle reporter's Valuer over its data, as ``cspread index basis``): rows, basis and
+        hedge effectiveness. Bad input is a 422 naming the line."""
+        from apps.cli.common import CliError
+        from apps.cli.index import basis_report
+        from core.basis import BasisError
+        from oracle.settings import OracleSettings
+
+        series = str(body.get("series") or "")
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise InvalidAmount("send your prices as text: one period,price per line (2021-02-17,45.20)")
+        if len(text) > 400_000:
+            raise InvalidAmount("that is more than 400 kB of prices: upload at most 4,000 periods at a time")
+        known = {x["series"]: x for x in self.basis_series()}
+        if series not in known:
+            raise InvalidAmount(
+                f"series {series[:80]!r} is not listed here; choose one of {', '.join(known) or 'none'}"
+            )
+        spec = next(r.spec for r in (curve.record(m) for m in self.client.markets()) if r.series == series)
+        args = (
+            [spec["iso"], spec["node"], spec["market"], spec["profile"]]
+            if spec["kind"] == "POWER"
+            else ["GPU", spec["gpu"]]
+        )
+        try:
+            rep = basis_report(text, args, OracleSettings())
+        except (BasisError, CliError) as e:
+            raise InvalidAmount(str(e)) from None
+        rep["series"] = series
+        rep["unit"] = known[series]["unit"]
+        return rep
+
     # ------------------------------------------------------------ accounts
     def account(self, address: str) -> dict[str, Any]:
         if not is_address(address):

@@ -113,3 +113,46 @@ def test_pages__curves_and_calendar_render_the_strips_and_fixings(api, strips_li
     assert "Settlement calendar" in cal and "(mark: expected)" in cal and "ERCOT.HB_WEST.DA.PEAK.2026-12" in cal
     bad = api.get("/calendar?from=soon", headers={"accept": "text/html"})
     assert bad.status_code == 422 and "2026-12-05" in bad.text and "<html" in bad.text
+
+
+# ---------------------------------------------------------------- basis (the operator's own prices)
+
+
+def test_basis_series__daily_and_monthly_series_not_hourly_not_spread(backend):
+    got = [s["series"] for s in backend.basis_series()]
+    assert "ERCOT.HB_WEST.DA.ATC" in got and "H100-SXM" in got
+    assert not any("HOURLY" in s or s.startswith("SPREAD") for s in got)
+
+
+def test_api_basis__index_plus_premium__perfect_hedge_and_missing_listed(api):
+    from apps.cli.index import index_values
+    from oracle.settings import OracleSettings
+
+    days = ["2021-03-01", "2021-03-02", "2021-03-03", "2021-03-04"]
+    idx = index_values(["ERCOT", "HB_WEST", "DA", "ATC"], days, OracleSettings())
+    text = "date,price\n" + "".join(f"{d},{idx[d] + 3}\n" for d in days) + "2031-01-01,5\n"
+    r = api.post("/api/basis", json={"series": "ERCOT.HB_WEST.DA.ATC", "text": text})
+    assert r.status_code == 200, r.text
+    b = r.json()
+    assert b["overlap"] == 4 and b["mean_basis"] == "3.00" and b["variance_reduction"] == "1.0000"
+    assert b["r_squared"] == "1.0000" and b["missing_index"] == ["2031-01-01"] and b["unit"] == "MWh"
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"series": "ERCOT.HB_WEST.DA.ATC", "text": "2021-03-01,4\n2021-03-02,x"}, "line 2: price 'x' is not a number"),
+        ({"series": "ERCOT.HB_WEST.DA.ATC", "text": ""}, "no prices given"),
+        ({"series": "ERCOT.HB_WEST.DA.ATC"}, "send your prices as text"),
+        ({"series": "NOPE", "text": "2021-03-01,4"}, "is not listed here"),
+        ({"series": "ERCOT.HB_WEST.DA.ATC", "text": "x" * 400_001}, "400 kB"),
+    ],
+)
+def test_api_basis__bad_input__422_naming_the_fix(api, body, words):
+    r = api.post("/api/basis", json=body)
+    assert r.status_code == 422 and words in r.json()["message"]
+
+
+def test_page__basis_renders_the_series_choice(api):
+    html = api.get("/basis", headers={"accept": "text/html"}).text
+    assert "Basis and hedge effectiveness" in html and 'value="ERCOT.HB_WEST.DA.ATC"' in html
