@@ -261,6 +261,25 @@ def create_app(
             buf.getvalue(), media_type="text/csv", headers={"content-disposition": f'attachment; filename="{name}"'}
         )
 
+    @app.get("/api/account/{address}/accounting.csv")
+    async def api_accounting_csv(address: str):
+        """Fills, liquidations and settlements for accounting: one row each, oldest first, with the
+        realised PnL, fee and cash effect in USD to the cent, block and tx hash."""
+        import csv
+        import io
+
+        rows = await call(backend.accounting, address)
+        cols = ["time_utc", "kind", "market_id", "symbol", "side", "quantity", "unit", "price", "fee_usd",
+                "realised_pnl_usd", "cash_usd", "position_after", "block", "tx_hash"]  # fmt: skip
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        name = f"cspread-accounting-{address}.csv"
+        return Response(
+            buf.getvalue(), media_type="text/csv", headers={"content-disposition": f'attachment; filename="{name}"'}
+        )
+
     @app.post("/api/orders/status")
     async def api_orders_status(body: dict):
         return await call(backend.orders_status, body.get("orders") or [])

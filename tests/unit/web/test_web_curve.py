@@ -156,3 +156,49 @@ def test_api_basis__bad_input__422_naming_the_fix(api, body, words):
 def test_page__basis_renders_the_series_choice(api):
     html = api.get("/basis", headers={"accept": "text/html"}).text
     assert "Basis and hedge effectiveness" in html and 'value="ERCOT.HB_WEST.DA.ATC"' in html
+
+
+# ---------------------------------------------------------------- accounting CSV: realised PnL per row
+
+
+def test_accounting__realised_pnl_per_row_by_the_clearinghouse_rule(api, fake_client):
+    from sdk.models import Fill, Settlement
+    from tests.unit.web.conftest import MAKER, TRADER, checksum
+
+    me = checksum(TRADER)
+    peak = 3  # ERCOT.HB_WEST.DA.PEAK (tick 0.01)
+
+    def fill(block, maker_is_buy, qty, price, fee):
+        # the account is the taker: maker_is_buy=True means the account sells
+        return Fill("0x" + "0f" * 32, peak, checksum(MAKER), me, maker_is_buy, qty, price, 0, fee, block,
+                    "0x" + f"{block:064x}", 0)  # fmt: skip
+
+    fake_client.fills = lambda a: [
+        fill(10, False, 10_000, 40_000_000, 200_000),  # buy 10 MWh at 40.00, fee 0.20
+        fill(20, True, 4_000, 45_500_000, 90_000),  # sell 4 at 45.50: realises 4 x 5.50 = 22.00
+    ]
+    fake_client.liquidations = lambda a: []
+    fake_client.settlements = lambda a: [Settlement(me, peak, 6_000, 33_000_000, 30, "0x" + "5e" * 32, 45_500_000)]
+    r = api.get(f"/api/account/{me}/accounting.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.splitlines()
+    assert lines[0] == (
+        "time_utc,kind,market_id,symbol,side,quantity,unit,price,fee_usd,realised_pnl_usd,cash_usd,position_after,"
+        "block,tx_hash"
+    )
+    rows = [dict(zip(lines[0].split(","), x.split(","), strict=True)) for x in lines[1:]]
+    assert [x["kind"] for x in rows] == ["fill", "fill", "settlement"]
+    assert rows[0]["side"] == "buy" and rows[0]["realised_pnl_usd"] == "0.00" and rows[0]["cash_usd"] == "-0.20"
+    assert rows[1]["side"] == "sell" and rows[1]["price"] == "45.50" and rows[1]["realised_pnl_usd"] == "22.00"
+    assert rows[1]["cash_usd"] == "21.91" and rows[1]["position_after"] == "6"
+    assert rows[2]["realised_pnl_usd"] == "33.00" and rows[2]["position_after"] == "0" and rows[2]["block"] == "30"
+    assert rows[0]["time_utc"].endswith("Z") and rows[1]["tx_hash"] == "0x" + f"{20:064x}"
+
+
+def test_accounting__every_event_kind_and_a_bad_address(api):
+    from tests.unit.web.conftest import TRADER
+
+    kinds = [x.split(",")[1] for x in api.get(f"/api/account/{TRADER}/accounting.csv").text.splitlines()[1:]]
+    assert sorted(kinds) == ["fill", "liquidation", "settlement"]
+    r = api.get("/api/account/0x123/accounting.csv")
+    assert r.status_code == 422 and r.json()["error"] == "InvalidAmount"
