@@ -348,6 +348,25 @@ def _spread_legs(
     return legs, notes, desc
 
 
+def order_plan(
+    reader: Reader, market: Market, side: str, quantity: u.Number, price: u.Number, *, account: str | None = None
+) -> HedgePlan:
+    """A single limit order as a plan (margin it adds, taker fee if it fills at ``price``), so an
+    order ticket gets the same pre-trade liquidation prices per leverage as a hedge
+    (:func:`plan_liquidation_prices`, :func:`leverage_choices`: core.margin's rule, never a copy).
+    Quantity rounds down to the step and the price to the tick against the trader, as the order would."""
+    if side not in ("buy", "sell"):
+        raise InvalidOrder(f"side is buy or sell, got {side!r}")
+    q = u.quantity_to_step(market, u.to_decimal(quantity, "quantity"))
+    if q < market.min_quantity:
+        raise InvalidOrder(
+            f"{qty_text(u.units_to_quantity(q))} {market.unit} is below {market.symbol}'s minimum "
+            f"{qty_text(market.min_size)} {market.unit}"
+        )
+    legs = [(market, side, q, f"{side} {qty_text(u.units_to_quantity(q))} {market.unit} at your limit")]
+    return _plan(reader, f"{side} {market.symbol}", legs, account, Decimal(0), {market.id: price}, [])
+
+
 # ---------------------------------------------------------------- strips: several months in one plan
 
 _MONTH_LABEL = re.compile(r"\d{4}-\d{2}")

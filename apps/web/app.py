@@ -305,6 +305,10 @@ def create_app(
             bool(body.get("check", True)),
         )
 
+    @app.post("/api/orders/preview")
+    async def api_order_preview(body: dict):
+        return await call(backend.order_preview, body)
+
     @app.post("/api/orders", status_code=201)
     async def api_post_order(body: dict):
         return await call(backend.submit_order, body)

@@ -919,6 +919,40 @@ class Backend:
             c.check_order(order, maker_fee_bps=self.fees[0])
         return self._leg(order, m)
 
+    def order_preview(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Before signing an order: the margin it adds, its fee, and the liquidation price of its
+        market once it fills, for the connected account as it is and per leverage choice (the
+        hedge planner's rule: sdk.hedge.plan_liquidation_prices / leverage_choices over core.margin)."""
+        mid = body.get("market_id")
+        if isinstance(mid, bool) or not (isinstance(mid, int) or str(mid).isdigit()):
+            raise InvalidOrder(f"market_id must be a market's number, got {mid!r}")
+        m = self.client.market_params(int(mid))
+        account = body.get("account") or None
+        if account is not None:
+            if not is_address(str(account)):
+                raise InvalidAmount(f"{account!r} is not an Ethereum address (0x followed by 40 hex digits)")
+            account = to_checksum_address(str(account))
+        plan = _hedge.order_plan(
+            self.client,
+            m,
+            str(body.get("side", "")),
+            u.to_decimal(str(body.get("quantity", "")), "quantity"),
+            u.to_decimal(str(body.get("price", "")), "price"),
+            account=account,
+        )
+        o = plan.orders[0]
+        return {
+            "market_id": m.id,
+            "symbol": m.symbol,
+            "side": o.side,
+            "quantity": d(o.quantity),
+            "price": px(o.price, m.price_tick),
+            "notional": cents(o.notional),
+            "margin_needed": cents(plan.margin_needed),
+            "fee": cents(plan.fees),
+            "leverage": self._leverage(plan, account),
+        }
+
     def submit_order(self, body: dict[str, Any]) -> dict[str, Any]:
         """Check a browser-signed order locally (clear messages), then post it to the relay."""
         try:

@@ -4,6 +4,7 @@ with the fake client listing the default markets for four successive months."""
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 import pytest
 
@@ -202,3 +203,44 @@ def test_accounting__every_event_kind_and_a_bad_address(api):
     assert sorted(kinds) == ["fill", "liquidation", "settlement"]
     r = api.get("/api/account/0x123/accounting.csv")
     assert r.status_code == 422 and r.json()["error"] == "InvalidAmount"
+
+
+# ---------------------------------------------------------------- order ticket: pre-trade liquidation price
+
+
+def test_order_preview__liquidation_price_per_leverage_matches_the_margin_rule(api):
+    r = api.post("/api/orders/preview", json={"market_id": 3, "side": "buy", "quantity": "10", "price": "45.23"})
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert p["price"] == "45.23" and p["notional"] == "452.30" and p["symbol"] == "ERCOT.HB_WEST.DA.PEAK.2026-12"
+    # IM per MWh = 60 + 30% x 45.23 = 73.569: 10 MWh need 735.69 USD; taker fee 5 bps of 452.30
+    assert p["margin_needed"] == "735.69" and p["fee"] == "0.23"
+    best = p["leverage"][-1]
+    assert best["label"].startswith("max") and best["collateral"] == "735.92"
+    # held alone with IM + fee, a long is liquidated when C - fee + q(L - P) = q(40 + 20% L):
+    # L = (40 + P - 73.569) / 0.8 = 14.57625 USD/MWh (shown to the tick)
+    liq = Decimal(best["liquidation"][0]["price"])
+    assert abs(liq - Decimal("14.57625")) <= Decimal("0.01") and best["liquidation"][0]["price"].count(".") == 1
+    assert len(best["liquidation"][0]["price"].split(".")[1]) == 2
+
+
+def test_order_preview__with_the_connected_account_first(api):
+    from tests.unit.web.conftest import TRADER
+
+    body = {"account": TRADER, "market_id": 7, "side": "buy", "quantity": "100", "price": "2.4"}
+    rows = api.post("/api/orders/preview", json=body).json()["leverage"]
+    assert rows[0]["label"] == "your account as it is" and rows[0]["liquidation"][0]["price"].count(".") == 1
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"market_id": 3, "side": "hold", "quantity": "1", "price": "40"}, "buy or sell"),
+        ({"market_id": 3, "side": "buy", "quantity": "0.01", "price": "40"}, "below"),
+        ({"market_id": "x", "side": "buy", "quantity": "1", "price": "40"}, "market's number"),
+        ({"market_id": 3, "side": "buy", "quantity": "1", "price": "40", "account": "0x12"}, "not an Ethereum"),
+    ],
+)
+def test_order_preview__bad_input__4xx(api, body, words):
+    r = api.post("/api/orders/preview", json=body)
+    assert 400 <= r.status_code < 500 and words in r.json()["message"]
