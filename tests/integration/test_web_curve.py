@@ -152,3 +152,36 @@ def test_calendar__what_fixes_when_at_what_value(page_for, web_env, size):
     # a bad filter: an error page saying how to write it (fetched aside: a 422 load logs a console error)
     bad = p.request.get("/calendar?from=someday", headers={"accept": "text/html"})
     assert bad.status == 422 and "2026-12-05" in bad.text() and "<html" in bad.text()
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_basis__own_prices_against_the_index_with_hedge_effectiveness(page_for, web_env, size):
+    from decimal import Decimal
+
+    from apps.cli.index import index_values
+    from oracle.settings import OracleSettings
+
+    days = ["2021-03-01", "2021-03-02", "2021-03-03", "2021-03-04", "2021-03-05"]
+    idx = index_values(["ERCOT", "HB_WEST", "DA", "ATC"], days, OracleSettings())
+    h = page_for(None, width=size[0], height=size[1])
+    p = h.page
+    p.goto("/basis")
+    p.select_option("#b-series", "ERCOT.HB_WEST.DA.ATC")
+    # a typo first: the line and the fix are named, nothing is computed
+    p.fill("#b-text", "date,price\n2021-03-01,30\n2021-03-02,30,5\n")
+    p.click("#b-go")
+    p.wait_for_selector("#b-msg.error")
+    assert "line 3" in p.locator("#b-msg").inner_text() and p.locator("#b-result").is_hidden()
+    p.fill("#b-text", "date,price\n" + "".join(f"{d},{idx[d] + Decimal('1.75')}\n" for d in days) + "2030-06-01,40\n")
+    p.click("#b-go")
+    p.wait_for_selector("#b-result:not([hidden])")
+    assert p.locator("#b-overlap").inner_text() == "5 days"
+    assert p.locator("#b-mean").inner_text() == "1.75 USD/MWh"
+    assert p.locator("#b-vr").inner_text() == "100.0%" and p.locator("#b-r2").inner_text() == "1.0000"
+    assert "2030-06-01" in p.locator("#b-missing").inner_text()
+    assert p.locator("#b-rows tbody tr").count() == 5
+    basis_cell = p.locator("#b-rows tbody tr td[data-label='Basis']").first
+    assert basis_cell.inner_text().strip() == "1.75"
+    p.wait_for_selector("#b-chart .uplot canvas")
+    _no_overflow(h, "/basis")
+    screenshot(h, f"curve-basis-{size[0]}")
