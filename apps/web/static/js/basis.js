@@ -39,7 +39,7 @@ $("#b-go").addEventListener("click", async () => {
       { label: "yours", x: xs, y: r.rows.map((x) => Number(x.own)) },
       { label: "index", x: xs, y: r.rows.map((x) => Number(x.index)) },
       { label: "basis", x: xs, y: r.rows.map((x) => Number(x.basis)), dash: [4, 4] },
-    ], { time: true, yLabel: unit, points: true });
+    ], { time: true, xLabel: "period", yLabel: unit, points: true });
   } catch (e) {
     sayError(msg, e);
   }
