@@ -406,9 +406,10 @@ def hedge_compute_spread_strip(
     reader: Reader,
     gpu: str,
     node: str,
-    gpu_hours_per_month: u.Number,
+    gpu_hours_per_month: u.Number | None,
     months: int,
     *,
+    gpus: u.Number | None = None,
     start: str | None = None,
     mwh_per_gpu_hour: u.Number | None = None,
     account: str | None = None,
@@ -420,25 +421,35 @@ def hedge_compute_spread_strip(
     """One plan hedging ``gpu_hours_per_month`` of ``gpu`` at ``node`` in each of the next
     ``months`` listed monthly windows (from ``start``, a ``2026-12`` label, else the first still
     trading): each month's legs as :func:`hedge_compute_spread` would plan them, with the margin
-    and fees of the whole strip held together (offsetting months net in the margin rule)."""
-    hours = u.to_decimal(gpu_hours_per_month, "gpu_hours_per_month")
+    and fees of the whole strip held together (offsetting months net in the margin rule).
+
+    ``gpus`` instead of ``gpu_hours_per_month`` (pass None): a fleet of that many GPUs (times
+    utilisation, fractional allowed) busy every hour, so each month hedges its own hours
+    (744 in December, 672 in February)."""
+    if (gpu_hours_per_month is None) == (gpus is None):
+        raise InvalidOrder("give either gpu_hours_per_month or gpus=, not both")
+    fleet = None if gpus is None else u.to_decimal(gpus, "gpus")
+    hours = fleet if fleet is not None else u.to_decimal(gpu_hours_per_month, "gpu_hours_per_month")
     if hours <= 0:
-        raise InvalidOrder(f"gpu_hours_per_month must be positive, got {hours}")
+        raise InvalidOrder(f"{'gpus' if fleet is not None else 'gpu_hours_per_month'} must be positive, got {hours}")
     ratio = None if mwh_per_gpu_hour is None else u.to_decimal(mwh_per_gpu_hour, "mwh_per_gpu_hour")
     candidates = [("COMPUTE", {"gpu": gpu})] + ([("SPREAD", {"gpu": gpu, "node": node})] if prefer_spread else [])
     windows, notes = strip_months(reader, months, candidates, start=start)
     legs: list = []
     said: dict[str, list[str]] = {}  # note -> the months it applies to (a note common to all is said once)
     for w in windows:
+        if fleet is not None:
+            win = (_pick(reader, "SPREAD", w, gpu=gpu, node=node) if prefer_spread else None) or _pick(
+                reader, "COMPUTE", w, gpu=gpu
+            )
+            hours = fleet * (win.delivery_end - win.delivery_start) / 3600
         more, n, _ = _spread_legs(reader, gpu, node, hours, w, ratio, prefer_spread, power_profile)
         legs += more
         for x in n:
             said.setdefault(x, []).append(w)
     notes += [x if len(ws) == len(windows) else f"{', '.join(ws)}: {x}" for x, ws in said.items()]
-    desc = (
-        f"Hedge {qty_text(hours)} {gpu} GPU-hours a month at {node} for {len(windows)} months "
-        f"({windows[0]} to {windows[-1]})"
-    )
+    per = f"{qty_text(fleet)} {gpu} GPUs' hours" if fleet is not None else f"{qty_text(hours)} {gpu} GPU-hours a month"
+    desc = f"Hedge {per} at {node} for {len(windows)} months ({windows[0]} to {windows[-1]})"
     return _plan(reader, desc, legs, account, u.to_decimal(slippage, "slippage"), dict(limits or {}), notes)
 
 

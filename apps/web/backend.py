@@ -1008,13 +1008,33 @@ class Backend:
                 f"months listed: {', '.join(sorted(self.months(gpu))) or 'none'}"
             )
         win = cands[0]
+        try:
+            months = int(body.get("months") or 1)
+        except (TypeError, ValueError):
+            raise InvalidAmount(f"months must be a whole number, got {body.get('months')!r}") from None
+        if not 1 <= months <= 36:
+            raise InvalidAmount(f"months: from 1 to 36, got {months}")
         window_hours = Decimal(win.delivery_end - win.delivery_start) / 3600
         gpu_hours = (count * util * window_hours).quantize(Decimal("0.001"))
         profiles = [m.spec["profile"] for m in self.client.find_markets("POWER", node=node) if m.period == month]
         profile = "ATC" if "ATC" in profiles or not profiles else sorted(profiles)[0]
-        plan = _hedge.hedge_compute_spread(
-            self.client, gpu, node, gpu_hours, month, mwh_per_gpu_hour=ratio, account=account, power_profile=profile
-        )
+        if months > 1:  # a strip: each month hedges its own hours of the same fleet, one plan
+            plan = _hedge.hedge_compute_spread_strip(
+                self.client, gpu, node, None, months, gpus=count * util, start=month, mwh_per_gpu_hour=ratio,
+                account=account, power_profile=profile,
+            )  # fmt: skip
+            hedged = [o.market for o in plan.orders if o.market.kind in ("SPREAD", "COMPUTE")]
+            last = max(hedged, key=lambda m: m.delivery_start)
+            window_hours = Decimal(sum(m.delivery_end - m.delivery_start for m in hedged)) / 3600
+            gpu_hours = sum((o.quantity for o in plan.orders if o.market.kind in ("SPREAD", "COMPUTE")), Decimal(0))
+            strip_text = f"{window_text(win.delivery_start, win.delivery_end, spec_tz(win.spec))} to " + window_text(
+                last.delivery_start, last.delivery_end, spec_tz(last.spec)
+            )
+        else:
+            plan = _hedge.hedge_compute_spread(
+                self.client, gpu, node, gpu_hours, month, mwh_per_gpu_hour=ratio, account=account, power_profile=profile
+            )
+            strip_text = None
         if profile != "ATC" and not any(o.market.kind == "SPREAD" for o in plan.orders):
             plan = dataclasses.replace(
                 plan,
@@ -1069,7 +1089,8 @@ class Backend:
             "summary": plan.summary(),
             "gpu_hours": d(gpu_hours),
             "window_hours": d(window_hours),
-            "window_text": window_text(win.delivery_start, win.delivery_end, spec_tz(win.spec)),
+            "window_text": strip_text or window_text(win.delivery_start, win.delivery_end, spec_tz(win.spec)),
+            "months": months,
             "mwh_per_gpu_hour": d(eff_ratio),
             "mwh_total": d((eff_ratio * gpu_hours).quantize(Decimal("0.001"))),
             "legs": legs,
@@ -1097,7 +1118,12 @@ class Backend:
             "warnings": plan.warnings(),
             "leverage": self._leverage(plan, account),
             "curve": self.spread_curve(gpu, node, eff_ratio),
-            "scenarios": self.scenarios(plan, gpu, node, month, gpu_hours, eff_ratio),
+            "scenarios": self.scenarios(plan, gpu, node, month, gpu_hours, eff_ratio)
+            if months == 1
+            else {
+                "available": False,
+                "reason": "PnL scenarios are drawn for one month: plan a single month to see them",
+            },
         }
 
     def _leverage(self, plan: HedgePlan, account: str | None) -> list[dict[str, Any]]:

@@ -106,3 +106,14 @@ def test_strip__bad_arguments__refused(reader, kw, err, words):
 def test_strip__unknown_node__names_what_is_listed(reader):
     with pytest.raises(UnknownMarket):
         hedge.hedge_power_strip(reader, "HB_NOWHERE", 1, "PEAK", 2)
+
+
+def test_spread_strip__a_fleet_hedges_each_months_own_hours(reader):
+    plan = hedge.hedge_compute_spread_strip(reader, "H100-SXM", "HB_WEST", None, 3, gpus=Decimal("7.2"))
+    hours = [(o.market.delivery_end - o.market.delivery_start) // 3600 for o in plan.orders]
+    assert hours == [744, 744, 672]  # Dec, Jan, Feb: each month its own hours
+    step = plan.orders[0].market.step  # quantities round down to the step
+    assert [o.quantity for o in plan.orders] == [(Decimal("7.2") * h // step) * step for h in hours]
+    assert "7.2 H100-SXM GPUs' hours" in plan.description
+    with pytest.raises(InvalidOrder, match="not both"):
+        hedge.hedge_compute_spread_strip(reader, "H100-SXM", "HB_WEST", 10, 3, gpus=1)

@@ -244,3 +244,24 @@ def test_order_preview__with_the_connected_account_first(api):
 def test_order_preview__bad_input__4xx(api, body, words):
     r = api.post("/api/orders/preview", json=body)
     assert 400 <= r.status_code < 500 and words in r.json()["message"]
+
+
+# ---------------------------------------------------------------- hedge planner: a strip in one plan
+
+
+def test_hedge_plan__months_plans_a_strip_each_month_its_own_hours(api, strips_listed):
+    body = {"gpu": "H100-SXM", "node": "HB_WEST", "month": "2026-12", "count": "8", "utilisation": "90"}
+    one = api.post("/api/hedge/plan", json=body).json()
+    strip = api.post("/api/hedge/plan", json={**body, "months": "3"}).json()
+    assert [x["symbol"] for x in strip["legs"]] == [
+        f"SPREAD.H100-SXM.HB_WEST.{p}" for p in ("2026-12", "2027-01", "2027-02")
+    ]
+    assert strip["legs"][0]["quantity"] == one["legs"][0]["quantity"]  # December alike in both
+    assert Decimal(strip["gpu_hours"]) == sum(Decimal(x["quantity"]) for x in strip["legs"])
+    assert strip["months"] == 3 and " to " in strip["window_text"] and strip["scenarios"]["available"] is False
+    assert Decimal(strip["margin_needed"]) > 2 * Decimal(one["margin_needed"])
+
+
+def test_hedge_plan__bad_months__422(api):
+    r = api.post("/api/hedge/plan", json={"gpu": "H100-SXM", "node": "HB_WEST", "month": "2026-12", "months": "99"})
+    assert r.status_code == 422 and "from 1 to 36" in r.json()["message"]
