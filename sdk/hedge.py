@@ -290,12 +290,13 @@ def _spread_legs(
     spread = _pick(reader, "SPREAD", window, gpu=gpu, node=node) if prefer_spread else None
     if spread is not None:
         spec_ratio = Decimal(spread.spec["mwh_per_gpu_hour"])
+        q = u.quantity_to_step(spread, hours)  # the words say what is sold: the size rounded to the step
         legs = [
             (
                 spread,
                 "sell",
-                u.quantity_to_step(spread, hours),
-                f"sell {qty_text(hours)} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)",
+                q,
+                f"sell {qty_text(u.units_to_quantity(q))} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)",
             )
         ]
         if ratio is not None and ratio != spec_ratio:
@@ -341,7 +342,12 @@ def _spread_legs(
             f"the edges of the window are not perfectly hedged"
         )
     legs = [
-        (compute, "sell", u.quantity_to_step(compute, hours), f"sell {qty_text(hours)} GPU-hours (revenue)"),
+        (
+            compute,
+            "sell",
+            u.quantity_to_step(compute, hours),
+            f"sell {qty_text(u.units_to_quantity(u.quantity_to_step(compute, hours)))} GPU-hours (revenue)",
+        ),
         (power, "buy", u.quantity_to_step(power, mwh), f"buy {qty_text(mwh)} MWh = {qty_text(hours)} x {ratio} (cost)"),
     ]
     desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell compute, buy power"
