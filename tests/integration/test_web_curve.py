@@ -94,6 +94,9 @@ def test_curves__one_line_per_series_a_point_per_window_axes_to_what_is_listed(p
     assert len(peak) == MONTHS
     h = page_for(None, width=size[0], height=size[1])
     p = h.page
+    p.goto("/")  # the markets page draws the same curves (curves.js)
+    for g in ("power", "compute", "spread"):
+        p.wait_for_selector(f"#curve-{g} .uplot canvas")
     p.goto("/curves")
     p.wait_for_selector("#curve-power .uplot canvas")
     # the chart: one legend entry per POWER series, the x axis from the first start to the last end
@@ -185,3 +188,22 @@ def test_basis__own_prices_against_the_index_with_hedge_effectiveness(page_for, 
     p.wait_for_selector("#b-chart .uplot canvas")
     _no_overflow(h, "/basis")
     screenshot(h, f"curve-basis-{size[0]}")
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_hedge_planner__a_strip_of_months_in_one_plan(page_for, web_env, size):
+    h = page_for(None, width=size[0], height=size[1])
+    p = h.page
+    p.goto("/hedge")
+    first = _monthly(web_env, "SPREAD.H100-SXM.HB_WEST.")[0]["symbol"].rsplit(".", 1)[1]
+    p.select_option("select[name='month']", first)
+    p.select_option("#h-months", "3")
+    p.click("#plan-btn")
+    p.wait_for_selector("#legs tbody tr")
+    symbols = [x.strip() for x in p.locator("#legs tbody tr td[data-label='Market']").all_inner_texts()]
+    assert len(symbols) == 3 and all(s.startswith("SPREAD.H100-SXM.HB_WEST.") for s in symbols)
+    assert symbols == sorted(symbols) and symbols[0].endswith(first)
+    assert "for 3 months" in p.locator("#plan-desc").inner_text()
+    assert "one month" in p.locator("#pnl-power").inner_text()
+    _no_overflow(h, "/hedge")
+    screenshot(h, f"curve-strip-hedge-{size[0]}")
