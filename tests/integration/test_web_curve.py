@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -159,8 +160,6 @@ def test_calendar__what_fixes_when_at_what_value(page_for, web_env, size):
 
 @pytest.mark.parametrize("size", WIDTHS)
 def test_basis__own_prices_against_the_index_with_hedge_effectiveness(page_for, web_env, size):
-    from decimal import Decimal
-
     from apps.cli.index import index_values
     from oracle.settings import OracleSettings
 
@@ -207,3 +206,26 @@ def test_hedge_planner__a_strip_of_months_in_one_plan(page_for, web_env, size):
     assert "one month" in p.locator("#pnl-power").inner_text()
     _no_overflow(h, "/hedge")
     screenshot(h, f"curve-strip-hedge-{size[0]}")
+
+
+@pytest.mark.parametrize("size", WIDTHS)
+def test_order_ticket__pre_trade_liquidation_price_with_a_leverage_choice(page_for, web_env, size):
+    peak = _monthly(web_env, "ERCOT.HB_WEST.DA.PEAK.")[0]
+    h = page_for(None, width=size[0], height=size[1])
+    p = h.page
+    p.goto(f"/trade?market={peak['id']}")
+    p.fill("#o-qty", "10")
+    p.wait_for_selector("#o-liq")
+    options = p.locator("#o-lev option").all_inner_texts()
+    assert options and options[-1].startswith("max (")
+    liq = p.locator("#o-liq").inner_text().strip()
+    assert re.fullmatch(r"-?[\d,]+\.\d{2} USD/MWh", liq), liq  # to the 0.01 tick, with its unit
+    assert "margin" in p.locator("#o-preview").inner_text() and "USD" in p.locator("#o-preview").inner_text()
+    # a long at more leverage is liquidated closer to its price
+    if len(options) > 1:
+        first = Decimal(liq.split()[0].replace(",", ""))
+        p.select_option("#o-lev", str(len(options) - 1))
+        last = Decimal(p.locator("#o-liq").inner_text().split()[0].replace(",", ""))
+        assert last >= first
+    _no_overflow(h, "/trade")
+    screenshot(h, f"curve-ticket-{size[0]}")
