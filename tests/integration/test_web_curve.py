@@ -216,6 +216,9 @@ def test_order_ticket__pre_trade_liquidation_price_with_a_leverage_choice(page_f
     p.goto(f"/trade?market={peak['id']}")
     p.fill("#o-qty", "10")
     p.wait_for_selector("#o-liq")
+    limit = Decimal(p.input_value("#o-price"))
+    notional = f"notional {10 * limit:,.2f} USD"  # the preview is of this order, not of an earlier one
+    p.wait_for_function("t => document.querySelector('#o-preview').textContent.includes(t)", arg=notional)
     options = p.locator("#o-lev option").all_inner_texts()
     assert options and options[-1].startswith("max (")
     liq = p.locator("#o-liq").inner_text().strip()
