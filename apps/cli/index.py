@@ -315,6 +315,15 @@ def index_values(args: list[str], periods: list[str], settings, mwh_per_gpu_hour
     return out
 
 
+def unshifted(settings):
+    """``settings`` without any replay time shift: an operator's dates are calendar dates, so a
+    devnet's ``CSPREAD_ORACLE_REPLAY_OFFSET(S)`` in the environment must not move them (a copy:
+    pydantic-settings merges dict fields from the environment into constructor arguments)."""
+    return settings.model_copy(
+        update={"replay_offsets": {}, "replay_offset": None, "replay_chain_anchor": None, "replay_data_anchor": None}
+    )
+
+
 def basis_json(eff, places: int = 2) -> dict[str, Any]:
     q = Decimal(1).scaleb(-places)
 
@@ -371,7 +380,7 @@ def basis_cmd(
         text = sys.stdin.read() if file == "-" else Path(file).read_text()
     except OSError as e:
         raise CliError(f"cannot read {file}: {e.strerror or e}") from None
-    settings = OracleSettings(**({"data_dir": data_dir} if data_dir else {}))
+    settings = unshifted(OracleSettings(**({"data_dir": data_dir} if data_dir else {})))
     try:
         rep = basis_report(text, args, settings)
     except BasisError as e:

@@ -553,7 +553,7 @@ class Backend:
         (the oracle reporter's Valuer over its data, as ``cspread index basis``): rows, basis and
         hedge effectiveness. Bad input is a 422 naming the line."""
         from apps.cli.common import CliError
-        from apps.cli.index import basis_report
+        from apps.cli.index import basis_report, unshifted
         from core.basis import BasisError
         from oracle.settings import OracleSettings
 
@@ -575,7 +575,7 @@ class Backend:
             else ["GPU", spec["gpu"]]
         )
         try:
-            rep = basis_report(text, args, OracleSettings())
+            rep = basis_report(text, args, unshifted(OracleSettings()))  # calendar dates, never a devnet's shift
         except (BasisError, CliError) as e:
             raise InvalidAmount(str(e)) from None
         rep["series"] = series

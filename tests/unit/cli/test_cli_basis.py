@@ -37,8 +37,14 @@ def test_basis__own_price_is_index_plus_a_premium__perfect_hedge(tmp_path):
     assert "removes 100.0% of your price variance" in text and "outside the data" in text
 
 
-def test_basis__from_stdin_unrelated_prices__a_poor_hedge_said_plainly():
+def test_basis__from_stdin__a_devnet_replay_shift_in_the_env_does_not_move_your_dates(monkeypatch):
+    first = str(value(DAYS[0]).quantize(Decimal("0.01")))
+    monkeypatch.setenv("CSPREAD_ORACLE_REPLAY_OFFSETS", '{"ERCOT": -157766400}')  # what a devnet reporter gets
+    monkeypatch.setenv("CSPREAD_ORACLE_REPLAY_OFFSET", "3600")
     prices = "\n".join(f"{d},{p}" for d, p in zip(DAYS, ["30.1", "25", "28.7", "40", "33"], strict=True))
+    r = run("index", "basis", "-", "ERCOT", "HB_WEST", "DA", "ATC", "--json", stdin=prices)
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["rows"][0]["index"] == first
     r = run("index", "basis", "-", "ERCOT", "HB_WEST", "DA", "ATC", stdin=prices)
     assert r.exit_code == 0, r.stderr
     assert "mean basis" in r.stdout and "over 5 days" in r.stdout
