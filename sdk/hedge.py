@@ -17,6 +17,7 @@ buy's above), rounded to the tick against the user. Quantities round down to the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -269,16 +270,33 @@ def hedge_compute_spread(
     if hours <= 0:
         raise InvalidOrder(f"gpu_hours must be positive, got {hours}")
     ratio = None if mwh_per_gpu_hour is None else u.to_decimal(mwh_per_gpu_hour, "mwh_per_gpu_hour")
+    legs, notes, desc = _spread_legs(reader, gpu, node, hours, window, ratio, prefer_spread, power_profile)
+    return _plan(reader, desc, legs, account, slippage, limits, notes)
+
+
+def _spread_legs(
+    reader: Reader,
+    gpu: str,
+    node: str,
+    hours: Decimal,
+    window: Window,
+    ratio: Decimal | None,
+    prefer_spread: bool,
+    power_profile: str,
+) -> tuple[list[tuple[Market, str, int, str]], list[str], str]:
+    """The legs (market, side, quantity units, purpose), notes and description of one window's
+    compute-spread hedge (see :func:`hedge_compute_spread`)."""
     notes: list[str] = []
     spread = _pick(reader, "SPREAD", window, gpu=gpu, node=node) if prefer_spread else None
     if spread is not None:
         spec_ratio = Decimal(spread.spec["mwh_per_gpu_hour"])
+        q = u.quantity_to_step(spread, hours)  # the words say what is sold: the size rounded to the step
         legs = [
             (
                 spread,
                 "sell",
-                u.quantity_to_step(spread, hours),
-                f"sell {qty_text(hours)} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)",
+                q,
+                f"sell {qty_text(u.units_to_quantity(q))} GPU-hours of spread (GPU index - {spec_ratio} MWh x power)",
             )
         ]
         if ratio is not None and ratio != spec_ratio:
@@ -300,7 +318,7 @@ def hedge_compute_spread(
                     f"{extra} MWh of power stays unhedged (no matching POWER market or below its minimum)"
                 )
         desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell the compute spread {spread.symbol}"
-        return _plan(reader, desc, legs, account, slippage, limits, notes)
+        return legs, notes, desc
 
     compute = _pick(reader, "COMPUTE", window, gpu=gpu)
     power = _pick(reader, "POWER", window, node=node, profile=power_profile)
@@ -324,11 +342,151 @@ def hedge_compute_spread(
             f"the edges of the window are not perfectly hedged"
         )
     legs = [
-        (compute, "sell", u.quantity_to_step(compute, hours), f"sell {qty_text(hours)} GPU-hours (revenue)"),
+        (
+            compute,
+            "sell",
+            u.quantity_to_step(compute, hours),
+            f"sell {qty_text(u.units_to_quantity(u.quantity_to_step(compute, hours)))} GPU-hours (revenue)",
+        ),
         (power, "buy", u.quantity_to_step(power, mwh), f"buy {qty_text(mwh)} MWh = {qty_text(hours)} x {ratio} (cost)"),
     ]
     desc = f"Hedge {qty_text(hours)} {gpu} GPU-hours at {node}, {window}: sell compute, buy power"
-    return _plan(reader, desc, legs, account, slippage, limits, notes)
+    return legs, notes, desc
+
+
+def order_plan(
+    reader: Reader, market: Market, side: str, quantity: u.Number, price: u.Number, *, account: str | None = None
+) -> HedgePlan:
+    """A single limit order as a plan (margin it adds, taker fee if it fills at ``price``), so an
+    order ticket gets the same pre-trade liquidation prices per leverage as a hedge
+    (:func:`plan_liquidation_prices`, :func:`leverage_choices`: core.margin's rule, never a copy).
+    Quantity rounds down to the step and the price to the tick against the trader, as the order would."""
+    if side not in ("buy", "sell"):
+        raise InvalidOrder(f"side is buy or sell, got {side!r}")
+    q = u.quantity_to_step(market, u.to_decimal(quantity, "quantity"))
+    if q < market.min_quantity:
+        raise InvalidOrder(
+            f"{qty_text(u.units_to_quantity(q))} {market.unit} is below {market.symbol}'s minimum "
+            f"{qty_text(market.min_size)} {market.unit}"
+        )
+    legs = [(market, side, q, f"{side} {qty_text(u.units_to_quantity(q))} {market.unit} at your limit")]
+    return _plan(reader, f"{side} {market.symbol}", legs, account, Decimal(0), {market.id: price}, [])
+
+
+# ---------------------------------------------------------------- strips: several months in one plan
+
+_MONTH_LABEL = re.compile(r"\d{4}-\d{2}")
+
+
+def strip_months(reader: Reader, months: int, candidates, *, start: str | None = None) -> tuple[list[str], list[str]]:
+    """The first ``months`` monthly period labels (``2026-12``) at or after ``start`` that any of
+    ``candidates`` (``(kind, spec fields)`` pairs) lists and that still trade at the chain's
+    clock, in delivery order; and a note when fewer are listed than asked for."""
+    if not isinstance(months, int) or isinstance(months, bool) or not 1 <= months <= 36:
+        raise InvalidOrder(f"months must be a whole number from 1 to 36, got {months!r}")
+    if start is not None and not _MONTH_LABEL.fullmatch(start):
+        raise InvalidOrder(f"start {start!r}: a month as in the symbols, e.g. 2026-12")
+    now = reader.now()
+    found: set[str] = set()
+    for kind, fields in candidates:
+        for m in reader.find_markets(kind, **fields):
+            if _MONTH_LABEL.fullmatch(m.period) and m.last_trade_time > now and (start is None or m.period >= start):
+                found.add(m.period)
+    got = sorted(found)[:months]
+    if not got:
+        raise UnknownMarket(
+            "no monthly window of that series still trades"
+            + (f" from {start}" if start else "")
+            + "; list them with markets()"
+        )
+    notes = []
+    if len(got) < months:
+        notes.append(
+            f"only {len(got)} of the {months} months asked for are listed ({got[0]} to {got[-1]}): this plan "
+            f"hedges those; hedge the rest once they are listed"
+        )
+    return got, notes
+
+
+def hedge_compute_spread_strip(
+    reader: Reader,
+    gpu: str,
+    node: str,
+    gpu_hours_per_month: u.Number | None,
+    months: int,
+    *,
+    gpus: u.Number | None = None,
+    start: str | None = None,
+    mwh_per_gpu_hour: u.Number | None = None,
+    account: str | None = None,
+    prefer_spread: bool = True,
+    power_profile: str = "ATC",
+    slippage: u.Number = DEFAULT_SLIPPAGE,
+    limits: Mapping | None = None,
+) -> HedgePlan:
+    """One plan hedging ``gpu_hours_per_month`` of ``gpu`` at ``node`` in each of the next
+    ``months`` listed monthly windows (from ``start``, a ``2026-12`` label, else the first still
+    trading): each month's legs as :func:`hedge_compute_spread` would plan them, with the margin
+    and fees of the whole strip held together (offsetting months net in the margin rule).
+
+    ``gpus`` instead of ``gpu_hours_per_month`` (pass None): a fleet of that many GPUs (times
+    utilisation, fractional allowed) busy every hour, so each month hedges its own hours
+    (744 in December, 672 in February)."""
+    if (gpu_hours_per_month is None) == (gpus is None):
+        raise InvalidOrder("give either gpu_hours_per_month or gpus=, not both")
+    fleet = None if gpus is None else u.to_decimal(gpus, "gpus")
+    hours = fleet if fleet is not None else u.to_decimal(gpu_hours_per_month, "gpu_hours_per_month")
+    if hours <= 0:
+        raise InvalidOrder(f"{'gpus' if fleet is not None else 'gpu_hours_per_month'} must be positive, got {hours}")
+    ratio = None if mwh_per_gpu_hour is None else u.to_decimal(mwh_per_gpu_hour, "mwh_per_gpu_hour")
+    candidates = [("COMPUTE", {"gpu": gpu})] + ([("SPREAD", {"gpu": gpu, "node": node})] if prefer_spread else [])
+    windows, notes = strip_months(reader, months, candidates, start=start)
+    legs: list = []
+    said: dict[str, list[str]] = {}  # note -> the months it applies to (a note common to all is said once)
+    for w in windows:
+        if fleet is not None:
+            win = (_pick(reader, "SPREAD", w, gpu=gpu, node=node) if prefer_spread else None) or _pick(
+                reader, "COMPUTE", w, gpu=gpu
+            )
+            hours = fleet * (win.delivery_end - win.delivery_start) / 3600
+        more, n, _ = _spread_legs(reader, gpu, node, hours, w, ratio, prefer_spread, power_profile)
+        legs += more
+        for x in n:
+            said.setdefault(x, []).append(w)
+    notes += [x if len(ws) == len(windows) else f"{', '.join(ws)}: {x}" for x, ws in said.items()]
+    per = f"{qty_text(fleet)} {gpu} GPUs' hours" if fleet is not None else f"{qty_text(hours)} {gpu} GPU-hours a month"
+    desc = f"Hedge {per} at {node} for {len(windows)} months ({windows[0]} to {windows[-1]})"
+    return _plan(reader, desc, legs, account, u.to_decimal(slippage, "slippage"), dict(limits or {}), notes)
+
+
+def hedge_power_strip(
+    reader: Reader,
+    node: str,
+    mw: u.Number,
+    profile: str,
+    months: int,
+    *,
+    start: str | None = None,
+    side: str = "buy",
+    account: str | None = None,
+    slippage: u.Number = DEFAULT_SLIPPAGE,
+    limits: Mapping | None = None,
+) -> HedgePlan:
+    """One plan buying (or ``side="sell"``) ``mw`` MW flat over the ``profile`` hours of each of
+    the next ``months`` listed monthly windows at ``node`` (MWh per month from its own hours)."""
+    mw_d = u.to_decimal(mw, "mw")
+    if mw_d <= 0:
+        raise InvalidOrder(f"mw must be positive, got {mw_d}")
+    windows, notes = strip_months(reader, months, [("POWER", {"node": node, "profile": profile})], start=start)
+    legs = []
+    for w in windows:
+        m = _pick(reader, "POWER", w, node=node, profile=profile)
+        mwh = power_mwh(m, mw_d)
+        legs.append(
+            (m, side, u.quantity_to_step(m, mwh), f"{side} {mw_d} MW x {mwh / mw_d} {profile} hours = {mwh} MWh")
+        )
+    desc = f"Hedge {mw_d} MW {profile} at {node} for {len(windows)} months ({windows[0]} to {windows[-1]}): {side}"
+    return _plan(reader, desc, legs, account, u.to_decimal(slippage, "slippage"), dict(limits or {}), notes)
 
 
 def power_mwh(market: Market, mw: u.Number) -> Decimal:

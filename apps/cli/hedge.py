@@ -18,7 +18,23 @@ from core import units as u
 
 app = typer.Typer(help="Hedge a GPU operator's compute spread or a site's power cost.", no_args_is_help=True)
 
-_MONTH = typer.Option(..., "--month", help="delivery period label as in the symbols: 2026-12 (or 2026-11-27)")
+_MONTH = typer.Option(
+    None,
+    "--month",
+    help="delivery period label as in the symbols: 2026-12 (or 2026-11-27); with --months, the first month",
+)
+_MONTHS = typer.Option(
+    None, "--months", help="hedge a strip: this many listed monthly windows in one plan (from --month, else the next)"
+)
+
+
+def _window_args(month: str | None, months: int | None) -> None:
+    if months is None and not month:
+        raise typer.BadParameter("give --month 2026-12 (one window) or --months N (a strip of N months)")
+    if months is not None and not 1 <= months <= 36:
+        raise typer.BadParameter(f"--months {months}: from 1 to 36")
+
+
 _YES = typer.Option(False, "--yes", "-y", help="execute without asking")
 _DRY = typer.Option(False, "--dry-run", help="show the plan only")
 _JSON = typer.Option(False, "--json", help="plan (and results) as JSON")
@@ -240,6 +256,7 @@ def spread_cmd(
     node: str = typer.Option(..., "--node", help="grid node, e.g. HB_WEST"),
     gpu_hours: str = typer.Option(..., "--gpu-hours", help="GPU-hours you will rent out in the window"),
     month: str = _MONTH,
+    months: int = _MONTHS,
     mwh_per_gpu_hour: str | None = typer.Option(
         None, "--mwh-per-gpu-hour", help="your measured MWh per GPU-hour (incl. PUE)"
     ),
@@ -252,15 +269,32 @@ def spread_cmd(
     dry_run: bool = _DRY,
     as_json: bool = _JSON,
 ) -> None:
-    """Lock in GPU-hour revenue minus the power it burns: sell the spread (or compute + buy power)."""
+    """Lock in GPU-hour revenue minus the power it burns: sell the spread (or compute + buy power).
+    With --months N, --gpu-hours is per month and one plan covers the next N listed months."""
+    _window_args(month, months)
     hours = decimal_arg(gpu_hours, "--gpu-hours")
     ratio = None if mwh_per_gpu_hour is None else decimal_arg(mwh_per_gpu_hour, "--mwh-per-gpu-hour")
     slip = decimal_arg(slippage, "--slippage")
 
     def make(r, with_account: bool):
-        from sdk.hedge import hedge_compute_spread
+        from sdk.hedge import hedge_compute_spread, hedge_compute_spread_strip
 
         acct = r.address if with_account else None
+        if months is not None:
+            with spinner("planning the strip…"):
+                return hedge_compute_spread_strip(
+                    r,
+                    gpu,
+                    node,
+                    hours,
+                    months,
+                    start=month,
+                    mwh_per_gpu_hour=ratio,
+                    account=acct,
+                    prefer_spread=not two_legs,
+                    power_profile=power_profile.upper(),
+                    slippage=slip,
+                )
         with spinner("planning…"):
             return hedge_compute_spread(
                 r,
@@ -285,22 +319,30 @@ def power_cmd(
     mw: str = typer.Option(..., "--mw", help="flat load in MW"),
     profile: str = typer.Option(..., "--profile", help="ATC, PEAK, OFFPEAK or HOURLY"),
     month: str = _MONTH,
+    months: int = _MONTHS,
     side: str = typer.Option("buy", "--side", help="buy (a consumer) or sell (a generator)"),
     slippage: str = _SLIP,
     yes: bool = _YES,
     dry_run: bool = _DRY,
     as_json: bool = _JSON,
 ) -> None:
-    """Fix the price of MW flat over a profile's hours at a node: buy (or --side sell) the POWER future."""
+    """Fix the price of MW flat over a profile's hours at a node: buy (or --side sell) the POWER future.
+    With --months N, one plan covers the next N listed monthly windows (MWh from each month's hours)."""
+    _window_args(month, months)
     load = decimal_arg(mw, "--mw")
     slip = decimal_arg(slippage, "--slippage")
     if side not in ("buy", "sell"):
         raise typer.BadParameter("--side is buy or sell")
 
     def make(r, with_account: bool):
-        from sdk.hedge import hedge_power
+        from sdk.hedge import hedge_power, hedge_power_strip
 
         acct = r.address if with_account else None
+        if months is not None:
+            with spinner("planning the strip…"):
+                return hedge_power_strip(
+                    r, node, load, profile.upper(), months, start=month, side=side, account=acct, slippage=slip
+                )
         with spinner("planning…"):
             return hedge_power(r, node, load, profile.upper(), month, side=side, account=acct, slippage=slip)
 

@@ -284,3 +284,133 @@ def _print(r: dict[str, Any]) -> None:
             )
         else:
             out.print(f"  source    live: {s['adapter']}")
+
+
+# ---------------------------------------------------------------- basis: your own prices against the index
+
+
+def index_values(args: list[str], periods: list[str], settings, mwh_per_gpu_hour: str = "0.0012") -> dict:
+    """The contract index (its settlement value, USD per unit as a Decimal) of the series named by
+    ``args`` (``ISO NODE MARKET PROFILE`` | ``GPU CLASS`` | ``SPREAD CLASS ISO NODE MARKET PROFILE``)
+    for each period label (a day or a month), through the reporter's own Valuer; None where the
+    data has no value for the window (outside the data, or a missing hour: never filled in)."""
+    from core.specs import SpecError
+    from core.units import base_to_usd
+    from oracle.errors import OracleError
+    from oracle.service import build_source
+    from oracle.valuation import Valuer
+
+    valuer = Valuer(build_source(settings), **settings.valuer_kwargs())
+    out: dict = {}
+    for p in periods:
+        try:
+            spec = build_spec([*args, p], mwh_per_gpu_hour)
+        except SpecError as e:
+            raise CliError(str(e)) from None
+        end = (spec["power"] if spec["kind"] == "SPREAD" else spec)["delivery_end"]
+        try:
+            out[p] = base_to_usd(valuer.settlement(spec, end).price_units)
+        except (OracleError, LookupError, ValueError):
+            out[p] = None
+    return out
+
+
+def unshifted(settings):
+    """``settings`` without any replay time shift: an operator's dates are calendar dates, so a
+    devnet's ``CSPREAD_ORACLE_REPLAY_OFFSET(S)`` in the environment must not move them (a copy:
+    pydantic-settings merges dict fields from the environment into constructor arguments)."""
+    return settings.model_copy(
+        update={"replay_offsets": {}, "replay_offset": None, "replay_chain_anchor": None, "replay_data_anchor": None}
+    )
+
+
+def basis_json(eff, places: int = 2) -> dict[str, Any]:
+    q = Decimal(1).scaleb(-places)
+
+    def px(x):
+        return None if x is None else str(x.quantize(q))
+
+    def ratio(x, n=4):
+        return None if x is None else str(x.quantize(Decimal(1).scaleb(-n)))
+
+    return {
+        "rows": [{"period": r.period, "own": px(r.own), "index": px(r.index), "basis": px(r.basis)} for r in eff.rows],
+        "overlap": len(eff.rows),
+        "missing_index": list(eff.missing_index),
+        "mean_basis": px(eff.mean_basis),
+        "basis_sd": px(eff.basis_sd),
+        "own_sd": px(eff.own_sd),
+        "variance_reduction": ratio(eff.variance_reduction),
+        "hedge_ratio": ratio(eff.hedge_ratio, 3),
+        "r_squared": ratio(eff.r_squared),
+    }
+
+
+def basis_report(text: str, args: list[str], settings, mwh_per_gpu_hour: str = "0.0012") -> dict[str, Any]:
+    """Parse the operator's history, price the index over the same periods, and compare (JSON-able).
+    Raises core.basis.BasisError on bad input (the message names the line)."""
+    from core.basis import effectiveness, parse_history
+
+    hist = parse_history(text)
+    if args and args[-1].upper() == "HOURLY":
+        raise CliError("an HOURLY series prices single hours: compare daily or monthly prices against ATC/PEAK/OFFPEAK")
+    idx = index_values(args, list(hist.prices), settings, mwh_per_gpu_hour)
+    eff = effectiveness(hist.prices, idx)
+    places = 3 if args and args[0].upper() == "GPU" else 4 if args and args[0].upper() == "SPREAD" else 2
+    return {"series": " ".join(args), "granularity": hist.granularity, **basis_json(eff, places)}
+
+
+@app.command("basis")
+def basis_cmd(
+    file: str = typer.Argument(
+        ..., metavar="FILE", help="your prices: CSV of period,price (a day or a month); - = stdin"
+    ),
+    args: list[str] = typer.Argument(..., metavar="ISO NODE MARKET PROFILE | GPU CLASS"),
+    as_json: bool = typer.Option(False, "--json", help="rows and statistics as JSON"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="vendored data directory (default: data/)"),
+) -> None:
+    """Basis of your own node or rental price against a series' index over the overlapping
+    periods, and how well the contract hedges it (variance reduction, hedge ratio, R²)."""
+    import sys
+
+    from core.basis import BasisError
+    from oracle.settings import OracleSettings
+
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    except OSError as e:
+        raise CliError(f"cannot read {file}: {e.strerror or e}") from None
+    settings = unshifted(OracleSettings(**({"data_dir": data_dir} if data_dir else {})))
+    try:
+        rep = basis_report(text, args, settings)
+    except BasisError as e:
+        raise CliError(f"{file}: {e}") from None
+    if as_json:
+        print_json(rep)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"Basis: your price - {rep['series']} index (USD per unit)", title_justify="left")
+    for col in ("period", "yours", "index", "basis"):
+        t.add_column(col, justify="left" if col == "period" else "right")
+    for r in rep["rows"]:
+        t.add_row(r["period"], r["own"], r["index"], r["basis"])
+    out.print(t)
+    if rep["missing_index"]:
+        shown = ", ".join(rep["missing_index"][:6]) + (" …" if len(rep["missing_index"]) > 6 else "")
+        out.print(f"[dim]no index for {len(rep['missing_index'])} of your periods (outside the data): {shown}[/]")
+    if rep["r_squared"] is None and rep["variance_reduction"] is None:
+        out.print(f"[yellow]{rep['overlap']} overlapping periods: too few (or too flat) for hedge statistics[/]")
+        return
+    vr = rep["variance_reduction"]
+    one = (
+        "—"
+        if vr is None
+        else f"removes {Decimal(vr) * 100:.1f}% of your price variance"
+        if Decimal(vr) >= 0
+        else f"adds {-Decimal(vr) * 100:.1f}% to your price variance (a poor hedge at 1:1)"
+    )
+    out.print(
+        f"mean basis {rep['mean_basis']} USD (sd {rep['basis_sd']}) over {rep['overlap']} {rep['granularity']}s · "
+        f"a 1:1 hedge {one} · best hedge ratio {rep['hedge_ratio']} (R² {rep['r_squared']})"
+    )

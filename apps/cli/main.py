@@ -2,7 +2,7 @@
 
 One typer sub-app per group, one module each (typer's "One File Per Command"):
 
-    markets.py   markets, book
+    markets.py   markets, curve, calendar, book
     funds.py     faucet, deposit, withdraw
     trade.py     buy, sell, cancel, orders
     account.py   account, positions, fills, settlements

@@ -181,6 +181,20 @@ def create_app(
     async def market_page(request: Request, market_id: int = MarketId):
         return page(request, "market.html", m=await call(backend.market, market_id))
 
+    @app.get("/curves", response_class=HTMLResponse)
+    async def curves_page(request: Request):
+        q = dict(request.query_params)
+        return page(request, "curves.html", curves=await call(backend.curves, q), q=q)
+
+    @app.get("/calendar", response_class=HTMLResponse)
+    async def calendar_page(request: Request):
+        q = dict(request.query_params)
+        return page(request, "calendar.html", cal=await call(backend.calendar, q), q=q)
+
+    @app.get("/basis", response_class=HTMLResponse)
+    async def basis_page(request: Request):
+        return page(request, "basis.html", series=await call(backend.basis_series))
+
     @app.get("/account", response_class=HTMLResponse)
     async def account_page(request: Request):
         return page(request, "account.html", address=request.query_params.get("address", ""))
@@ -216,7 +230,12 @@ def create_app(
         return backend.info()
 
     @app.get("/api/markets")
-    async def api_markets():
+    async def api_markets(request: Request):
+        """Every market (a list); with any of node, series, kind, from, to, status, limit, offset,
+        cursor: ``{markets, total, offset, next_cursor}``, filtered and paged as ``cspread markets``."""
+        q = dict(request.query_params)
+        if q:
+            return await call(backend.market_page, q)
         return await call(backend.markets)
 
     @app.get("/api/markets/{market_id}")
@@ -232,8 +251,16 @@ def create_app(
         return await call(backend.trades, market_id)
 
     @app.get("/api/curves")
-    async def api_curves():
-        return await call(backend.curves)
+    async def api_curves(request: Request):
+        return await call(backend.curves, dict(request.query_params))
+
+    @app.post("/api/basis")
+    async def api_basis(body: dict):
+        return await call(backend.basis, body)
+
+    @app.get("/api/calendar")
+    async def api_calendar(request: Request):
+        return await call(backend.calendar, dict(request.query_params))
 
     @app.get("/api/account/{address}")
     async def api_account(address: str):
@@ -264,6 +291,25 @@ def create_app(
             buf.getvalue(), media_type="text/csv", headers={"content-disposition": f'attachment; filename="{name}"'}
         )
 
+    @app.get("/api/account/{address}/accounting.csv")
+    async def api_accounting_csv(address: str):
+        """Fills, liquidations and settlements for accounting: one row each, oldest first, with the
+        realised PnL, fee and cash effect in USD to the cent, block and tx hash."""
+        import csv
+        import io
+
+        rows = await call(backend.accounting, address)
+        cols = ["time_utc", "kind", "market_id", "symbol", "side", "quantity", "unit", "price", "fee_usd",
+                "realised_pnl_usd", "cash_usd", "position_after", "block", "tx_hash"]  # fmt: skip
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        name = f"cspread-accounting-{address}.csv"
+        return Response(
+            buf.getvalue(), media_type="text/csv", headers={"content-disposition": f'attachment; filename="{name}"'}
+        )
+
     @app.post("/api/orders/status")
     async def api_orders_status(body: dict):
         return await call(backend.orders_status, body.get("orders") or [])
@@ -288,6 +334,10 @@ def create_app(
             bool(body.get("reduce_only", False)),
             bool(body.get("check", True)),
         )
+
+    @app.post("/api/orders/preview")
+    async def api_order_preview(body: dict):
+        return await call(backend.order_preview, body)
 
     @app.post("/api/orders", status_code=201)
     async def api_post_order(body: dict):

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from eth_utils import is_address, to_checksum_address
 
+from core import curve, margin
 from core import units as u
 from sdk import hedge as _hedge
 from sdk.client import Client
@@ -148,6 +149,46 @@ def error_json(e: BaseException) -> dict[str, Any]:
     return {"error": type(e).__name__, "message": str(e), "reason": getattr(e, "reason", None), "details": details}
 
 
+CURVE_TITLES = {
+    "power": "Power forward curves (USD/MWh)",
+    "compute": "GPU-hour forward curves (USD/GPU-hour)",
+    "spread": "Compute spread forward curves (USD/GPU-hour)",
+}
+UNIT_OF = {"POWER": "MWh", "COMPUTE": "GPU-hour", "SPREAD": "GPU-hour"}
+
+
+def _usd(units: int | None) -> Decimal | None:
+    return None if units is None else u.base_to_usd(units)
+
+
+def _curve_filters(q: dict[str, str]) -> dict[str, Any]:
+    """core.curve.select arguments from query parameters (node, series, kind, words, from, to, status)."""
+    return {
+        "node": q.get("node") or None,
+        "series": q.get("series") or None,
+        "kind": q.get("kind") or None,
+        "words": (q.get("words") or "").split(),
+        "start": curve.parse_day(q["from"], what="from") if q.get("from") else None,
+        "end": curve.parse_day(q["to"], end=True, what="to") if q.get("to") else None,
+        "statuses": [x for x in (q.get("status") or "").split(",") if x] or None,
+    }
+
+
+def reporter_index_prices(http: httpx.Client, urls: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """Mark feed id (lower-case hex) -> the median of the reporters' current off-chain values
+    (base units), read from each reporter's ``/feeds``; an unreachable reporter is skipped. The
+    dashboard's index column and ``cspread curve --oracle-url`` both read it here."""
+    seen: dict[str, list[int]] = {}
+    for url in urls:
+        try:
+            for f in http.get(url.rstrip("/") + "/feeds", timeout=2.0).json().get("feeds", []):
+                if f.get("price") is not None and f.get("kind") == "MARK":
+                    seen.setdefault(f["feed_id"].lower(), []).append(int(f["price"]))
+        except (httpx.HTTPError, ValueError):
+            continue
+    return {k: int(statistics.median(v)) for k, v in seen.items()}
+
+
 # ---------------------------------------------------------------- the backend
 
 
@@ -238,15 +279,7 @@ class Backend:
         t, cached = self._index_cache
         if time.monotonic() - t < 2.0:
             return cached
-        seen: dict[str, list[int]] = {}
-        for url in self.oracle_urls:
-            try:
-                for f in self.http.get(url + "/feeds", timeout=2.0).json().get("feeds", []):
-                    if f.get("price") is not None and f.get("kind") == "MARK":
-                        seen.setdefault(f["feed_id"].lower(), []).append(int(f["price"]))
-            except (httpx.HTTPError, ValueError):
-                continue
-        out = {k: int(statistics.median(v)) for k, v in seen.items()}
+        out = reporter_index_prices(self.http, self.oracle_urls)
         self._index_cache = (time.monotonic(), out)
         return out
 
@@ -369,41 +402,185 @@ class Backend:
         out["index_history"] = [[t, float(u.base_to_usd(p))] for t, p in self.index_history(m.mark_feed)]
         return out
 
-    def curves(self) -> dict[str, Any]:
-        """Forward curves: marks by delivery start, one series per node/profile, GPU class, spread."""
-        groups: dict[str, dict[str, dict[str, Any]]] = {"power": {}, "compute": {}, "spread": {}}
-        for m in self.client.markets():
-            if m.mark is None or m.mark.observed_at == 0 or m.status == MarketStatus.SETTLED:
-                continue
-            s = m.spec
-            if m.kind == "POWER":
-                g, label = "power", f"{s['iso']} {s['node']} {s['market']} {s['profile']}"
-            elif m.kind == "COMPUTE":
-                g, label = "compute", f"{s['gpu']} ({s.get('region', 'GLOBAL')})"
-            else:
-                g, label = "spread", f"{s['compute']['gpu']} / {s['power']['node']} x {s['mwh_per_gpu_hour']} MWh"
-            series = groups[g].setdefault(label, {"label": label, "unit": m.unit, "points": []})
-            series["points"].append(
+    def records(self) -> list[curve.Record]:
+        """Every listed market as a core.curve record, with the reporters' index where known."""
+        index = self.index_prices()
+        return [curve.record(m, index.get(m.mark_feed.lower())) for m in self.client.markets()]
+
+    def market_page(self, query: dict[str, str]) -> dict[str, Any]:
+        """Markets filtered (node, series, kind, from, to, status) and paged (limit, offset, cursor),
+        in listing order, as the CLI's ``cspread markets`` pages them (core.curve)."""
+        try:
+            limit = int(query.get("limit") or 50)
+            offset = int(query.get("offset") or 0)
+        except ValueError:
+            raise InvalidAmount("limit and offset are whole numbers") from None
+        try:
+            recs = curve.select(self.records(), order="id", **_curve_filters(query))
+            pg = curve.page(recs, limit=limit, offset=offset, cursor=query.get("cursor") or None, order="id")
+        except curve.CurveError as e:
+            raise InvalidAmount(str(e)) from None
+        now = self.client.now()
+        ms = {m.id: m for m in self.client.markets()}
+        index = self.index_prices()
+        return {
+            "markets": [self.market_json(ms[r.id], now, index) for r in pg.items],
+            "total": pg.total,
+            "offset": pg.offset,
+            "next_cursor": pg.next_cursor,
+        }
+
+    def curves(self, query: dict[str, str] | None = None) -> dict[str, Any]:
+        """Forward curves: one line per series (core.curve strips), a point per listed delivery
+        window at its mark (settlement once settled), with each chart's axes sized to what is
+        listed; ``query`` filters as :meth:`market_page` does (node, series, from, to)."""
+        try:
+            recs = curve.select(self.records(), **_curve_filters(query or {}))
+        except curve.CurveError as e:
+            raise InvalidAmount(str(e)) from None
+        out = {}
+        for g, kind in (("power", "POWER"), ("compute", "COMPUTE"), ("spread", "SPREAD")):
+            sts = curve.strips([r for r in recs if r.kind == kind])
+            ax = curve.axes(sts)
+            out[g] = {
+                "title": CURVE_TITLES[g],
+                "unit": UNIT_OF[kind],
+                "axes": None
+                if ax is None
+                else {
+                    "x_min": ax.x_min,
+                    "x_max": ax.x_max,
+                    "y_min_f": float(u.base_to_usd(ax.y_min)),
+                    "y_max_f": float(u.base_to_usd(ax.y_max)),
+                },
+                "series": [self._strip_json(st) for st in sts],
+            }
+        return out
+
+    def _strip_json(self, st: curve.Strip) -> dict[str, Any]:
+        first = st.points[0]
+        s = first.spec
+        if st.kind == "POWER":
+            label = f"{s['iso']} {s['node']} {s['market']} {s['profile']}"
+        elif st.kind == "COMPUTE":
+            label = f"{s['gpu']} ({s.get('region', 'GLOBAL')})"
+        else:
+            label = f"{s['compute']['gpu']} / {s['power']['node']} x {s['mwh_per_gpu_hour']} MWh"
+        pts = []
+        for p in st.points:
+            value = curve.curve_value(p)
+            pts.append(
                 {
-                    "t": m.delivery_start,
-                    "mark": d(m.mark.price),
-                    "mark_f": float(m.mark.price),
-                    "symbol": m.symbol,
-                    "id": m.id,
-                    "period": m.period,
+                    "id": p.id,
+                    "symbol": p.symbol,
+                    "period": p.period,
+                    "t": p.delivery_start,
+                    "t_end": p.delivery_end,
+                    "window_text": window_text(p.delivery_start, p.delivery_end, st.tz),
+                    "places": places(p.price_tick),
+                    "mark": px(_usd(value), p.price_tick),
+                    "mark_f": None if value is None else float(u.base_to_usd(value)),
+                    "index": px(_usd(p.index_units), p.price_tick),
+                    "basis": px(_usd(p.basis_units), p.price_tick),
+                    "open_interest": d(u.units_to_quantity(p.open_interest_units)),
+                    "status": p.status,
+                    "last_trade_time": p.last_trade_time,
                 }
             )
-        out = {}
-        titles = {
-            "power": "Power forward curves (USD/MWh)",
-            "compute": "GPU-hour forward curves (USD/GPU-hour)",
-            "spread": "Compute spread forward curves (USD/GPU-hour)",
-        }
-        for g, series in groups.items():
-            for s in series.values():
-                s["points"].sort(key=lambda p: p["t"])
-            out[g] = {"title": titles[g], "series": sorted(series.values(), key=lambda s: s["label"])}
-        return out
+        return {"label": label, "series": st.series, "kind": st.kind, "unit": UNIT_OF[st.kind], "tz": st.tz,
+                "points": pts}  # fmt: skip
+
+    def calendar(self, query: dict[str, str] | None = None) -> dict[str, Any]:
+        """The settlement calendar: per market, when trading stops, when the settlement value fixes
+        (delivery end), when it can be final (+ dispute window) and at what value; grouped by the
+        UTC day it fixes on (the page shows each time in the viewer's zone and in UTC)."""
+        q = dict(query or {})
+        settled = q.pop("settled", "") in ("1", "true", "yes")
+        try:
+            recs = curve.select(self.records(), **_curve_filters(q))
+        except curve.CurveError as e:
+            raise InvalidAmount(str(e)) from None
+        if not settled:
+            recs = [r for r in recs if r.status != "settled"]
+        entries = curve.settlement_calendar(recs)
+        days = []
+        for day, es in curve.calendar_days(entries, "UTC"):
+            rows = []
+            for e in es:
+                m = e.market
+                rows.append(
+                    {
+                        "id": m.id,
+                        "symbol": m.symbol,
+                        "series": m.series,
+                        "kind": m.kind,
+                        "unit": UNIT_OF.get(m.kind, "unit"),
+                        "window_text": window_text(m.delivery_start, m.delivery_end, m.tz),
+                        "trading_ends": e.trading_ends,
+                        "trading_ends_text": when(e.trading_ends, m.tz),
+                        "fixes_at": e.fixes_at,
+                        "fixes_at_text": when(e.fixes_at, m.tz),
+                        "final_from": e.final_from,
+                        "final_from_text": when(e.final_from, m.tz),
+                        "value": px(_usd(e.value_units), m.price_tick),
+                        "value_is_final": e.value_is_final,
+                        "value_text": "—"
+                        if e.value_units is None
+                        else f"{px(_usd(e.value_units), m.price_tick)} USD/{UNIT_OF.get(m.kind, 'unit')} "
+                        + ("(final)" if e.value_is_final else "(mark: expected)"),
+                        "status": m.status,
+                        "places": places(m.price_tick),
+                    }
+                )
+            days.append({"day": day.isoformat(), "day_text": f"{day:%a %d %b %Y} (UTC)", "entries": rows})
+        return {"days": days, "count": len(entries)}
+
+    # ------------------------------------------------------------ basis (the operator's own prices vs an index)
+    def basis_series(self) -> list[dict[str, str]]:
+        """The listed series an operator can compare daily or monthly prices with (not HOURLY)."""
+        seen: dict[str, dict[str, str]] = {}
+        for m in self.client.markets():
+            r = curve.record(m)
+            if r.series in seen or (r.spec.get("profile") or (r.spec.get("power") or {}).get("profile")) == "HOURLY":
+                continue
+            if r.kind == "SPREAD":
+                continue  # a spread's index mixes two datasets of different years: compare each leg instead
+            seen[r.series] = {"series": r.series, "kind": r.kind, "unit": UNIT_OF[r.kind], "label": r.series}
+        return sorted(seen.values(), key=lambda x: x["series"])
+
+    def basis(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``{series, text}``: the operator's ``period,price`` lines against the series' index
+        (the oracle reporter's Valuer over its data, as ``cspread index basis``): rows, basis and
+        hedge effectiveness. Bad input is a 422 naming the line."""
+        from apps.cli.common import CliError
+        from apps.cli.index import basis_report, unshifted
+        from core.basis import BasisError
+        from oracle.settings import OracleSettings
+
+        series = str(body.get("series") or "")
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise InvalidAmount("send your prices as text: one period,price per line (2021-02-17,45.20)")
+        if len(text) > 400_000:
+            raise InvalidAmount("that is more than 400 kB of prices: upload at most 4,000 periods at a time")
+        known = {x["series"]: x for x in self.basis_series()}
+        if series not in known:
+            raise InvalidAmount(
+                f"series {series[:80]!r} is not listed here; choose one of {', '.join(known) or 'none'}"
+            )
+        spec = next(r.spec for r in (curve.record(m) for m in self.client.markets()) if r.series == series)
+        args = (
+            [spec["iso"], spec["node"], spec["market"], spec["profile"]]
+            if spec["kind"] == "POWER"
+            else ["GPU", spec["gpu"]]
+        )
+        try:
+            rep = basis_report(text, args, unshifted(OracleSettings()))  # calendar dates, never a devnet's shift
+        except (BasisError, CliError) as e:
+            raise InvalidAmount(str(e)) from None
+        rep["series"] = series
+        rep["unit"] = known[series]["unit"]
+        return rep
 
     # ------------------------------------------------------------ accounts
     def account(self, address: str) -> dict[str, Any]:
@@ -584,6 +761,67 @@ class Backend:
         rows.sort(key=lambda r: (r["ts"] or 0, r["kind"]), reverse=True)
         return {"address": addr, "rows": rows}
 
+    def accounting(self, address: str) -> list[dict[str, Any]]:
+        """The trading ledger for accounting, oldest first: every fill, liquidation and settlement
+        of the account with market, side, quantity, price, fee, the PnL it realised and its cash
+        effect, block and tx hash. Realised PnL replays the account's own events through
+        core.margin.apply_fill (the Clearinghouse's rule: average cost, the closed share of the open
+        notional rounded against the account); a settlement realises what its event says."""
+        if not is_address(address):
+            raise InvalidAmount(f"{address!r} is not an Ethereum address (0x followed by 40 hex digits)")
+        addr = to_checksum_address(address)
+        events: list[tuple[int, int, str, Any]] = []
+        for f in self.client.fills(addr):
+            events.append((f.block_number, f.log_index, "fill", f))
+        for e in self.client.liquidations(addr):
+            events.append((e.block_number, e.log_index, "liquidation", e))
+        for s_ in self.client.settlements(addr):
+            events.append((s_.block_number, 1 << 30, "settlement", s_))  # after that block's trades
+        events.sort(key=lambda x: (x[0], x[1]))
+        book: dict[int, tuple[int, int]] = {}  # market -> (quantity, open notional), base units
+        rows = []
+        for block, _, kind, e in events:
+            m = self.client.market_params(e.market_id)
+            q0, on0 = book.get(m.id, (0, 0))
+            if kind == "fill":
+                side = e.side_of(addr)
+                delta = e.quantity_units if side == "buy" else -e.quantity_units
+                fee = u.usd_to_base(e.fee_of(addr))
+                r = margin.apply_fill(0, q0, on0, delta, e.price_units, fee)
+                book[m.id] = (r.quantity, r.open_notional)
+                realised, cash, price_units, qty = r.realised, r.collateral, e.price_units, e.quantity_units
+            elif kind == "liquidation":
+                side = "buy" if e.quantity_units < 0 else "sell"  # moved away from the account: it closes
+                r = margin.apply_fill(0, q0, on0, -e.quantity_units, e.price_units, e.penalty_units)
+                book[m.id] = (r.quantity, r.open_notional)
+                fee, realised, cash = e.penalty_units, r.realised, r.collateral
+                price_units, qty = e.price_units, abs(e.quantity_units)
+            else:
+                side = "sell" if e.quantity_units > 0 else "buy"
+                book[m.id] = (0, 0)
+                fee, realised, cash = 0, e.pnl_units, e.pnl_units
+                price_units, qty = e.settlement_price_units, abs(e.quantity_units)
+            ts = self.block_time(block)
+            rows.append(
+                {
+                    "time_utc": dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "",
+                    "kind": kind,
+                    "market_id": m.id,
+                    "symbol": m.symbol,
+                    "side": side,
+                    "quantity": d(u.units_to_quantity(qty)),
+                    "unit": m.unit,
+                    "price": px(_usd(price_units), m.price_tick),
+                    "fee_usd": cents(u.base_to_usd(fee)),
+                    "realised_pnl_usd": cents(u.base_to_usd(realised)),
+                    "cash_usd": cents(u.base_to_usd(cash)),
+                    "position_after": d(u.units_to_quantity(book[m.id][0])),
+                    "block": block,
+                    "tx_hash": e.tx_hash,
+                }
+            )
+        return rows
+
     def orders_status(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per signed order (as posted): how much filled on-chain and what still rests, at what price,
         until when, in the words of issue 14: "filled X of Y, Z resting at P until T"."""
@@ -681,6 +919,40 @@ class Backend:
             c.check_order(order, maker_fee_bps=self.fees[0])
         return self._leg(order, m)
 
+    def order_preview(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Before signing an order: the margin it adds, its fee, and the liquidation price of its
+        market once it fills, for the connected account as it is and per leverage choice (the
+        hedge planner's rule: sdk.hedge.plan_liquidation_prices / leverage_choices over core.margin)."""
+        mid = body.get("market_id")
+        if isinstance(mid, bool) or not (isinstance(mid, int) or str(mid).isdigit()):
+            raise InvalidOrder(f"market_id must be a market's number, got {mid!r}")
+        m = self.client.market_params(int(mid))
+        account = body.get("account") or None
+        if account is not None:
+            if not is_address(str(account)):
+                raise InvalidAmount(f"{account!r} is not an Ethereum address (0x followed by 40 hex digits)")
+            account = to_checksum_address(str(account))
+        plan = _hedge.order_plan(
+            self.client,
+            m,
+            str(body.get("side", "")),
+            u.to_decimal(str(body.get("quantity", "")), "quantity"),
+            u.to_decimal(str(body.get("price", "")), "price"),
+            account=account,
+        )
+        o = plan.orders[0]
+        return {
+            "market_id": m.id,
+            "symbol": m.symbol,
+            "side": o.side,
+            "quantity": d(o.quantity),
+            "price": px(o.price, m.price_tick),
+            "notional": cents(o.notional),
+            "margin_needed": cents(plan.margin_needed),
+            "fee": cents(plan.fees),
+            "leverage": self._leverage(plan, account),
+        }
+
     def submit_order(self, body: dict[str, Any]) -> dict[str, Any]:
         """Check a browser-signed order locally (clear messages), then post it to the relay."""
         try:
@@ -736,13 +1008,33 @@ class Backend:
                 f"months listed: {', '.join(sorted(self.months(gpu))) or 'none'}"
             )
         win = cands[0]
+        try:
+            months = int(body.get("months") or 1)
+        except (TypeError, ValueError):
+            raise InvalidAmount(f"months must be a whole number, got {body.get('months')!r}") from None
+        if not 1 <= months <= 36:
+            raise InvalidAmount(f"months: from 1 to 36, got {months}")
         window_hours = Decimal(win.delivery_end - win.delivery_start) / 3600
         gpu_hours = (count * util * window_hours).quantize(Decimal("0.001"))
         profiles = [m.spec["profile"] for m in self.client.find_markets("POWER", node=node) if m.period == month]
         profile = "ATC" if "ATC" in profiles or not profiles else sorted(profiles)[0]
-        plan = _hedge.hedge_compute_spread(
-            self.client, gpu, node, gpu_hours, month, mwh_per_gpu_hour=ratio, account=account, power_profile=profile
-        )
+        if months > 1:  # a strip: each month hedges its own hours of the same fleet, one plan
+            plan = _hedge.hedge_compute_spread_strip(
+                self.client, gpu, node, None, months, gpus=count * util, start=month, mwh_per_gpu_hour=ratio,
+                account=account, power_profile=profile,
+            )  # fmt: skip
+            hedged = [o.market for o in plan.orders if o.market.kind in ("SPREAD", "COMPUTE")]
+            last = max(hedged, key=lambda m: m.delivery_start)
+            window_hours = Decimal(sum(m.delivery_end - m.delivery_start for m in hedged)) / 3600
+            gpu_hours = sum((o.quantity for o in plan.orders if o.market.kind in ("SPREAD", "COMPUTE")), Decimal(0))
+            strip_text = f"{window_text(win.delivery_start, win.delivery_end, spec_tz(win.spec))} to " + window_text(
+                last.delivery_start, last.delivery_end, spec_tz(last.spec)
+            )
+        else:
+            plan = _hedge.hedge_compute_spread(
+                self.client, gpu, node, gpu_hours, month, mwh_per_gpu_hour=ratio, account=account, power_profile=profile
+            )
+            strip_text = None
         if profile != "ATC" and not any(o.market.kind == "SPREAD" for o in plan.orders):
             plan = dataclasses.replace(
                 plan,
@@ -797,7 +1089,8 @@ class Backend:
             "summary": plan.summary(),
             "gpu_hours": d(gpu_hours),
             "window_hours": d(window_hours),
-            "window_text": window_text(win.delivery_start, win.delivery_end, spec_tz(win.spec)),
+            "window_text": strip_text or window_text(win.delivery_start, win.delivery_end, spec_tz(win.spec)),
+            "months": months,
             "mwh_per_gpu_hour": d(eff_ratio),
             "mwh_total": d((eff_ratio * gpu_hours).quantize(Decimal("0.001"))),
             "legs": legs,
@@ -825,7 +1118,12 @@ class Backend:
             "warnings": plan.warnings(),
             "leverage": self._leverage(plan, account),
             "curve": self.spread_curve(gpu, node, eff_ratio),
-            "scenarios": self.scenarios(plan, gpu, node, month, gpu_hours, eff_ratio),
+            "scenarios": self.scenarios(plan, gpu, node, month, gpu_hours, eff_ratio)
+            if months == 1
+            else {
+                "available": False,
+                "reason": "PnL scenarios are drawn for one month: plan a single month to see them",
+            },
         }
 
     def _leverage(self, plan: HedgePlan, account: str | None) -> list[dict[str, Any]]:

@@ -25,7 +25,11 @@ export function lineChart(el, series, opts = {}) {
   const few = xs.length < 3;
   const u = new uPlot({
     width: width(el), height: opts.height || 240,
-    scales: { x: opts.xRange ? { time: false, range: opts.xRange } : { time: !!opts.time } },
+    // xRange/yRange: fixed axes (the curves pass what is listed), else uPlot fits the data
+    scales: {
+      x: opts.xRange ? { time: !!opts.time, range: opts.xRange } : { time: !!opts.time },
+      ...(opts.yRange ? { y: { range: opts.yRange } } : {}),
+    },
     legend: { live: true },
     axes: [{ label: opts.xLabel || "", size: opts.time ? 40 : 36, ...(opts.xValues ? { values: opts.xValues } : {}) },
       { label: opts.yLabel || "", size: 60 }],

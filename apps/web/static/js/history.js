@@ -24,6 +24,9 @@ async function load(addr) {
   const csv = $("#hist-csv");
   csv.href = `/api/account/${addr}/history.csv`;
   csv.hidden = false;
+  const acct = $("#hist-acct");
+  acct.href = `/api/account/${addr}/accounting.csv`;
+  acct.hidden = false;
   $("#hist-filter").hidden = false;
   render();
 }

@@ -1,13 +1,5 @@
-import { api, $, $$, fmt, px, cls } from "./common.js";
-import { lineChart } from "./chart.js";
-
-async function curves() {
-  const c = await api("/api/curves");
-  for (const g of ["power", "compute", "spread"]) {
-    const series = c[g].series.map((s) => ({ label: s.label, x: s.points.map((p) => p.t), y: s.points.map((p) => p.mark_f) }));
-    lineChart($(`#curve-${g}`), series, { time: true, yLabel: "USD", xLabel: "delivery start", points: true });
-  }
-}
+import { api, $, fmt, px, cls } from "./common.js";
+import { drawCurves } from "./curves.js"; // draws the three curve charts on import (same code as /curves)
 
 async function refresh() {
   const ms = await api("/api/markets");
@@ -26,6 +18,5 @@ async function refresh() {
   }
 }
 
-curves().catch((e) => { $("#curve-power").textContent = e.message; });
 setInterval(() => { refresh().catch(() => {}); }, 10000);
-setInterval(() => { curves().catch(() => {}); }, 60000);
+setInterval(() => { drawCurves("").catch(() => {}); }, 60000);

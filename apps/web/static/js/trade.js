@@ -10,8 +10,51 @@ function syncMarket() {
   $("#o-unit").textContent = `(${o.dataset.unit})`;
   if (!$("#o-price").value && o.dataset.mark) $("#o-price").value = o.dataset.mark;
 }
-sel.addEventListener("change", () => { $("#o-price").value = ""; syncMarket(); });
+sel.addEventListener("change", () => { $("#o-price").value = ""; syncMarket(); preview(); });
 syncMarket();
+
+// pre-trade liquidation price: the server applies the margin rule (core.margin) to this order once
+// filled, for the connected account as it is and per leverage (collateral = notional / leverage)
+let previewRows = [];
+let previewTimer = null;
+let previewSeq = 0; // only the latest request renders (answers can arrive out of order)
+function showPreview() {
+  const box = $("#o-preview");
+  const row = previewRows[Number($("#o-lev").value) || 0];
+  if (!row) return;
+  const liq = row.liquidation[0];
+  box.innerHTML = `<b id="o-liq">${liq.price === null ? "no price liquidates it" : `${esc(liq.price)} USD/${esc(liq.unit)}`}</b>`
+    + ` <span class="muted small">liquidation price with ${esc(row.label)}: ${usd(row.collateral)} collateral</span>`;
+}
+async function preview() {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(async () => {
+    const box = $("#o-preview");
+    const qty = $("#o-qty").value.trim(), price = $("#o-price").value.trim();
+    if (!qty || !price) return;
+    const mine = ++previewSeq;
+    try {
+      const p = await api("/api/orders/preview", { account: account() || null, market_id: Number(sel.value),
+        side: $("#o-side").value, quantity: qty, price });
+      if (mine !== previewSeq) return;
+      const keep = $("#o-lev").selectedOptions[0] ? $("#o-lev").selectedOptions[0].textContent : "";
+      previewRows = p.leverage;
+      $("#o-lev").innerHTML = previewRows.map((r, i) => `<option value="${i}">${esc(r.label)}</option>`).join("");
+      const again = previewRows.findIndex((r) => r.label === keep);
+      if (again >= 0) $("#o-lev").value = String(again);
+      showPreview();
+      box.insertAdjacentHTML("beforeend", `<div class="muted small">margin ${usd(p.margin_needed)} · fee ≤ ${usd(p.fee)} · notional ${usd(p.notional)}</div>`);
+    } catch (e) {
+      if (mine !== previewSeq) return;
+      previewRows = [];
+      box.innerHTML = `<span class="muted small">${esc(e.message)}</span>`;
+    }
+  }, 250);
+}
+for (const id of ["#o-qty", "#o-price", "#o-side"]) $(id).addEventListener("input", preview);
+$("#o-lev").addEventListener("change", showPreview);
+onAccount(() => preview());
+preview();
 
 async function refresh() {
   const a = account();
