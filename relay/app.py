@@ -23,7 +23,7 @@ from relay.follower import EventFollower, Revalidator
 from relay.hub import Hub
 from relay.orders import domain_separator
 from relay.relay import Relay, book_json
-from relay.routes import health, markets, orders, stream
+from relay.routes import batch, health, markets, orders, stream
 from relay.store import OrderStore, SqlOrderStore
 from relay.validation import OrderValidator, RelayError, ValidationSettings
 
@@ -174,6 +174,6 @@ def create_app(
     async def _relay_error(_: Request, e: RelayError):
         return JSONResponse({"detail": e.detail, "code": e.code, **e.extra}, status_code=e.status)
 
-    for r in (orders.router, markets.router, stream.router, health.router):
+    for r in (orders.router, batch.router, markets.router, stream.router, health.router):
         app.include_router(r)
     return app

@@ -84,6 +84,8 @@ class ExposureBook:
         self._lock = threading.RLock()
         self._traders: dict[str, _Trader] = {}
         self._owner: dict[str, tuple[str, int]] = {}  # order hash -> (trader, market) of kept rows
+        # checked but not yet written (a batch post): survive a reload until `settle`
+        self._pending: dict[str, tuple[str, Resting]] = {}
         self.loads = 0  # reloads from the store (tests, metrics)
 
     def _entry(self, trader: str) -> _Trader:
@@ -98,9 +100,11 @@ class ExposureBook:
         # under the lock: a hook that runs meanwhile (its row already committed) waits, then
         # finds the row loaded or adds it; either way it is counted once
         t = _Trader(time.monotonic())
-        for h, mid, is_buy, rem, price in self._load(trader):
-            t.markets.setdefault(mid, _Market()).put(h, Resting(mid, is_buy, rem, price))
-            self._owner[h] = (trader, mid)
+        rows = [(h, Resting(mid, is_buy, rem, price)) for h, mid, is_buy, rem, price in self._load(trader)]
+        rows += [(h, r) for h, (tr, r) in self._pending.items() if tr == trader]
+        for h, r in rows:
+            t.markets.setdefault(r.market_id, _Market()).put(h, r)
+            self._owner[h] = (trader, r.market_id)
         self._traders[trader] = t
         self.loads += 1
         return t
@@ -164,6 +168,22 @@ class ExposureBook:
                 return  # not kept: its next load reads the row from the store
             t.markets.setdefault(row.market_id, _Market()).put(order_hash, row)
             self._owner[order_hash] = (trader, row.market_id)
+
+    def reserve(self, trader: str, order_hash: str, row: Resting) -> None:
+        """Count an order that passed the check but is not written yet (the batch post writes
+        its orders together); `settle` once it is written or given up."""
+        with self._lock:
+            self._pending[order_hash] = (trader, row)
+            self._entry(trader)
+            self.added(trader, order_hash, row)
+
+    def settle(self, hashes, written: bool = True) -> None:
+        """End the reservations of `hashes`: written (the rows are in the store now) or not (drop them)."""
+        with self._lock:
+            for h in hashes:
+                self._pending.pop(h, None)
+                if not written:
+                    self.removed(h)
 
     def removed(self, order_hash: str) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from eth_utils import keccak
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from chain.rpc import ChainError
+from core.margin import Resting
 from relay.chainview import ChainView
 from relay.hub import Hub
 from relay.orders import MAX_SIGNATURE_LENGTH, cancel_message
@@ -18,6 +19,8 @@ from relay.validation import OrderValidator, RelayError
 
 BOOK_ORDERS_LIMIT = 100  # raw orders per side in a book read unless asked for more (max BOOK_ORDERS_MAX)
 BOOK_ORDERS_MAX = 1_000
+BATCH_MAX = 500  # orders per POST /orders/batch
+_TRADER_STRIPES = 64
 
 
 class RelayMetrics:
@@ -42,19 +45,28 @@ class Relay:
         self.hub = hub or Hub()
         self.metrics = RelayMetrics()
         self.wake = threading.Event()  # set on every accepted order: the matcher looks at once
+        # a trader's margin check and the insert that books the order run under that trader's
+        # stripe: two concurrent posts by one trader cannot both pass on the same free margin
+        self._stripes = [threading.Lock() for _ in range(_TRADER_STRIPES)]
+
+    def _trader_lock(self, trader: str) -> threading.Lock:
+        return self._stripes[hash(trader) % _TRADER_STRIPES]
 
     # ------------------------------------------------------------ writes
     def post(self, data: dict) -> StoredOrder:
-        with self.metrics.validate_s.time():
-            try:
-                o, sig = self.validator.parse(data)
-                h, remaining = self.validator.check(o, sig)
-                if data.get("hash") and data["hash"].lower() != h:
-                    raise RelayError(400, "bad_hash", f"hash {data['hash']} is not the order's EIP-712 digest {h}")
-            except RelayError as e:
-                self.metrics.posts.labels(e.code).inc()
-                raise
-        stored = self.store.add(StoredOrder(h, o, sig, remaining=remaining))
+        try:
+            o, sig = self.validator.parse(data)
+        except RelayError as e:
+            self.metrics.posts.labels(e.code).inc()
+            raise
+        with self._trader_lock(o.trader):
+            with self.metrics.validate_s.time():
+                try:
+                    h, remaining = self._check(data, o, sig)
+                except RelayError as e:
+                    self.metrics.posts.labels(e.code).inc()
+                    raise
+            stored = self.store.add(StoredOrder(h, o, sig, remaining=remaining))
         if stored is None:
             self.metrics.posts.labels("duplicate").inc()
             raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
@@ -62,6 +74,61 @@ class Relay:
         self.notify("book", {"market_id": o.market_id})
         self.wake.set()
         return stored
+
+    def _check(self, data: dict, o, sig: bytes) -> tuple[str, int]:
+        h, remaining = self.validator.check(o, sig)
+        if data.get("hash") and data["hash"].lower() != h:
+            raise RelayError(400, "bad_hash", f"hash {data['hash']} is not the order's EIP-712 digest {h}")
+        return h, remaining
+
+    def post_many(self, items: list[dict]) -> list[StoredOrder | RelayError]:
+        """`post` of each order in one call, the accepted ones written in one transaction (one
+        multi-row INSERT): per order the stored order or the RelayError that refused it. Every
+        order gets the full validation of `post`; a trader's orders earlier in the batch count
+        against its margin for the later ones (they are booked before the next is checked)."""
+        if len(items) > BATCH_MAX:
+            raise RelayError(400, "batch_too_large", f"at most {BATCH_MAX} orders per batch, got {len(items)}")
+        out: list[StoredOrder | RelayError | None] = [None] * len(items)
+        ok: list[tuple[int, StoredOrder]] = []
+        booked = set()
+        book = getattr(self.store, "exposure", None)
+        for i, data in enumerate(items):
+            try:
+                o, sig = self.validator.parse(data)
+                with self._trader_lock(o.trader), self.metrics.validate_s.time():
+                    h, remaining = self._check(data, o, sig)
+                    so = StoredOrder(h, o, sig, remaining=remaining)
+                    if h in booked:
+                        raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
+                    booked.add(h)
+                    if book is not None and not o.reduce_only:  # the trader's next order sees it
+                        book.reserve(o.trader, h, Resting(o.market_id, o.is_buy, remaining, o.price))
+                ok.append((i, so))
+            except RelayError as e:
+                self.metrics.posts.labels(e.code).inc()
+                out[i] = e
+        try:
+            stored = self.store.add_many([so for _, so in ok])
+        except Exception:
+            if book is not None:  # nothing was written: take the reservations back
+                book.settle([so.hash for _, so in ok], written=False)
+            raise
+        if book is not None:
+            book.settle([so.hash for _, so in ok])
+        markets = set()
+        for (i, so), st in zip(ok, stored, strict=True):
+            if st is None:  # posted meanwhile through another request or relay: booked once, by it
+                self.metrics.posts.labels("duplicate").inc()
+                out[i] = RelayError(409, "duplicate", f"order {so.hash} is already known to the relay")
+            else:
+                self.metrics.posts.labels("accepted").inc()
+                markets.add(st.order.market_id)
+                out[i] = st
+        for mid in markets:
+            self.notify("book", {"market_id": mid})
+        if markets:
+            self.wake.set()
+        return out
 
     def cancel(self, order_hash: str, signature: str | None) -> StoredOrder:
         """Withdraw an order from the relay. With `signature` (EIP-191 of "cancel:<hash>" by the
