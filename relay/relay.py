@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -13,7 +14,7 @@ from chain.rpc import ChainError
 from core.margin import Resting
 from relay.chainview import ChainView
 from relay.hub import Hub
-from relay.orders import MAX_SIGNATURE_LENGTH, cancel_message
+from relay.orders import MAX_SIGNATURE_LENGTH, Order, cancel_message
 from relay.store import CANCELLED, OPEN, OrderStore, StoredOrder, Trade
 from relay.validation import OrderValidator, RelayError
 
@@ -85,28 +86,42 @@ class Relay:
         """`post` of each order in one call, the accepted ones written in one transaction (one
         multi-row INSERT): per order the stored order or the RelayError that refused it. Every
         order gets the full validation of `post`; a trader's orders earlier in the batch count
-        against its margin for the later ones (they are booked before the next is checked)."""
+        against its margin for the later ones (reserved before the next is checked)."""
         if len(items) > BATCH_MAX:
             raise RelayError(400, "batch_too_large", f"at most {BATCH_MAX} orders per batch, got {len(items)}")
         out: list[StoredOrder | RelayError | None] = [None] * len(items)
-        ok: list[tuple[int, StoredOrder]] = []
-        booked = set()
-        book = getattr(self.store, "exposure", None)
-        for i, data in enumerate(items):
+        parsed: list[tuple[Order, bytes] | RelayError] = []
+        for data in items:
             try:
-                o, sig = self.validator.parse(data)
-                with self._trader_lock(o.trader), self.metrics.validate_s.time():
-                    h, remaining = self._check(data, o, sig)
-                    so = StoredOrder(h, o, sig, remaining=remaining)
-                    if h in booked:
-                        raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
-                    booked.add(h)
-                    if book is not None and not o.reduce_only:  # the trader's next order sees it
-                        book.reserve(o.trader, h, Resting(o.market_id, o.is_buy, remaining, o.price))
-                ok.append((i, so))
+                parsed.append(self.validator.parse(data))
             except RelayError as e:
                 self.metrics.posts.labels(e.code).inc()
-                out[i] = e
+                parsed.append(e)
+        book = getattr(self.store, "exposure", None)
+        ok: list[tuple[int, StoredOrder]] = []
+        booked: set[str] = set()
+        # which of the batch's orders the relay already knows: one query, not one per order
+        prefetch = getattr(self.store, "prefetched", None)
+        sep = self.validator.separator
+        hashes = ["0x" + p[0].digest(sep).hex() for p in parsed if not isinstance(p, RelayError)]
+        with prefetch(hashes) if prefetch is not None else nullcontext():
+            for i, (data, p) in enumerate(zip(items, parsed, strict=True)):
+                if isinstance(p, RelayError):
+                    out[i] = p
+                    continue
+                o, sig = p
+                try:
+                    with self._trader_lock(o.trader), self.metrics.validate_s.time():
+                        h, remaining = self._check(data, o, sig)
+                        if h in booked:
+                            raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
+                        booked.add(h)
+                        if book is not None and not o.reduce_only:  # the trader's next order sees it
+                            book.reserve(o.trader, h, Resting(o.market_id, o.is_buy, remaining, o.price))
+                    ok.append((i, StoredOrder(h, o, sig, remaining=remaining)))
+                except RelayError as e:
+                    self.metrics.posts.labels(e.code).inc()
+                    out[i] = e
         try:
             stored = self.store.add_many([so for _, so in ok])
         except Exception:

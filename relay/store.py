@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -330,6 +331,7 @@ class SqlOrderStore:
         _md.create_all(self.engine)
         # per-trader reserved margin, kept in step by the write methods below (relay/exposure.py)
         self.exposure = ExposureBook(self._exposure_rows, ttl=exposure_ttl)
+        self._local = threading.local()  # `prefetched` answers, per thread
 
     # ------------------------------------------------------------ plumbing
     def _tx(self):
@@ -404,7 +406,24 @@ class SqlOrderStore:
             r = c.execute(_GET_ORDER, {"h": order_hash.lower()}).first()
         return _row_to_order(r) if r else None
 
+    @contextmanager
+    def prefetched(self, hashes: Iterable[str]):
+        """Within the block, `exists` answers for `hashes` from one `IN (...)` query made up
+        front, in this thread only (the batch post: one query instead of one per order). A hash
+        inserted by someone else after the query still meets the insert's conflict check."""
+        want = {h.lower() for h in hashes}
+        with self._read() as c:
+            known = {r[0] for r in c.execute(select(orders_t.c.hash).where(orders_t.c.hash.in_(want)))}
+        self._local.prefetch = (want, known)
+        try:
+            yield known
+        finally:
+            self._local.prefetch = None
+
     def exists(self, order_hash: str) -> bool:
+        pre = getattr(self._local, "prefetch", None)
+        if pre is not None and order_hash.lower() in pre[0]:
+            return order_hash.lower() in pre[1]
         with self._read() as c:
             return c.execute(_EXISTS_ORDER, {"h": order_hash.lower()}).first() is not None
 
