@@ -66,7 +66,12 @@ def create_app(
         start_block = settings.start_block if settings.start_block is not None else int(manifest.data.get("block", 0))
     if settings.fill_index and isinstance(chain, RpcChain) and chain.fills is None:
         chain.enable_fill_index(start_block)
-    store = store or SqlOrderStore(settings.database_url)
+    store = store or SqlOrderStore(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        exposure_ttl=settings.exposure_ttl,
+    )
     validator = OrderValidator(
         chain,
         store,
