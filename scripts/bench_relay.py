@@ -222,18 +222,20 @@ def _posts(
             rows.append(_per_cpu(rows[-1], N_BATCHED, cpu))
             if not httpx_run:
                 return rows
-            secs, codes = asyncio.run(_blast(relay.url, rest))
-            if codes.count(201) != N_HTTPX:
-                raise RuntimeError(f"only {codes.count(201)}/{N_HTTPX} posts accepted: {sorted(set(codes))}")
-            rows.append(
-                {
-                    "name": f"same as the first row, {N_HTTPX} more orders from httpx.AsyncClient ({CONCURRENCY} "
-                    f"concurrent; the client's own CPU shares the machine, {label})",
-                    "value": round(N_HTTPX / secs, 1),
-                    "unit": "orders/s",
-                    "target": "",
-                }
+            name = (
+                f"same as the first row, {N_HTTPX} more orders from httpx.AsyncClient ({CONCURRENCY} "
+                f"concurrent; the client's own CPU shares the machine, {label})"
             )
+            try:
+                secs, codes = asyncio.run(_blast(relay.url, rest))
+                value = round(N_HTTPX / secs, 1)
+                if codes.count(201) != N_HTTPX:
+                    raise RuntimeError(f"only {codes.count(201)}/{N_HTTPX} posts accepted: {sorted(set(codes))}")
+            except httpx.TransportError as e:
+                # seen in some runs on a loaded machine: httpx.ReadError, the relay's log silent;
+                # not root-caused (the raw client's resets were: see _blast_raw). Reported, not hidden
+                value = f"failed: {e!r}"
+            rows.append({"name": name, "value": value, "unit": "orders/s", "target": ""})
             t0 = time.perf_counter()
             for _ in range(20):
                 httpx.get(f"{relay.url}/markets/{market['id']}/book", params={"depth": 10})
