@@ -1,15 +1,21 @@
 """Relay benchmarks (a `make bench` section): `run() -> list[dict(name, value, unit, target)]`.
 
 Setup: anvil + the real deploy, the H100 market's mark pushed, 32 funded traders. The relay is
-the real process (uvicorn on loopback, SQLite file store) started by PID.
+the real process (uvicorn on loopback, started by PID), once on a SQLite file and once on a
+throwaway PostgreSQL 15 cluster (tests/utils/postgres.py), each fed the same signed orders.
 
 1. Order posts/s with full validation: pre-signed, non-crossing orders posted by 16 concurrent
-   keep-alive connections (a minimal asyncio HTTP/1.1 client; then 1,000 more through
-   httpx, whose own CPU cost per request is about the relay's). Each post does: parse, EIP-712 digest, signature check (libsecp256k1 via
-   coincurve), market rules, expiry, min nonce, `Exchange.remaining(order)` (from the Exchange's
-   logs when they prove the order untouched, else one eth_call: `chainview.FillIndex`), the
-   margin pre-check over the trader's open orders, the SQLite insert. Cached per head block (re-polled every 0.25 s): market params/state/
-   mark, account summaries, min nonces. One warm-up order per trader first.
+   keep-alive connections (a minimal asyncio HTTP/1.1 client), one order per POST /orders; then
+   6,000 more through POST /orders/batch (200 per batch, 2 connections); on SQLite also 1,000
+   more through httpx, whose own CPU cost per request is about the relay's. Each order gets:
+   parse, EIP-712 digest, signature check (libsecp256k1 via coincurve), market rules, expiry,
+   min nonce, `Exchange.remaining(order)` (from the Exchange's logs when they prove the order
+   untouched, else one eth_call: `chainview.FillIndex`), the margin pre-check against the
+   trader's kept reservation (relay/exposure.py), the insert (one per batch for batches).
+   Cached per head block (re-polled every 0.25 s): market params/state/mark, account
+   summaries, min nonces. One warm-up order per trader first. Each throughput row has a
+   companion row in orders per CPU-second of the relay process (/proc/<pid>/stat), which the
+   load of the shared machine moves much less than wall-clock orders/s.
 2. End-to-end latency: a resting ask, then a crossing bid is posted; the clock stops when the
    buyer's position is visible on-chain (relay accepts -> matcher wakes -> simulate -> send ->
    anvil mines -> receipt). Median of 5.
@@ -40,7 +46,7 @@ from relay.orders import Order, domain_separator, sign_order
 USDC = USD_SCALE  # base units per USD
 N_ORDERS = 3_000
 CONCURRENCY = 16
-N_TRADERS = 32  # ~94 resting orders each by the end (~125 after the httpx run)
+N_TRADERS = 32  # ~313 resting orders each by the end of the SQLite run
 N_HTTPX = 1_000  # then the same with httpx as the client (what a Python SDK user sees)
 N_BATCHED = 6_000  # then through POST /orders/batch
 BATCH = 200  # orders per batch
