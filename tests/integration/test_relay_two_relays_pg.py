@@ -4,8 +4,9 @@ Relay A serves the API only; relay B also runs the matching loop. Orders posted 
 in both books; a crossing order posted to A is matched by B. Then, with automine off, B claims
 a crossing pair and sends the match; while the transaction waits in the mempool, B is killed
 with SIGKILL (by PID). A carries on (accepts orders, serves the book); the block is mined; a
-replacement matcher process on the same database (what a supervisor restarts) releases the
-dead process's claim and reconciles it against the chain. Nothing is lost (every order posted
+replacement matcher process on the same database (what a supervisor restarts) starts, and the
+dead process's claim is reconciled against the chain (by the replacement's start, or by any
+relay once the claim's lease has run out). Nothing is lost (every order posted
 to A or B is still known, with its chain status) and nothing duplicated (one fill per match
 on-chain, one trade row per log, positions exact).
 
@@ -32,6 +33,9 @@ from tests.utils.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
 USDC = 10**6
+# where claims are leases (issue 12 point 3), any relay settles a dead matcher's claims once the
+# lease runs out; a short one keeps the test quick (ignored by a relay without leases)
+LEASE = {"CSPREAD_RELAY_LEASE": "3"}
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,14 @@ def world(devnet, pg, tmp_path):
     started: list[RelayProcess] = []
 
     def relay(name: str, match_key: str | None = None) -> RelayProcess:
-        r = RelayProcess(str(path), anvil.url, url, match_key=match_key, log_path=str(tmp_path / f"{name}.log"))
+        r = RelayProcess(
+            str(path),
+            anvil.url,
+            url,
+            match_key=match_key,
+            log_path=str(tmp_path / f"{name}.log"),
+            extra_env=LEASE,
+        )
         started.append(r)
         return r.start()
 
