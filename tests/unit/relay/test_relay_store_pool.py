@@ -68,3 +68,37 @@ def test_add_many__one_transaction__duplicates_none_and_seq_in_order(store, trad
     assert [o.hash for o in out if o is not None] == [b.hash for b in batch]
     assert store.get(batch[3].hash).status == OPEN and store.get(batch[3].hash).seq == out[5].seq
     assert store.add_many([]) == []
+
+
+def test_pool__64_concurrent_api_clients_small_pool__all_answered(backend_url, chain, traders):
+    """The same through the API: 64 clients post and read the book at once (FastAPI runs the
+    routes on its 40-thread pool) against a 4-connection pool; every request is answered."""
+    from fastapi.testclient import TestClient
+    from matcher_helpers import wire
+
+    from relay.app import create_app
+    from relay.config import RelaySettings
+
+    s = SqlOrderStore(backend_url, pool_size=2, max_overflow=2, pool_timeout=30)
+    app = create_app(RelaySettings(background=False), chain=chain, store=s, fee_bps=5, start_block=0)
+    ws = [wire(make_order(traders[i % 4], price=2_000_000 + i * 1_000), traders[i % 4]) for i in range(CLIENTS)]
+    codes: list[int] = []
+    barrier = threading.Barrier(CLIENTS)
+    try:
+        with TestClient(app) as client:
+
+            def go(w):
+                barrier.wait()
+                codes.append(client.post("/orders", json=w).status_code)
+                codes.append(client.get("/markets/1/book").status_code)
+
+            threads = [threading.Thread(target=go, args=(w,)) for w in ws]
+            t0 = time.monotonic()
+            [t.start() for t in threads]
+            [t.join(60) for t in threads]
+            took = time.monotonic() - t0
+            assert sorted(codes) == [200] * CLIENTS + [201] * CLIENTS
+            assert client.get("/markets/1/book").json()["bid_orders"] == CLIENTS
+            assert took < 29, took
+    finally:
+        s.close()
