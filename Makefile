@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup browser test test-unit test-integration lint fuzz bench demo clean methodology methodology-check abis margins
+.PHONY: setup browser postgres test test-unit test-integration lint fuzz bench demo clean methodology methodology-check abis margins
 
 setup: $(VENV)/.installed node_modules/.installed .build/.compiled
 
@@ -35,10 +35,18 @@ browser:
 	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
 
-test: setup browser lint
+# the relay's store/API/matcher tests also run on PostgreSQL: a throwaway cluster (initdb + postgres
+# on a free loopback port, tests/utils/postgres.py) from Debian's postgresql package
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  APT="$$([ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	  $$APT install -y -q postgresql >/dev/null 2>&1 || \
+	  { $$APT update -q >/dev/null && $$APT install -y -q postgresql >/dev/null; }; }
+
+test: setup browser postgres lint
 	$(PY) -m pytest -n 2 --dist loadfile tests
 
-test-unit: setup
+test-unit: setup postgres
 	$(PY) -m pytest -n 2 tests/unit tests/fuzz
 
 # ruff (rules and format, config in pyproject.toml) and the import-linter architecture contracts;

@@ -414,6 +414,12 @@ def reserved(
             continue
         side = buys if is_buy else sells
         side[mid] = side.get(mid, 0) + order_need(is_buy, rem, price, m, fee_bps)
+    return reserved_from_sides(buys, sells)
+
+
+def reserved_from_sides(buys: Mapping[int, int], sells: Mapping[int, int]) -> int:
+    """:func:`reserved` from per-market sums of :func:`order_need` of each side (what a relay that
+    keeps those sums up to date, instead of re-reading every resting order, has at hand)."""
     return sum(max(buys.get(mid, 0), sells.get(mid, 0)) for mid in buys.keys() | sells.keys())
 
 

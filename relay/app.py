@@ -25,7 +25,7 @@ from relay.follower import EventFollower, Revalidator, default_confirmations
 from relay.hub import Hub
 from relay.orders import domain_separator
 from relay.relay import Relay, book_json
-from relay.routes import health, markets, orders, stream
+from relay.routes import batch, health, markets, orders, stream
 from relay.store import OrderStore, SqlOrderStore
 from relay.validation import OrderValidator, RelayError, ValidationSettings, chain_unavailable
 
@@ -77,7 +77,12 @@ def create_app(
         start_block = settings.start_block if settings.start_block is not None else int(manifest.data.get("block", 0))
     if settings.fill_index and isinstance(chain, RpcChain) and chain.fills is None:
         chain.enable_fill_index(start_block)
-    store = store or SqlOrderStore(settings.database_url)
+    store = store or SqlOrderStore(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        exposure_ttl=settings.exposure_ttl,
+    )
     validator = OrderValidator(
         chain,
         store,
@@ -214,6 +219,6 @@ def create_app(
             RelayError(503, "store_unavailable", "the relay's database did not answer; retry later", {"retry_after": 5})
         )
 
-    for r in (orders.router, markets.router, stream.router, health.router):
+    for r in (orders.router, batch.router, markets.router, stream.router, health.router):
         app.include_router(r)
     return app

@@ -12,6 +12,13 @@ class RelaySettings(BaseSettings):
     rpc_url: str = "http://127.0.0.1:8545"
     # SQLite file by default; any SQLAlchemy URL (postgresql+psycopg://...) for shared books
     database_url: str = "sqlite:///relay.db"
+    # connections per process (the request thread pool has 40 threads); PostgreSQL's default
+    # max_connections of 100 holds two relays at the default 8 + 24
+    db_pool_size: int = 8
+    db_max_overflow: int = 24
+    # s a trader's kept reserved margin may go without a reload from the store: bounds what
+    # another relay process on the same database can post unseen (relay/exposure.py)
+    exposure_ttl: float = 2.0
     head_ttl: float = 0.25  # s between head polls; chain reads are cached per head block
     min_ttl: int = 2  # s an order must still live past the head block's timestamp
     check_margin: bool = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -11,15 +12,18 @@ from eth_utils import keccak
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from chain.rpc import ChainError
+from core.margin import Resting
 from relay.chainview import ChainView
 from relay.follower import lease_expired, reconcile_leases
 from relay.hub import Hub
-from relay.orders import MAX_SIGNATURE_LENGTH, cancel_message
+from relay.orders import MAX_SIGNATURE_LENGTH, Order, cancel_message
 from relay.store import CANCELLED, OPEN, OrderStore, StoredOrder, Trade
 from relay.validation import OrderValidator, RelayError, chain_unavailable
 
 BOOK_ORDERS_LIMIT = 100  # raw orders per side in a book read unless asked for more (max BOOK_ORDERS_MAX)
 BOOK_ORDERS_MAX = 1_000
+BATCH_MAX = 500  # orders per POST /orders/batch
+_TRADER_STRIPES = 64
 
 
 class RelayMetrics:
@@ -46,6 +50,9 @@ class Relay:
         self.metrics = RelayMetrics()
         self.wake = threading.Event()  # set on every accepted order: the matcher looks at once
         self._head_fail_until = 0.0  # while the node is down, reads do not wait on it every time
+        # a trader's margin check and the insert that books the order run under that trader's
+        # stripe: two concurrent posts by one trader cannot both pass on the same free margin
+        self._stripes = [threading.Lock() for _ in range(_TRADER_STRIPES)]
 
     def head_block(self) -> int:
         """The chain's head block for a read's `block` field; when the node does not answer,
@@ -58,18 +65,24 @@ class Relay:
         fb = self.store.get_meta("follower_block")
         return int(fb) if fb is not None else -1
 
+    def _trader_lock(self, trader: str) -> threading.Lock:
+        return self._stripes[hash(trader) % _TRADER_STRIPES]
+
     # ------------------------------------------------------------ writes
     def post(self, data: dict) -> StoredOrder:
-        with self.metrics.validate_s.time():
-            try:
-                o, sig = self.validator.parse(data)
-                h, remaining = self.validator.check(o, sig)
-                if data.get("hash") and data["hash"].lower() != h:
-                    raise RelayError(400, "bad_hash", f"hash {data['hash']} is not the order's EIP-712 digest {h}")
-            except RelayError as e:
-                self.metrics.posts.labels(e.code).inc()
-                raise
-        stored = self.store.add(StoredOrder(h, o, sig, remaining=remaining))
+        try:
+            o, sig = self.validator.parse(data)
+        except RelayError as e:
+            self.metrics.posts.labels(e.code).inc()
+            raise
+        with self._trader_lock(o.trader):
+            with self.metrics.validate_s.time():
+                try:
+                    h, remaining = self._check(data, o, sig)
+                except RelayError as e:
+                    self.metrics.posts.labels(e.code).inc()
+                    raise
+            stored = self.store.add(StoredOrder(h, o, sig, remaining=remaining))
         if stored is None:
             self.metrics.posts.labels("duplicate").inc()
             raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
@@ -77,6 +90,75 @@ class Relay:
         self.notify("book", {"market_id": o.market_id})
         self.wake.set()
         return stored
+
+    def _check(self, data: dict, o, sig: bytes) -> tuple[str, int]:
+        h, remaining = self.validator.check(o, sig)
+        if data.get("hash") and data["hash"].lower() != h:
+            raise RelayError(400, "bad_hash", f"hash {data['hash']} is not the order's EIP-712 digest {h}")
+        return h, remaining
+
+    def post_many(self, items: list[dict]) -> list[StoredOrder | RelayError]:
+        """`post` of each order in one call, the accepted ones written in one transaction (one
+        multi-row INSERT): per order the stored order or the RelayError that refused it. Every
+        order gets the full validation of `post`; a trader's orders earlier in the batch count
+        against its margin for the later ones (reserved before the next is checked)."""
+        if len(items) > BATCH_MAX:
+            raise RelayError(400, "batch_too_large", f"at most {BATCH_MAX} orders per batch, got {len(items)}")
+        out: list[StoredOrder | RelayError | None] = [None] * len(items)
+        parsed: list[tuple[Order, bytes] | RelayError] = []
+        for data in items:
+            try:
+                parsed.append(self.validator.parse(data))
+            except RelayError as e:
+                self.metrics.posts.labels(e.code).inc()
+                parsed.append(e)
+        book = getattr(self.store, "exposure", None)
+        ok: list[tuple[int, StoredOrder]] = []
+        booked: set[str] = set()
+        # which of the batch's orders the relay already knows: one query, not one per order
+        prefetch = getattr(self.store, "prefetched", None)
+        sep = self.validator.separator
+        hashes = ["0x" + p[0].digest(sep).hex() for p in parsed if not isinstance(p, RelayError)]
+        with prefetch(hashes) if prefetch is not None else nullcontext():
+            for i, (data, p) in enumerate(zip(items, parsed, strict=True)):
+                if isinstance(p, RelayError):
+                    out[i] = p
+                    continue
+                o, sig = p
+                try:
+                    with self._trader_lock(o.trader), self.metrics.validate_s.time():
+                        h, remaining = self._check(data, o, sig)
+                        if h in booked:
+                            raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
+                        booked.add(h)
+                        if book is not None and not o.reduce_only:  # the trader's next order sees it
+                            book.reserve(o.trader, h, Resting(o.market_id, o.is_buy, remaining, o.price))
+                    ok.append((i, StoredOrder(h, o, sig, remaining=remaining)))
+                except RelayError as e:
+                    self.metrics.posts.labels(e.code).inc()
+                    out[i] = e
+        try:
+            stored = self.store.add_many([so for _, so in ok])
+        except Exception:
+            if book is not None:  # nothing was written: take the reservations back
+                book.settle([so.hash for _, so in ok], written=False)
+            raise
+        if book is not None:
+            book.settle([so.hash for _, so in ok])
+        markets = set()
+        for (i, so), st in zip(ok, stored, strict=True):
+            if st is None:  # posted meanwhile through another request or relay: booked once, by it
+                self.metrics.posts.labels("duplicate").inc()
+                out[i] = RelayError(409, "duplicate", f"order {so.hash} is already known to the relay")
+            else:
+                self.metrics.posts.labels("accepted").inc()
+                markets.add(st.order.market_id)
+                out[i] = st
+        for mid in markets:
+            self.notify("book", {"market_id": mid})
+        if markets:
+            self.wake.set()
+        return out
 
     def cancel(self, order_hash: str, signature: str | None) -> StoredOrder:
         """Withdraw an order from the relay. With `signature` (EIP-191 of "cancel:<hash>" by the

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -45,9 +46,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from core.margin import Resting
+from relay.exposure import ExposureBook
 from relay.orders import Order
 
 OPEN = "open"
@@ -100,6 +105,9 @@ class OrderStore(Protocol):
 
     def add(self, o: StoredOrder) -> StoredOrder | None:
         """Insert an open order; None when the hash is already known (any status)."""
+
+    def add_many(self, orders: Sequence[StoredOrder]) -> list[StoredOrder | None]:
+        """`add` of each, in one transaction (None per order whose hash was already known)."""
 
     def get(self, order_hash: str) -> StoredOrder | None: ...
 
@@ -174,7 +182,8 @@ _md = MetaData()
 orders_t = Table(
     "orders",
     _md,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    # BIGSERIAL on PostgreSQL; SQLite's rowid alias must be spelled INTEGER PRIMARY KEY
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("hash", String(66), nullable=False, unique=True),
     Column("trader", String(42), nullable=False),
     Column("market_id", BigInteger, nullable=False),
@@ -202,7 +211,7 @@ Index("ix_orders_trader", orders_t.c.trader, orders_t.c.status)
 trades_t = Table(
     "trades",
     _md,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("tx_hash", String(66), nullable=False),
     Column("log_index", Integer, nullable=False),
     Column("block_number", BigInteger, nullable=False),
@@ -250,6 +259,9 @@ _EXISTS_ORDER = select(orders_t.c.seq).where(orders_t.c.hash == bindparam("h"))
 _OPEN_EXPOSURE = select(orders_t.c.market_id, orders_t.c.is_buy, orders_t.c.remaining, orders_t.c.price).where(
     and_(orders_t.c.trader == bindparam("trader"), orders_t.c.status == OPEN, orders_t.c.reduce_only.is_(False))
 )
+_EXPOSURE_ROWS = select(
+    orders_t.c.hash, orders_t.c.market_id, orders_t.c.is_buy, orders_t.c.remaining, orders_t.c.price
+).where(and_(orders_t.c.trader == bindparam("trader"), orders_t.c.status == OPEN, orders_t.c.reduce_only.is_(False)))
 _SET_REMAINING = update(orders_t).where(and_(orders_t.c.hash == bindparam("h"), orders_t.c.status == OPEN))
 _KILL = update(orders_t).where(and_(orders_t.c.hash == bindparam("h"), orders_t.c.status == OPEN))
 _BOOK_LEVELS = (
@@ -314,20 +326,50 @@ def _row_to_trade(r) -> Trade:
 
 
 class SqlOrderStore:
-    """`OrderStore` on SQLAlchemy Core. Thread-safe (one connection per operation)."""
+    """`OrderStore` on SQLAlchemy Core. Thread-safe (one pooled connection per operation).
 
-    def __init__(self, url: str = "sqlite:///relay.db"):
+    Locks and the pool: a thread never waits for the store lock while it holds a pooled
+    connection (it takes the lock first, then the connection). The other order let waiting
+    readers each hold a connection while the lock holder waited for one: with more concurrent
+    requests than pool slots every operation stalled until the pool timeout (30 s).
+
+      * SQLite file: writes are serialised by a process lock (SQLite has one writer anyway; the
+        lock turns busy-retries into a queue); reads take no lock (WAL gives each a snapshot).
+      * SQLite in memory: one shared connection (StaticPool), so every operation takes the lock.
+      * PostgreSQL: no process lock; row locks and the conditional UPDATE/INSERTs of the module
+        doc make concurrent writers (threads or relay processes) safe.
+    """
+
+    def __init__(
+        self,
+        url: str = "sqlite:///relay.db",
+        *,
+        pool_size: int = 8,
+        max_overflow: int = 24,
+        pool_timeout: float = 30,
+        exposure_ttl: float = 2.0,
+    ):
         self.url = url
         kwargs: dict = {}
         self._sqlite = url.startswith("sqlite")
+        memory = url in ("sqlite://", "sqlite:///:memory:")
         if self._sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-            if url in ("sqlite://", "sqlite:///:memory:"):
+            if memory:
                 kwargs["poolclass"] = StaticPool
+        if not memory:
+            # every thread (anyio's request pool, follower, matcher) may hold one at a time
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
         self.engine = create_engine(url, **kwargs)
-        # SQLite: one writer at a time anyway; a process-local lock avoids busy retries and
-        # makes the in-memory (single shared connection) variant safe across threads
-        self._lock = threading.RLock() if self._sqlite else None
+        # INSERT ... ON CONFLICT (hash) DO NOTHING RETURNING hash, seq: both dialects have it
+        dialect_insert = sqlite_insert if self._sqlite else pg_insert
+        self._insert_new = (
+            dialect_insert(orders_t)
+            .on_conflict_do_nothing(index_elements=[orders_t.c.hash])
+            .returning(orders_t.c.hash, orders_t.c.seq, sort_by_parameter_order=True)
+        )
+        self._write_lock = threading.RLock() if self._sqlite else None
+        self._read_lock = self._write_lock if memory else None
         if self._sqlite:
 
             @event.listens_for(self.engine, "connect")
@@ -339,6 +381,9 @@ class SqlOrderStore:
 
         _md.create_all(self.engine)
         self._add_late_columns()
+        # per-trader reserved margin, kept in step by the write methods below (relay/exposure.py)
+        self.exposure = ExposureBook(self._exposure_rows, ttl=exposure_ttl)
+        self._local = threading.local()  # `prefetched` answers, per thread
 
     def _add_late_columns(self) -> None:
         """A database created by an older relay lacks the reorg/lease columns: add them."""
@@ -352,16 +397,16 @@ class SqlOrderStore:
 
     # ------------------------------------------------------------ plumbing
     def _tx(self):
-        return _Locked(self.engine.begin(), self._lock)
+        return _Locked(self.engine.begin, self._write_lock)
 
     def _read(self):
-        return _Locked(self.engine.connect(), self._lock)
+        return _Locked(self.engine.connect, self._read_lock)
 
     # ------------------------------------------------------------ orders
-    def add(self, o: StoredOrder) -> StoredOrder | None:
-        now = time.time()
+    @staticmethod
+    def _row(o: StoredOrder, now: float) -> dict:
         od = o.order
-        values = dict(
+        return dict(
             hash=o.hash,
             trader=od.trader,
             market_id=od.market_id,
@@ -379,19 +424,68 @@ class SqlOrderStore:
             created_at=now,
             updated_at=now,
         )
+
+    def add(self, o: StoredOrder) -> StoredOrder | None:
+        now = time.time()
         try:
             with self._tx() as c:
-                seq = c.execute(_INSERT_ORDER, values).inserted_primary_key[0]
+                seq = c.execute(_INSERT_ORDER, self._row(o, now)).inserted_primary_key[0]
         except IntegrityError:
             return None
+        self._exposure_added(o)
         return replace(o, seq=seq, status=OPEN, created_at=now, updated_at=now)
+
+    def _exposure_added(self, o: StoredOrder) -> None:
+        od = o.order
+        if not od.reduce_only:
+            self.exposure.added(od.trader, o.hash, Resting(od.market_id, od.is_buy, o.remaining, od.price))
+
+    def _exposure_rows(self, trader: str) -> list[tuple[str, int, bool, int, int]]:
+        with self._read() as c:
+            return [tuple(r) for r in c.execute(_EXPOSURE_ROWS, {"trader": trader})]
+
+    def add_many(self, orders: Sequence[StoredOrder]) -> list[StoredOrder | None]:
+        """`add` for many orders in one transaction and one multi-row INSERT (the batch post's
+        write): per order the stored order, or None when its hash was already known (or came
+        earlier in the same batch). Seqs follow the list's order."""
+        if not orders:
+            return []
+        now = time.time()
+        with self._tx() as c:
+            got = {r[0]: r[1] for r in c.execute(self._insert_new, [self._row(o, now) for o in orders])}
+        out: list[StoredOrder | None] = []
+        for o in orders:
+            seq = got.pop(o.hash, None)
+            if seq is None:
+                out.append(None)
+                continue
+            self._exposure_added(o)
+            out.append(replace(o, seq=seq, status=OPEN, created_at=now, updated_at=now))
+        return out
 
     def get(self, order_hash: str) -> StoredOrder | None:
         with self._read() as c:
             r = c.execute(_GET_ORDER, {"h": order_hash.lower()}).first()
         return _row_to_order(r) if r else None
 
+    @contextmanager
+    def prefetched(self, hashes: Iterable[str]):
+        """Within the block, `exists` answers for `hashes` from one `IN (...)` query made up
+        front, in this thread only (the batch post: one query instead of one per order). A hash
+        inserted by someone else after the query still meets the insert's conflict check."""
+        want = {h.lower() for h in hashes}
+        with self._read() as c:
+            known = {r[0] for r in c.execute(select(orders_t.c.hash).where(orders_t.c.hash.in_(want)))}
+        self._local.prefetch = (want, known)
+        try:
+            yield known
+        finally:
+            self._local.prefetch = None
+
     def exists(self, order_hash: str) -> bool:
+        pre = getattr(self._local, "prefetch", None)
+        if pre is not None and order_hash.lower() in pre[0]:
+            return order_hash.lower() in pre[1]
         with self._read() as c:
             return c.execute(_EXISTS_ORDER, {"h": order_hash.lower()}).first() is not None
 
@@ -459,6 +553,7 @@ class SqlOrderStore:
             values.update(status=FILLED, reason="fully filled", chain_block=block)
         with self._tx() as c:
             c.execute(_SET_REMAINING, {"h": order_hash, **values})
+        self.exposure.remaining(order_hash, remaining)
 
     def kill(self, order_hash: str, status: str, reason: str = "", block: int | None = None) -> bool:
         """`block`: the chain state the verdict was read at (a reorg below it re-checks the
@@ -478,6 +573,8 @@ class SqlOrderStore:
                     "updated_at": time.time(),
                 },
             ).rowcount
+        if n:
+            self.exposure.removed(order_hash)
         return n > 0
 
     def kill_below_nonce(self, trader: str, min_nonce: int, block: int | None = None) -> list[str]:
@@ -498,6 +595,8 @@ class SqlOrderStore:
                         updated_at=time.time(),
                     )
                 )
+        for h in hashes:
+            self.exposure.removed(h)
         return hashes
 
     def claim(self, hashes: Iterable[str], lease: float = 120.0, owner: str = "") -> bool:
@@ -518,6 +617,12 @@ class SqlOrderStore:
                     raise _Rollback()  # all or nothing
         except _Rollback:
             return False
+        except OperationalError as e:
+            # PostgreSQL: two matchers claiming overlapping pairs can deadlock on the row locks;
+            # the server aborts one of them, which simply did not get the claim
+            if isinstance(e.orig, _TX_ROLLBACK):
+                return False
+            raise
         return True
 
     def release(self, hashes: Iterable[str], owner: str | None = None) -> None:
@@ -589,6 +694,11 @@ class SqlOrderStore:
                     updated_at=time.time(),
                 )
             ).rowcount
+        if n:
+            # reserve its margin again at once (not only at the trader's next exposure reload)
+            so = self.get(order_hash)
+            if so is not None:
+                self._exposure_added(so)
         return n > 0
 
     def recent_blocks(self) -> dict[int, tuple[str, str]]:
@@ -682,9 +792,14 @@ class SqlOrderStore:
         return r[0] if r else None
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._tx() as c:
-            if c.execute(update(meta_t).where(meta_t.c.key == key).values(value=value)).rowcount == 0:
-                c.execute(insert(meta_t).values(key=key, value=value))
+        for _ in range(2):  # two relays on one database may both insert a new key: the loser updates
+            try:
+                with self._tx() as c:
+                    if c.execute(update(meta_t).where(meta_t.c.key == key).values(value=value)).rowcount == 0:
+                        c.execute(insert(meta_t).values(key=key, value=value))
+                return
+            except IntegrityError:
+                continue
 
     def close(self) -> None:
         self.engine.dispose()
@@ -694,16 +809,25 @@ class _Rollback(Exception):
     pass
 
 
-class _Locked:
-    """Context manager: an optional process lock around a SQLAlchemy connection/transaction."""
+try:  # deadlock / serialization failure (SQLSTATE 40xxx); the driver is optional for SQLite users
+    from psycopg.errors import TransactionRollback as _TX_ROLLBACK
+except ImportError:  # pragma: no cover
+    _TX_ROLLBACK = ()
 
-    def __init__(self, cm, lock):
-        self._cm, self._lock = cm, lock
+
+class _Locked:
+    """Context manager: take the optional process lock, *then* open the connection/transaction
+    (`opener` is called only once the lock is held; see `SqlOrderStore`)."""
+
+    def __init__(self, opener, lock):
+        self._opener, self._lock = opener, lock
+        self._cm = None
 
     def __enter__(self):
         if self._lock is not None:
             self._lock.acquire()
         try:
+            self._cm = self._opener()
             return self._cm.__enter__()
         except BaseException:
             if self._lock is not None:

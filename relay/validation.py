@@ -312,19 +312,32 @@ class OrderValidator:
         acct = self.chain.account(o.trader)
         if not acct.fresh:
             raise RelayError(400, "stale_mark", f"a mark {o.trader}'s account depends on is stale")
-        others = self.store.open_exposure(o.trader)
-        if len(others) >= self.settings.max_open_per_trader:
+        new = Resting(o.market_id, o.is_buy, remaining, o.price)
+        book = getattr(self.store, "exposure", None)  # kept incrementally (relay/exposure.py)
+        if book is not None:
+            count = book.count(o.trader)
+        else:
+            others = self.store.open_exposure(o.trader)
+            count = len(others)
+        if count >= self.settings.max_open_per_trader:
             raise RelayError(
-                429, "too_many_orders", f"{o.trader} has {len(others)} open orders in the relay; cancel some first"
+                429, "too_many_orders", f"{o.trader} has {count} open orders in the relay; cancel some first"
             )
-        markets = {m.market_id: m}
-        for mid in {r[0] for r in others} - {m.market_id}:
-            mi = self.chain.market(mid)
-            if mi is not None:
-                markets[mid] = mi
-        r = reservation(
-            acct.free, others, Resting(o.market_id, o.is_buy, remaining, o.price), markets, self.settings.fee_bps
-        )
+        if book is not None:
+            r = book.reservation(
+                o.trader,
+                acct.free,
+                new,
+                lambda mid: m if mid == m.market_id else self.chain.market(mid),
+                self.settings.fee_bps,
+            )
+        else:
+            markets = {m.market_id: m}
+            for mid in {r[0] for r in others} - {m.market_id}:
+                mi = self.chain.market(mid)
+                if mi is not None:
+                    markets[mid] = mi
+            r = reservation(acct.free, others, new, markets, self.settings.fee_bps)
         if not r.ok:
             need, before = r.need, r.before
             raise RelayError(

@@ -1,15 +1,21 @@
 """Relay benchmarks (a `make bench` section): `run() -> list[dict(name, value, unit, target)]`.
 
 Setup: anvil + the real deploy, the H100 market's mark pushed, 32 funded traders. The relay is
-the real process (uvicorn on loopback, SQLite file store) started by PID.
+the real process (uvicorn on loopback, started by PID), once on a SQLite file and once on a
+throwaway PostgreSQL 15 cluster (tests/utils/postgres.py), each fed the same signed orders.
 
 1. Order posts/s with full validation: pre-signed, non-crossing orders posted by 16 concurrent
-   keep-alive connections (a minimal asyncio HTTP/1.1 client; then 1,000 more through
-   httpx, whose own CPU cost per request is about the relay's). Each post does: parse, EIP-712 digest, signature check (libsecp256k1 via
-   coincurve), market rules, expiry, min nonce, `Exchange.remaining(order)` (from the Exchange's
-   logs when they prove the order untouched, else one eth_call: `chainview.FillIndex`), the
-   margin pre-check over the trader's open orders, the SQLite insert. Cached per head block (re-polled every 0.25 s): market params/state/
-   mark, account summaries, min nonces. One warm-up order per trader first.
+   keep-alive connections (a minimal asyncio HTTP/1.1 client), one order per POST /orders; then
+   6,000 more through POST /orders/batch (200 per batch, 2 connections); on SQLite also 1,000
+   more through httpx, whose own CPU cost per request is about the relay's. Each order gets:
+   parse, EIP-712 digest, signature check (libsecp256k1 via coincurve), market rules, expiry,
+   min nonce, `Exchange.remaining(order)` (from the Exchange's logs when they prove the order
+   untouched, else one eth_call: `chainview.FillIndex`), the margin pre-check against the
+   trader's kept reservation (relay/exposure.py), the insert (one per batch for batches).
+   Cached per head block (re-polled every 0.25 s): market params/state/mark, account
+   summaries, min nonces. One warm-up order per trader first. Each throughput row has a
+   companion row in orders per CPU-second of the relay process (/proc/<pid>/stat), which the
+   load of the shared machine moves much less than wall-clock orders/s.
 2. End-to-end latency: a resting ask, then a crossing bid is posted; the clock stops when the
    buyer's position is visible on-chain (relay accepts -> matcher wakes -> simulate -> send ->
    anvil mines -> receipt). Median of 5.
@@ -40,8 +46,11 @@ from relay.orders import Order, domain_separator, sign_order
 USDC = USD_SCALE  # base units per USD
 N_ORDERS = 3_000
 CONCURRENCY = 16
-N_TRADERS = 32  # ~94 resting orders each by the end (~125 after the httpx run)
+N_TRADERS = 32  # ~313 resting orders each by the end of the SQLite run
 N_HTTPX = 1_000  # then the same with httpx as the client (what a Python SDK user sees)
+N_BATCHED = 6_000  # then through POST /orders/batch
+BATCH = 200  # orders per batch
+BATCH_CONCURRENCY = 2  # connections posting batches
 
 
 def _push_mark(m: Manifest, url: str, market: dict, price: int) -> None:
@@ -64,17 +73,29 @@ def _fund(m: Manifest, url: str, acct, amount: int) -> None:
     s.transact(Call(ch, _sel("deposit(uint256)") + encode(["uint256"], [amount])))
 
 
-async def _blast_raw(url: str, bodies: list[dict]) -> tuple[float, list[int]]:
-    """Same load as `_blast` (CONCURRENCY keep-alive connections, one request in flight on
+class _Closed(RuntimeError):
+    pass
+
+
+async def _blast_raw(
+    url: str, bodies: list, path: str = "/orders", concurrency: int = CONCURRENCY
+) -> tuple[float, list[int], list[bytes]]:
+    """Same load as `_blast` (`concurrency` keep-alive connections, one request in flight on
     each) from a minimal asyncio HTTP/1.1 client: httpx costs ~2 ms of client CPU per request,
-    as much as the relay itself, and on a 2-core box the client's CPU is taken from the relay."""
+    as much as the relay itself, and on a 2-core box the client's CPU is taken from the relay.
+
+    It reads every response completely and honours `Connection: close` (uvicorn sends it with
+    a 500 and then closes): the old client did neither and wrote its next request into a closed
+    socket, the ConnectionResetError that failed `make bench`; a server close is now reported
+    as such, with the status that preceded it."""
     import json
     from urllib.parse import urlsplit
 
     u = urlsplit(url)
     codes: list[int] = []
+    replies: list[bytes] = []
     queue = list(reversed(bodies))
-    head = f"POST /orders HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nContent-Type: application/json\r\n"
+    head = f"POST {path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nContent-Type: application/json\r\n"
 
     async def worker():
         reader, writer = await asyncio.open_connection(u.hostname, u.port)
@@ -83,18 +104,30 @@ async def _blast_raw(url: str, bodies: list[dict]) -> tuple[float, list[int]]:
                 payload = json.dumps(queue.pop()).encode()
                 writer.write(f"{head}Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
                 status = await reader.readline()
-                length = 0
+                if not status:
+                    raise _Closed("the relay closed the connection before answering")
+                length, close = 0, False
                 while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                await reader.readexactly(length)
-                codes.append(int(status.split()[1]))
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"connection" and value.strip().lower() == b"close":
+                        close = True
+                body = await reader.readexactly(length)
+                code = int(status.split()[1])
+                codes.append(code)
+                if path != "/orders" or code >= 300:
+                    replies.append(body)
+                if close:  # the server ends this connection: open a new one
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(u.hostname, u.port)
         finally:
             writer.close()
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return time.perf_counter() - t0, codes
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - t0, codes, replies
 
 
 async def _blast(url: str, bodies: list[dict]) -> tuple[float, list[int]]:
@@ -112,7 +145,122 @@ async def _blast(url: str, bodies: list[dict]) -> tuple[float, list[int]]:
         return time.perf_counter() - t0, codes
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (/proc/<pid>/stat, fields 14 and 15)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _per_cpu(row: dict, n: int, cpu: float) -> dict:
+    """The companion row: orders per CPU-second of the relay process. The machine is shared
+    (other jobs, the load generator, anvil), so wall-clock orders/s move with its load; what a
+    relay process costs per order does not, and one process on an idle core does about this
+    many per second."""
+    return {
+        "name": f"  same, per CPU-second of the relay process ({cpu:.1f} CPU-s for {n} orders)",
+        "value": round(n / cpu, 1),
+        "unit": "orders/CPU-s",
+        "target": row["target"],
+    }
+
+
+def _log_tail(path: Path, n: int = 3_000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return "(no relay log)"
+
+
+def _posts(
+    mpath: Path, anvil_url: str, db: str, label: str, bodies: list[dict], market: dict, log: Path, httpx_run: bool
+):
+    """Single posts, then batches, then (SQLite) httpx and a book read, on one fresh relay."""
+    rows: list[dict] = []
+    warm, single, batched, rest = (
+        bodies[:N_TRADERS],
+        bodies[N_TRADERS : N_TRADERS + N_ORDERS],
+        bodies[N_TRADERS + N_ORDERS : N_TRADERS + N_ORDERS + N_BATCHED],
+        bodies[N_TRADERS + N_ORDERS + N_BATCHED :],
+    )
+    with RelayProcess(str(mpath), anvil_url, db, log_path=str(log)) as relay:
+        try:
+            codes = [httpx.post(relay.url + "/orders", json=b).status_code for b in warm]
+            assert codes == [201] * N_TRADERS, codes
+            cpu0 = _cpu_seconds(relay.proc.pid)
+            secs, codes, replies = asyncio.run(_blast_raw(relay.url, single))
+            cpu = _cpu_seconds(relay.proc.pid) - cpu0
+            if codes.count(201) != N_ORDERS:
+                raise RuntimeError(
+                    f"only {codes.count(201)}/{N_ORDERS} posts accepted: {sorted(set(codes))} {replies[:3]}"
+                )
+            rows.append(
+                {
+                    "name": f"relay order posts/s, POST /orders one order per request, full validation ({N_ORDERS} "
+                    f"orders, {CONCURRENCY} concurrent keep-alive connections, loopback uvicorn, {label})",
+                    "value": round(N_ORDERS / secs, 1),
+                    "unit": "orders/s",
+                    "target": ">= 500",
+                }
+            )
+            rows.append(_per_cpu(rows[-1], N_ORDERS, cpu))
+            batches = [{"orders": batched[i : i + BATCH]} for i in range(0, len(batched), BATCH)]
+            cpu0 = _cpu_seconds(relay.proc.pid)
+            secs, codes, replies = asyncio.run(
+                _blast_raw(relay.url, batches, "/orders/batch", concurrency=BATCH_CONCURRENCY)
+            )
+            cpu = _cpu_seconds(relay.proc.pid) - cpu0
+            import json
+
+            accepted = sum(json.loads(r)["accepted"] for r in replies if r.startswith(b"{"))
+            if codes != [200] * len(batches) or accepted != N_BATCHED:
+                raise RuntimeError(f"batches: {sorted(set(codes))}, {accepted}/{N_BATCHED} accepted: {replies[:1]}")
+            rows.append(
+                {
+                    "name": f"relay validated orders/s, POST /orders/batch ({N_BATCHED} orders in batches of {BATCH}, "
+                    f"{BATCH_CONCURRENCY} connections; same validation per order, one INSERT per batch, {label})",
+                    "value": round(N_BATCHED / secs, 1),
+                    "unit": "orders/s",
+                    "target": ">= 3,000",
+                }
+            )
+            rows.append(_per_cpu(rows[-1], N_BATCHED, cpu))
+            if not httpx_run:
+                return rows
+            name = (
+                f"same as the first row, {N_HTTPX} more orders from httpx.AsyncClient ({CONCURRENCY} "
+                f"concurrent; the client's own CPU shares the machine, {label})"
+            )
+            try:
+                secs, codes = asyncio.run(_blast(relay.url, rest))
+                value = round(N_HTTPX / secs, 1)
+                if codes.count(201) != N_HTTPX:
+                    raise RuntimeError(f"only {codes.count(201)}/{N_HTTPX} posts accepted: {sorted(set(codes))}")
+            except httpx.TransportError as e:
+                # seen in some runs on a loaded machine: httpx.ReadError, the relay's log silent;
+                # not root-caused (the raw client's resets were: see _blast_raw). Reported, not hidden
+                value = f"failed: {e!r}"
+            rows.append({"name": name, "value": value, "unit": "orders/s", "target": ""})
+            t0 = time.perf_counter()
+            for _ in range(20):
+                httpx.get(f"{relay.url}/markets/{market['id']}/book", params={"depth": 10})
+            rows.append(
+                {
+                    "name": f"book read with {len(bodies)} resting orders (levels + first 100 raw orders per side, {label})",
+                    "value": round((time.perf_counter() - t0) / 20 * 1000, 1),
+                    "unit": "ms",
+                    "target": "",
+                }
+            )
+        except (OSError, RuntimeError, AssertionError, asyncio.IncompleteReadError, httpx.HTTPError) as e:
+            raise RuntimeError(f"{label} relay run failed: {e!r}; relay log tail:\n{_log_tail(log)}") from e
+    return rows
+
+
 def run() -> list[dict]:
+    from tests.utils.postgres import PostgresServer
+
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, Anvil() as anvil:
         mpath = Path(tmp) / "manifest.json"
@@ -130,7 +278,8 @@ def run() -> list[dict]:
             o = Order(t.address, market["id"], is_buy, 1_000, price, 10_000 + i, now + 7_200)
             return {**o.as_dict(), "signature": "0x" + sign_order(o, t, sep).hex()}
 
-        # 1. posts/s (no matcher: bids far below asks, nothing crosses)
+        # 1. posts/s (no matcher: bids far below asks, nothing crosses). The same signed orders go
+        # to a fresh relay on each backend (nothing fills, so each is as valid the second time)
         bodies = [
             body(
                 traders[i % N_TRADERS],
@@ -138,49 +287,21 @@ def run() -> list[dict]:
                 i % 2 == 0,
                 (2_000_000 - (i % 300) * 1_000) if i % 2 == 0 else (3_000_000 + (i % 300) * 1_000),
             )
-            for i in range(N_ORDERS + N_TRADERS + N_HTTPX)
+            for i in range(N_TRADERS + N_ORDERS + N_BATCHED + N_HTTPX)
         ]
-        with RelayProcess(
-            str(mpath), anvil.url, str(Path(tmp) / "bench.db"), log_path=str(Path(tmp) / "relay.log")
-        ) as relay:
-            warm = [httpx.post(relay.url + "/orders", json=b).status_code for b in bodies[:N_TRADERS]]
-            assert warm == [201] * N_TRADERS, warm
-            secs, codes = asyncio.run(_blast_raw(relay.url, bodies[N_TRADERS : N_TRADERS + N_ORDERS]))
-            ok = codes.count(201)
-            if ok != N_ORDERS:
-                raise RuntimeError(f"only {ok}/{N_ORDERS} posts accepted: {sorted(set(codes))}")
-            rows.append(
-                {
-                    "name": f"relay order posts/s, full validation ({N_ORDERS} orders, {CONCURRENCY} "
-                    "concurrent keep-alive connections, loopback uvicorn, SQLite)",
-                    "value": round(N_ORDERS / secs, 1),
-                    "unit": "orders/s",
-                    "target": ">= 500",
-                }
-            )
-            secs, codes = asyncio.run(_blast(relay.url, bodies[N_TRADERS + N_ORDERS :]))
-            if codes.count(201) != N_HTTPX:
-                raise RuntimeError(f"only {codes.count(201)}/{N_HTTPX} posts accepted: {sorted(set(codes))}")
-            rows.append(
-                {
-                    "name": f"same, {N_HTTPX} more orders from httpx.AsyncClient ({CONCURRENCY} concurrent; "
-                    "the client's own CPU shares the machine)",
-                    "value": round(N_HTTPX / secs, 1),
-                    "unit": "orders/s",
-                    "target": "",
-                }
-            )
-            t0 = time.perf_counter()
-            for _ in range(20):
-                httpx.get(f"{relay.url}/markets/{market['id']}/book", params={"depth": 10})
-            rows.append(
-                {
-                    "name": f"book read with {N_ORDERS + N_HTTPX} resting orders (levels + first 100 raw "
-                    "orders per side)",
-                    "value": round((time.perf_counter() - t0) / 20 * 1000, 1),
-                    "unit": "ms",
-                    "target": "",
-                }
+        rows += _posts(
+            mpath, anvil.url, str(Path(tmp) / "bench.db"), "SQLite", bodies, market, Path(tmp) / "relay.log", True
+        )
+        with PostgresServer() as pg:
+            rows += _posts(
+                mpath,
+                anvil.url,
+                pg.create_database("bench"),
+                "PostgreSQL 15",
+                bodies,
+                market,
+                Path(tmp) / "relay-pg.log",
+                False,
             )
 
         # 2. post -> on-chain fill latency, matcher on

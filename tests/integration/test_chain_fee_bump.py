@@ -1,6 +1,7 @@
 """chain.tx.TxSender on a real anvil with automine off: a transaction that sits in the mempool
 (blocks full of a competitor's better-paying transfers, base fee rising) is replaced by the fee
-bump with the same nonce, and the replacement is what gets mined."""
+bump with the same nonce, and the replacement is what gets mined. Both as `chain.tx.TxSender`
+and as a keeper bot builds it (`keepers.chain.build_sender` from `KeeperSettings`, over web3)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,37 @@ def _send_competitor(rpc: Rpc, acct, nonce: int, to: str) -> str:
     return rpc("eth_sendRawTransaction", ["0x" + bytes(acct.sign_transaction(tx).raw_transaction).hex()])
 
 
-def test_tx_sender__stuck_in_mempool__replaced_by_fee_bump__replacement_mined():
+def _direct_sender(url: str, key) -> TxSender:
+    return TxSender(
+        Rpc(url),
+        key,
+        FeePolicy(priority_gwei=1, max_fee_gwei=500, bump_pct=12.5),
+        bump_after_blocks=2,
+        chain_id=CHAIN_ID,
+    )
+
+
+def _keeper_sender(url: str, key) -> TxSender:
+    """What every keeper bot runs: `keepers.chain.build_sender` from its settings, over web3."""
+    import logging
+
+    from web3 import Web3
+
+    from keepers.chain import KeeperSettings, Metrics, build_sender
+
+    s = KeeperSettings(
+        rpc_url=url,
+        private_key="0x" + bytes(key).hex(),
+        priority_fee_gwei=1,
+        max_fee_gwei=500,
+        fee_bump_pct=12.5,
+        bump_after_blocks=2,
+    )
+    return build_sender(s, Web3(Web3.HTTPProvider(url)), Metrics("feebump"), logging.getLogger("keepers.feebump"))
+
+
+@pytest.mark.parametrize("make_sender", [_direct_sender, _keeper_sender], ids=["tx_sender", "keeper_build_sender"])
+def test_tx_sender__stuck_in_mempool__replaced_by_fee_bump__replacement_mined(make_sender):
     with Anvil() as anvil:
         rpc = Rpc(anvil.url)
         rpc("evm_setAutomine", [False])
@@ -41,13 +72,7 @@ def test_tx_sender__stuck_in_mempool__replaced_by_fee_bump__replacement_mined():
         keeper = Account.from_key(ANVIL_KEYS[1])
         competitor = Account.from_key(ANVIL_KEYS[3])
         to = Account.from_key(ANVIL_KEYS[2]).address
-        sender = TxSender(
-            rpc,
-            keeper.key,
-            FeePolicy(priority_gwei=1, max_fee_gwei=500, bump_pct=12.5),
-            bump_after_blocks=2,
-            chain_id=CHAIN_ID,
-        )
+        sender = make_sender(anvil.url, keeper.key)
 
         head = int(rpc("eth_blockNumber"), 16)
         res = sender.send("transfer", Call(to, b"", 7), head)

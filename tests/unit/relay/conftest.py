@@ -1,1 +1,33 @@
-from matcher_helpers import chain, store, traders  # noqa: F401  (fixtures)
+"""Relay unit fixtures. `store` is parametrized over both backends: every store, API and matcher
+test that takes it runs on SQLite (a WAL file) and on PostgreSQL (a fresh database in a
+throwaway server that this test session starts and stops by PID: tests/utils/postgres.py)."""
+
+import pytest
+from matcher_helpers import chain, traders  # noqa: F401  (fixtures)
+
+from relay.store import SqlOrderStore
+from tests.utils.postgres import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    with PostgresServer() as pg:
+        yield pg
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'relay.db'}"
+        return
+    pg = request.getfixturevalue("pg_server")
+    url = pg.create_database()
+    yield url
+    pg.drop_database(url.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+def store(backend_url):
+    s = SqlOrderStore(backend_url)
+    yield s
+    s.close()

@@ -9,7 +9,6 @@ from eth_account import Account
 
 from relay.chainview import AccountInfo, MarketInfo
 from relay.orders import Order, domain_separator, sign_order
-from relay.store import SqlOrderStore
 
 CHAIN_ID = 31337
 EXCHANGE = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -96,13 +95,6 @@ def wire(order: Order, acct, separator: bytes = SEP) -> dict:
 @pytest.fixture
 def chain():
     return FakeChain()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SqlOrderStore(f"sqlite:///{tmp_path / 'relay.db'}")
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="session")
