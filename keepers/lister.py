@@ -66,6 +66,9 @@ DEFAULT_DEPTH = {HOURLY: 48, DAILY: 14, MONTHLY: 12}
 DEFAULT_BATCH = 100
 READ_BATCH = 500  # market_of calls per JSON-RPC batch request
 ALREADY_LISTED = "already listed"
+#: ``last_trade_offset`` meaning "trading runs through delivery, stops at delivery_end"
+#: (core.series.LAST_TRADE_AT_END; test_lister_series checks they agree)
+LAST_TRADE_AT_END = 2**256 - 1
 
 Window = tuple[int, int]  # [delivery_start, delivery_end) unix seconds
 
@@ -96,9 +99,15 @@ class Template:
             bool(f["active"]),
         )
 
-    def last_trade(self, start: int) -> int:
-        """The contract's last trade time of a window starting at ``start``."""
-        return start - self.last_trade_offset
+    def last_trade(self, start: int, end: int) -> int:
+        """The contract's last trade time of the window [start, end)."""
+        return end if self.last_trade_offset == LAST_TRADE_AT_END else start - self.last_trade_offset
+
+    @property
+    def key(self) -> tuple[bytes, int]:
+        """What a series is known by: one windowless spec may have several cadences (ATC daily
+        and monthly share a spec), so (spec_hash, cadence)."""
+        return (self.spec_hash, self.cadence)
 
 
 @dataclass(frozen=True)
@@ -132,26 +141,31 @@ class Plan:
         return dict(Counter(s.reason for s in self.skipped))
 
 
-def _default_windows(series: Any, now: int, depth: int) -> list[Window]:
-    from core.series import windows  # the one depth rule (DST, 23/25 h days, last-trade rule)
+def _default_windows(series: Any, template: Template, now: int, depth: int) -> list[Window]:
+    """core.series.windows (the one depth rule: DST, 23/25 h days, the last-trade rule) for the
+    series with the chain's terms: the template on chain is what the contract enforces."""
+    import dataclasses
 
-    return [(int(a), int(b)) for a, b in windows(series, now, depth)]
+    from core.series import windows
+
+    s = dataclasses.replace(series, last_trade_offset=template.last_trade_offset, max_horizon=template.max_horizon)
+    return [(int(a), int(b)) for a, b in windows(s, now, depth)]
 
 
 def plan_listings(
     templates: Iterable[Template],
-    series_by_hash: Mapping[bytes, Any],
+    series: Mapping[tuple[bytes, int], Any],
     now: int,
     listed: Callable[[Listing], bool],
     *,
     depth: Mapping[int, int] | None = None,
     min_lead: int = 0,
-    windows: Callable[[Any, int, int], list[Window]] | None = None,
+    windows: Callable[[Any, Template, int, int], list[Window]] | None = None,
 ) -> Plan:
     """What to list at chain time ``now``.
 
-    ``listed(l)``: whether window ``l`` is already listed (or being listed). A window is due when
-    ``windows(series, now, depth)`` returns it; of those, one the contract would refuse is skipped
+    ``series``: (spec_hash, cadence) -> Series. ``listed(l)``: whether window ``l`` is already
+    listed (or being listed). A window is due when ``windows(series, template, now, depth)`` returns it; of those, one the contract would refuse is skipped
     with its reason instead of sent: beyond the template's horizon, or a last trade time less than
     ``min_lead`` seconds ahead (the transaction lands a block or more after ``now``)."""
     depth = {**DEFAULT_DEPTH, **(depth or {})}
@@ -164,16 +178,20 @@ def plan_listings(
         if t.cadence not in depth:
             plan.skipped.append(Skip(t.template_id, f"unknown cadence {t.cadence}"))
             continue
-        s = series_by_hash.get(bytes(t.spec_hash))
+        s = series.get(t.key)
         if s is None:
             plan.skipped.append(Skip(t.template_id, "spec unknown"))
             continue
-        for start, end in windows(s, now, depth[t.cadence]):
+        off = getattr(s, "utc_offset", t.utc_offset)
+        if off != t.utc_offset:  # the file's zone is not the template's: its windows would not align
+            plan.skipped.append(Skip(t.template_id, "time zone differs from the template's"))
+            continue
+        for start, end in windows(s, t, now, depth[t.cadence]):
             item = Listing(t.template_id, start, end)
             if start > now + t.max_horizon:
                 plan.skipped.append(Skip(t.template_id, "beyond horizon", start, end))
                 continue
-            if t.last_trade(start) <= now + min_lead:
+            if t.last_trade(start, end) <= now + min_lead:
                 plan.skipped.append(Skip(t.template_id, "last trade too close", start, end))
                 continue
             plan.due.append(item)
@@ -186,22 +204,12 @@ def plan_listings(
 # --------------------------------------------------------------------------- series source
 
 
-def series_from_manifest(manifest_data: Mapping[str, Any], markets: Path | None = None) -> dict[bytes, Any]:
-    """``spec_hash -> Series`` for every series the deployment knows: the manifest's
-    ``templates`` (written by the deploy), plus a markets file when given."""
-    from core import series as cs
+def series_from_manifest(manifest: Any, markets: Path | None = None) -> dict[tuple[bytes, int], Any]:
+    """(spec_hash, cadence) -> Series of every series the deployment describes (the manifest's
+    templates, a markets file when given): :func:`sdk.reader.known_series`."""
+    from sdk.reader import known_series
 
-    out: dict[bytes, Any] = {}
-    for s in cs.series_of_manifest(manifest_data) if hasattr(cs, "series_of_manifest") else ():
-        out[_hash_bytes(cs.series_spec_hash(s.spec))] = s
-    if markets is not None:
-        for s in cs.load_series(markets):
-            out[_hash_bytes(cs.series_spec_hash(s.spec))] = s
-    return out
-
-
-def _hash_bytes(h: bytes | str) -> bytes:
-    return bytes.fromhex(h.removeprefix("0x")) if isinstance(h, str) else bytes(h)
+    return known_series(manifest, markets)
 
 
 # --------------------------------------------------------------------------- keeper
@@ -245,14 +253,14 @@ class Lister:
         chain: Chain,
         metrics: Metrics,
         sender=None,
-        series: Mapping[bytes, Any] | None = None,
-        windows: Callable[[Any, int, int], list[Window]] | None = None,
+        series: Mapping[tuple[bytes, int], Any] | None = None,
+        windows: Callable[[Any, Template, int, int], list[Window]] | None = None,
     ):
         self.s, self.chain, self.metrics = settings, chain, metrics
         self.manifest = settings.load_manifest()
         self.ch = self.manifest.contract(chain.w3, "Clearinghouse")
         self.sender = sender or build_sender(settings, chain.w3, metrics, log)
-        self.series = dict(series) if series is not None else series_from_manifest(self.manifest.data, settings.markets)
+        self.series = dict(series) if series is not None else series_from_manifest(self.manifest, settings.markets)
         self.windows = windows
         self._fields = _template_fields(self.manifest.abi("Clearinghouse"))
         self.templates: dict[int, Template] = {}
@@ -322,7 +330,7 @@ class Lister:
         t = self.read_templates(head.number, force=True)
         return {
             "templates": len(t),
-            "series_known": sum(1 for x in t.values() if x.spec_hash in self.series),
+            "series_known": sum(1 for x in t.values() if x.key in self.series),
             "signer": self.sender.address,
             "dry_run": self.sender.dry,
         }

@@ -97,20 +97,18 @@ def _window_of(spec: dict[str, Any]) -> tuple[int, int]:
     return int(leg.get("delivery_start", 0)), int(leg.get("delivery_end", 0))
 
 
-def known_series(manifest: Manifest, markets: str | Path | None = None) -> dict[bytes, Any]:
-    """``spec_hash`` (bytes32) -> :class:`core.series.Series` of every series the deployment
-    describes: the manifest's ``templates`` (written by the deploy) and, when given, a markets
-    file's entries. A chain template hashes its spec, so only a spec that hashes to it is used."""
+def known_series(manifest: Manifest, markets: str | Path | None = None) -> dict[tuple[bytes, int], Any]:
+    """(spec_hash, cadence) -> :class:`core.series.Series` of every series the deployment
+    describes: the manifest's ``templates`` (markets-file entries the deploy approved) and, when
+    given, a markets file's entries. A chain template commits to its spec by hash, so a series
+    is used for a template only when both hash and cadence match (ATC daily and ATC monthly
+    share a spec)."""
     from core import series as cs
 
-    out: dict[bytes, Any] = {}
-    found = list(cs.series_of_manifest(manifest.data)) if hasattr(cs, "series_of_manifest") else []
+    found = [cs.Series.from_entry(e.get("entry", e)) for e in manifest.data.get("templates") or []]
     if markets is not None:
-        found += list(cs.load_series(markets))
-    for s in found:
-        h = cs.series_spec_hash(s.spec)
-        out[bytes.fromhex(h.removeprefix("0x")) if isinstance(h, str) else bytes(h)] = s
-    return out
+        found += cs.load_series(str(markets))
+    return {(bytes(s.spec_hash), int(s.cadence)): s for s in found}
 
 
 def _hex(b: bytes | str) -> str:
@@ -174,7 +172,7 @@ class Reader:
         self._listed: dict[int, ListedMarket] = {}
         self._listed_cursor = self.deploy_block
         self._series: dict[bytes, Any] | None = None
-        self._templates: dict[int, bytes] = {}  # template id -> spec_hash
+        self._templates: dict[int, tuple[bytes, int]] = {}  # template id -> (spec_hash, cadence)
 
     # ------------------------------------------------------------ chain
     def block_number(self) -> int:
@@ -287,14 +285,14 @@ class Reader:
         return [self._static_market(mid) for mid in out]
 
     # ------------------------------------------------------------ markets listed from templates
-    def use_series(self, series: dict[bytes, Any]) -> None:
-        """Tell the reader the series specs (``spec_hash`` -> Series) of templates the manifest
+    def use_series(self, series: dict[tuple[bytes, int], Any]) -> None:
+        """Tell the reader the series specs ((spec_hash, cadence) -> Series) of templates the manifest
         does not describe, e.g. ``known_series(manifest, "markets/mine.json")``."""
         with self._cache_lock:
             self._series = {**(self._series or {}), **series}
             self._listed_cursor, self._listed = self.deploy_block, {}  # re-read with the new specs
 
-    def _series_map(self) -> dict[bytes, Any]:
+    def _series_map(self) -> dict[tuple[bytes, int], Any]:
         if self._series is None:
             try:
                 self._series = known_series(self.manifest)
@@ -302,13 +300,20 @@ class Reader:
                 self._series = {}
         return self._series
 
-    def _template_hash(self, template_id: int) -> bytes:
-        h = self._templates.get(template_id)
-        if h is None:
-            t = self.clearinghouse.functions.template(template_id).call()
-            h = bytes(t["spec_hash"] if isinstance(t, dict) else t[0])
-            self._templates[template_id] = h
-        return h
+    def template(self, template_id: int) -> dict[str, Any]:
+        """``Clearinghouse.template(id)`` by field name (spec_hash, cadence, utc_offset, bond, ...)."""
+        raw = self.clearinghouse.functions.template(int(template_id)).call()
+        if isinstance(raw, dict):
+            return dict(raw)
+        (out,) = [e for e in self.clearinghouse.abi if e.get("type") == "function" and e.get("name") == "template"]
+        return dict(zip([c["name"] for c in out["outputs"][0]["components"]], raw, strict=True))
+
+    def _template_key(self, template_id: int) -> tuple[bytes, int]:
+        k = self._templates.get(template_id)
+        if k is None:
+            t = self.template(template_id)
+            k = self._templates[template_id] = (bytes(t["spec_hash"]), int(t["cadence"]))
+        return k
 
     def refresh_listings(self, to_block: int | None = None) -> int:
         """Read ``MarketListedFromTemplate`` logs since the last call (paged: chain.logs) and
@@ -344,7 +349,7 @@ class Reader:
     def _listed_market(self, mid, tid, lister, start, end, block, tx) -> ListedMarket:
         from core.specs import symbol as spec_symbol
 
-        s = self._series_map().get(self._template_hash(tid))
+        s = self._series_map().get(self._template_key(tid))
         if s is None:  # the template's spec is not described anywhere we know: id and window only
             sym = f"TEMPLATE-{tid}.{start}"
             return ListedMarket(mid, sym, f"TEMPLATE-{tid}", "UNKNOWN", None, start, end, {}, tid, lister, block, tx)

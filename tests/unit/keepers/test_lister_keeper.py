@@ -33,7 +33,7 @@ T0 = 1_760_000_400 - 1_760_000_400 % H + 600  # ten minutes past an hour
 SPEC_A, SPEC_B = b"\xaa" * 32, b"\xbb" * 32
 
 
-def hourly(series, now: int, depth: int):
+def hourly(series, template, now: int, depth: int):
     """Next `depth` hourly windows whose last trade (delivery_start here) is ahead."""
     first = now - now % H + H
     return [(first + i * H, first + (i + 1) * H) for i in range(depth)]
@@ -43,7 +43,11 @@ def tpl(tid, spec=SPEC_A, cadence=HOURLY, active=True, horizon=10 * 86400, bond=
     return Template(tid, spec, cadence, 0, lto, horizon, bond, active)
 
 
-SERIES = {SPEC_A: types.SimpleNamespace(symbol="ERCOT.HB_WEST.DA.HOURLY"), SPEC_B: types.SimpleNamespace(symbol="B")}
+SERIES = {
+    (SPEC_A, HOURLY): types.SimpleNamespace(symbol="ERCOT.HB_WEST.DA.HOURLY", utc_offset=0),
+    (SPEC_B, HOURLY): types.SimpleNamespace(symbol="B", utc_offset=0),
+    (SPEC_A, DAILY): types.SimpleNamespace(symbol="ERCOT.HB_WEST.DA.HOURLY", utc_offset=0),
+}
 
 
 # --------------------------------------------------------------------------- the plan
@@ -212,7 +216,7 @@ def _run(lister: ModelLister, model: FakeChain, blocks: int) -> list[dict]:
 
 def _assert_depth(model: FakeChain, depth: int):
     for tid in model.templates:
-        want = {s for s, _ in hourly(None, model.now, depth)}
+        want = {s for s, _ in hourly(None, None, model.now, depth)}
         have = {s for (t, s) in model.listings if t == tid}
         assert want <= have, f"template {tid} missing {sorted(want - have)}"
     assert len(model.listed_log) == len({(t, s) for t, s, _ in model.listed_log}), "a window listed twice"
@@ -354,9 +358,38 @@ def test_cli__help_has_the_shared_keeper_flags(capsys):
 def test_daily_cadence_uses_its_own_depth(tmp_path):
     calls = []
 
-    def rec(series, now, depth):
+    def rec(series, template, now, depth):
         calls.append(depth)
         return []
 
     plan_listings([tpl(1, cadence=DAILY)], SERIES, T0, lambda x: False, depth={DAILY: 14}, windows=rec)
     assert calls == [14]
+
+
+def test_plan__trading_through_delivery__current_window_still_due_until_its_end():
+    from keepers.lister import LAST_TRADE_AT_END
+
+    def with_current(series, template, now, depth):
+        cur = now - now % H
+        return [(cur + i * H, cur + (i + 1) * H) for i in range(depth)]
+
+    p = plan_listings(
+        [tpl(1, lto=LAST_TRADE_AT_END)], SERIES, T0, lambda x: False, depth={HOURLY: 3}, windows=with_current
+    )
+    assert [x.delivery_start for x in p.due] == [T0 - T0 % H + i * H for i in range(3)]  # in delivery, due
+    p = plan_listings(
+        [tpl(1, lto=LAST_TRADE_AT_END)],
+        SERIES,
+        T0,
+        lambda x: False,
+        depth={HOURLY: 3},
+        min_lead=H,
+        windows=with_current,
+    )
+    assert p.due[0].delivery_start == T0 - T0 % H + H  # ends within the lead: not worth a tx
+
+
+def test_plan__file_zone_not_the_templates__skipped():
+    off = {(SPEC_A, HOURLY): types.SimpleNamespace(symbol="X", utc_offset=-21600)}
+    p = plan_listings([tpl(1)], off, T0, lambda x: False, windows=hourly)
+    assert not p.due and p.reasons() == {"time zone differs from the template's": 1}
