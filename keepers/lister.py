@@ -33,7 +33,9 @@ but its DST-correct windows need the series' time zone).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -46,6 +48,7 @@ from pydantic import field_validator
 from chain.rpc import Chain, Head, batch_call
 from chain.tx import call_of
 from keepers.chain import (
+    ConfigError,
     KeeperSettings,
     Metrics,
     build_sender,
@@ -258,6 +261,7 @@ class Lister:
     ):
         self.s, self.chain, self.metrics = settings, chain, metrics
         self.manifest = settings.load_manifest()
+        require_templates(self.manifest)
         self.ch = self.manifest.contract(chain.w3, "Clearinghouse")
         self.sender = sender or build_sender(settings, chain.w3, metrics, log)
         self.series = dict(series) if series is not None else series_from_manifest(self.manifest, settings.markets)
@@ -492,6 +496,15 @@ class Lister:
         }
 
 
+def require_templates(manifest: Any) -> None:
+    """ConfigError unless the deployment's Clearinghouse lists from series templates."""
+    if not any(e.get("name") == "list_from_template" for e in manifest.abi("Clearinghouse")):
+        raise ConfigError(
+            f"CSPREAD_MANIFEST: the Clearinghouse of {manifest.path} has no series templates "
+            "(list_from_template, issue 10): redeploy with a current checkout"
+        )
+
+
 def _template_fields(ch_abi: list[dict]) -> list[str]:
     for e in ch_abi:
         if e.get("type") == "function" and e.get("name") == "template":
@@ -523,11 +536,15 @@ def main(argv: list[str] | None = None) -> int:
     s = load_settings(
         ListerSettings, keeper_overrides(a, batch_size=a.batch_size, markets=a.markets, min_lead=a.min_lead)
     )
+    try:
+        require_templates(s.load_manifest())
+    except ConfigError as e:
+        print(json.dumps({"level": "CRITICAL", "msg": f"invalid keeper configuration: {e}"}), file=sys.stderr)
+        return 2
     if not a.once:
         return main_loop("lister", s, build)
     setup_logging(s.log_level)
-    chain = Chain(s.rpc_url, s.rpc_timeout)
-    lister = build(s, chain, Metrics("lister"))
+    lister = build(s, Chain(s.rpc_url, s.rpc_timeout), Metrics("lister"))
     report = lister.list_all(s.once_timeout)
     kv(log, logging.INFO, "once", **report)
     return 0 if report["complete"] else 1

@@ -105,7 +105,12 @@ def known_series(manifest: Manifest, markets: str | Path | None = None) -> dict[
     share a spec)."""
     from core import series as cs
 
-    found = [cs.Series.from_entry(e.get("entry", e)) for e in manifest.data.get("templates") or []]
+    found = []
+    for i, e in enumerate(manifest.data.get("templates") or []):
+        try:
+            found.append(cs.Series.from_entry(e.get("entry", e) if isinstance(e, dict) else e))
+        except (ValueError, KeyError, TypeError, AttributeError) as err:  # pass the markets file instead
+            log.warning("manifest templates[%d] is not a series entry (%s); pass the markets file", i, err)
     if markets is not None:
         found += cs.load_series(str(markets))
     return {(bytes(s.spec_hash), int(s.cadence)): s for s in found}

@@ -31,6 +31,9 @@ from keepers.lister import (
 H = 3600
 T0 = 1_760_000_400 - 1_760_000_400 % H + 600  # ten minutes past an hour
 SPEC_A, SPEC_B = b"\xaa" * 32, b"\xbb" * 32
+LIST_FROM_TEMPLATE = json.loads(
+    '{"type": "function", "name": "list_from_template", "stateMutability": "payable", "inputs": [{"name": "template_id", "type": "uint256"}, {"name": "delivery_start", "type": "uint256"}, {"name": "delivery_end", "type": "uint256"}], "outputs": [{"name": "", "type": "uint256"}]}'
+)
 
 
 def hourly(series, template, now: int, depth: int):
@@ -176,6 +179,8 @@ def _manifest(tmp_path: Path) -> Path:
         for i, n in enumerate(("Oracle", "Clearinghouse", "Exchange"), 1)
     }
     c["Collateral"] = {"address": "0x" + "9" * 40, "abi": abi.abi("MockUSDC")}
+    if not any(e.get("name") == "list_from_template" for e in c["Clearinghouse"]["abi"]):
+        c["Clearinghouse"]["abi"].append(LIST_FROM_TEMPLATE)  # core/abis before the issue-10 contracts merge
     p = tmp_path / "m.json"
     p.write_text(json.dumps({"chain_id": 31337, "block": 0, "contracts": c, "markets": []}))
     return p
@@ -393,3 +398,16 @@ def test_plan__file_zone_not_the_templates__skipped():
     off = {(SPEC_A, HOURLY): types.SimpleNamespace(symbol="X", utc_offset=-21600)}
     p = plan_listings([tpl(1)], off, T0, lambda x: False, windows=hourly)
     assert not p.due and p.reasons() == {"time zone differs from the template's": 1}
+
+
+def test_a_deployment_without_templates__clear_error_exit_2(tmp_path, capsys):
+    from keepers.lister import main
+
+    c = {
+        n: {"address": "0x" + f"{i:040x}", "abi": []}
+        for i, n in enumerate(("Oracle", "Clearinghouse", "Exchange", "Collateral"), 1)
+    }
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps({"chain_id": 31337, "block": 0, "contracts": c, "markets": []}))
+    assert main(["--manifest", str(p), "--rpc-url", "http://127.0.0.1:9"]) == 2
+    assert "no series templates" in capsys.readouterr().err
