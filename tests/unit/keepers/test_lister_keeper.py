@@ -113,7 +113,7 @@ class FakeChain:
             return "Clearinghouse: bad bond"
         if start > self.now + t.max_horizon:
             return "Clearinghouse: beyond horizon"
-        if start - t.last_trade_offset <= self.now:
+        if t.last_trade(start, end) <= self.now:
             return "Clearinghouse: last trade passed"
         if (tid, start) in self.listings:
             return "Clearinghouse: already listed"
