@@ -18,7 +18,6 @@ cs = pytest.importorskip("core.series", reason="core/series.py (issue 10 contrac
 
 from keepers import lister as kl  # noqa: E402
 from keepers.lister import DAILY, HOURLY, MONTHLY, Template, plan_listings  # noqa: E402
-
 from tests.unit.keepers.test_lister_keeper import FakeChain, FakeSender, ModelLister  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
