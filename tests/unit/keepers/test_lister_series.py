@@ -115,3 +115,66 @@ def test_keeper_on_the_real_rule__full_depth__restart_lists_nothing__rolls_daily
     assert all((x.template_id, x.delivery_start) in model.listings for x in due)
     keys = [(t, s) for t, s, _ in model.listed_log]
     assert len(keys) == len(set(keys))
+
+
+def test_reader_learns_the_listed_curve_from_events__cursor_reads_only_new_blocks():
+    """Reader.refresh_listings turns MarketListedFromTemplate logs into markets with their full spec
+    and symbol (core.series.market_spec), pages from a block cursor, and market()/markets() see them."""
+    import threading
+    import types
+
+    from core.specs import symbol
+    from sdk.reader import Reader
+
+    series = _default_series()
+    atc = next(s for s in series.values() if s.cadence == DAILY)
+    tpl = atc.template()
+    names = list(tpl)
+    logs = []
+    start = _ts(2026, 11, 1)  # the 25 h day
+    for i in range(3):
+        a = start if i == 0 else logs[-1]["args"]["delivery_end"]
+        b = int(
+            dt.datetime.combine(
+                dt.datetime.fromtimestamp(a, CT).date() + dt.timedelta(days=1), dt.time(0), CT
+            ).timestamp()
+        )
+        logs.append(
+            {
+                "args": {
+                    "market_id": 8 + i,
+                    "template_id": 1,
+                    "lister": "0x" + "1" * 40,
+                    "delivery_start": a,
+                    "delivery_end": b,
+                },
+                "blockNumber": 10 + i,
+                "transactionHash": bytes([i]) * 32,
+            }
+        )
+    asked = []
+
+    def get_logs(argument_filters=None, from_block=None, to_block=None):
+        asked.append((from_block, to_block))
+        return [lg for lg in logs if from_block <= lg["blockNumber"] <= to_block]
+
+    ch = types.SimpleNamespace(
+        events=types.SimpleNamespace(MarketListedFromTemplate=types.SimpleNamespace(get_logs=get_logs)),
+        functions=types.SimpleNamespace(
+            template=lambda tid: types.SimpleNamespace(call=lambda: tuple(tpl[n] for n in names))
+        ),
+        abi=[{"type": "function", "name": "template", "outputs": [{"components": [{"name": n} for n in names]}]}],
+    )
+    r = object.__new__(Reader)
+    r._cache_lock, r.clearinghouse, r.deploy_block = threading.Lock(), ch, 0
+    r._listed, r._listed_cursor, r._templates, r._entries = {}, 0, {}, {}
+    r._series = {(atc.spec_hash, atc.cadence): atc}
+    r.block_number = lambda: 11
+    assert r.refresh_listings() == 2 and asked == [(0, 11)]
+    r.block_number = lambda: 20
+    assert r.refresh_listings() == 1 and asked[-1] == (12, 20)  # only the new blocks
+    rows = r.listed_markets(series=atc.symbol, limit=None)
+    assert [m.id for m in rows] == [8, 9, 10]
+    assert rows[0].delivery_end - rows[0].delivery_start == 25 * 3600
+    assert rows[0].symbol == symbol(cs.market_spec(atc, rows[0].delivery_start, rows[0].delivery_end))
+    assert r._entries[8]["symbol"] == rows[0].symbol and rows[0].node == "HB_WEST" and rows[0].template_id == 1
