@@ -276,6 +276,7 @@ class Lister:
         self.lost: list[Listing] = []
         self.failed: dict[str, int] = Counter()
         self.last_plan = Plan()
+        self.dry_logged: set[str] = set()  # dry run: each window simulated and logged once, not every block
         self._reasons: set[str] = set()
         self._last_reasons: dict[str, int] = {}
         self.m_listed = metrics.counter("listed_total", "Markets this lister listed (mined)")
@@ -358,7 +359,11 @@ class Lister:
             templates,
             self.series,
             now,
-            lambda x: (x.template_id, x.delivery_start) in self.known or self.sender.in_flight(x.key),
+            lambda x: (
+                (x.template_id, x.delivery_start) in self.known
+                or self.sender.in_flight(x.key)
+                or x.key in self.dry_logged
+            ),
             depth=self.s.depth(),
             min_lead=self.s.min_lead,
             windows=self.windows,
@@ -416,6 +421,8 @@ class Lister:
             )
             if r.status in ("sent", "dry"):
                 sent += 1
+                if r.status == "dry":
+                    self.dry_logged.add(x.key)
                 if balance is not None:
                     balance -= t.bond
             elif r.status == "rejected" and ALREADY_LISTED in (r.reason or ""):
@@ -462,6 +469,7 @@ class Lister:
         # a window that has started is never due again: drop it (memory stays ~ the curve's depth)
         for k in [k for k in self.known if k[1] <= now]:
             del self.known[k]
+        self.dry_logged = {k for k in self.dry_logged if int(k.rsplit(":", 1)[1]) > now}
 
     # ------------------------------------------------------------ --once
     def list_all(self, timeout: float, poll: float = 0.5) -> dict:

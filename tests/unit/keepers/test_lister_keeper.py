@@ -411,3 +411,20 @@ def test_a_deployment_without_templates__clear_error_exit_2(tmp_path, capsys):
     p.write_text(json.dumps({"chain_id": 31337, "block": 0, "contracts": c, "markets": []}))
     assert main(["--manifest", str(p), "--rpc-url", "http://127.0.0.1:9"]) == 2
     assert "no series templates" in capsys.readouterr().err
+
+
+def test_dry_run__each_window_simulated_and_logged_once__nothing_listed(tmp_path):
+    model = FakeChain([tpl(1)])
+    sender = FakeSender(model)
+    sender.dry = True
+    calls = []
+
+    def dry_send(key, call, head_number, **kw):
+        calls.append(key)
+        return SendResult("dry")
+
+    sender.send = dry_send
+    lister = ModelLister(model, sender, tmp_path, depth_hourly=5)
+    lister.start(model.head())
+    _run(lister, model, 4)
+    assert len(calls) == 5 and len(set(calls)) == 5 and not model.listed_log
