@@ -41,6 +41,7 @@ from keepers.positions import EventSync, PositionBook
 
 MAX_SETTLE_BATCH = 100
 READ_BATCH = 500  # view calls per JSON-RPC batch request
+RECHECK_MIN, RECHECK_MAX = 30, 1800  # s: backoff of an expired market whose settlement value is missing
 log = logging.getLogger("keepers.settler")
 
 
@@ -163,6 +164,11 @@ class Settler:
         self.live: dict[int, MarketInfo] = {}  # not settled: delivery end, settlement feed, dispute window
         self.settled: dict[int, int] = {}  # settled and maybe with positions left: market -> settlement price
         self.done = 0  # settled markets dropped from every scan
+        # expired markets not finalizable yet: chain time of the next look, and the backoff of a
+        # market still waiting for its settlement value (so a value that never comes costs a read
+        # every RECHECK_MAX s, not one every block)
+        self.next_look: dict[int, int] = {}
+        self.backoff: dict[int, int] = {}
 
     def start(self, head: Head) -> dict:
         self.sender.sync_nonce()
@@ -222,7 +228,11 @@ class Settler:
                 market_id=o.meta.get("market_id"),
             )
         self.discover()
-        expired = [m for m in self.live.values() if head.timestamp >= m.delivery_end]
+        expired = [
+            m
+            for m in self.live.values()
+            if head.timestamp >= m.delivery_end and self.next_look.get(m.market_id, 0) <= head.timestamp
+        ]
         finalized = self._finalize(expired, head) if expired else 0
         settled, waiting, n_adl, n_held = self._settle(head)
         self.m_open.set(waiting)
@@ -254,11 +264,15 @@ class Settler:
             st = abi.MarketState.decode(st)
             if st.settled:  # finalised (by us last block, or by anyone): to the settle stage
                 self.live.pop(m.market_id, None)
+                self.next_look.pop(m.market_id, None)
+                self.backoff.pop(m.market_id, None)
                 self.settled[m.market_id] = int(st.settlement_price)
                 continue
-            ok, why = finalizable(m, SettlementFeed(*f), head.timestamp)
+            feed = SettlementFeed(*f)
+            ok, why = finalizable(m, feed, head.timestamp)
             if not ok:
                 kv(log, logging.DEBUG, "not finalizable", market_id=m.market_id, reason=why)
+                self.next_look[m.market_id] = self._next_look(m, feed, head.timestamp)
                 continue
             r = self.sender.send(
                 f"final:{m.market_id}",
@@ -272,6 +286,15 @@ class Settler:
                 sent += 1
                 self.m_final.inc()
         return sent
+
+    def _next_look(self, m: MarketInfo, f: SettlementFeed, now: int) -> int:
+        """When to read a not-yet-finalizable market again: when its dispute window closes if a
+        valid value stands, else after a backoff doubling from RECHECK_MIN to RECHECK_MAX s."""
+        if not f.disputed and f.observed_at >= m.delivery_end and f.updated_at >= m.delivery_end:
+            return f.updated_at + m.dispute_window
+        b = min(RECHECK_MAX, 2 * self.backoff.get(m.market_id, RECHECK_MIN // 2))
+        self.backoff[m.market_id] = b
+        return now + b
 
     def _settle(self, head: Head) -> tuple[int, int, int, int]:
         holders = {mid: self.book.holders(mid) for mid in self.settled}

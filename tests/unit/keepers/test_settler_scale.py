@@ -214,3 +214,31 @@ def test_settler__restart__reads_each_market_once_and_resumes(tmp_path):
     assert len(settled) >= done and set(again.live) == set(model.markets) - settled  # not live again
     _step(model, again, 60)
     assert not [c for c in sender.sent if c[0] == "finalize_settlement" and c[1] in settled]
+
+
+def test_settler__expired_market_without_settlement_value__backoff_not_a_read_every_block(tmp_path):
+    """A market whose settlement value never comes (say nobody pushes empty markets' values)
+    is looked at with a doubling backoff (30 s .. 30 min), not every block; once a value stands,
+    it is looked at again exactly when its dispute window closes, and finalised."""
+    model = Model(2)
+    settler, sender = _settler(model, tmp_path)
+    settler.start(model.head())
+    model.now = model.markets[2]["end"]
+    model.values[1] = 40_000_000  # market 1's value is there (written at its end)
+    blocks = 0
+    while model.now < model.markets[2]["end"] + 2 * 3600:  # two hours of 12 s blocks: 600 blocks
+        model.now += 12
+        model.block += 1
+        settler.on_block(model.head())
+        blocks += 1
+    assert blocks == 600
+    assert model.reads[("feed", 2)] <= 10  # 30, 60, ... 1800 s: a handful of reads, not 600
+    assert model.markets[1]["settled"] and model.reads[("feed", 1)] <= 2
+    # the value arrives: finalised once its dispute window (600 s) has passed, not before
+    model.values[2] = 41_000_000
+    for _ in range(200):  # 40 minutes
+        model.now += 12
+        model.block += 1
+        settler.on_block(model.head())
+    assert model.markets[2]["settled"]
+    assert [c[1] for c in sender.sent if c[0] == "finalize_settlement"] == [1, 2]
