@@ -218,6 +218,7 @@ class Settler:
         sync = self.sync.sync(head.number, head.hash, head.parent_hash)
         if sync["resync"]:
             self.sender.reset()
+            self.next_look.clear()  # a reorg or an outage: look at every expired market again
         for o in self.sender.poll(head.number):
             kv(
                 log,
