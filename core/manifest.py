@@ -139,8 +139,16 @@ class Manifest:
             raise ManifestError(f"{self.path} has no contract {name!r}")
         return self.data["contracts"][name]["abi"]
 
+    @property
+    def clearinghouse_view(self) -> str | None:
+        """Address of the ClearinghouseView (account_summary and the other composites), or None
+        for a manifest written before it existed (issue 13): redeploy to get one."""
+        entry = self.data["contracts"].get("ClearinghouseView")
+        return None if entry is None else self.address("ClearinghouseView")
+
     def contract(self, w3: Any, name: str):
-        """A web3 contract object for ``name`` (Oracle, Clearinghouse, Exchange, Collateral, MockUSDC).
+        """A web3 contract object for ``name`` (Oracle, Clearinghouse, ClearinghouseView, Exchange,
+        Collateral, MockUSDC).
         ``w3`` is the caller's ``Web3``: the core itself never talks to a node."""
         return w3.eth.contract(address=self.address(name), abi=self.abi(name))
 

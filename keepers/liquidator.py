@@ -8,7 +8,7 @@ and :func:`~core.liquidation.rank_counterparties`, the order ``Clearinghouse.del
 requires). Here: :class:`Planner` (which accounts to liquidate, in which market, for how much,
 whether it pays, and which need ADL).
 :class:`Liquidator` wires them to the chain: events -> :class:`~keepers.positions.PositionBook`,
-marks -> :class:`MarketVector`, candidates -> one batched read of ``account_summary`` /
+marks -> :class:`MarketVector`, candidates -> one batched read of ``ClearinghouseView.account_summary`` /
 ``is_liquidatable`` / ``adl_pending`` -> ``liquidate`` or ``deleverage`` txs through the
 nonce-managed :class:`~chain.tx.TxSender`; mined receipts -> rewards earned and who was
 deleveraged (logs and metrics).
@@ -271,6 +271,7 @@ class Liquidator:
         self.manifest = settings.load_manifest()
         w3 = chain.w3
         self.ch = self.manifest.contract(w3, "Clearinghouse")
+        self.view = self.manifest.contract(w3, "ClearinghouseView")  # account_summary
         self.sender = sender or build_sender(settings, w3, metrics, log)
         self.book = PositionBook()
         self.sync = EventSync(
@@ -456,10 +457,10 @@ class Liquidator:
         fund = int(self.ch.functions.insurance_fund().call())
         for k in range(0, len(accounts), self.s.confirm_batch):
             chunk = accounts[k : k + self.s.confirm_batch]
-            f = self.ch.functions
+            f, v = self.ch.functions, self.view.functions
             res = batch_call(
                 self.chain.w3,
-                [f.account_summary(a) for a in chunk]
+                [v.account_summary(a) for a in chunk]
                 + [f.is_liquidatable(a) for a in chunk]
                 + [f.adl_pending(a) for a in chunk],
             )
@@ -565,11 +566,9 @@ class Liquidator:
 
     def _exact_holders(self, accounts: list[str], mid: int) -> list[tuple[str, int, int, int]]:
         f = self.ch.functions
-        res = batch_call(
-            self.chain.w3, [f.position(a, mid) for a in accounts] + [f.account_summary(a) for a in accounts]
-        )
+        res = batch_call(self.chain.w3, [f.position(a, mid) for a in accounts] + [f.equity(a) for a in accounts])
         n = len(accounts)
-        return [(a, int(res[i][0]), int(res[i][1]), int(res[n + i][1])) for i, a in enumerate(accounts)]
+        return [(a, int(res[i][0]), int(res[i][1]), int(res[n + i])) for i, a in enumerate(accounts)]
 
     def _outcome(self, o, head: Head) -> None:
         """Log what a finished tx did, from its receipt's events: reward earned, penalty to the

@@ -202,11 +202,21 @@ class FillIndex:
 class RpcChain:
     """`ChainView` over JSON-RPC with per-block caching (see module doc)."""
 
-    def __init__(self, rpc: Rpc | str, chain_id: int, exchange: str, clearinghouse: str, head_ttl: float = 0.25):
+    def __init__(
+        self,
+        rpc: Rpc | str,
+        chain_id: int,
+        exchange: str,
+        clearinghouse: str,
+        head_ttl: float = 0.25,
+        clearinghouse_view: str | None = None,
+    ):
         self.rpc = Rpc(rpc) if isinstance(rpc, str) else rpc
         self.chain_id = chain_id
         self.exchange = to_checksum_address(exchange)
         self.clearinghouse = to_checksum_address(clearinghouse)
+        # serves account_summary (None: a manifest from before the ClearinghouseView)
+        self.clearinghouse_view = to_checksum_address(clearinghouse_view) if clearinghouse_view else None
         self.head_ttl = head_ttl
         self._lock = threading.Lock()
         self._head: tuple[int, int] = (-1, 0)
@@ -223,7 +233,14 @@ class RpcChain:
 
     @classmethod
     def from_manifest(cls, manifest, rpc_url: str, **kw) -> RpcChain:
-        return cls(rpc_url, manifest.chain_id, manifest.address("Exchange"), manifest.address("Clearinghouse"), **kw)
+        return cls(
+            rpc_url,
+            manifest.chain_id,
+            manifest.address("Exchange"),
+            manifest.address("Clearinghouse"),
+            clearinghouse_view=manifest.clearinghouse_view,
+            **kw,
+        )
 
     def head(self) -> tuple[int, int]:
         now = time.monotonic()
@@ -293,9 +310,12 @@ class RpcChain:
         return self._cached(("market", market_id), load)
 
     def account(self, trader: str) -> AccountInfo:
+        if self.clearinghouse_view is None:
+            raise ChainError("the manifest has no ClearinghouseView (it predates issue 13): redeploy to read accounts")
+
         def load():
             s = abi.AccountSummary.from_returndata(
-                self._call(self.clearinghouse, "account_summary", ["address"], [trader])
+                self._call(self.clearinghouse_view, "account_summary", ["address"], [trader])
             )
             return AccountInfo(**s.asdict())
 

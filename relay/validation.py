@@ -6,7 +6,7 @@ carrying the HTTP status, a stable machine `code` and a message a trader can act
 Margin pre-check: ``core.margin.reservation`` (the rule the SDK applies before it posts, so the
 two agree): every open order fully filled at its limit, per market the larger side's sum of
 IM at the order price + adverse mark-to-market + fee at max(maker, taker) bps, summed over the
-trader's markets, must fit the free margin (equity - IM from `Clearinghouse.account_summary`).
+trader's markets, must fit the free margin (equity - IM from `ClearinghouseView.account_summary`).
 Reduce-only orders reserve nothing.
 
 Signatures, as the Exchange checks them: a 65-byte ECDSA signature (low s) recovering to the

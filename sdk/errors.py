@@ -30,6 +30,11 @@ class InvalidParameter(ComputeSpreadError, ValueError):
     """An admin/market parameter is outside the contract's hard bounds."""
 
 
+class ViewContractMissing(ComputeSpreadError, LookupError):
+    """The manifest predates the ClearinghouseView (issue 13) and a view that moved there was
+    asked for (``account_summary`` and the other composites)."""
+
+
 class UnknownMarket(ComputeSpreadError, LookupError):
     """No market with that id or symbol (in the manifest or on chain)."""
 

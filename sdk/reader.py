@@ -36,6 +36,7 @@ from sdk.errors import (
     StaleMarket,
     TransactionFailed,
     UnknownMarket,
+    ViewContractMissing,
     decode_revert,
 )
 from sdk.margin import Holding, Summary, liquidation_price
@@ -164,6 +165,8 @@ class Reader:
         self.chain_id = chain_id
         m = self.manifest
         self.clearinghouse = m.contract(self.w3, "Clearinghouse")
+        # composites (account_summary ...) live in the ClearinghouseView; older manifests have none
+        self._view = m.contract(self.w3, "ClearinghouseView") if m.clearinghouse_view else None
         self.exchange = m.contract(self.w3, "Exchange")
         self.oracle = m.contract(self.w3, "Oracle")
         self.collateral = m.contract(self.w3, "Collateral")
@@ -178,6 +181,18 @@ class Reader:
         self._listed_cursor = self.deploy_block
         self._series: dict[bytes, Any] | None = None
         self._templates: dict[int, tuple[bytes, int]] = {}  # template id -> (spec_hash, cadence)
+
+    @property
+    def view(self):
+        """The ClearinghouseView contract (web3), or :class:`ViewContractMissing`."""
+        if self._view is None:
+            raise ViewContractMissing(
+                f"{self.manifest.path} has no ClearinghouseView: it was written before the Clearinghouse's "
+                f"composite views (account_summary ...) moved there. Redeploy (`ape run deploy`), or deploy "
+                f"contracts/ClearinghouseView.vy with the Clearinghouse address and add it to the manifest's "
+                f'contracts as "ClearinghouseView"'
+            )
+        return self._view
 
     # ------------------------------------------------------------ chain
     def block_number(self) -> int:
@@ -477,10 +492,9 @@ class Reader:
         """Collateral, equity, margins, positions (with liquidation prices) and wallet balances,
         all read at one block so they are consistent."""
         address = to_checksum_address(address)
+        view = self.view  # before any RPC: an old manifest fails with a clear message
         block = self.block_number()
-        coll, equity, im, mm, fresh, _n = self.clearinghouse.functions.account_summary(address).call(
-            block_identifier=block
-        )
+        coll, equity, im, mm, fresh, _n = view.functions.account_summary(address).call(block_identifier=block)
         holdings, markets = self._holdings(address, block)
         summary = Summary(int(coll), int(equity), int(im), int(mm))
         positions = []

@@ -797,6 +797,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._stack.enter_context(boa.env.anchor())
         self.p = self.w.p
         self.ch = self.p.clearinghouse
+        self.view = self.p.view  # ClearinghouseView: account_summary
         self.ex = self.p.exchange
         self.led = self.w.base.copy()
         self.order_book: list[OrderRec] = []
@@ -2015,8 +2016,8 @@ class ProtocolMachine(RuleBasedStateMachine):
     def _liquidate(self, acct: str, m: int, quantity: int, label: str):
         expect, new, info = self._predict_liquidation(acct, m, quantity)
         ch = self.ch
-        before_acct = ch.account_summary(acct)
-        before_liq = ch.account_summary(self.liq)
+        before_acct = self.view.account_summary(acct)
+        before_liq = self.view.account_summary(self.liq)
         coll_liq0, ins0 = before_liq.collateral, ch.insurance_fund()
         marks = {mid: self.led.mark_of(mid, self.now)[0] for mid in self.w.mids}
         q_before = {mid: self.led.pos[(acct, mid)][0] for mid in self.w.mids}
@@ -2049,8 +2050,8 @@ class ProtocolMachine(RuleBasedStateMachine):
             COVERAGE["liquidation: loss absorbed by the insurance fund"] += 1
         if info.get("closeout"):
             self.stats["closeouts"] += 1
-        after_acct = ch.account_summary(acct)
-        after_liq = ch.account_summary(self.liq)
+        after_acct = self.view.account_summary(acct)
+        after_liq = self.view.account_summary(self.liq)
 
         # ---- invariant 4: a solvent account's health ratio never falls (equity / MM, +inf
         # without MM); an insolvent account is closed out one market at a time at the mark, so
@@ -2513,7 +2514,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         check.add(self.accounts[self.n_steps % len(self.accounts)])
         self._last_ledger = ledger_key
         for a in sorted(check):
-            sm = self.ch.account_summary(a)
+            sm = self.view.account_summary(a)
             ms = led.summary(a, now)
             got = (sm.collateral, sm.equity, sm.initial, sm.maintenance, sm.fresh, sm.open_markets)
             want = (led.coll[a], ms.equity, ms.initial, ms.maintenance, ms.fresh, ms.open_markets)

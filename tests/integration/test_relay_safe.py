@@ -211,6 +211,7 @@ def test_revalidator__safe_swaps_out_signer__resting_order_rejected(stack, tmp_p
         manifest["contracts"]["Exchange"]["address"],
         manifest["contracts"]["Clearinghouse"]["address"],
         head_ttl=0,
+        clearinghouse_view=manifest["contracts"]["ClearinghouseView"]["address"],
     )
     store = SqlOrderStore(f"sqlite:///{tmp_path / 'relay.db'}")
     validator = OrderValidator(chain, store, domain_separator(manifest["chain_id"], chain.exchange))

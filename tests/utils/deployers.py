@@ -28,6 +28,7 @@ def _partial(name: str):
 # compiled once per process
 ORACLE = _partial("Oracle.vy")
 CLEARINGHOUSE = _partial("Clearinghouse.vy")
+CLEARINGHOUSE_VIEW = _partial("ClearinghouseView.vy")
 EXCHANGE = _partial("Exchange.vy")
 MOCK_USDC = _partial("testing/MockUSDC.vy")
 
@@ -108,9 +109,19 @@ class Protocol:
     exchange: object
     chain_id: int = 31337
     feeds: dict = field(default_factory=dict)
+    # ClearinghouseView over `clearinghouse` (account_summary and the other composites)
+    view: object = None
+
+    def __post_init__(self):
+        if self.view is None:
+            self.view = CLEARINGHOUSE_VIEW.deploy(self.clearinghouse.address)
 
     @classmethod
-    def deploy(cls, n_reporters: int = 3, quorum: int = 2, maker_fee_bps: int = 0, taker_fee_bps: int = 0):
+    def deploy(
+        cls, n_reporters: int = 3, quorum: int = 2, maker_fee_bps: int = 0, taker_fee_bps: int = 0, clearinghouse=None
+    ):
+        """`clearinghouse`: another compiled Clearinghouse (boa partial) with the same constructor,
+        e.g. a previous version to compare against."""
         boa.env.evm.patch.chain_id = 31337
         owner = boa.env.generate_address("owner")
         guardian = boa.env.generate_address("guardian")
@@ -118,7 +129,7 @@ class Protocol:
         with boa.env.prank(owner):
             usdc = MOCK_USDC.deploy()
             oracle = ORACLE.deploy([r.address for r in reporters], quorum, guardian)
-            ch = CLEARINGHOUSE.deploy(usdc.address, oracle.address, guardian)
+            ch = (clearinghouse or CLEARINGHOUSE).deploy(usdc.address, oracle.address, guardian)
             ex = EXCHANGE.deploy(ch.address, maker_fee_bps, taker_fee_bps)
             ch.set_exchange(ex.address)
         return cls(owner, guardian, reporters, usdc, oracle, ch, ex)

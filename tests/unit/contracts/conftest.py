@@ -63,6 +63,11 @@ owner, guardian, reporters = (_part_of_protocol(n) for n in ("owner", "guardian"
 maker, taker, trader, liquidator, keeper = (_role(n) for n in ("maker", "taker", "trader", "liquidator", "keeper"))
 
 
+@pytest.fixture(scope="module")
+def clearinghouse_view(protocol):
+    return protocol.view
+
+
 def _address(name: str):
     @pytest.fixture(scope="module", name=name)
     def address():
@@ -232,3 +237,14 @@ def insurance(usdc, clearinghouse, keeper):
             clearinghouse.fund_insurance(amount)
 
     return _fund
+
+
+@pytest.fixture
+def book_two(market, second_market, funded, fund, book, set_mark, trader, maker):
+    """trader ($1,000): long 0.333 MWh at $45.23 in market 1, short 0.777 at -$12.34 in market 2;
+    marks then $47.123457 and -$13.000001."""
+    fund(trader, 1_000 * USDC)
+    book(trader, maker, market, 333, 45_230_000)  # open notional 15.06159
+    book(maker, trader, second_market, 777, -12_340_000)  # open notional +9.58818 (received)
+    set_mark(market, 47_123_457)
+    set_mark(second_market, -13_000_001)

@@ -64,7 +64,7 @@ def test_attack__obscure_mark_stale__valued_against_the_account_not_a_shield(
         oracle.dispute(protocol.feeds[obscure][0])
     assert not clearinghouse.mark(obscure)[2]
     _sinks(protocol, clearinghouse, market, trader, set_mark)
-    s = clearinghouse.account_summary(trader.address)
+    s = protocol.view.account_summary(trader.address)
     assert not s.fresh
 
     # the stale leg itself cannot be moved at a stale price ...

@@ -19,7 +19,7 @@ def test_runtime_bytecode__compiled__below_eip170_limit(path):
     assert 0 < size < EIP170_LIMIT, f"{path.stem}: {size} bytes"
 
 
-@pytest.mark.parametrize("name", ["oracle", "clearinghouse", "exchange", "usdc"])
+@pytest.mark.parametrize("name", ["oracle", "clearinghouse", "view", "exchange", "usdc"])
 def test_runtime_bytecode__deployed_protocol__below_eip170_limit(protocol, name):
     size = len(boa.env.get_code(getattr(protocol, name).address))
 
@@ -27,4 +27,6 @@ def test_runtime_bytecode__deployed_protocol__below_eip170_limit(protocol, name)
 
 
 def test_deployable_contracts__core_set__discovered():
-    assert {"Oracle", "Clearinghouse", "Exchange", "MockUSDC", "Mock1271Wallet"} <= {p.stem for p in DEPLOYABLE}
+    assert {"Oracle", "Clearinghouse", "ClearinghouseView", "Exchange", "MockUSDC", "Mock1271Wallet"} <= {
+        p.stem for p in DEPLOYABLE
+    }

@@ -26,8 +26,8 @@ def underwater(long_at_50, market, set_mark):
 
 
 def _health(ch, who):
-    s = ch.account_summary(getattr(who, "address", who))
-    return s.equity, s.maintenance
+    a = getattr(who, "address", who)
+    return ch.equity(a), ch.margin_requirements(a)[1]
 
 
 def _liquidate(ch, liquidator, account, mid, quantity):

@@ -1,24 +1,13 @@
 """Clearinghouse views: collateral, position, equity, margin_requirements, is_liquidatable,
-account_summary, open_markets, market, market_state, mark and the public getters.
+open_markets, market, market_state, mark and the public getters (the composites, such as
+account_summary, are ClearinghouseView's: test_clearinghouse_view_*.py).
 Numbers are worked by hand in the comments."""
 
 import boa
-import pytest
 
 from tests.utils.contract_helpers import MARK, UNIT, USDC, margin, now
 
 ZERO32 = b"\x00" * 32
-
-
-@pytest.fixture
-def book_two(market, second_market, funded, fund, book, set_mark, trader, maker):
-    """trader ($1,000): long 0.333 MWh at $45.23 in market 1, short 0.777 at -$12.34 in market 2;
-    marks then $47.123457 and -$13.000001."""
-    fund(trader, 1_000 * USDC)
-    book(trader, maker, market, 333, 45_230_000)  # open notional 15.06159
-    book(maker, trader, second_market, 777, -12_340_000)  # open notional +9.58818 (received)
-    set_mark(market, 47_123_457)
-    set_mark(second_market, -13_000_001)
 
 
 def test_equity__two_markets__collateral_plus_floor_of_unrealised(clearinghouse, book_two, trader):
@@ -66,23 +55,6 @@ def test_margin_requirements__no_positions__zero(clearinghouse, trader):
     assert clearinghouse.margin_requirements(trader.address) == (0, 0)
 
 
-def test_account_summary__two_markets__every_field(clearinghouse, book_two, trader):
-    s = clearinghouse.account_summary(trader.address)
-
-    assert s.collateral == 1_000 * USDC
-    assert s.equity == clearinghouse.equity(trader.address)
-    assert (s.initial, s.maintenance) == clearinghouse.margin_requirements(trader.address)
-    assert (s.fresh, s.open_markets) == (True, 2)
-
-
-def test_account_summary__one_stale_mark__not_fresh(clearinghouse, market, second_market, book_two, trader, protocol):
-    boa.env.time_travel(seconds=3_000)
-    protocol.set_mark(market, 47_123_457)
-    boa.env.time_travel(seconds=700)  # market 2's mark is now 3,701 s old
-
-    assert clearinghouse.account_summary(trader.address).fresh is False
-
-
 def test_is_liquidatable__below_maintenance_on_fresh_mark__true(
     clearinghouse, market, funded, fund, book, set_mark, trader, maker
 ):
@@ -103,7 +75,7 @@ def test_is_liquidatable__at_maintenance__false(clearinghouse, market, funded, f
 
 
 def test_is_liquidatable__stale_mark__valued_one_mm_against(
-    clearinghouse, market, funded, fund, book, set_mark, trader, maker
+    clearinghouse, clearinghouse_view, market, funded, fund, book, set_mark, trader, maker
 ):
     fund(trader, 30 * USDC)
     book(trader, maker, market, UNIT, MARK)
@@ -112,7 +84,7 @@ def test_is_liquidatable__stale_mark__valued_one_mm_against(
 
     # stale: valued one MM against it, $20 - $16 < $16
     assert clearinghouse.is_liquidatable(trader.address) is True
-    assert clearinghouse.account_summary(trader.address).fresh is False
+    assert clearinghouse_view.account_summary(trader.address).fresh is False
 
 
 def test_is_liquidatable__no_positions__false(clearinghouse, trader):
@@ -120,7 +92,7 @@ def test_is_liquidatable__no_positions__false(clearinghouse, trader):
 
 
 def test_open_markets__closing_one__swaps_last_into_its_slot(
-    protocol, clearinghouse, market, second_market, funded, book, maker, taker
+    protocol, clearinghouse, clearinghouse_view, market, second_market, funded, book, maker, taker
 ):
     third = protocol.list_market("THIRD")
     protocol.set_mark(third, MARK)
@@ -131,7 +103,7 @@ def test_open_markets__closing_one__swaps_last_into_its_slot(
     book(maker, taker, market, UNIT, MARK)
 
     assert clearinghouse.open_markets(taker.address) == [third, second_market]
-    assert clearinghouse.account_summary(taker.address).open_markets == 2
+    assert clearinghouse_view.account_summary(taker.address).open_markets == 2
 
 
 def test_collateral_and_position__after_trade__raw_values(clearinghouse, market, funded, book, maker, taker):

@@ -26,10 +26,17 @@ SNEKMATE_MODULES = (
 )
 
 
+# the Clearinghouse's `_req` adds its "Clearinghouse: " prefix itself (call sites pass the rest)
+REQ_REASON = re.compile(r'_req\([^\n]*?"([^":]+)"\)')
+
+
 def _reasons(paths) -> set[str]:
     out = set()
     for p in paths:
-        out |= set(ASSERT_REASON.findall(Path(p).read_text()))
+        text = Path(p).read_text()
+        out |= set(ASSERT_REASON.findall(text))
+        if Path(p).name == "Clearinghouse.vy":
+            out |= {f"Clearinghouse: {r}" for r in REQ_REASON.findall(text)}
     return out
 
 
