@@ -382,10 +382,19 @@ class Stack:
             self._wait_healthy(bot, lambda b=bot: http_ok(f"http://127.0.0.1:{self.ports[b]}/metrics"), 60)
 
     @property
+    def registry(self) -> str | None:
+        """The deployed contract that lists from series templates (issue 10): SeriesRegistry, or
+        a Clearinghouse that does it itself; None for a deployment without templates."""
+        for name in ("SeriesRegistry", "Clearinghouse"):
+            abi = (self.manifest.get("contracts", {}).get(name) or {}).get("abi") or []
+            if any(e.get("name") == "list_from_template" for e in abi):
+                return name
+        return None
+
+    @property
     def templated(self) -> bool:
-        """Whether the deployed Clearinghouse lists from series templates (issue 10)."""
-        abi = self.manifest.get("contracts", {}).get("Clearinghouse", {}).get("abi", [])
-        return any(e.get("name") == "list_from_template" for e in abi)
+        """Whether the deployment lists markets from series templates (issue 10)."""
+        return self.registry is not None
 
     @property
     def markets_file(self) -> Path:

@@ -68,6 +68,7 @@ DEFAULT_DEPTH = {HOURLY: 48, DAILY: 14, MONTHLY: 12}
 #: at most this many listing transactions per block (each <= 150,000 gas: ~15 M gas a block)
 DEFAULT_BATCH = 100
 READ_BATCH = 500  # market_of calls per JSON-RPC batch request
+BOND_RECHECK_MIN, BOND_RECHECK_MAX = 60, 3600  # s: backoff while a listed market is not settled yet
 ALREADY_LISTED = "already listed"
 #: ``last_trade_offset`` meaning "trading runs through delivery, stops at delivery_end"
 #: (core.series.LAST_TRADE_AT_END; test_lister_series checks they agree)
@@ -261,12 +262,16 @@ class Lister:
     ):
         self.s, self.chain, self.metrics = settings, chain, metrics
         self.manifest = settings.load_manifest()
-        require_templates(self.manifest)
-        self.ch = self.manifest.contract(chain.w3, "Clearinghouse")
+        self.registry_name = require_templates(self.manifest)
+        self.ch = self.manifest.contract(chain.w3, self.registry_name)  # templates, market_of, listing
+        self.clearinghouse = self.manifest.contract(chain.w3, "Clearinghouse")
+        reg_abi = self.manifest.abi(self.registry_name)
+        self.can_claim = any(e.get("name") == "claim_listing_bond" for e in reg_abi)
+        self._listed_topic = _event_topic(reg_abi, "MarketListedFromTemplate")
         self.sender = sender or build_sender(settings, chain.w3, metrics, log)
         self.series = dict(series) if series is not None else series_from_manifest(self.manifest, settings.markets)
         self.windows = windows
-        self._fields = _template_fields(self.manifest.abi("Clearinghouse"))
+        self._fields = _template_fields(self.manifest.abi(self.registry_name))
         self.templates: dict[int, Template] = {}
         self.templates_read_at: int | None = None
         # (template, start) -> market id of windows known listed; a listed window stays listed,
@@ -276,6 +281,12 @@ class Lister:
         self.lost: list[Listing] = []
         self.failed: dict[str, int] = Counter()
         self.last_plan = Plan()
+        # bonds this key posted and may claim back once the market settles: market id -> delivery_end
+        self.bonds: dict[int, int] = {}
+        self.bond_cursor = self.manifest.block  # next block to scan for own listings
+        self.bond_next: dict[int, int] = {}  # market id -> chain time of the next settled check
+        self.bond_backoff: dict[int, int] = {}
+        self.claimed = 0
         self.dry_logged: set[str] = set()  # dry run: each window simulated and logged once, not every block
         self._reasons: set[str] = set()
         self._last_reasons: dict[str, int] = {}
@@ -284,6 +295,8 @@ class Lister:
         self.m_missing = metrics.gauge("missing", "Due windows not listed yet")
         self.m_due = metrics.gauge("due", "Windows that should be listed now")
         self.m_skipped = metrics.gauge("skipped", "Windows or templates skipped, by reason", ("reason",))
+        self.m_bonds = metrics.gauge("bonds_outstanding", "Listing bonds posted and not claimed back yet")
+        self.m_claimed = metrics.counter("bonds_claimed_total", "Listing bonds claimed back (mined)")
 
     # ------------------------------------------------------------ chain access (one place)
     def _template_count(self) -> int:
@@ -302,6 +315,27 @@ class Lister:
 
     def _listing_call(self, x: Listing, bond: int):
         return call_of(self.ch.functions.list_from_template(x.template_id, x.delivery_start, x.delivery_end), bond)
+
+    def _own_listings(self, start: int, end: int) -> list[tuple[int, int]]:
+        """(market id, delivery_end) of MarketListedFromTemplate logs whose lister is this key."""
+        from chain.logs import get_logs
+
+        me = "0x" + "0" * 24 + self.sender.address[2:].lower()
+        logs = get_logs(
+            self.chain.w3, self.ch.address, [self._listed_topic, None, None, me], start, end, self.s.log_chunk
+        )
+        out = []
+        for lg in logs:
+            data = bytes(lg["data"]) if not isinstance(lg["data"], str) else bytes.fromhex(lg["data"][2:])
+            out.append((int.from_bytes(bytes(lg["topics"][1]), "big"), int.from_bytes(data[32:64], "big")))
+        return out
+
+    def _settled(self, mids: list[int]) -> list[bool]:
+        states = batch_call(self.chain.w3, [self.clearinghouse.functions.market_state(m) for m in mids])
+        return [bool(st[1]) for st in states]
+
+    def _claim_call(self, mid: int):
+        return self.ch.functions.claim_listing_bond(mid)
 
     def _balance(self) -> int | None:
         return None if self.sender.address is None else int(self.chain.w3.eth.get_balance(self.sender.address))
@@ -376,6 +410,7 @@ class Lister:
         self._forget_past(head.timestamp)
         sent, skipped_now = self._send(plan, head)
         plan.skipped.extend(skipped_now)
+        claims = self._claim_bonds(head)
         self.last_plan = plan
         self.m_due.set(len(plan.due))
         self.m_missing.set(len(plan.missing))
@@ -396,6 +431,8 @@ class Lister:
             "in_flight": len(self.sender.pending),
             "listed_total": len(self.listed_here),
             "lost_race_total": len(self.lost),
+            "bonds_outstanding": len(self.bonds),
+            "claims_sent": claims,
             "skipped": len(plan.skipped),  # scalars only (silverback datapoints); reasons: last_plan
         }
 
@@ -434,6 +471,47 @@ class Lister:
                 )
         return sent, skipped
 
+    def _claim_bonds(self, head: Head) -> int:
+        """Claim back the bond of each own listing whose market has settled (claim_listing_bond:
+        only the lister, once). A market not settled yet is looked at again with a doubling
+        backoff; own listings are found from MarketListedFromTemplate logs (a block cursor), so
+        a restart finds every bond still outstanding."""
+        if not self.can_claim or self.sender.address is None or self.sender.dry:
+            return 0
+        if head.number >= self.bond_cursor:
+            for mid, end in self._own_listings(self.bond_cursor, head.number):
+                self.bonds.setdefault(mid, end)
+            self.bond_cursor = head.number + 1
+        now = head.timestamp
+        due = [
+            m
+            for m, end in self.bonds.items()
+            if end <= now and self.bond_next.get(m, 0) <= now and not self.sender.in_flight(f"claim:{m}")
+        ][: self.s.batch_size]
+        sent = 0
+        for mid, settled in zip(due, self._settled(due) if due else [], strict=True):
+            if not settled:
+                b = min(BOND_RECHECK_MAX, 2 * self.bond_backoff.get(mid, BOND_RECHECK_MIN // 2))
+                self.bond_backoff[mid], self.bond_next[mid] = b, now + b
+                continue
+            r = self.sender.send(
+                f"claim:{mid}",
+                self._claim_call(mid),
+                head.number,
+                kind="claim_bond",
+                meta={"kind": "claim_bond", "market_id": mid},
+                describe={"market_id": mid},
+            )
+            if r.status == "sent":
+                sent += 1
+            elif r.status == "rejected":  # claimed already (another process with this key) or no bond
+                kv(log, logging.INFO, "bond not claimable", market_id=mid, reason=r.reason)
+                self.bonds.pop(mid, None)
+                self.bond_next.pop(mid, None)
+                self.bond_backoff.pop(mid, None)
+        self.m_bonds.set(len(self.bonds))
+        return sent
+
     def _lost(self, x: Listing) -> None:
         self.lost.append(x)
         self.m_lost.inc()
@@ -441,6 +519,16 @@ class Lister:
 
     def _poll(self, block: int) -> None:
         for o in self.sender.poll(block):
+            if o.meta.get("kind") == "claim_bond":
+                mid = o.meta["market_id"]
+                if o.status == "mined":
+                    self.bonds.pop(mid, None)
+                    self.bond_next.pop(mid, None)
+                    self.bond_backoff.pop(mid, None)
+                    self.claimed += 1
+                    self.m_claimed.inc()
+                    kv(log, logging.INFO, "bond claimed", market_id=mid, tx=o.tx_hash)
+                continue
             x: Listing | None = o.meta.get("listing")
             if x is None:
                 continue
@@ -504,13 +592,36 @@ class Lister:
         }
 
 
-def require_templates(manifest: Any) -> None:
-    """ConfigError unless the deployment's Clearinghouse lists from series templates."""
-    if not any(e.get("name") == "list_from_template" for e in manifest.abi("Clearinghouse")):
+def require_templates(manifest: Any) -> str:
+    """The name of the manifest contract that lists from series templates (``SeriesRegistry``,
+    else a ``Clearinghouse`` that does it itself); ConfigError when none does."""
+    name = registry_name(manifest.data)
+    if name is None:
         raise ConfigError(
-            f"CSPREAD_MANIFEST: the Clearinghouse of {manifest.path} has no series templates "
+            f"CSPREAD_MANIFEST: {manifest.path} has no contract that lists from series templates "
             "(list_from_template, issue 10): redeploy with a current checkout"
         )
+    return name
+
+
+def registry_name(manifest_data: Mapping[str, Any]) -> str | None:
+    """Which contract of a manifest holds the templates (``list_from_template``), or None."""
+    contracts = manifest_data.get("contracts", {})
+    for name in ("SeriesRegistry", "Clearinghouse"):
+        abi_ = (contracts.get(name) or {}).get("abi") or []
+        if any(e.get("type") == "function" and e.get("name") == "list_from_template" for e in abi_):
+            return name
+    return None
+
+
+def _event_topic(abi_: list[dict], name: str) -> str | None:
+    from eth_utils import keccak
+
+    for e in abi_:
+        if e.get("type") == "event" and e.get("name") == name:
+            sig = f"{name}({','.join(i['type'] for i in e['inputs'])})"
+            return "0x" + keccak(text=sig).hex()
+    return None
 
 
 def _template_fields(ch_abi: list[dict]) -> list[str]:

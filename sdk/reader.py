@@ -98,6 +98,15 @@ def _window_of(spec: dict[str, Any]) -> tuple[int, int]:
     return int(leg.get("delivery_start", 0)), int(leg.get("delivery_end", 0))
 
 
+def registry_name(manifest: Manifest) -> str:
+    """The manifest contract holding the series templates (``list_from_template``, its events):
+    a ``SeriesRegistry`` when the deployment has one, else the Clearinghouse."""
+    reg = manifest.data.get("contracts", {}).get("SeriesRegistry") or {}
+    if any(e.get("name") == "list_from_template" for e in reg.get("abi") or []):
+        return "SeriesRegistry"
+    return "Clearinghouse"
+
+
 def known_series(manifest: Manifest, markets: str | Path | None = None) -> dict[tuple[bytes, int], Any]:
     """(spec_hash, cadence) -> :class:`core.series.Series` of every series the deployment
     describes: the manifest's ``templates`` (markets-file entries the deploy approved) and, when
@@ -165,6 +174,8 @@ class Reader:
         self.chain_id = chain_id
         m = self.manifest
         self.clearinghouse = m.contract(self.w3, "Clearinghouse")
+        # templates, market_of and MarketListedFromTemplate (issue 10)
+        self.registry = m.contract(self.w3, registry_name(m))
         # composites (account_summary ...) live in the ClearinghouseView; older manifests have none
         self._view = m.contract(self.w3, "ClearinghouseView") if m.clearinghouse_view else None
         self.exchange = m.contract(self.w3, "Exchange")
@@ -322,10 +333,10 @@ class Reader:
 
     def template(self, template_id: int) -> dict[str, Any]:
         """``Clearinghouse.template(id)`` by field name (spec_hash, cadence, utc_offset, bond, ...)."""
-        raw = self.clearinghouse.functions.template(int(template_id)).call()
+        raw = self.registry.functions.template(int(template_id)).call()
         if isinstance(raw, dict):
             return dict(raw)
-        (out,) = [e for e in self.clearinghouse.abi if e.get("type") == "function" and e.get("name") == "template"]
+        (out,) = [e for e in self.registry.abi if e.get("type") == "function" and e.get("name") == "template"]
         return dict(zip([c["name"] for c in out["outputs"][0]["components"]], raw, strict=True))
 
     def _template_key(self, template_id: int) -> tuple[bytes, int]:
@@ -339,14 +350,14 @@ class Reader:
         """Read ``MarketListedFromTemplate`` logs since the last call (paged: chain.logs) and
         learn each market's spec; returns how many markets were learnt. Called by every
         market lookup, so ``market()``, ``markets()`` and ``find_markets()`` see the curve."""
-        if not hasattr(self.clearinghouse.events, "MarketListedFromTemplate"):
+        if not any(e.get("name") == "MarketListedFromTemplate" for e in self.registry.abi):
             return 0  # a deployment from before templates
         end = self.block_number() if to_block is None else int(to_block)
         with self._cache_lock:
             start = self._listed_cursor
             if start > end:
                 return 0
-            logs = event_logs(self.clearinghouse.events.MarketListedFromTemplate, start, end, {}, LOG_CHUNK)
+            logs = event_logs(self.registry.events.MarketListedFromTemplate, start, end, {}, LOG_CHUNK)
             learnt = 0
             for ev in logs:
                 a = ev["args"]

@@ -84,13 +84,14 @@ class Curve:
 
         self.cs, self.stack = cs, stack
         self.ch = stack.contract("Clearinghouse")
+        self.reg = stack.contract(stack.registry)  # templates, market_of, MarketListedFromTemplate
         self.oracle = stack.contract("Oracle")
         by_key = {(s.spec_hash, s.cadence): s for s in cs.load_series(str(markets))}
-        (out,) = [e for e in self.ch.abi if e.get("name") == "template" and e["type"] == "function"]
+        (out,) = [e for e in self.reg.abi if e.get("name") == "template" and e["type"] == "function"]
         names = [c["name"] for c in out["outputs"][0]["components"]]
         self.series = {}
-        for tid in range(1, self.ch.functions.template_count().call() + 1):
-            t = dict(zip(names, self.ch.functions.template(tid).call(), strict=True))
+        for tid in range(1, self.reg.functions.template_count().call() + 1):
+            t = dict(zip(names, self.reg.functions.template(tid).call(), strict=True))
             s = by_key[(bytes(t["spec_hash"]), int(t["cadence"]))]
             self.series[tid] = dataclasses.replace(
                 s, last_trade_offset=int(t["last_trade_offset"]), max_horizon=int(t["max_horizon"])
@@ -105,11 +106,11 @@ class Curve:
             (tid, a)
             for tid, wins in self.due(now).items()
             for a, _ in wins
-            if self.ch.functions.market_of(tid, a).call() == 0
+            if self.reg.functions.market_of(tid, a).call() == 0
         ]
 
     def listings(self) -> list[dict]:
-        ev = self.ch.events.MarketListedFromTemplate
+        ev = self.reg.events.MarketListedFromTemplate
         return [dict(e["args"], tx=e["transactionHash"]) for e in ev.get_logs(from_block=0)]
 
 
@@ -175,6 +176,20 @@ def test_lister_keeps_the_curve_listed_and_the_settler_settles_it__three_days(cu
 
     assert settled_seen >= 2 * 24 + 2  # two days of hours and two days settled at least
     bonds = [r for r in c.listings() if r["lister"] == lister]
+    if any(e.get("name") == "claim_listing_bond" for e in c.reg.abi):  # the lister claims its settled bonds
+        settled_mine = [
+            int(r["market_id"]) for r in bonds if c.ch.functions.market_state(int(r["market_id"])).call()[1]
+        ]
+        _wait(
+            lambda: (
+                set(settled_mine)
+                <= {int(e["args"]["market_id"]) for e in c.reg.events.ListingBondClaimed.get_logs(from_block=0)}
+            ),
+            120,
+            "the lister claims back the bond of every settled market it listed",
+            stack,
+        )
+
     print(
         f"LISTER after 3 days: {len(bonds)} listings, {settled_seen} settled, market_count "
         f"{c.ch.functions.market_count().call()}"

@@ -99,6 +99,11 @@ class FakeChain:
         self.templates = {t.template_id: t for t in templates}
         self.listings: dict[tuple[int, int], int] = {}
         self.listed_log: list[tuple[int, int, int]] = []  # every successful listing: (tid, start, end)
+        self.lister_of: dict[int, str] = {}  # market id -> lister, while its bond is unclaimed
+        self.ends: dict[int, int] = {}
+        self.settled: set[int] = set()
+        self.paid: list[tuple[int, str]] = []
+        self.settled_reads = 0
         self.count = 0
         self.now, self.block = now, 100
         self.balances: dict[str, int] = {}
@@ -119,12 +124,29 @@ class FakeChain:
             return "Clearinghouse: already listed"
         return None
 
-    def list(self, tid, start, end, value) -> str | None:
+    def list(self, tid, start, end, value, lister="0xL1") -> str | None:
         why = self.check(tid, start, end, value)
         if why is None:
             self.count += 1
             self.listings[(tid, start)] = self.count
             self.listed_log.append((tid, start, end))
+            self.lister_of[self.count], self.ends[self.count] = lister, end
+        return why
+
+    def check_claim(self, mid: int, who: str) -> str | None:
+        if mid not in self.lister_of:
+            return "SeriesRegistry: no bond"
+        if self.lister_of[mid] != who:
+            return "SeriesRegistry: not bond owner"
+        if mid not in self.settled:
+            return "SeriesRegistry: not settled"
+        return None
+
+    def claim(self, mid: int, who: str) -> str | None:
+        why = self.check_claim(mid, who)
+        if why is None:
+            del self.lister_of[mid]
+            self.paid.append((mid, who))
         return why
 
     def head(self) -> Head:
@@ -156,7 +178,7 @@ class FakeSender:
     def send(self, key, call, head_number, kind="tx", meta=None, describe=None, min_gas=0) -> SendResult:
         if self.in_flight(key):
             return SendResult("in_flight")
-        why = self.chain.check(*call)
+        why = self.chain.check_claim(call[1], self.address) if call[0] == "claim" else self.chain.check(*call)
         if why:
             return SendResult("rejected", reason=why)
         self.pending[self.nonce] = (key, call, meta or {})
@@ -168,7 +190,9 @@ class FakeSender:
         out = []
         for n in sorted(self.pending):
             key, call, meta = self.pending.pop(n)
-            why = self.chain.list(*call)
+            why = (
+                self.chain.claim(call[1], self.address) if call[0] == "claim" else self.chain.list(*call, self.address)
+            )
             out.append(Outcome(key, "reverted" if why else "mined", f"0x{n:064x}", head_number, meta))
         return out
 
@@ -209,6 +233,17 @@ class ModelLister(Lister):
 
     def _balance(self):
         return self.model.balances.get(self.sender.address, 10**21)
+
+    def _own_listings(self, start, end):
+        # the model keeps who listed what while the bond is out, and every market's end
+        return [(m, self.model.ends[m]) for m, who in self.model.lister_of.items() if who == self.sender.address]
+
+    def _settled(self, mids):
+        self.model.settled_reads += len(mids)
+        return [m in self.model.settled for m in mids]
+
+    def _claim_call(self, mid):
+        return ("claim", mid)
 
 
 def _run(lister: ModelLister, model: FakeChain, blocks: int) -> list[dict]:
@@ -410,7 +445,7 @@ def test_a_deployment_without_templates__clear_error_exit_2(tmp_path, capsys):
     p = tmp_path / "old.json"
     p.write_text(json.dumps({"chain_id": 31337, "block": 0, "contracts": c, "markets": []}))
     assert main(["--manifest", str(p), "--rpc-url", "http://127.0.0.1:9"]) == 2
-    assert "no series templates" in capsys.readouterr().err
+    assert "lists from series templates" in capsys.readouterr().err
 
 
 def test_dry_run__each_window_simulated_and_logged_once__nothing_listed(tmp_path):
@@ -428,3 +463,30 @@ def test_dry_run__each_window_simulated_and_logged_once__nothing_listed(tmp_path
     lister.start(model.head())
     _run(lister, model, 4)
     assert len(calls) == 5 and len(set(calls)) == 5 and not model.listed_log
+
+
+def test_bonds__claimed_back_once_settled__backoff_before__restart_finds_what_is_left(tmp_path):
+    model = FakeChain([tpl(1)])
+    a = ModelLister(model, FakeSender(model, "0xA"), tmp_path, depth_hourly=3)
+    a.can_claim = True
+    a.start(model.head())
+    _run(a, model, 2)
+    assert len(model.lister_of) == 3 and set(a.bonds) == {1, 2, 3} and not model.paid
+    # the first window ends but is not settled: looked at with a backoff, not every block
+    model.advance(2 * H)
+    reads = model.settled_reads
+    _run(a, model, 50)  # 50 blocks of 12 s = 10 min
+    assert model.settled_reads - reads <= 6 and not model.paid
+    model.settled.update({1, 2})
+    model.advance(H)
+    _run(a, model, 3)
+    assert sorted(model.paid) == [(1, "0xA"), (2, "0xA")]
+    assert 3 in a.bonds and not {1, 2} & set(a.bonds)  # (the curve rolled: newer bonds are out too)
+    # a restart: bond 3 still outstanding is found again; 1 and 2 are not claimed twice
+    b = ModelLister(model, FakeSender(model, "0xA"), tmp_path, depth_hourly=3)
+    b.can_claim = True
+    b.start(model.head())
+    model.advance(2 * H)  # market 3's window ends, and it settles
+    model.settled.add(3)
+    _run(b, model, 3)
+    assert sorted(model.paid) == [(1, "0xA"), (2, "0xA"), (3, "0xA")]  # each once

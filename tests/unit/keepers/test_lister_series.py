@@ -163,10 +163,13 @@ def test_reader_learns_the_listed_curve_from_events__cursor_reads_only_new_block
         functions=types.SimpleNamespace(
             template=lambda tid: types.SimpleNamespace(call=lambda: tuple(tpl[n] for n in names))
         ),
-        abi=[{"type": "function", "name": "template", "outputs": [{"components": [{"name": n} for n in names]}]}],
+        abi=[
+            {"type": "function", "name": "template", "outputs": [{"components": [{"name": n} for n in names]}]},
+            {"type": "event", "name": "MarketListedFromTemplate"},
+        ],
     )
     r = object.__new__(Reader)
-    r._cache_lock, r.clearinghouse, r.deploy_block = threading.Lock(), ch, 0
+    r._cache_lock, r.registry, r.deploy_block = threading.Lock(), ch, 0
     r._listed, r._listed_cursor, r._templates, r._entries = {}, 0, {}, {}
     r._series = {(atc.spec_hash, atc.cadence): atc}
     r.block_number = lambda: 11
