@@ -76,6 +76,9 @@ def deploy(
     log(f"Oracle        {oracle.address}  reporters={len(reporters)} quorum={quorum}")
     ch = project.Clearinghouse.deploy(collateral, oracle.address, guardian, sender=owner)
     log(f"Clearinghouse {ch.address}")
+    # read-only composites (account_summary ...), kept out of the Clearinghouse's 24 KB
+    view = project.ClearinghouseView.deploy(ch.address, sender=owner)
+    log(f"ClearinghouseView {view.address}")
     ex = project.Exchange.deploy(ch.address, MAKER_FEE_BPS, TAKER_FEE_BPS, sender=owner)
     log(f"Exchange      {ex.address}  fees maker={MAKER_FEE_BPS}bps taker={TAKER_FEE_BPS}bps")
     ch.set_exchange(ex.address, sender=owner)
@@ -133,6 +136,8 @@ def deploy(
     # the collateral's ERC-20 ABI is MockUSDC's minus the faucet; readers use "Collateral"
     erc20_abi = [a for a in _abi(project.MockUSDC) if a.get("name") not in ("mint", "MAX_MINT")]
     manifest["contracts"]["Collateral"] = {"address": collateral, "abi": erc20_abi}
+    # no owner: never handed to the Timelock
+    manifest["contracts"]["ClearinghouseView"] = {"address": view.address, "abi": _abi(view)}
     manifest["contracts"]["FeedAggregator"] = {
         "abi": _abi(project.FeedAggregator),
         "per_market": "markets[].aggregators",
