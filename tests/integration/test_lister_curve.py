@@ -69,7 +69,9 @@ def curve(tmp_path_factory):
         raise
     if not stack.templated:
         stack.stop()
-        pytest.skip("this Clearinghouse has no list_from_template (the issue-10 contract side is not merged here)")
+        pytest.skip(
+            "this deployment lists nothing from templates (no list_from_template: the issue-10 deploy is not merged)"
+        )
     try:
         yield stack, markets, t_start
     finally:
