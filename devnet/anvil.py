@@ -33,7 +33,7 @@ CHECKOUT: Path | None = (
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 
 
-def _derive_keys(n: int = 20) -> list[str]:
+def _derive_keys(n: int = 21) -> list[str]:
     # derived, not pasted: a mistyped test key silently points at an empty account
     from eth_account import Account
 
@@ -43,9 +43,9 @@ def _derive_keys(n: int = 20) -> list[str]:
     ]
 
 
-# anvil's standard accounts 0..19 (public test keys; never use them on a real network).
+# anvil's standard accounts 0..20 (public test keys; never use them on a real network).
 # Roles on a devnet stack: 0 owner/guardian, 1-3 reporters, 4 pusher, 5 liquidator, 6 settler,
-# 7 matcher, 8 market maker, 9.. users
+# 7 matcher, 8 market maker, 9-19 users, 20 lister
 ANVIL_KEYS = _derive_keys()
 
 

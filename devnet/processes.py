@@ -140,3 +140,55 @@ class RelayProcess(ServiceProcess):
             cmd.append("--match")
             env["CSPREAD_MATCHER_KEY"] = match_key
         super().__init__(cmd, port, env, log_path)
+
+
+class KeeperProcess(ServiceProcess):
+    """A keeper console script (``python -m keepers.<name>``: pusher, liquidator, settler, lister)
+    as a child process with its Prometheus endpoint on a free port, healthy when ``/metrics``
+    answers; the key travels in an env var named by ``--key-env``, never on the command line."""
+
+    health_path = "/metrics"
+
+    def __init__(
+        self,
+        name: str,
+        manifest: str | Path,
+        rpc: str,
+        key: str | None = None,
+        args: list[str] | tuple[str, ...] = (),
+        port: int | None = None,
+        log_path: str | Path | None = None,
+        extra_env: dict | None = None,
+        poll_interval: float = 0.2,
+    ):
+        self.name = name
+        port = port or free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
+        env.update(extra_env or {})
+        cmd = [
+            sys.executable,
+            "-m",
+            f"keepers.{name}",
+            "--manifest",
+            str(manifest),
+            "--rpc-url",
+            rpc,
+            "--metrics-port",
+            str(port),
+            "--poll-interval",
+            str(poll_interval),
+        ]
+        if key:
+            env["CSPREAD_KEEPER_KEY"] = key
+            cmd += ["--key-env", "CSPREAD_KEEPER_KEY"]
+        super().__init__(cmd + list(args), port, env, log_path)
+
+    def metrics(self) -> dict[str, float]:
+        """Unlabelled samples of ``/metrics`` (``cspread_<name>_`` prefix dropped)."""
+        out = {}
+        prefix = f"cspread_{self.name}_"
+        for line in httpx.get(self.url + "/metrics", timeout=5).text.splitlines():
+            if line.startswith(prefix) and "{" not in line:
+                k, v = line.split()
+                out[k.removeprefix(prefix)] = float(v)
+        return out

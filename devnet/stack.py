@@ -13,7 +13,7 @@ started is stopped again. Not thread-safe: one thread drives a Stack.
 
 Keys are anvil's public test keys (never use them on a real network); roles follow
 `devnet.anvil`: 0 owner/guardian, 1-3 reporters, 4 pusher, 5 liquidator, 6 settler, 7 matcher,
-8 market maker, 9.. users ("user1" = account 9).
+8 market maker, 9-19 users ("user1" = account 9), 20 lister.
 
 Child processes get the parent's environment minus every ``CSPREAD_*`` variable (so a shell's
 settings cannot leak into a devnet); pass reporter settings explicitly with ``oracle_env``.
@@ -46,8 +46,10 @@ ROLE_INDEX = {
     "settler": 6,
     "matcher": 7,
     "market_maker": 8,
+    "lister": 20,  # past the users (9-19): pays the listing bonds
 }
 FIRST_USER = 9
+LAST_USER = 19
 LIQUIDATOR_DEPOSIT_USD = 5_000_000
 MM_DEPOSIT_USD = 1_000_000
 #: the devnet market maker's depth (apps.marketmaker, "depth by margin"): per market and side,
@@ -109,6 +111,8 @@ class Stack:
         mm_deposit_usd: int = MM_DEPOSIT_USD,
         liquidator_deposit_usd: int = LIQUIDATOR_DEPOSIT_USD,
         data_dir: Path | None = None,
+        lister: bool = True,
+        lister_args: list[str] | None = None,
     ):
         if not 1 <= reporters <= 3:
             raise ValueError("reporters must be 1..3 (the deploy registers anvil accounts 1-3, quorum 2)")
@@ -123,13 +127,14 @@ class Stack:
         self.oracle_env = dict(oracle_env or {})
         self.data_dir = data_dir
         self.with_keepers, self.with_relay, self.with_mm = keepers, relay, market_maker
+        self.with_lister, self.lister_args = lister, list(lister_args or [])
         self.mm_markets = mm_markets
         self.mm_args = list(DEVNET_MM_ARGS if mm_args is None else mm_args)
         self.mm_deposit_usd, self.liquidator_deposit_usd = mm_deposit_usd, liquidator_deposit_usd
         self.block_time = block_time
         self.poll_interval = poll_interval
         self.keys: dict[str, str] = {role: ANVIL_KEYS[i] for role, i in ROLE_INDEX.items()}
-        self.keys.update({f"user{i - FIRST_USER + 1}": ANVIL_KEYS[i] for i in range(FIRST_USER, len(ANVIL_KEYS))})
+        self.keys.update({f"user{i - FIRST_USER + 1}": ANVIL_KEYS[i] for i in range(FIRST_USER, LAST_USER + 1)})
         self.anvil: Anvil | None = None
         self.manifest: dict = {}
         self.processes: dict[str, subprocess.Popen] = {}
@@ -156,6 +161,8 @@ class Stack:
             for i in range(1, self.n_reporters + 1):
                 self._start_reporter(i)
             self._wait_reporters()
+            if self.with_lister and self.templated:
+                self._start_lister()
             if self.with_keepers:
                 self._start_keepers()
             if self.with_relay:
@@ -373,6 +380,45 @@ class Stack:
         self._start_bot("settler")
         for bot in ("pusher", "liquidator", "settler"):
             self._wait_healthy(bot, lambda b=bot: http_ok(f"http://127.0.0.1:{self.ports[b]}/metrics"), 60)
+
+    @property
+    def registry(self) -> str | None:
+        """The deployed contract that lists from series templates (issue 10): SeriesRegistry, or
+        a Clearinghouse that does it itself; None for a deployment without templates."""
+        for name in ("SeriesRegistry", "Clearinghouse"):
+            abi = (self.manifest.get("contracts", {}).get(name) or {}).get("abi") or []
+            if any(e.get("name") == "list_from_template" for e in abi):
+                return name
+        return None
+
+    @property
+    def templated(self) -> bool:
+        """Whether the deployment lists markets from series templates (issue 10)."""
+        return self.registry is not None
+
+    @property
+    def markets_file(self) -> Path:
+        """The markets file the deploy approved templates from (the series specs the lister needs)."""
+        from devnet.anvil import PROJECT_DATA
+
+        return self.markets or PROJECT_DATA / "markets" / "default.json"
+
+    def _start_lister(self) -> None:
+        """The lister keeps every approved series listed to its depth (keepers.lister), paying
+        the bonds from its own key."""
+        self._start_bot("lister", "--markets", str(self.markets_file), *self.lister_args)
+        self._wait_healthy("lister", lambda: http_ok(f"http://127.0.0.1:{self.ports['lister']}/metrics"), 60)
+
+    def listed(self) -> dict[str, float]:
+        """The lister's unlabelled gauges and counters (due, missing, listed_total, ...) from /metrics."""
+        import httpx
+
+        out = {}
+        for line in httpx.get(f"http://127.0.0.1:{self.ports['lister']}/metrics", timeout=5).text.splitlines():
+            if line.startswith("cspread_lister_") and "{" not in line:
+                name, value = line.split()
+                out[name.removeprefix("cspread_lister_")] = float(value)
+        return out
 
     def _start_relay(self) -> None:
         port = free_port()

@@ -12,8 +12,15 @@ An account whose final loss the insurance fund cannot carry is skipped by ``sett
 by ``deleverage`` to the profitable opposite positions of that market, which the liquidator
 keeper does. The settler leaves it out of its batches and reports it once (log + gauge)
 instead of resending it every block, and holds back the holders on the other side of it for
-``adl_hold_blocks`` (they are the only ones ADL can assign the loss to once they are settled). :class:`Settler` reads markets, the oracle's settlement
-feeds and the holders (from PositionUpdated events via :class:`~keepers.positions.PositionBook`).
+``adl_hold_blocks`` (they are the only ones ADL can assign the loss to once they are settled).
+:class:`Settler` reads markets, the oracle's settlement feeds and the holders (from
+PositionUpdated events via :class:`~keepers.positions.PositionBook`).
+
+At the scale of a standing curve (hundreds of markets listed and expiring a day) it reads each
+market's static data once (a cursor over market ids), looks only at markets whose delivery has
+ended and that are not settled, sends every finalisation due in one pass, and drops a settled
+market from every scan once no position is left in it: per-block reads follow the markets
+expiring now, not the venue's history.
 
     cspread-settler --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545
 """
@@ -33,6 +40,8 @@ from keepers.cli import add_keeper_args, keeper_overrides
 from keepers.positions import EventSync, PositionBook
 
 MAX_SETTLE_BATCH = 100
+READ_BATCH = 500  # view calls per JSON-RPC batch request
+RECHECK_MIN, RECHECK_MAX = 30, 1800  # s: backoff of an expired market whose settlement value is missing
 log = logging.getLogger("keepers.settler")
 
 
@@ -123,6 +132,11 @@ class SettlerSettings(KeeperSettings):
 
 
 class Settler:
+    """Finalises and settles expired markets at the scale of a standing curve (hundreds of
+    markets a day): each market's static data is read once (a cursor over market ids), only
+    markets whose delivery has ended are looked at each block, and a settled market leaves
+    every scan as soon as it has no open position left (it is never read again)."""
+
     name = "settler"
 
     def __init__(self, settings: SettlerSettings, chain: Chain, metrics: Metrics, sender=None):
@@ -142,14 +156,27 @@ class Settler:
         self.m_open = metrics.gauge("open_positions_in_settled_markets", "Positions waiting to be settled")
         self.m_adl = metrics.gauge("adl_waiting", "Positions skipped by settle_many: their loss needs deleverage")
         self.m_held = metrics.gauge("held_for_adl", "Opposite positions held back so ADL can assign a loss")
+        self.m_live = metrics.gauge("live_markets", "Markets not settled yet (the only ones scanned)")
+        self.m_reads = metrics.counter("market_reads_total", "Per-market chain reads (market, state, feed)")
         self.reported: set[tuple[int, str]] = set()  # (market, account) waiting for ADL, already logged
         self.hold_since: dict[int, int] = {}  # market -> block its first waiting account was seen
+        self.seen = 0  # markets 1..seen have had their static data read
+        self.live: dict[int, MarketInfo] = {}  # not settled: delivery end, settlement feed, dispute window
+        self.settled: dict[int, int] = {}  # settled and maybe with positions left: market -> settlement price
+        self.done = 0  # settled markets dropped from every scan
+        # expired markets not finalizable yet: chain time of the next look, and the backoff of a
+        # market still waiting for its settlement value (so a value that never comes costs a read
+        # every RECHECK_MAX s, not one every block)
+        self.next_look: dict[int, int] = {}
+        self.backoff: dict[int, int] = {}
 
     def start(self, head: Head) -> dict:
         self.sender.sync_nonce()
         r = self.sync.sync(head.number, head.hash, head.parent_hash)
+        self.discover()
         return {
-            "markets": int(self.ch.functions.market_count().call()),
+            "markets": self.seen,
+            "live": len(self.live),
             "signer": self.sender.address,
             "dry_run": self.sender.dry,
             **r,
@@ -159,23 +186,39 @@ class Settler:
         self.sync.request_resync()
         self.sender.reset()
 
-    def markets(self) -> list[MarketInfo]:
+    def _batch(self, calls: list) -> list:
+        out = []
+        for i in range(0, len(calls), READ_BATCH):
+            out += batch_call(self.chain.w3, calls[i : i + READ_BATCH])
+        self.m_reads.inc(len(calls))
+        return out
+
+    def discover(self) -> int:
+        """Read the static data of markets listed since the last call (once per market)."""
         n = int(self.ch.functions.market_count().call())
-        ids = list(range(1, n + 1))
-        res = batch_call(
-            self.chain.w3, [self.ch.functions.market(i) for i in ids] + [self.ch.functions.market_state(i) for i in ids]
-        )
-        markets = [abi.Market.decode(m) for m in res[:n]]
-        states = [abi.MarketState.decode(st) for st in res[n:]]
-        return [
-            MarketInfo(i, m.settlement_feed, m.delivery_end, m.dispute_window, st.settled)
-            for i, m, st in zip(ids, markets, states, strict=False)
-        ]
+        ids = list(range(self.seen + 1, n + 1))
+        if not ids:
+            return 0
+        res = self._batch([self.ch.functions.market(i) for i in ids] + [self.ch.functions.market_state(i) for i in ids])
+        for i, m, st in zip(ids, res[: len(ids)], res[len(ids) :], strict=True):
+            m, st = abi.Market.decode(m), abi.MarketState.decode(st)
+            if st.settled:
+                self.settled[i] = int(st.settlement_price)
+            else:
+                self.live[i] = MarketInfo(i, m.settlement_feed, m.delivery_end, m.dispute_window, False)
+        self.seen = n
+        return len(ids)
+
+    def markets(self) -> list[MarketInfo]:
+        """The markets still to finalise (static data, from the cursor)."""
+        self.discover()
+        return list(self.live.values())
 
     def on_block(self, head: Head) -> dict:
         sync = self.sync.sync(head.number, head.hash, head.parent_hash)
         if sync["resync"]:
             self.sender.reset()
+            self.next_look.clear()  # a reorg or an outage: look at every expired market again
         for o in self.sender.poll(head.number):
             kv(
                 log,
@@ -185,14 +228,52 @@ class Settler:
                 block=o.block,
                 market_id=o.meta.get("market_id"),
             )
-        markets = self.markets()
-        expired = [m for m in markets if not m.settled and head.timestamp >= m.delivery_end]
-        feeds = batch_call(self.chain.w3, [self.oracle.functions.feed(m.settlement_feed) for m in expired])
-        finalized = settled = waiting = 0
-        for m, f in zip(expired, feeds, strict=False):
-            ok, why = finalizable(m, SettlementFeed(*f), head.timestamp)
+        self.discover()
+        expired = [
+            m
+            for m in self.live.values()
+            if head.timestamp >= m.delivery_end and self.next_look.get(m.market_id, 0) <= head.timestamp
+        ]
+        finalized = self._finalize(expired, head) if expired else 0
+        settled, waiting, n_adl, n_held = self._settle(head)
+        self.m_open.set(waiting)
+        self.m_adl.set(n_adl)
+        self.m_held.set(n_held)
+        self.m_live.set(len(self.live))
+        return {
+            "live": len(self.live),
+            "expired": len(expired),
+            "finalize_sent": finalized,
+            "settled_open": len(self.settled),
+            "settled_done": self.done,
+            "settle_batches": settled,
+            "open_in_settled": waiting,
+            "adl_waiting": n_adl,
+            "held_for_adl": n_held,
+        }
+
+    def _finalize(self, expired: list[MarketInfo], head: Head) -> int:
+        """One pass over every market whose delivery ended: the settled move out of ``live``,
+        the finalizable get their finalize_settlement sent (all in this block)."""
+        res = self._batch(
+            [self.ch.functions.market_state(m.market_id) for m in expired]
+            + [self.oracle.functions.feed(m.settlement_feed) for m in expired]
+        )
+        states, feeds = res[: len(expired)], res[len(expired) :]
+        sent = 0
+        for m, st, f in zip(expired, states, feeds, strict=True):
+            st = abi.MarketState.decode(st)
+            if st.settled:  # finalised (by us last block, or by anyone): to the settle stage
+                self.live.pop(m.market_id, None)
+                self.next_look.pop(m.market_id, None)
+                self.backoff.pop(m.market_id, None)
+                self.settled[m.market_id] = int(st.settlement_price)
+                continue
+            feed = SettlementFeed(*f)
+            ok, why = finalizable(m, feed, head.timestamp)
             if not ok:
                 kv(log, logging.DEBUG, "not finalizable", market_id=m.market_id, reason=why)
+                self.next_look[m.market_id] = self._next_look(m, feed, head.timestamp)
                 continue
             r = self.sender.send(
                 f"final:{m.market_id}",
@@ -203,48 +284,62 @@ class Settler:
                 describe={"market_id": m.market_id, "price": f[0]},
             )
             if r.status in ("sent", "dry"):
-                finalized += 1
+                sent += 1
                 self.m_final.inc()
-        settled_markets = [m for m in markets if m.settled]
-        states = batch_call(self.chain.w3, [self.ch.functions.market_state(m.market_id) for m in settled_markets])
-        fund = int(self.ch.functions.insurance_fund().call()) if settled_markets else 0
-        n_adl = n_held = 0
-        for m, st in zip(settled_markets, states, strict=False):
-            holders = self.book.holders(m.market_id)
-            waiting += len(holders)
-            plan = self._plan(m.market_id, holders, int(st[2]), fund, head.number)
+        return sent
+
+    def _next_look(self, m: MarketInfo, f: SettlementFeed, now: int) -> int:
+        """When to read a not-yet-finalizable market again: when its dispute window closes if a
+        valid value stands, else after a backoff doubling from RECHECK_MIN to RECHECK_MAX s."""
+        if not f.disputed and f.observed_at >= m.delivery_end and f.updated_at >= m.delivery_end:
+            return f.updated_at + m.dispute_window
+        b = min(RECHECK_MAX, 2 * self.backoff.get(m.market_id, RECHECK_MIN // 2))
+        self.backoff[m.market_id] = b
+        return now + b
+
+    def _settle(self, head: Head) -> tuple[int, int, int, int]:
+        holders = {mid: self.book.holders(mid) for mid in self.settled}
+        for mid in [mid for mid, h in holders.items() if not h]:
+            # nobody left to settle: this market leaves every scan for good
+            del self.settled[mid]
+            self.hold_since.pop(mid, None)
+            self.reported = {r for r in self.reported if r[0] != mid}
+            self.done += 1
+        if not self.settled:
+            return 0, 0, 0, 0
+        accounts = sorted({a for mid in self.settled for a in holders[mid]})
+        res = self._batch(
+            [self.ch.functions.collateral(a) for a in accounts]
+            + [self.ch.functions.open_markets(a) for a in accounts]
+            + [self.ch.functions.insurance_fund()]
+        )
+        n = len(accounts)
+        coll = {a: int(c) for a, c in zip(accounts, res[:n], strict=True)}
+        n_open = {a: len(o) for a, o in zip(accounts, res[n : 2 * n], strict=True)}
+        fund = int(res[-1])
+        sent = waiting = n_adl = n_held = 0
+        for mid, price in self.settled.items():
+            rows = [(a, *self.book.position(a, mid), coll[a], n_open[a]) for a in holders[mid]]
+            waiting += len(rows)
+            plan = self._plan(mid, rows, price, fund, head.number)
             n_adl += len(plan.waiting)
             n_held += len(plan.held)
             for k, chunk in enumerate(batches(plan.settle, self.s.batch_size)):
                 r = self.sender.send(
-                    f"settle:{m.market_id}:{k}",
-                    self.ch.functions.settle_many(chunk, m.market_id),
+                    f"settle:{mid}:{k}",
+                    self.ch.functions.settle_many(chunk, mid),
                     head.number,
                     kind="settle",
-                    meta={"kind": "settle", "market_id": m.market_id},
-                    describe={"market_id": m.market_id, "accounts": len(chunk), "batch": k},
+                    meta={"kind": "settle", "market_id": mid},
+                    describe={"market_id": mid, "accounts": len(chunk), "batch": k},
                 )
                 if r.status in ("sent", "dry"):
-                    settled += 1
+                    sent += 1
                     self.m_settled.inc()
-        self.m_open.set(waiting)
-        self.m_adl.set(n_adl)
-        self.m_held.set(n_held)
-        return {
-            "expired": len(expired),
-            "finalize_sent": finalized,
-            "settle_batches": settled,
-            "open_in_settled": waiting,
-            "adl_waiting": n_adl,
-            "held_for_adl": n_held,
-        }
+        return sent, waiting, n_adl, n_held
 
-    def _plan(self, mid: int, holders: list[str], price: int, fund: int, block: int) -> SettlementPlan:
-        rows = []
-        for a in holders:
-            i = self.book.index[a]
-            q, on = self.book.position(a, mid)
-            rows.append((a, q, on, int(self.book.collateral[i]), int((self.book.qty[i] != 0).sum())))
+    def _plan(self, mid: int, rows: list[tuple[str, int, int, int, int]], price: int, fund: int, block: int):
+        """rows: (account, quantity, open_notional, collateral, open markets) of the holders."""
         first = self.hold_since.get(mid)
         hold = first is None or block - first < self.s.adl_hold_blocks
         plan = plan_settlement(rows, price, fund, hold)

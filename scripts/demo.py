@@ -93,10 +93,10 @@ class Demo:
         )
         self.op, self.spec, self.reader = mk("user1"), mk("user2"), mk("user3")
         by = {}
-        for m in self.reader.markets():
+        for m in self.reader.markets():  # id order: the deploy's month first, the lister's curve after
             name = m.kind if m.kind != "POWER" else m.spec["profile"]
-            by[name] = m
-        self.m = by  # PEAK, ATC, COMPUTE, SPREAD
+            by.setdefault(name, m)
+        self.m = by  # PEAK, ATC, COMPUTE, SPREAD: February 2021, the month the story trades
         self.parties = {
             "operator": self.op.address,
             "speculator": self.spec.address,
@@ -118,6 +118,12 @@ class Demo:
         # ERCOT replays unshifted (chain time = data time), so the reporters' own Valuer tells the
         # narration how many PEAK hours each mark already knows, and what the old rule would say
         self.valuer, self.old_valuer = Valuer(ReplaySource()), Valuer(ReplaySource(), mark_method="trailing")
+        from oracle.timemap import TimeMap
+
+        # the reporters' own valuation, GPU quotes on the demo's time map: the forward curve's
+        # windows that have no on-chain mark yet are valued by the same methodology
+        self.curve_valuer = Valuer(ReplaySource(time_maps={"GPU": TimeMap.from_offset(GPU_OFFSET)}))
+        self.curve: dict[str, list[tuple[int, float, bool]]] = {}
 
     def peak_mark_parts(self, t: int) -> tuple[int, int, float]:
         """(known PEAK hours, all PEAK hours, the old rule's mark) at chain time t."""
@@ -186,6 +192,62 @@ class Demo:
             0.3,
             f"market-maker quotes in {name}",
         )
+
+    # ------------------------------------------------------------------ the listed curve
+    def wait_curve(self, timeout: float = 180) -> None:
+        """The lister (keepers.lister, started by the stack) lists every approved series 12 months
+        ahead; wait until nothing is missing and say what it listed."""
+        section("The lister keeps the curve listed")
+        t0 = time.monotonic()
+        self.st.wait_until(
+            lambda: (g := self.st.listed()).get("due", 0) > 0 and g.get("missing", 1) == 0,
+            timeout,
+            0.5,
+            "the lister to list every series to its depth",
+        )
+        g = self.st.listed()
+        rows = self.reader.listed_markets(limit=None)
+        series = sorted({m.series for m in rows if m.template_id is not None})
+        con.print(
+            f"The lister keeper (cspread-lister, anvil account 20 paying each listing's bond) listed "
+            f"{g.get('listed_total', 0):.0f} delivery windows in {time.monotonic() - t0:.0f} s: {int(g['due'])} are due "
+            f"at chain time {utc(self.st.now())} across {len(series)} series ({', '.join(series)}); "
+            f"{len(rows)} markets are listed on chain in all. Nobody typed a market in: the templates the owner "
+            f"approved at deploy are all the lister needs, and it rolls the curve as months pass."
+        )
+
+    def curve_snapshot(self, t: int) -> None:
+        """Each series' forward curve at chain time t: one point per listed delivery window, the
+        on-chain mark where one is published, else the reporters' valuation of that window."""
+        out: dict[str, list[tuple[int, float, bool]]] = {}
+        for m in self.reader.listed_markets(limit=None):
+            if not m.spec or m.delivery_end <= t:
+                continue
+            name = m.kind if m.kind != "POWER" else m.spec["profile"]
+            price, observed, _fresh = self.st.mark(m.id)
+            if observed:
+                out.setdefault(name, []).append((m.delivery_start, usd(price), True))
+                continue
+            try:
+                v = self.curve_valuer.mark(m.spec, t)
+            except Exception:  # noqa: BLE001 - a window the data cannot value is left out, not invented
+                continue
+            out.setdefault(name, []).append((m.delivery_start, float(v.price_usd), False))
+        self.curve = {k: sorted(v) for k, v in out.items()}
+        if self.curve:
+            t_ = Table(title=f"Forward curves at {utc(t)} (one point per listed month)", title_justify="left")
+            t_.add_column("series")
+            t_.add_column("points", justify="right")
+            t_.add_column("first .. last window")
+            t_.add_column("first .. last value", justify="right")
+            for name, pts in self.curve.items():
+                t_.add_row(
+                    name,
+                    str(len(pts)),
+                    f"{utc(pts[0][0])[:7]} .. {utc(pts[-1][0])[:7]}",
+                    f"{pts[0][1]:,.4f} .. {pts[-1][1]:,.4f}",
+                )
+            con.print(t_)
 
     # ------------------------------------------------------------------ acts
     def intro(self) -> None:
@@ -592,6 +654,8 @@ def run() -> int:
             stack.wait_fresh(timeout=90)
             demo.wait_book("SPREAD", min_bid_qty=2_800_000_000)
             demo.wait_book("PEAK")
+        if stack.templated:
+            demo.wait_curve()
         demo.show_markets()
         con.print(
             "The market-maker keepers (apps/marketmaker.py) quote signed two-sided orders around each mark into "
@@ -600,6 +664,8 @@ def run() -> int:
         con.print(demo.book_table("SPREAD"))
         con.print(demo.book_table("PEAK"))
         demo.sample(stack.now())
+        if stack.templated:
+            demo.curve_snapshot(stack.now())
         demo.operator_hedges()
         demo.replay()
         settle = demo.settle()
@@ -613,6 +679,7 @@ def run() -> int:
             gpu_offset=GPU_OFFSET,
             settlements=settle,
             events=demo.events,
+            curves=demo.curve,
             parties={
                 "operator": "#1f77b4",
                 "speculator": "#d62728",

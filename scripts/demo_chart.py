@@ -33,6 +33,40 @@ def gpu_index(start: int, end: int, offset: int, gpu: str = "H100-SXM") -> tuple
     return grid, vals
 
 
+CURVE_COLORS = {"PEAK": "#d62728", "ATC": "#1f77b4", "COMPUTE": "#2ca02c", "SPREAD": "#9467bd"}
+
+
+def _curve_panel(ax, curves: dict[str, list[tuple[int, float, bool]]]) -> None:
+    """One line per series over its listed delivery windows (power on the left axis in USD/MWh,
+    compute and the spread on the right in USD/GPU-hour); filled markers: on-chain marks, open
+    markers: the reporters' valuation of a window whose mark is not on chain yet."""
+    right = ax.twinx()
+    for name, pts in sorted(curves.items()):
+        if not pts:
+            continue
+        a = ax if name in ("PEAK", "ATC", "HOURLY") else right
+        color = CURVE_COLORS.get(name, "#555555")
+        xs = _dates(p[0] for p in pts)
+        a.plot(xs, [p[1] for p in pts], color=color, lw=1.4, label=f"{name} ({len(pts)} windows)")
+        on = [(x, p[1]) for x, p in zip(xs, pts, strict=True) if p[2]]
+        off = [(x, p[1]) for x, p in zip(xs, pts, strict=True) if not p[2]]
+        if on:
+            a.scatter(*zip(*on, strict=True), color=color, s=22, zorder=3)
+        if off:
+            a.scatter(*zip(*off, strict=True), facecolors="white", edgecolors=color, s=22, zorder=3)
+    ax.set_ylabel("power, USD / MWh")
+    right.set_ylabel("compute and spread, USD / GPU-hour")
+    ax.set_xlabel("delivery month (start, UTC)")
+    ax.set_title(
+        "Forward curves listed by the lister at the demo's start: filled = on-chain mark, open = reporters' "
+        "valuation not yet pushed",
+        fontsize=9,
+    )
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = right.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
+
+
 def _dates(ts) -> list[dt.datetime]:
     return [dt.datetime.fromtimestamp(int(t), dt.UTC).replace(tzinfo=None) for t in ts]
 
@@ -46,8 +80,11 @@ def write_chart(
     settlements: dict[str, float],
     parties: dict[str, str],
     events: list[tuple[int, str]],
+    curves: dict[str, list[tuple[int, float, bool]]] | None = None,
 ) -> Path:
-    """samples: [{"t": chain ts, "marks": {name: usd}, "equity": {party: usd}}]."""
+    """samples: [{"t": chain ts, "marks": {name: usd}, "equity": {party: usd}}]; curves: the forward
+    curve of each series at the demo's start, {name: [(delivery_start, usd, on_chain_mark)]},
+    drawn in a fourth panel (one line per series, one point per listed window)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,7 +92,11 @@ def write_chart(
 
     start, end = window
     t0, t1 = samples[0]["t"], samples[-1]["t"]
-    fig, axes = plt.subplots(3, 1, figsize=(12, 11), sharex=True, constrained_layout=True)
+    rows = 4 if curves else 3
+    fig = plt.figure(figsize=(12, 14.5 if curves else 11), constrained_layout=True)
+    grid = fig.add_gridspec(rows, 1)
+    axes = [fig.add_subplot(grid[0])]
+    axes += [fig.add_subplot(grid[i], sharex=axes[0]) for i in (1, 2)]
     ts = _dates(s["t"] for s in samples)
 
     ax = axes[0]
@@ -130,6 +171,8 @@ def write_chart(
     for a in axes:
         a.axvspan(_dates([start])[0], _dates([end])[0], color="#f4f4f4", zorder=-1)
     axes[2].set_xlabel("devnet chain time (UTC) = real ERCOT time; shaded: delivery month")
+    if curves:
+        _curve_panel(fig.add_subplot(grid[3]), curves)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)

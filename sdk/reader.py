@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,63 @@ def load_manifest(manifest: Manifest | str | Path) -> Manifest:
     return Manifest.load(manifest)
 
 
+@dataclass(frozen=True)
+class ListedMarket:
+    """One market as listed on chain, without live state (``Reader.market(id)`` adds mark and
+    status). ``template_id`` is None for a one-off market the owner listed (the manifest's)."""
+
+    id: int
+    symbol: str
+    series: str  # the symbol without its period label, e.g. ERCOT.HB_WEST.DA.PEAK
+    kind: str  # POWER | COMPUTE | SPREAD
+    node: str | None  # the power node (a SPREAD's power leg), None for COMPUTE
+    delivery_start: int  # unix s
+    delivery_end: int  # unix s, exclusive
+    spec: dict[str, Any]
+    template_id: int | None = None
+    lister: str | None = None
+    block_number: int | None = None
+    tx_hash: str | None = None
+
+
+def _node_of(spec: dict[str, Any]) -> str | None:
+    leg = spec.get("power") if spec.get("kind") == "SPREAD" else spec
+    return leg.get("node") if isinstance(leg, dict) else None
+
+
+def _window_of(spec: dict[str, Any]) -> tuple[int, int]:
+    leg = spec["power"] if spec.get("kind") == "SPREAD" else spec
+    return int(leg.get("delivery_start", 0)), int(leg.get("delivery_end", 0))
+
+
+def registry_name(manifest: Manifest) -> str:
+    """The manifest contract holding the series templates (``list_from_template``, its events):
+    a ``SeriesRegistry`` when the deployment has one, else the Clearinghouse."""
+    reg = manifest.data.get("contracts", {}).get("SeriesRegistry") or {}
+    if any(e.get("name") == "list_from_template" for e in reg.get("abi") or []):
+        return "SeriesRegistry"
+    return "Clearinghouse"
+
+
+def known_series(manifest: Manifest, markets: str | Path | None = None) -> dict[tuple[bytes, int], Any]:
+    """(spec_hash, cadence) -> :class:`core.series.Series` of every series the deployment
+    describes: the manifest's ``templates`` (markets-file entries the deploy approved) and, when
+    given, a markets file's entries. A chain template commits to its spec by hash, so a series
+    is used for a template only when both hash and cadence match (ATC daily and ATC monthly
+    share a spec)."""
+    from core import series as cs
+
+    found = []
+    for i, e in enumerate(manifest.data.get("templates") or []):
+        try:
+            found.append(cs.Series.from_entry(e.get("entry", e) if isinstance(e, dict) else e))
+        except (ValueError, KeyError, TypeError, AttributeError) as err:  # pass the markets file instead
+            log.warning("manifest templates[%d] is not a series entry (%s); pass the markets file", i, err)
+    if markets is not None:
+        found += cs.load_series(str(markets))
+    return {(bytes(s.spec_hash), int(s.cadence)): s for s in found}
+
+
 def _hex(b: bytes | str) -> str:
     return b if isinstance(b, str) else "0x" + bytes(b).hex()
 
@@ -116,6 +174,8 @@ class Reader:
         self.chain_id = chain_id
         m = self.manifest
         self.clearinghouse = m.contract(self.w3, "Clearinghouse")
+        # templates, market_of and MarketListedFromTemplate (issue 10)
+        self.registry = m.contract(self.w3, registry_name(m))
         # composites (account_summary ...) live in the ClearinghouseView; older manifests have none
         self._view = m.contract(self.w3, "ClearinghouseView") if m.clearinghouse_view else None
         self.exchange = m.contract(self.w3, "Exchange")
@@ -126,6 +186,12 @@ class Reader:
         self._cache_lock = threading.Lock()
         self._entries = {int(e["id"]): e for e in m.markets}
         self._block_ts: dict[int, int] = {}
+        # markets listed from templates, learnt from MarketListedFromTemplate logs (cursor: the
+        # next block to read); their specs come from the series the deployment describes
+        self._listed: dict[int, ListedMarket] = {}
+        self._listed_cursor = self.deploy_block
+        self._series: dict[bytes, Any] | None = None
+        self._templates: dict[int, tuple[bytes, int]] = {}  # template id -> (spec_hash, cadence)
 
     @property
     def view(self):
@@ -161,7 +227,10 @@ class Reader:
         p = abi.Market.decode(self.clearinghouse.functions.market(market_id).call(block_identifier=block)).asdict()
         if p["price_tick"] == 0:
             raise UnknownMarket(f"market {market_id} is not listed on chain {self.chain_id}; list them with markets()")
-        e = self._entries.get(market_id, {})
+        e = self._entries.get(market_id)
+        if e is None:
+            self.refresh_listings()
+            e = self._entries.get(market_id, {})
         return Market(
             id=market_id,
             symbol=e.get("symbol", f"MARKET-{market_id}"),
@@ -183,7 +252,9 @@ class Reader:
         if isinstance(ref, str):
             if ref.isdigit():
                 return self._resolve_id(int(ref))
-            for mid, e in self._entries.items():
+            if not any(e.get("symbol") == ref for e in self._entries.values()):
+                self.refresh_listings()
+            for mid, e in list(self._entries.items()):
                 if e.get("symbol") == ref:
                     return mid
             near = [e["symbol"] for e in self._entries.values() if ref.lower() in e["symbol"].lower()]
@@ -224,11 +295,13 @@ class Reader:
     def markets(self) -> list[Market]:
         """Every listed market, with spec, parameters, mark and status."""
         block = self.block_number()
+        self.refresh_listings(block)
         return [self.market(mid, block) for mid in self.market_ids()]
 
     def find_markets(self, kind: str | None = None, **spec_fields: Any) -> list[Market]:
         """Manifest markets whose spec matches (``kind="POWER", node="HB_WEST", profile="PEAK"``).
         For SPREAD markets fields are matched against either leg (``gpu=``, ``node=``)."""
+        self.refresh_listings()
         out = []
         for mid, e in sorted(self._entries.items()):
             spec = e.get("spec", {})
@@ -241,6 +314,134 @@ class Reader:
             if all(flat.get(k) == v for k, v in spec_fields.items()):
                 out.append(mid)
         return [self._static_market(mid) for mid in out]
+
+    # ------------------------------------------------------------ markets listed from templates
+    def use_series(self, series: dict[tuple[bytes, int], Any]) -> None:
+        """Tell the reader the series specs ((spec_hash, cadence) -> Series) of templates the manifest
+        does not describe, e.g. ``known_series(manifest, "markets/mine.json")``."""
+        with self._cache_lock:
+            self._series = {**(self._series or {}), **series}
+            self._listed_cursor, self._listed = self.deploy_block, {}  # re-read with the new specs
+
+    def _series_map(self) -> dict[tuple[bytes, int], Any]:
+        if self._series is None:
+            try:
+                self._series = known_series(self.manifest)
+            except ImportError:  # a deployment without templates (core.series absent)
+                self._series = {}
+        return self._series
+
+    def template(self, template_id: int) -> dict[str, Any]:
+        """``Clearinghouse.template(id)`` by field name (spec_hash, cadence, utc_offset, bond, ...)."""
+        raw = self.registry.functions.template(int(template_id)).call()
+        if isinstance(raw, dict):
+            return dict(raw)
+        (out,) = [e for e in self.registry.abi if e.get("type") == "function" and e.get("name") == "template"]
+        return dict(zip([c["name"] for c in out["outputs"][0]["components"]], raw, strict=True))
+
+    def _template_key(self, template_id: int) -> tuple[bytes, int]:
+        k = self._templates.get(template_id)
+        if k is None:
+            t = self.template(template_id)
+            k = self._templates[template_id] = (bytes(t["spec_hash"]), int(t["cadence"]))
+        return k
+
+    def refresh_listings(self, to_block: int | None = None) -> int:
+        """Read ``MarketListedFromTemplate`` logs since the last call (paged: chain.logs) and
+        learn each market's spec; returns how many markets were learnt. Called by every
+        market lookup, so ``market()``, ``markets()`` and ``find_markets()`` see the curve."""
+        if not any(e.get("name") == "MarketListedFromTemplate" for e in self.registry.abi):
+            return 0  # a deployment from before templates
+        end = self.block_number() if to_block is None else int(to_block)
+        with self._cache_lock:
+            start = self._listed_cursor
+            if start > end:
+                return 0
+            logs = event_logs(self.registry.events.MarketListedFromTemplate, start, end, {}, LOG_CHUNK)
+            learnt = 0
+            for ev in logs:
+                a = ev["args"]
+                m = self._listed_market(
+                    int(a["market_id"]),
+                    int(a["template_id"]),
+                    a["lister"],
+                    int(a["delivery_start"]),
+                    int(a["delivery_end"]),
+                    int(ev["blockNumber"]),
+                    _hex(ev["transactionHash"]),
+                )
+                self._listed[m.id] = m
+                if m.spec:
+                    self._entries[m.id] = {"id": m.id, "symbol": m.symbol, "kind": m.kind, "spec": m.spec}
+                learnt += 1
+            self._listed_cursor = end + 1
+        return learnt
+
+    def _listed_market(self, mid, tid, lister, start, end, block, tx) -> ListedMarket:
+        from core.specs import symbol as spec_symbol
+
+        s = self._series_map().get(self._template_key(tid))
+        if s is None:  # the template's spec is not described anywhere we know: id and window only
+            sym = f"TEMPLATE-{tid}.{start}"
+            return ListedMarket(mid, sym, f"TEMPLATE-{tid}", "UNKNOWN", None, start, end, {}, tid, lister, block, tx)
+        from core.series import market_spec
+
+        spec = market_spec(s, start, end)
+        return ListedMarket(
+            mid, spec_symbol(spec), s.symbol, spec["kind"], _node_of(spec), start, end, spec, tid, lister, block, tx
+        )
+
+    def listed_markets(
+        self,
+        *,
+        node: str | None = None,
+        series: str | None = None,
+        kind: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        template_id: int | None = None,
+        offset: int = 0,
+        limit: int | None = 100,
+    ) -> list[ListedMarket]:
+        """Every listed market (the manifest's and those listed from templates), filtered and paged,
+        ordered by (delivery_start, symbol).
+
+        ``node``: the power node (``HB_WEST``; a SPREAD matches on its power leg); ``series``: the
+        series symbol (``ERCOT.HB_WEST.DA.PEAK``) or a prefix of it ending before a dot
+        (``ERCOT.HB_WEST``); ``kind``: POWER, COMPUTE or SPREAD; ``start``/``end`` (unix s): windows
+        overlapping [start, end); ``template_id``: markets of one template. ``offset``/``limit``
+        page the result (``limit=None``: all). Static data only: ``market(id)`` adds mark and status."""
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError("offset and limit must be >= 0")
+        self.refresh_listings()
+        with self._cache_lock:
+            rows = list(self._listed.values())
+            templated = set(self._listed)
+        for mid, e in self._entries.items():
+            if mid in templated:
+                continue
+            spec = e.get("spec", {})
+            a, b = _window_of(spec) if spec else (0, 0)
+            sym = e.get("symbol", f"MARKET-{mid}")
+            rows.append(
+                ListedMarket(mid, sym, sym.rsplit(".", 1)[0], e.get("kind", "UNKNOWN"), _node_of(spec), a, b, spec)
+            )
+
+        def keep(m: ListedMarket) -> bool:
+            if node is not None and m.node != node:
+                return False
+            if series is not None and not (m.series == series or m.series.startswith(series + ".")):
+                return False
+            if kind is not None and m.kind != kind.upper():
+                return False
+            if template_id is not None and m.template_id != template_id:
+                return False
+            if start is not None and m.delivery_end <= start:
+                return False
+            return not (end is not None and m.delivery_start >= end)
+
+        out = sorted((m for m in rows if keep(m)), key=lambda m: (m.delivery_start, m.symbol, m.id))
+        return out[offset:] if limit is None else out[offset : offset + limit]
 
     def mark(self, ref: int | str | Market) -> Mark:
         mid = self._resolve_id(ref)

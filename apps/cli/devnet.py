@@ -107,7 +107,7 @@ def _print(d: dict, workdir: Path, stack) -> None:
         t.add_row("  API docs", d["relay_url"] + "/docs", "")
     for i, url in enumerate(d["reporter_urls"], 1):
         t.add_row(f"oracle reporter {i}", url, str(pids.get(f"reporter{i}", "")))
-    for bot in ("pusher", "liquidator", "settler", "market_maker"):
+    for bot in ("pusher", "liquidator", "settler", "lister", "market_maker"):
         if bot in pids:
             port = d["ports"].get(bot)
             t.add_row(
