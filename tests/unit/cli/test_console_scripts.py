@@ -22,7 +22,7 @@ SCRIPTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scrip
 EXPECTED = {
     "cspread-relay": {"--manifest", "--rpc-url", "--port", "--db", "--key-env"},
     "cspread-reporter": {"--manifest", "--rpc-url", "--port", "--key-env"},
-    "cspread-pusher": {"--manifest", "--rpc-url", "--key-env", "--once"},
+    "cspread-pusher": {"--manifest", "--rpc-url", "--relay-url", "--key-env", "--once"},
     "cspread-liquidator": {"--manifest", "--rpc-url", "--key-env", "--once"},
     "cspread-settler": {"--manifest", "--rpc-url", "--key-env", "--once"},
     "cspread-lister": {"--manifest", "--rpc-url", "--key-env", "--once"},
