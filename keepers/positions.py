@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from eth_utils import to_checksum_address
 
+from chain.logs import RawLog, prefetched, raw_get_logs
 from core import abi
 from core.margin import Cells
 
@@ -115,6 +116,130 @@ def _num(x) -> int:
     return int(x, 16) if isinstance(x, str) else int(x)
 
 
+class _Accounts:
+    """The book's accounts as checksummed addresses, checksummed on first use (keccak per
+    address: too slow for 10,000 new accounts in the sync's hot loop, cheap for the handful a
+    block acts on). Indexable and iterable like the list it replaces."""
+
+    def __init__(self):
+        self.keys: list[str] = []  # lowercase 0x hex, by row
+        self._cs: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self.keys)))]
+        i = int(i)
+        a = self._cs.get(i)
+        if a is None:
+            a = self._cs[i] = to_checksum_address(self.keys[i])
+        return a
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.keys)))
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    def __contains__(self, a) -> bool:
+        return isinstance(a, str) and a.lower() in set(self.keys)
+
+
+class _Index:
+    """Checksummed (or any-case) address -> row, over the book's lowercase keys."""
+
+    def __init__(self, keys: dict[str, int], accounts: _Accounts):
+        self._keys, self._accounts = keys, accounts
+
+    def get(self, a: str, default=None):
+        return self._keys.get(a.lower(), default) if isinstance(a, str) else default
+
+    def __getitem__(self, a: str) -> int:
+        i = self.get(a)
+        if i is None:
+            raise KeyError(a)
+        return i
+
+    def __contains__(self, a) -> bool:
+        return self.get(a) is not None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def items(self):
+        return ((self._accounts[i], i) for i in self._keys.values())
+
+
+def _positions_of_logs(rows) -> tuple[np.ndarray, np.ndarray]:
+    """(block numbers, at = block << 24 | log index) of raw log rows (hex strings)."""
+    blocks = np.fromiter((int(r[0], 16) for r in rows), np.int64, len(rows))
+    idx = np.fromiter((int(r[1], 16) for r in rows), np.int64, len(rows))
+    return blocks, (blocks << _AT_SHIFT) | idx
+
+
+_ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+
+
+def _words(hexes: list[str], offset: int, unsigned: bool = False) -> np.ndarray | list[int]:
+    """The 32-byte word at character ``offset`` of each ``0x`` hex string, as numbers: one
+    ``bytes.fromhex`` for the page, the low 64 bits read as int64 (exact where the value fits,
+    which is every realistic quantity, notional and collateral), Python ints for the rest
+    (float64 of the exact value). ``unsigned``: uint256 (market ids) as a list of exact ints."""
+    n = len(hexes)
+    joined = "".join([h[offset : offset + 64] for h in hexes])
+    if len(joined) != 64 * n:
+        raise abi.AbiError("log data or topic shorter than its ABI: is core/abis stale?")
+    w = np.frombuffer(bytes.fromhex(joined), dtype=">u8").reshape(n, 4).astype(np.uint64)
+    lo = w[:, 3].view(np.int64)
+    if unsigned:
+        ok = (w[:, :3] == 0).all(axis=1) & (lo >= 0)
+        ids = lo.tolist()
+        for k in np.flatnonzero(~ok).tolist():
+            ids[k] = int(hexes[k][offset : offset + 64], 16)
+        return ids
+    ok = ((w[:, :3] == 0).all(axis=1) & (lo >= 0)) | ((w[:, :3] == _ALL_ONES).all(axis=1) & (lo < 0))
+    out = lo.astype(float)
+    for k in np.flatnonzero(~ok):
+        out[k] = float(_int256(hexes[k][offset : offset + 64]))
+    return out
+
+
+def _previous(where: np.ndarray, new: tuple, state: tuple) -> tuple:
+    """For writes in log order to cells ``where``: the value each overwrote (the previous write to
+    the same cell in this batch, else the state before the batch), per array of ``new``/``state``."""
+    order = np.argsort(where, kind="stable")
+    ws = where[order]
+    first = np.ones(len(ws), bool)
+    first[1:] = ws[1:] != ws[:-1]
+    out = []
+    for nv, st in zip(new, state, strict=True):
+        shifted = np.roll(nv[order], 1)
+        prev_sorted = np.where(first, st[ws], shifted)
+        prev = np.empty_like(prev_sorted)
+        prev[order] = prev_sorted
+        out.append(prev)
+    return tuple(out)
+
+
+class _Chunk:
+    """Journaled writes of one batch, block-ascending: kind 0 = position slots, 1 = collateral rows."""
+
+    def __init__(self, kind: int, blocks, where, prev, prev_on, prev_at):
+        self.kind, self.blocks, self.where = kind, blocks, where
+        self.prev, self.prev_on, self.prev_at = prev, prev_on, prev_at
+
+    def truncate(self, k: int) -> None:
+        for f in ("blocks", "where", "prev", "prev_on", "prev_at"):
+            setattr(self, f, getattr(self, f)[:k])
+
+    def drop_upto(self, block: int) -> None:
+        k = int(np.searchsorted(self.blocks, block, side="right"))
+        for f in ("blocks", "where", "prev", "prev_on", "prev_at"):
+            setattr(self, f, getattr(self, f)[k:])
+
+
 class _Grid:
     """``book.qty[i]`` (account i's cells) and ``book.qty[i, j]`` (one cell, j a column) over the
     sparse slots, for callers written against the dense matrices."""
@@ -136,9 +261,9 @@ class PositionBook:
     (first-seen order); positions live in slots: ``_srow``, ``_scol``, ``_sq``, ``_son``, ``_sat``."""
 
     def __init__(self, market_ids: list[int] | None = None, capacity: int = 1024):
-        self.accounts: list[str] = []  # checksummed, for contract calls
-        self.index: dict[str, int] = {}  # checksummed address -> row
+        self.accounts = _Accounts()  # checksummed on use, for contract calls
         self._key: dict[str, int] = {}  # lowercase 0x address -> row (the hot loop's key)
+        self.index = _Index(self._key, self.accounts)  # any-case address -> row
         self.market_ids: list[int] = []
         self.col: dict[int, int] = {}
         self.collateral = np.zeros(capacity)
@@ -152,8 +277,8 @@ class PositionBook:
         self._sat = np.full(capacity, -1, np.int64)
         self.holding = np.zeros(0, np.int64)  # per column: cells with a non-zero quantity
         self.last_block = -1
-        # rollback journal: (block, kind, where, previous q / collateral, previous open notional, previous at)
-        self.journal: list[tuple[int, int, int, float, float, int]] = []
+        # rollback journal: chunks of the window's writes, each with the value it overwrote
+        self.journal: list[_Chunk] = []
         self.journal_above = 1 << 62  # logs of blocks above this are journaled (EventSync sets it)
         for m in market_ids or []:
             self._column(m)
@@ -174,9 +299,7 @@ class PositionBook:
                 n = max(2 * i, 1024)
                 self.collateral = np.concatenate([self.collateral, np.zeros(n - i)])
                 self._cat = np.concatenate([self._cat, np.full(n - i, -1, np.int64)])
-            a = to_checksum_address(key)
-            self.accounts.append(a)
-            self.index[a] = i
+            self.accounts.keys.append(key)
             self._key[key] = i
         return i
 
@@ -191,6 +314,23 @@ class PositionBook:
             self.col[market_id] = j
             self.holding = np.append(self.holding, 0)
         return j
+
+    def _new_slots(self, cells: list[int]) -> None:
+        """Slots for new (row << 24 | col) cells, allocated at once (a sync creates 100,000)."""
+        new = list(dict.fromkeys(c for c in cells if c not in self._slot))
+        s0, m = self._n, len(new)
+        if s0 + m > self._sq.shape[0]:
+            n = max(2 * (s0 + m), 1024)
+            self._srow = np.concatenate([self._srow, np.zeros(n - len(self._srow), np.int32)])
+            self._scol = np.concatenate([self._scol, np.zeros(n - len(self._scol), np.int32)])
+            self._sq = np.concatenate([self._sq, np.zeros(n - len(self._sq))])
+            self._son = np.concatenate([self._son, np.zeros(n - len(self._son))])
+            self._sat = np.concatenate([self._sat, np.full(n - len(self._sat), -1, np.int64)])
+        arr = np.array(new, np.int64)
+        self._srow[s0 : s0 + m] = arr >> _AT_SHIFT
+        self._scol[s0 : s0 + m] = arr & ((1 << _AT_SHIFT) - 1)
+        self._slot.update(zip(new, range(s0, s0 + m), strict=True))
+        self._n = s0 + m
 
     def _new_slot(self, i: int, j: int) -> int:
         s = self._n
@@ -207,103 +347,140 @@ class PositionBook:
         return s
 
     # ------------------------------------------------------------ events
-    def _set_position(self, i: int, j: int, q: int, on: int, at: int, block: int) -> bool:
-        key = (i << _AT_SHIFT) | j
-        s = self._slot.get(key)
-        if s is None:
-            s = self._new_slot(i, j)
-        prev_at = int(self._sat[s])
-        if prev_at >= at:
-            return False
-        prev_q = float(self._sq[s])
-        if block > self.journal_above:
-            self.journal.append((block, 0, s, prev_q, float(self._son[s]), prev_at))
-        self._sq[s], self._son[s], self._sat[s] = q, on, at
-        self.holding[j] += int(q != 0) - int(prev_q != 0)
-        return True
-
-    def _set_collateral(self, i: int, c: int, at: int, block: int) -> bool:
-        prev_at = int(self._cat[i])
-        if prev_at >= at:
-            return False
-        if block > self.journal_above:
-            self.journal.append((block, 1, i, float(self.collateral[i]), 0.0, prev_at))
-        self.collateral[i], self._cat[i] = c, at
-        return True
-
     def apply(self, ev: PositionEvent | CollateralEvent) -> bool:
-        """Apply one event; False if an equal-or-newer write is already in (replay)."""
-        at = (ev.block << _AT_SHIFT) | ev.index
-        i = self._row(ev.account)
+        """Apply one decoded event; False if an equal-or-newer write is already in (replay)."""
+        at = np.array([(ev.block << _AT_SHIFT) | ev.index], np.int64)
+        blocks = np.array([ev.block], np.int64)
+        key = ev.account.lower()
         if isinstance(ev, PositionEvent):
-            ok = self._set_position(i, self._column(ev.market_id), ev.quantity, ev.open_notional, at, ev.block)
+            n = self._apply_positions(blocks, at, [key], np.array([ev.market_id]), [ev.quantity], [ev.open_notional])
         else:
-            ok = self._set_collateral(i, ev.collateral, at, ev.block)
-        if ok:
-            self.last_block = max(self.last_block, ev.block)
-        return ok
+            n = self._apply_collateral(blocks, at, [key], [ev.collateral])
+        return bool(n)
 
-    def apply_logs(self, logs: Iterable[dict[str, Any]]) -> int:
-        """Apply raw ``eth_getLogs`` results (hex strings, as the node sends them) by slicing;
-        a log in another shape (web3-formatted) goes through :func:`decode_log`. Removed logs
-        (``removed: true``) are skipped: :class:`EventSync` rolls back what a reorg drops."""
-        n = 0
+    def apply_logs(self, logs: Iterable[dict[str, Any] | RawLog]) -> int:
+        """Apply ``eth_getLogs`` results as the node sends them (raw dicts of hex strings, or
+        :class:`RawLog` structs), a page at a time: fields are sliced at the ABI's offsets and the
+        int256 words parsed as numpy arrays (``bytes.fromhex`` of the page's words at once), so
+        the Python work per log is a few list and dict operations. A log in another shape
+        (web3-formatted) goes through :func:`decode_log`. Removed logs (``removed: true``) are
+        skipped: :class:`EventSync` rolls back what a reorg drops. Returns the number of logs
+        newer than what the book held."""
         pos, coll = POSITION_UPDATED, COLLATERAL_UPDATED
+        n = 0
+        p_rows: list[tuple[str, str, list[str], str]] = []  # (blockNumber, logIndex, topics, data)
+        c_rows: list[tuple[str, str, list[str], str]] = []
         for lg in logs:
-            topics = lg.get("topics")
-            if not topics or lg.get("removed"):
+            if isinstance(lg, RawLog):
+                topics, data, bn, li, removed = lg.topics, lg.data, lg.blockNumber, lg.logIndex, lg.removed
+            else:
+                topics, removed = lg.get("topics"), lg.get("removed")
+                if topics and not isinstance(topics[0], str):
+                    ev = decode_log(lg)
+                    n += ev is not None and self.apply(ev)
+                    continue
+                data, bn, li = lg.get("data"), lg.get("blockNumber"), lg.get("logIndex")
+            if not topics or removed:
                 continue
             t0 = topics[0]
-            if not isinstance(t0, str):
-                ev = decode_log(lg)
-                n += ev is not None and self.apply(ev)
-                continue
-            t0 = t0.lower()
-            block = int(lg["blockNumber"], 16)
-            at = (block << _AT_SHIFT) | int(lg["logIndex"], 16)
-            data = lg["data"]
-            if t0 == pos:
-                i = self._row_of("0x" + topics[_P_ACCT][-40:].lower())
-                j = self.col.get(int(topics[_P_MKT], 16))
-                if j is None:
-                    j = self._column(int(topics[_P_MKT], 16))
-                ok = self._set_position(
-                    i, j, _int256(data[_P_Q : _P_Q + 64]), _int256(data[_P_ON : _P_ON + 64]), at, block
-                )
-            elif t0 == coll:
-                i = self._row_of("0x" + topics[_C_ACCT][-40:].lower())
-                ok = self._set_collateral(i, _int256(data[_C_COLL : _C_COLL + 64]), at, block)
-            else:
-                continue
-            if ok:
-                n += 1
-                if block > self.last_block:
-                    self.last_block = block
+            if t0 == pos or t0.lower() == pos:
+                p_rows.append((bn, li, topics, data))
+            elif t0 == coll or t0.lower() == coll:
+                c_rows.append((bn, li, topics, data))
+        if p_rows:
+            blocks, at = _positions_of_logs(p_rows)
+            mids = _words([r[2][_P_MKT] for r in p_rows], 2, unsigned=True)
+            keys = ["0x" + r[2][_P_ACCT][-40:].lower() for r in p_rows]
+            datas = [r[3] for r in p_rows]
+            n += self._apply_positions(blocks, at, keys, mids, _words(datas, _P_Q), _words(datas, _P_ON))
+        if c_rows:
+            blocks, at = _positions_of_logs(c_rows)
+            keys = ["0x" + r[2][_C_ACCT][-40:].lower() for r in c_rows]
+            n += self._apply_collateral(blocks, at, keys, _words([r[3] for r in c_rows], _C_COLL))
         return n
 
+    def _apply_positions(self, blocks, at, keys: list[str], mids, q, on) -> int:
+        """Write position logs (in log order): last write per cell wins, older-than-held ignored;
+        writes of blocks above ``journal_above`` are journaled with the value each overwrote."""
+        row_of, col, column, slot = self._row_of, self.col, self._column, self._slot
+        cells = []
+        for key, mid in zip(keys, mids.tolist() if hasattr(mids, "tolist") else mids, strict=True):
+            j = col.get(mid)
+            if j is None:
+                j = column(mid)
+            cells.append((row_of(key) << _AT_SHIFT) | j)
+        slots = np.fromiter((slot.get(c, -1) for c in cells), np.int64, len(cells))
+        if (slots < 0).any():
+            self._new_slots([cells[k] for k in np.flatnonzero(slots < 0).tolist()])
+            slots = np.fromiter((slot[c] for c in cells), np.int64, len(cells))
+        q, on = np.asarray(q, float), np.asarray(on, float)
+        newer = at > self._sat[slots]
+        if not newer.any():
+            return 0
+        idx = np.flatnonzero(newer)
+        s, a, qq, oo, bb = slots[idx], at[idx], q[idx], on[idx], blocks[idx]
+        win = bb > self.journal_above
+        if win.any():
+            pq, po, pa = _previous(s, (qq, oo, a), (self._sq, self._son, self._sat))
+            self.journal.append(_Chunk(0, bb[win], s[win], pq[win], po[win], pa[win]))
+        last = len(s) - 1 - np.unique(s[::-1], return_index=True)[1]
+        ls = s[last]
+        before = (self._sq[ls] != 0).astype(np.int64)
+        self._sq[ls], self._son[ls], self._sat[ls] = qq[last], oo[last], a[last]
+        np.add.at(self.holding, self._scol[ls], (qq[last] != 0).astype(np.int64) - before)
+        self.last_block = max(self.last_block, int(bb[-1]))
+        return len(idx)
+
+    def _apply_collateral(self, blocks, at, keys: list[str], c) -> int:
+        row_of = self._row_of
+        r = np.fromiter((row_of(k) for k in keys), np.int64, len(keys))
+        c = np.asarray(c, float)
+        newer = at > self._cat[r]
+        if not newer.any():
+            return 0
+        idx = np.flatnonzero(newer)
+        rr, a, cc, bb = r[idx], at[idx], c[idx], blocks[idx]
+        win = bb > self.journal_above
+        if win.any():
+            pc, _, pa = _previous(rr, (cc, cc, a), (self.collateral, self.collateral, self._cat))
+            self.journal.append(_Chunk(1, bb[win], rr[win], pc[win], pc[win], pa[win]))
+        last = len(rr) - 1 - np.unique(rr[::-1], return_index=True)[1]
+        self.collateral[rr[last]], self._cat[rr[last]] = cc[last], a[last]
+        self.last_block = max(self.last_block, int(bb[-1]))
+        return len(idx)
+
+    @property
+    def journal_size(self) -> int:
+        return sum(len(ch.blocks) for ch in self.journal)
+
     def rollback(self, to_block: int) -> int:
-        """Undo every journaled write of a block above ``to_block`` (newest first); returns how many."""
-        jr, k = self.journal, 0
-        while jr and jr[-1][0] > to_block:
-            _, kind, w, prev, prev_on, prev_at = jr.pop()
-            if kind == 0:
-                j = int(self._scol[w])
-                self.holding[j] += int(prev != 0) - int(self._sq[w] != 0)
-                self._sq[w], self._son[w], self._sat[w] = prev, prev_on, prev_at
+        """Undo every journaled write of a block above ``to_block``, newest chunk first (each
+        cell gets the value its first undone write overwrote); returns how many writes."""
+        k = 0
+        for ch in reversed(self.journal):
+            cut = int(np.searchsorted(ch.blocks, to_block, side="right"))
+            if cut == len(ch.blocks):
+                continue
+            w = ch.where[cut:]
+            first = np.unique(w, return_index=True)[1] + cut
+            ws = ch.where[first]
+            if ch.kind == 0:
+                before = (self._sq[ws] != 0).astype(np.int64)
+                self._sq[ws], self._son[ws], self._sat[ws] = ch.prev[first], ch.prev_on[first], ch.prev_at[first]
+                np.add.at(self.holding, self._scol[ws], (ch.prev[first] != 0).astype(np.int64) - before)
             else:
-                self.collateral[w], self._cat[w] = prev, prev_at
-            k += 1
+                self.collateral[ws], self._cat[ws] = ch.prev[first], ch.prev_at[first]
+            k += len(w)
+            ch.truncate(cut)
+        self.journal = [ch for ch in self.journal if len(ch.blocks)]
         self.last_block = min(self.last_block, to_block)
         return k
 
     def forget_journal(self, upto_block: int) -> None:
         """Drop the journal of blocks at or below ``upto_block`` (final for us: below the window)."""
-        jr = self.journal
-        k = 0
-        while k < len(jr) and jr[k][0] <= upto_block:
-            k += 1
-        if k:
-            del jr[:k]
+        for ch in self.journal:
+            ch.drop_upto(upto_block)
+        self.journal = [ch for ch in self.journal if len(ch.blocks)]
         self.journal_above = upto_block
 
     def set_bulk(
@@ -328,8 +505,9 @@ class PositionBook:
         for k in keys:
             self._row_of(k)
         self.collateral[: len(keys)] = np.asarray(collateral, dtype=float)
-        for i, m, q, on in zip(rows, market_ids, qty, open_notional, strict=True):
-            self._set_position(int(i), self._column(int(m)), q, on, 0, 0)
+        rows = np.asarray(rows, np.int64)
+        zero = np.zeros(len(rows), np.int64)
+        self._apply_positions(zero, zero, [keys[r] for r in rows.tolist()], np.asarray(market_ids), qty, open_notional)
 
     def compact(self) -> int:
         """Free the slots of flat positions last written at or below the journal window (a
@@ -355,7 +533,9 @@ class PositionBook:
             (int(r) << _AT_SHIFT) | int(c): s
             for s, (r, c) in enumerate(zip(self._srow[:m], self._scol[:m], strict=True))
         }
-        self.journal = [(b, k, int(remap[w]) if k == 0 else w, p, po, pa) for b, k, w, p, po, pa in self.journal]
+        for ch in self.journal:
+            if ch.kind == 0:
+                ch.where = remap[ch.where]
         return freed
 
     # ------------------------------------------------------------ views
@@ -478,6 +658,18 @@ class EventSync:
                 raise ChainDown(str(e)) from e
             raise
 
+    def _get_logs(self, a: int, b: int) -> list:
+        """One page of raw logs (:func:`chain.logs.raw_get_logs`); an unreachable node is
+        :class:`chain.rpc.ChainDown` (the keeper loop's outage path)."""
+        from chain.rpc import ChainDown, ChainError
+
+        try:
+            return raw_get_logs(self.rpc, self.address, TOPICS, a, b)
+        except ChainError as e:
+            if "unreachable" in str(e):
+                raise ChainDown(str(e)) from e
+            raise
+
     def _hash_at(self, number: int) -> str | None:
         b = self._call("eth_getBlockByNumber", [hex(number), False])
         return None if not b else _norm(b["hash"])
@@ -536,18 +728,22 @@ class EventSync:
             start = self.synced_to + 1
         applied, suspect = 0, False
         if start <= number:
-            from chain.logs import rpc_paged
-
-            for _, page in rpc_paged(self._call, self.address, TOPICS, start, number, self.chunk):
+            floor = number - self.depth
+            for _, page in prefetched(self._get_logs, start, number, self.chunk):
                 applied += self.book.apply_logs(page)
-                floor = number - self.depth
-                for lg in page:
-                    b = int(lg["blockNumber"], 16) if isinstance(lg["blockNumber"], str) else int(lg["blockNumber"])
-                    if b > floor:
-                        h = _norm(lg["blockHash"])
-                        if b == number and h != block_hash:
-                            suspect = True  # the head moved under us: verify at the next sync
-                        self.hashes.setdefault(b, h)
+                # the hashes of the window's blocks that had logs: fork-point candidates
+                last = None
+                for lg in reversed(page):
+                    raw_block = lg.blockNumber if isinstance(lg, RawLog) else lg["blockNumber"]
+                    if raw_block == last:
+                        continue  # one hash per block
+                    last = raw_block
+                    b, h = _block_of(lg)
+                    if b <= floor:
+                        break
+                    if b == number and h != block_hash:
+                        suspect = True  # the head moved under us: verify at the next sync
+                    self.hashes.setdefault(b, h)
         self.hashes[number] = block_hash
         self.synced_to, self.synced_hash, self.need_resync = number, block_hash, False
         self.need_check = suspect
@@ -574,6 +770,13 @@ class EventSync:
             "replayed_from": start,
             "accounts": len(self.book),
         }
+
+
+def _block_of(lg) -> tuple[int, str]:
+    if isinstance(lg, RawLog):
+        return int(lg.blockNumber, 16), _norm(lg.blockHash)
+    b = lg["blockNumber"]
+    return (int(b, 16) if isinstance(b, str) else int(b)), _norm(lg["blockHash"])
 
 
 def _norm(h) -> str:

@@ -148,7 +148,7 @@ def test_rollback__restores_the_book_exactly__then_compact_keeps_it():
     held_before = {m: sorted(b.holders(m)) for m in b.market_ids}
     later = random_stream(rng, 20, 50, 15, first_block=101)
     applied = sum(b.apply(ev) for ev in later)
-    assert len(b.journal) == applied and b.rollback(100) == applied
+    assert b.journal_size == applied and b.rollback(100) == applied
     assert not b.journal
     q, on, c = _dense(b)
     n0 = before[0].shape
@@ -170,7 +170,7 @@ def test_rollback__an_older_write_never_overwrites_a_newer_one():
     a = acct(1)
     b.apply(PositionEvent(a, 3, -1500, -7, 5, 1))
     assert not b.apply(PositionEvent(a, 3, 0, 0, 4, 0))  # older: ignored, and not journaled
-    assert len(b.journal) == 1 and b.position(a, 3) == (-1500, -7)
+    assert b.journal_size == 1 and b.position(a, 3) == (-1500, -7)
     b.rollback(4)
     assert b.position(a, 3) == (0, 0) and b.holders(3) == []
 
@@ -372,3 +372,91 @@ def test_event_sync__same_height_reorg__detected(depth):
     r = sync_head(s, node)
     assert r["rolled_back"] and not r["resync"] and book.collateral[book.index[acct(0)]] == 999
     assert same_state(book, fresh_book_of(node))
+
+
+# ------------------------------------------------------------------ the wire path and the liquidator's reads
+def test_raw_log_structs__msgspec_page__same_book_as_dicts():
+    import json
+
+    from chain.logs import LOGS_DECODER
+
+    rng = random.Random(8)
+    logs = []
+    for k in range(300):
+        a = acct(rng.randrange(40))
+        if rng.random() < 0.3:
+            logs.append(raw_collateral(a, rng.randint(-(10**12), 10**12), 5 + k // 7, k % 7, "0x" + "ab" * 32))
+        else:
+            q = rng.choice([0, rng.randint(-(2**70), 2**70), rng.randint(-(10**6), 10**6)])
+            logs.append(raw_position(a, rng.randint(1, 9), q, -q, 5 + k // 7, k % 7, "0x" + "ab" * 32))
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "result": logs}).encode()
+    structs = LOGS_DECODER.decode(body).result
+    b1, b2 = PositionBook(), PositionBook()
+    assert b1.apply_logs(logs) == b2.apply_logs(structs) > 0
+    assert same_state(b1, b2)
+    q1, on1, c1 = b1.view()
+    q2, on2, c2 = b2.view()
+    assert np.array_equal(q1, q2) and np.array_equal(on1, on2) and np.array_equal(c1, c2)
+
+
+def test_prefetched__same_pages_as_paged__split_when_too_large():
+    from chain.logs import paged, prefetched
+
+    def fetch(a, b):
+        if b - a >= 8:
+            raise ValueError("query returned more than 10000 results")
+        return [(a, b)]
+
+    assert list(prefetched(fetch, 3, 70, 10)) == list(paged(fetch, 3, 70, 10))
+
+    def broken(a, b):
+        if a > 20:
+            raise ConnectionError("node went away")
+        return [(a, b)]
+
+    got = []
+    with pytest.raises(ConnectionError):
+        for page in prefetched(broken, 0, 50, 10):
+            got.append(page)
+    assert got == [(9, [(0, 9)]), (19, [(10, 19)]), (29, [(20, 29)])]  # nothing from the failed page on
+
+
+def test_liquidator_reads__only_held_unsettled_markets__settled_once_then_never(monkeypatch):
+    """Per-block reads depend on the markets someone holds, not on history: a market nobody holds
+    is not read, a settled one is read until seen settled, then its settlement mark is kept."""
+    from keepers import liquidator as lq
+
+    book = PositionBook()
+    for m in range(1, 5001):  # 5,000 markets in the book's history ...
+        book.apply(PositionEvent(acct(m % 50), m, 0, 0, 1, m))  # ... all flat
+    book.apply(PositionEvent(acct(1), 7, 1000, 50_000_000, 2, 0))
+    book.apply(PositionEvent(acct(2), 7, -1000, -50_000_000, 2, 1))
+    book.apply(PositionEvent(acct(3), 4242, 500, 1_000_000, 2, 2))
+    reads: list[list[int]] = []
+    settled = {4242}
+
+    def fake_batch(rpc, calls):
+        mids = [int.from_bytes(d[4:], "big") for _, d in calls]
+        half = len(mids) // 2
+        reads.append(mids[:half])
+        marks = [encode(["int256", "uint256", "bool"], [100_000_000, 0, True]) for _ in mids[:half]]
+        states = [encode(["bool", "bool", "int256", "uint256"], [False, m in settled, 90, 0]) for m in mids[half:]]
+        return marks + states
+
+    monkeypatch.setattr(lq, "raw_call_batch", fake_batch)
+    liq = lq.Liquidator.__new__(lq.Liquidator)
+    liq.book, liq.final, liq.params, liq.market_ids = book, set(), {}, []
+    liq._mv = lq.MarketVector.empty([])
+    liq.sync = type("S", (), {"rpc": None})()
+    liq.ch = type("C", (), {"address": ADDR})()
+    liq.m_live = type("G", (), {"set": lambda self, v: None})()
+    monkeypatch.setattr(
+        lq.Liquidator, "_markets", lambda self: self.params.update({7: (1, 1, 1, 1, 0), 4242: (1, 1, 1, 1, 0)})
+    )
+    mv = liq.market_vector()
+    assert sorted(reads[-1]) == [7, 4242] and liq.final == {4242}
+    assert mv.settled[mv.column(4242)] and mv.mark[mv.column(7)] == 100_000_000
+    liq.market_vector()
+    assert reads[-1] == [7]  # the settled market is not read again; 4,998 flat ones never were
+    r = cm.screen_cells(book.cells(), book.collateral, mv)
+    assert r.maintenance[book.index[acct(3)]] == 0  # a settled leg carries no margin
