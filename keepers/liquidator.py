@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from eth_abi import decode as abi_decode
 from eth_utils import keccak
+from pydantic import field_validator
 from web3.logs import DISCARD
 
 from chain.rpc import ANVIL_CHAIN_ID, Chain, Head, batch_call
@@ -282,6 +283,13 @@ class LiquidatorSettings(KeeperSettings):
     adl_rank_depth: int = 64  # opposite holders re-read on chain (exactly) per ADL ranking
     reorg_depth: int = DEFAULT_REORG_DEPTH  # blocks of hashes + rollback journal kept
 
+    @field_validator("reorg_depth")
+    @classmethod
+    def _depth(cls, v: int) -> int:
+        if not 1 <= v <= 100_000:
+            raise ValueError("must be 1..100000 blocks")
+        return v
+
 
 class Liquidator:
     name = "liquidator"
@@ -466,7 +474,8 @@ class Liquidator:
         self.planner.params = self._liquidation_params()
         if self.planner.check_profit:
             self.planner.gas_cost_units = self._gas_cost_units()
-        ons = {a: {m: on for m, (_, on) in self.book.positions_of(a).items()} for a, _, _ in confirmed}
+        held = self.book.positions_of_many([a for a, _, _ in confirmed])
+        ons = {a: {m: on for m, (_, on) in held[a].items()} for a, _, _ in confirmed}
         targets, adl, skipped = self.planner.plan(confirmed, mv, fund, ons)
         self.m_adl_wait.set(len(adl))
         for sk in skipped:
@@ -522,6 +531,7 @@ class Liquidator:
         contract's stale-leg rule) and adl_pending, plus the insurance fund."""
         out = []
         fund = int(self.ch.functions.insurance_fund().call())
+        held = self.book.positions_of_many(accounts)
         for k in range(0, len(accounts), self.s.confirm_batch):
             chunk = accounts[k : k + self.s.confirm_batch]
             f = self.ch.functions
@@ -544,7 +554,7 @@ class Liquidator:
                     "liquidatable": bool(res[n + i]),
                     "adl_pending": bool(res[2 * n + i]),
                 }
-                positions = {m: q for m, (q, _) in self.book.positions_of(a).items()}
+                positions = {m: q for m, (q, _) in held[a].items()}
                 out.append((a, summary, positions))
         return out, fund
 

@@ -574,6 +574,19 @@ class PositionBook:
                 out[self.market_ids[self._scol[s]]] = (int(self._sq[s]), int(self._son[s]))
         return out
 
+    def positions_of_many(self, accounts: list[str]) -> dict[str, dict[int, tuple[int, int]]]:
+        """:meth:`positions_of` for many accounts in one pass over the slots (a block's candidates)."""
+        rows = {self.index.get(a): a for a in accounts}
+        rows.pop(None, None)
+        out: dict[str, dict[int, tuple[int, int]]] = {a: {} for a in accounts}
+        n = self._n
+        if not rows:
+            return out
+        sel = np.flatnonzero(np.isin(self._srow[:n], np.fromiter(rows, np.int64, len(rows))) & (self._sq[:n] != 0))
+        for s, r, j in zip(sel.tolist(), self._srow[sel].tolist(), self._scol[sel].tolist(), strict=True):
+            out[rows[r]][self.market_ids[j]] = (int(self._sq[s]), int(self._son[s]))
+        return out
+
     def position(self, account: str, market_id: int) -> tuple[int, int]:
         i, j = self.index.get(account), self.col.get(market_id)
         if i is None or j is None:

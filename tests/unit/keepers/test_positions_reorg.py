@@ -120,6 +120,8 @@ def test_sparse_book__random_streams__equal_a_dense_reference_and_screen_the_sam
         assert (a in b.holders(m)) == (q != 0)
     for a, c in ref_c.items():
         assert b.collateral[b.index[a]] == c
+    some = [acct(k) for k in range(0, 60, 7)] + [acct(999)]
+    assert b.positions_of_many(some) == {a: b.positions_of(a) for a in some}
     # the one screen: sparse cells and the dense matrices give the same result
     m = len(b.market_ids)
     mv = cm.MarketVector(
