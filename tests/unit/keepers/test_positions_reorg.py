@@ -462,3 +462,22 @@ def test_liquidator_reads__only_held_unsettled_markets__settled_once_then_never(
     assert reads[-1] == [7]  # the settled market is not read again; 4,998 flat ones never were
     r = cm.screen_cells(book.cells(), book.collateral, mv)
     assert r.maintenance[book.index[acct(3)]] == 0  # a settled leg carries no margin
+
+
+def test_settler_plan__reads_the_sparse_book_as_it_read_the_dense_one():
+    """The settler (not part of this change) reads book.index, book.position, book.collateral and
+    book.qty[row]: the sparse book answers each as the dense matrices did."""
+    from keepers.settler import Settler, SettlerSettings
+
+    book = PositionBook()
+    loser, winner, other = acct(1), acct(2), acct(3)
+    book.apply(CollateralEvent(loser, 10_000_000, 1, 0))
+    book.apply(CollateralEvent(winner, 10**12, 1, 1))
+    book.apply(PositionEvent(loser, 5, -1000, -100_000_000, 2, 0))
+    book.apply(PositionEvent(winner, 5, 1000, 100_000_000, 2, 1))
+    book.apply(PositionEvent(other, 6, 10, 1, 2, 2))
+    assert list(book.qty[book.index[loser]]) == [-1000.0] and book.qty[book.index[winner], book.col[5]] == 1000.0
+    st = Settler.__new__(Settler)
+    st.book, st.s, st.hold_since, st.reported = book, SettlerSettings(), {}, set()
+    plan = st._plan(5, book.holders(5), 300_000_000, 0, 10)  # settles at $300: the short loses $200 with $10
+    assert plan.waiting == [loser] and plan.held == [winner] and plan.settle == []
