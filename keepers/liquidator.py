@@ -28,6 +28,7 @@ import argparse
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from eth_abi import decode as abi_decode
@@ -282,6 +283,15 @@ class LiquidatorSettings(KeeperSettings):
     confirm_batch: int = 500  # account reads per JSON-RPC batch
     adl_rank_depth: int = 64  # opposite holders re-read on chain (exactly) per ADL ranking
     reorg_depth: int = DEFAULT_REORG_DEPTH  # blocks of hashes + rollback journal kept
+    checkpoint: Path | None = None  # .npz of the book + journal + hashes: a restart replays from it
+    checkpoint_every: int = 100  # blocks between checkpoint writes
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _every(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1 block")
+        return v
 
     @field_validator("reorg_depth")
     @classmethod
@@ -317,6 +327,7 @@ class Liquidator:
         self._mv = MarketVector.empty([])
         self.final: set[int] = set()  # settled markets (their mark is the settlement price)
         self.reads_last_block = 0  # markets read in the last block (the scan's RPC cost)
+        self._ckpt_block = -1
         self.m_liq = metrics.counter("liquidations_sent_total", "Liquidation txs sent")
         self.m_liq_ok = metrics.counter("liquidations_mined_total", "Liquidation txs mined successfully")
         self.m_lost = metrics.counter("liquidations_lost_total", "Liquidations reverted or rejected (race, healthy)")
@@ -344,8 +355,11 @@ class Liquidator:
         lp = self._liquidation_params()
         check = self.s.check_profit if self.s.check_profit is not None else self.chain.w3.eth.chain_id != ANVIL_CHAIN_ID
         self.planner = Planner(lp, check, 0, float_usd_to_base(self.s.min_profit_usd))
+        restored = bool(self.s.checkpoint) and self.sync.load(self.s.checkpoint)
         r = self.sync.sync(head.number, head.hash, head.parent_hash)
-        self.m_resync.inc()
+        if r["resync"]:
+            self.m_resync.inc()
+        self._checkpoint(head.number, force=True)
         self._markets()
         return {
             "accounts": len(self.book),
@@ -357,8 +371,19 @@ class Liquidator:
             "check_profit": check,
             "signer": self.sender.address,
             "dry_run": self.sender.dry,
+            "checkpoint_restored": restored,
             **r,
         }
+
+    def _checkpoint(self, block: int, force: bool = False) -> None:
+        """Write the sync checkpoint every ``checkpoint_every`` blocks (if configured)."""
+        if not self.s.checkpoint or (not force and block - self._ckpt_block < self.s.checkpoint_every):
+            return
+        try:
+            self.sync.save(self.s.checkpoint)
+            self._ckpt_block = block
+        except OSError as e:
+            kv(log, logging.WARNING, "checkpoint not written", path=str(self.s.checkpoint), error=str(e))
 
     def _liquidation_params(self) -> LiquidationParams:
         return LiquidationParams(*(int(x) for x in self.ch.functions.liquidation_params().call()))
@@ -447,6 +472,7 @@ class Liquidator:
                 )
         for o in self.sender.poll(head.number):
             self._outcome(o, head)
+        self._checkpoint(head.number)
         self.m_accounts.set(len(self.book))
         if not len(self.book):
             return {"accounts": 0}

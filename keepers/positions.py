@@ -763,6 +763,103 @@ class EventSync:
         self._prune()
         return self._result(full, applied, rolled, fork, start)
 
+    # ------------------------------------------------------------ checkpoint (process restarts)
+    def save(self, path) -> None:
+        """Write the book, its journal and the recorded block hashes to ``path`` (numpy ``.npz``,
+        written to a temporary file and renamed: a crash leaves the previous checkpoint)."""
+        import os
+        from pathlib import Path
+
+        b, n = self.book, self.book._n
+        na = len(b.accounts)
+        jr = b.journal
+        cat = lambda f, dt: np.concatenate([getattr(c, f) for c in jr]).astype(dt) if jr else np.zeros(0, dt)  # noqa: E731
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(
+            tmp,
+            meta=np.array([self.deploy_block, self.synced_to, b.journal_above, b.last_block], np.int64),
+            address=np.array([self.address.lower()]),
+            synced_hash=np.array([self.synced_hash or ""]),
+            hash_heights=np.array(list(self.hashes), np.int64),
+            hash_values=np.array(list(self.hashes.values()) or [""]),
+            keys=np.array(b.accounts.keys or [""]),
+            collateral=b.collateral[:na],
+            cat=b._cat[:na],
+            market_ids=np.array(b.market_ids, dtype=object).astype(str),
+            srow=b._srow[:n],
+            scol=b._scol[:n],
+            sq=b._sq[:n],
+            son=b._son[:n],
+            sat=b._sat[:n],
+            j_kind=np.concatenate([np.full(len(c.blocks), c.kind, np.int8) for c in jr])
+            if jr
+            else np.zeros(0, np.int8),
+            j_chunk=np.concatenate([np.full(len(c.blocks), k, np.int64) for k, c in enumerate(jr)])
+            if jr
+            else np.zeros(0, np.int64),
+            j_blocks=cat("blocks", np.int64),
+            j_where=cat("where", np.int64),
+            j_prev=cat("prev", float),
+            j_prev_on=cat("prev_on", float),
+            j_prev_at=cat("prev_at", np.int64),
+        )
+        os.replace(tmp, path)
+
+    def load(self, path) -> bool:
+        """Restore a checkpoint written by :meth:`save` for this contract and deploy block; the
+        next sync re-verifies its recorded hashes against the node (rolling back to the fork
+        point if the chain moved on another branch meanwhile) and replays from there. False (and
+        nothing changed) when there is no checkpoint or it is another contract's."""
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.exists():
+            return False
+        try:
+            z = np.load(path, allow_pickle=False)
+            meta = z["meta"]
+            if str(z["address"][0]) != self.address.lower() or int(meta[0]) != self.deploy_block:
+                return False
+            book = PositionBook()
+            keys = [str(k) for k in z["keys"]] if len(z["collateral"]) else []
+            for k in keys:
+                book._row_of(k)
+            book.collateral[: len(keys)] = z["collateral"]
+            book._cat[: len(keys)] = z["cat"]
+            for m in z["market_ids"]:
+                book._column(int(m))
+            cells = ((z["srow"].astype(np.int64) << _AT_SHIFT) | z["scol"]).tolist()
+            book._new_slots(cells)
+            n = len(cells)
+            book._sq[:n], book._son[:n], book._sat[:n] = z["sq"], z["son"], z["sat"]
+            np.add.at(book.holding, z["scol"][z["sq"] != 0], 1)
+            book.journal_above, book.last_block = int(meta[2]), int(meta[3])
+            chunk = z["j_chunk"]
+            for k in np.unique(chunk):
+                sel = chunk == k
+                book.journal.append(
+                    _Chunk(
+                        int(z["j_kind"][sel][0]),
+                        z["j_blocks"][sel],
+                        z["j_where"][sel],
+                        z["j_prev"][sel],
+                        z["j_prev_on"][sel],
+                        z["j_prev_at"][sel],
+                    )
+                )
+            hashes = dict(zip(z["hash_heights"].tolist(), [str(h) for h in z["hash_values"]], strict=False))
+        except (OSError, KeyError, ValueError) as e:
+            log.warning("unreadable checkpoint: syncing from the deploy block", extra={"fields": {"error": str(e)}})
+            return False
+        b = self.book
+        b.__dict__.update(book.__dict__)
+        b.index._keys, b.index._accounts = b._key, b.accounts
+        self.hashes = hashes
+        self.synced_to, self.synced_hash = int(meta[1]), str(z["synced_hash"][0]) or None
+        self.need_resync, self.need_check = self.synced_to < 0, True
+        return True
+
     def _prune(self) -> None:
         """Keep the hashes of the window and one anchor at or below its bottom; journal only above it."""
         bottom = self.synced_to - self.depth

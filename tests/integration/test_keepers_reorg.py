@@ -151,3 +151,37 @@ def test_keepers__anvil_reorg_3_blocks__replaced_at_the_same_height(reorg_env):
         assert k.book.position(t_addr, ATC) == (0, 0) and k.book.collateral[k.book.index[t_addr]] == 0
         assert k.book.collateral[k.book.index[whale]] == coll_before - u.usd_to_base(10)
         assert_book_is_the_chain(e, k)
+
+
+def test_liquidator__restart_from_checkpoint_after_a_reorg__no_rebuild(reorg_env, tmp_path):
+    e, shorts = reorg_env
+    _fresh_nonces(e)
+    ck = tmp_path / "liquidator.npz"
+    chain = Chain(e.anvil.url)
+
+    def liquidator() -> Liquidator:
+        s = LiquidatorSettings(
+            rpc_url=e.anvil.url, manifest=e.manifest_path, dry_run=True, checkpoint=ck, checkpoint_every=1
+        )
+        return Liquidator(s, chain, Metrics("liq_ckpt"))
+
+    first = liquidator()
+    first.start(chain.head())
+    snap = rpc(e.anvil.url, "evm_snapshot")
+    fork = e.w3.eth.block_number
+    trader = e.new_account()
+    e.fund(trader, 5_000)  # dropped below
+    step(chain, first)  # checkpoint written at this head
+    # the process stops; the chain reorgs under the checkpoint and moves on
+    assert rpc(e.anvil.url, "evm_revert", [snap])
+    _fresh_nonces(e)
+    other = e.new_account()
+    for _ in range(2):
+        e.fund(other, 700)
+    second = liquidator()
+    r = second.start(chain.head())
+    assert r["checkpoint_restored"] and not r["resync"] and r["fork_block"] == fork
+    assert second.sync.resyncs == 0
+    t_addr = Account.from_key(trader).address
+    assert second.book.collateral[second.book.index[t_addr]] == 0
+    assert_book_is_the_chain(e, second)

@@ -481,3 +481,30 @@ def test_settler_plan__reads_the_sparse_book_as_it_read_the_dense_one():
     st.book, st.s, st.hold_since, st.reported = book, SettlerSettings(), {}, set()
     plan = st._plan(5, book.holders(5), 300_000_000, 0, 10)  # settles at $300: the short loses $200 with $10
     assert plan.waiting == [loser] and plan.held == [winner] and plan.settle == []
+
+
+def test_checkpoint__restart_after_a_reorg__replays_from_the_fork_not_the_deploy_block(tmp_path):
+    node = FakeNode()
+    s, book = make_sync(node, depth=16)
+    for k in range(40):
+        node.mine([("pos", acct(k % 6), 1 + k % 4, 100 * (k + 1), k), ("coll", acct(k % 6), 10**9 + k)])
+    sync_head(s, node)
+    for _ in range(3):
+        node.mine([("coll", acct(9), 77)])
+        sync_head(s, node)
+    ck = tmp_path / "liquidator.npz"
+    s.save(ck)
+    saved_tip = s.synced_to
+    # the keeper is down; meanwhile its last 2 blocks are reorged away and 5 more are mined
+    node.reorg(2)
+    for _ in range(5):
+        node.mine([("pos", acct(9), 2, -5, 1)])
+    s2, book2 = make_sync(node, depth=16)
+    assert s2.load(ck) and s2.synced_to == saved_tip and same_state(book2, book)
+    node.calls.clear()
+    r = sync_head(s2, node)
+    assert not r["resync"] and r["fork_block"] == saved_tip - 2 and node.logs_from() == [saved_tip - 1]
+    assert same_state(book2, fresh_book_of(node)) and s2.resyncs == 0
+    # another contract's checkpoint is not loaded
+    other = EventSync(None, "0x" + "dd" * 20, 0, PositionBook(), rpc=node)
+    assert not other.load(ck) and other.need_resync
