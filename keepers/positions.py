@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -172,10 +173,10 @@ class _Index:
         return ((self._accounts[i], i) for i in self._keys.values())
 
 
-def _positions_of_logs(rows) -> tuple[np.ndarray, np.ndarray]:
-    """(block numbers, at = block << 24 | log index) of raw log rows (hex strings)."""
-    blocks = np.fromiter((int(r[0], 16) for r in rows), np.int64, len(rows))
-    idx = np.fromiter((int(r[1], 16) for r in rows), np.int64, len(rows))
+def _positions_of_logs(logs: list[RawLog]) -> tuple[np.ndarray, np.ndarray]:
+    """(block numbers, at = block << 24 | log index) of raw logs (hex strings)."""
+    blocks = np.array([int(lg.blockNumber, 16) for lg in logs], np.int64)
+    idx = np.array([int(lg.logIndex, 16) for lg in logs], np.int64)
     return blocks, (blocks << _AT_SHIFT) | idx
 
 
@@ -368,51 +369,70 @@ class PositionBook:
         newer than what the book held."""
         pos, coll = POSITION_UPDATED, COLLATERAL_UPDATED
         n = 0
-        p_rows: list[tuple[str, str, list[str], str]] = []  # (blockNumber, logIndex, topics, data)
-        c_rows: list[tuple[str, str, list[str], str]] = []
-        for lg in logs:
-            if isinstance(lg, RawLog):
-                topics, data, bn, li, removed = lg.topics, lg.data, lg.blockNumber, lg.logIndex, lg.removed
-            else:
-                topics, removed = lg.get("topics"), lg.get("removed")
-                if topics and not isinstance(topics[0], str):
+        logs = logs if isinstance(logs, list) else list(logs)
+        if logs and not all(type(lg) is RawLog for lg in logs):  # noqa: E721 - exact type: the fast path
+            structs = []
+            for lg in logs:
+                if isinstance(lg, RawLog):
+                    structs.append(lg)
+                    continue
+                topics = lg.get("topics")
+                if topics and not isinstance(topics[0], str):  # web3-formatted: the ABI decoder
                     ev = decode_log(lg)
                     n += ev is not None and self.apply(ev)
                     continue
-                data, bn, li = lg.get("data"), lg.get("blockNumber"), lg.get("logIndex")
-            if not topics or removed:
-                continue
-            t0 = topics[0]
-            if t0 == pos or t0.lower() == pos:
-                p_rows.append((bn, li, topics, data))
-            elif t0 == coll or t0.lower() == coll:
-                c_rows.append((bn, li, topics, data))
-        if p_rows:
-            blocks, at = _positions_of_logs(p_rows)
-            mids = _words([r[2][_P_MKT] for r in p_rows], 2, unsigned=True)
-            keys = ["0x" + r[2][_P_ACCT][-40:].lower() for r in p_rows]
-            datas = [r[3] for r in p_rows]
+                if topics:
+                    structs.append(
+                        RawLog(
+                            [t.lower() for t in topics],
+                            lg.get("data") or "0x",
+                            lg["blockNumber"],
+                            lg.get("blockHash") or "0x",
+                            lg["logIndex"],
+                            bool(lg.get("removed")),
+                        )
+                    )
+            logs = structs
+        # comprehensions, not a loop with appends: this runs 110,000 times in a sync
+        live = [lg for lg in logs if lg.topics and not lg.removed]
+        first = [lg.topics[0] for lg in live]
+        if any(t != pos and t != coll and t.lower() in (pos, coll) for t in first):
+            first = [t.lower() for t in first]  # a node that answers in upper case
+        p_logs = [lg for lg, t in zip(live, first, strict=True) if t == pos]
+        c_logs = [lg for lg, t in zip(live, first, strict=True) if t == coll]
+        if p_logs:
+            blocks, at = _positions_of_logs(p_logs)
+            topics = [lg.topics for lg in p_logs]
+            mids = _words([t[_P_MKT] for t in topics], 2, unsigned=True)
+            keys = ["0x" + t[_P_ACCT][-40:].lower() for t in topics]
+            datas = [lg.data for lg in p_logs]
             n += self._apply_positions(blocks, at, keys, mids, _words(datas, _P_Q), _words(datas, _P_ON))
-        if c_rows:
-            blocks, at = _positions_of_logs(c_rows)
-            keys = ["0x" + r[2][_C_ACCT][-40:].lower() for r in c_rows]
-            n += self._apply_collateral(blocks, at, keys, _words([r[3] for r in c_rows], _C_COLL))
+        if c_logs:
+            blocks, at = _positions_of_logs(c_logs)
+            keys = ["0x" + lg.topics[_C_ACCT][-40:].lower() for lg in c_logs]
+            n += self._apply_collateral(blocks, at, keys, _words([lg.data for lg in c_logs], _C_COLL))
         return n
 
     def _apply_positions(self, blocks, at, keys: list[str], mids, q, on) -> int:
         """Write position logs (in log order): last write per cell wins, older-than-held ignored;
         writes of blocks above ``journal_above`` are journaled with the value each overwrote."""
-        row_of, col, column, slot = self._row_of, self.col, self._column, self._slot
-        cells = []
-        for key, mid in zip(keys, mids.tolist() if hasattr(mids, "tolist") else mids, strict=True):
-            j = col.get(mid)
-            if j is None:
-                j = column(mid)
-            cells.append((row_of(key) << _AT_SHIFT) | j)
-        slots = np.fromiter((slot.get(c, -1) for c in cells), np.int64, len(cells))
+        slot, n = self._slot, len(keys)
+        mids = mids.tolist() if hasattr(mids, "tolist") else list(mids)
+        # one Python call per distinct account / market, then C-level map() per log
+        rowmap = dict.fromkeys(keys)
+        for k in rowmap:
+            rowmap[k] = self._row_of(k)
+        colmap = dict.fromkeys(mids)
+        for m in colmap:
+            j = self.col.get(m)
+            colmap[m] = self._column(m) if j is None else j
+        rows = np.fromiter(map(rowmap.__getitem__, keys), np.int64, n)
+        cols = np.fromiter(map(colmap.__getitem__, mids), np.int64, n)
+        cells = ((rows << _AT_SHIFT) | cols).tolist()
+        slots = np.fromiter(map(slot.get, cells, repeat(-1, n)), np.int64, n)
         if (slots < 0).any():
             self._new_slots([cells[k] for k in np.flatnonzero(slots < 0).tolist()])
-            slots = np.fromiter((slot[c] for c in cells), np.int64, len(cells))
+            slots = np.fromiter(map(slot.__getitem__, cells), np.int64, n)
         q, on = np.asarray(q, float), np.asarray(on, float)
         newer = at > self._sat[slots]
         if not newer.any():
@@ -432,8 +452,10 @@ class PositionBook:
         return len(idx)
 
     def _apply_collateral(self, blocks, at, keys: list[str], c) -> int:
-        row_of = self._row_of
-        r = np.fromiter((row_of(k) for k in keys), np.int64, len(keys))
+        rowmap = dict.fromkeys(keys)
+        for k in rowmap:
+            rowmap[k] = self._row_of(k)
+        r = np.fromiter(map(rowmap.__getitem__, keys), np.int64, len(keys))
         c = np.asarray(c, float)
         newer = at > self._cat[r]
         if not newer.any():
