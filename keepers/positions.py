@@ -10,16 +10,19 @@ Scale (issue 10): the book is sparse. Positions are parallel numpy arrays, one s
 (account, market) cell ever held (a :class:`core.margin.Cells`), so memory and the health
 scan grow with the positions held, not accounts x markets. Logs are decoded from the raw
 ``eth_getLogs`` JSON by slicing topics and data at offsets computed once from the event ABIs
-(``core.abi``): no web3 log formatting and no checksumming in the hot loop (an address is
-checksummed once, when its account is first seen).
+(``core.abi``), a page at a time (msgspec structs, numpy word parsing): no web3 log
+formatting and no checksumming in the hot loop (an address is checksummed when a contract
+call needs it). Flat cells below the reorg window are compacted away (:meth:`PositionBook.compact`).
 
 Reorgs (issue 12): :class:`EventSync` keeps the hash of every block it processed over the last
 ``reorg_depth`` blocks and a journal of the cells each of those blocks' logs overwrote. A head
 that does not extend the last one processed (or a resync after an RPC outage) looks for the
 highest recorded block still on the canonical chain, rolls the book back to it from the
 journal, and replays the logs from the block after it: never a rebuild from the deploy block
-unless the fork is deeper than the window. ``tests/integration/test_keepers_reorg.py`` runs it
-against anvil's ``anvil_reorg`` and ``evm_snapshot``/``evm_revert``.
+unless the fork is deeper than the window. :meth:`EventSync.save` / :meth:`EventSync.load`
+checkpoint all of it to disk so that a restarted keeper does the same.
+``tests/integration/test_keepers_reorg.py`` runs it against anvil's ``anvil_reorg`` and
+``evm_snapshot``/``evm_revert``.
 """
 
 from __future__ import annotations
@@ -332,20 +335,6 @@ class PositionBook:
         self._scol[s0 : s0 + m] = arr & ((1 << _AT_SHIFT) - 1)
         self._slot.update(zip(new, range(s0, s0 + m), strict=True))
         self._n = s0 + m
-
-    def _new_slot(self, i: int, j: int) -> int:
-        s = self._n
-        if s >= self._sq.shape[0]:
-            n = max(2 * s, 1024)
-            self._srow = np.concatenate([self._srow, np.zeros(n - s, np.int32)])
-            self._scol = np.concatenate([self._scol, np.zeros(n - s, np.int32)])
-            self._sq = np.concatenate([self._sq, np.zeros(n - s)])
-            self._son = np.concatenate([self._son, np.zeros(n - s)])
-            self._sat = np.concatenate([self._sat, np.full(n - s, -1, np.int64)])
-        self._srow[s], self._scol[s] = i, j
-        self._slot[(i << _AT_SHIFT) | j] = s
-        self._n = s + 1
-        return s
 
     # ------------------------------------------------------------ events
     def apply(self, ev: PositionEvent | CollateralEvent) -> bool:
