@@ -363,7 +363,8 @@ class Liquidator:
         self._markets()
         return {
             "accounts": len(self.book),
-            "markets": len(self.market_ids),
+            "markets": int(self.ch.functions.market_count().call()),  # listed (one call, not a read of each)
+            "markets_held": len(self.market_ids),
             "penalty_bps": lp.penalty_bps,
             "reward_bps": lp.reward_bps,
             "min_reward": lp.min_reward,
