@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import msgspec
+
 DEFAULT_CHUNK = 5_000  # blocks per request unless the caller says otherwise
 
 # what providers say when a range or result set is too large (geth, erigon, alchemy, infura,
@@ -65,6 +67,42 @@ def _fetch_split(fetch, a: int, b: int) -> Iterator[tuple[int, list]]:
     yield b, list(logs)
 
 
+def prefetched(
+    fetch: Callable[[int, int], list], start: int, end: int, chunk: int = DEFAULT_CHUNK
+) -> Iterator[tuple[int, list]]:
+    """:func:`paged`, with the next page requested while the caller works on this one (one
+    helper thread: the node prepares and sends page k + 1 while page k is decoded and applied).
+    Same pages, same order, same splitting of a page the provider refuses as too large; an
+    error ends the iteration at the page that failed. ``fetch`` must be callable from another
+    thread (:class:`chain.rpc.Rpc` keeps one connection per thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ranges = list(block_ranges(start, end, chunk))
+    if len(ranges) < 2:
+        yield from paged(fetch, start, end, chunk)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="getlogs") as pool:
+        nxt = pool.submit(_try_fetch, fetch, *ranges[0])
+        for k, (a, b) in enumerate(ranges):
+            fut, nxt = nxt, pool.submit(_try_fetch, fetch, *ranges[k + 1]) if k + 1 < len(ranges) else None
+            logs, err = fut.result()
+            if err is None:
+                yield b, logs
+            elif is_range_too_large(err) and a < b:
+                yield from _fetch_split(fetch, a, b)
+            else:
+                if nxt is not None:
+                    nxt.cancel()
+                raise err
+
+
+def _try_fetch(fetch, a: int, b: int) -> tuple[list, BaseException | None]:
+    try:
+        return list(fetch(a, b)), None
+    except Exception as e:  # noqa: BLE001 - handed back to the consumer thread, which decides
+        return [], e
+
+
 def collect(fetch: Callable[[int, int], list], start: int, end: int, chunk: int = DEFAULT_CHUNK) -> list:
     """Every log of ``[start, end]`` (see :func:`paged`), in block order."""
     out: list = []
@@ -86,6 +124,45 @@ def get_logs(w3, address: str | list[str], topics: list, start: int, end: int, c
 def rpc_get_logs(rpc, address: str | list[str], topics: list, start: int, end: int) -> list[dict]:
     """One raw ``eth_getLogs`` page through a :class:`chain.rpc.Rpc` (hex block numbers, raw dicts)."""
     return rpc("eth_getLogs", [{"address": address, "fromBlock": hex(start), "toBlock": hex(end), "topics": topics}])
+
+
+class RawLog(msgspec.Struct):
+    """The fields of an ``eth_getLogs`` result a decoder needs (msgspec skips the rest unparsed)."""
+
+    topics: list[str]
+    data: str
+    blockNumber: str  # noqa: N815 - the JSON-RPC field name
+    blockHash: str  # noqa: N815
+    logIndex: str  # noqa: N815
+    removed: bool = False
+
+
+class _LogsAnswer(msgspec.Struct):
+    result: list[RawLog] | None = None
+    error: dict | None = None
+
+
+LOGS_DECODER = msgspec.json.Decoder(_LogsAnswer)
+
+
+def raw_get_logs(rpc, address: str | list[str], topics: list, start: int, end: int) -> list:
+    """One ``eth_getLogs`` page with no web3 formatting: through a :class:`chain.rpc.Rpc`, the
+    answer's bytes decoded by msgspec straight into :class:`RawLog` structs (a keeper's sync
+    reads 100,000 logs: ~2x faster than ``json.loads`` and a third of the memory); through any
+    other callable ``rpc(method, params)``, whatever it returns (raw dicts)."""
+    from chain.rpc import ChainError, Rpc, error_of
+
+    flt = {"address": address, "fromBlock": hex(start), "toBlock": hex(end), "topics": topics}
+    if not isinstance(rpc, Rpc):
+        return rpc("eth_getLogs", [flt])
+    body = rpc.post_raw("eth_getLogs", [flt])
+    try:
+        ans = LOGS_DECODER.decode(body)
+    except msgspec.DecodeError as e:
+        raise ChainError(f"eth_getLogs: unexpected answer: {e}") from e
+    if ans.error is not None:
+        raise error_of("eth_getLogs", ans.error)
+    return ans.result or []
 
 
 def rpc_paged(

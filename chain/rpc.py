@@ -173,6 +173,15 @@ class Rpc:
             raise error_of(method, body["error"])
         return body["result"]
 
+    def post_raw(self, method: str, params: list | None = None) -> bytes:
+        """The undecoded JSON-RPC answer (bytes) of one call, for callers that decode large
+        answers themselves (a keeper's ``eth_getLogs`` pages into typed structs)."""
+        payload = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params or []})
+        try:
+            return self._post(payload.encode())
+        except (OSError, http.client.HTTPException) as e:
+            raise ChainError(f"{method}: RPC {self.url} unreachable: {e}") from e
+
     def call(self, to: str, data: bytes, block: str = "latest", sender: str | None = None) -> bytes:
         tx = {"to": to, "data": "0x" + data.hex()}
         if sender:

@@ -23,8 +23,8 @@ Three forms of the same rule:
 * the exact integer scalar API (:func:`summarise`, :func:`apply_fill`, :func:`trade_refusal`,
   :func:`liquidation_mark`) for pre-trade checks, the SDK and the tests that compare it with the
   contract on random states;
-* :func:`screen`, a numpy float64 screen of many accounts at once for the liquidator, with a
-  proven error bound that makes it conservative (it never misses an account the exact rule
+* :func:`screen_cells` (sparse book) and :func:`screen` (dense matrices, the same code), a
+  numpy float64 screen of many accounts at once for the liquidator, with a proven error bound that makes it conservative (it never misses an account the exact rule
   calls unhealthy); the liquidator confirms every candidate on chain before it sends anything;
 * the order reservation rule (:func:`order_need`, :func:`reserved`, :func:`reservation`) that
   the relay applies to resting orders and the SDK applies before it posts one, so both say the
@@ -273,6 +273,13 @@ class MarketVector:
             np.zeros(n),
         )
 
+    def column(self, market_id: int) -> int | None:
+        """The index of ``market_id`` in these vectors (built once per vector, not per lookup)."""
+        idx = self.__dict__.get("_index")
+        if idx is None or len(idx) != len(self.market_ids):
+            idx = self.__dict__["_index"] = {m: j for j, m in enumerate(self.market_ids)}
+        return idx.get(market_id)
+
     def tick(self, j: int) -> int:
         return 1 if self.price_tick is None else max(int(self.price_tick[j]), 1)
 
@@ -302,10 +309,40 @@ _EXACT = 2.0**53  # float64 holds every integer below this exactly
 _U = 2.0**-53  # float64 unit roundoff
 
 
+@dataclass(frozen=True)
+class Cells:
+    """A sparse accounts x markets book: one entry per (account, market) cell the keeper holds,
+    as parallel arrays (COO). Cells with ``qty == 0`` (closed positions) may be present; they
+    count for nothing, exactly as a zero in a dense matrix."""
+
+    row: np.ndarray  # int: the account's row (0 .. n_accounts - 1)
+    col: np.ndarray  # int: the market's index into the MarketVector
+    qty: np.ndarray  # signed thousandths (float64)
+    open_notional: np.ndarray  # base units (float64)
+    n_accounts: int
+
+    @classmethod
+    def from_dense(cls, qty: np.ndarray, open_notional: np.ndarray) -> Cells:
+        """The non-zero cells of dense accounts x markets matrices."""
+        qty = np.asarray(qty, dtype=float)
+        r, c = np.nonzero(qty)
+        return cls(r, c, qty[r, c], np.asarray(open_notional, dtype=float)[r, c], qty.shape[0])
+
+
 def screen(
     qty: np.ndarray, open_notional: np.ndarray, collateral: np.ndarray, mv: MarketVector, tolerance: float = 0.0
 ) -> ScanResult:
-    """:func:`summarise` / ``_unhealthy`` for every account at once, in float64.
+    """:func:`screen_cells` over dense accounts x markets matrices (columns aligned with ``mv``)."""
+    return screen_cells(Cells.from_dense(qty, open_notional), collateral, mv, tolerance)
+
+
+def _per_account(cells: Cells, x: np.ndarray) -> np.ndarray:
+    return np.bincount(cells.row, weights=x, minlength=cells.n_accounts)[: cells.n_accounts]
+
+
+def screen_cells(cells: Cells, collateral: np.ndarray, mv: MarketVector, tolerance: float = 0.0) -> ScanResult:
+    """:func:`summarise` / ``_unhealthy`` for every account at once, in float64, over a sparse
+    book (work and memory proportional to the positions held, not accounts x markets).
 
     Conservative by construction, with this bound (base units, per account):
 
@@ -314,38 +351,42 @@ def screen(
       below 2**53: the screen is exact. Each division by 1000 or 1e7 of an exact integer x is
       then off by at most u|x| < 1/1000 (resp. 1e-7), less than the distance from a non-integer
       quotient to the next integer, so floor/ceil land where integer maths lands, and every
-      partial sum is an integer below 2**53;
+      partial sum is an integer below 2**53 (in any summation order);
     * otherwise error = 3 n + 1 + 16 (n + 2) u M, with n the legs held and u = 2**-53: each cell
-      is off by at most 1 (floor/ceil) plus a few u of its size, and a sum of n + 2 terms by at
-      most (n + 2) u M.
+      is off by at most 1 (floor/ceil) plus a few u of its size, and a sum of n + 2 terms, in
+      any order, by at most (n + 2) u M.
 
     An account is a candidate when ``equity - stale MM < MM + error + tolerance * n`` (never
     missing one the exact rule calls unhealthy); candidates are confirmed with the exact rule
     (``is_liquidatable`` on chain) before any transaction. ``tests/unit/core/test_margin_screen.py``
-    runs the bound against the exact integers on adversarial states.
+    runs the bound against the exact integers on adversarial states, dense and sparse.
     """
-    qty = np.asarray(qty, dtype=float)
-    on = np.asarray(open_notional, dtype=float)
-    coll = np.asarray(collateral, dtype=float)
-    mark = np.asarray(mv.mark, dtype=float)
-    held = qty != 0
-    prod = qty * mark
+    c = np.asarray(cells.col, dtype=np.intp)
+    q = np.asarray(cells.qty, dtype=float)
+    on = np.asarray(cells.open_notional, dtype=float)
+    coll = np.asarray(collateral, dtype=float)[: cells.n_accounts]
+    mark = np.asarray(mv.mark, dtype=float)[c]
+    settled = np.asarray(mv.settled, bool)[c]
+    fresh_c = np.asarray(mv.fresh, bool)[c]
+    halted = np.asarray(mv.halted, bool)[c]
+    held = q != 0
+    prod = q * mark
     # only open positions count (the contract walks the account's open markets)
-    equity = coll + np.where(held, np.floor(prod / QUANTITY_SCALE) - on, 0.0).sum(axis=1)
+    equity = coll + _per_account(cells, np.where(held, np.floor(prod / QUANTITY_SCALE) - on, 0.0))
     per_unit = np.where(
-        mv.settled,
+        settled,
         0.0,
-        np.asarray(mv.mm_fixed, dtype=float) * BPS + np.asarray(mv.mm_rate_bps, dtype=float) * np.abs(mark),
+        np.asarray(mv.mm_fixed, dtype=float)[c] * BPS + np.asarray(mv.mm_rate_bps, dtype=float)[c] * np.abs(mark),
     )
-    mprod = np.abs(qty) * per_unit
+    mprod = np.abs(q) * per_unit
     mm_cell = np.ceil(mprod / (QUANTITY_SCALE * BPS))
-    mm = mm_cell.sum(axis=1)
-    stale_cols = ~np.asarray(mv.fresh, bool) & ~np.asarray(mv.halted, bool) & ~np.asarray(mv.settled, bool)
-    stale_mm = (mm_cell * stale_cols).sum(axis=1)
-    fresh = ~(held & ~np.asarray(mv.fresh, bool)).any(axis=1)
-    n_held = held.sum(axis=1)
-    mag = np.abs(coll) + (np.abs(prod) / QUANTITY_SCALE + np.abs(on) * held + 2 * mm_cell).sum(axis=1)
-    big = ((np.abs(prod) >= _EXACT) | (mprod >= _EXACT)).any(axis=1) | (mag >= _EXACT)
+    mm = _per_account(cells, mm_cell)
+    stale_cell = ~fresh_c & ~halted & ~settled
+    stale_mm = _per_account(cells, mm_cell * stale_cell)
+    fresh = _per_account(cells, (held & ~fresh_c).astype(float)) == 0
+    n_held = _per_account(cells, held.astype(float))
+    mag = np.abs(coll) + _per_account(cells, np.abs(prod) / QUANTITY_SCALE + np.abs(on) * held + 2 * mm_cell)
+    big = (_per_account(cells, ((np.abs(prod) >= _EXACT) | (mprod >= _EXACT)).astype(float)) > 0) | (mag >= _EXACT)
     err = np.where(big, 3 * n_held + 1 + 16 * (n_held + 2) * _U * mag, 0.0)
     slack = err + tolerance * n_held
     liq = (mm > 0) & (equity - stale_mm < mm + slack)

@@ -206,6 +206,38 @@ class Metrics:
 # one copy for keepers, relay and SDK.
 
 
+def raw_call_batch(rpc, calls: list[tuple[str, bytes]], block: str = "latest", size: int = 1_000) -> list[bytes]:
+    """``eth_call`` of each ``(to, calldata)`` through a raw :class:`chain.rpc.Rpc`, sent as
+    JSON-RPC batches of ``size`` (one round trip each, no web3 formatting: a liquidator reading a
+    thousand markets a block pays the node's execution, not ~1 ms of web3 per call). Returns the
+    raw return data in order; any error in the batch raises :class:`chain.rpc.ChainError`. A
+    plain callable ``rpc(method, params)`` (another provider) is called once per call."""
+    from chain.rpc import ChainDown, Rpc, error_of
+
+    if not isinstance(rpc, Rpc):
+        return [bytes.fromhex(rpc("eth_call", [{"to": to, "data": "0x" + d.hex()}, block])[2:]) for to, d in calls]
+    out: list[bytes] = []
+    for k in range(0, len(calls), size):
+        chunk = calls[k : k + size]
+        payload = [
+            {"jsonrpc": "2.0", "id": n, "method": "eth_call", "params": [{"to": to, "data": "0x" + d.hex()}, block]}
+            for n, (to, d) in enumerate(chunk)
+        ]
+        try:
+            body = json.loads(rpc._post(json.dumps(payload).encode()))  # Rpc has no public batch call yet
+        except OSError as e:  # the loop's outage handling (backoff, reconnect check) takes it from here
+            raise ChainDown(f"eth_call batch: RPC {rpc.url} unreachable: {e}") from e
+        if not isinstance(body, list):
+            raise error_of("eth_call", (body or {}).get("error") or {"message": f"not a batch answer: {body!r}"[:200]})
+        by_id = {r.get("id"): r for r in body}
+        for n in range(len(chunk)):
+            r = by_id.get(n)
+            if r is None or "error" in r:
+                raise error_of("eth_call", (r or {}).get("error") or {"message": "missing from the batch answer"})
+            out.append(bytes.fromhex(r["result"][2:]))
+    return out
+
+
 # --------------------------------------------------------------------------- loop
 
 

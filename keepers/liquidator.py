@@ -28,8 +28,12 @@ import argparse
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from eth_abi import decode as abi_decode
+from eth_utils import keccak
+from pydantic import field_validator
 from web3.logs import DISCARD
 
 from chain.rpc import ANVIL_CHAIN_ID, Chain, Head, batch_call
@@ -44,16 +48,19 @@ from core.liquidation import (  # noqa: F401 - re-exported: the liquidator's pub
     partial_size,
     rank_counterparties,
 )
-from core.margin import BPS, QUANTITY_SCALE, MarketVector, ScanResult, screen, value  # noqa: F401
+from core.margin import BPS, QUANTITY_SCALE, Cells, MarketVector, ScanResult, screen, screen_cells, value  # noqa: F401
 from core.units import USD_SCALE, float_usd_to_base, wei_to_eth  # noqa: F401
-from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
+from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop, raw_call_batch
 from keepers.cli import add_keeper_args, keeper_overrides
-from keepers.positions import EventSync, PositionBook
+from keepers.positions import DEFAULT_REORG_DEPTH, EventSync, PositionBook
 
 log = logging.getLogger("keepers.liquidator")
 
 # the rules live in core; these names stay importable from here for the bots, benches and docs
 scan = screen
+
+_SEL_MARK = keccak(text="mark(uint256)")[:4]
+_SEL_STATE = keccak(text="market_state(uint256)")[:4]
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,22 @@ class AdlTarget:
     deficit: int  # base units: -equity
     markets: tuple[int, ...]  # its markets, largest unrealised loss first (deleverage candidates)
     flagged: bool  # adl_pending on chain (a DeleverageNeeded was emitted)
+
+
+class _Columns:
+    """``mv``'s market -> column lookup with the dict interface the planner uses."""
+
+    def __init__(self, mv: MarketVector):
+        self.mv = mv
+
+    def __getitem__(self, m: int) -> int:
+        j = self.mv.column(m)
+        if j is None:
+            raise KeyError(m)
+        return j
+
+    def __contains__(self, m: int) -> bool:
+        return self.mv.column(m) is not None
 
 
 @dataclass
@@ -112,9 +135,8 @@ class Planner:
         """The market with the largest maintenance contribution that can be liquidated now
         (fresh, or halted: the contract takes a halted leg at its last mark)."""
         best, best_mm = None, -1.0
-        col = {m: j for j, m in enumerate(mv.market_ids)}
         for mid, q in positions.items():
-            j = col.get(mid)
+            j = mv.column(mid)
             if q == 0 or j is None or not mv.actionable(j):
                 continue
             mm = abs(q) * (mv.mm_fixed[j] + mv.mm_rate_bps[j] * abs(mv.mark[j]) / BPS)
@@ -126,10 +148,9 @@ class Planner:
     def loss_order(positions: dict[int, int], open_notional: dict[int, int], mv: MarketVector) -> tuple[int, ...]:
         """The account's markets, largest unrealised loss first: the counterparties in profit are
         on the other side of its losing legs, so that is where ADL can assign the loss."""
-        col = {m: j for j, m in enumerate(mv.market_ids)}
         pnl = {}
         for mid, q in positions.items():
-            j = col.get(mid)
+            j = mv.column(mid)
             if q == 0 or j is None or not (mv.fresh[j] or mv.halted[j] or mv.settled[j]):
                 continue
             pnl[mid] = value(q, int(mv.mark[j])) - open_notional.get(mid, 0)
@@ -152,7 +173,7 @@ class Planner:
         fund can carry (deficit + one minimum reward per leg) gets one close-out per actionable
         market; one it cannot carry becomes an ADL target (``deleverage``)."""
         targets, closeouts, adl, skipped = [], [], [], []
-        col = {m: j for j, m in enumerate(mv.market_ids)}
+        col = _Columns(mv)
         p = self.params
         rows = sorted(confirmed, key=lambda r: int(r[1]["maintenance"]) - int(r[1]["equity"]), reverse=True)
         solvent = [r for r in rows if int(r[1]["equity"]) > 0]
@@ -261,6 +282,23 @@ class LiquidatorSettings(KeeperSettings):
     max_targets_per_block: int = 200
     confirm_batch: int = 500  # account reads per JSON-RPC batch
     adl_rank_depth: int = 64  # opposite holders re-read on chain (exactly) per ADL ranking
+    reorg_depth: int = DEFAULT_REORG_DEPTH  # blocks of hashes + rollback journal kept
+    checkpoint: Path | None = None  # .npz of the book + journal + hashes: a restart replays from it
+    checkpoint_every: int = 100  # blocks between checkpoint writes
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _every(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1 block")
+        return v
+
+    @field_validator("reorg_depth")
+    @classmethod
+    def _depth(cls, v: int) -> int:
+        if not 1 <= v <= 100_000:
+            raise ValueError("must be 1..100000 blocks")
+        return v
 
 
 class Liquidator:
@@ -275,12 +313,22 @@ class Liquidator:
         self.sender = sender or build_sender(settings, w3, metrics, log)
         self.book = PositionBook()
         self.sync = EventSync(
-            w3, self.ch.address, int(self.manifest.data.get("block", 0)), self.book, settings.log_chunk
+            w3,
+            self.ch.address,
+            int(self.manifest.data.get("block", 0)),
+            self.book,
+            settings.log_chunk,
+            reorg_depth=settings.reorg_depth,
         )
         self.guard = SendGuard()
         self.planner = Planner()
-        self.market_ids: list[int] = []
+        self.market_ids: list[int] = []  # markets whose parameters have been read (held at some point)
         self.params: dict[int, tuple[int, int, int, int, int]] = {}
+        # per book column: the last MarketVector values; a settled market's are final and never re-read
+        self._mv = MarketVector.empty([])
+        self.final: set[int] = set()  # settled markets (their mark is the settlement price)
+        self.reads_last_block = 0  # markets read in the last block (the scan's RPC cost)
+        self._ckpt_block = -1
         self.m_liq = metrics.counter("liquidations_sent_total", "Liquidation txs sent")
         self.m_liq_ok = metrics.counter("liquidations_mined_total", "Liquidation txs mined successfully")
         self.m_lost = metrics.counter("liquidations_lost_total", "Liquidations reverted or rejected (race, healthy)")
@@ -298,6 +346,8 @@ class Liquidator:
         self.m_accounts = metrics.gauge("accounts", "Accounts tracked")
         self.m_scan = metrics.gauge("scan_seconds", "Duration of the last health scan")
         self.m_resync = metrics.counter("resyncs_total", "Full event resyncs")
+        self.m_reorg = metrics.counter("reorgs_total", "Reorgs rolled back (book rewound to the fork point)")
+        self.m_live = metrics.gauge("markets_scanned", "Held, unsettled markets read in the last block")
         self.earned = 0  # base units of reward earned since start (also in the logs)
 
     # ------------------------------------------------------------ lifecycle
@@ -306,12 +356,16 @@ class Liquidator:
         lp = self._liquidation_params()
         check = self.s.check_profit if self.s.check_profit is not None else self.chain.w3.eth.chain_id != ANVIL_CHAIN_ID
         self.planner = Planner(lp, check, 0, float_usd_to_base(self.s.min_profit_usd))
-        self._markets()
+        restored = bool(self.s.checkpoint) and self.sync.load(self.s.checkpoint)
         r = self.sync.sync(head.number, head.hash, head.parent_hash)
-        self.m_resync.inc()
+        if r["resync"]:
+            self.m_resync.inc()
+        self._checkpoint(head.number, force=True)
+        self._markets()
         return {
             "accounts": len(self.book),
-            "markets": len(self.market_ids),
+            "markets": int(self.ch.functions.market_count().call()),  # listed (one call, not a read of each)
+            "markets_held": len(self.market_ids),
             "penalty_bps": lp.penalty_bps,
             "reward_bps": lp.reward_bps,
             "min_reward": lp.min_reward,
@@ -319,64 +373,116 @@ class Liquidator:
             "check_profit": check,
             "signer": self.sender.address,
             "dry_run": self.sender.dry,
+            "checkpoint_restored": restored,
             **r,
         }
+
+    def _checkpoint(self, block: int, force: bool = False) -> None:
+        """Write the sync checkpoint every ``checkpoint_every`` blocks (if configured)."""
+        if not self.s.checkpoint or (not force and block - self._ckpt_block < self.s.checkpoint_every):
+            return
+        try:
+            self.sync.save(self.s.checkpoint)
+            self._ckpt_block = block
+        except OSError as e:
+            kv(log, logging.WARNING, "checkpoint not written", path=str(self.s.checkpoint), error=str(e))
 
     def _liquidation_params(self) -> LiquidationParams:
         return LiquidationParams(*(int(x) for x in self.ch.functions.liquidation_params().call()))
 
     def on_reconnect(self, head: Head) -> None:
-        kv(log, logging.WARNING, "reconnected: full resync", block=head.number)
-        self.sync.request_resync()
+        # the node may have reorged or been replaced while we were away: verify the recorded
+        # block hashes and replay from the fork point (a rebuild only if it is below the window)
+        kv(log, logging.WARNING, "reconnected: checking recorded block hashes", block=head.number)
+        self.sync.request_check()
         self.sender.reset()
         self.guard = SendGuard()
 
     def _markets(self) -> None:
-        n = int(self.ch.functions.market_count().call())
-        self.market_ids = list(range(1, n + 1))
-        self.params = {}
-        for mid, raw in zip(
-            self.market_ids,
-            batch_call(self.chain.w3, [self.ch.functions.market(i) for i in self.market_ids]),
-            strict=False,
-        ):
+        """Read the parameters of the markets the book holds and we have not read yet (listing
+        more markets costs nothing here until someone trades them)."""
+        new = [m for m in self.book.held_markets() if m not in self.params]
+        if not new:
+            return
+        for mid, raw in zip(new, batch_call(self.chain.w3, [self.ch.functions.market(i) for i in new]), strict=True):
             m = abi.Market.decode(raw)
             self.params[mid] = (m.mm_fixed, m.mm_rate_bps, m.price_tick, m.quantity_step, m.min_quantity)
+            self.market_ids.append(mid)
+
+    def _grow_mv(self) -> MarketVector:
+        """The per-column vectors, grown to the book's columns (new columns get their parameters)."""
+        ids, mv = self.book.market_ids, self._mv
+        n0, n = len(mv.market_ids), len(ids)
+        if n > n0:
+            grown = MarketVector.empty(ids)
+            for f in ("mark", "fresh", "mm_fixed", "mm_rate_bps", "halted", "settled"):
+                getattr(grown, f)[:n0] = getattr(mv, f)
+            for f in ("price_tick", "quantity_step", "min_quantity"):
+                getattr(grown, f)[:n0] = getattr(mv, f)
+            self._mv = mv = grown
+        return mv
 
     def market_vector(self) -> MarketVector:
-        """Marks, freshness and parameters for the book's columns (one batched read)."""
-        ids = self.book.market_ids
-        if any(m not in self.params for m in ids):
-            self._markets()
-        calls = [self.ch.functions.mark(m) for m in ids] + [self.ch.functions.market_state(m) for m in ids]
-        res = batch_call(self.chain.w3, calls)
-        marks, states = res[: len(ids)], res[len(ids) :]
-        mv = MarketVector.empty(ids)
-        for j, m in enumerate(ids):
-            mv.mark[j], mv.fresh[j] = marks[j][0], bool(marks[j][2])
+        """Marks, freshness and parameters for the book's columns. Only markets someone holds and
+        that are not settled yet are read (one raw JSON-RPC batch of ``mark`` + ``market_state``);
+        a settled market's mark is final and kept; a market nobody holds is not looked at."""
+        self._markets()
+        mv = self._grow_mv()
+        col = self.book.col
+        live = [m for m in self.book.held_markets() if m not in self.final]
+        self.reads_last_block = len(live)
+        self.m_live.set(len(live))
+        if not live:
+            return mv
+        addr = self.ch.address
+        calls = [(addr, _SEL_MARK + m.to_bytes(32, "big")) for m in live]
+        calls += [(addr, _SEL_STATE + m.to_bytes(32, "big")) for m in live]
+        res = raw_call_batch(self.sync.rpc, calls)
+        k = len(live)
+        for x, m in enumerate(live):
+            j = col[m]
+            mark, _, fresh = abi_decode(["int256", "uint256", "bool"], res[x])
+            st = abi.MarketState.from_returndata(res[k + x])
+            mv.mark[j], mv.fresh[j] = mark, fresh
             (mv.mm_fixed[j], mv.mm_rate_bps[j], mv.price_tick[j], mv.quantity_step[j], mv.min_quantity[j]) = (
                 self.params[m]
             )
-            st = abi.MarketState.decode(states[j])
             mv.halted[j], mv.settled[j] = st.halted, st.settled
+            if st.settled:
+                self.final.add(m)  # its settlement price stands: never read again
         return mv
 
     # ------------------------------------------------------------ per block
     def on_block(self, head: Head) -> dict:
         out: dict = {}
         sync = self.sync.sync(head.number, head.hash, head.parent_hash)
-        if sync["resync"]:
-            self.m_resync.inc()
+        if sync["resync"] or sync["rolled_back"]:
+            # what we derived from the dropped blocks goes too: settled flags, txs in flight
+            self.m_resync.inc() if sync["resync"] else self.m_reorg.inc()
+            self.final.clear()
             self.sender.reset()
+            self.guard = SendGuard()
+            if sync["rolled_back"]:
+                kv(
+                    log,
+                    logging.WARNING,
+                    "reorg: book rolled back",
+                    block=head.number,
+                    fork_block=sync["fork_block"],
+                    writes_undone=sync["rolled_back"],
+                    logs_replayed=sync["logs_applied"],
+                )
         for o in self.sender.poll(head.number):
             self._outcome(o, head)
+        self._checkpoint(head.number)
         self.m_accounts.set(len(self.book))
         if not len(self.book):
             return {"accounts": 0}
+        if self.book._n > 2 * int(self.book.holding.sum()) + 4096:
+            self.book.compact()  # settled markets' and closed positions' cells leave the scan
         mv = self.market_vector()
         t0 = time.perf_counter()
-        q, on, coll = self.book.view()
-        res = scan(q, on, coll, mv)
+        res = screen_cells(self.book.cells(), self.book.collateral, mv)
         self.m_scan.set(time.perf_counter() - t0)
         cand = res.liquidatable | res.insolvent
         idx = np.flatnonzero(cand)
@@ -396,10 +502,8 @@ class Liquidator:
         self.planner.params = self._liquidation_params()
         if self.planner.check_profit:
             self.planner.gas_cost_units = self._gas_cost_units()
-        ons = {
-            a: {m: int(self.book.open_notional[self.book.index[a], j]) for m, j in self.book.col.items()}
-            for a, _, _ in confirmed
-        }
+        held = self.book.positions_of_many([a for a, _, _ in confirmed])
+        ons = {a: {m: on for m, (_, on) in held[a].items()} for a, _, _ in confirmed}
         targets, adl, skipped = self.planner.plan(confirmed, mv, fund, ons)
         self.m_adl_wait.set(len(adl))
         for sk in skipped:
@@ -455,6 +559,7 @@ class Liquidator:
         contract's stale-leg rule) and adl_pending, plus the insurance fund."""
         out = []
         fund = int(self.ch.functions.insurance_fund().call())
+        held = self.book.positions_of_many(accounts)
         for k in range(0, len(accounts), self.s.confirm_batch):
             chunk = accounts[k : k + self.s.confirm_batch]
             f, v = self.ch.functions, self.view.functions
@@ -477,10 +582,7 @@ class Liquidator:
                     "liquidatable": bool(res[n + i]),
                     "adl_pending": bool(res[2 * n + i]),
                 }
-                row = self.book.index[a]
-                positions = {
-                    m: int(self.book.qty[row, j]) for m, j in self.book.col.items() if self.book.qty[row, j] != 0
-                }
+                positions = {m: q for m, (q, _) in held[a].items()}
                 out.append((a, summary, positions))
         return out, fund
 
@@ -491,7 +593,7 @@ class Liquidator:
         key = f"adl:{t.account}"
         if self.sender.in_flight(key):
             return False
-        col = {m: j for j, m in enumerate(mv.market_ids)}
+        col = _Columns(mv)
         me = self.sender.address
         for mid in t.markets:
             j = col[mid]
@@ -550,19 +652,20 @@ class Liquidator:
 
     def _screen_holders(self, mid: int, q_acct: int, mark: int) -> list[str]:
         """Opposite holders in profit, ranked from the book (float screen), top adl_rank_depth."""
-        j = self.book.col[mid]
-        q, on, coll = self.book.view()
+        slots = self.book.holder_slots(mid)
+        c = self.book.cells()
         side = np.sign(q_acct)
-        opp = np.flatnonzero(np.sign(q[:, j]) == -side)
+        opp = slots[np.sign(c.qty[slots]) == -side]
         if not len(opp):
             return []
-        profit = np.floor(q[opp, j] * mark / QUANTITY_SCALE) - on[opp, j]
+        q, on, rows = c.qty[opp], c.open_notional[opp], c.row[opp]
+        profit = np.floor(q * mark / QUANTITY_SCALE) - on
         # equity at the book's marks is not known for other markets here: collateral + this
         # market's pnl is enough to pre-rank; the exact on-chain read decides
-        eq = np.maximum(coll[opp] + profit, 1.0)
-        score = np.where(profit > 0, profit * np.abs(q[opp, j]) * abs(mark) / QUANTITY_SCALE / eq, -1.0)
+        eq = np.maximum(self.book.collateral[rows] + profit, 1.0)
+        score = np.where(profit > 0, profit * np.abs(q) * abs(mark) / QUANTITY_SCALE / eq, -1.0)
         order = np.argsort(-score)[: self.s.adl_rank_depth]
-        return [self.book.accounts[opp[k]] for k in order if score[k] > 0]
+        return [self.book.accounts[rows[k]] for k in order if score[k] > 0]
 
     def _exact_holders(self, accounts: list[str], mid: int) -> list[tuple[str, int, int, int]]:
         f = self.ch.functions

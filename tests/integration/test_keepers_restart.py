@@ -43,4 +43,4 @@ def test_restart__anvil_killed_mid_run__bots_reconnect_resync_no_duplicates(env)
     obs = [e.args.observed_at for e in env.oracle_events() if e.args.feed_id == push.args.feed_id]
     assert len(obs) == len(set(obs))
     assert pusher.alive() and liq.alive()
-    assert any(ln.get("msg") == "reconnected: full resync" for ln in liq.lines())
+    assert any(ln.get("msg") == "reconnected: checking recorded block hashes" for ln in liq.lines())
