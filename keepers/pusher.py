@@ -34,6 +34,7 @@ from pydantic_settings import NoDecode
 
 from chain.rpc import Chain, Head, batch_call
 from core import abi, eip712
+from core.options import add_shared
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
 from keepers.cli import add_keeper_args, keeper_overrides
 
@@ -764,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
         help="needed: marks only for markets with open interest, relay orders or a first-mark request; "
         "all: every live market",
     )
-    p.add_argument("--relay-url", help="order relay whose open orders make a market's mark needed")
+    add_shared(p, "--relay-url", helps={"--relay-url": "order relay whose open orders make a market's mark needed"})
     a = p.parse_args(argv)
     s = load_settings(
         PusherSettings,

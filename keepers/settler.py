@@ -216,9 +216,11 @@ class Settler:
 
     def on_block(self, head: Head) -> dict:
         sync = self.sync.sync(head.number, head.hash, head.parent_hash)
-        if sync["resync"]:
+        if sync["resync"] or sync.get("rolled_back"):
+            # a rollback undid blocks our settle txs may have landed in: forget them and look at
+            # every expired market again, as after a full resync
             self.sender.reset()
-            self.next_look.clear()  # a reorg or an outage: look at every expired market again
+            self.next_look.clear()
         for o in self.sender.poll(head.number):
             kv(
                 log,

@@ -479,7 +479,9 @@ def test_settler_plan__reads_the_sparse_book_as_it_read_the_dense_one():
     assert list(book.qty[book.index[loser]]) == [-1000.0] and book.qty[book.index[winner], book.col[5]] == 1000.0
     st = Settler.__new__(Settler)
     st.book, st.s, st.hold_since, st.reported = book, SettlerSettings(), {}, set()
-    plan = st._plan(5, book.holders(5), 300_000_000, 0, 10)  # settles at $300: the short loses $200 with $10
+    # rows as Settler._settle builds them: (account, *book.position, collateral, open markets)
+    rows = [(a, *book.position(a, 5), int(book.collateral[book.index[a]]), 1) for a in book.holders(5)]
+    plan = st._plan(5, rows, 300_000_000, 0, 10)  # settles at $300: the short loses $200 with $10
     assert plan.waiting == [loser] and plan.held == [winner] and plan.settle == []
 
 
