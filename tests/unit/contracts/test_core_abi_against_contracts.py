@@ -45,7 +45,7 @@ def test_market_state_and_account_summary__decoded_by_name(protocol):
     mid = protocol.list_market("ABS")
     st = abi.MarketState.decode(protocol.clearinghouse.market_state(mid))
     assert (st.halted, st.settled, st.settlement_price, st.long_oi) == (False, False, 0, 0)
-    s = abi.AccountSummary.decode(protocol.clearinghouse.account_summary(protocol.owner))
+    s = abi.AccountSummary.decode(protocol.view.account_summary(protocol.owner))
     assert s.collateral == 0 and s.equity == 0 and s.open_markets == 0 and s.fresh is True
 
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from core import liquidation as cl
 from core import margin as cm
 from tests.utils.contract_helpers import events
-from tests.utils.deployers import MARKET_FIELDS, USDC, Protocol, new_trader
+from tests.utils.deployers import CLEARINGHOUSE_VIEW, MARKET_FIELDS, USDC, Protocol, new_trader
 
 # (overrides, first mark): tick/step/min and margins differ per market on purpose
 MARKETS = [
@@ -96,6 +96,9 @@ def legs_of(ch, who: str, mids=None) -> dict[int, cm.Leg]:
     return out
 
 
+_views: dict = {}
+
+
 def summary_of(ch, who: str) -> cm.Summary:
     return cm.summarise(ch.collateral(who), legs_of(ch, who).values())
 
@@ -105,7 +108,10 @@ def assert_views_match(ch, who: str) -> cm.Summary:
     assert ch.equity(who) == s.equity
     assert tuple(ch.margin_requirements(who)) == (s.initial, s.maintenance)
     assert ch.is_liquidatable(who) == s.unhealthy
-    a = ch.account_summary(who)
+    # account_summary is the ClearinghouseView's (issue 13): one view per Clearinghouse
+    if ch.address not in _views:
+        _views[ch.address] = CLEARINGHOUSE_VIEW.deploy(ch.address)
+    a = _views[ch.address].account_summary(who)
     assert (a.collateral, a.equity, a.initial, a.maintenance, a.fresh, a.open_markets) == (
         s.collateral,
         s.equity,
