@@ -238,8 +238,6 @@ _MAX_OI_CAP: constant(uint256) = 2**62 - 1
 # lists markets of owner-approved series templates for anyone (issue 10). A templated market
 # stores only its lot and risk words and its mark feed (class | start << 40 | end)
 series_registry: public(immutable(address))
-# template id -> settlement feed class | dispute_window (low 80 bits), written by its first listing
-_series_settlement: HashMap[uint256, uint256]
 
 _collateral: HashMap[address, int256]
 # account -> market -> packed position: quantity (int128, low half) | open_notional (int128, high)
@@ -714,21 +712,19 @@ def list_market(m: Market) -> uint256:
 
 
 @external
-def list_series_market(template_id: uint256, mark_feed: bytes32, settlement: uint256, lot: uint256, risk: uint256, spec_hash: bytes32) -> uint256:
+def list_series_market(template_id: uint256, mark_feed: bytes32, settlement_feed: bytes32, lot: uint256, risk: uint256, spec_hash: bytes32) -> uint256:
     """
     @notice List one window of an approved series template (the SeriesRegistry only: it checked
             the template, the window and the bond). Stores three fresh words per market.
     @param template_id The registry's template id (< 2**24).
     @param mark_feed class | delivery_start << 40 | delivery_end.
-    @param settlement The template's settlement feed class | dispute_window (s).
+    @param settlement_feed settlement class | delivery_start << 40 | delivery_end, for the event.
     @param lot price_tick | quantity_step << 64 | min_quantity << 128 | last_trade_time << 192.
     @param risk The template's risk word (see `_risk`; bounds checked at approval).
     @param spec_hash keccak(abi_encode(template spec_hash, delivery_start, delivery_end)), for the event.
     @return The new market id.
     """
     self._req(msg.sender == series_registry, "not series registry")
-    # the same value every time (templates never change): a warm no-op write after the first
-    self._series_settlement[template_id] = settlement
     market_id: uint256 = self.market_count + 1
     self.market_count = market_id
     self._markets[market_id].mark_feed = mark_feed
@@ -739,7 +735,7 @@ def list_series_market(template_id: uint256, mark_feed: bytes32, settlement: uin
         market_id=market_id,
         spec_hash=spec_hash,
         mark_feed=mark_feed,
-        settlement_feed=convert((settlement >> 80 << 80) | (w & (2**80 - 1)), bytes32),
+        settlement_feed=settlement_feed,
         delivery_start=(w >> 40) & _MASK40,
         delivery_end=w & _MASK40,
         last_trade_time=lot >> 192,
@@ -1273,7 +1269,8 @@ def _settlement_terms(market_id: uint256, lot: uint256) -> (uint256, bytes32, ui
     if lot >> 232 == 0:
         return self._markets[market_id].delivery_end, self._markets[market_id].settlement_feed, window
     w: uint256 = convert(self._markets[market_id].mark_feed, uint256)
-    s: uint256 = self._series_settlement[lot >> 232]
+    # the registry's settlement class | dispute_window of the template (templates never change)
+    s: uint256 = staticcall ISeriesRegistry(series_registry).settlement_word(lot >> 232)
     if window == 0:
         window = s & (2**80 - 1)
     return w & _MASK40, convert((s >> 80 << 80) | (w & (2**80 - 1)), bytes32), window

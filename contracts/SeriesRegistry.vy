@@ -35,7 +35,7 @@ exports: (
 
 
 interface IClearinghouseListing:
-    def list_series_market(template_id: uint256, mark_feed: bytes32, settlement: uint256, lot: uint256, risk: uint256, spec_hash: bytes32) -> uint256: nonpayable
+    def list_series_market(template_id: uint256, mark_feed: bytes32, settlement_feed: bytes32, lot: uint256, risk: uint256, spec_hash: bytes32) -> uint256: nonpayable
     def market_state(market_id: uint256) -> (bool, bool, int256, uint256): view
     def market_template(market_id: uint256) -> uint256: view
     def market(market_id: uint256) -> Market: view
@@ -268,7 +268,7 @@ def list_from_template(template_id: uint256, delivery_start: uint256, delivery_e
     market_id: uint256 = extcall IClearinghouseListing(self.clearinghouse).list_series_market(
         template_id,
         convert(convert(self._templates[template_id].mark_class, uint256) | window, bytes32),
-        self._settlement[template_id],
+        convert((self._settlement[template_id] >> 80 << 80) | window, bytes32),
         self._lot[template_id] | (last << 192),
         self._risk[template_id],
         keccak256(abi_encode(self._templates[template_id].spec_hash, delivery_start, delivery_end)),
@@ -325,6 +325,16 @@ def series_spec_hash(template_id: uint256) -> bytes32:
     @return The template's series spec hash (the Clearinghouse's `market` view reads it).
     """
     return self._templates[template_id].spec_hash
+
+
+@view
+@external
+def settlement_word(template_id: uint256) -> uint256:
+    """
+    @return The template's settlement class | dispute_window (s) in the low 80 bits; the
+            Clearinghouse settles a templated market from it (0 for an unknown id).
+    """
+    return self._settlement[template_id]
 
 
 @view
