@@ -446,8 +446,10 @@ def windows(series: Series, now: int, depth: int | None = None) -> list[tuple[in
 
 
 def load_series(path: str) -> list[Series]:
-    """Every entry of a markets file that has a cadence (``cadence`` or ``delivery.period``) as a
+    """Every entry of a markets file (``markets`` and ``series``) that has a cadence (``cadence`` or ``delivery.period``) as a
     :class:`Series`; an entry with an absolute window only is a one-off market, not a series."""
     with open(path) as f:
-        entries = json.load(f, parse_float=Decimal)["markets"]
+        data = json.load(f, parse_float=Decimal)
+    # `markets` are listed at deploy too; `series` are templates only (listed by anyone later)
+    entries = data["markets"] + data.get("series", [])
     return [Series.from_entry(e) for e in entries if e.get("cadence") or e.get("delivery", {}).get("period")]
