@@ -9,8 +9,8 @@ import pytest
 from web3 import Web3
 from web3.providers.base import BaseProvider
 
-from sdk import errors
 from core.manifest import Manifest
+from sdk import errors
 from sdk.reader import Reader
 
 CHAIN_ID = 31337
