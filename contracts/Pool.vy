@@ -799,12 +799,11 @@ def _free() -> uint256:
 @view
 @internal
 def _closed_reason() -> String[40]:
-    s: IPoolVenue.AccountSummary = staticcall clearinghouse.account_summary(self)
-    if not s.fresh:
-        return "Pool: stale mark"
     for mid: uint256 in staticcall clearinghouse.open_markets(self):
         if block.timestamp >= (staticcall clearinghouse.market(mid)).last_trade_time:
             return "Pool: settlement pending"
+    if not (staticcall clearinghouse.account_summary(self)).fresh:
+        return "Pool: stale mark"
     return ""
 
 
