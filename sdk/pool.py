@@ -22,7 +22,6 @@ from decimal import Decimal
 from core import abi as core_abi
 from core import units as u
 
-BPS = 10_000
 
 
 def _text32(s: str | bytes) -> bytes:
@@ -88,7 +87,7 @@ class PoolReader:
         for mid in self.clearinghouse.functions.open_markets(self.address).call():
             q, on = self.clearinghouse.functions.position(self.address, mid).call()
             key, units_per_gpu = self._f("market_config", mid)
-            committed = self._f("committed", key) * units_per_gpu // BPS  # thousandths at 100% hedged
+            committed = self._f("committed", key) * units_per_gpu // u.BPS  # thousandths at 100% hedged
             cov = Decimal(abs(q)) / Decimal(committed) if committed else None
             out.append(
                 PoolPosition(
