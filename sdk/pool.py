@@ -23,7 +23,6 @@ from core import abi as core_abi
 from core import units as u
 
 
-
 def _text32(s: str | bytes) -> bytes:
     """A GPU class or node name as the bytes32 the pool stores (UTF-8, right-padded)."""
     b = s if isinstance(s, bytes) else s.encode()
