@@ -25,6 +25,7 @@ SECTIONS = [
     ("SDK", "scripts.bench_sdk"),
     ("Order relay (real process on loopback) and end-to-end latency on anvil", "scripts.bench_relay"),
     ("Timelock (anvil, real deploy)", "scripts.bench_timelock"),
+    ("Pool gas with 1,000 members, issue 15 (titanoboa, execution gas)", "scripts.bench_pool_gas"),
 ]
 # deep fuzz runs take hours: `make fuzz` is not part of `make bench`; its last result lines are
 # kept in this file and copied in verbatim
