@@ -84,6 +84,15 @@ struct Capacity:
     commit_bps: uint256  # share of their hours committed to the pool
 
 
+# the pool's account, read through the Clearinghouse's pinned views only
+struct Summary:
+    collateral: int256
+    equity: int256
+    initial: uint256
+    fresh: bool  # every mark the account depends on is fresh
+    open_markets: uint256
+
+
 struct Exit:
     owner: address
     receiver: address
@@ -751,7 +760,7 @@ def accept_ownership():
 @view
 @internal
 def _nav(round_up: bool) -> uint256:
-    s: IPoolVenue.AccountSummary = staticcall clearinghouse.account_summary(self)
+    s: Summary = self._summary()
     eq: int256 = s.equity
     if round_up:
         # each leg's PnL is floored: the true value is below equity + open markets
@@ -760,6 +769,25 @@ def _nav(round_up: bool) -> uint256:
     if eq <= 0:
         return idle
     return convert(eq, uint256) + idle
+
+
+@view
+@internal
+def _summary() -> Summary:
+    s: Summary = empty(Summary)
+    s.collateral = staticcall clearinghouse.collateral(self)
+    s.equity = staticcall clearinghouse.equity(self)
+    mm: uint256 = 0
+    s.initial, mm = staticcall clearinghouse.margin_requirements(self)
+    s.fresh = True
+    for mid: uint256 in staticcall clearinghouse.open_markets(self):
+        s.open_markets += 1
+        p: int256 = 0
+        t: uint256 = 0
+        ok: bool = False
+        p, t, ok = staticcall clearinghouse.mark(mid)
+        s.fresh = s.fresh and ok
+    return s
 
 
 @view
@@ -782,7 +810,7 @@ def _free() -> uint256:
          the account's collateral; 0 from the account while a mark is stale.
     """
     idle: uint256 = staticcall _TOKEN.balanceOf(self)
-    s: IPoolVenue.AccountSummary = staticcall clearinghouse.account_summary(self)
+    s: Summary = self._summary()
     if s.collateral <= 0:
         return idle
     if s.open_markets == 0:
@@ -802,7 +830,7 @@ def _closed_reason() -> String[40]:
     for mid: uint256 in staticcall clearinghouse.open_markets(self):
         if block.timestamp >= (staticcall clearinghouse.market(mid)).last_trade_time:
             return "Pool: settlement pending"
-    if not (staticcall clearinghouse.account_summary(self)).fresh:
+    if not self._summary().fresh:
         return "Pool: stale mark"
     return ""
 
@@ -891,7 +919,7 @@ def _check(o: IPoolVenue.Order, quantity: uint256) -> uint256:
         return _NOT_ALLOWED
     if convert(abs(q1), uint256) > self._hedge_cap(o.market_id):
         return _HEDGE_CAP
-    s: IPoolVenue.AccountSummary = staticcall clearinghouse.account_summary(self)
+    s: Summary = self._summary()
     if not s.fresh:
         return _STALE
     m: IPoolVenue.Market = staticcall clearinghouse.market(o.market_id)
