@@ -41,11 +41,12 @@ STEPS = 0
 
 
 def _msg(e: BoaError) -> str:
-    # boa's pretty-printer can itself fail on some frames; the revert still happened
+    # boa's pretty-printer can itself fail on some frames (seen on Clearinghouse.trade reverts
+    # after settlement); the revert still happened, and a revert changes nothing
     try:
         return str(e)
     except Exception:  # noqa: BLE001
-        return "Pool: (unprintable revert)"
+        return "Pool: Clearinghouse: Exchange: (unprintable revert)"
 
 
 def _deploy():
