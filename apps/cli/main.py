@@ -163,6 +163,7 @@ for _module in (markets, funds, trade, account):
     app.add_typer(_module.app)
 app.add_typer(hedge.app, name="hedge")
 app.add_typer(devnet.app, name="devnet")
+app.add_typer(__import__("apps.cli.pool", fromlist=["app"]).app, name="pool")  # cspread pool (issue 15)
 app.add_typer(__import__("apps.cli.index", fromlist=["app"]).app, name="index")  # cspread index value (oracle maths)
 
 

@@ -238,3 +238,34 @@ def configure_settlement_feed(
     with boa.env.prank(getattr(owner, "address", owner)):
         oracle.set_settlement_feed(fid, lo, hi, not_before, dispute_window)
     return not_before
+
+
+# ---------------------------------------------------------------- pools (issue 15)
+POOL = _partial("Pool.vy")
+# max_hedge_bps, max_margin_bps, max_slippage_bps, max_slippage_fixed, min_collateral_per_gpu
+POOL_LIMITS = (8_000, 5_000, 200, 1 * USDC, 100 * USDC)
+POOL_DELAY = 86_400
+
+
+def deploy_pool(protocol: Protocol, owner: str, manager: str, limits: tuple = POOL_LIMITS, delay: int = POOL_DELAY):
+    """A Pool on `protocol`'s Clearinghouse and Exchange, collateral = its USDC."""
+    with boa.env.prank(owner):
+        return POOL.deploy(
+            "Compute Pool",
+            "CPOOL",
+            protocol.clearinghouse.address,
+            protocol.exchange.address,
+            protocol.usdc.address,
+            owner,
+            manager,
+            delay,
+            limits,
+        )
+
+
+def allow_pool_market(pool, owner: str, market_id: int, capacity_key: bytes, units_per_gpu: int):
+    """Queue and apply an allowed market through the pool's delay (time travels)."""
+    with boa.env.prank(owner):
+        pool.queue_market(market_id, (capacity_key, units_per_gpu))
+    boa.env.time_travel(seconds=pool.delay())
+    pool.apply_market(market_id)

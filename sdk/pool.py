@@ -1,0 +1,165 @@
+"""Pools (issue 15): join and leave a pool vault, see my share, the pool's positions, how much of
+its members' declared capacity they hedge, and the margin it posts per hedged GPU-hour.
+
+    from sdk import Client
+    from sdk.pool import PoolClient
+    c = Client("deployments/31337.json", "http://127.0.0.1:8545", private_key="0x...")
+    p = PoolClient(c, "0xPool...")
+    p.join(Decimal("5000")); p.declare("H100-SXM", "HB_WEST", 4, Decimal("0.5"))
+    p.my_share(); p.positions(); p.hedged_margin_per_gpu_hour()
+    p.leave(Decimal("1000"))          # paid now, or queued beyond free collateral
+
+Reads go through the Pool's and the Clearinghouse's views (plain web3 contracts, ABI from
+core/abis/Pool.json); writes through the Client's one TxSender (`Client._transact`: simulate,
+typed errors, fee bumping). Units: USD as Decimal in, Decimal out; every conversion is core.units'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core import abi as core_abi
+from core import units as u
+
+
+def _text32(s: str | bytes) -> bytes:
+    """A GPU class or node name as the bytes32 the pool stores (UTF-8, right-padded)."""
+    b = s if isinstance(s, bytes) else s.encode()
+    if len(b) > 32:
+        raise ValueError(f"{s!r} is longer than 32 bytes")
+    return b.ljust(32, b"\0")
+
+
+@dataclass(frozen=True)
+class MemberShare:
+    shares: int
+    value_usd: Decimal  # at NAV, rounded down (what redeem would pay)
+    fraction: Decimal  # of all shares (the escrowed exit queue included)
+
+
+@dataclass(frozen=True)
+class PoolPosition:
+    market_id: int
+    quantity: Decimal  # signed units (GPU-hours, MWh); short < 0
+    open_notional_usd: Decimal
+    hedge_cap: Decimal  # largest |quantity| the members' limits allow, units
+    coverage: Decimal | None  # |quantity| / committed capacity of the market's key (None: none declared)
+
+
+class PoolReader:
+    """Read side: `contract` is a web3 (or web3-shaped) Pool contract, `clearinghouse` the venue's."""
+
+    def __init__(self, contract, clearinghouse):
+        self.contract = contract
+        self.clearinghouse = clearinghouse
+
+    @classmethod
+    def at(cls, reader, address: str) -> PoolReader:
+        """A PoolReader for the pool at `address` on an sdk Reader's (or Client's) chain."""
+        pool = reader.w3.eth.contract(address=reader.w3.to_checksum_address(address), abi=core_abi.abi("Pool"))
+        return cls(pool, reader.clearinghouse)
+
+    def _f(self, name: str, *args):
+        return getattr(self.contract.functions, name)(*args).call()
+
+    @property
+    def address(self) -> str:
+        return self.contract.address
+
+    def nav(self) -> Decimal:
+        """NAV in USD: the pool's Clearinghouse equity at the marks + idle collateral."""
+        return u.base_to_usd(self._f("totalAssets"))
+
+    def share(self, member: str) -> MemberShare:
+        shares = self._f("balanceOf", member)
+        supply = self._f("totalSupply")
+        frac = Decimal(shares) / Decimal(supply) if supply else Decimal(0)
+        return MemberShare(shares, u.base_to_usd(self._f("convertToAssets", shares)), frac)
+
+    def free_usd(self) -> Decimal:
+        """What the pool can pay out now without breaching its margin cap."""
+        return u.base_to_usd(self._f("free_collateral"))
+
+    def positions(self) -> list[PoolPosition]:
+        out = []
+        for mid in self.clearinghouse.functions.open_markets(self.address).call():
+            q, on = self.clearinghouse.functions.position(self.address, mid).call()
+            key, units_per_gpu = self._f("market_config", mid)
+            committed = self._f("committed", key) * units_per_gpu // u.BPS  # thousandths at 100% hedged
+            cov = Decimal(abs(q)) / Decimal(committed) if committed else None
+            out.append(
+                PoolPosition(
+                    mid,
+                    u.units_to_quantity(q),
+                    u.base_to_usd(on),
+                    u.units_to_quantity(self._f("hedge_cap", mid)),
+                    cov,
+                )
+            )
+        return out
+
+    def hedged_margin_per_gpu_hour(self) -> Decimal | None:
+        """Initial margin the pool posts per hedged unit (GPU-hour), USD; None when unhedged."""
+        initial, _ = self.clearinghouse.functions.margin_requirements(self.address).call()
+        hedged = sum(
+            abs(self.clearinghouse.functions.position(self.address, m).call()[0])
+            for m in self.clearinghouse.functions.open_markets(self.address).call()
+        )
+        if hedged == 0:
+            return None
+        return u.base_to_usd(initial) / u.units_to_quantity(hedged)
+
+    def closed_reason(self) -> str:
+        """'' while joins and exits are open, else the pool's reason."""
+        return self._f("closed_reason")
+
+
+class PoolClient(PoolReader):
+    """Write side over an sdk Client (its key, its TxSender, its typed errors)."""
+
+    def __init__(self, client, address: str | None = None, *, contract=None):
+        if contract is None:
+            contract = client.w3.eth.contract(address=client.w3.to_checksum_address(address), abi=core_abi.abi("Pool"))
+        super().__init__(contract, client.clearinghouse)
+        self.client = client
+
+    def my_share(self) -> MemberShare:
+        return self.share(self.client.address)
+
+    def join(self, usd: u.Number):
+        """Deposit `usd` into the pool (approving it for exactly that first when needed)."""
+        units = u.positive_usd(usd, "join amount")
+        reason = self.closed_reason()
+        if reason:
+            raise ValueError(f"join {usd} USD: {reason}")
+        token = self.client.collateral
+        if token.functions.allowance(self.client.address, self.address).call() < units:
+            self.client._transact(token.functions.approve(self.address, units), f"approve the pool for {usd} USD")
+        return self.client._transact(self.contract.functions.deposit(units, self.client.address), f"join {usd} USD")
+
+    def leave(self, usd: u.Number) -> tuple[str, object]:
+        """Take `usd` out: ('paid', receipt) when free collateral allows, else ('queued', receipt)
+        with the shares escrowed in the exit queue (paid at the NAV of the moment it is served)."""
+        units = u.positive_usd(usd, "leave amount")
+        me = self.client.address
+        if units <= self._f("maxWithdraw", me):
+            return "paid", self.client._transact(self.contract.functions.withdraw(units, me, me), f"leave {usd} USD")
+        shares = self._f("previewWithdraw", units)
+        if shares > self._f("balanceOf", me):
+            raise ValueError(f"leave {usd} USD: your shares are worth {self.my_share().value_usd} USD")
+        return "queued", self.client._transact(
+            self.contract.functions.request_exit(shares, me), f"queue exit {usd} USD"
+        )
+
+    def declare(self, gpu_class: str, node: str, count: int, commit: u.Number):
+        """Declare `count` GPUs of `gpu_class` at `node`, committing the fraction `commit` (0..1) of their hours."""
+        bps = u.fraction_to_bps(commit)
+        return self.client._transact(
+            self.contract.functions.declare_capacity(_text32(gpu_class), _text32(node), int(count), bps),
+            f"declare {count} {gpu_class} at {node}",
+        )
+
+    def serve_exits(self, count: int = 16):
+        """Pay queued exits as far as free collateral goes (anyone may)."""
+        return self.client._transact(self.contract.functions.serve_exits(int(count)), "serve exits")
