@@ -42,7 +42,16 @@ __all__ = [
 ]
 
 #: contracts whose ABI ships in core/abis (MockUSDC: the devnet collateral); scripts/abis.py writes them
-CONTRACTS = ("Oracle", "Clearinghouse", "ClearinghouseView", "Exchange", "Timelock", "FeedAggregator", "MockUSDC", "Pool")
+CONTRACTS = (
+    "Oracle",
+    "Clearinghouse",
+    "ClearinghouseView",
+    "Exchange",
+    "Timelock",
+    "FeedAggregator",
+    "MockUSDC",
+    "Pool",
+)
 
 #: each struct, by the function whose argument or return value it is (searched in every shipped ABI,
 #: so a view moving to another contract keeps working)
