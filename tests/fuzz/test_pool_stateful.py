@@ -189,7 +189,7 @@ class PoolMachine(RuleBasedStateMachine):
             return
         q1 = self.p.clearinghouse.position(self.pool.address, self.gpu)[0]
         if abs(q1) > abs(q0) or (q0 * q1 < 0):
-            s = self.p.clearinghouse.account_summary(self.pool.address)
+            s = self.p.view.account_summary(self.pool.address)
             lim = self.pool.limits()
             assert abs(q1) <= self.pool.hedge_cap(self.gpu)
             assert s.initial * 10_000 <= s.equity * lim[1], "fill left IM above the margin cap"
