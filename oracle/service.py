@@ -326,7 +326,7 @@ def request_marks(body: MarkRequestCreate, reporter: ReporterDep) -> MarkRequest
     try:
         ids = [parse_feed_id(f) for f in body.feed_ids]
     except ValueError as e:
-        raise HTTPException(status_code=422, detail=str(e)) from None
+        raise invalid("body", "feed_ids", body.feed_ids, str(e)) from None
     try:
         until = reporter.request_marks(ids)
     except KeyError as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 INT64_MAX = 2**63 - 1  # the store's integer range (market ids, quantities, prices)
 UINT256_MAX = 2**256 - 1
@@ -25,12 +25,12 @@ class OrderCreate(BaseModel):
 
     trader: str = Field(examples=["0xB94c4046FF368A869d3150d411440267472a1043"], max_length=42)
     market_id: int = Field(ge=0, le=INT64_MAX)
-    is_buy: bool
+    is_buy: StrictBool  # the schema says boolean: 0/1 are refused, not coerced
     quantity: int = Field(ge=1, le=INT64_MAX, description="thousandths of a unit")
     price: int = Field(ge=-INT64_MAX, le=INT64_MAX, description="collateral base units per unit; may be negative")
     nonce: int = Field(ge=0, le=UINT256_MAX)
     expiry: int = Field(ge=0, le=UINT256_MAX, description="unix seconds; dead after it")
-    reduce_only: bool = False
+    reduce_only: StrictBool = False
     signature: str = Field(
         max_length=SIGNATURE_MAX_CHARS,
         description="0x + hex: an EOA's 65-byte EIP-712 signature (r, s, v), or for a contract "
