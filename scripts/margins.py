@@ -32,7 +32,6 @@ import datetime as dt
 import gzip
 import json
 import math
-import re
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,6 +44,7 @@ from core.specs import compute_spec, month_window, power_spec
 from oracle.errors import OracleError
 from oracle.sources import ReplaySource
 from oracle.valuation import Valuer
+from scripts._docgen import render_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "markets.md"
@@ -984,14 +984,7 @@ def planner_table(cases: dict[str, list[PlanCase]]) -> str:
 
 
 def render(doc: str, secs: dict[str, str]) -> str:
-    for name, body in secs.items():
-        pat = re.compile(
-            rf"(<!-- BEGIN GENERATED: {re.escape(name)} -->).*?(<!-- END GENERATED: {re.escape(name)} -->)", re.S
-        )
-        if not pat.search(doc):
-            raise SystemExit(f"docs/markets.md has no markers for section {name!r}")
-        doc = pat.sub(lambda m: f"{m.group(1)}\n{body}\n{m.group(2)}", doc)  # noqa: B023 - used at once
-    return doc
+    return render_sections(doc, secs, "docs/markets.md")
 
 
 def _dec(x: float, places: int) -> str:
