@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from core.specs import compute_spec, month_window, power_spec
+from core.specs import compute_spec, month_window, power_spec, spec_matches
 from oracle.errors import OracleError
 from oracle.sources import ReplaySource
 from oracle.valuation import Valuer
@@ -818,11 +818,7 @@ class OfflineReader:
     def find_markets(self, kind=None, **fields):
         out = []
         for m in self._markets.values():
-            flat = dict(m.spec)
-            for leg in ("compute", "power"):
-                if isinstance(m.spec.get(leg), dict):
-                    flat.update({k: v for k, v in m.spec[leg].items() if k != "kind"})
-            if (kind is None or m.kind == kind) and all(flat.get(k) == v for k, v in fields.items()):
+            if (kind is None or m.kind == kind) and spec_matches(m.spec, **fields):
                 out.append(m)
         return out
 
