@@ -19,7 +19,7 @@ from pathlib import Path
 from core import statement as cs
 
 A4_LANDSCAPE = (11.69, 8.27)
-LINES_PER_PAGE = 46
+LINES_PER_PAGE = 48
 MONO = "DejaVu Sans Mono"
 
 
@@ -94,7 +94,7 @@ def text_lines(st: cs.Statement) -> tuple[list[str], list[str], cs.Footnotes]:
     if g.left_out:
         grid.append(f"left out (no reference index or power price on chain): {', '.join(g.left_out)}")
     for title, cells in (("WITH THE HEDGE", g.hedged), ("WITHOUT THE HEDGE", g.unhedged)):
-        grid += ["", f"{title}: rows index move, columns power move"]
+        grid += ["", f"{title} (whole USD): rows GPU index move, columns power price move"]
         grid.append(f"{'':>8}" + "".join(f"{cs.percent(p):>13}" for p in g.power_moves))
         for gi, row in zip(g.index_moves, cells, strict=True):
             grid.append(f"{cs.percent(gi):>8}" + "".join(f"{cs.usd(c, 0):>13}" for c in row))
@@ -109,7 +109,7 @@ def _text_pages(pdf, title: str, lines: list[str]) -> None:
         fig = plt.figure(figsize=A4_LANDSCAPE)
         fig.text(0.03, 0.96, title, fontsize=12, weight="bold", va="top")
         fig.text(
-            0.03, 0.92, "\n".join(lines[k : k + LINES_PER_PAGE]), family=MONO, fontsize=6.2, va="top", linespacing=1.35
+            0.03, 0.92, "\n".join(lines[k : k + LINES_PER_PAGE]), family=MONO, fontsize=7, va="top", linespacing=1.3
         )
         pdf.savefig(fig)
         plt.close(fig)
@@ -136,7 +136,7 @@ def _grid_figure(st: cs.Statement):
         ax.set_title(f"site revenue {name} (USD)", fontsize=10)
         for i in range(len(g.index_moves)):
             for j in range(len(g.power_moves)):
-                ax.text(j, i, cs.usd(int(c[i, j]), 0), ha="center", va="center", fontsize=5)
+                ax.text(j, i, cs.usd(int(c[i, j]), 0), ha="center", va="center", fontsize=6)
     fig.suptitle(
         f"Hedge statement {st.account}: revenue floor {cs.usd(g.floor)} USD, chain {st.chain_id} block {st.block}",
         fontsize=10,
