@@ -25,7 +25,7 @@ from pypdf import PdfReader
 from core import statement as cs
 from core import units as u
 from core.errors import InvalidAccount, InvalidMonthRange, NoPositions
-from devnet.anvil import ANVIL_KEYS, Anvil, deploy
+from devnet.anvil import ANVIL_KEYS
 from sdk.client import Client
 from sdk.reader import Reader
 from sdk.statement import statement
@@ -59,17 +59,10 @@ RATIO = Decimal("0.0012")  # the deployed SPREAD market's MWh per GPU-hour
 
 
 @pytest.fixture(scope="module")
-def devnet(tmp_path_factory):
-    out = tmp_path_factory.mktemp("statement") / "manifest.json"
-    with Anvil() as anvil:
-        deploy(anvil.url, out)
-        yield anvil, out
-
-
-@pytest.fixture(scope="module")
 def hedged(devnet):
-    """The operator's hedge, filled and (for the hourly leg) settled: (reader, operator, markets, months)."""
-    anvil, path = devnet
+    """The operator's hedge, filled and (for the hourly leg) settled: (reader, operator, markets, months),
+    on the module's devnet (tests/integration/conftest.py)."""
+    anvil, _, path = devnet
     r = Reader(path, anvil.url)
     maker, op, relayer = (Client(path, anvil.url, private_key=ANVIL_KEYS[i]) for i in (5, 7, 0))
     for c in (maker, op):
@@ -200,7 +193,7 @@ def test_cli_statement__writes_pdf_and_png__json_figures(hedged, devnet, tmp_pat
 
     from apps.cli.main import app
 
-    anvil, path = devnet
+    anvil, _, path = devnet
     r, op, m, months = hedged
     res = CliRunner().invoke(
         app,
@@ -228,7 +221,7 @@ def test_dashboard_route_serves_the_same_pdf(hedged, devnet):
 
     from apps.web import create_app
 
-    anvil, path = devnet
+    anvil, _, path = devnet
     _, op, _, months = hedged
     with TestClient(create_app(path, anvil.url)) as web:
         res = web.get(f"/api/account/{op.address}/statement.pdf", params={"months": months})
