@@ -2,7 +2,7 @@
 
 Setup: anvil + the real deploy, the H100 market's mark pushed, 32 funded traders. The relay is
 the real process (uvicorn on loopback, started by PID), once on a SQLite file and once on a
-throwaway PostgreSQL 15 cluster (tests/utils/postgres.py), each fed the same signed orders.
+throwaway PostgreSQL 15 cluster (devnet/postgres.py), each fed the same signed orders.
 
 1. Order posts/s with full validation: pre-signed, non-crossing orders posted by 16 concurrent
    keep-alive connections (a minimal asyncio HTTP/1.1 client), one order per POST /orders; then
@@ -259,7 +259,7 @@ def _posts(
 
 
 def run() -> list[dict]:
-    from tests.utils.postgres import PostgresServer
+    from devnet.postgres import PostgresServer
 
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp, Anvil() as anvil:

@@ -310,6 +310,35 @@ def create_app(
             buf.getvalue(), media_type="text/csv", headers={"content-disposition": f'attachment; filename="{name}"'}
         )
 
+    async def statement_file(address: str, months: str, kind: str) -> Response:
+        """The hedge statement (issue 15) of ``address`` for delivery months ``months``, the same
+        file ``cspread statement`` writes; errors are the SDK's typed ones (4xx)."""
+        from apps.statement import file_stem, render_pdf, render_png
+
+        st = await call(backend.statement, address, months)
+        body = await call(render_pdf if kind == "pdf" else render_png, st)
+        return Response(
+            body,
+            media_type="application/pdf" if kind == "pdf" else "image/png",
+            headers={"content-disposition": f'inline; filename="{file_stem(st)}.{kind}"'},
+        )
+
+    @app.get("/api/account/{address}/statement.pdf", response_class=Response)
+    async def api_statement_pdf(address: str, months: str = ""):
+        """The hedge statement a lender reads (PDF): positions by delivery month, locked-in spread,
+        margin posted, revenue floor; every figure footnoted with its block and transaction."""
+        return await statement_file(address, months, "pdf")
+
+    @app.get("/api/account/{address}/statement.png", response_class=Response)
+    async def api_statement_png(address: str, months: str = ""):
+        """The statement's revenue grid (hedged vs unhedged) as a PNG."""
+        return await statement_file(address, months, "png")
+
+    @app.get("/statement.pdf", response_class=Response, include_in_schema=False)
+    async def statement_pdf_link(account: str = "", months: str = ""):
+        """The account page's form: the same PDF as the API route."""
+        return await statement_file(account, months, "pdf")
+
     @app.post("/api/orders/status")
     async def api_orders_status(body: dict):
         return await call(backend.orders_status, body.get("orders") or [])

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from eth_utils import is_address, to_checksum_address
 
-from core import curve, margin
+from core import curve, statement
 from core import units as u
 from sdk import hedge as _hedge
 from sdk.client import Client
@@ -38,6 +38,7 @@ from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder
 from sdk.models import usd_text as money
 from sdk.relay_client import RelayOrder
 from sdk.signing import order_typed_data, recover_signer
+from sdk.statement import ledger_events
 
 log = logging.getLogger("cspread.web")
 
@@ -764,63 +765,45 @@ class Backend:
     def accounting(self, address: str) -> list[dict[str, Any]]:
         """The trading ledger for accounting, oldest first: every fill, liquidation and settlement
         of the account with market, side, quantity, price, fee, the PnL it realised and its cash
-        effect, block and tx hash. Realised PnL replays the account's own events through
+        effect, block and tx hash. Realised PnL replays the account's own events (sdk.statement.ledger_events,
+        the hedge statement's too) through core.statement.replay, i.e.
         core.margin.apply_fill (the Clearinghouse's rule: average cost, the closed share of the open
         notional rounded against the account); a settlement realises what its event says."""
         if not is_address(address):
             raise InvalidAmount(f"{address!r} is not an Ethereum address (0x followed by 40 hex digits)")
         addr = to_checksum_address(address)
-        events: list[tuple[int, int, str, Any]] = []
-        for f in self.client.fills(addr):
-            events.append((f.block_number, f.log_index, "fill", f))
-        for e in self.client.liquidations(addr):
-            events.append((e.block_number, e.log_index, "liquidation", e))
-        for s_ in self.client.settlements(addr):
-            events.append((s_.block_number, 1 << 30, "settlement", s_))  # after that block's trades
-        events.sort(key=lambda x: (x[0], x[1]))
-        book: dict[int, tuple[int, int]] = {}  # market -> (quantity, open notional), base units
         rows = []
-        for block, _, kind, e in events:
+        for r in statement.replay(ledger_events(self.client, addr)):
+            e = r.event
             m = self.client.market_params(e.market_id)
-            q0, on0 = book.get(m.id, (0, 0))
-            if kind == "fill":
-                side = e.side_of(addr)
-                delta = e.quantity_units if side == "buy" else -e.quantity_units
-                fee = u.usd_to_base(e.fee_of(addr))
-                r = margin.apply_fill(0, q0, on0, delta, e.price_units, fee)
-                book[m.id] = (r.quantity, r.open_notional)
-                realised, cash, price_units, qty = r.realised, r.collateral, e.price_units, e.quantity_units
-            elif kind == "liquidation":
-                side = "buy" if e.quantity_units < 0 else "sell"  # moved away from the account: it closes
-                r = margin.apply_fill(0, q0, on0, -e.quantity_units, e.price_units, e.penalty_units)
-                book[m.id] = (r.quantity, r.open_notional)
-                fee, realised, cash = e.penalty_units, r.realised, r.collateral
-                price_units, qty = e.price_units, abs(e.quantity_units)
-            else:
-                side = "sell" if e.quantity_units > 0 else "buy"
-                book[m.id] = (0, 0)
-                fee, realised, cash = 0, e.pnl_units, e.pnl_units
-                price_units, qty = e.settlement_price_units, abs(e.quantity_units)
-            ts = self.block_time(block)
+            side = "buy" if e.delta > 0 else "sell"  # a liquidation's or settlement's side is the closing one
+            ts = self.block_time(e.block)
             rows.append(
                 {
                     "time_utc": dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "",
-                    "kind": kind,
+                    "kind": e.kind,
                     "market_id": m.id,
                     "symbol": m.symbol,
                     "side": side,
-                    "quantity": d(u.units_to_quantity(qty)),
+                    "quantity": d(u.units_to_quantity(abs(e.delta))),
                     "unit": m.unit,
-                    "price": px(_usd(price_units), m.price_tick),
-                    "fee_usd": cents(u.base_to_usd(fee)),
-                    "realised_pnl_usd": cents(u.base_to_usd(realised)),
-                    "cash_usd": cents(u.base_to_usd(cash)),
-                    "position_after": d(u.units_to_quantity(book[m.id][0])),
-                    "block": block,
+                    "price": px(_usd(e.price), m.price_tick),
+                    "fee_usd": cents(u.base_to_usd(e.fee)),
+                    "realised_pnl_usd": cents(u.base_to_usd(r.realised)),
+                    "cash_usd": cents(u.base_to_usd(r.cash)),
+                    "position_after": d(u.units_to_quantity(r.quantity_after)),
+                    "block": e.block,
                     "tx_hash": e.tx_hash,
                 }
             )
         return rows
+
+    def statement(self, address: str, months: str) -> Any:
+        """The hedge statement (core.statement.Statement) of ``address`` for ``months``
+        (``2027-01..2027-12``), read at the head block; rendered by apps.statement."""
+        from sdk.statement import statement as build
+
+        return build(self.client, address, months)
 
     def orders_status(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per signed order (as posted): how much filled on-chain and what still rests, at what price,
