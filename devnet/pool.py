@@ -222,3 +222,45 @@ def apply_pool_markets(w3: Web3, pool_address: str, key: str, market_ids: list[i
         sender.send(_tx_of(pool.functions.apply_market(mid), sender), f"apply market {mid}")
         n += 1
     return n
+
+
+def fill_open_approvals(w3: Web3, manifest: dict, pool_address: str, taker_key: str, from_block: int) -> int:
+    """Devnet counterparty: fill, as `taker_key`'s account, whatever is left of every live order
+    the pool approved since `from_block` (the role the relay's matcher plays on a full stack).
+    Returns how many orders it filled. The Exchange asks the pool (EIP-1271) on each fill."""
+    pool = w3.eth.contract(address=Web3.to_checksum_address(pool_address), abi=core_abi.abi("Pool"))
+    ex = manifest["contracts"]["Exchange"]
+    exchange = w3.eth.contract(address=ex["address"], abi=ex["abi"])
+    sender = _Sender(w3, taker_key)
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    n = 0
+    for ev in pool.events.OrderApproved.get_logs(from_block=from_block):
+        h = bytes(ev.args.order_hash)
+        o = tuple(pool.functions.approved(h).call())
+        if int(o[0], 16) == 0 or o[6] <= now:
+            continue
+        left = o[3] - int(exchange.functions.filled(h).call())
+        if left <= 0 or pool.functions.isValidSignature(h, b"").call() != bytes.fromhex("1626ba7e"):
+            continue
+        sender.send(_tx_of(exchange.functions.fill(o, b"", left), sender), f"fill pool order {h.hex()}")
+        n += 1
+    return n
+
+
+def push_marks(w3: Web3, manifest: dict, prices: dict[int, int], relayer_key: str) -> dict:
+    """Devnet: submit one Oracle report setting market id -> mark (base units per unit), signed
+    by anvil reporters 1-3 as the pusher sends it (every reporter: no circuit-breaker clamp).
+    For gas benches and fixtures only: a devnet's marks otherwise come from the reporters."""
+    from core import eip712
+    from devnet.anvil import ANVIL_KEYS
+
+    o = manifest["contracts"]["Oracle"]
+    oracle = w3.eth.contract(address=o["address"], abi=o["abi"])
+    by_id = {m["id"]: m for m in manifest["markets"]}
+    feeds = [bytes.fromhex(by_id[mid]["mark_feed"][2:]) for mid in prices]
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    d = eip712.report_digest(feeds, list(prices.values()), now, int(manifest["chain_id"]), oracle.address)
+    sigs = [eip712.sign_digest(k, d) for k in ANVIL_KEYS[1:4]]
+    rows = [list(prices.values())] * len(sigs)
+    sender = _Sender(w3, relayer_key)
+    return sender.send(_tx_of(oracle.functions.submit(feeds, now, rows, sigs), sender), "submit marks")
