@@ -157,7 +157,11 @@ def test_manager_keeps_the_hedge_within_limits_over_the_month(stack):
         steps.append((t, equity, initial, {m: ch.functions.position(pool.address, m).call()[0] for m in allowed}))
         t = min(t_end, t + STEP_DAYS * DAY)
         st.warp_to(t)
-        st.wait_until(lambda: keeper.chain.head().timestamp >= t, 30, 0.2, "the warp")
+        st.wait_until(lambda t=t: keeper.chain.head().timestamp >= t, 30, 0.2, "the warp")
         wait_marks(st, allowed, t)
     assert hedged_any and restarted
     assert len(steps) >= 7
+    # the plan spread the hedge over both windows (February full to its cap, March with the rest)
+    assert {mid for *_, pos in steps for mid, q in pos.items() if q < 0} == set(allowed)
+    for t_, equity, initial, pos in steps:
+        print(f"{t_}: equity {equity / 1e6:,.0f} USD, IM {initial / 1e6:,.0f} USD, positions {pos}")
