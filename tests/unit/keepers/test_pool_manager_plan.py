@@ -91,3 +91,34 @@ def test_order_for__buy_back_edge_capped_by_band():
 
 def test_order_for__within_a_step__nothing():
     assert order_for(-10_000_000, -9_999_500, 0, 2 * USDC, 1_000, 90_000, 50, 1_000, 1_000) is None
+
+
+# ---------------------------------------------------------------- which pool
+
+
+POOLS = {"block": 3, "pools": {"west": {"address": "0x" + "ab" * 20, "block": 42}}}
+
+
+def test_resolve_pool__by_name_and_by_address():
+    from keepers.pool_manager import resolve_pool
+
+    address, block = resolve_pool(POOLS, "west")
+    assert address.lower() == "0x" + "ab" * 20 and block == 42
+    assert resolve_pool(POOLS, "0x" + "ab" * 20) == (address, 42)
+    # an address the manifest does not know: scan its logs from the deployment's block
+    assert resolve_pool(POOLS, "0x" + "cd" * 20)[1] == 3
+
+
+def test_resolve_pool__unknown_name__names_the_known_pools():
+    from keepers.pool_manager import resolve_pool
+
+    with pytest.raises(ValueError, match="no pool 'east'.*west"):
+        resolve_pool(POOLS, "east")
+
+
+def test_sdk_pool_address__unknown_name__clear_error():
+    from sdk.pool import pool_address
+
+    assert pool_address(POOLS, "west").lower() == "0x" + "ab" * 20
+    with pytest.raises(ValueError, match="neither an address nor a pool"):
+        pool_address({"pools": {}}, "east")
