@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import dataclass
+from itertools import groupby
 
 from pydantic import field_validator
 from web3 import Web3
@@ -81,21 +82,28 @@ def plan_hedge(
     """Signed target position (short <= 0) per tradable market. The margin budget is
     ``equity x max_margin_bps x margin_use_bps``; the margin of positions the plan cannot change
     (markets past their last trade time, awaiting settlement) is taken off it first, then the
-    windows are filled nearest first, each up to ``target_bps`` of its hedge cap."""
+    windows are filled nearest first, each up to ``target_bps`` of its hedge cap; windows of the
+    same period (one month at several nodes) share the budget left pro rata to what they want."""
     if equity <= 0:
         return {m.market_id: 0 for m in markets if m.tradable}
     budget = equity * max_margin_bps * margin_use_bps // (BPS * BPS)
     movable = sum(abs(m.position) * m.im_per_unit // QS for m in markets if m.tradable)
     left = budget - max(0, initial - movable)
     out: dict[int, int] = {}
-    for m in sorted((m for m in markets if m.tradable), key=lambda m: (m.delivery_start, m.market_id)):
-        want = m.hedge_cap * target_bps // BPS
-        afford = max(0, left) * QS // m.im_per_unit if m.im_per_unit > 0 else want
-        q = _floor_to(min(want, afford), m.step)
-        if q < m.min_quantity:
-            q = 0
-        left -= q * m.im_per_unit // QS + (1 if q else 0)
-        out[m.market_id] = -q
+    live = sorted((m for m in markets if m.tradable), key=lambda m: (m.delivery_start, m.market_id))
+    for _, group in groupby(live, key=lambda m: m.delivery_start):
+        group = list(group)
+        # windows of the same period (the same month at several nodes) share what is left pro rata
+        wants = {m.market_id: m.hedge_cap * target_bps // BPS for m in group}
+        need = sum(wants[m.market_id] * m.im_per_unit // QS for m in group)
+        avail = max(0, left)
+        for m in group:
+            q = wants[m.market_id] if need <= avail else wants[m.market_id] * avail // need
+            q = _floor_to(q, m.step)
+            if q < m.min_quantity:
+                q = 0
+            left -= q * m.im_per_unit // QS + (1 if q else 0)
+            out[m.market_id] = -q
     return out
 
 

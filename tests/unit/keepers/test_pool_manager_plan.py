@@ -122,3 +122,11 @@ def test_sdk_pool_address__unknown_name__clear_error():
     assert pool_address(POOLS, "west").lower() == "0x" + "ab" * 20
     with pytest.raises(ValueError, match="neither an address nor a pool"):
         pool_address({"pools": {}}, "east")
+
+
+def test_same_month_at_two_nodes__budget_shared_pro_rata():
+    # budget 45,000 USD; each node wants 57,600 GPU-h (40,320 USD): both get 45,000 / 80,640 of it
+    ms = [mkt(4, 100, 57_600_000), mkt(5, 100, 57_600_000)]
+    t = plan_hedge(ms, 100_000 * USDC, 0, 5_000, 10_000, 9_000)
+    assert t[4] == t[5] == -32_142_000  # 57,600 x 45,000 / 80,640, floored to the step
+    assert im_of(t, ms) <= 45_000 * USDC
