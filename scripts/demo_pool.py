@@ -64,6 +64,21 @@ def markets_file(path: Path) -> Path:
     return path
 
 
+def mined(url: str, hashes: list[str], timeout: float = 180.0) -> None:
+    """Wait until every transaction is mined (a batch queues in anvil's pool); RuntimeError naming
+    how many are still pending or reverted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        receipts = rpc_batch(url, [("eth_getTransactionReceipt", [x]) for x in hashes])
+        if all(r is not None for r in receipts) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    pending = sum(r is None for r in receipts)
+    reverted = sum(1 for r in receipts if r is not None and int(r["status"], 16) != 1)
+    if pending or reverted:
+        raise RuntimeError(f"joins: {pending} transactions not mined, {reverted} reverted")
+
+
 def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
     """Every host joins with DEPOSIT_PER_GPU_USD per GPU (paid by a funder for it) and declares its
     GPUs; returns the seconds taken."""
@@ -93,7 +108,7 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
             }
         )
         raws.append(("eth_sendRawTransaction", ["0x" + bytes(funder.sign_transaction(tx).raw_transaction).hex()]))
-    hashes = rpc_batch(url, raws)
+    mined(url, rpc_batch(url, raws))  # the deposits first: a declaration needs its host's shares
     # declarations: each host is msg.sender (impersonated; a host has no key in a demo)
     prep = []
     for h in hosts:
@@ -118,11 +133,8 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
                 ],
             )
         )
-    hashes += rpc_batch(url, sends)
-    receipts = rpc_batch(url, [("eth_getTransactionReceipt", [x]) for x in hashes])
-    bad = [r for r in receipts if r is None or int(r["status"], 16) != 1]
-    if bad:
-        raise RuntimeError(f"{len(bad)} join/declare transactions failed")
+    hashes = rpc_batch(url, sends)
+    mined(url, hashes)
     rpc_batch(url, [("anvil_stopImpersonatingAccount", [h["address"]]) for h in hosts])
     return time.monotonic() - t
 
