@@ -284,3 +284,20 @@ def rpc_batch(url: str, calls: list[tuple[str, list]], chunk: int = 200) -> list
                     raise RuntimeError(f"batched call failed: {r['error']}")
                 out.append(r["result"])
     return out
+
+
+def wait_mined(url: str, hashes: list[str], timeout: float = 600.0) -> None:
+    """Wait until every transaction is mined (a batch queues in anvil's pool); RuntimeError naming
+    how many are still pending or reverted."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        receipts = rpc_batch(url, [("eth_getTransactionReceipt", [x]) for x in hashes])
+        if all(r is not None for r in receipts) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    pending = sum(r is None for r in receipts)
+    reverted = sum(1 for r in receipts if r is not None and int(r["status"], 16) != 1)
+    if pending or reverted:
+        raise RuntimeError(f"{pending} transactions not mined, {reverted} reverted")

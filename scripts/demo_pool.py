@@ -37,7 +37,7 @@ from chain.rpc import Chain
 from core import abi as core_abi
 from core import units as u
 from devnet.anvil import ROOT
-from devnet.pool import PoolLimits, create_pool, fill_open_approvals, rpc_batch, text32
+from devnet.pool import PoolLimits, create_pool, fill_open_approvals, rpc_batch, text32, wait_mined
 from devnet.stack import Stack
 from keepers.chain import Metrics
 from keepers.pool_manager import PoolManager, PoolManagerSettings
@@ -62,21 +62,6 @@ def markets_file(path: Path) -> Path:
     data["markets"].append(north)
     path.write_text(json.dumps(data))
     return path
-
-
-def mined(url: str, hashes: list[str], timeout: float = 180.0) -> None:
-    """Wait until every transaction is mined (a batch queues in anvil's pool); RuntimeError naming
-    how many are still pending or reverted."""
-    deadline = time.monotonic() + timeout
-    while True:
-        receipts = rpc_batch(url, [("eth_getTransactionReceipt", [x]) for x in hashes])
-        if all(r is not None for r in receipts) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    pending = sum(r is None for r in receipts)
-    reverted = sum(1 for r in receipts if r is not None and int(r["status"], 16) != 1)
-    if pending or reverted:
-        raise RuntimeError(f"joins: {pending} transactions not mined, {reverted} reverted")
 
 
 def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
@@ -108,7 +93,7 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
             }
         )
         raws.append(("eth_sendRawTransaction", ["0x" + bytes(funder.sign_transaction(tx).raw_transaction).hex()]))
-    mined(url, rpc_batch(url, raws))  # the deposits first: a declaration needs its host's shares
+    wait_mined(url, rpc_batch(url, raws))  # the deposits first: a declaration needs its host's shares
     # declarations: each host is msg.sender (impersonated; a host has no key in a demo)
     prep = []
     for h in hosts:
@@ -134,7 +119,7 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
             )
         )
     hashes = rpc_batch(url, sends)
-    mined(url, hashes)
+    wait_mined(url, hashes)
     rpc_batch(url, [("anvil_stopImpersonatingAccount", [h["address"]]) for h in hosts])
     return time.monotonic() - t
 
