@@ -266,13 +266,13 @@ def push_marks(w3: Web3, manifest: dict, prices: dict[int, int], relayer_key: st
     return sender.send(_tx_of(oracle.functions.submit(feeds, now, rows, sigs), sender), "submit marks")
 
 
-def rpc_batch(url: str, calls: list[tuple[str, list]], chunk: int = 200) -> list:
+def rpc_batch(url: str, calls: list[tuple[str, list]], chunk: int = 50) -> list:
     """JSON-RPC batch requests of (method, params), `chunk` a request (anvil answers each in one round
     trip): the results in order; RuntimeError on any call's error."""
     import httpx
 
     out = []
-    with httpx.Client(timeout=120) as h:
+    with httpx.Client(timeout=600) as h:
         for i in range(0, len(calls), chunk):
             body = [
                 {"jsonrpc": "2.0", "id": i + j, "method": m, "params": p}

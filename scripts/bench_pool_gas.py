@@ -5,8 +5,9 @@ the real deploy (`ape run deploy`) of the default markets plus the H100-SXM x HB
 window later (two spread months to roll between), and a Pool deployed by devnet.pool.
 
 The first member's join is shown next to the 1,000th's: nothing in the pool loops over members.
-The members join in bulk (each signs its four transactions with known nonces; they go to anvil
-as JSON-RPC batches, then the receipts are read), so most of the run is the deploy. The marks are a fixed fixture value (gas does not depend on it), pushed by a signed
+The members join in bulk (each signs its four transactions with known nonces; they are sent
+without waiting, then the receipts are read), so the run takes a few minutes, most of it the
+deploy. The marks are a fixed fixture value (gas does not depend on it), pushed by a signed
 report as the pusher does.
 
     python -m scripts.bench_pool_gas
@@ -23,8 +24,8 @@ from web3 import Web3
 
 from core import abi as core_abi
 from core import units as u
-from devnet.anvil import ANVIL_KEYS, ROOT, Anvil, deploy
-from devnet.pool import create_pool, push_marks, rpc_batch, text32, wait_mined
+from devnet.anvil import ANVIL_KEYS, ROOT, Anvil, deploy, rpc
+from devnet.pool import create_pool, push_marks, text32
 
 MEMBERS = 1_000
 MARK = u.usd_to_base("1.5")  # fixture mark, USD per GPU-hour (gas does not depend on it)
@@ -49,10 +50,6 @@ class _Tx:
         self.nonces: dict[str, int] = {}
 
     def send(self, key: str, fn, gas: int | None = None) -> bytes:
-        return self.w3.eth.send_raw_transaction(self.sign(key, fn, gas))
-
-    def sign(self, key: str, fn, gas: int | None = None) -> str:
-        """The raw signed transaction (0x hex) at the account's next local nonce."""
         acct = Account.from_key(key)
         n = self.nonces.get(acct.address)
         if n is None:
@@ -63,9 +60,9 @@ class _Tx:
         if gas is None:
             tx["gas"] = int(self.w3.eth.estimate_gas({k: v for k, v in tx.items() if k != "gas"}) * 1.3)
         self.nonces[acct.address] = n + 1
-        return "0x" + bytes(acct.sign_transaction(tx).raw_transaction).hex()
+        return self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
 
-    def gas(self, h: bytes | str) -> int:
+    def gas(self, h: bytes) -> int:
         r = self.w3.eth.wait_for_transaction_receipt(h, timeout=120)
         if r["status"] != 1:
             raise RuntimeError(f"bench transaction {h.hex()} reverted")
@@ -97,31 +94,23 @@ def run(members: int = MEMBERS) -> list[dict]:
         tx = _Tx(w3)
 
         # members: fund, approve, join 1,000 USD, declare 4 H100s at HB_WEST with half their hours
-        accts = [Account.create() for _ in range(members)]
-        rpc_batch(anvil.url, [("anvil_setBalance", [a.address, hex(10**19)]) for a in accts])
-        keys = ["0x" + bytes(a.key).hex().removeprefix("0x") for a in accts]
-        tx.nonces.update({a.address: 0 for a in accts})  # fresh accounts: no RPC per first nonce
-
-        # the first member sends one by one (its gas estimated), the other 999 as one JSON-RPC batch
-        def member_txs(k: str, gas: int | None) -> list:
+        keys = []
+        for _ in range(members):
+            a = Account.create()
+            rpc(anvil.url, "anvil_setBalance", [a.address, hex(10**19)])
+            keys.append("0x" + bytes(a.key).hex().removeprefix("0x"))
+        joins, declares = [], []
+        for i, k in enumerate(keys):
             addr = Account.from_key(k).address
-            return [
-                (usdc.functions.mint(addr, u.usd_to_base(2_000)), gas),
-                (usdc.functions.approve(pool.address, 2**256 - 1), gas),
-                (pool.functions.deposit(u.usd_to_base(1_000), addr), gas),
-                (pool.functions.declare_capacity(H100, WEST, 4, 5_000), gas),
-            ]
-
-        first = [tx.send(keys[0], fn, gas) for fn, gas in member_txs(keys[0], None)]
-        for h in first:
-            tx.gas(h)
-        raws = [
-            ("eth_sendRawTransaction", [tx.sign(k, fn, gas)]) for k in keys[1:] for fn, gas in member_txs(k, 400_000)
-        ]
-        hashes = rpc_batch(anvil.url, raws)
-        wait_mined(anvil.url, hashes)  # RuntimeError if any reverted
-        join_first, join_last, declare_last = tx.gas(first[2]), tx.gas(hashes[-2]), tx.gas(hashes[-1])
-        assert len(hashes) == 4 * (members - 1) and pool.functions.totalSupply().call() > 0
+            gas = None if i == 0 else 400_000
+            tx.send(k, usdc.functions.mint(addr, u.usd_to_base(2_000)), gas)
+            tx.send(k, usdc.functions.approve(pool.address, 2**256 - 1), gas)
+            joins.append(tx.send(k, pool.functions.deposit(u.usd_to_base(1_000), addr), gas))
+            declares.append(tx.send(k, pool.functions.declare_capacity(H100, WEST, 4, 5_000), gas))
+            if i == 0:
+                tx.gas(declares[0])  # the first member's gas estimates ran on a pool it had joined
+        join_first, join_last, declare_last = tx.gas(joins[0]), tx.gas(joins[-1]), tx.gas(declares[-1])
+        assert pool.functions.totalSupply().call() > 0 and len(joins) == members
 
         # marks, a funded taker
         tx.gas(tx.send(TAKER, usdc.functions.mint(Account.from_key(TAKER).address, u.usd_to_base(1_000_000))))
