@@ -31,6 +31,19 @@ def _text32(s: str | bytes) -> bytes:
     return b.ljust(32, b"\0")
 
 
+def pool_address(manifest_data: dict, ref: str) -> str:
+    """The address of the pool `ref`: an address as given, else the name of a pool the manifest
+    records under "pools" (``cspread pool create``). ValueError naming the known pools otherwise."""
+    from eth_utils import is_address, to_checksum_address
+
+    if is_address(ref):
+        return to_checksum_address(ref)
+    pools = manifest_data.get("pools") or {}
+    if ref in pools:
+        return to_checksum_address(pools[ref]["address"])
+    raise ValueError(f"{ref!r} is neither an address nor a pool in the manifest (pools: {', '.join(pools) or 'none'})")
+
+
 @dataclass(frozen=True)
 class MemberShare:
     shares: int
