@@ -12,7 +12,6 @@ import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, model_validator
-from pydantic_core import PydanticCustomError
 
 INT64_MAX = 2**63 - 1  # the store's integer range (market ids, quantities, prices)
 UINT256_MAX = 2**256 - 1
@@ -35,11 +34,7 @@ def chain_int(lo: int, hi: int, description: str = "") -> Any:
     def parse(v: Any) -> Any:
         if isinstance(v, str):
             if not matcher.match(v):
-                raise PydanticCustomError(
-                    "int_parsing",
-                    "Input should be an integer or a decimal string matching {pattern}",
-                    {"pattern": pattern},
-                )
+                raise ValueError(f"should be an integer or a decimal string matching {pattern}")
             return int(v)
         return v
 
