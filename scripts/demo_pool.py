@@ -97,7 +97,10 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
     # declarations: each host is msg.sender (impersonated; a host has no key in a demo)
     prep = []
     for h in hosts:
-        prep += [("anvil_setBalance", [h["address"], hex(10**18)]), ("anvil_impersonateAccount", [h["address"]])]
+        prep += [
+            ("anvil_setBalance", [h["address"], hex(u.eth_to_wei(1))]),
+            ("anvil_impersonateAccount", [h["address"]]),
+        ]
     rpc_batch(url, prep)
     sends = []
     for h in hosts:
