@@ -19,7 +19,10 @@ pool's check (a mark moved, capacity withdrawn) or that overshoots the target is
 
 The contract, not this keeper, enforces the limits: every approval and every fill is checked
 by the pool. A taker fills the approved orders (the relay's matcher or anyone: the pool's
-signature is its on-chain approval).
+signature is its on-chain approval). With ``--relay-url`` every live approval is posted to the
+relay once it is mined, with an empty signature: the relay asks the pool's EIP-1271
+``isValidSignature`` (relay/validation.py), which accepts exactly the approved orders, so any
+taker on the venue sees and fills them; a refused or unreachable post is retried next block.
 
     cspread-pool-manager --manifest deployments/31337.json --rpc-url http://127.0.0.1:8545 \\
         --pool default --key-env MANAGER_KEY
@@ -40,6 +43,7 @@ from web3 import Web3
 from chain.rpc import Chain, Head
 from core import abi as core_abi
 from core import units as u
+from core.options import add_shared
 from keepers.chain import KeeperSettings, Metrics, build_sender, kv, load_settings, main_loop
 from keepers.cli import add_keeper_args, keeper_overrides
 from sdk.reader import Reader
@@ -132,6 +136,14 @@ class PoolManagerSettings(KeeperSettings):
     margin_use_bps: int = 9_000  # share of the members' margin cap the plan may use
     edge_bps: int = 50  # an order's price through the mark, bps of |mark|
     order_life: int = 6 * 3_600  # s an approval lives (<= 7 days)
+    relay_url: str | None = None  # order relay the live approvals are posted to (None: chain only)
+
+    @field_validator("relay_url")
+    @classmethod
+    def _relay(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"relay URL must be http(s)://, got {v!r}")
+        return v
 
     @field_validator("target_bps", "margin_use_bps")
     @classmethod
@@ -164,7 +176,8 @@ def resolve_pool(manifest_data: dict, ref: str) -> tuple[str, int]:
 class PoolManager:
     name = "pool_manager"
 
-    def __init__(self, settings: PoolManagerSettings, chain: Chain, metrics: Metrics, sender=None):
+    def __init__(self, settings: PoolManagerSettings, chain: Chain, metrics: Metrics, sender=None, relay=None):
+        """``relay``: an sdk RelayClient to post approvals to (default: one for ``settings.relay_url``)."""
         self.s, self.chain, self.metrics = settings, chain, metrics
         manifest = settings.load_manifest()
         self.reader = Reader(manifest, settings.rpc_url, w3=chain.w3)
@@ -180,6 +193,13 @@ class PoolManager:
         self.m_approved = metrics.counter("approvals_total", "approve_order txs sent")
         self.m_revoked = metrics.counter("revocations_total", "revoke_order txs sent")
         self.m_hedged = metrics.gauge("hedged_units", "|position| summed over the pool's markets (thousandths)")
+        self.m_posted = metrics.counter("relay_posts_total", "approved orders the relay accepted")
+        if relay is None and settings.relay_url:
+            from sdk.relay_client import RelayClient
+
+            relay = RelayClient(settings.relay_url)
+        self.relay = relay
+        self.posted: set[bytes] = set()  # approvals the relay holds (accepted or duplicate)
 
     # ------------------------------------------------------------ chain reads
     def _scan(self, head: Head) -> None:
@@ -276,12 +296,37 @@ class PoolManager:
         self._scan(head)
         return self.rebalance(head)
 
+    def post_to_relay(self, live: dict[bytes, tuple[tuple, int]]) -> int:
+        """Post each live, mined approval the relay does not hold yet; returns how many it took.
+        The signature is empty: the relay (and the Exchange at fill) asks the pool's EIP-1271."""
+        if self.relay is None:
+            return 0
+        from sdk.errors import RelayError
+        from sdk.models import Order, SignedOrder
+
+        self.posted &= set(live)  # filled, expired or revoked: forget
+        n = 0
+        for h, (o, _) in live.items():
+            if h in self.posted:
+                continue
+            signed = SignedOrder(Order(*o), "0x", "0x" + h.hex())
+            try:
+                self.relay.post_order(signed)
+            except RelayError as e:  # refused or unreachable: the next block tries again
+                kv(log, logging.WARNING, "relay refused the approval", order_hash="0x" + h.hex(), error=str(e))
+                continue
+            self.posted.add(h)
+            n += 1
+        self.m_posted.inc(n)
+        return n
+
     def rebalance(self, head: Head) -> dict:
         markets, info, equity, initial, limits = self.state(head.timestamp)
         max_hedge_bps, max_margin_bps, slip_bps, slip_fixed, _ = limits
         targets = plan_hedge(markets, equity, initial, max_margin_bps, self.s.target_bps, self.s.margin_use_bps)
         self.last_targets = targets
         live = self.open_approvals(head.timestamp)
+        posted = self.post_to_relay(live)
         by_market: dict[int, list[tuple[bytes, tuple, int]]] = {}
         for h, (o, left) in live.items():
             by_market.setdefault(o[1], []).append((h, o, left))
@@ -344,6 +389,7 @@ class PoolManager:
             "open_approvals": len(live),
             "approvals_sent": approvals,
             "revocations_sent": revocations,
+            "relay_posts": posted,
         }
 
 
@@ -354,6 +400,7 @@ def build(settings: PoolManagerSettings, chain: Chain, metrics: Metrics) -> Pool
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="cspread-pool-manager", description="Compute Spread pool manager")
     add_keeper_args(p)
+    add_shared(p, "--relay-url", helps={"--relay-url": "order relay the pool's approved orders are posted to"})
     p.add_argument("--pool", help="pool name in the manifest's pools, or its address [env CSPREAD_POOL]")
     p.add_argument("--target-bps", type=int, help="share of the hedge cap to hold, bps [env CSPREAD_TARGET_BPS]")
     p.add_argument(
@@ -368,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         margin_use_bps=a.margin_use_bps,
         edge_bps=a.edge_bps,
         order_life=a.order_life,
+        relay_url=a.relay_url,
     )
     s = load_settings(PoolManagerSettings, keeper_overrides(a, **own))
     return main_loop("pool_manager", s, build, once=a.once)

@@ -58,6 +58,32 @@ class PoolPosition:
     open_notional_usd: Decimal
     hedge_cap: Decimal  # largest |quantity| the members' limits allow, units
     coverage: Decimal | None  # |quantity| / committed capacity of the market's key (None: none declared)
+    declared: Decimal = Decimal(0)  # committed capacity of the market's key over its window, units
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A member's declared capacity (``declare_capacity``); count 0 when none."""
+
+    gpu_class: str
+    node: str
+    count: int
+    commit: Decimal  # fraction of the GPUs' hours committed, 0..1
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """The limits every approved order must pass (docs/pools.md), as fractions and USD."""
+
+    max_hedge: Decimal  # |position| / committed capacity
+    max_margin: Decimal  # initial margin / equity
+    max_slippage: Decimal  # of |mark|
+    max_slippage_fixed_usd: Decimal  # per unit, on top of max_slippage
+    min_collateral_per_gpu_usd: Decimal
+
+
+def _untext32(b: bytes) -> str:
+    return bytes(b).rstrip(b"\0").decode(errors="replace")
 
 
 class PoolReader:
@@ -94,23 +120,38 @@ class PoolReader:
         """What the pool can pay out now without breaching its margin cap."""
         return u.base_to_usd(self._f("free_collateral"))
 
+    def market(self, market_id: int) -> PoolPosition:
+        """The pool in one market it may trade (held or not): its position, the members' committed
+        capacity of the market's (GPU class, node) over the window, the hedge cap and the coverage."""
+        q, on = self.clearinghouse.functions.position(self.address, market_id).call()
+        key, units_per_gpu = self._f("market_config", market_id)
+        committed = self._f("committed", key) * units_per_gpu // u.BPS  # thousandths at 100% hedged
+        cov = Decimal(abs(q)) / Decimal(committed) if committed else None
+        return PoolPosition(
+            market_id,
+            u.units_to_quantity(q),
+            u.base_to_usd(on),
+            u.units_to_quantity(self._f("hedge_cap", market_id)),
+            cov,
+            u.units_to_quantity(committed),
+        )
+
     def positions(self) -> list[PoolPosition]:
-        out = []
-        for mid in self.clearinghouse.functions.open_markets(self.address).call():
-            q, on = self.clearinghouse.functions.position(self.address, mid).call()
-            key, units_per_gpu = self._f("market_config", mid)
-            committed = self._f("committed", key) * units_per_gpu // u.BPS  # thousandths at 100% hedged
-            cov = Decimal(abs(q)) / Decimal(committed) if committed else None
-            out.append(
-                PoolPosition(
-                    mid,
-                    u.units_to_quantity(q),
-                    u.base_to_usd(on),
-                    u.units_to_quantity(self._f("hedge_cap", mid)),
-                    cov,
-                )
-            )
-        return out
+        return [self.market(mid) for mid in self.clearinghouse.functions.open_markets(self.address).call()]
+
+    def limits(self) -> PoolLimits:
+        hedge, margin, slip, slip_fixed, min_coll = self._f("limits")
+        return PoolLimits(
+            u.bps_to_fraction(hedge),
+            u.bps_to_fraction(margin),
+            u.bps_to_fraction(slip),
+            u.base_to_usd(slip_fixed),
+            u.base_to_usd(min_coll),
+        )
+
+    def declared(self, member: str) -> Declared:
+        gpu, node, count, commit_bps = self._f("capacity", member)
+        return Declared(_untext32(gpu), _untext32(node), int(count), u.bps_to_fraction(commit_bps))
 
     def hedged_margin_per_gpu_hour(self) -> Decimal | None:
         """Initial margin the pool posts per hedged unit (GPU-hour), USD; None when unhedged."""

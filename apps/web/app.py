@@ -220,6 +220,14 @@ def create_app(
         ms = await call(backend.markets)
         return page(request, "trade.html", markets=ms, selected=request.query_params.get("market", ""))
 
+    @app.get("/pools", response_class=HTMLResponse)
+    async def pools_page(request: Request):
+        return page(request, "pools.html", pools=await call(backend.pools))
+
+    @app.get("/pool/{ref}", response_class=HTMLResponse)
+    async def pool_page(request: Request, ref: str, account: str = ""):
+        return page(request, "pool.html", p=await call(backend.pool, ref, account))
+
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
         return Response(status_code=204)
@@ -261,6 +269,17 @@ def create_app(
     @app.get("/api/calendar")
     async def api_calendar(request: Request):
         return await call(backend.calendar, dict(request.query_params))
+
+    @app.get("/api/pools")
+    async def api_pools():
+        """The manifest's pools with their NAV (issue 15)."""
+        return await call(backend.pools)
+
+    @app.get("/api/pools/{ref}")
+    async def api_pool(ref: str, account: str = ""):
+        """One pool by address or manifest name: NAV, share price, limits, positions, coverage,
+        margin per hedged GPU-hour; with ``account`` that member's shares, value and capacity."""
+        return await call(backend.pool, ref, account)
 
     @app.get("/api/account/{address}")
     async def api_account(address: str):

@@ -1244,6 +1244,128 @@ class Backend:
             "gpu": {"x": gpus, "unhedged": [a for a, _ in by_g], "hedged": [b for _, b in by_g]},
         }
 
+    # ------------------------------------------------------------ pools (issue 15)
+    def pool_reader(self, address: str):
+        """The pool's read side over the Client's chain (tests replace it with a fake contract's)."""
+        from sdk.pool import PoolReader
+
+        return PoolReader.at(self.client, address)
+
+    def _pool_ref(self, ref: str) -> tuple[str, str]:
+        """(name or '', checksummed address) of a manifest pool name or an address; InvalidAmount otherwise."""
+        from sdk.pool import pool_address
+
+        pools = self.client.manifest.data.get("pools") or {}
+        try:
+            addr = pool_address(self.client.manifest.data, ref)
+        except ValueError as e:
+            raise InvalidAmount(str(e)) from None
+        name = next((k for k, v in pools.items() if to_checksum_address(v["address"]) == addr), "")
+        return name, addr
+
+    def pools(self) -> list[dict[str, Any]]:
+        """The pools the manifest records (``cspread pool create``), each with its NAV."""
+        out = []
+        for name, e in (self.client.manifest.data.get("pools") or {}).items():
+            addr = to_checksum_address(e["address"])
+            try:
+                nav = cents(self.pool_reader(addr).nav())
+            except Exception:  # noqa: BLE001 - one unreadable pool must not blank the list
+                nav = None
+            out.append(
+                {"name": name, "address": addr, "nav": nav, "markets": sorted(int(k) for k in e.get("markets", {}))}
+            )
+        return out
+
+    def pool(self, ref: str, account: str = "") -> dict[str, Any]:
+        """One pool: NAV, share price, limits, positions (mark, PnL, coverage), hedged margin per
+        GPU-hour; with ``account`` that member's shares, value and declared capacity."""
+        name, addr = self._pool_ref(ref)
+        if account and not is_address(account):
+            raise InvalidAmount(f"{account!r} is not an Ethereum address (0x followed by 40 hex digits)")
+        pr = self.pool_reader(addr)
+        entry = (self.client.manifest.data.get("pools") or {}).get(name, {})
+        ch = self.client.manifest.address("Clearinghouse")
+        try:  # a pool of this venue: anything else (an EOA, a token, another venue's pool) is refused
+            ours = to_checksum_address(pr.contract.functions.clearinghouse().call()) == to_checksum_address(ch)
+        except Exception:  # noqa: BLE001 - an address without the pool's views
+            ours = False
+        if not ours:
+            raise InvalidAmount(f"{addr} is not a pool of this deployment's Clearinghouse {ch} (chain {self.chain_id})")
+        supply = pr.contract.functions.totalSupply().call()
+        decimals = pr.contract.functions.decimals().call()
+        nav = pr.nav()
+        one_share = 10**decimals
+        share_price = u.base_to_usd(pr.contract.functions.convertToAssets(one_share).call())
+        acct = self.client.account(addr)
+        held = {p.market_id: p for p in acct.positions}
+        mids = sorted(set(held) | {int(k) for k in entry.get("markets", {})})
+        positions = []
+        for mid in mids:
+            m = self.client.market_params(mid)
+            pp = pr.market(mid)
+            p = held.get(mid)
+            positions.append(
+                {
+                    "market_id": mid,
+                    "symbol": m.symbol,
+                    "unit": m.unit,
+                    "period": m.period,
+                    "quantity": d(pp.quantity),
+                    "side": p.side if p is not None else "flat",
+                    "mark": px(p.mark, m.price_tick) if p is not None else None,
+                    "unrealised_pnl": cents(p.unrealised_pnl) if p is not None else None,
+                    "hedged": d(abs(pp.quantity)),
+                    "declared": d(pp.declared),
+                    "hedge_cap": d(pp.hedge_cap),
+                    "coverage": None if pp.coverage is None else d(round(pp.coverage * 100, 1)),
+                }
+            )
+        lim = pr.limits()
+        per_hour = pr.hedged_margin_per_gpu_hour()
+        me = None
+        if account:
+            a = to_checksum_address(account)
+            sh = pr.share(a)
+            dec = pr.declared(a)
+            me = {
+                "address": a,
+                "shares": d(Decimal(sh.shares).scaleb(-decimals)),
+                "value": cents(sh.value_usd),
+                "fraction": d(round(sh.fraction * 100, 4)),
+                "declared": None
+                if dec.count == 0
+                else {"gpu_class": dec.gpu_class, "node": dec.node, "count": dec.count, "commit": d(dec.commit * 100)},
+            }
+        label = name or addr
+        return {
+            "name": name,
+            "address": addr,
+            "nav": cents(nav),
+            "shares_total": d(Decimal(supply).scaleb(-decimals)),
+            "share_price": d(share_price.quantize(Decimal("0.000001"))),
+            "free": cents(pr.free_usd()),
+            "closed_reason": pr.closed_reason(),
+            "equity": cents(acct.equity),
+            "initial_margin": cents(acct.initial_margin),
+            "limits": {
+                "max_hedge": d(lim.max_hedge * 100),
+                "max_margin": d(lim.max_margin * 100),
+                "max_slippage": d(lim.max_slippage * 100),
+                "max_slippage_fixed": d(lim.max_slippage_fixed_usd),
+                "min_collateral_per_gpu": cents(lim.min_collateral_per_gpu_usd),
+            },
+            "positions": positions,
+            "hedged_margin_per_gpu_hour": None if per_hour is None else str(per_hour.quantize(Decimal("0.0001"))),
+            "me": me,
+            # the dashboard does not build pool transactions (yet): these are the CLI's
+            "commands": {
+                "join": f"cspread pool join {label} 1000",
+                "declare": f"cspread pool declare {label} H100-SXM HB_WEST 4 0.5",
+                "leave": f"cspread pool leave {label} 1000",
+            },
+        }
+
     # ------------------------------------------------------------ unsigned transactions
     @staticmethod
     def _txs(txs: list[UnsignedTx]) -> dict[str, Any]:
