@@ -214,6 +214,54 @@ class PoolClient(PoolReader):
             f"declare {count} {gpu_class} at {node}",
         )
 
+    # ------------------------------------------------------------ unsigned (external wallets)
+    # Over a watched client (``Client.watch(address)``): the same checks as join/leave/declare, the
+    # transactions returned for the dashboard's wallet to sign. A tx after an approve carries no gas
+    # estimate: it only passes once the approve landed (as ``Client.unsigned_deposit``).
+    def unsigned_join(self, usd: u.Number) -> list:
+        """[approve (when the allowance is short), Pool.deposit(units, me)] for `usd` USD."""
+        units = u.positive_usd(usd, "join amount")
+        reason = self.closed_reason()
+        if reason:
+            raise ValueError(f"join {usd} USD: {reason}")
+        me, token, txs = self.client.address, self.client.collateral, []
+        if token.functions.balanceOf(me).call() < units:
+            have = u.base_to_usd(token.functions.balanceOf(me).call())
+            raise ValueError(f"join {usd} USD: the wallet holds {have} USD")
+        if token.functions.allowance(me, self.address).call() < units:
+            txs.append(
+                self.client._unsigned(token, "approve", [self.address, units], f"approve the pool for {usd} USD")
+            )
+        txs.append(self.client._unsigned(self.contract, "deposit", [units, me], f"join {usd} USD", estimate=not txs))
+        return txs
+
+    def unsigned_leave(self, usd: u.Number) -> tuple[str, list]:
+        """('paid', [withdraw]) when free collateral allows, else ('queued', [request_exit(shares)])."""
+        units = u.positive_usd(usd, "leave amount")
+        me = self.client.address
+        if units <= self._f("maxWithdraw", me):
+            return "paid", [self.client._unsigned(self.contract, "withdraw", [units, me, me], f"leave {usd} USD")]
+        shares = self._f("previewWithdraw", units)
+        if shares > self._f("balanceOf", me):
+            raise ValueError(f"leave {usd} USD: your shares are worth {self.my_share().value_usd} USD")
+        return "queued", [self.client._unsigned(self.contract, "request_exit", [shares, me], f"queue exit {usd} USD")]
+
+    def unsigned_declare(self, gpu_class: str, node: str, count: int, commit: u.Number) -> list:
+        """[declare_capacity] for `count` GPUs committing the fraction `commit` (0..1) of their hours."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"GPU count must be a whole number >= 0, got {count!r}")
+        bps = u.fraction_to_bps(commit)
+        if not 0 <= bps <= u.BPS:
+            raise ValueError(f"commit is the fraction of the GPUs' hours, 0..1, got {commit}")
+        return [
+            self.client._unsigned(
+                self.contract,
+                "declare_capacity",
+                [_text32(gpu_class), _text32(node), count, bps],
+                f"declare {count} {gpu_class} at {node}",
+            )
+        ]
+
     def serve_exits(self, count: int = 16):
         """Pay queued exits as far as free collateral goes (anyone may)."""
         return self.client._transact(self.contract.functions.serve_exits(int(count)), "serve exits")

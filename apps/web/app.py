@@ -415,6 +415,29 @@ def create_app(
     async def tx_cancel_all(body: dict):
         return await call(backend.tx_cancel_all, body.get("account", ""))
 
+    @app.post("/api/tx/pool/{ref}/join")
+    async def tx_pool_join(ref: str, body: dict):
+        """Unsigned [approve, Pool.deposit] for ``{account, amount}`` (USD) (issue 15)."""
+        return await call(backend.tx_pool_join, ref, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/pool/{ref}/leave")
+    async def tx_pool_leave(ref: str, body: dict):
+        """Unsigned Pool.withdraw (mode 'paid') or request_exit (mode 'queued') for ``{account, amount}``."""
+        return await call(backend.tx_pool_leave, ref, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/pool/{ref}/declare")
+    async def tx_pool_declare(ref: str, body: dict):
+        """Unsigned Pool.declare_capacity for ``{account, gpu_class, node, count, commit}``."""
+        return await call(
+            backend.tx_pool_declare,
+            ref,
+            body.get("account", ""),
+            str(body.get("gpu_class", "")),
+            str(body.get("node", "")),
+            str(body.get("count", "")),
+            str(body.get("commit", "")),
+        )
+
     @app.get("/api/tx/{tx_hash}")
     async def tx_status(tx_hash: str):
         return await call(backend.tx_status, tx_hash)

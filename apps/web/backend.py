@@ -1399,6 +1399,49 @@ class Backend:
     def tx_cancel_all(self, account: str) -> dict[str, Any]:
         return self._txs(self.client.watch(self._addr(account)).unsigned_cancel_all())
 
+    def pool_client(self, address: str, account: str):
+        """The pool's write side over a watched client of ``account`` (no key: unsigned txs only)."""
+        from sdk.pool import PoolClient
+
+        return PoolClient(self.client.watch(account), address)
+
+    def _pool_txs(self, ref: str, account: str, build) -> dict[str, Any]:
+        """Unsigned pool transactions for ``account``'s wallet: a pool of this venue only, and a
+        refused amount (ValueError from sdk.pool) as a 4xx InvalidAmount, nothing built."""
+        a = self._addr(account)
+        _, addr = self._pool_ref(ref)
+        self.pool(addr)  # refuses an address that is no pool of this deployment
+        try:
+            return build(self.pool_client(addr, a))
+        except ValueError as e:
+            raise InvalidAmount(str(e)) from None
+
+    def tx_pool_join(self, ref: str, account: str, amount: str) -> dict[str, Any]:
+        """[approve if short, Pool.deposit(amount, account)]; ``amount`` in USD."""
+        return self._pool_txs(ref, account, lambda p: self._txs(p.unsigned_join(amount)))
+
+    def tx_pool_leave(self, ref: str, account: str, amount: str) -> dict[str, Any]:
+        """Pool.withdraw when free collateral pays ``amount`` USD now, else request_exit of its
+        shares; ``mode`` says which ('paid' or 'queued'), as PoolClient.leave."""
+
+        def build(p):
+            mode, txs = p.unsigned_leave(amount)
+            return {**self._txs(txs), "mode": mode}
+
+        return self._pool_txs(ref, account, build)
+
+    def tx_pool_declare(
+        self, ref: str, account: str, gpu_class: str, node: str, count: str, commit: str
+    ) -> dict[str, Any]:
+        """Pool.declare_capacity: ``count`` whole GPUs, ``commit`` the fraction (0..1) of their hours."""
+        if not (count or "").isdigit():
+            raise InvalidAmount(f"GPU count must be a whole number, got {count[:40]!r}")
+        if not gpu_class or not node:
+            raise InvalidAmount("give the GPU class and the node (e.g. H100-SXM at HB_WEST)")
+        return self._pool_txs(
+            ref, account, lambda p: self._txs(p.unsigned_declare(gpu_class, node, int(count), commit))
+        )
+
     def tx_status(self, tx_hash: str) -> dict[str, Any]:
         if not TX_HASH.fullmatch(tx_hash or ""):
             raise ComputeSpreadError(f"{tx_hash[:80]!r} is not a transaction hash (0x followed by 64 hex digits)")
