@@ -96,6 +96,36 @@ def test_pool_page__desktop_connected_wallet_and_phone(page_for, web_env):
     assert "cspread pool join default 1000" in h.page.inner_text("#pool-commands")
     screenshot(h, "pool-1280")
 
+    # join, declare and leave through the page: the dev wallet signs the server-built txs, the chain moves
+    from web3 import Web3
+
+    pool = Web3(Web3.HTTPProvider(web_env.rpc_url)).eth.contract(address=web_env.pool, abi=core_abi.abi("Pool"))
+    shares0 = pool.functions.balanceOf(member).call()
+    h.page.fill("#pool-join-usd", "abc")  # bad input: a clear message, nothing sent
+    h.page.click("#pool-join")
+    h.page.wait_for_selector("#pool-msg:has-text('not a number')")
+    assert pool.functions.balanceOf(member).call() == shares0
+    h.page.fill("#pool-join-usd", "500")
+    h.page.click("#pool-join")
+    h.page.wait_for_selector("#pool-msg:has-text('Joined with 500 USD')", timeout=60_000)
+    shares1 = pool.functions.balanceOf(member).call()
+    assert shares1 > shares0 and pool.functions.convertToAssets(shares1 - shares0).call() >= 499 * USDC
+    h.page.wait_for_selector("#pool-msg", state="hidden")  # the page reloaded with the new share
+    h.page.fill("#pool-declare-count", "110")
+    h.page.fill("#pool-declare-commit", "0.5")
+    h.page.click("#pool-declare")
+    h.page.wait_for_selector("#pool-msg:has-text('Declared 110 GPUs')", timeout=60_000)
+    assert pool.functions.capacity(member).call()[2:] == (110, 5_000)
+    h.page.wait_for_selector("#pool-msg", state="hidden")
+    assert "110 × H100-SXM at HB_WEST" in h.page.inner_text("#me-declared")
+    h.page.fill("#pool-leave-usd", "200")
+    h.page.click("#pool-leave")
+    h.page.wait_for_selector("#pool-msg:has-text('200 USD')", timeout=60_000)
+    # free collateral covers 200 USD here, so it is paid now (the queued path: tests/unit/web/test_web_pool.py)
+    assert "paid to your wallet" in h.page.inner_text("#pool-msg")
+    shares2 = pool.functions.balanceOf(member).call()
+    assert shares2 < shares1 and pool.functions.convertToAssets(shares1 - shares2).call() >= 200 * USDC - 1
+
     # phone, no wallet: ?account= by address, nothing wider than the screen
     h = page_for(None, 390, 844)
     h.page.goto(f"/pool/{web_env.pool}?account={member}")
