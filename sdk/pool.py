@@ -181,86 +181,82 @@ class PoolClient(PoolReader):
     def my_share(self) -> MemberShare:
         return self.share(self.client.address)
 
-    def join(self, usd: u.Number):
-        """Deposit `usd` into the pool (approving it for exactly that first when needed)."""
+    # Each write is planned once (checks, unit conversions, which call) as [(contract, fn, args,
+    # description)]; join/leave/declare send the plan with the Client's key, unsigned_* return it
+    # as UnsignedTx for an external wallet (over ``Client.watch(address)``).
+    def _plan_join(self, usd: u.Number) -> list[tuple]:
         units = u.positive_usd(usd, "join amount")
         reason = self.closed_reason()
         if reason:
             raise ValueError(f"join {usd} USD: {reason}")
-        token = self.client.collateral
-        if token.functions.allowance(self.client.address, self.address).call() < units:
-            self.client._transact(token.functions.approve(self.address, units), f"approve the pool for {usd} USD")
-        return self.client._transact(self.contract.functions.deposit(units, self.client.address), f"join {usd} USD")
-
-    def leave(self, usd: u.Number) -> tuple[str, object]:
-        """Take `usd` out: ('paid', receipt) when free collateral allows, else ('queued', receipt)
-        with the shares escrowed in the exit queue (paid at the NAV of the moment it is served)."""
-        units = u.positive_usd(usd, "leave amount")
-        me = self.client.address
-        if units <= self._f("maxWithdraw", me):
-            return "paid", self.client._transact(self.contract.functions.withdraw(units, me, me), f"leave {usd} USD")
-        shares = self._f("previewWithdraw", units)
-        if shares > self._f("balanceOf", me):
-            raise ValueError(f"leave {usd} USD: your shares are worth {self.my_share().value_usd} USD")
-        return "queued", self.client._transact(
-            self.contract.functions.request_exit(shares, me), f"queue exit {usd} USD"
-        )
-
-    def declare(self, gpu_class: str, node: str, count: int, commit: u.Number):
-        """Declare `count` GPUs of `gpu_class` at `node`, committing the fraction `commit` (0..1) of their hours."""
-        bps = u.fraction_to_bps(commit)
-        return self.client._transact(
-            self.contract.functions.declare_capacity(_text32(gpu_class), _text32(node), int(count), bps),
-            f"declare {count} {gpu_class} at {node}",
-        )
-
-    # ------------------------------------------------------------ unsigned (external wallets)
-    # Over a watched client (``Client.watch(address)``): the same checks as join/leave/declare, the
-    # transactions returned for the dashboard's wallet to sign. A tx after an approve carries no gas
-    # estimate: it only passes once the approve landed (as ``Client.unsigned_deposit``).
-    def unsigned_join(self, usd: u.Number) -> list:
-        """[approve (when the allowance is short), Pool.deposit(units, me)] for `usd` USD."""
-        units = u.positive_usd(usd, "join amount")
-        reason = self.closed_reason()
-        if reason:
-            raise ValueError(f"join {usd} USD: {reason}")
-        me, token, txs = self.client.address, self.client.collateral, []
-        if token.functions.balanceOf(me).call() < units:
-            have = u.base_to_usd(token.functions.balanceOf(me).call())
-            raise ValueError(f"join {usd} USD: the wallet holds {have} USD")
+        me, token, plan = self.client.address, self.client.collateral, []
         if token.functions.allowance(me, self.address).call() < units:
-            txs.append(
-                self.client._unsigned(token, "approve", [self.address, units], f"approve the pool for {usd} USD")
-            )
-        txs.append(self.client._unsigned(self.contract, "deposit", [units, me], f"join {usd} USD", estimate=not txs))
-        return txs
+            plan.append((token, "approve", [self.address, units], f"approve the pool for {usd} USD"))
+        plan.append((self.contract, "deposit", [units, me], f"join {usd} USD"))
+        return plan
 
-    def unsigned_leave(self, usd: u.Number) -> tuple[str, list]:
-        """('paid', [withdraw]) when free collateral allows, else ('queued', [request_exit(shares)])."""
+    def _plan_leave(self, usd: u.Number) -> tuple[str, list[tuple]]:
         units = u.positive_usd(usd, "leave amount")
         me = self.client.address
         if units <= self._f("maxWithdraw", me):
-            return "paid", [self.client._unsigned(self.contract, "withdraw", [units, me, me], f"leave {usd} USD")]
+            return "paid", [(self.contract, "withdraw", [units, me, me], f"leave {usd} USD")]
         shares = self._f("previewWithdraw", units)
         if shares > self._f("balanceOf", me):
             raise ValueError(f"leave {usd} USD: your shares are worth {self.my_share().value_usd} USD")
-        return "queued", [self.client._unsigned(self.contract, "request_exit", [shares, me], f"queue exit {usd} USD")]
+        return "queued", [(self.contract, "request_exit", [shares, me], f"queue exit {usd} USD")]
 
-    def unsigned_declare(self, gpu_class: str, node: str, count: int, commit: u.Number) -> list:
-        """[declare_capacity] for `count` GPUs committing the fraction `commit` (0..1) of their hours."""
+    def _plan_declare(self, gpu_class: str, node: str, count: int, commit: u.Number) -> list[tuple]:
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"GPU count must be a whole number >= 0, got {count!r}")
         bps = u.fraction_to_bps(commit)
         if not 0 <= bps <= u.BPS:
             raise ValueError(f"commit is the fraction of the GPUs' hours, 0..1, got {commit}")
-        return [
-            self.client._unsigned(
-                self.contract,
-                "declare_capacity",
-                [_text32(gpu_class), _text32(node), count, bps],
-                f"declare {count} {gpu_class} at {node}",
-            )
-        ]
+        args = [_text32(gpu_class), _text32(node), count, bps]
+        return [(self.contract, "declare_capacity", args, f"declare {count} {gpu_class} at {node}")]
+
+    def _send(self, plan: list[tuple]):
+        """Send each planned call with the Client's key, in order; the last receipt."""
+        receipt = None
+        for contract, fn, args, what in plan:
+            receipt = self.client._transact(getattr(contract.functions, fn)(*args), what)
+        return receipt
+
+    def _unsigned(self, plan: list[tuple]) -> list:
+        """The plan as UnsignedTx; a call after another carries no gas estimate (it only passes
+        once the earlier one landed, as ``Client.unsigned_deposit``)."""
+        return [self.client._unsigned(c, fn, args, what, estimate=i == 0) for i, (c, fn, args, what) in enumerate(plan)]
+
+    def join(self, usd: u.Number):
+        """Deposit `usd` into the pool (approving it for exactly that first when needed)."""
+        return self._send(self._plan_join(usd))
+
+    def leave(self, usd: u.Number) -> tuple[str, object]:
+        """Take `usd` out: ('paid', receipt) when free collateral allows, else ('queued', receipt)
+        with the shares escrowed in the exit queue (paid at the NAV of the moment it is served)."""
+        mode, plan = self._plan_leave(usd)
+        return mode, self._send(plan)
+
+    def declare(self, gpu_class: str, node: str, count: int, commit: u.Number):
+        """Declare `count` GPUs of `gpu_class` at `node`, committing the fraction `commit` (0..1) of their hours."""
+        return self._send(self._plan_declare(gpu_class, node, int(count), commit))
+
+    def unsigned_join(self, usd: u.Number) -> list:
+        """[approve (when the allowance is short), Pool.deposit(units, me)] for an external wallet;
+        refused up front when the wallet holds less than `usd`."""
+        plan = self._plan_join(usd)
+        held = self.client.collateral.functions.balanceOf(self.client.address).call()
+        if held < plan[-1][2][0]:
+            raise ValueError(f"join {usd} USD: the wallet holds {u.base_to_usd(held)} USD")
+        return self._unsigned(plan)
+
+    def unsigned_leave(self, usd: u.Number) -> tuple[str, list]:
+        """('paid', [withdraw]) when free collateral allows, else ('queued', [request_exit(shares)])."""
+        mode, plan = self._plan_leave(usd)
+        return mode, self._unsigned(plan)
+
+    def unsigned_declare(self, gpu_class: str, node: str, count: int, commit: u.Number) -> list:
+        """[declare_capacity] for `count` GPUs committing the fraction `commit` (0..1) of their hours."""
+        return self._unsigned(self._plan_declare(gpu_class, node, count, commit))
 
     def serve_exits(self, count: int = 16):
         """Pay queued exits as far as free collateral goes (anyone may)."""

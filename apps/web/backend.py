@@ -1277,21 +1277,27 @@ class Backend:
             )
         return out
 
+    def _our_pool(self, addr: str):
+        """The PoolReader at ``addr`` if it is a pool of this venue: anything else (an EOA, a token,
+        another venue's pool) is refused with InvalidAmount."""
+        pr = self.pool_reader(addr)
+        ch = self.client.manifest.address("Clearinghouse")
+        try:
+            ours = to_checksum_address(pr.contract.functions.clearinghouse().call()) == to_checksum_address(ch)
+        except Exception:  # noqa: BLE001 - an address without the pool's views
+            ours = False
+        if not ours:
+            raise InvalidAmount(f"{addr} is not a pool of this deployment's Clearinghouse {ch} (chain {self.chain_id})")
+        return pr
+
     def pool(self, ref: str, account: str = "") -> dict[str, Any]:
         """One pool: NAV, share price, limits, positions (mark, PnL, coverage), hedged margin per
         GPU-hour; with ``account`` that member's shares, value and declared capacity."""
         name, addr = self._pool_ref(ref)
         if account and not is_address(account):
             raise InvalidAmount(f"{account!r} is not an Ethereum address (0x followed by 40 hex digits)")
-        pr = self.pool_reader(addr)
+        pr = self._our_pool(addr)
         entry = (self.client.manifest.data.get("pools") or {}).get(name, {})
-        ch = self.client.manifest.address("Clearinghouse")
-        try:  # a pool of this venue: anything else (an EOA, a token, another venue's pool) is refused
-            ours = to_checksum_address(pr.contract.functions.clearinghouse().call()) == to_checksum_address(ch)
-        except Exception:  # noqa: BLE001 - an address without the pool's views
-            ours = False
-        if not ours:
-            raise InvalidAmount(f"{addr} is not a pool of this deployment's Clearinghouse {ch} (chain {self.chain_id})")
         supply = pr.contract.functions.totalSupply().call()
         decimals = pr.contract.functions.decimals().call()
         nav = pr.nav()
@@ -1358,7 +1364,7 @@ class Backend:
             "positions": positions,
             "hedged_margin_per_gpu_hour": None if per_hour is None else str(per_hour.quantize(Decimal("0.0001"))),
             "me": me,
-            # the dashboard does not build pool transactions (yet): these are the CLI's
+            # the page's Join/Declare/Leave forms do the same through the wallet; these are the CLI's
             "commands": {
                 "join": f"cspread pool join {label} 1000",
                 "declare": f"cspread pool declare {label} H100-SXM HB_WEST 4 0.5",
@@ -1410,7 +1416,7 @@ class Backend:
         refused amount (ValueError from sdk.pool) as a 4xx InvalidAmount, nothing built."""
         a = self._addr(account)
         _, addr = self._pool_ref(ref)
-        self.pool(addr)  # refuses an address that is no pool of this deployment
+        self._our_pool(addr)
         try:
             return build(self.pool_client(addr, a))
         except ValueError as e:
