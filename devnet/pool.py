@@ -27,10 +27,11 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from eth_account import Account
 from eth_utils import keccak
 from web3 import Web3
 
+from chain.plain import PlainSender, rpc_batch, wait_mined  # noqa: F401 - re-exported for the demo
+from chain.tx import TxFailed
 from core import abi as core_abi
 from core import units as u
 from devnet.anvil import DevnetError, _ape, _ape_env, project_dir, rpc
@@ -98,30 +99,14 @@ def spread_markets(reader, gpu_classes: list[str], nodes: list[str]) -> list[dic
     return out
 
 
-class _Sender:
-    """Plain signed transactions for the devnet tooling (one key, sequential nonces)."""
+class _Sender(PlainSender):
+    """chain.plain's sender, its refusals as the devnet's DevnetError."""
 
-    def __init__(self, w3: Web3, key: str):
-        self.w3, self.acct = w3, Account.from_key(key)
-
-    def send(self, tx: dict, what: str) -> dict:
-        tx = {
-            "from": self.acct.address,
-            "nonce": self.w3.eth.get_transaction_count(self.acct.address, "pending"),
-            "chainId": self.w3.eth.chain_id,
-            "gasPrice": self.w3.eth.gas_price,
-            **tx,
-        }
-        if "gas" not in tx:
-            try:
-                tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2)
-            except Exception as e:  # noqa: BLE001 - the node's revert reason is the diagnosis
-                raise DevnetError(f"{what}: {e}") from None
-        h = self.w3.eth.send_raw_transaction(self.acct.sign_transaction(tx).raw_transaction)
-        r = self.w3.eth.wait_for_transaction_receipt(h, timeout=60)
-        if r["status"] != 1:
-            raise DevnetError(f"{what}: transaction {h.hex()} reverted")
-        return r
+    def send(self, tx: dict, what: str, timeout: float = 60) -> dict:
+        try:
+            return super().send(tx, what, timeout)
+        except TxFailed as e:
+            raise DevnetError(str(e)) from None
 
 
 def _tx_of(fn, sender: _Sender) -> dict:
@@ -264,40 +249,3 @@ def push_marks(w3: Web3, manifest: dict, prices: dict[int, int], relayer_key: st
     rows = [list(prices.values())] * len(sigs)
     sender = _Sender(w3, relayer_key)
     return sender.send(_tx_of(oracle.functions.submit(feeds, now, rows, sigs), sender), "submit marks")
-
-
-def rpc_batch(url: str, calls: list[tuple[str, list]], chunk: int = 50) -> list:
-    """JSON-RPC batch requests of (method, params), `chunk` a request (anvil answers each in one round
-    trip): the results in order; RuntimeError on any call's error."""
-    import httpx
-
-    out = []
-    with httpx.Client(timeout=600) as h:
-        for i in range(0, len(calls), chunk):
-            body = [
-                {"jsonrpc": "2.0", "id": i + j, "method": m, "params": p}
-                for j, (m, p) in enumerate(calls[i : i + chunk])
-            ]
-            res = sorted(h.post(url, json=body).json(), key=lambda r: r["id"])
-            for r in res:
-                if "error" in r:
-                    raise RuntimeError(f"batched call failed: {r['error']}")
-                out.append(r["result"])
-    return out
-
-
-def wait_mined(url: str, hashes: list[str], timeout: float = 600.0) -> None:
-    """Wait until every transaction is mined (a batch queues in anvil's pool); RuntimeError naming
-    how many are still pending or reverted."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        receipts = rpc_batch(url, [("eth_getTransactionReceipt", [x]) for x in hashes])
-        if all(r is not None for r in receipts) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    pending = sum(r is None for r in receipts)
-    reverted = sum(1 for r in receipts if r is not None and int(r["status"], 16) != 1)
-    if pending or reverted:
-        raise RuntimeError(f"{pending} transactions not mined, {reverted} reverted")
