@@ -12,7 +12,8 @@ Invariants (checked after every step):
   equity, unless the fill reduced the position).
 - in the join / leave / serve rules: no other holder's claim goes down by a join or an exit.
 
-Profiles: "short" in `make test`, "deep" in `make fuzz` (tests/fuzz/conftest.py).
+Profiles: "short" in `make test` (a third of its examples), "deep" in `make fuzz` (in full;
+tests/fuzz/conftest.py).
 """
 
 from __future__ import annotations
@@ -108,8 +109,22 @@ class PoolMachine(RuleBasedStateMachine):
     def holders(self):
         return [m.address for m in self.members] + [self.pool.address]
 
-    def claims(self) -> dict:
-        return {h: self.pool.convertToAssets(self.pool.balanceOf(h)) for h in self.holders()}
+    def claims(self, check: bool = False) -> dict:
+        return self.snapshot(check)[2]
+
+    def snapshot(self, check: bool = False) -> tuple[int, int, dict]:
+        """NAV, share supply and each holder's claim at NAV (rounded down).
+
+        convertToAssets values the whole Clearinghouse account (a margin scan) per call: one NAV
+        read and Pool._to_assets' formula in Python per step instead of one scan per holder; with
+        `check` the contract's own convertToAssets is compared with it, one holder per step in turn.
+        """
+        nav, supply = self.pool.totalAssets(), self.pool.totalSupply()
+        out = {h: self.pool.balanceOf(h) * (nav + 1) // (supply + VIRTUAL) for h in self.holders()}
+        if check:
+            h = self.holders()[STEPS % len(out)]
+            assert self.pool.convertToAssets(self.pool.balanceOf(h)) == out[h], "convertToAssets != NAV formula"
+        return nav, supply, out
 
     def others_not_lowered(self, before: dict, after: dict, mover: str):
         for h, v in before.items():
@@ -243,9 +258,8 @@ class PoolMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------ invariants
     @invariant()
     def nav_conserved(self):
-        nav = self.pool.totalAssets()
-        supply = self.pool.totalSupply()
-        claims = sum(self.claims().values())
+        nav, supply, each = self.snapshot(check=True)
+        claims = sum(each.values())
         virtual = (nav + 1) * VIRTUAL // (supply + VIRTUAL)
         assert claims <= nav
         assert nav + 1 - (claims + virtual) <= len(self.holders()) + 1
