@@ -286,9 +286,10 @@ def convertToAssets(shares: uint256) -> uint256:
 @external
 def maxDeposit(receiver: address) -> uint256:
     """
-    @return Base units `receiver` may deposit now: unlimited while joins are open, else 0.
+    @return Base units `receiver` may deposit now: unlimited while joins are open, else 0
+            (closed as for exits, and while the account's equity at the marks is negative).
     """
-    if self._closed_reason() != "":
+    if self._closed_reason(True) != "":
         return 0
     return max_value(uint256)
 
@@ -297,9 +298,9 @@ def maxDeposit(receiver: address) -> uint256:
 @external
 def maxMint(receiver: address) -> uint256:
     """
-    @return Shares `receiver` may mint now: unlimited while joins are open, else 0.
+    @return Shares `receiver` may mint now: unlimited while joins are open, else 0 (as maxDeposit).
     """
-    if self._closed_reason() != "":
+    if self._closed_reason(True) != "":
         return 0
     return max_value(uint256)
 
@@ -311,7 +312,7 @@ def maxWithdraw(owner: address) -> uint256:
     @return Base units `owner` may withdraw now: its shares' value capped by free collateral
             (0 while exits are closed). More waits in the exit queue (`request_exit`).
     """
-    if self._closed_reason() != "":
+    if self._closed_reason(False) != "":
         return 0
     nav: uint256 = self._nav(False)
     return min(self._to_assets(erc4626.erc20.balanceOf[owner], nav, False), self._free())
@@ -323,7 +324,7 @@ def maxRedeem(owner: address) -> uint256:
     """
     @return Shares `owner` may redeem now (capped by free collateral; 0 while closed).
     """
-    if self._closed_reason() != "":
+    if self._closed_reason(False) != "":
         return 0
     nav: uint256 = self._nav(False)
     bal: uint256 = erc4626.erc20.balanceOf[owner]
@@ -375,11 +376,13 @@ def deposit(assets: uint256, receiver: address) -> uint256:
     """
     @notice Join: move `assets` base units from the caller into the pool's Clearinghouse
             account and mint shares to `receiver` at NAV (rounded in the pool's favour).
+            Reverts "Pool: insolvent" while the account's equity at the marks is negative
+            (the assets would pay a deficit that NAV, floored at zero, does not show).
     @param assets Base units; the caller must have approved the pool.
     @param receiver Who gets the shares.
     @return Shares minted.
     """
-    self._require_open()
+    self._require_open(True)
     shares: uint256 = self._to_shares(assets, self._nav(True), False)
     assert shares > 0, "Pool: zero shares"
     self._join(receiver, assets, shares)
@@ -390,12 +393,13 @@ def deposit(assets: uint256, receiver: address) -> uint256:
 @nonreentrant
 def mint(shares: uint256, receiver: address) -> uint256:
     """
-    @notice Join for exactly `shares` shares, paying their NAV (rounded up) in base units.
+    @notice Join for exactly `shares` shares, paying their NAV (rounded up) in base units
+            (closed as `deposit`).
     @param shares Shares to mint to `receiver`.
     @param receiver Who gets the shares.
     @return Base units taken from the caller.
     """
-    self._require_open()
+    self._require_open(True)
     assets: uint256 = self._to_assets(shares, self._nav(True), True)
     assert shares > 0 and assets > 0, "Pool: zero shares"
     self._join(receiver, assets, shares)
@@ -413,7 +417,7 @@ def withdraw(assets: uint256, receiver: address, owner: address) -> uint256:
     @param owner Whose shares burn (the caller, or an allowance from it).
     @return Shares burned.
     """
-    self._require_open()
+    self._require_open(False)
     nav: uint256 = self._nav(False)
     shares: uint256 = self._to_shares(assets, nav, True)
     assert assets > 0, "Pool: zero assets"
@@ -432,7 +436,7 @@ def redeem(shares: uint256, receiver: address, owner: address) -> uint256:
     @param owner Whose shares burn (the caller, or an allowance from it).
     @return Base units paid.
     """
-    self._require_open()
+    self._require_open(False)
     nav: uint256 = self._nav(False)
     assets: uint256 = self._to_assets(shares, nav, False)
     assert assets > 0, "Pool: zero assets"
@@ -473,7 +477,7 @@ def serve_exits(max_count: uint256) -> uint256:
     @param max_count At most this many queue entries (capped at 64).
     @return Asset base units paid.
     """
-    self._require_open()
+    self._require_open(False)
     paid: uint256 = 0
     head: uint256 = self.exit_head
     for _: uint256 in range(MAX_SERVE):
@@ -647,9 +651,10 @@ def free_collateral() -> uint256:
 @external
 def closed_reason() -> String[40]:
     """
-    @return "" while joins and exits are open, else why not.
+    @return "" while joins and exits are open, else why not. Joins are also closed while
+            the account's equity at the marks is negative (maxDeposit = 0, "Pool: insolvent").
     """
-    return self._closed_reason()
+    return self._closed_reason(False)
 
 
 # ---------------------------------------------------------------- governance
@@ -826,19 +831,25 @@ def _free() -> uint256:
 
 @view
 @internal
-def _closed_reason() -> String[40]:
+def _closed_reason(joining: bool) -> String[40]:
     for mid: uint256 in staticcall clearinghouse.open_markets(self):
         if block.timestamp >= (staticcall clearinghouse.market(mid)).last_trade_time:
             return "Pool: settlement pending"
-    if not self._summary().fresh:
+    s: Summary = self._summary()
+    if not s.fresh:
         return "Pool: stale mark"
+    if joining and s.equity < 0:
+        # NAV floors the account at zero, but a join's assets go into the account: they would
+        # pay a deficit that is the insurance fund's and then the counterparties' (deleverage),
+        # for shares priced as if the account were worth nothing. Exits stay open (at NAV = idle).
+        return "Pool: insolvent"
     return ""
 
 
 @view
 @internal
-def _require_open():
-    reason: String[40] = self._closed_reason()
+def _require_open(joining: bool):
+    reason: String[40] = self._closed_reason(joining)
     assert reason == "", reason
 
 

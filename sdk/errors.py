@@ -437,6 +437,10 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Pool: hedge share out of bounds": (_PARAM, "max_hedge_bps must be within 0 .. 10,000"),
     "Pool: margin cap exceeded": (InsufficientMargin, "the order would use more margin than the members' cap allows"),
     "Pool: margin share out of bounds": (_PARAM, "max_margin_bps must be within 0 .. 10,000"),
+    "Pool: insolvent": (
+        InsufficientCollateral,
+        "the pool's account is in deficit at the marks: joins are closed until it recovers or is deleveraged",
+    ),
     "Pool: market not allowed": (OrderRejected, "the members have not allowed this market"),
     "Pool: not approved": (BadSignature, "the pool has not approved this order"),
     "Pool: not manager": (Unauthorized, "only the pool's manager may approve or revoke orders"),

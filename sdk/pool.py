@@ -190,6 +190,9 @@ class PoolClient(PoolReader):
         if reason:
             raise ValueError(f"join {usd} USD: {reason}")
         me, token, plan = self.client.address, self.client.collateral, []
+        if self._f("maxDeposit", me) < units:
+            # open for exits but not joins: the account's equity at the marks is negative
+            raise ValueError(f"join {usd} USD: Pool: insolvent (the pool's account is in deficit at the marks)")
         if token.functions.allowance(me, self.address).call() < units:
             plan.append((token, "approve", [self.address, units], f"approve the pool for {usd} USD"))
         plan.append((self.contract, "deposit", [units, me], f"join {usd} USD"))

@@ -10,7 +10,12 @@ Invariants (checked after every step):
   whatever it approved; its approvals only ever move the pool's position within the limits
   (checked in the order rule: after a fill |position| <= hedge cap and IM <= max_margin x
   equity, unless the fill reduced the position).
-- in the join / leave / serve rules: no other holder's claim goes down by a join or an exit.
+- in the join / leave / serve rules: no other holder's claim goes down by a join or an exit;
+  a join is refused ("Pool: insolvent") exactly while the pool's account is in deficit at the
+  marks, and never pays into one.
+- in the settle rule: settlement PnL moves every claim by the same factor; a final price beyond
+  the pool's equity is deleveraged onto the taker first (as the liquidator does), and the pool's
+  account ends flat and not below zero.
 
 Profiles: "short" in `make test` (a third of its examples), "deep" in `make fuzz` (in full;
 tests/fuzz/conftest.py).
@@ -74,7 +79,8 @@ def _deploy():
     with boa.env.prank(members[0].address):
         pool.deposit(50_000 * USDC, members[0].address)
         pool.declare_capacity(H100, WEST, 200, 10_000)
-    W.update(p=p, gpu=gpu, pool=pool, owner=owner, manager=manager, members=members, taker=taker)
+    keeper = boa.env.generate_address("fuzz-keeper")
+    W.update(p=p, gpu=gpu, pool=pool, owner=owner, manager=manager, members=members, taker=taker, keeper=keeper)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +96,7 @@ class PoolMachine(RuleBasedStateMachine):
         self._anchor.__enter__()
         self.p, self.pool, self.gpu = W["p"], W["pool"], W["gpu"]
         self.members, self.manager, self.taker = W["members"], W["manager"], W["taker"]
+        self.keeper = W["keeper"]
         self.mark = MARK0
         self.settled = False
 
@@ -141,12 +148,18 @@ class PoolMachine(RuleBasedStateMachine):
         self.step()
         m = self.members[i]
         before = self.claims()
+        equity = self.p.clearinghouse.equity(self.pool.address)
         try:
             with boa.env.prank(m.address):
                 shares = self.pool.deposit(amount, m.address)
         except BoaError as e:
             assert "Pool:" in _msg(e)
+            # joins close exactly while the account is in deficit at the marks (unless a check
+            # that comes first, a pending settlement or a stale mark, closed them already)
+            earlier = "Pool: settlement pending" in _msg(e) or "Pool: stale mark" in _msg(e)
+            assert ("Pool: insolvent" in _msg(e)) == (equity < 0 and not earlier), _msg(e)
             return
+        assert equity >= 0, "a join paid into an account in deficit"
         after = self.claims()
         self.others_not_lowered(before, after, m.address)
         assert self.pool.convertToAssets(shares) <= amount
@@ -242,8 +255,20 @@ class PoolMachine(RuleBasedStateMachine):
         before = self.claims()
         nav0 = self.pool.totalAssets()
         self.p.finalize(self.gpu, final)
-        if self.p.clearinghouse.position(self.pool.address, self.gpu)[0] != 0:
-            self.p.clearinghouse.settle(self.pool.address, self.gpu)
+        ch = self.p.clearinghouse
+        if ch.position(self.pool.address, self.gpu)[0] != 0:
+            try:
+                ch.settle(self.pool.address, self.gpu)
+            except BoaError as e:
+                # a final price beyond the pool's equity (a gap no margin covers): the loss the
+                # insurance fund cannot carry goes to the profitable side first, as the
+                # liquidator keeper does it; the pool's members lose their NAV and nothing more
+                assert "deleverage needed" in _msg(e), _msg(e)
+                with boa.env.prank(self.keeper):
+                    ch.deleverage(self.pool.address, self.gpu, [self.taker.address])
+                if ch.position(self.pool.address, self.gpu)[0] != 0:
+                    ch.settle(self.pool.address, self.gpu)
+                assert ch.collateral(self.pool.address) >= 0
         self.settled = True
         after = self.claims()
         nav1 = self.pool.totalAssets()

@@ -53,6 +53,7 @@ class FakePool:
             "balanceOf": lambda a: 250 * 10**DECIMALS if a == MEMBER else 0,
             "free_collateral": lambda: u.usd_to_base(4_000),
             "closed_reason": lambda: "",
+            "maxDeposit": lambda a: 2**256 - 1,
             "market_config": lambda mid: (KEY, UNITS_PER_GPU) if mid == SPREAD_ID else (b"\0" * 32, 0),
             "committed": lambda k: 1_000 * 5_000 if k == KEY else 0,
             "hedge_cap": lambda mid: 1_000 * 5_000 * UNITS_PER_GPU // u.BPS * 8_000 // u.BPS,
@@ -303,6 +304,22 @@ def test_tx_pool_join__foreign_pool_and_closed_pool_refused(wallet_pool, monkeyp
 
     monkeypatch.setattr(b, "pool_client", closed)
     with pytest.raises(InvalidAmount, match="settling"):
+        b.tx_pool_join("default", MEMBER, "100")
+    assert st.made == []
+
+
+def test_tx_pool_join__pool_in_deficit_refused_before_any_tx(wallet_pool, monkeypatch):
+    # exits stay open while the pool's account is below zero at the marks, joins do not
+    b, st = wallet_pool
+    real = b.pool_client
+
+    def insolvent(address, account):
+        p = real(address, account)
+        p.contract.functions.maxDeposit = lambda a: _Fn(lambda: 0, ())
+        return p
+
+    monkeypatch.setattr(b, "pool_client", insolvent)
+    with pytest.raises(InvalidAmount, match="Pool: insolvent"):
         b.tx_pool_join("default", MEMBER, "100")
     assert st.made == []
 
