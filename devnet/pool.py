@@ -46,10 +46,13 @@ from web3 import Web3
 from chain.tx import Call, Receipt, TxFailed, TxSender
 from core import abi as core_abi
 from core import units as u
-from devnet.anvil import DevnetError, _ape, _ape_env, project_dir, rpc
+from devnet.anvil import ANVIL_KEYS, DevnetError, _ape, _ape_env, project_dir, rpc
 
 MIN_DELAY = 3_600  # Pool.MIN_DELAY (s)
 HOUR = 3_600
+# setup_pool_world's roles by default (private keys): the deployer owns the pool; the tests' and
+# the bench's manager and taker (a Stack gives accounts 12 and 14 to its users 4 and 6)
+POOL_OWNER, POOL_MANAGER, POOL_TAKER = ANVIL_KEYS[0], ANVIL_KEYS[12], ANVIL_KEYS[14]
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,6 @@ def push_marks(w3: Web3, manifest: dict, prices: dict[int, int], relayer_key: st
     by anvil reporters 1-3 as the pusher sends it (every reporter: no circuit-breaker clamp).
     For gas benches and fixtures only: a devnet's marks otherwise come from the reporters."""
     from core import eip712
-    from devnet.anvil import ANVIL_KEYS
 
     o = manifest["contracts"]["Oracle"]
     oracle = w3.eth.contract(address=o["address"], abi=o["abi"])
@@ -353,11 +355,11 @@ def setup_pool_world(
     rpc_url: str,
     manifest_path: str | Path,
     *,
-    owner_key: str,
-    manager_key: str,
-    taker_key: str,
     mark: int,
-    taker_usd: int | Decimal,
+    owner_key: str = POOL_OWNER,
+    manager_key: str = POOL_MANAGER,
+    taker_key: str = POOL_TAKER,
+    taker_usd: int | Decimal = 1_000_000,
     gpu_classes: Sequence[str] = ("H100-SXM",),
     nodes: Sequence[str] = ("HB_WEST",),
     members: Sequence[Member] = (),

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from apps.cli.main import app
 from devnet.anvil import ANVIL_KEYS, rpc
-from devnet.pool import PoolWorld, capacity_key, setup_pool_world
+from devnet.pool import POOL_MANAGER, POOL_OWNER, PoolWorld, capacity_key, setup_pool_world
 from sdk.client import Client
 from sdk.errors import InsufficientCollateral
 from sdk.pool import PoolClient, PoolReader, pool_address
@@ -24,16 +24,14 @@ from sdk.reader import Reader
 
 pytestmark = pytest.mark.integration
 
-OWNER, MANAGER, MEMBER, TAKER = ANVIL_KEYS[0], ANVIL_KEYS[12], ANVIL_KEYS[13], ANVIL_KEYS[14]
+OWNER, MANAGER, MEMBER = POOL_OWNER, POOL_MANAGER, ANVIL_KEYS[13]  # the world's owner and manager
 MARK = 1_500_000  # base units per GPU-hour (fixture)
 
 
 @pytest.fixture(scope="module")
 def world(devnet) -> PoolWorld:
     anvil, _, path = devnet
-    return setup_pool_world(
-        anvil.url, path, owner_key=OWNER, manager_key=MANAGER, taker_key=TAKER, mark=MARK, taker_usd=1_000_000
-    )
+    return setup_pool_world(anvil.url, path, mark=MARK)
 
 
 @pytest.fixture(autouse=True)
@@ -171,24 +169,12 @@ def test_cli_pool_declare__commit_above_one__usage_error(world):
     assert r.exit_code == 2
 
 
+CREATE = ("pool", "create", "--gpu", "H100-SXM", "--node", "HB_WEST")
+
+
 def test_cli_pool_create__second_pool_recorded_beside_the_first(world):
-    r = invoke(
-        world,
-        "pool",
-        "create",
-        "--gpu",
-        "H100-SXM",
-        "--node",
-        "HB_WEST",
-        "--manager",
-        Account.from_key(MANAGER).address,
-        "--name",
-        "west2",
-        "--max-hedge",
-        "0.5",
-        "--json",
-        key=OWNER,
-    )
+    manager = Account.from_key(MANAGER).address
+    r = invoke(world, *CREATE, "--manager", manager, "--name", "west2", "--max-hedge", "0.5", "--json", key=OWNER)
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     m = json.loads(world.manifest_path.read_text())
@@ -204,19 +190,6 @@ def test_cli_pool_create__second_pool_recorded_beside_the_first(world):
 
 def test_cli_pool_create__bad_limit__usage_error_nothing_deployed(world):
     before = world.manifest_path.read_text()
-    r = invoke(
-        world,
-        "pool",
-        "create",
-        "--gpu",
-        "H100-SXM",
-        "--node",
-        "HB_WEST",
-        "--manager",
-        "0x" + "11" * 20,
-        "--max-margin",
-        "1.5",
-        key=OWNER,
-    )
+    r = invoke(world, *CREATE, "--manager", "0x" + "11" * 20, "--max-margin", "1.5", key=OWNER)
     assert r.exit_code == 2
     assert world.manifest_path.read_text() == before

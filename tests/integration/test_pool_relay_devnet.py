@@ -21,22 +21,14 @@ from sdk.relay_client import RelayClient
 
 pytestmark = pytest.mark.integration
 
-OWNER, MANAGER, MEMBER, TAKER = ANVIL_KEYS[0], ANVIL_KEYS[12], ANVIL_KEYS[13], ANVIL_KEYS[14]
+MEMBER = ANVIL_KEYS[13]
 MARK = 1_500_000  # base units per GPU-hour (fixture)
 
 
 def test_approved_pool_order_posted_to_relay_and_filled_by_a_taker(devnet, start_relay):
     anvil, _, path = devnet
-    world = setup_pool_world(
-        anvil.url,
-        path,
-        owner_key=OWNER,
-        manager_key=MANAGER,
-        taker_key=TAKER,
-        mark=MARK,
-        taker_usd=1_000_000,
-        members=[Member(MEMBER, Decimal(20_000), 100, Decimal("0.5"))],
-    )
+    member = Member(MEMBER, Decimal(20_000), 100, Decimal("0.5"))
+    world = setup_pool_world(anvil.url, path, mark=MARK, members=[member])
     manifest, mid, pool = world.manifest, world.market_id, world.pool
     ex = world.contract("Exchange")
     approved = world.order(1_000_000, MARK, ttl=3600)

@@ -26,7 +26,7 @@ from tests.integration.conftest_web import (  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 
-OWNER, MANAGER, MEMBER, TAKER = ANVIL_KEYS[0], ANVIL_KEYS[12], ANVIL_KEYS[13], ANVIL_KEYS[14]
+MEMBER = ANVIL_KEYS[13]
 MARK = 1_500_000  # base units per GPU-hour (fixture, as tests/integration/test_pool_devnet.py)
 USDC = 10**6
 HEDGE = 1_000_000  # thousandths: a 1,000 GPU-hour short
@@ -39,16 +39,8 @@ def web_env(devnet, tmp_path_factory):
     from apps.web.server import WebProcess
 
     anvil, _, path = devnet
-    world = setup_pool_world(
-        anvil.url,
-        path,
-        owner_key=OWNER,
-        manager_key=MANAGER,
-        taker_key=TAKER,
-        mark=MARK,
-        taker_usd=1_000_000,
-        members=[Member(MEMBER, Decimal(20_000), 100, Decimal("0.5"))],  # 100 GPUs, half their hours committed
-    )
+    member = Member(MEMBER, Decimal(20_000), 100, Decimal("0.5"))  # 100 GPUs, half their hours committed
+    world = setup_pool_world(anvil.url, path, mark=MARK, members=[member])
     world.hedge(HEDGE, MARK)
     tmp = tmp_path_factory.mktemp("webpool")
     web = WebProcess(path, anvil.url, None, log_path=tmp / "web.log").start()
