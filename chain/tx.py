@@ -321,20 +321,12 @@ def node_of(node) -> _Web3Node | _RpcNode:
 
 
 def call_of(fn, value: int = 0) -> Call:
-    """A web3 ``ContractFunction`` (``contract.functions.f(args)``) as a :class:`Call`. Built with
-    every field given, so web3 asks the node nothing."""
-    tx = fn.build_transaction(
-        {
-            "gas": 1,
-            "gasPrice": 0,
-            "nonce": 0,
-            "chainId": 1,
-            "value": value,
-            "from": "0x0000000000000000000000000000000000000000",
-        }
-    )
-    data = tx["data"]
-    return Call(tx["to"], bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data), value)
+    """A web3 ``ContractFunction`` (``contract.functions.f(args)``) as a :class:`Call`: its
+    contract's address and the calldata web3 encodes from the function's ABI (no node asked,
+    no placeholder gas, nonce or chain id). ValueError for a function of an address-less contract."""
+    if not getattr(fn, "address", None):
+        raise ValueError(f"{fn!r} is not bound to a contract address: nothing to send it to")
+    return Call(fn.address, bytes.fromhex(fn._encode_transaction_data().removeprefix("0x")), value)
 
 
 class _NullMetric:

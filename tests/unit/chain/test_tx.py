@@ -302,8 +302,11 @@ def test_call_of__web3_contract_function__to_and_calldata_without_rpc():
     ]
     w3 = Web3(Web3.HTTPProvider("http://127.0.0.1:1"))  # never contacted
     fn = w3.eth.contract(address=Web3.to_checksum_address(TO), abi=abi).functions.deposit(7)
-    c = call_of(fn)
+    c = call_of(fn, value=5)
     assert c.to.lower() == TO and c.data == keccak(text="deposit(uint256)")[:4] + (7).to_bytes(32, "big")
+    assert c.value == 5
+    with pytest.raises(ValueError, match="not bound to a contract address"):
+        call_of(w3.eth.contract(abi=abi).functions.deposit(7))
 
 
 def test_external_signer__sign_tx_used():
