@@ -5,8 +5,9 @@
   the chain needs it (detected from the latest block, not from a list of chain ids).
 - :class:`Rpc`: a minimal raw JSON-RPC client (one keep-alive connection per thread), several
   times cheaper per call than web3's stack; the relay's hot path and the transaction sender
-  use it. Reverts of ``eth_call`` / ``eth_estimateGas`` raise :class:`CallReverted` with the
-  decoded reason; any other failure raises :class:`ChainError`.
+  use it, devnet tooling its JSON-RPC batches (:meth:`Rpc.batch`). Reverts of ``eth_call`` /
+  ``eth_estimateGas`` raise :class:`CallReverted` with the decoded reason; any other failure
+  raises :class:`ChainError`.
 - :class:`Chain`: the keepers' head poller with reconnect bookkeeping.
 """
 
@@ -17,6 +18,7 @@ import itertools
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -172,6 +174,30 @@ class Rpc:
         if "error" in body:
             raise error_of(method, body["error"])
         return body["result"]
+
+    def batch(self, calls: Sequence[tuple[str, list | None]], chunk: int = 50) -> list:
+        """The results of many ``(method, params)`` calls in order, ``chunk`` of them to a
+        JSON-RPC batch request (one round trip each: devnet tooling sends thousands). The first
+        call that failed raises as a single call would (``CallReverted`` / ``ChainError``)."""
+        out: list = []
+        for i in range(0, len(calls), chunk):
+            part = calls[i : i + chunk]
+            body = [{"jsonrpc": "2.0", "id": j, "method": m, "params": p or []} for j, (m, p) in enumerate(part)]
+            try:
+                answers = json.loads(self._post(json.dumps(body).encode()))
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                raise ChainError(f"batch of {len(part)}: RPC {self.url} unreachable: {e}") from e
+            if not isinstance(answers, list):  # a node that takes no batches answers one error object
+                raise error_of("batch", (answers or {}).get("error") or {"message": f"not a batch answer: {answers}"})
+            by_id = {a.get("id"): a for a in answers}
+            for j, (method, _) in enumerate(part):
+                a = by_id.get(j)
+                if a is None:
+                    raise ChainError(f"{method}: no answer in the batch from {self.url}")
+                if "error" in a:
+                    raise error_of(method, a["error"])
+                out.append(a["result"])
+        return out
 
     def post_raw(self, method: str, params: list | None = None) -> bytes:
         """The undecoded JSON-RPC answer (bytes) of one call, for callers that decode large

@@ -17,8 +17,10 @@ Two ways to use it:
 
 - non-blocking (keepers, one tx per ``key`` in flight): ``send(key, fn, head)`` then
   ``poll(head)`` once per block, which returns the finished ``Outcome``s and bumps stuck ones;
-- blocking (relay matcher, market maker, SDK): ``transact(call)`` returns the ``Receipt`` or
-  raises ``TxFailed``; the wait bumps the fee the same way.
+- blocking (relay matcher, market maker, SDK, devnet tooling): ``transact(call)`` returns the
+  ``Receipt`` or raises ``TxFailed``; the wait bumps the fee the same way. A ``Call`` with
+  ``to=None`` creates a contract (``data`` = init code + constructor arguments): its receipt's
+  ``contract_address`` is the deployed address.
 
 ``node`` is a ``Web3`` (or anything with web3's ``.eth`` methods) or a raw
 :class:`chain.rpc.Rpc`; the sender talks to either through the small ``_Node`` adapters below.
@@ -55,9 +57,10 @@ def _kv(logger: logging.Logger, level: int, msg: str, **fields) -> None:
 
 @dataclass(frozen=True)
 class Call:
-    """A transaction to send: ``to``, calldata, wei ``value``."""
+    """A transaction to send: ``to``, calldata, wei ``value``. ``to=None``: a contract creation,
+    ``data`` being the init code with the constructor arguments appended."""
 
-    to: str
+    to: str | None
     data: bytes
     value: int = 0
 
@@ -70,6 +73,7 @@ class Receipt:
     logs: list
     status: int = 1
     raw: Any = None  # the node's receipt as returned (web3 AttributeDict or raw JSON dict)
+    contract_address: str | None = None  # checksummed; set when the transaction created a contract
 
 
 @dataclass
@@ -151,6 +155,24 @@ def _int(v) -> int:
     return int(v, 16) if isinstance(v, str) else int(v)
 
 
+def _created(address) -> str | None:
+    # nodes put null (or omit the field) in the receipt of a call that created nothing
+    return to_checksum_address(address) if address else None
+
+
+def _replayable(sender: str, to: str | None, data: bytes, value: int) -> dict:
+    # a mined transaction as an eth_call: a creation replays its init code (no `to`)
+    return {"from": sender, **_tx_fields(Call(to, data, value))}
+
+
+def _tx_fields(call: Call) -> dict:
+    # a creation has no `to` at all: JSON-RPC and eth_account read a missing `to` as "create"
+    tx = {"data": call.data, "value": call.value}
+    if call.to is not None:
+        tx["to"] = to_checksum_address(call.to)
+    return tx
+
+
 class _Web3Node:
     """The sender's view of a ``Web3`` (web3 raises its own exceptions; a revert of a
     simulation is turned into ``CallReverted`` so both adapters look alike)."""
@@ -203,7 +225,7 @@ class _Web3Node:
 
     def transaction(self, tx_hash: str) -> dict:
         t = self.w3.eth.get_transaction(tx_hash)
-        return {"from": t["from"], "to": t["to"], "data": bytes(t["input"]), "value": int(t["value"])}
+        return _replayable(t["from"], t["to"], bytes(t["input"]), int(t["value"]))
 
     def receipt(self, tx_hash: str) -> Receipt | None:
         from web3.exceptions import TransactionNotFound  # noqa: PLC0415
@@ -215,7 +237,13 @@ class _Web3Node:
         if r is None:
             return None
         return Receipt(
-            _hex(r["transactionHash"]), int(r["blockNumber"]), int(r["gasUsed"]), list(r["logs"]), int(r["status"]), r
+            _hex(r["transactionHash"]),
+            int(r["blockNumber"]),
+            int(r["gasUsed"]),
+            list(r["logs"]),
+            int(r["status"]),
+            r,
+            _created(r.get("contractAddress")),
         )
 
 
@@ -264,14 +292,20 @@ class _RpcNode:
 
     def transaction(self, tx_hash: str) -> dict:
         t = self.rpc("eth_getTransactionByHash", [tx_hash])
-        return {"from": t["from"], "to": t["to"], "data": bytes.fromhex(t["input"][2:]), "value": int(t["value"], 16)}
+        return _replayable(t["from"], t.get("to"), bytes.fromhex(t["input"][2:]), int(t["value"], 16))
 
     def receipt(self, tx_hash: str) -> Receipt | None:
         r = self.rpc("eth_getTransactionReceipt", [tx_hash])
         if r is None:
             return None
         return Receipt(
-            r["transactionHash"], int(r["blockNumber"], 16), int(r["gasUsed"], 16), r["logs"], int(r["status"], 16), r
+            r["transactionHash"],
+            int(r["blockNumber"], 16),
+            int(r["gasUsed"], 16),
+            r["logs"],
+            int(r["status"], 16),
+            r,
+            _created(r.get("contractAddress")),
         )
 
 
@@ -287,20 +321,12 @@ def node_of(node) -> _Web3Node | _RpcNode:
 
 
 def call_of(fn, value: int = 0) -> Call:
-    """A web3 ``ContractFunction`` (``contract.functions.f(args)``) as a :class:`Call`. Built with
-    every field given, so web3 asks the node nothing."""
-    tx = fn.build_transaction(
-        {
-            "gas": 1,
-            "gasPrice": 0,
-            "nonce": 0,
-            "chainId": 1,
-            "value": value,
-            "from": "0x0000000000000000000000000000000000000000",
-        }
-    )
-    data = tx["data"]
-    return Call(tx["to"], bytes.fromhex(data[2:]) if isinstance(data, str) else bytes(data), value)
+    """A web3 ``ContractFunction`` (``contract.functions.f(args)``) as a :class:`Call`: its
+    contract's address and the calldata web3 encodes from the function's ABI (no node asked,
+    no placeholder gas, nonce or chain id). ValueError for a function of an address-less contract."""
+    if not getattr(fn, "address", None):
+        raise ValueError(f"{fn!r} is not bound to a contract address: nothing to send it to")
+    return Call(fn.address, bytes.fromhex(fn._encode_transaction_data().removeprefix("0x")), value)
 
 
 class _NullMetric:
@@ -414,7 +440,7 @@ class TxSender:
     def simulate(self, call: Call) -> int:
         """Gas the call needs from this account; raises ``CallReverted`` (with ``reason``) when it
         would revert, ``ChainError`` when the node refuses it otherwise."""
-        tx = {"to": call.to, "data": call.data, "value": call.value}
+        tx = _tx_fields(call)
         if self.account is not None:
             tx["from"] = self.account.address
         return self.node.estimate_gas(tx)
@@ -433,9 +459,7 @@ class TxSender:
                 self.sync_nonce()
             # min_gas: a tx whose path depends on txs ahead of it in the block (estimated on a cheaper path)
             return {
-                "to": to_checksum_address(call.to),
-                "data": call.data,
-                "value": call.value,
+                **_tx_fields(call),
                 "nonce": self.nonce,
                 "gas": max(int(gas * self.gas_multiplier), min_gas),
                 "chainId": self.chain_id,
@@ -580,7 +604,8 @@ class TxSender:
     # ------------------------------------------------------------ blocking (relay, market maker, SDK)
     def transact(self, call: Call | Any, value: int = 0, timeout: float | None = None) -> Receipt:
         """Simulate, send and wait for ``call`` (a :class:`Call` or a web3 ContractFunction);
-        the receipt of a successful transaction, else ``TxFailed`` (with the reason)."""
+        the receipt of a successful transaction (``contract_address`` set when ``call.to`` is
+        None: a creation), else ``TxFailed`` (with the reason)."""
         if self.account is None:
             raise TxFailed("no signing account: cannot send")
         call = call if isinstance(call, Call) else call_of(call, value)
@@ -628,10 +653,8 @@ class TxSender:
         if tx is None or self.account is None:
             return None, None
         try:
-            self.node.call(
-                {"from": self.account.address, "to": tx["to"], "data": tx["data"], "value": tx.get("value", 0)},
-                receipt.block_number - 1,
-            )
+            replay = _replayable(self.account.address, tx.get("to"), tx["data"], tx.get("value", 0))
+            self.node.call(replay, receipt.block_number - 1)
         except CallReverted as e:
             return e.reason, e.__cause__ or e
         except ChainError:
@@ -653,6 +676,27 @@ def tx_outcome(node, tx_hash: str) -> tuple[Receipt | None, BaseException | None
     except CallReverted as e:
         return r, e.__cause__ or e
     return r, None
+
+
+def wait_mined(rpc, hashes: list[str], timeout: float = 600.0) -> list[dict]:
+    """Wait until every one of ``hashes`` is mined, whoever sent them (a JSON-RPC batch of
+    impersonated or pre-signed transactions queued in a devnet's pool), reading the receipts in
+    batches through ``rpc`` (a :class:`chain.rpc.Rpc`). Returns the raw receipts in order;
+    ``TxFailed`` naming how many are still pending or reverted after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        pending = sum(r is None for r in receipts)
+        if not pending or time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+    reverted = [hashes[i] for i, r in enumerate(receipts) if r is not None and int(r["status"], 16) != 1]
+    if pending or reverted:
+        first = f"; first reverted: {reverted[0]}" if reverted else ""
+        raise TxFailed(f"{pending} of {len(hashes)} transactions not mined, {len(reverted)} reverted{first}")
+    return receipts
 
 
 def revert_of(e: TxFailed) -> Any:

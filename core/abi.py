@@ -5,6 +5,10 @@ never ``raw[8]``; a contract change that adds, drops or reorders a field changes
 so the record (and ``python -m scripts.abis --check`` fails until the shipped ABI is
 regenerated). ``Market(...).encode()`` gives the tuple a call such as ``list_market`` takes.
 
+A call is encoded from its ABI entry too: :func:`calldata` gives the selector and arguments of
+``contract.function(*args)`` (structs as tuples or records), :func:`constructor_args` what a
+deployment appends to the init code; no node, no web3 contract object.
+
 An event is typed by its ABI entry: :func:`event` gives its canonical signature and ``topic``
 (keccak of the signature, ``0x`` lowercase hex, as JSON-RPC returns topics), and
 :meth:`EventType.decode` turns a raw log (web3's ``AttributeDict`` with ``HexBytes`` or
@@ -25,6 +29,7 @@ from importlib import resources
 from typing import Any
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 __all__ = [
@@ -36,6 +41,8 @@ __all__ = [
     "MarketParams",
     "MarketState",
     "abi",
+    "calldata",
+    "constructor_args",
     "event",
     "events",
     "struct",
@@ -190,6 +197,54 @@ def __getattr__(name: str) -> type:
     if name in STRUCT_SOURCES:
         return struct(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ---------------------------------------------------------------- calls
+
+
+def _canonical(param: Mapping[str, Any]) -> str:
+    # a struct argument is a tuple in the signature: `tuple[]` -> `(uint256,bool)[]`
+    t = param["type"]
+    if t.startswith("tuple"):
+        return "(" + ",".join(_canonical(c) for c in param["components"]) + ")" + t[len("tuple") :]
+    return t
+
+
+@cache
+def _inputs(contract: str, kind: str, name: str | None, arity: int) -> tuple[str, ...]:
+    entries = [e for e in abi(contract) if e.get("type") == kind and (name is None or e.get("name") == name)]
+    what = f"{contract}.{name}" if name else f"{contract}'s constructor"
+    if not entries:
+        if kind == "constructor" and arity == 0:
+            return ()
+        raise AbiError(f"{contract} has no {kind} {name or ''}".rstrip())
+    # Vyper default arguments compile to one ABI entry per arity: the arity picks the entry
+    match = [e for e in entries if len(e["inputs"]) == arity]
+    if not match:
+        arities = sorted({len(e["inputs"]) for e in entries})
+        raise AbiError(f"{what} takes {' or '.join(map(str, arities))} arguments, got {arity}")
+    return tuple(_canonical(p) for p in match[0]["inputs"])
+
+
+def _encode(what: str, types: tuple[str, ...], args: Sequence[Any]) -> bytes:
+    values = [a.encode() if isinstance(a, _Struct) else a for a in args]
+    try:
+        return abi_encode(list(types), values)
+    except Exception as e:  # eth-abi raises several encoding errors; one typed error for callers
+        raise AbiError(f"cannot encode {what}({','.join(types)}) with {tuple(args)!r}: {e}") from e
+
+
+def calldata(contract: str, function: str, *args: Any) -> bytes:
+    """The calldata of ``contract.function(*args)``: its 4-byte selector and ABI-encoded
+    arguments, from the shipped ABI. :class:`AbiError` for an unknown function, a wrong number
+    of arguments or a value that does not fit its type."""
+    types = _inputs(contract, "function", function, len(args))
+    return keccak(text=f"{function}({','.join(types)})")[:4] + _encode(f"{contract}.{function}", types, args)
+
+
+def constructor_args(contract: str, *args: Any) -> bytes:
+    """The ABI-encoded constructor arguments of ``contract`` (appended to its init code to deploy)."""
+    return _encode(f"{contract} constructor", _inputs(contract, "constructor", None, len(args)), args)
 
 
 # ---------------------------------------------------------------- events

@@ -2,11 +2,12 @@
 served exit, and a hedge roll (buy back this month's short, sell next month's), each the
 `gasUsed` of a mined transaction (intrinsic 21,000 and calldata included) on a devnet: anvil,
 the real deploy (`ape run deploy`) of the default markets plus the H100-SXM x HB_WEST spread one
-window later (two spread months to roll between), and a Pool deployed by devnet.pool.
+window later (two spread months to roll between), and the pool world of devnet.pool
+(`setup_pool_world`: the Pool, both months' marks, a funded taker).
 
 The first member's join is shown next to the 1,000th's: nothing in the pool loops over members.
-The members join in bulk (each signs its four transactions with known nonces; they are sent
-without waiting, then the receipts are read), so the run takes a few minutes, most of it the
+The members join in bulk (each one's four transactions go through its own chain.tx.TxSender on
+its local nonce, sent without waiting, then the receipts are read), so the run takes a few minutes, most of it the
 deploy. The marks are a fixed fixture value (gas does not depend on it), pushed by a signed
 report as the pusher does.
 
@@ -20,16 +21,16 @@ import tempfile
 from pathlib import Path
 
 from eth_account import Account
-from web3 import Web3
 
+from chain.rpc import Rpc
+from chain.tx import Call, TxSender
 from core import abi as core_abi
 from core import units as u
-from devnet.anvil import ANVIL_KEYS, ROOT, Anvil, deploy, rpc
-from devnet.pool import create_pool, push_marks, text32
+from devnet.anvil import ROOT, Anvil, deploy, rpc
+from devnet.pool import setup_pool_world, text32
 
 MEMBERS = 1_000
 MARK = u.usd_to_base("1.5")  # fixture mark, USD per GPU-hour (gas does not depend on it)
-OWNER, MANAGER, TAKER = ANVIL_KEYS[0], ANVIL_KEYS[12], ANVIL_KEYS[13]
 H100, WEST = text32("H100-SXM"), text32("HB_WEST")
 
 
@@ -42,88 +43,68 @@ def _markets_file(tmp: Path) -> Path:
     return out
 
 
-class _Tx:
-    """Signed sends with explicit nonces (bulk: send now, read receipts later)."""
+class _Bulk:
+    """Each key's transactions through its own chain.tx.TxSender, sent back to back on its local
+    nonce (no wait between them); receipts read afterwards, by :meth:`gas`. Never fee-bumped:
+    thousands sent at once queue in anvil's pool for a while, which is a backlog, not a fee too
+    low (anvil's base fee is a few wei here), and a replacement would only add noise."""
 
-    def __init__(self, w3: Web3):
-        self.w3, self.chain_id, self.gas_price = w3, w3.eth.chain_id, w3.eth.gas_price * 2
-        self.nonces: dict[str, int] = {}
+    def __init__(self, url: str):
+        self.node, self.senders = Rpc(url, timeout=60), {}
 
-    def send(self, key: str, fn, gas: int | None = None) -> bytes:
-        acct = Account.from_key(key)
-        n = self.nonces.get(acct.address)
-        if n is None:
-            n = self.w3.eth.get_transaction_count(acct.address, "pending")
-        tx = fn.build_transaction(
-            {"from": acct.address, "nonce": n, "chainId": self.chain_id, "gasPrice": self.gas_price, "gas": gas or 1}
-        )
-        if gas is None:
-            tx["gas"] = int(self.w3.eth.estimate_gas({k: v for k, v in tx.items() if k != "gas"}) * 1.3)
-        self.nonces[acct.address] = n + 1
-        return self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
+    def _sender(self, key: str) -> TxSender:
+        if key not in self.senders:
+            self.senders[key] = TxSender(self.node, key, bump_after_blocks=10**9, receipt_timeout=300)
+        return self.senders[key]
 
-    def gas(self, h: bytes) -> int:
-        r = self.w3.eth.wait_for_transaction_receipt(h, timeout=120)
-        if r["status"] != 1:
-            raise RuntimeError(f"bench transaction {h.hex()} reverted")
-        return int(r["gasUsed"])
+    def send(self, key: str, to: str, data: bytes, gas: int | None = None) -> tuple[TxSender, str]:
+        """`gas` None: simulated first (the node's estimate); else that gas, unsimulated."""
+        s = self._sender(key)
+        return s, s.broadcast(s.prepare(Call(to, data), gas=gas))
+
+    @staticmethod
+    def gas(sent: tuple[TxSender, str]) -> int:
+        sender, h = sent
+        return sender.wait(h).gas_used
 
 
 def run(members: int = MEMBERS) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp, Anvil() as anvil:
         tmp = Path(tmp)
         path = tmp / "manifest.json"
-        manifest = deploy(anvil.url, path, markets=_markets_file(tmp))
-        w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 60}))
-        entry = create_pool(
-            anvil.url,
-            path,
-            OWNER,
-            Account.from_key(MANAGER).address,
-            gpu_classes=["H100-SXM"],
-            nodes=["HB_WEST"],
-            warp=True,
-        )
-        manifest = json.loads(path.read_text())
-        m1, m2 = sorted(int(k) for k in entry["markets"])  # listed in file order: month 1, month 2
-        c = manifest["contracts"]
-        usdc = w3.eth.contract(address=c["MockUSDC"]["address"], abi=c["MockUSDC"]["abi"])
-        ch = w3.eth.contract(address=c["Clearinghouse"]["address"], abi=c["Clearinghouse"]["abi"])
-        ex = w3.eth.contract(address=c["Exchange"]["address"], abi=c["Exchange"]["abi"])
-        pool = w3.eth.contract(address=entry["address"], abi=core_abi.abi("Pool"))
-        tx = _Tx(w3)
+        deploy(anvil.url, path, markets=_markets_file(tmp))
+        # the pool allowing both spread months, their marks, a taker with 1,000,000 USD deposited
+        world = setup_pool_world(anvil.url, path, mark=MARK)
+        m1, m2 = world.market_ids  # nearest window first: month 1, month 2
+        usdc = world.manifest["contracts"]["MockUSDC"]["address"]
+        pool = world.pool
+        tx = _Bulk(anvil.url)
+
+        def call(fn: str, *args) -> bytes:
+            return core_abi.calldata("Pool", fn, *args)
 
         # members: fund, approve, join 1,000 USD, declare 4 H100s at HB_WEST with half their hours
         keys = []
         for _ in range(members):
             a = Account.create()
-            rpc(anvil.url, "anvil_setBalance", [a.address, hex(10**19)])
+            rpc(anvil.url, "anvil_setBalance", [a.address, hex(u.eth_to_wei(10))])
             keys.append("0x" + bytes(a.key).hex().removeprefix("0x"))
         joins, declares = [], []
         for i, k in enumerate(keys):
             addr = Account.from_key(k).address
             gas = None if i == 0 else 400_000
-            tx.send(k, usdc.functions.mint(addr, u.usd_to_base(2_000)), gas)
-            tx.send(k, usdc.functions.approve(pool.address, 2**256 - 1), gas)
-            joins.append(tx.send(k, pool.functions.deposit(u.usd_to_base(1_000), addr), gas))
-            declares.append(tx.send(k, pool.functions.declare_capacity(H100, WEST, 4, 5_000), gas))
+            tx.send(k, usdc, core_abi.calldata("MockUSDC", "mint", addr, u.usd_to_base(2_000)), gas)
+            tx.send(k, usdc, core_abi.calldata("MockUSDC", "approve", pool.address, 2**256 - 1), gas)
+            joins.append(tx.send(k, pool.address, call("deposit", u.usd_to_base(1_000), addr), gas))
+            declares.append(tx.send(k, pool.address, call("declare_capacity", H100, WEST, 4, 5_000), gas))
             if i == 0:
                 tx.gas(declares[0])  # the first member's gas estimates ran on a pool it had joined
         join_first, join_last, declare_last = tx.gas(joins[0]), tx.gas(joins[-1]), tx.gas(declares[-1])
         assert pool.functions.totalSupply().call() > 0 and len(joins) == members
 
-        # marks, a funded taker
-        tx.gas(tx.send(TAKER, usdc.functions.mint(Account.from_key(TAKER).address, u.usd_to_base(1_000_000))))
-        tx.gas(tx.send(TAKER, usdc.functions.approve(ch.address, 2**256 - 1)))
-        tx.gas(tx.send(TAKER, ch.functions.deposit(u.usd_to_base(1_000_000))))
-        push_marks(w3, manifest, {m1: MARK, m2: MARK}, OWNER)
-
         def approve_and_fill(mid, is_buy, qty, nonce):
-            now = w3.eth.get_block("latest")["timestamp"]
-            o = (pool.address, mid, is_buy, qty, MARK, nonce, now + 3_600, False)
-            a = tx.gas(tx.send(MANAGER, pool.functions.approve_order(o)))
-            f = tx.gas(tx.send(TAKER, ex.functions.fill(o, b"", qty)))
-            return a, f
+            _, a, f = world.hedge(qty, MARK, is_buy=is_buy, market_id=mid, nonce=nonce, ttl=3_600)
+            return a.gas_used, f.gas_used
 
         # month 1 hedge: 200,000 GPU-h short (IM ~225,000 USD of ~1,000,000 equity; cap ~1.1M GPU-h)
         q = 200_000_000
@@ -133,11 +114,11 @@ def run(members: int = MEMBERS) -> list[dict]:
 
         last = keys[-1]
         me = Account.from_key(last).address
-        tx.gas(tx.send(last, pool.functions.declare_capacity(H100, WEST, 0, 0)))
+        tx.gas(tx.send(last, pool.address, call("declare_capacity", H100, WEST, 0, 0)))
         shares = pool.functions.balanceOf(me).call()
-        leave_gas = tx.gas(tx.send(last, pool.functions.redeem(shares // 2, me, me)))
-        queue_gas = tx.gas(tx.send(last, pool.functions.request_exit(pool.functions.balanceOf(me).call(), me)))
-        serve_gas = tx.gas(tx.send(TAKER, pool.functions.serve_exits(1)))
+        leave_gas = tx.gas(tx.send(last, pool.address, call("redeem", shares // 2, me, me)))
+        queue_gas = tx.gas(tx.send(last, pool.address, call("request_exit", pool.functions.balanceOf(me).call(), me)))
+        serve_gas = tx.gas(tx.send(world.taker_key, pool.address, call("serve_exits", 1)))
 
     roll = back_a + back_f + next_a + next_f
     return [

@@ -33,11 +33,12 @@ from eth_account import Account
 from rich.console import Console
 from rich.table import Table
 
-from chain.rpc import Chain
+from chain.rpc import Chain, Rpc
+from chain.tx import wait_mined
 from core import abi as core_abi
 from core import units as u
 from devnet.anvil import ROOT
-from devnet.pool import PoolLimits, create_pool, fill_open_approvals, rpc_batch, text32, wait_mined
+from devnet.pool import PoolLimits, create_pool, fill_open_approvals, text32
 from devnet.stack import Stack
 from keepers.chain import Metrics
 from keepers.pool_manager import PoolManager, PoolManagerSettings
@@ -68,7 +69,7 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
     """Every host joins with DEPOSIT_PER_GPU_USD per GPU (paid by a funder for it) and declares its
     GPUs; returns the seconds taken."""
     t = time.monotonic()
-    w3, url = st.w3, st.rpc_url
+    w3, rpc = st.w3, Rpc(st.rpc_url, timeout=600)  # a batch of 50 sends waits for 50 blocks
     funder = Account.from_key(st.keys["user7"])
     usdc = st.contract("MockUSDC")
     total = sum(u.usd_to_base(DEPOSIT_PER_GPU_USD * h["gpus"]) for h in hosts)
@@ -93,7 +94,7 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
             }
         )
         raws.append(("eth_sendRawTransaction", ["0x" + bytes(funder.sign_transaction(tx).raw_transaction).hex()]))
-    wait_mined(url, rpc_batch(url, raws))  # the deposits first: a declaration needs its host's shares
+    wait_mined(rpc, rpc.batch(raws))  # the deposits first: a declaration needs its host's shares
     # declarations: each host is msg.sender (impersonated; a host has no key in a demo)
     prep = []
     for h in hosts:
@@ -101,7 +102,7 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
             ("anvil_setBalance", [h["address"], hex(u.eth_to_wei(1))]),
             ("anvil_impersonateAccount", [h["address"]]),
         ]
-    rpc_batch(url, prep)
+    rpc.batch(prep)
     sends = []
     for h in hosts:
         data = pool.functions.declare_capacity(
@@ -121,9 +122,8 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
                 ],
             )
         )
-    hashes = rpc_batch(url, sends)
-    wait_mined(url, hashes)
-    rpc_batch(url, [("anvil_stopImpersonatingAccount", [h["address"]]) for h in hosts])
+    wait_mined(rpc, rpc.batch(sends))
+    rpc.batch([("anvil_stopImpersonatingAccount", [h["address"]]) for h in hosts])
     return time.monotonic() - t
 
 
@@ -136,8 +136,9 @@ def outcomes(st: Stack, pool, entry: dict, hosts: list[dict]) -> list[dict]:
     def calls(fns):
         return [("eth_call", [{"to": pool.address, "data": f._encode_transaction_data()}, "latest"]) for f in fns]
 
-    shares = [int(x, 16) for x in rpc_batch(st.rpc_url, calls(pool.functions.balanceOf(h["address"]) for h in hosts))]
-    values = rpc_batch(st.rpc_url, calls(pool.functions.convertToAssets(n) for n in shares))
+    rpc = Rpc(st.rpc_url, timeout=600)
+    shares = [int(x, 16) for x in rpc.batch(calls(pool.functions.balanceOf(h["address"]) for h in hosts))]
+    values = rpc.batch(calls(pool.functions.convertToAssets(n) for n in shares))
     out = []
     for h, v in zip(hosts, values, strict=True):
         node = h["node"]

@@ -1,11 +1,11 @@
 """Issue 15 in the browser: the dashboard's pool pages on a real devnet (anvil + the real deploy),
 a Pool deployed by devnet.pool.create_pool and recorded in the manifest, a member who joined and
-declared capacity through sdk.pool, and a hedge the manager approved on chain and a taker filled.
+declared capacity through sdk.pool, and a hedge the manager approved on chain and a taker filled
+(all of it devnet.pool.setup_pool_world).
 One devnet for both widths; the dashboard runs as a child process. Screenshots: out/web-screens/."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,9 +14,7 @@ from eth_account import Account
 
 from core import abi as core_abi
 from devnet.anvil import ANVIL_KEYS
-from devnet.pool import create_pool
-from sdk.client import Client
-from sdk.pool import PoolClient
+from devnet.pool import Member, setup_pool_world
 from tests.integration.conftest_web import (  # noqa: F401 - fixtures
     CHROMIUM,
     WebEnv,
@@ -25,11 +23,10 @@ from tests.integration.conftest_web import (  # noqa: F401 - fixtures
     screenshot,
     web_failure_hook,
 )
-from tests.utils.plain_web3 import contract, fund, push_mark, send
 
 pytestmark = pytest.mark.integration
 
-OWNER, MANAGER, MEMBER, TAKER = ANVIL_KEYS[0], ANVIL_KEYS[12], ANVIL_KEYS[13], ANVIL_KEYS[14]
+MEMBER = ANVIL_KEYS[13]
 MARK = 1_500_000  # base units per GPU-hour (fixture, as tests/integration/test_pool_devnet.py)
 USDC = 10**6
 HEDGE = 1_000_000  # thousandths: a 1,000 GPU-hour short
@@ -40,38 +37,16 @@ def web_env(devnet, tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no chromium at {CHROMIUM} (make browser installs Debian's chromium)")
     from apps.web.server import WebProcess
-    from sdk.reader import Reader
 
     anvil, _, path = devnet
-    entry = create_pool(
-        anvil.url,
-        path,
-        OWNER,
-        Account.from_key(MANAGER).address,
-        gpu_classes=["H100-SXM"],
-        nodes=["HB_WEST"],
-        warp=True,
-    )
-    manifest = json.loads(path.read_text())
-    w3 = Reader(path, anvil.url).w3
-    (mid,) = (int(k) for k in entry["markets"])
-    push_mark(w3, manifest, next(x for x in manifest["markets"] if x["id"] == mid), MARK)
-    fund(w3, manifest, TAKER, 1_000_000 * USDC)
-    c = Client(path, anvil.url, private_key=MEMBER)
-    c.faucet(Decimal(100_000))
-    p = PoolClient(c, entry["address"])
-    p.join(Decimal(20_000))
-    p.declare("H100-SXM", "HB_WEST", 100, Decimal("0.5"))  # 100 GPUs, half their hours committed
-    pool = w3.eth.contract(address=entry["address"], abi=core_abi.abi("Pool"))
-    now = w3.eth.get_block("latest")["timestamp"]
-    order = (pool.address, mid, False, HEDGE, MARK, now, now + 600, False)
-    send(w3, pool.functions.approve_order(order), MANAGER)
-    send(w3, contract(w3, manifest, "Exchange").functions.fill(order, b"", HEDGE), TAKER)
+    member = Member(MEMBER, Decimal(20_000), 100, Decimal("0.5"))  # 100 GPUs, half their hours committed
+    world = setup_pool_world(anvil.url, path, mark=MARK, members=[member])
+    world.hedge(HEDGE, MARK)
     tmp = tmp_path_factory.mktemp("webpool")
     web = WebProcess(path, anvil.url, None, log_path=tmp / "web.log").start()
     try:
-        env = WebEnv(anvil.url, "", path, manifest, {"member": MEMBER}, web.url)
-        env.pool = entry["address"]  # type: ignore[attr-defined]
+        env = WebEnv(anvil.url, "", path, world.manifest, {"member": MEMBER}, web.url)
+        env.pool = world.address  # type: ignore[attr-defined]
         yield env
     finally:
         web.stop()

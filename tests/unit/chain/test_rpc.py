@@ -15,6 +15,7 @@ from chain.rpc import CallReverted, ChainError, Rpc, WrongChain, connect, error_
 class _Node:
     def __init__(self, chain_id: int = 31337, extra_data: str = "0x"):
         self.chain_id, self.extra_data = chain_id, extra_data
+        self.posts, self.batches = 0, True
 
     def answer(self, method: str, params: list):
         if method == "eth_chainId":
@@ -53,6 +54,8 @@ class _Node:
                     "data": "0x" + encode_error("Exchange: order expired").hex(),
                 }
             }
+        if method == "eth_getBalance":
+            return {"result": hex(int(params[0][-2:], 16))}  # the address's last byte, to check order
         if method == "eth_sendRawTransaction":
             return {"error": {"code": -32000, "message": "nonce too low"}}
         return {"error": {"code": -32601, "message": f"method {method} not found"}}
@@ -65,7 +68,14 @@ def node():
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            body = json.dumps({"jsonrpc": "2.0", "id": req["id"], **n.answer(req["method"], req["params"])}).encode()
+            n.posts += 1
+            if isinstance(req, list) and not n.batches:  # a node without batch support
+                out = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch not supported"}}
+            elif isinstance(req, list):  # a batch: answered out of order, as nodes may
+                out = [{"jsonrpc": "2.0", "id": r["id"], **n.answer(r["method"], r["params"])} for r in reversed(req)]
+            else:
+                out = {"jsonrpc": "2.0", "id": req["id"], **n.answer(req["method"], req["params"])}
+            body = json.dumps(out).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -95,6 +105,29 @@ def test_rpc__other_error__chain_error_not_a_revert(node):
     with pytest.raises(ChainError) as e:
         Rpc(node.url)("eth_sendRawTransaction", ["0x00"])
     assert not isinstance(e.value, CallReverted) and "nonce too low" in str(e.value)
+
+
+def test_rpc_batch__results_in_call_order__chunked_into_round_trips(node):
+    r = Rpc(node.url)
+    calls = [("eth_getBalance", ["0x" + "00" * 19 + f"{i:02x}", "latest"]) for i in range(7)]
+    assert [int(x, 16) for x in r.batch(calls, chunk=3)] == list(range(7))
+    assert node.posts == 3  # 3 + 3 + 1
+    assert r.batch([]) == [] and node.posts == 3
+
+
+def test_rpc_batch__one_call_reverts__typed_error_naming_it(node):
+    calls = [("eth_chainId", []), ("eth_call", [{"to": "0x" + "aa" * 20, "data": "0x"}, "latest"])]
+    with pytest.raises(CallReverted) as e:
+        Rpc(node.url).batch(calls)
+    assert e.value.reason == "Exchange: order expired"
+    with pytest.raises(ChainError, match="eth_sendRawTransaction: nonce too low"):
+        Rpc(node.url).batch([("eth_chainId", []), ("eth_sendRawTransaction", ["0x00"])])
+
+
+def test_rpc_batch__node_without_batches__chain_error_not_a_crash(node):
+    node.batches = False
+    with pytest.raises(ChainError, match="batch not supported"):
+        Rpc(node.url).batch([("eth_chainId", [])])
 
 
 def test_rpc__unreachable__chain_error():

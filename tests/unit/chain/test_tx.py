@@ -10,6 +10,7 @@ import pytest
 import rlp
 from eth_account import Account
 from eth_utils import keccak
+from web3 import Web3
 
 from chain.reverts import encode_error
 from chain.rpc import ChainError, error_of
@@ -35,6 +36,8 @@ class FakeNode:
         self.revert_onchain: str | None = None
         self.mine_on_head_read = mine_on_head_read
         self.base_after_send: int | None = None  # the base fee jumps once a tx is in the pool
+        self.estimated: list[dict] = []  # eth_estimateGas requests as sent
+        self.replayed: list[dict] = []  # eth_call requests as sent
 
     @staticmethod
     def decode(raw: bytes) -> dict:
@@ -46,7 +49,7 @@ class FakeNode:
             "maxPriorityFeePerGas": n(f[2]),
             "maxFeePerGas": n(f[3]),
             "gas": n(f[4]),
-            "to": "0x" + f[5].hex(),
+            "to": "0x" + f[5].hex() if f[5] else None,  # empty: a contract creation
             "value": n(f[6]),
             "data": f[7],
         }
@@ -62,6 +65,8 @@ class FakeNode:
                 "gasUsed": hex(21_000),
                 "logs": [],
                 "status": "0x0" if self.revert_onchain else "0x1",
+                # a creation's address: keccak(rlp([sender, nonce]))[12:], as every node computes it
+                "contractAddress": None if tx["to"] else _created_at(Account.from_key(KEY).address, tx["nonce"]),
             }
             self.latest += 1
 
@@ -78,6 +83,7 @@ class FakeNode:
         if method == "eth_getBlockByNumber":
             return {"baseFeePerGas": hex(self.base)}
         if method == "eth_estimateGas":
+            self.estimated.append(params[0])
             if self.revert_sim:
                 raise error_of(
                     method,
@@ -85,6 +91,7 @@ class FakeNode:
                 )
             return hex(21_000)
         if method == "eth_call":
+            self.replayed.append(params[0])
             if self.revert_onchain:
                 raise error_of(
                     method,
@@ -126,6 +133,10 @@ class FakeNode:
         raise AssertionError(f"unexpected {method}")
 
 
+def _created_at(sender: str, nonce: int) -> str:
+    return "0x" + keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:].hex()
+
+
 def _sender(node, **kw) -> TxSender:
     kw.setdefault("fees", FeePolicy(priority_gwei=1, max_fee_gwei=500, bump_pct=12.5))
     return TxSender(node, KEY, bump_after_blocks=kw.pop("bump_after_blocks", 2), poll_interval=0, **kw)
@@ -141,6 +152,27 @@ def test_transact__mined__receipt_and_nonce_advances():
     assert node.sent[0]["value"] == 5 and node.sent[0]["data"] == b"\x01"
     assert node.sent[0]["gas"] == int(21_000 * 1.25)
     assert node.sent[0]["maxFeePerGas"] == 2 * GWEI + GWEI  # 2 x base + tip
+
+
+def test_transact__creation__no_to_signed__deployed_address_from_receipt():
+    node = FakeNode()
+    s = _sender(node)
+    s.transact(Call(TO, b"\x01"))  # nonce 0: the creation below is the account's second tx
+    init = bytes.fromhex("69602a60005260206000f3600052600a6016f3")
+    r = s.transact(Call(None, init))
+    assert "to" not in node.estimated[-1] and node.estimated[-1]["data"] == "0x" + init.hex()
+    assert node.sent[-1]["to"] is None and node.sent[-1]["data"] == init
+    assert r.contract_address == Web3.to_checksum_address(_created_at(s.address, 1))
+    assert s.transact(Call(TO, b"")).contract_address is None  # a call creates nothing
+
+
+def test_transact__creation_reverts_on_chain__reason_replayed_without_to():
+    node = FakeNode()
+    s = _sender(node)
+    node.revert_onchain = "constructor: bad owner"
+    with pytest.raises(TxFailed, match="constructor: bad owner") as e:
+        s.transact(Call(None, b"\x60\x00"))
+    assert e.value.mined and node.sent[0]["to"] is None and "to" not in node.replayed[0]
 
 
 def test_transact__simulation_reverts__tx_failed_with_reason__nothing_broadcast():
@@ -259,8 +291,6 @@ def test_fee_policy__bump_below_10_pct__refused():
 
 
 def test_call_of__web3_contract_function__to_and_calldata_without_rpc():
-    from web3 import Web3
-
     abi = [
         {
             "type": "function",
@@ -272,8 +302,11 @@ def test_call_of__web3_contract_function__to_and_calldata_without_rpc():
     ]
     w3 = Web3(Web3.HTTPProvider("http://127.0.0.1:1"))  # never contacted
     fn = w3.eth.contract(address=Web3.to_checksum_address(TO), abi=abi).functions.deposit(7)
-    c = call_of(fn)
+    c = call_of(fn, value=5)
     assert c.to.lower() == TO and c.data == keccak(text="deposit(uint256)")[:4] + (7).to_bytes(32, "big")
+    assert c.value == 5
+    with pytest.raises(ValueError, match="not bound to a contract address"):
+        call_of(w3.eth.contract(abi=abi).functions.deposit(7))
 
 
 def test_external_signer__sign_tx_used():

@@ -8,7 +8,7 @@ import json
 import pytest
 from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import abi
@@ -157,3 +157,48 @@ def test_abi__returns_a_copy():
     a = abi.abi("Exchange")
     a.clear()
     assert abi.abi("Exchange") and json.loads(json.dumps(abi.abi("Exchange")))
+
+
+# ---------------------------------------------------------------- calls
+
+
+def _web3(name: str):
+    from web3 import Web3
+
+    return Web3().eth.contract(address="0x" + "11" * 20, abi=abi.abi(name))
+
+
+@settings(deadline=None, max_examples=50)  # web3 (the reference) imports slowly on first use
+@given(addresses, u256, st.booleans(), u256, u256, u256, u256, st.booleans(), st.binary(max_size=70), u256)
+def test_calldata__exchange_fill_struct_argument__as_web3_encodes_it(maker, mid, buy, q, p, n, exp, ro, sig, fill_q):
+    order = (maker, mid, buy, q, p, n, exp, ro)
+    want = _web3("Exchange").functions.fill(order, sig, fill_q)._encode_transaction_data()
+    assert "0x" + abi.calldata("Exchange", "fill", order, sig, fill_q).hex() == want
+
+
+def test_calldata__selector_of_the_canonical_signature():
+    data = abi.calldata("Pool", "queue_market", 7, (b"\1" * 32, 720_000))
+    assert data[:4] == keccak(text="queue_market(uint256,(bytes32,uint256))")[:4]
+    assert data[4:] == encode(["uint256", "(bytes32,uint256)"], [7, (b"\1" * 32, 720_000)])
+
+
+def test_constructor_args__as_web3_appends_them_to_the_init_code():
+    args = ("Compute Pool", "CPOOL", *["0x" + f"{i:02x}" * 20 for i in range(1, 6)], 3_600, (1, 2, 3, 4, 5))
+    init = bytes.fromhex("6001")
+    from web3 import Web3
+
+    want = Web3().eth.contract(abi=abi.abi("Pool"), bytecode="0x" + init.hex()).constructor(*args).data_in_transaction
+    assert "0x" + (init + abi.constructor_args("Pool", *args)).hex() == want
+
+
+def test_calldata__unknown_function_wrong_arity_or_bad_value__abi_error():
+    with pytest.raises(abi.AbiError, match="Pool has no function nope"):
+        abi.calldata("Pool", "nope")
+    with pytest.raises(abi.AbiError, match="Pool.queue_market takes 2 arguments, got 1"):
+        abi.calldata("Pool", "queue_market", 1)
+    with pytest.raises(abi.AbiError, match=r"cannot encode Pool.queue_market\(uint256,\(bytes32,uint256\)\)"):
+        abi.calldata("Pool", "queue_market", 1, (1, 2))
+    with pytest.raises(abi.AbiError, match="Pool.s constructor takes 9 arguments, got 1"):
+        abi.constructor_args("Pool", "only a name")
+    with pytest.raises(abi.AbiError, match="no shipped ABI"):
+        abi.calldata("Nope", "f")
