@@ -41,6 +41,7 @@ from eth_utils import keccak, to_checksum_address
 
 from chain.reverts import reason_text, revert_reason
 from chain.rpc import CallReverted, ChainError, is_connection_error
+from core import abi as core_abi
 
 log = logging.getLogger("chain.tx")
 
@@ -326,7 +327,9 @@ def call_of(fn, value: int = 0) -> Call:
     no placeholder gas, nonce or chain id). ValueError for a function of an address-less contract."""
     if not getattr(fn, "address", None):
         raise ValueError(f"{fn!r} is not bound to a contract address: nothing to send it to")
-    return Call(fn.address, bytes.fromhex(fn._encode_transaction_data().removeprefix("0x")), value)
+    if fn.kwargs:
+        raise ValueError(f"{fn.abi_element_identifier}: pass arguments by position to send it")
+    return Call(fn.address, core_abi.entry_calldata(fn.abi, fn.args), value)
 
 
 class _NullMetric:

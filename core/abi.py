@@ -242,6 +242,18 @@ def calldata(contract: str, function: str, *args: Any) -> bytes:
     return keccak(text=f"{function}({','.join(types)})")[:4] + _encode(f"{contract}.{function}", types, args)
 
 
+def entry_calldata(entry: Mapping[str, Any], args: Sequence[Any]) -> bytes:
+    """The calldata of one function ABI entry (as web3's ``ContractFunction.abi`` holds it)
+    applied to ``args``; :class:`AbiError` as :func:`calldata`."""
+    name, inputs = entry.get("name"), entry.get("inputs", [])
+    if entry.get("type", "function") != "function" or not name:
+        raise AbiError(f"not a function ABI entry: {entry!r}")
+    if len(args) != len(inputs):
+        raise AbiError(f"{name} takes {len(inputs)} arguments, got {len(args)}")
+    types = tuple(_canonical(p) for p in inputs)
+    return keccak(text=f"{name}({','.join(types)})")[:4] + _encode(name, types, args)
+
+
 def constructor_args(contract: str, *args: Any) -> bytes:
     """The ABI-encoded constructor arguments of ``contract`` (appended to its init code to deploy)."""
     return _encode(f"{contract} constructor", _inputs(contract, "constructor", None, len(args)), args)

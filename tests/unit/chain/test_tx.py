@@ -307,6 +307,9 @@ def test_call_of__web3_contract_function__to_and_calldata_without_rpc():
     assert c.value == 5
     with pytest.raises(ValueError, match="not bound to a contract address"):
         call_of(w3.eth.contract(abi=abi).functions.deposit(7))
+    # encoded from the function's public ABI entry, not web3's private encoder: keywords refused
+    with pytest.raises(ValueError, match="by position"):
+        call_of(w3.eth.contract(address=Web3.to_checksum_address(TO), abi=abi).functions.deposit(amount=7))
 
 
 def test_external_signer__sign_tx_used():

@@ -169,7 +169,7 @@ def _web3(name: str):
 
 
 @settings(deadline=None, max_examples=50)  # web3 (the reference) imports slowly on first use
-@given(addresses, u256, st.booleans(), u256, u256, u256, u256, st.booleans(), st.binary(max_size=70), u256)
+@given(addresses, u256, st.booleans(), u256, i256, u256, u256, st.booleans(), st.binary(max_size=70), u256)
 def test_calldata__exchange_fill_struct_argument__as_web3_encodes_it(maker, mid, buy, q, p, n, exp, ro, sig, fill_q):
     order = (maker, mid, buy, q, p, n, exp, ro)
     want = _web3("Exchange").functions.fill(order, sig, fill_q)._encode_transaction_data()
