@@ -22,6 +22,8 @@ from decimal import Decimal
 from core import abi as core_abi
 from core import units as u
 
+ZERO_ADDRESS = "0x" + "00" * 20  # maxDeposit ignores its receiver
+
 
 def _text32(s: str | bytes) -> bytes:
     """A GPU class or node name as the bytes32 the pool stores (UTF-8, right-padded)."""
@@ -168,6 +170,16 @@ class PoolReader:
         """'' while joins and exits are open, else the pool's reason."""
         return self._f("closed_reason")
 
+    def joins_closed_reason(self) -> str:
+        """'' while joins are open, else why not: the reason joins and exits are closed, or
+        "Pool: insolvent" while the account is in deficit at the marks (exits stay open)."""
+        reason = self.closed_reason()
+        if reason:
+            return reason
+        if self._f("maxDeposit", ZERO_ADDRESS) == 0:
+            return "Pool: insolvent (the pool's account is in deficit at the marks)"
+        return ""
+
 
 class PoolClient(PoolReader):
     """Write side over an sdk Client (its key, its TxSender, its typed errors)."""
@@ -186,13 +198,10 @@ class PoolClient(PoolReader):
     # as UnsignedTx for an external wallet (over ``Client.watch(address)``).
     def _plan_join(self, usd: u.Number) -> list[tuple]:
         units = u.positive_usd(usd, "join amount")
-        reason = self.closed_reason()
+        reason = self.joins_closed_reason()
         if reason:
             raise ValueError(f"join {usd} USD: {reason}")
         me, token, plan = self.client.address, self.client.collateral, []
-        if self._f("maxDeposit", me) < units:
-            # open for exits but not joins: the account's equity at the marks is negative
-            raise ValueError(f"join {usd} USD: Pool: insolvent (the pool's account is in deficit at the marks)")
         if token.functions.allowance(me, self.address).call() < units:
             plan.append((token, "approve", [self.address, units], f"approve the pool for {usd} USD"))
         plan.append((self.contract, "deposit", [units, me], f"join {usd} USD"))

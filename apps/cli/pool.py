@@ -52,6 +52,7 @@ def show_cmd(ctx: typer.Context, pool: str = POOL, as_json: bool = JSON) -> None
         "nav_usd": p.nav(),
         "free_usd": p.free_usd(),
         "closed_reason": p.closed_reason(),
+        "joins_closed_reason": p.joins_closed_reason(),
         "my_share": None
         if mine is None
         else {"shares": mine.shares, "value_usd": mine.value_usd, "fraction": mine.fraction},
@@ -73,6 +74,8 @@ def show_cmd(ctx: typer.Context, pool: str = POOL, as_json: bool = JSON) -> None
     out.print(f"pool {p.address}: NAV {usd(data['nav_usd'])} USD · free {usd(data['free_usd'])} USD")
     if data["closed_reason"]:
         out.print(f"  joins and exits closed: {data['closed_reason']}")
+    elif data["joins_closed_reason"]:
+        out.print(f"  joins closed (exits open): {data['joins_closed_reason']}")
     if mine is not None:
         out.print(f"  your share {usd(mine.value_usd)} USD ({num(mine.fraction * 100)}%)")
     if per_hour is not None:

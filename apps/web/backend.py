@@ -1352,6 +1352,7 @@ class Backend:
             "share_price": d(share_price.quantize(Decimal("0.000001"))),
             "free": cents(pr.free_usd()),
             "closed_reason": pr.closed_reason(),
+            "joins_closed_reason": pr.joins_closed_reason(),
             "equity": cents(acct.equity),
             "initial_margin": cents(acct.initial_margin),
             "limits": {

@@ -162,6 +162,19 @@ def test_pool__an_address_without_pool_views_is_refused(pool_backend, monkeypatc
         pool_backend.pool(eoa)
 
 
+def test_pool_page__deficit_says_joins_closed_exits_open(pool_backend, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from apps.web.app import create_app
+
+    fake = pool_backend.pool_reader(POOL).contract
+    monkeypatch.setattr(fake.functions, "maxDeposit", lambda a: _Fn(lambda: 0, ()))
+    assert pool_backend.pool("default")["joins_closed_reason"].startswith("Pool: insolvent")
+    with TestClient(create_app("unused.json", "http://unused", backend=pool_backend)) as c:
+        html = c.get("/pool/default", headers={"accept": "text/html"}).text
+    assert "Joins are closed (exits stay open): Pool: insolvent" in html
+
+
 def test_pools_list(pool_backend):
     got = {p["name"]: p for p in pool_backend.pools()}
     assert got["default"]["nav"] == "10250.00" and got["default"]["markets"] == [SPREAD_ID]
