@@ -5,7 +5,8 @@
   keepers' head poller with reconnect.
 - :mod:`chain.tx`: one transaction sender: local nonces, gas estimate first (a revert is
   reported, nothing is broadcast), fee bumping of a stuck transaction (same nonce), receipts,
-  revert capture.
+  revert capture; for devnet tooling, signed batches at consecutive nonces, sends from the
+  node's unlocked accounts and a wait for many receipts at once.
 - :mod:`chain.logs`: ``eth_getLogs`` paged over block ranges, shrinking the range when a
   provider refuses it.
 - :mod:`chain.reverts`: revert decoding (``Error(string)``, ``Panic(uint256)``, node messages).

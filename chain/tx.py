@@ -22,6 +22,11 @@ Two ways to use it:
   ``to=None`` creates a contract (``data`` = init code + constructor arguments): its receipt's
   ``contract_address`` is the deployed address.
 
+Devnet tooling (demos, benches) queues thousands at once: ``broadcast_batch(calls, gas)`` signs
+them at consecutive local nonces and sends them as JSON-RPC batches; :func:`send_unlocked` sends
+from accounts the node signs for (its unlocked or impersonated accounts); :func:`wait_mined`
+waits for either.
+
 ``node`` is a ``Web3`` (or anything with web3's ``.eth`` methods) or a raw
 :class:`chain.rpc.Rpc`; the sender talks to either through the small ``_Node`` adapters below.
 Without an account (or with ``dry_run``) it simulates, logs what it would send and sends nothing.
@@ -507,6 +512,36 @@ class TxSender:
             self.m_pending.set(len(self.pending))
             return h
 
+    def broadcast_batch(self, calls: list[Call], gas: int) -> list[str]:
+        """Sign ``calls`` at consecutive local nonces with one fee quote and ``gas`` each (not
+        simulated: a later call may depend on an earlier one, an approve before its deposit) and
+        send them as JSON-RPC batches (devnet tooling queues thousands at once; ``node`` must be a
+        :class:`chain.rpc.Rpc`). They are not tracked as in flight: wait with :func:`wait_mined`.
+        Returns the hashes in order; ``TxFailed`` when the node refused one (the nonce is then
+        re-read before the next send: how many of the batch went in is unknown)."""
+        if self.dry:
+            raise TxFailed("no signing account: cannot send")
+        if not isinstance(self.node, _RpcNode) or not hasattr(self.node.rpc, "batch"):
+            raise TypeError("broadcast_batch needs a TxSender over a chain.rpc.Rpc (JSON-RPC batches)")
+        if gas <= 0:
+            raise ValueError("gas must be > 0")
+        with self._lock:
+            if self.nonce is None or self.chain_id is None:
+                self.sync_nonce()
+            fees = self.node.fee_fields(self.fees)
+            raws = [
+                self._sign({**_tx_fields(c), "nonce": self.nonce + i, "gas": gas, "chainId": self.chain_id, **fees})
+                for i, c in enumerate(calls)
+            ]
+            try:
+                hashes = self.node.rpc.batch([("eth_sendRawTransaction", ["0x" + r.hex()]) for r in raws])
+            except ChainError as e:
+                self.nonce = None
+                raise TxFailed(f"batch broadcast failed: {e}", error=e) from e
+            self.nonce += len(raws)
+            self.m_sent.labels("batch").inc(len(raws))
+            return hashes
+
     # ------------------------------------------------------------ non-blocking (keepers)
     def send(
         self,
@@ -700,6 +735,27 @@ def wait_mined(rpc, hashes: list[str], timeout: float = 600.0) -> list[dict]:
         first = f"; first reverted: {reverted[0]}" if reverted else ""
         raise TxFailed(f"{pending} of {len(hashes)} transactions not mined, {len(reverted)} reverted{first}")
     return receipts
+
+
+def send_unlocked(rpc, txs: list[tuple[str, Call]], gas: int, fees: FeePolicy | None = None) -> list[str]:
+    """Send ``(sender, call)`` pairs with ``eth_sendTransaction``: the node signs, so each sender
+    must be an account it holds unlocked (a devnet's default accounts, or one impersonated with
+    ``anvil_impersonateAccount``: a demo's hosts have no key). ``gas`` each, fees from ``fees``
+    as :class:`TxSender` quotes them, nonces the node's; sent in JSON-RPC batches through ``rpc``
+    (a :class:`chain.rpc.Rpc`). Returns the hashes in order: wait with :func:`wait_mined`.
+    ``TxFailed`` when the node refused one (e.g. a sender it does not hold)."""
+    if gas <= 0:
+        raise ValueError("gas must be > 0")
+    node = _RpcNode(rpc)
+    quote = {k: hex(v) for k, v in node.fee_fields(fees or FeePolicy()).items()}
+    body = [
+        ("eth_sendTransaction", [{"from": sender, **node._wire(_tx_fields(call)), "gas": hex(gas), **quote}])
+        for sender, call in txs
+    ]
+    try:
+        return rpc.batch(body)
+    except ChainError as e:
+        raise TxFailed(f"unlocked send failed: {e}", error=e) from e
 
 
 def revert_of(e: TxFailed) -> Any:

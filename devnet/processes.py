@@ -59,6 +59,13 @@ def wait_until_healthy(
     raise RuntimeError(f"{what} did not become healthy within {timeout:.0f} s (see {log_path or 'its output'})")
 
 
+def service_cmd(module: str, manifest: str | Path, rpc: str, port: int, *extra: str) -> list[str]:
+    """``python -m <module>`` with the options every HTTP service shares (docs/cli.md: the
+    manifest, the RPC, its port) and quiet logs; ``extra`` options after them."""
+    shared = ["--manifest", str(manifest), "--rpc-url", rpc, "--port", str(port)]
+    return [sys.executable, "-m", module, *shared, *extra, "--log-level", "warning"]
+
+
 class ServiceProcess:
     """An HTTP service as a child process on `port`, healthy when GET `health_path` answers 200."""
 
@@ -120,21 +127,7 @@ class RelayProcess(ServiceProcess):
         extra_env: dict | None = None,
     ):
         port = port or free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "relay.service",
-            "--manifest",
-            str(manifest),
-            "--rpc-url",
-            rpc,
-            "--port",
-            str(port),
-            "--db",
-            str(db),
-            "--log-level",
-            "warning",
-        ]
+        cmd = service_cmd("relay.service", manifest, rpc, port, "--db", str(db))
         env = dict(os.environ, **(extra_env or {}))
         if match_key:
             cmd.append("--match")

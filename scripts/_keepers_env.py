@@ -23,6 +23,7 @@ import httpx
 from eth_account import Account
 from web3 import Web3
 
+from chain.tx import TxFailed, TxSender
 from core import eip712
 from core import units as u
 from devnet.anvil import ANVIL_KEYS, ROOT, Anvil, deploy, free_port, rpc
@@ -122,7 +123,7 @@ class Env:
         self.procs: list[Proc] = []
         self.reporters: dict[int, Proc] = {}
         self.reporter_ports = {i: free_port() for i in (1, 2, 3)}
-        self.nonces: dict[str, int] = {}
+        self.senders: dict[str, TxSender] = {}  # by key: each holds its account's local nonce
 
     # ------------------------------------------------------------ processes
     def _env(self, **extra) -> dict:
@@ -233,23 +234,16 @@ class Env:
         rpc(self.anvil.url, "evm_setIntervalMining", [seconds])
 
     def send(self, fn, key: str):
-        acct = Account.from_key(key)
-        nonce = self.nonces.get(acct.address)
-        if nonce is None:
-            nonce = self.w3.eth.get_transaction_count(acct.address, "pending")
-        tx = fn.build_transaction({"from": acct.address, "nonce": nonce, "gas": 3_000_000})
-        h = self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
-        self.nonces[acct.address] = nonce + 1
-        r = self.w3.eth.wait_for_transaction_receipt(h, timeout=30)
-        if r.status != 1:
-            # replay it as a call on the parent block for the revert reason
-            try:
-                fn.call({"from": acct.address}, block_identifier=r.blockNumber - 1)
-                why = "(no reason on replay)"
-            except Exception as e:  # noqa: BLE001 - whatever the node says is the diagnosis
-                why = str(e)
-            raise AssertionError(f"{fn.fn_name} reverted: {why}")
-        return r
+        """Send ``fn`` from ``key``'s account through its chain.tx.TxSender and wait: the web3
+        receipt, or AssertionError with the revert reason (the simulation's or the replay's)."""
+        sender = self.senders.get(key)
+        if sender is None:
+            # never fee-bumped: under interval mining a tx waits for the next block, not for a fee
+            sender = self.senders[key] = TxSender(self.w3, key, bump_after_blocks=10**9, receipt_timeout=30)
+        try:
+            return sender.transact(fn).raw
+        except TxFailed as e:
+            raise AssertionError(f"{fn.fn_name} reverted: {e.reason}") from e
 
     def new_account(self) -> str:
         a = Account.create()

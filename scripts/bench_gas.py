@@ -15,6 +15,7 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
+from chain.tx import TxFailed, TxSender
 from core.units import USD_SCALE
 from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
 from oracle.signing import ReportSigner
@@ -50,17 +51,16 @@ class Bench:
         self.reporters = [Account.from_key(k) for k in ANVIL_KEYS[1:4]]
         self.rows: list[dict] = []
         self.nonce = 0
+        self.senders: dict[str, TxSender] = {}
 
     # ------------------------------------------------------------ plumbing
     def send(self, fn, acct, label: str | None = None) -> dict:
-        tx = fn.build_transaction(
-            {"from": acct.address, "nonce": self.w3.eth.get_transaction_count(acct.address), "gas": 8_000_000}
-        )
-        receipt = self.w3.eth.wait_for_transaction_receipt(
-            self.w3.eth.send_raw_transaction(acct.sign_transaction(tx).raw_transaction)
-        )
-        if receipt.status != 1:
-            raise RuntimeError(f"{label or fn.fn_name} reverted")
+        if acct.address not in self.senders:  # one chain.tx.TxSender per account (its local nonce)
+            self.senders[acct.address] = TxSender(self.w3, acct, bump_after_blocks=10**9)
+        try:  # simulated first, so a revert names its reason
+            receipt = self.senders[acct.address].transact(fn).raw
+        except TxFailed as e:
+            raise RuntimeError(f"{label or fn.fn_name} reverted: {e.reason}") from e
         if label:
             self.rows.append({"name": label, "value": receipt.gasUsed, "unit": "gas", "target": TARGETS.get(label, "")})
         return receipt
@@ -224,6 +224,7 @@ class Bench:
         rpc(self.anvil.url, "evm_mine")
         self.submit([bytes.fromhex(short["settlement_feed"][2:])], [52_000_000])
         rpc(self.anvil.url, "evm_increaseTime", [p["dispute_window"] + 1])
+        rpc(self.anvil.url, "evm_mine")  # the sender simulates against a mined block: let it see the window closed
         self.send(self.ch.functions.finalize_settlement(short["id"]), self.owner, "finalize_settlement")
         self.send(self.ch.functions.settle(holders[0].address, short["id"]), self.owner, "settle (one account)")
         self.send(

@@ -138,14 +138,13 @@ def emit_book(first: uint256, n: uint256, per_account: uint256, n_markets: uint2
 """
 
 
-def _send(url: str, tx: dict) -> dict:
-    from devnet.anvil import rpc
+def _send(url: str, sender: str, to: str | None, data: bytes, gas: int) -> dict:
+    # anvil's unlocked account signs (chain.tx.send_unlocked); wait_mined raises on a revert
+    from chain.rpc import Rpc
+    from chain.tx import Call, send_unlocked, wait_mined
 
-    h = rpc(url, "eth_sendTransaction", [tx])
-    r = rpc(url, "eth_getTransactionReceipt", [h])
-    if not r or int(r["status"], 16) != 1:
-        raise RuntimeError(f"bench emitter tx failed: {r}")
-    return r
+    rpc = Rpc(url, timeout=120)
+    return wait_mined(rpc, send_unlocked(rpc, [(sender, Call(to, data))], gas), timeout=120)[0]
 
 
 def deploy_emitter(url: str) -> tuple[str, str, int]:
@@ -156,7 +155,7 @@ def deploy_emitter(url: str) -> tuple[str, str, int]:
 
     code = vyper.compile_code(EMITTER, output_formats=["bytecode"])["bytecode"]
     sender = rpc(url, "eth_accounts")[0]
-    r = _send(url, {"from": sender, "data": code, "gas": hex(3_000_000)})
+    r = _send(url, sender, None, bytes.fromhex(code.removeprefix("0x")), 3_000_000)
     return sender, r["contractAddress"], int(r["blockNumber"], 16)
 
 
@@ -168,7 +167,7 @@ def emit_book(url: str, sender: str, emitter: str, first: int, n: int, salt: int
     for k in range(first, first + n, ACCOUNTS_PER_TX):
         m = min(ACCOUNTS_PER_TX, first + n - k)
         data = sel + encode(["uint256"] * 5, [k, m, SCALE_PER_ACCOUNT, SCALE_MARKETS, salt])
-        _send(url, {"from": sender, "to": emitter, "data": "0x" + data.hex(), "gas": hex(29_000_000)})
+        _send(url, sender, emitter, data, 29_000_000)
 
 
 def _head(rpc) -> tuple[int, str, str]:
@@ -219,15 +218,12 @@ def sync_child(url: str, emitter: str, deploy_block: int) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     del book, sync, res
     # where the sync's time goes: the node answering (bytes on our side) vs the keeper's work
-    from chain.logs import LOGS_DECODER, block_ranges
+    from chain.logs import LOGS_DECODER, block_ranges, raw_logs_body
     from keepers.positions import TOPICS
 
     head = _head(rpc)[0]
     t2 = time.perf_counter()
-    bodies = [
-        rpc.post_raw("eth_getLogs", [{"address": emitter, "fromBlock": hex(a), "toBlock": hex(b), "topics": TOPICS}])
-        for a, b in block_ranges(deploy_block, head, PAGE_BLOCKS)
-    ]
+    bodies = [raw_logs_body(rpc, emitter, TOPICS, a, b) for a, b in block_ranges(deploy_block, head, PAGE_BLOCKS)]
     t3 = time.perf_counter()
     again = PositionBook()
     for body in bodies:

@@ -59,6 +59,7 @@ def measure_submit_gas() -> dict[int, int]:
     from eth_utils import keccak
     from web3 import Web3
 
+    from chain.tx import TxFailed, TxSender
     from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
     from oracle.signing import ReportSigner
     from scripts._markets import feed_limits
@@ -71,16 +72,13 @@ def measure_submit_gas() -> dict[int, int]:
         owner = Account.from_key(ANVIL_KEYS[0])
         reporters = [Account.from_key(k) for k in ANVIL_KEYS[1 : 1 + REPORTERS]]
 
+        sender = TxSender(w3, owner, bump_after_blocks=10**9)  # chain.tx: simulated, local nonce
+
         def send(fn) -> int:
-            tx = fn.build_transaction(
-                {"from": owner.address, "nonce": w3.eth.get_transaction_count(owner.address), "gas": 8_000_000}
-            )
-            r = w3.eth.wait_for_transaction_receipt(
-                w3.eth.send_raw_transaction(owner.sign_transaction(tx).raw_transaction)
-            )
-            if r.status != 1:
-                raise RuntimeError(f"{fn.fn_name} reverted")
-            return r.gasUsed
+            try:
+                return sender.transact(fn).gas_used
+            except TxFailed as e:
+                raise RuntimeError(f"{fn.fn_name} reverted: {e.reason}") from e
 
         feeds = [keccak(text=f"BENCH/SCALE/{i}") for i in range(32)]
         for f in feeds:

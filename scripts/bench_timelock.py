@@ -14,6 +14,7 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
+from chain.tx import tx_outcome
 from core import abi
 from core.manifest import Manifest
 from devnet.anvil import ANVIL_KEYS, Anvil, deploy
@@ -45,14 +46,14 @@ def run() -> list[dict]:
         ]
         for contract, fn, args in calls:
             q = admin.queue(contract, fn, args, slack=5)
-            queued = w3.eth.get_transaction_receipt(w3.eth.get_block("latest")["transactions"][0])
+            queued, _ = tx_outcome(w3, w3.eth.get_block("latest")["transactions"][0])  # the queue tx just mined
             anvil.warp(q.eta - anvil.timestamp_now() + 1)
             direct = getattr(admin.manifest.contract(w3, contract).functions, fn)(*args).estimate_gas(
                 {"from": admin.timelock.address}
             )
             executed = admin.execute(q)
             label = f"{contract}.{fn} ({len(q.data)} B calldata)"
-            rows.append({"name": f"queue {label}", "value": queued["gasUsed"], "unit": "gas", "target": "-"})
+            rows.append({"name": f"queue {label}", "value": queued.gas_used, "unit": "gas", "target": "-"})
             rows.append(
                 {
                     "name": f"execute {label}",

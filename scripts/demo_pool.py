@@ -34,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chain.rpc import Chain, Rpc
-from chain.tx import wait_mined
+from chain.tx import TxSender, call_of, send_unlocked, wait_mined
 from core import abi as core_abi
 from core import units as u
 from devnet.anvil import ROOT
@@ -69,7 +69,7 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
     """Every host joins with DEPOSIT_PER_GPU_USD per GPU (paid by a funder for it) and declares its
     GPUs; returns the seconds taken."""
     t = time.monotonic()
-    w3, rpc = st.w3, Rpc(st.rpc_url, timeout=600)  # a batch of 50 sends waits for 50 blocks
+    rpc = Rpc(st.rpc_url, timeout=600)  # a batch of 50 sends waits for 50 blocks
     funder = Account.from_key(st.keys["user7"])
     usdc = st.contract("MockUSDC")
     total = sum(u.usd_to_base(DEPOSIT_PER_GPU_USD * h["gpus"]) for h in hosts)
@@ -80,21 +80,9 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
         left -= min(left, u.usd_to_base(1_000_000))
     calls.append(usdc.functions.approve(pool.address, total))
     calls += [pool.functions.deposit(u.usd_to_base(DEPOSIT_PER_GPU_USD * h["gpus"]), h["address"]) for h in hosts]
-    nonce = w3.eth.get_transaction_count(funder.address, "pending")
-    gas_price = w3.eth.gas_price * 2
-    raws = []
-    for i, fn in enumerate(calls):
-        tx = fn.build_transaction(
-            {
-                "from": funder.address,
-                "nonce": nonce + i,
-                "gas": 400_000,
-                "gasPrice": gas_price,
-                "chainId": w3.eth.chain_id,
-            }
-        )
-        raws.append(("eth_sendRawTransaction", ["0x" + bytes(funder.sign_transaction(tx).raw_transaction).hex()]))
-    wait_mined(rpc, rpc.batch(raws))  # the deposits first: a declaration needs its host's shares
+    # signed at consecutive nonces, sent as JSON-RPC batches (chain.tx: one sender everywhere)
+    funds = TxSender(rpc, funder).broadcast_batch([call_of(fn) for fn in calls], gas=400_000)
+    wait_mined(rpc, funds)  # the deposits first: a declaration needs its host's shares
     # declarations: each host is msg.sender (impersonated; a host has no key in a demo)
     prep = []
     for h in hosts:
@@ -103,26 +91,9 @@ def join_hosts(st: Stack, pool, hosts: list[dict]) -> float:
             ("anvil_impersonateAccount", [h["address"]]),
         ]
     rpc.batch(prep)
-    sends = []
-    for h in hosts:
-        data = pool.functions.declare_capacity(
-            text32(GPU), text32(h["node"]), h["gpus"], COMMIT_BPS
-        )._encode_transaction_data()
-        sends.append(
-            (
-                "eth_sendTransaction",
-                [
-                    {
-                        "from": h["address"],
-                        "to": pool.address,
-                        "data": data,
-                        "gas": hex(200_000),
-                        "gasPrice": hex(gas_price),
-                    }
-                ],
-            )
-        )
-    wait_mined(rpc, rpc.batch(sends))
+    declare = pool.functions.declare_capacity
+    sends = [(h["address"], call_of(declare(text32(GPU), text32(h["node"]), h["gpus"], COMMIT_BPS))) for h in hosts]
+    wait_mined(rpc, send_unlocked(rpc, sends, gas=200_000))
     rpc.batch([("anvil_stopImpersonatingAccount", [h["address"]]) for h in hosts])
     return time.monotonic() - t
 

@@ -44,7 +44,7 @@ from core.specs import compute_spec, month_window, power_spec, spec_matches
 from oracle.errors import OracleError
 from oracle.sources import ReplaySource
 from oracle.valuation import Valuer
-from scripts._docgen import render_sections
+from scripts._docgen import publish, render_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "markets.md"
@@ -1088,26 +1088,8 @@ def main(argv: list[str] | None = None) -> int:
     offs = offsets(an)
     secs = sections(an, offs, planner_cases(an, raw["_spread_compute_leg"]))
     prop = json.dumps(proposal_json(an, offs), indent=1) + "\n"
-    if not (a.write or a.check):
-        for name, body in secs.items():
-            print(f"## {name}\n\n{body}\n")
-        return 0
-    doc = DOC.read_text()
-    new = render(doc, secs)
-    if a.check:
-        stale = [
-            str(f.relative_to(ROOT))
-            for f, old, fresh in ((DOC, doc, new), (PROPOSAL, PROPOSAL.read_text() if PROPOSAL.exists() else "", prop))
-            if old != fresh
-        ]
-        if stale:
-            print(f"out of date: {', '.join(stale)}: run `make margins`", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(new)
-    PROPOSAL.write_text(prop)
-    print(f"wrote {len(secs)} sections to {DOC.relative_to(ROOT)} and {PROPOSAL.relative_to(ROOT)}")
-    return 0
+    mode = "write" if a.write else "check" if a.check else "print"
+    return publish(secs, lambda: {DOC: render(DOC.read_text(), secs), PROPOSAL: prop}, mode, ROOT, "margins")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from oracle.data import GPU_CLASSES
 from oracle.index import GpuIndexParams, gpu_index_at, gpu_index_batch, manipulation_bound
 from oracle.sources import ReplaySource
 from oracle.valuation import Valuer, carry_forward
-from scripts._docgen import render_sections
+from scripts._docgen import publish, render_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "methodology.md"
@@ -323,7 +323,7 @@ def gpu() -> dict[str, str]:
     for t in grid:
         fresh = (base.timestamps <= t) & (base.timestamps >= t - NEW_GPU.staleness_s)
         latest = {}
-        for _ts, p, x in zip(base.timestamps[fresh], base.providers[fresh], base.prices[fresh], strict=False):
+        for _t, p, x in zip(base.timestamps[fresh], base.providers[fresh], base.prices[fresh], strict=False):
             latest[p] = x  # rows are time-sorted: the last one wins
         lo_hi.append(manipulation_bound(list(latest.values())))
     lo, hi = np.mean([a for a, _ in lo_hi]), np.mean([b for _, b in lo_hi])
@@ -417,21 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--check", action="store_true", help="exit 1 if docs/methodology.md is not what this run produces")
     a = p.parse_args(argv)
     secs = sections()
-    if not (a.write or a.check):
-        for name, body in secs.items():
-            print(f"## {name}\n\n{body}\n")
-        return 0
-    doc = DOC.read_text()
-    new = render(doc, secs)
-    if a.check:
-        if new != doc:
-            print("docs/methodology.md is out of date: run `make methodology`", file=sys.stderr)
-            return 1
-        print("docs/methodology.md matches the data")
-        return 0
-    DOC.write_text(new)
-    print(f"wrote {len(secs)} sections to {DOC.relative_to(ROOT)}")
-    return 0
+    mode = "write" if a.write else "check" if a.check else "print"
+    return publish(secs, lambda: {DOC: render(DOC.read_text(), secs)}, mode, ROOT, "methodology")
 
 
 if __name__ == "__main__":

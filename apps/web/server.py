@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.options import add_shared
 from devnet.anvil import free_port
-from devnet.processes import ServiceProcess
+from devnet.processes import ServiceProcess, service_cmd
 
 #: the same names `cspread` and the devnet's env.sh use (docs/cli.md), so one `source env.sh` serves both
 ENV_MANIFEST, ENV_RPC, ENV_RELAY, ENV_ORACLE = (
@@ -110,19 +110,7 @@ class WebProcess(ServiceProcess):
         log_path: str | Path | None = None,
     ):
         port = port or free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "apps.web",
-            "--manifest",
-            str(manifest),
-            "--rpc-url",
-            rpc,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
+        cmd = service_cmd("apps.web", manifest, rpc, port)
         if relay:
             cmd += ["--relay-url", relay]
         for o in oracle_urls or []:

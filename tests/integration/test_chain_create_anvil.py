@@ -1,7 +1,8 @@
 """chain.tx on a real anvil: a contract created through TxSender (over a raw Rpc and over web3),
 its address from the receipt and its code on chain; a constructor that reverts is refused before
-anything is broadcast. And the devnet's batches: impersonated sends in one ``Rpc.batch``, awaited
-by ``chain.tx.wait_mined``, which names what reverted."""
+anything is broadcast. And the devnet's batches: impersonated sends (``chain.tx.send_unlocked``)
+and signed ones at consecutive nonces (``TxSender.broadcast_batch``), awaited by
+``chain.tx.wait_mined``, which names what reverted."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from chain.rpc import Rpc
-from chain.tx import Call, TxFailed, TxSender, wait_mined
+from chain.tx import Call, TxFailed, TxSender, send_unlocked, wait_mined
 from devnet.anvil import ANVIL_KEYS, Anvil
 
 pytestmark = pytest.mark.integration
@@ -56,13 +57,26 @@ def test_batch_of_impersonated_sends__wait_mined__then_a_revert_named(anvil):
     rpc = Rpc(anvil.url, timeout=60)
     who, to = "0x" + "77" * 20, "0x" + "88" * 20
     rpc.batch([("anvil_setBalance", [who, hex(10**18)]), ("anvil_impersonateAccount", [who])])
-    sends = [
-        ("eth_sendTransaction", [{"from": who, "to": to, "value": hex(i + 1), "gas": hex(21_000)}]) for i in range(5)
-    ]
-    receipts = wait_mined(rpc, rpc.batch(sends, chunk=2), timeout=30)
+    receipts = wait_mined(rpc, send_unlocked(rpc, [(who, Call(to, b"", i + 1)) for i in range(5)], 21_000), timeout=30)
     assert [int(r["status"], 16) for r in receipts] == [1] * 5
     assert int(rpc("eth_getBalance", [to, "latest"]), 16) == 15
-    bad = rpc("eth_sendTransaction", [{"from": who, "data": "0x" + REVERTS.hex(), "gas": hex(100_000)}])
+    [bad] = send_unlocked(rpc, [(who, Call(None, REVERTS))], 100_000)
     with pytest.raises(TxFailed, match=f"0 of 1 transactions not mined, 1 reverted; first reverted: {bad}"):
         wait_mined(rpc, [bad], timeout=30)
     rpc("anvil_stopImpersonatingAccount", [who])
+    with pytest.raises(TxFailed, match="unlocked send failed"):  # no longer impersonated: the node holds no key
+        send_unlocked(rpc, [(who, Call(to, b"", 1))], 21_000)
+
+
+def test_broadcast_batch__consecutive_nonces_mined_in_order_then_transact_continues(anvil):
+    rpc = Rpc(anvil.url, timeout=60)
+    key, to = ANVIL_KEYS[6], "0x" + "99" * 20
+    me = Account.from_key(key).address
+    first = int(rpc("eth_getTransactionCount", [me, "pending"]), 16)
+    s = TxSender(rpc, key)
+    hashes = s.broadcast_batch([Call(to, b"", i + 1) for i in range(120)], gas=21_000)  # 3 batches of <= 50
+    receipts = wait_mined(rpc, hashes, timeout=60)
+    nonces = [int(rpc("eth_getTransactionByHash", [h])["nonce"], 16) for h in hashes]
+    assert nonces == list(range(first, first + 120)) and all(int(r["status"], 16) == 1 for r in receipts)
+    assert int(rpc("eth_getBalance", [to, "latest"]), 16) == sum(range(1, 121))
+    assert s.transact(Call(to, b"", 1)).status == 1  # the local nonce moved past the batch

@@ -81,7 +81,7 @@ def assert_book_is_the_chain(e: Env, k) -> None:
 
 
 def _fresh_nonces(e: Env) -> None:
-    e.nonces.clear()  # the harness caches nonces; a rewound chain has the old ones
+    e.senders.clear()  # the harness's senders cache nonces; a rewound chain has the old ones
 
 
 def test_keepers__evm_snapshot_revert__roll_back_to_the_fork_and_replay(reorg_env):

@@ -14,7 +14,7 @@ from web3 import Web3
 
 from chain.reverts import encode_error
 from chain.rpc import ChainError, error_of
-from chain.tx import Call, FeePolicy, TxFailed, TxSender, call_of, tx_outcome
+from chain.tx import Call, FeePolicy, TxFailed, TxSender, call_of, send_unlocked, tx_outcome
 
 GWEI = 10**9
 KEY = "0x" + "42" * 32
@@ -357,3 +357,83 @@ def test_tx_outcome__anyones_tx__pending_success_and_replayed_revert():
     node.mine()
     r, err = tx_outcome(node, h2)
     assert r.status == 0 and err.reason == "Exchange: order cancelled"
+
+
+class BatchNode(FakeNode):
+    """FakeNode answering JSON-RPC batches (as chain.rpc.Rpc.batch: results in order, the first
+    error raised) and node-signed ``eth_sendTransaction`` from the accounts it holds unlocked."""
+
+    def __init__(self, unlocked=(), **kw):
+        super().__init__(**kw)
+        self.unlocked, self.batches, self.unsigned = set(unlocked), [], []
+
+    def batch(self, calls, chunk: int = 50):
+        self.batches.append([m for m, _ in calls])
+        return [self(m, p) for m, p in calls]
+
+    def __call__(self, method, params=None):
+        if method == "eth_sendTransaction":
+            tx = params[0]
+            if tx["from"] not in self.unlocked:
+                raise ChainError(f"{method}: No Signer available")
+            self.unsigned.append(tx)
+            return "0x" + keccak(text=repr(tx) + str(len(self.unsigned))).hex()
+        return super().__call__(method, params)
+
+
+def test_broadcast_batch__consecutive_nonces_one_batch_given_gas_not_simulated():
+    node = BatchNode()
+    s = _sender(node)
+    s.transact(Call(TO, b"\x00"))  # nonce 0 through the blocking path: the batch continues after it
+    hashes = s.broadcast_batch([Call(TO, bytes([i]), i) for i in range(1, 4)], gas=400_000)
+    assert node.batches == [["eth_sendRawTransaction"] * 3]
+    assert [node.by_hash[h]["nonce"] for h in hashes] == [1, 2, 3] and s.nonce == 4
+    assert [node.by_hash[h]["data"] for h in hashes] == [b"\x01", b"\x02", b"\x03"]
+    assert {node.by_hash[h]["gas"] for h in hashes} == {400_000}  # the given gas, no multiplier
+    assert len(node.estimated) == 1  # only the transact above was simulated
+    assert not s.pending  # waited on with wait_mined, not tracked
+    s.transact(Call(TO, b"\x04"))
+    assert node.sent[-1]["nonce"] == 4
+
+
+def test_broadcast_batch__refused__tx_failed_and_nonce_reread():
+    node = BatchNode()
+    s = _sender(node)
+    s.nonce, s.chain_id = 7, 31337  # a stale local nonce: ahead of the chain (0)
+    node.latest = 9  # ...and behind it: the node refuses the first tx as "nonce too low"
+    with pytest.raises(TxFailed, match="batch broadcast failed"):
+        s.broadcast_batch([Call(TO, b"\x01"), Call(TO, b"\x02")], gas=50_000)
+    assert s.nonce is None  # unknown: re-read before the next send
+    s.transact(Call(TO, b"\x03"))
+    assert node.sent[-1]["nonce"] == 9
+
+
+def test_broadcast_batch__needs_a_raw_rpc_a_key_and_gas():
+    with pytest.raises(TypeError, match="chain.rpc.Rpc"):
+        TxSender(Web3(), KEY).broadcast_batch([Call(TO, b"")], gas=21_000)
+    with pytest.raises(TxFailed, match="no signing account"):
+        TxSender(BatchNode()).broadcast_batch([Call(TO, b"")], gas=21_000)
+    with pytest.raises(ValueError, match="gas"):
+        _sender(BatchNode()).broadcast_batch([Call(TO, b"")], gas=0)
+
+
+def test_send_unlocked__node_signs_in_one_batch_with_given_gas_and_quoted_fees():
+    a, b = "0x" + "77" * 20, "0x" + "88" * 20
+    node = BatchNode(unlocked={a, b})
+    hashes = send_unlocked(node, [(a, Call(TO, b"\x01")), (b, Call(None, b"\x60\x00", 3))], gas=200_000)
+    assert len(hashes) == 2 and node.batches == [["eth_sendTransaction"] * 2]
+    first, create = node.unsigned
+    assert first["from"] == a and first["to"] == Web3.to_checksum_address(TO) and first["data"] == "0x01"
+    assert "to" not in create and create["value"] == "0x3"  # a creation: no `to` at all
+    assert {t["gas"] for t in node.unsigned} == {hex(200_000)}
+    assert first["maxFeePerGas"] == hex(2 * GWEI + GWEI) and first["maxPriorityFeePerGas"] == hex(GWEI)
+    assert "nonce" not in first  # the node's nonce for its own accounts
+    assert not node.sent  # nothing signed here
+
+
+def test_send_unlocked__account_not_held__tx_failed():
+    node = BatchNode(unlocked={"0x" + "77" * 20})
+    with pytest.raises(TxFailed, match="No Signer"):
+        send_unlocked(node, [("0x" + "99" * 20, Call(TO, b""))], gas=21_000)
+    with pytest.raises(ValueError, match="gas"):
+        send_unlocked(node, [("0x" + "77" * 20, Call(TO, b""))], gas=0)
