@@ -69,6 +69,21 @@ def _limit(reader: Reader, m: Market, side: str, slippage: Decimal, limits: Mapp
     return u.price_to_units(m, mark.price + shift if side == "buy" else mark.price - shift, side)
 
 
+def _holdings(reader: Reader, account: str | None) -> tuple[int, dict[int, Holding]]:
+    """An account's collateral (base units) and positions as the margin model holds them; an
+    empty account for None (a plan held alone)."""
+    if account is None:
+        return 0, {}
+    acct = reader.account(account)
+    holdings = {
+        p.market_id: Holding(
+            reader._static_market(p.market_id), p.quantity_units, p.open_notional_units, p.mark_units, p.settled_market
+        )
+        for p in acct.positions
+    }
+    return acct.collateral_units, holdings
+
+
 def _plan(
     reader: Reader,
     description: str,
@@ -79,19 +94,7 @@ def _plan(
     notes: list[str],
 ) -> HedgePlan:
     _, taker_bps = reader.fees_bps()
-    holdings: dict[int, Holding] = {}
-    collateral = 0
-    if account is not None:
-        acct = reader.account(account)
-        collateral = acct.collateral_units
-        for p in acct.positions:
-            holdings[p.market_id] = Holding(
-                reader._static_market(p.market_id),
-                p.quantity_units,
-                p.open_notional_units,
-                p.mark_units,
-                p.settled_market,
-            )
+    collateral, holdings = _holdings(reader, account)
     before = summarise(collateral, holdings)
     orders, fees = [], 0
     for m, side, q, purpose in legs:
@@ -120,19 +123,7 @@ def plan_liquidation_prices(
     exact price at which it would become liquidatable. With ``collateral`` (USD) the plan is held
     alone in an account funded with exactly that: what a leverage choice means. None = no price
     liquidates it."""
-    holdings: dict[int, Holding] = {}
-    coll = 0
-    if account is not None:
-        acct = reader.account(account)
-        coll = acct.collateral_units
-        for p in acct.positions:
-            holdings[p.market_id] = Holding(
-                reader._static_market(p.market_id),
-                p.quantity_units,
-                p.open_notional_units,
-                p.mark_units,
-                p.settled_market,
-            )
+    coll, holdings = _holdings(reader, account)
     if collateral is not None:
         coll = u.usd_to_base(collateral)
     for o in plan.orders:
