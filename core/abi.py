@@ -46,6 +46,7 @@ CONTRACTS = (
     "Oracle",
     "Clearinghouse",
     "ClearinghouseView",
+    "SeriesRegistry",
     "Exchange",
     "Timelock",
     "FeedAggregator",
@@ -60,6 +61,7 @@ STRUCT_SOURCES = {
     "MarketParams": ("set_market_params", "inputs"),
     "MarketState": ("market_state", "outputs"),
     "AccountSummary": ("account_summary", "outputs"),
+    "Template": ("template", "outputs"),
 }
 
 

@@ -63,6 +63,9 @@ _PERIOD_CADENCE = {"hour": HOURLY, "day": DAILY, "month": MONTHLY}
 DEFAULT_DEPTH = {HOURLY: 48, DAILY: 14, MONTHLY: 12}
 #: how far ahead a window may start (the template's ``max_horizon``), a little beyond the depth
 DEFAULT_HORIZON = {HOURLY: 3 * 86_400, DAILY: 16 * 86_400, MONTHLY: 370 * 86_400}
+#: listing bond (ETH) of a markets-file entry without one: enough to make spam listings cost
+#: something, returned to the lister at settlement
+DEFAULT_BOND = "0.001"
 #: ``last_trade_offset`` sentinel: trading runs through delivery and stops at delivery_end
 #: (the mark is the realised part plus the expected rest); any other value is seconds before
 #: delivery_start
@@ -369,7 +372,7 @@ class Series:
                 lto,
                 int(e.get("max_horizon", 0)),
                 params,
-                _eth_to_wei(e.get("bond", "0")),
+                _eth_to_wei(e.get("bond", DEFAULT_BOND)),
                 bounds,  # type: ignore[arg-type]
             )
         except (KeyError, TypeError) as err:
@@ -443,7 +446,10 @@ def windows(series: Series, now: int, depth: int | None = None) -> list[tuple[in
 
 
 def load_series(path: str) -> list[Series]:
-    """Every entry of a markets file as a :class:`Series`."""
+    """Every entry of a markets file (``markets`` and ``series``) that has a cadence (``cadence`` or ``delivery.period``) as a
+    :class:`Series`; an entry with an absolute window only is a one-off market, not a series."""
     with open(path) as f:
-        entries = json.load(f, parse_float=Decimal)["markets"]
-    return [Series.from_entry(e) for e in entries]
+        data = json.load(f, parse_float=Decimal)
+    # `markets` are listed at deploy too; `series` are templates only (listed by anyone later)
+    entries = data["markets"] + data.get("series", [])
+    return [Series.from_entry(e) for e in entries if e.get("cadence") or e.get("delivery", {}).get("period")]

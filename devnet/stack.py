@@ -341,6 +341,8 @@ class Stack:
                 self.rpc_url,
                 "--clock",
                 "chain",
+                # markets the lister lists from templates are valued from the series they belong to
+                *(["--series-file", str(self.markets_file)] if self.templated else []),
             ],
             env,
         )

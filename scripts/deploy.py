@@ -31,7 +31,9 @@ import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, ape_cli_context
 
-from scripts._markets import MarketsFileError, load_markets
+from core import abi
+from core.series import SeriesError, load_series
+from scripts._markets import DEFAULT_MARKETS, MarketsFileError, feed_limits, load_markets
 
 ANVIL_CHAIN_ID = 31337
 # seconds; the Timelock refuses less on any chain but 31337 (issue 16: >= 24 h on testnets)
@@ -66,6 +68,11 @@ def deploy(
         raise ValueError(f"off anvil the owner must be a Timelock with delay >= {MIN_TIMELOCK_DELAY} s")
     now = chain.pending_timestamp
     markets = load_markets(markets_path, now)  # fail before spending gas
+    try:
+        # every entry is also a series template anyone may list windows of (issue 10)
+        series = load_series(str(markets_path or DEFAULT_MARKETS))
+    except (SeriesError, KeyError, ValueError) as e:
+        raise MarketsFileError(f"{markets_path or DEFAULT_MARKETS}: {e}") from e
 
     mock = None
     if collateral is None:
@@ -74,8 +81,13 @@ def deploy(
         log(f"MockUSDC      {collateral}")
     oracle = project.Oracle.deploy(reporters, quorum, guardian, sender=owner)
     log(f"Oracle        {oracle.address}  reporters={len(reporters)} quorum={quorum}")
-    ch = project.Clearinghouse.deploy(collateral, oracle.address, guardian, sender=owner)
+    # the registry lists markets of approved templates for anyone; the Clearinghouse trusts it
+    # (fixed at construction) and it learns the Clearinghouse once
+    registry = project.SeriesRegistry.deploy(sender=owner)
+    ch = project.Clearinghouse.deploy(collateral, oracle.address, guardian, registry.address, sender=owner)
+    registry.set_clearinghouse(ch.address, sender=owner)
     log(f"Clearinghouse {ch.address}")
+    log(f"SeriesRegistry {registry.address}")
     # read-only composites (account_summary ...), kept out of the Clearinghouse's 24 KB
     view = project.ClearinghouseView.deploy(ch.address, sender=owner)
     log(f"ClearinghouseView {view.address}")
@@ -107,7 +119,35 @@ def deploy(
         listed.append(entry)
         log(f"market {market_id:>2}  {m.symbol}")
 
-    contracts = {"Oracle": oracle, "Clearinghouse": ch, "Exchange": ex}
+    templates = []
+    for s in series:
+        # the Oracle serves every window of the series from its two classes (no storage per market)
+        lo, hi = s.feed_bounds
+        limits = feed_limits(s.kind)
+        oracle.set_feed(s.mark_class, lo, hi, sender=owner)
+        oracle.set_feed_limits(s.mark_class, *limits, sender=owner)
+        # a class's not_before is ignored (a feed's is its delivery_end): 1
+        oracle.set_settlement_feed(s.settlement_class, lo, hi, 1, max(s.params["dispute_window"], 600), sender=owner)
+        oracle.set_feed_limits(s.settlement_class, *limits, sender=owner)
+        t = abi.Template.decode(s.template()).encode()
+        registry.approve_template(t, sender=owner)
+        tid = int(registry.template_count())
+        templates.append(
+            {
+                "id": tid,
+                "symbol": s.symbol,
+                "kind": s.kind,
+                "spec": s.spec,
+                "cadence": s.cadence,
+                "tz": s.tz,
+                "spec_hash": "0x" + s.spec_hash.hex(),
+                "mark_class": "0x" + s.mark_class.hex(),
+                "settlement_class": "0x" + s.settlement_class.hex(),
+            }
+        )
+        log(f"template {tid:>2}  {s.symbol} (cadence {s.cadence})")
+
+    contracts = {"Oracle": oracle, "Clearinghouse": ch, "Exchange": ex, "SeriesRegistry": registry}
     timelock = _hand_to_timelock(owner, contracts, timelock_delay, timelock_admin, log) if timelock_delay else None
     manifest = {
         "chain_id": chain.chain_id,
@@ -132,6 +172,8 @@ def deploy(
         },
         "fees": {"maker_bps": MAKER_FEE_BPS, "taker_bps": TAKER_FEE_BPS},
         "markets": listed,
+        # approved series templates (SeriesRegistry): anyone lists their windows (keepers/lister)
+        "templates": templates,
     }
     # the collateral's ERC-20 ABI is MockUSDC's minus the faucet; readers use "Collateral"
     erc20_abi = [a for a in _abi(project.MockUSDC) if a.get("name") not in ("mint", "MAX_MINT")]

@@ -302,3 +302,18 @@ def test_default_markets__every_entry__a_series():
         s = S.Series.from_entry(e)
         for a, b in s.windows(_t(2026, 7, 15), depth=3):
             specs.validate_spec(s.market_spec(a, b))
+
+
+def test_load_series__default_file__every_data_node_and_gpu_class_once():
+    got = S.load_series(str(ROOT / "markets" / "default.json"))
+    symbols = [x.symbol for x in got]
+    nodes = {x.spec["node"] for x in got if x.kind == "POWER"}
+    gpus = {x.spec["gpu"] for x in got if x.kind == "COMPUTE"}
+
+    assert {"HB_HOUSTON", "HB_NORTH", "HB_PAN", "HB_SOUTH", "HB_WEST", "WESTERN HUB", "AEP-DAYTON HUB"} <= nodes
+    assert {"H100-SXM", "H100-PCIE", "H200", "B200", "A100-80G", "A100-PCIE", "GH200"} == gpus
+    # one template per (symbol, cadence): two would list the same window twice
+    assert len({(x.symbol, x.cadence) for x in got}) == len(symbols)
+    for x in got:
+        t = x.template()
+        assert t["mark_class"] != t["settlement_class"]
