@@ -66,7 +66,7 @@ struct Template:
     mark_class: bytes32  # mark feed class (low 80 bits zero): feed = class | start << 40 | end
     settlement_class: bytes32  # settlement feed class (low 80 bits zero)
     cadence: uint256  # 1 hourly, 2 daily, 3 monthly
-    utc_offset: int256  # standard offset of the series' zone, s (a window may sit 3600 s earlier: DST)
+    utc_offset: int256  # standard offset of the series' zone, s (not 0: windows follow US DST, 3600 s earlier)
     last_trade_offset: uint256  # s before delivery_start trading stops; max_value(uint256): at delivery_end
     max_horizon: uint256  # s: delivery_start <= block.timestamp + max_horizon
     quantity_step: uint256  # thousandths of a unit
@@ -130,8 +130,10 @@ _MAX_PRICE_AGE_MAX: constant(uint256) = 7 * 86_400
 _MIN_DISPUTE_WINDOW: constant(uint256) = 600
 _MAX_DISPUTE_WINDOW: constant(uint256) = 7 * 86_400
 _MAX_OI_CAP: constant(uint256) = 2**62 - 1
-# template id -> delivery_start -> market id | lister << 96 (lister cleared once the bond is paid)
-_market_of: HashMap[uint256, HashMap[uint256, uint256]]
+# mark feed id (mark class | delivery_start << 40 | delivery_end) -> market id | lister << 96
+# (lister cleared once the bond is paid). Keyed by the feed, not the template: two templates
+# sharing a mark class (a re-approval) would otherwise list the same window on the same feeds
+_market_of: HashMap[uint256, uint256]
 
 
 @deploy
@@ -242,11 +244,13 @@ def list_from_template(template_id: uint256, delivery_start: uint256, delivery_e
             template's bond (wei); `claim_listing_bond` returns it once the market is settled.
             The window must be aligned to the template's cadence (hourly: one hour on the
             hour; daily: a local midnight-to-midnight day, 23, 24 or 25 h; monthly: local 1st
-            00:00 to the next 1st), local meaning the standard offset or one hour more (DST);
+            00:00 to the next 1st), local meaning the standard offset, one hour more while US
+            DST is in force for a non-zero offset (the end is the one the start allows);
             trading must still be open (delivery_start - last_trade_offset, or delivery_end,
             > now); delivery_start at most max_horizon ahead; the window not listed before
-            under this template. The Clearinghouse emits MarketListed (feeds class |
-            delivery_start << 40 | delivery_end, spec_hash keccak(abi_encode(template
+            on these feeds (by any template sharing the mark class). The Clearinghouse emits
+            MarketListed (feeds class | delivery_start << 40 | delivery_end, spec_hash
+            keccak(abi_encode(template
             spec_hash, delivery_start, delivery_end))); this emits MarketListedFromTemplate.
     @param delivery_start Unix s, < 2**40.
     @param delivery_end Unix s, exclusive, < 2**40.
@@ -263,17 +267,18 @@ def list_from_template(template_id: uint256, delivery_start: uint256, delivery_e
     if lto != _MASK40:
         last = delivery_start - min(lto, delivery_start)
     assert last > block.timestamp, "SeriesRegistry: last trade passed"
-    assert self._market_of[template_id][delivery_start] == 0, "SeriesRegistry: already listed"
     window: uint256 = (delivery_start << 40) | delivery_end
+    mark_feed: uint256 = convert(self._templates[template_id].mark_class, uint256) | window
+    assert self._market_of[mark_feed] == 0, "SeriesRegistry: already listed"
     market_id: uint256 = extcall IClearinghouseListing(self.clearinghouse).list_series_market(
         template_id,
-        convert(convert(self._templates[template_id].mark_class, uint256) | window, bytes32),
+        convert(mark_feed, bytes32),
         convert((self._settlement[template_id] >> 80 << 80) | window, bytes32),
         self._lot[template_id] | (last << 192),
         self._risk[template_id],
         keccak256(abi_encode(self._templates[template_id].spec_hash, delivery_start, delivery_end)),
     )
-    self._market_of[template_id][delivery_start] = market_id | (convert(msg.sender, uint256) << 96)
+    self._market_of[mark_feed] = market_id | (convert(msg.sender, uint256) << 96)
     log MarketListedFromTemplate(
         market_id=market_id, template_id=template_id, lister=msg.sender, delivery_start=delivery_start, delivery_end=delivery_end
     )
@@ -290,8 +295,8 @@ def claim_listing_bond(market_id: uint256, to: address = msg.sender):
     @param to Receiver of the wei (default the caller).
     """
     tid: uint256 = staticcall IClearinghouseListing(self.clearinghouse).market_template(market_id)
-    start: uint256 = (staticcall IClearinghouseListing(self.clearinghouse).market(market_id)).delivery_start
-    slot: uint256 = self._market_of[tid][start]
+    key: uint256 = convert((staticcall IClearinghouseListing(self.clearinghouse).market(market_id)).mark_feed, uint256)
+    slot: uint256 = self._market_of[key]
     assert tid != 0 and slot >> 96 != 0, "SeriesRegistry: no bond"
     assert convert(slot >> 96, address) == msg.sender, "SeriesRegistry: not bond owner"
     halted: bool = False
@@ -300,7 +305,7 @@ def claim_listing_bond(market_id: uint256, to: address = msg.sender):
     oi: uint256 = 0
     halted, settled, price, oi = staticcall IClearinghouseListing(self.clearinghouse).market_state(market_id)
     assert settled, "SeriesRegistry: not settled"
-    self._market_of[tid][start] = slot & _MASK96
+    self._market_of[key] = slot & _MASK96
     amount: uint256 = self._terms[tid] >> 128
     log ListingBondClaimed(market_id=market_id, lister=msg.sender, to=to, amount=amount)
     raw_call(to, b"", value=amount)
@@ -341,10 +346,16 @@ def settlement_word(template_id: uint256) -> uint256:
 @external
 def market_of(template_id: uint256, delivery_start: uint256) -> uint256:
     """
-    @return The market listed from `template_id` for the window starting at `delivery_start`
-            (unix s), 0 if none.
+    @return The market listed on `template_id`'s feeds for the window starting at
+            `delivery_start` (unix s; the window's end follows from the cadence), 0 if none
+            (also for a start the cadence does not allow). A market listed from another
+            template with the same mark class counts: the feeds are the same.
     """
-    return self._market_of[template_id][delivery_start] & _MASK96
+    end: uint256 = self._window_end(self._terms[template_id], delivery_start)
+    if end == 0:
+        return 0
+    key: uint256 = convert(self._templates[template_id].mark_class, uint256) | (delivery_start << 40) | end
+    return self._market_of[key] & _MASK96
 
 
 @view
@@ -357,8 +368,8 @@ def listing_bond_owner(market_id: uint256) -> address:
     tid: uint256 = staticcall IClearinghouseListing(self.clearinghouse).market_template(market_id)
     if tid == 0:
         return empty(address)
-    start: uint256 = (staticcall IClearinghouseListing(self.clearinghouse).market(market_id)).delivery_start
-    return convert(self._market_of[tid][start] >> 96, address)
+    key: uint256 = convert((staticcall IClearinghouseListing(self.clearinghouse).market(market_id)).mark_feed, uint256)
+    return convert(self._market_of[key] >> 96, address)
 
 
 @view
@@ -377,50 +388,102 @@ def aligned(template_id: uint256, delivery_start: uint256, delivery_end: uint256
 @pure
 @internal
 def _aligned(terms: uint256, start: uint256, end: uint256) -> bool:
-    # the window rule of a template's cadence; "local" is the standard offset or one hour
-    # more (DST), so 23/25 h days and months that cross a DST change are aligned
-    if start == 0 or start >= end or end > _MASK40:
-        return False
+    # a window is aligned iff its end is the one its start allows (one end per start, so the
+    # DST tolerance cannot admit a shifted or stretched window)
+    return end != 0 and end <= _MASK40 and end == self._window_end(terms, start)
+
+
+@pure
+@internal
+def _window_end(terms: uint256, start: uint256) -> uint256:
+    # the end of the template's window starting at `start`, 0 if `start` cannot begin one.
+    # Hourly: on the hour. Daily/monthly: `start` is a local midnight (of the 1st, monthly)
+    # and the end the next day's (month's) local midnight. "Local" is the standard offset, plus
+    # one hour while US daylight saving time is in force when the offset is not 0 (every
+    # non-UTC series is a US ISO's: ERCOT, PJM, ...; UTC series have no DST)
+    if start == 0 or start > _MASK40:
+        return 0
     cadence: uint256 = terms & 255
     if cadence == 1:
-        return start % 3_600 == 0 and end == start + 3_600
-    off: uint256 = (terms >> 16) & (2**24 - 1)
-    s: uint256 = self._local_day(start, off)
-    e: uint256 = self._local_day(end, off)
-    if s == 0 or e == 0:
-        return False
+        if start % 3_600 != 0:
+            return 0
+        return start + 3_600
+    off: uint256 = (terms >> 16) & (2**24 - 1)  # utc_offset + 86_400
+    dst: bool = off != 86_400
+    # local date of `start` (days since 1970): a DST midnight is 23:00 standard the day before
+    day: uint256 = start + off
+    if dst:
+        day += 3_600
+    day = day // 86_400 - 1
+    if start != self._midnight(day, off, dst):
+        return 0
     if cadence == 2:
-        return e - s == 1
-    # monthly: both on the 1st, one month apart
-    ms: uint256 = self._month_day(s)
-    me: uint256 = self._month_day(e)
-    return ms % 1_000 == 1 and me % 1_000 == 1 and me // 1_000 == ms // 1_000 + 1
+        return self._midnight(day + 1, off, dst)
+    y: uint256 = 0
+    m: uint256 = 0
+    d: uint256 = 0
+    y, m, d = self._civil(day)
+    if d != 1:
+        return 0
+    if m == 12:
+        return self._midnight(self._days_from_civil(y + 1, 1), off, dst)
+    return self._midnight(self._days_from_civil(y, m + 1), off, dst)
 
 
 @pure
 @internal
-def _local_day(t: uint256, off: uint256) -> uint256:
-    # `off` = utc_offset + 86_400 (so never negative). If `t` is a local midnight at the
-    # standard offset or one hour later (DST): local days since 1970-01-01, plus one; else 0
-    for extra: uint256 in [0, 3_600]:
-        local: uint256 = t + off + extra
-        if local % 86_400 == 0:
-            return local // 86_400
-    return 0
+def _midnight(day: uint256, off: uint256, dst: bool) -> uint256:
+    # unix s of local midnight starting date `day` (days since 1970); off = utc_offset + 86_400
+    t: uint256 = (day + 1) * 86_400 - off
+    if dst and self._us_dst(day):
+        t -= 3_600
+    return t
 
 
 @pure
 @internal
-def _month_day(day: uint256) -> uint256:
-    # (year * 12 + month - 1) * 1_000 + day of month of local day `day` (days since 1970 + 1):
-    # Howard Hinnant's civil_from_days
-    z: uint256 = day - 1 + 719_468
+def _us_dst(day: uint256) -> bool:
+    # whether US daylight saving time is in force at local midnight starting date `day`: after
+    # the second Sunday of March (the switch is at 02:00), through the first Sunday of November
+    y: uint256 = 0
+    m: uint256 = 0
+    d: uint256 = 0
+    y, m, d = self._civil(day)
+    mar1: uint256 = self._days_from_civil(y, 3)
+    nov1: uint256 = self._days_from_civil(y, 11)
+    # 1970-01-01 was a Thursday: (days + 4) % 7 is the weekday, 0 = Sunday
+    second_sunday_march: uint256 = mar1 + (7 - (mar1 + 4) % 7) % 7 + 7
+    first_sunday_november: uint256 = nov1 + (7 - (nov1 + 4) % 7) % 7
+    return day > second_sunday_march and day <= first_sunday_november
+
+
+@pure
+@internal
+def _days_from_civil(y: uint256, m: uint256) -> uint256:
+    # days since 1970-01-01 of the 1st of month `m` of year `y` (Howard Hinnant's days_from_civil)
+    yy: uint256 = y
+    if m <= 2:
+        yy -= 1
+    era: uint256 = yy // 400
+    yoe: uint256 = yy - era * 400
+    doy: uint256 = (153 * ((m + 9) % 12) + 2) // 5
+    doe: uint256 = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
+
+
+@pure
+@internal
+def _civil(day: uint256) -> (uint256, uint256, uint256):
+    # (year, month, day of month) of `day` (days since 1970): Howard Hinnant's civil_from_days
+    z: uint256 = day + 719_468
     era: uint256 = z // 146_097
     doe: uint256 = z - era * 146_097
     yoe: uint256 = (doe - doe // 1_460 + doe // 36_524 - doe // 146_096) // 365
     doy: uint256 = doe - (365 * yoe + yoe // 4 - yoe // 100)
     mp: uint256 = (5 * doy + 2) // 153
     y: uint256 = yoe + era * 400
+    m: uint256 = mp + 3
     if mp >= 10:
         y += 1
-    return (y * 12 + (mp + 2) % 12) * 1_000 + doy - (153 * mp + 2) // 5 + 1
+        m = mp - 9
+    return y, m, doy - (153 * mp + 2) // 5 + 1

@@ -55,7 +55,6 @@ from keepers.chain import (
     kv,
     load_settings,
     main_loop,
-    setup_logging,
 )
 from keepers.cli import add_keeper_args, keeper_overrides
 
@@ -660,11 +659,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(json.dumps({"level": "CRITICAL", "msg": f"invalid keeper configuration: {e}"}), file=sys.stderr)
         return 2
-    if not a.once:
-        return main_loop("lister", s, build)
-    setup_logging(s.log_level)
-    lister = build(s, Chain(s.rpc_url, s.rpc_timeout), Metrics("lister"))
-    report = lister.list_all(s.once_timeout)
+    return main_loop("lister", s, build, once=a.once, run_once=_list_once)
+
+
+def _list_once(lister: Lister) -> int:
+    report = lister.list_all(lister.s.once_timeout)
     kv(log, logging.INFO, "once", **report)
     return 0 if report["complete"] else 1
 

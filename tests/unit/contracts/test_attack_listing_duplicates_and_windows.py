@@ -1,5 +1,6 @@
 """Attacks on permissionless listing (issue 10): listing the same window twice (also with a
-different end, which the DST tolerance would align), a misaligned or too-far window, a retired
+different end, or from another template on the same feed classes), a window shifted by the DST
+hour (a wrong day in summer, an hour-shifted UTC month), a misaligned or too-far window, a retired
 or unknown template, a wrong bond. Each is refused and nothing changes."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import boa
 import pytest
 
-from tests.utils.deployers import DAY, HOUR, next_day
+from tests.utils.deployers import DAY, HOUR, feed_class, next_day
 
 
 def _now() -> int:
@@ -36,17 +37,70 @@ def test_attack_same_window_twice__refused(protocol):
 
 
 def test_attack_same_start_other_end__refused(protocol):
-    # Chicago: 2026-03-08 is 23 h; [start, start + 24 h) is also "aligned" (CST both ends)
+    # Chicago: 2026-03-08 is 23 h; the 24 h window from the same start ends at 01:00 CDT, not a
+    # local midnight: one end per start, so it is misaligned (the old per-end DST tolerance
+    # accepted it, and with it a second market over the same day)
     tid = protocol.approve_template("DUPCHI", utc_offset=-21_600, max_horizon=400 * DAY)
     boa.env.evm.patch.timestamp = 1_767_225_600  # 2026-01-01
     s = 1_772_949_600
-    assert protocol.registry.aligned(tid, s, s + 23 * HOUR) and protocol.registry.aligned(tid, s, s + 24 * HOUR)
+    assert protocol.registry.aligned(tid, s, s + 23 * HOUR) and not protocol.registry.aligned(tid, s, s + 24 * HOUR)
     protocol.list_from_template(tid, s, s + 23 * HOUR)
     before = _snapshot(protocol, tid, s)
 
-    with boa.env.prank(_funded("mallory")), boa.reverts("SeriesRegistry: already listed"):
+    with boa.env.prank(_funded("mallory")), boa.reverts("SeriesRegistry: bad delivery window"):
         protocol.registry.list_from_template(tid, s, s + 24 * HOUR, value=10**16)
     assert _snapshot(protocol, tid, s) == before
+
+
+# 2026-07-01 00:00 CDT = 05:00 UTC; 00:00 CST (what a standard-offset clock says) = 06:00 UTC
+JULY1_CDT, JULY1_CST = 1_782_882_000, 1_782_885_600
+
+
+@pytest.mark.parametrize(
+    "start,end",
+    [
+        (JULY1_CST, JULY1_CST + DAY),  # 01:00-01:00 CDT: both ends "a midnight" at the standard offset
+        (JULY1_CST, JULY1_CDT + DAY),  # 01:00 CDT to the next midnight: 23 h on a 24 h day
+        (JULY1_CDT, JULY1_CST + DAY),  # midnight to 01:00 CDT the next day: 25 h
+    ],
+)
+def test_attack_wrong_day_in_summer__refused(protocol, start, end):
+    tid = protocol.approve_template("JULY", utc_offset=-21_600, max_horizon=400 * DAY)
+    boa.env.evm.patch.timestamp = 1_767_225_600  # 2026-01-01
+    assert protocol.registry.aligned(tid, JULY1_CDT, JULY1_CDT + DAY)  # the real day
+    before = _snapshot(protocol, tid, start)
+
+    with boa.env.prank(_funded("mallory")), boa.reverts("SeriesRegistry: bad delivery window"):
+        protocol.registry.list_from_template(tid, start, end, value=10**16)
+    assert _snapshot(protocol, tid, start) == before
+
+
+def test_attack_utc_series_shifted_an_hour__refused(protocol):
+    # a UTC series has no DST: a "month" from 23:00 on the last day is not its window
+    tid = protocol.approve_template("UTCM", cadence=3, max_horizon=400 * DAY)
+    boa.env.evm.patch.timestamp = 1_767_225_600  # 2026-01-01
+    feb, mar = 1_769_904_000, 1_772_323_200  # 2026-02-01, 2026-03-01 00:00 UTC
+    assert protocol.registry.aligned(tid, feb, mar)
+
+    with boa.env.prank(_funded("mallory")), boa.reverts("SeriesRegistry: bad delivery window"):
+        protocol.registry.list_from_template(tid, feb - HOUR, mar - HOUR, value=10**16)
+    assert protocol.registry.market_of(tid, feb - HOUR) == 0
+
+
+def test_attack_two_templates_one_mark_class__second_listing_refused(protocol):
+    # the owner re-approves a series (new margins) under the same feed classes: the window
+    # listed from the first template must not be listed again on the same feeds
+    shared = {"mark_class": feed_class("SHARED", "MARK"), "settlement_class": feed_class("SHARED", "SETTLE")}
+    first = protocol.approve_template("SHARED", **shared)
+    second = protocol.approve_template("SHARED2", im_fixed=20 * 10**6, **shared)
+    s, e = next_day(_now())
+    mid = protocol.list_from_template(first, s, e)
+    count = protocol.clearinghouse.market_count()
+
+    assert protocol.registry.market_of(second, s) == mid  # same feeds: already listed
+    with boa.env.prank(_funded("mallory")), boa.reverts("SeriesRegistry: already listed"):
+        protocol.registry.list_from_template(second, s, e, value=10**16)
+    assert protocol.clearinghouse.market_count() == count
 
 
 @pytest.mark.parametrize(
