@@ -163,10 +163,10 @@ class Stack:
             self._wait_reporters()
             if self.with_lister and self.templated:
                 self._start_lister()
+            if self.with_relay:  # before the pusher: its resting orders make marks needed
+                self._start_relay()
             if self.with_keepers:
                 self._start_keepers()
-            if self.with_relay:
-                self._start_relay()
             if self.with_mm:
                 self._start_market_maker()
         except BaseException:
@@ -248,8 +248,12 @@ class Stack:
             time.sleep(interval)
 
     def wait_fresh(self, market_ids: list[int] | None = None, after: int | None = None, timeout: float = 60.0) -> None:
-        """Wait until every market's mark is fresh (and observed at or after chain time `after`)."""
+        """Wait until every market's mark is fresh (and observed at or after chain time `after`).
+        A pusher selecting the needed marks (the default on a templated deployment) pushes only
+        what someone needs: this asks the reporters for these marks first, as a trader's client
+        does (`sdk.Client.request_marks`)."""
         ids = market_ids if market_ids is not None else [m["id"] for m in self.manifest["markets"]]
+        self.request_marks(ids)
 
         def ok() -> bool:
             for mid in ids:
@@ -259,6 +263,23 @@ class Stack:
             return True
 
         self.wait_until(ok, timeout, 0.25, f"fresh marks in markets {ids}")
+
+    def request_marks(self, market_ids: list[int]) -> None:
+        """POST /marks/requests for these markets' mark feeds at every reporter (first-mark
+        requests; the pusher honours those whose mark is missing or due)."""
+        import httpx
+
+        if not market_ids:
+            return
+        feeds = [
+            "0x" + bytes(self.contract("Clearinghouse").functions.market(mid).call()[1]).hex() for mid in market_ids
+        ]
+        for url in self.reporter_urls:
+            for i in range(0, len(feeds), 32):
+                try:
+                    httpx.post(url + "/marks/requests", json={"feed_ids": feeds[i : i + 32]}, timeout=5)
+                except httpx.HTTPError:
+                    pass  # a reporter down: the others take the request; wait_fresh says if none did
 
     def _check_alive(self) -> None:
         for name, p in self.processes.items():
@@ -377,11 +398,13 @@ class Stack:
 
     def _start_keepers(self) -> None:
         self.fund("liquidator", self.liquidator_deposit_usd)  # it takes positions over: needs margin (docs/keepers.md)
-        self._start_bot("pusher", "--reporters", ",".join(self.reporter_urls))
+        relay = ["--relay-url", self.relay_url] if self.relay_url else []
+        self._start_bot("pusher", "--reporters", ",".join(self.reporter_urls), *relay)
         self._start_bot("liquidator")
         self._start_bot("settler")
-        for bot in ("pusher", "liquidator", "settler"):
-            self._wait_healthy(bot, lambda b=bot: http_ok(f"http://127.0.0.1:{self.ports[b]}/metrics"), 60)
+        for bot in ("pusher", "liquidator", "settler", "lister"):
+            if bot in self.processes:
+                self._wait_healthy(bot, lambda b=bot: http_ok(f"http://127.0.0.1:{self.ports[b]}/metrics"), 60)
 
     @property
     def registry(self) -> str | None:
@@ -409,7 +432,8 @@ class Stack:
         """The lister keeps every approved series listed to its depth (keepers.lister), paying
         the bonds from its own key."""
         self._start_bot("lister", "--markets", str(self.markets_file), *self.lister_args)
-        self._wait_healthy("lister", lambda: http_ok(f"http://127.0.0.1:{self.ports['lister']}/metrics"), 60)
+        if not self.with_keepers:  # else checked with the keepers, so the process starts overlap
+            self._wait_healthy("lister", lambda: http_ok(f"http://127.0.0.1:{self.ports['lister']}/metrics"), 60)
 
     def listed(self) -> dict[str, float]:
         """The lister's unlabelled gauges and counters (due, missing, listed_total, ...) from /metrics."""
@@ -484,6 +508,8 @@ class Stack:
             self.relay_url,
             "--key-env",
             "CSPREAD_MM_KEY",
+            "--oracle-url",
+            ",".join(self.reporter_urls),
             "--interval",
             "1",
         ]

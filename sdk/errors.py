@@ -101,6 +101,12 @@ class StaleMarket(MarketError):
     ``market_id``, ``symbol``, ``feed_id``, ``observed_at`` (unix s), ``age`` and ``max_age`` (s)."""
 
 
+class MarkTimeout(StaleMarket):
+    """A first (or fresh) mark was asked of the reporters (``POST /marks/requests``) and did not
+    reach the chain within ``waited`` s (``market_id``, ``symbol``, ``feed_id``; ``asked``: the
+    reporters that took the request, empty when none answered)."""
+
+
 class MarketClosed(MarketError):
     """Trading has ended (last trade time passed) or the market is settled."""
 

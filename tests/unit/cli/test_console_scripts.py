@@ -26,8 +26,8 @@ EXPECTED = {
     "cspread-liquidator": {"--manifest", "--rpc-url", "--key-env", "--once"},
     "cspread-settler": {"--manifest", "--rpc-url", "--key-env", "--once"},
     "cspread-lister": {"--manifest", "--rpc-url", "--key-env", "--once"},
-    "cspread-marketmaker": {"--manifest", "--rpc-url", "--relay-url", "--key-env", "--once"},
-    "cspread-web": {"--manifest", "--rpc-url", "--relay-url", "--port"},
+    "cspread-marketmaker": {"--manifest", "--rpc-url", "--relay-url", "--oracle-url", "--key-env", "--once"},
+    "cspread-web": {"--manifest", "--rpc-url", "--relay-url", "--oracle-url", "--port"},
 }
 ALL_SHARED = set(SHARED) | {"--once"}
 
