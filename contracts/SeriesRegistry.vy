@@ -409,52 +409,46 @@ def _window_end(terms: uint256, start: uint256) -> uint256:
             return 0
         return start + 3_600
     off: uint256 = (terms >> 16) & (2**24 - 1)  # utc_offset + 86_400
-    dst: bool = off != 86_400
     # local date of `start` (days since 1970): a DST midnight is 23:00 standard the day before
     day: uint256 = start + off
-    if dst:
+    if off != 86_400:
         day += 3_600
     day = day // 86_400 - 1
-    if start != self._midnight(day, off, dst):
-        return 0
-    if cadence == 2:
-        return self._midnight(day + 1, off, dst)
     y: uint256 = 0
     m: uint256 = 0
     d: uint256 = 0
     y, m, d = self._civil(day)
+    # US DST is in force at local midnight of a date in (first, last]: after the second Sunday
+    # of March (the switch is at 02:00) through the first Sunday of November. The end's date is
+    # in this year or in a January, never in DST: one pair of bounds serves both ends
+    first: uint256 = 0
+    last: uint256 = 0
+    if off != 86_400:
+        mar1: uint256 = self._days_from_civil(y, 3)
+        nov1: uint256 = self._days_from_civil(y, 11)
+        # 1970-01-01 was a Thursday: (days + 4) % 7 is the weekday, 0 = Sunday
+        first = mar1 + (7 - (mar1 + 4) % 7) % 7 + 7
+        last = nov1 + (7 - (nov1 + 4) % 7) % 7
+    if start != self._midnight(day, off, first, last):
+        return 0
+    if cadence == 2:
+        return self._midnight(day + 1, off, first, last)
     if d != 1:
         return 0
     if m == 12:
-        return self._midnight(self._days_from_civil(y + 1, 1), off, dst)
-    return self._midnight(self._days_from_civil(y, m + 1), off, dst)
+        return self._midnight(self._days_from_civil(y + 1, 1), off, first, last)
+    return self._midnight(self._days_from_civil(y, m + 1), off, first, last)
 
 
 @pure
 @internal
-def _midnight(day: uint256, off: uint256, dst: bool) -> uint256:
-    # unix s of local midnight starting date `day` (days since 1970); off = utc_offset + 86_400
+def _midnight(day: uint256, off: uint256, first: uint256, last: uint256) -> uint256:
+    # unix s of local midnight starting date `day` (days since 1970); off = utc_offset + 86_400;
+    # (first, last]: the dates whose midnight is in US DST (empty for a UTC series)
     t: uint256 = (day + 1) * 86_400 - off
-    if dst and self._us_dst(day):
+    if day > first and day <= last:
         t -= 3_600
     return t
-
-
-@pure
-@internal
-def _us_dst(day: uint256) -> bool:
-    # whether US daylight saving time is in force at local midnight starting date `day`: after
-    # the second Sunday of March (the switch is at 02:00), through the first Sunday of November
-    y: uint256 = 0
-    m: uint256 = 0
-    d: uint256 = 0
-    y, m, d = self._civil(day)
-    mar1: uint256 = self._days_from_civil(y, 3)
-    nov1: uint256 = self._days_from_civil(y, 11)
-    # 1970-01-01 was a Thursday: (days + 4) % 7 is the weekday, 0 = Sunday
-    second_sunday_march: uint256 = mar1 + (7 - (mar1 + 4) % 7) % 7 + 7
-    first_sunday_november: uint256 = nov1 + (7 - (nov1 + 4) % 7) % 7
-    return day > second_sunday_march and day <= first_sunday_november
 
 
 @pure
