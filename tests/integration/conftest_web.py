@@ -133,6 +133,8 @@ def web_env(tmp_path_factory):
         )
     web = None
     try:
+        if stack is not None:  # marks are pushed where needed: ask for the ones waited for
+            stack.request_marks([m["id"] for m in env.manifest["markets"]])
         _wait_fresh(env.rpc_url, env.manifest)
         _wait_quotes(env.relay_url, [m["id"] for m in env.manifest["markets"]])
         web = WebProcess(

@@ -68,7 +68,8 @@ def web_env(tmp_path_factory):
         env = WebEnv(
             stack.rpc_url, "", stack.manifest_path, stack.manifest, dict(stack.keys), "", list(stack.reporter_urls)
         )
-        _wait_fresh(env.rpc_url, env.manifest, timeout=180)
+        # the pusher keeps only needed marks on a templated devnet: ask for these (as a client does)
+        stack.wait_fresh(timeout=180)
         web = WebProcess(
             env.manifest_path, env.rpc_url, None, oracle_urls=env.reporter_urls[:1], log_path=tmp / "web.log"
         ).start()
