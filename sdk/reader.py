@@ -25,7 +25,7 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from chain.logs import event_logs
-from chain.rpc import ChainError, connect
+from chain.rpc import ChainError, batch_call, connect
 from chain.tx import tx_outcome
 from core import abi
 from core import units as u
@@ -266,11 +266,15 @@ class Reader:
         """A market with its on-chain parameters, state, mark and status."""
         mid = self._resolve_id(ref)
         m = self._static_market(mid, block)
-        halted, settled, settlement_price, long_oi = self.clearinghouse.functions.market_state(mid).call(
-            block_identifier=block
-        )
-        price, observed_at, fresh = self.clearinghouse.functions.mark(mid).call(block_identifier=block)
-        now = int(self.w3.eth.get_block(block)["timestamp"])
+        state = self.clearinghouse.functions.market_state(mid).call(block_identifier=block)
+        mark_row = self.clearinghouse.functions.mark(mid).call(block_identifier=block)
+        return self._with_state(m, state, mark_row, int(self.w3.eth.get_block(block)["timestamp"]))
+
+    def _with_state(self, m: Market, state, mark_row, now: int) -> Market:
+        """``m`` (static) with its ``market_state`` and ``mark`` rows read at chain time ``now``."""
+        mid = m.id
+        halted, settled, settlement_price, long_oi = state
+        price, observed_at, fresh = mark_row
         if settled:
             status = MarketStatus.SETTLED
         elif now >= m.last_trade_time:
@@ -296,7 +300,19 @@ class Reader:
         """Every listed market, with spec, parameters, mark and status."""
         block = self.block_number()
         self.refresh_listings(block)
-        return [self.market(mid, block) for mid in self.market_ids()]
+        ids = self.market_ids()
+        # hundreds of live markets on a standing curve: state and mark in JSON-RPC batches (at the
+        # head), not three round trips per market
+        ch = self.clearinghouse.functions
+        rows = []
+        for i in range(0, len(ids), 250):
+            part = ids[i : i + 250]
+            rows += batch_call(self.w3, [f for mid in part for f in (ch.market_state(mid), ch.mark(mid))])
+        now = int(self.w3.eth.get_block(block)["timestamp"])
+        return [
+            self._with_state(self._static_market(mid, block), rows[2 * k], rows[2 * k + 1], now)
+            for k, mid in enumerate(ids)
+        ]
 
     def find_markets(self, kind: str | None = None, **spec_fields: Any) -> list[Market]:
         """Manifest markets whose spec matches (``kind="POWER", node="HB_WEST", profile="PEAK"``).
