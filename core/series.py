@@ -191,7 +191,7 @@ def _days_from_civil(y: int, m: int) -> int:
 def us_dst(day: int) -> bool:
     """Whether US daylight saving time is in force at local midnight starting date ``day``
     (days since 1970): after the second Sunday of March, through the first Sunday of November
-    (SeriesRegistry._us_dst)."""
+    (the bounds SeriesRegistry._window_end computes)."""
     y, _, _ = _civil(day)
     mar1, nov1 = _days_from_civil(y, 3), _days_from_civil(y, 11)
     second_sunday_march = mar1 + (7 - (mar1 + 4) % 7) % 7 + 7
