@@ -31,6 +31,7 @@ import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, ape_cli_context
 
+from chain.tx import wait_receipt
 from core import abi
 from core.series import SeriesError, load_series
 from scripts._markets import DEFAULT_MARKETS, MarketsFileError, feed_limits, load_markets
@@ -64,7 +65,7 @@ def _send_all(owner, calls: list) -> None:
         for method, args in calls
     ]
     for (method, args), h in zip(calls, hashes, strict=True):
-        if w3.eth.wait_for_transaction_receipt(h, timeout=120)["status"] != 1:
+        if wait_receipt(w3, h, timeout=120).status != 1:
             name = getattr(getattr(method, "abis", [None])[0], "name", "call")
             raise RuntimeError(f"deploy: {name}{args} reverted (tx {h.hex()})")
 
@@ -93,6 +94,12 @@ def deploy(
     try:
         # every entry is also a series template anyone may list windows of (issue 10)
         series = load_series(str(markets_path or DEFAULT_MARKETS))
+        # each template's markets-file entry goes into the manifest: readers (sdk.Reader, the
+        # lister, the dashboard) name and value the windows listed from it without the file
+        raw = json.loads(Path(markets_path or DEFAULT_MARKETS).read_text())
+        entries = [
+            e for e in raw["markets"] + raw.get("series", []) if e.get("cadence") or e.get("delivery", {}).get("period")
+        ]
     except (SeriesError, KeyError, ValueError) as e:
         raise MarketsFileError(f"{markets_path or DEFAULT_MARKETS}: {e}") from e
 
@@ -163,9 +170,10 @@ def deploy(
         ]
     _send_all(owner, calls)
     first = int(registry.template_count()) - len(series) + 1
-    for tid, s in enumerate(series, first):
+    for tid, (s, entry) in enumerate(zip(series, entries, strict=True), first):
         templates.append(
             {
+                "entry": entry,
                 "id": tid,
                 "symbol": s.symbol,
                 "kind": s.kind,

