@@ -160,11 +160,15 @@ class Stack:
             self._start_chain()
             for i in range(1, self.n_reporters + 1):
                 self._start_reporter(i)
+            # the relay needs only the chain: it boots while the reporters load their data (each
+            # Python service takes seconds to start on a loaded machine; one after another added up)
+            if self.with_relay:
+                self._spawn_relay()
             self._wait_reporters()
             if self.with_lister and self.templated:
                 self._start_lister()
-            if self.with_relay:  # before the pusher: its resting orders make marks needed
-                self._start_relay()
+            if self.with_relay:  # healthy before the pusher starts: its resting orders make marks needed
+                self._wait_relay()
             if self.with_keepers:
                 self._start_keepers()
             if self.with_mm:
@@ -446,7 +450,7 @@ class Stack:
                 out[name.removeprefix("cspread_lister_")] = float(value)
         return out
 
-    def _start_relay(self) -> None:
+    def _spawn_relay(self) -> None:
         port = free_port()
         self.ports["relay"] = port
         env = self._child_env(CSPREAD_MATCHER_KEY=self.keys["matcher"])
@@ -470,7 +474,9 @@ class Stack:
             ],
             env,
         )
-        url = f"http://127.0.0.1:{port}"
+
+    def _wait_relay(self) -> None:
+        url = f"http://127.0.0.1:{self.ports['relay']}"
         self._wait_healthy("relay", lambda: http_ok(url + "/health"), 60)
         self.relay_url = url
 

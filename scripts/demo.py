@@ -248,6 +248,12 @@ class Demo:
                     f"{pts[0][1]:,.4f} .. {pts[-1][1]:,.4f}",
                 )
             con.print(t_)
+            # one plain line (the table's layout depends on the terminal): what the chart's curve panel draws
+            con.print(
+                "Curve panel of out/demo.png: "
+                + "; ".join(f"{name} {len(pts)} points" for name, pts in sorted(self.curve.items())),
+                soft_wrap=True,
+            )
 
     # ------------------------------------------------------------------ acts
     def intro(self) -> None:
