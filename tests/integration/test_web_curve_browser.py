@@ -113,13 +113,21 @@ def test_curves__one_line_per_series_a_point_per_window_axes_to_what_is_listed(p
     )
     marks = [float(pt["mark"]) for s in api["power"]["series"] for pt in s["points"] if pt["mark"] is not None]
     assert ax["y_min_f"] < min(marks) and ax["y_max_f"] > max(marks)
-    # the strip table: every listed PEAK window in delivery order, marks to the 0.01 tick
+    # the strip table: every listed PEAK window in delivery order (the deploy's MONTHS and the
+    # lister's windows from the approved template), marks to the 0.01 tick
+    listed = sorted(
+        pt["period"] for s in api["power"]["series"] if s["series"] == "ERCOT.HB_WEST.DA.PEAK" for pt in s["points"]
+    )
+    n = len(listed)
+    assert n >= MONTHS
     table = p.locator('table.strip[data-series="ERCOT.HB_WEST.DA.PEAK"]')
     rows = table.locator("tbody tr")
-    assert rows.count() == MONTHS
-    periods = [rows.nth(i).locator("td[data-label='Window'] a").inner_text().strip() for i in range(MONTHS)]
-    assert periods == sorted(periods) and periods == [m["symbol"].rsplit(".", 1)[1] for m in peak]
-    for i in range(MONTHS):
+    assert rows.count() == n
+    periods = [rows.nth(i).locator("td[data-label='Window'] a").inner_text().strip() for i in range(n)]
+    assert periods == sorted(periods) == listed
+    deployed = [m["symbol"].rsplit(".", 1)[1] for m in peak]
+    assert set(deployed) <= set(periods)
+    for i in (periods.index(x) for x in deployed):  # the marks the fixture asked for
         mark = rows.nth(i).locator("td").nth(1).inner_text().strip()
         assert re.fullmatch(r"-?[\d,]+\.\d{2}", mark), mark
     gpu_mark = p.locator('table.strip[data-series="H100-SXM"] tbody tr td').nth(1).inner_text().strip()
@@ -130,9 +138,13 @@ def test_curves__one_line_per_series_a_point_per_window_axes_to_what_is_listed(p
     _no_overflow(h, "/curves")
     screenshot(h, f"curve-curves-{size[0]}")
     # filters narrow the strips
-    p.goto("/curves?node=HB_WEST&kind=POWER&from=" + periods[1])
+    q = "?node=HB_WEST&kind=POWER&from=" + periods[1]
+    p.goto("/curves" + q)
     p.wait_for_selector("#curve-power .uplot canvas")
-    assert p.locator('table.strip[data-series="ERCOT.HB_WEST.DA.PEAK"] tbody tr').count() == MONTHS - 1
+    sub = p.evaluate(f"fetch('/api/curves{q}').then(r => r.json())")
+    kept = [pt for s in sub["power"]["series"] if s["series"] == "ERCOT.HB_WEST.DA.PEAK" for pt in s["points"]]
+    assert 0 < len(kept) < n and all(pt["period"] >= periods[1] for pt in kept)
+    assert p.locator('table.strip[data-series="ERCOT.HB_WEST.DA.PEAK"] tbody tr').count() == len(kept)
     assert p.locator('table.strip[data-series="H100-SXM"]').count() == 0
 
 
