@@ -70,6 +70,14 @@ def web_env(tmp_path_factory):
         )
         # the pusher keeps only needed marks on a templated devnet: ask for these (as a client does)
         stack.wait_fresh(timeout=180)
+        # a still-growing curve makes the page and /api/curves disagree by the windows listed in
+        # between (run 3: 9 rows vs 11): the pages are read once the lister has listed its depth
+        stack.wait_until(
+            lambda: (g := stack.listed()).get("due", 0) > 0 and g.get("missing", 1) == 0,
+            300,
+            1.0,
+            "the lister to list every series to its depth",
+        )
         web = WebProcess(
             env.manifest_path, env.rpc_url, None, oracle_urls=env.reporter_urls[:1], log_path=tmp / "web.log"
         ).start()
