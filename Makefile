@@ -36,7 +36,7 @@ browser:
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
 
 # the relay's store/API/matcher tests also run on PostgreSQL: a throwaway cluster (initdb + postgres
-# on a free loopback port, tests/utils/postgres.py) from Debian's postgresql package
+# on a free loopback port, devnet/postgres.py) from Debian's postgresql package
 postgres:
 	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  APT="$$([ "$$(id -u)" = 0 ] || echo sudo) env DEBIAN_FRONTEND=noninteractive apt-get"; \

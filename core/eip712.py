@@ -13,6 +13,13 @@ Digests are encoded by hand from the type strings (a few microseconds; the relay
 order it sees) rather than through a generic typed-data encoder; ``typed_data`` gives the full
 JSON form a wallet signs, and the tests check both give the same digest. Signature recovery is
 the contracts' (snekmate ``ecrecover``): 65 bytes r‖s‖v, v in {27, 28}, low s only.
+
+The relay hashes and recovers every order it is sent (thousands a second), so both go straight
+to the C libraries: keccak-256 from safe-pysha3 (``eth_utils.keccak`` dispatches on argument
+types and reaches pycryptodome through ctypes: ~5x the hash itself) and recovery from
+libsecp256k1 through coincurve (eth_keys' ``Signature``/``PublicKey`` objects around the same
+call cost as much again). ``tests/unit/relay/test_relay_signatures_fast.py`` checks both against
+eth_utils / eth_keys on random and on malleable or invalid input.
 """
 
 from __future__ import annotations
@@ -22,9 +29,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
+from coincurve import PublicKey as _PublicKey
 from eth_account import Account
-from eth_keys import keys as _keys
 from eth_utils import keccak, to_checksum_address
+from sha3 import keccak_256 as _keccak_256
 
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
 ORDER_TYPE = (
@@ -73,6 +81,11 @@ INT256_MIN, INT256_MAX = -(2**255), 2**255 - 1
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
+def keccak256(data: bytes) -> bytes:
+    """keccak-256 of ``data`` (bytes only), straight from the C implementation."""
+    return _keccak_256(data).digest()
+
+
 # memoised: a keccak per call, and the relay and keepers see the same traders again and again
 checksum = lru_cache(maxsize=65_536)(to_checksum_address)
 
@@ -113,7 +126,7 @@ def report_domain_separator(chain_id: int, oracle: str) -> bytes:
 
 def digest(separator: bytes, struct_hash: bytes) -> bytes:
     """The EIP-712 digest keccak(0x1901 ‖ domain separator ‖ struct hash)."""
-    return keccak(b"\x19\x01" + separator + struct_hash)
+    return _keccak_256(b"\x19\x01" + separator + struct_hash).digest()
 
 
 def domain(name: str, chain_id: int, verifying_contract: str) -> dict:
@@ -157,7 +170,7 @@ class Order:
             raise TypedDataError("order.quantity must be positive")
 
     def struct_hash(self) -> bytes:
-        return keccak(
+        return keccak256(
             ORDER_TYPEHASH
             + _addr(self.trader)
             + _u256(self.market_id)
@@ -301,11 +314,12 @@ def recover_canonical(digest_: bytes, signature: bytes) -> bytes | None:
     parsed = split_signature(signature)
     if parsed is None:
         return None
-    r, s, v = parsed
     try:
-        return _keys.Signature(vrs=(v, r, s)).recover_public_key_from_msg_hash(digest_).to_canonical_address()
-    except Exception:  # noqa: BLE001 - a point off the curve: invalid
+        # libsecp256k1's recovery, as eth_keys' coincurve backend calls it, without its wrappers
+        pub = _PublicKey.from_signature_and_message(bytes(signature[:64]) + bytes((parsed[2],)), digest_, hasher=None)
+    except (ValueError, TypeError):  # no point with that r on the curve, or a digest not 32 bytes
         return None
+    return _keccak_256(pub.format(compressed=False)[1:]).digest()[12:]
 
 
 def recover(digest_: bytes, signature: bytes) -> str | None:

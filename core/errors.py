@@ -40,3 +40,24 @@ class BelowMinimum(InvalidOrder):
 class ManifestError(ComputeSpreadError, ValueError):
     """The deployment manifest is missing, unreadable, lacks a field or disagrees with its specs;
     the message says which."""
+
+
+class StatementError(ComputeSpreadError, ValueError):
+    """A hedge statement cannot be made from what was asked (the subclasses say why)."""
+
+
+class InvalidAccount(StatementError):
+    """The account is not an Ethereum address (0x followed by 40 hex digits)."""
+
+
+class InvalidMonthRange(StatementError):
+    """The month range is not ``YYYY-MM`` or ``YYYY-MM..YYYY-MM`` with the start not after the end."""
+
+
+class NoPositions(StatementError):
+    """The account held no position delivering in the months asked for."""
+
+
+class LedgerMismatch(StatementError):
+    """The account's fills and settlements do not reproduce the position the Clearinghouse holds
+    (events missing from the range read): a statement built on them would not verify."""

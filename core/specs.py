@@ -239,6 +239,17 @@ def parse_feed_id(value: str) -> bytes:
     return bytes.fromhex(value[2:])
 
 
+def spec_matches(spec: dict[str, Any], **fields: Any) -> bool:
+    """Whether every ``field=value`` equals the spec's; a SPREAD's fields are matched against either
+    leg too (``gpu=``, ``node=``), its legs' ``kind`` aside. The one rule behind every
+    ``find_markets(kind, **fields)``."""
+    flat = dict(spec)
+    for leg in ("compute", "power"):
+        if isinstance(spec.get(leg), dict):
+            flat.update({k: v for k, v in spec[leg].items() if k != "kind"})
+    return all(flat.get(k) == v for k, v in fields.items())
+
+
 # --------------------------------------------------------------------------- symbols
 
 

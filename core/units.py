@@ -299,6 +299,12 @@ def exact_units(prices_usd: np.ndarray, scale: int = USD_SCALE) -> np.ndarray:
 ETH_DECIMALS = 18
 
 
+def eth_to_wei(eth: Number) -> int:
+    """ETH -> wei, exact (a fractional wei is an error)."""
+    with localcontext(prec=_PREC):
+        return _to_int(to_decimal(eth, "eth").scaleb(ETH_DECIMALS), "exact", "eth", "1 wei")
+
+
 def wei_to_eth(wei: int) -> Decimal:
     """Wei -> ETH (the chain's native coin, for gas), exact."""
     with localcontext(prec=_PREC):

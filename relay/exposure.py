@@ -40,6 +40,7 @@ class _Market:
     key: tuple | None = None  # (im_fixed, im_rate_bps, mark, fee_bps) the sums were computed at
     buy: int = 0
     sell: int = 0
+    needs: dict[str, int] = field(default_factory=dict)  # each row's order_need at `key`
 
     def need(self, r: Resting) -> int:
         im_fixed, im_rate_bps, mark, fee_bps = self.key
@@ -47,25 +48,36 @@ class _Market:
 
     def resum(self, key: tuple) -> None:
         self.key, self.buy, self.sell = key, 0, 0
-        for r in self.rows.values():
-            self._apply(r, 1)
+        self.needs = {}
+        for h, r in self.rows.items():
+            self._apply(h, r)
 
-    def _apply(self, r: Resting, sign: int) -> None:
+    def _apply(self, h: str, r: Resting) -> None:
+        n = self.needs[h] = self.need(r)
         if r.is_buy:
-            self.buy += sign * self.need(r)
+            self.buy += n
         else:
-            self.sell += sign * self.need(r)
+            self.sell += n
 
-    def put(self, h: str, r: Resting) -> None:
+    def put(self, h: str, r: Resting) -> bool:
+        """Keep row `h`; False when it was already kept exactly so (nothing to do: the batch
+        post reserves a row before the store writes it, then the store's hook reports it)."""
+        if self.rows.get(h) == r:
+            return False
         self.drop(h)
         self.rows[h] = r
         if self.key is not None:
-            self._apply(r, 1)
+            self._apply(h, r)
+        return True
 
     def drop(self, h: str) -> None:
         r = self.rows.pop(h, None)
-        if r is not None and self.key is not None:
-            self._apply(r, -1)
+        n = self.needs.pop(h, None)
+        if r is not None and n is not None:
+            if r.is_buy:
+                self.buy -= n
+            else:
+                self.sell -= n
 
 
 @dataclass
@@ -134,20 +146,7 @@ class ExposureBook:
         reserves nothing, as in core)."""
         with self._lock:
             t = self._entry(trader)
-            buys: dict[int, int] = {}
-            sells: dict[int, int] = {}
-            mids = set(t.markets) | ({new.market_id} if new is not None else set())
-            for mid in mids:
-                mi = market(mid)
-                if mi is None:
-                    continue
-                km = t.markets.get(mid)
-                if km is None:
-                    continue
-                key = (mi.im_fixed, mi.im_rate_bps, mi.mark, fee_bps)
-                if km.key != key:
-                    km.resum(key)
-                buys[mid], sells[mid] = km.buy, km.sell
+            buys, sells = self._sides(t, market, fee_bps)
             before = reserved_from_sides(buys, sells)
             need = before
             if new is not None and new.remaining > 0:
@@ -159,6 +158,51 @@ class ExposureBook:
                     )
                     need = reserved_from_sides(buys, sells)
             return Reservation(before, need, int(free))
+
+    def excess(
+        self,
+        trader: str,
+        free: int,
+        youngest_first: list[str],
+        market: Callable[[int], OrderMarket | None],
+        fee_bps: int,
+    ) -> list[str]:
+        """Which of `youngest_first` (order hashes, youngest first) to drop so that what the
+        trader's open orders reserve fits `free` ("margin gone"): each is dropped in turn until
+        they fit, from the kept per-side sums (O(markets) per drop; the re-validator used to
+        re-run `core.margin.reserved` over every remaining order after each drop)."""
+        with self._lock:
+            t = self._entry(trader)
+            buys, sells = self._sides(t, market, fee_bps)
+            drop: list[str] = []
+            for h in youngest_first:
+                if reserved_from_sides(buys, sells) <= free:
+                    break
+                drop.append(h)
+                own = self._owner.get(h)
+                km = t.markets.get(own[1]) if own is not None and own[0] == trader else None
+                n = km.needs.get(h) if km is not None and own[1] in buys else None
+                if n is not None:
+                    side = buys if km.rows[h].is_buy else sells
+                    side[own[1]] -= n
+            return drop
+
+    def _sides(
+        self, t: _Trader, market: Callable[[int], OrderMarket | None], fee_bps: int
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Per-market buy and sell sums of the trader's kept orders at the markets' current
+        parameters (a market whose mark or margin moved is re-summed once); unlisted: none."""
+        buys: dict[int, int] = {}
+        sells: dict[int, int] = {}
+        for mid, km in t.markets.items():
+            mi = market(mid)
+            if mi is None:
+                continue
+            key = (mi.im_fixed, mi.im_rate_bps, mi.mark, fee_bps)
+            if km.key != key:
+                km.resum(key)
+            buys[mid], sells[mid] = km.buy, km.sell
+        return buys, sells
 
     # ------------------------------------------------------------ hooks (the store calls them after its commit)
     def added(self, trader: str, order_hash: str, row: Resting) -> None:

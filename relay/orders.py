@@ -13,6 +13,10 @@ driven by ``validation.OrderValidator.signature_refusal``).
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from core.eip712 import (  # noqa: F401 - the relay's names for the one definition
     INT256_MAX,
     INT256_MIN,
@@ -63,12 +67,48 @@ def cancel_message(order_hash: str) -> str:
     return f"cancel:{order_hash.lower()}"
 
 
+def address_bytes(address: str) -> bytes | None:
+    """The 20 bytes of a 0x-hex address, None if it is not one."""
+    try:
+        raw = bytes.fromhex(address[2:] if address.startswith(("0x", "0X")) else address)
+    except ValueError:
+        return None
+    return raw if len(raw) == 20 else None
+
+
+def _recover_chunk(pairs: list[tuple[bytes, bytes]]) -> list[bytes | None]:
+    return [recover_canonical(d, s) if len(s) == 65 else None for d, s in pairs]
+
+
 class SignatureVerifier:
-    """Thread-safe `verify(digest, signature, address) -> bool`: ecrecover exactly as the Exchange."""
+    """Thread-safe `verify(digest, signature, address) -> bool`: ecrecover exactly as the Exchange.
+
+    `recover_many` recovers a batch's signers on `workers` threads: libsecp256k1's recovery
+    (~50 µs of CPU, most of an order's validation) runs in C with the GIL released (cffi), so a
+    batch uses every core the machine gives the relay while the rest of validation stays on
+    one thread."""
+
+    PARALLEL_MIN = 32  # fewer signatures than this: not worth a thread hand-off
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers if workers is not None else min(4, os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def verify(self, digest: bytes, signature: bytes, address: str) -> bool:
-        try:
-            want = bytes.fromhex(address[2:] if address.startswith(("0x", "0X")) else address)
-        except ValueError:
-            return False
-        return len(want) == 20 and recover_canonical(digest, signature) == want
+        want = address_bytes(address)
+        return want is not None and recover_canonical(digest, signature) == want
+
+    def recover_many(self, pairs: list[tuple[bytes, bytes]]) -> list[bytes | None]:
+        """`recover_canonical(digest, signature)` of each (digest, signature), in order (None for
+        a signature the contracts' ecrecover refuses, or one that is not 65 bytes)."""
+        if self.workers <= 1 or len(pairs) < self.PARALLEL_MIN:
+            return _recover_chunk(pairs)
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="relay-ecrecover")
+        step = -(-len(pairs) // self.workers)
+        out: list[bytes | None] = []
+        for part in self._pool.map(_recover_chunk, [pairs[i : i + step] for i in range(0, len(pairs), step)]):
+            out += part
+        return out

@@ -1,15 +1,17 @@
 """Request and response models (the OpenAPI contract). Chain units throughout: quantity in
-thousandths of a unit, price in collateral base units per unit (may be negative); uint256
-fields are accepted as JSON numbers or decimal strings and returned as decimal strings.
+thousandths of a unit, price in collateral base units per unit (may be negative). An order's
+integers are accepted as JSON integers or decimal strings (the SDK sends strings), and the
+schema says so (`chain_int`); they are returned as decimal strings.
 
 Every integer has a declared range (a value outside it is a 422 naming the field): market ids
 and quantities are the store's 64-bit range, prices ±(2^63 - 1), nonces and expiries uint256."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema, model_validator
 
 INT64_MAX = 2**63 - 1  # the store's integer range (market ids, quantities, prices)
 UINT256_MAX = 2**256 - 1
@@ -20,16 +22,50 @@ HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 SIGNATURE_MAX_CHARS = 2 + 2 * 1024
 
 
+def chain_int(lo: int, hi: int, description: str = "") -> Any:
+    """An integer field that also takes a decimal string, declared as exactly that in the
+    schema: `integer` in [lo, hi], or a `string` of decimal digits (a leading minus where lo < 0)
+    whose value is in the same range (the SDK sends uint256s as strings). Nothing else is
+    coerced: a boolean, a float, "5.0", " 5", "5_000" or "0x10" is a 422 naming the field."""
+    digits = len(str(max(abs(lo), abs(hi))))
+    pattern = rf"^{'-?' if lo < 0 else ''}[0-9]{{1,{digits}}}$"
+    matcher = re.compile(pattern)
+
+    def parse(v: Any) -> Any:
+        if isinstance(v, str):
+            if not matcher.match(v):
+                raise ValueError(f"should be an integer or a decimal string matching {pattern}")
+            return int(v)
+        return v
+
+    schema = {
+        "anyOf": [
+            {"type": "integer", "minimum": lo, "maximum": hi},
+            {"type": "string", "pattern": pattern},
+        ],
+        "description": (description + "; " if description else "")
+        + f"an integer, or its decimal string, from {lo} to {hi}",
+    }
+    return Annotated[int, BeforeValidator(parse), Field(strict=True, ge=lo, le=hi), WithJsonSchema(schema)]
+
+
+MarketIdIn = chain_int(0, INT64_MAX)
+QuantityIn = chain_int(1, INT64_MAX, "thousandths of a unit")
+PriceIn = chain_int(-INT64_MAX, INT64_MAX, "collateral base units per unit; may be negative")
+NonceIn = chain_int(0, UINT256_MAX)
+ExpiryIn = chain_int(0, UINT256_MAX, "unix seconds; dead after it")
+
+
 class OrderCreate(BaseModel):
     """A signed order. Flat, or the SDK's `{"order": {...}, "signature": ..., "hash": ...}`."""
 
     trader: str = Field(examples=["0xB94c4046FF368A869d3150d411440267472a1043"], max_length=42)
-    market_id: int = Field(ge=0, le=INT64_MAX)
+    market_id: MarketIdIn
     is_buy: StrictBool  # the schema says boolean: 0/1 are refused, not coerced
-    quantity: int = Field(ge=1, le=INT64_MAX, description="thousandths of a unit")
-    price: int = Field(ge=-INT64_MAX, le=INT64_MAX, description="collateral base units per unit; may be negative")
-    nonce: int = Field(ge=0, le=UINT256_MAX)
-    expiry: int = Field(ge=0, le=UINT256_MAX, description="unix seconds; dead after it")
+    quantity: QuantityIn
+    price: PriceIn
+    nonce: NonceIn
+    expiry: ExpiryIn
     reduce_only: StrictBool = False
     signature: str = Field(
         max_length=SIGNATURE_MAX_CHARS,

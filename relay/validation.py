@@ -22,6 +22,7 @@ Safe that approved the order on-chain through SignMessageLib).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from functools import lru_cache
@@ -36,12 +37,14 @@ from relay.orders import (
     UINT256_MAX,
     Order,
     SignatureVerifier,
+    address_bytes,
     checksum,
     explain_wallet_reason,
 )
 from relay.store import REJECTED, OrderStore, StoredOrder
 
 INT64_MAX = 2**63 - 1
+_UNKNOWN = object()  # `signer` not computed by the caller: recover it here
 
 
 def _utc(ts: int) -> str:
@@ -194,17 +197,30 @@ class OrderValidator:
         return o, raw
 
     # ------------------------------------------------------------ checks
-    def check(self, o: Order, signature: bytes) -> tuple[str, int]:
-        """Validate a new order; returns (order hash, on-chain remaining) or raises RelayError."""
-        digest = o.digest(self.separator)
+    def check(
+        self,
+        o: Order,
+        signature: bytes,
+        digest: bytes | None = None,
+        *,
+        pending_time: Callable[[], int] | None = None,
+        signer: bytes | None | object = _UNKNOWN,
+    ) -> tuple[str, int]:
+        """Validate a new order; returns (order hash, on-chain remaining) or raises RelayError.
+
+        A batch passes what it computed for all its orders at once: `digest` (the order's EIP-712
+        digest), `signer` (`recover_canonical(digest, signature)`, None when refused) and
+        `pending_time` (the next block's time, read once per batch when first needed)."""
+        if digest is None:
+            digest = o.digest(self.separator)
         h = "0x" + digest.hex()
         if self.store.exists(h):
             raise RelayError(409, "duplicate", f"order {h} is already known to the relay")
-        self.check_signature(o, digest, signature)
+        self.check_signature(o, digest, signature, signer)
         m = self.market_checks(o)
         # the pending block's time, read now: the head is cached for HEAD_TTL and one block
         # can move chain time by many seconds (anvil's time offset, a slow L1 block)
-        now = self.chain.pending_time()
+        now = self.chain.pending_time() if pending_time is None else pending_time()
         if o.expiry <= now + self.settings.min_ttl:
             raise RelayError(
                 400,
@@ -239,12 +255,19 @@ class OrderValidator:
             self.margin_check(o, remaining, m)
         return h, remaining
 
-    def signature_refusal(self, o: Order, digest: bytes, signature: bytes) -> tuple[str, str] | None:
+    def signature_refusal(
+        self, o: Order, digest: bytes, signature: bytes, signer: bytes | None | object = _UNKNOWN
+    ) -> tuple[str, str] | None:
         """None when the Exchange would accept `signature` for `o` now, else (code, reason).
         ECDSA by the trader's key needs no chain read; anything else is asked of the trader's
-        contract (EIP-1271) when it has code. ChainError when the node cannot answer."""
-        if len(signature) == 65 and self.verifier.verify(digest, signature, o.trader):
-            return None
+        contract (EIP-1271) when it has code. ChainError when the node cannot answer. `signer`:
+        the signature's recovered address bytes when already known (a batch recovers together)."""
+        if len(signature) == 65:
+            if signer is _UNKNOWN:
+                if self.verifier.verify(digest, signature, o.trader):
+                    return None
+            elif signer is not None and signer == address_bytes(o.trader):
+                return None
         if self.chain.has_code(o.trader):
             why = self.chain.wallet_refusal(o.trader, digest, signature)
             if why is None:
@@ -266,11 +289,13 @@ class OrderValidator:
             "(signed for another chain, contract or order?)"
         )
 
-    def check_signature(self, o: Order, digest: bytes, signature: bytes) -> None:
+    def check_signature(
+        self, o: Order, digest: bytes, signature: bytes, signer: bytes | None | object = _UNKNOWN
+    ) -> None:
         """RelayError 400 naming the reason when the Exchange would refuse the signature now; 503
         when the chain cannot tell (not the trader's fault)."""
         try:
-            refused = self.signature_refusal(o, digest, signature)
+            refused = self.signature_refusal(o, digest, signature, signer)
         except ChainError as e:
             raise chain_unavailable(e, f"{o.trader}'s signature on-chain") from e
         if refused:
@@ -384,7 +409,21 @@ class OrderValidator:
         return None if why is None else f"signature no longer accepted: {explain_wallet_reason(why)}"
 
     def margin_excess(self, trader: str, orders: list[StoredOrder]) -> list[StoredOrder]:
-        """Youngest orders to drop so the rest fit the trader's free margin ("margin gone")."""
+        """Youngest of `orders` to drop so the trader's open orders fit its free margin ("margin
+        gone"). From the kept reservation (relay/exposure.py: O(markets), where the full
+        recomputation below costs O(orders) per dropped order); it counts every open order the
+        relay keeps for the trader, those being matched (in flight) included."""
+        book = getattr(self.store, "exposure", None)
+        if book is None:
+            return self.margin_excess_full(trader, orders)
+        acct: AccountInfo = self.chain.account(trader)
+        keep = sorted((so for so in orders if not so.order.reduce_only), key=lambda so: so.seq, reverse=True)
+        drop = set(book.excess(trader, acct.free, [so.hash for so in keep], self.chain.market, self.settings.fee_bps))
+        return [so for so in keep if so.hash in drop]
+
+    def margin_excess_full(self, trader: str, orders: list[StoredOrder]) -> list[StoredOrder]:
+        """`margin_excess` recomputed from `orders` alone with `core.margin.reserved` (a store
+        without a kept reservation; the tests' reference)."""
         acct: AccountInfo = self.chain.account(trader)
         keep = sorted((so for so in orders if not so.order.reduce_only), key=lambda so: so.seq)
         markets = {}

@@ -29,7 +29,7 @@ SECTIONS = [
         "Oracle marks at scale: push every mark vs only what is needed (gas/day, real data)",
         "scripts.bench_oracle_scale",
     ),
-    ("Pool gas with 1,000 members, issue 15 (titanoboa, execution gas)", "scripts.bench_pool_gas"),
+    ("Pool gas with 1,000 members, issue 15 (anvil receipts)", "scripts.bench_pool_gas"),
 ]
 # deep fuzz runs take hours: `make fuzz` is not part of `make bench`; its last result lines are
 # kept in this file and copied in verbatim

@@ -694,6 +694,13 @@ def run() -> int:
                 "liquidator keeper": "#2ca02c",
             },
         )
+        # act three (issue 15), on its own devnet: scripts/demo_pool.py; DEMO_POOL=0 skips it (test_demo
+        # does: tests/integration/test_demo_pool.py runs the act on its own)
+        if os.environ.get("DEMO_POOL", "1") != "0":
+            from scripts.demo_pool import run as act_three
+
+            section("4. Act three: home hosts hedge as one pool")
+            act_three(int(os.environ.get("DEMO_POOL_HOSTS", "1000")))
         section("Done")
         con.print(f"Chart of index, marks and equity: [bold]{png}[/]")
         con.print(f"Demo finished in {time.monotonic() - t_start:.0f} s.")

@@ -32,7 +32,6 @@ import datetime as dt
 import gzip
 import json
 import math
-import re
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,10 +40,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from core.specs import compute_spec, month_window, power_spec
+from core.specs import compute_spec, month_window, power_spec, spec_matches
 from oracle.errors import OracleError
 from oracle.sources import ReplaySource
 from oracle.valuation import Valuer
+from scripts._docgen import render_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "markets.md"
@@ -818,11 +818,7 @@ class OfflineReader:
     def find_markets(self, kind=None, **fields):
         out = []
         for m in self._markets.values():
-            flat = dict(m.spec)
-            for leg in ("compute", "power"):
-                if isinstance(m.spec.get(leg), dict):
-                    flat.update({k: v for k, v in m.spec[leg].items() if k != "kind"})
-            if (kind is None or m.kind == kind) and all(flat.get(k) == v for k, v in fields.items()):
+            if (kind is None or m.kind == kind) and spec_matches(m.spec, **fields):
                 out.append(m)
         return out
 
@@ -984,14 +980,7 @@ def planner_table(cases: dict[str, list[PlanCase]]) -> str:
 
 
 def render(doc: str, secs: dict[str, str]) -> str:
-    for name, body in secs.items():
-        pat = re.compile(
-            rf"(<!-- BEGIN GENERATED: {re.escape(name)} -->).*?(<!-- END GENERATED: {re.escape(name)} -->)", re.S
-        )
-        if not pat.search(doc):
-            raise SystemExit(f"docs/markets.md has no markers for section {name!r}")
-        doc = pat.sub(lambda m: f"{m.group(1)}\n{body}\n{m.group(2)}", doc)  # noqa: B023 - used at once
-    return doc
+    return render_sections(doc, secs, "docs/markets.md")
 
 
 def _dec(x: float, places: int) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -31,6 +30,7 @@ from oracle.data import GPU_CLASSES
 from oracle.index import GpuIndexParams, gpu_index_at, gpu_index_batch, manipulation_bound
 from oracle.sources import ReplaySource
 from oracle.valuation import Valuer, carry_forward
+from scripts._docgen import render_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "methodology.md"
@@ -407,14 +407,7 @@ def sections() -> dict[str, str]:
 
 
 def render(doc: str, secs: dict[str, str]) -> str:
-    for name, body in secs.items():
-        pat = re.compile(
-            rf"(<!-- BEGIN GENERATED: {re.escape(name)} -->).*?(<!-- END GENERATED: {re.escape(name)} -->)", re.S
-        )
-        if not pat.search(doc):
-            raise SystemExit(f"docs/methodology.md has no markers for section {name!r}")
-        doc = pat.sub(lambda m: f"{m.group(1)}\n{body}\n{m.group(2)}", doc)  # noqa: B023 - used at once
-    return doc
+    return render_sections(doc, secs, "docs/methodology.md")
 
 
 def main(argv: list[str] | None = None) -> int:

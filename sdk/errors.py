@@ -21,7 +21,18 @@ from typing import Any
 from chain.reverts import revert_reason as _chain_revert_reason
 
 # the errors the core raises are part of the SDK's hierarchy under the same names
-from core.errors import BelowMinimum, ComputeSpreadError, InvalidAmount, InvalidOrder, ManifestError  # noqa: F401
+from core.errors import (  # noqa: F401
+    BelowMinimum,
+    ComputeSpreadError,
+    InvalidAccount,
+    InvalidAmount,
+    InvalidMonthRange,
+    InvalidOrder,
+    LedgerMismatch,
+    ManifestError,
+    NoPositions,
+    StatementError,
+)
 
 # ---------------------------------------------------------------- input
 

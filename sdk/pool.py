@@ -31,6 +31,19 @@ def _text32(s: str | bytes) -> bytes:
     return b.ljust(32, b"\0")
 
 
+def pool_address(manifest_data: dict, ref: str) -> str:
+    """The address of the pool `ref`: an address as given, else the name of a pool the manifest
+    records under "pools" (``cspread pool create``). ValueError naming the known pools otherwise."""
+    from eth_utils import is_address, to_checksum_address
+
+    if is_address(ref):
+        return to_checksum_address(ref)
+    pools = manifest_data.get("pools") or {}
+    if ref in pools:
+        return to_checksum_address(pools[ref]["address"])
+    raise ValueError(f"{ref!r} is neither an address nor a pool in the manifest (pools: {', '.join(pools) or 'none'})")
+
+
 @dataclass(frozen=True)
 class MemberShare:
     shares: int
@@ -45,6 +58,32 @@ class PoolPosition:
     open_notional_usd: Decimal
     hedge_cap: Decimal  # largest |quantity| the members' limits allow, units
     coverage: Decimal | None  # |quantity| / committed capacity of the market's key (None: none declared)
+    declared: Decimal = Decimal(0)  # committed capacity of the market's key over its window, units
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A member's declared capacity (``declare_capacity``); count 0 when none."""
+
+    gpu_class: str
+    node: str
+    count: int
+    commit: Decimal  # fraction of the GPUs' hours committed, 0..1
+
+
+@dataclass(frozen=True)
+class PoolLimits:
+    """The limits every approved order must pass (docs/pools.md), as fractions and USD."""
+
+    max_hedge: Decimal  # |position| / committed capacity
+    max_margin: Decimal  # initial margin / equity
+    max_slippage: Decimal  # of |mark|
+    max_slippage_fixed_usd: Decimal  # per unit, on top of max_slippage
+    min_collateral_per_gpu_usd: Decimal
+
+
+def _untext32(b: bytes) -> str:
+    return bytes(b).rstrip(b"\0").decode(errors="replace")
 
 
 class PoolReader:
@@ -81,23 +120,38 @@ class PoolReader:
         """What the pool can pay out now without breaching its margin cap."""
         return u.base_to_usd(self._f("free_collateral"))
 
+    def market(self, market_id: int) -> PoolPosition:
+        """The pool in one market it may trade (held or not): its position, the members' committed
+        capacity of the market's (GPU class, node) over the window, the hedge cap and the coverage."""
+        q, on = self.clearinghouse.functions.position(self.address, market_id).call()
+        key, units_per_gpu = self._f("market_config", market_id)
+        committed = self._f("committed", key) * units_per_gpu // u.BPS  # thousandths at 100% hedged
+        cov = Decimal(abs(q)) / Decimal(committed) if committed else None
+        return PoolPosition(
+            market_id,
+            u.units_to_quantity(q),
+            u.base_to_usd(on),
+            u.units_to_quantity(self._f("hedge_cap", market_id)),
+            cov,
+            u.units_to_quantity(committed),
+        )
+
     def positions(self) -> list[PoolPosition]:
-        out = []
-        for mid in self.clearinghouse.functions.open_markets(self.address).call():
-            q, on = self.clearinghouse.functions.position(self.address, mid).call()
-            key, units_per_gpu = self._f("market_config", mid)
-            committed = self._f("committed", key) * units_per_gpu // u.BPS  # thousandths at 100% hedged
-            cov = Decimal(abs(q)) / Decimal(committed) if committed else None
-            out.append(
-                PoolPosition(
-                    mid,
-                    u.units_to_quantity(q),
-                    u.base_to_usd(on),
-                    u.units_to_quantity(self._f("hedge_cap", mid)),
-                    cov,
-                )
-            )
-        return out
+        return [self.market(mid) for mid in self.clearinghouse.functions.open_markets(self.address).call()]
+
+    def limits(self) -> PoolLimits:
+        hedge, margin, slip, slip_fixed, min_coll = self._f("limits")
+        return PoolLimits(
+            u.bps_to_fraction(hedge),
+            u.bps_to_fraction(margin),
+            u.bps_to_fraction(slip),
+            u.base_to_usd(slip_fixed),
+            u.base_to_usd(min_coll),
+        )
+
+    def declared(self, member: str) -> Declared:
+        gpu, node, count, commit_bps = self._f("capacity", member)
+        return Declared(_untext32(gpu), _untext32(node), int(count), u.bps_to_fraction(commit_bps))
 
     def hedged_margin_per_gpu_hour(self) -> Decimal | None:
         """Initial margin the pool posts per hedged unit (GPU-hour), USD; None when unhedged."""
@@ -127,38 +181,82 @@ class PoolClient(PoolReader):
     def my_share(self) -> MemberShare:
         return self.share(self.client.address)
 
-    def join(self, usd: u.Number):
-        """Deposit `usd` into the pool (approving it for exactly that first when needed)."""
+    # Each write is planned once (checks, unit conversions, which call) as [(contract, fn, args,
+    # description)]; join/leave/declare send the plan with the Client's key, unsigned_* return it
+    # as UnsignedTx for an external wallet (over ``Client.watch(address)``).
+    def _plan_join(self, usd: u.Number) -> list[tuple]:
         units = u.positive_usd(usd, "join amount")
         reason = self.closed_reason()
         if reason:
             raise ValueError(f"join {usd} USD: {reason}")
-        token = self.client.collateral
-        if token.functions.allowance(self.client.address, self.address).call() < units:
-            self.client._transact(token.functions.approve(self.address, units), f"approve the pool for {usd} USD")
-        return self.client._transact(self.contract.functions.deposit(units, self.client.address), f"join {usd} USD")
+        me, token, plan = self.client.address, self.client.collateral, []
+        if token.functions.allowance(me, self.address).call() < units:
+            plan.append((token, "approve", [self.address, units], f"approve the pool for {usd} USD"))
+        plan.append((self.contract, "deposit", [units, me], f"join {usd} USD"))
+        return plan
+
+    def _plan_leave(self, usd: u.Number) -> tuple[str, list[tuple]]:
+        units = u.positive_usd(usd, "leave amount")
+        me = self.client.address
+        if units <= self._f("maxWithdraw", me):
+            return "paid", [(self.contract, "withdraw", [units, me, me], f"leave {usd} USD")]
+        shares = self._f("previewWithdraw", units)
+        if shares > self._f("balanceOf", me):
+            raise ValueError(f"leave {usd} USD: your shares are worth {self.my_share().value_usd} USD")
+        return "queued", [(self.contract, "request_exit", [shares, me], f"queue exit {usd} USD")]
+
+    def _plan_declare(self, gpu_class: str, node: str, count: int, commit: u.Number) -> list[tuple]:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"GPU count must be a whole number >= 0, got {count!r}")
+        bps = u.fraction_to_bps(commit)
+        if not 0 <= bps <= u.BPS:
+            raise ValueError(f"commit is the fraction of the GPUs' hours, 0..1, got {commit}")
+        args = [_text32(gpu_class), _text32(node), count, bps]
+        return [(self.contract, "declare_capacity", args, f"declare {count} {gpu_class} at {node}")]
+
+    def _send(self, plan: list[tuple]):
+        """Send each planned call with the Client's key, in order; the last receipt."""
+        receipt = None
+        for contract, fn, args, what in plan:
+            receipt = self.client._transact(getattr(contract.functions, fn)(*args), what)
+        return receipt
+
+    def _unsigned(self, plan: list[tuple]) -> list:
+        """The plan as UnsignedTx; a call after another carries no gas estimate (it only passes
+        once the earlier one landed, as ``Client.unsigned_deposit``)."""
+        return [self.client._unsigned(c, fn, args, what, estimate=i == 0) for i, (c, fn, args, what) in enumerate(plan)]
+
+    def join(self, usd: u.Number):
+        """Deposit `usd` into the pool (approving it for exactly that first when needed)."""
+        return self._send(self._plan_join(usd))
 
     def leave(self, usd: u.Number) -> tuple[str, object]:
         """Take `usd` out: ('paid', receipt) when free collateral allows, else ('queued', receipt)
         with the shares escrowed in the exit queue (paid at the NAV of the moment it is served)."""
-        units = u.positive_usd(usd, "leave amount")
-        me = self.client.address
-        if units <= self._f("maxWithdraw", me):
-            return "paid", self.client._transact(self.contract.functions.withdraw(units, me, me), f"leave {usd} USD")
-        shares = self._f("previewWithdraw", units)
-        if shares > self._f("balanceOf", me):
-            raise ValueError(f"leave {usd} USD: your shares are worth {self.my_share().value_usd} USD")
-        return "queued", self.client._transact(
-            self.contract.functions.request_exit(shares, me), f"queue exit {usd} USD"
-        )
+        mode, plan = self._plan_leave(usd)
+        return mode, self._send(plan)
 
     def declare(self, gpu_class: str, node: str, count: int, commit: u.Number):
         """Declare `count` GPUs of `gpu_class` at `node`, committing the fraction `commit` (0..1) of their hours."""
-        bps = u.fraction_to_bps(commit)
-        return self.client._transact(
-            self.contract.functions.declare_capacity(_text32(gpu_class), _text32(node), int(count), bps),
-            f"declare {count} {gpu_class} at {node}",
-        )
+        return self._send(self._plan_declare(gpu_class, node, int(count), commit))
+
+    def unsigned_join(self, usd: u.Number) -> list:
+        """[approve (when the allowance is short), Pool.deposit(units, me)] for an external wallet;
+        refused up front when the wallet holds less than `usd`."""
+        plan = self._plan_join(usd)
+        held = self.client.collateral.functions.balanceOf(self.client.address).call()
+        if held < plan[-1][2][0]:
+            raise ValueError(f"join {usd} USD: the wallet holds {u.base_to_usd(held)} USD")
+        return self._unsigned(plan)
+
+    def unsigned_leave(self, usd: u.Number) -> tuple[str, list]:
+        """('paid', [withdraw]) when free collateral allows, else ('queued', [request_exit(shares)])."""
+        mode, plan = self._plan_leave(usd)
+        return mode, self._unsigned(plan)
+
+    def unsigned_declare(self, gpu_class: str, node: str, count: int, commit: u.Number) -> list:
+        """[declare_capacity] for `count` GPUs committing the fraction `commit` (0..1) of their hours."""
+        return self._unsigned(self._plan_declare(gpu_class, node, count, commit))
 
     def serve_exits(self, count: int = 16):
         """Pay queued exits as far as free collateral goes (anyone may)."""

@@ -30,6 +30,7 @@ from chain.tx import tx_outcome
 from core import abi
 from core import units as u
 from core.manifest import Manifest
+from core.specs import spec_matches
 from sdk.errors import (
     ChainMismatch,
     ComputeSpreadError,
@@ -332,11 +333,7 @@ class Reader:
             spec = e.get("spec", {})
             if kind and e.get("kind") != kind:
                 continue
-            flat = dict(spec)
-            for leg in ("compute", "power"):
-                if isinstance(spec.get(leg), dict):
-                    flat.update({k: v for k, v in spec[leg].items() if k != "kind"})
-            if all(flat.get(k) == v for k, v in spec_fields.items()):
+            if spec_matches(spec, **spec_fields):
                 out.append(mid)
         return [self._static_market(mid) for mid in out]
 

@@ -7,6 +7,7 @@ One typer sub-app per group, one module each (typer's "One File Per Command"):
     trade.py     buy, sell, cancel, orders
     account.py   account, positions, fills, settlements
     hedge.py     hedge spread, hedge power
+    statement.py statement (the hedge statement PDF a lender reads)
     devnet.py    devnet up
 
 Global options come before the command (``cspread --rpc URL markets``) and from the environment:
@@ -165,6 +166,7 @@ app.add_typer(hedge.app, name="hedge")
 app.add_typer(devnet.app, name="devnet")
 app.add_typer(__import__("apps.cli.pool", fromlist=["app"]).app, name="pool")  # cspread pool (issue 15)
 app.add_typer(__import__("apps.cli.index", fromlist=["app"]).app, name="index")  # cspread index value (oracle maths)
+app.add_typer(__import__("apps.cli.statement", fromlist=["app"]).app)  # cspread statement (issue 15)
 
 
 def main() -> None:  # pragma: no cover - `python -m apps.cli`

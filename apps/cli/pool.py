@@ -4,6 +4,9 @@ cspread pool show 0xPool            NAV, my share, free collateral, positions an
 cspread pool join 0xPool 5000       deposit 5,000 USD at NAV
 cspread pool leave 0xPool 1000      paid now, or queued beyond the pool's free collateral
 cspread pool declare 0xPool H100-SXM HB_WEST 4 0.5
+cspread pool create --gpu H100-SXM --node HB_WEST --manager 0xKeeper --warp   (devnet: deploy one)
+
+POOL is the pool's address or its name in the manifest's "pools" (`cspread pool create` records it).
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ POOL = typer.Argument(..., help="the pool's address")
 
 
 def _pool(ctx: typer.Context, address: str, write: bool):
-    """The PoolClient (write) or PoolReader (read) for `address` (tests replace this)."""
-    from sdk.pool import PoolClient, PoolReader
+    """The PoolClient (write) or PoolReader (read) for `address` (an address or a manifest pool name)."""
+    from sdk.pool import PoolClient, PoolReader, pool_address
 
     s = state(ctx)
+    try:
+        address = pool_address(s.reader().manifest.data, address)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     if write or s.has_key():
         return PoolClient(s.client(), address)
     return PoolReader.at(s.reader(), address)
@@ -122,3 +129,55 @@ def declare_cmd(
     with spinner("declaring…"):
         p.declare(gpu_class, node, count, f)
     ok(f"declared {count} {gpu_class} at {node}, {num(f * 100)}% of their hours")
+
+
+@app.command("create")
+def create_cmd(
+    ctx: typer.Context,
+    gpu: list[str] = typer.Option(..., "--gpu", help="GPU class the pool hedges (repeatable), e.g. H100-SXM"),
+    node: list[str] = typer.Option(..., "--node", help="grid node (repeatable), e.g. HB_WEST"),
+    manager: str = typer.Option(..., "--manager", help="address that approves the pool's hedge orders"),
+    name: str = typer.Option("default", "--name", help="the pool's name under the manifest's pools"),
+    delay: int = typer.Option(3600, "--delay", help="owner's delay for limits and markets, s (3600..2592000)"),
+    max_hedge: str = typer.Option("0.8", "--max-hedge", help="largest hedged share of committed hours, 0..1"),
+    max_margin: str = typer.Option("0.5", "--max-margin", help="largest initial margin / equity, 0..1"),
+    warp: bool = typer.Option(
+        False, "--warp", help="devnet only: move anvil's clock past the delay and apply the markets"
+    ),
+    as_json: bool = JSON,
+) -> None:
+    """Deploy a pool owned by your key (devnet tooling) and record it in the manifest."""
+    from dataclasses import replace
+
+    from core import units as u
+    from devnet.pool import PoolLimits, create_pool
+
+    s = state(ctx)
+    kw = s.key_kwargs()
+    if "private_key" not in kw:
+        raise typer.BadParameter("pool create signs with a hex key (CSPREAD_PRIVATE_KEY or --key-env), not a keyfile")
+    hedge, margin = decimal_arg(max_hedge, "--max-hedge"), decimal_arg(max_margin, "--max-margin")
+    for v, flag in ((hedge, "--max-hedge"), (margin, "--max-margin")):
+        if not 0 < v <= 1:
+            raise typer.BadParameter(f"{flag} is a fraction in (0, 1]")
+    if not 3600 <= delay <= 30 * 86400:
+        raise typer.BadParameter("--delay must be 3600..2592000 s (the pool's bounds)")
+    limits = replace(PoolLimits(), max_hedge_bps=u.fraction_to_bps(hedge), max_margin_bps=u.fraction_to_bps(margin))
+    with spinner("deploying the pool…"):
+        entry = create_pool(
+            s.rpc,
+            s.manifest,
+            kw["private_key"],
+            manager,
+            gpu_classes=gpu,
+            nodes=node,
+            name=name,
+            limits=limits,
+            delay=delay,
+            warp=warp,
+        )
+    if as_json:
+        print_json({"name": name, **entry})
+        return
+    how = "allowed" if entry["applied"] else f"queued (apply after {delay} s)"
+    ok(f"pool {name} at {entry['address']}: {len(entry['markets'])} markets {how}")

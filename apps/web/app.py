@@ -220,6 +220,14 @@ def create_app(
         ms = await call(backend.markets)
         return page(request, "trade.html", markets=ms, selected=request.query_params.get("market", ""))
 
+    @app.get("/pools", response_class=HTMLResponse)
+    async def pools_page(request: Request):
+        return page(request, "pools.html", pools=await call(backend.pools))
+
+    @app.get("/pool/{ref}", response_class=HTMLResponse)
+    async def pool_page(request: Request, ref: str, account: str = ""):
+        return page(request, "pool.html", p=await call(backend.pool, ref, account))
+
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
         return Response(status_code=204)
@@ -261,6 +269,17 @@ def create_app(
     @app.get("/api/calendar")
     async def api_calendar(request: Request):
         return await call(backend.calendar, dict(request.query_params))
+
+    @app.get("/api/pools")
+    async def api_pools():
+        """The manifest's pools with their NAV (issue 15)."""
+        return await call(backend.pools)
+
+    @app.get("/api/pools/{ref}")
+    async def api_pool(ref: str, account: str = ""):
+        """One pool by address or manifest name: NAV, share price, limits, positions, coverage,
+        margin per hedged GPU-hour; with ``account`` that member's shares, value and capacity."""
+        return await call(backend.pool, ref, account)
 
     @app.get("/api/account/{address}")
     async def api_account(address: str):
@@ -309,6 +328,35 @@ def create_app(
         return Response(
             buf.getvalue(), media_type="text/csv", headers={"content-disposition": f'attachment; filename="{name}"'}
         )
+
+    async def statement_file(address: str, months: str, kind: str) -> Response:
+        """The hedge statement (issue 15) of ``address`` for delivery months ``months``, the same
+        file ``cspread statement`` writes; errors are the SDK's typed ones (4xx)."""
+        from apps.statement import file_stem, render_pdf, render_png
+
+        st = await call(backend.statement, address, months)
+        body = await call(render_pdf if kind == "pdf" else render_png, st)
+        return Response(
+            body,
+            media_type="application/pdf" if kind == "pdf" else "image/png",
+            headers={"content-disposition": f'inline; filename="{file_stem(st)}.{kind}"'},
+        )
+
+    @app.get("/api/account/{address}/statement.pdf", response_class=Response)
+    async def api_statement_pdf(address: str, months: str = ""):
+        """The hedge statement a lender reads (PDF): positions by delivery month, locked-in spread,
+        margin posted, revenue floor; every figure footnoted with its block and transaction."""
+        return await statement_file(address, months, "pdf")
+
+    @app.get("/api/account/{address}/statement.png", response_class=Response)
+    async def api_statement_png(address: str, months: str = ""):
+        """The statement's revenue grid (hedged vs unhedged) as a PNG."""
+        return await statement_file(address, months, "png")
+
+    @app.get("/statement.pdf", response_class=Response, include_in_schema=False)
+    async def statement_pdf_link(account: str = "", months: str = ""):
+        """The account page's form: the same PDF as the API route."""
+        return await statement_file(account, months, "pdf")
 
     @app.post("/api/orders/status")
     async def api_orders_status(body: dict):
@@ -366,6 +414,29 @@ def create_app(
     @app.post("/api/tx/cancel_all")
     async def tx_cancel_all(body: dict):
         return await call(backend.tx_cancel_all, body.get("account", ""))
+
+    @app.post("/api/tx/pool/{ref}/join")
+    async def tx_pool_join(ref: str, body: dict):
+        """Unsigned [approve, Pool.deposit] for ``{account, amount}`` (USD) (issue 15)."""
+        return await call(backend.tx_pool_join, ref, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/pool/{ref}/leave")
+    async def tx_pool_leave(ref: str, body: dict):
+        """Unsigned Pool.withdraw (mode 'paid') or request_exit (mode 'queued') for ``{account, amount}``."""
+        return await call(backend.tx_pool_leave, ref, body.get("account", ""), str(body.get("amount", "")))
+
+    @app.post("/api/tx/pool/{ref}/declare")
+    async def tx_pool_declare(ref: str, body: dict):
+        """Unsigned Pool.declare_capacity for ``{account, gpu_class, node, count, commit}``."""
+        return await call(
+            backend.tx_pool_declare,
+            ref,
+            body.get("account", ""),
+            str(body.get("gpu_class", "")),
+            str(body.get("node", "")),
+            str(body.get("count", "")),
+            str(body.get("commit", "")),
+        )
 
     @app.get("/api/tx/{tx_hash}")
     async def tx_status(tx_hash: str):

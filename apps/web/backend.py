@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from eth_utils import is_address, to_checksum_address
 
-from core import curve, margin
+from core import curve, statement
 from core import units as u
 from sdk import hedge as _hedge
 from sdk.client import Client
@@ -38,6 +38,7 @@ from sdk.models import Fill, HedgePlan, Market, MarketStatus, Order, SignedOrder
 from sdk.models import usd_text as money
 from sdk.relay_client import RelayOrder
 from sdk.signing import order_typed_data, recover_signer
+from sdk.statement import ledger_events
 
 log = logging.getLogger("cspread.web")
 
@@ -764,63 +765,45 @@ class Backend:
     def accounting(self, address: str) -> list[dict[str, Any]]:
         """The trading ledger for accounting, oldest first: every fill, liquidation and settlement
         of the account with market, side, quantity, price, fee, the PnL it realised and its cash
-        effect, block and tx hash. Realised PnL replays the account's own events through
+        effect, block and tx hash. Realised PnL replays the account's own events (sdk.statement.ledger_events,
+        the hedge statement's too) through core.statement.replay, i.e.
         core.margin.apply_fill (the Clearinghouse's rule: average cost, the closed share of the open
         notional rounded against the account); a settlement realises what its event says."""
         if not is_address(address):
             raise InvalidAmount(f"{address!r} is not an Ethereum address (0x followed by 40 hex digits)")
         addr = to_checksum_address(address)
-        events: list[tuple[int, int, str, Any]] = []
-        for f in self.client.fills(addr):
-            events.append((f.block_number, f.log_index, "fill", f))
-        for e in self.client.liquidations(addr):
-            events.append((e.block_number, e.log_index, "liquidation", e))
-        for s_ in self.client.settlements(addr):
-            events.append((s_.block_number, 1 << 30, "settlement", s_))  # after that block's trades
-        events.sort(key=lambda x: (x[0], x[1]))
-        book: dict[int, tuple[int, int]] = {}  # market -> (quantity, open notional), base units
         rows = []
-        for block, _, kind, e in events:
+        for r in statement.replay(ledger_events(self.client, addr)):
+            e = r.event
             m = self.client.market_params(e.market_id)
-            q0, on0 = book.get(m.id, (0, 0))
-            if kind == "fill":
-                side = e.side_of(addr)
-                delta = e.quantity_units if side == "buy" else -e.quantity_units
-                fee = u.usd_to_base(e.fee_of(addr))
-                r = margin.apply_fill(0, q0, on0, delta, e.price_units, fee)
-                book[m.id] = (r.quantity, r.open_notional)
-                realised, cash, price_units, qty = r.realised, r.collateral, e.price_units, e.quantity_units
-            elif kind == "liquidation":
-                side = "buy" if e.quantity_units < 0 else "sell"  # moved away from the account: it closes
-                r = margin.apply_fill(0, q0, on0, -e.quantity_units, e.price_units, e.penalty_units)
-                book[m.id] = (r.quantity, r.open_notional)
-                fee, realised, cash = e.penalty_units, r.realised, r.collateral
-                price_units, qty = e.price_units, abs(e.quantity_units)
-            else:
-                side = "sell" if e.quantity_units > 0 else "buy"
-                book[m.id] = (0, 0)
-                fee, realised, cash = 0, e.pnl_units, e.pnl_units
-                price_units, qty = e.settlement_price_units, abs(e.quantity_units)
-            ts = self.block_time(block)
+            side = "buy" if e.delta > 0 else "sell"  # a liquidation's or settlement's side is the closing one
+            ts = self.block_time(e.block)
             rows.append(
                 {
                     "time_utc": dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "",
-                    "kind": kind,
+                    "kind": e.kind,
                     "market_id": m.id,
                     "symbol": m.symbol,
                     "side": side,
-                    "quantity": d(u.units_to_quantity(qty)),
+                    "quantity": d(u.units_to_quantity(abs(e.delta))),
                     "unit": m.unit,
-                    "price": px(_usd(price_units), m.price_tick),
-                    "fee_usd": cents(u.base_to_usd(fee)),
-                    "realised_pnl_usd": cents(u.base_to_usd(realised)),
-                    "cash_usd": cents(u.base_to_usd(cash)),
-                    "position_after": d(u.units_to_quantity(book[m.id][0])),
-                    "block": block,
+                    "price": px(_usd(e.price), m.price_tick),
+                    "fee_usd": cents(u.base_to_usd(e.fee)),
+                    "realised_pnl_usd": cents(u.base_to_usd(r.realised)),
+                    "cash_usd": cents(u.base_to_usd(r.cash)),
+                    "position_after": d(u.units_to_quantity(r.quantity_after)),
+                    "block": e.block,
                     "tx_hash": e.tx_hash,
                 }
             )
         return rows
+
+    def statement(self, address: str, months: str) -> Any:
+        """The hedge statement (core.statement.Statement) of ``address`` for ``months``
+        (``2027-01..2027-12``), read at the head block; rendered by apps.statement."""
+        from sdk.statement import statement as build
+
+        return build(self.client, address, months)
 
     def orders_status(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Per signed order (as posted): how much filled on-chain and what still rests, at what price,
@@ -1261,6 +1244,134 @@ class Backend:
             "gpu": {"x": gpus, "unhedged": [a for a, _ in by_g], "hedged": [b for _, b in by_g]},
         }
 
+    # ------------------------------------------------------------ pools (issue 15)
+    def pool_reader(self, address: str):
+        """The pool's read side over the Client's chain (tests replace it with a fake contract's)."""
+        from sdk.pool import PoolReader
+
+        return PoolReader.at(self.client, address)
+
+    def _pool_ref(self, ref: str) -> tuple[str, str]:
+        """(name or '', checksummed address) of a manifest pool name or an address; InvalidAmount otherwise."""
+        from sdk.pool import pool_address
+
+        pools = self.client.manifest.data.get("pools") or {}
+        try:
+            addr = pool_address(self.client.manifest.data, ref)
+        except ValueError as e:
+            raise InvalidAmount(str(e)) from None
+        name = next((k for k, v in pools.items() if to_checksum_address(v["address"]) == addr), "")
+        return name, addr
+
+    def pools(self) -> list[dict[str, Any]]:
+        """The pools the manifest records (``cspread pool create``), each with its NAV."""
+        out = []
+        for name, e in (self.client.manifest.data.get("pools") or {}).items():
+            addr = to_checksum_address(e["address"])
+            try:
+                nav = cents(self.pool_reader(addr).nav())
+            except Exception:  # noqa: BLE001 - one unreadable pool must not blank the list
+                nav = None
+            out.append(
+                {"name": name, "address": addr, "nav": nav, "markets": sorted(int(k) for k in e.get("markets", {}))}
+            )
+        return out
+
+    def _our_pool(self, addr: str):
+        """The PoolReader at ``addr`` if it is a pool of this venue: anything else (an EOA, a token,
+        another venue's pool) is refused with InvalidAmount."""
+        pr = self.pool_reader(addr)
+        ch = self.client.manifest.address("Clearinghouse")
+        try:
+            ours = to_checksum_address(pr.contract.functions.clearinghouse().call()) == to_checksum_address(ch)
+        except Exception:  # noqa: BLE001 - an address without the pool's views
+            ours = False
+        if not ours:
+            raise InvalidAmount(f"{addr} is not a pool of this deployment's Clearinghouse {ch} (chain {self.chain_id})")
+        return pr
+
+    def pool(self, ref: str, account: str = "") -> dict[str, Any]:
+        """One pool: NAV, share price, limits, positions (mark, PnL, coverage), hedged margin per
+        GPU-hour; with ``account`` that member's shares, value and declared capacity."""
+        name, addr = self._pool_ref(ref)
+        if account and not is_address(account):
+            raise InvalidAmount(f"{account!r} is not an Ethereum address (0x followed by 40 hex digits)")
+        pr = self._our_pool(addr)
+        entry = (self.client.manifest.data.get("pools") or {}).get(name, {})
+        supply = pr.contract.functions.totalSupply().call()
+        decimals = pr.contract.functions.decimals().call()
+        nav = pr.nav()
+        one_share = 10**decimals
+        share_price = u.base_to_usd(pr.contract.functions.convertToAssets(one_share).call())
+        acct = self.client.account(addr)
+        held = {p.market_id: p for p in acct.positions}
+        mids = sorted(set(held) | {int(k) for k in entry.get("markets", {})})
+        positions = []
+        for mid in mids:
+            m = self.client.market_params(mid)
+            pp = pr.market(mid)
+            p = held.get(mid)
+            positions.append(
+                {
+                    "market_id": mid,
+                    "symbol": m.symbol,
+                    "unit": m.unit,
+                    "period": m.period,
+                    "quantity": d(pp.quantity),
+                    "side": p.side if p is not None else "flat",
+                    "mark": px(p.mark, m.price_tick) if p is not None else None,
+                    "unrealised_pnl": cents(p.unrealised_pnl) if p is not None else None,
+                    "hedged": d(abs(pp.quantity)),
+                    "declared": d(pp.declared),
+                    "hedge_cap": d(pp.hedge_cap),
+                    "coverage": None if pp.coverage is None else d(round(pp.coverage * 100, 1)),
+                }
+            )
+        lim = pr.limits()
+        per_hour = pr.hedged_margin_per_gpu_hour()
+        me = None
+        if account:
+            a = to_checksum_address(account)
+            sh = pr.share(a)
+            dec = pr.declared(a)
+            me = {
+                "address": a,
+                "shares": d(Decimal(sh.shares).scaleb(-decimals)),
+                "value": cents(sh.value_usd),
+                "fraction": d(round(sh.fraction * 100, 4)),
+                "declared": None
+                if dec.count == 0
+                else {"gpu_class": dec.gpu_class, "node": dec.node, "count": dec.count, "commit": d(dec.commit * 100)},
+            }
+        label = name or addr
+        return {
+            "name": name,
+            "address": addr,
+            "nav": cents(nav),
+            "shares_total": d(Decimal(supply).scaleb(-decimals)),
+            "share_price": d(share_price.quantize(Decimal("0.000001"))),
+            "free": cents(pr.free_usd()),
+            "closed_reason": pr.closed_reason(),
+            "equity": cents(acct.equity),
+            "initial_margin": cents(acct.initial_margin),
+            "limits": {
+                "max_hedge": d(lim.max_hedge * 100),
+                "max_margin": d(lim.max_margin * 100),
+                "max_slippage": d(lim.max_slippage * 100),
+                "max_slippage_fixed": d(lim.max_slippage_fixed_usd),
+                "min_collateral_per_gpu": cents(lim.min_collateral_per_gpu_usd),
+            },
+            "positions": positions,
+            "hedged_margin_per_gpu_hour": None if per_hour is None else str(per_hour.quantize(Decimal("0.0001"))),
+            "me": me,
+            # the page's Join/Declare/Leave forms do the same through the wallet; these are the CLI's
+            "commands": {
+                "join": f"cspread pool join {label} 1000",
+                "declare": f"cspread pool declare {label} H100-SXM HB_WEST 4 0.5",
+                "leave": f"cspread pool leave {label} 1000",
+            },
+        }
+
     # ------------------------------------------------------------ unsigned transactions
     @staticmethod
     def _txs(txs: list[UnsignedTx]) -> dict[str, Any]:
@@ -1293,6 +1404,49 @@ class Backend:
 
     def tx_cancel_all(self, account: str) -> dict[str, Any]:
         return self._txs(self.client.watch(self._addr(account)).unsigned_cancel_all())
+
+    def pool_client(self, address: str, account: str):
+        """The pool's write side over a watched client of ``account`` (no key: unsigned txs only)."""
+        from sdk.pool import PoolClient
+
+        return PoolClient(self.client.watch(account), address)
+
+    def _pool_txs(self, ref: str, account: str, build) -> dict[str, Any]:
+        """Unsigned pool transactions for ``account``'s wallet: a pool of this venue only, and a
+        refused amount (ValueError from sdk.pool) as a 4xx InvalidAmount, nothing built."""
+        a = self._addr(account)
+        _, addr = self._pool_ref(ref)
+        self._our_pool(addr)
+        try:
+            return build(self.pool_client(addr, a))
+        except ValueError as e:
+            raise InvalidAmount(str(e)) from None
+
+    def tx_pool_join(self, ref: str, account: str, amount: str) -> dict[str, Any]:
+        """[approve if short, Pool.deposit(amount, account)]; ``amount`` in USD."""
+        return self._pool_txs(ref, account, lambda p: self._txs(p.unsigned_join(amount)))
+
+    def tx_pool_leave(self, ref: str, account: str, amount: str) -> dict[str, Any]:
+        """Pool.withdraw when free collateral pays ``amount`` USD now, else request_exit of its
+        shares; ``mode`` says which ('paid' or 'queued'), as PoolClient.leave."""
+
+        def build(p):
+            mode, txs = p.unsigned_leave(amount)
+            return {**self._txs(txs), "mode": mode}
+
+        return self._pool_txs(ref, account, build)
+
+    def tx_pool_declare(
+        self, ref: str, account: str, gpu_class: str, node: str, count: str, commit: str
+    ) -> dict[str, Any]:
+        """Pool.declare_capacity: ``count`` whole GPUs, ``commit`` the fraction (0..1) of their hours."""
+        if not (count or "").isdigit():
+            raise InvalidAmount(f"GPU count must be a whole number, got {count[:40]!r}")
+        if not gpu_class or not node:
+            raise InvalidAmount("give the GPU class and the node (e.g. H100-SXM at HB_WEST)")
+        return self._pool_txs(
+            ref, account, lambda p: self._txs(p.unsigned_declare(gpu_class, node, int(count), commit))
+        )
 
     def tx_status(self, tx_hash: str) -> dict[str, Any]:
         if not TX_HASH.fullmatch(tx_hash or ""):

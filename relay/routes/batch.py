@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from relay.deps import RelayDep
 from relay.relay import BATCH_MAX
-from relay.schemas import OrderCreate
+from relay.schemas import OrderCreate, errors
 from relay.validation import RelayError
 
 router = APIRouter(prefix="/orders", tags=["orders"])
@@ -43,7 +43,12 @@ class BatchPublic(BaseModel):
     results: list[BatchItem] = Field(description="one per posted order, in the posted order")
 
 
-@router.post("/batch", response_model=BatchPublic, responses={422: {"description": "malformed batch"}})
+@router.post(
+    "/batch",
+    response_model=BatchPublic,
+    # 400: a body that is not JSON; 503: the chain or the store did not answer (nothing booked)
+    responses={**errors(400, 503), 422: {"description": "malformed batch (the field is named)"}},
+)
 def post_orders_batch(body: BatchCreate, relay: RelayDep):
     """Validate up to 500 signed orders (each as POST /orders does) and book the valid ones
     together. Always 200 when the batch itself is well formed: look at each result's status (a

@@ -18,6 +18,7 @@ Profiles: "short" in `make test`, "deep" in `make fuzz` (tests/fuzz/conftest.py)
 from __future__ import annotations
 
 import os
+import time
 
 import boa
 import pytest
@@ -38,6 +39,9 @@ N_MEMBERS = 4
 
 W: dict = {}
 STEPS = 0
+EXAMPLES = 0
+STARTED = time.monotonic()
+PROGRESS_EVERY = 25  # examples between progress lines (visible with -s, as `make fuzz` runs)
 
 
 def _msg(e: BoaError) -> str:
@@ -90,6 +94,15 @@ class PoolMachine(RuleBasedStateMachine):
 
     def teardown(self):
         self._anchor.__exit__(None, None, None)
+        # a long run says how far it got as it goes (a failure stops hypothesis, then it shrinks)
+        global EXAMPLES
+        EXAMPLES += 1
+        if EXAMPLES % PROGRESS_EVERY == 0:
+            print(
+                f"pool fuzz progress: {STEPS:,} steps, {EXAMPLES:,} examples, 0 failures so far, "
+                f"{time.monotonic() - STARTED:,.0f} s",
+                flush=True,
+            )
 
     # ------------------------------------------------------------ helpers
     def holders(self):
@@ -246,7 +259,7 @@ class PoolMachine(RuleBasedStateMachine):
 
 
 def test_pool_stateful(deployed, fuzz_settings, fuzz_stats):
-    steps0 = STEPS
+    steps0, examples0 = STEPS, EXAMPLES
     # the pool machine shares the 2-core budget of `make test`: a third of the protocol
     # machine's examples in the short profile; the deep profile runs in full
     if fuzz_profile_name() == "short":
@@ -257,3 +270,4 @@ def test_pool_stateful(deployed, fuzz_settings, fuzz_stats):
         run_state_machine_as_test(PoolMachine, settings=fuzz_settings)
     finally:
         fuzz_stats["steps"] += STEPS - steps0
+        fuzz_stats["examples"] += EXAMPLES - examples0

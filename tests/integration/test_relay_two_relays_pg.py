@@ -24,12 +24,12 @@ from eth_account import Account
 from web3 import Web3
 
 from devnet.anvil import ANVIL_KEYS
+from devnet.postgres import PostgresServer
 from devnet.processes import RelayProcess
 from relay.orders import Order, domain_separator, sign_order
 from relay.store import SqlOrderStore
 from scripts._keepers_env import wait_until
 from tests.utils.plain_web3 import contract, marked_market
-from tests.utils.postgres import PostgresServer
 
 pytestmark = pytest.mark.integration
 USDC = 10**6

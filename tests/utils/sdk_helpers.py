@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from core import eip712
+from core.specs import spec_matches
 from devnet.anvil import ANVIL_KEYS
 from sdk.margin import Holding
 from sdk.models import AccountState, Mark, Market, Position
@@ -58,11 +59,7 @@ class FakeReader:
         for m in self._markets.values():
             if kind and m.kind != kind:
                 continue
-            flat = dict(m.spec)
-            for leg in ("compute", "power"):
-                if isinstance(m.spec.get(leg), dict):
-                    flat.update({k: v for k, v in m.spec[leg].items() if k != "kind"})
-            if all(flat.get(k) == v for k, v in fields.items()):
+            if spec_matches(m.spec, **fields):
                 out.append(m)
         return out
 

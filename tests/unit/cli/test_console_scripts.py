@@ -26,6 +26,7 @@ EXPECTED = {
     "cspread-liquidator": {"--manifest", "--rpc-url", "--key-env", "--once"},
     "cspread-settler": {"--manifest", "--rpc-url", "--key-env", "--once"},
     "cspread-lister": {"--manifest", "--rpc-url", "--key-env", "--once"},
+    "cspread-pool-manager": {"--manifest", "--rpc-url", "--key-env", "--once", "--relay-url"},
     "cspread-marketmaker": {"--manifest", "--rpc-url", "--relay-url", "--oracle-url", "--key-env", "--once"},
     "cspread-web": {"--manifest", "--rpc-url", "--relay-url", "--oracle-url", "--port"},
 }

@@ -162,3 +162,14 @@ def test_power_spec__peak_names_its_iso_block__unknown_iso_and_wrong_zone_refuse
     assert power_spec("AESO", "HUB", "DA", "ATC", s, e, tz="America/Edmonton")["profile"] == "ATC"  # no block needed
     with pytest.raises(SpecError, match="prevailing time"):
         power_spec("PJM", "WESTERN HUB", "DA", "PEAK", s, e, tz="America/Chicago")
+
+
+def test_spec_matches__fields_of_either_spread_leg_but_not_the_legs_kind():
+    from core.specs import spec_matches
+
+    c = compute_spec("H100-SXM", 1_699_999_200, 1_700_085_600)
+    p = power_spec("ERCOT", "HB_WEST", "DA", "ATC", 1_699_999_200, 1_700_085_600)
+    s = spread_spec(c, p, "0.0012")
+    assert spec_matches(s, gpu="H100-SXM", node="HB_WEST") and spec_matches(s) and spec_matches(s, kind="SPREAD")
+    assert not spec_matches(s, kind="POWER") and not spec_matches(s, node="HB_NORTH")
+    assert spec_matches(p, node="HB_WEST", profile="ATC") and not spec_matches(p, gpu="H100-SXM")

@@ -281,3 +281,11 @@ def test_wei_to_eth__exact():
     assert u.wei_to_eth(1) == Decimal("1E-18") and u.wei_to_eth(2 * 10**18) == 2
     with pytest.raises(TypeError):
         u.wei_to_eth(1.0)
+
+
+def test_eth_to_wei__exact__and_refuses_a_fraction_of_a_wei():
+    assert u.eth_to_wei(1) == 10**18
+    assert u.eth_to_wei("0.000000000000000001") == 1
+    assert u.wei_to_eth(u.eth_to_wei("2.5")) == Decimal("2.5")
+    with pytest.raises(errors.InvalidAmount):
+        u.eth_to_wei("1e-19")

@@ -1,12 +1,12 @@
 """Relay unit fixtures. `store` is parametrized over both backends: every store, API and matcher
 test that takes it runs on SQLite (a WAL file) and on PostgreSQL (a fresh database in a
-throwaway server that this test session starts and stops by PID: tests/utils/postgres.py)."""
+throwaway server that this test session starts and stops by PID: devnet/postgres.py)."""
 
 import pytest
 from matcher_helpers import chain, traders  # noqa: F401  (fixtures)
 
+from devnet.postgres import PostgresServer
 from relay.store import SqlOrderStore
-from tests.utils.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ the book's ttl."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -120,3 +121,57 @@ def test_exposure__other_relay_on_same_database__seen_after_ttl(backend_url, tra
     finally:
         a.close()
         b.close()
+
+
+# ---------------------------------------------------------------- re-validation ("margin gone")
+margin_step_st = st.tuples(
+    st.sampled_from(MIDS), st.booleans(), st.integers(1, 40), st.integers(-300, 300), st.booleans()
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(margin_step_st, min_size=1, max_size=30),
+    fills=st.lists(st.tuples(st.integers(0, 29), st.integers(0, 100)), max_size=8),
+    free_usd=st.integers(0, 3_000),
+    marks=st.tuples(st.integers(-300, 300), st.integers(-300, 300)),
+    fee_bps=st.integers(0, 30),
+)
+def test_margin_excess__kept_reservation__equals_full_recomputation(
+    tmp_path_factory, traders, rows, fills, free_usd, marks, fee_bps
+):
+    # issue 12 "Also" (b): the re-validator's "margin gone" verdict now comes from the kept
+    # per-trader sums; on random books, partial fills, free margins and mark moves (after the
+    # orders were booked) it drops exactly the orders the full recomputation over every open
+    # order drops, youngest first
+    from matcher_helpers import USDC, FakeChain
+
+    from relay.chainview import AccountInfo
+    from relay.validation import OrderValidator, ValidationSettings
+
+    store = SqlOrderStore(f"sqlite:///{tmp_path_factory.mktemp('mx') / 'r.db'}", exposure_ttl=3_600)
+    chain = FakeChain()
+    t = traders[0]
+    try:
+        for mid in MIDS:
+            chain.markets[mid] = replace(chain.markets[1], market_id=mid)
+        posted = []
+        for n, (mid, buy, q, px, ro) in enumerate(rows):
+            o = make_order(
+                t, market_id=mid, is_buy=buy, quantity=q * 1_000, price=2_500_000 + px * 1_000, nonce=n, reduce_only=ro
+            )
+            posted.append(store.add(_stored(o)))
+        for i, pct in fills:
+            so = posted[i % len(posted)]
+            store.set_remaining(so.hash, so.order.quantity * pct // 100)
+        for mid, mv in zip(MIDS, marks, strict=True):  # the marks move after the orders were booked
+            m = chain.markets[mid]
+            chain.markets[mid] = replace(m, mark=m.mark + mv * 10_000)
+        chain.accounts[t.address] = AccountInfo(free_usd * USDC, free_usd * USDC, 0, 0, True, 0)
+        v = OrderValidator(chain, store, SEP, ValidationSettings(fee_bps=fee_bps))
+        open_orders = store.query(trader=t.address)
+        got = v.margin_excess(t.address, open_orders)
+        want = v.margin_excess_full(t.address, open_orders)
+        assert [so.hash for so in got] == [so.hash for so in want]
+    finally:
+        store.close()

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from core import units as u
+from core.specs import spec_matches
 from scripts._markets import load_markets
 from sdk.errors import InvalidOrder, UnknownMarket
 from sdk.models import (
@@ -113,11 +114,7 @@ class FakeClient:
     def find_markets(self, kind=None, **fields):
         out = []
         for m in self._markets.values():
-            flat = dict(m.spec)
-            for leg in ("compute", "power"):
-                if isinstance(m.spec.get(leg), dict):
-                    flat.update({k: v for k, v in m.spec[leg].items() if k != "kind"})
-            if (not kind or m.kind == kind) and all(flat.get(k) == v for k, v in fields.items()):
+            if (not kind or m.kind == kind) and spec_matches(m.spec, **fields):
                 out.append(m)
         return out
 

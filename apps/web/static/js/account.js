@@ -33,6 +33,7 @@ async function load(addr) {
       : `Liquidation warning: equity ${usd(a.equity)} is within 20% of the maintenance margin ${usd(a.maintenance_margin)}. Deposit or reduce positions.`;
   }
   $("#history-link").href = `/history/${a.address}`;
+  $("#statement-account").value = a.address;  // the statement form follows the account shown
   $("#a-im").textContent = usd(a.initial_margin);
   $("#a-mm").textContent = usd(a.maintenance_margin);
   $("#a-wallet").textContent = usd(a.wallet_balance);

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for tests: `initdb` into a temporary directory, `postgres` on a
+"""A throwaway PostgreSQL server for tests and benches: `initdb` into a temporary directory, `postgres` on a
 free loopback port (TCP only, no unix socket), stopped by PID at the end, directory removed.
 
 PostgreSQL refuses to run as root ("root execution of the PostgreSQL server is not permitted"),
