@@ -144,6 +144,9 @@ def create_cmd(
     warp: bool = typer.Option(
         False, "--warp", help="devnet only: move anvil's clock past the delay and apply the markets"
     ),
+    windows: int = typer.Option(
+        None, "--windows", min=1, help="allow only the nearest N listed windows per GPU class and node (default: all)"
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Deploy a pool owned by your key (devnet tooling) and record it in the manifest."""
@@ -175,6 +178,7 @@ def create_cmd(
             limits=limits,
             delay=delay,
             warp=warp,
+            windows=windows,
         )
     if as_json:
         print_json({"name": name, **entry})
