@@ -86,8 +86,10 @@ def spread_markets(reader, gpu_classes: list[str], nodes: list[str], windows: in
     """The listed SPREAD markets (manifest and templates, through `reader.listed_markets`) whose
     compute leg's GPU class is in `gpu_classes` and power node in `nodes`, not yet past their
     window, nearest window first: ``{"market_id", "gpu_class", "node", "units_per_gpu"}``.
-    `windows`: at most that many per (GPU class, node), the nearest (a devnet with the lister
-    running lists 12 monthly windows of each spread series; None: every one)."""
+    `windows`: the next that many per (GPU class, node) whose delivery has not started (a devnet
+    with the lister running lists the current month and 11 more of each spread series: the
+    demo's clock, 2021-01-31 17:00 Central, has January's last 7 hours listed before the deploy's
+    February); None: every listed window not yet ended."""
     if windows is not None and windows < 1:
         raise DevnetError(f"windows must be >= 1 (or None for every listed window), got {windows}")
     now = int(reader.w3.eth.get_block("latest")["timestamp"])
@@ -95,6 +97,8 @@ def spread_markets(reader, gpu_classes: list[str], nodes: list[str], windows: in
     for m in reader.listed_markets(kind="SPREAD", limit=None):
         gpu = (m.spec.get("compute") or {}).get("gpu")
         if gpu not in gpu_classes or m.node not in nodes or m.delivery_end <= now:
+            continue
+        if windows is not None and m.delivery_start <= now:
             continue
         hours = (m.delivery_end - m.delivery_start) // HOUR
         if hours <= 0:
@@ -151,7 +155,7 @@ def create_pool(
     windows: int | None = None,
 ) -> dict:
     """Deploy a Pool owned by `owner_key`'s account with `manager` approving its hedge orders,
-    queue the matching SPREAD markets (see :func:`spread_markets`; `windows`: the nearest that
+    queue the matching SPREAD markets (see :func:`spread_markets`; `windows`: the next that
     many per GPU class and node), with `warp` apply them after
     moving anvil's clock past the delay, record the pool in the manifest and return its entry."""
     from sdk.reader import Reader

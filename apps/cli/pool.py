@@ -145,7 +145,10 @@ def create_cmd(
         False, "--warp", help="devnet only: move anvil's clock past the delay and apply the markets"
     ),
     windows: int = typer.Option(
-        None, "--windows", min=1, help="allow only the nearest N listed windows per GPU class and node (default: all)"
+        None,
+        "--windows",
+        min=1,
+        help="allow only the next N windows not yet in delivery per GPU class and node (default: every listed one)",
     ),
     as_json: bool = JSON,
 ) -> None:
