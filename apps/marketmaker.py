@@ -47,6 +47,9 @@ from sdk.client import Client
 from sdk.errors import ComputeSpreadError, RelayError, UnknownMarket
 from sdk.models import Market, MarketStatus
 
+#: s between two first-mark requests for one market (POST /marks/requests at the reporters)
+MARK_REQUEST_EVERY = 60.0
+
 log = logging.getLogger("cspread.marketmaker")
 
 
@@ -197,13 +200,21 @@ class MarketMakerRunner:
     through the public SDK (`sdk.Client` with its relay client)."""
 
     def __init__(
-        self, manifest, rpc_url: str, relay_url: str, key: str, market_ids: list[int], params: QuoteParams | None = None
+        self,
+        manifest,
+        rpc_url: str,
+        relay_url: str,
+        key: str,
+        market_ids: list[int],
+        params: QuoteParams | None = None,
+        oracle_urls: list[str] | str | None = None,
     ):
         self.manifest = manifest
-        self.client = Client(manifest, rpc_url, private_key=key, relay_url=relay_url)
+        self.client = Client(manifest, rpc_url, private_key=key, relay_url=relay_url, oracle_urls=oracle_urls)
         self.mm = MarketMaker(params)
         self.markets = market_ids
         self.state = _State()
+        self.asked_at: dict[int, float] = {}  # market id -> wall time its mark was last requested
 
     @property
     def account(self) -> Client:
@@ -243,8 +254,9 @@ class MarketMakerRunner:
                     QuoteMarket.of(m), pos.quantity_units if pos else 0, acct.equity_units, acct.initial_margin_units
                 ),
             )
-        live = self._live()
         now = time.time()
+        self._request_marks([m for m, _ in plans.values()], now)
+        live = self._live()
         refresh = any(
             self.mm.needs_refresh(
                 self.state.last_mark.get(mid), m.mark.price_units, live.get(mid, 0), len(qs), self.state.expires_at, now
@@ -289,6 +301,24 @@ class MarketMakerRunner:
         log.info("quoted %s orders (%s rejected) in markets %s", posted, rejected, list(plans))
         return {"refreshed": True, "posted": posted, "rejected": rejected}
 
+    def _request_marks(self, markets: list[Market], now: float) -> None:
+        # marks are pushed where the venue needs them (open interest, resting orders, requests):
+        # a quoted market without a fresh mark asks the reporters for one, at most once a minute
+        want = [
+            m.id
+            for m in markets
+            if m.mark is not None
+            and not m.mark.fresh
+            and m.status not in (MarketStatus.SETTLED, MarketStatus.SETTLING)
+            and now - self.asked_at.get(m.id, 0.0) >= MARK_REQUEST_EVERY
+        ]
+        if not want or not self.client.oracle_urls:
+            return
+        asked = self.client.request_marks(want)
+        for mid in want:
+            self.asked_at[mid] = now
+        log.info("asked %s reporters for marks of markets %s", len(asked), want)
+
     def run(self, interval: float = 2.0, stop=None) -> None:
         while stop is None or not stop.is_set():
             try:
@@ -310,10 +340,14 @@ def main(argv: list[str] | None = None) -> None:
         "--manifest",
         "--rpc-url",
         "--relay-url",
+        "--oracle-url",
         "--key-env",
         once=True,
         defaults={"--key-env": "CSPREAD_MM_KEY"},
-        helps={"--key-env": "name of the env var holding the quoting account's hex key"},
+        helps={
+            "--key-env": "name of the env var holding the quoting account's hex key",
+            "--oracle-url": "reporter URL(s), comma-separated: a quoted market without a fresh mark asks them for one",
+        },
     )
     ap.add_argument("--markets", help="comma-separated market ids (default: every market in the manifest)")
     ap.add_argument("--deposit", type=float, default=0, help="devnet: mint and deposit this many USD first")
@@ -329,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest = Manifest.load(a.manifest)
     mids = [int(x) for x in a.markets.split(",")] if a.markets else [m["id"] for m in manifest.markets]
     params = QuoteParams(**{k: getattr(a, k) for k in QuoteParams.__dataclass_fields__})
-    runner = MarketMakerRunner(manifest, a.rpc_url, a.relay_url, key, mids, params)
+    runner = MarketMakerRunner(manifest, a.rpc_url, a.relay_url, key, mids, params, oracle_urls=a.oracle_url)
     if a.deposit:
         runner.deposit(Decimal(str(a.deposit)))
     if a.once:

@@ -105,10 +105,81 @@ def connect(url: str, *, timeout: float = 10.0, chain_id: int | None = None, poa
     return w3
 
 
+def _normalize_out(abi_params: list[dict], values: Any) -> list:
+    """Decoded eth_abi values as web3 returns them: addresses checksummed, through tuples/arrays."""
+
+    def one(p: dict, v: Any) -> Any:
+        t = p["type"]
+        if t.endswith("]"):
+            inner = {**p, "type": t[: t.rindex("[")]}
+            return [one(inner, x) for x in v]
+        if t == "tuple":
+            return tuple(one(c, x) for c, x in zip(p["components"], v, strict=True))
+        if t == "address":
+            return Web3.to_checksum_address(v)
+        return v
+
+    return [one(p, v) for p, v in zip(abi_params, values, strict=True)]
+
+
+def _raw_batch(w3: Web3, calls: list) -> list:
+    """The calls' eth_call batch encoded and decoded here with eth_abi, one selector and type list
+    per function: web3's ContractFunction.call() re-validates the whole ABI (a keccak per ABI
+    entry) and runs its middlewares on every call, ~17 ms each on a loaded machine, so 1,851
+    calls of a 617-market read took ~30 s of CPU before a byte reached the node."""
+    from eth_abi import decode, encode
+    from eth_utils import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
+
+    url = getattr(w3.provider, "endpoint_uri", None)
+    if not url or not str(url).startswith("http"):
+        raise ValueError("raw batch needs an HTTP provider")
+    fns: dict[int, tuple[bytes, list[str], list[str], list[dict]]] = {}
+    payload = []
+    for i, c in enumerate(calls):
+        fa = c.abi
+        k = id(fa)
+        if k not in fns:
+            fns[k] = (
+                function_abi_to_4byte_selector(fa),
+                get_abi_input_types(fa),
+                get_abi_output_types(fa),
+                fa["outputs"],
+            )
+        sel, ins, _, _ = fns[k]
+        data = sel + encode(ins, list(c.args))
+        payload.append(
+            {
+                "jsonrpc": "2.0",
+                "id": i,
+                "method": "eth_call",
+                "params": [{"to": c.address, "data": "0x" + data.hex()}, "latest"],
+            }
+        )
+    answers = json.loads(Rpc(str(url))._post(json.dumps(payload).encode()))
+    if not isinstance(answers, list) or len(answers) != len(calls):
+        raise ValueError("unexpected batch answer")
+    by_id = {a["id"]: a for a in answers}
+    out = []
+    for i, c in enumerate(calls):
+        a = by_id[i]
+        if "error" in a or not a.get("result") or a["result"] == "0x":
+            raise ValueError("a call in the batch failed")  # the per-call path below names the error
+        _, _, outs, out_abi = fns[id(c.abi)]
+        vals = _normalize_out(out_abi, decode(outs, bytes.fromhex(a["result"][2:])))
+        out.append(vals[0] if len(vals) == 1 else vals)
+    return out
+
+
 def batch_call(w3: Web3, calls: list, fallback: bool = True) -> list:
     """Run contract view calls in one JSON-RPC batch (one HTTP round trip)."""
     if not calls:
         return []
+    try:
+        return _raw_batch(w3, calls)
+    except (OSError, http.client.HTTPException) as e:
+        raise ChainDown(f"eth_call batch: RPC unreachable: {e}") from e
+    except Exception:  # noqa: BLE001 - a revert or an odd provider: web3's own batch says what
+        pass
     try:
         with w3.batch_requests() as batch:
             for c in calls:

@@ -253,6 +253,18 @@ class _Web3Node:
         )
 
 
+def wait_receipt(w3, tx_hash, timeout: float = 120.0, poll: float = 0.1) -> Receipt:
+    """The receipt of a transaction sent outside the TxSender (a deploy script's burst from an
+    unlocked dev account), once mined; TimeoutError after ``timeout`` seconds."""
+    node, h = _Web3Node(w3), _hex(tx_hash)
+    deadline = time.monotonic() + timeout
+    while (r := node.receipt(h)) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"transaction {h} not mined within {timeout:.0f} s")
+        time.sleep(poll)
+    return r
+
+
 class _RpcNode:
     """The sender's view of a raw :class:`chain.rpc.Rpc` (hex quantities in, hex out)."""
 

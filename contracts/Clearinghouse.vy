@@ -32,6 +32,7 @@ import constants as c
 import packing
 from interfaces import IClearinghouse
 from interfaces import IOracle
+from interfaces import ISeriesRegistry
 
 implements: IClearinghouse
 
@@ -223,12 +224,20 @@ market_count: public(uint256)
 _markets: HashMap[uint256, Market]
 _market_states: HashMap[uint256, MarketState]
 # copies of the fields the hot paths read, one slot each (the Market struct spans 16 slots):
-# lot word: price_tick | quantity_step << 64 | min_quantity << 128 | last_trade_time << 192
+# lot word: price_tick | quantity_step << 64 | min_quantity << 128 | last_trade_time << 192 (40
+#           bits) | template_id << 232 (0: a one-off market listed by the owner)
 _lot: HashMap[uint256, uint256]
 # risk word: im_fixed | im_rate_bps << 64 | mm_fixed << 80 | mm_rate_bps << 144 | max_price_age << 160
-#            | settled << 192 (the margin scan reads one slot per market)
+#            | settled << 192 | oi_cap << 194 (the margin scan and a trade read one slot per market)
 _risk: HashMap[uint256, uint256]
 _SETTLED_BIT: constant(uint256) = 1 << 192
+_MASK40: constant(uint256) = 2**40 - 1
+# oi_cap in the risk word's top 62 bits (thousandths of a unit: 4.6e15 units)
+_MAX_OI_CAP: constant(uint256) = 2**62 - 1
+
+# lists markets of owner-approved series templates for anyone (issue 10). A templated market
+# stores only its lot and risk words and its mark feed (class | start << 40 | end)
+series_registry: public(immutable(address))
 
 _collateral: HashMap[address, int256]
 # account -> market -> packed position: quantity (int128, low half) | open_notional (int128, high)
@@ -251,16 +260,19 @@ _liq_params: uint256
 
 
 @deploy
-def __init__(collateral_token_: IERC20, oracle_: IOracle, guardian_: address):
+def __init__(collateral_token_: IERC20, oracle_: IOracle, guardian_: address, series_registry_: address):
     """
     @param collateral_token_ ERC-20 collateral (USDC: 6 decimals; all amounts in its base units).
     @param oracle_ Oracle providing mark and settlement feeds.
     @param guardian_ Address allowed to halt markets.
+    @param series_registry_ SeriesRegistry that lists markets of owner-approved templates
+           for anyone (fixed; it lists only with parameters the owner approved there).
     """
     ownable.__init__()
     ownable_2step.__init__()
     collateral_token = collateral_token_
     oracle = oracle_
+    series_registry = series_registry_
     self.guardian = guardian_
     log RolesSet(exchange=empty(address), guardian=guardian_)
     # half the MM of the liquidated size, at most 10% of its notional; keepers get $1 + 0.1% of
@@ -306,7 +318,7 @@ def withdraw(amount: uint256):
     self._collateral[msg.sender] = coll
     if len(self._open_markets[msg.sender]) > 0:
         self._check_initial_margin(msg.sender, False)
-    self._req(extcall collateral_token.transfer(msg.sender, amount, default_return_value=True), "transfer failed")
+    self._transfer(msg.sender, amount)
     log Withdraw(account=msg.sender, amount=amount)
     log CollateralUpdated(account=msg.sender, collateral=coll)
 
@@ -318,7 +330,7 @@ def fund_insurance(amount: uint256):
     @notice Add `amount` base units from the caller to the insurance fund.
     """
     self._req(amount > 0, "zero amount")
-    self._req(extcall collateral_token.transferFrom(msg.sender, self, amount, default_return_value=True), "transfer failed")
+    self._pull(amount)
     self.insurance_fund += amount
     log InsuranceFunded(payer=msg.sender, amount=amount)
 
@@ -350,7 +362,7 @@ def trade(
     lot: uint256 = self._lot[market_id]
     tick: uint256 = lot & packing.MASK64
     self._req(tick != 0, "unknown market")
-    self._req(block.timestamp < lot >> 192, "trading closed")
+    self._req(block.timestamp < (lot >> 192) & _MASK40, "trading closed")
     self._req(buyer != seller, "self trade")
     self._req(quantity >= (lot >> 128) & packing.MASK64 and quantity % ((lot >> 64) & packing.MASK64) == 0, "bad quantity")
     self._req(price % convert(tick, int256) == 0, "off tick")
@@ -369,7 +381,7 @@ def trade(
     self.fees += buyer_fee + seller_fee
     if buyer_risk or seller_risk:
         self._req(not self._market_states[market_id].halted, "market halted")
-        self._req(self._market_states[market_id].long_oi <= self._markets[market_id].oi_cap, "open interest cap")
+        self._req(self._market_states[market_id].long_oi <= self._risk[market_id] >> 194, "open interest cap")
     if buyer_risk:
         self._check_initial_margin(buyer, False)
     else:
@@ -586,22 +598,26 @@ def finalize_settlement(market_id: uint256):
             transfer and neither side gains from the rounding.
     """
     # field reads, not a copy of the 16-slot struct
-    tick: int256 = convert(self._lot[market_id] & packing.MASK64, int256)
+    lot: uint256 = self._lot[market_id]
+    tick: int256 = convert(lot & packing.MASK64, int256)
     self._req(tick != 0, "unknown market")
     self._req(not self._market_states[market_id].settled, "already settled")
-    end: uint256 = self._markets[market_id].delivery_end
+    end: uint256 = 0
+    feed: bytes32 = empty(bytes32)
+    window: uint256 = 0
+    end, feed, window = self._settlement_terms(market_id, lot)
     self._req(block.timestamp >= end, "delivery not over")
     p: int256 = 0
     observed_at: uint256 = 0
     updated_at: uint256 = 0
     disputed: bool = False
     final: bool = False
-    p, observed_at, updated_at, disputed, final = staticcall oracle.feed(self._markets[market_id].settlement_feed)
+    p, observed_at, updated_at, disputed, final = staticcall oracle.feed(feed)
     self._req(observed_at >= end, "no settlement price")
     # observed_at may lead block time by the oracle's drift: the value must also be written after
     self._req(updated_at >= end, "written before delivery end")
     self._req(not disputed, "settlement disputed")
-    self._req(final or updated_at + self._markets[market_id].dispute_window <= block.timestamp, "dispute window open")
+    self._req(final or updated_at + window <= block.timestamp, "dispute window open")
     # nearest tick (halves up): exact transfers without favouring either side
     price: int256 = self._floor_div(p + tick // 2, tick) * tick
     self._market_states[market_id].settled = True
@@ -662,7 +678,7 @@ def list_market(m: Market) -> uint256:
     self._req(m.mark_feed != empty(bytes32) and m.settlement_feed != empty(bytes32), "zero feed")
     self._req(m.mark_feed != m.settlement_feed, "same feed")
     self._req(m.delivery_start < m.delivery_end, "bad delivery window")
-    self._req(m.last_trade_time > block.timestamp and m.last_trade_time <= m.delivery_end, "bad last trade time")
+    self._req(m.last_trade_time > block.timestamp and m.last_trade_time <= m.delivery_end and m.last_trade_time <= _MASK40, "bad last trade time")
     self._req(m.quantity_step > 0 and m.min_quantity >= m.quantity_step, "bad quantity step")
     self._req(m.price_tick > 0, "bad tick")
     # exact notionals: tick * step is a whole number of base units
@@ -696,6 +712,38 @@ def list_market(m: Market) -> uint256:
 
 
 @external
+def list_series_market(template_id: uint256, mark_feed: bytes32, settlement_feed: bytes32, lot: uint256, risk: uint256, spec_hash: bytes32) -> uint256:
+    """
+    @notice List one window of an approved series template (the SeriesRegistry only: it checked
+            the template, the window and the bond). Stores three fresh words per market.
+    @param template_id The registry's template id (< 2**24).
+    @param mark_feed class | delivery_start << 40 | delivery_end.
+    @param settlement_feed settlement class | delivery_start << 40 | delivery_end, for the event.
+    @param lot price_tick | quantity_step << 64 | min_quantity << 128 | last_trade_time << 192.
+    @param risk The template's risk word (see `_risk`; bounds checked at approval).
+    @param spec_hash keccak(abi_encode(template spec_hash, delivery_start, delivery_end)), for the event.
+    @return The new market id.
+    """
+    self._req(msg.sender == series_registry, "not series registry")
+    market_id: uint256 = self.market_count + 1
+    self.market_count = market_id
+    self._markets[market_id].mark_feed = mark_feed
+    self._lot[market_id] = lot | (template_id << 232)
+    self._risk[market_id] = risk
+    w: uint256 = convert(mark_feed, uint256)
+    log MarketListed(
+        market_id=market_id,
+        spec_hash=spec_hash,
+        mark_feed=mark_feed,
+        settlement_feed=settlement_feed,
+        delivery_start=(w >> 40) & _MASK40,
+        delivery_end=w & _MASK40,
+        last_trade_time=lot >> 192,
+    )
+    return market_id
+
+
+@external
 def set_market_params(market_id: uint256, p: MarketParams):
     """
     @notice Change a market's margin, freshness, dispute and OI parameters (owner), within
@@ -703,17 +751,12 @@ def set_market_params(market_id: uint256, p: MarketParams):
             60 s .. 7 days, dispute window <= 7 days, OI cap > 0.
     """
     ownable._check_owner()
-    self._req(self._markets[market_id].price_tick != 0, "unknown market")
+    self._req(self._lot[market_id] & packing.MASK64 != 0, "unknown market")
     self._req(not self._market_states[market_id].settled, "market settled")
     self._check_params(p)
-    self._markets[market_id].im_fixed = p.im_fixed
-    self._markets[market_id].im_rate_bps = p.im_rate_bps
-    self._markets[market_id].mm_fixed = p.mm_fixed
-    self._markets[market_id].mm_rate_bps = p.mm_rate_bps
-    self._markets[market_id].max_price_age = p.max_price_age
+    # margins, age and OI cap live in the risk word (`market` reads them from there)
     self._risk[market_id] = self._pack_risk(p)
     self._markets[market_id].dispute_window = p.dispute_window
-    self._markets[market_id].oi_cap = p.oi_cap
     log MarketParamsSet(market_id=market_id, params=p)
 
 
@@ -723,7 +766,7 @@ def halt_market(market_id: uint256):
     @notice Stop risk-increasing trades and liquidations in a market (guardian or owner).
     """
     self._req(msg.sender == self.guardian or msg.sender == ownable.owner, "not guardian")
-    self._req(self._markets[market_id].price_tick != 0, "unknown market")
+    self._req(self._lot[market_id] & packing.MASK64 != 0, "unknown market")
     self._market_states[market_id].halted = True
     log MarketHalted(market_id=market_id, halted=True)
 
@@ -798,7 +841,7 @@ def withdraw_fees(to: address, amount: uint256):
     self._req(self.adl_pending_count == 0, "loss unassigned")
     self._req(amount <= self.fees, "exceeds fees")
     self.fees -= amount
-    self._req(extcall collateral_token.transfer(to, amount, default_return_value=True), "transfer failed")
+    self._transfer(to, amount)
     log FeesWithdrawn(to=to, amount=amount)
 
 
@@ -868,9 +911,39 @@ def open_markets(account: address) -> DynArray[uint256, c.MAX_OPEN_MARKETS]:
 @external
 def market(market_id: uint256) -> Market:
     """
-    @return The listed market's parameters (all zero for an unknown id).
+    @return The listed market's parameters (all zero for an unknown id). A templated market's
+            are rebuilt from its words and template, with spec_hash =
+            keccak(abi_encode(template spec_hash, delivery_start, delivery_end)).
     """
-    return self._markets[market_id]
+    m: Market = self._markets[market_id]
+    lot: uint256 = self._lot[market_id]
+    risk: uint256 = self._risk[market_id]
+    if lot >> 232 != 0:
+        w: uint256 = convert(m.mark_feed, uint256)
+        m.delivery_start = (w >> 40) & _MASK40
+        m.delivery_end, m.settlement_feed, m.dispute_window = self._settlement_terms(market_id, lot)
+        m.spec_hash = keccak256(abi_encode(staticcall ISeriesRegistry(series_registry).series_spec_hash(lot >> 232), m.delivery_start, m.delivery_end))
+        m.last_trade_time = (lot >> 192) & _MASK40
+        m.quantity_step = (lot >> 64) & packing.MASK64
+        m.min_quantity = (lot >> 128) & packing.MASK64
+        m.price_tick = lot & packing.MASK64
+    # risk fields from the risk word for every market (set_market_params writes only it)
+    m.im_fixed = risk & packing.MASK64
+    m.im_rate_bps = (risk >> 64) & 65535
+    m.mm_fixed = (risk >> 80) & packing.MASK64
+    m.mm_rate_bps = (risk >> 144) & 65535
+    m.max_price_age = (risk >> 160) & (2**32 - 1)
+    m.oi_cap = risk >> 194
+    return m
+
+
+@view
+@external
+def market_template(market_id: uint256) -> uint256:
+    """
+    @return The series template a market was listed from (0: a one-off market).
+    """
+    return self._lot[market_id] >> 232
 
 
 @view
@@ -898,7 +971,7 @@ def mark(market_id: uint256) -> (int256, uint256, bool):
 @internal
 def _deposit(account: address, amount: uint256):
     self._req(amount > 0, "zero amount")
-    self._req(extcall collateral_token.transferFrom(msg.sender, self, amount, default_return_value=True), "transfer failed")
+    self._pull(amount)
     coll: int256 = self._collateral[account] + convert(amount, int256)
     self._collateral[account] = coll
     log Deposit(account=account, payer=msg.sender, amount=amount)
@@ -1107,6 +1180,17 @@ def _set_liq_params(penalty_bps: uint256, penalty_cap_bps: uint256, reward_bps: 
     )
 
 
+@internal
+def _transfer(to: address, amount: uint256):
+    # one call site per token call: each costs ~100 bytes of the 24,576
+    self._req(extcall collateral_token.transfer(to, amount, default_return_value=True), "transfer failed")
+
+
+@internal
+def _pull(amount: uint256):
+    self._req(extcall collateral_token.transferFrom(msg.sender, self, amount, default_return_value=True), "transfer failed")
+
+
 @pure
 @internal
 def _req(ok: bool, reason: String[49]):
@@ -1175,6 +1259,23 @@ def _mark(market_id: uint256) -> (int256, uint256, bool):
     return p, observed_at, fresh
 
 
+@view
+@internal
+def _settlement_terms(market_id: uint256, lot: uint256) -> (uint256, bytes32, uint256):
+    # delivery_end, settlement feed, dispute window. A templated market's come from its mark
+    # feed (class | start << 40 | end) and template: the settlement class with the same low
+    # 80 bits, the template's window unless the owner set one (set_market_params)
+    window: uint256 = self._markets[market_id].dispute_window
+    if lot >> 232 == 0:
+        return self._markets[market_id].delivery_end, self._markets[market_id].settlement_feed, window
+    w: uint256 = convert(self._markets[market_id].mark_feed, uint256)
+    # the registry's settlement class | dispute_window of the template (templates never change)
+    s: uint256 = staticcall ISeriesRegistry(series_registry).settlement_word(lot >> 232)
+    if window == 0:
+        window = s & (2**80 - 1)
+    return w & _MASK40, convert((s >> 80 << 80) | (w & (2**80 - 1)), bytes32), window
+
+
 @pure
 @internal
 def _unhealthy(s: Summary) -> bool:
@@ -1238,7 +1339,7 @@ def _store_pos(account: address, market_id: uint256, q: int256, on: int256):
 @internal
 def _pack_risk(p: MarketParams) -> uint256:
     # bounds checked by _check_params: fixed <= mask64 (mm <= im), rates <= 10_000, age <= 7 days
-    return p.im_fixed | (p.im_rate_bps << 64) | (p.mm_fixed << 80) | (p.mm_rate_bps << 144) | (p.max_price_age << 160)
+    return p.im_fixed | (p.im_rate_bps << 64) | (p.mm_fixed << 80) | (p.mm_rate_bps << 144) | (p.max_price_age << 160) | (p.oi_cap << 194)
 
 
 @pure
@@ -1256,7 +1357,7 @@ def _check_params(p: MarketParams):
     self._req(p.im_rate_bps <= c.BPS, "rate above 100%")
     self._req(p.max_price_age >= _MAX_PRICE_AGE_MIN and p.max_price_age <= _MAX_PRICE_AGE_MAX, "bad max price age")
     self._req(p.dispute_window >= _MIN_DISPUTE_WINDOW and p.dispute_window <= _MAX_DISPUTE_WINDOW, "bad dispute window")
-    self._req(p.oi_cap > 0, "zero OI cap")
+    self._req(p.oi_cap > 0 and p.oi_cap <= _MAX_OI_CAP, "bad OI cap")
     self._req(p.im_fixed <= packing.MASK64, "margin beyond 64 bits")
 
 

@@ -77,6 +77,9 @@ _FINAL: constant(uint256) = 1 << 249
 # 238..253 jump_bps, bit 254 settlement feed. 64-bit prices and floors match the
 # Clearinghouse's 64-bit per-unit margins (USDC: 6 decimals, up to $9.2e12 per unit).
 _BOUNDS_MASK: constant(uint256) = 2**128 - 1
+# feed classes (issue 10): a templated market's feed = class | delivery_start << 40 | delivery_end
+_CLASS_MASK: constant(uint256) = ~(2**80 - 1)
+_MASK40: constant(uint256) = 2**40 - 1
 _SETTLEMENT: constant(uint256) = 1 << 254
 # hard bounds on timing parameters, seconds
 _MAX_REPORT_AGE_CAP: constant(uint256) = 86_400
@@ -278,6 +281,9 @@ def submit(
         fid: bytes32 = feed_ids[j]
         word: uint256 = self._feeds[fid]
         cfg: uint256 = self._config[fid]
+        if cfg == 0:
+            # a templated market's feed (class | start << 40 | end): its class's config
+            cfg = self._config[convert(convert(fid, uint256) & _CLASS_MASK, bytes32)]
         old_obs: uint256 = (word >> 128) & _MASK64
         assert word & (_DISPUTED | _FINAL) == 0, "Oracle: feed disputed or final"
         # int64 fields sign-extended by an arithmetic shift
@@ -287,7 +293,7 @@ def submit(
         if cfg & _SETTLEMENT != 0:
             # one value per settlement feed: a rewrite would restart its dispute window
             assert old_obs == 0, "Oracle: settlement already written"
-            not_before: uint256 = self._settlement[fid] & _MASK64
+            not_before: uint256 = self._settlement_word(fid) & _MASK64
             assert block.timestamp >= not_before and observed_at >= not_before, "Oracle: settlement too early"
         assert observed_at > old_obs, "Oracle: not newer"
 
@@ -377,11 +383,11 @@ def propose(feed_id: bytes32, price_: int256):
     @param feed_id A settlement feed with no value yet.
     @param price_ Settlement value, collateral base units per unit, within the feed's bounds.
     """
-    cfg: uint256 = self._config[feed_id]
+    cfg: uint256 = self._cfg(feed_id)
     assert cfg & _SETTLEMENT != 0, "Oracle: not a settlement feed"
     word: uint256 = self._feeds[feed_id]
     assert (word >> 128) & _MASK64 == 0, "Oracle: settlement already written"
-    not_before: uint256 = self._settlement[feed_id] & _MASK64
+    not_before: uint256 = self._settlement_word(feed_id) & _MASK64
     assert block.timestamp >= not_before + self.fallback_timeout, "Oracle: fallback not open"
     assert price_ >= self._from_u64((cfg >> 64) & _MASK64) and price_ <= self._from_u64(cfg & _MASK64), "Oracle: price out of bounds"
     assert self.dispute_bond > 0 and msg.value == self.dispute_bond, "Oracle: wrong bond"
@@ -402,7 +408,7 @@ def release_bond(feed_id: bytes32):
     assert bond > 0, "Oracle: no proposal bond"
     word: uint256 = self._feeds[feed_id]
     assert word & _DISPUTED == 0, "Oracle: feed disputed or final"
-    window: uint256 = self._settlement[feed_id] >> 64
+    window: uint256 = self._settlement_word(feed_id) >> 64
     assert block.timestamp >= ((word >> 192) & _MASK56) + window, "Oracle: dispute window open"
     who: address = self.proposer[feed_id]
     self.proposal_bond[feed_id] = 0
@@ -428,10 +434,10 @@ def dispute(feed_id: bytes32):
     assert (word >> 128) & _MASK64 != 0, "Oracle: no price"
     assert word & (_DISPUTED | _FINAL) == 0, "Oracle: feed disputed or final"
     if msg.sender != self.guardian:
-        assert self._config[feed_id] & _SETTLEMENT != 0, "Oracle: only the guardian disputes marks"
+        assert self._cfg(feed_id) & _SETTLEMENT != 0, "Oracle: only the guardian disputes marks"
         assert self.dispute_bond > 0 and msg.value == self.dispute_bond, "Oracle: wrong bond"
         # a value that stood its window is not held hostage by a late public dispute
-        window: uint256 = self._settlement[feed_id] >> 64
+        window: uint256 = self._settlement_word(feed_id) >> 64
         assert block.timestamp < ((word >> 192) & _MASK56) + window, "Oracle: dispute window closed"
     self.disputer[feed_id] = msg.sender
     self.dispute_deposit[feed_id] = msg.value
@@ -452,7 +458,7 @@ def resolve(feed_id: bytes32, price_: int256):
     ownable._check_owner()
     word: uint256 = self._feeds[feed_id]
     assert word & _DISPUTED != 0, "Oracle: not disputed"
-    cfg: uint256 = self._config[feed_id]
+    cfg: uint256 = self._cfg(feed_id)
     assert price_ >= self._from_u64((cfg >> 64) & _MASK64) and price_ <= self._from_u64(cfg & _MASK64), "Oracle: price out of bounds"
     previous: int256 = self._price_of(word)
     bond: uint256 = self.dispute_deposit[feed_id]
@@ -483,7 +489,7 @@ def reopen(feed_id: bytes32):
     ownable._check_owner()
     word: uint256 = self._feeds[feed_id]
     assert word & _FINAL != 0, "Oracle: not final"
-    assert self._config[feed_id] & _SETTLEMENT == 0, "Oracle: settlement feed"
+    assert self._cfg(feed_id) & _SETTLEMENT == 0, "Oracle: settlement feed"
     self._feeds[feed_id] = word & ~_FINAL
     log Reopened(feed_id=feed_id)
 
@@ -668,9 +674,10 @@ def feed(feed_id: bytes32) -> (int256, uint256, uint256, bool, bool):
 @external
 def bounds(feed_id: bytes32) -> (int256, int256):
     """
-    @return min_price, max_price in base units per unit; (0, 0) for an unconfigured feed.
+    @return min_price, max_price in base units per unit; (0, 0) for an unconfigured feed. A
+            feed without its own configuration reports its class's (feed & ~(2**80 - 1)).
     """
-    cfg: uint256 = self._config[feed_id]
+    cfg: uint256 = self._cfg(feed_id)
     return self._from_u64((cfg >> 64) & _MASK64), self._from_u64(cfg & _MASK64)
 
 
@@ -679,9 +686,9 @@ def bounds(feed_id: bytes32) -> (int256, int256):
 def limits(feed_id: bytes32) -> (uint256, uint256, uint256, uint256):
     """
     @return band_floor (base units per unit), band_bps, jump_floor (base units per unit per
-            hour), jump_bps (per hour); see `set_feed_limits`.
+            hour), jump_bps (per hour); see `set_feed_limits`. Class fallback as `bounds`.
     """
-    cfg: uint256 = self._config[feed_id]
+    cfg: uint256 = self._cfg(feed_id)
     return (cfg >> 128) & _MASK48, (cfg >> 176) & _MASK14, (cfg >> 190) & _MASK48, (cfg >> 238) & _MASK16
 
 
@@ -692,9 +699,9 @@ def settlement_terms(feed_id: bytes32) -> (bool, uint256, uint256):
     @return is_settlement (configured with `set_settlement_feed`), not_before (unix s),
             dispute_window (s); (False, 0, 0) for a mark feed.
     """
-    if self._config[feed_id] & _SETTLEMENT == 0:
+    if self._cfg(feed_id) & _SETTLEMENT == 0:
         return False, 0, 0
-    s: uint256 = self._settlement[feed_id]
+    s: uint256 = self._settlement_word(feed_id)
     return True, s & _MASK64, s >> 64
 
 
@@ -741,6 +748,28 @@ def reporter_count() -> uint256:
 
 
 # ---------------------------------------------------------------- internals
+
+
+@view
+@internal
+def _cfg(feed_id: bytes32) -> uint256:
+    # a feed's own config word, else its class's (feed & ~(2**80 - 1)): the feeds of a
+    # templated market (class | delivery_start << 40 | delivery_end) have no storage of their own
+    cfg: uint256 = self._config[feed_id]
+    if cfg == 0:
+        cfg = self._config[convert(convert(feed_id, uint256) & _CLASS_MASK, bytes32)]
+    return cfg
+
+
+@view
+@internal
+def _settlement_word(feed_id: bytes32) -> uint256:
+    # not_before | dispute_window << 64: a feed's own, else its class's window with
+    # not_before = the delivery_end in the feed id's low 40 bits
+    s: uint256 = self._settlement[feed_id]
+    if s == 0:
+        s = (self._settlement[convert(convert(feed_id, uint256) & _CLASS_MASK, bytes32)] & ~_MASK64) | (convert(feed_id, uint256) & _MASK40)
+    return s
 
 
 @internal

@@ -53,6 +53,7 @@ CONTRACTS = (
     "Oracle",
     "Clearinghouse",
     "ClearinghouseView",
+    "SeriesRegistry",
     "Exchange",
     "Timelock",
     "FeedAggregator",
@@ -67,6 +68,7 @@ STRUCT_SOURCES = {
     "MarketParams": ("set_market_params", "inputs"),
     "MarketState": ("market_state", "outputs"),
     "AccountSummary": ("account_summary", "outputs"),
+    "Template": ("template", "outputs"),
 }
 
 

@@ -35,6 +35,7 @@ SHARED: dict[str, Option] = {
         Option("--db", "CSPREAD_DB", "database: an SQLAlchemy URL or an SQLite file path"),
         Option("--key-env", "CSPREAD_KEY_ENV", "name of the env var holding the signing key (hex), never the key"),
         Option("--relay-url", "CSPREAD_RELAY_URL", "order relay URL", aliases=("--relay",)),
+        Option("--oracle-url", "CSPREAD_ORACLE_URL", "reporter service URL(s), comma-separated"),
     )
 }
 #: where the vendored real price data (data/*.csv.gz) live when the package is installed (no checkout)

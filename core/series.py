@@ -11,10 +11,11 @@ A *series* is one markets-file entry (``markets/default.json``) approved on chai
   (:func:`market_spec_hash`);
 - ``feed_class(series_symbol, "MARK"|"SETTLE")`` = keccak(text=f"{symbol}/MARK") with its
   low 80 bits cleared; ``feed_id(class, start, end) = class | start << 40 | end``;
-- :func:`aligned` is the Clearinghouse's window rule (hourly: one hour on the hour; daily: a
+- :func:`aligned` / :func:`window_end` are SeriesRegistry's window rule (hourly: one hour on the hour; daily: a
   local midnight-to-midnight day; monthly: a local 1st to the next 1st), where "local" means
-  the zone's standard offset or one hour more (DST), so 23 h and 25 h days and months that
-  cross a DST change are aligned; :func:`windows` lists the windows due at chain time ``now``.
+  the zone's standard offset, plus one hour while US DST is in force for a non-zero offset
+  (every non-UTC series is a US ISO's), so 23 h and 25 h days are aligned and nothing
+  shifted by an hour is; :func:`windows` lists the windows due at chain time ``now``.
 
 Times are unix seconds (UTC); ``utc_offset`` is seconds east of UTC (America/Chicago: -21600).
 """
@@ -45,6 +46,8 @@ __all__ = [
     "Series",
     "SeriesError",
     "aligned",
+    "us_dst",
+    "window_end",
     "feed_class",
     "feed_id",
     "last_trade_time",
@@ -63,6 +66,9 @@ _PERIOD_CADENCE = {"hour": HOURLY, "day": DAILY, "month": MONTHLY}
 DEFAULT_DEPTH = {HOURLY: 48, DAILY: 14, MONTHLY: 12}
 #: how far ahead a window may start (the template's ``max_horizon``), a little beyond the depth
 DEFAULT_HORIZON = {HOURLY: 3 * 86_400, DAILY: 16 * 86_400, MONTHLY: 370 * 86_400}
+#: listing bond (ETH) of a markets-file entry without one: enough to make spam listings cost
+#: something, returned to the lister at settlement
+DEFAULT_BOND = "0.001"
 #: ``last_trade_offset`` sentinel: trading runs through delivery and stops at delivery_end
 #: (the mark is the realised part plus the expected rest); any other value is seconds before
 #: delivery_start
@@ -177,30 +183,53 @@ def _civil(days: int) -> tuple[int, int, int]:
     return yoe + era * 400 + (m <= 2), m, d
 
 
-def _local_midnight(t: int, utc_offset: int) -> int | None:
-    """Local seconds of ``t`` if it is a local midnight at the standard offset or one hour
-    later (DST), else None: what the contract accepts."""
-    for off in (utc_offset, utc_offset + _HOUR):
-        if (t + off) % _DAY == 0:
-            return t + off
+def _days_from_civil(y: int, m: int) -> int:
+    """Days since 1970-01-01 of the 1st of month ``m`` of year ``y`` (as the contract computes it)."""
+    return (dt.date(y, m, 1) - dt.date(1970, 1, 1)).days
+
+
+def us_dst(day: int) -> bool:
+    """Whether US daylight saving time is in force at local midnight starting date ``day``
+    (days since 1970): after the second Sunday of March, through the first Sunday of November
+    (the bounds SeriesRegistry._window_end computes)."""
+    y, _, _ = _civil(day)
+    mar1, nov1 = _days_from_civil(y, 3), _days_from_civil(y, 11)
+    second_sunday_march = mar1 + (7 - (mar1 + 4) % 7) % 7 + 7
+    first_sunday_november = nov1 + (7 - (nov1 + 4) % 7) % 7
+    return second_sunday_march < day <= first_sunday_november
+
+
+def _midnight(day: int, utc_offset: int) -> int:
+    # unix s of local midnight starting date `day`: a non-zero offset follows US DST
+    return day * _DAY - utc_offset - (_HOUR if utc_offset != 0 and us_dst(day) else 0)
+
+
+def window_end(cadence: int, utc_offset: int, start: int) -> int | None:
+    """The end of the window starting at ``start`` under the contract's rule, None when
+    ``start`` cannot begin one (SeriesRegistry._window_end): hourly on the hour; daily and
+    monthly from a local midnight (of the 1st) to the next, local being the standard offset
+    plus one hour while US DST is in force when the offset is not 0."""
+    if not 0 < start < TIME_LIMIT:
+        return None
+    if cadence == HOURLY:
+        return start + _HOUR if start % _HOUR == 0 else None
+    day = (start + utc_offset + (_HOUR if utc_offset != 0 else 0)) // _DAY
+    if start != _midnight(day, utc_offset):
+        return None
+    if cadence == DAILY:
+        return _midnight(day + 1, utc_offset)
+    if cadence == MONTHLY:
+        y, m, d = _civil(day)
+        if d != 1:
+            return None
+        return _midnight(_days_from_civil(y + m // 12, m % 12 + 1), utc_offset)
     return None
 
 
 def aligned(cadence: int, utc_offset: int, start: int, end: int) -> bool:
-    """The Clearinghouse's window rule (``list_from_template`` reverts "bad delivery window" otherwise)."""
-    if not (0 < start < end < TIME_LIMIT):
-        return False
-    if cadence == HOURLY:
-        return start % _HOUR == 0 and end == start + _HOUR
-    s, e = _local_midnight(start, utc_offset), _local_midnight(end, utc_offset)
-    if s is None or e is None:
-        return False
-    if cadence == DAILY:
-        return e - s == _DAY
-    if cadence == MONTHLY:
-        (ys, ms, ds), (ye, me, de) = _civil(s // _DAY), _civil(e // _DAY)
-        return ds == 1 and de == 1 and (ye * 12 + me) - (ys * 12 + ms) == 1
-    return False
+    """The contract's window rule (``list_from_template`` reverts "bad delivery window" otherwise):
+    ``end`` is the one end :func:`window_end` allows for ``start``."""
+    return 0 < end < TIME_LIMIT and end == window_end(cadence, utc_offset, start)
 
 
 def last_trade_time(start: int, end: int, last_trade_offset: int) -> int:
@@ -369,7 +398,7 @@ class Series:
                 lto,
                 int(e.get("max_horizon", 0)),
                 params,
-                _eth_to_wei(e.get("bond", "0")),
+                _eth_to_wei(e.get("bond", DEFAULT_BOND)),
                 bounds,  # type: ignore[arg-type]
             )
         except (KeyError, TypeError) as err:
@@ -443,7 +472,10 @@ def windows(series: Series, now: int, depth: int | None = None) -> list[tuple[in
 
 
 def load_series(path: str) -> list[Series]:
-    """Every entry of a markets file as a :class:`Series`."""
+    """Every entry of a markets file (``markets`` and ``series``) that has a cadence (``cadence`` or ``delivery.period``) as a
+    :class:`Series`; an entry with an absolute window only is a one-off market, not a series."""
     with open(path) as f:
-        entries = json.load(f, parse_float=Decimal)["markets"]
-    return [Series.from_entry(e) for e in entries]
+        data = json.load(f, parse_float=Decimal)
+    # `markets` are listed at deploy too; `series` are templates only (listed by anyone later)
+    entries = data["markets"] + data.get("series", [])
+    return [Series.from_entry(e) for e in entries if e.get("cadence") or e.get("delivery", {}).get("period")]

@@ -97,20 +97,34 @@ def pool_bytecode(project: Path | None = None) -> str:
     return code if code.startswith("0x") else "0x" + code
 
 
-def spread_markets(reader, gpu_classes: list[str], nodes: list[str]) -> list[dict]:
+def spread_markets(reader, gpu_classes: list[str], nodes: list[str], windows: int | None = None) -> list[dict]:
     """The listed SPREAD markets (manifest and templates, through `reader.listed_markets`) whose
     compute leg's GPU class is in `gpu_classes` and power node in `nodes`, not yet past their
-    window, nearest window first: ``{"market_id", "gpu_class", "node", "units_per_gpu"}``."""
+    window, nearest window first: ``{"market_id", "gpu_class", "node", "units_per_gpu"}``.
+    `windows`: the next that many per (GPU class, node) whose delivery has not started (a devnet
+    with the lister running lists the current month and 11 more of each spread series: the
+    demo's clock, 2021-01-31 17:00 Central, has January's last 7 hours listed before the deploy's
+    February); None: every listed window not yet ended."""
+    if windows is not None and windows < 1:
+        raise DevnetError(f"windows must be >= 1 (or None for every listed window), got {windows}")
     now = int(reader.w3.eth.get_block("latest")["timestamp"])
-    out = []
+    found = []
     for m in reader.listed_markets(kind="SPREAD", limit=None):
         gpu = (m.spec.get("compute") or {}).get("gpu")
         if gpu not in gpu_classes or m.node not in nodes or m.delivery_end <= now:
             continue
+        if windows is not None and m.delivery_start <= now:
+            continue
         hours = (m.delivery_end - m.delivery_start) // HOUR
         if hours <= 0:
             continue
-        out.append({"market_id": m.id, "gpu_class": gpu, "node": m.node, "units_per_gpu": hours * 1_000})
+        found.append((m.delivery_start, m.id, gpu, m.node, hours))
+    out, taken = [], {}
+    for _, mid, gpu, node, hours in sorted(found):
+        if windows is not None and taken.get((gpu, node), 0) >= windows:
+            continue
+        taken[(gpu, node)] = taken.get((gpu, node), 0) + 1
+        out.append({"market_id": mid, "gpu_class": gpu, "node": node, "units_per_gpu": hours * 1_000})
     return out
 
 
@@ -148,9 +162,11 @@ def create_pool(
     limits: PoolLimits = PoolLimits(),
     delay: int = MIN_DELAY,
     warp: bool = False,
+    windows: int | None = None,
 ) -> dict:
     """Deploy a Pool owned by `owner_key`'s account with `manager` approving its hedge orders,
-    queue the matching SPREAD markets (see :func:`spread_markets`), with `warp` apply them after
+    queue the matching SPREAD markets (see :func:`spread_markets`; `windows`: the next that
+    many per GPU class and node), with `warp` apply them after
     moving anvil's clock past the delay, record the pool in the manifest and return its entry."""
     from sdk.reader import Reader
 
@@ -175,7 +191,7 @@ def create_pool(
     r = transact(w3, owner_key, Call(None, init), "deploy the Pool")
     pool = w3.eth.contract(address=r.contract_address, abi=core_abi.abi("Pool"))
     reader = Reader(manifest_path, rpc_url)
-    markets = spread_markets(reader, gpu_classes, nodes)
+    markets = spread_markets(reader, gpu_classes, nodes, windows)
     if not markets:
         raise DevnetError(f"no listed SPREAD market of {gpu_classes} at {nodes}: nothing for the pool to hedge")
     queued = {}

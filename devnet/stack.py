@@ -160,13 +160,17 @@ class Stack:
             self._start_chain()
             for i in range(1, self.n_reporters + 1):
                 self._start_reporter(i)
+            # the relay needs only the chain: it boots while the reporters load their data (each
+            # Python service takes seconds to start on a loaded machine; one after another added up)
+            if self.with_relay:
+                self._spawn_relay()
             self._wait_reporters()
             if self.with_lister and self.templated:
                 self._start_lister()
+            if self.with_relay:  # healthy before the pusher starts: its resting orders make marks needed
+                self._wait_relay()
             if self.with_keepers:
                 self._start_keepers()
-            if self.with_relay:
-                self._start_relay()
             if self.with_mm:
                 self._start_market_maker()
         except BaseException:
@@ -248,17 +252,45 @@ class Stack:
             time.sleep(interval)
 
     def wait_fresh(self, market_ids: list[int] | None = None, after: int | None = None, timeout: float = 60.0) -> None:
-        """Wait until every market's mark is fresh (and observed at or after chain time `after`)."""
+        """Wait until every market's mark is fresh (and observed at or after chain time `after`).
+        A pusher selecting the needed marks (the default on a templated deployment) pushes only
+        what someone needs: this asks the reporters for these marks first, as a trader's client
+        does (`sdk.Client.request_marks`)."""
         ids = market_ids if market_ids is not None else [m["id"] for m in self.manifest["markets"]]
+        self.request_marks(ids)
+        last_mine = [time.monotonic()]
 
         def ok() -> bool:
             for mid in ids:
                 _, obs, fresh = self.mark(mid)
                 if not fresh or (after is not None and obs < after):
+                    # the pusher acts once per block and anvil mines on demand: with nobody else
+                    # sending (the lister done, no trades) no block would come, as one would on a chain
+                    if time.monotonic() - last_mine[0] > 3:
+                        self.mine()
+                        last_mine[0] = time.monotonic()
                     return False
             return True
 
         self.wait_until(ok, timeout, 0.25, f"fresh marks in markets {ids}")
+
+    def request_marks(self, market_ids: list[int]) -> None:
+        """POST /marks/requests for these markets' mark feeds at every reporter (first-mark
+        requests; the pusher honours those whose mark is missing or due)."""
+        import httpx
+
+        if not market_ids:
+            return
+        feeds = [
+            "0x" + bytes(self.contract("Clearinghouse").functions.market(mid).call()[1]).hex() for mid in market_ids
+        ]
+        for url in self.reporter_urls:
+            for i in range(0, len(feeds), 32):
+                try:
+                    httpx.post(url + "/marks/requests", json={"feed_ids": feeds[i : i + 32]}, timeout=5)
+                except httpx.HTTPError:
+                    pass  # a reporter down: the others take the request; wait_fresh says if none did
+        self.mine()  # a block for the pusher to see the requests in (anvil mines on demand)
 
     def _check_alive(self) -> None:
         for name, p in self.processes.items():
@@ -341,6 +373,8 @@ class Stack:
                 self.rpc_url,
                 "--clock",
                 "chain",
+                # markets the lister lists from templates are valued from the series they belong to
+                *(["--series-file", str(self.markets_file)] if self.templated else []),
             ],
             env,
         )
@@ -375,11 +409,13 @@ class Stack:
 
     def _start_keepers(self) -> None:
         self.fund("liquidator", self.liquidator_deposit_usd)  # it takes positions over: needs margin (docs/keepers.md)
-        self._start_bot("pusher", "--reporters", ",".join(self.reporter_urls))
+        relay = ["--relay-url", self.relay_url] if self.relay_url else []
+        self._start_bot("pusher", "--reporters", ",".join(self.reporter_urls), *relay)
         self._start_bot("liquidator")
         self._start_bot("settler")
-        for bot in ("pusher", "liquidator", "settler"):
-            self._wait_healthy(bot, lambda b=bot: http_ok(f"http://127.0.0.1:{self.ports[b]}/metrics"), 60)
+        for bot in ("pusher", "liquidator", "settler", "lister"):
+            if bot in self.processes:
+                self._wait_healthy(bot, lambda b=bot: http_ok(f"http://127.0.0.1:{self.ports[b]}/metrics"), 60)
 
     @property
     def registry(self) -> str | None:
@@ -407,7 +443,8 @@ class Stack:
         """The lister keeps every approved series listed to its depth (keepers.lister), paying
         the bonds from its own key."""
         self._start_bot("lister", "--markets", str(self.markets_file), *self.lister_args)
-        self._wait_healthy("lister", lambda: http_ok(f"http://127.0.0.1:{self.ports['lister']}/metrics"), 60)
+        if not self.with_keepers:  # else checked with the keepers, so the process starts overlap
+            self._wait_healthy("lister", lambda: http_ok(f"http://127.0.0.1:{self.ports['lister']}/metrics"), 60)
 
     def listed(self) -> dict[str, float]:
         """The lister's unlabelled gauges and counters (due, missing, listed_total, ...) from /metrics."""
@@ -420,7 +457,7 @@ class Stack:
                 out[name.removeprefix("cspread_lister_")] = float(value)
         return out
 
-    def _start_relay(self) -> None:
+    def _spawn_relay(self) -> None:
         port = free_port()
         self.ports["relay"] = port
         env = self._child_env(CSPREAD_MATCHER_KEY=self.keys["matcher"])
@@ -444,7 +481,9 @@ class Stack:
             ],
             env,
         )
-        url = f"http://127.0.0.1:{port}"
+
+    def _wait_relay(self) -> None:
+        url = f"http://127.0.0.1:{self.ports['relay']}"
         self._wait_healthy("relay", lambda: http_ok(url + "/health"), 60)
         self.relay_url = url
 
@@ -482,6 +521,8 @@ class Stack:
             self.relay_url,
             "--key-env",
             "CSPREAD_MM_KEY",
+            "--oracle-url",
+            ",".join(self.reporter_urls),
             "--interval",
             "1",
         ]

@@ -305,9 +305,15 @@ def build_sender(settings: KeeperSettings, w3: Web3, metrics: Metrics, logger: l
 
 
 def main_loop(
-    name: str, settings: KeeperSettings, build: Callable[[KeeperSettings, Chain, Metrics], Keeper], once: bool = False
+    name: str,
+    settings: KeeperSettings,
+    build: Callable[[KeeperSettings, Chain, Metrics], Keeper],
+    once: bool = False,
+    run_once: Callable[[Keeper], int] | None = None,
 ) -> int:
-    """Shared ``cspread-<bot>`` body; `once`: act on the current head, then exit (cron, smoke tests)."""
+    """Shared ``cspread-<bot>`` body; `once`: act on the current head, then exit (cron, smoke
+    tests), or, given `run_once`, run that on the built keeper and exit with what it returns
+    (the lister's ``--once`` lists everything due and waits for the receipts)."""
     setup_logging(settings.log_level)
     lg = logging.getLogger(f"keepers.{name}")
     chain = Chain(settings.rpc_url, settings.rpc_timeout)
@@ -329,6 +335,10 @@ def main_loop(
         dry_run=keeper.sender.dry,
         metrics_port=settings.metrics_port,
     )
+    if once and run_once is not None:
+        rc = run_once(keeper)
+        kv(lg, logging.INFO, "stopped")
+        return rc
     if once:
         head = chain.head()
         kv(lg, logging.INFO, "startup", **keeper.start(head))

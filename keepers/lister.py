@@ -6,7 +6,8 @@ its risk parameters, approved by the owner. Anyone may list one delivery window 
 bond, returned once the market settles). This keeper computes, at chain time, the windows each
 series should have listed (:func:`core.series.windows`: hourly DA the next 48 hours, daily the
 next 14 days, monthly the next 12 months, each window only while its last trade time is ahead)
-and lists the ones ``market_of(template_id, delivery_start)`` says are missing.
+and lists the ones ``market_of(template_id, delivery_start)`` says are missing and the deploy
+did not list itself (the manifest's ``markets``: same series, same window; :func:`deployed_windows`).
 
 Plain logic: :func:`plan_listings` (which windows are due, which are missing, which are
 skipped and why) over :class:`Template` records and the series specs. :class:`Lister` reads
@@ -55,7 +56,6 @@ from keepers.chain import (
     kv,
     load_settings,
     main_loop,
-    setup_logging,
 )
 from keepers.cli import add_keeper_args, keeper_overrides
 
@@ -208,6 +208,24 @@ def plan_listings(
 # --------------------------------------------------------------------------- series source
 
 
+def deployed_windows(manifest: Any) -> dict[tuple[bytes, int, int], int]:
+    """(windowless series spec_hash, delivery_start, delivery_end) -> market id of every market the
+    deploy listed itself (``Clearinghouse.list_market``: the manifest's ``markets``). The deploy
+    approves a template for each of those series too, and the registry's ``market_of`` knows only
+    template listings: without this the lister would list the deploy's window a second time (same
+    spec, same window, two markets splitting one contract's liquidity)."""
+    from core.series import series_spec_hash
+
+    out: dict[tuple[bytes, int, int], int] = {}
+    for e in manifest.data.get("markets") or []:
+        spec = e.get("spec") or {}
+        leg = spec.get("power", spec) if spec.get("kind") == "SPREAD" else spec
+        if "delivery_start" not in leg or "delivery_end" not in leg:
+            continue
+        out[(series_spec_hash(spec), int(leg["delivery_start"]), int(leg["delivery_end"]))] = int(e["id"])
+    return out
+
+
 def series_from_manifest(manifest: Any, markets: Path | None = None) -> dict[tuple[bytes, int], Any]:
     """(spec_hash, cadence) -> Series of every series the deployment describes (the manifest's
     templates, a markets file when given): :func:`sdk.reader.known_series`."""
@@ -271,6 +289,7 @@ class Lister:
         self.sender = sender or build_sender(settings, chain.w3, metrics, log)
         self.series = dict(series) if series is not None else series_from_manifest(self.manifest, settings.markets)
         self.windows = windows
+        self.deployed = deployed_windows(self.manifest)  # windows the deploy listed: never listed again
         self._fields = _template_fields(self.manifest.abi(self.registry_name))
         self.templates: dict[int, Template] = {}
         self.templates_read_at: int | None = None
@@ -355,8 +374,18 @@ class Lister:
         return self.templates
 
     def read_listed(self, items: list[Listing]) -> None:
-        """Fill ``known`` with the market id of each of ``items`` the chain has listed."""
-        todo = [x for x in items if (x.template_id, x.delivery_start) not in self.known]
+        """Fill ``known`` with the market id of each of ``items`` the chain has listed, from a
+        template or by the deploy."""
+        todo = []
+        for x in items:
+            if (x.template_id, x.delivery_start) in self.known:
+                continue
+            t = self.templates.get(x.template_id)
+            mid = t and self.deployed.get((t.spec_hash, x.delivery_start, x.delivery_end))
+            if mid:
+                self.known[(x.template_id, x.delivery_start)] = mid
+            else:
+                todo.append(x)
         if not todo:
             return
         for x, mid in zip(todo, self._market_of(todo), strict=True):
@@ -660,11 +689,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(json.dumps({"level": "CRITICAL", "msg": f"invalid keeper configuration: {e}"}), file=sys.stderr)
         return 2
-    if not a.once:
-        return main_loop("lister", s, build)
-    setup_logging(s.log_level)
-    lister = build(s, Chain(s.rpc_url, s.rpc_timeout), Metrics("lister"))
-    report = lister.list_all(s.once_timeout)
+    return main_loop("lister", s, build, once=a.once, run_once=_list_once)
+
+
+def _list_once(lister: Lister) -> int:
+    report = lister.list_all(lister.s.once_timeout)
     kv(log, logging.INFO, "once", **report)
     return 0 if report["complete"] else 1
 

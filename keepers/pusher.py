@@ -291,6 +291,15 @@ def honoured_requests(asked, feeds: dict[str, FeedState], now: int, cap: int) ->
     return out[:cap]
 
 
+def default_select(manifest_data) -> str:
+    """The pusher's market selection when none is configured: "needed" on a deployment that lists
+    from series templates (a standing curve of hundreds of markets: pushing every mark every
+    heartbeat costs ~20x the needed ones, docs/keepers.md), "all" on one with a fixed market list."""
+    from keepers.lister import registry_name
+
+    return "needed" if registry_name(manifest_data) is not None else "all"
+
+
 def heartbeat_of(max_price_age: int, margin: int, cap: int) -> int:
     """Seconds after an observation at which a mark is re-pushed although it did not move: the
     market's ``max_price_age`` minus a safety margin (time to land a tx through congestion),
@@ -367,8 +376,9 @@ class PusherSettings(KeeperSettings):
     http_timeout: float = 3.0
     verify_signatures: bool = True
     # which markets get marks: "needed" (open interest, relay orders, first-mark requests) or
-    # "all" (every live market, the rule before issue 10); see docs/keepers.md
-    select: Literal["needed", "all"] = "all"
+    # "all" (every live market, the rule before issue 10); unset: "needed" on a deployment that
+    # lists from series templates (hundreds of live markets), else "all"; see docs/keepers.md
+    select: Literal["needed", "all"] | None = None
     relay_url: str | None = None  # order relay whose open orders make a market's mark needed
     relay_orders_limit: int = 10_000  # GET /orders page size (the relay's maximum)
     max_requested: int = MAX_FEEDS_PER_SUBMIT  # first-mark requests honoured per block (spam bound)
@@ -440,6 +450,7 @@ class Pusher:
         self.last_obs_sent = 0
         self.markets: dict[int, MarketMeta] = {}
         self.settled: set[int] = set()
+        self.select = self.s.select or default_select(self.manifest.data)
 
     # ------------------------------------------------------------ lifecycle
     def start(self, head: Head) -> dict:
@@ -450,7 +461,7 @@ class Pusher:
             "quorum": self.quorum,
             "markets": len(self.markets),
             "feeds": len(self.feeds_meta),
-            "select": self.s.select,
+            "select": self.select,
             "signer": self.sender.address,
             "dry_run": self.sender.dry,
         }
@@ -583,7 +594,7 @@ class Pusher:
                 long_oi[m.id] = int(st.long_oi)
         live = [m for m in live if m.id not in self.settled]
         self.m_live.set(len(live))
-        if self.s.select == "all":
+        if self.select == "all":
             return needed_markets(live, long_oi, {}, set(), now, "all"), live
         resting = self.relay_resting(now)
         asked = []
@@ -763,7 +774,7 @@ def main(argv: list[str] | None = None) -> int:
         "--select",
         choices=["needed", "all"],
         help="needed: marks only for markets with open interest, relay orders or a first-mark request; "
-        "all: every live market",
+        "all: every live market (default: needed when the deployment lists from series templates, else all)",
     )
     add_shared(p, "--relay-url", helps={"--relay-url": "order relay whose open orders make a market's mark needed"})
     a = p.parse_args(argv)

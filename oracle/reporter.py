@@ -3,6 +3,11 @@
 Plain Python (no FastAPI): the service calls :meth:`Reporter.refresh` and reads the state.
 One observation round happens per distinct clock value (the chain's latest block
 timestamp on a devnet), so many HTTP requests in one block cost one valuation pass.
+
+That round values the deployment's own markets (the manifest's). A market listed from a
+template (hundreds of them on a standing curve) is valued only when someone asks for its feed
+(a pusher's report, ``GET /feeds/{id}``, a first-mark request), once per clock value: a
+reporter's work per block follows the marks the venue needs, not the size of the curve.
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ class FeedState:
     status: str = "pending"  # ok | pending (settlement before delivery_end) | error
     detail: str | None = None
     history: deque = field(default_factory=deque)
+    # valued every round (a manifest market), or only when asked for (a templated market)
+    eager: bool = True
+    checked_at: int | None = None  # clock value of the last valuation attempt
 
     @property
     def feed_hex(self) -> str:
@@ -85,10 +93,10 @@ class Reporter:
         self.clock_error: str | None = None
         self._lock = threading.Lock()
 
-    def _add_market(self, m: MarketEntry) -> None:
-        self.feeds[m.mark_feed] = FeedState(m.mark_feed, MARK, m, history=deque(maxlen=self.history_len))
+    def _add_market(self, m: MarketEntry, eager: bool = True) -> None:
+        self.feeds[m.mark_feed] = FeedState(m.mark_feed, MARK, m, history=deque(maxlen=self.history_len), eager=eager)
         self.feeds[m.settlement_feed] = FeedState(
-            m.settlement_feed, SETTLEMENT, m, history=deque(maxlen=self.history_len)
+            m.settlement_feed, SETTLEMENT, m, history=deque(maxlen=self.history_len), eager=eager
         )
         self.markets[m.id] = m
 
@@ -118,12 +126,20 @@ class Reporter:
         entry, _ = hit
         with self._lock:
             if entry.mark_feed not in self.feeds:
-                self._add_market(entry)
-                if self.now is not None:  # value it now, so a report at this time can include it
-                    self._observe(self.feeds[entry.mark_feed], self.now)
-                    self._observe(self.feeds[entry.settlement_feed], self.now)
+                self._add_market(entry, eager=False)  # valued when asked for (current)
                 log.info("serving templated market %s (%s)", entry.id, entry.symbol)
         return self.feeds[feed_id]
+
+    def current(self, fs: FeedState) -> FeedState:
+        """``fs`` valued at the current clock value (a templated feed is valued on demand, once
+        per clock value; a manifest feed was valued by :meth:`refresh`)."""
+        with self._lock:
+            self._ensure(fs)
+        return fs
+
+    def _ensure(self, fs: FeedState) -> None:
+        if self.now is not None and fs.checked_at != self.now:
+            self._observe(fs, self.now)
 
     # ------------------------------------------------------------ first-mark requests
     def request_marks(self, feed_ids: list[bytes]) -> int:
@@ -171,13 +187,15 @@ class Reporter:
                 log.warning("clock went backwards (%s -> %s); ignoring", self.now, now)
                 return self.now
             for fs in self.feeds.values():
-                self._observe(fs, now)
+                if fs.eager:
+                    self._observe(fs, now)
             self.now = now
             self.rounds += 1
             self.report = self._sign(now)
             return now
 
     def _observe(self, fs: FeedState, now: int) -> None:
+        fs.checked_at = now
         spec = fs.market.spec
         try:
             v = self.valuer.mark(spec, now) if fs.role == MARK else self.valuer.settlement(spec, now)
@@ -253,6 +271,7 @@ class Reporter:
             prices, ids = [], []
             for fs in states:
                 if at == now:
+                    self._ensure(fs)
                     if fs.status != "ok" or fs.latest is None or fs.latest.observed_at != now:
                         if feed_ids is None or partial:
                             continue

@@ -187,7 +187,7 @@ def _feed_or_404(reporter: Reporter, feed_id: str) -> FeedState:
         raise HTTPException(status_code=409, detail=str(e)) from None
     if fs is None:
         raise HTTPException(status_code=404, detail=f"unknown feed {feed_id}; GET /feeds lists the feeds served")
-    return fs
+    return reporter.current(fs)
 
 
 def _feed_public(fs: FeedState) -> FeedPublic:

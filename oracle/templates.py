@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
+from core import abi
 from core.manifest import MarketEntry
 from core.specs import symbol as spec_symbol
 from core.specs import validate_spec
@@ -199,40 +200,14 @@ class Web3TemplateChain:
         f = self.reg.functions
         out = []
         for i in range(1, int(f.template_count().call()) + 1):
-            t = f.template(i).call()
-            d = t if isinstance(t, dict) else dict(zip(_TEMPLATE_FIELDS, t, strict=False))
-            out.append(
-                ChainTemplate(i, _b32(d["spec_hash"]), _b32(d["mark_class"]), _b32(d["settlement_class"]), d["active"])
-            )
+            # by field name through the shipped ABI (core.abi), never a hand-copied field order
+            d = abi.Template.decode(f.template(i).call())
+            out.append(ChainTemplate(i, d.spec_hash, d.mark_class, d.settlement_class, d.active))
         return out
 
     def market_of(self, template_id: int, delivery_start: int) -> int:
         return int(self.reg.functions.market_of(template_id, delivery_start).call())
 
     def market_feeds(self, market_id: int) -> tuple[bytes, bytes]:
-        m = self.ch.functions.market(market_id).call()
-        return _b32(m[1]), _b32(m[2])  # Market: spec_hash, mark_feed, settlement_feed, ...
-
-
-# the interface doc's Template field order (the struct is returned as a tuple)
-_TEMPLATE_FIELDS = (
-    "spec_hash",
-    "mark_class",
-    "settlement_class",
-    "cadence",
-    "utc_offset",
-    "last_trade_offset",
-    "max_horizon",
-    "quantity_step",
-    "min_quantity",
-    "price_tick",
-    "im_fixed",
-    "im_rate_bps",
-    "mm_fixed",
-    "mm_rate_bps",
-    "max_price_age",
-    "dispute_window",
-    "oi_cap",
-    "bond",
-    "active",
-)
+        m = abi.Market.decode(self.ch.functions.market(market_id).call())
+        return m.mark_feed, m.settlement_feed

@@ -176,10 +176,21 @@ class Env:
     def reporter_urls(self) -> str:
         return ",".join(f"http://127.0.0.1:{p}" for p in self.reporter_ports.values())
 
-    def start_pusher(self, key_index: int | None = 0, name: str | None = None) -> Proc:
-        """The pusher polling every reporter (no key: a dry run that only logs)."""
+    def start_pusher(self, key_index: int | None = 0, name: str | None = None, select: str = "all") -> Proc:
+        """The pusher polling every reporter (no key: a dry run that only logs). ``select="all"``:
+        every live market marked each heartbeat, as these scenarios assume (their trades and
+        liquidations need marks nobody requested); the deployment lists from templates, where the
+        pusher's default is "needed" (test_pusher_selective runs that mode)."""
         return self.start_bot(
-            "pusher", key_index, "--reporters", self.reporter_urls(), "--poll-interval", "0.2", name=name
+            "pusher",
+            key_index,
+            "--reporters",
+            self.reporter_urls(),
+            "--poll-interval",
+            "0.2",
+            "--select",
+            select,
+            name=name,
         )
 
     def start_bot(self, bot: str, key_index: int | None, *args: str, name: str | None = None) -> Proc:

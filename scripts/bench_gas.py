@@ -16,6 +16,9 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from chain.tx import TxFailed, TxSender
+from core import abi
+from core.series import HOURLY, feed_class
+from core.series import feed_id as template_feed
 from core.units import USD_SCALE
 from devnet.anvil import ANVIL_KEYS, Anvil, deploy, rpc
 from oracle.signing import ReportSigner
@@ -232,7 +235,62 @@ class Bench:
             self.owner,
             "settle_many (50 accounts)",
         )
+        self.listing()
         return self.rows
+
+    def listing(self) -> None:
+        """Issue 10: listing a window of an approved template must cost the same at market #1,
+        #100 and #1,000 (<= 150,000 gas, receipt incl. 21k), and a templated market's mark is
+        served from its class with no Oracle storage of its own."""
+        c = self.m["contracts"]["SeriesRegistry"]
+        reg = self.w3.eth.contract(address=c["address"], abi=c["abi"])
+        t = dict(
+            spec_hash=keccak(text="bench/series"),
+            mark_class=feed_class("BENCH.HOURLY", "MARK"),
+            settlement_class=feed_class("BENCH.HOURLY", "SETTLE"),
+            cadence=HOURLY,
+            utc_offset=0,
+            last_trade_offset=0,
+            max_horizon=60 * 86_400,
+            quantity_step=1,
+            min_quantity=100,
+            price_tick=10_000,
+            im_fixed=300 * USDC,
+            im_rate_bps=5_000,
+            mm_fixed=200 * USDC,
+            mm_rate_bps=2_500,
+            max_price_age=3_600,
+            dispute_window=3_600,
+            oi_cap=10**11,
+            bond=10**15,
+            active=True,
+        )
+        self.send(reg.functions.approve_template(abi.Template.decode(t).encode()), self.owner)
+        tid = int(reg.functions.template_count().call())
+        lo, hi = -1_000 * USDC, 10_000 * USDC
+        self.send(self.oracle.functions.set_feed(t["mark_class"], lo, hi), self.owner)
+        self.send(self.oracle.functions.set_feed_limits(t["mark_class"], *feed_limits("POWER")), self.owner)
+        lister = self.account()
+        first = self.now() - self.now() % 3_600 + 7_200
+        tag = {1: "#1", 100: "#100", 1000: "#1,000"}
+        sender = TxSender(self.w3, lister, bump_after_blocks=10**9)
+        for k in range(1, 1001):
+            s = first + (k - 1) * 3_600
+            try:
+                r = sender.transact(reg.functions.list_from_template(tid, s, s + 3_600), value=t["bond"])
+            except TxFailed as e:
+                raise RuntimeError(f"list_from_template #{k} reverted: {e.reason}") from e
+            if k in tag:
+                self.rows.append(
+                    {
+                        "name": f"list_from_template (market {tag[k]} of the series)",
+                        "value": r.gas_used,
+                        "unit": "gas",
+                        "target": "<= 150,000",
+                    }
+                )
+        mark = template_feed(t["mark_class"], first, first + 3_600)
+        self.submit([mark], [45_000_000], "oracle submit, 3 reporters x 1 feed (templated market: class config)")
 
 
 def bench_markets_file(now: int) -> Path:

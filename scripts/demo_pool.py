@@ -178,6 +178,7 @@ def run(hosts_n: int = 1_000, stack: Stack | None = None, workdir: Path | None =
             limits=PoolLimits(),
             warp=True,
             name="homes",
+            windows=1,  # February at each node (the lister lists the months after it too)
         )
         feb = {m["node"]: int(k) for k, m in entry["markets"].items()}
         st.fund("user6", 20_000_000)

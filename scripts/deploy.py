@@ -31,18 +31,53 @@ import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand, ape_cli_context
 
-from scripts._markets import MarketsFileError, load_markets
+from chain.rpc import Rpc
+from chain.tx import Call, TxFailed, send_unlocked, wait_mined
+from core import abi
+from core.series import SeriesError, load_series
+from scripts._markets import DEFAULT_MARKETS, MarketsFileError, feed_limits, load_markets
 
 ANVIL_CHAIN_ID = 31337
 # seconds; the Timelock refuses less on any chain but 31337 (issue 16: >= 24 h on testnets)
 MIN_TIMELOCK_DELAY = 86_400
 MAX_TIMELOCK_DELAY = 30 * 86_400
+# gas limit of each owner setup call in the devnet burst (the node does not estimate a batch:
+# the costliest, approve_template, uses well under half of it)
+SETUP_GAS = 1_000_000
 MAKER_FEE_BPS = 2
 TAKER_FEE_BPS = 5
 
 
 def _abi(contract) -> list:
     return [a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in contract.contract_type.abi]
+
+
+def _send_all(owner, calls: list) -> None:
+    """Send owner-only setup calls [(ape method, args)] in order. On an automining anvil (chain
+    31337, whose dev accounts are unlocked) they go out back to back through eth_sendTransaction
+    and every receipt is checked after: ape waits for each receipt in turn, which made the 35 default
+    series (5 calls each) take ~2 min of `devnet up` on a loaded machine. Elsewhere, one by one."""
+    w3 = chain.provider.web3
+    if chain.chain_id != ANVIL_CHAIN_ID or not _automines(w3):
+        for method, args in calls:
+            method(*args, sender=owner)
+        return
+    rpc = Rpc(w3.provider.endpoint_uri, timeout=120)
+    txs = [(owner.address, Call(method.contract.address, bytes(method.encode_input(*args)))) for method, args in calls]
+    try:
+        wait_mined(rpc, send_unlocked(rpc, txs, SETUP_GAS), timeout=120)
+    except TxFailed as e:
+        raise RuntimeError(f"deploy: an owner setup call failed: {e}") from e
+
+
+def _automines(w3) -> bool:
+    """Whether the node mines each transaction as it arrives (anvil's default). Under interval
+    mining (anvil --block-time) anvil put one transaction of the burst in each block and some
+    were still not mined 120 s later (test_keepers_silverback): the burst is for automine only."""
+    try:
+        return bool(w3.provider.make_request("anvil_getAutomine", []).get("result"))
+    except Exception:  # noqa: BLE001 - not anvil, or an older one: send one by one
+        return False
 
 
 def deploy(
@@ -66,6 +101,17 @@ def deploy(
         raise ValueError(f"off anvil the owner must be a Timelock with delay >= {MIN_TIMELOCK_DELAY} s")
     now = chain.pending_timestamp
     markets = load_markets(markets_path, now)  # fail before spending gas
+    try:
+        # every entry is also a series template anyone may list windows of (issue 10)
+        series = load_series(str(markets_path or DEFAULT_MARKETS))
+        # each template's markets-file entry goes into the manifest: readers (sdk.Reader, the
+        # lister, the dashboard) name and value the windows listed from it without the file
+        raw = json.loads(Path(markets_path or DEFAULT_MARKETS).read_text())
+        entries = [
+            e for e in raw["markets"] + raw.get("series", []) if e.get("cadence") or e.get("delivery", {}).get("period")
+        ]
+    except (SeriesError, KeyError, ValueError) as e:
+        raise MarketsFileError(f"{markets_path or DEFAULT_MARKETS}: {e}") from e
 
     mock = None
     if collateral is None:
@@ -74,8 +120,13 @@ def deploy(
         log(f"MockUSDC      {collateral}")
     oracle = project.Oracle.deploy(reporters, quorum, guardian, sender=owner)
     log(f"Oracle        {oracle.address}  reporters={len(reporters)} quorum={quorum}")
-    ch = project.Clearinghouse.deploy(collateral, oracle.address, guardian, sender=owner)
+    # the registry lists markets of approved templates for anyone; the Clearinghouse trusts it
+    # (fixed at construction) and it learns the Clearinghouse once
+    registry = project.SeriesRegistry.deploy(sender=owner)
+    ch = project.Clearinghouse.deploy(collateral, oracle.address, guardian, registry.address, sender=owner)
+    registry.set_clearinghouse(ch.address, sender=owner)
     log(f"Clearinghouse {ch.address}")
+    log(f"SeriesRegistry {registry.address}")
     # read-only composites (account_summary ...), kept out of the Clearinghouse's 24 KB
     view = project.ClearinghouseView.deploy(ch.address, sender=owner)
     log(f"ClearinghouseView {view.address}")
@@ -84,15 +135,21 @@ def deploy(
     ch.set_exchange(ex.address, sender=owner)
 
     listed = []
+    feed_calls = []
     for m in markets:
         lo, hi = m.feed_bounds
-        oracle.set_feed(m.mark_feed, lo, hi, sender=owner)
-        oracle.set_feed_limits(m.mark_feed, *m.feed_limits, sender=owner)
-        # one value, written after delivery_end; the Oracle's dispute window floor is 10 min
-        oracle.set_settlement_feed(
-            m.settlement_feed, lo, hi, m.params["delivery_end"], max(m.params["dispute_window"], 600), sender=owner
-        )
-        oracle.set_feed_limits(m.settlement_feed, *m.feed_limits, sender=owner)
+        feed_calls += [
+            (oracle.set_feed, (m.mark_feed, lo, hi)),
+            (oracle.set_feed_limits, (m.mark_feed, *m.feed_limits)),
+            # one value, written after delivery_end; the Oracle's dispute window floor is 10 min
+            (
+                oracle.set_settlement_feed,
+                (m.settlement_feed, lo, hi, m.params["delivery_end"], max(m.params["dispute_window"], 600)),
+            ),
+            (oracle.set_feed_limits, (m.settlement_feed, *m.feed_limits)),
+        ]
+    _send_all(owner, feed_calls)
+    for m in markets:
         receipt = ch.list_market(m.struct(), sender=owner)
         market_id = receipt.return_value if receipt.return_value else ch.market_count()
         entry = m.manifest_entry(int(market_id))
@@ -107,7 +164,40 @@ def deploy(
         listed.append(entry)
         log(f"market {market_id:>2}  {m.symbol}")
 
-    contracts = {"Oracle": oracle, "Clearinghouse": ch, "Exchange": ex}
+    templates = []
+    calls = []
+    for s in series:
+        # the Oracle serves every window of the series from its two classes (no storage per market)
+        lo, hi = s.feed_bounds
+        limits = feed_limits(s.kind)
+        calls += [
+            (oracle.set_feed, (s.mark_class, lo, hi)),
+            (oracle.set_feed_limits, (s.mark_class, *limits)),
+            # a class's not_before is ignored (a feed's is its delivery_end): 1
+            (oracle.set_settlement_feed, (s.settlement_class, lo, hi, 1, max(s.params["dispute_window"], 600))),
+            (oracle.set_feed_limits, (s.settlement_class, *limits)),
+            (registry.approve_template, (abi.Template.decode(s.template()).encode(),)),
+        ]
+    _send_all(owner, calls)
+    first = int(registry.template_count()) - len(series) + 1
+    for tid, (s, entry) in enumerate(zip(series, entries, strict=True), first):
+        templates.append(
+            {
+                "entry": entry,
+                "id": tid,
+                "symbol": s.symbol,
+                "kind": s.kind,
+                "spec": s.spec,
+                "cadence": s.cadence,
+                "tz": s.tz,
+                "spec_hash": "0x" + s.spec_hash.hex(),
+                "mark_class": "0x" + s.mark_class.hex(),
+                "settlement_class": "0x" + s.settlement_class.hex(),
+            }
+        )
+        log(f"template {tid:>2}  {s.symbol} (cadence {s.cadence})")
+
+    contracts = {"Oracle": oracle, "Clearinghouse": ch, "Exchange": ex, "SeriesRegistry": registry}
     timelock = _hand_to_timelock(owner, contracts, timelock_delay, timelock_admin, log) if timelock_delay else None
     manifest = {
         "chain_id": chain.chain_id,
@@ -132,6 +222,8 @@ def deploy(
         },
         "fees": {"maker_bps": MAKER_FEE_BPS, "taker_bps": TAKER_FEE_BPS},
         "markets": listed,
+        # approved series templates (SeriesRegistry): anyone lists their windows (keepers/lister)
+        "templates": templates,
     }
     # the collateral's ERC-20 ABI is MockUSDC's minus the faucet; readers use "Collateral"
     erc20_abi = [a for a in _abi(project.MockUSDC) if a.get("name") not in ("mint", "MAX_MINT")]

@@ -52,6 +52,7 @@ from sdk.errors import (
     InvalidOrder,
     MarketClosed,
     MarketHalted,
+    MarkTimeout,
     NotLiquidatable,
     NotReducing,
     OrderRejected,
@@ -68,6 +69,7 @@ from sdk.models import (
     Fill,
     HedgePlan,
     LegResult,
+    Mark,
     Market,
     MarketStatus,
     Order,
@@ -218,8 +220,19 @@ class Client(Reader):
         w3: Web3 | None = None,
         receipt_timeout: float = 120.0,
         default_expiry: int = DEFAULT_EXPIRY,
+        oracle_urls: Sequence[str] | str | None = None,
+        mark_wait: float = 60.0,
     ):
+        """``oracle_urls``: reporter services (comma-separated or a list). With them, a trade in
+        a market without a fresh mark (a window the lister just listed: marks are pushed only
+        where needed) first asks the reporters for one (``POST /marks/requests``) and waits up
+        to ``mark_wait`` s for the pusher to put it on chain (:class:`MarkTimeout` otherwise);
+        without them it raises :class:`StaleMarket` at once."""
         super().__init__(manifest, rpc_url, w3=w3)
+        if isinstance(oracle_urls, str):
+            oracle_urls = oracle_urls.split(",")
+        self.oracle_urls = [x.strip().rstrip("/") for x in (oracle_urls or ()) if x and x.strip()]
+        self.mark_wait = float(mark_wait)
         self._signer = _make_signer(private_key, keyfile, password, ape_account)
         self.relay = relay or (RelayClient(relay_url) if relay_url else None)
         self.nonces = nonce_source or TimeNonce()
@@ -705,6 +718,71 @@ class Client(Reader):
         who = account or self.address
         return self._transact(self.clearinghouse.functions.settle(who, mid), f"settle {who} in market {mid}")
 
+    # ------------------------------------------------------------ first marks
+    def request_marks(self, markets: Iterable[int | str | Market]) -> list[str]:
+        """Ask every reporter (``oracle_urls``) for a mark of these markets (``POST
+        /marks/requests``; the pusher, selecting the marks the venue needs, pushes a requested
+        one that is missing or stale). Returns the reporters that took the request; a reporter
+        that is down or refuses is skipped (its answer is in the log of the caller's choice)."""
+        import httpx
+
+        feeds = list(dict.fromkeys(self._static_market(self._resolve_id(m)).mark_feed for m in markets))
+        if not feeds or not self.oracle_urls:
+            return []
+        asked = []
+        with httpx.Client(timeout=5.0) as http:
+            for url in self.oracle_urls:
+                ok = True
+                for i in range(0, len(feeds), 32):  # the endpoint takes <= 32 feeds a call
+                    try:
+                        r = http.post(url + "/marks/requests", json={"feed_ids": feeds[i : i + 32]})
+                        ok = ok and r.status_code == 200
+                    except httpx.HTTPError:
+                        ok = False
+                if ok:
+                    asked.append(url)
+        return asked
+
+    def ensure_marks(
+        self, markets: Iterable[int | str | Market], timeout: float | None = None, action: str = "mark"
+    ) -> list[Mark]:
+        """Fresh marks of ``markets`` on chain: a market whose mark is missing or stale (and that
+        still trades) is requested from the reporters (:meth:`request_marks`), then waited for,
+        at most ``timeout`` s (default ``mark_wait``). Raises :class:`StaleMarket` when no
+        reporter is configured, :class:`MarkTimeout` when the mark does not arrive in time."""
+        import time
+
+        ids = [self._resolve_id(m) for m in markets]
+        marks = {i: self.mark(i) for i in ids}
+        stale = [i for i, mk in marks.items() if not mk.fresh]
+        if not stale:
+            return [marks[i] for i in ids]
+        if not self.oracle_urls:
+            raise self.stale_error(self.market(stale[0]), action)
+        asked = self.request_marks(stale)
+        limit = self.mark_wait if timeout is None else float(timeout)
+        deadline = time.monotonic() + limit
+        while True:
+            for i in list(stale):
+                marks[i] = self.mark(i)
+                if marks[i].fresh:
+                    stale.remove(i)
+            if not stale:
+                return [marks[i] for i in ids]
+            if time.monotonic() >= deadline:
+                m = self._static_market(stale[0])
+                raise MarkTimeout(
+                    f"{action}: market {m.id} ({m.symbol}) has no fresh mark {limit:.0f} s after asking "
+                    f"{len(asked)} of {len(self.oracle_urls)} reporters for one "
+                    f"({'none answered: check the oracle URLs' if not asked else 'is the oracle pusher running?'})",
+                    market_id=m.id,
+                    symbol=m.symbol,
+                    feed_id=m.mark_feed,
+                    waited=limit,
+                    asked=asked,
+                )
+            time.sleep(0.5)
+
     # ------------------------------------------------------------ pre-flight
     def _require_fresh(self, acct: AccountState, action: str) -> None:
         if acct.fresh:
@@ -752,7 +830,9 @@ class Client(Reader):
             if m.status == MarketStatus.HALTED:
                 raise MarketHalted(f"{action}: {m.symbol} is halted: only risk-reducing trades pass", market_id=m.id)
             if m.status == MarketStatus.STALE:
-                raise self.stale_error(m, action)
+                # a freshly listed window has no mark until someone needs one: ask, then wait
+                self.ensure_marks([m.id], action=action)
+                m = self.market(m.id)
             self._require_fresh(acct, action)
         if resting is not None and not reduce_only:
             self._check_reservation(acct, m, is_buy, q, price, resting, reserve_bps, action)

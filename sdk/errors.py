@@ -112,6 +112,12 @@ class StaleMarket(MarketError):
     ``market_id``, ``symbol``, ``feed_id``, ``observed_at`` (unix s), ``age`` and ``max_age`` (s)."""
 
 
+class MarkTimeout(StaleMarket):
+    """A first (or fresh) mark was asked of the reporters (``POST /marks/requests``) and did not
+    reach the chain within ``waited`` s (``market_id``, ``symbol``, ``feed_id``; ``asked``: the
+    reporters that took the request, empty when none answered)."""
+
+
 class MarketClosed(MarketError):
     """Trading has ended (last trade time passed) or the market is settled."""
 
@@ -327,7 +333,7 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Clearinghouse: rate above 100%": (_PARAM, "margin rate must be <= 100%"),
     "Clearinghouse: bad max price age": (_PARAM, "max price age must be 60 s .. 7 days"),
     "Clearinghouse: bad dispute window": (_PARAM, "dispute window must be 600 s .. 7 days"),
-    "Clearinghouse: zero OI cap": (_PARAM, "open interest cap must be > 0"),
+    "Clearinghouse: bad OI cap": (_PARAM, "open interest cap must be > 0 and < 2**62 thousandths of a unit"),
     "Clearinghouse: not guardian": (Unauthorized, "only the guardian or owner may halt a market"),
     "Clearinghouse: not halted": (_PARAM, "the market is not halted"),
     "Clearinghouse: exchange already set": (_PARAM, "the Exchange is set once and cannot change"),
@@ -337,6 +343,55 @@ REVERT_REASONS: dict[str, tuple[type[ComputeSpreadError], str]] = {
     "Clearinghouse: reward too high": (_PARAM, "liquidator reward must be <= 1% of notional"),
     "Clearinghouse: bad reward bounds": (_PARAM, "min reward must be <= max reward, and max reward < 2**64 base units"),
     "Clearinghouse: exceeds fees": (_PARAM, "more than the accrued fees was requested"),
+    "Clearinghouse: not series registry": (
+        Unauthorized,
+        "only the SeriesRegistry lists templated markets: call SeriesRegistry.list_from_template",
+    ),
+    # SeriesRegistry (issue 10): templates and permissionless listing
+    "SeriesRegistry: unknown template": (_PARAM, "no template with that id (SeriesRegistry.template_count)"),
+    "SeriesRegistry: template retired": (_PARAM, "the template is retired: no new windows can be listed from it"),
+    "SeriesRegistry: bad bond": (_PARAM, "send exactly the template's bond in wei (SeriesRegistry.template(id).bond)"),
+    "SeriesRegistry: bad delivery window": (
+        _PARAM,
+        "the window is not aligned to the template's cadence (core.series.aligned / windows give valid ones)",
+    ),
+    "SeriesRegistry: beyond horizon": (_PARAM, "delivery_start is further ahead than the template's max_horizon"),
+    "SeriesRegistry: last trade passed": (_PARAM, "trading in that window has already closed"),
+    "SeriesRegistry: already listed": (
+        _PARAM,
+        "that window of this template is listed already (SeriesRegistry.market_of gives its market id)",
+    ),
+    "SeriesRegistry: no bond": (_PARAM, "no listing bond is held for that market (not templated, or already paid)"),
+    "SeriesRegistry: not bond owner": (Unauthorized, "only the market's lister may claim its listing bond"),
+    "SeriesRegistry: not settled": (
+        SettlementNotReady,
+        "the bond returns once the market is settled (finalize_settlement)",
+    ),
+    "SeriesRegistry: clearinghouse already set": (_PARAM, "the Clearinghouse is connected once and cannot change"),
+    "SeriesRegistry: zero spec hash": (_PARAM, "a template needs its series spec hash (core.series.series_spec_hash)"),
+    "SeriesRegistry: bad feed class": (
+        _PARAM,
+        "feed classes must be non-zero, distinct, with their low 80 bits zero (core.series.feed_class)",
+    ),
+    "SeriesRegistry: bad cadence": (_PARAM, "cadence must be 1 (hourly), 2 (daily) or 3 (monthly)"),
+    "SeriesRegistry: bad utc offset": (_PARAM, "utc_offset must be whole hours within +-14 h"),
+    "SeriesRegistry: bad last trade offset": (
+        _PARAM,
+        "last_trade_offset must be below 2**40 - 1 s, or max uint256 (trade until delivery_end)",
+    ),
+    "SeriesRegistry: bad horizon": (_PARAM, "max_horizon must be > 0 and < 2**40 s"),
+    "SeriesRegistry: bad quantity step": (_PARAM, "quantity step must be > 0 and <= min quantity"),
+    "SeriesRegistry: bad tick": (_PARAM, "price tick must be > 0"),
+    "SeriesRegistry: tick x step not whole": (_PARAM, "tick x step must be a whole number of base units"),
+    "SeriesRegistry: lot beyond 64 bits": (_PARAM, "price tick, quantity step and minimum must each be below 2**64"),
+    "SeriesRegistry: zero margin": (_PARAM, "maintenance margin must be non-zero"),
+    "SeriesRegistry: MM above IM": (_PARAM, "maintenance margin must not exceed initial margin"),
+    "SeriesRegistry: rate above 100%": (_PARAM, "margin rate must be <= 100%"),
+    "SeriesRegistry: margin beyond 64 bits": (_PARAM, "fixed margins must be below 2**64 base units"),
+    "SeriesRegistry: bad max price age": (_PARAM, "max price age must be 60 s .. 7 days"),
+    "SeriesRegistry: bad dispute window": (_PARAM, "dispute window must be 600 s .. 7 days"),
+    "SeriesRegistry: bad OI cap": (_PARAM, "open interest cap must be > 0 and < 2**62 thousandths of a unit"),
+    "SeriesRegistry: too many templates": (_PARAM, "template ids must fit 24 bits"),
     # Exchange
     "Exchange: self fill": (SelfTrade, "you cannot fill your own order"),
     "Exchange: market mismatch": (InvalidOrder, "maker and taker orders are for different markets"),

@@ -147,6 +147,12 @@ def create_cmd(
     warp: bool = typer.Option(
         False, "--warp", help="devnet only: move anvil's clock past the delay and apply the markets"
     ),
+    windows: int = typer.Option(
+        None,
+        "--windows",
+        min=1,
+        help="allow only the next N windows not yet in delivery per GPU class and node (default: every listed one)",
+    ),
     as_json: bool = JSON,
 ) -> None:
     """Deploy a pool owned by your key (devnet tooling) and record it in the manifest."""
@@ -178,6 +184,7 @@ def create_cmd(
             limits=limits,
             delay=delay,
             warp=warp,
+            windows=windows,
         )
     if as_json:
         print_json({"name": name, **entry})

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
@@ -39,6 +40,7 @@ from sdk.errors import (
 log = logging.getLogger("cspread.web")
 HERE = Path(__file__).resolve().parent
 SOFT_ERRORS_HEADER = "x-cspread-soft-errors"
+MARKETS_PER_PAGE = 50  # rows of the home page's markets table (?limit= up to core.curve.MAX_PAGE)
 # declared range of the market id path field: out of range is a 422 naming it, never a 500
 # (addresses and transaction hashes are checked by the backend: typed 4xx errors)
 MARKET_ID_MAX = 2**63 - 1  # the relay's and the SQL stores' integer range; no listed id is near it
@@ -175,7 +177,24 @@ def create_app(
     # ------------------------------------------------------------ pages
     @app.get("/", response_class=HTMLResponse)
     async def markets_page(request: Request):
-        return page(request, "markets.html", markets=await call(backend.markets))
+        # one page of the listed markets (filters and paging as /api/markets and `cspread markets`):
+        # a standing curve lists hundreds, one table row each made the page too big to render
+        q = {k: v for k, v in request.query_params.items() if k != "cursor"}
+        q.setdefault("limit", str(MARKETS_PER_PAGE))
+        pg = await call(backend.market_page, q)
+        limit, offset = int(q["limit"]), pg["offset"]
+
+        def link(o: int) -> str:
+            return "/?" + urlencode({**q, "offset": o})
+
+        pager = {
+            "total": pg["total"],
+            "first": offset + 1 if pg["markets"] else 0,
+            "last": offset + len(pg["markets"]),
+            "prev": link(max(0, offset - limit)) if offset > 0 else None,
+            "next": link(offset + limit) if offset + len(pg["markets"]) < pg["total"] else None,
+        }
+        return page(request, "markets.html", markets=pg["markets"], pager=pager)
 
     @app.get("/markets/{market_id}", response_class=HTMLResponse)
     async def market_page(request: Request, market_id: int = MarketId):

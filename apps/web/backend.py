@@ -1156,10 +1156,15 @@ class Backend:
         nodes = sorted({m.spec["node"] for m in po} | {m.spec["power"]["node"] for m in sp})
         months = sorted({m.period for m in sp + co if len(m.period) == 7})
         first = sp[0].spec if sp else None
+        # the first month not yet in delivery: the lister keeps the current month listed (it trades
+        # to its end) but a hedge is planned forward, and the current month has no mark until asked
+        now = self.client.now()
+        ahead = sorted({m.period for m in sp + co if len(m.period) == 7 and m.delivery_start > now})
         return {
             "gpus": gpus,
             "nodes": nodes,
             "months": months,
+            "default_month": ahead[0] if ahead else (months[0] if months else None),
             "default_gpu": first["compute"]["gpu"] if first else (gpus[0] if gpus else None),
             "default_node": first["power"]["node"] if first else (nodes[0] if nodes else None),
             "default_mwh_per_gpu_hour": {k: d(v) for k, v in _hedge.DEFAULT_MWH_PER_GPU_HOUR.items()},

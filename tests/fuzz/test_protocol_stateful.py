@@ -73,7 +73,7 @@ from hypothesis.stateful import (
 )
 
 from core import eip712
-from tests.utils.deployers import FEED_LIMITS, USDC, Protocol, Trader
+from tests.utils.deployers import FEED_LIMITS, USDC, Protocol, Trader, template_feed
 
 BPS = 10_000
 QS = 1_000  # QUANTITY_SCALE
@@ -477,6 +477,7 @@ class World:
     base: Ledger  # model of the state right after setup
     raw: RawState
     whale: str  # a well-funded stranger for trial liquidations (invariant 8), outside the model
+    series_tid: int = 0  # an approved hourly template anyone lists windows of (issue 10)
 
 
 _WORLD: World | None = None
@@ -558,6 +559,7 @@ def build_world() -> World:
         base.fees += mfee + tfee
         base.fees_by_market[m] += mfee + tfee
     other = p.clearinghouse.address  # signing for this "verifyingContract" must never work
+    series_tid = p.approve_template("FUZZ.HOURLY", cadence=1, max_horizon=3 * DAY)
     return World(
         p,
         mids,
@@ -570,6 +572,7 @@ def build_world() -> World:
         base,
         RawState(p),
         boa.env.generate_address("whale"),
+        series_tid,
     )
 
 
@@ -1874,6 +1877,54 @@ class ProtocolMachine(RuleBasedStateMachine):
         self._mark_dead_orders()
 
     @precondition(lambda self: self.n_steps >= 15)
+    @rule(
+        k=st.integers(-2, 80),
+        off=st.sampled_from([0, 0, 0, 0, 1_800]),
+        hours=st.sampled_from([1, 1, 1, 2]),
+        pay=st.sampled_from(["bond", "bond", "bond", "short", "over"]),
+    )
+    def list_from_template(self, k, off, hours, pay):
+        """Anyone lists an hourly window of the approved template (issue 10); the model predicts
+        the refusal. New markets stay out of the model (nobody trades them), so every invariant
+        over the modelled markets must hold as before."""
+        self._step()
+        reg, tid = self.p.registry, self.w.series_tid
+        t = reg.template(tid)
+        start = self.now - self.now % 3_600 + k * 3_600 + off
+        end = start + hours * 3_600
+        value = t.bond + {"bond": 0, "short": -1, "over": 1}[pay]
+        if value != t.bond:
+            expect = "SeriesRegistry: bad bond"
+        elif off or hours != 1 or start <= 0:
+            expect = "SeriesRegistry: bad delivery window"
+        elif start > self.now + t.max_horizon:
+            expect = "SeriesRegistry: beyond horizon"
+        elif start <= self.now:
+            expect = "SeriesRegistry: last trade passed"
+        elif reg.market_of(tid, start) != 0:
+            expect = "SeriesRegistry: already listed"
+        else:
+            expect = ""
+        _note(f"list_from_template [{start}, {end}) pay={pay} -> {expect or 'ok'}")
+        count = self.ch.market_count()
+        lister = self.w.whale
+        boa.env.set_balance(lister, 10**20)
+        try:
+            with boa.env.prank(lister):
+                mid = reg.list_from_template(tid, start, end, value=value)
+        except BoaError as err:
+            reason = revert_reason(err)
+            COVERAGE[f"list_from_template: {reason}"] += 1
+            assert reason == expect, f"list_from_template reverted {reason!r}, model expected {expect or 'success'!r}"
+            assert self.ch.market_count() == count
+            return
+        COVERAGE["list_from_template: ok"] += 1
+        assert not expect, f"list_from_template succeeded, model expected {expect!r}"
+        m = self.ch.market(mid)
+        assert mid == count + 1 == self.ch.market_count() and reg.market_of(tid, start) == mid
+        assert (m.delivery_start, m.delivery_end, m.last_trade_time) == (start, end, start)
+        assert m.mark_feed == template_feed(t.mark_class, start, end)
+
     @rule(mi=market_idx, which=st.sampled_from(["last_trade", "delivery_end"]), extra=st.integers(0, 600))
     def warp_to(self, mi, which, extra):
         self._step()

@@ -64,7 +64,11 @@ class WebEnv:
         return Account.from_key(self.keys[role]).address
 
 
-def _wait_fresh(rpc: str, manifest: dict, timeout: float = 90.0) -> None:
+def _wait_fresh(rpc: str, manifest: dict, timeout: float = 90.0, reporter_urls: list[str] | None = None) -> None:
+    """Until the manifest markets' marks are fresh. With `reporter_urls`, first ask them for these
+    marks (POST /marks/requests, as sdk.Client.request_marks does: on a templated devnet the pusher
+    pushes only needed marks) and mine a block every few seconds (the pusher acts per block and
+    anvil mines on demand)."""
     from web3 import Web3
 
     w3 = Web3(Web3.HTTPProvider(rpc))
@@ -72,9 +76,18 @@ def _wait_fresh(rpc: str, manifest: dict, timeout: float = 90.0) -> None:
     ch = w3.eth.contract(address=c["address"], abi=c["abi"])
     deadline = time.monotonic() + timeout
     ids = [m["id"] for m in manifest["markets"]]
+    for url in reporter_urls or []:
+        try:
+            httpx.post(url + "/marks/requests", json={"feed_ids": [m["mark_feed"] for m in manifest["markets"]]})
+        except httpx.HTTPError:
+            pass  # another reporter takes it; the wait below says if none did
+    mined = time.monotonic()
     while time.monotonic() < deadline:
         if all(ch.functions.mark(i).call()[2] for i in ids):
             return
+        if reporter_urls and time.monotonic() - mined > 3:
+            w3.provider.make_request("evm_mine", [])
+            mined = time.monotonic()
         time.sleep(0.5)
     raise AssertionError(f"marks of markets {ids} not fresh within {timeout:.0f} s")
 
@@ -133,6 +146,8 @@ def web_env(tmp_path_factory):
         )
     web = None
     try:
+        if stack is not None:  # marks are pushed where needed: ask for the ones waited for
+            stack.request_marks([m["id"] for m in env.manifest["markets"]])
         _wait_fresh(env.rpc_url, env.manifest)
         _wait_quotes(env.relay_url, [m["id"] for m in env.manifest["markets"]])
         web = WebProcess(

@@ -5,6 +5,7 @@ settlement. Runs in `make test` (about 2 minutes on 2 cores)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -32,3 +33,11 @@ def test_make_demo_end_to_end():
     assert "Settlement finalised" in out and "SPREAD.H100-SXM.HB_WEST.2021-02" in out, out[-4000:]
     assert "settled operator" in out and "bad debt" in out, out[-4000:]
     assert "out/demo.png" in out
+    # issue 10: the lister lists the curve (nobody types a market in) and the chart draws each series
+    # as a curve, more than one listed window a line
+    listed = re.search(r"The lister keeper .*? listed (\d+)\s+delivery\s+windows", out, re.S)
+    assert listed and int(listed.group(1)) > 0, out[-4000:]
+    panel = re.search(r"Curve panel of out/demo.png: (.*)", out)
+    assert panel, out[-4000:]
+    points = {name: int(n) for name, n in re.findall(r"(\S+) (\d+) points", panel.group(1))}
+    assert len(points) >= 3 and all(n > 1 for n in points.values()), panel.group(0)

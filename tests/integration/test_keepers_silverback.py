@@ -1,6 +1,6 @@
 """The silverback wiring runs for real: `silverback run keepers.bots.<bot>:bot` against a devnet.
 
-anvil mines a block a second (silverback follows new blocks); the bot connects through ape's
+anvil mines a block a second once the deploy is done (silverback follows new blocks); the bot connects through ape's
 `ethereum:local:node` network, whose URI ape-config.yaml reads from $CSPREAD_RPC_URL.
 """
 
@@ -15,15 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from devnet.anvil import ROOT, Anvil, deploy
+from devnet.anvil import ROOT, Anvil, deploy, rpc
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("bot", ["liquidator_bot", "settler_bot"])
 def test_silverback_bot__devnet__starts_resyncs_and_handles_blocks(bot, tmp_path):
-    with Anvil(block_time=1) as anvil:
+    with Anvil() as anvil:
+        # deployed while anvil automines (the deploy's setup burst needs it; at one transaction a
+        # block the default series' ~200 setup transactions outlast the deploy's timeout), then a
+        # block a second for the bot to follow
         manifest = deploy(anvil.url, tmp_path / "manifest.json")
+        rpc(anvil.url, "evm_setIntervalMining", [1])
         venv_bin = Path(sys.executable).parent
         env = {k: v for k, v in os.environ.items() if not k.startswith("CSPREAD_")}
         env.update(

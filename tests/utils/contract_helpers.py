@@ -41,7 +41,9 @@ MARKET_PARAM_REJECTIONS = [
     (dict(dispute_window=7 * 86_400 + 1), "Clearinghouse: bad dispute window"),
     (dict(dispute_window=599), "Clearinghouse: bad dispute window"),
     (dict(dispute_window=0), "Clearinghouse: bad dispute window"),
-    (dict(oi_cap=0), "Clearinghouse: zero OI cap"),
+    (dict(oi_cap=0), "Clearinghouse: bad OI cap"),
+    # the cap lives in the risk word's top 62 bits (issue 10)
+    (dict(oi_cap=2**62), "Clearinghouse: bad OI cap"),
 ]
 
 # the typed data is core.eip712's (defined once); digests here go through eth_account's generic

@@ -19,6 +19,8 @@ CONTRACTS = ROOT / "contracts"
 
 USDC = 10**6
 QUANTITY_SCALE = 1000
+# a Clearinghouse deployed without a SeriesRegistry (nobody can list from templates)
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def _partial(name: str):
@@ -29,6 +31,7 @@ def _partial(name: str):
 ORACLE = _partial("Oracle.vy")
 CLEARINGHOUSE = _partial("Clearinghouse.vy")
 CLEARINGHOUSE_VIEW = _partial("ClearinghouseView.vy")
+SERIES_REGISTRY = _partial("SeriesRegistry.vy")
 EXCHANGE = _partial("Exchange.vy")
 MOCK_USDC = _partial("testing/MockUSDC.vy")
 
@@ -95,6 +98,52 @@ MIN_DISPUTE_WINDOW = 600
 # the Market struct's fields in contract order, read from the shipped ABI (core.abi)
 MARKET_FIELDS = [f.name for f in fields(abi.Market)]
 
+HOUR, DAY = 3_600, 86_400
+# a template's classes: keccak(f"{name}/MARK") with the low 80 bits cleared (core.series)
+_CLASS_MASK = (2**256 - 1) ^ (2**80 - 1)
+LAST_TRADE_AT_END = 2**256 - 1
+
+
+def feed_class(name: str, which: str) -> bytes:
+    return (int.from_bytes(keccak(text=f"{name}/{which}"), "big") & _CLASS_MASK).to_bytes(32, "big")
+
+
+def template_feed(cls: bytes, start: int, end: int) -> bytes:
+    return (int.from_bytes(bytes(cls), "big") | (start << 40) | end).to_bytes(32, "big")
+
+
+def default_template(name: str = "S", **overrides) -> dict:
+    """A daily UTC power-like series with the default market's lot and margins; bond 0.01 ETH."""
+    t = dict(
+        spec_hash=keccak(text=f"{name}/spec"),
+        mark_class=feed_class(name, "MARK"),
+        settlement_class=feed_class(name, "SETTLE"),
+        cadence=2,
+        utc_offset=0,
+        last_trade_offset=0,
+        max_horizon=30 * DAY,
+        quantity_step=1,
+        min_quantity=1,
+        price_tick=10_000,
+        im_fixed=15 * USDC,
+        im_rate_bps=2_500,
+        mm_fixed=10 * USDC,
+        mm_rate_bps=1_500,
+        max_price_age=3_600,
+        dispute_window=3_600,
+        oi_cap=10**12,
+        bond=10**16,
+        active=True,
+    )
+    t.update(overrides)
+    return t
+
+
+def next_day(now: int, days: int = 1) -> tuple[int, int]:
+    """The UTC day `days` after today's: (start, end)."""
+    start = now - now % DAY + days * DAY
+    return start, start + DAY
+
 
 @dataclass
 class Protocol:
@@ -111,6 +160,8 @@ class Protocol:
     feeds: dict = field(default_factory=dict)
     # ClearinghouseView over `clearinghouse` (account_summary and the other composites)
     view: object = None
+    # SeriesRegistry: series templates, permissionless listing (issue 10)
+    registry: object = None
 
     def __post_init__(self):
         if self.view is None:
@@ -120,8 +171,8 @@ class Protocol:
     def deploy(
         cls, n_reporters: int = 3, quorum: int = 2, maker_fee_bps: int = 0, taker_fee_bps: int = 0, clearinghouse=None
     ):
-        """`clearinghouse`: another compiled Clearinghouse (boa partial) with the same constructor,
-        e.g. a previous version to compare against."""
+        """`clearinghouse`: another compiled Clearinghouse (boa partial), e.g. a previous version to
+        compare against, deployed with its three-argument constructor (no SeriesRegistry)."""
         boa.env.evm.patch.chain_id = 31337
         owner = boa.env.generate_address("owner")
         guardian = boa.env.generate_address("guardian")
@@ -129,10 +180,16 @@ class Protocol:
         with boa.env.prank(owner):
             usdc = MOCK_USDC.deploy()
             oracle = ORACLE.deploy([r.address for r in reporters], quorum, guardian)
-            ch = (clearinghouse or CLEARINGHOUSE).deploy(usdc.address, oracle.address, guardian)
+            registry = None
+            if clearinghouse is None:
+                registry = SERIES_REGISTRY.deploy()
+                ch = CLEARINGHOUSE.deploy(usdc.address, oracle.address, guardian, registry.address)
+                registry.set_clearinghouse(ch.address)
+            else:
+                ch = clearinghouse.deploy(usdc.address, oracle.address, guardian)
             ex = EXCHANGE.deploy(ch.address, maker_fee_bps, taker_fee_bps)
             ch.set_exchange(ex.address)
-        return cls(owner, guardian, reporters, usdc, oracle, ch, ex)
+        return cls(owner, guardian, reporters, usdc, oracle, ch, ex, registry=registry)
 
     # ------------------------------------------------------------ markets and prices
     def list_market(self, name: str = "M", plain_settlement_feed: bool = False, **overrides) -> int:
@@ -159,6 +216,38 @@ class Protocol:
             self.oracle.set_feed_limits(settle, *FEED_LIMITS)
             mid = self.clearinghouse.list_market(tuple(m.values()))
         self.feeds[mid] = (mark, settle)
+        return mid
+
+    # ------------------------------------------------------------ series templates (issue 10)
+    def approve_template(self, name: str = "S", configure_oracle: bool = True, **overrides) -> int:
+        """Approve a template (as the owner) and, unless told not to, configure its two feed
+        classes in the Oracle as `list_market` configures a market's feeds."""
+        t = default_template(name, **overrides)
+        with boa.env.prank(self.owner):
+            if configure_oracle:
+                self.configure_classes(t["mark_class"], t["settlement_class"], t["dispute_window"])
+            return self.registry.approve_template(tuple(t.values()))
+
+    def configure_classes(self, mark_class: bytes, settlement_class: bytes, dispute_window: int = 3_600):
+        with boa.env.prank(self.owner):
+            self.oracle.set_feed(mark_class, -10_000 * USDC, 100_000 * USDC)
+            self.oracle.set_feed_limits(mark_class, *FEED_LIMITS)
+            # a class's not_before is ignored (each feed's is its delivery_end): pass 1
+            self.oracle.set_settlement_feed(
+                settlement_class, -10_000 * USDC, 100_000 * USDC, 1, max(dispute_window, MIN_DISPUTE_WINDOW)
+            )
+            self.oracle.set_feed_limits(settlement_class, *FEED_LIMITS)
+
+    def list_from_template(self, template_id: int, start: int, end: int, lister=None, value: int | None = None) -> int:
+        """List a window (as `lister`, default a fresh address funded with the bond); records the
+        market's derived feed ids for set_mark / finalize."""
+        t = self.registry.template(template_id)
+        lister = lister or boa.env.generate_address("lister")
+        value = t.bond if value is None else value
+        boa.env.set_balance(lister, boa.env.get_balance(lister) + value)
+        with boa.env.prank(lister):
+            mid = self.registry.list_from_template(template_id, start, end, value=value)
+        self.feeds[mid] = (template_feed(t.mark_class, start, end), template_feed(t.settlement_class, start, end))
         return mid
 
     def sign_report(self, reporter: Reporter, feed_ids: list, prices: list, observed_at: int) -> bytes:

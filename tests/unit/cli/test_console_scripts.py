@@ -27,8 +27,8 @@ EXPECTED = {
     "cspread-settler": {"--manifest", "--rpc-url", "--key-env", "--once"},
     "cspread-lister": {"--manifest", "--rpc-url", "--key-env", "--once"},
     "cspread-pool-manager": {"--manifest", "--rpc-url", "--key-env", "--once", "--relay-url"},
-    "cspread-marketmaker": {"--manifest", "--rpc-url", "--relay-url", "--key-env", "--once"},
-    "cspread-web": {"--manifest", "--rpc-url", "--relay-url", "--port"},
+    "cspread-marketmaker": {"--manifest", "--rpc-url", "--relay-url", "--oracle-url", "--key-env", "--once"},
+    "cspread-web": {"--manifest", "--rpc-url", "--relay-url", "--oracle-url", "--port"},
 }
 ALL_SHARED = set(SHARED) | {"--once"}
 

@@ -22,7 +22,7 @@ from tests.utils.contract_helpers import (
     role_trader,
     take_state,
 )
-from tests.utils.deployers import CLEARINGHOUSE, EXCHANGE, ORACLE, Protocol
+from tests.utils.deployers import CLEARINGHOUSE, EXCHANGE, ORACLE, ZERO_ADDRESS, Protocol
 
 
 @pytest.fixture(autouse=True)
@@ -170,7 +170,7 @@ def failing_protocol():
     with boa.env.prank(owner):
         token = MOCK_FAILING_TOKEN.deploy()
         oracle = ORACLE.deploy([role_account("reporter").address], 1, guardian)
-        ch = CLEARINGHOUSE.deploy(token.address, oracle.address, guardian)
+        ch = CLEARINGHOUSE.deploy(token.address, oracle.address, guardian, ZERO_ADDRESS)
         ex = EXCHANGE.deploy(ch.address, 0, 0)
         ch.set_exchange(ex.address)
     return Protocol(owner, guardian, [role_reporter("reporter")], token, oracle, ch, ex)

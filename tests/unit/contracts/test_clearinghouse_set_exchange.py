@@ -4,7 +4,7 @@ import boa
 import pytest
 
 from tests.utils.contract_helpers import events
-from tests.utils.deployers import CLEARINGHOUSE
+from tests.utils.deployers import CLEARINGHOUSE, ZERO_ADDRESS
 
 ZERO = "0x0000000000000000000000000000000000000000"
 
@@ -12,7 +12,7 @@ ZERO = "0x0000000000000000000000000000000000000000"
 @pytest.fixture(scope="module")
 def unconnected(protocol, owner, guardian):
     with boa.env.prank(owner):
-        return CLEARINGHOUSE.deploy(protocol.usdc.address, protocol.oracle.address, guardian)
+        return CLEARINGHOUSE.deploy(protocol.usdc.address, protocol.oracle.address, guardian, ZERO_ADDRESS)
 
 
 def test_set_exchange__owner__connected(unconnected, exchange, owner, guardian):

@@ -8,7 +8,7 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from tests.utils.contract_helpers import USDC, role_trader
-from tests.utils.deployers import CLEARINGHOUSE, EXCHANGE, MOCK_USDC, ORACLE, Protocol
+from tests.utils.deployers import CLEARINGHOUSE, EXCHANGE, MOCK_USDC, ORACLE, ZERO_ADDRESS, Protocol
 from tests.utils.vectors import EIP712_VECTORS
 
 VECTORS = EIP712_VECTORS
@@ -56,7 +56,7 @@ def vector_protocol():
     with boa.env.prank(owner):
         usdc = MOCK_USDC.deploy()
         oracle = ORACLE.deploy([reporter.address], 1, guardian)
-        ch = CLEARINGHOUSE.deploy(usdc.address, oracle.address, guardian)
+        ch = CLEARINGHOUSE.deploy(usdc.address, oracle.address, guardian, ZERO_ADDRESS)
         ex = EXCHANGE.deploy(ch.address, 0, 0, override_address=EXCHANGE_AT)
         ch.set_exchange(ex.address)
     p = Protocol(owner, guardian, [reporter], usdc, oracle, ch, ex)

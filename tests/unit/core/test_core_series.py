@@ -173,12 +173,26 @@ def test_aligned__misaligned__refused(cadence, start, end):
     assert not S.aligned(cadence, -21_600, start, end)
 
 
-def test_aligned__dst_tolerance__standard_midnight_in_summer_also_accepted():
-    # the chain knows the zone's standard offset only, not its DST dates: 01:00 CDT is a
-    # midnight at the standard offset, so this (wrong-day) window passes the rule too. It is
-    # a documented limitation (docs/protocol.md): such a market is a valid spec the oracle
-    # prices like any other window; the lister never lists it (windows() gives true local days)
-    assert S.aligned(S.DAILY, -21_600, _t(2026, 7, 4, 1), _t(2026, 7, 5, 1))
+def test_aligned__wrong_day_in_summer__refused():
+    # 01:00 CDT to 01:00 CDT is a midnight at the standard offset: the contract knows the US DST
+    # dates, so only the true local day (00:00 CDT) is aligned
+    assert not S.aligned(S.DAILY, -21_600, _t(2026, 7, 4, 1), _t(2026, 7, 5, 1))
+    assert S.aligned(S.DAILY, -21_600, _t(2026, 7, 4), _t(2026, 7, 5))
+
+
+def test_window_end__matches_zoneinfo_days_and_months_2020_2031():
+    for tz, off in (("America/Chicago", -21_600), ("America/New_York", -18_000), ("UTC", 0)):
+        z = ZoneInfo(tz)
+        d = dt.date(2020, 1, 1)
+        while d < dt.date(2031, 1, 1):
+            n = d + dt.timedelta(days=1)
+            s = _t(d.year, d.month, d.day, tz=z)
+            assert S.window_end(S.DAILY, off, s) == _t(n.year, n.month, n.day, tz=z), (tz, d)
+            assert S.window_end(S.DAILY, off, s + 3_600) is None and S.window_end(S.DAILY, off, s - 3_600) is None
+            if d.day == 1:
+                m = dt.date(d.year + d.month // 12, d.month % 12 + 1, 1)
+                assert S.window_end(S.MONTHLY, off, s) == _t(m.year, m.month, m.day, tz=z), (tz, d)
+            d = n
 
 
 def test_aligned__utc_monthly():
@@ -302,3 +316,18 @@ def test_default_markets__every_entry__a_series():
         s = S.Series.from_entry(e)
         for a, b in s.windows(_t(2026, 7, 15), depth=3):
             specs.validate_spec(s.market_spec(a, b))
+
+
+def test_load_series__default_file__every_data_node_and_gpu_class_once():
+    got = S.load_series(str(ROOT / "markets" / "default.json"))
+    symbols = [x.symbol for x in got]
+    nodes = {x.spec["node"] for x in got if x.kind == "POWER"}
+    gpus = {x.spec["gpu"] for x in got if x.kind == "COMPUTE"}
+
+    assert {"HB_HOUSTON", "HB_NORTH", "HB_PAN", "HB_SOUTH", "HB_WEST", "WESTERN HUB", "AEP-DAYTON HUB"} <= nodes
+    assert {"H100-SXM", "H100-PCIE", "H200", "B200", "A100-80G", "A100-PCIE", "GH200"} == gpus
+    # one template per (symbol, cadence): two would list the same window twice
+    assert len({(x.symbol, x.cadence) for x in got}) == len(symbols)
+    for x in got:
+        t = x.template()
+        assert t["mark_class"] != t["settlement_class"]

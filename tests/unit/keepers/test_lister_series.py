@@ -181,3 +181,51 @@ def test_reader_learns_the_listed_curve_from_events__cursor_reads_only_new_block
     assert rows[0].delivery_end - rows[0].delivery_start == 25 * 3600
     assert rows[0].symbol == symbol(cs.market_spec(atc, rows[0].delivery_start, rows[0].delivery_end))
     assert r._entries[8]["symbol"] == rows[0].symbol and rows[0].node == "HB_WEST" and rows[0].template_id == 1
+
+
+def test_keeper__the_deploys_own_markets_are_not_listed_again(tmp_path, monkeypatch):
+    """The deploy lists each markets-file entry itself (Clearinghouse.list_market) and approves a
+    template of the same series; the registry's market_of knows only template listings. The
+    lister reads the manifest's markets: the deploy's window counts as listed, never a second
+    market of the same spec and window (this failed before: 7 windows listed twice)."""
+    from core import specs
+    from scripts._markets import load_markets
+    from tests.unit.keepers import test_lister_keeper as tk
+
+    now = _ts(2026, 10, 30, 9)
+    deployed = load_markets(ROOT / "markets" / "default.json", now)
+    entries = [m.manifest_entry(i) for i, m in enumerate(deployed, 1)]
+    plain = tk._manifest
+
+    def with_markets(p):
+        path = plain(p)
+        data = json.loads(path.read_text())
+        data["markets"] = entries
+        path.write_text(json.dumps(data))
+        return path
+
+    monkeypatch.setattr(tk, "_manifest", with_markets)
+    series = _default_series()  # the same entries, as templates
+    templates = [_template(i, s) for i, s in enumerate(series.values(), 1)]
+    by_key = {(s.spec_hash, s.cadence): s for s in series.values()}
+    model = FakeChain(templates, now=now)
+    lister = ModelLister(model, FakeSender(model), tmp_path, batch_size=200)
+    lister.series, lister.windows = by_key, None
+    lister.start(model.head())
+    for _ in range(3):
+        lister.on_block(model.head())
+        model.advance()
+
+    due = plan_listings(templates, by_key, model.now, lambda x: False).due
+    spec_of = {
+        x: specs.spec_hash(by_key[model.templates[x.template_id].key].market_spec(x.delivery_start, x.delivery_end))
+        for x in due
+    }
+    deployed_hashes = {m.spec_hash for m in deployed}
+    assert deployed_hashes <= set(spec_of.values())  # every deploy window is one the lister would list
+    listed = [specs.spec_hash(by_key[model.templates[t].key].market_spec(s, e)) for t, s, e in model.listed_log] + [
+        m.spec_hash for m in deployed
+    ]
+    assert len(listed) == len(set(listed)), "a (spec, window) listed twice: by the deploy and from a template"
+    assert not lister.last_plan.missing  # the curve is at full depth: the deploy's windows count as listed
+    assert len(model.listed_log) == len(due) - len(deployed)

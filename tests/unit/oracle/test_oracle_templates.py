@@ -317,7 +317,14 @@ def test_web3_template_chain__registry_and_clearinghouse_reads():
         template=lambda i: _Fn(tpl),
         market_of=lambda tid, start: _Fn(7 if (tid, start) == (1, X) else 0),
     )
-    ch = _Contract(market=lambda mid: _Fn((b"\0" * 32, fid(MARK_CLASS, X, X + 3600), fid(SETTLE_CLASS, X, X + 3600))))
+    from dataclasses import fields
+
+    from core import abi
+
+    # a whole Market tuple in ABI order (read by field name through core.abi)
+    market = (b"\0" * 32, fid(MARK_CLASS, X, X + 3600), fid(SETTLE_CLASS, X, X + 3600))
+    market += (0,) * (len(fields(abi.Market)) - len(market))
+    ch = _Contract(market=lambda mid: _Fn(market))
     chain = Web3TemplateChain(registry, ch)
     assert chain.templates() == [ChainTemplate(1, GOOD_HASH, MARK_CLASS, SETTLE_CLASS, True)]
     assert chain.market_of(1, X) == 7 and chain.market_of(1, X + 3600) == 0

@@ -219,3 +219,25 @@ def test_tx_deposit__unsigned_for_the_connected_wallet(backend):
     (t,) = out["txs"]
     assert t["tx"]["from"] == checksum(TRADER) and t["tx"]["gas"] == hex(60_000) and t["tx"]["value"] == "0x0"
     assert t["description"] == "deposit 100 USD"
+
+
+def test_hedge_options__default_month_is_the_first_not_yet_in_delivery(backend, fake_client):
+    """The lister keeps the current month listed (it trades to its end): the planner's default
+    month is still the next one, whose delivery has not started (the current month's spread had
+    no mark and the default plan failed with StaleMarket on the full-depth devnet)."""
+    import dataclasses
+
+    spread = next(m for m in fake_client._markets.values() if m.kind == "SPREAD")
+    nxt = spread.period
+    y, mo = (int(x) for x in nxt.split("-"))
+    cur = f"{y - (mo == 1)}-{12 if mo == 1 else mo - 1:02d}"
+    current = dataclasses.replace(
+        spread,
+        id=99,
+        symbol=spread.symbol.rsplit(".", 1)[0] + "." + cur,
+        delivery_start=fake_client.now() - 86_400,
+        delivery_end=spread.delivery_start,
+    )
+    fake_client._markets[99] = current
+    o = backend.hedge_options()
+    assert o["months"][0] == cur and o["default_month"] == nxt

@@ -133,6 +133,24 @@ def test_page__markets__renders_every_market(api, fake_client):
     assert all(m.symbol in r.text for m in fake_client._markets.values())
 
 
+def test_page__markets__one_page_of_a_long_listing_with_links(api, fake_client):
+    """A standing curve lists hundreds of markets: the home page shows one page (the order and
+    filters of /api/markets), says how many there are and links the pages either side."""
+    ids = sorted(fake_client._markets)
+    r = api.get("/?limit=3", headers={"accept": "text/html"})
+    assert r.status_code == 200
+    assert r.text.count("<tr data-id=") == 3 and f"Markets 1–3 of {len(ids)}" in r.text
+    assert 'id="markets-next" href="/?limit=3&amp;offset=3"' in r.text and "markets-prev" not in r.text
+    r = api.get("/?limit=3&offset=3", headers={"accept": "text/html"})
+    assert [f'data-id="{i}"' in r.text for i in ids[3:6]] == [True] * len(ids[3:6])
+    assert 'id="markets-prev" href="/?limit=3&amp;offset=0"' in r.text
+    # a filter narrows the page; a bad one is a 422 page that changes nothing
+    r = api.get("/?kind=COMPUTE", headers={"accept": "text/html"})
+    assert all(m.symbol in r.text for m in fake_client._markets.values() if m.kind == "COMPUTE")
+    assert not any(m.symbol in r.text for m in fake_client._markets.values() if m.kind == "POWER")
+    assert api.get("/?limit=0", headers={"accept": "text/html"}).status_code == 422
+
+
 def test_post_order__relay_refusal_keeps_its_status_and_code(api, fake_relay):
     from eth_account import Account
 

@@ -2,7 +2,10 @@ import { api, $, fmt, px, cls } from "./common.js";
 import { drawCurves } from "./curves.js"; // draws the three curve charts on import (same code as /curves)
 
 async function refresh() {
-  const ms = await api("/api/markets");
+  // the rows this page shows: the same filters and page as the page itself (hundreds are listed)
+  const q = new URLSearchParams(location.search);
+  if (!q.has("limit")) q.set("limit", "50");
+  const ms = (await api(`/api/markets?${q}`)).markets;
   for (const m of ms) {
     const row = $(`#markets-table tr[data-id="${m.id}"]`);
     if (!row) continue;
