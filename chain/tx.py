@@ -753,17 +753,26 @@ def send_unlocked(rpc, txs: list[tuple[str, Call]], gas: int, fees: FeePolicy | 
     """Send ``(sender, call)`` pairs with ``eth_sendTransaction``: the node signs, so each sender
     must be an account it holds unlocked (a devnet's default accounts, or one impersonated with
     ``anvil_impersonateAccount``: a demo's hosts have no key). ``gas`` each, fees from ``fees``
-    as :class:`TxSender` quotes them, nonces the node's; sent in JSON-RPC batches through ``rpc``
+    as :class:`TxSender` quotes them, consecutive nonces per sender from its pending count; sent
+    in JSON-RPC batches through ``rpc``
     (a :class:`chain.rpc.Rpc`). Returns the hashes in order: wait with :func:`wait_mined`.
     ``TxFailed`` when the node refused one (e.g. a sender it does not hold)."""
     if gas <= 0:
         raise ValueError("gas must be > 0")
     node = _RpcNode(rpc)
     quote = {k: hex(v) for k, v in node.fee_fields(fees or FeePolicy()).items()}
-    body = [
-        ("eth_sendTransaction", [{"from": sender, **node._wire(_tx_fields(call)), "gas": hex(gas), **quote}])
-        for sender, call in txs
-    ]
+    # explicit consecutive nonces per sender: a node may serve a batch's requests concurrently,
+    # and two sends from one account would then take the same pending nonce (anvil: "replacement
+    # transaction underpriced", seen in the deploy's setup burst)
+    nonces: dict[str, int] = {}
+    body = []
+    for sender, call in txs:
+        key = sender.lower()
+        if key not in nonces:
+            nonces[key] = node.nonce(sender, "pending")
+        tx = {"from": sender, **node._wire(_tx_fields(call)), "gas": hex(gas), "nonce": hex(nonces[key]), **quote}
+        nonces[key] += 1
+        body.append(("eth_sendTransaction", [tx]))
     try:
         return rpc.batch(body)
     except ChainError as e:

@@ -62,7 +62,7 @@ def _send_all(owner, calls: list) -> None:
         for method, args in calls:
             method(*args, sender=owner)
         return
-    rpc = Rpc(w3.provider.endpoint_uri, timeout=120)
+    rpc = Rpc(chain.provider.http_uri, timeout=120)  # ape's web3 has an AutoProvider: no URL on it
     txs = [(owner.address, Call(method.contract.address, bytes(method.encode_input(*args)))) for method, args in calls]
     try:
         wait_mined(rpc, send_unlocked(rpc, txs, SETUP_GAS), timeout=120)

@@ -420,14 +420,18 @@ def test_broadcast_batch__needs_a_raw_rpc_a_key_and_gas():
 def test_send_unlocked__node_signs_in_one_batch_with_given_gas_and_quoted_fees():
     a, b = "0x" + "77" * 20, "0x" + "88" * 20
     node = BatchNode(unlocked={a, b})
-    hashes = send_unlocked(node, [(a, Call(TO, b"\x01")), (b, Call(None, b"\x60\x00", 3))], gas=200_000)
-    assert len(hashes) == 2 and node.batches == [["eth_sendTransaction"] * 2]
-    first, create = node.unsigned
+    hashes = send_unlocked(
+        node, [(a, Call(TO, b"\x01")), (b, Call(None, b"\x60\x00", 3)), (a, Call(TO, b"\x02"))], gas=200_000
+    )
+    assert len(hashes) == 3 and node.batches == [["eth_sendTransaction"] * 3]
+    first, create, again = node.unsigned
     assert first["from"] == a and first["to"] == Web3.to_checksum_address(TO) and first["data"] == "0x01"
     assert "to" not in create and create["value"] == "0x3"  # a creation: no `to` at all
     assert {t["gas"] for t in node.unsigned} == {hex(200_000)}
     assert first["maxFeePerGas"] == hex(2 * GWEI + GWEI) and first["maxPriorityFeePerGas"] == hex(GWEI)
-    assert "nonce" not in first  # the node's nonce for its own accounts
+    # consecutive nonces per sender from its pending count: a node may serve a batch's requests
+    # concurrently, and two sends of one account would otherwise share a nonce
+    assert (first["nonce"], again["nonce"], create["nonce"]) == ("0x0", "0x1", "0x0")
     assert not node.sent  # nothing signed here
 
 
