@@ -761,22 +761,33 @@ def send_unlocked(rpc, txs: list[tuple[str, Call]], gas: int, fees: FeePolicy | 
         raise ValueError("gas must be > 0")
     node = _RpcNode(rpc)
     quote = {k: hex(v) for k, v in node.fee_fields(fees or FeePolicy()).items()}
-    # explicit consecutive nonces per sender: a node may serve a batch's requests concurrently,
-    # and two sends from one account would then take the same pending nonce (anvil: "replacement
-    # transaction underpriced", seen in the deploy's setup burst)
+    # A node may serve a batch's requests concurrently (anvil does): two sends of one account in
+    # one batch then took the same pending nonce ("replacement transaction underpriced"), or,
+    # given explicit nonces, arrived out of order and the later one sat queued with nothing to
+    # mine it. So each sender gets consecutive explicit nonces, and a batch holds at most one
+    # transaction per sender: one account's burst goes out request by request, in order.
     nonces: dict[str, int] = {}
-    body = []
+    groups: list[list] = [[]]
+    in_group: set[str] = set()
     for sender, call in txs:
         key = sender.lower()
         if key not in nonces:
             nonces[key] = node.nonce(sender, "pending")
         tx = {"from": sender, **node._wire(_tx_fields(call)), "gas": hex(gas), "nonce": hex(nonces[key]), **quote}
         nonces[key] += 1
-        body.append(("eth_sendTransaction", [tx]))
+        if key in in_group:  # consecutive slices, so the hashes come back in the given order
+            groups.append([])
+            in_group = set()
+        groups[-1].append(("eth_sendTransaction", [tx]))
+        in_group.add(key)
+    hashes: list[str] = []
     try:
-        return rpc.batch(body)
+        for group in groups:
+            if group:
+                hashes.extend(rpc.batch(group))
     except ChainError as e:
         raise TxFailed(f"unlocked send failed: {e}", error=e) from e
+    return hashes
 
 
 def revert_of(e: TxFailed) -> Any:

@@ -423,7 +423,10 @@ def test_send_unlocked__node_signs_in_one_batch_with_given_gas_and_quoted_fees()
     hashes = send_unlocked(
         node, [(a, Call(TO, b"\x01")), (b, Call(None, b"\x60\x00", 3)), (a, Call(TO, b"\x02"))], gas=200_000
     )
-    assert len(hashes) == 3 and node.batches == [["eth_sendTransaction"] * 3]
+    # a batch holds one tx per sender (a node may serve a batch concurrently): a's second send
+    # goes in the next batch, after its first is in the node's pool
+    assert len(hashes) == 3 and node.batches == [["eth_sendTransaction"] * 2, ["eth_sendTransaction"]]
+    assert len(set(hashes)) == 3
     first, create, again = node.unsigned
     assert first["from"] == a and first["to"] == Web3.to_checksum_address(TO) and first["data"] == "0x01"
     assert "to" not in create and create["value"] == "0x3"  # a creation: no `to` at all
