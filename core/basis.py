@@ -27,7 +27,10 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from core import units
+from core.errors import InvalidAmount
 
 #: most rows an upload may carry (ten years of days; a bigger file is refused, not truncated)
 MAX_ROWS = 4_000
@@ -36,7 +39,6 @@ MIN_OVERLAP = 3
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"\d{4}-\d{2}")
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 _DATE_WORDS = ("date", "day", "month", "period", "time")
 
 
@@ -73,21 +75,11 @@ def _period(text: str, line: int) -> tuple[str, str]:
 
 
 def _price(text: str, line: int) -> Decimal:
-    v = text.strip().replace("$", "").replace("_", "")
-    if "," in v:
-        if not _GROUPED.fullmatch(v):
-            raise BasisError(
-                f"line {line}: price {text!r}: write decimals with a point ({v.replace(',', '.')}); "
-                f"a comma only groups thousands"
-            )
-        v = v.replace(",", "")
     try:
-        d = Decimal(v)
-    except InvalidOperation:
-        raise BasisError(f"line {line}: price {text!r} is not a number") from None
-    if not d.is_finite():
-        raise BasisError(f"line {line}: price {text!r} is not a finite number")
-    return d
+        return units.typed_decimal(text.strip().replace("$", ""))
+    except InvalidAmount as e:
+        sep = ":" if str(e).startswith("write") else ""
+        raise BasisError(f"line {line}: price {text!r}{sep} {e}") from None
 
 
 def parse_history(text: str) -> History:

@@ -25,6 +25,7 @@ Rounding never favours a user against the protocol:
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from numbers import Integral
 from typing import Literal, Protocol
@@ -88,6 +89,31 @@ def to_decimal(value: Number, what: str = "amount", *, floats: bool = False) -> 
         raise InvalidAmount(f"{what} must be finite, got {value!r}")
     if d and d.adjusted() > 77:  # beyond every uint256/int256 the chain holds; scaling it would overflow Decimal
         raise InvalidAmount(f"{what} {value!r} is too large")
+    return d
+
+
+# thousands grouped with commas: 1,000 and -12,345.6 (a decimal comma, 1,5, is not this)
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+def typed_decimal(text: str) -> Decimal:
+    """A number as a person types it: ``1,000`` and ``1_000`` group thousands; ``1,5`` (a
+    decimal comma) is refused rather than silently read as 15. :class:`InvalidAmount` whose
+    message starts after the caller's name for the field ("write decimals with a point (1.5)...",
+    "is not a number", "is not a finite number")."""
+    v = str(text).strip().replace("_", "")
+    if "," in v:
+        if not _GROUPED.fullmatch(v):
+            raise InvalidAmount(
+                f"write decimals with a point ({v.replace(',', '.')}); a comma only groups thousands (1,000)"
+            )
+        v = v.replace(",", "")
+    try:
+        d = Decimal(v)
+    except InvalidOperation:
+        raise InvalidAmount("is not a number") from None
+    if not d.is_finite():
+        raise InvalidAmount("is not a finite number")
     return d
 
 

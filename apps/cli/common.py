@@ -17,7 +17,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from core import units as u
+from core.errors import InvalidAmount
 
 if TYPE_CHECKING:
     from sdk.client import Client
@@ -377,27 +380,14 @@ def usage_bar(usage: Decimal | None, width: int = 20) -> str:
 # ---------------------------------------------------------------- parsing
 
 
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-
-
 def decimal_arg(value: str, what: str) -> Decimal:
-    """A number from the command line. ``1,000`` and ``1_000`` are thousands; ``1,5`` (a decimal
-    comma) is refused rather than silently read as 15."""
-    v = str(value).strip().replace("_", "")
-    if "," in v:
-        if not _GROUPED.match(v):
-            raise typer.BadParameter(
-                f"{what} {value!r}: write decimals with a point ({v.replace(',', '.')}); "
-                f"a comma only groups thousands (1,000)"
-            )
-        v = v.replace(",", "")
+    """A number from the command line (``core.units.typed_decimal``: ``1,000`` and ``1_000`` are
+    thousands; ``1,5``, a decimal comma, is refused rather than silently read as 15)."""
     try:
-        d = Decimal(v)
-    except InvalidOperation:
-        raise typer.BadParameter(f"{what} {value!r} is not a number") from None
-    if not d.is_finite():
-        raise typer.BadParameter(f"{what} must be finite, got {value!r}")
-    return d
+        return u.typed_decimal(value)
+    except InvalidAmount as e:
+        sep = ":" if str(e).startswith("write") else ""
+        raise typer.BadParameter(f"{what} {value!r}{sep} {e}") from None
 
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")

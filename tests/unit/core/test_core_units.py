@@ -289,3 +289,27 @@ def test_eth_to_wei__exact__and_refuses_a_fraction_of_a_wei():
     assert u.wei_to_eth(u.eth_to_wei("2.5")) == Decimal("2.5")
     with pytest.raises(errors.InvalidAmount):
         u.eth_to_wei("1e-19")
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("1,000", "1000"), ("1_000.5", "1000.5"), ("-12,345.6", "-12345.6"), (" 7 ", "7"), ("0.25", "0.25")],
+)
+def test_typed_decimal__grouped_thousands_and_plain_numbers(text, want):
+    assert u.typed_decimal(text) == Decimal(want)
+
+
+@pytest.mark.parametrize(
+    ("text", "msg"),
+    [
+        ("1,5", r"write decimals with a point \(1\.5\)"),
+        ("12,34", "a comma only groups"),
+        ("abc", "is not a number"),
+        ("NaN", "is not a finite number"),
+        ("inf", "is not a finite number"),
+    ],
+)
+def test_typed_decimal__decimal_comma_text_and_non_finite_refused(text, msg):
+    # one rule for the CLI's numbers and pasted price histories (core.basis)
+    with pytest.raises(errors.InvalidAmount, match=msg):
+        u.typed_decimal(text)
