@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-cs = pytest.importorskip("core.series", reason="core/series.py (issue 10 contract side) not merged yet")
-
-from keepers import lister as kl  # noqa: E402
-from keepers.lister import DAILY, HOURLY, MONTHLY, Template, plan_listings  # noqa: E402
-from tests.unit.keepers.test_lister_keeper import FakeChain, FakeSender, ModelLister  # noqa: E402
+from core import series as cs
+from keepers import lister as kl
+from keepers.lister import DAILY, HOURLY, MONTHLY, Template, plan_listings
+from tests.unit.keepers.test_lister_keeper import FakeChain, FakeSender, ModelLister
 
 ROOT = Path(__file__).resolve().parents[3]
 CT = ZoneInfo("America/Chicago")
