@@ -170,10 +170,11 @@ class PoolReader:
         """'' while joins and exits are open, else the pool's reason."""
         return self._f("closed_reason")
 
-    def joins_closed_reason(self) -> str:
+    def joins_closed_reason(self, closed: str | None = None) -> str:
         """'' while joins are open, else why not: the reason joins and exits are closed, or
-        "Pool: insolvent" while the account is in deficit at the marks (exits stay open)."""
-        reason = self.closed_reason()
+        "Pool: insolvent" while the account is in deficit at the marks (exits stay open).
+        ``closed``: :meth:`closed_reason` when the caller has already read it (one call fewer)."""
+        reason = self.closed_reason() if closed is None else closed
         if reason:
             return reason
         if self._f("maxDeposit", ZERO_ADDRESS) == 0:

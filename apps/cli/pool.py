@@ -47,12 +47,13 @@ def show_cmd(ctx: typer.Context, pool: str = POOL, as_json: bool = JSON) -> None
     mine = p.my_share() if hasattr(p, "my_share") else None
     positions = p.positions()
     per_hour = p.hedged_margin_per_gpu_hour()
+    closed = p.closed_reason()
     data = {
         "pool": p.address,
         "nav_usd": p.nav(),
         "free_usd": p.free_usd(),
-        "closed_reason": p.closed_reason(),
-        "joins_closed_reason": p.joins_closed_reason(),
+        "closed_reason": closed,
+        "joins_closed_reason": p.joins_closed_reason(closed),
         "my_share": None
         if mine is None
         else {"shares": mine.shares, "value_usd": mine.value_usd, "fraction": mine.fraction},

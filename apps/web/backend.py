@@ -1349,6 +1349,7 @@ class Backend:
                 else {"gpu_class": dec.gpu_class, "node": dec.node, "count": dec.count, "commit": d(dec.commit * 100)},
             }
         label = name or addr
+        closed = pr.closed_reason()
         return {
             "name": name,
             "address": addr,
@@ -1356,8 +1357,8 @@ class Backend:
             "shares_total": d(Decimal(supply).scaleb(-decimals)),
             "share_price": d(share_price.quantize(Decimal("0.000001"))),
             "free": cents(pr.free_usd()),
-            "closed_reason": pr.closed_reason(),
-            "joins_closed_reason": pr.joins_closed_reason(),
+            "closed_reason": closed,
+            "joins_closed_reason": pr.joins_closed_reason(closed),
             "equity": cents(acct.equity),
             "initial_margin": cents(acct.initial_margin),
             "limits": {
